@@ -1,0 +1,46 @@
+# One command per job; CI (.ci/run), pre-commit and people all use these.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+LINTER := tests/cypher_lint/node_modules/.package-lock.json
+FIXTURES := fixtures/crm.csv fixtures/pos.csv fixtures/web.jsonl fixtures/email.jsonl
+AS_OF ?= 2026-11-01
+
+.PHONY: setup demo fmt lint typecheck test bench check clean
+
+setup: $(BIN)/idgraph $(LINTER)
+
+$(BIN)/idgraph: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	@touch $@
+
+$(LINTER): tests/cypher_lint/package.json tests/cypher_lint/package-lock.json
+	npm ci --prefix tests/cypher_lint --no-audit --no-fund --loglevel=error
+
+demo: $(BIN)/idgraph
+	$(BIN)/idgraph ingest $(FIXTURES) --default-region IT
+	$(BIN)/idgraph segment run fixtures/segments/lapsed_high_spenders.yaml --as-of $(AS_OF)
+
+fmt: $(BIN)/idgraph
+	$(BIN)/ruff format idgraph tests bench
+	$(BIN)/ruff check --fix idgraph tests bench
+
+lint: $(BIN)/idgraph
+	$(BIN)/ruff check idgraph tests bench
+	$(BIN)/ruff format --check idgraph tests bench
+
+typecheck: $(BIN)/idgraph
+	$(BIN)/mypy
+
+test: setup
+	$(BIN)/pytest -q
+
+bench: $(BIN)/idgraph
+	$(BIN)/python bench/ingest_speed.py
+
+check: lint typecheck test
+
+clean:
+	rm -rf $(VENV) tests/cypher_lint/node_modules idgraph.db idgraph.db.wal idgraph-rejects.jsonl

@@ -1,0 +1,3 @@
+from idgraph.cli import app
+
+app()

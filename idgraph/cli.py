@@ -1,0 +1,437 @@
+"""The `idgraph` command: a thin typer adapter over the library.
+
+Each command parses its options, calls one library function and turns an `IdGraphError` into a
+one-line message and exit code 2 (bad input or config) or 3 (store failure).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import orjson
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from idgraph import __version__
+from idgraph._logging import enable as enable_logging
+from idgraph.errors import IdGraphError, StoreError
+
+app = typer.Typer(
+    name="idgraph",
+    help=(
+        "Graph-based identity resolution and segmentation for customer data.\n\n"
+        "Ingest CRM/POS tables and tracking events, resolve them into unified customers in a "
+        "graph store (embedded LadybugDB by default, ./idgraph.db), then look customers up "
+        "and run marketing segments."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+segment_app = typer.Typer(help="Run marketing segments (YAML definitions) over unified customers.")
+export_app = typer.Typer(help="Export resolution results as files.")
+app.add_typer(segment_app, name="segment")
+app.add_typer(export_app, name="export")
+
+console = Console(stderr=True)
+out = Console()
+
+StoreOption = Annotated[
+    str | None,
+    typer.Option(
+        "--store",
+        "-s",
+        envvar="IDGRAPH_STORE",
+        help="Store path (embedded LadybugDB). Default: ./idgraph.db.",
+        show_default=False,
+    ),
+]
+FormatOption = Annotated[
+    str,
+    typer.Option("--format", "-f", help="Output format: table, csv or json."),
+]
+OutputOption = Annotated[
+    Path | None,
+    typer.Option("--output", "-o", help="Write to this file instead of standard output."),
+]
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"idgraph {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    verbose: Annotated[
+        int, typer.Option("--verbose", "-v", count=True, help="-v for info, -vv for debug logs.")
+    ] = 0,
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+    ] = False,
+) -> None:
+    """Graph-based identity resolution and segmentation for customer data."""
+    if verbose:
+        enable_logging(logging.DEBUG if verbose > 1 else logging.INFO)
+
+
+@contextmanager
+def _errors() -> Iterator[None]:
+    """Turn idgraph's own errors into one line on stderr and an exit code."""
+    try:
+        yield
+    except IdGraphError as exc:
+        console.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True, soft_wrap=True)
+        raise typer.Exit(3 if isinstance(exc, StoreError) else 2) from None
+
+
+def _check_format(value: str) -> Literal["table", "csv", "json"]:
+    if value not in ("table", "csv", "json"):
+        raise typer.BadParameter(
+            f"{value!r} is not one of: table, csv, json", param_hint="--format"
+        )
+    return value  # type: ignore[return-value]
+
+
+def _emit(text: str, output: Path | None) -> None:
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        output.write_text(text, encoding="utf-8")
+        console.print(f"wrote {output}")
+
+
+def _rows_as(fmt: str, columns: list[str], rows: list[dict[str, Any]], title: str) -> str:
+    if fmt == "json":
+        return orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode() + "\n"
+    if fmt == "csv":
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+        return buffer.getvalue()
+    table = Table(title=title)
+    for column in columns:
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*("" if row.get(c) is None else str(row.get(c)) for c in columns))
+    capture = Console(width=160, record=True, file=io.StringIO())
+    capture.print(table)
+    return capture.export_text()
+
+
+@app.command()
+def ingest(
+    paths: Annotated[
+        list[Path],
+        typer.Argument(
+            help="CSV tables (mapping in X.mapping.yaml beside X.csv) and JSONL event streams.",
+            show_default=False,
+        ),
+    ],
+    store: StoreOption = None,
+    match_config: Annotated[
+        Path | None,
+        typer.Option("--match-config", "-m", help="Match config YAML (default: the built-in one)."),
+    ] = None,
+    mapping: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--mapping",
+            help="Explicit mapping for a CSV, as CSV=YAML (repeatable); overrides the sidecar.",
+        ),
+    ] = None,
+    default_region: Annotated[
+        str, typer.Option(help="Phone region for numbers without a country code (ISO alpha-2).")
+    ] = "US",
+    date_order: Annotated[
+        str, typer.Option(help="How to read ambiguous dates like 04/05/1980: DMY or MDY.")
+    ] = "DMY",
+    rejects: Annotated[
+        Path, typer.Option(help="Where rejected lines go (JSONL: file, line, field, reason, raw).")
+    ] = Path("idgraph-rejects.jsonl"),
+) -> None:
+    """Ingest files, resolve identities and store unified customers.
+
+    Every input line ends either ingested or in the rejects file; the summary shows
+    read = ingested + rejected per file. Ingesting the same files again adds nothing.
+    In Python: idgraph.run_ingest(paths, store=...).
+    """
+    from idgraph.ingest.mapping import load_mapping
+    from idgraph.normalize.record import NormalizeOptions
+    from idgraph.pipeline import run_ingest
+
+    with _errors():
+        if date_order not in ("DMY", "MDY"):
+            raise typer.BadParameter("use DMY or MDY", param_hint="--date-order")
+        mappings = {}
+        for item in mapping or []:
+            csv_path, sep, yaml_path = item.partition("=")
+            if not sep:
+                raise typer.BadParameter(f"{item!r} is not CSV=YAML", param_hint="--mapping")
+            mappings[Path(csv_path)] = load_mapping(Path(yaml_path))
+        options = NormalizeOptions(
+            default_region=default_region.upper(),
+            date_order=date_order,  # type: ignore[arg-type]
+        )
+        with Progress(
+            TextColumn("{task.description:<10}"),
+            BarColumn(),
+            TextColumn("{task.completed}/{task.total}"),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+        ) as bar:
+            tasks: dict[str, Any] = {}
+
+            def step(stage: str, done: int, total: int) -> None:
+                if stage not in tasks:
+                    tasks[stage] = bar.add_task(stage, total=max(total, 1))
+                bar.update(tasks[stage], completed=done, total=max(total, 1))
+
+            report = run_ingest(
+                paths,
+                store=store,
+                match_config=match_config,
+                options=options,
+                mappings=mappings,
+                rejects_path=rejects,
+                progress=step,
+            )
+    summary = Table(title="ingest summary")
+    for column in ("file", "source", "read", "ingested", "rejected"):
+        summary.add_column(
+            column, justify="right" if column in ("read", "ingested", "rejected") else "left"
+        )
+    for f in report.files:
+        summary.add_row(f.path, f.source, str(f.read), str(f.ingested), str(f.rejected))
+    summary.add_row(
+        "total", "", str(report.read), str(report.ingested), str(report.rejected), style="bold"
+    )
+    out.print(summary)
+    result = Table(title="resolution")
+    result.add_column("what")
+    result.add_column("count", justify="right")
+    for label, value in (
+        ("records new", report.records_new),
+        ("records updated", report.records_updated),
+        ("records unchanged", report.records_unchanged),
+        ("records in store", report.records_total),
+        ("events new", report.events_new),
+        ("events already stored", report.events_duplicate),
+        ("customers", report.customers),
+        ("candidate pairs compared", report.pairs_compared),
+        ("links refused by guards", report.links_blocked),
+        ("customers flagged for review", report.flagged_customers),
+    ):
+        result.add_row(label, str(value))
+    for kind, n in report.identifiers_not_linking.items():
+        result.add_row(f"{kind} values not linking", str(n))
+    out.print(result)
+    sizes = ", ".join(f"{size}: {n}" for size, n in report.cluster_sizes.items())
+    out.print(f"cluster sizes (records: customers) {sizes}")
+    largest = ", ".join(f"{cid} ({n})" for cid, n in report.largest_clusters)
+    out.print(f"largest customers: {largest}")
+    if report.rejects_path:
+        console.print(
+            f"[yellow]{report.rejected} line(s) rejected[/], see {report.rejects_path}",
+            highlight=False,
+        )
+    out.print(f"done in {report.seconds:.2f}s")
+
+
+def _as_of_ms(as_of: str | None) -> int:
+    if as_of is None:
+        return int(datetime.now(tz=UTC).timestamp() * 1000)
+    try:
+        moment = datetime.fromisoformat(as_of)
+    except ValueError:
+        raise typer.BadParameter(
+            f"{as_of!r} is not a date (YYYY-MM-DD) or ISO time", param_hint="--as-of"
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return int(moment.timestamp() * 1000)
+
+
+@segment_app.command("run")
+def segment_run(
+    definition: Annotated[
+        Path, typer.Argument(help="Segment definition YAML.", show_default=False)
+    ],
+    store: StoreOption = None,
+    as_of: Annotated[
+        str | None,
+        typer.Option(help="Evaluate time windows as of this date (YYYY-MM-DD); default now."),
+    ] = None,
+    fmt: FormatOption = "table",
+    output: OutputOption = None,
+) -> None:
+    """Evaluate a segment definition and print its members and count.
+
+    The definition compiles to one parameterised Cypher query run on the store.
+    In Python: idgraph.segment.run.run_segment(store, load_segment(path), as_of_ms=...).
+    """
+    from idgraph.segment.definition import load_segment
+    from idgraph.segment.run import run_segment
+    from idgraph.settings import open_store
+
+    fmt = _check_format(fmt)
+    moment = _as_of_ms(as_of)
+    with _errors():
+        defn = load_segment(definition)
+        with open_store(store, read_only=True) as graph:
+            result = run_segment(graph, defn, as_of_ms=moment)
+    rows = [m.model_dump() for m in result.members]
+    columns = ["id", "email", "first_name", "last_name", "country", "record_count"]
+    title = f"segment {result.name}: {result.count} member(s)"
+    _emit(_rows_as(fmt, columns, rows, title), output)
+    console.print(f"{result.name}: {result.count} member(s)", highlight=False)
+
+
+@app.command()
+def profile(
+    identifier: Annotated[
+        str,
+        typer.Argument(
+            help="Customer id, record key, email, phone, user/anonymous/device id.",
+            show_default=False,
+        ),
+    ],
+    store: StoreOption = None,
+    events: Annotated[int, typer.Option(help="How many recent events to show.")] = 10,
+    default_region: Annotated[str, typer.Option(help="Phone region for a national number.")] = "US",
+    fmt: FormatOption = "table",
+) -> None:
+    """Print one customer's 360° view: golden fields, traits, records, identifiers, events.
+
+    In Python: IdentityGraph(store).profile(IdentityGraph(store).lookup(identifier)[0]).
+    """
+    from idgraph.errors import NotFoundError
+    from idgraph.query import IdentityGraph
+
+    fmt = _check_format(fmt)
+    with _errors(), IdentityGraph(store, default_region=default_region.upper()) as graph:
+        ids = graph.lookup(identifier)
+        if not ids:
+            raise NotFoundError(f"no customer found for {identifier!r}")
+        profiles = [graph.profile(cid, events=events) for cid in ids]
+    if fmt != "table":
+        data = [p.model_dump() for p in profiles]
+        text = orjson.dumps(data, option=orjson.OPT_INDENT_2).decode() + "\n"
+        if fmt == "csv":
+            text = _rows_as(
+                "csv", ["id", *profiles[0].golden], [{"id": p.id, **p.golden} for p in profiles], ""
+            )
+        sys.stdout.write(text)
+        return
+    if len(profiles) > 1:
+        out.print(f"[yellow]{identifier!r} is on records of {len(profiles)} customers[/]")
+    for p in profiles:
+        _print_profile(p)
+
+
+def _print_profile(p: Any) -> None:
+    head = Table(title=f"customer {p.id}", show_header=False)
+    head.add_column("field")
+    head.add_column("value")
+    for key, value in {**p.golden, **p.traits}.items():
+        head.add_row(key, str(value))
+    for key in ("record_count", "sources", "flagged", "flag_reason"):
+        if p.summary.get(key) not in (None, False):
+            head.add_row(key, str(p.summary[key]))
+    out.print(head)
+    records = Table(title="records")
+    for column in ("key", "source", "name", "email", "phone", "birth_date"):
+        records.add_column(column)
+    for r in p.records:
+        name = " ".join(x for x in (r.get("first_name"), r.get("last_name")) if x)
+        records.add_row(
+            r["key"],
+            r.get("source", ""),
+            name,
+            r.get("email", ""),
+            r.get("phone", ""),
+            r.get("birth_date", ""),
+        )
+    out.print(records)
+    ids = Table(title="identifiers")
+    for column in ("kind", "value", "linking", "records"):
+        ids.add_column(column)
+    for i in p.identifiers:
+        linking = "yes" if i["linking"] else f"no: {i['reason']}"
+        ids.add_row(i["kind"], i["value"], linking, ", ".join(i["records"]))
+    out.print(ids)
+    if p.evidence:
+        ev = Table(title="match evidence")
+        for column in ("record a", "record b", "rule", "fields", "score"):
+            ev.add_column(column)
+        for e in p.evidence:
+            ev.add_row(e["record_a"], e["record_b"], e["rule"], e["fields"], f"{e['score']:.3f}")
+        out.print(ev)
+    events = Table(title=f"recent events ({len(p.events)} of {p.event_count})")
+    for column in ("time", "name", "source", "properties"):
+        events.add_column(column)
+    for e in p.events:
+        props = ", ".join(f"{k}={v}" for k, v in e["properties"].items())
+        events.add_row(e["time"], e["name"], e["source"], props)
+    out.print(events)
+
+
+@app.command()
+def stats(store: StoreOption = None, fmt: FormatOption = "table") -> None:
+    """Print counts: records per source, customers, events, identifiers, cluster sizes.
+
+    In Python: IdentityGraph(store).stats().
+    """
+    from idgraph.query import IdentityGraph
+
+    fmt = _check_format(fmt)
+    with _errors(), IdentityGraph(store) as graph:
+        result = graph.stats()
+    if fmt == "json":
+        sys.stdout.write(result.model_dump_json(indent=2) + "\n")
+        return
+    rows = [
+        {"what": "records", "count": result.records},
+        {"what": "customers", "count": result.customers},
+        {"what": "events", "count": result.events},
+    ]
+    rows += [
+        {"what": f"records from {s}", "count": n} for s, n in result.records_per_source.items()
+    ]
+    rows += [{"what": f"events {name}", "count": n} for name, n in result.events_per_name.items()]
+    for kind, states in result.identifiers.items():
+        for state, n in states.items():
+            rows.append({"what": f"{kind} identifiers ({state.replace('_', ' ')})", "count": n})
+    rows += [
+        {"what": f"customers with {size} record(s)", "count": n}
+        for size, n in result.cluster_sizes.items()
+    ]
+    sys.stdout.write(_rows_as(fmt, ["what", "count"], rows, "idgraph store"))
+
+
+@export_app.command("clusters")
+def export_clusters(store: StoreOption = None, output: OutputOption = None) -> None:
+    """Write `record_key,customer_id` as CSV for every record (stdout by default).
+
+    In Python: IdentityGraph(store).clusters().
+    """
+    from idgraph.query import IdentityGraph
+
+    with _errors(), IdentityGraph(store) as graph:
+        pairs = graph.clusters()
+    rows = [{"record_key": k, "customer_id": c} for k, c in pairs]
+    _emit(_rows_as("csv", ["record_key", "customer_id"], rows, ""), output)

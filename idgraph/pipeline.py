@@ -1,0 +1,299 @@
+"""The one place that knows the order: read -> normalize -> block -> match -> cluster -> store.
+
+`run_ingest` is what `idgraph ingest` calls; services and tests call it directly.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict
+
+from idgraph.cluster.components import cluster
+from idgraph.cluster.customers import build_customers
+from idgraph.errors import ConfigError
+from idgraph.ingest.batch import read_inputs
+from idgraph.ingest.mapping import SourceMapping
+from idgraph.ingest.rejects import RejectsWriter
+from idgraph.match.config import MatchConfig, load_match_config
+from idgraph.match.decide import collect_evidence
+from idgraph.match.view import match_fields
+from idgraph.models import Event, Link, Record, identifier_key
+from idgraph.normalize.record import NormalizeOptions
+from idgraph.settings import open_store
+from idgraph.store.base import GraphStore
+from idgraph.store.plan import IdentifierRow, StoreState, WritePlan
+from idgraph.store.rows import record_row
+from idgraph.store.schema import NODE_TABLES, ColumnType, check_property_name
+
+logger = logging.getLogger(__name__)
+
+#: Called with (stage, done, total) as work advances; the CLI draws it as a progress bar.
+Progress = Callable[[str, int, int], None]
+
+
+class FileReport(BaseModel):
+    """Per input file: read = ingested + rejected, always."""
+
+    model_config = ConfigDict(frozen=True)
+
+    path: str
+    source: str
+    read: int
+    ingested: int
+    rejected: int
+
+
+class IngestReport(BaseModel):
+    """What one ingest did, for the summary table and for callers."""
+
+    files: list[FileReport]
+    rejects_path: str | None
+    records_new: int
+    records_updated: int
+    records_unchanged: int
+    events_new: int
+    events_duplicate: int
+    records_total: int
+    customers: int
+    identifiers_not_linking: dict[str, int]
+    links_blocked: int
+    pairs_compared: int
+    cluster_sizes: dict[int, int]
+    largest_clusters: list[tuple[str, int]]
+    flagged_customers: int
+    seconds: float
+
+    @property
+    def read(self) -> int:
+        return sum(f.read for f in self.files)
+
+    @property
+    def ingested(self) -> int:
+        return sum(f.ingested for f in self.files)
+
+    @property
+    def rejected(self) -> int:
+        return sum(f.rejected for f in self.files)
+
+
+def run_ingest(
+    paths: Sequence[Path | str],
+    *,
+    store: str | Path | None = None,
+    match_config: MatchConfig | Path | str | None = None,
+    options: NormalizeOptions | None = None,
+    mappings: Mapping[Path, SourceMapping] | None = None,
+    rejects_path: Path | str = "idgraph-rejects.jsonl",
+    progress: Progress | None = None,
+) -> IngestReport:
+    """Ingest files into the store and re-resolve customers, all in one transaction.
+
+    Args:
+        paths: CSV tables (with a mapping beside them) and JSONL event streams.
+        store: store path or URL; default `$IDGRAPH_STORE` or `./idgraph.db`.
+        match_config: a `MatchConfig`, a path to one, or None for the shipped default.
+        options: normalization options (default phone region, date order, junk lists).
+        mappings: explicit CSV mappings by path, overriding `X.mapping.yaml` sidecars.
+        rejects_path: where rejected lines go (JSONL); written only when something is rejected.
+        progress: optional callback `(stage, done, total)`.
+
+    Returns:
+        The report: per-file counts that reconcile, what changed, the cluster-size distribution.
+
+    Raises:
+        InputError: an input file cannot be read at all; nothing was written.
+        ConfigError: a mapping or the match config is invalid.
+        StoreError: the store failed; the store is as it was before this call.
+    """
+    started = time.perf_counter()
+    step = progress or (lambda _stage, _done, _total: None)
+    config = (
+        match_config if isinstance(match_config, MatchConfig) else load_match_config(match_config)
+    )
+    options = options or NormalizeOptions()
+    files = [Path(p) for p in paths]
+    step("read", 0, len(files))
+    Path(rejects_path).unlink(missing_ok=True)  # a stale file would blame this run
+    with RejectsWriter(Path(rejects_path)) as rejects:
+        batches = read_inputs(files, options=options, rejects=rejects, mappings=mappings)
+        wrote_rejects = rejects.total > 0
+    step("read", len(files), len(files))
+    with open_store(store) as graph:
+        step("resolve", 0, 1)
+        state = graph.load_state()
+        plan, stats = _plan(graph, state, batches, config)
+        step("resolve", 1, 1)
+        step("write", 0, 1)
+        graph.apply(plan)
+        step("write", 1, 1)
+    sizes = Counter(stats["sizes"])
+    largest = sorted(
+        ((row["id"], row["record_count"]) for row in plan.customers),
+        key=lambda item: (-item[1], item[0]),
+    )[:5]
+    return IngestReport(
+        files=[
+            FileReport(
+                path=str(b.counts.path),
+                source=b.counts.source,
+                read=b.counts.read,
+                ingested=b.counts.ingested,
+                rejected=b.counts.rejected,
+            )
+            for b in batches
+        ],
+        rejects_path=str(rejects_path) if wrote_rejects else None,
+        records_new=len(plan.new_records),
+        records_updated=len(plan.changed_records),
+        records_unchanged=stats["unchanged"],
+        events_new=len(plan.new_events),
+        events_duplicate=stats["events_duplicate"],
+        records_total=stats["records_total"],
+        customers=len(plan.customers),
+        identifiers_not_linking=stats["not_linking"],
+        links_blocked=stats["blocked"],
+        pairs_compared=stats["pairs"],
+        cluster_sizes=dict(sorted(sizes.items())),
+        largest_clusters=largest,
+        flagged_customers=sum(1 for row in plan.customers if row["flagged"]),
+        seconds=round(time.perf_counter() - started, 3),
+    )
+
+
+def _plan(
+    graph: GraphStore, state: StoreState, batches: Sequence[object], config: MatchConfig
+) -> tuple[WritePlan, dict[str, object]]:
+    plan = WritePlan()
+    records: dict[str, Record] = dict(state.records)
+    stored_identifiers = {k: set(r.identifiers) for k, r in state.records.items()}
+    incoming: dict[str, Record] = {}
+    events: dict[str, Event] = {}
+    links: list[Link] = []
+    for batch in batches:
+        for key, record in batch.records.items():  # type: ignore[attr-defined]
+            if key in incoming:
+                incoming[key].merge_newer(record)
+            else:
+                incoming[key] = record
+        for event in batch.events:  # type: ignore[attr-defined]
+            events.setdefault(event.id, event)
+        links.extend(batch.links)  # type: ignore[attr-defined]
+    unchanged = 0
+    for key, record in incoming.items():
+        old = state.records.get(key)
+        if old is None:
+            records[key] = record
+            plan.new_records.append(record)
+            continue
+        merged = Record(
+            key=old.key,
+            source=old.source,
+            source_id=old.source_id,
+            kind=old.kind,
+            updated_ts=old.updated_ts,
+            fields=dict(old.fields),
+            identifiers=set(old.identifiers),
+            traits=dict(old.traits),
+        )
+        merged.merge_newer(record)
+        records[key] = merged
+        if record_row(merged) != record_row(old) or merged.identifiers != old.identifiers:
+            plan.changed_records.append(merged)
+        else:
+            unchanged += 1
+    existing_events = graph.existing_event_ids(sorted(events))
+    plan.new_events = [e for eid, e in sorted(events.items()) if eid not in existing_events]
+    known_links = {(lk.a, lk.b, lk.rule) for lk in state.links}
+    for link in links:
+        if (link.a, link.b, link.rule) not in known_links and link.a != link.b:
+            known_links.add((link.a, link.b, link.rule))
+            plan.new_links.append(link)
+    all_links = [*state.links, *plan.new_links]
+
+    ordered = [records[k] for k in sorted(records)]
+    views = [match_fields(r) for r in ordered]
+    evidence = collect_evidence(ordered, views, all_links, config)
+    clustering = cluster(ordered, evidence.edges, all_links, config)
+
+    for key, verdict in evidence.identifiers.items():
+        row = IdentifierRow(key, verdict.kind, verdict.value, verdict.linking, verdict.reason)
+        old_row = state.identifiers.get(key)
+        if old_row is None:
+            plan.new_identifiers.append(row)
+        elif (old_row.linking, old_row.reason) != (row.linking, row.reason):
+            plan.changed_identifiers.append(row)
+    for record in [*plan.new_records, *plan.changed_records]:
+        before = stored_identifiers.get(record.key, set())
+        for kind, value in sorted(record.identifiers - before):
+            plan.new_record_identifiers.append((record.key, identifier_key(kind, value)))
+
+    span = dict(state.record_event_span)
+    for event in plan.new_events:
+        first, last = span.get(event.record_key, (event.ts, event.ts))
+        span[event.record_key] = (min(first, event.ts), max(last, event.ts))
+    customers = build_customers(
+        ordered,
+        clustering.components(),
+        previous=state.assignment,
+        event_span=span,
+        config=config,
+        now_ms=int(time.time() * 1000),
+    )
+    plan.customers = customers.rows
+    plan.memberships = customers.memberships
+    plan.evidence = [e for e in clustering.accepted if not e.rule.startswith("same_")]
+    plan.customer_columns = _new_columns(
+        "Customer", [r.traits for r in ordered], state.customer_columns
+    )
+    plan.event_columns = _new_columns(
+        "Event", [e.properties for e in plan.new_events], state.event_columns
+    )
+    not_linking = Counter(v.kind for v in evidence.identifiers.values() if not v.linking)
+    stats: dict[str, object] = {
+        "unchanged": unchanged,
+        "events_duplicate": len(events) - len(plan.new_events),
+        "records_total": len(ordered),
+        "not_linking": dict(sorted(not_linking.items())),
+        "blocked": len(clustering.blocked),
+        "pairs": evidence.pairs_compared,
+        "sizes": customers.sizes,
+    }
+    return plan, stats
+
+
+def _column_type(value: object) -> ColumnType | None:
+    if isinstance(value, bool):
+        return "BOOLEAN"
+    if isinstance(value, int | float):
+        return "DOUBLE"
+    if isinstance(value, str):
+        return "STRING"
+    return None
+
+
+def _new_columns(
+    label: str, values: Sequence[Mapping[str, object]], existing: Mapping[str, ColumnType]
+) -> dict[str, ColumnType]:
+    """Columns to add for traits / event properties: typed by their values, names allowlisted."""
+    seen: dict[str, set[ColumnType]] = {}
+    for mapping in values:
+        for name, value in mapping.items():
+            kind = _column_type(value)
+            if kind is not None and name not in existing:
+                seen.setdefault(name, set()).add(kind)
+    added: dict[str, ColumnType] = {}
+    for name, kinds in sorted(seen.items()):
+        if name in NODE_TABLES[label]:
+            continue
+        try:
+            check_property_name(name)
+        except ConfigError:
+            logger.warning("%s %r kept in JSON only: not a valid property name", label, name)
+            continue
+        added[name] = next(iter(kinds)) if len(kinds) == 1 else "STRING"
+    return added

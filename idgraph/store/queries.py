@@ -1,0 +1,73 @@
+"""Every read statement idgraph sends, by name, in the Cypher both engines accept.
+
+Values are always parameters. The tests run each statement on the embedded engine and through
+Neo4j's own linter, so keep them here rather than inline.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Final
+
+READS: Final[dict[str, str]] = {
+    "customer_by_id": "MATCH (c:Customer {id: $id}) RETURN c.id AS id",
+    "customer_by_record": (
+        "MATCH (c:Customer)-[:HAS_RECORD]->(r:Record {key: $key}) RETURN c.id AS id"
+    ),
+    "customers_by_identifier": (
+        "MATCH (c:Customer)-[:HAS_RECORD]->(:Record)-[:HAS_IDENTIFIER]->(i:Identifier) "
+        "WHERE i.key IN $keys RETURN DISTINCT c.id AS id ORDER BY id"
+    ),
+    "customer_node": "MATCH (c:Customer {id: $id}) RETURN c AS customer",
+    "customer_records": (
+        "MATCH (c:Customer {id: $id})-[:HAS_RECORD]->(r:Record) RETURN r AS record ORDER BY r.key"
+    ),
+    "customer_identifiers": (
+        "MATCH (c:Customer {id: $id})-[:HAS_RECORD]->(r:Record)-[:HAS_IDENTIFIER]->(i:Identifier) "
+        "RETURN i.kind AS kind, i.value AS value, i.linking AS linking, i.reason AS reason, "
+        "collect(r.key) AS records ORDER BY kind, value"
+    ),
+    "customer_events": (
+        "MATCH (c:Customer {id: $id})-[:HAS_RECORD]->(r:Record)-[:PERFORMED]->(e:Event) "
+        "RETURN e.id AS id, e.name AS name, e.ts AS ts, e.time AS time, e.source AS source, "
+        "r.key AS record_key, e.properties AS properties ORDER BY ts DESC, id LIMIT $limit"
+    ),
+    "customer_event_count": (
+        "MATCH (c:Customer {id: $id})-[:HAS_RECORD]->(:Record)-[:PERFORMED]->(e:Event) "
+        "RETURN count(e) AS n"
+    ),
+    "customer_evidence": (
+        "MATCH (c:Customer {id: $id})-[:HAS_RECORD]->(a:Record)-[m:MATCHED]->(b:Record) "
+        "RETURN a.key AS record_a, b.key AS record_b, m.rule AS rule, m.fields AS fields, "
+        "m.score AS score "
+        "ORDER BY record_a, record_b"
+    ),
+    "count_records": "MATCH (r:Record) RETURN count(r) AS n",
+    "count_customers": "MATCH (c:Customer) RETURN count(c) AS n",
+    "count_events": "MATCH (e:Event) RETURN count(e) AS n",
+    "count_identifiers": (
+        "MATCH (i:Identifier) RETURN i.kind AS kind, i.linking AS linking, count(i) AS n "
+        "ORDER BY kind, linking"
+    ),
+    "records_per_source": (
+        "MATCH (r:Record) RETURN r.source AS source, count(r) AS n ORDER BY source"
+    ),
+    "events_per_name": "MATCH (e:Event) RETURN e.name AS name, count(e) AS n ORDER BY name",
+    "cluster_sizes": (
+        "MATCH (c:Customer) RETURN c.record_count AS size, count(c) AS n ORDER BY size"
+    ),
+    "largest_customers": (
+        "MATCH (c:Customer) RETURN c.id AS id, c.record_count AS size, c.sources AS sources "
+        "ORDER BY size DESC, id LIMIT $limit"
+    ),
+    "export_clusters": (
+        "MATCH (c:Customer)-[:HAS_RECORD]->(r:Record) "
+        "RETURN r.key AS record_key, c.id AS customer_id ORDER BY record_key"
+    ),
+}
+
+#: Parameters each statement takes, for the linter and for callers.
+PARAMETERS: Final[dict[str, tuple[str, ...]]] = {
+    name: tuple(sorted(set(re.findall(r"\$([A-Za-z_][A-Za-z0-9_]*)", text))))
+    for name, text in READS.items()
+}

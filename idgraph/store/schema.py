@@ -1,0 +1,109 @@
+"""The graph schema both engines hold: labels, relationship types and typed properties.
+
+`cypher/schema.cypher` documents it for Neo4j; the dialect renders DDL from these tables for
+engines that need declared columns. Trait and event-property columns are added at run time,
+after their names pass `check_property_name`.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Final, Literal
+
+from idgraph.errors import ConfigError
+
+ColumnType = Literal["STRING", "INT64", "DOUBLE", "BOOLEAN"]
+
+NODE_TABLES: Final[dict[str, dict[str, ColumnType]]] = {
+    "Record": {
+        "key": "STRING",
+        "source": "STRING",
+        "source_id": "STRING",
+        "kind": "STRING",
+        "email": "STRING",
+        "phone": "STRING",
+        "first_name": "STRING",
+        "last_name": "STRING",
+        "birth_date": "STRING",
+        "street": "STRING",
+        "city": "STRING",
+        "postcode": "STRING",
+        "country": "STRING",
+        "updated_ts": "INT64",
+        "traits": "STRING",
+    },
+    "Identifier": {
+        "key": "STRING",
+        "kind": "STRING",
+        "value": "STRING",
+        "linking": "BOOLEAN",
+        "reason": "STRING",
+    },
+    "Customer": {
+        "id": "STRING",
+        "email": "STRING",
+        "phone": "STRING",
+        "first_name": "STRING",
+        "last_name": "STRING",
+        "birth_date": "STRING",
+        "street": "STRING",
+        "city": "STRING",
+        "postcode": "STRING",
+        "country": "STRING",
+        "record_count": "INT64",
+        "sources": "STRING",
+        "first_seen_ts": "INT64",
+        "last_seen_ts": "INT64",
+        "flagged": "BOOLEAN",
+        "flag_reason": "STRING",
+        "updated_ts": "INT64",
+    },
+    "Event": {
+        "id": "STRING",
+        "name": "STRING",
+        "ts": "INT64",
+        "time": "STRING",
+        "source": "STRING",
+        "record_key": "STRING",
+        "properties": "STRING",
+    },
+    "Segment": {"name": "STRING", "definition": "STRING", "updated_ts": "INT64"},
+}
+
+PRIMARY_KEYS: Final[dict[str, str]] = {
+    "Record": "key",
+    "Identifier": "key",
+    "Customer": "id",
+    "Event": "id",
+    "Segment": "name",
+}
+
+#: Relationship type -> (from label, to label, properties).
+REL_TABLES: Final[dict[str, tuple[str, str, dict[str, ColumnType]]]] = {
+    "HAS_RECORD": ("Customer", "Record", {}),
+    "HAS_IDENTIFIER": ("Record", "Identifier", {}),
+    "MATCHED": ("Record", "Record", {"rule": "STRING", "fields": "STRING", "score": "DOUBLE"}),
+    "PERFORMED": ("Record", "Event", {}),
+    "IN_SEGMENT": ("Customer", "Segment", {"since_ts": "INT64"}),
+}
+
+#: Labels whose nodes may gain columns at run time, and for what.
+EXTENSIBLE: Final[dict[str, str]] = {"Customer": "trait", "Event": "event property"}
+
+_PROPERTY_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+_RESERVED: Final[frozenset[str]] = frozenset({"id", "key", "label", "type", "properties", "traits"})
+
+
+def check_property_name(name: str, *, what: str = "property") -> str:
+    """Allowlist check for a user-supplied name about to become a graph property key.
+
+    Raises:
+        ConfigError: the name is not lower-case snake_case of at most 63 characters, or reserved.
+    """
+    if not _PROPERTY_NAME.match(name) or name in _RESERVED:
+        raise ConfigError(
+            f"{what} name {name!r} is not allowed: use lower-case letters, digits and _ "
+            "(starting with a letter, at most 63 characters), not one of "
+            + ", ".join(sorted(_RESERVED))
+        )
+    return name
