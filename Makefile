@@ -6,7 +6,7 @@ LINTER := tests/cypher_lint/node_modules/.package-lock.json
 FIXTURES := fixtures/crm.csv fixtures/pos.csv fixtures/web.jsonl fixtures/email.jsonl
 AS_OF ?= 2026-11-01
 
-.PHONY: setup demo fmt lint typecheck test bench check clean
+.PHONY: setup demo fmt lint typecheck test bench docs check clean
 
 setup: $(BIN)/idgraph $(LINTER)
 
@@ -24,12 +24,12 @@ demo: $(BIN)/idgraph
 	$(BIN)/idgraph segment run fixtures/segments/lapsed_high_spenders.yaml --as-of $(AS_OF)
 
 fmt: $(BIN)/idgraph
-	$(BIN)/ruff format idgraph tests bench
-	$(BIN)/ruff check --fix idgraph tests bench
+	$(BIN)/ruff format idgraph tests bench scripts
+	$(BIN)/ruff check --fix idgraph tests bench scripts
 
 lint: $(BIN)/idgraph
-	$(BIN)/ruff check idgraph tests bench
-	$(BIN)/ruff format --check idgraph tests bench
+	$(BIN)/ruff check idgraph tests bench scripts
+	$(BIN)/ruff format --check idgraph tests bench scripts
 
 typecheck: $(BIN)/idgraph
 	$(BIN)/mypy
@@ -39,6 +39,9 @@ test: setup
 
 bench: $(BIN)/idgraph
 	$(BIN)/python bench/ingest_speed.py
+
+docs: $(BIN)/idgraph
+	$(BIN)/python scripts/cli_docs.py
 
 check: lint typecheck test
 

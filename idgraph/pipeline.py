@@ -9,6 +9,7 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
@@ -16,7 +17,7 @@ from pydantic import BaseModel, ConfigDict
 from idgraph.cluster.components import cluster
 from idgraph.cluster.customers import build_customers
 from idgraph.errors import ConfigError
-from idgraph.ingest.batch import read_inputs
+from idgraph.ingest.batch import SourceBatch, read_inputs
 from idgraph.ingest.mapping import SourceMapping
 from idgraph.ingest.rejects import RejectsWriter
 from idgraph.match.config import MatchConfig, load_match_config
@@ -131,7 +132,7 @@ def run_ingest(
         step("write", 0, 1)
         graph.apply(plan)
         step("write", 1, 1)
-    sizes = Counter(stats["sizes"])
+    sizes = Counter(stats.sizes)
     largest = sorted(
         ((row["id"], row["record_count"]) for row in plan.customers),
         key=lambda item: (-item[1], item[0]),
@@ -150,14 +151,14 @@ def run_ingest(
         rejects_path=str(rejects_path) if wrote_rejects else None,
         records_new=len(plan.new_records),
         records_updated=len(plan.changed_records),
-        records_unchanged=stats["unchanged"],
+        records_unchanged=stats.unchanged,
         events_new=len(plan.new_events),
-        events_duplicate=stats["events_duplicate"],
-        records_total=stats["records_total"],
+        events_duplicate=stats.events_duplicate,
+        records_total=stats.records_total,
         customers=len(plan.customers),
-        identifiers_not_linking=stats["not_linking"],
-        links_blocked=stats["blocked"],
-        pairs_compared=stats["pairs"],
+        identifiers_not_linking=stats.not_linking,
+        links_blocked=stats.blocked,
+        pairs_compared=stats.pairs,
         cluster_sizes=dict(sorted(sizes.items())),
         largest_clusters=largest,
         flagged_customers=sum(1 for row in plan.customers if row["flagged"]),
@@ -165,9 +166,20 @@ def run_ingest(
     )
 
 
+@dataclass(slots=True)
+class _PlanStats:
+    unchanged: int
+    events_duplicate: int
+    records_total: int
+    not_linking: dict[str, int]
+    blocked: int
+    pairs: int
+    sizes: list[int]
+
+
 def _plan(
-    graph: GraphStore, state: StoreState, batches: Sequence[object], config: MatchConfig
-) -> tuple[WritePlan, dict[str, object]]:
+    graph: GraphStore, state: StoreState, batches: Sequence[SourceBatch], config: MatchConfig
+) -> tuple[WritePlan, _PlanStats]:
     plan = WritePlan()
     records: dict[str, Record] = dict(state.records)
     stored_identifiers = {k: set(r.identifiers) for k, r in state.records.items()}
@@ -175,14 +187,14 @@ def _plan(
     events: dict[str, Event] = {}
     links: list[Link] = []
     for batch in batches:
-        for key, record in batch.records.items():  # type: ignore[attr-defined]
+        for key, record in batch.records.items():
             if key in incoming:
                 incoming[key].merge_newer(record)
             else:
                 incoming[key] = record
-        for event in batch.events:  # type: ignore[attr-defined]
+        for event in batch.events:
             events.setdefault(event.id, event)
-        links.extend(batch.links)  # type: ignore[attr-defined]
+        links.extend(batch.links)
     unchanged = 0
     for key, record in incoming.items():
         old = state.records.get(key)
@@ -254,15 +266,15 @@ def _plan(
         "Event", [e.properties for e in plan.new_events], state.event_columns
     )
     not_linking = Counter(v.kind for v in evidence.identifiers.values() if not v.linking)
-    stats: dict[str, object] = {
-        "unchanged": unchanged,
-        "events_duplicate": len(events) - len(plan.new_events),
-        "records_total": len(ordered),
-        "not_linking": dict(sorted(not_linking.items())),
-        "blocked": len(clustering.blocked),
-        "pairs": evidence.pairs_compared,
-        "sizes": customers.sizes,
-    }
+    stats = _PlanStats(
+        unchanged=unchanged,
+        events_duplicate=len(events) - len(plan.new_events),
+        records_total=len(ordered),
+        not_linking=dict(sorted(not_linking.items())),
+        blocked=len(clustering.blocked),
+        pairs=evidence.pairs_compared,
+        sizes=customers.sizes,
+    )
     return plan, stats
 
 

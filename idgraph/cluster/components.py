@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from idgraph.match.config import MatchConfig
+from idgraph.match.identity import identities_of, identity_classes
 from idgraph.models import Link, MatchEvidence, Record
 
 EXPLICIT_RULES = frozenset({"alias", "must_link"})
@@ -48,13 +49,12 @@ class _Constrained:
         self.parent = list(range(len(records)))
         self.size = [1] * len(records)
         self.config = config
-        explicit = _explicit_identity(records, links)
+        classes = identity_classes(records, links, config.limits)
         self.limited: list[dict[str, set[int]]] = []
         self.strong: list[dict[str, set[str]]] = []
-        for index, record in enumerate(records):
-            kinds = {k for k, _ in record.identifiers}
+        for record in records:
             self.limited.append(
-                {kind: {explicit[index]} for kind in config.limits if kind in kinds}
+                {kind: identities_of(record, kind, classes) for kind in config.limits}
             )
             self.strong.append(
                 {
@@ -93,22 +93,6 @@ class _Constrained:
         for name, strong in self.strong[b].items():
             self.strong[a].setdefault(name, set()).update(strong)
         self.limited[b], self.strong[b] = {}, {}
-
-
-def _explicit_identity(records: Sequence[Record], links: Sequence[Link]) -> list[int]:
-    index = {r.key: i for i, r in enumerate(records)}
-    parent = list(range(len(records)))
-
-    def find(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    for link in links:
-        if link.a in index and link.b in index:
-            parent[find(index[link.a])] = find(index[link.b])
-    return [find(i) for i in range(len(records))]
 
 
 def cluster(

@@ -31,6 +31,7 @@ MatchField = Literal[
     "country",
 ]
 NAME_FIELDS: frozenset[str] = frozenset({"full_name", "first_name", "last_name"})
+StrongAttribute = Literal["birth_date", "postcode", "country"]
 KeyTransform = Literal["exact", "phonetic", "prefix3", "initial", "year"]
 _BLOCK_PART = re.compile(r"^(?P<field>[a-z_]+)(?::(?P<transform>[a-z0-9]+))?$")
 
@@ -103,14 +104,16 @@ class Survivorship(_Strict):
         return self.fields.get(field, self.default)
 
 
+def _default_strong() -> list[StrongAttribute]:
+    return ["birth_date"]
+
+
 class MatchConfig(_Strict):
     """Everything that decides which records become one customer."""
 
     identifiers: list[IdentifierRule]
     limits: dict[IdentifierKind, Annotated[int, Field(ge=1)]] = Field(default_factory=dict)
-    strong_attributes: list[Literal["birth_date", "postcode", "country"]] = Field(
-        default_factory=lambda: ["birth_date"]
-    )
+    strong_attributes: list[StrongAttribute] = Field(default_factory=_default_strong)
     fuzzy: list[FuzzyRule] = Field(default_factory=list)
     max_block_size: Annotated[int, Field(ge=2)] = 200
     flag_component_records: Annotated[int, Field(ge=2)] = 50

@@ -16,6 +16,7 @@ import numpy as np
 from idgraph.block.keys import BlockingStats, candidate_pairs
 from idgraph.match.comparisons import similarities
 from idgraph.match.config import MatchConfig
+from idgraph.match.identity import IdentityClasses, identities_of, identity_classes
 from idgraph.models import Link, MatchEvidence, Record, identifier_key
 
 
@@ -47,11 +48,11 @@ def identifier_verdicts(
     holders: dict[str, list[int]] = defaultdict(list)
     kinds: dict[str, tuple[str, str]] = {}
     for index, record in enumerate(records):
-        for kind, value in record.identifiers:
-            key = identifier_key(kind, value)
+        for id_kind, id_value in record.identifiers:
+            key = identifier_key(id_kind, id_value)
             holders[key].append(index)
-            kinds[key] = (kind, value)
-    alias_group = _explicit_groups(records, links)
+            kinds[key] = (id_kind, id_value)
+    classes = identity_classes(records, links, config.limits)
     verdicts: dict[str, IdentifierVerdict] = {}
     for key, members in holders.items():
         kind, value = kinds[key]
@@ -63,36 +64,17 @@ def identifier_verdicts(
             verdict.linking = False
             verdict.reason = f"shared by {len(members)} records (max_records {rule.max_records})"
         else:
-            verdict.reason = _limit_breach(records, members, alias_group, config)
+            verdict.reason = _limit_breach(records, members, classes, config)
             verdict.linking = not verdict.reason
         verdicts[key] = verdict
     return verdicts
 
 
-def _explicit_groups(records: Sequence[Record], links: Sequence[Link]) -> list[int]:
-    """Records joined by explicit links (alias) count as one identity for identity limits."""
-    index = {r.key: i for i, r in enumerate(records)}
-    parent = list(range(len(records)))
-
-    def find(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    for link in links:
-        if link.a in index and link.b in index:
-            parent[find(index[link.a])] = find(index[link.b])
-    return [find(i) for i in range(len(records))]
-
-
 def _limit_breach(
-    records: Sequence[Record], members: Sequence[int], group: Sequence[int], config: MatchConfig
+    records: Sequence[Record], members: Sequence[int], classes: IdentityClasses, config: MatchConfig
 ) -> str:
     for kind, limit in config.limits.items():
-        identities = {
-            group[i] for i in members if any(k == kind for k, _ in records[i].identifiers)
-        }
+        identities = {c for i in members for c in identities_of(records[i], kind, classes)}
         if len(identities) > limit:
             return f"joins {len(identities)} distinct {kind} (limit {limit})"
     for name in config.strong_attributes:
@@ -115,7 +97,7 @@ def collect_evidence(
         if link.a in known and link.b in known and link.a != link.b:
             evidence.edges.append(MatchEvidence(link.a, link.b, link.rule, ("id",), 1.0))
     evidence.identifiers = identifier_verdicts(records, links, config)
-    order = {rule.kind: pos for pos, rule in enumerate(config.identifiers)}
+    order: dict[str, int] = {rule.kind: pos for pos, rule in enumerate(config.identifiers)}
     for key in sorted(
         evidence.identifiers, key=lambda k: (order.get(evidence.identifiers[k].kind, 99), k)
     ):

@@ -22,7 +22,8 @@ def match_fields(record: Record) -> dict[str, str]:
         view["full_name"] = full_name_key(fields)
     email = fields.get("email")
     if email:
-        view["email_local"] = email_local_part(email)
+        # gmail addresses lose their dots when normalized; compare every local part without them
+        view["email_local"] = email_local_part(email).replace(".", "")
     for name in ("birth_date", "phone", "country"):
         if fields.get(name):
             view[name] = fields[name]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import ladybug
 import orjson
@@ -87,7 +87,11 @@ class LadybugStore(GraphStore):
 
     def _columns(self, label: str) -> dict[str, ColumnType]:
         info = self._run(f"CALL table_info('{label}') RETURN name, type", {})
-        return {row["name"]: _TYPE_ALIASES.get(row["type"], row["type"]) for row in info}
+        columns: dict[str, ColumnType] = {}
+        for row in info:
+            kind: str = row["type"]
+            columns[row["name"]] = _TYPE_ALIASES.get(kind) or cast(ColumnType, kind)
+        return columns
 
     def customer_properties(self) -> dict[str, str]:
         return {

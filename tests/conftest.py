@@ -1,0 +1,51 @@
+"""Shared fixtures: a real embedded store in tmp_path, and the sample data in fixtures/."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from idgraph.normalize.record import NormalizeOptions
+from idgraph.pipeline import IngestReport, run_ingest
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "fixtures"
+FIXTURE_INPUTS = [
+    FIXTURES / "crm.csv",
+    FIXTURES / "pos.csv",
+    FIXTURES / "web.jsonl",
+    FIXTURES / "email.jsonl",
+]
+#: The moment segment time windows are evaluated at in tests (see fixtures/README.md).
+AS_OF = "2026-11-01"
+
+
+def load_truth() -> dict[str, str]:
+    with (FIXTURES / "truth.csv").open(newline="", encoding="utf-8") as handle:
+        return {row["record_key"]: row["person_id"] for row in csv.DictReader(handle)}
+
+
+@pytest.fixture
+def store_path(tmp_path: Path) -> Path:
+    return tmp_path / "idgraph.db"
+
+
+def ingest_fixtures(store: Path, tmp_path: Path) -> IngestReport:
+    return run_ingest(
+        FIXTURE_INPUTS,
+        store=store,
+        options=NormalizeOptions(default_region="IT"),
+        rejects_path=tmp_path / "rejects.jsonl",
+    )
+
+
+@pytest.fixture(scope="session")
+def fixture_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, IngestReport]]:
+    """The fixtures ingested once into a store that tests only read."""
+    folder = tmp_path_factory.mktemp("fixture_store")
+    store = folder / "idgraph.db"
+    report = ingest_fixtures(store, folder)
+    yield store, report

@@ -1,0 +1,246 @@
+"""CSV tables read through their mapping: good rows, bad rows, whole-file problems."""
+
+from __future__ import annotations
+
+import csv
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from idgraph.errors import ConfigError, InputError
+from idgraph.ingest import SourceMapping
+from idgraph.ingest.csv_table import ends_in_quotes
+from idgraph.normalize.record import NormalizeOptions
+
+Write = Callable[[str, str | bytes], Path]
+Reader = Callable[..., Any]
+CRM_HEADER = (
+    "customer_number,email_address,phone,first_name,last_name,dob,country,ltv,tier,vip,"
+    "last_modified"
+)
+
+GOOD_ROWS = """\
+1001,Ann.Rossi@Shop.com,06 1234 5678,ANN,Rossi,04/05/1980,Italy,12.5,gold,yes,2024-01-01T10:00:00Z
+1002,bob@mail.it,+1 202 555 0143,Bob,Smith,1975-12-31,US,3,silver,0,2024-01-02
+"""
+
+
+def test_good_csv_becomes_records(crm: Callable[[str], Path], read: Reader) -> None:
+    run = read(crm(GOOD_ROWS))
+    batch = run.batch
+    assert (batch.counts.read, batch.counts.ingested, batch.counts.rejected) == (2, 2, 0)
+    assert batch.source == "crm"
+    assert run.rejects == []
+    assert not run.rejects_path.exists()
+    ann = batch.records["crm:1001"]
+    assert ann.kind == "row"
+    assert ann.fields["email"] == "ann.rossi@shop.com"
+    assert ann.fields["phone"] == "+390612345678"
+    assert ann.fields["birth_date"] == "1980-05-04"
+    assert ann.updated_ts == 1704103200000
+    assert ann.traits == {"lifetime_value": 12.5, "loyalty_tier": "gold", "vip": True}
+    assert ("customer_id", "1001") in ann.identifiers
+    bob = batch.records["crm:1002"]
+    assert bob.traits["vip"] is False
+    assert bob.updated_ts == 1704153600000
+    assert batch.events == [] and batch.links == []
+
+
+def test_row_without_updated_at_takes_file_mtime(crm: Callable[[str], Path], read: Reader) -> None:
+    path = crm("1003,c@mail.it,,,,,,,,,\n")
+    os.utime(path, (1_700_000_000, 1_700_000_000))
+    assert read(path).batch.records["crm:1003"].updated_ts == 1_700_000_000_000
+
+
+def test_quoted_cell_spanning_lines_keeps_physical_line_numbers(
+    crm: Callable[[str], Path], read: Reader
+) -> None:
+    rows = '1001,a@mail.it,,Ann,"Rossi\nBianchi",,,,,,\n1002,b@mail.it,,,,,,oops,,,\n'
+    run = read(crm(rows))
+    assert run.batch.records["crm:1001"].fields["last_name"] == "Rossi Bianchi"
+    assert run.reject_at(4)["field"] == "ltv"
+
+
+def test_blank_line_inside_a_quoted_cell_is_content(
+    crm: Callable[[str], Path], read: Reader
+) -> None:
+    rows = '1001,a@mail.it,,Ann,"Rossi\n\nBianchi",,,,,,\n1002,b@mail.it,,,,,,,,,\n'
+    run = read(crm(rows))
+    assert run.rejects == []
+    assert set(run.batch.records) == {"crm:1001", "crm:1002"}
+
+
+def test_stray_quote_inside_a_cell_is_a_plain_character(
+    crm: Callable[[str], Path], read: Reader
+) -> None:
+    rows = '1001,a@mail.it,,,,,,,TV 42" fan,,\n\n1002,b@mail.it,,,,,,,,,\n'
+    run = read(crm(rows))
+    assert run.batch.records["crm:1001"].traits["loyalty_tier"] == 'TV 42" fan'
+    assert run.reject_at(3)["reason"] == "blank line"
+    assert "crm:1002" in run.batch.records
+
+
+def test_unterminated_quote_is_rejected(crm: Callable[[str], Path], read: Reader) -> None:
+    run = read(crm('1001,a@mail.it,,,,,,,,,\n1002,"b@mail.it,,,,,,,,,\n1003,c@mail.it,,,,,,,,,\n'))
+    assert set(run.batch.records) == {"crm:1001"}
+    reject = run.reject_at(3)
+    assert reject["reason"].startswith("unterminated quoted cell")
+    assert "1003" in reject["raw"]
+
+
+@pytest.mark.parametrize(
+    ("row", "field", "reason"),
+    [
+        ("1001,a@mail.it,,,,,,lots,,,", "ltv", "column 'ltv' (trait lifetime_value): not a number"),
+        ("1001,a@mail.it,,,,,,nan,,,", "ltv", "column 'ltv' (trait lifetime_value): not a finite"),
+        ("1001,a@mail.it,,,,,,,,maybe,", "vip", "column 'vip' (trait vip): not a boolean"),
+        ("1001,a@mail.it,,,,31/02/1980,,,,,", "dob", "column 'dob' (birth_date): not a"),
+        ("1001,a@mail.it,,,,someday,,,,,", "dob", "column 'dob' (birth_date): not a date"),
+        ("1001,not-an-email,,,,,,,,,", "email_address", "column 'email_address' (email):"),
+        (",a@mail.it,,,,,,,,,", "customer_number", "column 'customer_number' (id): missing id"),
+        ("1001,a@mail.it,,,,,,,,,yesterday", "last_modified", "column 'last_modified'"),
+        ("1001,a@mail.it", None, "expected 11 cells, found 2"),
+        ("1001,a@mail.it,,,,,,,,,,,", None, "expected 11 cells, found 13"),
+    ],
+)
+def test_bad_row_is_rejected_naming_column(
+    crm: Callable[[str], Path], read: Reader, row: str, field: str | None, reason: str
+) -> None:
+    run = read(crm(f"1000,z@mail.it,,,,,,,,,\n{row}\n1002,y@mail.it,,,,,,,,,\n"))
+    counts = run.batch.counts
+    assert (counts.read, counts.ingested, counts.rejected) == (3, 2, 1)
+    reject = run.reject_at(3)
+    assert reject["file"] == str(counts.path)
+    assert reject["field"] == field
+    assert reject["reason"].startswith(reason), reject["reason"]
+    assert reject["raw"] == row
+    assert set(run.batch.records) == {"crm:1000", "crm:1002"}
+
+
+def test_same_id_twice_is_one_record_with_newest_values(
+    crm: Callable[[str], Path], read: Reader
+) -> None:
+    rows = (
+        "1001,new@mail.it,,Ann,,,,20,,,2024-03-01\n1001,old@mail.it,,Anna,Rossi,,,10,,,2024-01-01\n"
+    )
+    batch = read(crm(rows)).batch
+    assert (batch.counts.read, batch.counts.ingested) == (2, 2)
+    assert list(batch.records) == ["crm:1001"]
+    ann = batch.records["crm:1001"]
+    assert ann.fields["email"] == "new@mail.it"
+    assert ann.fields["first_name"] == "Ann"
+    assert ann.fields["last_name"] == "Rossi"
+    assert ann.traits["lifetime_value"] == 20.0
+    assert {("email", "new@mail.it"), ("email", "old@mail.it")} <= ann.identifiers
+
+
+def test_identical_rows_twice_add_nothing(crm: Callable[[str], Path], read: Reader) -> None:
+    once = read(crm(GOOD_ROWS)).batch.records
+    twice = read(crm(GOOD_ROWS + GOOD_ROWS)).batch.records
+    assert once == twice
+
+
+POS_MAPPING = """\
+id: card
+columns: {email: mail}
+event:
+  name: Order Completed
+  timestamp: purchased_at
+  id: receipt
+  properties:
+    total: {column: amount, type: number}
+    store: store_id
+"""
+
+
+def test_rows_as_events(write: Write, read: Reader) -> None:
+    write("pos.mapping.yaml", POS_MAPPING)
+    path = write(
+        "pos.csv",
+        "receipt,card,mail,purchased_at,amount,store_id\n"
+        "r1,c9,c9@mail.it,2024-05-04T10:00:00Z,19.90,s1\n"
+        "r2,c9,,2024-05-05T10:00:00Z,5,\n"
+        "r2,c9,,2024-05-05T10:00:00Z,5,\n"
+        "r3,c9,,not a time,5,s1\n",
+    )
+    run = read(path)
+    batch = run.batch
+    assert batch.source == "pos"
+    assert list(batch.records) == ["pos:c9"]
+    assert batch.records["pos:c9"].updated_ts == 1714903200000
+    assert [(e.id, e.name, e.ts, e.record_key) for e in batch.events] == [
+        ("pos:r1", "Order Completed", 1714816800000, "pos:c9"),
+        ("pos:r2", "Order Completed", 1714903200000, "pos:c9"),
+    ]
+    assert batch.events[0].properties == {"total": 19.9, "store": "s1"}
+    assert batch.events[1].properties == {"total": 5.0}
+    assert run.reject_at(5)["field"] == "purchased_at"
+
+
+def test_explicit_mapping_and_delimiter(write: Write, read: Reader) -> None:
+    path = write("Loyalty Export.csv", "\ufeffno;mail;born\n7;g@mail.it;12/31/1970\n")
+    mapping = SourceMapping(
+        id="no", columns={"email": "mail", "birth_date": "born"}, delimiter=";", date_order="MDY"
+    )
+    batch = read(path, mappings={path: mapping}).batch
+    assert batch.source == "loyalty_export"
+    assert batch.records["loyalty_export:7"].fields["birth_date"] == "1970-12-31"
+
+
+def test_mapping_region_overrides_run_region(crm: Callable[[str], Path], read: Reader) -> None:
+    path = crm("1001,,06 1234 5678,,,,,,,,\n")
+    batch = read(path, options=NormalizeOptions(default_region="GB")).batch
+    assert batch.records["crm:1001"].fields["phone"] == "+390612345678"
+
+
+@pytest.mark.parametrize(
+    ("header", "field"),
+    [
+        (CRM_HEADER.replace("dob", "date_of_birth"), "dob"),
+        (CRM_HEADER.replace("customer_number", "id"), "customer_number"),
+        (CRM_HEADER.replace(",vip", ""), "vip"),
+        (CRM_HEADER + ",dob", "dob"),
+    ],
+)
+def test_header_problem_is_an_input_error(
+    write: Write, crm: Callable[[str], Path], read: Reader, header: str, field: str
+) -> None:
+    crm("")
+    path = write("crm.csv", f"{header}\n1001,a@mail.it,,,,,,,,,\n")
+    with pytest.raises(InputError) as info:
+        read(path)
+    assert (info.value.path, info.value.line, info.value.field) == (str(path), 1, field)
+    assert f"'{field}'" in str(info.value)
+
+
+def test_csv_without_mapping_is_an_input_error(write: Write, read: Reader) -> None:
+    path = write("orphan.csv", "a,b\n1,2\n")
+    with pytest.raises(InputError, match=r"orphan\.mapping\.yaml") as info:
+        read(path)
+    assert info.value.path == str(path)
+
+
+def test_csv_mapping_without_id_is_an_input_error(write: Write, read: Reader) -> None:
+    write("t.mapping.yaml", "columns: {email: mail}\n")
+    path = write("t.csv", "mail\na@mail.it\n")
+    with pytest.raises(InputError, match="no `id`"):
+        read(path)
+
+
+def test_bad_sidecar_is_a_config_error(write: Write, read: Reader) -> None:
+    write("t.mapping.yaml", "id: no\ncolumns: {emial: mail}\n")
+    path = write("t.csv", "no,mail\n1,a@mail.it\n")
+    with pytest.raises(ConfigError, match=r"columns\.emial"):
+        read(path)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet='ab,;" ', max_size=30), st.sampled_from([",", ";"]))
+def test_quote_tracking_agrees_with_the_csv_module(text: str, delimiter: str) -> None:
+    rows = list(csv.reader([text + "\n", "X\n"], delimiter=delimiter))
+    assert ends_in_quotes(text, delimiter) == (len(rows) == 1)

@@ -1,0 +1,180 @@
+"""The CLI as a user drives it: exit codes, messages naming file/line/field, help everywhere."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+import orjson
+import pytest
+from typer.testing import CliRunner
+
+from idgraph.cli import app
+from tests.conftest import AS_OF, FIXTURE_INPUTS, FIXTURES
+
+runner = CliRunner()
+COMMANDS = [
+    [],
+    ["ingest"],
+    ["segment"],
+    ["segment", "run"],
+    ["profile"],
+    ["stats"],
+    ["export"],
+    ["export", "clusters"],
+]
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c) or "idgraph")
+def test_every_command_explains_itself(command: list[str]) -> None:
+    result = runner.invoke(app, [*command, "--help"])
+    assert result.exit_code == 0, result.output
+    assert "Usage" in result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) > 4
+
+
+@pytest.fixture(scope="module")
+def cli_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("cli")
+    store = folder / "idgraph.db"
+    result = runner.invoke(
+        app,
+        [
+            "ingest",
+            *map(str, FIXTURE_INPUTS),
+            "--store",
+            str(store),
+            "--default-region",
+            "IT",
+            "--rejects",
+            str(folder / "rejects.jsonl"),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "ingest summary" in result.output and "cluster sizes" in result.output
+    return store
+
+
+def test_export_clusters_matches_truth_keys(cli_store: Path, tmp_path: Path) -> None:
+    target = tmp_path / "clusters.csv"
+    result = runner.invoke(
+        app, ["export", "clusters", "--store", str(cli_store), "-o", str(target)]
+    )
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(io.StringIO(target.read_text(encoding="utf-8"))))
+    truth = list(csv.DictReader(io.StringIO((FIXTURES / "truth.csv").read_text("utf-8"))))
+    assert {r["record_key"] for r in rows} == {r["record_key"] for r in truth}
+    stdout = runner.invoke(app, ["export", "clusters", "--store", str(cli_store)])
+    assert stdout.output.splitlines()[0] == "record_key,customer_id"
+
+
+@pytest.mark.parametrize("fmt", ["table", "csv", "json"])
+def test_segment_run_formats(cli_store: Path, fmt: str) -> None:
+    result = runner.invoke(
+        app,
+        [
+            "segment",
+            "run",
+            str(FIXTURES / "segments" / "lapsed_high_spenders.yaml"),
+            "--store",
+            str(cli_store),
+            "--as-of",
+            AS_OF,
+            "--format",
+            fmt,
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "member(s)" in result.output
+    if fmt == "json":
+        members = orjson.loads(result.stdout)
+        assert members and all(m["id"].startswith("C-") for m in members)
+    if fmt == "csv":
+        header = next(csv.reader(io.StringIO(result.stdout)))
+        assert header[:2] == ["id", "email"]
+
+
+def test_segment_output_file(cli_store: Path, tmp_path: Path) -> None:
+    target = tmp_path / "members.csv"
+    result = runner.invoke(
+        app,
+        [
+            "segment",
+            "run",
+            str(FIXTURES / "segments" / "lapsed_high_spenders.yaml"),
+            "--store",
+            str(cli_store),
+            "--as-of",
+            AS_OF,
+            "-f",
+            "csv",
+            "-o",
+            str(target),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert target.read_text(encoding="utf-8").startswith("id,email")
+
+
+def test_profile_by_email_and_unknown(cli_store: Path) -> None:
+    truth = list(csv.DictReader(io.StringIO((FIXTURES / "crm.csv").read_text("utf-8"))))
+    email = next(r["email"] for r in truth if r["email"] and "test@" not in r["email"])
+    result = runner.invoke(app, ["profile", email, "--store", str(cli_store)])
+    assert result.exit_code == 0, result.output
+    assert "identifiers" in result.output and "records" in result.output
+    missing = runner.invoke(app, ["profile", "nobody@nowhere.example", "--store", str(cli_store)])
+    assert missing.exit_code == 2
+    assert "no customer found" in missing.output
+
+
+def test_stats(cli_store: Path) -> None:
+    result = runner.invoke(app, ["stats", "--store", str(cli_store), "-f", "json"])
+    assert result.exit_code == 0, result.output
+    data = orjson.loads(result.output)
+    assert data["records"] == sum(data["records_per_source"].values())
+    assert data["customers"] == sum(data["cluster_sizes"].values())
+
+
+def test_bad_input_is_one_clear_line(tmp_path: Path) -> None:
+    garbage = tmp_path / "garbage.jsonl"
+    garbage.write_bytes(b"\x00\x01\x02binary\xff" * 100)
+    result = runner.invoke(app, ["ingest", str(garbage), "--store", str(tmp_path / "s.db")])
+    assert result.exit_code == 2
+    assert "garbage.jsonl" in result.output and "binary" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_rejected_lines_are_reported(tmp_path: Path) -> None:
+    events = tmp_path / "web.jsonl"
+    events.write_text(
+        '{"type":"track","userId":"u1","event":"Signed Up","timestamp":"2026-01-01T00:00:00Z"}\n'
+        "{not json\n"
+        '{"type":"group","userId":"u1","timestamp":"2026-01-01T00:00:00Z"}\n',
+        encoding="utf-8",
+    )
+    rejects = tmp_path / "rejects.jsonl"
+    result = runner.invoke(
+        app, ["ingest", str(events), "--store", str(tmp_path / "s.db"), "--rejects", str(rejects)]
+    )
+    assert result.exit_code == 0, result.output
+    assert "2 line(s) rejected" in result.output
+    lines = [orjson.loads(line) for line in rejects.read_text().splitlines()]
+    assert [(r["line"], r["file"]) for r in lines] == [(2, str(events)), (3, str(events))]
+    assert lines[1]["field"] == "type"
+
+
+def test_bad_option_values(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["stats", "--store", str(tmp_path / "x.db"), "-f", "xml"])
+    assert result.exit_code == 2
+    missing = runner.invoke(app, ["stats", "--store", str(tmp_path / "nope.db")])
+    assert missing.exit_code == 3
+    assert "idgraph ingest" in missing.output
+
+
+def test_store_from_environment(cli_store: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("IDGRAPH_STORE", str(cli_store))
+    result = runner.invoke(app, ["stats"])
+    assert result.exit_code == 0, result.output
+    assert "customers" in result.output
