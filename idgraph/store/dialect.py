@@ -36,7 +36,7 @@ class Dialect:
         """DDL adding a property column, or None where properties need no declaration."""
         if self.engine == "neo4j":
             return None
-        return f"ALTER TABLE {label} ADD IF NOT EXISTS {name} {kind}"
+        return f"ALTER TABLE {label} ADD IF NOT EXISTS `{name}` {kind}"
 
 
 LADYBUG = Dialect(engine="ladybug")

@@ -1,0 +1,304 @@
+"""Compiled segments executed on a real LadybugDB database, checked against a Python oracle."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from segment_graph import Graph, LadybugConnectionStore, open_graph
+
+from idgraph.errors import SegmentDefinitionError, StoreQueryError
+from idgraph.models import CustomerSummary
+from idgraph.segment import compile_segment, parse_segment, run_segment
+from idgraph.segment.compile import DAY_MS
+from idgraph.segment.definition import (
+    AllCondition,
+    AnyCondition,
+    Condition,
+    EventCondition,
+    NotCondition,
+    SegmentDefinition,
+    TraitCondition,
+)
+
+AS_OF = dt.date(2026, 3, 15)
+AS_OF_MS = int(dt.datetime(2026, 3, 15, 9, 30, tzinfo=dt.UTC).timestamp() * 1000)
+PROPS = {
+    "lifetime_value": "number",
+    "record_count": "number",
+    "country": "string",
+    "vip": "boolean",
+    "birth_date": "string",
+    "order": "number",
+}
+
+LAPSED = {
+    "name": "lapsed_high_spenders",
+    "where": {
+        "all": [
+            {"trait": "lifetime_value", "op": ">=", "value": 500},
+            {"not": {"event": "Order Completed", "within_days": 180}},
+        ]
+    },
+}
+
+
+def test_lapsed_high_spenders_through_the_ladybug_connection(graph: Graph) -> None:
+    graph.add_customer(id="c1", email="a@x.it", first_name="Ada", lifetime_value=900.0)
+    graph.add_customer(id="c2", email="b@x.it", lifetime_value=800.0, record_count=2)
+    graph.add_customer(id="c3", email="c@x.it", lifetime_value=100.0)
+    graph.add_customer(id="c4", lifetime_value=500.0, country="IT")
+    graph.add_customer(id="c5")
+    graph.add_event("c1", "Order Completed", AS_OF_MS - 10 * DAY_MS)  # recent buyer: out
+    graph.add_event("c2", "Order Completed", AS_OF_MS - 181 * DAY_MS)  # lapsed: in
+    graph.add_event("c2", "Page Viewed", AS_OF_MS - DAY_MS)
+    graph.add_event("c4", "Order Completed", AS_OF_MS + DAY_MS)  # after as-of: ignored, in
+    query = compile_segment(
+        parse_segment(LAPSED, source="lapsed.yaml"),
+        dialect=LadybugConnectionStore.dialect,
+        as_of_ms=AS_OF_MS,
+        customer_properties=PROPS,
+    )
+    rows = graph.rows(query.cypher, query.params)
+    assert rows == [
+        {
+            "customer_id": "c2",
+            "email": "b@x.it",
+            "first_name": None,
+            "last_name": None,
+            "country": None,
+            "record_count": 2,
+        },
+        {
+            "customer_id": "c4",
+            "email": None,
+            "first_name": None,
+            "last_name": None,
+            "country": "IT",
+            "record_count": None,
+        },
+    ]
+
+
+def test_run_segment_on_a_graph_store(store: LadybugConnectionStore) -> None:
+    graph = store.graph
+    graph.add_customer(id="c2", email="b@x.it", first_name="Bo", lifetime_value=800.0)
+    graph.add_customer(id="c1", email="a@x.it", lifetime_value=900.0, record_count=3)
+    graph.add_customer(id="c3", lifetime_value=10.0)
+    result = run_segment(store, parse_segment(LAPSED, source="lapsed.yaml"), as_of_ms=AS_OF_MS)
+    assert result.name == "lapsed_high_spenders"
+    assert result.count == 2
+    assert result.as_of == dt.datetime(2026, 3, 15, 9, 30, tzinfo=dt.UTC)
+    assert result.members == [
+        CustomerSummary(id="c1", email="a@x.it", record_count=3),
+        CustomerSummary(id="c2", email="b@x.it", first_name="Bo"),
+    ]
+    assert result.model_dump(mode="json")["as_of"] == "2026-03-15T09:30:00Z"
+
+
+def test_run_segment_checks_traits_against_the_store(store: LadybugConnectionStore) -> None:
+    bad = parse_segment(
+        {"name": "x", "where": {"trait": "loyalty_tier", "op": "=", "value": "gold"}},
+        source="x.yaml",
+    )
+    with pytest.raises(SegmentDefinitionError, match=r"x\.yaml: where\.trait: unknown trait"):
+        run_segment(store, bad, as_of_ms=AS_OF_MS)
+
+
+def test_unknown_event_property_is_a_store_query_error(store: LadybugConnectionStore) -> None:
+    defn = parse_segment(
+        {"name": "x", "where": {"event": "E", "where": {"coupon": "SPRING"}}}, source="x.yaml"
+    )
+    with pytest.raises(StoreQueryError, match="segment:x") as caught:
+        run_segment(store, defn, as_of_ms=AS_OF_MS)
+    assert "SPRING" not in str(caught.value)
+
+
+def test_reserved_word_trait(store: LadybugConnectionStore) -> None:
+    store.graph.add_customer(id="a", order=1)
+    store.graph.add_customer(id="b", order=2)
+    defn = parse_segment(
+        {"name": "o", "where": {"trait": "order", "op": ">", "value": 1}}, source="-"
+    )
+    assert [m.id for m in run_segment(store, defn, as_of_ms=AS_OF_MS).members] == ["b"]
+
+
+# --- the oracle: the meaning of a definition, written independently of the compiler ---------
+
+
+def age_on(birth: str, day: dt.date) -> int:
+    born = dt.date.fromisoformat(birth)
+    return day.year - born.year - ((day.month, day.day) < (born.month, born.day))
+
+
+def compare(x: Any, op: str, value: Any) -> bool:
+    if op == "=":
+        return bool(x == value)
+    if op == "!=":
+        return bool(x != value)
+    if op == "<":
+        return bool(x < value)
+    if op == "<=":
+        return bool(x <= value)
+    if op == ">":
+        return bool(x > value)
+    if op == ">=":
+        return bool(x >= value)
+    if op == "in":
+        return x in value
+    if op == "not_in":
+        return x not in value
+    low, high = value
+    return bool(low <= x <= high)
+
+
+def holds(cond: Condition, customer: dict[str, Any], events: list[dict[str, Any]]) -> bool | None:
+    """Cypher's three-valued logic: None is null, and a WHERE keeps only True."""
+    if isinstance(cond, TraitCondition):
+        stored = cond.trait != "age"
+        x = customer[cond.trait if stored else "birth_date"]
+        if cond.op in ("exists", "missing"):
+            return (x is not None) == (cond.op == "exists")
+        if x is None:
+            return None
+        return compare(x if stored else age_on(x, AS_OF), cond.op, cond.value)
+    if isinstance(cond, EventCondition):
+        low = AS_OF_MS - cond.within_days * DAY_MS if cond.within_days else -(2**62)
+        count = sum(
+            1
+            for e in events
+            if e["name"] == cond.event
+            and low <= e["ts"] <= AS_OF_MS
+            and all(e.get(k) == v for k, v in cond.where.items())
+        )
+        return count >= cond.min_count
+    if isinstance(cond, NotCondition):
+        inner = holds(cond.not_, customer, events)
+        return None if inner is None else not inner
+    parts = [
+        holds(c, customer, events)
+        for c in (cond.all if isinstance(cond, AllCondition) else cond.any)
+    ]
+    decisive = isinstance(cond, AnyCondition)  # True decides OR, False decides AND
+    if decisive in parts:
+        return decisive
+    return None if None in parts else not decisive
+
+
+def expected_members(graph: Graph, defn: SegmentDefinition) -> list[str]:
+    return sorted(
+        cid for cid, c in graph.customers.items() if holds(defn.where, c, graph.events[cid]) is True
+    )
+
+
+def births_near(years: int) -> list[str]:
+    cut = AS_OF.replace(year=AS_OF.year - years)
+    return [(cut + dt.timedelta(days=d)).isoformat() for d in (-1, 0, 1)]
+
+
+@pytest.fixture(scope="module")
+def populated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Graph]:
+    """About forty customers whose values sit on the boundaries the conditions test."""
+    rng = random.Random(20260315)
+    births = [b for n in (0, 17, 18, 30, 65) for b in births_near(n)]
+    births += ["2008-02-29", "2004-02-29", "1990-12-31", "2000-01-01"]
+    windows = [AS_OF_MS - d * DAY_MS + delta for d in (1, 30, 180) for delta in (-1, 0, 1)]
+    windows += [AS_OF_MS, AS_OF_MS + 1, AS_OF_MS - 1000 * DAY_MS]
+    for graph in open_graph(Path(tmp_path_factory.mktemp("oracle"))):
+        for i in range(40):
+            cid = f"c{i:02d}"
+            graph.add_customer(
+                id=cid,
+                email=rng.choice([None, f"{cid}@x.it"]),
+                country=rng.choice([None, "IT", "FR", "DE"]),
+                record_count=rng.choice([None, 1, 2, 3]),
+                lifetime_value=rng.choice([None, 0.0, 99.5, 500.0, 500.01, 1200.0]),
+                vip=rng.choice([None, True, False]),
+                birth_date=rng.choice([None, *births]),
+            )
+            for _ in range(rng.choice([0, 1, 2, 4])):
+                graph.add_event(
+                    cid,
+                    rng.choice(["Order Completed", "Page Viewed"]),
+                    rng.choice(windows),
+                    rng.choice([None, "spring", "summer"]),
+                )
+        yield graph
+
+
+NUMBERS = st.sampled_from([0, 1, 2, 3, 99.5, 500, 500.01, 1200])
+VALUES = {
+    "lifetime_value": NUMBERS,
+    "record_count": NUMBERS,
+    "country": st.sampled_from(["IT", "FR", "DE", "ES", "A", "Z"]),
+    "vip": st.booleans(),
+    "age": st.sampled_from([0, 1, 17, 18, 19, 29, 30, 31, 64, 65, 66]),
+}
+ORDERED_OPS = ["=", "!=", "<", "<=", ">", ">=", "in", "not_in", "between"]
+
+
+@st.composite
+def trait_conditions(draw: st.DrawFn) -> dict[str, Any]:
+    name = draw(st.sampled_from(sorted(VALUES)))
+    ops = ["=", "!=", "in", "not_in"] if name == "vip" else ORDERED_OPS
+    op = draw(st.sampled_from([*ops, "exists", "missing"]))
+    values = VALUES[name]
+    if op in ("exists", "missing"):
+        return {"trait": name, "op": op}
+    if op in ("in", "not_in"):
+        return {"trait": name, "op": op, "value": draw(st.lists(values, min_size=1, max_size=3))}
+    if op == "between":
+        return {
+            "trait": name,
+            "op": op,
+            "value": sorted(draw(st.lists(values, min_size=2, max_size=2))),
+        }
+    return {"trait": name, "op": op, "value": draw(values)}
+
+
+event_conditions = st.builds(
+    lambda name, days, count, campaign: (
+        {"event": name, "min_count": count}
+        | ({"within_days": days} if days else {})
+        | ({"where": {"campaign": campaign}} if campaign else {})
+    ),
+    st.sampled_from(["Order Completed", "Page Viewed", "Signed Up"]),
+    st.sampled_from([None, 1, 30, 180]),
+    st.integers(1, 3),
+    st.sampled_from([None, "spring"]),
+)
+conditions = st.recursive(
+    trait_conditions() | event_conditions,
+    lambda inner: st.one_of(
+        st.lists(inner, min_size=1, max_size=3).map(lambda cs: {"all": cs}),
+        st.lists(inner, min_size=1, max_size=3).map(lambda cs: {"any": cs}),
+        inner.map(lambda c: {"not": c}),
+    ),
+    max_leaves=6,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(where=conditions)
+def test_compiled_segment_matches_the_oracle(populated: Graph, where: dict[str, Any]) -> None:
+    defn = parse_segment({"name": "random", "where": where}, source="hypothesis")
+    store = LadybugConnectionStore(populated)
+    members = run_segment(store, defn, as_of_ms=AS_OF_MS).members
+    assert [m.id for m in members] == expected_members(populated, defn)
+
+
+@pytest.mark.parametrize("years", [0, 1, 17, 18, 19, 30, 65])
+@pytest.mark.parametrize("op", ["=", "!=", "<", "<=", ">", ">="])
+def test_age_boundaries_on_the_engine(populated: Graph, op: str, years: int) -> None:
+    defn = parse_segment(
+        {"name": "a", "where": {"trait": "age", "op": op, "value": years}}, source="-"
+    )
+    store = LadybugConnectionStore(populated)
+    expected = expected_members(populated, defn)
+    assert [m.id for m in run_segment(store, defn, as_of_ms=AS_OF_MS).members] == expected
