@@ -162,6 +162,13 @@ def ingest(
     rejects: Annotated[
         Path, typer.Option(help="Where rejected lines go (JSONL: file, line, field, reason, raw).")
     ] = Path("idgraph-rejects.jsonl"),
+    junk: Annotated[
+        Path | None,
+        typer.Option(
+            help="YAML of extra junk values/patterns per identifier kind "
+            "(kinds: {email: {values: [...], patterns: [...]}}), added to the built-in lists."
+        ),
+    ] = None,
 ) -> None:
     """Ingest files, resolve identities and store unified customers.
 
@@ -170,6 +177,7 @@ def ingest(
     In Python: idgraph.run_ingest(paths, store=...).
     """
     from idgraph.ingest.mapping import load_mapping
+    from idgraph.normalize.junk import DEFAULT_JUNK, load_junk_config
     from idgraph.normalize.record import NormalizeOptions
     from idgraph.pipeline import run_ingest
 
@@ -185,6 +193,7 @@ def ingest(
         options = NormalizeOptions(
             default_region=default_region.upper(),
             date_order=date_order,  # type: ignore[arg-type]
+            junk=load_junk_config(junk) if junk else DEFAULT_JUNK,
         )
         with Progress(
             TextColumn("{task.description:<10}"),

@@ -178,3 +178,36 @@ def test_store_from_environment(cli_store: Path, monkeypatch: pytest.MonkeyPatch
     result = runner.invoke(app, ["stats"])
     assert result.exit_code == 0, result.output
     assert "customers" in result.output
+
+
+def test_junk_list_is_configurable(tmp_path: Path) -> None:
+    events = tmp_path / "web.jsonl"
+    events.write_text(
+        "".join(
+            '{"type":"identify","anonymousId":"a' + str(i) + '",'
+            '"timestamp":"2026-01-01T00:00:00Z","traits":{"email":"info@myshop.it"}}\n'
+            for i in range(2)
+        ),
+        encoding="utf-8",
+    )
+    junk = tmp_path / "junk.yaml"
+    junk.write_text("kinds:\n  email:\n    values: [info@myshop.it]\n", encoding="utf-8")
+    plain = tmp_path / "plain.db"
+    guarded = tmp_path / "guarded.db"
+    assert runner.invoke(app, ["ingest", str(events), "--store", str(plain)]).exit_code == 0
+    result = runner.invoke(
+        app, ["ingest", str(events), "--store", str(guarded), "--junk", str(junk)]
+    )
+    assert result.exit_code == 0, result.output
+    customers = {}
+    for name, store in (("plain", plain), ("guarded", guarded)):
+        data = orjson.loads(
+            runner.invoke(app, ["stats", "--store", str(store), "-f", "json"]).stdout
+        )
+        customers[name] = data["customers"]
+    assert customers == {"plain": 1, "guarded": 2}
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("kinds:\n  shoe: {values: [x]}\n", encoding="utf-8")
+    failed = runner.invoke(app, ["ingest", str(events), "--store", str(plain), "--junk", str(bad)])
+    assert failed.exit_code == 2
+    assert "bad.yaml" in failed.output and "kinds.shoe" in failed.output

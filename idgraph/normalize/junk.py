@@ -18,10 +18,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import cached_property
+from pathlib import Path
 from typing import Literal, TypeAlias
 
 import phonenumbers
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from idgraph.types import FIELD_NAMES, IDENTIFIER_KINDS, FieldName, IdentifierKind
 
@@ -174,3 +176,24 @@ class JunkConfig(BaseModel):
 
 #: The built-in junk lists with no additions.
 DEFAULT_JUNK = JunkConfig()
+
+
+def load_junk_config(path: Path | str) -> JunkConfig:
+    """Read a junk list from YAML, e.g. ``kinds: {email: {values: [info@myshop.it]}}``.
+
+    Raises:
+        ConfigError: the file is unreadable, not YAML, or invalid (every problem listed).
+    """
+    from idgraph.errors import ConfigError
+    from idgraph.match.config import format_validation_error
+
+    try:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"cannot read junk config: {exc.strerror}", path=path) from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"not valid YAML: {exc}", path=path) from exc
+    try:
+        return JunkConfig.model_validate(data or {})
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(exc), path=path) from exc
