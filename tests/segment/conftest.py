@@ -6,7 +6,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from segment_graph import Graph, LadybugConnectionStore, open_graph
+from segment_graph import Graph, open_graph
+
+from idgraph.store.ladybug import LadybugStore
 
 
 @pytest.fixture
@@ -16,5 +18,5 @@ def graph(tmp_path: Path) -> Iterator[Graph]:
 
 
 @pytest.fixture
-def store(graph: Graph) -> LadybugConnectionStore:
-    return LadybugConnectionStore(graph)
+def store(graph: Graph) -> LadybugStore:
+    return graph.store

@@ -1,8 +1,7 @@
-"""A tiny real LadybugDB graph in the idgraph schema, and a GraphStore over it.
+"""A tiny graph in the real embedded store, with its contents kept in Python for an oracle.
 
-The database is built directly with the `ladybug` package (the project's store module is being
-written alongside); `LadybugConnectionStore` is the thinnest real `GraphStore` over one
-connection, so `run_segment` is exercised on the engine itself, not on a mock.
+Customers and events are written with plain Cypher on a second connection of the same
+`LadybugStore`, so `run_segment` runs through the store idgraph itself uses.
 """
 
 from __future__ import annotations
@@ -14,20 +13,16 @@ from typing import Any
 
 import ladybug
 
-from idgraph.store.base import GraphStore, Row
-from idgraph.store.dialect import LADYBUG
-from idgraph.store.plan import StoreState, WritePlan
+from idgraph.store.base import Row
+from idgraph.store.ladybug import LadybugStore
 
-DDL = [
-    "CREATE NODE TABLE Customer(id STRING, email STRING, first_name STRING, last_name STRING, "
-    "country STRING, record_count INT64, birth_date STRING, lifetime_value DOUBLE, vip BOOLEAN, "
-    "`order` INT64, PRIMARY KEY(id))",
-    "CREATE NODE TABLE Record(key STRING, PRIMARY KEY(key))",
-    "CREATE NODE TABLE Event(id STRING, name STRING, ts INT64, campaign STRING, PRIMARY KEY(id))",
-    "CREATE REL TABLE HAS_RECORD(FROM Customer TO Record)",
-    "CREATE REL TABLE PERFORMED(FROM Record TO Event)",
+#: Columns the tests add to the real schema, as ingest adds trait and event-property columns.
+EXTRA_COLUMNS = [
+    ("Customer", "lifetime_value", "DOUBLE"),
+    ("Customer", "vip", "BOOLEAN"),
+    ("Customer", "order", "INT64"),
+    ("Event", "campaign", "STRING"),
 ]
-_TYPES = {"STRING": "string", "INT64": "number", "DOUBLE": "number", "BOOL": "boolean"}
 CUSTOMER_COLUMNS = (
     "id",
     "email",
@@ -46,6 +41,7 @@ CUSTOMER_COLUMNS = (
 class Graph:
     """What was loaded, kept in Python so tests can compute the expected answer themselves."""
 
+    store: LadybugStore
     conn: ladybug.Connection
     customers: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: customer id -> its events as dicts (name, ts, campaign)
@@ -90,40 +86,14 @@ class Graph:
         return [dict(zip(columns, row, strict=True)) for row in result.get_all()]
 
 
-class LadybugConnectionStore(GraphStore):
-    """A GraphStore over one LadybugDB connection (tests only; see idgraph/store/ladybug.py)."""
-
-    dialect = LADYBUG
-
-    def __init__(self, graph: Graph) -> None:
-        self.graph = graph
-        self.location = "test database"
-
-    def _run(self, cypher: str, params: dict[str, Any]) -> list[Row]:
-        return self.graph.rows(cypher, params)
-
-    def customer_properties(self) -> dict[str, str]:
-        rows = self.graph.rows("CALL table_info('Customer') RETURN *", {})
-        return {row["name"]: _TYPES[row["type"]] for row in rows}
-
-    def close(self) -> None:
-        pass
-
-    def _load_state(self) -> StoreState:
-        raise NotImplementedError("read-only test store")
-
-    def _apply(self, plan: WritePlan) -> None:
-        raise NotImplementedError("read-only test store")
-
-    def existing_event_ids(self, ids: list[str]) -> set[str]:
-        raise NotImplementedError("read-only test store")
-
-
 def open_graph(path: Path) -> Iterator[Graph]:
-    db = ladybug.Database(str(path / "segments.db"))
-    conn = ladybug.Connection(db)
-    for statement in DDL:
-        conn.execute(statement)
-    yield Graph(conn=conn)
+    """The real embedded store (full schema) plus the test's trait columns."""
+    store = LadybugStore(path / "segments.db")
+    conn = store.connection()
+    for label, name, kind in EXTRA_COLUMNS:
+        ddl = store.dialect.add_column(label, name, kind)  # type: ignore[arg-type]
+        assert ddl is not None
+        conn.execute(ddl)
+    yield Graph(store=store, conn=conn)
     conn.close()
-    db.close()
+    store.close()

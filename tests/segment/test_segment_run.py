@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from segment_graph import Graph, LadybugConnectionStore, open_graph
+from segment_graph import Graph, open_graph
 
 from idgraph.errors import SegmentDefinitionError, StoreQueryError
 from idgraph.models import CustomerSummary
@@ -26,6 +26,8 @@ from idgraph.segment.definition import (
     SegmentDefinition,
     TraitCondition,
 )
+from idgraph.store.dialect import LADYBUG
+from idgraph.store.ladybug import LadybugStore
 
 AS_OF = dt.date(2026, 3, 15)
 AS_OF_MS = int(dt.datetime(2026, 3, 15, 9, 30, tzinfo=dt.UTC).timestamp() * 1000)
@@ -61,7 +63,7 @@ def test_lapsed_high_spenders_through_the_ladybug_connection(graph: Graph) -> No
     graph.add_event("c4", "Order Completed", AS_OF_MS + DAY_MS)  # after as-of: ignored, in
     query = compile_segment(
         parse_segment(LAPSED, source="lapsed.yaml"),
-        dialect=LadybugConnectionStore.dialect,
+        dialect=LADYBUG,
         as_of_ms=AS_OF_MS,
         customer_properties=PROPS,
     )
@@ -86,8 +88,7 @@ def test_lapsed_high_spenders_through_the_ladybug_connection(graph: Graph) -> No
     ]
 
 
-def test_run_segment_on_a_graph_store(store: LadybugConnectionStore) -> None:
-    graph = store.graph
+def test_run_segment_on_a_graph_store(graph: Graph, store: LadybugStore) -> None:
     graph.add_customer(id="c2", email="b@x.it", first_name="Bo", lifetime_value=800.0)
     graph.add_customer(id="c1", email="a@x.it", lifetime_value=900.0, record_count=3)
     graph.add_customer(id="c3", lifetime_value=10.0)
@@ -102,7 +103,7 @@ def test_run_segment_on_a_graph_store(store: LadybugConnectionStore) -> None:
     assert result.model_dump(mode="json")["as_of"] == "2026-03-15T09:30:00Z"
 
 
-def test_run_segment_checks_traits_against_the_store(store: LadybugConnectionStore) -> None:
+def test_run_segment_checks_traits_against_the_store(graph: Graph, store: LadybugStore) -> None:
     bad = parse_segment(
         {"name": "x", "where": {"trait": "loyalty_tier", "op": "=", "value": "gold"}},
         source="x.yaml",
@@ -111,7 +112,7 @@ def test_run_segment_checks_traits_against_the_store(store: LadybugConnectionSto
         run_segment(store, bad, as_of_ms=AS_OF_MS)
 
 
-def test_unknown_event_property_is_a_store_query_error(store: LadybugConnectionStore) -> None:
+def test_unknown_event_property_is_a_store_query_error(graph: Graph, store: LadybugStore) -> None:
     defn = parse_segment(
         {"name": "x", "where": {"event": "E", "where": {"coupon": "SPRING"}}}, source="x.yaml"
     )
@@ -120,9 +121,9 @@ def test_unknown_event_property_is_a_store_query_error(store: LadybugConnectionS
     assert "SPRING" not in str(caught.value)
 
 
-def test_reserved_word_trait(store: LadybugConnectionStore) -> None:
-    store.graph.add_customer(id="a", order=1)
-    store.graph.add_customer(id="b", order=2)
+def test_reserved_word_trait(graph: Graph, store: LadybugStore) -> None:
+    graph.add_customer(id="a", order=1)
+    graph.add_customer(id="b", order=2)
     defn = parse_segment(
         {"name": "o", "where": {"trait": "order", "op": ">", "value": 1}}, source="-"
     )
@@ -288,7 +289,7 @@ conditions = st.recursive(
 @given(where=conditions)
 def test_compiled_segment_matches_the_oracle(populated: Graph, where: dict[str, Any]) -> None:
     defn = parse_segment({"name": "random", "where": where}, source="hypothesis")
-    store = LadybugConnectionStore(populated)
+    store = populated.store
     members = run_segment(store, defn, as_of_ms=AS_OF_MS).members
     assert [m.id for m in members] == expected_members(populated, defn)
 
@@ -299,6 +300,6 @@ def test_age_boundaries_on_the_engine(populated: Graph, op: str, years: int) -> 
     defn = parse_segment(
         {"name": "a", "where": {"trait": "age", "op": op, "value": years}}, source="-"
     )
-    store = LadybugConnectionStore(populated)
+    store = populated.store
     expected = expected_members(populated, defn)
     assert [m.id for m in run_segment(store, defn, as_of_ms=AS_OF_MS).members] == expected
