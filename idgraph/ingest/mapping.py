@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, TypeAlias
 
 import phonenumbers
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -22,6 +21,7 @@ from pydantic import (
     model_validator,
 )
 
+from idgraph.config_file import read_yaml_mapping, validation_problems
 from idgraph.errors import ConfigError
 from idgraph.normalize.record import NormalizeOptions
 from idgraph.types import IdentifierKind, TraitType
@@ -175,11 +175,6 @@ def sidecar_path(path: Path) -> Path:
     return path.with_name(f"{path.stem}.mapping.yaml")
 
 
-def _location(loc: tuple[int | str, ...]) -> str:
-    parts = [str(p) for p in loc if p != "[key]"]
-    return ".".join(parts) or "(top level)"
-
-
 def load_mapping(path: Path | str, *, stream: bool = False) -> SourceMapping:
     """Read and validate a source mapping YAML file.
 
@@ -196,25 +191,7 @@ def load_mapping(path: Path | str, *, stream: bool = False) -> SourceMapping:
             `path: field: message` line per problem, all of them at once.
     """
     path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"cannot read mapping: {exc.strerror or exc}", path=path) from exc
-    except UnicodeDecodeError as exc:
-        raise ConfigError("mapping is not UTF-8 text", path=path) from exc
-    except yaml.YAMLError as exc:
-        where = ""
-        mark = getattr(exc, "problem_mark", None)
-        if mark is not None:
-            where = f"line {mark.line + 1}, column {mark.column + 1}: "
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError(f"invalid YAML: {where}{problem}", path=path) from exc
-    if data is None:
-        data = {}
-    if not isinstance(data, dict):
-        raise ConfigError(
-            f"a mapping must be a YAML mapping of keys, not {type(data).__name__}", path=path
-        )
+    data = read_yaml_mapping(path, what="mapping")
     problems: list[str] = []
     if stream:
         problems += [
@@ -225,10 +202,7 @@ def load_mapping(path: Path | str, *, stream: bool = False) -> SourceMapping:
     try:
         mapping = SourceMapping.model_validate(data)
     except ValidationError as exc:
-        problems += [
-            f"{path}: {_location(e['loc'])}: {e['msg'].removeprefix('Value error, ')}"
-            for e in exc.errors()
-        ]
+        problems += [f"{path}: {problem}" for problem in validation_problems(exc)]
         mapping = None
     if problems or mapping is None:
         raise ConfigError(

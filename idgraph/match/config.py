@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from idgraph.config_file import problems_message, read_yaml_mapping, validation_problems
 from idgraph.errors import ConfigError
 from idgraph.types import IdentifierKind
 
@@ -144,30 +145,13 @@ def load_match_config(path: Path | str | None = None) -> MatchConfig:
         ConfigError: the file is missing, not YAML, or invalid (every problem listed).
     """
     if path is None:
-        text = resources.files("idgraph.match").joinpath("default.yaml").read_text("utf-8")
         where = "default match config"
+        text = resources.files("idgraph.match").joinpath("default.yaml").read_text("utf-8")
+        data = read_yaml_mapping(where, what="match config", text=text)
     else:
-        try:
-            text = Path(path).read_text("utf-8")
-        except OSError as exc:
-            raise ConfigError(f"cannot read match config: {exc.strerror}", path=path) from exc
         where = str(path)
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"not valid YAML: {exc}", path=where) from exc
-    if not isinstance(data, dict):
-        raise ConfigError("a match config must be a YAML mapping", path=where)
+        data = read_yaml_mapping(path, what="match config")
     try:
         return MatchConfig.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(format_validation_error(exc), path=where) from exc
-
-
-def format_validation_error(exc: ValidationError) -> str:
-    """Every pydantic problem on its own line as `location: message`."""
-    lines = []
-    for err in exc.errors():
-        loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
-        lines.append(f"{loc}: {err['msg']}")
-    return f"{len(lines)} problem(s):\n  " + "\n  ".join(lines)
+        raise ConfigError(problems_message(validation_problems(exc)), path=where) from exc

@@ -22,9 +22,10 @@ from pathlib import Path
 from typing import Literal, TypeAlias
 
 import phonenumbers
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from idgraph.config_file import problems_message, read_yaml_mapping, validation_problems
+from idgraph.errors import ConfigError
 from idgraph.types import FIELD_NAMES, IDENTIFIER_KINDS, FieldName, IdentifierKind
 
 __all__ = ["ANY_KIND", "DEFAULT_JUNK", "JunkConfig", "JunkKind", "KindJunk"]
@@ -184,16 +185,8 @@ def load_junk_config(path: Path | str) -> JunkConfig:
     Raises:
         ConfigError: the file is unreadable, not YAML, or invalid (every problem listed).
     """
-    from idgraph.errors import ConfigError
-    from idgraph.match.config import format_validation_error
-
+    data = read_yaml_mapping(path, what="junk config")
     try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"cannot read junk config: {exc.strerror}", path=path) from exc
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"not valid YAML: {exc}", path=path) from exc
-    try:
-        return JunkConfig.model_validate(data or {})
+        return JunkConfig.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(format_validation_error(exc), path=path) from exc
+        raise ConfigError(problems_message(validation_problems(exc)), path=path) from exc

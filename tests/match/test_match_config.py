@@ -34,7 +34,7 @@ def test_default_config_round_trips_through_yaml(tmp_path: Path) -> None:
         ),
         ("identifiers: []\nmax_block_size: 1\n", "max_block_size"),
         ("- just a list\n", "must be a YAML mapping"),
-        ("identifiers: [\n", "not valid YAML"),
+        ("identifiers: [\n", "invalid YAML: line 2"),
     ],
 )
 def test_invalid_configs_say_what_is_wrong(tmp_path: Path, yaml_text: str, expected: str) -> None:
