@@ -7,7 +7,7 @@ validated, serialisable objects.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
@@ -66,6 +66,15 @@ class Record:
     fields: dict[str, str] = field(default_factory=dict)
     identifiers: set[tuple[IdentifierKind, str]] = field(default_factory=set)
     traits: dict[str, TraitValue] = field(default_factory=dict)
+
+    def copy(self) -> Record:
+        """An independent copy: merging into it leaves this record as it was."""
+        return replace(
+            self,
+            fields=dict(self.fields),
+            identifiers=set(self.identifiers),
+            traits=dict(self.traits),
+        )
 
     def merge_newer(self, other: Record) -> None:
         """Fold another sighting of the same record in: newer non-empty values win."""

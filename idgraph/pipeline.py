@@ -182,7 +182,6 @@ def _plan(
 ) -> tuple[WritePlan, _PlanStats]:
     plan = WritePlan()
     records: dict[str, Record] = dict(state.records)
-    stored_identifiers = {k: set(r.identifiers) for k, r in state.records.items()}
     incoming: dict[str, Record] = {}
     events: dict[str, Event] = {}
     links: list[Link] = []
@@ -202,16 +201,7 @@ def _plan(
             records[key] = record
             plan.new_records.append(record)
             continue
-        merged = Record(
-            key=old.key,
-            source=old.source,
-            source_id=old.source_id,
-            kind=old.kind,
-            updated_ts=old.updated_ts,
-            fields=dict(old.fields),
-            identifiers=set(old.identifiers),
-            traits=dict(old.traits),
-        )
+        merged = old.copy()
         merged.merge_newer(record)
         records[key] = merged
         if record_row(merged) != record_row(old) or merged.identifiers != old.identifiers:
@@ -240,7 +230,8 @@ def _plan(
         elif (old_row.linking, old_row.reason) != (row.linking, row.reason):
             plan.changed_identifiers.append(row)
     for record in [*plan.new_records, *plan.changed_records]:
-        before = stored_identifiers.get(record.key, set())
+        stored = state.records.get(record.key)
+        before = stored.identifiers if stored is not None else set()
         for kind, value in sorted(record.identifiers - before):
             plan.new_record_identifiers.append((record.key, identifier_key(kind, value)))
 

@@ -126,3 +126,36 @@ def test_unreadable_input_writes_nothing(tmp_path: Path) -> None:
         run_ingest([FIXTURE_INPUTS[2], empty], store=store, rejects_path=tmp_path / "r.jsonl")
     assert not (tmp_path / "r.jsonl").exists()
     assert not store.exists(), "the store is not even created before inputs are checked"
+
+
+def test_a_changed_row_updates_its_record_and_keeps_old_identifiers(tmp_path: Path) -> None:
+    store = tmp_path / "s.db"
+    opts = NormalizeOptions(default_region="IT")
+    folder = tmp_path / "export"
+    folder.mkdir()
+    crm = FIXTURE_INPUTS[0]
+    (folder / "crm.mapping.yaml").write_text(
+        crm.with_name("crm.mapping.yaml").read_text("utf-8"), "utf-8"
+    )
+    lines = crm.read_text("utf-8").splitlines(keepends=True)
+    header = lines[0].rstrip("\n").split(",")
+    email_col, id_col = header.index("email"), header.index("customer_number")
+    first = lines[1].rstrip("\n").split(",")
+    (folder / "crm.csv").write_text("".join(lines[:2]), "utf-8")
+    run_ingest([folder / "crm.csv"], store=store, options=opts, rejects_path=tmp_path / "r.jsonl")
+    old_email = first[email_col]
+    first[email_col] = "brand.new.address@example-mail.it"
+    first[-1] = "2026-10-30T00:00:00Z"  # newer last_modified
+    (folder / "crm.csv").write_text(lines[0] + ",".join(first) + "\n", "utf-8")
+    report = run_ingest(
+        [folder / "crm.csv"], store=store, options=opts, rejects_path=tmp_path / "r.jsonl"
+    )
+    assert (report.records_new, report.records_updated) == (0, 1)
+    with IdentityGraph(store) as graph:
+        (customer,) = graph.lookup(f"crm:{first[id_col]}")
+        profile = graph.profile(customer)
+        assert graph.lookup(old_email) == [customer]
+    assert profile.golden["email"] == "brand.new.address@example-mail.it"
+    emails = {i["value"] for i in profile.identifiers if i["kind"] == "email"}
+    # the old address stays an identifier (in its normalized form: gmail drops the dots)
+    assert len(emails) == 2 and "brand.new.address@example-mail.it" in emails

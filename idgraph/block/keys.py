@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import jellyfish
@@ -17,7 +17,7 @@ from idgraph.match.config import BlockPart, FuzzyRule
 
 logger = logging.getLogger(__name__)
 
-MatchFields = dict[str, str]
+MatchFields = Mapping[str, str]
 
 
 def key_part(fields: MatchFields, part: BlockPart) -> str | None:

@@ -121,9 +121,7 @@ def _fuzzy_edges(
 ) -> list[MatchEvidence]:
     best: dict[tuple[str, str], MatchEvidence] = {}
     for rule in config.fuzzy:
-        pairs, stats = candidate_pairs(
-            [dict(v) for v in views], rule, max_block_size=config.max_block_size
-        )
+        pairs, stats = candidate_pairs(views, rule, max_block_size=config.max_block_size)
         evidence.blocking.append(stats)
         if not pairs:
             continue
