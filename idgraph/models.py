@@ -14,6 +14,9 @@ from pydantic import BaseModel, ConfigDict
 
 from idgraph.types import IdentifierKind, RecordKind, TraitValue
 
+#: Link rules a source asserts (never computed): they always apply and persist across runs.
+EXPLICIT_LINK_RULES: frozenset[str] = frozenset({"alias", "must_link"})
+
 
 def identifier_key(kind: str, value: str) -> str:
     """The primary key of an identifier node: one node per (kind, value), shared by records."""

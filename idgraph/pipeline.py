@@ -23,7 +23,7 @@ from idgraph.ingest.rejects import RejectsWriter
 from idgraph.match.config import MatchConfig, load_match_config
 from idgraph.match.decide import collect_evidence
 from idgraph.match.view import match_fields
-from idgraph.models import Event, Link, Record, identifier_key
+from idgraph.models import EXPLICIT_LINK_RULES, Event, Link, Record, identifier_key
 from idgraph.normalize.record import NormalizeOptions
 from idgraph.settings import open_store
 from idgraph.store.base import GraphStore
@@ -249,7 +249,13 @@ def _plan(
     )
     plan.customers = customers.rows
     plan.memberships = customers.memberships
-    plan.evidence = [e for e in clustering.accepted if not e.rule.startswith("same_")]
+    # Shared identifiers are evidence as Identifier nodes, explicit links are stored once as
+    # they arrive; what is left is the computed fuzzy evidence, rewritten every run.
+    plan.evidence = [
+        e
+        for e in clustering.accepted
+        if not e.rule.startswith("same_") and e.rule not in EXPLICIT_LINK_RULES
+    ]
     plan.customer_columns = _new_columns(
         "Customer", [r.traits for r in ordered], state.customer_columns
     )

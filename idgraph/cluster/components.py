@@ -14,9 +14,7 @@ from dataclasses import dataclass, field
 
 from idgraph.match.config import MatchConfig
 from idgraph.match.identity import identities_of, identity_classes
-from idgraph.models import Link, MatchEvidence, Record
-
-EXPLICIT_RULES = frozenset({"alias", "must_link"})
+from idgraph.models import EXPLICIT_LINK_RULES, Link, MatchEvidence, Record
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,10 +106,10 @@ def cluster(
     for edge in edges:
         a, b = uf.find(index[edge.a]), uf.find(index[edge.b])
         if a == b:
-            if edge.rule in EXPLICIT_RULES or not edge.rule.startswith("same_"):
+            if edge.rule in EXPLICIT_LINK_RULES or not edge.rule.startswith("same_"):
                 result.accepted.append(edge)
             continue
-        reason = "" if edge.rule in EXPLICIT_RULES else uf.conflict(a, b)
+        reason = "" if edge.rule in EXPLICIT_LINK_RULES else uf.conflict(a, b)
         if reason:
             result.blocked.append(BlockedLink(edge, reason))
             continue

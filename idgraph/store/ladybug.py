@@ -17,7 +17,7 @@ import orjson
 import pyarrow as pa
 
 from idgraph.errors import StoreUnavailable
-from idgraph.models import Link, Record
+from idgraph.models import EXPLICIT_LINK_RULES, Link, Record
 from idgraph.store.base import GraphStore, Row
 from idgraph.store.dialect import LADYBUG
 from idgraph.store.plan import IdentifierRow, StoreState, WritePlan
@@ -36,7 +36,6 @@ _ARROW: dict[str, pa.DataType] = {
 #: `table_info` spells some types differently from the DDL.
 _TYPE_ALIASES: dict[str, ColumnType] = {"BOOL": "BOOLEAN", "INT": "INT64", "FLOAT": "DOUBLE"}
 _TRAIT_TYPE = {"STRING": "string", "INT64": "number", "DOUBLE": "number", "BOOLEAN": "boolean"}
-EXPLICIT_LINK_RULES = ("alias", "must_link")
 
 
 class LadybugStore(GraphStore):
@@ -146,7 +145,7 @@ class LadybugStore(GraphStore):
         for row in self._run(
             "MATCH (a:Record)-[m:MATCHED]->(b:Record) WHERE m.rule IN $rules "
             "RETURN a.key AS a, b.key AS b, m.rule AS rule",
-            {"rules": list(EXPLICIT_LINK_RULES)},
+            {"rules": sorted(EXPLICIT_LINK_RULES)},
         ):
             state.links.append(Link(row["a"], row["b"], row["rule"]))
         for row in self._run(
@@ -215,18 +214,17 @@ class LadybugStore(GraphStore):
         self._conn.execute("MATCH (c:Customer) DETACH DELETE c")
         self._conn.execute(
             "MATCH (:Record)-[m:MATCHED]->(:Record) WHERE NOT m.rule IN $rules DELETE m",
-            {"rules": list(EXPLICIT_LINK_RULES)},
+            {"rules": sorted(EXPLICIT_LINK_RULES)},
         )
         self._copy("Customer", plan.customers, self._columns("Customer"))
         self._copy_rel("HAS_RECORD", plan.memberships)
-        computed = [e for e in plan.evidence if e.rule not in EXPLICIT_LINK_RULES]
         self._copy_rel(
             "MATCHED",
-            [(e.a, e.b) for e in computed],
+            [(e.a, e.b) for e in plan.evidence],
             {
-                "rule": [e.rule for e in computed],
-                "fields": [",".join(e.fields) for e in computed],
-                "score": [e.score for e in computed],
+                "rule": [e.rule for e in plan.evidence],
+                "fields": [",".join(e.fields) for e in plan.evidence],
+                "score": [e.score for e in plan.evidence],
             },
         )
 

@@ -44,6 +44,7 @@ class WritePlan:
     new_links: list[Link] = field(default_factory=list)
     customers: list[dict[str, Any]] = field(default_factory=list)
     memberships: list[tuple[str, str]] = field(default_factory=list)
+    #: Computed (fuzzy) evidence only; shared identifiers and explicit links are stored apart.
     evidence: list[MatchEvidence] = field(default_factory=list)
     customer_columns: dict[str, ColumnType] = field(default_factory=dict)
     event_columns: dict[str, ColumnType] = field(default_factory=dict)
