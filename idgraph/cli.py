@@ -337,14 +337,14 @@ def profile(
         if not ids:
             raise NotFoundError(f"no customer found for {identifier!r}")
         profiles = [graph.profile(cid, events=events) for cid in ids]
-    if fmt != "table":
+    if fmt == "json":
         data = [p.model_dump() for p in profiles]
-        text = orjson.dumps(data, option=orjson.OPT_INDENT_2).decode() + "\n"
-        if fmt == "csv":
-            text = _rows_as(
-                "csv", ["id", *profiles[0].golden], [{"id": p.id, **p.golden} for p in profiles], ""
-            )
-        sys.stdout.write(text)
+        sys.stdout.write(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode() + "\n")
+        return
+    if fmt == "csv":
+        rows = [{"id": p.id, **p.golden, **p.traits} for p in profiles]
+        columns = list(dict.fromkeys(key for row in rows for key in row))
+        sys.stdout.write(_rows_as("csv", columns, rows, ""))
         return
     if len(profiles) > 1:
         out.print(f"[yellow]{identifier!r} is on records of {len(profiles)} customers[/]")

@@ -211,3 +211,23 @@ def test_junk_list_is_configurable(tmp_path: Path) -> None:
     failed = runner.invoke(app, ["ingest", str(events), "--store", str(plain), "--junk", str(bad)])
     assert failed.exit_code == 2
     assert "bad.yaml" in failed.output and "kinds.shoe" in failed.output
+
+
+@pytest.mark.parametrize("fmt", ["json", "csv"])
+def test_profile_machine_formats(cli_store: Path, fmt: str) -> None:
+    """The family tablet's id links nobody, so it finds the tablet and the three who logged in."""
+    result = runner.invoke(app, ["profile", "tab-7f3a", "--store", str(cli_store), "-f", fmt])
+    assert result.exit_code == 0, result.output
+    if fmt == "json":
+        profiles = orjson.loads(result.stdout)
+        assert len(profiles) == 4
+        (tablet,) = [
+            p for p in profiles if any(r["key"] == "web:anon:tab-7f3a" for r in p["records"])
+        ]
+        assert len(tablet["records"]) == 1
+        for profile in profiles:
+            linking = {i["value"]: i["linking"] for i in profile["identifiers"]}
+            assert linking["tab-7f3a"] is False
+    else:
+        rows = list(csv.DictReader(io.StringIO(result.stdout)))
+        assert len({row["id"] for row in rows}) == len(rows) == 4
