@@ -12,11 +12,11 @@ from pydantic import BaseModel, ConfigDict, field_validator
 
 from idgraph.errors import FieldError
 from idgraph.models import Record, SourceRecord, record_key
+from idgraph.normalize.countries import normalize_country
 from idgraph.normalize.fields import (
     DateOrder,
     clean_name,
     name_key,
-    normalize_country,
     normalize_date,
     normalize_email,
     normalize_phone,

@@ -8,6 +8,7 @@ import importlib
 import pytest
 
 MODULES = [
+    "idgraph.normalize.countries",
     "idgraph.normalize.fields",
     "idgraph.normalize.junk",
     "idgraph.normalize.nicknames",

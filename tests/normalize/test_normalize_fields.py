@@ -5,11 +5,11 @@ from datetime import date
 import pytest
 
 from idgraph.errors import FieldError
+from idgraph.normalize.countries import normalize_country
 from idgraph.normalize.fields import (
     clean_name,
     email_local_part,
     name_key,
-    normalize_country,
     normalize_date,
     normalize_email,
     normalize_phone,
@@ -481,7 +481,7 @@ def test_parse_timestamp_rejects(raw):
 
 
 def test_country_table_is_consistent():
-    from idgraph.normalize.fields import _ALPHA2, _COUNTRY_ROWS
+    from idgraph.normalize.countries import _ALPHA2, _COUNTRY_ROWS
 
     seen: dict[str, str] = {}
     for alpha2, alpha3, *names in _COUNTRY_ROWS:

@@ -10,10 +10,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from idgraph.errors import FieldError
+from idgraph.normalize.countries import normalize_country
 from idgraph.normalize.fields import (
     clean_name,
     name_key,
-    normalize_country,
     normalize_date,
     normalize_email,
     normalize_phone,
