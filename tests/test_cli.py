@@ -8,7 +8,7 @@ from pathlib import Path
 
 import orjson
 import pytest
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from idgraph.cli import app
 from tests.conftest import AS_OF, FIXTURE_INPUTS, FIXTURES
@@ -70,22 +70,16 @@ def test_export_clusters_matches_truth_keys(cli_store: Path, tmp_path: Path) -> 
     assert stdout.output.splitlines()[0] == "record_key,customer_id"
 
 
+def _run_lapsed(store: Path, *options: str) -> Result:
+    segment = FIXTURES / "segments" / "lapsed_high_spenders.yaml"
+    return runner.invoke(
+        app, ["segment", "run", str(segment), "--store", str(store), "--as-of", AS_OF, *options]
+    )
+
+
 @pytest.mark.parametrize("fmt", ["table", "csv", "json"])
 def test_segment_run_formats(cli_store: Path, fmt: str) -> None:
-    result = runner.invoke(
-        app,
-        [
-            "segment",
-            "run",
-            str(FIXTURES / "segments" / "lapsed_high_spenders.yaml"),
-            "--store",
-            str(cli_store),
-            "--as-of",
-            AS_OF,
-            "--format",
-            fmt,
-        ],
-    )
+    result = _run_lapsed(cli_store, "--format", fmt)
     assert result.exit_code == 0, result.output
     assert "member(s)" in result.output
     if fmt == "json":
@@ -98,22 +92,7 @@ def test_segment_run_formats(cli_store: Path, fmt: str) -> None:
 
 def test_segment_output_file(cli_store: Path, tmp_path: Path) -> None:
     target = tmp_path / "members.csv"
-    result = runner.invoke(
-        app,
-        [
-            "segment",
-            "run",
-            str(FIXTURES / "segments" / "lapsed_high_spenders.yaml"),
-            "--store",
-            str(cli_store),
-            "--as-of",
-            AS_OF,
-            "-f",
-            "csv",
-            "-o",
-            str(target),
-        ],
-    )
+    result = _run_lapsed(cli_store, "-f", "csv", "-o", str(target))
     assert result.exit_code == 0, result.output
     assert target.read_text(encoding="utf-8").startswith("id,email")
 
