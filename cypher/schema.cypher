@@ -1,4 +1,7 @@
 // idgraph graph schema (Neo4j 5). Apply with `idgraph schema apply`.
+// Engines: neo4j
+// Why Neo4j-only: constraints and indexes are Neo4j DDL; the embedded store creates its own
+//   tables from idgraph/store/schema.py when it opens.
 // The embedded LadybugDB store creates the same labels, relationship types and property names
 // with its own DDL (idgraph/store/dialect.py); primary keys there are the properties below.
 //
@@ -17,10 +20,11 @@
 // (:Customer)-[:IN_SEGMENT {since_ts}]->(:Segment)
 // Timestamps (ts, *_ts) are epoch milliseconds; `time` is the same instant as ISO 8601 text.
 
-CREATE CONSTRAINT record_key IF NOT EXISTS FOR (r:Record) REQUIRE r.key IS UNIQUE;
-CREATE CONSTRAINT identifier_key IF NOT EXISTS FOR (i:Identifier) REQUIRE i.key IS UNIQUE;
-CREATE CONSTRAINT customer_id IF NOT EXISTS FOR (c:Customer) REQUIRE c.id IS UNIQUE;
-CREATE CONSTRAINT event_id IF NOT EXISTS FOR (e:Event) REQUIRE e.id IS UNIQUE;
-CREATE CONSTRAINT segment_name IF NOT EXISTS FOR (s:Segment) REQUIRE s.name IS UNIQUE;
-CREATE INDEX event_name_ts IF NOT EXISTS FOR (e:Event) ON (e.name, e.ts);
-CREATE INDEX record_source IF NOT EXISTS FOR (r:Record) ON (r.source);
+CREATE CONSTRAINT record_key IF NOT EXISTS FOR (n:Record) REQUIRE n.key IS UNIQUE;
+CREATE CONSTRAINT identifier_key IF NOT EXISTS FOR (n:Identifier) REQUIRE n.key IS UNIQUE;
+CREATE CONSTRAINT customer_id IF NOT EXISTS FOR (n:Customer) REQUIRE n.id IS UNIQUE;
+CREATE CONSTRAINT event_id IF NOT EXISTS FOR (n:Event) REQUIRE n.id IS UNIQUE;
+CREATE CONSTRAINT segment_name IF NOT EXISTS FOR (n:Segment) REQUIRE n.name IS UNIQUE;
+CREATE INDEX event_name_ts IF NOT EXISTS FOR (n:Event) ON (n.name, n.ts);
+CREATE INDEX record_source IF NOT EXISTS FOR (n:Record) ON (n.source);
+CREATE INDEX identifier_kind IF NOT EXISTS FOR (n:Identifier) ON (n.kind);

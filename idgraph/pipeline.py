@@ -86,6 +86,7 @@ def run_ingest(
     paths: Sequence[Path | str],
     *,
     store: str | Path | None = None,
+    database: str | None = None,
     match_config: MatchConfig | Path | str | None = None,
     options: NormalizeOptions | None = None,
     mappings: Mapping[Path, SourceMapping] | None = None,
@@ -97,6 +98,7 @@ def run_ingest(
     Args:
         paths: CSV tables (with a mapping beside them) and JSONL event streams.
         store: store path or URL; default `$IDGRAPH_STORE` or `./idgraph.db`.
+        database: Neo4j database name (Neo4j stores only); default the server's.
         match_config: a `MatchConfig`, a path to one, or None for the shipped default.
         options: normalization options (default phone region, date order, junk lists).
         mappings: explicit CSV mappings by path, overriding `X.mapping.yaml` sidecars.
@@ -124,7 +126,7 @@ def run_ingest(
         batches = read_inputs(files, options=options, rejects=rejects, mappings=mappings)
         wrote_rejects = rejects.total > 0
     step("read", len(files), len(files))
-    with open_store(store) as graph:
+    with open_store(store, database=database) as graph:
         step("resolve", 0, 1)
         state = graph.load_state()
         plan, stats = _plan(graph, state, batches, config)

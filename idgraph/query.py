@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, Literal
 
 import orjson
 from pydantic import BaseModel, ConfigDict
@@ -26,7 +26,7 @@ from idgraph.store.base import GraphStore
 from idgraph.store.queries import READS
 from idgraph.store.schema import NODE_TABLES
 
-__all__ = ["CustomerProfile", "IdentityGraph", "StoreStats"]
+__all__ = ["CustomerProfile", "EvidencePath", "EvidenceStep", "IdentityGraph", "StoreStats"]
 
 _CUSTOMER_META = (
     "id",
@@ -70,16 +70,56 @@ class StoreStats(BaseModel):
     largest_customers: list[dict[str, Any]]
 
 
+class EvidenceStep(BaseModel):
+    """One link on an evidence path: a shared identifier, or a match edge between two records."""
+
+    model_config = ConfigDict(frozen=True)
+
+    from_record: str
+    to_record: str
+    via: Literal["identifier", "match"]
+    #: The identifier's `kind:value`, for `via="identifier"`.
+    identifier: str | None = None
+    #: The match rule (`alias`, `must_link` or a fuzzy rule's name), for `via="match"`.
+    rule: str | None = None
+    fields: list[str] = []
+    score: float | None = None
+
+
+class EvidencePath(BaseModel):
+    """Why two records are one customer: the shortest chain of evidence joining them.
+
+    `steps` is empty when no linking evidence joins them (then `same_customer` is False, or
+    the two keys name the same record).
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    record_a: str
+    record_b: str
+    customer_a: str | None
+    customer_b: str | None
+    same_customer: bool
+    steps: list[EvidenceStep]
+
+
 class IdentityGraph:
     """Read access to an idgraph store; use it as a context manager.
 
     Args:
         store: store path or URL; default `$IDGRAPH_STORE` or `./idgraph.db`.
         default_region: phone region used to normalize a phone number given to `lookup`.
+        database: Neo4j database name (Neo4j stores only); default the server's.
     """
 
-    def __init__(self, store: str | Path | None = None, *, default_region: str = "US") -> None:
-        self._store: GraphStore = open_store(store, read_only=True)
+    def __init__(
+        self,
+        store: str | Path | None = None,
+        *,
+        default_region: str = "US",
+        database: str | None = None,
+    ) -> None:
+        self._store: GraphStore = open_store(store, read_only=True, database=database)
         self._region = default_region
 
     @property
@@ -170,6 +210,39 @@ class IdentityGraph:
             evidence=self._read("customer_evidence", id=customer_id),
         )
 
+    def explain(self, record_a: str, record_b: str) -> EvidencePath:
+        """The shortest path of linking evidence between two records, step by step.
+
+        It follows match edges and shared identifiers that link; identifiers a guard stopped
+        (shared by too many people, conflicting) are not evidence.
+
+        Raises:
+            NotFoundError: either record key is unknown.
+        """
+        customers = []
+        for key in (record_a, record_b):
+            rows = self._read("customer_by_record", key=key)
+            if not rows:
+                raise NotFoundError(f"no record with key {key!r}")
+            customers.append(rows[0]["id"])
+        steps: list[EvidenceStep] = []
+        if record_a != record_b:
+            rows = self._store.query(
+                "evidence_path",
+                self._store.dialect.evidence_path(),
+                {"record_a": record_a, "record_b": record_b},
+            )
+            if rows:
+                steps = _evidence_steps(rows[0])
+        return EvidencePath(
+            record_a=record_a,
+            record_b=record_b,
+            customer_a=customers[0],
+            customer_b=customers[1],
+            same_customer=customers[0] == customers[1],
+            steps=steps,
+        )
+
     def stats(self) -> StoreStats:
         """How many records, customers, events and identifiers the store holds."""
         identifiers: dict[str, dict[str, int]] = {}
@@ -190,3 +263,35 @@ class IdentityGraph:
     def clusters(self) -> list[tuple[str, str]]:
         """Every `(record_key, customer_id)` pair, sorted by record key."""
         return [(r["record_key"], r["customer_id"]) for r in self._read("export_clusters")]
+
+
+def _evidence_steps(row: dict[str, Any]) -> list[EvidenceStep]:
+    """Fold a path's parallel lists into steps; `record -id- Identifier -id- record` is one."""
+    keys, labels = row["keys"], row["labels"]
+    steps: list[EvidenceStep] = []
+    i = 0
+    while i < len(keys) - 1:
+        if labels[i + 1] == "Identifier" and i + 2 < len(keys):
+            steps.append(
+                EvidenceStep(
+                    from_record=keys[i],
+                    to_record=keys[i + 2],
+                    via="identifier",
+                    identifier=keys[i + 1],
+                )
+            )
+            i += 2
+            continue
+        fields = row["fields"][i]
+        steps.append(
+            EvidenceStep(
+                from_record=keys[i],
+                to_record=keys[i + 1],
+                via="match",
+                rule=row["rules"][i],
+                fields=fields.split(",") if fields else [],
+                score=row["scores"][i],
+            )
+        )
+        i += 1
+    return steps

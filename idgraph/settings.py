@@ -20,22 +20,29 @@ def resolve_store_url(store: str | Path | None) -> str:
     return os.environ.get(STORE_ENV) or DEFAULT_STORE
 
 
-def open_store(store: str | Path | None = None, *, read_only: bool = False) -> GraphStore:
+def open_store(
+    store: str | Path | None = None, *, read_only: bool = False, database: str | None = None
+) -> GraphStore:
     """Open the configured store: a Neo4j URL, or an embedded LadybugDB file path.
 
+    Args:
+        store: Path or URL; default `$IDGRAPH_STORE`, else `./idgraph.db`.
+        read_only: Open for reading only (reads route to Neo4j readers).
+        database: Neo4j database name; default the server's. Embedded stores ignore it.
+
     Raises:
-        StoreUnavailable: the store cannot be opened.
-        ConfigError: the URL names an engine idgraph does not support yet.
+        StoreUnavailable: the store cannot be opened or reached.
+        ConfigError: unknown URL scheme, or credentials in the URL.
     """
     url = resolve_store_url(store)
     if url.startswith(_NEO4J_SCHEMES):
-        raise ConfigError(
-            f"Neo4j stores ({url.split('://')[0]}://) are not supported in this version yet; "
-            "use an embedded store path such as ./idgraph.db"
-        )
+        from idgraph.store.neo4j import Neo4jStore
+
+        return Neo4jStore(url, read_only=read_only, database=database)
     if "://" in url:
         raise ConfigError(
-            f"unknown store URL scheme in {url!r}: use a file path (embedded) or bolt://, neo4j://"
+            f"unknown store URL scheme in {url!r}: use a file path (embedded) or "
+            + ", ".join(_NEO4J_SCHEMES)
         )
     from idgraph.store.ladybug import LadybugStore
 

@@ -122,22 +122,6 @@ def compile_segment(
     return CompiledQuery(name=f"segment:{defn.name}", cypher=cypher, params=compiler.params)
 
 
-def _property_ref(dialect: Dialect, variable: str, key: str) -> str:
-    """`variable.key` with the key back-quoted, so reserved words stay property keys.
-
-    Both engines quote identifiers with backticks; `key` has passed the allowlist pattern,
-    so it cannot contain one.
-    """
-    del dialect  # same spelling on both engines
-    return f"{variable}.`{key}`"
-
-
-def _count_events(dialect: Dialect, where: str) -> str:
-    """A `COUNT { }` subquery over the events of customer `c` (Cypher 5; LadybugDB runs it)."""
-    del dialect  # same spelling on both engines
-    return f"COUNT {{ MATCH (c)-[:HAS_RECORD]->(:Record)-[:PERFORMED]->(e:Event) WHERE {where} }}"
-
-
 @dataclass(slots=True)
 class _Compiler:
     dialect: Dialect
@@ -173,10 +157,10 @@ class _Compiler:
             tests.append(f"e.ts >= {self.param(self.as_of_ms - cond.within_days * DAY_MS)}")
         tests.append(f"e.ts <= {self.param(self.as_of_ms)}")
         tests += [
-            f"{_property_ref(self.dialect, 'e', key)} = {self.param(value)}"
+            f"{self.dialect.property_ref('e', key)} = {self.param(value)}"
             for key, value in sorted(cond.where.items())
         ]
-        return f"{_count_events(self.dialect, ' AND '.join(tests))} >= {self.param(cond.min_count)}"
+        return f"{self.dialect.count_events(' AND '.join(tests))} >= {self.param(cond.min_count)}"
 
     def trait(self, cond: TraitCondition, loc: str) -> str:
         kind = self.properties.get(cond.trait)
@@ -195,7 +179,7 @@ class _Compiler:
             )
             return "false"
         self.check_type(cond, kind, loc)
-        ref = _property_ref(self.dialect, "c", cond.trait)
+        ref = self.dialect.property_ref("c", cond.trait)
         return self.compare(ref, cond)
 
     def compare(self, ref: str, cond: TraitCondition) -> str:
@@ -234,7 +218,7 @@ class _Compiler:
                 return
 
     def age(self, cond: TraitCondition, loc: str) -> str:
-        birth = _property_ref(self.dialect, "c", VIRTUAL_TRAITS["age"])
+        birth = self.dialect.property_ref("c", VIRTUAL_TRAITS["age"])
         if cond.op == "exists":
             return f"{birth} IS NOT NULL"
         if cond.op == "missing":

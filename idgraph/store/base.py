@@ -1,8 +1,8 @@
 """The one seam between idgraph's logic and a graph database.
 
-Subclasses implement a handful of hooks (`_run`, `_write_batch`, ...); the shared behaviour
-(query naming, DEBUG logging without parameter values, error wrapping) lives in final methods
-here so both engines behave alike.
+Subclasses implement a handful of hooks (`_run`, `_apply`, `_translate`, `close`); the shared
+behaviour (query naming, DEBUG logging without parameter values, error wrapping, reading the
+state resolution needs) lives in final methods here so both engines behave alike.
 """
 
 from __future__ import annotations
@@ -13,13 +13,28 @@ from collections.abc import Mapping
 from types import TracebackType
 from typing import Any, final
 
-from idgraph.errors import IdGraphError, StoreQueryError
+import orjson
+
+from idgraph.errors import IdGraphError, StoreError, StoreQueryError
+from idgraph.models import EXPLICIT_LINK_RULES, Link, Record
 from idgraph.store.dialect import Dialect
-from idgraph.store.plan import StoreState, WritePlan
+from idgraph.store.plan import IdentifierRow, StoreState, WritePlan
+from idgraph.store.queries import STATE_READS
+from idgraph.store.schema import ColumnType
+from idgraph.types import FIELD_NAMES
 
 logger = logging.getLogger(__name__)
 
 Row = dict[str, Any]
+
+_TRAIT_TYPE: dict[ColumnType, str] = {
+    "STRING": "string",
+    "INT64": "number",
+    "DOUBLE": "number",
+    "BOOLEAN": "boolean",
+}
+#: Rows per `existing_event_ids` lookup.
+_ID_BATCH = 5000
 
 
 class GraphStore(ABC):
@@ -41,7 +56,7 @@ class GraphStore(ABC):
         except IdGraphError:
             raise
         except Exception as exc:  # engine exceptions are wrapped here, once
-            raise StoreQueryError(name, _first_line(str(exc))) from exc
+            raise self._translate(exc, name) from exc
 
     @final
     def load_state(self) -> StoreState:
@@ -51,7 +66,7 @@ class GraphStore(ABC):
         except IdGraphError:
             raise
         except Exception as exc:
-            raise StoreQueryError("load_state", _first_line(str(exc))) from exc
+            raise self._translate(exc, "load_state") from exc
 
     @final
     def apply(self, plan: WritePlan) -> None:
@@ -67,27 +82,108 @@ class GraphStore(ABC):
         except IdGraphError:
             raise
         except Exception as exc:
-            raise StoreQueryError("apply", _first_line(str(exc))) from exc
+            raise self._translate(exc, "apply") from exc
 
-    @abstractmethod
+    @final
+    def apply_schema(self) -> list[str]:
+        """Create the schema's tables, constraints and indexes; safe to run again.
+
+        Returns:
+            The statements that ran, in order.
+        """
+        statements = self.dialect.schema_statements()
+        for number, statement in enumerate(statements, start=1):
+            self.write(f"schema#{number}", statement)
+        return statements
+
+    @final
+    def write(self, name: str, cypher: str, params: Mapping[str, Any] | None = None) -> list[Row]:
+        """Run one named statement that may change the store (schema, overrides, tests)."""
+        logger.debug("cypher %s (write)", name)
+        try:
+            return self._run_write(cypher, dict(params or {}))
+        except IdGraphError:
+            raise
+        except Exception as exc:
+            raise self._translate(exc, name) from exc
+
+    @final
+    def existing_event_ids(self, ids: list[str]) -> set[str]:
+        """Which of `ids` are stored already (re-ingest must add nothing)."""
+        found: set[str] = set()
+        for start in range(0, len(ids), _ID_BATCH):
+            rows = self.query(
+                "existing_event_ids",
+                STATE_READS["existing_event_ids"],
+                {"ids": ids[start : start + _ID_BATCH]},
+            )
+            found.update(row["id"] for row in rows)
+        return found
+
+    @final
+    def columns(self, label: str) -> dict[str, ColumnType]:
+        """Property names of `label` mapped to their column type, as the engine reports them."""
+        statement = self.dialect.property_types(label)
+        params = {"label": label} if "$label" in statement else {}
+        columns: dict[str, ColumnType] = {}
+        for row in self.query(f"property_types:{label}", statement, params):
+            kind = self.dialect.column_type(row["type"])
+            if kind is not None:
+                columns.setdefault(row["name"], kind)
+        return columns
+
+    @final
+    def customer_properties(self) -> dict[str, str]:
+        """Property names of `Customer` nodes mapped to a trait type (string/number/boolean)."""
+        return {name: _TRAIT_TYPE[kind] for name, kind in self.columns("Customer").items()}
+
     def _load_state(self) -> StoreState:
         """Read records, explicit links, the record->customer map and column types."""
+        state = StoreState()
+        for row in self._state_rows("state_records"):
+            state.records[row["key"]] = Record(
+                key=row["key"],
+                source=row["source"],
+                source_id=row["source_id"],
+                kind=row["kind"],
+                updated_ts=row["updated_ts"] or 0,
+                fields={n: row[n] for n in FIELD_NAMES if row.get(n)},
+                traits=orjson.loads(row["traits"]) if row["traits"] else {},
+            )
+        for row in self._state_rows("state_record_identifiers"):
+            state.records[row["record"]].identifiers.add((row["kind"], row["value"]))
+        for row in self._state_rows("state_identifiers"):
+            state.identifiers[row["key"]] = IdentifierRow(
+                row["key"], row["kind"], row["value"], bool(row["linking"]), row["reason"] or ""
+            )
+        for row in self._state_rows("state_links", rules=sorted(EXPLICIT_LINK_RULES)):
+            state.links.append(Link(row["a"], row["b"], row["rule"]))
+        for row in self._state_rows("state_assignment"):
+            state.assignment[row["record"]] = row["customer"]
+        for row in self._state_rows("state_event_spans"):
+            state.record_event_span[row["record"]] = (row["first"], row["last"])
+        state.customer_columns = self.columns("Customer")
+        state.event_columns = self.columns("Event")
+        return state
+
+    def _state_rows(self, name: str, **params: Any) -> list[Row]:
+        return self.query(name, STATE_READS[name], params)
+
+    def _translate(self, exc: Exception, name: str) -> StoreError:
+        """Turn an engine exception into idgraph's own; engines add their special cases."""
+        return StoreQueryError(name, _first_line(str(exc)))
 
     @abstractmethod
     def _apply(self, plan: WritePlan) -> None:
         """Write `plan` in one transaction, rolling back on any failure."""
 
     @abstractmethod
-    def existing_event_ids(self, ids: list[str]) -> set[str]:
-        """Which of `ids` are stored already (re-ingest must add nothing)."""
-
-    @abstractmethod
     def _run(self, cypher: str, params: dict[str, Any]) -> list[Row]:
-        """Execute one statement on the engine."""
+        """Execute one read statement on the engine."""
 
     @abstractmethod
-    def customer_properties(self) -> dict[str, str]:
-        """Property names of `Customer` nodes mapped to a trait type (string/number/boolean)."""
+    def _run_write(self, cypher: str, params: dict[str, Any]) -> list[Row]:
+        """Execute one statement that may write, in a transaction of its own."""
 
     @abstractmethod
     def close(self) -> None:

@@ -1,13 +1,52 @@
-"""Everything that differs between Neo4j's Cypher and LadybugDB's, in one place."""
+"""Everything that differs between Neo4j's Cypher and LadybugDB's, in one place.
+
+The rest of idgraph writes engine-neutral Cypher (`store/queries.py`, segment compilation) and
+asks the store's `Dialect` for the few fragments that differ: DDL, bulk writes, the property-type
+catalogue, shortest paths and the functions around them (`type(r)` / `label(r)`, list
+comprehensions / `properties(list, key)`).
+
+Every value travels as a parameter; the only names spliced into text are schema names from
+`store/schema.py` and property keys that passed `check_property_name`.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Final, Literal
 
-from idgraph.store.schema import NODE_TABLES, PRIMARY_KEYS, REL_TABLES, ColumnType
+from idgraph.store.schema import (
+    NEO4J_INDEXES,
+    NODE_TABLES,
+    PRIMARY_KEYS,
+    REL_TABLES,
+    ColumnType,
+    constraint_name,
+)
 
 Engine = Literal["ladybug", "neo4j"]
+
+#: Longest evidence path `explain` looks for, in relationships (an identifier hop counts two).
+MAX_EVIDENCE_HOPS: Final = 16
+
+#: Neo4j's names for property types (`db.schema.nodeTypeProperties`), as schema column types.
+_NEO4J_TYPES: Final[dict[str, ColumnType]] = {
+    "String": "STRING",
+    "Long": "INT64",
+    "Integer": "INT64",
+    "Double": "DOUBLE",
+    "Float": "DOUBLE",
+    "Boolean": "BOOLEAN",
+}
+#: LadybugDB's `table_info` spells some types differently from its DDL.
+_LADYBUG_TYPES: Final[dict[str, ColumnType]] = {
+    "STRING": "STRING",
+    "INT64": "INT64",
+    "INT": "INT64",
+    "DOUBLE": "DOUBLE",
+    "FLOAT": "DOUBLE",
+    "BOOL": "BOOLEAN",
+    "BOOLEAN": "BOOLEAN",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -16,10 +55,25 @@ class Dialect:
 
     engine: Engine
 
-    def schema_ddl(self) -> list[str]:
-        """Statements creating the schema, each safe to run again."""
+    # -- schema -----------------------------------------------------------------------------
+
+    def schema_statements(self) -> list[str]:
+        """Statements creating the schema, each safe to run again (`IF NOT EXISTS`).
+
+        On Neo4j these are the uniqueness constraints behind every `MERGE` key and a few
+        indexes (`cypher/schema.cypher` holds the same text, checked by a test); LadybugDB
+        declares typed node and relationship tables instead.
+        """
         if self.engine == "neo4j":
-            raise NotImplementedError("Neo4j DDL lives in cypher/schema.cypher")
+            statements = [
+                f"CREATE CONSTRAINT {constraint_name(label)} IF NOT EXISTS "
+                f"FOR (n:{label}) REQUIRE n.{key} IS UNIQUE"
+                for label, key in PRIMARY_KEYS.items()
+            ]
+            for name, (label, keys) in NEO4J_INDEXES.items():
+                on = ", ".join(f"n.{k}" for k in keys)
+                statements.append(f"CREATE INDEX {name} IF NOT EXISTS FOR (n:{label}) ON ({on})")
+            return statements
         statements = []
         for label, columns in NODE_TABLES.items():
             cols = ", ".join(f"{name} {kind}" for name, kind in columns.items())
@@ -38,6 +92,140 @@ class Dialect:
             return None
         return f"ALTER TABLE {label} ADD IF NOT EXISTS `{name}` {kind}"
 
+    def property_types(self, label: str) -> str:
+        """A statement listing `label`'s property names and engine type names (`name`, `type`).
+
+        Neo4j reports every type a property has been seen with; `column_type` picks the first.
+        """
+        if label not in NODE_TABLES:
+            raise ValueError(f"unknown label {label!r}")
+        if self.engine == "neo4j":
+            return (
+                "CALL db.schema.nodeTypeProperties() "
+                "YIELD nodeLabels, propertyName, propertyTypes "
+                "WITH nodeLabels, propertyName, propertyTypes "
+                "WHERE $label IN nodeLabels AND propertyName IS NOT NULL "
+                "RETURN propertyName AS name, propertyTypes AS type"
+            )
+        return f"CALL table_info('{label}') RETURN name, type"
+
+    def column_type(self, engine_type: str | list[str] | None) -> ColumnType | None:
+        """The schema column type for a type name `property_types` returned, None if unknown."""
+        if isinstance(engine_type, list):
+            engine_type = engine_type[0] if engine_type else None
+        if engine_type is None:
+            return None
+        table = _NEO4J_TYPES if self.engine == "neo4j" else _LADYBUG_TYPES
+        return table.get(engine_type)
+
+    # -- bulk writes --------------------------------------------------------------------------
+
+    def copy_from(self, table: str, variable: str) -> str:
+        """LadybugDB's bulk load of a node or relationship table from a local Arrow variable."""
+        if self.engine == "neo4j":
+            raise NotImplementedError("Neo4j has no COPY FROM; its writes are NEO4J_WRITES")
+        if table not in NODE_TABLES and table not in REL_TABLES:
+            raise ValueError(f"unknown table {table!r}")
+        return f"COPY {table} FROM {variable}"
+
+    # -- reads --------------------------------------------------------------------------------
+
+    def property_ref(self, variable: str, key: str) -> str:
+        """`variable.key` with the key back-quoted, so reserved words (`order`) stay keys.
+
+        Both engines quote identifiers with backticks; `key` has passed the allowlist pattern,
+        so it cannot contain one.
+        """
+        return f"{variable}.`{key}`"
+
+    def count_events(self, where: str) -> str:
+        """A `COUNT { }` subquery over the events of customer `c` (Cypher 5; LadybugDB runs it)."""
+        return (
+            f"COUNT {{ MATCH (c)-[:HAS_RECORD]->(:Record)-[:PERFORMED]->(e:Event) WHERE {where} }}"
+        )
+
+    def evidence_path(self) -> str:
+        """The shortest evidence path between records `$record_a` and `$record_b`.
+
+        It runs over `MATCHED` edges and shared identifiers that link (`linking = true`), and
+        returns parallel lists: `keys` and `labels` of the nodes in order, and `types`,
+        `rules`, `fields`, `scores` of the relationships between them.
+        """
+        start = "MATCH (a:Record {key: $record_a}), (b:Record {key: $record_b}) "
+        if self.engine == "neo4j":
+            hops = f"*..{MAX_EVIDENCE_HOPS}"
+            return (
+                start + f"MATCH p = shortestPath((a)-[:MATCHED|HAS_IDENTIFIER{hops}]-(b)) "
+                "WHERE all(n IN nodes(p) WHERE NOT n:Identifier OR n.linking) "
+                "RETURN [n IN nodes(p) | n.key] AS keys, "
+                "[n IN nodes(p) | labels(n)[0]] AS labels, "
+                "[r IN relationships(p) | type(r)] AS types, "
+                "[r IN relationships(p) | r.rule] AS rules, "
+                "[r IN relationships(p) | r.fields] AS fields, "
+                "[r IN relationships(p) | r.score] AS scores"
+            )
+        return (
+            start + f"MATCH p = (a)-[:MATCHED|HAS_IDENTIFIER* SHORTEST 1..{MAX_EVIDENCE_HOPS} "
+            "(r, n | WHERE n.linking IS NULL OR n.linking = true)]-(b) "
+            "RETURN properties(nodes(p), 'key') AS keys, "
+            "properties(nodes(p), '_label') AS labels, "
+            "properties(rels(p), '_label') AS types, "
+            "properties(rels(p), 'rule') AS rules, "
+            "properties(rels(p), 'fields') AS fields, "
+            "properties(rels(p), 'score') AS scores"
+        )
+
 
 LADYBUG = Dialect(engine="ladybug")
 NEO4J = Dialect(engine="neo4j")
+
+
+#: Neo4j's batched, idempotent writes, in the order an ingest applies them. Each takes `$rows`
+#: (a list of maps) except the `delete_*` loops, which take `$limit` (and `$rules`) and return
+#: how many they removed. `SET x = row` replaces every property, so a trait a customer lost or
+#: a field a record no longer has goes away (Neo4j stores no nulls).
+NEO4J_WRITES: Final[dict[str, str]] = {
+    "merge_records": "UNWIND $rows AS row MERGE (r:Record {key: row.key}) SET r = row",
+    "merge_identifiers": "UNWIND $rows AS row MERGE (i:Identifier {key: row.key}) SET i = row",
+    "merge_record_identifiers": (
+        "UNWIND $rows AS row MATCH (r:Record {key: row.record}) "
+        "MATCH (i:Identifier {key: row.identifier}) MERGE (r)-[:HAS_IDENTIFIER]->(i)"
+    ),
+    "merge_events": (
+        "UNWIND $rows AS row MERGE (e:Event {id: row.id}) SET e = row "
+        "WITH e, row MATCH (r:Record {key: row.record_key}) MERGE (r)-[:PERFORMED]->(e)"
+    ),
+    "merge_links": (
+        "UNWIND $rows AS row MATCH (a:Record {key: row.a}) MATCH (b:Record {key: row.b}) "
+        "MERGE (a)-[m:MATCHED {rule: row.rule}]->(b) SET m.fields = row.fields, m.score = row.score"
+    ),
+    "merge_customers": "UNWIND $rows AS row MERGE (c:Customer {id: row.id}) SET c = row",
+    "detach_moved_records": (
+        "UNWIND $rows AS row MATCH (c:Customer)-[h:HAS_RECORD]->(:Record {key: row.record}) "
+        "WHERE c.id <> row.customer DELETE h"
+    ),
+    "merge_memberships": (
+        "UNWIND $rows AS row MATCH (c:Customer {id: row.customer}) "
+        "MATCH (r:Record {key: row.record}) MERGE (c)-[:HAS_RECORD]->(r)"
+    ),
+    "delete_empty_customers": (
+        "MATCH (c:Customer) WHERE NOT (c)-[:HAS_RECORD]->(:Record) "
+        "WITH c LIMIT $limit DETACH DELETE c RETURN count(*) AS n"
+    ),
+    "delete_computed_evidence": (
+        "MATCH (:Record)-[m:MATCHED]->(:Record) WHERE NOT m.rule IN $rules "
+        "WITH m LIMIT $limit DELETE m RETURN count(*) AS n"
+    ),
+    "merge_evidence": (
+        "UNWIND $rows AS row MATCH (a:Record {key: row.a}) MATCH (b:Record {key: row.b}) "
+        "MERGE (a)-[m:MATCHED {rule: row.rule}]->(b) SET m.fields = row.fields, m.score = row.score"
+    ),
+}
+
+#: What the Neo4j store asks the server before it writes.
+NEO4J_CHECKS: Final[dict[str, str]] = {
+    "constraints": (
+        "SHOW CONSTRAINTS YIELD type, labelsOrTypes, properties "
+        "RETURN type, labelsOrTypes AS labels, properties"
+    ),
+}

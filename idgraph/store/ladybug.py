@@ -10,20 +10,18 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import ladybug
-import orjson
 import pyarrow as pa
 
 from idgraph.errors import StoreUnavailable
-from idgraph.models import EXPLICIT_LINK_RULES, Link, Record
+from idgraph.models import EXPLICIT_LINK_RULES
 from idgraph.store.base import GraphStore, Row
 from idgraph.store.dialect import LADYBUG
-from idgraph.store.plan import IdentifierRow, StoreState, WritePlan
+from idgraph.store.plan import WritePlan
 from idgraph.store.rows import event_row, identifier_row, record_row
 from idgraph.store.schema import NODE_TABLES, ColumnType, check_property_name
-from idgraph.types import FIELD_NAMES
 
 logger = logging.getLogger(__name__)
 
@@ -33,9 +31,6 @@ _ARROW: dict[str, pa.DataType] = {
     "DOUBLE": pa.float64(),
     "BOOLEAN": pa.bool_(),
 }
-#: `table_info` spells some types differently from the DDL.
-_TYPE_ALIASES: dict[str, ColumnType] = {"BOOL": "BOOLEAN", "INT": "INT64", "FLOAT": "DOUBLE"}
-_TRAIT_TYPE = {"STRING": "string", "INT64": "number", "DOUBLE": "number", "BOOLEAN": "boolean"}
 
 
 class LadybugStore(GraphStore):
@@ -62,8 +57,7 @@ class LadybugStore(GraphStore):
                 f"cannot open store {target}: {exc}. Is another idgraph process using it?"
             ) from exc
         if not read_only:
-            for statement in self.dialect.schema_ddl():
-                self._conn.execute(statement)
+            self.apply_schema()
 
     def close(self) -> None:
         self._conn.close()
@@ -84,84 +78,8 @@ class LadybugStore(GraphStore):
             rows.append(dict(zip(columns, values, strict=True)))
         return rows
 
-    def _columns(self, label: str) -> dict[str, ColumnType]:
-        info = self._run(f"CALL table_info('{label}') RETURN name, type", {})
-        columns: dict[str, ColumnType] = {}
-        for row in info:
-            kind: str = row["type"]
-            columns[row["name"]] = _TYPE_ALIASES.get(kind) or cast(ColumnType, kind)
-        return columns
-
-    def customer_properties(self) -> dict[str, str]:
-        return {
-            name: _TRAIT_TYPE.get(kind, "string")
-            for name, kind in self._columns("Customer").items()
-        }
-
-    def existing_event_ids(self, ids: list[str]) -> set[str]:
-        found: set[str] = set()
-        for start in range(0, len(ids), 5000):
-            rows = self.query(
-                "existing_event_ids",
-                "UNWIND $ids AS id MATCH (e:Event {id: id}) RETURN e.id AS id",
-                {"ids": ids[start : start + 5000]},
-            )
-            found.update(row["id"] for row in rows)
-        return found
-
-    # -- reading the state ------------------------------------------------------------------
-
-    def _load_state(self) -> StoreState:
-        state = StoreState()
-        field_list = ", ".join(f"r.{name} AS {name}" for name in FIELD_NAMES)
-        for row in self._run(
-            "MATCH (r:Record) RETURN r.key AS key, r.source AS source, r.source_id AS source_id, "
-            f"r.kind AS kind, r.updated_ts AS updated_ts, r.traits AS traits, {field_list}",
-            {},
-        ):
-            state.records[row["key"]] = Record(
-                key=row["key"],
-                source=row["source"],
-                source_id=row["source_id"],
-                kind=row["kind"],
-                updated_ts=row["updated_ts"] or 0,
-                fields={n: row[n] for n in FIELD_NAMES if row[n]},
-                traits=orjson.loads(row["traits"]) if row["traits"] else {},
-            )
-        for row in self._run(
-            "MATCH (r:Record)-[:HAS_IDENTIFIER]->(i:Identifier) "
-            "RETURN r.key AS record, i.kind AS kind, i.value AS value",
-            {},
-        ):
-            state.records[row["record"]].identifiers.add((row["kind"], row["value"]))
-        for row in self._run(
-            "MATCH (i:Identifier) RETURN i.key AS key, i.kind AS kind, i.value AS value, "
-            "i.linking AS linking, i.reason AS reason",
-            {},
-        ):
-            state.identifiers[row["key"]] = IdentifierRow(
-                row["key"], row["kind"], row["value"], bool(row["linking"]), row["reason"] or ""
-            )
-        for row in self._run(
-            "MATCH (a:Record)-[m:MATCHED]->(b:Record) WHERE m.rule IN $rules "
-            "RETURN a.key AS a, b.key AS b, m.rule AS rule",
-            {"rules": sorted(EXPLICIT_LINK_RULES)},
-        ):
-            state.links.append(Link(row["a"], row["b"], row["rule"]))
-        for row in self._run(
-            "MATCH (c:Customer)-[:HAS_RECORD]->(r:Record) RETURN r.key AS record, c.id AS customer",
-            {},
-        ):
-            state.assignment[row["record"]] = row["customer"]
-        for row in self._run(
-            "MATCH (r:Record)-[:PERFORMED]->(e:Event) "
-            "RETURN r.key AS record, min(e.ts) AS first, max(e.ts) AS last",
-            {},
-        ):
-            state.record_event_span[row["record"]] = (row["first"], row["last"])
-        state.customer_columns = self._columns("Customer")
-        state.event_columns = self._columns("Event")
-        return state
+    def _run_write(self, cypher: str, params: dict[str, Any]) -> list[Row]:
+        return self._run(cypher, params)
 
     # -- writing ------------------------------------------------------------------------------
 
@@ -199,7 +117,7 @@ class LadybugStore(GraphStore):
             [identifier_row(i) for i in plan.changed_identifiers],
         )
         self._copy_rel("HAS_IDENTIFIER", plan.new_record_identifiers)
-        event_columns = self._columns("Event")
+        event_columns = self.columns("Event")
         self._copy("Event", [event_row(e, event_columns) for e in plan.new_events], event_columns)
         self._copy_rel("PERFORMED", [(e.record_key, e.id) for e in plan.new_events])
         self._copy_rel(
@@ -216,7 +134,7 @@ class LadybugStore(GraphStore):
             "MATCH (:Record)-[m:MATCHED]->(:Record) WHERE NOT m.rule IN $rules DELETE m",
             {"rules": sorted(EXPLICIT_LINK_RULES)},
         )
-        self._copy("Customer", plan.customers, self._columns("Customer"))
+        self._copy("Customer", plan.customers, self.columns("Customer"))
         self._copy_rel("HAS_RECORD", plan.memberships)
         self._copy_rel(
             "MATCHED",
@@ -248,7 +166,7 @@ class LadybugStore(GraphStore):
     def _copy_table(self, label: str, table: pa.Table) -> None:
         # COPY reads a Python variable by name from the calling frame.
         _arrow_table = table
-        self._conn.execute(f"COPY {label} FROM _arrow_table")
+        self._conn.execute(self.dialect.copy_from(label, "_arrow_table"))
 
     def _copy_rel(
         self,

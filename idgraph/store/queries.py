@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from typing import Final
 
+from idgraph.types import FIELD_NAMES
+
 READS: Final[dict[str, str]] = {
     "customer_by_id": "MATCH (c:Customer {id: $id}) RETURN c.id AS id",
     "customer_by_record": (
@@ -66,8 +68,43 @@ READS: Final[dict[str, str]] = {
     ),
 }
 
+_FIELDS = ", ".join(f"r.{name} AS {name}" for name in FIELD_NAMES)
+
+#: What resolution reads from earlier ingests (`GraphStore.load_state`), on both engines.
+STATE_READS: Final[dict[str, str]] = {
+    "state_records": (
+        "MATCH (r:Record) RETURN r.key AS key, r.source AS source, r.source_id AS source_id, "
+        f"r.kind AS kind, r.updated_ts AS updated_ts, r.traits AS traits, {_FIELDS}"
+    ),
+    "state_record_identifiers": (
+        "MATCH (r:Record)-[:HAS_IDENTIFIER]->(i:Identifier) "
+        "RETURN r.key AS record, i.kind AS kind, i.value AS value"
+    ),
+    "state_identifiers": (
+        "MATCH (i:Identifier) RETURN i.key AS key, i.kind AS kind, i.value AS value, "
+        "i.linking AS linking, i.reason AS reason"
+    ),
+    "state_links": (
+        "MATCH (a:Record)-[m:MATCHED]->(b:Record) WHERE m.rule IN $rules "
+        "RETURN a.key AS a, b.key AS b, m.rule AS rule"
+    ),
+    "state_assignment": (
+        "MATCH (c:Customer)-[:HAS_RECORD]->(r:Record) RETURN r.key AS record, c.id AS customer"
+    ),
+    "state_event_spans": (
+        "MATCH (r:Record)-[:PERFORMED]->(e:Event) "
+        "RETURN r.key AS record, min(e.ts) AS first, max(e.ts) AS last"
+    ),
+    "existing_event_ids": "UNWIND $ids AS id MATCH (e:Event {id: id}) RETURN e.id AS id",
+}
+
+
+def parameters_of(text: str) -> tuple[str, ...]:
+    """The `$parameters` a statement takes, sorted."""
+    return tuple(sorted(set(re.findall(r"\$([A-Za-z_][A-Za-z0-9_]*)", text))))
+
+
 #: Parameters each statement takes, for the linter and for callers.
 PARAMETERS: Final[dict[str, tuple[str, ...]]] = {
-    name: tuple(sorted(set(re.findall(r"\$([A-Za-z_][A-Za-z0-9_]*)", text))))
-    for name, text in READS.items()
+    name: parameters_of(text) for name, text in (READS | STATE_READS).items()
 }

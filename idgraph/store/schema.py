@@ -78,6 +78,20 @@ PRIMARY_KEYS: Final[dict[str, str]] = {
     "Segment": "name",
 }
 
+#: Neo4j indexes beyond the uniqueness constraints on `PRIMARY_KEYS`: name -> (label, properties).
+#: The embedded engine indexes primary keys only, so these exist on Neo4j alone.
+NEO4J_INDEXES: Final[dict[str, tuple[str, tuple[str, ...]]]] = {
+    "event_name_ts": ("Event", ("name", "ts")),
+    "record_source": ("Record", ("source",)),
+    "identifier_kind": ("Identifier", ("kind",)),
+}
+
+
+def constraint_name(label: str) -> str:
+    """The name of the uniqueness constraint on `label`'s key, e.g. `record_key`."""
+    return f"{label.lower()}_{PRIMARY_KEYS[label]}"
+
+
 #: Relationship type -> (from label, to label, properties).
 REL_TABLES: Final[dict[str, tuple[str, str, dict[str, ColumnType]]]] = {
     "HAS_RECORD": ("Customer", "Record", {}),

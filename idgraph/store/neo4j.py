@@ -1,0 +1,384 @@
+"""The production store: Neo4j 5 over Bolt, through the official `neo4j` driver.
+
+Writes go in batches (`UNWIND $rows ... MERGE`, `batch_size` rows per managed transaction, which
+the driver retries on transient errors) rather than as one transaction, because one ingest can
+be millions of rows. Each batch is idempotent — `MERGE` on keys backed by uniqueness
+constraints — so an ingest that fails half-way is completed by running it again. The statements
+themselves live in the dialect layer (`NEO4J_WRITES`); this module only moves rows.
+
+Only this module imports the driver, so `import idgraph.query` stays light.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+from urllib.parse import urlsplit
+
+import neo4j
+from neo4j import GraphDatabase, RoutingControl
+from neo4j.exceptions import (
+    AuthError,
+    ConfigurationError,
+    DatabaseUnavailable,
+    DriverError,
+    Forbidden,
+    Neo4jError,
+    ServiceUnavailable,
+    SessionExpired,
+    TransientError,
+)
+from neo4j.graph import Node, Path, Relationship
+
+from idgraph import __version__
+from idgraph.errors import ConfigError, StoreError, StoreQueryError, StoreUnavailable
+from idgraph.models import EXPLICIT_LINK_RULES
+from idgraph.store.base import GraphStore, Row
+from idgraph.store.dialect import NEO4J, NEO4J_CHECKS, NEO4J_WRITES
+from idgraph.store.plan import StoreState, WritePlan
+from idgraph.store.rows import event_row, identifier_row, record_row
+from idgraph.store.schema import NODE_TABLES, PRIMARY_KEYS, check_property_name
+
+logger = logging.getLogger(__name__)
+
+#: Rows per write transaction: big enough to amortise a round trip, small enough for the heap.
+DEFAULT_BATCH_SIZE: Final = 2000
+#: The oldest Neo4j major version whose Cypher idgraph writes (`COUNT {}`, `SHOW CONSTRAINTS`).
+MIN_MAJOR_VERSION: Final = 5
+_START_HINT: Final = (
+    "is it running? Start it with `docker compose up -d` and wait until `docker compose ps` "
+    "shows it healthy"
+)
+
+
+def auth_from_env(env: Mapping[str, str] | None = None) -> tuple[str, str] | None:
+    """Credentials from `NEO4J_USER` + `NEO4J_PASSWORD`, else `NEO4J_AUTH=user/password`.
+
+    `NEO4J_AUTH=none` (as the Neo4j image accepts) and no variables at all mean no auth.
+
+    Raises:
+        ConfigError: `NEO4J_AUTH` is neither `none` nor `user/password`, or only one of
+            `NEO4J_USER` / `NEO4J_PASSWORD` is set.
+    """
+    env = os.environ if env is None else env
+    user, password = env.get("NEO4J_USER"), env.get("NEO4J_PASSWORD")
+    if user or password:
+        if not (user and password):
+            raise ConfigError("set both NEO4J_USER and NEO4J_PASSWORD, or neither")
+        return user, password
+    combined = env.get("NEO4J_AUTH", "").strip()
+    if not combined or combined.lower() == "none":
+        return None
+    user, sep, password = combined.partition("/")
+    if not (sep and user and password):
+        raise ConfigError("NEO4J_AUTH must be `user/password` (or `none`)")
+    return user, password
+
+
+def check_url(url: str) -> str:
+    """The URL itself, after refusing credentials inside it (they belong in the environment).
+
+    Raises:
+        ConfigError: the URL carries a user or password.
+    """
+    parts = urlsplit(url)
+    if parts.username or parts.password:
+        raise ConfigError(
+            "do not put credentials in the store URL; set NEO4J_AUTH=user/password "
+            "(or NEO4J_USER and NEO4J_PASSWORD) in the environment"
+        )
+    return url
+
+
+def check_server_version(agent: str, location: str) -> None:
+    """Refuse servers older than Neo4j 5 (`agent` is the Bolt server string, `Neo4j/5.26.1`).
+
+    Raises:
+        StoreUnavailable: the server is older, or not Neo4j.
+    """
+    match = re.match(r"Neo4j/(\d+)\.(\d+)", agent)
+    if match is None:
+        raise StoreUnavailable(
+            f"{location} answered as {agent!r}, not Neo4j: idgraph needs Neo4j "
+            f"{MIN_MAJOR_VERSION} or later"
+        )
+    if int(match.group(1)) < MIN_MAJOR_VERSION:
+        raise StoreUnavailable(
+            f"{location} runs Neo4j {match.group(1)}.{match.group(2)}; idgraph needs Neo4j "
+            f"{MIN_MAJOR_VERSION} or later: upgrade it, or start the one in docker-compose.yml"
+        )
+
+
+def translate_error(
+    exc: Exception, *, location: str, name: str, database: str | None, has_auth: bool
+) -> StoreError:
+    """One actionable idgraph error for a driver exception, never the driver's stack trace."""
+    message = _first_line(str(exc))
+    code = getattr(exc, "code", None) or ""
+    if isinstance(exc, AuthError) or code.startswith("Neo.ClientError.Security.Unauthorized"):
+        given = "the credentials given" if has_auth else "no credentials (none are set)"
+        return StoreUnavailable(
+            f"Neo4j at {location} refused {given}: set NEO4J_AUTH=user/password, or "
+            "NEO4J_USER and NEO4J_PASSWORD, to the server's"
+        )
+    if code == "Neo.ClientError.Database.DatabaseNotFound":
+        return StoreUnavailable(
+            f"Neo4j at {location} has no database {database!r}: pass --database (or set "
+            "NEO4J_DATABASE) naming one that exists; Community edition has only `neo4j`"
+        )
+    if isinstance(exc, Forbidden) or code.startswith("Neo.ClientError.Security"):
+        return StoreUnavailable(
+            f"Neo4j at {location} forbids this for the configured user ({message}): use a user "
+            "with the needed role"
+        )
+    if code == "Neo.ClientError.Statement.AccessMode":
+        return StoreQueryError(name, "the statement writes, but the store was opened read-only")
+    if "protocol version" in message.lower() or "unsupported bolt" in message.lower():
+        return StoreUnavailable(
+            f"{location} speaks an older Bolt protocol than this driver: idgraph needs Neo4j "
+            f"{MIN_MAJOR_VERSION} or later"
+        )
+    if isinstance(exc, ServiceUnavailable | SessionExpired | OSError):
+        return StoreUnavailable(f"cannot reach Neo4j at {location}: {_START_HINT}")
+    if isinstance(exc, DatabaseUnavailable | TransientError):
+        return StoreUnavailable(
+            f"Neo4j at {location} kept failing with a temporary error ({message}): try again "
+            "once the server has settled"
+        )
+    if isinstance(exc, Neo4jError | DriverError):
+        return StoreQueryError(name, message)
+    return StoreQueryError(name, message)
+
+
+@dataclass(frozen=True, slots=True)
+class WriteStep:
+    """One named statement of `NEO4J_WRITES` and the rows it is run over, in batches."""
+
+    name: str
+    rows: list[dict[str, Any]]
+
+
+def write_steps(plan: WritePlan, event_columns: Sequence[str]) -> list[WriteStep]:
+    """The rows of each batched write of one ingest, in the order they must run.
+
+    Nodes before the relationships that need them; customers merged before records move
+    between them, so a failure half-way leaves every record with a customer.
+
+    Raises:
+        ConfigError: a trait or event-property name fails the allowlist.
+    """
+    columns = set(event_columns) | set(plan.event_columns)
+    for name in [*plan.customer_columns, *plan.event_columns]:
+        check_property_name(name)
+    customers = [_customer_row(row) for row in plan.customers]
+    return [
+        WriteStep(
+            "merge_records", [record_row(r) for r in [*plan.new_records, *plan.changed_records]]
+        ),
+        WriteStep(
+            "merge_identifiers",
+            [identifier_row(i) for i in [*plan.new_identifiers, *plan.changed_identifiers]],
+        ),
+        WriteStep(
+            "merge_record_identifiers",
+            [{"record": r, "identifier": i} for r, i in plan.new_record_identifiers],
+        ),
+        WriteStep("merge_events", [event_row(e, columns) for e in plan.new_events]),
+        WriteStep(
+            "merge_links",
+            [
+                {"a": lk.a, "b": lk.b, "rule": lk.rule, "fields": "id", "score": 1.0}
+                for lk in plan.new_links
+            ],
+        ),
+        WriteStep("merge_customers", customers),
+        WriteStep(
+            "detach_moved_records",
+            [{"record": r, "customer": c} for r, c in plan.memberships],
+        ),
+        WriteStep("merge_memberships", [{"record": r, "customer": c} for r, c in plan.memberships]),
+        WriteStep("delete_empty_customers", []),
+        WriteStep("delete_computed_evidence", []),
+        WriteStep(
+            "merge_evidence",
+            [
+                {"a": e.a, "b": e.b, "rule": e.rule, "fields": ",".join(e.fields), "score": e.score}
+                for e in plan.evidence
+            ],
+        ),
+    ]
+
+
+def _customer_row(row: Mapping[str, Any]) -> dict[str, Any]:
+    for name in row:
+        if name not in NODE_TABLES["Customer"]:
+            check_property_name(name, what="trait")
+    return {k: v for k, v in row.items() if v is not None}
+
+
+def batches(rows: Sequence[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
+    """`rows` in consecutive lists of at most `size`."""
+    for start in range(0, len(rows), size):
+        yield list(rows[start : start + size])
+
+
+class Neo4jStore(GraphStore):
+    """A Neo4j 5 database reached at a `bolt://` or `neo4j://` URL.
+
+    Args:
+        url: The server, e.g. `bolt://localhost:7687`; credentials come from the environment.
+        read_only: Route reads to readers and refuse writes.
+        database: The database name; default the server's default database.
+        batch_size: Rows per write transaction.
+        env: Where to read credentials (default `os.environ`).
+
+    Raises:
+        ConfigError: bad URL or credentials variables.
+        StoreUnavailable: the server cannot be reached, refuses the credentials, or is too old.
+    """
+
+    dialect = NEO4J
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        read_only: bool = False,
+        database: str | None = None,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
+        self._url = check_url(url)
+        self.location = url if database is None else f"{url} (database {database})"
+        self._read_only = read_only
+        self._database = database
+        self._batch_size = batch_size
+        auth = auth_from_env(env)
+        self._has_auth = auth is not None
+        try:
+            self._driver = GraphDatabase.driver(
+                url,
+                auth=auth,
+                user_agent=f"idgraph/{__version__}",
+                connection_timeout=10.0,
+                max_transaction_retry_time=30.0,
+            )
+        except (ConfigurationError, ValueError) as exc:
+            raise ConfigError(f"bad Neo4j URL {url!r}: {_first_line(str(exc))}") from exc
+        try:
+            agent = self._driver.get_server_info().agent
+            check_server_version(agent, url)
+        except BaseException as exc:
+            self._driver.close()
+            if isinstance(exc, StoreError) or not isinstance(exc, Exception):
+                raise
+            raise self._translate(exc, "connect") from exc
+        self.server_agent = agent
+
+    def close(self) -> None:
+        self._driver.close()
+
+    def _translate(self, exc: Exception, name: str) -> StoreError:
+        return translate_error(
+            exc,
+            location=self._url,
+            name=name,
+            database=self._database,
+            has_auth=self._has_auth,
+        )
+
+    def _execute(self, cypher: str, params: dict[str, Any], routing: RoutingControl) -> list[Row]:
+        records, _, keys = self._driver.execute_query(
+            cypher, parameters_=params, database_=self._database, routing_=routing
+        )
+        return [{key: _plain(record[key]) for key in keys} for record in records]
+
+    def _run(self, cypher: str, params: dict[str, Any]) -> list[Row]:
+        return self._execute(cypher, params, RoutingControl.READ)
+
+    def _run_write(self, cypher: str, params: dict[str, Any]) -> list[Row]:
+        if self._read_only:
+            raise StoreQueryError("write", "the store was opened read-only")
+        return self._execute(cypher, params, RoutingControl.WRITE)
+
+    def missing_constraints(self) -> list[str]:
+        """`Label.key` for every uniqueness constraint idgraph's MERGEs rely on that is absent."""
+        present: set[tuple[str, str]] = set()
+        for row in self.query("constraints", NEO4J_CHECKS["constraints"]):
+            kind = str(row["type"] or "")
+            labels, props = row["labels"] or [], row["properties"] or []
+            if ("UNIQUENESS" in kind or kind == "NODE_KEY") and len(labels) == len(props) == 1:
+                present.add((labels[0], props[0]))
+        return [f"{lab}.{key}" for lab, key in PRIMARY_KEYS.items() if (lab, key) not in present]
+
+    def require_schema(self) -> None:
+        """Refuse to write before `idgraph schema apply`: without the constraints, MERGE scans.
+
+        Raises:
+            StoreUnavailable: a constraint is missing; the message says which and what to run.
+        """
+        missing = self.missing_constraints()
+        if missing:
+            raise StoreUnavailable(
+                f"Neo4j at {self._url} lacks the uniqueness constraints idgraph writes through "
+                f"({', '.join(missing)}): run `idgraph schema apply --store {self._url}` once, "
+                "then try again"
+            )
+
+    def _load_state(self) -> StoreState:
+        self.require_schema()
+        return super()._load_state()
+
+    def _apply(self, plan: WritePlan) -> None:
+        if self._read_only:
+            raise StoreQueryError("apply", "the store was opened read-only")
+        self.require_schema()
+        steps = write_steps(plan, list(self.columns("Event")))
+        with self._driver.session(database=self._database) as session:
+            for step in steps:
+                cypher = NEO4J_WRITES[step.name]
+                logger.debug("cypher %s: %d rows", step.name, len(step.rows))
+                if step.name.startswith("delete_"):
+                    params = {"limit": self._batch_size, "rules": sorted(EXPLICIT_LINK_RULES)}
+                    if "$rules" not in cypher:
+                        del params["rules"]
+                    while session.execute_write(_delete_batch, cypher, params):
+                        pass
+                    continue
+                for batch in batches(step.rows, self._batch_size):
+                    session.execute_write(_write_rows, cypher, batch)
+
+
+def _write_rows(tx: neo4j.ManagedTransaction, cypher: str, rows: list[dict[str, Any]]) -> None:
+    tx.run(cypher, rows=rows).consume()
+
+
+def _delete_batch(tx: neo4j.ManagedTransaction, cypher: str, params: dict[str, Any]) -> int:
+    record = tx.run(cypher, params).single()
+    return int(record["n"]) if record else 0
+
+
+def _plain(value: Any) -> Any:
+    """Driver graph types as plain data, the shape the embedded store returns."""
+    if isinstance(value, Node | Relationship):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, Path):
+        return {
+            "nodes": [_plain(n) for n in value.nodes],
+            "relationships": [_plain(r) for r in value.relationships],
+        }
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if hasattr(value, "iso_format"):
+        return value.iso_format()
+    return value
+
+
+def _first_line(message: str) -> str:
+    return message.strip().splitlines()[0] if message.strip() else "unknown error"
