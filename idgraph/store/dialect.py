@@ -180,7 +180,7 @@ LADYBUG = Dialect(engine="ladybug")
 NEO4J = Dialect(engine="neo4j")
 
 
-#: Neo4j's batched, idempotent writes, in the order an ingest applies them. Each takes `$rows`
+#: Neo4j's batched, idempotent writes (`store/neo4j.py` says in which order). Each takes `$rows`
 #: (a list of maps) except the `delete_*` loops, which take `$limit` (and `$rules`) and return
 #: how many they removed. `SET x = row` replaces every property, so a trait a customer lost or
 #: a field a record no longer has goes away (Neo4j stores no nulls).
@@ -195,7 +195,7 @@ NEO4J_WRITES: Final[dict[str, str]] = {
         "UNWIND $rows AS row MERGE (e:Event {id: row.id}) SET e = row "
         "WITH e, row MATCH (r:Record {key: row.record_key}) MERGE (r)-[:PERFORMED]->(e)"
     ),
-    "merge_links": (
+    "merge_matched": (
         "UNWIND $rows AS row MATCH (a:Record {key: row.a}) MATCH (b:Record {key: row.b}) "
         "MERGE (a)-[m:MATCHED {rule: row.rule}]->(b) SET m.fields = row.fields, m.score = row.score"
     ),
@@ -215,10 +215,6 @@ NEO4J_WRITES: Final[dict[str, str]] = {
     "delete_computed_evidence": (
         "MATCH (:Record)-[m:MATCHED]->(:Record) WHERE NOT m.rule IN $rules "
         "WITH m LIMIT $limit DELETE m RETURN count(*) AS n"
-    ),
-    "merge_evidence": (
-        "UNWIND $rows AS row MATCH (a:Record {key: row.a}) MATCH (b:Record {key: row.b}) "
-        "MERGE (a)-[m:MATCHED {rule: row.rule}]->(b) SET m.fields = row.fields, m.score = row.score"
     ),
 }
 

@@ -117,7 +117,7 @@ def translate_error(
     exc: Exception, *, location: str, name: str, database: str | None, has_auth: bool
 ) -> StoreError:
     """One actionable idgraph error for a driver exception, never the driver's stack trace."""
-    message = _first_line(str(exc))
+    message = _first_line(getattr(exc, "message", None) or str(exc))
     code = getattr(exc, "code", None) or ""
     if isinstance(exc, AuthError) or code.startswith("Neo.ClientError.Security.Unauthorized"):
         given = "the credentials given" if has_auth else "no credentials (none are set)"
@@ -156,7 +156,7 @@ def translate_error(
 
 @dataclass(frozen=True, slots=True)
 class WriteStep:
-    """One named statement of `NEO4J_WRITES` and the rows it is run over, in batches."""
+    """A statement of `NEO4J_WRITES`, by name, and the rows it is run over, in batches."""
 
     name: str
     rows: list[dict[str, Any]]
@@ -189,7 +189,7 @@ def write_steps(plan: WritePlan, event_columns: Sequence[str]) -> list[WriteStep
         ),
         WriteStep("merge_events", [event_row(e, columns) for e in plan.new_events]),
         WriteStep(
-            "merge_links",
+            "merge_matched",
             [
                 {"a": lk.a, "b": lk.b, "rule": lk.rule, "fields": "id", "score": 1.0}
                 for lk in plan.new_links
@@ -204,7 +204,7 @@ def write_steps(plan: WritePlan, event_columns: Sequence[str]) -> list[WriteStep
         WriteStep("delete_empty_customers", []),
         WriteStep("delete_computed_evidence", []),
         WriteStep(
-            "merge_evidence",
+            "merge_matched",
             [
                 {"a": e.a, "b": e.b, "rule": e.rule, "fields": ",".join(e.fields), "score": e.score}
                 for e in plan.evidence
@@ -233,7 +233,7 @@ class Neo4jStore(GraphStore):
         url: The server, e.g. `bolt://localhost:7687`; credentials come from the environment.
         read_only: Route reads to readers and refuse writes.
         database: The database name; default the server's default database.
-        batch_size: Rows per write transaction.
+        batch_size: Rows per write transaction (default `DEFAULT_BATCH_SIZE`).
         env: Where to read credentials (default `os.environ`).
 
     Raises:
@@ -249,14 +249,14 @@ class Neo4jStore(GraphStore):
         *,
         read_only: bool = False,
         database: str | None = None,
-        batch_size: int = DEFAULT_BATCH_SIZE,
+        batch_size: int | None = None,
         env: Mapping[str, str] | None = None,
     ) -> None:
         self._url = check_url(url)
         self.location = url if database is None else f"{url} (database {database})"
         self._read_only = read_only
         self._database = database
-        self._batch_size = batch_size
+        self._batch_size = batch_size or DEFAULT_BATCH_SIZE
         auth = auth_from_env(env)
         self._has_auth = auth is not None
         try:

@@ -1,0 +1,267 @@
+"""The Neo4j adapter through the real driver, against a Bolt stand-in (`bolt_stub.py`).
+
+Everything the adapter sends on the wire during a fixture ingest and the query-module reads is
+captured, checked for shape (batches, parameters, idempotent MERGEs) and linted by Neo4j's own
+Cypher front-end with exactly the parameter names that travelled with it.
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+from collections import Counter
+from typing import Any
+
+import pytest
+
+from idgraph.errors import ConfigError, StoreQueryError, StoreUnavailable
+from idgraph.normalize.record import NormalizeOptions
+from idgraph.pipeline import run_ingest
+from idgraph.query import IdentityGraph
+from idgraph.store.dialect import NEO4J_WRITES
+from idgraph.store.neo4j import Neo4jStore
+from idgraph.store.schema import PRIMARY_KEYS
+from tests.conftest import FIXTURE_INPUTS, load_truth
+from tests.cypherlint import lint
+from tests.store.bolt_stub import Answer, BoltStub, Failure, Sent
+
+AUTH = {"NEO4J_AUTH": "neo4j/stub-password"}
+ALL_CONSTRAINTS = [["UNIQUENESS", [label], [key]] for label, key in PRIMARY_KEYS.items()]
+
+
+def empty_database(query: str, params: dict[str, Any]) -> Answer:
+    """A Neo4j 5 database with idgraph's schema applied and nothing else."""
+    if query.startswith("SHOW CONSTRAINTS"):
+        return Answer(["type", "labels", "properties"], ALL_CONSTRAINTS)
+    if re.search(r"RETURN count\([\w*]+\) AS n$", query):
+        return Answer(["n"], [[0]])
+    return Answer()
+
+
+@pytest.fixture(scope="module")
+def ingest_wire(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[Sent], int]:
+    """The fixtures ingested into the stand-in, 100 rows a batch; what went over the wire."""
+    folder = tmp_path_factory.mktemp("neo4j_wire")
+    with pytest.MonkeyPatch.context() as mp:
+        for name, value in AUTH.items():
+            mp.setenv(name, value)
+        mp.setattr("idgraph.store.neo4j.DEFAULT_BATCH_SIZE", 100)
+        with BoltStub(empty_database) as stub:
+            run_ingest(
+                FIXTURE_INPUTS,
+                store=stub.url,
+                options=NormalizeOptions(default_region="IT"),
+                rejects_path=folder / "rejects.jsonl",
+            )
+            return list(stub.sent), stub.commits
+
+
+def _write_name(query: str) -> str | None:
+    return next((name for name, text in NEO4J_WRITES.items() if text == query), None)
+
+
+def test_every_write_statement_is_a_named_dialect_statement(
+    ingest_wire: tuple[list[Sent], int],
+) -> None:
+    sent, _ = ingest_wire
+    writes = [s for s in sent if s.mode == "w"]
+    assert writes
+    unknown = {s.query for s in writes if _write_name(s.query) is None}
+    assert unknown == set()
+    assert {_write_name(s.query) for s in writes} == set(NEO4J_WRITES)
+
+
+def test_rows_are_batched_and_every_record_is_merged_once(
+    ingest_wire: tuple[list[Sent], int],
+) -> None:
+    sent, commits = ingest_wire
+    per_step: dict[str, list[int]] = {}
+    keys: Counter[str] = Counter()
+    for s in sent:
+        name = _write_name(s.query)
+        if name and "rows" in s.params:
+            per_step.setdefault(name, []).append(len(s.params["rows"]))
+            if name == "merge_records":
+                keys.update(row["key"] for row in s.params["rows"])
+    assert max(max(sizes) for sizes in per_step.values()) <= 100
+    assert len(per_step["merge_records"]) >= 3  # 248 records in batches of 100
+    assert set(keys) == set(load_truth()) and set(keys.values()) == {1}
+    assert sum(per_step["merge_memberships"]) == len(load_truth())
+    assert commits >= sum(len(sizes) for sizes in per_step.values())
+
+
+def test_values_travel_as_parameters_never_in_the_text(
+    ingest_wire: tuple[list[Sent], int],
+) -> None:
+    sent, _ = ingest_wire
+    record_keys = set(load_truth())
+    for s in sent:
+        assert not re.search(r"'[^']*'", s.query.replace("'Identifier'", "")), s.query
+        assert not any(key in s.query for key in record_keys)
+
+
+def test_reads_before_writes_are_read_transactions(ingest_wire: tuple[list[Sent], int]) -> None:
+    sent, _ = ingest_wire
+    reads = [s for s in sent if _write_name(s.query) is None]
+    assert len(reads) >= 9  # constraints, property types, the state reads, existing events
+    assert {s.mode for s in reads} == {"r"}
+
+
+def test_everything_sent_lints_clean_with_the_parameters_it_carried(
+    ingest_wire: tuple[list[Sent], int], query_wire: list[Sent]
+) -> None:
+    unique = {(s.query, tuple(sorted(s.params))) for s in [*ingest_wire[0], *query_wire]}
+    results = lint([(f"wire#{i}", q, p) for i, (q, p) in enumerate(sorted(unique))])
+    failures = {r.name: (q, r.errors) for r, (q, _) in zip(results, sorted(unique), strict=True)}
+    assert {k: v for k, v in failures.items() if v[1]} == {}
+    assert len(results) > len(NEO4J_WRITES)
+
+
+@pytest.fixture(scope="module")
+def query_wire() -> list[Sent]:
+    """The query module's reads (lookup, profile, stats, explain) against the stand-in."""
+
+    def answers(query: str, params: dict[str, Any]) -> Answer:
+        if "AS customer" in query:
+            return Answer(["customer"], [[{"id": "C-1", "first_name": "Ada", "vip": True}]])
+        if "RETURN c.id AS id" in query and "$key" in query:
+            return Answer(["id"], [["C-1"]])
+        if query.startswith("MATCH (a:Record {key: $record_a})"):
+            row = [["crm:1", "email:x@y.z", "web:1"], ["Record", "Identifier", "Record"]]
+            return Answer(
+                ["keys", "labels", "types", "rules", "fields", "scores"], [row + [[]] * 4]
+            )
+        return empty_database(query, params)
+
+    with pytest.MonkeyPatch.context() as mp:
+        for name, value in AUTH.items():
+            mp.setenv(name, value)
+        with BoltStub(answers) as stub, IdentityGraph(stub.url) as graph:
+            assert graph.lookup("crm:1") == ["C-1"]
+            profile = graph.profile("C-1")
+            assert profile.golden == {"first_name": "Ada"} and profile.traits == {"vip": True}
+            graph.stats()
+            path = graph.explain("crm:1", "web:1")
+            assert [(s.via, s.identifier) for s in path.steps] == [("identifier", "email:x@y.z")]
+            return list(stub.sent)
+
+
+def test_read_only_store_refuses_to_write() -> None:
+    with BoltStub(empty_database) as stub:
+        store = Neo4jStore(stub.url, read_only=True, env=AUTH)
+        with pytest.raises(StoreQueryError, match="read-only"):
+            store.write("x", "CREATE (:Segment {name: $n})", {"n": "a"})
+        store.close()
+        assert stub.sent == []
+
+
+def test_credentials_go_in_hello_from_the_environment() -> None:
+    with BoltStub() as stub:
+        Neo4jStore(stub.url, env={"NEO4J_USER": "analyst", "NEO4J_PASSWORD": "pw-12345"}).close()
+        assert stub.auth[0]["principal"] == "analyst"
+        assert stub.auth[0]["credentials"] == "pw-12345"
+
+
+def test_schema_apply_sends_the_constraints_then_ingest_accepts_them() -> None:
+    created: list[str] = []
+
+    def server(query: str, params: dict[str, Any]) -> Answer:
+        if query.startswith("CREATE"):
+            created.append(query)
+        if query.startswith("SHOW CONSTRAINTS"):
+            rows = ALL_CONSTRAINTS if len(created) >= len(PRIMARY_KEYS) else []
+            return Answer(["type", "labels", "properties"], rows)
+        return empty_database(query, params)
+
+    with BoltStub(server) as stub:
+        store = Neo4jStore(stub.url, env=AUTH)
+        with pytest.raises(StoreUnavailable, match=r"idgraph schema apply --store bolt://"):
+            store.require_schema()
+        statements = store.apply_schema()
+        store.require_schema()
+        store.close()
+    assert created == statements
+    assert all("IF NOT EXISTS" in s for s in created)
+
+
+# -- errors a user can act on ---------------------------------------------------------------
+
+
+def _open_error(stub: BoltStub, **kwargs: Any) -> str:
+    with pytest.raises((StoreUnavailable, StoreQueryError, ConfigError)) as info:
+        store = Neo4jStore(stub.url, env=kwargs.pop("env", AUTH), **kwargs)
+        try:
+            store.query("probe", "MATCH (c:Customer) RETURN count(c) AS n")
+        finally:
+            store.close()
+    message = str(info.value)
+    assert "\n" not in message and "Traceback" not in message
+    return message
+
+
+@pytest.mark.parametrize(
+    ("stub_args", "expected"),
+    [
+        (
+            {"hello_failure": ("Neo.ClientError.Security.Unauthorized", "bad credentials")},
+            "refused the credentials given: set NEO4J_AUTH",
+        ),
+        ({"agent": "Neo4j/4.4.30", "bolt": (4, 4)}, "runs Neo4j 4.4; idgraph needs Neo4j 5"),
+        ({"agent": "Memgraph/2.1"}, "not Neo4j"),
+    ],
+    ids=["wrong-password", "neo4j-4.4", "not-neo4j"],
+)
+def test_connection_errors_say_what_to_do(stub_args: dict[str, Any], expected: str) -> None:
+    with BoltStub(**stub_args) as stub:
+        assert expected in _open_error(stub)
+
+
+def test_no_credentials_against_a_server_that_wants_them() -> None:
+    with BoltStub(hello_failure=("Neo.ClientError.Security.Unauthorized", "no auth")) as stub:
+        assert "refused no credentials (none are set)" in _open_error(stub, env={})
+
+
+@pytest.mark.parametrize(
+    ("code", "expected"),
+    [
+        ("Neo.ClientError.Database.DatabaseNotFound", "has no database 'sales': pass --database"),
+        ("Neo.ClientError.Security.Forbidden", "forbids this for the configured user"),
+        ("Neo.ClientError.Statement.SyntaxError", "query 'probe' failed: the server's own words"),
+    ],
+)
+def test_statement_failures_become_one_line(code: str, expected: str) -> None:
+    def server(query: str, params: dict[str, Any]) -> Answer:
+        raise Failure(code, "the server's own words\nand a second line")
+
+    with BoltStub(server) as stub:
+        message = _open_error(stub, database="sales")
+    assert expected in message
+
+
+def test_transient_errors_are_retried_by_the_managed_transaction() -> None:
+    attempts: list[int] = []
+
+    def flaky(query: str, params: dict[str, Any]) -> Answer:
+        if query.startswith("CREATE"):
+            attempts.append(1)
+            if len(attempts) == 1:
+                raise Failure("Neo.TransientError.Transaction.DeadlockDetected", "deadlock")
+        return empty_database(query, params)
+
+    with BoltStub(flaky) as stub:
+        store = Neo4jStore(stub.url, env=AUTH)
+        store.write("one", "CREATE (:Segment {name: $name})", {"name": "x"})
+        store.close()
+    assert len(attempts) == 2
+
+
+def test_unreachable_server_names_the_url_and_the_fix() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        url = f"bolt://127.0.0.1:{probe.getsockname()[1]}"
+    with pytest.raises(StoreUnavailable) as info:
+        Neo4jStore(url, env=AUTH)
+    assert str(info.value) == (
+        f"cannot reach Neo4j at {url}: is it running? Start it with `docker compose up -d` "
+        "and wait until `docker compose ps` shows it healthy"
+    )
