@@ -6,7 +6,7 @@ LINTER := tests/cypher_lint/node_modules/.package-lock.json
 FIXTURES := fixtures/crm.csv fixtures/pos.csv fixtures/web.jsonl fixtures/email.jsonl
 AS_OF ?= 2026-11-01
 
-.PHONY: setup demo fmt lint typecheck test bench docs check clean
+.PHONY: setup demo demo-neo4j test-neo4j fmt lint typecheck test bench docs check clean
 
 setup: $(BIN)/idgraph $(LINTER)
 
@@ -22,6 +22,20 @@ $(LINTER): tests/cypher_lint/package.json tests/cypher_lint/package-lock.json
 demo: $(BIN)/idgraph
 	$(BIN)/idgraph ingest $(FIXTURES) --default-region IT
 	$(BIN)/idgraph segment run fixtures/segments/lapsed_high_spenders.yaml --as-of $(AS_OF)
+
+# Neo4j (docker-compose.yml): `docker compose up -d --wait`, then export the .env, e.g.
+# `set -a; . ./.env; set +a`. See docs/neo4j.md.
+NEO4J_URL ?= bolt://localhost:7687
+
+demo-neo4j: $(BIN)/idgraph
+	$(BIN)/idgraph schema apply --store $(NEO4J_URL)
+	$(BIN)/idgraph ingest $(FIXTURES) --default-region IT --store $(NEO4J_URL)
+	$(BIN)/idgraph segment run fixtures/segments/lapsed_high_spenders.yaml --as-of $(AS_OF) \
+		--store $(NEO4J_URL)
+
+# Live tests against a DISPOSABLE Neo4j database: IDGRAPH_TEST_NEO4J=bolt://... make test-neo4j
+test-neo4j: $(BIN)/idgraph
+	$(BIN)/pytest -q -m neo4j tests/neo4j
 
 fmt: $(BIN)/idgraph
 	$(BIN)/ruff format idgraph tests bench scripts

@@ -40,8 +40,10 @@ app = typer.Typer(
 )
 segment_app = typer.Typer(help="Run marketing segments (YAML definitions) over unified customers.")
 export_app = typer.Typer(help="Export resolution results as files.")
+schema_app = typer.Typer(help="Create or print the graph schema (constraints, indexes, tables).")
 app.add_typer(segment_app, name="segment")
 app.add_typer(export_app, name="export")
+app.add_typer(schema_app, name="schema")
 
 console = Console(stderr=True)
 out = Console()
@@ -52,7 +54,20 @@ StoreOption = Annotated[
         "--store",
         "-s",
         envvar="IDGRAPH_STORE",
-        help="Store path (embedded LadybugDB). Default: ./idgraph.db.",
+        help=(
+            "Store: a path (embedded LadybugDB) or a Neo4j URL (bolt://host:7687, neo4j://...). "
+            "Default: ./idgraph.db."
+        ),
+        show_default=False,
+    ),
+]
+DatabaseOption = Annotated[
+    str | None,
+    typer.Option(
+        "--database",
+        "-d",
+        envvar="NEO4J_DATABASE",
+        help="Neo4j database name (bolt:// and neo4j:// stores only). Default: the server's.",
         show_default=False,
     ),
 ]
@@ -142,6 +157,7 @@ def ingest(
         ),
     ],
     store: StoreOption = None,
+    database: DatabaseOption = None,
     match_config: Annotated[
         Path | None,
         typer.Option("--match-config", "-m", help="Match config YAML (default: the built-in one)."),
@@ -213,6 +229,7 @@ def ingest(
             report = run_ingest(
                 paths,
                 store=store,
+                database=database,
                 match_config=match_config,
                 options=options,
                 mappings=mappings,
@@ -281,6 +298,7 @@ def segment_run(
         Path, typer.Argument(help="Segment definition YAML.", show_default=False)
     ],
     store: StoreOption = None,
+    database: DatabaseOption = None,
     as_of: Annotated[
         str | None,
         typer.Option(help="Evaluate time windows as of this date (YYYY-MM-DD); default now."),
@@ -301,7 +319,7 @@ def segment_run(
     moment = _as_of_ms(as_of)
     with _errors():
         defn = load_segment(definition)
-        with open_store(store, read_only=True) as graph:
+        with open_store(store, read_only=True, database=database) as graph:
             result = run_segment(graph, defn, as_of_ms=moment)
     rows = [m.model_dump() for m in result.members]
     columns = ["id", "email", "first_name", "last_name", "country", "record_count"]
@@ -320,6 +338,7 @@ def profile(
         ),
     ],
     store: StoreOption = None,
+    database: DatabaseOption = None,
     events: Annotated[int, typer.Option(help="How many recent events to show.")] = 10,
     default_region: Annotated[str, typer.Option(help="Phone region for a national number.")] = "US",
     fmt: FormatOption = "table",
@@ -332,7 +351,10 @@ def profile(
     from idgraph.query import IdentityGraph
 
     fmt = _check_format(fmt)
-    with _errors(), IdentityGraph(store, default_region=default_region.upper()) as graph:
+    with (
+        _errors(),
+        IdentityGraph(store, default_region=default_region.upper(), database=database) as graph,
+    ):
         ids = graph.lookup(identifier)
         if not ids:
             raise NotFoundError(f"no customer found for {identifier!r}")
@@ -399,8 +421,94 @@ def _print_profile(p: Any) -> None:
     out.print(events)
 
 
+@schema_app.command("apply")
+def schema_apply(store: StoreOption = None, database: DatabaseOption = None) -> None:
+    """Create the schema on the store: Neo4j constraints and indexes, or embedded tables.
+
+    Safe to run again (every statement is IF NOT EXISTS). Run it once on a new Neo4j database
+    before the first ingest. In Python: open_store(store).apply_schema().
+    """
+    from idgraph.settings import open_store
+
+    with _errors(), open_store(store, database=database) as graph:
+        statements = graph.apply_schema()
+        location = graph.location
+    for statement in statements:
+        out.print(statement, highlight=False, soft_wrap=True)
+    console.print(f"schema applied to {location}: {len(statements)} statement(s)", highlight=False)
+
+
+@schema_app.command("show")
+def schema_show(
+    engine: Annotated[
+        str, typer.Option(help="Whose DDL to print: neo4j or ladybug (embedded).")
+    ] = "neo4j",
+) -> None:
+    """Print the schema statements `schema apply` runs, without touching any store."""
+    from idgraph.store.dialect import LADYBUG, NEO4J
+
+    if engine not in ("neo4j", "ladybug"):
+        raise typer.BadParameter(f"{engine!r} is not one of: neo4j, ladybug", param_hint="--engine")
+    dialect = NEO4J if engine == "neo4j" else LADYBUG
+    for statement in dialect.schema_statements():
+        out.print(f"{statement};", highlight=False, soft_wrap=True)
+
+
 @app.command()
-def stats(store: StoreOption = None, fmt: FormatOption = "table") -> None:
+def explain(
+    record_a: Annotated[
+        str, typer.Argument(help="A record key, e.g. crm:C1003.", show_default=False)
+    ],
+    record_b: Annotated[str, typer.Argument(help="Another record key.", show_default=False)],
+    store: StoreOption = None,
+    database: DatabaseOption = None,
+    fmt: FormatOption = "table",
+) -> None:
+    """Show why two records are one customer: the chain of shared identifiers and matches.
+
+    Exit code 1 when no linking evidence joins them. In Python:
+    IdentityGraph(store).explain(record_a, record_b).
+    """
+    from idgraph.query import IdentityGraph
+
+    fmt = _check_format(fmt)
+    with _errors(), IdentityGraph(store, database=database) as graph:
+        path = graph.explain(record_a, record_b)
+    if fmt == "json":
+        sys.stdout.write(
+            orjson.dumps(path.model_dump(), option=orjson.OPT_INDENT_2).decode() + "\n"
+        )
+    elif path.steps:
+        rows = [
+            {
+                "from": step.from_record,
+                "to": step.to_record,
+                "via": step.via,
+                "evidence": step.identifier or step.rule,
+                "fields": ",".join(step.fields),
+                "score": "" if step.score is None else f"{step.score:.3f}",
+            }
+            for step in path.steps
+        ]
+        columns = ["from", "to", "via", "evidence", "fields", "score"]
+        title = f"{record_a} -> {record_b}"
+        _emit(_rows_as(fmt, columns, rows, title), None)
+    if path.same_customer and (path.steps or record_a == record_b):
+        console.print(f"one customer: {path.customer_a}", highlight=False)
+        return
+    if path.same_customer:
+        console.print(f"same customer {path.customer_a}, but no evidence path", highlight=False)
+    else:
+        console.print(
+            f"different customers: {path.customer_a} and {path.customer_b}", highlight=False
+        )
+    raise typer.Exit(1)
+
+
+@app.command()
+def stats(
+    store: StoreOption = None, database: DatabaseOption = None, fmt: FormatOption = "table"
+) -> None:
     """Print counts: records per source, customers, events, identifiers, cluster sizes.
 
     In Python: IdentityGraph(store).stats().
@@ -408,7 +516,7 @@ def stats(store: StoreOption = None, fmt: FormatOption = "table") -> None:
     from idgraph.query import IdentityGraph
 
     fmt = _check_format(fmt)
-    with _errors(), IdentityGraph(store) as graph:
+    with _errors(), IdentityGraph(store, database=database) as graph:
         result = graph.stats()
     if fmt == "json":
         sys.stdout.write(result.model_dump_json(indent=2) + "\n")
@@ -433,14 +541,96 @@ def stats(store: StoreOption = None, fmt: FormatOption = "table") -> None:
 
 
 @export_app.command("clusters")
-def export_clusters(store: StoreOption = None, output: OutputOption = None) -> None:
+def export_clusters(
+    store: StoreOption = None, database: DatabaseOption = None, output: OutputOption = None
+) -> None:
     """Write `record_key,customer_id` as CSV for every record (stdout by default).
 
     In Python: IdentityGraph(store).clusters().
     """
     from idgraph.query import IdentityGraph
 
-    with _errors(), IdentityGraph(store) as graph:
+    with _errors(), IdentityGraph(store, database=database) as graph:
         pairs = graph.clusters()
     rows = [{"record_key": k, "customer_id": c} for k, c in pairs]
     _emit(_rows_as("csv", ["record_key", "customer_id"], rows, ""), output)
+
+
+@app.command("cypher")
+def cypher_command(
+    query: Annotated[
+        str | None,
+        typer.Argument(
+            help=(
+                "A .cypher file, the name of a bundled analyst query (see --list), "
+                "or inline Cypher in quotes."
+            ),
+            show_default=False,
+        ),
+    ] = None,
+    param: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--param",
+            "-p",
+            help="A query parameter as NAME=VALUE (repeatable); typed as the file's header says.",
+        ),
+    ] = None,
+    list_queries: Annotated[
+        bool, typer.Option("--list", help="List the bundled analyst queries and exit.")
+    ] = False,
+    store: StoreOption = None,
+    database: DatabaseOption = None,
+    fmt: FormatOption = "table",
+    output: OutputOption = None,
+    write: Annotated[
+        bool,
+        typer.Option("--write", help="Open the store writable, for statements that change it."),
+    ] = False,
+) -> None:
+    """Run an analyst Cypher query (a file in cypher/ or inline) and print its rows.
+
+    The store is opened read-only unless --write. Example:
+    idgraph cypher customers_sharing_identifier --param kind=email --param value=a@b.com
+
+    In Python: idgraph.analyst.run_query(store, idgraph.analyst.load_query(path), params).
+    """
+    from idgraph import analyst
+    from idgraph.settings import open_store
+
+    fmt = _check_format(fmt)
+    if list_queries:
+        with _errors():
+            found = analyst.list_queries()
+        rows = [
+            {
+                "name": q.name,
+                "title": q.title,
+                "engines": ", ".join(q.engines) or "any",
+                "params": ", ".join(
+                    f"{p.name}{'?' if p.optional else ''}:{p.type}" for p in q.params
+                ),
+            }
+            for q in found
+        ]
+        columns = ["name", "title", "engines", "params"]
+        _emit(_rows_as(fmt, columns, rows, "analyst queries (cypher/)"), output)
+        return
+    if query is None:
+        raise typer.BadParameter("give a query file, a bundled query name or Cypher, or --list")
+    with _errors():
+        parsed = analyst.resolve_query(query)
+        params = analyst.parse_params(parsed, param or [])
+        with open_store(store, read_only=not write, database=database) as graph:
+            rows = analyst.run_query(graph, parsed, params, write=write)
+    columns = list(dict.fromkeys(key for row in rows for key in row))
+    if fmt != "json":
+        rows = [
+            {
+                key: orjson.dumps(value).decode() if isinstance(value, dict | list) else value
+                for key, value in row.items()
+            }
+            for row in rows
+        ]
+    _emit(_rows_as(fmt, columns, rows, parsed.title), output)
+    console.print(f"{parsed.name}: {len(rows)} row(s)", highlight=False)

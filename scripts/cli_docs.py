@@ -19,6 +19,10 @@ COMMANDS = [
     ["profile"],
     ["stats"],
     ["export", "clusters"],
+    ["explain"],
+    ["cypher"],
+    ["schema", "apply"],
+    ["schema", "show"],
 ]
 TARGET = Path(__file__).resolve().parent.parent / "docs" / "cli.md"
 

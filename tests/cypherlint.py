@@ -18,6 +18,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from idgraph.analyst import split_statements
+
 ROOT = Path(__file__).resolve().parent.parent
 LINT_DIR = Path(__file__).resolve().parent / "cypher_lint"
 SCHEMA_FILE = ROOT / "cypher" / "schema.cypher"
@@ -94,23 +96,13 @@ def project_schema() -> LintSchema:
 def split_cypher_file(text: str) -> list[str]:
     """Split a `.cypher` file into statements on `;` at line ends, dropping `//` comment lines.
 
+    The rules are `idgraph.analyst.split_statements`, so the linter sees what `idgraph cypher`
+    runs.
+
     >>> split_cypher_file("// header\\nMATCH (n)\\nRETURN n;\\n\\nRETURN 1;\\n")
     ['MATCH (n)\\nRETURN n', 'RETURN 1']
     """
-    statements: list[str] = []
-    current: list[str] = []
-    for line in text.splitlines():
-        if line.lstrip().startswith("//"):
-            continue
-        stripped = line.rstrip()
-        if stripped.endswith(";"):
-            current.append(stripped[:-1])
-            statements.append("\n".join(current).strip())
-            current = []
-        else:
-            current.append(line)
-    statements.append("\n".join(current).strip())
-    return [s for s in statements if s]
+    return split_statements(text)
 
 
 def parameters_in(query: str) -> list[str]:

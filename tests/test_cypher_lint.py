@@ -1,4 +1,4 @@
-"""Every statement in cypher/*.cypher passes Neo4j's own Cypher front-end.
+"""Every statement in cypher/*.cypher passes Neo4j's own Cypher front-end, with its declared params.
 
 The linter runs once per session (one Node process for every statement); the negative tests
 prove it really reports what these tests rely on, so a silently broken linter cannot pass them.
@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from idgraph.analyst import header_problems, load_query
 from tests import cypherlint
 from tests.cypherlint import (
     ROOT,
@@ -23,19 +24,44 @@ from tests.cypherlint import (
 )
 
 CYPHER_FILES = sorted((ROOT / "cypher").glob("*.cypher"))
+QUERIES = {path.name: load_query(path) for path in CYPHER_FILES}
+#: (name, statement, the parameters its file declares in `// Param:` lines).
 STATEMENTS = [
-    (f"{path.name}#{i}", text)
-    for path in CYPHER_FILES
-    for i, text in enumerate(split_cypher_file(path.read_text(encoding="utf-8")), start=1)
+    (f"{name}#{i}", text, [p.name for p in query.params])
+    for name, query in QUERIES.items()
+    for i, text in enumerate(query.statements, start=1)
 ]
+ANALYST_FILES = [name for name in QUERIES if name != "schema.cypher"]
 
 
 def test_there_are_cypher_files_to_lint() -> None:
     assert CYPHER_FILES, "cypher/ holds no .cypher files"
     assert STATEMENTS
+    assert len(ANALYST_FILES) >= 9
 
 
-@pytest.mark.parametrize(("name", "text"), STATEMENTS, ids=[name for name, _ in STATEMENTS])
+@pytest.mark.parametrize("name", ANALYST_FILES)
+def test_analyst_file_has_a_complete_header(name: str) -> None:
+    """Title, Answers, Engines (and why, if Neo4j-only), a described Param and a Browser line
+    for every parameter it uses, and exactly one statement to paste into the Neo4j Browser."""
+    query = QUERIES[name]
+    assert header_problems(query) == []
+    assert len(query.statements) == 1
+    assert set(query.used_parameters()) == {p.name for p in query.params}
+    text = (ROOT / "cypher" / name).read_text(encoding="utf-8")
+    assert text.rstrip().endswith(";"), "end the statement with `;`"
+    header = text.split("\n", 1)[0]
+    assert header.startswith("// Title: "), "the file starts with its `// Title:` line"
+
+
+def test_schema_file_is_neo4j_only() -> None:
+    schema = QUERIES["schema.cypher"]
+    assert schema.engines == ("neo4j",) and schema.why_neo4j_only
+
+
+@pytest.mark.parametrize(
+    ("name", "text"), [s[:2] for s in STATEMENTS], ids=[s[0] for s in STATEMENTS]
+)
 def test_cypher_file_statement_lints_clean(
     name: str, text: str, results: dict[str, LintResult]
 ) -> None:
@@ -67,7 +93,7 @@ PROBES = {
 @pytest.fixture(scope="module")
 def results() -> dict[str, LintResult]:
     """Everything this module checks, linted in one batch (starting the linter costs seconds)."""
-    statements = [(name, text, parameters_in(text)) for name, text in STATEMENTS]
+    statements = list(STATEMENTS)
     statements += [(name, query, params) for name, (query, params, _) in BROKEN.items()]
     statements += [(name, query, params) for name, (query, params) in PROBES.items()]
     return {result.name: result for result in lint(statements)}

@@ -363,13 +363,20 @@ def _delete_batch(tx: neo4j.ManagedTransaction, cypher: str, params: dict[str, A
 
 
 def _plain(value: Any) -> Any:
-    """Driver graph types as plain data, the shape the embedded store returns."""
-    if isinstance(value, Node | Relationship):
+    """Driver graph types as plain data, in the shape the embedded store's values take.
+
+    A node on its own is its properties (as `customer_node` expects); nodes inside a path
+    carry their `label`, and relationships their `type` and the keys of their `start` and
+    `end` nodes, so a path can be drawn from the data alone.
+    """
+    if isinstance(value, Node):
         return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, Relationship):
+        return _relationship(value)
     if isinstance(value, Path):
         return {
-            "nodes": [_plain(n) for n in value.nodes],
-            "relationships": [_plain(r) for r in value.relationships],
+            "nodes": [{"label": _label(n), **_plain(n)} for n in value.nodes],
+            "relationships": [_relationship(r) for r in value.relationships],
         }
     if isinstance(value, list):
         return [_plain(v) for v in value]
@@ -378,6 +385,26 @@ def _plain(value: Any) -> Any:
     if hasattr(value, "iso_format"):
         return value.iso_format()
     return value
+
+
+def _label(node: Node) -> str | None:
+    return next(iter(sorted(node.labels)), None)
+
+
+def _node_key(node: Node | None) -> Any:
+    if node is None:
+        return None
+    key = PRIMARY_KEYS.get(_label(node) or "")
+    return node.get(key) if key else node.element_id
+
+
+def _relationship(rel: Relationship) -> dict[str, Any]:
+    return {
+        "type": rel.type,
+        "start": _node_key(rel.start_node),
+        "end": _node_key(rel.end_node),
+        **{k: _plain(v) for k, v in rel.items()},
+    }
 
 
 def _first_line(message: str) -> str:
