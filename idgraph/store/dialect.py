@@ -225,3 +225,21 @@ NEO4J_CHECKS: Final[dict[str, str]] = {
         "RETURN type, labelsOrTypes AS labels, properties"
     ),
 }
+
+#: LadybugDB's writes besides `COPY FROM`: one explicit transaction per ingest, row updates by
+#: `UNWIND`, and the deletes that let customers and computed evidence be rewritten whole.
+LADYBUG_WRITES: Final[dict[str, str]] = {
+    "begin": "BEGIN TRANSACTION",
+    "commit": "COMMIT",
+    "rollback": "ROLLBACK",
+    "update_records": "UNWIND $rows AS row MATCH (r:Record {key: row.key}) SET "
+    + ", ".join(f"r.{name} = row.{name}" for name in NODE_TABLES["Record"] if name != "key"),
+    "update_identifiers": (
+        "UNWIND $rows AS row MATCH (i:Identifier {key: row.key}) "
+        "SET i.linking = row.linking, i.reason = row.reason"
+    ),
+    "delete_customers": "MATCH (c:Customer) DETACH DELETE c",
+    "delete_computed_evidence": (
+        "MATCH (:Record)-[m:MATCHED]->(:Record) WHERE NOT m.rule IN $rules DELETE m"
+    ),
+}

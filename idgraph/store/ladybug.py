@@ -18,7 +18,7 @@ import pyarrow as pa
 from idgraph.errors import StoreUnavailable
 from idgraph.models import EXPLICIT_LINK_RULES
 from idgraph.store.base import GraphStore, Row
-from idgraph.store.dialect import LADYBUG
+from idgraph.store.dialect import LADYBUG, LADYBUG_WRITES
 from idgraph.store.plan import WritePlan
 from idgraph.store.rows import event_row, identifier_row, record_row
 from idgraph.store.schema import NODE_TABLES, ColumnType, check_property_name
@@ -85,13 +85,13 @@ class LadybugStore(GraphStore):
 
     def _apply(self, plan: WritePlan) -> None:
         conn = self._conn
-        conn.execute("BEGIN TRANSACTION")
+        conn.execute(LADYBUG_WRITES["begin"])
         try:
             self._write(plan)
         except BaseException:
-            conn.execute("ROLLBACK")
+            conn.execute(LADYBUG_WRITES["rollback"])
             raise
-        conn.execute("COMMIT")
+        conn.execute(LADYBUG_WRITES["commit"])
 
     def _write(self, plan: WritePlan) -> None:
         for label, columns in (("Customer", plan.customer_columns), ("Event", plan.event_columns)):
@@ -101,21 +101,9 @@ class LadybugStore(GraphStore):
                 if ddl:
                     self._conn.execute(ddl)
         self._copy("Record", [record_row(r) for r in plan.new_records])
-        self._set_rows(
-            "update_records",
-            "UNWIND $rows AS row MATCH (r:Record {key: row.key}) SET "
-            + ", ".join(
-                f"r.{name} = row.{name}" for name in NODE_TABLES["Record"] if name != "key"
-            ),
-            [record_row(r) for r in plan.changed_records],
-        )
+        self._set_rows("update_records", [record_row(r) for r in plan.changed_records])
         self._copy("Identifier", [identifier_row(i) for i in plan.new_identifiers])
-        self._set_rows(
-            "update_identifiers",
-            "UNWIND $rows AS row MATCH (i:Identifier {key: row.key}) "
-            "SET i.linking = row.linking, i.reason = row.reason",
-            [identifier_row(i) for i in plan.changed_identifiers],
-        )
+        self._set_rows("update_identifiers", [identifier_row(i) for i in plan.changed_identifiers])
         self._copy_rel("HAS_IDENTIFIER", plan.new_record_identifiers)
         event_columns = self.columns("Event")
         self._copy("Event", [event_row(e, event_columns) for e in plan.new_events], event_columns)
@@ -129,10 +117,9 @@ class LadybugStore(GraphStore):
                 "score": [1.0] * len(plan.new_links),
             },
         )
-        self._conn.execute("MATCH (c:Customer) DETACH DELETE c")
+        self._conn.execute(LADYBUG_WRITES["delete_customers"])
         self._conn.execute(
-            "MATCH (:Record)-[m:MATCHED]->(:Record) WHERE NOT m.rule IN $rules DELETE m",
-            {"rules": sorted(EXPLICIT_LINK_RULES)},
+            LADYBUG_WRITES["delete_computed_evidence"], {"rules": sorted(EXPLICIT_LINK_RULES)}
         )
         self._copy("Customer", plan.customers, self.columns("Customer"))
         self._copy_rel("HAS_RECORD", plan.memberships)
@@ -183,10 +170,10 @@ class LadybugStore(GraphStore):
         columns.update(props or {})
         self._copy_table(rel, pa.table(columns))
 
-    def _set_rows(self, name: str, cypher: str, rows: Sequence[dict[str, Any]]) -> None:
+    def _set_rows(self, name: str, rows: Sequence[dict[str, Any]]) -> None:
         for start in range(0, len(rows), 2000):
             logger.debug("cypher %s", name)
-            self._conn.execute(cypher, {"rows": list(rows[start : start + 2000])})
+            self._conn.execute(LADYBUG_WRITES[name], {"rows": list(rows[start : start + 2000])})
 
 
 def _plain(value: Any) -> Any:

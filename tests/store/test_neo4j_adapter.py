@@ -7,25 +7,32 @@ Cypher front-end with exactly the parameter names that travelled with it.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import socket
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from idgraph.errors import ConfigError, StoreQueryError, StoreUnavailable
 from idgraph.normalize.record import NormalizeOptions
-from idgraph.pipeline import run_ingest
+from idgraph.pipeline import IngestReport, run_ingest
 from idgraph.query import IdentityGraph
+from idgraph.segment.definition import load_segment
+from idgraph.segment.run import run_segment
 from idgraph.store.dialect import NEO4J_WRITES
+from idgraph.store.ladybug import LadybugStore
 from idgraph.store.neo4j import Neo4jStore
 from idgraph.store.schema import PRIMARY_KEYS
-from tests.conftest import FIXTURE_INPUTS, load_truth
+from tests.conftest import AS_OF, FIXTURE_INPUTS, FIXTURES, load_truth
 from tests.cypherlint import lint
 from tests.store.bolt_stub import Answer, BoltStub, Failure, Sent
 
 AUTH = {"NEO4J_AUTH": "neo4j/stub-password"}
+SEGMENT_FILES = sorted((FIXTURES / "segments").glob("*.yaml"))
+AS_OF_MS = int(dt.datetime.fromisoformat(AS_OF).replace(tzinfo=dt.UTC).timestamp() * 1000)
 ALL_CONSTRAINTS = [["UNIQUENESS", [label], [key]] for label, key in PRIMARY_KEYS.items()]
 
 
@@ -112,17 +119,31 @@ def test_everything_sent_lints_clean_with_the_parameters_it_carried(
 ) -> None:
     unique = {(s.query, tuple(sorted(s.params))) for s in [*ingest_wire[0], *query_wire]}
     results = lint([(f"wire#{i}", q, p) for i, (q, p) in enumerate(sorted(unique))])
+    for result, (query, _) in zip(results, sorted(unique), strict=True):
+        for warning in result.warnings:
+            print(f"linter warning {warning} in: {query}")
     failures = {r.name: (q, r.errors) for r, (q, _) in zip(results, sorted(unique), strict=True)}
     assert {k: v for k, v in failures.items() if v[1]} == {}
     assert len(results) > len(NEO4J_WRITES)
 
 
+#: Neo4j's names for the embedded engine's column types, to describe the fixture store.
+_NEO4J_TYPE = {"STRING": "String", "INT64": "Long", "DOUBLE": "Double", "BOOLEAN": "Boolean"}
+
+
 @pytest.fixture(scope="module")
-def query_wire() -> list[Sent]:
-    """The query module's reads (lookup, profile, stats, explain) against the stand-in."""
+def query_wire(fixture_store: tuple[Path, IngestReport]) -> list[Sent]:
+    """The query module's reads (lookup, profile, stats, explain) and every fixture segment,
+    run through the Neo4j store against a stand-in that reports the fixture store's schema."""
+    with LadybugStore(fixture_store[0], read_only=True) as embedded:
+        columns = {label: embedded.columns(label) for label in ("Customer", "Event")}
 
     def answers(query: str, params: dict[str, Any]) -> Answer:
-        if "AS customer" in query:
+        if "db.schema.nodeTypeProperties" in query:
+            types = columns.get(params["label"], {})
+            rows = [[name, [_NEO4J_TYPE[kind]]] for name, kind in types.items()]
+            return Answer(["name", "type"], rows)
+        if query.endswith("RETURN c AS customer"):
             return Answer(["customer"], [[{"id": "C-1", "first_name": "Ada", "vip": True}]])
         if "RETURN c.id AS id" in query and "$key" in query:
             return Answer(["id"], [["C-1"]])
@@ -143,6 +164,13 @@ def query_wire() -> list[Sent]:
             graph.stats()
             path = graph.explain("crm:1", "web:1")
             assert [(s.via, s.identifier) for s in path.steps] == [("identifier", "email:x@y.z")]
+            before = len(stub.sent)
+            for definition in SEGMENT_FILES:
+                run_segment(graph.store, load_segment(definition), as_of_ms=AS_OF_MS)
+            segment_queries = [
+                s.query for s in stub.sent[before:] if "(c:Customer) WHERE" in s.query
+            ]
+            assert len(segment_queries) == len(SEGMENT_FILES)
             return list(stub.sent)
 
 
