@@ -44,6 +44,9 @@ from idgraph.store.rows import event_row, identifier_row, record_row
 from idgraph.store.schema import NODE_TABLES, PRIMARY_KEYS, check_property_name
 
 logger = logging.getLogger(__name__)
+# The driver logs failures it also raises; idgraph reports those itself, in one line. Without a
+# handler of its own, Python's last-resort handler would print them too (`-v` still shows them).
+logging.getLogger("neo4j").addHandler(logging.NullHandler())
 
 #: Rows per write transaction: big enough to amortise a round trip, small enough for the heap.
 DEFAULT_BATCH_SIZE: Final = 2000
