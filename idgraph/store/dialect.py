@@ -151,7 +151,7 @@ class Dialect:
         returns parallel lists: `keys` and `labels` of the nodes in order, and `types`,
         `rules`, `fields`, `scores` of the relationships between them.
         """
-        start = "MATCH (a:Record {key: $record_a}), (b:Record {key: $record_b}) "
+        start = "MATCH (a:Record {key: $record_a}) MATCH (b:Record {key: $record_b}) "
         if self.engine == "neo4j":
             hops = f"*..{MAX_EVIDENCE_HOPS}"
             return (

@@ -147,7 +147,7 @@ def query_wire(fixture_store: tuple[Path, IngestReport]) -> list[Sent]:
             return Answer(["customer"], [[{"id": "C-1", "first_name": "Ada", "vip": True}]])
         if "RETURN c.id AS id" in query and "$key" in query:
             return Answer(["id"], [["C-1"]])
-        if query.startswith("MATCH (a:Record {key: $record_a})"):
+        if query.startswith("MATCH (a:Record {key: $record_a}) MATCH (b"):
             row = [["crm:1", "email:x@y.z", "web:1"], ["Record", "Identifier", "Record"]]
             return Answer(
                 ["keys", "labels", "types", "rules", "fields", "scores"], [row + [[]] * 4]
