@@ -33,7 +33,6 @@ import orjson
 from pydantic import BaseModel, ConfigDict, Field
 
 from idgraph.errors import ConfigError, InputError
-from idgraph.store.schema import PRIMARY_KEYS
 
 if TYPE_CHECKING:
     from idgraph.store.base import GraphStore
@@ -406,10 +405,8 @@ def run_query(
         write: Send the statements as writes (a Neo4j write transaction).
 
     Returns:
-        One dict per row, JSON-ready. Nodes are their properties and paths
-        `{"nodes": [...], "relationships": [...]}` on both engines; on the embedded engine,
-        nodes inside lists and paths also carry `label`, and relationships `type` (plus the
-        `start`/`end` node keys inside paths), because its raw values carry internal ids.
+        One dict per row, JSON-ready, graph values in the shape `GraphStore.query` describes
+        (the same on both engines).
 
     Raises:
         ConfigError: The query is for another engine than the store's.
@@ -437,19 +434,13 @@ def run_query(
 
 
 def readable(value: Any) -> Any:
-    """A store value as JSON-ready data: LadybugDB's raw nodes, relationships and paths
-    (dicts with internal `_ID`/`_SRC`/`_DST` keys) become readable; see `run_query`."""
+    """A store value as JSON-ready data (both stores already return graph values as plain
+    dicts; this settles floats, bytes, temporal values and tuples)."""
     if value is None or isinstance(value, bool | int | str):
         return value
     if isinstance(value, float):
         return value if math.isfinite(value) else None
     if isinstance(value, dict):
-        if "_NODES" in value and "_RELS" in value:
-            return _ladybug_path(value)
-        if "_SRC" in value and "_DST" in value:
-            return _ladybug_rel(value, {})
-        if "_LABEL" in value and "_ID" in value:
-            return _ladybug_node(value)
         return {str(k): readable(v) for k, v in value.items()}
     if isinstance(value, list | tuple | set | frozenset):
         return [readable(v) for v in value]
@@ -520,43 +511,3 @@ def _guess(text: str) -> Any:
 def _strip(statement: str) -> str:
     """The statement without string literals, so a `$` inside quotes is not a parameter."""
     return re.sub(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"", "''", statement)
-
-
-def _properties(items: Mapping[str, Any]) -> dict[str, Any]:
-    return {
-        str(k): readable(v)
-        for k, v in items.items()
-        if not str(k).startswith("_") and v is not None
-    }
-
-
-def _node_key(label: str, props: Mapping[str, Any]) -> Any:
-    return props.get(PRIMARY_KEYS.get(label, "id"))
-
-
-def _ladybug_node(value: Mapping[str, Any]) -> dict[str, Any]:
-    return {"label": value["_LABEL"], **_properties(value)}
-
-
-def _ladybug_rel(value: Mapping[str, Any], keys: Mapping[Any, Any]) -> dict[str, Any]:
-    rel: dict[str, Any] = {"type": value.get("_LABEL")}
-    start, end = keys.get(_internal_id(value["_SRC"])), keys.get(_internal_id(value["_DST"]))
-    if start is not None or end is not None:
-        rel.update(start=start, end=end)
-    rel.update(_properties(value))
-    return rel
-
-
-def _ladybug_path(value: Mapping[str, Any]) -> dict[str, Any]:
-    nodes = [_ladybug_node(n) for n in value["_NODES"]]
-    keys = {
-        _internal_id(raw["_ID"]): _node_key(node["label"], node)
-        for raw, node in zip(value["_NODES"], nodes, strict=True)
-    }
-    return {"nodes": nodes, "relationships": [_ladybug_rel(r, keys) for r in value["_RELS"]]}
-
-
-def _internal_id(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return (value.get("table"), value.get("offset"))
-    return value

@@ -48,7 +48,11 @@ class GraphStore(ABC):
     def query(self, name: str, cypher: str, params: Mapping[str, Any] | None = None) -> list[Row]:
         """Run one named read statement and return its rows as dicts keyed by column name.
 
-        Values always travel as parameters; `name` is what logs and errors show.
+        Values always travel as parameters; `name` is what logs and errors show. Both engines
+        return graph values in one shape: a node is the dict of its properties; a relationship
+        is its properties plus `type`; a path is `{"nodes": [...], "relationships": [...]}`
+        whose nodes also carry `label` and whose relationships carry the keys of their `start`
+        and `end` nodes.
         """
         logger.debug("cypher %s", name)
         try:

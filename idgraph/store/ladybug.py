@@ -21,7 +21,7 @@ from idgraph.store.base import GraphStore, Row
 from idgraph.store.dialect import LADYBUG, LADYBUG_WRITES
 from idgraph.store.plan import WritePlan
 from idgraph.store.rows import event_row, identifier_row, record_row
-from idgraph.store.schema import NODE_TABLES, ColumnType, check_property_name
+from idgraph.store.schema import NODE_TABLES, PRIMARY_KEYS, ColumnType, check_property_name
 
 logger = logging.getLogger(__name__)
 
@@ -177,10 +177,52 @@ class LadybugStore(GraphStore):
 
 
 def _plain(value: Any) -> Any:
-    """Nodes come back as dicts with `_id`/`_label`; callers get their properties only."""
-    if isinstance(value, dict) and ("_LABEL" in value or "_label" in value):
-        return {k: v for k, v in value.items() if not k.startswith("_")}
+    """LadybugDB's raw values in the shape both stores return (see `GraphStore.query`).
+
+    Raw nodes and relationships are dicts with internal `_ID`/`_LABEL`/`_SRC`/`_DST` keys,
+    and nodes inside a path carry every node table's columns, mostly null.
+    """
+    if isinstance(value, dict):
+        if "_NODES" in value and "_RELS" in value:
+            return _path(value)
+        if "_SRC" in value and "_DST" in value:
+            return {"type": value.get("_LABEL"), **_properties(value, keep_null=False)}
+        if "_LABEL" in value and "_ID" in value:
+            return _properties(value, keep_null=True)
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
     return value
+
+
+def _properties(raw: dict[str, Any], *, keep_null: bool) -> dict[str, Any]:
+    return {
+        k: _plain(v)
+        for k, v in raw.items()
+        if not k.startswith("_") and (keep_null or v is not None)
+    }
+
+
+def _path(raw: dict[str, Any]) -> dict[str, Any]:
+    nodes = [{"label": n["_LABEL"], **_properties(n, keep_null=False)} for n in raw["_NODES"]]
+    keys = {
+        _internal_id(n["_ID"]): node.get(PRIMARY_KEYS.get(node["label"], ""))
+        for n, node in zip(raw["_NODES"], nodes, strict=True)
+    }
+    relationships = [
+        {
+            "type": r.get("_LABEL"),
+            "start": keys.get(_internal_id(r["_SRC"])),
+            "end": keys.get(_internal_id(r["_DST"])),
+            **_properties(r, keep_null=False),
+        }
+        for r in raw["_RELS"]
+    ]
+    return {"nodes": nodes, "relationships": relationships}
+
+
+def _internal_id(value: Any) -> Any:
+    return (value.get("table"), value.get("offset")) if isinstance(value, dict) else value
 
 
 def _coerce(value: Any, kind: ColumnType) -> Any:

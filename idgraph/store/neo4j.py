@@ -368,14 +368,14 @@ def _delete_batch(tx: neo4j.ManagedTransaction, cypher: str, params: dict[str, A
 def _plain(value: Any) -> Any:
     """Driver graph types as plain data, in the shape the embedded store's values take.
 
-    A node on its own is its properties (as `customer_node` expects); nodes inside a path
-    carry their `label`, and relationships their `type` and the keys of their `start` and
-    `end` nodes, so a path can be drawn from the data alone.
+    A node on its own is its properties (as `customer_node` expects) and a relationship its
+    properties plus `type`; inside a path, nodes also carry their `label` and relationships the
+    keys of their `start` and `end` nodes, so the path can be drawn from the data alone.
     """
     if isinstance(value, Node):
         return {k: _plain(v) for k, v in value.items()}
     if isinstance(value, Relationship):
-        return _relationship(value)
+        return {"type": value.type, **{k: _plain(v) for k, v in value.items()}}
     if isinstance(value, Path):
         return {
             "nodes": [{"label": _label(n), **_plain(n)} for n in value.nodes],

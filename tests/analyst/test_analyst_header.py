@@ -355,37 +355,8 @@ def test_write_runs_statements_that_change_the_store(tmp_path: Path) -> None:
         (float("nan"), None),
         ((1, "a"), [1, "a"]),
         (b"\x01\xff", "01ff"),
-        (
-            {"_ID": {"table": 0, "offset": 1}, "_LABEL": "Record", "key": "k", "email": None},
-            {"label": "Record", "key": "k"},
-        ),
-        (
-            {"_SRC": {}, "_DST": {}, "_ID": {}, "_LABEL": "MATCHED", "rule": "r"},
-            {"type": "MATCHED", "rule": "r"},
-        ),
         ({"a": [{"b": 1}]}, {"a": [{"b": 1}]}),
     ],
 )
 def test_readable(value: Any, expected: Any) -> None:
     assert readable(value) == expected
-
-
-def test_readable_path_names_relationship_ends_by_key() -> None:
-    path = {
-        "_NODES": [
-            {"_ID": {"table": 2, "offset": 0}, "_LABEL": "Customer", "id": "C-1", "key": None},
-            {"_ID": {"table": 0, "offset": 5}, "_LABEL": "Record", "id": None, "key": "crm:1"},
-        ],
-        "_RELS": [
-            {
-                "_SRC": {"table": 2, "offset": 0},
-                "_DST": {"table": 0, "offset": 5},
-                "_ID": {"table": 5, "offset": 0},
-                "_LABEL": "HAS_RECORD",
-            }
-        ],
-    }
-    assert readable(path) == {
-        "nodes": [{"label": "Customer", "id": "C-1"}, {"label": "Record", "key": "crm:1"}],
-        "relationships": [{"type": "HAS_RECORD", "start": "C-1", "end": "crm:1"}],
-    }

@@ -7,7 +7,8 @@ with the parameters it came with. It executes no Cypher: correctness of the text
 linter's job (`tests/cypherlint.py`), correctness of the answers the embedded engine's.
 
 Protocol subset: handshake, then Bolt 5.0 or 4.4 messages HELLO, BEGIN, RUN, PULL, DISCARD,
-COMMIT, ROLLBACK, RESET, GOODBYE, with PackStream values (no graph structures).
+COMMIT, ROLLBACK, RESET, GOODBYE, with PackStream values; answers may hold nodes,
+relationships and paths (`node`, `relationship`, `path`, Bolt 5.0 layout).
 """
 
 from __future__ import annotations
@@ -52,6 +53,36 @@ class Answer:
 
 
 Handler = Callable[[str, dict[str, Any]], Answer]
+
+
+@dataclass(frozen=True)
+class Struct:
+    """A PackStream structure: a signature byte and its fields."""
+
+    signature: int
+    fields: tuple[Any, ...]
+
+
+def node(node_id: int, labels: list[str], properties: dict[str, Any]) -> Struct:
+    return Struct(0x4E, (node_id, labels, properties, f"n:{node_id}"))
+
+
+def relationship(
+    rel_id: int, start: int, end: int, rel_type: str, properties: dict[str, Any]
+) -> Struct:
+    return Struct(
+        0x52, (rel_id, start, end, rel_type, properties, f"r:{rel_id}", f"n:{start}", f"n:{end}")
+    )
+
+
+def path(nodes: list[Struct], rels: list[tuple[int, str, dict[str, Any]]]) -> Struct:
+    """A path walking `nodes` in order, each hop along one of `rels` (id, type, properties)
+    pointing forwards."""
+    unbound = [Struct(0x72, (rel_id, kind, props, f"r:{rel_id}")) for rel_id, kind, props in rels]
+    indices: list[int] = []
+    for hop in range(len(rels)):
+        indices += [hop + 1, hop + 1]
+    return Struct(0x50, (nodes, unbound, indices))
 
 
 @dataclass
@@ -288,6 +319,9 @@ class _Reader:
 
 
 def _pack(value: Any) -> bytes:
+    if isinstance(value, Struct):
+        head = bytes([0xB0 + len(value.fields), value.signature])
+        return head + b"".join(_pack(f) for f in value.fields)
     if value is None:
         return b"\xc0"
     if value is True:
