@@ -20,7 +20,7 @@ from idgraph.models import EXPLICIT_LINK_RULES
 from idgraph.store.base import GraphStore, Row
 from idgraph.store.dialect import LADYBUG, LADYBUG_WRITES
 from idgraph.store.plan import WritePlan
-from idgraph.store.rows import event_row, identifier_row, record_row
+from idgraph.store.rows import coerce, event_row, identifier_row, record_row
 from idgraph.store.schema import NODE_TABLES, PRIMARY_KEYS, ColumnType, check_property_name
 
 logger = logging.getLogger(__name__)
@@ -144,7 +144,7 @@ class LadybugStore(GraphStore):
         columns = columns or NODE_TABLES[label]
         table = pa.table(
             {
-                name: pa.array([_coerce(row.get(name), kind) for row in rows], _ARROW[kind])
+                name: pa.array([coerce(row.get(name), kind) for row in rows], _ARROW[kind])
                 for name, kind in columns.items()
             }
         )
@@ -223,18 +223,3 @@ def _path(raw: dict[str, Any]) -> dict[str, Any]:
 
 def _internal_id(value: Any) -> Any:
     return (value.get("table"), value.get("offset")) if isinstance(value, dict) else value
-
-
-def _coerce(value: Any, kind: ColumnType) -> Any:
-    if value is None:
-        return None
-    try:
-        if kind == "DOUBLE":
-            return float(value)
-        if kind == "INT64":
-            return int(value)
-        if kind == "BOOLEAN":
-            return value if isinstance(value, bool) else None
-    except (TypeError, ValueError):
-        return None
-    return value if isinstance(value, str) else str(value)

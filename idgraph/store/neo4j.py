@@ -40,8 +40,8 @@ from idgraph.models import EXPLICIT_LINK_RULES
 from idgraph.store.base import GraphStore, Row
 from idgraph.store.dialect import NEO4J, NEO4J_CHECKS, NEO4J_WRITES
 from idgraph.store.plan import StoreState, WritePlan
-from idgraph.store.rows import event_row, identifier_row, record_row
-from idgraph.store.schema import NODE_TABLES, PRIMARY_KEYS, check_property_name
+from idgraph.store.rows import coerce, event_row, identifier_row, record_row
+from idgraph.store.schema import NODE_TABLES, PRIMARY_KEYS, ColumnType, check_property_name
 
 logger = logging.getLogger(__name__)
 # The driver logs failures it also raises; idgraph reports those itself, in one line. Without a
@@ -165,19 +165,33 @@ class WriteStep:
     rows: list[dict[str, Any]]
 
 
-def write_steps(plan: WritePlan, event_columns: Sequence[str]) -> list[WriteStep]:
+def write_steps(
+    plan: WritePlan,
+    *,
+    customer_columns: Mapping[str, ColumnType],
+    event_columns: Mapping[str, ColumnType],
+) -> list[WriteStep]:
     """The rows of each batched write of one ingest, in the order they must run.
 
     Nodes before the relationships that need them; customers merged before records move
-    between them, so a failure half-way leaves every record with a customer.
+    between them, so a failure half-way leaves every record with a customer. Customer and
+    event properties are limited to known columns and converted to their column types, as the
+    embedded store's typed tables do, so both stores hold the same values.
+
+    Args:
+        plan: What the ingest changes.
+        customer_columns: `Customer` properties the store already has, with their types.
+        event_columns: `Event` properties the store already has, with their types.
 
     Raises:
-        ConfigError: a trait or event-property name fails the allowlist.
+        ConfigError: a new trait or event-property column fails the allowlist.
     """
-    columns = set(event_columns) | set(plan.event_columns)
     for name in [*plan.customer_columns, *plan.event_columns]:
         check_property_name(name)
-    customers = [_customer_row(row) for row in plan.customers]
+    customer_types = {**NODE_TABLES["Customer"], **customer_columns, **plan.customer_columns}
+    event_types = {**NODE_TABLES["Event"], **event_columns, **plan.event_columns}
+    customers = [_typed(row, customer_types) for row in plan.customers]
+    events = [_typed(event_row(e, event_types), event_types) for e in plan.new_events]
     return [
         WriteStep(
             "merge_records", [record_row(r) for r in [*plan.new_records, *plan.changed_records]]
@@ -190,7 +204,7 @@ def write_steps(plan: WritePlan, event_columns: Sequence[str]) -> list[WriteStep
             "merge_record_identifiers",
             [{"record": r, "identifier": i} for r, i in plan.new_record_identifiers],
         ),
-        WriteStep("merge_events", [event_row(e, columns) for e in plan.new_events]),
+        WriteStep("merge_events", events),
         WriteStep(
             "merge_matched",
             [
@@ -216,11 +230,10 @@ def write_steps(plan: WritePlan, event_columns: Sequence[str]) -> list[WriteStep
     ]
 
 
-def _customer_row(row: Mapping[str, Any]) -> dict[str, Any]:
-    for name in row:
-        if name not in NODE_TABLES["Customer"]:
-            check_property_name(name, what="trait")
-    return {k: v for k, v in row.items() if v is not None}
+def _typed(row: Mapping[str, Any], types: Mapping[str, ColumnType]) -> dict[str, Any]:
+    """Only the typed columns, converted; a null leaves the property absent (Neo4j's way)."""
+    typed = {name: coerce(row.get(name), kind) for name, kind in types.items()}
+    return {name: value for name, value in typed.items() if value is not None}
 
 
 def batches(rows: Sequence[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
@@ -340,7 +353,9 @@ class Neo4jStore(GraphStore):
         if self._read_only:
             raise StoreQueryError("apply", "the store was opened read-only")
         self.require_schema()
-        steps = write_steps(plan, list(self.columns("Event")))
+        steps = write_steps(
+            plan, customer_columns=self.columns("Customer"), event_columns=self.columns("Event")
+        )
         with self._driver.session(database=self._database) as session:
             for step in steps:
                 cypher = NEO4J_WRITES[step.name]

@@ -10,6 +10,7 @@ import orjson
 
 from idgraph.models import Event, Record
 from idgraph.store.plan import IdentifierRow
+from idgraph.store.schema import ColumnType
 from idgraph.types import FIELD_NAMES
 
 
@@ -56,3 +57,19 @@ def event_row(event: Event, columns: Collection[str]) -> dict[str, Any]:
         if name in columns and name not in row:
             row[name] = value
     return row
+
+
+def coerce(value: Any, kind: ColumnType) -> Any:
+    """`value` as a column of type `kind` holds it; None where it cannot be converted."""
+    if value is None:
+        return None
+    try:
+        if kind == "DOUBLE":
+            return float(value)
+        if kind == "INT64":
+            return int(value)
+        if kind == "BOOLEAN":
+            return value if isinstance(value, bool) else None
+    except (TypeError, ValueError):
+        return None
+    return value if isinstance(value, str) else str(value)

@@ -24,7 +24,8 @@ from idgraph.segment.definition import load_segment
 from idgraph.segment.run import run_segment
 from idgraph.store.dialect import NEO4J_WRITES
 from idgraph.store.ladybug import LadybugStore
-from idgraph.store.neo4j import Neo4jStore
+from idgraph.store.neo4j import Neo4jStore, write_steps
+from idgraph.store.plan import WritePlan
 from idgraph.store.schema import PRIMARY_KEYS
 from tests.conftest import AS_OF, FIXTURE_INPUTS, FIXTURES, load_truth
 from tests.cypherlint import lint
@@ -293,3 +294,67 @@ def test_unreachable_server_names_the_url_and_the_fix() -> None:
         f"cannot reach Neo4j at {url}: is it running? Start it with `docker compose up -d` "
         "and wait until `docker compose ps` shows it healthy"
     )
+
+
+def _sent_rows(sent: list[Sent], statement: str) -> list[dict[str, Any]]:
+    return [row for s in sent if _write_name(s.query) == statement for row in s.params["rows"]]
+
+
+@pytest.mark.parametrize(
+    ("statement", "label", "key"),
+    [
+        ("merge_customers", "Customer", "id"),
+        ("merge_records", "Record", "key"),
+        ("merge_events", "Event", "id"),
+        ("merge_identifiers", "Identifier", "key"),
+    ],
+)
+def test_neo4j_receives_the_nodes_the_embedded_store_holds(
+    ingest_wire: tuple[list[Sent], int],
+    fixture_store: tuple[Path, IngestReport],
+    statement: str,
+    label: str,
+    key: str,
+) -> None:
+    """Same properties, same values, same types: what Neo4j stores is what LadybugDB stores."""
+    volatile = {"updated_ts"} if label == "Customer" else set()
+    sent = {  # Neo4j stores no nulls: `SET n = row` leaves a null property absent
+        row[key]: {k: v for k, v in row.items() if v is not None and k not in volatile}
+        for row in _sent_rows(ingest_wire[0], statement)
+    }
+    with LadybugStore(fixture_store[0], read_only=True) as embedded:
+        rows = embedded.query("nodes", f"MATCH (n:{label}) RETURN n AS node")
+    stored = {
+        row["node"][key]: {
+            k: v for k, v in row["node"].items() if v is not None and k not in volatile
+        }
+        for row in rows
+    }
+    assert sent.keys() == stored.keys()
+    differing = [k for k in stored if sent[k] != stored[k]]
+    first = differing[0] if differing else None
+    assert differing == [], {
+        k: (sent[first].get(k), stored[first].get(k))
+        for k in sent[first].keys() | stored[first].keys()
+        if sent[first].get(k) != stored[first].get(k)
+    }
+    types = {(k, type(v).__name__) for node in sent.values() for k, v in node.items()}
+    assert types == {(k, type(v).__name__) for node in stored.values() for k, v in node.items()}
+
+
+def test_write_steps_drop_unlisted_properties_and_convert_types() -> None:
+    plan = WritePlan(
+        customers=[
+            {"id": "C-1", "record_count": "3", "lifetime_value": 12, "Bad Name": "x", "vip": 1}
+        ],
+        customer_columns={"vip": "BOOLEAN"},
+    )
+    steps = write_steps(plan, customer_columns={"lifetime_value": "DOUBLE"}, event_columns={})
+    (customers,) = [step.rows for step in steps if step.name == "merge_customers"]
+    assert customers == [{"id": "C-1", "record_count": 3, "lifetime_value": 12.0}]
+    with pytest.raises(ConfigError, match="not allowed"):
+        write_steps(
+            WritePlan(customer_columns={"Bad Name": "STRING"}),
+            customer_columns={},
+            event_columns={},
+        )
