@@ -1,4 +1,5 @@
-// idgraph graph schema (Neo4j 5). Apply with `idgraph schema apply`.
+// Title: The graph schema: uniqueness constraints and indexes (Neo4j 5)
+// Apply with `idgraph schema apply`; `idgraph schema show` prints it.
 // Engines: neo4j
 // Why Neo4j-only: constraints and indexes are Neo4j DDL; the embedded store creates its own
 //   tables from idgraph/store/schema.py when it opens.

@@ -5,8 +5,8 @@
 // Param: record_a string  a Record.key, e.g. 'crm:C1003'
 // Param: record_b string  another Record.key, e.g. 'crm:C1493'
 // Engines: neo4j
-// Why Neo4j-only: shortestPath() is Neo4j syntax; the embedded engine spells shortest paths
-//   differently, so idgraph's own explanation query goes through its dialect layer instead.
+// Why Neo4j-only: shortestPath() is Neo4j syntax; on the embedded store run
+//   `idgraph explain RECORD_A RECORD_B`, which asks the dialect layer for each engine's spelling.
 // Browser: :param record_a => 'crm:C1003'
 // Browser: :param record_b => 'crm:C1493'
 MATCH (a:Record {key: $record_a})
