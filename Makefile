@@ -20,7 +20,7 @@ $(LINTER): tests/cypher_lint/package.json tests/cypher_lint/package-lock.json
 	npm ci --prefix tests/cypher_lint --no-audit --no-fund --loglevel=error
 
 demo: $(BIN)/idgraph
-	$(BIN)/idgraph ingest $(FIXTURES) --default-region IT
+	$(BIN)/idgraph ingest $(FIXTURES) --default-region IT --as-of $(AS_OF)
 	$(BIN)/idgraph segment run fixtures/segments/lapsed_high_spenders.yaml --as-of $(AS_OF)
 
 # Neo4j (docker-compose.yml): `docker compose up -d --wait`, then export the .env, e.g.
@@ -29,7 +29,7 @@ NEO4J_URL ?= bolt://localhost:7687
 
 demo-neo4j: $(BIN)/idgraph
 	$(BIN)/idgraph schema apply --store $(NEO4J_URL)
-	$(BIN)/idgraph ingest $(FIXTURES) --default-region IT --store $(NEO4J_URL)
+	$(BIN)/idgraph ingest $(FIXTURES) --default-region IT --as-of $(AS_OF) --store $(NEO4J_URL)
 	$(BIN)/idgraph segment run fixtures/segments/lapsed_high_spenders.yaml --as-of $(AS_OF) \
 		--store $(NEO4J_URL)
 

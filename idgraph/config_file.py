@@ -6,6 +6,7 @@ validation errors list every problem as `location: message`, all at once.
 
 from __future__ import annotations
 
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -50,3 +51,18 @@ def validation_problems(exc: ValidationError) -> list[str]:
 
 def problems_message(problems: list[str]) -> str:
     return f"{len(problems)} problem(s):\n  " + "\n  ".join(problems)
+
+
+def read_config_mapping(
+    path: Path | str | None, *, package: str, what: str
+) -> tuple[str, dict[str, Any]]:
+    """A config file's mapping, or the package's shipped `default.yaml` when `path` is None.
+
+    Returns:
+        Where it came from (for messages) and the mapping.
+    """
+    if path is None:
+        where = f"default {what}"
+        text = resources.files(package).joinpath("default.yaml").read_text("utf-8")
+        return where, read_yaml_mapping(where, what=what, text=text)
+    return str(path), read_yaml_mapping(path, what=what)

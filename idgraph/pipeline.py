@@ -30,6 +30,8 @@ from idgraph.store.base import GraphStore
 from idgraph.store.plan import IdentifierRow, StoreState, WritePlan
 from idgraph.store.rows import record_row
 from idgraph.store.schema import NODE_TABLES, ColumnType, check_property_name
+from idgraph.traits.compute import compute_traits, events_frame
+from idgraph.traits.config import TraitsConfig, load_traits_config
 
 logger = logging.getLogger(__name__)
 
@@ -92,6 +94,8 @@ def run_ingest(
     mappings: Mapping[Path, SourceMapping] | None = None,
     rejects_path: Path | str = "idgraph-rejects.jsonl",
     progress: Progress | None = None,
+    traits: TraitsConfig | Path | str | None = None,
+    as_of_ms: int | None = None,
 ) -> IngestReport:
     """Ingest files into the store and re-resolve customers, all in one transaction.
 
@@ -104,13 +108,17 @@ def run_ingest(
         mappings: explicit CSV mappings by path, overriding `X.mapping.yaml` sidecars.
         rejects_path: where rejected lines go (JSONL); written only when something is rejected.
         progress: optional callback `(stage, done, total)`.
+        traits: the computed traits to store on every customer: a `TraitsConfig`, a path to
+            one, or None for the shipped default (docs/traits.md).
+        as_of_ms: the instant trait windows and day counts are measured from (epoch ms);
+            default now.
 
     Returns:
         The report: per-file counts that reconcile, what changed, the cluster-size distribution.
 
     Raises:
         InputError: an input file cannot be read at all; nothing was written.
-        ConfigError: a mapping or the match config is invalid.
+        ConfigError: a mapping, the match config or the traits config is invalid.
         StoreError: the store failed; the store is as it was before this call.
     """
     started = time.perf_counter()
@@ -118,6 +126,8 @@ def run_ingest(
     config = (
         match_config if isinstance(match_config, MatchConfig) else load_match_config(match_config)
     )
+    trait_config = traits if isinstance(traits, TraitsConfig) else load_traits_config(traits)
+    as_of = int(time.time() * 1000) if as_of_ms is None else as_of_ms
     options = options or NormalizeOptions()
     files = [Path(p) for p in paths]
     step("read", 0, len(files))
@@ -129,7 +139,7 @@ def run_ingest(
     with open_store(store, database=database) as graph:
         step("resolve", 0, 1)
         state = graph.load_state()
-        plan, stats = _plan(graph, state, batches, config)
+        plan, stats = _plan(graph, state, batches, config, trait_config, as_of)
         step("resolve", 1, 1)
         step("write", 0, 1)
         graph.apply(plan)
@@ -180,7 +190,12 @@ class _PlanStats:
 
 
 def _plan(
-    graph: GraphStore, state: StoreState, batches: Sequence[SourceBatch], config: MatchConfig
+    graph: GraphStore,
+    state: StoreState,
+    batches: Sequence[SourceBatch],
+    config: MatchConfig,
+    traits: TraitsConfig,
+    as_of_ms: int,
 ) -> tuple[WritePlan, _PlanStats]:
     plan = WritePlan()
     records: dict[str, Record] = dict(state.records)
@@ -251,6 +266,7 @@ def _plan(
     )
     plan.customers = customers.rows
     plan.memberships = customers.memberships
+    _add_traits(plan, state, traits, as_of_ms)
     # Shared identifiers are evidence as Identifier nodes, explicit links are stored once as
     # they arrive; what is left is the computed fuzzy evidence, rewritten every run.
     plan.evidence = [
@@ -258,8 +274,8 @@ def _plan(
         for e in clustering.accepted
         if not e.rule.startswith("same_") and e.rule not in EXPLICIT_LINK_RULES
     ]
-    plan.customer_columns = _new_columns(
-        "Customer", [r.traits for r in ordered], state.customer_columns
+    plan.customer_columns = _customer_columns(
+        [r.traits for r in ordered], plan.customers, traits, state.customer_columns
     )
     plan.event_columns = _new_columns(
         "Event", [e.properties for e in plan.new_events], state.event_columns
@@ -275,6 +291,45 @@ def _plan(
         sizes=customers.sizes,
     )
     return plan, stats
+
+
+def _add_traits(plan: WritePlan, state: StoreState, traits: TraitsConfig, as_of_ms: int) -> None:
+    """Compute every trait from stored and new events; computed values beat source traits."""
+    owner = {record: customer for customer, record in plan.memberships}
+    stored = ((owner.get(e.record), e.name, e.ts, e.properties) for e in state.events)
+    new = ((owner.get(e.record_key), e.name, e.ts, e.properties) for e in plan.new_events)
+    computed = compute_traits(
+        traits,
+        events_frame([*stored, *new]),
+        customers=[row["id"] for row in plan.customers],
+        birth_dates=[row.get("birth_date") for row in plan.customers],
+        as_of_ms=as_of_ms,
+    )
+    for row in plan.customers:
+        row.update(computed[row["id"]])
+
+
+def _customer_columns(
+    record_traits: Sequence[Mapping[str, object]],
+    customers: Sequence[Mapping[str, object]],
+    traits: TraitsConfig,
+    existing: Mapping[str, ColumnType],
+) -> dict[str, ColumnType]:
+    """Columns for source traits and computed traits; a computed trait's type wins."""
+    declared = traits.columns()
+    columns = {
+        name: kind
+        for name, kind in _new_columns("Customer", record_traits, existing).items()
+        if name not in declared
+    }
+    undeclared = [name for name, kind in declared.items() if kind is None]
+    columns.update(
+        _new_columns(
+            "Customer", [{n: row.get(n) for n in undeclared} for row in customers], existing
+        )
+    )
+    columns.update({name: kind for name, kind in declared.items() if kind and name not in existing})
+    return dict(sorted(columns.items()))
 
 
 def _column_type(value: object) -> ColumnType | None:

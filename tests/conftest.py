@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -33,12 +34,18 @@ def store_path(tmp_path: Path) -> Path:
     return tmp_path / "idgraph.db"
 
 
-def ingest_fixtures(store: Path, tmp_path: Path) -> IngestReport:
+def as_of_ms(day: str = AS_OF) -> int:
+    """Midnight UTC at the start of `day` (YYYY-MM-DD), in epoch milliseconds."""
+    return int(datetime.fromisoformat(day).replace(tzinfo=UTC).timestamp() * 1000)
+
+
+def ingest_fixtures(store: Path, tmp_path: Path, *, as_of: str | None = None) -> IngestReport:
     return run_ingest(
         FIXTURE_INPUTS,
         store=store,
         options=NormalizeOptions(default_region="IT"),
         rejects_path=tmp_path / "rejects.jsonl",
+        as_of_ms=as_of_ms(as_of) if as_of is not None else None,
     )
 
 
@@ -47,5 +54,5 @@ def fixture_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Pa
     """The fixtures ingested once into a store that tests only read."""
     folder = tmp_path_factory.mktemp("fixture_store")
     store = folder / "idgraph.db"
-    report = ingest_fixtures(store, folder)
+    report = ingest_fixtures(store, folder, as_of=AS_OF)
     yield store, report

@@ -7,14 +7,13 @@ every problem reported at once, and compiled by `block` and `match` into fast fu
 from __future__ import annotations
 
 import re
-from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from idgraph.config_file import problems_message, read_yaml_mapping, validation_problems
+from idgraph.config_file import problems_message, read_config_mapping, validation_problems
 from idgraph.errors import ConfigError
 from idgraph.types import IdentifierKind
 
@@ -144,13 +143,7 @@ def load_match_config(path: Path | str | None = None) -> MatchConfig:
     Raises:
         ConfigError: the file is missing, not YAML, or invalid (every problem listed).
     """
-    if path is None:
-        where = "default match config"
-        text = resources.files("idgraph.match").joinpath("default.yaml").read_text("utf-8")
-        data = read_yaml_mapping(where, what="match config", text=text)
-    else:
-        where = str(path)
-        data = read_yaml_mapping(path, what="match config")
+    where, data = read_config_mapping(path, package="idgraph.match", what="match config")
     try:
         return MatchConfig.model_validate(data)
     except ValidationError as exc:

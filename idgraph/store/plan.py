@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from idgraph.models import Event, Link, MatchEvidence, Record
 from idgraph.store.schema import ColumnType
@@ -18,6 +18,15 @@ class IdentifierRow:
     reason: str
 
 
+class StoredEvent(NamedTuple):
+    """A stored event as computed traits need it: whose record, what, when, and its properties."""
+
+    record: str
+    name: str
+    ts: int
+    properties: dict[str, Any]
+
+
 @dataclass(slots=True)
 class StoreState:
     """What the store already holds that resolution needs."""
@@ -27,6 +36,8 @@ class StoreState:
     assignment: dict[str, str] = field(default_factory=dict)
     identifiers: dict[str, IdentifierRow] = field(default_factory=dict)
     record_event_span: dict[str, tuple[int, int]] = field(default_factory=dict)
+    #: Every stored event, for the computed traits rewritten at each ingest.
+    events: list[StoredEvent] = field(default_factory=list)
     customer_columns: dict[str, ColumnType] = field(default_factory=dict)
     event_columns: dict[str, ColumnType] = field(default_factory=dict)
 

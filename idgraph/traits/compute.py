@@ -1,0 +1,308 @@
+"""Computed traits: a customer's events -> one value per configured trait, for every customer.
+
+Pure and columnar: events arrive as one DataFrame (customer, name, ts, properties), each trait
+is a masked aggregation over integer customer codes (numpy `bincount` / `ufunc.at`, pandas
+group-bys), and nothing here touches a store. Exact definitions are in docs/traits.md.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from idgraph.traits.config import LifecycleConfig, RfmConfig, TraitsConfig, TraitSpec
+
+DAY_MS = 86_400_000
+#: Columns of the events frame `compute_traits` reads.
+EVENT_COLUMNS = ("customer", "name", "ts", "properties")
+AGE_BANDS = ("under_18", "18-24", "25-34", "35-44", "45-54", "55-64", "65+")
+_BAND_FLOORS = (18, 25, 35, 45, 55, 65)
+#: Kinds of scalar values, in the order most_frequent ties are broken: booleans, numbers, text.
+_BOOL, _NUMBER, _TEXT = 0, 1, 2
+#: Monetary sums are ranked after rounding, so float summation order cannot split a tie.
+_MONEY_DECIMALS = 6
+
+Ints = npt.NDArray[np.int64]
+Floats = npt.NDArray[np.float64]
+Mask = npt.NDArray[np.bool_]
+#: One trait for every customer: the values, and where a value exists.
+Column = tuple[list[Any], Mask]
+
+
+def events_frame(rows: Iterable[tuple[str | None, str, int, Mapping[str, Any]]]) -> pd.DataFrame:
+    """The events frame from `(customer id, event name, ts epoch ms, properties)` tuples."""
+    frame = pd.DataFrame(list(rows), columns=list(EVENT_COLUMNS))
+    frame["ts"] = frame["ts"].astype(np.int64)
+    return frame
+
+
+def compute_traits(
+    config: TraitsConfig,
+    events: pd.DataFrame,
+    *,
+    customers: Sequence[str],
+    as_of_ms: int,
+    birth_dates: Sequence[str | None] | None = None,
+) -> dict[str, dict[str, Any]]:
+    """Every configured trait for every customer, as of one instant.
+
+    Events after `as_of_ms`, or of customers not in `customers`, are ignored. A trait without
+    a value (no matching event, no birth date, no purchase) is None, so it overrides a source
+    trait of the same name.
+
+    Args:
+        config: the traits to compute.
+        events: columns `customer` (id), `name`, `ts` (epoch ms), `properties` (dict).
+        customers: every customer id; each gets a row, events or not.
+        as_of_ms: the instant windows and day counts are measured from (epoch ms).
+        birth_dates: `YYYY-MM-DD` per customer, aligned with `customers` (for `age`).
+
+    Returns:
+        customer id -> trait name -> value (int, float, str, bool or None).
+
+    Examples:
+        >>> from idgraph.traits.config import TraitsConfig
+        >>> config = TraitsConfig.model_validate(
+        ...     {"traits": [{"name": "orders", "kind": "count", "event": "Order Completed"}]}
+        ... )
+        >>> frame = events_frame([("c1", "Order Completed", 0, {}), ("c1", "Page Viewed", 0, {})])
+        >>> compute_traits(config, frame, customers=["c1", "c2"], as_of_ms=DAY_MS)
+        {'c1': {'orders': 1}, 'c2': {'orders': 0}}
+    """
+    table = _EventTable(events, customers, as_of_ms)
+    columns: dict[str, Column] = {}
+    for spec in config.traits:
+        columns[spec.name] = _trait(table, spec)
+    builtins = config.builtins
+    if builtins.age:
+        columns.update(_age(birth_dates or [None] * len(customers), as_of_ms))
+    if builtins.rfm is not None:
+        columns.update(_rfm(table, builtins.rfm))
+    if builtins.lifecycle is not None:
+        columns.update(_lifecycle(table, builtins.lifecycle))
+    result: dict[str, dict[str, Any]] = {cid: {} for cid in customers}
+    for name, (values, present) in columns.items():
+        for cid, value, has in zip(customers, values, present.tolist(), strict=True):
+            result[cid][name] = value if has else None
+    return result
+
+
+class _EventTable:
+    """Events up to as-of as customer codes, timestamps and names; property columns cached."""
+
+    def __init__(self, frame: pd.DataFrame, customers: Sequence[str], as_of_ms: int) -> None:
+        codes = pd.Index(list(customers), dtype=object).get_indexer(frame["customer"])
+        ts = frame["ts"].to_numpy(dtype=np.int64)
+        keep = (codes >= 0) & (ts <= as_of_ms)
+        self.size = len(customers)
+        self.as_of_ms = as_of_ms
+        self.code: Ints = codes[keep].astype(np.int64)
+        self.ts: Ints = ts[keep]
+        self.name = pd.Series(frame["name"].to_numpy(dtype=object)[keep], dtype="category")
+        self.properties = frame["properties"].to_numpy(dtype=object)[keep]
+        self._numbers: dict[str, Floats] = {}
+        self._scalars: dict[str, tuple[npt.NDArray[np.int8], Floats, npt.NDArray[Any]]] = {}
+
+    def mask(self, events: tuple[str, ...] | None, within_days: int | None) -> Mask:
+        """Events of those names (None: any) at or after as-of minus `within_days`."""
+        if events is None:
+            mask: Mask = np.ones(len(self.ts), dtype=bool)
+        else:
+            mask = self.name.isin(events).to_numpy(dtype=bool)
+        if within_days is not None:
+            mask = mask & (self.ts >= self.as_of_ms - within_days * DAY_MS)
+        return mask
+
+    def counts(self, mask: Mask) -> Ints:
+        return np.bincount(self.code[mask], minlength=self.size).astype(np.int64)
+
+    def numbers(self, prop: str) -> Floats:
+        """The property as a float per event; NaN where missing, not a number, or not finite."""
+        if prop not in self._numbers:
+            self._numbers[prop] = np.fromiter(
+                (
+                    _number(p.get(prop)) if isinstance(p, dict) else math.nan
+                    for p in self.properties
+                ),
+                dtype=np.float64,
+                count=len(self.properties),
+            )
+        return self._numbers[prop]
+
+    def scalars(self, prop: str) -> tuple[npt.NDArray[np.int8], Floats, npt.NDArray[Any]]:
+        """The property as (kind, number, text) per event; kind -1 where unusable."""
+        if prop not in self._scalars:
+            parts = [_scalar(p.get(prop) if isinstance(p, dict) else None) for p in self.properties]
+            kinds = np.fromiter((k for k, _, _ in parts), dtype=np.int8, count=len(parts))
+            nums = np.fromiter((n for _, n, _ in parts), dtype=np.float64, count=len(parts))
+            texts = np.array([t for _, _, t in parts], dtype=object)
+            self._scalars[prop] = (kinds, nums, texts)
+        return self._scalars[prop]
+
+    def extreme_ts(self, mask: Mask, *, latest: bool) -> Ints:
+        """Per customer the latest (or earliest) masked timestamp; meaningless where count is 0."""
+        out = np.full(self.size, np.iinfo(np.int64).min if latest else np.iinfo(np.int64).max)
+        (np.maximum if latest else np.minimum).at(out, self.code[mask], self.ts[mask])
+        return out
+
+
+def _number(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return math.nan
+    number = float(value)
+    return number if math.isfinite(number) else math.nan
+
+
+def _scalar(value: Any) -> tuple[int, float, str]:
+    if isinstance(value, bool):
+        return _BOOL, float(value), ""
+    if isinstance(value, int | float):
+        number = float(value)
+        return (_NUMBER, number, "") if math.isfinite(number) else (-1, 0.0, "")
+    if isinstance(value, str) and value != "":
+        return _TEXT, 0.0, value
+    return -1, 0.0, ""
+
+
+def _trait(table: _EventTable, spec: TraitSpec) -> Column:
+    mask = table.mask(spec.event, spec.within_days)
+    everyone = np.ones(table.size, dtype=bool)
+    if spec.kind == "count":
+        return table.counts(mask).tolist(), everyone
+    if spec.kind in ("first_seen", "last_seen", "days_since_last"):
+        present = table.counts(mask) > 0
+        stamps = table.extreme_ts(mask, latest=spec.kind != "first_seen")
+        if spec.kind == "days_since_last":
+            stamps = np.where(present, (table.as_of_ms - stamps) // DAY_MS, 0)
+        return stamps.tolist(), present
+    assert spec.property is not None
+    if spec.kind in ("distinct_count", "most_frequent"):
+        return _by_value(table, mask, spec.property, most_frequent=spec.kind == "most_frequent")
+    values = table.numbers(spec.property)
+    valid = mask & ~np.isnan(values)
+    codes, picked = table.code[valid], values[valid]
+    counts = np.bincount(codes, minlength=table.size)
+    if spec.kind == "sum":
+        return np.bincount(codes, weights=picked, minlength=table.size).tolist(), everyone
+    present = counts > 0
+    if spec.kind == "avg":
+        sums = np.bincount(codes, weights=picked, minlength=table.size)
+        return (sums / np.maximum(counts, 1)).tolist(), present
+    out = np.full(table.size, math.inf if spec.kind == "min" else -math.inf)
+    (np.minimum if spec.kind == "min" else np.maximum).at(out, codes, picked)
+    return out.tolist(), present
+
+
+def _by_value(table: _EventTable, mask: Mask, prop: str, *, most_frequent: bool) -> Column:
+    kinds, nums, texts = table.scalars(prop)
+    valid = mask & (kinds >= 0)
+    frame = pd.DataFrame(
+        {"code": table.code[valid], "kind": kinds[valid], "num": nums[valid], "text": texts[valid]}
+    )
+    if not most_frequent:
+        distinct = frame.drop_duplicates()
+        counts = np.bincount(distinct["code"].to_numpy(dtype=np.int64), minlength=table.size)
+        return counts.tolist(), np.ones(table.size, dtype=bool)
+    tally = frame.groupby(["code", "kind", "num", "text"], sort=False).size().reset_index(name="n")
+    tally["minus_n"] = -tally["n"]
+    best = tally.sort_values(["code", "minus_n", "kind", "num", "text"]).drop_duplicates("code")
+    values: list[Any] = [None] * table.size
+    present = np.zeros(table.size, dtype=bool)
+    for code, kind, num, text in best[["code", "kind", "num", "text"]].itertuples(index=False):
+        values[code] = bool(num) if kind == _BOOL else float(num) if kind == _NUMBER else text
+        present[code] = True
+    return values, present
+
+
+def _age(birth_dates: Sequence[str | None], as_of_ms: int) -> dict[str, Column]:
+    """Whole years at the as-of date (UTC); a birthday on 29 February counts from 1 March."""
+    day = pd.Timestamp(as_of_ms, unit="ms", tz="UTC")
+    born = pd.to_datetime(
+        pd.Series(list(birth_dates), dtype=object), format="%Y-%m-%d", errors="coerce"
+    )
+    year = born.dt.year.to_numpy(dtype=np.float64, na_value=np.nan)
+    month = born.dt.month.to_numpy(dtype=np.float64, na_value=np.nan)
+    dom = born.dt.day.to_numpy(dtype=np.float64, na_value=np.nan)
+    before_birthday = (month > day.month) | ((month == day.month) & (dom > day.day))
+    age = day.year - year - before_birthday
+    present = ~np.isnan(age) & (age >= 0)
+    ages = np.where(present, age, 0).astype(np.int64)
+    band_index = np.searchsorted(np.array(_BAND_FLOORS), ages, side="right")
+    bands = [AGE_BANDS[i] for i in band_index.tolist()]
+    return {"age": (ages.tolist(), present), "age_band": (bands, present)}
+
+
+def quintile_scores(values: npt.ArrayLike) -> Ints:
+    """Scores 1..5 where larger values are better: `1 + floor(5 * below / n)`.
+
+    `below` counts the values strictly smaller, so ties share the lower score.
+
+    Examples:
+        >>> quintile_scores([10, 20, 30, 40, 50, 60, 70, 80, 90, 100]).tolist()
+        [1, 1, 2, 2, 3, 3, 4, 4, 5, 5]
+        >>> quintile_scores([5, 5, 5, 7]).tolist()
+        [1, 1, 1, 4]
+    """
+    array = np.asarray(values)
+    if array.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    below = np.searchsorted(np.sort(array), array, side="left")
+    return (1 + (5 * below) // array.size).astype(np.int64)
+
+
+def _rfm(table: _EventTable, rfm: RfmConfig) -> dict[str, Column]:
+    mask = table.mask(rfm.event, rfm.within_days)
+    counts = table.counts(mask)
+    buyers = counts > 0
+    last = table.extreme_ts(mask, latest=True)
+    money = table.numbers(rfm.monetary)
+    valid = mask & ~np.isnan(money)
+    spent = np.bincount(table.code[valid], weights=money[valid], minlength=table.size)
+    scores: dict[str, Ints] = {}
+    for name, metric in (
+        ("rfm_recency", last),
+        ("rfm_frequency", counts),
+        ("rfm_monetary", np.round(spent, _MONEY_DECIMALS)),
+    ):
+        score = np.zeros(table.size, dtype=np.int64)
+        score[buyers] = quintile_scores(metric[buyers])
+        scores[name] = score
+    text = [
+        f"{r}{f}{m}"
+        for r, f, m in zip(
+            scores["rfm_recency"].tolist(),
+            scores["rfm_frequency"].tolist(),
+            scores["rfm_monetary"].tolist(),
+            strict=True,
+        )
+    ]
+    columns: dict[str, Column] = {name: (s.tolist(), buyers) for name, s in scores.items()}
+    columns["rfm_score"] = (text, buyers)
+    return columns
+
+
+def _lifecycle(table: _EventTable, life: LifecycleConfig) -> dict[str, Column]:
+    mask = table.mask(life.event, None)
+    bought = table.counts(mask) > 0
+    first = table.extreme_ts(mask, latest=False)
+    last = table.extreme_ts(mask, latest=True)
+
+    def since(days: int) -> int:
+        return table.as_of_ms - days * DAY_MS
+
+    stage = np.select(
+        [
+            ~bought,
+            first >= since(life.new_days),
+            last >= since(life.active_days),
+            last >= since(life.lapsing_days),
+        ],
+        ["prospect", "new", "active", "lapsing"],
+        default="lapsed",
+    )
+    return {"lifecycle_stage": (stage.tolist(), np.ones(table.size, dtype=bool))}
