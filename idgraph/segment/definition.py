@@ -13,10 +13,30 @@ A definition names a segment and gives one condition tree under `where`::
             event: Order Completed
             within_days: 180
 
-A condition is told apart by its key: `trait`, `event`, `all`, `any` or `not`. Trait and event
-property names end up as property keys in Cypher, so they are held to an allowlist pattern here;
-values always travel as query parameters. Every problem in a file is reported at once, each with
-its location inside the definition (e.g. `where.all[1].not.within_days`).
+A condition is told apart by its key:
+
+- `trait: NAME, op: OP, value: V` compares a customer trait. OP is one of `=`, `!=`, `<`, `<=`,
+  `>`, `>=`, `in`, `not_in` (or `not in`), `between` (`[low, high]`, inclusive), `exists`,
+  `missing`, and for text `contains`, `starts_with` (or `starts with`). A trait holding a date
+  (`birth_date`, ISO text) or a timestamp (an integer property named `*_ts`, epoch ms) takes
+  dates as values: `YYYY-MM-DD`, `today`, `30d ago`, `12w ago`, `6mo ago`, `1y ago` (see
+  `idgraph.segment.dates`); a timestamp is compared by its UTC day.
+- `event: NAME` (or a list of names, any of them) counts the customer's events. The window is
+  one of `within_days: N`, `within: 30d` / `12w` / `6mo` / `1y`, or `between: [start, end]`
+  (dates as above, both days inclusive); events after the as-of instant never count. The
+  measure is one of `min_count: N` (shorthand for `count: {op: ">=", value: N}`), `count:
+  {op, value}` (`value: 0` with `=` finds customers without such events), or an aggregate of
+  a numeric event property, `sum: {property, op, value}` / `avg: {...}`, which is false for a
+  customer without a matching event that has the property. `where` filters events by
+  property: a value means equality, a list means `in`, and `{op, value}` any of `=`, `!=`,
+  `<`, `<=`, `>`, `>=`, `in`, `not_in`.
+- `segment: NAME` holds for the members of another saved segment, evaluated live.
+- `all: [...]`, `any: [...]`, `not: {...}` combine conditions.
+
+Trait, event-property and segment names end up as names in Cypher, so they are held to an
+allowlist pattern here; values always travel as query parameters. Every problem in a file is
+reported at once, each with its location inside the definition (e.g.
+`where.all[1].not.within_days`).
 """
 
 from __future__ import annotations
@@ -27,7 +47,7 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Annotated, Any, ClassVar, Literal, NoReturn, TypeAlias
+from typing import Annotated, Any, ClassVar, Literal, NoReturn, TypeAlias, get_args
 
 import yaml
 from pydantic import (
@@ -41,19 +61,34 @@ from pydantic import (
     ValidationError,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
 from pydantic_core import PydanticCustomError
 
 from idgraph.errors import SegmentDefinitionError
+from idgraph.segment.dates import (
+    DATE_GRAMMAR,
+    DURATION_GRAMMAR,
+    is_relative,
+    parse_date,
+    parse_duration,
+)
 
 __all__ = [
+    "COMPARE_OPS",
+    "FILTER_OPS",
+    "TEXT_OPS",
     "TRAIT_OPS",
+    "Aggregate",
     "AllCondition",
     "AnyCondition",
     "Condition",
+    "CountTest",
     "EventCondition",
     "NotCondition",
+    "PropertyFilter",
     "Scalar",
+    "SegmentCondition",
     "SegmentDefinition",
     "TraitCondition",
     "TraitOp",
@@ -65,9 +100,6 @@ SEGMENT_NAME_PATTERN = re.compile(r"[a-z][a-z0-9_]{0,62}")
 PROPERTY_NAME_PATTERN = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 
 TraitOp: TypeAlias = Literal[
-    "=", "!=", "<", "<=", ">", ">=", "in", "not_in", "between", "exists", "missing"
-]
-TRAIT_OPS: tuple[TraitOp, ...] = (
     "=",
     "!=",
     "<",
@@ -79,7 +111,18 @@ TRAIT_OPS: tuple[TraitOp, ...] = (
     "between",
     "exists",
     "missing",
-)
+    "contains",
+    "starts_with",
+]
+TRAIT_OPS: tuple[TraitOp, ...] = get_args(TraitOp)
+CompareOp: TypeAlias = Literal["=", "!=", "<", "<=", ">", ">="]
+COMPARE_OPS: tuple[CompareOp, ...] = ("=", "!=", "<", "<=", ">", ">=")
+FilterOp: TypeAlias = Literal["=", "!=", "<", "<=", ">", ">=", "in", "not_in"]
+FILTER_OPS: tuple[FilterOp, ...] = (*COMPARE_OPS, "in", "not_in")
+#: Ops that only apply to text.
+TEXT_OPS = frozenset({"contains", "starts_with"})
+#: Other spellings people write, read as the op they mean.
+OP_ALIASES = {"not in": "not_in", "starts with": "starts_with"}
 _NO_VALUE_OPS = frozenset({"exists", "missing"})
 _LIST_OPS = frozenset({"in", "not_in"})
 
@@ -178,6 +221,11 @@ class TraitCondition(_Model):
     op: TraitOp
     value: Scalar | tuple[Scalar, ...] | None = Field(default=None, validate_default=True)
 
+    @field_validator("op", mode="before")
+    @classmethod
+    def _op_alias(cls, value: object) -> object:
+        return _op_alias(value)
+
     @field_validator("value", mode="plain")
     @classmethod
     def _value_fits_op(
@@ -216,7 +264,17 @@ class TraitCondition(_Model):
             raise PydanticCustomError(
                 "value", "op {op} needs a single value, got a list", {"op": repr(op)}
             )
+        if op in TEXT_OPS and not isinstance(value, str):
+            raise PydanticCustomError(
+                "value", "op {op} needs text, got {kind}", {"op": repr(op), "kind": _kind(value)}
+            )
         return _scalar(value)
+
+
+def _op_alias(value: object) -> object:
+    if isinstance(value, str):
+        return OP_ALIASES.get(" ".join(value.split()), value)
+    return value
 
 
 def _count(values: list[Any] | tuple[Any, ...]) -> str:
@@ -232,6 +290,8 @@ def _check_bounds(low: str | int | float | bool, high: str | int | float | bool)
             "the two bounds of 'between' must be both numbers or both text, got {a} and {b}",
             {"a": _kind(low), "b": _kind(high)},
         )
+    if is_relative(low) or is_relative(high):
+        return  # their order depends on the as-of day; compilation checks it
     if (
         (low > high)
         if isinstance(low, str) and isinstance(high, str)
@@ -244,19 +304,184 @@ def _check_bounds(low: str | int | float | bool, high: str | int | float | bool)
         )
 
 
-class EventCondition(_Model):
-    """The customer performed an event at least `min_count` times.
+def _date_text(value: object) -> str:
+    parsed = parse_date(value)
+    if parsed is None:
+        raise PydanticCustomError(
+            "value",
+            "expected a date, {grammar}; got {got}",
+            {"grammar": DATE_GRAMMAR, "got": repr(value)},
+        )
+    return parsed.absolute.isoformat() if parsed.absolute else " ".join(str(value).split())
 
-    `within_days` limits the count to the days before the segment's as-of time; `where` keeps
-    only events whose properties equal the given values.
+
+def _duration_text(value: object) -> str:
+    if parse_duration(value) is None:
+        raise PydanticCustomError(
+            "value",
+            "expected {grammar}; got {got}",
+            {"grammar": DURATION_GRAMMAR, "got": repr(value)},
+        )
+    return " ".join(str(value).split())
+
+
+def _number(value: object) -> int | float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise PydanticCustomError("value", "expected a number, got {kind}", {"kind": _kind(value)})
+    return _scalar(value)  # type: ignore[return-value]  # finite check; stays a number
+
+
+def _event_names(value: object) -> str | tuple[str, ...]:
+    names = value if isinstance(value, list | tuple) else [value]
+    if not names:
+        raise PydanticCustomError("value", "expected an event name or a non-empty list of names")
+    for name in names:
+        if not isinstance(name, str):
+            raise PydanticCustomError(
+                "value", "expected an event name (text), got {kind}", {"kind": _kind(name)}
+            )
+        if not name.strip():
+            raise PydanticCustomError("value", "an event name cannot be empty")
+        if len(name) > 200:
+            raise PydanticCustomError("value", "an event name has at most 200 characters")
+    return value if isinstance(value, str) else tuple(str(name) for name in names)
+
+
+#: An event name, or several (any of them).
+EventNames: TypeAlias = Annotated[str | tuple[str, ...], PlainValidator(_event_names)]
+DateText: TypeAlias = Annotated[str, PlainValidator(_date_text)]
+DurationText: TypeAlias = Annotated[str, PlainValidator(_duration_text)]
+Number: TypeAlias = Annotated[int | float, PlainValidator(_number)]
+CountValue: TypeAlias = Annotated[int, Field(ge=0, strict=True)]
+
+
+class PropertyFilter(_Model):
+    """One test on an event property; a bare value means `=`, a bare list means `in`."""
+
+    tag: ClassVar[str] = "property filter"
+
+    op: FilterOp
+    value: Scalar | tuple[Scalar, ...]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, data: object) -> object:
+        if isinstance(data, Mapping):
+            return {**data, "op": _op_alias(data["op"])} if "op" in data else data
+        if isinstance(data, list | tuple):
+            return {"op": "in", "value": data}
+        return {"op": "=", "value": data}
+
+    @field_validator("value", mode="plain")
+    @classmethod
+    def _value_fits_op(
+        cls, value: object, info: ValidationInfo
+    ) -> str | int | float | bool | tuple[str | int | float | bool, ...] | None:
+        op = info.data.get("op")
+        if op in _LIST_OPS:
+            if not isinstance(value, list | tuple) or not value:
+                raise PydanticCustomError(
+                    "value",
+                    "op {op} needs a non-empty list of values, got {kind}",
+                    {"op": repr(op), "kind": _kind(value)},
+                )
+            return tuple(_scalar(item) for item in value)
+        if isinstance(value, list | tuple):
+            raise PydanticCustomError(
+                "value", "op {op} needs a single value, got a list", {"op": repr(op)}
+            )
+        return _scalar(value)
+
+
+class CountTest(_Model):
+    """How many matching events a customer needs, e.g. `{op: "=", value: 0}` for none."""
+
+    tag: ClassVar[str] = "count"
+
+    op: CompareOp
+    value: CountValue
+
+    @field_validator("op", mode="before")
+    @classmethod
+    def _op_alias(cls, value: object) -> object:
+        return _op_alias(value)
+
+
+class Aggregate(_Model):
+    """A sum or average of a numeric event property over the matching events, compared."""
+
+    tag: ClassVar[str] = "aggregate"
+
+    property: PropertyName
+    op: CompareOp
+    value: Number
+
+
+_WINDOW_KEYS = ("within_days", "within", "between")
+_MEASURE_KEYS = ("min_count", "count", "sum", "avg")
+
+
+def _only_one(keys: tuple[str, ...], name: str, info: ValidationInfo) -> None:
+    earlier = [key for key in keys[: keys.index(name)] if info.data.get(key) is not None]
+    if earlier:
+        raise PydanticCustomError(
+            "value",
+            "give only one of {keys}; {name} and {other} are both given",
+            {"keys": ", ".join(keys), "name": name, "other": earlier[0]},
+        )
+
+
+class EventCondition(_Model):
+    """The customer performed an event, counted or aggregated within a time window.
+
+    The window is at most one of `within_days`, `within` and `between`; the measure at most one
+    of `min_count`, `count`, `sum` and `avg` (none means at least one event). `where` keeps
+    only events whose properties pass every filter.
     """
 
     tag: ClassVar[str] = "event condition"
 
-    event: Annotated[str, Field(min_length=1, max_length=200, strict=True)]
+    event: EventNames
     within_days: Days | None = None
-    min_count: Count = 1
-    where: dict[PropertyName, Scalar] = Field(default_factory=dict)
+    within: DurationText | None = None
+    between: tuple[DateText, DateText] | None = None
+    min_count: Count | None = None
+    count: CountTest | None = None
+    sum: Aggregate | None = None
+    avg: Aggregate | None = None
+    where: dict[PropertyName, PropertyFilter] = Field(default_factory=dict)
+
+    @field_validator("within", "between")
+    @classmethod
+    def _one_window(cls, value: object, info: ValidationInfo) -> object:
+        _only_one(_WINDOW_KEYS, str(info.field_name), info)
+        return value
+
+    @field_validator("count", "sum", "avg")
+    @classmethod
+    def _one_measure(cls, value: object, info: ValidationInfo) -> object:
+        _only_one(_MEASURE_KEYS, str(info.field_name), info)
+        return value
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The event names, one or several."""
+        return (self.event,) if isinstance(self.event, str) else self.event
+
+    @property
+    def count_test(self) -> tuple[CompareOp, int]:
+        """The count comparison this condition makes, `min_count` read as `>=`."""
+        if self.count is not None:
+            return self.count.op, self.count.value
+        return ">=", self.min_count if self.min_count is not None else 1
+
+
+class SegmentCondition(_Model):
+    """The customer is a member of another saved segment (evaluated live, not materialised)."""
+
+    tag: ClassVar[str] = "segment condition"
+
+    segment: SegmentName
 
 
 class AllCondition(_Model):
@@ -287,13 +512,16 @@ class NotCondition(_Model):
 _CONDITION_TYPES: tuple[type[_Model], ...] = (
     TraitCondition,
     EventCondition,
+    SegmentCondition,
     AllCondition,
     AnyCondition,
     NotCondition,
 )
-_TAG_BY_KEY = {"trait": "trait condition", "event": "event condition"} | {
-    key: f"{key} condition" for key in ("all", "any", "not")
-}
+_TAG_BY_KEY = {
+    "trait": "trait condition",
+    "event": "event condition",
+    "segment": "segment condition",
+} | {key: f"{key} condition" for key in ("all", "any", "not")}
 
 
 def _condition_tag(value: object) -> str | None:
@@ -304,10 +532,11 @@ def _condition_tag(value: object) -> str | None:
     return None
 
 
-#: One node of a condition tree, told apart by its key (trait, event, all, any, not).
+#: One node of a condition tree, told apart by its key (trait, event, segment, all, any, not).
 Condition: TypeAlias = Annotated[
     Annotated[TraitCondition, Tag(TraitCondition.tag)]
     | Annotated[EventCondition, Tag(EventCondition.tag)]
+    | Annotated[SegmentCondition, Tag(SegmentCondition.tag)]
     | Annotated[AllCondition, Tag(AllCondition.tag)]
     | Annotated[AnyCondition, Tag(AnyCondition.tag)]
     | Annotated[NotCondition, Tag(NotCondition.tag)],
@@ -315,7 +544,7 @@ Condition: TypeAlias = Annotated[
         _condition_tag,
         custom_error_type="condition",
         custom_error_message="expected a condition: a mapping with one of the keys "
-        "trait, event, all, any or not",
+        "trait, event, segment, all, any or not",
     ),
 ]
 
@@ -332,7 +561,7 @@ class SegmentDefinition(_Model):
         TraitCondition(trait='lifetime_value', op='>=', value=1000)
     """
 
-    tag: ClassVar[str] = "segment"
+    tag: ClassVar[str] = "segment definition"
 
     name: SegmentName
     description: str = ""
@@ -358,6 +587,11 @@ for _model in (AllCondition, AnyCondition, NotCondition, SegmentDefinition):
     _model.model_rebuild()
 
 _SCHEMA_MODELS: tuple[type[_Model], ...] = (*_CONDITION_TYPES, SegmentDefinition)
+#: Mappings nested in a condition under these keys, with their own keys (for unknown-key hints).
+_NESTED_KEYS: dict[str, list[str]] = {
+    key: list(model.model_fields)
+    for key, model in (("count", CountTest), ("sum", Aggregate), ("avg", Aggregate))
+}
 _KEYS_BY_TAG: dict[str, list[str]] = {
     model.tag: [info.serialization_alias or name for name, info in model.model_fields.items()]
     for model in _SCHEMA_MODELS
@@ -449,8 +683,13 @@ def _describe(error: Mapping[str, Any]) -> tuple[str, str]:
     parts = [part for part in loc if part not in _KEYS_BY_TAG]
     if kind == "extra_forbidden":
         key = str(parts.pop())
-        tags = [part for part in loc[:-1] if part in _KEYS_BY_TAG]
-        allowed = _KEYS_BY_TAG[str(tags[-1])] if tags else _KEYS_BY_TAG[SegmentDefinition.tag]
+        tags = [i for i, part in enumerate(loc[:-1]) if part in _KEYS_BY_TAG]
+        allowed = _KEYS_BY_TAG[str(loc[tags[-1]])] if tags else _KEYS_BY_TAG[SegmentDefinition.tag]
+        inner = loc[tags[-1] + 1 : -1] if tags else ()
+        if len(inner) == 1 and str(inner[0]) in _NESTED_KEYS:
+            allowed = _NESTED_KEYS[str(inner[0])]
+        elif len(inner) == 2 and inner[0] == "where":
+            allowed = ["op", "value"]
         hint = difflib.get_close_matches(key, allowed, n=1)
         message = f"unknown key {key!r}; expected one of: {', '.join(allowed)}"
         if hint:

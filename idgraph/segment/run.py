@@ -1,18 +1,21 @@
-"""Run a segment on a graph store and return its members."""
+"""Run a segment on a graph store and return its members, or show the query it compiles to."""
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Mapping
+from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
 from idgraph.models import CustomerSummary
-from idgraph.segment.compile import compile_segment
-from idgraph.segment.definition import SegmentDefinition
+from idgraph.segment.compile import ANY_TRAITS, CompiledQuery, Resolver, compile_segment
+from idgraph.segment.definition import SEGMENT_NAME_PATTERN, SegmentDefinition, load_segment
 from idgraph.store.base import GraphStore, Row
+from idgraph.store.dialect import LADYBUG, Dialect
 
-__all__ = ["SegmentResult", "run_segment"]
+__all__ = ["SegmentResult", "explain_segment", "folder_resolver", "run_segment"]
 
 logger = logging.getLogger(__name__)
 
@@ -31,28 +34,31 @@ class SegmentResult(BaseModel):
     as_of: dt.datetime
 
 
-def run_segment(store: GraphStore, defn: SegmentDefinition, *, as_of_ms: int) -> SegmentResult:
+def run_segment(
+    store: GraphStore,
+    defn: SegmentDefinition,
+    *,
+    as_of_ms: int,
+    resolve: Resolver | None = None,
+) -> SegmentResult:
     """Compile a definition for the store's engine, run it, and collect the members.
 
     Args:
         store: Any open graph store.
         defn: The validated definition.
         as_of_ms: The instant to evaluate at (epoch ms); see `compile_segment`.
+        resolve: Finds saved segments by name, for `segment:` conditions.
 
     Returns:
         The members and their count.
 
     Raises:
-        SegmentDefinitionError: If the definition names a trait the store does not hold, or
-            compares one with a value of the wrong type.
+        SegmentDefinitionError: If the definition names a trait the store does not hold,
+            compares one with a value of the wrong type, or references an unknown segment or
+            itself.
         StoreQueryError: If the engine rejects the query.
     """
-    compiled = compile_segment(
-        defn,
-        dialect=store.dialect,
-        as_of_ms=as_of_ms,
-        customer_properties=store.customer_properties(),
-    )
+    compiled = explain_segment(store, defn, as_of_ms=as_of_ms, resolve=resolve)
     rows = store.query(compiled.name, compiled.cypher, compiled.params)
     members = [_summary(row) for row in rows]
     logger.debug("segment %s: %d members", defn.name, len(members))
@@ -62,6 +68,74 @@ def run_segment(store: GraphStore, defn: SegmentDefinition, *, as_of_ms: int) ->
         members=members,
         as_of=dt.datetime.fromtimestamp(as_of_ms / 1000, tz=dt.UTC),
     )
+
+
+def explain_segment(
+    source: GraphStore | Mapping[str, str] | None,
+    defn: SegmentDefinition,
+    *,
+    as_of_ms: int,
+    resolve: Resolver | None = None,
+    dialect: Dialect | None = None,
+) -> CompiledQuery:
+    """The query a definition compiles to, with its parameters, without running it.
+
+    Args:
+        source: An open store (its engine and `Customer` properties are used), the
+            `Customer` properties as `GraphStore.customer_properties()` gives them, or None to
+            accept every trait name without checking its type (no store at hand).
+        defn: The validated definition.
+        as_of_ms: The instant to evaluate at (epoch ms); see `compile_segment`.
+        resolve: Finds saved segments by name, for `segment:` conditions.
+        dialect: The engine to write for; default the store's, or LadybugDB's without a store.
+
+    Returns:
+        The named query: `cypher` holds no values, `params` holds them all.
+
+    Raises:
+        SegmentDefinitionError: As `compile_segment`.
+
+    Examples:
+        >>> from idgraph.segment.definition import parse_segment
+        >>> defn = parse_segment(
+        ...     {"name": "big", "where": {"event": "Order Completed",
+        ...      "sum": {"property": "total", "op": ">=", "value": 100}}}, source="-")
+        >>> q = explain_segment(None, defn, as_of_ms=0)
+        >>> print(q.cypher.split(" RETURN ")[0])  # doctest: +NORMALIZE_WHITESPACE
+        MATCH (c:Customer) OPTIONAL MATCH (c)-[:HAS_RECORD]->(:Record)-[:PERFORMED]->(agg0:Event)
+        WHERE agg0.name = $p0 AND agg0.ts <= $p1 WITH c, sum(agg0.`total`) AS agg0_value,
+        count(agg0.`total`) AS agg0_n WHERE (agg0_n > 0 AND agg0_value >= $p2)
+        >>> q.params
+        {'p0': 'Order Completed', 'p1': 0, 'p2': 100}
+    """
+    if isinstance(source, GraphStore):
+        properties: Mapping[str, str] = source.customer_properties()
+        dialect = dialect or source.dialect
+    else:
+        properties = ANY_TRAITS if source is None else source
+    return compile_segment(
+        defn,
+        dialect=dialect or LADYBUG,
+        as_of_ms=as_of_ms,
+        customer_properties=properties,
+        resolve=resolve,
+    )
+
+
+def folder_resolver(folder: Path | str) -> Resolver:
+    """A resolver that reads `<folder>/<name>.yaml`, for segments kept as files.
+
+    A name that is not a valid segment name, or has no file, resolves to None (unknown).
+    """
+    root = Path(folder)
+
+    def resolve(name: str) -> SegmentDefinition | None:
+        path = root / f"{name}.yaml"
+        if not SEGMENT_NAME_PATTERN.fullmatch(name) or not path.is_file():
+            return None
+        return load_segment(path)
+
+    return resolve
 
 
 def _summary(row: Row) -> CustomerSummary:

@@ -21,7 +21,11 @@ EXTRA_COLUMNS = [
     ("Customer", "lifetime_value", "DOUBLE"),
     ("Customer", "vip", "BOOLEAN"),
     ("Customer", "order", "INT64"),
+    # a stored `age` as another stage computes it; segments must compute their own
+    ("Customer", "age", "INT64"),
+    ("Customer", "last_order_ts", "INT64"),
     ("Event", "campaign", "STRING"),
+    ("Event", "total", "DOUBLE"),
 ]
 CUSTOMER_COLUMNS = (
     "id",
@@ -34,6 +38,10 @@ CUSTOMER_COLUMNS = (
     "lifetime_value",
     "vip",
     "order",
+    "age",
+    "city",
+    "last_seen_ts",
+    "last_order_ts",
 )
 
 
@@ -44,7 +52,7 @@ class Graph:
     store: LadybugStore
     conn: ladybug.Connection
     customers: dict[str, dict[str, Any]] = field(default_factory=dict)
-    #: customer id -> its events as dicts (name, ts, campaign)
+    #: customer id -> its events as dicts (name, ts, campaign, total)
     events: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
     def add_customer(self, **props: Any) -> None:
@@ -53,7 +61,8 @@ class Graph:
             "CREATE (:Customer {id: $id, email: $email, first_name: $first_name, "
             "last_name: $last_name, country: $country, record_count: $record_count, "
             "birth_date: $birth_date, lifetime_value: $lifetime_value, vip: $vip, "
-            "`order`: $order_value})",
+            "`order`: $order_value, age: $age, city: $city, last_seen_ts: $last_seen_ts, "
+            "last_order_ts: $last_order_ts})",
             {**{k: v for k, v in row.items() if k != "order"}, "order_value": row["order"]},
         )
         self.conn.execute(
@@ -63,21 +72,31 @@ class Graph:
         self.customers[str(row["id"])] = row
         self.events[str(row["id"])] = []
 
-    def add_event(self, customer_id: str, name: str, ts: int, campaign: str | None = None) -> None:
+    def add_event(
+        self,
+        customer_id: str,
+        name: str,
+        ts: int,
+        campaign: str | None = None,
+        total: float | None = None,
+    ) -> None:
         event_id = f"{customer_id}-e{len(self.events[customer_id])}"
         self.conn.execute(
             "MATCH (r:Record {key: $key}) "
             "CREATE (r)-[:PERFORMED]->"
-            "(:Event {id: $id, name: $name, ts: $ts, campaign: $campaign})",
+            "(:Event {id: $id, name: $name, ts: $ts, campaign: $campaign, total: $total})",
             {
                 "key": f"crm:{customer_id}",
                 "id": event_id,
                 "name": name,
                 "ts": ts,
                 "campaign": campaign,
+                "total": total,
             },
         )
-        self.events[customer_id].append({"name": name, "ts": ts, "campaign": campaign})
+        self.events[customer_id].append(
+            {"name": name, "ts": ts, "campaign": campaign, "total": total}
+        )
 
     def rows(self, cypher: str, params: dict[str, Any]) -> list[Row]:
         result = self.conn.execute(cypher, params)

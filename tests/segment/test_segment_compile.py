@@ -180,14 +180,26 @@ def test_age_is_unknown_without_birth_date() -> None:
         )
 
 
-def test_stored_trait_wins_over_virtual_one() -> None:
+def test_virtual_trait_wins_over_a_stored_one() -> None:
+    """A stored `age` is as old as its last ingest; a segment counts age at its as-of time."""
     query = compile_segment(
         defn(trait("age", ">=", 18)),
         dialect=NEO4J,
         as_of_ms=AS_OF_MS,
         customer_properties={"age": "number", "birth_date": "string"},
     )
-    assert condition(query) == "c.`age` >= $p0"
+    assert condition(query) == "c.`birth_date` <= $p0"
+    assert query.params == {"p0": "2008-03-15"}
+
+
+def test_stored_age_without_birth_date_is_a_problem() -> None:
+    with pytest.raises(SegmentDefinitionError, match=r"where\.trait: trait 'age' is computed"):
+        compile_segment(
+            defn(trait("age", ">=", 18)),
+            dialect=NEO4J,
+            as_of_ms=AS_OF_MS,
+            customer_properties={"age": "number"},
+        )
 
 
 @pytest.mark.parametrize(
@@ -200,8 +212,9 @@ def test_stored_trait_wins_over_virtual_one() -> None:
         (trait("country", "between", [1, 2]), "where.value", "holds text, got 1"),
         (trait("vip", "=", "yes"), "where.value", "holds true/false, got 'yes'"),
         (trait("vip", ">", True), "where.op", "op '>' does not apply to true/false trait 'vip'"),
-        (trait("signup_date", ">=", "2025-13-01"), "where.value", "holds dates (YYYY-MM-DD)"),
-        (trait("signup_date", ">=", "yesterday"), "where.value", "holds dates (YYYY-MM-DD)"),
+        (trait("signup_date", ">=", "2025-13-01"), "where.value", "expected YYYY-MM-DD or"),
+        (trait("signup_date", ">=", "yesterday"), "where.value", "expected YYYY-MM-DD or"),
+        (trait("signup_date", "=", 20250101), "where.value", "holds dates: expected YYYY-MM-DD"),
         (trait("age", ">=", 17.5), "where.value", "whole years"),
         (trait("age", ">=", -1), "where.value", "whole years"),
         (trait("age", "=", "18"), "where.value", "whole years"),

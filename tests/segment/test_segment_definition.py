@@ -15,6 +15,7 @@ from idgraph.segment.definition import (
     AnyCondition,
     EventCondition,
     NotCondition,
+    PropertyFilter,
     SegmentDefinition,
     TraitCondition,
     load_segment,
@@ -53,7 +54,7 @@ def test_lapsed_high_spenders_parses_into_typed_conditions() -> None:
                     event="Order Completed",
                     within_days=180,
                     min_count=1,
-                    where={"campaign": "spring_newsletter_2026"},
+                    where={"campaign": PropertyFilter(op="=", value="spring_newsletter_2026")},
                 )
             ),
         ]
@@ -233,19 +234,19 @@ BAD: dict[str, tuple[object, str, str]] = {
         "where.min_count",
         "greater than or equal to 1",
     ),
-    "event-empty": (_with({"event": ""}), "where.event", "at least 1 character"),
+    "event-empty": (_with({"event": ""}), "where.event", "an event name cannot be empty"),
     "event-prop-backtick": (
         _with({"event": "E", "where": {"a`b": 1}}),
         "where.where",
         "'a`b' is not a valid",
     ),
     "event-prop-value": (
-        _with({"event": "E", "where": {"campaign": [1]}}),
-        "where.where.campaign",
+        _with({"event": "E", "where": {"campaign": [[1]]}}),
+        "where.where.campaign.value",
         "got a list",
     ),
     "event-unknown-key": (
-        _with({"event": "E", "within": 3}),
+        _with({"event": "E", "within_day": 3}),
         "where",
         "did you mean 'within_days'",
     ),

@@ -18,6 +18,9 @@ PROPS = {
     "signup_date": "date",
     "order": "number",
     "end": "string",
+    "email": "string",
+    "last_order_ts": "number",
+    "age": "number",
 }
 VALUES: dict[str, Any] = {
     "lifetime_value": 500,
@@ -43,11 +46,27 @@ def _traits() -> dict[str, Any]:
             elif op not in ("exists", "missing"):
                 cond["value"] = value
             cases[f"{name}{op}"] = cond
+    for op in ("contains", "starts_with"):
+        cases[f"email{op}"] = {"trait": "email", "op": op, "value": "@x"}
+    for op in ("=", "!=", "<", "<=", ">", ">=", "in", "not_in", "between"):
+        for name in ("birth_date", "last_order_ts"):
+            value: Any = ["1y ago", "today"] if op in ("in", "not_in", "between") else "30d ago"
+            cases[f"{name}{op}-date"] = {"trait": name, "op": op, "value": value}
     return cases
 
 
 TRAITS = _traits()
 EVENT = {"event": "Order Completed", "within_days": 180, "min_count": 2}
+SUM = {"event": "Order Completed", "sum": {"property": "total", "op": ">=", "value": 100}}
+AVG = {
+    "event": "Order Completed",
+    "within": "30d",
+    "avg": {"property": "order", "op": "<", "value": 5},
+}
+SAVED = {
+    "big": parse_segment({"name": "big", "where": SUM | {"within": "365d"}}, source="big"),
+    "vip": parse_segment({"name": "vip", "where": TRAITS["vip="]}, source="vip"),
+}
 CASES: dict[str, Any] = {
     **TRAITS,
     "event": {"event": "Page Viewed"},
@@ -55,6 +74,31 @@ CASES: dict[str, Any] = {
     "not-event": {"not": EVENT},
     "two-events": {"all": [EVENT, {"not": {"event": "Order Completed", "within_days": 30}}]},
     "lapsed": {"all": [TRAITS["lifetime_value>="], {"not": EVENT}]},
+    "events-any-name": {"event": ["A", "B"], "within": "12w"},
+    "between-window": {"event": "Email Opened", "between": ["2026-01-01", "30d ago"]},
+    "count-zero": {"event": "Order Completed", "count": {"op": "=", "value": 0}},
+    "count-ops": {
+        "any": [{"event": "E", "count": {"op": op, "value": 2}} for op in ("!=", "<", "<=", ">")]
+    },
+    "filters": {
+        "event": "E",
+        "where": {
+            "campaign": ["a", "b"],
+            "total": {"op": ">=", "value": 10},
+            "store": {"op": "not_in", "value": ["x"]},
+            "end": {"op": "!=", "value": "y"},
+        },
+    },
+    "sum": SUM,
+    "avg-not": {"not": AVG},
+    "aggregates-deep": {
+        "any": [
+            {"all": [SUM, TRAITS["countryin"], {"not": AVG}]},
+            {"not": {"any": [EVENT, SUM | {"within": "1y"}]}},
+            {"segment": "big"},
+        ]
+    },
+    "segment-ref": {"all": [{"segment": "big"}, {"not": {"segment": "vip"}}]},
     "deep": {
         "any": [
             {"all": [TRAITS["age>="], TRAITS["countryin"], {"not": TRAITS["vip="]}]},
@@ -75,6 +119,7 @@ def results() -> dict[str, LintResult]:
                 dialect=dialect,
                 as_of_ms=1_780_000_000_000,
                 customer_properties=PROPS,
+                resolve=SAVED.get,
             )
             statements.append((f"{case}/{dialect.engine}", query.cypher, list(query.params)))
     return {result.name: result for result in lint(statements)}

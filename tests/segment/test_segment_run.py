@@ -155,6 +155,10 @@ def compare(x: Any, op: str, value: Any) -> bool:
         return x in value
     if op == "not_in":
         return x not in value
+    if op == "contains":
+        return bool(value in x)
+    if op == "starts_with":
+        return bool(x.startswith(value))
     low, high = value
     return bool(low <= x <= high)
 
@@ -168,17 +172,18 @@ def holds(cond: Condition, customer: dict[str, Any], events: list[dict[str, Any]
             return (x is not None) == (cond.op == "exists")
         if x is None:
             return None
+        if cond.trait in ("birth_date", "last_seen_ts") and cond.op not in (
+            "contains",
+            "starts_with",
+        ):
+            days = [oracle_day(v) for v in _listed(cond.value)]
+            value = days if cond.op in ("in", "not_in", "between") else days[0]
+            if cond.trait == "last_seen_ts":
+                return compare(dt.datetime.fromtimestamp(x / 1000, dt.UTC).date(), cond.op, value)
+            return compare(dt.date.fromisoformat(x), cond.op, value)
         return compare(x if stored else age_on(x, AS_OF), cond.op, cond.value)
     if isinstance(cond, EventCondition):
-        low = AS_OF_MS - cond.within_days * DAY_MS if cond.within_days else -(2**62)
-        count = sum(
-            1
-            for e in events
-            if e["name"] == cond.event
-            and low <= e["ts"] <= AS_OF_MS
-            and all(e.get(k) == v for k, v in cond.where.items())
-        )
-        return count >= cond.min_count
+        return event_holds(cond, events)
     if isinstance(cond, NotCondition):
         inner = holds(cond.not_, customer, events)
         return None if inner is None else not inner
@@ -190,6 +195,60 @@ def holds(cond: Condition, customer: dict[str, Any], events: list[dict[str, Any]
     if decisive in parts:
         return decisive
     return None if None in parts else not decisive
+
+
+UNIT_DAYS = {"d": 1, "w": 7}
+
+
+def _listed(value: Any) -> list[Any]:
+    return list(value) if isinstance(value, tuple) else [value]
+
+
+def day_ms(day: dt.date) -> int:
+    return int(dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC).timestamp() * 1000)
+
+
+def oracle_day(text: str) -> dt.date:
+    """Only the date forms the strategies below generate: ISO, `today`, `N d|w|y ago`."""
+    if text == "today":
+        return AS_OF
+    if text.endswith("y ago"):
+        return AS_OF.replace(year=AS_OF.year - int(text[:-5]))
+    if text.endswith(" ago"):
+        amount, unit = int(text[:-5]), text[-5]
+        return AS_OF - dt.timedelta(days=amount * UNIT_DAYS[unit])
+    return dt.date.fromisoformat(text)
+
+
+def event_holds(cond: EventCondition, events: list[dict[str, Any]]) -> bool:
+    low, high = -(2**62), AS_OF_MS
+    if cond.within_days:
+        low = AS_OF_MS - cond.within_days * DAY_MS
+    if cond.within:
+        low = AS_OF_MS - int(cond.within[:-1]) * UNIT_DAYS[cond.within[-1]] * DAY_MS
+    end_of_window = 2**62
+    if cond.between:
+        low = day_ms(oracle_day(cond.between[0]))
+        end_of_window = day_ms(oracle_day(cond.between[1])) + DAY_MS
+    matching = [
+        e
+        for e in events
+        if e["name"] in cond.names
+        and low <= e["ts"] <= high
+        and e["ts"] < end_of_window
+        and all(
+            e.get(k) is not None and compare(e.get(k), f.op, f.value) for k, f in cond.where.items()
+        )
+    ]
+    aggregate = cond.sum or cond.avg
+    if aggregate is None:
+        op, count = cond.count_test
+        return compare(len(matching), op, count)
+    values = [e[aggregate.property] for e in matching if e.get(aggregate.property) is not None]
+    if not values:
+        return False
+    total = sum(values) if cond.sum else sum(values) / len(values)
+    return compare(total, aggregate.op, aggregate.value)
 
 
 def expected_members(graph: Graph, defn: SegmentDefinition) -> list[str]:
@@ -211,6 +270,9 @@ def populated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Graph]:
     births += ["2008-02-29", "2004-02-29", "1990-12-31", "2000-01-01"]
     windows = [AS_OF_MS - d * DAY_MS + delta for d in (1, 30, 180) for delta in (-1, 0, 1)]
     windows += [AS_OF_MS, AS_OF_MS + 1, AS_OF_MS - 1000 * DAY_MS]
+    # the edges of whole-day windows: midnight of the first day, the last millisecond of a day
+    midnight = day_ms(AS_OF)
+    windows += [midnight - d * DAY_MS + delta for d in (0, 1, 29, 30, 180) for delta in (-1, 0)]
     for graph in open_graph(Path(tmp_path_factory.mktemp("oracle"))):
         for i in range(40):
             cid = f"c{i:02d}"
@@ -222,6 +284,8 @@ def populated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Graph]:
                 lifetime_value=rng.choice([None, 0.0, 99.5, 500.0, 500.01, 1200.0]),
                 vip=rng.choice([None, True, False]),
                 birth_date=rng.choice([None, *births]),
+                age=rng.choice([None, 999]),  # stale stored ages that segments must ignore
+                last_seen_ts=rng.choice([None, *windows]),
             )
             for _ in range(rng.choice([0, 1, 2, 4])):
                 graph.add_event(
@@ -229,6 +293,7 @@ def populated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Graph]:
                     rng.choice(["Order Completed", "Page Viewed"]),
                     rng.choice(windows),
                     rng.choice([None, "spring", "summer"]),
+                    rng.choice([None, 10.0, 50.0, 90.5]),
                 )
         yield graph
 
@@ -240,15 +305,22 @@ VALUES = {
     "country": st.sampled_from(["IT", "FR", "DE", "ES", "A", "Z"]),
     "vip": st.booleans(),
     "age": st.sampled_from([0, 1, 17, 18, 19, 29, 30, 31, 64, 65, 66]),
+    "email": st.sampled_from(["c0", "@x.it", "c1", "x"]),
+    "birth_date": st.sampled_from(["18y ago", "2008-03-16", "today", "30y ago", "2000-01-01"]),
+    "last_seen_ts": st.sampled_from(["today", "1d ago", "30d ago", "2026-03-14", "1w ago"]),
 }
 ORDERED_OPS = ["=", "!=", "<", "<=", ">", ">=", "in", "not_in", "between"]
+TEXT_OPS = {"country": ["contains", "starts_with"], "email": ["contains", "starts_with"]}
 
 
 @st.composite
 def trait_conditions(draw: st.DrawFn) -> dict[str, Any]:
     name = draw(st.sampled_from(sorted(VALUES)))
-    ops = ["=", "!=", "in", "not_in"] if name == "vip" else ORDERED_OPS
-    op = draw(st.sampled_from([*ops, "exists", "missing"]))
+    if name == "email":
+        ops = TEXT_OPS[name]
+    else:
+        ops = ["=", "!=", "in", "not_in"] if name == "vip" else ORDERED_OPS
+    op = draw(st.sampled_from([*ops, *TEXT_OPS.get(name, []), "exists", "missing"]))
     values = VALUES[name]
     if op in ("exists", "missing"):
         return {"trait": name, "op": op}
@@ -258,21 +330,52 @@ def trait_conditions(draw: st.DrawFn) -> dict[str, Any]:
         return {
             "trait": name,
             "op": op,
-            "value": sorted(draw(st.lists(values, min_size=2, max_size=2))),
+            "value": sorted(
+                draw(st.lists(values, min_size=2, max_size=2)),
+                key=oracle_day if name in ("birth_date", "last_seen_ts") else None,
+            ),
         }
     return {"trait": name, "op": op, "value": draw(values)}
 
 
+WINDOWS: list[dict[str, Any]] = [
+    {},
+    {"within_days": 1},
+    {"within_days": 30},
+    {"within_days": 180},
+    {"within": "30d"},
+    {"within": "26w"},
+    {"between": ["180d ago", "1d ago"]},
+    {"between": ["2025-09-16", "today"]},
+    {"between": ["30d ago", "30d ago"]},
+]
+MEASURES: list[dict[str, Any]] = [
+    {},
+    {"min_count": 2},
+    {"count": {"op": "=", "value": 0}},
+    {"count": {"op": "<", "value": 2}},
+    {"count": {"op": "!=", "value": 1}},
+    {"sum": {"property": "total", "op": ">=", "value": 100}},
+    {"sum": {"property": "total", "op": "<", "value": 50}},
+    {"avg": {"property": "total", "op": ">", "value": 40}},
+    {"avg": {"property": "total", "op": "=", "value": 50}},
+]
+FILTERS: list[dict[str, Any]] = [
+    {},
+    {"campaign": "spring"},
+    {"campaign": ["spring", "summer"]},
+    {"campaign": {"op": "!=", "value": "spring"}},
+    {"campaign": {"op": "not_in", "value": ["summer"]}},
+    {"total": {"op": ">", "value": 20}},
+]
 event_conditions = st.builds(
-    lambda name, days, count, campaign: (
-        {"event": name, "min_count": count}
-        | ({"within_days": days} if days else {})
-        | ({"where": {"campaign": campaign}} if campaign else {})
+    lambda name, window, measure, where: (
+        {"event": name} | window | measure | ({"where": where} if where else {})
     ),
-    st.sampled_from(["Order Completed", "Page Viewed", "Signed Up"]),
-    st.sampled_from([None, 1, 30, 180]),
-    st.integers(1, 3),
-    st.sampled_from([None, "spring"]),
+    st.sampled_from(["Order Completed", "Page Viewed", "Signed Up", ["Order Completed", "X"]]),
+    st.sampled_from(WINDOWS),
+    st.sampled_from(MEASURES),
+    st.sampled_from(FILTERS),
 )
 conditions = st.recursive(
     trait_conditions() | event_conditions,
@@ -285,7 +388,7 @@ conditions = st.recursive(
 )
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=300, deadline=None)
 @given(where=conditions)
 def test_compiled_segment_matches_the_oracle(populated: Graph, where: dict[str, Any]) -> None:
     defn = parse_segment({"name": "random", "where": where}, source="hypothesis")
