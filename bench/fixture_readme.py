@@ -122,7 +122,10 @@ with `Z`. A fictional fashion and home retailer ("Ortensia", {site}).
   (`spring_newsletter_2026`, `summer_sale_2026`, `autumn_reactivation_2026`), and
   `coupon_code` on `Coupon Applied`. Source name `email`.
 - `truth.csv`: `record_key,person_id` for every record idgraph creates ({kinds}), sorted by key.
-- `segments/*.yaml`: segment definitions (below).
+- `segments/*.yaml`: segment definitions (below). Three more are hand-written, not generated,
+  and not in `segment_truth.csv`: `big_spenders_365d`, `early_april_spring_openers` and
+  `top_tier_big_spenders` (tests/segment/test_fixture_oracle.py checks all of them).
+- `personas/*.yaml`: two hand-written personas for `idgraph persona show`.
 - `segment_truth.csv`: `segment,person_id`, the expected members of each segment as of
   2026-11-01.
 

@@ -13,12 +13,13 @@
 //             country, record_count, sources, first_seen_ts, last_seen_ts, flagged, flag_reason,
 //             updated_ts, ...traits})                                      one unified customer
 // (:Event {id, name, ts, time, source, record_key, properties, ...scalar properties})
-// (:Segment {name, definition, updated_ts})
+// (:Segment {name, description, definition, updated_ts, last_run_ts, size})  a saved segment
+// (:SegmentRun {id, segment, ts, as_of_ts, size, entered, exited})        one run, for history
 // (:Customer)-[:HAS_RECORD]->(:Record)
 // (:Record)-[:HAS_IDENTIFIER]->(:Identifier)
 // (:Record)-[:MATCHED {rule, fields, score}]->(:Record)                   fuzzy / alias evidence
 // (:Record)-[:PERFORMED]->(:Event)
-// (:Customer)-[:IN_SEGMENT {since_ts}]->(:Segment)
+// (:Customer)-[:IN_SEGMENT {since_ts}]->(:Segment)                       materialised membership
 // Timestamps (ts, *_ts) are epoch milliseconds; `time` is the same instant as ISO 8601 text.
 
 CREATE CONSTRAINT record_key IF NOT EXISTS FOR (n:Record) REQUIRE n.key IS UNIQUE;
@@ -26,6 +27,7 @@ CREATE CONSTRAINT identifier_key IF NOT EXISTS FOR (n:Identifier) REQUIRE n.key 
 CREATE CONSTRAINT customer_id IF NOT EXISTS FOR (n:Customer) REQUIRE n.id IS UNIQUE;
 CREATE CONSTRAINT event_id IF NOT EXISTS FOR (n:Event) REQUIRE n.id IS UNIQUE;
 CREATE CONSTRAINT segment_name IF NOT EXISTS FOR (n:Segment) REQUIRE n.name IS UNIQUE;
+CREATE CONSTRAINT segment_run_id IF NOT EXISTS FOR (n:SegmentRun) REQUIRE n.id IS UNIQUE;
 CREATE INDEX event_name_ts IF NOT EXISTS FOR (n:Event) ON (n.name, n.ts);
 CREATE INDEX record_source IF NOT EXISTS FOR (n:Record) ON (n.source);
 CREATE INDEX identifier_kind IF NOT EXISTS FOR (n:Identifier) ON (n.kind);

@@ -19,14 +19,28 @@ import orjson
 from pydantic import BaseModel, ConfigDict
 
 from idgraph.errors import FieldError, NotFoundError
-from idgraph.models import identifier_key
+from idgraph.models import CustomerSummary, identifier_key
 from idgraph.normalize.fields import normalize_email, normalize_phone
 from idgraph.settings import open_store
 from idgraph.store.base import GraphStore
 from idgraph.store.queries import READS
 from idgraph.store.schema import NODE_TABLES
+from idgraph.types import FIELD_NAMES
 
-__all__ = ["CustomerProfile", "EvidencePath", "EvidenceStep", "IdentityGraph", "StoreStats"]
+__all__ = [
+    "CustomerProfile",
+    "EventView",
+    "EvidencePath",
+    "EvidenceStep",
+    "IdentifierView",
+    "IdentityGraph",
+    "MatchView",
+    "RecordView",
+    "SegmentMember",
+    "SegmentMembership",
+    "SegmentPage",
+    "StoreStats",
+]
 
 _CUSTOMER_META = (
     "id",
@@ -41,6 +55,67 @@ _CUSTOMER_META = (
 _GOLDEN = tuple(n for n in NODE_TABLES["Customer"] if n not in _CUSTOMER_META)
 
 
+class RecordView(BaseModel):
+    """One source record of a customer: its normalized fields and source traits."""
+
+    model_config = ConfigDict(frozen=True)
+
+    key: str
+    source: str
+    source_id: str | None = None
+    kind: str | None = None
+    updated_ts: int | None = None
+    fields: dict[str, str] = {}
+    traits: dict[str, Any] = {}
+
+
+class IdentifierView(BaseModel):
+    """An identifier on a customer's records, and whether it links them (why not, if not)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: str
+    value: str
+    linking: bool
+    reason: str | None = None
+    records: list[str]
+
+
+class EventView(BaseModel):
+    """One event a customer performed."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    name: str
+    ts: int
+    time: str | None = None
+    source: str | None = None
+    record_key: str | None = None
+    properties: dict[str, Any] = {}
+
+
+class MatchView(BaseModel):
+    """A stored match edge between two of the customer's records."""
+
+    model_config = ConfigDict(frozen=True)
+
+    record_a: str
+    record_b: str
+    rule: str
+    fields: str | None = None
+    score: float | None = None
+
+
+class SegmentMembership(BaseModel):
+    """A saved segment a customer is in, since when (epoch ms of the run that added them)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    since_ts: int | None = None
+
+
 class CustomerProfile(BaseModel):
     """The 360° view of one unified customer."""
 
@@ -50,11 +125,30 @@ class CustomerProfile(BaseModel):
     golden: dict[str, Any]
     traits: dict[str, Any]
     summary: dict[str, Any]
-    records: list[dict[str, Any]]
-    identifiers: list[dict[str, Any]]
-    events: list[dict[str, Any]]
+    records: list[RecordView]
+    identifiers: list[IdentifierView]
+    events: list[EventView]
     event_count: int
-    evidence: list[dict[str, Any]]
+    evidence: list[MatchView]
+    segments: list[SegmentMembership]
+
+
+class SegmentMember(CustomerSummary):
+    """A member of a saved segment, with the time the customer entered it."""
+
+    since_ts: int | None = None
+
+
+class SegmentPage(BaseModel):
+    """One page of a saved segment's members, ordered by customer id."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    total: int
+    offset: int
+    limit: int
+    members: list[SegmentMember]
 
 
 class StoreStats(BaseModel):
@@ -140,8 +234,8 @@ class IdentityGraph:
     ) -> None:
         self.close()
 
-    def _read(self, name: str, **params: Any) -> list[dict[str, Any]]:
-        return self._store.query(name, READS[name], params)
+    def _read(self, statement: str, /, **params: Any) -> list[dict[str, Any]]:
+        return self._store.query(statement, READS[statement], params)
 
     def lookup(self, identifier: str) -> list[str]:
         """Customer ids for a customer id, record key, email, phone or any stored identifier.
@@ -186,17 +280,18 @@ class IdentityGraph:
         traits = {
             k: v for k, v in node.items() if k not in NODE_TABLES["Customer"] and v is not None
         }
-        records = []
-        for row in self._read("customer_records", id=customer_id):
-            record = {k: v for k, v in row["record"].items() if v is not None}
-            if record.get("traits"):
-                record["traits"] = orjson.loads(record["traits"])
-            records.append(record)
-        event_rows = []
-        for row in self._read("customer_events", id=customer_id, limit=events):
-            event = dict(row)
-            event["properties"] = orjson.loads(row["properties"]) if row["properties"] else {}
-            event_rows.append(event)
+        records = [
+            _record_view(row["record"]) for row in self._read("customer_records", id=customer_id)
+        ]
+        event_rows = [
+            EventView(
+                **{
+                    **row,
+                    "properties": orjson.loads(row["properties"]) if row["properties"] else {},
+                }
+            )
+            for row in self._read("customer_events", id=customer_id, limit=events)
+        ]
         count = self._read("customer_event_count", id=customer_id)[0]["n"]
         return CustomerProfile(
             id=customer_id,
@@ -204,11 +299,47 @@ class IdentityGraph:
             traits=traits,
             summary=summary,
             records=records,
-            identifiers=self._read("customer_identifiers", id=customer_id),
+            identifiers=[
+                IdentifierView(**row) for row in self._read("customer_identifiers", id=customer_id)
+            ],
             events=event_rows,
             event_count=count,
-            evidence=self._read("customer_evidence", id=customer_id),
+            evidence=[MatchView(**row) for row in self._read("customer_evidence", id=customer_id)],
+            segments=[
+                SegmentMembership(**row) for row in self._read("customer_segments", id=customer_id)
+            ],
         )
+
+    def segment_members(self, name: str, *, offset: int = 0, limit: int = 100) -> SegmentPage:
+        """One page of a saved segment's members as of its last run, by customer id.
+
+        Raises:
+            NotFoundError: no segment of that name is saved.
+            ValueError: a negative offset or a limit outside 1..10000.
+        """
+        if offset < 0 or not 1 <= limit <= 10_000:
+            raise ValueError("offset must be >= 0 and limit between 1 and 10000")
+        if not self._read("segment_get", name=name):
+            raise NotFoundError(f"no saved segment {name!r}")
+        total = self._read("segment_member_count", name=name)[0]["n"]
+        rows = self._read("segment_members_page", name=name, offset=offset, limit=limit)
+        members = [
+            SegmentMember(
+                id=row["customer_id"],
+                email=row["email"],
+                first_name=row["first_name"],
+                last_name=row["last_name"],
+                country=row["country"],
+                record_count=row["record_count"] or 0,
+                since_ts=row["since_ts"],
+            )
+            for row in rows
+        ]
+        return SegmentPage(name=name, total=total, offset=offset, limit=limit, members=members)
+
+    def in_segment(self, customer_id: str, name: str) -> bool:
+        """Whether the customer was in the saved segment at its last run."""
+        return bool(self._read("customer_in_segment", id=customer_id, name=name))
 
     def explain(self, record_a: str, record_b: str) -> EvidencePath:
         """The shortest path of linking evidence between two records, step by step.
@@ -295,3 +426,19 @@ def _evidence_steps(row: dict[str, Any]) -> list[EvidenceStep]:
         )
         i += 1
     return steps
+
+
+def _record_view(node: dict[str, Any]) -> RecordView:
+    fields: dict[str, str] = {
+        name: node[name] for name in FIELD_NAMES if node.get(name) is not None
+    }
+    traits = orjson.loads(node["traits"]) if node.get("traits") else {}
+    return RecordView(
+        key=node["key"],
+        source=node["source"],
+        source_id=node.get("source_id"),
+        kind=node.get("kind"),
+        updated_ts=node.get("updated_ts"),
+        fields=fields,
+        traits=traits,
+    )

@@ -15,7 +15,17 @@ from idgraph.cli import app
 
 COMMANDS = [
     ["ingest"],
+    ["segment", "save"],
+    ["segment", "list"],
+    ["segment", "show"],
     ["segment", "run"],
+    ["segment", "preview"],
+    ["segment", "explain"],
+    ["segment", "stats"],
+    ["segment", "discover"],
+    ["segment", "delete"],
+    ["persona", "list"],
+    ["persona", "show"],
     ["profile"],
     ["stats"],
     ["export", "clusters"],

@@ -195,8 +195,11 @@ def test_docs_ingest_the_makefile_demo_fixtures_into_neo4j() -> None:
     makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
     fixtures = re.search(r"^FIXTURES := (.+)$", makefile, re.MULTILINE)
     assert fixtures, "the Makefile no longer defines FIXTURES"
+    demo = re.search(r"^\t\$\(BIN\)/idgraph ingest \$\(FIXTURES\) (.+)$", makefile, re.MULTILINE)
+    assert demo, "the Makefile demo no longer ingests $(FIXTURES)"
+    as_of = re.search(r"^AS_OF \?= (.+)$", makefile, re.MULTILINE)
+    assert as_of, "the Makefile no longer defines AS_OF"
+    options = demo.group(1).replace("$(AS_OF)", as_of.group(1))
     doc = (ROOT / "docs" / "neo4j.md").read_text(encoding="utf-8")
-    command = (
-        f"idgraph ingest {fixtures.group(1)} --default-region IT --store bolt://localhost:7687"
-    )
+    command = f"idgraph ingest {fixtures.group(1)} {options} --store bolt://localhost:7687"
     assert command in doc

@@ -156,6 +156,6 @@ def test_a_changed_row_updates_its_record_and_keeps_old_identifiers(tmp_path: Pa
         profile = graph.profile(customer)
         assert graph.lookup(old_email) == [customer]
     assert profile.golden["email"] == "brand.new.address@example-mail.it"
-    emails = {i["value"] for i in profile.identifiers if i["kind"] == "email"}
+    emails = {i.value for i in profile.identifiers if i.kind == "email"}
     # the old address stays an identifier (in its normalized form: gmail drops the dots)
     assert len(emails) == 2 and "brand.new.address@example-mail.it" in emails

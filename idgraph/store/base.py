@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import Any, final
 
@@ -18,9 +18,9 @@ import orjson
 from idgraph.errors import IdGraphError, StoreError, StoreQueryError
 from idgraph.models import EXPLICIT_LINK_RULES, Link, Record
 from idgraph.store.dialect import Dialect
-from idgraph.store.plan import IdentifierRow, StoreState, WritePlan
+from idgraph.store.plan import IdentifierRow, StoredEvent, StoreState, WritePlan
 from idgraph.store.queries import STATE_READS
-from idgraph.store.schema import ColumnType
+from idgraph.store.schema import NODE_TABLES, ColumnType
 from idgraph.types import FIELD_NAMES
 
 logger = logging.getLogger(__name__)
@@ -98,7 +98,27 @@ class GraphStore(ABC):
         statements = self.dialect.schema_statements()
         for number, statement in enumerate(statements, start=1):
             self.write(f"schema#{number}", statement)
+        if self.dialect.declares_columns:
+            # Stores made by an older idgraph lack columns added to the schema since.
+            for label, columns in NODE_TABLES.items():
+                present = self.columns(label)
+                for name, kind in columns.items():
+                    ddl = self.dialect.add_column(label, name, kind)
+                    if name not in present and ddl:
+                        self.write(f"schema:add:{label}.{name}", ddl)
+                        statements.append(ddl)
         return statements
+
+    @final
+    def write_all(self, name: str, steps: Sequence[tuple[str, Mapping[str, Any]]]) -> None:
+        """Run several writing statements in one transaction: all take effect, or none."""
+        logger.debug("cypher %s (%d statements, one transaction)", name, len(steps))
+        try:
+            self._run_write_all([(cypher, dict(params)) for cypher, params in steps])
+        except IdGraphError:
+            raise
+        except Exception as exc:
+            raise self._translate(exc, name) from exc
 
     @final
     def write(self, name: str, cypher: str, params: Mapping[str, Any] | None = None) -> list[Row]:
@@ -142,7 +162,7 @@ class GraphStore(ABC):
         return {name: _TRAIT_TYPE[kind] for name, kind in self.columns("Customer").items()}
 
     def _load_state(self) -> StoreState:
-        """Read records, explicit links, the record->customer map and column types."""
+        """Read records, explicit links, the record->customer map, events and column types."""
         state = StoreState()
         for row in self._state_rows("state_records"):
             state.records[row["key"]] = Record(
@@ -166,6 +186,9 @@ class GraphStore(ABC):
             state.assignment[row["record"]] = row["customer"]
         for row in self._state_rows("state_event_spans"):
             state.record_event_span[row["record"]] = (row["first"], row["last"])
+        for row in self._state_rows("state_events"):
+            properties = orjson.loads(row["properties"]) if row["properties"] else {}
+            state.events.append(StoredEvent(row["record"], row["name"], row["ts"], properties))
         state.customer_columns = self.columns("Customer")
         state.event_columns = self.columns("Event")
         return state
@@ -188,6 +211,10 @@ class GraphStore(ABC):
     @abstractmethod
     def _run_write(self, cypher: str, params: dict[str, Any]) -> list[Row]:
         """Execute one statement that may write, in a transaction of its own."""
+
+    @abstractmethod
+    def _run_write_all(self, steps: list[tuple[str, dict[str, Any]]]) -> None:
+        """Execute writing statements in order, in one transaction, rolling back on failure."""
 
     @abstractmethod
     def close(self) -> None:

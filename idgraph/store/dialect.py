@@ -11,6 +11,7 @@ Every value travels as a parameter; the only names spliced into text are schema 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final, Literal
 
@@ -86,6 +87,11 @@ class Dialect:
             statements.append(f"CREATE REL TABLE IF NOT EXISTS {rel}(FROM {src} TO {dst}{extra})")
         return statements
 
+    @property
+    def declares_columns(self) -> bool:
+        """Whether every property must be declared as a typed column before it is written."""
+        return self.engine == "ladybug"
+
     def add_column(self, label: str, name: str, kind: ColumnType) -> str | None:
         """DDL adding a property column, or None where properties need no declaration."""
         if self.engine == "neo4j":
@@ -142,6 +148,31 @@ class Dialect:
         """A `COUNT { }` subquery over the events of customer `c` (Cypher 5; LadybugDB runs it)."""
         return (
             f"COUNT {{ MATCH (c)-[:HAS_RECORD]->(:Record)-[:PERFORMED]->(e:Event) WHERE {where} }}"
+        )
+
+    def aggregate_events(
+        self,
+        variable: str,
+        where: str,
+        *,
+        carried: Sequence[str],
+        function: Literal["sum", "avg"],
+        key: str,
+        alias: str,
+        count_alias: str,
+    ) -> str:
+        """One step of a segment's aggregate chain over the events of customer `c`.
+
+        `OPTIONAL MATCH` keeps customers without a matching event; `count_alias` counts the
+        events that have the property, because `sum` of nothing is 0 on Neo4j but null on
+        LadybugDB. The `WITH` carries `c` and the aggregates of earlier steps (`carried`).
+        """
+        keep = "".join(f", {name}" for name in carried)
+        ref = self.property_ref(variable, key)
+        return (
+            f"OPTIONAL MATCH (c)-[:HAS_RECORD]->(:Record)-[:PERFORMED]->({variable}:Event) "
+            f"WHERE {where} "
+            f"WITH c{keep}, {function}({ref}) AS {alias}, count({ref}) AS {count_alias}"
         )
 
     def evidence_path(self) -> str:
@@ -227,7 +258,8 @@ NEO4J_CHECKS: Final[dict[str, str]] = {
 }
 
 #: LadybugDB's writes besides `COPY FROM`: one explicit transaction per ingest, row updates by
-#: `UNWIND`, and the deletes that let customers and computed evidence be rewritten whole.
+#: `UNWIND`, and the deletes that let customers and computed evidence be rewritten whole (with
+#: the segment memberships read first, to be copied back onto the customers that remain).
 LADYBUG_WRITES: Final[dict[str, str]] = {
     "begin": "BEGIN TRANSACTION",
     "commit": "COMMIT",
@@ -237,6 +269,10 @@ LADYBUG_WRITES: Final[dict[str, str]] = {
     "update_identifiers": (
         "UNWIND $rows AS row MATCH (i:Identifier {key: row.key}) "
         "SET i.linking = row.linking, i.reason = row.reason"
+    ),
+    "segment_memberships": (
+        "MATCH (c:Customer)-[m:IN_SEGMENT]->(s:Segment) "
+        "RETURN c.id AS customer, s.name AS segment, m.since_ts AS since_ts"
     ),
     "delete_customers": "MATCH (c:Customer) DETACH DELETE c",
     "delete_computed_evidence": (

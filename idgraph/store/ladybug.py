@@ -8,6 +8,7 @@ the store as it was.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -56,19 +57,31 @@ class LadybugStore(GraphStore):
             raise StoreUnavailable(
                 f"cannot open store {target}: {exc}. Is another idgraph process using it?"
             ) from exc
+        # One Database serves many threads, each through a Connection of its own.
+        self._local = threading.local()
+        self._local.conn = self._conn
+        self._connections = [self._conn]
+        self._lock = threading.Lock()
         if not read_only:
             self.apply_schema()
 
     def close(self) -> None:
-        self._conn.close()
+        for conn in self._connections:
+            conn.close()
         self._db.close()
 
     def connection(self) -> ladybug.Connection:
-        """A new connection on the same database, for a reader thread of its own."""
-        return ladybug.Connection(self._db)
+        """This thread's connection on the database (the opening thread's for writes)."""
+        conn: ladybug.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = ladybug.Connection(self._db)
+            self._local.conn = conn
+            with self._lock:
+                self._connections.append(conn)
+        return conn
 
     def _run(self, cypher: str, params: dict[str, Any]) -> list[Row]:
-        result = self._conn.execute(cypher, params)
+        result = self.connection().execute(cypher, params)
         if isinstance(result, list):
             result = result[-1]
         columns = result.get_column_names()
@@ -81,10 +94,21 @@ class LadybugStore(GraphStore):
     def _run_write(self, cypher: str, params: dict[str, Any]) -> list[Row]:
         return self._run(cypher, params)
 
+    def _run_write_all(self, steps: list[tuple[str, dict[str, Any]]]) -> None:
+        conn = self.connection()
+        conn.execute(LADYBUG_WRITES["begin"])
+        try:
+            for cypher, params in steps:
+                conn.execute(cypher, params)
+        except BaseException:
+            conn.execute(LADYBUG_WRITES["rollback"])
+            raise
+        conn.execute(LADYBUG_WRITES["commit"])
+
     # -- writing ------------------------------------------------------------------------------
 
     def _apply(self, plan: WritePlan) -> None:
-        conn = self._conn
+        conn = self.connection()
         conn.execute(LADYBUG_WRITES["begin"])
         try:
             self._write(plan)
@@ -99,7 +123,7 @@ class LadybugStore(GraphStore):
                 check_property_name(name)
                 ddl = self.dialect.add_column(label, name, kind)
                 if ddl:
-                    self._conn.execute(ddl)
+                    self.connection().execute(ddl)
         self._copy("Record", [record_row(r) for r in plan.new_records])
         self._set_rows("update_records", [record_row(r) for r in plan.changed_records])
         self._copy("Identifier", [identifier_row(i) for i in plan.new_identifiers])
@@ -117,12 +141,20 @@ class LadybugStore(GraphStore):
                 "score": [1.0] * len(plan.new_links),
             },
         )
-        self._conn.execute(LADYBUG_WRITES["delete_customers"])
-        self._conn.execute(
+        kept = self._run(LADYBUG_WRITES["segment_memberships"], {})
+        self.connection().execute(LADYBUG_WRITES["delete_customers"])
+        self.connection().execute(
             LADYBUG_WRITES["delete_computed_evidence"], {"rules": sorted(EXPLICIT_LINK_RULES)}
         )
         self._copy("Customer", plan.customers, self.columns("Customer"))
         self._copy_rel("HAS_RECORD", plan.memberships)
+        alive = {row["id"] for row in plan.customers}
+        kept = [row for row in kept if row["customer"] in alive]
+        self._copy_rel(
+            "IN_SEGMENT",
+            [(row["customer"], row["segment"]) for row in kept],
+            {"since_ts": [row["since_ts"] for row in kept]},
+        )
         self._copy_rel(
             "MATCHED",
             [(e.a, e.b) for e in plan.evidence],
@@ -153,7 +185,7 @@ class LadybugStore(GraphStore):
     def _copy_table(self, label: str, table: pa.Table) -> None:
         # COPY reads a Python variable by name from the calling frame.
         _arrow_table = table
-        self._conn.execute(self.dialect.copy_from(label, "_arrow_table"))
+        self.connection().execute(self.dialect.copy_from(label, "_arrow_table"))
 
     def _copy_rel(
         self,
@@ -173,7 +205,9 @@ class LadybugStore(GraphStore):
     def _set_rows(self, name: str, rows: Sequence[dict[str, Any]]) -> None:
         for start in range(0, len(rows), 2000):
             logger.debug("cypher %s", name)
-            self._conn.execute(LADYBUG_WRITES[name], {"rows": list(rows[start : start + 2000])})
+            self.connection().execute(
+                LADYBUG_WRITES[name], {"rows": list(rows[start : start + 2000])}
+            )
 
 
 def _plain(value: Any) -> Any:

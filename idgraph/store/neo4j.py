@@ -321,6 +321,12 @@ class Neo4jStore(GraphStore):
             raise StoreQueryError("write", "the store was opened read-only")
         return self._execute(cypher, params, RoutingControl.WRITE)
 
+    def _run_write_all(self, steps: list[tuple[str, dict[str, Any]]]) -> None:
+        if self._read_only:
+            raise StoreQueryError("write", "the store was opened read-only")
+        with self._driver.session(database=self._database) as session:
+            session.execute_write(_run_steps, steps)
+
     def missing_constraints(self) -> list[str]:
         """`Label.key` for every uniqueness constraint idgraph's MERGEs rely on that is absent."""
         present: set[tuple[str, str]] = set()
@@ -373,6 +379,11 @@ class Neo4jStore(GraphStore):
 
 def _write_rows(tx: neo4j.ManagedTransaction, cypher: str, rows: list[dict[str, Any]]) -> None:
     tx.run(cypher, rows=rows).consume()
+
+
+def _run_steps(tx: neo4j.ManagedTransaction, steps: list[tuple[str, dict[str, Any]]]) -> None:
+    for cypher, params in steps:
+        tx.run(cypher, params).consume()
 
 
 def _delete_batch(tx: neo4j.ManagedTransaction, cypher: str, params: dict[str, Any]) -> int:

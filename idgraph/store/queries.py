@@ -62,6 +62,47 @@ READS: Final[dict[str, str]] = {
         "MATCH (c:Customer) RETURN c.id AS id, c.record_count AS size, c.sources AS sources "
         "ORDER BY size DESC, id LIMIT $limit"
     ),
+    "segment_get": (
+        "MATCH (s:Segment {name: $name}) RETURN s.name AS name, s.description AS description, "
+        "s.definition AS definition, s.updated_ts AS updated_ts, s.last_run_ts AS last_run_ts, "
+        "s.size AS size"
+    ),
+    "segment_list": (
+        "MATCH (s:Segment) RETURN s.name AS name, s.description AS description, "
+        "s.definition AS definition, s.updated_ts AS updated_ts, s.last_run_ts AS last_run_ts, "
+        "s.size AS size ORDER BY name"
+    ),
+    "segment_member_ids": (
+        "MATCH (c:Customer)-[m:IN_SEGMENT]->(:Segment {name: $name}) "
+        "RETURN c.id AS id, m.since_ts AS since_ts"
+    ),
+    "segment_member_count": (
+        "MATCH (:Customer)-[:IN_SEGMENT]->(:Segment {name: $name}) RETURN count(*) AS n"
+    ),
+    "segment_members_page": (
+        "MATCH (c:Customer)-[m:IN_SEGMENT]->(:Segment {name: $name}) "
+        "RETURN c.id AS customer_id, c.email AS email, c.first_name AS first_name, "
+        "c.last_name AS last_name, c.country AS country, c.record_count AS record_count, "
+        "m.since_ts AS since_ts ORDER BY customer_id SKIP $offset LIMIT $limit"
+    ),
+    "segment_runs": (
+        "MATCH (r:SegmentRun) WHERE r.segment = $name RETURN r.ts AS ts, r.as_of_ts AS as_of_ts, "
+        "r.size AS size, r.entered AS entered, r.exited AS exited ORDER BY ts"
+    ),
+    "customer_segments": (
+        "MATCH (:Customer {id: $id})-[m:IN_SEGMENT]->(s:Segment) "
+        "RETURN s.name AS name, m.since_ts AS since_ts ORDER BY name"
+    ),
+    "customer_in_segment": (
+        "MATCH (:Customer {id: $id})-[m:IN_SEGMENT]->(:Segment {name: $name}) "
+        "RETURN m.since_ts AS since_ts"
+    ),
+    "all_customers": "MATCH (c:Customer) RETURN c AS customer",
+    "customer_events_by_name": (
+        "MATCH (c:Customer)-[:HAS_RECORD]->(:Record)-[:PERFORMED]->(e:Event) "
+        "WHERE e.name IN $names AND e.ts <= $as_of "
+        "RETURN c.id AS customer, e.name AS name, e.ts AS ts"
+    ),
     "export_clusters": (
         "MATCH (c:Customer)-[:HAS_RECORD]->(r:Record) "
         "RETURN r.key AS record_key, c.id AS customer_id ORDER BY record_key"
@@ -95,7 +136,35 @@ STATE_READS: Final[dict[str, str]] = {
         "MATCH (r:Record)-[:PERFORMED]->(e:Event) "
         "RETURN r.key AS record, min(e.ts) AS first, max(e.ts) AS last"
     ),
+    "state_events": (
+        "MATCH (r:Record)-[:PERFORMED]->(e:Event) "
+        "RETURN r.key AS record, e.name AS name, e.ts AS ts, e.properties AS properties"
+    ),
     "existing_event_ids": "UNWIND $ids AS id MATCH (e:Event {id: id}) RETURN e.id AS id",
+}
+
+
+#: Saved segments and their materialised membership, on both engines; `segment/saved.py`
+#: runs the ones of one change in a single transaction.
+SEGMENT_WRITES: Final[dict[str, str]] = {
+    "segment_upsert": (
+        "MERGE (s:Segment {name: $name}) SET s.description = $description, "
+        "s.definition = $definition, s.updated_ts = $ts"
+    ),
+    "segment_remove_members": (
+        "MATCH (c:Customer)-[m:IN_SEGMENT]->(:Segment {name: $name}) WHERE c.id IN $ids DELETE m"
+    ),
+    "segment_add_members": (
+        "MATCH (s:Segment {name: $name}) UNWIND $ids AS cid MATCH (c:Customer {id: cid}) "
+        "CREATE (c)-[:IN_SEGMENT {since_ts: $ts}]->(s)"
+    ),
+    "segment_mark_run": "MATCH (s:Segment {name: $name}) SET s.last_run_ts = $ts, s.size = $size",
+    "segment_record_run": (
+        "CREATE (:SegmentRun {id: $id, segment: $name, ts: $ts, as_of_ts: $as_of_ts, "
+        "size: $size, entered: $entered, exited: $exited})"
+    ),
+    "segment_delete_runs": "MATCH (r:SegmentRun) WHERE r.segment = $name DELETE r",
+    "segment_delete": "MATCH (s:Segment {name: $name}) DETACH DELETE s",
 }
 
 
@@ -106,5 +175,5 @@ def parameters_of(text: str) -> tuple[str, ...]:
 
 #: Parameters each statement takes, for the linter and for callers.
 PARAMETERS: Final[dict[str, tuple[str, ...]]] = {
-    name: parameters_of(text) for name, text in (READS | STATE_READS).items()
+    name: parameters_of(text) for name, text in (READS | STATE_READS | SEGMENT_WRITES).items()
 }

@@ -67,7 +67,23 @@ NODE_TABLES: Final[dict[str, dict[str, ColumnType]]] = {
         "record_key": "STRING",
         "properties": "STRING",
     },
-    "Segment": {"name": "STRING", "definition": "STRING", "updated_ts": "INT64"},
+    "Segment": {
+        "name": "STRING",
+        "description": "STRING",
+        "definition": "STRING",
+        "updated_ts": "INT64",
+        "last_run_ts": "INT64",
+        "size": "INT64",
+    },
+    "SegmentRun": {
+        "id": "STRING",
+        "segment": "STRING",
+        "ts": "INT64",
+        "as_of_ts": "INT64",
+        "size": "INT64",
+        "entered": "INT64",
+        "exited": "INT64",
+    },
 }
 
 PRIMARY_KEYS: Final[dict[str, str]] = {
@@ -76,6 +92,7 @@ PRIMARY_KEYS: Final[dict[str, str]] = {
     "Customer": "id",
     "Event": "id",
     "Segment": "name",
+    "SegmentRun": "id",
 }
 
 #: Neo4j indexes beyond the uniqueness constraints on `PRIMARY_KEYS`: name -> (label, properties).
@@ -88,8 +105,9 @@ NEO4J_INDEXES: Final[dict[str, tuple[str, tuple[str, ...]]]] = {
 
 
 def constraint_name(label: str) -> str:
-    """The name of the uniqueness constraint on `label`'s key, e.g. `record_key`."""
-    return f"{label.lower()}_{PRIMARY_KEYS[label]}"
+    """The name of the uniqueness constraint on `label`'s key, e.g. `segment_run_id`."""
+    snake = re.sub(r"(?<!^)(?=[A-Z])", "_", label).lower()
+    return f"{snake}_{PRIMARY_KEYS[label]}"
 
 
 #: Relationship type -> (from label, to label, properties).

@@ -29,7 +29,7 @@ from idgraph.query import IdentityGraph
 from idgraph.settings import open_store
 from idgraph.store.base import GraphStore
 from idgraph.store.schema import NODE_TABLES
-from tests.conftest import FIXTURE_INPUTS, ROOT
+from tests.conftest import AS_OF, FIXTURE_INPUTS, ROOT, as_of_ms
 
 URL_ENV = "IDGRAPH_TEST_NEO4J"
 MARKER = "IdgraphLiveTests"
@@ -155,6 +155,7 @@ def ingest(store: str | Path, folder: Path, paths: list[Path] | None = None) -> 
         database=DATABASE,
         options=NormalizeOptions(default_region="IT"),
         rejects_path=folder / "rejects.jsonl",
+        as_of_ms=as_of_ms(AS_OF),
     )
 
 

@@ -42,13 +42,13 @@ def test_identifier_steps_use_identifiers_both_records_hold_and_that_link(
     graph: IdentityGraph,
 ) -> None:
     customer = graph.lookup("crm:C1097")[0]
-    held = {(i["kind"] + ":" + i["value"]): i for i in graph.profile(customer).identifiers}
+    held = {f"{i.kind}:{i.value}": i for i in graph.profile(customer).identifiers}
     for other in graph.profile(customer).records:
-        for step in graph.explain("crm:C1097", other["key"]).steps:
+        for step in graph.explain("crm:C1097", other.key).steps:
             if step.via == "identifier":
                 identifier = held[step.identifier or ""]
-                assert identifier["linking"]
-                assert {step.from_record, step.to_record} <= set(identifier["records"])
+                assert identifier.linking
+                assert {step.from_record, step.to_record} <= set(identifier.records)
 
 
 def test_records_of_different_people_sharing_a_guarded_identifier_have_no_path(

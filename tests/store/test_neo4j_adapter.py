@@ -21,7 +21,7 @@ from idgraph.normalize.record import NormalizeOptions
 from idgraph.pipeline import IngestReport, run_ingest
 from idgraph.query import IdentityGraph
 from idgraph.segment.definition import load_segment
-from idgraph.segment.run import run_segment
+from idgraph.segment.run import folder_resolver, run_segment
 from idgraph.store.dialect import NEO4J_WRITES
 from idgraph.store.ladybug import LadybugStore
 from idgraph.store.neo4j import Neo4jStore, write_steps
@@ -60,6 +60,7 @@ def ingest_wire(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[Sent], i
                 store=stub.url,
                 options=NormalizeOptions(default_region="IT"),
                 rejects_path=folder / "rejects.jsonl",
+                as_of_ms=AS_OF_MS,
             )
             return list(stub.sent), stub.commits
 
@@ -167,9 +168,14 @@ def query_wire(fixture_store: tuple[Path, IngestReport]) -> list[Sent]:
             assert [(s.via, s.identifier) for s in path.steps] == [("identifier", "email:x@y.z")]
             before = len(stub.sent)
             for definition in SEGMENT_FILES:
-                run_segment(graph.store, load_segment(definition), as_of_ms=AS_OF_MS)
+                run_segment(
+                    graph.store,
+                    load_segment(definition),
+                    as_of_ms=AS_OF_MS,
+                    resolve=folder_resolver(definition.parent),
+                )
             segment_queries = [
-                s.query for s in stub.sent[before:] if "(c:Customer) WHERE" in s.query
+                s.query for s in stub.sent[before:] if "RETURN c.id AS customer_id" in s.query
             ]
             assert len(segment_queries) == len(SEGMENT_FILES)
             return list(stub.sent)
