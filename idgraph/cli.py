@@ -602,6 +602,16 @@ def _names(value: str | None, option: str) -> list[str] | None:
     return names
 
 
+def _pairs(values: list[str], option: str) -> dict[str, str]:
+    pairs = {}
+    for value in values:
+        key, sep, text = value.partition("=")
+        if not sep or not key.strip():
+            raise typer.BadParameter(f"{value!r} is not KEY=VALUE", param_hint=option)
+        pairs[key.strip()] = text
+    return pairs
+
+
 def _summary_cell(summary: Any) -> str:
     if summary.numbers is not None:
         n = summary.numbers
@@ -626,6 +636,12 @@ def segment_stats_command(
         typer.Option(help="Event that counts as converting, e.g. 'Order Completed'."),
     ] = None,
     within: Annotated[int, typer.Option(help="Days after the exposure a conversion counts.")] = 7,
+    exposure_where: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Keep exposures whose property has this value, e.g. campaign=summer_sale_2026."
+        ),
+    ] = None,
     as_of: AsOfOption = None,
     fmt: FormatOption = "table",
 ) -> None:
@@ -649,6 +665,7 @@ def segment_stats_command(
             exposure=exposure,
             converted_by=conversion,
             within_days=within,
+            exposure_where=_pairs(exposure_where or [], "--exposure-where"),
             as_of_ms=moment,
         )
     if fmt == "json":
@@ -703,6 +720,7 @@ def segment_stats_command(
             f"everyone else {c.others_converted}/{c.others_exposed} = {rate(c.others_rate)}"
             + ("" if c.lift is None else f", lift {c.lift:.2f}"),
             highlight=False,
+            markup=False,
         )
 
 

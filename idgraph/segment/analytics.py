@@ -13,6 +13,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+import orjson
 from pydantic import BaseModel, ConfigDict
 
 from idgraph.errors import SegmentDefinitionError
@@ -188,11 +189,14 @@ def conversion(
     converted_by: str,
     within_days: int,
     as_of_ms: int,
+    exposure_where: Mapping[str, str] | None = None,
 ) -> Conversion:
     """Share of customers who had `exposure` and then `converted_by` within `within_days`.
 
     A customer counts as exposed once, however many exposures; converted when any conversion
     event falls in `[exposure, exposure + window]` for any of their exposures.
+    `exposure_where` keeps only exposures whose properties have those values (compared as
+    text), e.g. `{"campaign": "spring_newsletter_2026"}` for one campaign.
     """
     if within_days < 1:
         raise SegmentDefinitionError("--within must be at least 1 day")
@@ -203,8 +207,9 @@ def conversion(
     )
     exposures: dict[str, list[int]] = {}
     conversions: dict[str, list[int]] = {}
+    wanted = dict(exposure_where or {})
     for row in rows:
-        if row["name"] == exposure:
+        if row["name"] == exposure and _has(row["properties"], wanted):
             exposures.setdefault(row["customer"], []).append(row["ts"])
         if row["name"] == converted_by:
             conversions.setdefault(row["customer"], []).append(row["ts"])
@@ -221,8 +226,9 @@ def conversion(
     in_rate = in_conv / len(inside) if inside else None
     out_rate = out_conv / len(outside) if outside else None
     lift = in_rate / out_rate if in_rate is not None and out_rate else None
+    label = exposure + "".join(f" [{k}={v}]" for k, v in sorted(wanted.items()))
     return Conversion(
-        exposure=exposure,
+        exposure=label,
         conversion=converted_by,
         within_days=within_days,
         members_exposed=len(inside),
@@ -235,6 +241,13 @@ def conversion(
     )
 
 
+def _has(properties: str | None, wanted: Mapping[str, str]) -> bool:
+    if not wanted:
+        return True
+    values = orjson.loads(properties) if properties else {}
+    return all(k in values and str(values[k]) == v for k, v in wanted.items())
+
+
 def segment_stats(
     store: GraphStore,
     name: str,
@@ -243,6 +256,7 @@ def segment_stats(
     exposure: str | None = None,
     converted_by: str | None = None,
     within_days: int = 7,
+    exposure_where: Mapping[str, str] | None = None,
     as_of_ms: int,
 ) -> SegmentStats:
     """Everything `idgraph segment stats` prints, for one saved segment.
@@ -283,6 +297,7 @@ def segment_stats(
             converted_by=converted_by,
             within_days=within_days,
             as_of_ms=as_of_ms,
+            exposure_where=exposure_where,
         )
     return SegmentStats(
         name=name,

@@ -101,7 +101,7 @@ READS: Final[dict[str, str]] = {
     "customer_events_by_name": (
         "MATCH (c:Customer)-[:HAS_RECORD]->(:Record)-[:PERFORMED]->(e:Event) "
         "WHERE e.name IN $names AND e.ts <= $as_of "
-        "RETURN c.id AS customer, e.name AS name, e.ts AS ts"
+        "RETURN c.id AS customer, e.name AS name, e.ts AS ts, e.properties AS properties"
     ),
     "export_clusters": (
         "MATCH (c:Customer)-[:HAS_RECORD]->(r:Record) "

@@ -33,14 +33,15 @@ def _ms(text: str) -> int:
     return int(dt.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() * 1000)
 
 
-def raw_events() -> list[tuple[str, str, int]]:
-    """(person, event name, ts) for every event in the raw files, mapped by the README rules."""
+def raw_events() -> list[tuple[str, str, int, dict[str, object]]]:
+    """(person, event name, ts, properties) for every event in the raw files, mapped by the
+    README rules."""
     truth = load_truth()
     events = []
     with (FIXTURES / "pos.csv").open(newline="", encoding="utf-8") as handle:
         for row in csv.DictReader(handle):
             person = truth[f"pos:{row['card_number']}"]
-            events.append((person, "Order Completed", _ms(row["purchased_at"])))
+            events.append((person, "Order Completed", _ms(row["purchased_at"]), {}))
     for source in ("web", "email"):
         for line in (FIXTURES / f"{source}.jsonl").read_text(encoding="utf-8").splitlines():
             call = orjson.loads(line)
@@ -50,7 +51,8 @@ def raw_events() -> list[tuple[str, str, int]]:
                 record = f"{source}:user:{call['userId']}"
             else:
                 record = f"{source}:anon:{call['anonymousId']}"
-            events.append((truth[record], call["event"], _ms(call["timestamp"])))
+            props = call.get("properties") or {}
+            events.append((truth[record], call["event"], _ms(call["timestamp"]), props))
     return events
 
 
@@ -78,16 +80,19 @@ def person_of(store_path: Path) -> dict[str, str]:
         return {customer: truth[record] for record, customer in graph.clusters()}
 
 
-@pytest.mark.parametrize("within", [1, 7, 30])
+@pytest.mark.parametrize(
+    ("within", "campaign"),
+    [(1, None), (7, None), (30, None), (14, "summer_sale_2026"), (14, "spring_newsletter_2026")],
+)
 def test_conversion_rates_match_the_raw_events(
-    store_path: Path, person_of: dict[str, str], within: int
+    store_path: Path, person_of: dict[str, str], within: int, campaign: str | None
 ) -> None:
     sent: dict[str, list[int]] = {}
     orders: dict[str, list[int]] = {}
-    for person, name, ts in raw_events():
+    for person, name, ts, props in raw_events():
         if ts > AS_OF_MS:
             continue
-        if name == "Email Sent":
+        if name == "Email Sent" and (campaign is None or props.get("campaign") == campaign):
             sent.setdefault(person, []).append(ts)
         elif name == "Order Completed":
             orders.setdefault(person, []).append(ts)
@@ -104,6 +109,7 @@ def test_conversion_rates_match_the_raw_events(
             exposure="Email Sent",
             converted_by="Order Completed",
             within_days=within,
+            exposure_where={"campaign": campaign} if campaign else None,
             as_of_ms=AS_OF_MS,
         )
     c = stats.conversion

@@ -26,6 +26,7 @@ from idgraph.store.dialect import NEO4J_WRITES
 from idgraph.store.ladybug import LadybugStore
 from idgraph.store.neo4j import Neo4jStore, write_steps
 from idgraph.store.plan import WritePlan
+from idgraph.store.queries import SEGMENT_WRITES
 from idgraph.store.schema import PRIMARY_KEYS
 from tests.conftest import AS_OF, FIXTURE_INPUTS, FIXTURES, load_truth
 from tests.cypherlint import lint
@@ -364,3 +365,32 @@ def test_write_steps_drop_unlisted_properties_and_convert_types() -> None:
             customer_columns={},
             event_columns={},
         )
+
+
+def test_write_all_is_one_transaction_committed_once_or_not_at_all() -> None:
+    upsert = SEGMENT_WRITES["segment_upsert"]
+    mark = SEGMENT_WRITES["segment_mark_run"]
+    params = {"name": "s", "description": None, "definition": "name: s", "ts": 1}
+
+    with BoltStub(empty_database) as stub:
+        store = Neo4jStore(stub.url, env=AUTH)
+        store.write_all(
+            "segment_run:s", [(upsert, params), (mark, {"name": "s", "ts": 2, "size": 3})]
+        )
+        assert [s.query for s in stub.sent] == [upsert, mark]
+        assert {s.mode for s in stub.sent} == {"w"} and stub.commits == 1
+        store.close()
+
+    def failing(query: str, params: dict[str, Any]) -> Answer:
+        if query == mark:
+            raise Failure("Neo.ClientError.Statement.SemanticError", "boom")
+        return Answer()
+
+    with BoltStub(failing) as stub:
+        store = Neo4jStore(stub.url, env=AUTH)
+        with pytest.raises(StoreQueryError, match=r"segment_run:s.*boom"):
+            store.write_all(
+                "segment_run:s", [(upsert, params), (mark, {"name": "s", "ts": 2, "size": 3})]
+            )
+        store.close()
+        assert stub.commits == 0
