@@ -152,7 +152,8 @@ SEGMENT_WRITES: Final[dict[str, str]] = {
         "s.definition = $definition, s.updated_ts = $ts"
     ),
     "segment_remove_members": (
-        "MATCH (c:Customer)-[m:IN_SEGMENT]->(:Segment {name: $name}) WHERE c.id IN $ids DELETE m"
+        "UNWIND $ids AS cid MATCH (:Customer {id: cid})-[m:IN_SEGMENT]->(:Segment {name: $name}) "
+        "DELETE m"
     ),
     "segment_add_members": (
         "MATCH (s:Segment {name: $name}) UNWIND $ids AS cid MATCH (c:Customer {id: cid}) "
