@@ -152,12 +152,12 @@ def _rows_as(fmt: str, columns: list[str], rows: list[dict[str, Any]], title: st
 @app.command()
 def ingest(
     paths: Annotated[
-        list[Path],
+        list[Path] | None,
         typer.Argument(
             help="CSV tables (mapping in X.mapping.yaml beside X.csv) and JSONL event streams.",
             show_default=False,
         ),
-    ],
+    ] = None,
     store: StoreOption = None,
     database: DatabaseOption = None,
     match_config: Annotated[
@@ -200,13 +200,22 @@ def ingest(
             help="Compute trait windows and day counts as of this date (YYYY-MM-DD); default now."
         ),
     ] = None,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run",
+            help="Resolve but write nothing; list the customers that would merge or split, and "
+            "why. With no files, re-resolves the stored records (e.g. under a new --match-config).",
+        ),
+    ] = False,
 ) -> None:
     """Ingest files, resolve identities and store unified customers.
 
     Every input line ends either ingested or in the rejects file; the summary shows
     read = ingested + rejected per file. Ingesting the same files again adds nothing.
     Computed traits (--traits) are recomputed for every customer as of --as-of.
-    In Python: idgraph.run_ingest(paths, store=..., traits=..., as_of_ms=...).
+    --dry-run shows what a changed match config would merge or split before applying it.
+    In Python: idgraph.run_ingest(paths, store=..., traits=..., as_of_ms=..., dry_run=...).
     """
     from idgraph.ingest.mapping import load_mapping
     from idgraph.normalize.junk import DEFAULT_JUNK, load_junk_config
@@ -214,6 +223,8 @@ def ingest(
     from idgraph.pipeline import run_ingest
 
     moment = _as_of_ms(as_of) if as_of is not None else None
+    if not paths and not dry_run:
+        raise typer.BadParameter("give the files to ingest (none are needed with --dry-run)")
     with _errors():
         if date_order not in ("DMY", "MDY"):
             raise typer.BadParameter("use DMY or MDY", param_hint="--date-order")
@@ -244,7 +255,7 @@ def ingest(
                 bar.update(tasks[stage], completed=done, total=max(total, 1))
 
             report = run_ingest(
-                paths,
+                paths or [],
                 store=store,
                 database=database,
                 match_config=match_config,
@@ -254,8 +265,9 @@ def ingest(
                 progress=step,
                 traits=traits,
                 as_of_ms=moment,
+                dry_run=dry_run,
             )
-    summary = Table(title="ingest summary")
+    summary = Table(title="ingest summary" + (" (dry run)" if dry_run else ""))
     for column in ("file", "source", "read", "ingested", "rejected"):
         summary.add_column(
             column, justify="right" if column in ("read", "ingested", "rejected") else "left"
@@ -294,7 +306,41 @@ def ingest(
             f"[yellow]{report.rejected} line(s) rejected[/], see {report.rejects_path}",
             highlight=False,
         )
-    out.print(f"done in {report.seconds:.2f}s")
+    if report.changes is not None:
+        _print_changes(report.changes)
+    out.print(
+        f"done in {report.seconds:.2f}s" + (" (dry run: nothing written)" if report.dry_run else "")
+    )
+
+
+def _print_changes(changes: Any) -> None:
+    out.print(
+        f"would merge: {len(changes.merges)} customer(s); would split: {len(changes.splits)}",
+        highlight=False,
+    )
+    rows = [
+        {
+            "change": "merge",
+            "customer": m.customer,
+            "from / into": ", ".join(m.from_customers),
+            "records": m.records,
+            "why": "; ".join(m.reasons),
+        }
+        for m in changes.merges
+    ]
+    rows += [
+        {
+            "change": "split",
+            "customer": sp.customer,
+            "from / into": ", ".join(sp.into_customers),
+            "records": sp.records,
+            "why": "; ".join(sp.reasons),
+        }
+        for sp in changes.splits
+    ]
+    if rows:
+        columns = ["change", "customer", "from / into", "records", "why"]
+        sys.stdout.write(_rows_as("table", columns, rows, "changes"))
 
 
 def _as_of_ms(as_of: str | None) -> int:
@@ -1049,6 +1095,43 @@ def explain(
             f"different customers: {path.customer_a} and {path.customer_b}", highlight=False
         )
     raise typer.Exit(1)
+
+
+@app.command()
+def review(
+    store: StoreOption = None,
+    database: DatabaseOption = None,
+    limit: Annotated[int, typer.Option(help="How many suspects to list.")] = 50,
+    fmt: FormatOption = "table",
+) -> None:
+    """List suspect customers for a person to check, worst first, each with its reasons:
+    several dates of birth, names that are not variants of one another, groups flagged as
+    oversized, identifiers shared with other customers that were too common to link.
+
+    In Python: IdentityGraph(store).review(limit=50).
+    """
+    from idgraph.query import IdentityGraph
+
+    fmt = _check_format(fmt)
+    with _errors(), IdentityGraph(store, database=database) as graph:
+        items = graph.review(limit=limit)
+    rows = [
+        {
+            "customer": item.customer_id,
+            "records": item.record_count,
+            "score": item.score,
+            "reasons": "; ".join(item.reasons),
+        }
+        for item in items
+    ]
+    if fmt == "json":
+        sys.stdout.write(
+            orjson.dumps([i.model_dump() for i in items], option=orjson.OPT_INDENT_2).decode()
+            + "\n"
+        )
+        return
+    columns = ["customer", "records", "score", "reasons"]
+    _emit(_rows_as(fmt, columns, rows, f"{len(rows)} customer(s) to review"), None)
 
 
 @app.command()

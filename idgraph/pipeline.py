@@ -14,8 +14,9 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
-from idgraph.cluster.components import cluster
+from idgraph.cluster.components import BlockedLink, cluster
 from idgraph.cluster.customers import build_customers
+from idgraph.cluster.diff import ResolutionChanges, resolution_changes
 from idgraph.errors import ConfigError
 from idgraph.ingest.batch import SourceBatch, read_inputs
 from idgraph.ingest.mapping import SourceMapping
@@ -23,7 +24,7 @@ from idgraph.ingest.rejects import RejectsWriter
 from idgraph.match.config import MatchConfig, load_match_config
 from idgraph.match.decide import collect_evidence
 from idgraph.match.view import match_fields
-from idgraph.models import EXPLICIT_LINK_RULES, Event, Link, Record, identifier_key
+from idgraph.models import EXPLICIT_LINK_RULES, Event, Link, MatchEvidence, Record, identifier_key
 from idgraph.normalize.record import NormalizeOptions
 from idgraph.settings import open_store
 from idgraph.store.base import GraphStore
@@ -70,6 +71,9 @@ class IngestReport(BaseModel):
     largest_clusters: list[tuple[str, int]]
     flagged_customers: int
     seconds: float
+    #: True when nothing was written (`dry_run=True`); `changes` then says what would change.
+    dry_run: bool = False
+    changes: ResolutionChanges | None = None
 
     @property
     def read(self) -> int:
@@ -96,6 +100,7 @@ def run_ingest(
     progress: Progress | None = None,
     traits: TraitsConfig | Path | str | None = None,
     as_of_ms: int | None = None,
+    dry_run: bool = False,
 ) -> IngestReport:
     """Ingest files into the store and re-resolve customers, all in one transaction.
 
@@ -112,6 +117,9 @@ def run_ingest(
             one, or None for the shipped default (docs/traits.md).
         as_of_ms: the instant trait windows and day counts are measured from (epoch ms);
             default now.
+        dry_run: resolve everything but write nothing to the store; the report's `changes`
+            lists the customers that would merge or split, and why (e.g. before applying a
+            changed match config, with no input files).
 
     Returns:
         The report: per-file counts that reconcile, what changed, the cluster-size distribution.
@@ -131,19 +139,26 @@ def run_ingest(
     options = options or NormalizeOptions()
     files = [Path(p) for p in paths]
     step("read", 0, len(files))
-    Path(rejects_path).unlink(missing_ok=True)  # a stale file would blame this run
+    if Path(rejects_path).is_file():  # a stale file would blame this run; never unlink a device
+        Path(rejects_path).unlink()
     with RejectsWriter(Path(rejects_path)) as rejects:
         batches = read_inputs(files, options=options, rejects=rejects, mappings=mappings)
         wrote_rejects = rejects.total > 0
     step("read", len(files), len(files))
-    with open_store(store, database=database) as graph:
+    with open_store(store, database=database, read_only=dry_run) as graph:
         step("resolve", 0, 1)
         state = graph.load_state()
         plan, stats = _plan(graph, state, batches, config, trait_config, as_of)
         step("resolve", 1, 1)
-        step("write", 0, 1)
-        graph.apply(plan)
-        step("write", 1, 1)
+        changes = None
+        if dry_run:
+            changes = resolution_changes(
+                state.assignment, plan.memberships, stats.accepted, stats.blocked_links
+            )
+        else:
+            step("write", 0, 1)
+            graph.apply(plan)
+            step("write", 1, 1)
     sizes = Counter(stats.sizes)
     largest = sorted(
         ((row["id"], row["record_count"]) for row in plan.customers),
@@ -175,6 +190,8 @@ def run_ingest(
         largest_clusters=largest,
         flagged_customers=sum(1 for row in plan.customers if row["flagged"]),
         seconds=round(time.perf_counter() - started, 3),
+        dry_run=dry_run,
+        changes=changes,
     )
 
 
@@ -187,6 +204,8 @@ class _PlanStats:
     blocked: int
     pairs: int
     sizes: list[int]
+    accepted: list[MatchEvidence]
+    blocked_links: list[BlockedLink]
 
 
 def _plan(
@@ -289,6 +308,8 @@ def _plan(
         blocked=len(clustering.blocked),
         pairs=evidence.pairs_compared,
         sizes=customers.sizes,
+        accepted=clustering.accepted,
+        blocked_links=clustering.blocked,
     )
     return plan, stats
 

@@ -18,6 +18,7 @@ from typing import Any, Literal
 import orjson
 from pydantic import BaseModel, ConfigDict
 
+from idgraph.cluster.review import ReviewItem, review_customers
 from idgraph.errors import FieldError, NotFoundError
 from idgraph.models import CustomerSummary, identifier_key
 from idgraph.normalize.fields import normalize_email, normalize_phone
@@ -373,6 +374,12 @@ class IdentityGraph:
             same_customer=customers[0] == customers[1],
             steps=steps,
         )
+
+    def review(self, *, limit: int = 50) -> list[ReviewItem]:
+        """Customers a person should check, worst first: conflicting dates of birth, names
+        that are not variants of one another, flagged groups, identifiers shared with other
+        customers that were judged too common to link."""
+        return review_customers(self._store, limit=limit)
 
     def stats(self) -> StoreStats:
         """How many records, customers, events and identifiers the store holds."""

@@ -30,6 +30,7 @@ COMMANDS = [
     ["stats"],
     ["export", "clusters"],
     ["explain"],
+    ["review"],
     ["cypher"],
     ["schema", "apply"],
     ["schema", "show"],

@@ -103,6 +103,18 @@ READS: Final[dict[str, str]] = {
         "WHERE e.name IN $names AND e.ts <= $as_of "
         "RETURN c.id AS customer, e.name AS name, e.ts AS ts, e.properties AS properties"
     ),
+    "review_customer_records": (
+        "MATCH (c:Customer)-[:HAS_RECORD]->(r:Record) "
+        "WITH c, collect(r.birth_date) AS birth_dates, collect(r.first_name) AS first_names, "
+        "collect(r.last_name) AS last_names "
+        "RETURN c.id AS id, c.record_count AS record_count, c.flagged AS flagged, "
+        "c.flag_reason AS flag_reason, birth_dates, first_names, last_names"
+    ),
+    "review_shared_identifiers": (
+        "MATCH (c:Customer)-[:HAS_RECORD]->(:Record)-[:HAS_IDENTIFIER]->(i:Identifier) "
+        "WHERE i.linking = false "
+        "RETURN DISTINCT c.id AS id, i.kind AS kind, i.value AS value, i.reason AS reason"
+    ),
     "export_clusters": (
         "MATCH (c:Customer)-[:HAS_RECORD]->(r:Record) "
         "RETURN r.key AS record_key, c.id AS customer_id ORDER BY record_key"
