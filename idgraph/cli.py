@@ -21,6 +21,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from idgraph import __version__
 from idgraph._logging import enable as enable_logging
@@ -42,10 +43,14 @@ segment_app = typer.Typer(help="Run marketing segments (YAML definitions) over u
 export_app = typer.Typer(help="Export resolution results as files.")
 schema_app = typer.Typer(help="Create or print the graph schema (constraints, indexes, tables).")
 persona_app = typer.Typer(help="Personas: who a segment is and how to speak to them.")
+model_app = typer.Typer(help="Probabilistic (Fellegi-Sunter) linkage models for any CSV schema.")
+blocking_app = typer.Typer(help="How candidate pairs are found, and what blocking misses.")
 app.add_typer(segment_app, name="segment")
 app.add_typer(export_app, name="export")
 app.add_typer(schema_app, name="schema")
 app.add_typer(persona_app, name="persona")
+app.add_typer(model_app, name="model")
+app.add_typer(blocking_app, name="blocking")
 
 console = Console(stderr=True)
 out = Console()
@@ -143,7 +148,8 @@ def _rows_as(fmt: str, columns: list[str], rows: list[dict[str, Any]], title: st
     for column in columns:
         table.add_column(column)
     for row in rows:
-        table.add_row(*("" if row.get(c) is None else str(row.get(c)) for c in columns))
+        # Text, not markup: values such as "[surname, dob]" are data, not rich tags.
+        table.add_row(*(Text("" if row.get(c) is None else str(row.get(c))) for c in columns))
     capture = Console(width=160, record=True, file=io.StringIO())
     capture.print(table)
     return capture.export_text()
@@ -1132,6 +1138,163 @@ def review(
         return
     columns = ["customer", "records", "score", "reasons"]
     _emit(_rows_as(fmt, columns, rows, f"{len(rows)} customer(s) to review"), None)
+
+
+LinkConfigOption = Annotated[
+    str,
+    typer.Option(
+        "--config",
+        "-c",
+        help="Link config YAML, or the name of a shipped one (people). See docs/linking.md.",
+    ),
+]
+
+
+def _read_table(path: Path) -> Any:
+    """A CSV as text columns (empty = missing), for the linkage engine."""
+    import pandas as pd
+
+    from idgraph.errors import InputError
+
+    try:
+        return pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (OSError, ValueError, UnicodeDecodeError) as exc:
+        raise InputError(str(exc).splitlines()[0], path=path) from exc
+
+
+def _link_config(value: str) -> Any:
+    from idgraph.link import load_link_config, shipped_link_config
+
+    return load_link_config(value) if Path(value).exists() else shipped_link_config(value)
+
+
+@model_app.command("train")
+def model_train(
+    table: Annotated[Path, typer.Argument(help="Records as CSV, one per row.", show_default=False)],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Where to save the model (JSON).")],
+    config: LinkConfigOption = "people",
+    labels: Annotated[
+        str | None,
+        typer.Option(help="A truth column: learn m from labelled pairs instead of by EM."),
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed for the random pairs u is estimated from.")] = 0,
+) -> None:
+    """Estimate m and u probabilities (and term frequencies) for a link config and save them.
+
+    u comes from random record pairs; m from expectation-maximisation without labels, or from
+    labelled pairs with --labels. In Python: idgraph.link.train_model(df, config).
+    """
+    from idgraph.link import train_model
+
+    with _errors():
+        frame = _read_table(table)
+        model = train_model(frame, _link_config(config), labels=labels, seed=seed)
+        model.save(output)
+    console.print(f"saved model to {output} ({len(frame)} records)", highlight=False)
+
+
+@model_app.command("show")
+def model_show(
+    path: Annotated[Path, typer.Argument(help="A saved model (JSON).", show_default=False)],
+    fmt: FormatOption = "table",
+) -> None:
+    """Print a model's parameters: per comparison and level, m, u, Bayes factor and weight.
+
+    In Python: idgraph.link.Model.load(path).describe().
+    """
+    from idgraph.errors import ConfigError
+    from idgraph.link import Model
+
+    fmt = _check_format(fmt)
+    with _errors():
+        try:
+            model = Model.load(path)
+        except (OSError, ValueError, KeyError) as exc:
+            raise ConfigError(f"not a saved model: {exc}", path=path) from exc
+    rows = [
+        {
+            **row,
+            **{
+                k: None if row[k] is None else f"{row[k]:.4g}"
+                for k in ("m", "u", "bayes_factor", "weight")
+                if fmt != "json"
+            },
+        }
+        for row in model.describe()
+    ]
+    columns = ["comparison", "level", "m", "u", "bayes_factor", "weight"]
+    _emit(_rows_as(fmt, columns, rows, f"model {path.name}"), None)
+
+
+@blocking_app.command("report")
+def blocking_report_command(
+    table: Annotated[Path, typer.Argument(help="Records as CSV, one per row.", show_default=False)],
+    config: LinkConfigOption = "people",
+    truth: Annotated[
+        str | None,
+        typer.Option(help="A truth column: also report the share of true pairs kept (recall)."),
+    ] = None,
+    fmt: FormatOption = "table",
+) -> None:
+    """Pairs each blocking rule makes, pairs new to the union, blocks skipped for size, and
+    with --truth the true matching pairs kept (pair recall).
+
+    In Python: idgraph.link.blocking_report(df, config, labels=...).
+    """
+    from idgraph.link import blocking_report
+
+    fmt = _check_format(fmt)
+    with _errors():
+        frame = _read_table(table)
+        report = blocking_report(frame, _link_config(config), labels=truth)
+    rows = report.as_rows()
+    columns = list(dict.fromkeys(k for row in rows for k in row))
+    recall = report.pair_recall
+    title = f"blocking: {len(frame)} records" + (
+        "" if recall is None else f", pair recall {recall:.4f}"
+    )
+    _emit(_rows_as(fmt, columns, rows, title), None)
+
+
+@app.command("link")
+def link_command(
+    table: Annotated[Path, typer.Argument(help="Records as CSV, one per row.", show_default=False)],
+    model: Annotated[Path, typer.Option("--model", help="A model saved by `model train`.")],
+    output: OutputOption = None,
+    threshold: Annotated[
+        float | None, typer.Option(help="Match probability to link at; default the config's.")
+    ] = None,
+) -> None:
+    """Cluster the records of a CSV with a trained probabilistic model; writes
+    `unique_id,cluster_id` as CSV and prints the run's counts.
+
+    In Python: idgraph.link.link(df, Model.load(path)).labels.
+    """
+    from idgraph.errors import ConfigError
+    from idgraph.link import Model, link
+
+    with _errors():
+        frame = _read_table(table)
+        try:
+            trained = Model.load(model)
+        except (OSError, ValueError, KeyError) as exc:
+            raise ConfigError(f"not a saved model: {exc}", path=model) from exc
+        result = link(frame, trained, threshold=threshold)
+    unique = trained.config.unique_id
+    rows = [
+        {unique: rid, "cluster_id": cid}
+        for rid, cid in zip(frame[unique], result.labels, strict=True)
+    ]
+    _emit(_rows_as("csv", [unique, "cluster_id"], rows, ""), output)
+    r = result.report
+    if r is None:
+        return
+    console.print(
+        f"{r.records} records, {r.candidate_pairs} candidate pairs, {r.links} links, "
+        f"{r.clusters} clusters, {len(result.splits)} oversized split(s), "
+        f"{r.pairs_per_second:,.0f} pairs/s",
+        highlight=False,
+    )
 
 
 @app.command()
