@@ -1226,6 +1226,76 @@ def model_show(
     _emit(_rows_as(fmt, columns, rows, f"model {path.name}"), None)
 
 
+@model_app.command("explain")
+def model_explain(
+    table: Annotated[Path, typer.Argument(help="Records as CSV, one per row.", show_default=False)],
+    record_a: Annotated[str, typer.Argument(help="A record's unique id.", show_default=False)],
+    record_b: Annotated[str, typer.Argument(help="Another record's unique id.")],
+    model: Annotated[Path, typer.Option("--model", help="A model saved by `model train`.")],
+    fmt: FormatOption = "table",
+) -> None:
+    """Show why two records score as they do: the prior, then each comparison's level, the
+    two values and its weight, adding up to the match weight and probability (a waterfall);
+    and whether blocking proposes the pair and a guard refuses it.
+
+    In Python: idgraph.link.explain.explain_pair(df, Model.load(path), a, b).
+    """
+    from dataclasses import asdict
+
+    from idgraph.errors import ConfigError
+    from idgraph.link import Model
+    from idgraph.link.explain import explain_pair
+
+    fmt = _check_format(fmt)
+    with _errors():
+        frame = _read_table(table)
+        try:
+            trained = Model.load(model)
+        except (OSError, ValueError, KeyError) as exc:
+            raise ConfigError(f"not a saved model: {exc}", path=model) from exc
+        pair = explain_pair(frame, trained, record_a, record_b)
+    if fmt == "json":
+        data = {**asdict(pair), "links": pair.links}
+        sys.stdout.write(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode() + "\n")
+        return
+    rows: list[dict[str, Any]] = [
+        {
+            "step": "(prior)",
+            "weight": f"{pair.prior_weight:+.2f}",
+            "total": f"{pair.prior_weight:+.2f}",
+        }
+    ]
+    rows += [
+        {
+            "step": s.comparison,
+            "level": s.level,
+            "a": s.left,
+            "b": s.right,
+            "weight": f"{s.weight:+.2f}",
+            "total": f"{s.cumulative:+.2f}",
+        }
+        for s in pair.steps
+    ]
+    columns = ["step", "level", "a", "b", "weight", "total"]
+    _emit(_rows_as(fmt, columns, rows, f"{record_a} vs {record_b}"), None)
+    verdict = "links" if pair.links else "does not link"
+    why = []
+    if pair.blocked_by is None:
+        why.append("no blocking rule proposes this pair")
+    else:
+        why.append(f"proposed by blocking rule {pair.blocked_by}")
+    if pair.deterministic:
+        why.append("a deterministic key agrees")
+    if pair.conflict:
+        why.append("a guard refuses it (conflicting values)")
+    console.print(
+        f"weight {pair.weight:+.2f}, probability {pair.probability:.4f} "
+        f"(threshold {pair.threshold}): {verdict}; " + "; ".join(why),
+        highlight=False,
+        markup=False,
+    )
+
+
 @blocking_app.command("report")
 def blocking_report_command(
     table: Annotated[Path, typer.Argument(help="Records as CSV, one per row.", show_default=False)],

@@ -34,6 +34,7 @@ COMMANDS = [
     ["link"],
     ["model", "train"],
     ["model", "show"],
+    ["model", "explain"],
     ["blocking", "report"],
     ["cypher"],
     ["schema", "apply"],
