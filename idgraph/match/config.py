@@ -61,6 +61,22 @@ class BlockPart(_Strict):
     transform: KeyTransform = "exact"
 
 
+class ProbabilisticMatching(_Strict):
+    """Fellegi-Sunter evidence from `idgraph.link` (docs/linking.md), beside the fuzzy rules.
+
+    Pairs whose match probability reaches the threshold become `probabilistic` links, applied
+    after identifiers and fuzzy rules under the same guards and identity limits.
+    """
+
+    #: A shipped link config name (`customers`) or the path of one over the record fields.
+    config: str = "customers"
+    #: A model saved by `idgraph model train`; without one, each ingest trains on the records.
+    model: str | None = None
+    threshold: Annotated[float, Field(gt=0, lt=1)] | None = None
+    #: Fewer records than this and no saved model: too little data to train on, so no links.
+    min_records: Annotated[int, Field(ge=2)] = 100
+
+
 class FuzzyRule(_Strict):
     """Pairs sharing every `block_on` key part link when all `compare` comparisons pass."""
 
@@ -115,6 +131,7 @@ class MatchConfig(_Strict):
     limits: dict[IdentifierKind, Annotated[int, Field(ge=1)]] = Field(default_factory=dict)
     strong_attributes: list[StrongAttribute] = Field(default_factory=_default_strong)
     fuzzy: list[FuzzyRule] = Field(default_factory=list)
+    probabilistic: ProbabilisticMatching | None = None
     max_block_size: Annotated[int, Field(ge=2)] = 200
     flag_component_records: Annotated[int, Field(ge=2)] = 50
     survivorship: Survivorship = Field(default_factory=Survivorship)

@@ -110,6 +110,13 @@ def collect_evidence(
                 MatchEvidence(hub, other, f"same_{verdict.kind}", (verdict.kind,), 1.0)
             )
     evidence.edges.extend(_fuzzy_edges(records, views, config, evidence))
+    if config.probabilistic is not None:
+        # Imported here: the engine pulls in pandas, which plain rule-based runs do not need.
+        from idgraph.match.probabilistic import probabilistic_edges
+
+        edges, scored = probabilistic_edges(records, evidence.identifiers, config.probabilistic)
+        evidence.edges.extend(edges)
+        evidence.pairs_compared += scored
     return evidence
 
 

@@ -1,0 +1,106 @@
+"""`probabilistic:` in the match config: the link engine's evidence inside `idgraph ingest`."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import pytest
+import yaml
+
+from idgraph.link import shipped_link_config, train_model
+from idgraph.match.config import load_match_config
+from idgraph.match.decide import identifier_verdicts
+from idgraph.match.probabilistic import PROBABILISTIC_RULE, records_frame
+from idgraph.normalize.record import NormalizeOptions
+from idgraph.pipeline import run_ingest
+from idgraph.query import IdentityGraph
+from idgraph.settings import open_store
+from tests.conftest import FIXTURE_INPUTS, ROOT, load_truth
+
+DEFAULT = yaml.safe_load((ROOT / "idgraph" / "match" / "default.yaml").read_text("utf-8"))
+
+
+def _config(tmp_path: Path, **changes: object) -> Path:
+    data = {**DEFAULT, **changes}
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    path = tmp_path / "match.yaml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    return path
+
+
+def _ingest(tmp_path: Path, config: Path) -> Path:
+    store = tmp_path / "idgraph.db"
+    run_ingest(
+        FIXTURE_INPUTS,
+        store=store,
+        match_config=config,
+        options=NormalizeOptions(default_region="IT"),
+        rejects_path=tmp_path / "rejects.jsonl",
+    )
+    return store
+
+
+def _pairs(groups: dict[str, str]) -> set[tuple[str, str]]:
+    by: dict[str, list[str]] = {}
+    for record, group in groups.items():
+        by.setdefault(group, []).append(record)
+    return {p for members in by.values() for p in itertools.combinations(sorted(members), 2)}
+
+
+def test_probabilistic_evidence_alone_resolves_the_fixtures_exactly(tmp_path: Path) -> None:
+    store = _ingest(tmp_path, _config(tmp_path, fuzzy=[], probabilistic={}))
+    with IdentityGraph(store) as graph:
+        clusters = dict(graph.clusters())
+    assert _pairs(clusters) == _pairs(load_truth())
+    with open_store(store, read_only=True) as graph:
+        rules = graph.query("rules", "MATCH ()-[m:MATCHED]->() RETURN DISTINCT m.rule AS rule")
+    assert PROBABILISTIC_RULE in {r["rule"] for r in rules}
+
+
+def test_a_saved_model_is_used_instead_of_training(tmp_path: Path) -> None:
+    first = _ingest(tmp_path / "a", _config(tmp_path / "a", fuzzy=[], probabilistic={}))
+    with open_store(first, read_only=True) as graph:
+        state = graph.load_state()
+    records = [state.records[k] for k in sorted(state.records)]
+    config = load_match_config(_config(tmp_path / "a", fuzzy=[], probabilistic={}))
+    frame = records_frame(records, identifier_verdicts(records, state.links, config))
+    model = train_model(frame, shipped_link_config("customers"), seed=0)
+    model.save(tmp_path / "model.json")
+    spec = {"model": str(tmp_path / "model.json"), "min_records": 100000}
+    store = _ingest(tmp_path / "b", _config(tmp_path / "b", fuzzy=[], probabilistic=spec))
+    with IdentityGraph(store) as graph:
+        assert _pairs(dict(graph.clusters())) == _pairs(load_truth())
+
+
+def test_too_few_records_and_no_model_means_no_probabilistic_links(tmp_path: Path) -> None:
+    spec = {"min_records": 100000}
+    store = _ingest(tmp_path, _config(tmp_path, fuzzy=[], probabilistic=spec))
+    with open_store(store, read_only=True) as graph:
+        rules = graph.query("rules", "MATCH ()-[m:MATCHED]->() RETURN DISTINCT m.rule AS rule")
+    assert PROBABILISTIC_RULE not in {r["rule"] for r in rules}
+
+
+def test_guarded_identifiers_are_blanked_before_scoring(tmp_path: Path) -> None:
+    store = _ingest(tmp_path, _config(tmp_path))
+    with open_store(store, read_only=True) as graph:
+        state = graph.load_state()
+    records = [state.records[k] for k in sorted(state.records)]
+    config = load_match_config(_config(tmp_path))
+    frame = records_frame(records, identifier_verdicts(records, state.links, config))
+    shop = [r.key for r in records if r.fields.get("email") == "cassa.milano@ortensia-store.com"]
+    assert len(shop) > 2
+    blanked = frame.set_index("key").loc[shop, "email_local"]
+    assert set(blanked) == {""}
+    kept = frame[frame["email_local"] != ""]
+    assert len(kept) > 100 and not kept["email_local"].str.contains(r"\.|@").any()
+
+
+@pytest.mark.parametrize("bad", [{"threshold": 1.5}, {"min_records": 1}, {"confg": "x"}])
+def test_bad_probabilistic_settings_are_config_errors(
+    tmp_path: Path, bad: dict[str, object]
+) -> None:
+    from idgraph.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="probabilistic"):
+        load_match_config(_config(tmp_path, probabilistic=bad))
