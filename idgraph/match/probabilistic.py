@@ -62,7 +62,9 @@ def probabilistic_edges(
 ) -> tuple[list[MatchEvidence], int]:
     """Links for every pair at or above the threshold, strongest first, and pairs scored.
 
-    The comparisons that argued for the pair (positive weight) are the link's fields.
+    The link's fields are its match-weight waterfall: `prior:-11.34` then `name:+7.02` for
+    every comparison that moved the weight, adding up to log2 of the odds of its probability,
+    so `idgraph explain` can show why the pair linked.
     """
     frame = records_frame(records, verdicts)
     if spec.model is not None:
@@ -79,7 +81,8 @@ def probabilistic_edges(
     edges = []
     for row in chosen.itertuples(index=False):
         values = row._asdict()
-        fields = tuple(c.removeprefix("weight_") for c in weights if values[c] > 0)
+        steps = [f"{c.removeprefix('weight_')}:{values[c]:+.2f}" for c in weights if values[c]]
+        fields = (f"prior:{model.prior_weight:+.2f}", *steps)
         a, b = sorted((str(values["left_id"]), str(values["right_id"])))
         edges.append(MatchEvidence(a, b, PROBABILISTIC_RULE, fields, float(values["probability"])))
     edges.sort(key=lambda e: (-e.score, e.a, e.b))

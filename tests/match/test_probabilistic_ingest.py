@@ -54,8 +54,17 @@ def test_probabilistic_evidence_alone_resolves_the_fixtures_exactly(tmp_path: Pa
         clusters = dict(graph.clusters())
     assert _pairs(clusters) == _pairs(load_truth())
     with open_store(store, read_only=True) as graph:
-        rules = graph.query("rules", "MATCH ()-[m:MATCHED]->() RETURN DISTINCT m.rule AS rule")
-    assert PROBABILISTIC_RULE in {r["rule"] for r in rules}
+        rows = graph.query(
+            "prob",
+            "MATCH ()-[m:MATCHED]->() WHERE m.rule = $r RETURN m.fields AS f, m.score AS p",
+            {"r": PROBABILISTIC_RULE},
+        )
+    assert rows
+    for row in rows:  # the stored waterfall adds up to the link's probability
+        steps = dict(item.split(":") for item in row["f"].split(","))
+        assert "prior" in steps and float(steps["prior"]) < 0
+        weight = sum(float(w) for w in steps.values())
+        assert 1 / (1 + 2 ** (-weight)) == pytest.approx(row["p"], abs=1e-3)
 
 
 def test_a_saved_model_is_used_instead_of_training(tmp_path: Path) -> None:
