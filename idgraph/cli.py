@@ -298,6 +298,7 @@ def ingest(
         ("candidate pairs compared", report.pairs_compared),
         ("links refused by guards", report.links_blocked),
         ("customers flagged for review", report.flagged_customers),
+        ("oversized components split", len(report.components_split)),
     ):
         result.add_row(label, str(value))
     for kind, n in report.identifiers_not_linking.items():

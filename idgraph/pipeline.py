@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict
 from idgraph.cluster.components import BlockedLink, cluster
 from idgraph.cluster.customers import build_customers
 from idgraph.cluster.diff import ResolutionChanges, resolution_changes
+from idgraph.cluster.split import ComponentSplit, split_oversized
 from idgraph.errors import ConfigError
 from idgraph.ingest.batch import SourceBatch, read_inputs
 from idgraph.ingest.mapping import SourceMapping
@@ -70,6 +71,8 @@ class IngestReport(BaseModel):
     cluster_sizes: dict[int, int]
     largest_clusters: list[tuple[str, int]]
     flagged_customers: int
+    #: Oversized components split by dropping their weakest links: records, part sizes, reason.
+    components_split: list[dict[str, object]] = []
     seconds: float
     #: True when nothing was written (`dry_run=True`); `changes` then says what would change.
     dry_run: bool = False
@@ -189,6 +192,9 @@ def run_ingest(
         cluster_sizes=dict(sorted(sizes.items())),
         largest_clusters=largest,
         flagged_customers=sum(1 for row in plan.customers if row["flagged"]),
+        components_split=[
+            {"records": sp.records, "parts": sp.parts, "reason": sp.reason} for sp in stats.splits
+        ],
         seconds=round(time.perf_counter() - started, 3),
         dry_run=dry_run,
         changes=changes,
@@ -206,6 +212,7 @@ class _PlanStats:
     sizes: list[int]
     accepted: list[MatchEvidence]
     blocked_links: list[BlockedLink]
+    splits: list[ComponentSplit]
 
 
 def _plan(
@@ -257,6 +264,11 @@ def _plan(
     views = [match_fields(r) for r in ordered]
     evidence = collect_evidence(ordered, views, all_links, config)
     clustering = cluster(ordered, evidence.edges, all_links, config)
+    splits = (
+        split_oversized(ordered, clustering, limit=config.flag_component_records)
+        if config.split_oversized
+        else []
+    )
 
     for key, verdict in evidence.identifiers.items():
         row = IdentifierRow(key, verdict.kind, verdict.value, verdict.linking, verdict.reason)
@@ -285,6 +297,7 @@ def _plan(
     )
     plan.customers = customers.rows
     plan.memberships = customers.memberships
+    _flag_split_parts(plan, splits)
     _add_traits(plan, state, traits, as_of_ms)
     # Shared identifiers are evidence as Identifier nodes, explicit links are stored once as
     # they arrive; what is left is the computed fuzzy evidence, rewritten every run.
@@ -310,6 +323,7 @@ def _plan(
         sizes=customers.sizes,
         accepted=clustering.accepted,
         blocked_links=clustering.blocked,
+        splits=splits,
     )
     return plan, stats
 
@@ -351,6 +365,20 @@ def _customer_columns(
     )
     columns.update({name: kind for name, kind in declared.items() if kind and name not in existing})
     return dict(sorted(columns.items()))
+
+
+def _flag_split_parts(plan: WritePlan, splits: Sequence[ComponentSplit]) -> None:
+    """Customers cut out of an oversized component go to review, with the reason."""
+    reason_of = {key: split.reason for split in splits for key in split.record_keys}
+    if not reason_of:
+        return
+    customer_reason = {
+        customer: reason_of[record] for customer, record in plan.memberships if record in reason_of
+    }
+    for row in plan.customers:
+        if row["id"] in customer_reason:
+            row["flagged"] = True
+            row["flag_reason"] = f"split: {customer_reason[row['id']]}"
 
 
 def _column_type(value: object) -> ColumnType | None:

@@ -134,6 +134,8 @@ class MatchConfig(_Strict):
     probabilistic: ProbabilisticMatching | None = None
     max_block_size: Annotated[int, Field(ge=2)] = 200
     flag_component_records: Annotated[int, Field(ge=2)] = 50
+    #: Split components over `flag_component_records` by dropping their weakest links.
+    split_oversized: bool = True
     survivorship: Survivorship = Field(default_factory=Survivorship)
 
     @model_validator(mode="after")
