@@ -1062,6 +1062,22 @@ def explain(
     store: StoreOption = None,
     database: DatabaseOption = None,
     fmt: FormatOption = "table",
+    score: Annotated[
+        bool,
+        typer.Option(
+            "--score",
+            help="Also score the pair probabilistically: each field's level and weight "
+            "(a waterfall), to see why they link or why not.",
+        ),
+    ] = False,
+    model: Annotated[
+        Path | None,
+        typer.Option(help="A saved link model for --score; default: train on the stored records."),
+    ] = None,
+    match_config: Annotated[
+        Path | None,
+        typer.Option("--match-config", "-m", help="Match config for --score (guards, model)."),
+    ] = None,
 ) -> None:
     """Show why two records are one customer: the chain of shared identifiers and matches.
 
@@ -1071,8 +1087,20 @@ def explain(
     from idgraph.query import IdentityGraph
 
     fmt = _check_format(fmt)
+    pair = None
     with _errors(), IdentityGraph(store, database=database) as graph:
         path = graph.explain(record_a, record_b)
+        if score:
+            from idgraph.match.config import load_match_config
+            from idgraph.match.probabilistic import score_stored_pair
+
+            pair = score_stored_pair(
+                graph.store,
+                record_a,
+                record_b,
+                match_config=load_match_config(match_config),
+                model_path=model,
+            )
     if fmt == "json":
         sys.stdout.write(
             orjson.dumps(path.model_dump(), option=orjson.OPT_INDENT_2).decode() + "\n"
@@ -1092,6 +1120,31 @@ def explain(
         columns = ["from", "to", "via", "evidence", "fields", "score"]
         title = f"{record_a} -> {record_b}"
         _emit(_rows_as(fmt, columns, rows, title), None)
+    if pair is not None:
+        rows = [{"field": "(prior)", "weight": f"{pair.prior_weight:+.2f}"}]
+        rows += [
+            {
+                "field": s.comparison,
+                "level": s.level,
+                "a": s.left,
+                "b": s.right,
+                "weight": f"{s.weight:+.2f}",
+                "total": f"{s.cumulative:+.2f}",
+            }
+            for s in pair.steps
+        ]
+        title = f"score: weight {pair.weight:+.2f}, probability {pair.probability:.4f}"
+        _emit(_rows_as("table", ["field", "level", "a", "b", "weight", "total"], rows, title), None)
+        verdicts = []
+        if pair.conflict:
+            verdicts.append("a guard refuses the pair (conflicting values)")
+        if pair.blocked_by is None:
+            verdicts.append("no blocking rule proposes it")
+        verdicts.append(
+            f"{'at or above' if pair.probability >= pair.threshold else 'below'} "
+            f"the threshold {pair.threshold}"
+        )
+        console.print("score: " + "; ".join(verdicts), highlight=False, markup=False)
     if path.same_customer and (path.steps or record_a == record_b):
         console.print(f"one customer: {path.customer_a}", highlight=False)
         return

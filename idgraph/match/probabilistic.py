@@ -15,12 +15,14 @@ import pandas as pd
 
 from idgraph.link import Model, load_link_config, score_pairs, shipped_link_config, train_model
 from idgraph.link.config import LinkConfig
-from idgraph.match.config import ProbabilisticMatching
-from idgraph.match.decide import IdentifierVerdict
+from idgraph.link.explain import PairExplanation, explain_pair
+from idgraph.match.config import MatchConfig, ProbabilisticMatching
+from idgraph.match.decide import IdentifierVerdict, identifier_verdicts
 from idgraph.models import MatchEvidence, Record, identifier_key
 from idgraph.normalize.fields import email_local_part
+from idgraph.store.base import GraphStore
 
-__all__ = ["PROBABILISTIC_RULE", "probabilistic_edges", "records_frame"]
+__all__ = ["PROBABILISTIC_RULE", "probabilistic_edges", "records_frame", "score_stored_pair"]
 
 logger = logging.getLogger(__name__)
 
@@ -62,9 +64,9 @@ def probabilistic_edges(
 ) -> tuple[list[MatchEvidence], int]:
     """Links for every pair at or above the threshold, strongest first, and pairs scored.
 
-    The link's fields are its match-weight waterfall: `prior:-11.34` then `name:+7.02` for
-    every comparison that moved the weight, adding up to log2 of the odds of its probability,
-    so `idgraph explain` can show why the pair linked.
+    The link's fields are its match-weight waterfall: `prior:-11.34` then
+    `name=level:+7.02` for every comparison that moved the weight, adding up to log2 of the
+    odds of its probability, so `idgraph explain` can show why the pair linked.
     """
     frame = records_frame(records, verdicts)
     if spec.model is not None:
@@ -81,9 +83,43 @@ def probabilistic_edges(
     edges = []
     for row in chosen.itertuples(index=False):
         values = row._asdict()
-        steps = [f"{c.removeprefix('weight_')}:{values[c]:+.2f}" for c in weights if values[c]]
+        steps = [
+            f"{c.removeprefix('weight_')}={values['level_' + c.removeprefix('weight_')]}"
+            f":{values[c]:+.2f}"
+            for c in weights
+            if values[c]
+        ]
         fields = (f"prior:{model.prior_weight:+.2f}", *steps)
         a, b = sorted((str(values["left_id"]), str(values["right_id"])))
         edges.append(MatchEvidence(a, b, PROBABILISTIC_RULE, fields, float(values["probability"])))
     edges.sort(key=lambda e: (-e.score, e.a, e.b))
     return edges, len(scored)
+
+
+def score_stored_pair(
+    store: GraphStore,
+    record_a: str,
+    record_b: str,
+    *,
+    match_config: MatchConfig,
+    model_path: str | Path | None = None,
+) -> PairExplanation:
+    """The match-weight waterfall of two stored records: why they link, or why not.
+
+    Uses the saved model of `model_path` (or of `match_config.probabilistic.model`), else
+    trains one on the stored records as an ingest would.
+
+    Raises:
+        NotFoundError: either record key is not stored.
+    """
+    state = store.load_state()
+    records = [state.records[k] for k in sorted(state.records)]
+    verdicts = identifier_verdicts(records, state.links, match_config)
+    frame = records_frame(records, verdicts)
+    spec = match_config.probabilistic or ProbabilisticMatching()
+    path = model_path or spec.model
+    if path is not None:
+        model = Model.load(path)
+    else:
+        model = train_model(frame, _link_config(spec.config), seed=0)
+    return explain_pair(frame, model, record_a, record_b)

@@ -11,9 +11,9 @@ import yaml
 from idgraph.link import shipped_link_config, train_model
 from idgraph.match.config import load_match_config
 from idgraph.match.decide import identifier_verdicts
-from idgraph.match.probabilistic import PROBABILISTIC_RULE, records_frame
+from idgraph.match.probabilistic import PROBABILISTIC_RULE, records_frame, score_stored_pair
 from idgraph.normalize.record import NormalizeOptions
-from idgraph.pipeline import run_ingest
+from idgraph.pipeline import IngestReport, run_ingest
 from idgraph.query import IdentityGraph
 from idgraph.settings import open_store
 from tests.conftest import FIXTURE_INPUTS, ROOT, load_truth
@@ -61,8 +61,9 @@ def test_probabilistic_evidence_alone_resolves_the_fixtures_exactly(tmp_path: Pa
         )
     assert rows
     for row in rows:  # the stored waterfall adds up to the link's probability
-        steps = dict(item.split(":") for item in row["f"].split(","))
+        steps = dict(item.rsplit(":", 1) for item in row["f"].split(","))
         assert "prior" in steps and float(steps["prior"]) < 0
+        assert all("=" in name for name in steps if name != "prior")  # name=level
         weight = sum(float(w) for w in steps.values())
         assert 1 / (1 + 2 ** (-weight)) == pytest.approx(row["p"], abs=1e-3)
 
@@ -113,3 +114,34 @@ def test_bad_probabilistic_settings_are_config_errors(
 
     with pytest.raises(ConfigError, match="probabilistic"):
         load_match_config(_config(tmp_path, probabilistic=bad))
+
+
+def test_scoring_a_stored_pair_says_why_or_why_not(
+    fixture_store: tuple[Path, IngestReport],
+) -> None:
+    store, _ = fixture_store
+    truth = load_truth()
+    config = load_match_config()
+    with open_store(store, read_only=True) as graph:
+        spouses = score_stored_pair(graph, "crm:C1026", "crm:C1028", match_config=config)
+        same = score_stored_pair(graph, "crm:C1097", "pos:LC415712", match_config=config)
+    assert truth["crm:C1026"] != truth["crm:C1028"] and spouses.conflict  # two birth dates
+    assert truth["crm:C1097"] == truth["pos:LC415712"]
+    assert same.probability > 0.95 and not same.conflict
+    for pair in (spouses, same):
+        assert pair.weight == pytest.approx(pair.prior_weight + sum(s.weight for s in pair.steps))
+    birth = next(s for s in spouses.steps if s.comparison == "birth_date")
+    assert birth.level == "else" and birth.weight < 0
+
+
+def test_cli_explain_score(fixture_store: tuple[Path, IngestReport]) -> None:
+    from typer.testing import CliRunner
+
+    from idgraph.cli import app
+
+    store, _ = fixture_store
+    result = CliRunner().invoke(
+        app, ["explain", "crm:C1026", "crm:C1028", "--store", str(store), "--score"]
+    )
+    assert result.exit_code == 1  # different customers
+    assert "birth_date" in result.stdout and "a guard refuses the pair" in result.output
