@@ -1356,7 +1356,10 @@ def blocking_report_command(
     config: LinkConfigOption = "people",
     truth: Annotated[
         str | None,
-        typer.Option(help="A truth column: also report the share of true pairs kept (recall)."),
+        typer.Option(
+            help="A truth column of the table, or a CSV file of (record id, person id) rows: "
+            "also report the share of true pairs blocking keeps (pair recall)."
+        ),
     ] = None,
     fmt: FormatOption = "table",
 ) -> None:
@@ -1370,7 +1373,24 @@ def blocking_report_command(
     fmt = _check_format(fmt)
     with _errors():
         frame = _read_table(table)
-        report = blocking_report(frame, _link_config(config), labels=truth)
+        link_config = _link_config(config)
+        labels: Any = truth
+        if truth is not None and truth not in frame.columns and Path(truth).is_file():
+            pairs = _read_table(Path(truth))
+            if len(pairs.columns) < 2:
+                raise typer.BadParameter(
+                    "needs two columns: record id, person id", param_hint="--truth"
+                )
+            person = dict(zip(pairs.iloc[:, 0], pairs.iloc[:, 1], strict=True))
+            ids = frame[link_config.unique_id]
+            missing = [i for i in ids if i not in person]
+            if missing:
+                raise typer.BadParameter(
+                    f"{len(missing)} record(s) have no person in {truth}, e.g. {missing[0]!r}",
+                    param_hint="--truth",
+                )
+            labels = ids.map(person)
+        report = blocking_report(frame, link_config, labels=labels)
     rows = report.as_rows()
     columns = list(dict.fromkeys(k for row in rows for k in row))
     recall = report.pair_recall

@@ -66,3 +66,19 @@ def test_bad_arguments_give_one_line(args: list[str], message: str, tmp_path: Pa
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 2
     assert "Traceback" not in result.output and message in result.output
+
+
+def test_blocking_report_reads_truth_from_a_file(table: Path, tmp_path: Path) -> None:
+    import pandas as pd
+
+    frame = pd.read_csv(table, dtype=str, keep_default_na=False)
+    truth = tmp_path / "truth.csv"
+    frame[["record_id", "person_id"]].to_csv(truth, index=False)
+    stripped = tmp_path / "records.csv"
+    frame.drop(columns=["person_id"]).to_csv(stripped, index=False)
+    runner = CliRunner()
+    by_file = runner.invoke(app, ["blocking", "report", str(stripped), "--truth", str(truth)])
+    by_column = runner.invoke(app, ["blocking", "report", str(table), "--truth", "person_id"])
+    assert by_file.exit_code == 0, by_file.output
+    assert "pair recall" in by_file.stdout
+    assert by_file.stdout.splitlines()[0] == by_column.stdout.splitlines()[0]
