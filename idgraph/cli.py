@@ -1400,7 +1400,7 @@ def blocking_report_command(
     _emit(_rows_as(fmt, columns, rows, title), None)
 
 
-@app.command("link")
+@model_app.command("link")
 def link_command(
     table: Annotated[Path, typer.Argument(help="Records as CSV, one per row.", show_default=False)],
     model: Annotated[Path, typer.Option("--model", help="A model saved by `model train`.")],
