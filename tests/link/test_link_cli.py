@@ -32,7 +32,9 @@ def test_train_show_and_link(table: Path, tmp_path: Path) -> None:
     exact = next(r for r in rows if r["comparison"] == "dob" and r["level"] == "exact")
     assert exact["m"] > exact["u"] and exact["weight"] > 0
     out = tmp_path / "clusters.csv"
-    linked = runner.invoke(app, ["model", "link", str(table), "--model", str(model), "-o", str(out)])
+    linked = runner.invoke(
+        app, ["model", "link", str(table), "--model", str(model), "-o", str(out)]
+    )
     assert linked.exit_code == 0, linked.output
     with out.open(newline="") as handle:
         clusters = {r["record_id"]: r["cluster_id"] for r in csv.DictReader(handle)}
