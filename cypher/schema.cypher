@@ -20,6 +20,7 @@
 // (:Record)-[:MATCHED {rule, fields, score}]->(:Record)                   fuzzy / alias evidence
 // (:Record)-[:PERFORMED]->(:Event)
 // (:Customer)-[:IN_SEGMENT {since_ts}]->(:Segment)                       materialised membership
+// (:Record)-[:CANNOT_LINK {reason, ts}]->(:Record)                     a reviewer's split
 // Timestamps (ts, *_ts) are epoch milliseconds; `time` is the same instant as ISO 8601 text.
 
 CREATE CONSTRAINT record_key IF NOT EXISTS FOR (n:Record) REQUIRE n.key IS UNIQUE;

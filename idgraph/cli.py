@@ -1157,6 +1157,94 @@ def explain(
     raise typer.Exit(1)
 
 
+@app.command("link")
+def link_records(
+    record_a: Annotated[
+        str, typer.Argument(help="A record key, e.g. crm:C1003.", show_default=False)
+    ],
+    record_b: Annotated[str, typer.Argument(help="Another record key.", show_default=False)],
+    store: StoreOption = None,
+    database: DatabaseOption = None,
+    match_config: Annotated[
+        Path | None, typer.Option("--match-config", "-m", help="Match config YAML.")
+    ] = None,
+    reason: Annotated[str, typer.Option(help="Why, for the record.")] = "",
+) -> None:
+    """Force two records into one customer (a must-link override, kept for every later run).
+
+    The customers of both records merge now; a reviewer's split between them wins over this.
+    In Python: idgraph.run_ingest([], overrides=Overrides(must_link=[(a, b)])).
+    """
+    from idgraph.pipeline import Overrides, run_ingest
+    from idgraph.query import IdentityGraph
+
+    with _errors():
+        run_ingest(
+            [],
+            store=store,
+            database=database,
+            match_config=match_config,
+            overrides=Overrides(must_link=[(record_a, record_b)], reason=reason),
+            rejects_path=Path(".idgraph-override-rejects.jsonl"),
+        )
+        with IdentityGraph(store, database=database) as graph:
+            path = graph.explain(record_a, record_b)
+    if path.same_customer:
+        console.print(f"linked: {record_a} and {record_b} are customer {path.customer_a}")
+    else:
+        console.print(
+            f"kept apart: {record_a} ({path.customer_a}) and {record_b} ({path.customer_b}); "
+            "a reviewer's split between their records wins"
+        )
+
+
+@app.command("split")
+def split_customer(
+    customer: Annotated[str, typer.Argument(help="The customer id to split.", show_default=False)],
+    records: Annotated[
+        str, typer.Option(help="Comma-separated record keys to take out, as one new customer.")
+    ],
+    store: StoreOption = None,
+    database: DatabaseOption = None,
+    match_config: Annotated[
+        Path | None, typer.Option("--match-config", "-m", help="Match config YAML.")
+    ] = None,
+    reason: Annotated[str, typer.Option(help="Why, for the record.")] = "",
+) -> None:
+    """Take records out of a customer (cannot-link overrides between them and the rest, kept
+    for every later run), then re-resolve.
+
+    The part with most records keeps the customer id. In Python:
+    idgraph.run_ingest([], overrides=Overrides(cannot_link=[...])).
+    """
+    from idgraph.errors import ConfigError
+    from idgraph.pipeline import Overrides, run_ingest
+    from idgraph.query import IdentityGraph
+
+    taken = _names(records, "--records") or []
+    with _errors():
+        with IdentityGraph(store, database=database) as graph:
+            members = [r.key for r in graph.profile(customer, events=1).records]
+        outside = sorted(set(taken) - set(members))
+        if outside:
+            raise ConfigError(f"not records of {customer}: {', '.join(outside)}")
+        rest = [key for key in members if key not in taken]
+        if not rest:
+            raise ConfigError("leave at least one record in the customer")
+        pairs = [(a, b) for a in taken for b in rest]
+        run_ingest(
+            [],
+            store=store,
+            database=database,
+            match_config=match_config,
+            overrides=Overrides(cannot_link=pairs, reason=reason),
+            rejects_path=Path(".idgraph-override-rejects.jsonl"),
+        )
+        with IdentityGraph(store, database=database) as graph:
+            after = sorted({cid for key in members for cid in graph.lookup(key)})
+    console.print(f"split {customer} into {', '.join(after)}", highlight=False)
+
+
 @app.command()
 def review(
     store: StoreOption = None,

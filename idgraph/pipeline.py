@@ -18,7 +18,7 @@ from idgraph.cluster.components import BlockedLink, cluster
 from idgraph.cluster.customers import build_customers
 from idgraph.cluster.diff import ResolutionChanges, resolution_changes
 from idgraph.cluster.split import ComponentSplit, split_oversized
-from idgraph.errors import ConfigError
+from idgraph.errors import ConfigError, NotFoundError
 from idgraph.ingest.batch import SourceBatch, read_inputs
 from idgraph.ingest.mapping import SourceMapping
 from idgraph.ingest.rejects import RejectsWriter
@@ -39,6 +39,21 @@ logger = logging.getLogger(__name__)
 
 #: Called with (stage, done, total) as work advances; the CLI draws it as a progress bar.
 Progress = Callable[[str, int, int], None]
+
+
+class Overrides(BaseModel):
+    """A reviewer's decisions, kept in the store and obeyed by every later run.
+
+    `must_link` pairs become `MATCHED {rule: must_link}` links, which join like an alias;
+    `cannot_link` pairs become `CANNOT_LINK` edges, which nothing may join across, not even an
+    alias or a must-link.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    must_link: list[tuple[str, str]] = []
+    cannot_link: list[tuple[str, str]] = []
+    reason: str = ""
 
 
 class FileReport(BaseModel):
@@ -104,6 +119,7 @@ def run_ingest(
     traits: TraitsConfig | Path | str | None = None,
     as_of_ms: int | None = None,
     dry_run: bool = False,
+    overrides: Overrides | None = None,
 ) -> IngestReport:
     """Ingest files into the store and re-resolve customers, all in one transaction.
 
@@ -120,6 +136,8 @@ def run_ingest(
             one, or None for the shipped default (docs/traits.md).
         as_of_ms: the instant trait windows and day counts are measured from (epoch ms);
             default now.
+        overrides: must-link / cannot-link decisions to store and apply (with no files, this
+            re-resolves the stored records under them; `idgraph link` and `idgraph split`).
         dry_run: resolve everything but write nothing to the store; the report's `changes`
             lists the customers that would merge or split, and why (e.g. before applying a
             changed match config, with no input files).
@@ -151,7 +169,9 @@ def run_ingest(
     with open_store(store, database=database, read_only=dry_run) as graph:
         step("resolve", 0, 1)
         state = graph.load_state()
-        plan, stats = _plan(graph, state, batches, config, trait_config, as_of)
+        plan, stats = _plan(
+            graph, state, batches, config, trait_config, as_of, overrides or Overrides()
+        )
         step("resolve", 1, 1)
         changes = None
         if dry_run:
@@ -222,6 +242,7 @@ def _plan(
     config: MatchConfig,
     traits: TraitsConfig,
     as_of_ms: int,
+    overrides: Overrides,
 ) -> tuple[WritePlan, _PlanStats]:
     plan = WritePlan()
     records: dict[str, Record] = dict(state.records)
@@ -251,6 +272,7 @@ def _plan(
             plan.changed_records.append(merged)
         else:
             unchanged += 1
+    apart = _apply_overrides(records, state, overrides, links, plan, as_of_ms)
     existing_events = graph.existing_event_ids(sorted(events))
     plan.new_events = [e for eid, e in sorted(events.items()) if eid not in existing_events]
     known_links = {(lk.a, lk.b, lk.rule) for lk in state.links}
@@ -263,7 +285,7 @@ def _plan(
     ordered = [records[k] for k in sorted(records)]
     views = [match_fields(r) for r in ordered]
     evidence = collect_evidence(ordered, views, all_links, config)
-    clustering = cluster(ordered, evidence.edges, all_links, config)
+    clustering = cluster(ordered, evidence.edges, all_links, config, apart=apart)
     splits = (
         split_oversized(ordered, clustering, limit=config.flag_component_records)
         if config.split_oversized
@@ -365,6 +387,39 @@ def _customer_columns(
     )
     columns.update({name: kind for name, kind in declared.items() if kind and name not in existing})
     return dict(sorted(columns.items()))
+
+
+def _apply_overrides(
+    records: Mapping[str, Record],
+    state: StoreState,
+    overrides: Overrides,
+    links: list[Link],
+    plan: WritePlan,
+    now_ms: int,
+) -> list[tuple[str, str]]:
+    """Validate the overrides, queue the new ones, and return every cannot-link pair."""
+    for a, b in [*overrides.must_link, *overrides.cannot_link]:
+        for key in (a, b):
+            if key not in records:
+                raise NotFoundError(f"no record with key {key!r}")
+        if a == b:
+            raise ConfigError(f"an override needs two different records, got {a!r} twice")
+    apart = {tuple(sorted(pair)) for pair in state.apart}
+    for a, b in overrides.must_link:
+        if tuple(sorted((a, b))) in apart:
+            raise ConfigError(
+                f"records {a} and {b} were split apart by a reviewer; a must-link cannot "
+                "override that (removing a split is not supported yet)"
+            )
+        links.append(Link(a, b, "must_link"))
+    for a, b in overrides.cannot_link:
+        pair = tuple(sorted((a, b)))
+        if pair not in apart:
+            apart.add(pair)
+            plan.new_apart.append(
+                (pair[0], pair[1], overrides.reason or "split by a reviewer", now_ms)
+            )
+    return sorted((a, b) for a, b in apart)
 
 
 def _flag_split_parts(plan: WritePlan, splits: Sequence[ComponentSplit]) -> None:

@@ -31,6 +31,8 @@ COMMANDS = [
     ["export", "clusters"],
     ["explain"],
     ["review"],
+    ["link"],
+    ["split"],
     ["model", "train"],
     ["model", "show"],
     ["model", "link"],

@@ -43,10 +43,24 @@ class Clustering:
 class _Constrained:
     """Union-find whose roots carry the values that identity limits and strong attributes watch."""
 
-    def __init__(self, records: Sequence[Record], links: Sequence[Link], config: MatchConfig):
+    def __init__(
+        self,
+        records: Sequence[Record],
+        links: Sequence[Link],
+        config: MatchConfig,
+        apart: Sequence[tuple[str, str]] = (),
+    ):
         self.parent = list(range(len(records)))
         self.size = [1] * len(records)
         self.config = config
+        # A cannot-link pair k puts token (k, 0) on one record and (k, 1) on the other; a root
+        # holding both sides of any k would join records a person said are different people.
+        index = {r.key: i for i, r in enumerate(records)}
+        self.apart: list[dict[int, set[int]]] = [{} for _ in records]
+        for k, (a, b) in enumerate(apart):
+            if a in index and b in index and a != b:
+                self.apart[index[a]].setdefault(k, set()).add(0)
+                self.apart[index[b]].setdefault(k, set()).add(1)
         classes = identity_classes(records, links, config.limits)
         self.limited: list[dict[str, set[int]]] = []
         self.strong: list[dict[str, set[str]]] = []
@@ -70,6 +84,10 @@ class _Constrained:
             self.parent[i], i = root, self.parent[i]
         return root
 
+    def kept_apart(self, a: int, b: int) -> bool:
+        small, large = sorted((self.apart[a], self.apart[b]), key=len)
+        return any(sides | large.get(k, set()) == {0, 1} for k, sides in small.items())
+
     def conflict(self, a: int, b: int) -> str:
         for kind, limit in self.config.limits.items():
             joined = self.limited[a].get(kind, set()) | self.limited[b].get(kind, set())
@@ -90,7 +108,13 @@ class _Constrained:
             self.limited[a].setdefault(kind, set()).update(values)
         for name, strong in self.strong[b].items():
             self.strong[a].setdefault(name, set()).update(strong)
-        self.limited[b], self.strong[b] = {}, {}
+        for k, sides in self.apart[b].items():
+            self.apart[a].setdefault(k, set()).update(sides)
+        self.limited[b], self.strong[b], self.apart[b] = {}, {}, {}
+
+
+#: Why a link was refused because a person split the records apart.
+KEPT_APART = "a reviewer split these records apart (cannot-link override)"
 
 
 def cluster(
@@ -98,16 +122,25 @@ def cluster(
     edges: Sequence[MatchEvidence],
     links: Sequence[Link],
     config: MatchConfig,
+    *,
+    apart: Sequence[tuple[str, str]] = (),
 ) -> Clustering:
-    """Apply `edges` in order; explicit links always join, others only within the limits."""
+    """Apply `edges` in order; explicit links always join, others only within the limits.
+
+    `apart` holds cannot-link overrides: record pairs a person split, which nothing joins,
+    not even an explicit link.
+    """
     index = {r.key: i for i, r in enumerate(records)}
-    uf = _Constrained(records, links, config)
+    uf = _Constrained(records, links, config, apart)
     result = Clustering(labels=[])
     for edge in edges:
         a, b = uf.find(index[edge.a]), uf.find(index[edge.b])
         if a == b:
             if edge.rule in EXPLICIT_LINK_RULES or not edge.rule.startswith("same_"):
                 result.accepted.append(edge)
+            continue
+        if uf.kept_apart(a, b):
+            result.blocked.append(BlockedLink(edge, KEPT_APART))
             continue
         reason = "" if edge.rule in EXPLICIT_LINK_RULES else uf.conflict(a, b)
         if reason:

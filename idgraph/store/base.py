@@ -189,6 +189,7 @@ class GraphStore(ABC):
         for row in self._state_rows("state_events"):
             properties = orjson.loads(row["properties"]) if row["properties"] else {}
             state.events.append(StoredEvent(row["record"], row["name"], row["ts"], properties))
+        state.apart = [(row["a"], row["b"]) for row in self._state_rows("state_cannot_links")]
         state.customer_columns = self.columns("Customer")
         state.event_columns = self.columns("Event")
         return state

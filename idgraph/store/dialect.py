@@ -222,6 +222,10 @@ NEO4J_WRITES: Final[dict[str, str]] = {
         "UNWIND $rows AS row MATCH (r:Record {key: row.record}) "
         "MATCH (i:Identifier {key: row.identifier}) MERGE (r)-[:HAS_IDENTIFIER]->(i)"
     ),
+    "merge_cannot_links": (
+        "UNWIND $rows AS row MATCH (a:Record {key: row.a}) MATCH (b:Record {key: row.b}) "
+        "MERGE (a)-[k:CANNOT_LINK]->(b) SET k.reason = row.reason, k.ts = row.ts"
+    ),
     "merge_events": (
         "UNWIND $rows AS row MERGE (e:Event {id: row.id}) SET e = row "
         "WITH e, row MATCH (r:Record {key: row.record_key}) MERGE (r)-[:PERFORMED]->(e)"

@@ -129,6 +129,11 @@ class LadybugStore(GraphStore):
         self._copy("Identifier", [identifier_row(i) for i in plan.new_identifiers])
         self._set_rows("update_identifiers", [identifier_row(i) for i in plan.changed_identifiers])
         self._copy_rel("HAS_IDENTIFIER", plan.new_record_identifiers)
+        self._copy_rel(
+            "CANNOT_LINK",
+            [(a, b) for a, b, _, _ in plan.new_apart],
+            {"reason": [r for _, _, r, _ in plan.new_apart], "ts": [t for *_, t in plan.new_apart]},
+        )
         event_columns = self.columns("Event")
         self._copy("Event", [event_row(e, event_columns) for e in plan.new_events], event_columns)
         self._copy_rel("PERFORMED", [(e.record_key, e.id) for e in plan.new_events])

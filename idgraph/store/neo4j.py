@@ -204,6 +204,10 @@ def write_steps(
             "merge_record_identifiers",
             [{"record": r, "identifier": i} for r, i in plan.new_record_identifiers],
         ),
+        WriteStep(
+            "merge_cannot_links",
+            [{"a": a, "b": b, "reason": r, "ts": t} for a, b, r, t in plan.new_apart],
+        ),
         WriteStep("merge_events", events),
         WriteStep(
             "merge_matched",

@@ -40,6 +40,8 @@ class StoreState:
     events: list[StoredEvent] = field(default_factory=list)
     customer_columns: dict[str, ColumnType] = field(default_factory=dict)
     event_columns: dict[str, ColumnType] = field(default_factory=dict)
+    #: Cannot-link overrides: record pairs a reviewer split apart.
+    apart: list[tuple[str, str]] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -57,5 +59,7 @@ class WritePlan:
     memberships: list[tuple[str, str]] = field(default_factory=list)
     #: Computed (fuzzy) evidence only; shared identifiers and explicit links are stored apart.
     evidence: list[MatchEvidence] = field(default_factory=list)
+    #: New cannot-link overrides: (record a, record b, reason, epoch ms).
+    new_apart: list[tuple[str, str, str, int]] = field(default_factory=list)
     customer_columns: dict[str, ColumnType] = field(default_factory=dict)
     event_columns: dict[str, ColumnType] = field(default_factory=dict)

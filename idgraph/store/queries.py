@@ -152,6 +152,9 @@ STATE_READS: Final[dict[str, str]] = {
         "MATCH (r:Record)-[:PERFORMED]->(e:Event) "
         "RETURN r.key AS record, e.name AS name, e.ts AS ts, e.properties AS properties"
     ),
+    "state_cannot_links": (
+        "MATCH (a:Record)-[:CANNOT_LINK]->(b:Record) RETURN a.key AS a, b.key AS b"
+    ),
     "existing_event_ids": "UNWIND $ids AS id MATCH (e:Event {id: id}) RETURN e.id AS id",
 }
 

@@ -117,6 +117,7 @@ REL_TABLES: Final[dict[str, tuple[str, str, dict[str, ColumnType]]]] = {
     "MATCHED": ("Record", "Record", {"rule": "STRING", "fields": "STRING", "score": "DOUBLE"}),
     "PERFORMED": ("Record", "Event", {}),
     "IN_SEGMENT": ("Customer", "Segment", {"since_ts": "INT64"}),
+    "CANNOT_LINK": ("Record", "Record", {"reason": "STRING", "ts": "INT64"}),
 }
 
 #: Labels whose nodes may gain columns at run time, and for what.

@@ -18,7 +18,7 @@ import pytest
 
 from idgraph.errors import ConfigError, StoreQueryError, StoreUnavailable
 from idgraph.normalize.record import NormalizeOptions
-from idgraph.pipeline import IngestReport, run_ingest
+from idgraph.pipeline import IngestReport, Overrides, run_ingest
 from idgraph.query import IdentityGraph
 from idgraph.segment.definition import load_segment
 from idgraph.segment.run import folder_resolver, run_segment
@@ -62,6 +62,8 @@ def ingest_wire(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[Sent], i
                 options=NormalizeOptions(default_region="IT"),
                 rejects_path=folder / "rejects.jsonl",
                 as_of_ms=AS_OF_MS,
+                # two different people already: exercises the write without changing customers
+                overrides=Overrides(cannot_link=[("crm:C1026", "crm:C1028")]),
             )
             return list(stub.sent), stub.commits
 
