@@ -68,6 +68,8 @@ StoreOption = Annotated[
         show_default=False,
     ),
 ]
+RecordA = Annotated[str, typer.Argument(help="A record key, e.g. crm:C1003.", show_default=False)]
+RecordB = Annotated[str, typer.Argument(help="Another record key.", show_default=False)]
 DatabaseOption = Annotated[
     str | None,
     typer.Option(
@@ -1055,10 +1057,8 @@ def schema_show(
 
 @app.command()
 def explain(
-    record_a: Annotated[
-        str, typer.Argument(help="A record key, e.g. crm:C1003.", show_default=False)
-    ],
-    record_b: Annotated[str, typer.Argument(help="Another record key.", show_default=False)],
+    record_a: RecordA,
+    record_b: RecordB,
     store: StoreOption = None,
     database: DatabaseOption = None,
     fmt: FormatOption = "table",
@@ -1157,12 +1157,26 @@ def explain(
     raise typer.Exit(1)
 
 
+def _reresolve(
+    store: str | None, database: str | None, match_config: Path | None, overrides: Any
+) -> None:
+    """Store overrides and re-resolve the stored records under them (no input files)."""
+    from idgraph.pipeline import run_ingest
+
+    run_ingest(
+        [],
+        store=store,
+        database=database,
+        match_config=match_config,
+        overrides=overrides,
+        rejects_path=Path(".idgraph-override-rejects.jsonl"),
+    )
+
+
 @app.command("link")
 def link_records(
-    record_a: Annotated[
-        str, typer.Argument(help="A record key, e.g. crm:C1003.", show_default=False)
-    ],
-    record_b: Annotated[str, typer.Argument(help="Another record key.", show_default=False)],
+    record_a: RecordA,
+    record_b: RecordB,
     store: StoreOption = None,
     database: DatabaseOption = None,
     match_config: Annotated[
@@ -1175,17 +1189,15 @@ def link_records(
     The customers of both records merge now; a reviewer's split between them wins over this.
     In Python: idgraph.run_ingest([], overrides=Overrides(must_link=[(a, b)])).
     """
-    from idgraph.pipeline import Overrides, run_ingest
+    from idgraph.pipeline import Overrides
     from idgraph.query import IdentityGraph
 
     with _errors():
-        run_ingest(
-            [],
-            store=store,
-            database=database,
-            match_config=match_config,
-            overrides=Overrides(must_link=[(record_a, record_b)], reason=reason),
-            rejects_path=Path(".idgraph-override-rejects.jsonl"),
+        _reresolve(
+            store,
+            database,
+            match_config,
+            Overrides(must_link=[(record_a, record_b)], reason=reason),
         )
         with IdentityGraph(store, database=database) as graph:
             path = graph.explain(record_a, record_b)
@@ -1218,7 +1230,7 @@ def split_customer(
     idgraph.run_ingest([], overrides=Overrides(cannot_link=[...])).
     """
     from idgraph.errors import ConfigError
-    from idgraph.pipeline import Overrides, run_ingest
+    from idgraph.pipeline import Overrides
     from idgraph.query import IdentityGraph
 
     taken = _names(records, "--records") or []
@@ -1232,14 +1244,7 @@ def split_customer(
         if not rest:
             raise ConfigError("leave at least one record in the customer")
         pairs = [(a, b) for a in taken for b in rest]
-        run_ingest(
-            [],
-            store=store,
-            database=database,
-            match_config=match_config,
-            overrides=Overrides(cannot_link=pairs, reason=reason),
-            rejects_path=Path(".idgraph-override-rejects.jsonl"),
-        )
+        _reresolve(store, database, match_config, Overrides(cannot_link=pairs, reason=reason))
         with IdentityGraph(store, database=database) as graph:
             after = sorted({cid for key in members for cid in graph.lookup(key)})
     console.print(f"split {customer} into {', '.join(after)}", highlight=False)
