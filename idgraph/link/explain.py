@@ -15,10 +15,9 @@ import numpy as np
 
 from idgraph.errors import NotFoundError
 from idgraph.link.block import block
-from idgraph.link.compare import compare_pairs
 from idgraph.link.model import Model
 from idgraph.link.prepare import prepare
-from idgraph.link.score import _conflict, _contribution, _deterministic
+from idgraph.link.score import score_given
 
 __all__ = ["PairExplanation", "WaterfallStep", "explain_pair"]
 
@@ -74,14 +73,14 @@ def explain_pair(df: Any, model: Model, left_id: str, right_id: str) -> PairExpl
             raise NotFoundError(f"no record {rid!r} in column {model.config.unique_id}")
     left = np.array([positions[left_id]], dtype=np.int64)
     right = np.array([positions[right_id]], dtype=np.int64)
-    compared = compare_pairs(prepared, model.config, left, right)
+    scores = score_given(prepared, model, left, right)
     steps = []
     total = model.prior_weight
     raw = df.reset_index(drop=True)
-    for name, levels in compared.levels.items():
+    for name, levels in scores.levels.items():
         params = model.params(name)
         code = int(levels[0])
-        weight = float(_contribution(prepared, model, name, levels, left)[0])
+        weight = float(scores.contributions[name][0])
         total += weight
         columns = [c for c in _columns(model, name) if c in raw.columns]
         steps.append(
@@ -103,10 +102,10 @@ def explain_pair(df: Any, model: Model, left_id: str, right_id: str) -> PairExpl
         right_id=right_id,
         prior_weight=model.prior_weight,
         steps=steps,
-        weight=total,
-        probability=float(1.0 / (1.0 + 2.0 ** (-total))),
-        deterministic=bool(_deterministic(prepared, model, left, right)[0]),
-        conflict=bool(_conflict(prepared, model, compared.levels, left, right)[0]),
+        weight=float(scores.weight[0]),
+        probability=float(1.0 / (1.0 + 2.0 ** (-scores.weight[0]))),
+        deterministic=bool(scores.deterministic[0]),
+        conflict=bool(scores.conflict[0]),
         blocked_by=rules[int(candidates.rule[hit[0]])] if len(hit) else None,
         threshold=model.config.threshold,
     )

@@ -19,7 +19,7 @@ from idgraph.link.compare import LevelArray, compare_pairs
 from idgraph.link.model import ComparisonParams, Model
 from idgraph.link.prepare import BoolArray, Encoded, IntArray, Prepared, comparison_column, prepare
 
-__all__ = ["ScoredPairs", "score_candidates", "score_pairs"]
+__all__ = ["PairScores", "ScoredPairs", "score_candidates", "score_given", "score_pairs"]
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -91,10 +91,20 @@ def _conflict(
     return flag
 
 
-def score_candidates(prepared: Prepared, model: Model) -> ScoredPairs:
-    """Block, compare and weigh every candidate pair of a prepared table."""
-    candidates = block(prepared, model.config)
-    left, right = candidates.left, candidates.right
+@dataclass(frozen=True)
+class PairScores:
+    """Levels, per-comparison contributions, weights and guard flags of given pairs."""
+
+    levels: dict[str, LevelArray]
+    contributions: dict[str, FloatArray]
+    weight: FloatArray
+    deterministic: BoolArray
+    conflict: BoolArray
+    pairs_per_second: float
+
+
+def score_given(prepared: Prepared, model: Model, left: IntArray, right: IntArray) -> PairScores:
+    """Compare and weigh the pairs (left[i], right[i]) of a prepared table, blocked or not."""
     compared = compare_pairs(prepared, model.config, left, right)
     contributions = {
         name: _contribution(prepared, model, name, levels, left)
@@ -103,16 +113,30 @@ def score_candidates(prepared: Prepared, model: Model) -> ScoredPairs:
     weight = np.full(len(left), model.prior_weight)
     for contribution in contributions.values():
         weight = weight + contribution
-    return ScoredPairs(
-        left=left,
-        right=right,
+    return PairScores(
         levels=compared.levels,
         contributions=contributions,
         weight=weight,
         deterministic=_deterministic(prepared, model, left, right),
         conflict=_conflict(prepared, model, compared.levels, left, right),
-        candidates=candidates,
         pairs_per_second=compared.pairs_per_second,
+    )
+
+
+def score_candidates(prepared: Prepared, model: Model) -> ScoredPairs:
+    """Block, compare and weigh every candidate pair of a prepared table."""
+    candidates = block(prepared, model.config)
+    scores = score_given(prepared, model, candidates.left, candidates.right)
+    return ScoredPairs(
+        left=candidates.left,
+        right=candidates.right,
+        levels=scores.levels,
+        contributions=scores.contributions,
+        weight=scores.weight,
+        deterministic=scores.deterministic,
+        conflict=scores.conflict,
+        candidates=candidates,
+        pairs_per_second=scores.pairs_per_second,
     )
 
 

@@ -57,6 +57,13 @@ def _link_config(name: str) -> LinkConfig:
     return load_link_config(name) if Path(name).exists() else shipped_link_config(name)
 
 
+def _model(frame: pd.DataFrame, spec: ProbabilisticMatching, path: str | Path | None) -> Model:
+    """The saved model at `path`, else one trained on `frame` as an ingest would."""
+    if path is not None:
+        return Model.load(path)
+    return train_model(frame, _link_config(spec.config), seed=0)
+
+
 def probabilistic_edges(
     records: Sequence[Record],
     verdicts: Mapping[str, IdentifierVerdict],
@@ -69,13 +76,10 @@ def probabilistic_edges(
     odds of its probability, so `idgraph explain` can show why the pair linked.
     """
     frame = records_frame(records, verdicts)
-    if spec.model is not None:
-        model = Model.load(spec.model)
-    elif len(frame) < spec.min_records:
+    if spec.model is None and len(frame) < spec.min_records:
         logger.info("probabilistic matching skipped: %d records < min_records", len(frame))
         return [], 0
-    else:
-        model = train_model(frame, _link_config(spec.config), seed=0)
+    model = _model(frame, spec, spec.model)
     threshold = spec.threshold if spec.threshold is not None else model.config.threshold
     scored = score_pairs(frame, model)
     chosen = scored[(scored["probability"] >= threshold) & ~scored["conflict"]]
@@ -117,9 +121,4 @@ def score_stored_pair(
     verdicts = identifier_verdicts(records, state.links, match_config)
     frame = records_frame(records, verdicts)
     spec = match_config.probabilistic or ProbabilisticMatching()
-    path = model_path or spec.model
-    if path is not None:
-        model = Model.load(path)
-    else:
-        model = train_model(frame, _link_config(spec.config), seed=0)
-    return explain_pair(frame, model, record_a, record_b)
+    return explain_pair(frame, _model(frame, spec, model_path or spec.model), record_a, record_b)

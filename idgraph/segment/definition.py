@@ -162,34 +162,26 @@ def _scalar(value: object) -> str | int | float | bool:
     )
 
 
-def _property_name(value: object) -> str:
+def _checked_name(value: object, pattern: re.Pattern[str], what: str, rule: str) -> str:
+    code = what.replace(" ", "_")
     if not isinstance(value, str):
+        raise PydanticCustomError(code, "expected a name, got {kind}", {"kind": _kind(value)})
+    if not pattern.fullmatch(value):
         raise PydanticCustomError(
-            "property_name", "expected a name, got {kind}", {"kind": _kind(value)}
-        )
-    if not PROPERTY_NAME_PATTERN.fullmatch(value):
-        raise PydanticCustomError(
-            "property_name",
-            "{value} is not a valid property name: use lowercase letters, digits and "
-            "underscores, starting with a letter or underscore, at most 63 characters",
+            code,
+            "{value} is not a valid " + what + ": use lowercase letters, digits and "
+            "underscores, starting with " + rule + ", at most 63 characters",
             {"value": repr(value)},
         )
     return value
+
+
+def _property_name(value: object) -> str:
+    return _checked_name(value, PROPERTY_NAME_PATTERN, "property name", "a letter or underscore")
 
 
 def _segment_name(value: object) -> str:
-    if not isinstance(value, str):
-        raise PydanticCustomError(
-            "segment_name", "expected a name, got {kind}", {"kind": _kind(value)}
-        )
-    if not SEGMENT_NAME_PATTERN.fullmatch(value):
-        raise PydanticCustomError(
-            "segment_name",
-            "{value} is not a valid segment name: use lowercase letters, digits and "
-            "underscores, starting with a letter, at most 63 characters",
-            {"value": repr(value)},
-        )
-    return value
+    return _checked_name(value, SEGMENT_NAME_PATTERN, "segment name", "a letter")
 
 
 #: A single value in a condition; unquoted YAML dates become ISO `YYYY-MM-DD` text.

@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict
 from idgraph.errors import NotFoundError, SegmentDefinitionError
 from idgraph.models import CustomerSummary
 from idgraph.segment.definition import SegmentDefinition, parse_segment
-from idgraph.segment.run import SegmentResult, folder_resolver, run_segment
+from idgraph.segment.run import SegmentResult, explain_segment, folder_resolver, run_segment
 from idgraph.store.base import GraphStore
 from idgraph.store.queries import READS, SEGMENT_WRITES
 
@@ -165,7 +165,8 @@ def save_segment(
     Raises:
         SegmentDefinitionError: the definition does not compile against this store.
     """
-    evaluate(store, defn, as_of_ms=_now(now_ms))  # compile and run once: fails early
+    # Compile against the store's customers and saved segments: fails early, runs nothing.
+    explain_segment(store, defn, as_of_ms=_now(now_ms), resolve=resolver(store))
     store.write_all(
         f"segment_save:{defn.name}",
         [
