@@ -1,0 +1,10 @@
+"""The `idgraph` command: a thin typer adapter over the library (entry point `idgraph.cli:app`).
+
+Commands live in modules by what they do; importing them registers them on `app`, in the order
+`idgraph --help` lists them.
+"""
+
+from idgraph.cli import ingest, linking, reads, segments  # noqa: F401  (registers commands)
+from idgraph.cli._app import app
+
+__all__ = ["app"]

@@ -1,0 +1,217 @@
+"""Shared pieces of the `idgraph` command: the typer apps, option types and output helpers.
+
+Each command parses its options, calls one library function and turns an `IdGraphError` into a
+one-line message and exit code 2 (bad input or config) or 3 (store failure).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import orjson
+import typer
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from idgraph import __version__
+from idgraph._logging import enable as enable_logging
+from idgraph.errors import IdGraphError, StoreError
+
+app = typer.Typer(
+    name="idgraph",
+    help=(
+        "Graph-based identity resolution and segmentation for customer data.\n\n"
+        "Ingest CRM/POS tables and tracking events, resolve them into unified customers in a "
+        "graph store (embedded LadybugDB by default, ./idgraph.db), then look customers up "
+        "and run marketing segments."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+segment_app = typer.Typer(help="Run marketing segments (YAML definitions) over unified customers.")
+export_app = typer.Typer(help="Export resolution results as files.")
+schema_app = typer.Typer(help="Create or print the graph schema (constraints, indexes, tables).")
+persona_app = typer.Typer(help="Personas: who a segment is and how to speak to them.")
+model_app = typer.Typer(help="Probabilistic (Fellegi-Sunter) linkage models for any CSV schema.")
+blocking_app = typer.Typer(help="How candidate pairs are found, and what blocking misses.")
+app.add_typer(segment_app, name="segment")
+app.add_typer(export_app, name="export")
+app.add_typer(schema_app, name="schema")
+app.add_typer(persona_app, name="persona")
+app.add_typer(model_app, name="model")
+app.add_typer(blocking_app, name="blocking")
+
+console = Console(stderr=True)
+out = Console()
+
+StoreOption = Annotated[
+    str | None,
+    typer.Option(
+        "--store",
+        "-s",
+        envvar="IDGRAPH_STORE",
+        help=(
+            "Store: a path (embedded LadybugDB) or a Neo4j URL (bolt://host:7687, neo4j://...). "
+            "Default: ./idgraph.db."
+        ),
+        show_default=False,
+    ),
+]
+RecordA = Annotated[str, typer.Argument(help="A record key, e.g. crm:C1003.", show_default=False)]
+RecordB = Annotated[str, typer.Argument(help="Another record key.", show_default=False)]
+DatabaseOption = Annotated[
+    str | None,
+    typer.Option(
+        "--database",
+        "-d",
+        envvar="NEO4J_DATABASE",
+        help="Neo4j database name (bolt:// and neo4j:// stores only). Default: the server's.",
+        show_default=False,
+    ),
+]
+FormatOption = Annotated[
+    str,
+    typer.Option("--format", "-f", help="Output format: table, csv or json."),
+]
+OutputOption = Annotated[
+    Path | None,
+    typer.Option("--output", "-o", help="Write to this file instead of standard output."),
+]
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"idgraph {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    verbose: Annotated[
+        int, typer.Option("--verbose", "-v", count=True, help="-v for info, -vv for debug logs.")
+    ] = 0,
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+    ] = False,
+) -> None:
+    """Graph-based identity resolution and segmentation for customer data."""
+    if verbose:
+        enable_logging(logging.DEBUG if verbose > 1 else logging.INFO)
+
+
+@contextmanager
+def _errors() -> Iterator[None]:
+    """Turn idgraph's own errors into one line on stderr and an exit code."""
+    try:
+        yield
+    except IdGraphError as exc:
+        console.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True, soft_wrap=True)
+        raise typer.Exit(3 if isinstance(exc, StoreError) else 2) from None
+
+
+def _check_format(value: str) -> Literal["table", "csv", "json"]:
+    if value not in ("table", "csv", "json"):
+        raise typer.BadParameter(
+            f"{value!r} is not one of: table, csv, json", param_hint="--format"
+        )
+    return value  # type: ignore[return-value]
+
+
+def _emit(text: str, output: Path | None) -> None:
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        output.write_text(text, encoding="utf-8")
+        console.print(f"wrote {output}")
+
+
+def _rows_as(fmt: str, columns: list[str], rows: list[dict[str, Any]], title: str) -> str:
+    if fmt == "json":
+        return orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode() + "\n"
+    if fmt == "csv":
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+        return buffer.getvalue()
+    table = Table(title=title)
+    for column in columns:
+        table.add_column(column)
+    for row in rows:
+        # Text, not markup: values such as "[surname, dob]" are data, not rich tags.
+        table.add_row(*(Text("" if row.get(c) is None else str(row.get(c))) for c in columns))
+    capture = Console(width=160, record=True, file=io.StringIO())
+    capture.print(table)
+    return capture.export_text()
+
+
+def _as_of_ms(as_of: str | None) -> int:
+    if as_of is None:
+        return int(datetime.now(tz=UTC).timestamp() * 1000)
+    try:
+        moment = datetime.fromisoformat(as_of)
+    except ValueError:
+        raise typer.BadParameter(
+            f"{as_of!r} is not a date (YYYY-MM-DD) or ISO time", param_hint="--as-of"
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return int(moment.timestamp() * 1000)
+
+
+AsOfOption = Annotated[
+    str | None,
+    typer.Option(help="Evaluate time windows as of this date (YYYY-MM-DD); default now."),
+]
+_MEMBER_COLUMNS = ["id", "email", "first_name", "last_name", "country", "record_count"]
+
+
+def _definition_arg(target: str) -> Path | None:
+    """A path when `target` names a YAML file, None when it is a saved segment's name."""
+    path = Path(target)
+    if path.suffix in (".yaml", ".yml") or path.exists():
+        return path
+    return None
+
+
+def _names(value: str | None, option: str) -> list[str] | None:
+    if value is None:
+        return None
+    names = [n.strip() for n in value.split(",") if n.strip()]
+    if not names:
+        raise typer.BadParameter("give one or more comma-separated names", param_hint=option)
+    return names
+
+
+def _pairs(values: list[str], option: str) -> dict[str, str]:
+    pairs = {}
+    for value in values:
+        key, sep, text = value.partition("=")
+        if not sep or not key.strip():
+            raise typer.BadParameter(f"{value!r} is not KEY=VALUE", param_hint=option)
+        pairs[key.strip()] = text
+    return pairs
+
+
+def _summary_cell(summary: Any) -> str:
+    if summary.numbers is not None:
+        n = summary.numbers
+        return f"mean {n.mean:.2f}, median {n.median:.2f}, range {n.minimum:g}..{n.maximum:g}"
+    return ", ".join(f"{v.value} {v.share:.0%}" for v in summary.values)
+
+
+def _iso(ms: int | None) -> str:
+    if ms is None:
+        return ""
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M")

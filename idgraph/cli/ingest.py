@@ -1,0 +1,355 @@
+"""Commands that write resolution: ingest, overrides (link, split) and review."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import orjson
+import typer
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from idgraph.cli._app import (
+    DatabaseOption,
+    FormatOption,
+    RecordA,
+    RecordB,
+    StoreOption,
+    _as_of_ms,
+    _check_format,
+    _emit,
+    _errors,
+    _names,
+    _rows_as,
+    app,
+    console,
+    out,
+)
+
+
+@app.command()
+def ingest(
+    paths: Annotated[
+        list[Path] | None,
+        typer.Argument(
+            help="CSV tables (mapping in X.mapping.yaml beside X.csv) and JSONL event streams.",
+            show_default=False,
+        ),
+    ] = None,
+    store: StoreOption = None,
+    database: DatabaseOption = None,
+    match_config: Annotated[
+        Path | None,
+        typer.Option("--match-config", "-m", help="Match config YAML (default: the built-in one)."),
+    ] = None,
+    mapping: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--mapping",
+            help="Explicit mapping for a CSV, as CSV=YAML (repeatable); overrides the sidecar.",
+        ),
+    ] = None,
+    default_region: Annotated[
+        str, typer.Option(help="Phone region for numbers without a country code (ISO alpha-2).")
+    ] = "US",
+    date_order: Annotated[
+        str, typer.Option(help="How to read ambiguous dates like 04/05/1980: DMY or MDY.")
+    ] = "DMY",
+    rejects: Annotated[
+        Path, typer.Option(help="Where rejected lines go (JSONL: file, line, field, reason, raw).")
+    ] = Path("idgraph-rejects.jsonl"),
+    junk: Annotated[
+        Path | None,
+        typer.Option(
+            help="YAML of extra junk values/patterns per identifier kind "
+            "(kinds: {email: {values: [...], patterns: [...]}}), added to the built-in lists."
+        ),
+    ] = None,
+    traits: Annotated[
+        Path | None,
+        typer.Option(
+            "--traits",
+            help="Computed-traits config YAML (default: the built-in one; see docs/traits.md).",
+        ),
+    ] = None,
+    as_of: Annotated[
+        str | None,
+        typer.Option(
+            help="Compute trait windows and day counts as of this date (YYYY-MM-DD); default now."
+        ),
+    ] = None,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run",
+            help="Resolve but write nothing; list the customers that would merge or split, and "
+            "why. With no files, re-resolves the stored records (e.g. under a new --match-config).",
+        ),
+    ] = False,
+) -> None:
+    """Ingest files, resolve identities and store unified customers.
+
+    Every input line ends either ingested or in the rejects file; the summary shows
+    read = ingested + rejected per file. Ingesting the same files again adds nothing.
+    Computed traits (--traits) are recomputed for every customer as of --as-of.
+    --dry-run shows what a changed match config would merge or split before applying it.
+    In Python: idgraph.run_ingest(paths, store=..., traits=..., as_of_ms=..., dry_run=...).
+    """
+    from idgraph.ingest.mapping import load_mapping
+    from idgraph.normalize.junk import DEFAULT_JUNK, load_junk_config
+    from idgraph.normalize.record import NormalizeOptions
+    from idgraph.pipeline import run_ingest
+
+    moment = _as_of_ms(as_of) if as_of is not None else None
+    if not paths and not dry_run:
+        raise typer.BadParameter("give the files to ingest (none are needed with --dry-run)")
+    with _errors():
+        if date_order not in ("DMY", "MDY"):
+            raise typer.BadParameter("use DMY or MDY", param_hint="--date-order")
+        mappings = {}
+        for item in mapping or []:
+            csv_path, sep, yaml_path = item.partition("=")
+            if not sep:
+                raise typer.BadParameter(f"{item!r} is not CSV=YAML", param_hint="--mapping")
+            mappings[Path(csv_path)] = load_mapping(Path(yaml_path))
+        options = NormalizeOptions(
+            default_region=default_region.upper(),
+            date_order=date_order,  # type: ignore[arg-type]
+            junk=load_junk_config(junk) if junk else DEFAULT_JUNK,
+        )
+        with Progress(
+            TextColumn("{task.description:<10}"),
+            BarColumn(),
+            TextColumn("{task.completed}/{task.total}"),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+        ) as bar:
+            tasks: dict[str, Any] = {}
+
+            def step(stage: str, done: int, total: int) -> None:
+                if stage not in tasks:
+                    tasks[stage] = bar.add_task(stage, total=max(total, 1))
+                bar.update(tasks[stage], completed=done, total=max(total, 1))
+
+            report = run_ingest(
+                paths or [],
+                store=store,
+                database=database,
+                match_config=match_config,
+                options=options,
+                mappings=mappings,
+                rejects_path=rejects,
+                progress=step,
+                traits=traits,
+                as_of_ms=moment,
+                dry_run=dry_run,
+            )
+    summary = Table(title="ingest summary" + (" (dry run)" if dry_run else ""))
+    for column in ("file", "source", "read", "ingested", "rejected"):
+        summary.add_column(
+            column, justify="right" if column in ("read", "ingested", "rejected") else "left"
+        )
+    for f in report.files:
+        summary.add_row(f.path, f.source, str(f.read), str(f.ingested), str(f.rejected))
+    summary.add_row(
+        "total", "", str(report.read), str(report.ingested), str(report.rejected), style="bold"
+    )
+    out.print(summary)
+    result = Table(title="resolution")
+    result.add_column("what")
+    result.add_column("count", justify="right")
+    for label, value in (
+        ("records new", report.records_new),
+        ("records updated", report.records_updated),
+        ("records unchanged", report.records_unchanged),
+        ("records in store", report.records_total),
+        ("events new", report.events_new),
+        ("events already stored", report.events_duplicate),
+        ("customers", report.customers),
+        ("candidate pairs compared", report.pairs_compared),
+        ("links refused by guards", report.links_blocked),
+        ("customers flagged for review", report.flagged_customers),
+        ("oversized components split", len(report.components_split)),
+    ):
+        result.add_row(label, str(value))
+    for kind, n in report.identifiers_not_linking.items():
+        result.add_row(f"{kind} values not linking", str(n))
+    out.print(result)
+    sizes = ", ".join(f"{size}: {n}" for size, n in report.cluster_sizes.items())
+    out.print(f"cluster sizes (records: customers) {sizes}")
+    largest = ", ".join(f"{cid} ({n})" for cid, n in report.largest_clusters)
+    out.print(f"largest customers: {largest}")
+    if report.rejects_path:
+        console.print(
+            f"[yellow]{report.rejected} line(s) rejected[/], see {report.rejects_path}",
+            highlight=False,
+        )
+    if report.changes is not None:
+        _print_changes(report.changes)
+    out.print(
+        f"done in {report.seconds:.2f}s" + (" (dry run: nothing written)" if report.dry_run else "")
+    )
+
+
+def _print_changes(changes: Any) -> None:
+    out.print(
+        f"would merge: {len(changes.merges)} customer(s); would split: {len(changes.splits)}",
+        highlight=False,
+    )
+    rows = [
+        {
+            "change": "merge",
+            "customer": m.customer,
+            "from / into": ", ".join(m.from_customers),
+            "records": m.records,
+            "why": "; ".join(m.reasons),
+        }
+        for m in changes.merges
+    ]
+    rows += [
+        {
+            "change": "split",
+            "customer": sp.customer,
+            "from / into": ", ".join(sp.into_customers),
+            "records": sp.records,
+            "why": "; ".join(sp.reasons),
+        }
+        for sp in changes.splits
+    ]
+    if rows:
+        columns = ["change", "customer", "from / into", "records", "why"]
+        sys.stdout.write(_rows_as("table", columns, rows, "changes"))
+
+
+def _reresolve(
+    store: str | None, database: str | None, match_config: Path | None, overrides: Any
+) -> None:
+    """Store overrides and re-resolve the stored records under them (no input files)."""
+    from idgraph.pipeline import run_ingest
+
+    run_ingest(
+        [],
+        store=store,
+        database=database,
+        match_config=match_config,
+        overrides=overrides,
+        rejects_path=Path(".idgraph-override-rejects.jsonl"),
+    )
+
+
+@app.command("link")
+def link_records(
+    record_a: RecordA,
+    record_b: RecordB,
+    store: StoreOption = None,
+    database: DatabaseOption = None,
+    match_config: Annotated[
+        Path | None, typer.Option("--match-config", "-m", help="Match config YAML.")
+    ] = None,
+    reason: Annotated[str, typer.Option(help="Why, for the record.")] = "",
+) -> None:
+    """Force two records into one customer (a must-link override, kept for every later run).
+
+    The customers of both records merge now; a reviewer's split between them wins over this.
+    In Python: idgraph.run_ingest([], overrides=Overrides(must_link=[(a, b)])).
+    """
+    from idgraph.pipeline import Overrides
+    from idgraph.query import IdentityGraph
+
+    with _errors():
+        _reresolve(
+            store,
+            database,
+            match_config,
+            Overrides(must_link=[(record_a, record_b)], reason=reason),
+        )
+        with IdentityGraph(store, database=database) as graph:
+            path = graph.explain(record_a, record_b)
+    if path.same_customer:
+        console.print(f"linked: {record_a} and {record_b} are customer {path.customer_a}")
+    else:
+        console.print(
+            f"kept apart: {record_a} ({path.customer_a}) and {record_b} ({path.customer_b}); "
+            "a reviewer's split between their records wins"
+        )
+
+
+@app.command("split")
+def split_customer(
+    customer: Annotated[str, typer.Argument(help="The customer id to split.", show_default=False)],
+    records: Annotated[
+        str, typer.Option(help="Comma-separated record keys to take out, as one new customer.")
+    ],
+    store: StoreOption = None,
+    database: DatabaseOption = None,
+    match_config: Annotated[
+        Path | None, typer.Option("--match-config", "-m", help="Match config YAML.")
+    ] = None,
+    reason: Annotated[str, typer.Option(help="Why, for the record.")] = "",
+) -> None:
+    """Take records out of a customer, kept apart in every later run.
+
+    Stores cannot-link overrides between the listed records and the rest, then re-resolves.
+    The part with most records keeps the customer id. In Python:
+    idgraph.run_ingest([], overrides=Overrides(cannot_link=[...])).
+    """
+    from idgraph.errors import ConfigError
+    from idgraph.pipeline import Overrides
+    from idgraph.query import IdentityGraph
+
+    taken = _names(records, "--records") or []
+    with _errors():
+        with IdentityGraph(store, database=database) as graph:
+            members = [r.key for r in graph.profile(customer, events=1).records]
+        outside = sorted(set(taken) - set(members))
+        if outside:
+            raise ConfigError(f"not records of {customer}: {', '.join(outside)}")
+        rest = [key for key in members if key not in taken]
+        if not rest:
+            raise ConfigError("leave at least one record in the customer")
+        pairs = [(a, b) for a in taken for b in rest]
+        _reresolve(store, database, match_config, Overrides(cannot_link=pairs, reason=reason))
+        with IdentityGraph(store, database=database) as graph:
+            after = sorted({cid for key in members for cid in graph.lookup(key)})
+    console.print(f"split {customer} into {', '.join(after)}", highlight=False)
+
+
+@app.command()
+def review(
+    store: StoreOption = None,
+    database: DatabaseOption = None,
+    limit: Annotated[int, typer.Option(help="How many suspects to list.")] = 50,
+    fmt: FormatOption = "table",
+) -> None:
+    """List suspect customers for a person to check, worst first, with their reasons.
+
+    Reasons: several dates of birth, names that are not variants of one another, groups
+    flagged as oversized, identifiers shared with other customers that were too common to link.
+
+    In Python: IdentityGraph(store).review(limit=50).
+    """
+    from idgraph.query import IdentityGraph
+
+    fmt = _check_format(fmt)
+    with _errors(), IdentityGraph(store, database=database) as graph:
+        items = graph.review(limit=limit)
+    rows = [
+        {
+            "customer": item.customer_id,
+            "records": item.record_count,
+            "score": item.score,
+            "reasons": "; ".join(item.reasons),
+        }
+        for item in items
+    ]
+    if fmt == "json":
+        sys.stdout.write(
+            orjson.dumps([i.model_dump() for i in items], option=orjson.OPT_INDENT_2).decode()
+            + "\n"
+        )
+        return
+    columns = ["customer", "records", "score", "reasons"]
+    _emit(_rows_as(fmt, columns, rows, f"{len(rows)} customer(s) to review"), None)
