@@ -156,7 +156,6 @@ def run_ingest(
         match_config if isinstance(match_config, MatchConfig) else load_match_config(match_config)
     )
     trait_config = traits if isinstance(traits, TraitsConfig) else load_traits_config(traits)
-    as_of = int(time.time() * 1000) if as_of_ms is None else as_of_ms
     options = options or NormalizeOptions()
     files = [Path(p) for p in paths]
     step("read", 0, len(files))
@@ -167,21 +166,61 @@ def run_ingest(
         wrote_rejects = rejects.total > 0
     step("read", len(files), len(files))
     with open_store(store, database=database, read_only=dry_run) as graph:
-        step("resolve", 0, 1)
-        state = graph.load_state()
-        plan, stats = _plan(
-            graph, state, batches, config, trait_config, as_of, overrides or Overrides()
+        report = ingest_batches(
+            graph,
+            batches,
+            match_config=config,
+            traits=trait_config,
+            as_of_ms=as_of_ms,
+            dry_run=dry_run,
+            overrides=overrides,
+            progress=step,
         )
-        step("resolve", 1, 1)
-        changes = None
-        if dry_run:
-            changes = resolution_changes(
-                state.assignment, plan.memberships, stats.accepted, stats.blocked_links
-            )
-        else:
-            step("write", 0, 1)
-            graph.apply(plan)
-            step("write", 1, 1)
+    return report.model_copy(
+        update={
+            "rejects_path": str(rejects_path) if wrote_rejects else None,
+            "seconds": round(time.perf_counter() - started, 3),
+        }
+    )
+
+
+def ingest_batches(
+    graph: GraphStore,
+    batches: Sequence[SourceBatch],
+    *,
+    match_config: MatchConfig | None = None,
+    traits: TraitsConfig | None = None,
+    as_of_ms: int | None = None,
+    dry_run: bool = False,
+    overrides: Overrides | None = None,
+    progress: Progress | None = None,
+) -> IngestReport:
+    """Resolve already-read batches into an open store, in one transaction.
+
+    This is `run_ingest` without the files: the HTTP service parses calls into batches and
+    calls it with the store it keeps open. Arguments are as for `run_ingest`; `None` configs
+    mean the shipped defaults.
+    """
+    started = time.perf_counter()
+    step = progress or (lambda _stage, _done, _total: None)
+    config = match_config or load_match_config(None)
+    trait_config = traits or load_traits_config(None)
+    as_of = int(time.time() * 1000) if as_of_ms is None else as_of_ms
+    step("resolve", 0, 1)
+    state = graph.load_state()
+    plan, stats = _plan(
+        graph, state, batches, config, trait_config, as_of, overrides or Overrides()
+    )
+    step("resolve", 1, 1)
+    changes = None
+    if dry_run:
+        changes = resolution_changes(
+            state.assignment, plan.memberships, stats.accepted, stats.blocked_links
+        )
+    else:
+        step("write", 0, 1)
+        graph.apply(plan)
+        step("write", 1, 1)
     sizes = Counter(stats.sizes)
     largest = sorted(
         ((row["id"], row["record_count"]) for row in plan.customers),
@@ -198,7 +237,7 @@ def run_ingest(
             )
             for b in batches
         ],
-        rejects_path=str(rejects_path) if wrote_rejects else None,
+        rejects_path=None,
         records_new=len(plan.new_records),
         records_updated=len(plan.changed_records),
         records_unchanged=stats.unchanged,

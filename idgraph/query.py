@@ -216,13 +216,28 @@ class IdentityGraph:
     ) -> None:
         self._store: GraphStore = open_store(store, read_only=True, database=database)
         self._region = default_region
+        self._owns_store = True
+
+    @classmethod
+    def over(cls, store: GraphStore, *, default_region: str = "US") -> IdentityGraph:
+        """Read through a store the caller already holds open (and closes itself).
+
+        The HTTP service keeps one writable store for ingest and reads through it too: an
+        embedded database file cannot be opened twice.
+        """
+        graph = cls.__new__(cls)
+        graph._store = store
+        graph._region = default_region
+        graph._owns_store = False
+        return graph
 
     @property
     def store(self) -> GraphStore:
         return self._store
 
     def close(self) -> None:
-        self._store.close()
+        if self._owns_store:
+            self._store.close()
 
     def __enter__(self) -> IdentityGraph:
         return self
