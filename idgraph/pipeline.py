@@ -8,15 +8,18 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
-from idgraph.cluster.components import BlockedLink, cluster
+from idgraph.block.keys import record_blocks
+from idgraph.cluster.components import BlockedLink, Clustering, cluster
 from idgraph.cluster.customers import build_customers
 from idgraph.cluster.diff import ResolutionChanges, resolution_changes
+from idgraph.cluster.ids import new_customer_id
+from idgraph.cluster.lineage import lineage
 from idgraph.cluster.split import ComponentSplit, split_oversized
 from idgraph.errors import ConfigError, NotFoundError
 from idgraph.ingest.batch import SourceBatch, read_inputs
@@ -27,12 +30,14 @@ from idgraph.match.decide import collect_evidence
 from idgraph.match.view import match_fields
 from idgraph.models import EXPLICIT_LINK_RULES, Event, Link, MatchEvidence, Record, identifier_key
 from idgraph.normalize.record import NormalizeOptions
+from idgraph.scope import Scope, find_scope
 from idgraph.settings import open_store
 from idgraph.store.base import GraphStore
 from idgraph.store.plan import IdentifierRow, StoreState, WritePlan
+from idgraph.store.queries import READS
 from idgraph.store.rows import record_row
 from idgraph.store.schema import NODE_TABLES, ColumnType, check_property_name
-from idgraph.traits.compute import compute_traits, events_frame
+from idgraph.traits.compute import compute_traits, events_frame, rfm_scores, rfm_text
 from idgraph.traits.config import TraitsConfig, load_traits_config
 
 logger = logging.getLogger(__name__)
@@ -88,6 +93,18 @@ class IngestReport(BaseModel):
     flagged_customers: int
     #: Oversized components split by dropping their weakest links: records, part sizes, reason.
     components_split: list[dict[str, object]] = []
+    #: "incremental": only the customers the batch touches were re-resolved; "full": all.
+    mode: str = "full"
+    records_erased: int = 0
+    #: Records re-resolved (the batch and the stored records it may touch).
+    records_resolved: int = 0
+    #: Customers written by this run (all of them on a full run).
+    customers_touched: int = 0
+    #: (absorbed id, surviving id) for customers merged; (new id, origin id) for parts split off.
+    merged_ids: list[tuple[str, str]] = []
+    split_ids: list[tuple[str, str]] = []
+    #: Customer ids left without records by an erasure.
+    erased_ids: list[str] = []
     seconds: float
     #: True when nothing was written (`dry_run=True`); `changes` then says what would change.
     dry_run: bool = False
@@ -120,8 +137,13 @@ def run_ingest(
     as_of_ms: int | None = None,
     dry_run: bool = False,
     overrides: Overrides | None = None,
+    full: bool = False,
 ) -> IngestReport:
-    """Ingest files into the store and re-resolve customers, all in one transaction.
+    """Ingest files into the store and resolve customers, all in one transaction.
+
+    Only the stored customers the new records may touch are re-resolved (found through the
+    identifiers and blocking keys kept in the store), so the cost grows with the batch, not
+    the store; `full=True` re-resolves everything, as after changing the match config.
 
     Args:
         paths: CSV tables (with a mapping beside them) and JSONL event streams.
@@ -138,6 +160,7 @@ def run_ingest(
             default now.
         overrides: must-link / cannot-link decisions to store and apply (with no files, this
             re-resolves the stored records under them; `idgraph link` and `idgraph split`).
+        full: re-resolve every stored record, not just those the batch may touch.
         dry_run: resolve everything but write nothing to the store; the report's `changes`
             lists the customers that would merge or split, and why (e.g. before applying a
             changed match config, with no input files).
@@ -175,6 +198,7 @@ def run_ingest(
             dry_run=dry_run,
             overrides=overrides,
             progress=step,
+            full=full,
         )
     return report.model_copy(
         update={
@@ -194,22 +218,40 @@ def ingest_batches(
     dry_run: bool = False,
     overrides: Overrides | None = None,
     progress: Progress | None = None,
+    full: bool = False,
+    erase: Collection[str] = (),
+    summary: bool = True,
 ) -> IngestReport:
     """Resolve already-read batches into an open store, in one transaction.
 
     This is `run_ingest` without the files: the HTTP service parses calls into batches and
     calls it with the store it keeps open. Arguments are as for `run_ingest`; `None` configs
     mean the shipped defaults.
+
+    Args:
+        full: re-resolve every stored record, not just those the batch may touch (after a
+            match-config change); dry runs and probabilistic matching always do.
+        erase: keys of records to delete with their events (`idgraph forget`); the customers
+            they belonged to are re-resolved and may split.
+        summary: count customers and cluster sizes over the whole store for the report
+            (one scan of the customers); without it they cover the touched customers only.
     """
     started = time.perf_counter()
     step = progress or (lambda _stage, _done, _total: None)
     config = match_config or load_match_config(None)
     trait_config = traits or load_traits_config(None)
     as_of = int(time.time() * 1000) if as_of_ms is None else as_of_ms
+    overrides = overrides or Overrides()
+    batch = _gather(batches)
+    full = full or dry_run or config.probabilistic is not None or _needs_full(graph)
     step("resolve", 0, 1)
-    state = graph.load_state()
+    scope = None
+    if full:
+        state = graph.load_state()
+    else:
+        scope, state = _load_scope(graph, batch, overrides, config, set(erase))
     plan, stats = _plan(
-        graph, state, batches, config, trait_config, as_of, overrides or Overrides()
+        graph, state, batch, config, trait_config, as_of, overrides, scope, set(erase)
     )
     step("resolve", 1, 1)
     changes = None
@@ -221,11 +263,23 @@ def ingest_batches(
         step("write", 0, 1)
         graph.apply(plan)
         step("write", 1, 1)
-    sizes = Counter(stats.sizes)
+    sizes: dict[int, int] = dict(Counter(stats.sizes))
     largest = sorted(
         ((row["id"], row["record_count"]) for row in plan.customers),
         key=lambda item: (-item[1], item[0]),
     )[:5]
+    customers, records_total = len(plan.customers), stats.records_total
+    if summary and not plan.full and not dry_run:
+        customers = _count(graph, "count_customers")
+        records_total = _count(graph, "count_records")
+        sizes = {
+            int(row["size"]): int(row["n"])
+            for row in graph.query("cluster_sizes", READS["cluster_sizes"])
+        }
+        largest = [
+            (row["id"], int(row["size"]))
+            for row in graph.query("largest_customers", READS["largest_customers"], {"limit": 5})
+        ]
     return IngestReport(
         files=[
             FileReport(
@@ -238,13 +292,17 @@ def ingest_batches(
             for b in batches
         ],
         rejects_path=None,
+        mode="full" if plan.full else "incremental",
         records_new=len(plan.new_records),
         records_updated=len(plan.changed_records),
         records_unchanged=stats.unchanged,
+        records_erased=len(plan.erased_records),
+        records_resolved=stats.records_total,
         events_new=len(plan.new_events),
         events_duplicate=stats.events_duplicate,
-        records_total=stats.records_total,
-        customers=len(plan.customers),
+        records_total=records_total,
+        customers=customers,
+        customers_touched=len(plan.customers),
         identifiers_not_linking=stats.not_linking,
         links_blocked=stats.blocked,
         pairs_compared=stats.pairs,
@@ -254,10 +312,80 @@ def ingest_batches(
         components_split=[
             {"records": sp.records, "parts": sp.parts, "reason": sp.reason} for sp in stats.splits
         ],
+        merged_ids=[(old, new) for old, new, *_ in plan.ids.merged],
+        split_ids=[(new, old) for new, old, *_ in plan.ids.split],
+        erased_ids=[cid for cid, _ in plan.ids.erased],
         seconds=round(time.perf_counter() - started, 3),
         dry_run=dry_run,
         changes=changes,
     )
+
+
+def _needs_full(graph: GraphStore) -> bool:
+    """A store written before blocks and the id registry existed is re-resolved whole once."""
+    rows = graph.query("count_customer_ids", READS["count_customer_ids"])
+    return not rows[0]["n"] and bool(_count(graph, "count_customers"))
+
+
+def _count(graph: GraphStore, name: str) -> int:
+    rows = graph.query(name, READS[name])
+    return int(rows[0]["n"]) if rows else 0
+
+
+@dataclass(slots=True)
+class _Batch:
+    """The records, events and links of all files of one run, each once."""
+
+    records: dict[str, Record]
+    events: dict[str, Event]
+    links: list[Link]
+
+
+def _gather(batches: Sequence[SourceBatch]) -> _Batch:
+    records: dict[str, Record] = {}
+    events: dict[str, Event] = {}
+    links: list[Link] = []
+    for batch in batches:
+        for key, record in batch.records.items():
+            if key in records:
+                records[key].merge_newer(record)
+            else:
+                records[key] = record
+        for event in batch.events:
+            events.setdefault(event.id, event)
+        links.extend(batch.links)
+    return _Batch(records, events, links)
+
+
+def _load_scope(
+    graph: GraphStore,
+    batch: _Batch,
+    overrides: Overrides,
+    config: MatchConfig,
+    erase: set[str],
+) -> tuple[Scope, StoreState]:
+    """Find the stored records this run may touch, and load the state of those only."""
+    named = set(batch.records) | erase
+    named.update(k for pair in [*overrides.must_link, *overrides.cannot_link] for k in pair)
+    named.update(k for link in batch.links for k in (link.a, link.b))
+    before = graph.load_state(named)
+    seeds: dict[str, Record] = {}
+    for key in sorted(named - erase):
+        old, new = before.records.get(key), batch.records.get(key)
+        if new is None:
+            if old is not None:
+                seeds[key] = old
+            continue
+        if old is None:
+            seeds[key] = new
+        else:
+            merged = old.copy()
+            merged.merge_newer(new)
+            seeds[key] = merged
+    stored = {k: before.records[k] for k in seeds if k in before.records}
+    gone = [before.records[k] for k in sorted(erase) if k in before.records]
+    scope = find_scope(graph, seeds, stored, config, gone=gone)
+    return scope, graph.load_state(scope.keys | {r.key for r in gone})
 
 
 @dataclass(slots=True)
@@ -277,28 +405,27 @@ class _PlanStats:
 def _plan(
     graph: GraphStore,
     state: StoreState,
-    batches: Sequence[SourceBatch],
+    batch: _Batch,
     config: MatchConfig,
     traits: TraitsConfig,
     as_of_ms: int,
     overrides: Overrides,
+    scope: Scope | None,
+    erase: set[str],
 ) -> tuple[WritePlan, _PlanStats]:
-    plan = WritePlan()
-    records: dict[str, Record] = dict(state.records)
-    incoming: dict[str, Record] = {}
-    events: dict[str, Event] = {}
-    links: list[Link] = []
-    for batch in batches:
-        for key, record in batch.records.items():
-            if key in incoming:
-                incoming[key].merge_newer(record)
-            else:
-                incoming[key] = record
-        for event in batch.events:
-            events.setdefault(event.id, event)
-        links.extend(batch.links)
+    now_ms = int(time.time() * 1000)
+    plan = WritePlan(full=scope is None)
+    plan.erased_records = sorted(k for k in erase if k in state.records)
+    gone = [state.records[k] for k in plan.erased_records]
+    plan.erased_identifiers = sorted(
+        {identifier_key(kind, value) for r in gone for kind, value in r.identifiers}
+    )
+    plan.erased_blocks = sorted(
+        {b for r in gone for b in record_blocks(match_fields(r), config.fuzzy)}
+    )
+    records: dict[str, Record] = {k: r for k, r in state.records.items() if k not in erase}
     unchanged = 0
-    for key, record in incoming.items():
+    for key, record in batch.records.items():
         old = state.records.get(key)
         if old is None:
             records[key] = record
@@ -311,19 +438,36 @@ def _plan(
             plan.changed_records.append(merged)
         else:
             unchanged += 1
-    apart = _apply_overrides(records, state, overrides, links, plan, as_of_ms)
-    existing_events = graph.existing_event_ids(sorted(events))
-    plan.new_events = [e for eid, e in sorted(events.items()) if eid not in existing_events]
+    links = list(batch.links)
+    apart = _apply_overrides(records, state, overrides, links, plan, now_ms)
+    existing_events = graph.existing_event_ids(sorted(batch.events))
+    plan.new_events = [e for eid, e in sorted(batch.events.items()) if eid not in existing_events]
     known_links = {(lk.a, lk.b, lk.rule) for lk in state.links}
     for link in links:
         if (link.a, link.b, link.rule) not in known_links and link.a != link.b:
             known_links.add((link.a, link.b, link.rule))
             plan.new_links.append(link)
-    all_links = [*state.links, *plan.new_links]
+    all_links = [
+        lk for lk in [*state.links, *plan.new_links] if lk.a in records and lk.b in records
+    ]
 
     ordered = [records[k] for k in sorted(records)]
     views = [match_fields(r) for r in ordered]
-    evidence = collect_evidence(ordered, views, all_links, config)
+    settled = None
+    if scope is not None:
+        settled = {
+            key: (row.linking, row.reason)
+            for key, row in state.identifiers.items()
+            if key not in scope.recompute
+        }
+    evidence = collect_evidence(
+        ordered,
+        views,
+        all_links,
+        config,
+        settled=settled,
+        block_sizes=scope.block_sizes if scope is not None else None,
+    )
     clustering = cluster(ordered, evidence.edges, all_links, config, apart=apart)
     splits = (
         split_oversized(ordered, clustering, limit=config.flag_component_records)
@@ -343,23 +487,32 @@ def _plan(
         before = stored.identifiers if stored is not None else set()
         for kind, value in sorted(record.identifiers - before):
             plan.new_record_identifiers.append((record.key, identifier_key(kind, value)))
+    _plan_blocks(plan, scope, ordered, views, config)
 
     span = dict(state.record_event_span)
     for event in plan.new_events:
         first, last = span.get(event.record_key, (event.ts, event.ts))
         span[event.record_key] = (min(first, event.ts), max(last, event.ts))
+    previous = {k: c for k, c in state.assignment.items() if k not in erase}
+    components = clustering.components()
+    registry = _registry(graph, state.assignment.values(), ordered, components)
     customers = build_customers(
         ordered,
-        clustering.components(),
-        previous=state.assignment,
+        components,
+        previous=previous,
         event_span=span,
         config=config,
-        now_ms=int(time.time() * 1000),
+        now_ms=now_ms,
+        created={cid: ts for cid, (ts, _) in registry.items()},
+        taken=set(registry),
     )
     plan.customers = customers.rows
     plan.memberships = customers.memberships
+    plan.retired_customers = sorted(set(state.assignment.values()))
+    plan.scope_records = sorted(records)
+    _plan_ids(plan, registry, state.assignment, clustering, overrides, erase, now_ms)
     _flag_split_parts(plan, splits)
-    _add_traits(plan, state, traits, as_of_ms)
+    _add_traits(graph, plan, state, traits, as_of_ms)
     # Shared identifiers are evidence as Identifier nodes, explicit links are stored once as
     # they arrive; what is left is the computed fuzzy evidence, rewritten every run.
     plan.evidence = [
@@ -376,7 +529,7 @@ def _plan(
     not_linking = Counter(v.kind for v in evidence.identifiers.values() if not v.linking)
     stats = _PlanStats(
         unchanged=unchanged,
-        events_duplicate=len(events) - len(plan.new_events),
+        events_duplicate=len(batch.events) - len(plan.new_events),
         records_total=len(ordered),
         not_linking=dict(sorted(not_linking.items())),
         blocked=len(clustering.blocked),
@@ -389,8 +542,77 @@ def _plan(
     return plan, stats
 
 
-def _add_traits(plan: WritePlan, state: StoreState, traits: TraitsConfig, as_of_ms: int) -> None:
-    """Compute every trait from stored and new events; computed values beat source traits."""
+def _plan_blocks(
+    plan: WritePlan,
+    scope: Scope | None,
+    ordered: Sequence[Record],
+    views: Sequence[Mapping[str, str]],
+    config: MatchConfig,
+) -> None:
+    """Block edges to write: the scope's changes, or every record's on a full run."""
+    if scope is not None:
+        plan.new_blocks = sorted(scope.new_blocks)
+        plan.add_blocks = sorted(scope.add_blocks)
+        plan.drop_blocks = sorted(scope.drop_blocks)
+        return
+    for record, view in zip(ordered, views, strict=True):
+        plan.add_blocks.extend((record.key, b) for b in sorted(record_blocks(view, config.fuzzy)))
+    plan.new_blocks = sorted({b for _, b in plan.add_blocks})
+
+
+def _registry(
+    graph: GraphStore,
+    previous_ids: Iterable[str],
+    ordered: Sequence[Record],
+    components: Sequence[Sequence[int]],
+) -> dict[str, tuple[int, str]]:
+    """Registry entries (created_ts, status) of the previous ids and of the ids new
+    components would be given, so an id is never issued twice."""
+    wanted = set(previous_ids)
+    wanted.update(new_customer_id([ordered[i].key for i in c]) for c in components)
+    return {
+        row["id"]: (int(row["created_ts"] or 0), row["status"] or "active")
+        for row in graph.scope_rows("scope_customer_ids", wanted, param="ids")
+    }
+
+
+def _plan_ids(
+    plan: WritePlan,
+    registry: Mapping[str, tuple[int, str]],
+    before: Mapping[str, str],
+    clustering: Clustering,
+    overrides: Overrides,
+    erase: set[str],
+    now_ms: int,
+) -> None:
+    """Record what happened to customer ids: issued, absorbed, split off, erased."""
+    reason = ""
+    if erase:
+        reason = "records erased (idgraph forget)"
+    elif overrides.cannot_link:
+        reason = f"split by a reviewer: {overrides.reason or 'no reason given'}"
+    kept = {k: c for k, c in before.items() if k not in erase}
+    changes = lineage(
+        kept, plan.memberships, clustering.accepted, clustering.blocked, split_reason=reason
+    )
+    alive = {row["id"] for row in plan.customers}
+    absorbed = {a.old for a in changes.absorbed}
+    for customer_id in sorted(alive | set(before.values())):
+        if customer_id not in registry:
+            plan.ids.created.append((customer_id, now_ms if customer_id in alive else 0))
+    plan.ids.merged = [(a.old, a.survivor, now_ms, a.evidence, a.records) for a in changes.absorbed]
+    plan.ids.split = [(s.new, s.origin, now_ms, s.reason, s.records) for s in changes.split_off]
+    plan.ids.erased = [(cid, now_ms) for cid in sorted(set(before.values()) - alive - absorbed)]
+
+
+def _add_traits(
+    graph: GraphStore,
+    plan: WritePlan,
+    state: StoreState,
+    traits: TraitsConfig,
+    as_of_ms: int,
+) -> None:
+    """Compute every trait of the written customers; computed values beat source traits."""
     owner = {record: customer for customer, record in plan.memberships}
     stored = ((owner.get(e.record), e.name, e.ts, e.properties) for e in state.events)
     new = ((owner.get(e.record_key), e.name, e.ts, e.properties) for e in plan.new_events)
@@ -403,6 +625,52 @@ def _add_traits(plan: WritePlan, state: StoreState, traits: TraitsConfig, as_of_
     )
     for row in plan.customers:
         row.update(computed[row["id"]])
+    if not plan.full and traits.builtins.rfm is not None:
+        _rescore_rfm(graph, plan, state)
+
+
+#: The RFM measures and scores of every stored buyer (`_rescore_rfm`).
+_RFM_POPULATION = (
+    "MATCH (c:Customer) WHERE c.rfm_orders > 0 RETURN c.id AS id, "
+    "c.rfm_last_order_ts AS last, c.rfm_orders AS orders, c.rfm_spent AS spent, "
+    "c.rfm_score AS score"
+)
+
+
+def _rescore_rfm(graph: GraphStore, plan: WritePlan, state: StoreState) -> None:
+    """Score the written buyers against every buyer, and rescore stored ones that moved.
+
+    RFM scores are quintiles over all buyers, so they cannot be computed for the touched
+    customers alone: the stored measures of the others are read (one scan of the buyers)
+    and every score a full run would change is changed.
+    """
+    written = {row["id"]: row for row in plan.customers}
+    retired = set(plan.retired_customers)
+    others = []
+    if "rfm_orders" in state.customer_columns:
+        others = [
+            row
+            for row in graph.query("rfm_population", _RFM_POPULATION)
+            if row["id"] not in written and row["id"] not in retired
+        ]
+    buyers = [row for row in plan.customers if (row.get("rfm_orders") or 0) > 0]
+    ids = [row["id"] for row in buyers] + [row["id"] for row in others]
+    last = [row["rfm_last_order_ts"] for row in buyers] + [row["last"] for row in others]
+    orders = [row["rfm_orders"] for row in buyers] + [row["orders"] for row in others]
+    spent = [row["rfm_spent"] for row in buyers] + [row["spent"] or 0.0 for row in others]
+    recency, frequency, monetary = rfm_scores(last, orders, spent)
+    text = rfm_text(recency, frequency, monetary)
+    for position, customer_id in enumerate(ids):
+        scores = {
+            "rfm_recency": int(recency[position]),
+            "rfm_frequency": int(frequency[position]),
+            "rfm_monetary": int(monetary[position]),
+            "rfm_score": text[position],
+        }
+        if customer_id in written:
+            written[customer_id].update(scores)
+        elif others[position - len(buyers)]["score"] != scores["rfm_score"]:
+            plan.trait_updates.append({"id": customer_id, **scores})
 
 
 def _customer_columns(

@@ -41,6 +41,7 @@ COMMANDS = [
     ["cypher"],
     ["schema", "apply"],
     ["schema", "show"],
+    ["serve"],
 ]
 TARGET = Path(__file__).resolve().parent.parent / "docs" / "cli.md"
 

@@ -49,6 +49,21 @@ def block_key(fields: MatchFields, parts: Sequence[BlockPart]) -> str | None:
     return "\x1f".join(values)
 
 
+def stored_block_key(rule: FuzzyRule, key: str) -> str:
+    """A block as the store keeps it (`Block.key`): the rule's name, then its key value."""
+    return f"{rule.name}\x1f{key}"
+
+
+def record_blocks(fields: MatchFields, rules: Sequence[FuzzyRule]) -> set[str]:
+    """Every stored block key of one record, so a later batch can find it as a candidate."""
+    keys = set()
+    for rule in rules:
+        key = block_key(fields, rule.block_on)
+        if key is not None:
+            keys.add(stored_block_key(rule, key))
+    return keys
+
+
 @dataclass(frozen=True, slots=True)
 class BlockingStats:
     """What one rule's blocking produced; oversized blocks are skipped, never silently."""
@@ -61,9 +76,18 @@ class BlockingStats:
 
 
 def candidate_pairs(
-    view: Sequence[MatchFields], rule: FuzzyRule, *, max_block_size: int
+    view: Sequence[MatchFields],
+    rule: FuzzyRule,
+    *,
+    max_block_size: int,
+    sizes: Mapping[str, int] | None = None,
 ) -> tuple[list[tuple[int, int]], BlockingStats]:
-    """Index pairs (i < j) sharing the rule's blocking key, skipping blocks over the cap."""
+    """Index pairs (i < j) sharing the rule's blocking key, skipping blocks over the cap.
+
+    `sizes` gives a block's size in the whole store (by `stored_block_key`) when `view` holds
+    only part of it, as in an incremental ingest: the cap must see the whole block, or a block
+    skipped in one big run would yield pairs when its records arrive a few at a time.
+    """
     blocks: dict[str, list[int]] = defaultdict(list)
     for index, fields in enumerate(view):
         key = block_key(fields, rule.block_on)
@@ -71,10 +95,13 @@ def candidate_pairs(
             blocks[key].append(index)
     pairs: list[tuple[int, int]] = []
     oversized = oversized_records = 0
-    for members in blocks.values():
+    for key, members in blocks.items():
         if len(members) < 2:
             continue
-        if len(members) > max_block_size:
+        size = len(members)
+        if sizes is not None:
+            size = max(size, sizes.get(stored_block_key(rule, key), 0))
+        if size > max_block_size:
             oversized += 1
             oversized_records += len(members)
             continue

@@ -170,6 +170,14 @@ def _as_of_ms(as_of: str | None) -> int:
     return int(moment.timestamp() * 1000)
 
 
+MatchConfigOption = Annotated[
+    Path | None,
+    typer.Option("--match-config", "-m", help="Match config YAML (default: the built-in one)."),
+]
+TraitsOption = Annotated[
+    Path | None,
+    typer.Option(help="Computed-traits config YAML (default: the built-in one)."),
+]
 AsOfOption = Annotated[
     str | None,
     typer.Option(help="Evaluate time windows as of this date (YYYY-MM-DD); default now."),

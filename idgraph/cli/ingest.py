@@ -14,6 +14,7 @@ from rich.table import Table
 from idgraph.cli._app import (
     DatabaseOption,
     FormatOption,
+    MatchConfigOption,
     RecordA,
     RecordB,
     StoreOption,
@@ -40,10 +41,7 @@ def ingest(
     ] = None,
     store: StoreOption = None,
     database: DatabaseOption = None,
-    match_config: Annotated[
-        Path | None,
-        typer.Option("--match-config", "-m", help="Match config YAML (default: the built-in one)."),
-    ] = None,
+    match_config: MatchConfigOption = None,
     mapping: Annotated[
         list[str] | None,
         typer.Option(
@@ -88,12 +86,23 @@ def ingest(
             "why. With no files, re-resolves the stored records (e.g. under a new --match-config).",
         ),
     ] = False,
+    full: Annotated[
+        bool,
+        typer.Option(
+            "--full",
+            help="Re-resolve every stored record, not only the customers the new records "
+            "touch. Use it after changing the match config.",
+        ),
+    ] = False,
 ) -> None:
     """Ingest files, resolve identities and store unified customers.
 
     Every input line ends either ingested or in the rejects file; the summary shows
     read = ingested + rejected per file. Ingesting the same files again adds nothing.
-    Computed traits (--traits) are recomputed for every customer as of --as-of.
+    Ingest is incremental: only the stored customers the new records may join (found
+    through shared identifiers and blocking keys) are re-resolved, and their computed
+    traits (--traits) recomputed as of --as-of; customer ids stay stable (merges keep
+    the oldest id, see `idgraph history`). --full re-resolves everything.
     --dry-run shows what a changed match config would merge or split before applying it.
     In Python: idgraph.run_ingest(paths, store=..., traits=..., as_of_ms=..., dry_run=...).
     """
@@ -146,6 +155,7 @@ def ingest(
                 traits=traits,
                 as_of_ms=moment,
                 dry_run=dry_run,
+                full=full,
             )
     summary = Table(title="ingest summary" + (" (dry run)" if dry_run else ""))
     for column in ("file", "source", "read", "ingested", "rejected"):
@@ -166,9 +176,13 @@ def ingest(
         ("records updated", report.records_updated),
         ("records unchanged", report.records_unchanged),
         ("records in store", report.records_total),
+        (f"records re-resolved ({report.mode})", report.records_resolved),
         ("events new", report.events_new),
         ("events already stored", report.events_duplicate),
         ("customers", report.customers),
+        ("customers written", report.customers_touched),
+        ("customer ids merged away", len(report.merged_ids)),
+        ("customers split off", len(report.split_ids)),
         ("candidate pairs compared", report.pairs_compared),
         ("links refused by guards", report.links_blocked),
         ("customers flagged for review", report.flagged_customers),
@@ -246,9 +260,7 @@ def link_records(
     record_b: RecordB,
     store: StoreOption = None,
     database: DatabaseOption = None,
-    match_config: Annotated[
-        Path | None, typer.Option("--match-config", "-m", help="Match config YAML.")
-    ] = None,
+    match_config: MatchConfigOption = None,
     reason: Annotated[str, typer.Option(help="Why, for the record.")] = "",
 ) -> None:
     """Force two records into one customer (a must-link override, kept for every later run).
@@ -285,9 +297,7 @@ def split_customer(
     ],
     store: StoreOption = None,
     database: DatabaseOption = None,
-    match_config: Annotated[
-        Path | None, typer.Option("--match-config", "-m", help="Match config YAML.")
-    ] = None,
+    match_config: MatchConfigOption = None,
     reason: Annotated[str, typer.Option(help="Why, for the record.")] = "",
 ) -> None:
     """Take records out of a customer, kept apart in every later run.

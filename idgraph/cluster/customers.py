@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,10 +28,17 @@ def build_customers(
     event_span: Mapping[str, tuple[int, int]],
     config: MatchConfig,
     now_ms: int,
+    created: Mapping[str, int] | None = None,
+    taken: Collection[str] = (),
 ) -> Customers:
-    """One row per component, ready for the store, plus the HAS_RECORD pairs."""
+    """One row per component, ready for the store, plus the HAS_RECORD pairs.
+
+    `created` and `taken` come from the id registry (see `assign_ids`).
+    """
     ordered = sorted(components, key=lambda c: min(records[i].key for i in c))
-    ids = assign_ids([[records[i].key for i in c] for c in ordered], previous)
+    ids = assign_ids(
+        [[records[i].key for i in c] for c in ordered], previous, created=created, taken=taken
+    )
     rows: list[dict[str, Any]] = []
     memberships: list[tuple[str, str]] = []
     sizes: list[int] = []

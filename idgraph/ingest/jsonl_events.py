@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,7 @@ from idgraph.ingest.lines import (
 )
 from idgraph.ingest.mapping import PROPERTY_NAME_PATTERN
 from idgraph.ingest.rejects import RejectsWriter
-from idgraph.models import Event, Link, Record, SourceRecord, record_key
+from idgraph.models import Event, Link, Record, SourceRecord
 from idgraph.normalize.fields import parse_timestamp
 from idgraph.normalize.record import NormalizeOptions, to_record
 from idgraph.types import IdentifierKind, RecordKind, TraitValue
@@ -155,14 +156,13 @@ class _Call:
 
 class _EventReader:
     def __init__(
-        self, path: Path, source: str, options: NormalizeOptions, builder: BatchBuilder
+        self, path: Path | str, source: str, options: NormalizeOptions, builder: BatchBuilder
     ) -> None:
         self.path = str(path)
         self.source = source
         self.options = options
         self.builder = builder
-        self.anonymous_ids: set[str] = set()
-        self.aliases: list[tuple[int, str, Record, str]] = []
+        self.aliases: list[Link] = []
 
     def record(
         self,
@@ -196,6 +196,9 @@ class _EventReader:
             call = orjson.loads(text)
         except orjson.JSONDecodeError as exc:
             raise _Bad(f"invalid JSON: {exc}") from None
+        return self.parse_call(call, line)
+
+    def parse_call(self, call: Any, line: int) -> _Call:
         if not isinstance(call, dict):
             raise _Bad("not a JSON object")
         call_type = call.get("type")
@@ -236,8 +239,6 @@ class _EventReader:
         else:
             assert anonymous_id is not None
             record = self.record(line, "anonymous", anonymous_id, ts, identifiers, profile)
-        if anonymous_id is not None:
-            self.anonymous_ids.add(anonymous_id)
         if kind == "identify":
             return _Call([record], [])
         return _Call([record], [self.event(call, kind, ts, record.key, context)])
@@ -291,29 +292,34 @@ class _EventReader:
         )
 
     def alias(self, call: dict[str, Any], user_id: str | None, ts: int, line: int) -> _Call:
+        """`previousId` becomes a record of its own, linked to the user by the alias.
+
+        Whether `previousId` was an anonymous visitor or an earlier login cannot be told from
+        one call, and guessing from the rest of the file would make the grouping depend on how
+        the stream is cut. So the previous id's record carries it both as a user id and as an
+        anonymous id: it joins the visitor's records through the anonymous id, or the earlier
+        login's through the user id, whichever arrives, in any order.
+        """
         previous_id = _scalar_id(call.get("previousId"), "previousId")
         if previous_id is None:
             raise _Bad("alias call without previousId", "previousId")
         if user_id is None:
             raise _Bad("alias call without userId", "userId")
         user = self.record(line, "user", user_id, ts, [("user_id", user_id)])
-        previous = self.record(line, "user", previous_id, ts, [("user_id", previous_id)])
-        self.aliases.append((line, previous_id, previous, user.key))
-        return _Call([user], [])
+        previous = self.record(
+            line,
+            "user",
+            previous_id,
+            ts,
+            [("user_id", previous_id), ("anonymous_id", previous_id)],
+        )
+        self.aliases.append(Link(a=previous.key, b=user.key, rule="alias"))
+        return _Call([user, previous], [])
 
     def finish(self) -> None:
-        """Link each alias, once the whole file says whether its previousId was anonymous."""
-        for line, previous_id, previous, user_key in self.aliases:
-            key = record_key(self.source, previous_id, "anonymous")
-            if previous_id not in self.anonymous_ids:
-                key = previous.key
-                self.builder.add_record(previous)
-            elif key not in self.builder.records:
-                # Only seen beside a userId: give the anonymous id its own record to link to.
-                ts = previous.updated_ts
-                anonymous: list[tuple[IdentifierKind, str]] = [("anonymous_id", previous_id)]
-                self.builder.add_record(self.record(line, "anonymous", previous_id, ts, anonymous))
-            self.builder.add_link(Link(a=key, b=user_key, rule="alias"))
+        """Add the alias links, once each."""
+        for link in self.aliases:
+            self.builder.add_link(link)
 
 
 def read_events(
@@ -364,6 +370,63 @@ def read_events(
             continue
         except _Bad as exc:
             builder.reject(line.number, exc.reason, field=exc.field, raw=line.data)
+            continue
+        builder.accept(call.records, call.events)
+    reader.finish()
+    return builder.build()
+
+
+def read_event_calls(
+    calls: Sequence[object],
+    *,
+    label: str,
+    source: str,
+    options: NormalizeOptions,
+    rejects: RejectsWriter,
+    max_call_bytes: int | None = None,
+    sizes: Sequence[int] | None = None,
+) -> SourceBatch:
+    """Read calls held in memory (an HTTP request's) as `read_events` reads a file's lines.
+
+    A `bytes` item is one call's JSON text, parsed here (so a syntax error becomes a reject
+    naming it); any other item is an already-parsed JSON value, which must be an object.
+
+    Args:
+        calls: the calls, in order; the n-th is "line" n in rejects and counts.
+        label: stands in for the file path in rejects and counts, e.g. `http:/v1/batch#id`.
+        source: the source name its records and events carry.
+        options: normalization options for the fields found in traits.
+        rejects: where calls that cannot be ingested go, with their number and JSON field.
+        max_call_bytes: calls whose JSON is longer are rejected unparsed.
+        sizes: each call's size as received, when the items were changed since (e.g. the
+            service stamps `receivedAt`); default the length of each item's JSON.
+
+    Returns:
+        The calls' batch; its counts reconcile (read = ingested + rejected = len(calls)).
+    """
+    builder = BatchBuilder(Path(label), source, rejects)
+    reader = _EventReader(label, source, options, builder)
+    for number, item in enumerate(calls, start=1):
+        raw = item if isinstance(item, bytes) else orjson.dumps(item)
+        size = len(raw) if sizes is None else sizes[number - 1]
+        if max_call_bytes is not None and size > max_call_bytes:
+            builder.reject(
+                number,
+                f"call too large: {size} bytes, limit {max_call_bytes}",
+                raw=raw,
+                total_bytes=len(raw),
+            )
+            continue
+        try:
+            if isinstance(item, bytes):
+                call = reader.parse(item.decode("utf-8-sig"), number)
+            else:
+                call = reader.parse_call(item, number)
+        except UnicodeDecodeError as exc:
+            builder.reject(number, utf8_problem(exc), raw=raw)
+            continue
+        except _Bad as exc:
+            builder.reject(number, exc.reason, field=exc.field, raw=raw)
             continue
         builder.accept(call.records, call.events)
     reader.finish()

@@ -42,9 +42,18 @@ class Evidence:
 
 
 def identifier_verdicts(
-    records: Sequence[Record], links: Sequence[Link], config: MatchConfig
+    records: Sequence[Record],
+    links: Sequence[Link],
+    config: MatchConfig,
+    *,
+    settled: Mapping[str, tuple[bool, str]] | None = None,
 ) -> dict[str, IdentifierVerdict]:
-    """Decide for every identifier value whether it may link the records that carry it."""
+    """Decide for every identifier value whether it may link the records that carry it.
+
+    `settled` holds verdicts (linking, reason) decided earlier over all of an identifier's
+    holders; an incremental ingest passes those of identifiers no incoming record carries,
+    because `records` then holds only some of their holders.
+    """
     holders: dict[str, list[int]] = defaultdict(list)
     kinds: dict[str, tuple[str, str]] = {}
     for index, record in enumerate(records):
@@ -58,7 +67,9 @@ def identifier_verdicts(
         kind, value = kinds[key]
         verdict = IdentifierVerdict(kind, value, [records[i].key for i in members], True)
         rule = config.identifier_rule(kind)
-        if rule is None or not rule.link:
+        if settled is not None and key in settled:
+            verdict.linking, verdict.reason = settled[key]
+        elif rule is None or not rule.link:
             verdict.linking, verdict.reason = False, f"{kind} is not a linking identifier"
         elif len(members) > rule.max_records:
             verdict.linking = False
@@ -89,14 +100,22 @@ def collect_evidence(
     views: Sequence[Mapping[str, str]],
     links: Sequence[Link],
     config: MatchConfig,
+    *,
+    settled: Mapping[str, tuple[bool, str]] | None = None,
+    block_sizes: Mapping[str, int] | None = None,
 ) -> Evidence:
-    """Every candidate link of a batch, strongest first."""
+    """Every candidate link of a batch, strongest first.
+
+    An incremental ingest passes only the records it re-resolves, with the store-wide facts
+    that decide the guards: `settled` identifier verdicts and `block_sizes` (see
+    `identifier_verdicts` and `candidate_pairs`).
+    """
     evidence = Evidence()
     known = {r.key for r in records}
     for link in sorted(links, key=lambda lk: (lk.a, lk.b)):
         if link.a in known and link.b in known and link.a != link.b:
             evidence.edges.append(MatchEvidence(link.a, link.b, link.rule, ("id",), 1.0))
-    evidence.identifiers = identifier_verdicts(records, links, config)
+    evidence.identifiers = identifier_verdicts(records, links, config, settled=settled)
     order: dict[str, int] = {rule.kind: pos for pos, rule in enumerate(config.identifiers)}
     for key in sorted(
         evidence.identifiers, key=lambda k: (order.get(evidence.identifiers[k].kind, 99), k)
@@ -109,7 +128,7 @@ def collect_evidence(
             evidence.edges.append(
                 MatchEvidence(hub, other, f"same_{verdict.kind}", (verdict.kind,), 1.0)
             )
-    evidence.edges.extend(_fuzzy_edges(records, views, config, evidence))
+    evidence.edges.extend(_fuzzy_edges(records, views, config, evidence, block_sizes))
     if config.probabilistic is not None:
         # Imported here: the engine pulls in pandas, which plain rule-based runs do not need.
         from idgraph.match.probabilistic import probabilistic_edges
@@ -125,10 +144,13 @@ def _fuzzy_edges(
     views: Sequence[Mapping[str, str]],
     config: MatchConfig,
     evidence: Evidence,
+    block_sizes: Mapping[str, int] | None,
 ) -> list[MatchEvidence]:
     best: dict[tuple[str, str], MatchEvidence] = {}
     for rule in config.fuzzy:
-        pairs, stats = candidate_pairs(views, rule, max_block_size=config.max_block_size)
+        pairs, stats = candidate_pairs(
+            views, rule, max_block_size=config.max_block_size, sizes=block_sizes
+        )
         evidence.blocking.append(stats)
         if not pairs:
             continue

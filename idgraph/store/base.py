@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from types import TracebackType
 from typing import Any, final
 
@@ -19,7 +19,7 @@ from idgraph.errors import IdGraphError, StoreError, StoreQueryError
 from idgraph.models import EXPLICIT_LINK_RULES, Link, Record
 from idgraph.store.dialect import Dialect
 from idgraph.store.plan import IdentifierRow, StoredEvent, StoreState, WritePlan
-from idgraph.store.queries import STATE_READS
+from idgraph.store.queries import SCOPE_READS, SCOPED_STATE_READS, STATE_READS
 from idgraph.store.schema import NODE_TABLES, ColumnType
 from idgraph.types import FIELD_NAMES
 
@@ -63,10 +63,14 @@ class GraphStore(ABC):
             raise self._translate(exc, name) from exc
 
     @final
-    def load_state(self) -> StoreState:
-        """Everything resolution needs from earlier ingests."""
+    def load_state(self, keys: Collection[str] | None = None) -> StoreState:
+        """What resolution needs from earlier ingests: all of it, or about records `keys` only.
+
+        With `keys` (an incremental ingest's scope, `idgraph/scope.py`) identifiers are those
+        of these records, and links, events and cannot-links those starting at them.
+        """
         try:
-            return self._load_state()
+            return self._load_state(None if keys is None else sorted(keys))
         except IdGraphError:
             raise
         except Exception as exc:
@@ -161,10 +165,21 @@ class GraphStore(ABC):
         """Property names of `Customer` nodes mapped to a trait type (string/number/boolean)."""
         return {name: _TRAIT_TYPE[kind] for name, kind in self.columns("Customer").items()}
 
-    def _load_state(self) -> StoreState:
+    @final
+    def scope_rows(self, name: str, values: Collection[str], *, param: str = "keys") -> list[Row]:
+        """Rows of one `SCOPE_READS` statement over many keys, a batch at a time."""
+        ordered = sorted(values)
+        rows: list[Row] = []
+        for start in range(0, len(ordered), _ID_BATCH):
+            rows.extend(
+                self.query(name, SCOPE_READS[name], {param: ordered[start : start + _ID_BATCH]})
+            )
+        return rows
+
+    def _load_state(self, keys: list[str] | None) -> StoreState:
         """Read records, explicit links, the record->customer map, events and column types."""
         state = StoreState()
-        for row in self._state_rows("state_records"):
+        for row in self._state_rows(keys, "state_records"):
             state.records[row["key"]] = Record(
                 key=row["key"],
                 source=row["source"],
@@ -174,28 +189,34 @@ class GraphStore(ABC):
                 fields={n: row[n] for n in FIELD_NAMES if row.get(n)},
                 traits=orjson.loads(row["traits"]) if row["traits"] else {},
             )
-        for row in self._state_rows("state_record_identifiers"):
+        for row in self._state_rows(keys, "state_record_identifiers"):
             state.records[row["record"]].identifiers.add((row["kind"], row["value"]))
-        for row in self._state_rows("state_identifiers"):
+        for row in self._state_rows(keys, "state_identifiers"):
             state.identifiers[row["key"]] = IdentifierRow(
                 row["key"], row["kind"], row["value"], bool(row["linking"]), row["reason"] or ""
             )
-        for row in self._state_rows("state_links", rules=sorted(EXPLICIT_LINK_RULES)):
+        for row in self._state_rows(keys, "state_links", rules=sorted(EXPLICIT_LINK_RULES)):
             state.links.append(Link(row["a"], row["b"], row["rule"]))
-        for row in self._state_rows("state_assignment"):
+        for row in self._state_rows(keys, "state_assignment"):
             state.assignment[row["record"]] = row["customer"]
-        for row in self._state_rows("state_event_spans"):
+        for row in self._state_rows(keys, "state_event_spans"):
             state.record_event_span[row["record"]] = (row["first"], row["last"])
-        for row in self._state_rows("state_events"):
+        for row in self._state_rows(keys, "state_events"):
             properties = orjson.loads(row["properties"]) if row["properties"] else {}
             state.events.append(StoredEvent(row["record"], row["name"], row["ts"], properties))
-        state.apart = [(row["a"], row["b"]) for row in self._state_rows("state_cannot_links")]
+        state.apart = [(row["a"], row["b"]) for row in self._state_rows(keys, "state_cannot_links")]
         state.customer_columns = self.columns("Customer")
         state.event_columns = self.columns("Event")
         return state
 
-    def _state_rows(self, name: str, **params: Any) -> list[Row]:
-        return self.query(name, STATE_READS[name], params)
+    def _state_rows(self, keys: list[str] | None, name: str, **params: Any) -> list[Row]:
+        if keys is None:
+            return self.query(name, STATE_READS[name], params)
+        rows: list[Row] = []
+        for start in range(0, len(keys), _ID_BATCH):
+            batch = {**params, "keys": keys[start : start + _ID_BATCH]}
+            rows.extend(self.query(name, SCOPED_STATE_READS[name], batch))
+        return rows
 
     def _translate(self, exc: Exception, name: str) -> StoreError:
         """Turn an engine exception into idgraph's own; engines add their special cases."""

@@ -251,6 +251,59 @@ NEO4J_WRITES: Final[dict[str, str]] = {
         "MATCH (:Record)-[m:MATCHED]->(:Record) WHERE NOT m.rule IN $rules "
         "WITH m LIMIT $limit DELETE m RETURN count(*) AS n"
     ),
+    "delete_blocks": "MATCH (b:Block) WITH b LIMIT $limit DETACH DELETE b RETURN count(*) AS n",
+    "drop_records": (
+        "UNWIND $rows AS row MATCH (r:Record {key: row.key}) "
+        "OPTIONAL MATCH (r)-[:PERFORMED]->(e:Event) DETACH DELETE e, r"
+    ),
+    "drop_orphan_identifiers": (
+        "UNWIND $rows AS row MATCH (i:Identifier {key: row.key}) "
+        "WHERE NOT EXISTS { MATCH (i)<-[:HAS_IDENTIFIER]-(:Record) } DETACH DELETE i"
+    ),
+    "drop_orphan_blocks": (
+        "UNWIND $rows AS row MATCH (b:Block {key: row.key}) "
+        "WHERE NOT EXISTS { MATCH (b)<-[:IN_BLOCK]-(:Record) } DETACH DELETE b"
+    ),
+    "drop_record_blocks": (
+        "UNWIND $rows AS row "
+        "MATCH (:Record {key: row.record})-[e:IN_BLOCK]->(:Block {key: row.block}) DELETE e"
+    ),
+    "merge_blocks": "UNWIND $rows AS row MERGE (:Block {key: row.key})",
+    "update_rfm": (
+        "UNWIND $rows AS row MATCH (c:Customer {id: row.id}) "
+        "SET c.rfm_recency = row.rfm_recency, c.rfm_frequency = row.rfm_frequency, "
+        "c.rfm_monetary = row.rfm_monetary, c.rfm_score = row.rfm_score"
+    ),
+    "merge_record_blocks": (
+        "UNWIND $rows AS row MATCH (r:Record {key: row.record}) "
+        "MATCH (b:Block {key: row.block}) MERGE (r)-[:IN_BLOCK]->(b)"
+    ),
+    "drop_empty_customers": (
+        "UNWIND $rows AS row MATCH (c:Customer {id: row.id}) "
+        "WHERE NOT EXISTS { MATCH (c)-[:HAS_RECORD]->(:Record) } DETACH DELETE c"
+    ),
+    "drop_computed_evidence": (
+        "UNWIND $rows AS row MATCH (:Record {key: row.key})-[m:MATCHED]->(:Record) "
+        "WHERE NOT m.rule IN $rules DELETE m"
+    ),
+    "merge_customer_ids": (
+        "UNWIND $rows AS row MERGE (x:CustomerId {id: row.id}) "
+        "ON CREATE SET x.created_ts = row.created_ts, x.status = row.status"
+    ),
+    "retire_customer_ids": (
+        "UNWIND $rows AS row MATCH (x:CustomerId {id: row.id}) "
+        "SET x.status = row.status, x.retired_ts = row.ts"
+    ),
+    "merge_merged_into": (
+        "UNWIND $rows AS row MATCH (a:CustomerId {id: row.old}) MATCH (b:CustomerId {id: row.new}) "
+        "MERGE (a)-[m:MERGED_INTO]->(b) "
+        "SET m.ts = row.ts, m.evidence = row.evidence, m.records = row.records"
+    ),
+    "merge_split_from": (
+        "UNWIND $rows AS row MATCH (a:CustomerId {id: row.new}) MATCH (b:CustomerId {id: row.old}) "
+        "MERGE (a)-[m:SPLIT_FROM]->(b) "
+        "SET m.ts = row.ts, m.reason = row.reason, m.records = row.records"
+    ),
 }
 
 #: What the Neo4j store asks the server before it writes.
@@ -278,8 +331,43 @@ LADYBUG_WRITES: Final[dict[str, str]] = {
         "MATCH (c:Customer)-[m:IN_SEGMENT]->(s:Segment) "
         "RETURN c.id AS customer, s.name AS segment, m.since_ts AS since_ts"
     ),
+    "segment_memberships_of": (
+        "UNWIND $ids AS cid MATCH (c:Customer {id: cid})-[m:IN_SEGMENT]->(s:Segment) "
+        "RETURN c.id AS customer, s.name AS segment, m.since_ts AS since_ts"
+    ),
     "delete_customers": "MATCH (c:Customer) DETACH DELETE c",
+    "delete_customers_of": "UNWIND $ids AS cid MATCH (c:Customer {id: cid}) DETACH DELETE c",
     "delete_computed_evidence": (
         "MATCH (:Record)-[m:MATCHED]->(:Record) WHERE NOT m.rule IN $rules DELETE m"
+    ),
+    "delete_computed_evidence_of": (
+        "UNWIND $keys AS k MATCH (:Record {key: k})-[m:MATCHED]->(:Record) "
+        "WHERE NOT m.rule IN $rules DELETE m"
+    ),
+    "delete_blocks": "MATCH (b:Block) DETACH DELETE b",
+    "delete_record_blocks": (
+        "UNWIND $rows AS row "
+        "MATCH (:Record {key: row.record})-[e:IN_BLOCK]->(:Block {key: row.block}) DELETE e"
+    ),
+    "delete_records": (
+        "UNWIND $keys AS k MATCH (r:Record {key: k}) "
+        "OPTIONAL MATCH (r)-[:PERFORMED]->(e:Event) DETACH DELETE e, r"
+    ),
+    "delete_orphan_identifiers": (
+        "UNWIND $keys AS k MATCH (i:Identifier {key: k}) "
+        "WHERE NOT EXISTS { MATCH (i)<-[:HAS_IDENTIFIER]-(:Record) } DETACH DELETE i"
+    ),
+    "delete_orphan_blocks": (
+        "UNWIND $keys AS k MATCH (b:Block {key: k}) "
+        "WHERE NOT EXISTS { MATCH (b)<-[:IN_BLOCK]-(:Record) } DETACH DELETE b"
+    ),
+    "retire_customer_ids": (
+        "UNWIND $rows AS row MATCH (x:CustomerId {id: row.id}) "
+        "SET x.status = row.status, x.retired_ts = row.ts"
+    ),
+    "update_rfm": (
+        "UNWIND $rows AS row MATCH (c:Customer {id: row.id}) "
+        "SET c.rfm_recency = row.rfm_recency, c.rfm_frequency = row.rfm_frequency, "
+        "c.rfm_monetary = row.rfm_monetary, c.rfm_score = row.rfm_score"
     ),
 }

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -146,11 +146,28 @@ class LadybugStore(GraphStore):
                 "score": [1.0] * len(plan.new_links),
             },
         )
-        kept = self._run(LADYBUG_WRITES["segment_memberships"], {})
-        self.connection().execute(LADYBUG_WRITES["delete_customers"])
-        self.connection().execute(
-            LADYBUG_WRITES["delete_computed_evidence"], {"rules": sorted(EXPLICIT_LINK_RULES)}
-        )
+        if plan.full:
+            kept = self._run(LADYBUG_WRITES["segment_memberships"], {})
+            self.connection().execute(LADYBUG_WRITES["delete_customers"])
+            self.connection().execute(
+                LADYBUG_WRITES["delete_computed_evidence"], {"rules": sorted(EXPLICIT_LINK_RULES)}
+            )
+            self.connection().execute(LADYBUG_WRITES["delete_blocks"])
+        else:
+            ids = plan.retired_customers
+            kept = self._keyed("segment_memberships_of", ids, param="ids")
+            self._keyed("delete_customers_of", ids, param="ids")
+            self._keyed(
+                "delete_computed_evidence_of",
+                plan.scope_records,
+                rules=sorted(EXPLICIT_LINK_RULES),
+            )
+            self._set_rows(
+                "delete_record_blocks", [{"record": r, "block": b} for r, b in plan.drop_blocks]
+            )
+        self._erase(plan)
+        self._copy("Block", [{"key": key} for key in plan.new_blocks])
+        self._copy_rel("IN_BLOCK", plan.add_blocks)
         self._copy("Customer", plan.customers, self.columns("Customer"))
         self._copy_rel("HAS_RECORD", plan.memberships)
         alive = {row["id"] for row in plan.customers}
@@ -169,6 +186,57 @@ class LadybugStore(GraphStore):
                 "score": [e.score for e in plan.evidence],
             },
         )
+        self._write_ids(plan)
+        self._set_rows("update_rfm", plan.trait_updates)
+
+    def _erase(self, plan: WritePlan) -> None:
+        """Delete erased records, their events, and identifiers and blocks no one else holds."""
+        if not plan.erased_records:
+            return
+        self._keyed("delete_records", plan.erased_records)
+        self._keyed("delete_orphan_identifiers", plan.erased_identifiers)
+        self._keyed("delete_orphan_blocks", plan.erased_blocks)
+
+    def _write_ids(self, plan: WritePlan) -> None:
+        ids = plan.ids
+        self._copy(
+            "CustomerId",
+            [{"id": i, "created_ts": ts, "status": "active"} for i, ts in ids.created],
+        )
+        retired = [{"id": old, "status": "merged", "ts": ts} for old, _, ts, _, _ in ids.merged]
+        retired += [{"id": cid, "status": "erased", "ts": ts} for cid, ts in ids.erased]
+        self._set_rows("retire_customer_ids", retired)
+        self._copy_rel(
+            "MERGED_INTO",
+            [(old, new) for old, new, *_ in ids.merged],
+            {
+                "ts": [m[2] for m in ids.merged],
+                "evidence": [m[3] for m in ids.merged],
+                "records": [m[4] for m in ids.merged],
+            },
+        )
+        self._copy_rel(
+            "SPLIT_FROM",
+            [(new, old) for new, old, *_ in ids.split],
+            {
+                "ts": [m[2] for m in ids.split],
+                "reason": [m[3] for m in ids.split],
+                "records": [m[4] for m in ids.split],
+            },
+        )
+
+    def _keyed(
+        self, name: str, values: Collection[str], *, param: str = "keys", **extra: Any
+    ) -> list[Row]:
+        """Run one `LADYBUG_WRITES` statement over many keys, 2,000 at a time."""
+        ordered = sorted(values)
+        rows: list[Row] = []
+        for start in range(0, len(ordered), 2000):
+            logger.debug("cypher %s", name)
+            rows.extend(
+                self._run(LADYBUG_WRITES[name], {param: ordered[start : start + 2000], **extra})
+            )
+        return rows
 
     def _copy(
         self,

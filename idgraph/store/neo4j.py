@@ -216,19 +216,83 @@ def write_steps(
                 for lk in plan.new_links
             ],
         ),
+        *_erase_steps(plan),
+        *_block_steps(plan),
         WriteStep("merge_customers", customers),
         WriteStep(
             "detach_moved_records",
             [{"record": r, "customer": c} for r, c in plan.memberships],
         ),
         WriteStep("merge_memberships", [{"record": r, "customer": c} for r, c in plan.memberships]),
-        WriteStep("delete_empty_customers", []),
-        WriteStep("delete_computed_evidence", []),
+        *(
+            [WriteStep("delete_empty_customers", []), WriteStep("delete_computed_evidence", [])]
+            if plan.full
+            else [
+                WriteStep("drop_empty_customers", [{"id": i} for i in plan.retired_customers]),
+                WriteStep("drop_computed_evidence", [{"key": k} for k in plan.scope_records]),
+            ]
+        ),
         WriteStep(
             "merge_matched",
             [
                 {"a": e.a, "b": e.b, "rule": e.rule, "fields": ",".join(e.fields), "score": e.score}
                 for e in plan.evidence
+            ],
+        ),
+        *_id_steps(plan),
+        WriteStep("update_rfm", plan.trait_updates),
+    ]
+
+
+def _erase_steps(plan: WritePlan) -> list[WriteStep]:
+    if not plan.erased_records:
+        return []
+    return [
+        WriteStep("drop_records", [{"key": k} for k in plan.erased_records]),
+        WriteStep("drop_orphan_identifiers", [{"key": k} for k in plan.erased_identifiers]),
+        WriteStep("drop_orphan_blocks", [{"key": k} for k in plan.erased_blocks]),
+    ]
+
+
+def _block_steps(plan: WritePlan) -> list[WriteStep]:
+    first = (
+        WriteStep("delete_blocks", [])
+        if plan.full
+        else WriteStep(
+            "drop_record_blocks", [{"record": r, "block": b} for r, b in plan.drop_blocks]
+        )
+    )
+    return [
+        first,
+        WriteStep("merge_blocks", [{"key": k} for k in plan.new_blocks]),
+        WriteStep("merge_record_blocks", [{"record": r, "block": b} for r, b in plan.add_blocks]),
+    ]
+
+
+def _id_steps(plan: WritePlan) -> list[WriteStep]:
+    ids = plan.ids
+    return [
+        WriteStep(
+            "merge_customer_ids",
+            [{"id": i, "created_ts": ts, "status": "active"} for i, ts in ids.created],
+        ),
+        WriteStep(
+            "retire_customer_ids",
+            [{"id": old, "status": "merged", "ts": ts} for old, _, ts, _, _ in ids.merged]
+            + [{"id": cid, "status": "erased", "ts": ts} for cid, ts in ids.erased],
+        ),
+        WriteStep(
+            "merge_merged_into",
+            [
+                {"old": old, "new": new, "ts": ts, "evidence": ev, "records": n}
+                for old, new, ts, ev, n in ids.merged
+            ],
+        ),
+        WriteStep(
+            "merge_split_from",
+            [
+                {"new": new, "old": old, "ts": ts, "reason": why, "records": n}
+                for new, old, ts, why, n in ids.split
             ],
         ),
     ]
@@ -355,9 +419,9 @@ class Neo4jStore(GraphStore):
                 "then try again"
             )
 
-    def _load_state(self) -> StoreState:
+    def _load_state(self, keys: list[str] | None) -> StoreState:
         self.require_schema()
-        return super()._load_state()
+        return super()._load_state(keys)
 
     def _apply(self, plan: WritePlan) -> None:
         if self._read_only:
@@ -377,12 +441,18 @@ class Neo4jStore(GraphStore):
                     while session.execute_write(_delete_batch, cypher, params):
                         pass
                     continue
+                extra = {"rules": sorted(EXPLICIT_LINK_RULES)} if "$rules" in cypher else {}
                 for batch in batches(step.rows, self._batch_size):
-                    session.execute_write(_write_rows, cypher, batch)
+                    session.execute_write(_write_rows, cypher, batch, extra)
 
 
-def _write_rows(tx: neo4j.ManagedTransaction, cypher: str, rows: list[dict[str, Any]]) -> None:
-    tx.run(cypher, rows=rows).consume()
+def _write_rows(
+    tx: neo4j.ManagedTransaction,
+    cypher: str,
+    rows: list[dict[str, Any]],
+    extra: dict[str, Any],
+) -> None:
+    tx.run(cypher, {"rows": rows, **extra}).consume()
 
 
 def _run_steps(tx: neo4j.ManagedTransaction, steps: list[tuple[str, dict[str, Any]]]) -> None:

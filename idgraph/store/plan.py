@@ -45,8 +45,46 @@ class StoreState:
 
 
 @dataclass(slots=True)
+class IdChanges:
+    """Customer-id registry changes of one ingest (`CustomerId`, `MERGED_INTO`, `SPLIT_FROM`)."""
+
+    #: Ids issued now, or found without a registry entry: (id, created_ts).
+    created: list[tuple[str, int]] = field(default_factory=list)
+    #: (absorbed id, survivor id, ts, evidence, records moved).
+    merged: list[tuple[str, str, int, str, int]] = field(default_factory=list)
+    #: (new id, origin id, ts, reason, records taken).
+    split: list[tuple[str, str, int, str, int]] = field(default_factory=list)
+    #: Ids left with no records because their records were erased: (id, ts).
+    erased: list[tuple[str, int]] = field(default_factory=list)
+
+
+@dataclass(slots=True)
 class WritePlan:
-    """The changes of one ingest. Customers and computed evidence are rewritten whole."""
+    """The changes of one ingest.
+
+    The customers of the re-resolved records (`retired_customers`, all of them when `full`)
+    are deleted and written again as `customers`, with the computed evidence of
+    `scope_records`; everything else in the store is left alone.
+    """
+
+    #: True when every record was re-resolved: all customers, evidence and blocks are rewritten.
+    full: bool = True
+    #: Customer ids to delete before `customers` are written (their records are all in scope).
+    retired_customers: list[str] = field(default_factory=list)
+    #: Records whose computed evidence is rewritten.
+    scope_records: list[str] = field(default_factory=list)
+    #: Records (and their events) to delete, for an erasure; then the identifiers and blocks
+    #: they held, deleted when no other record holds them.
+    erased_records: list[str] = field(default_factory=list)
+    erased_identifiers: list[str] = field(default_factory=list)
+    erased_blocks: list[str] = field(default_factory=list)
+    #: Block nodes to create, and record-block edges to add and remove.
+    new_blocks: list[str] = field(default_factory=list)
+    add_blocks: list[tuple[str, str]] = field(default_factory=list)
+    drop_blocks: list[tuple[str, str]] = field(default_factory=list)
+    ids: IdChanges = field(default_factory=IdChanges)
+    #: RFM scores of customers not otherwise written that moved a quintile: {id, rfm_*}.
+    trait_updates: list[dict[str, Any]] = field(default_factory=list)
 
     new_records: list[Record] = field(default_factory=list)
     changed_records: list[Record] = field(default_factory=list)

@@ -46,6 +46,7 @@ READS: Final[dict[str, str]] = {
     ),
     "count_records": "MATCH (r:Record) RETURN count(r) AS n",
     "count_customers": "MATCH (c:Customer) RETURN count(c) AS n",
+    "count_customer_ids": "MATCH (x:CustomerId) RETURN count(x) AS n",
     "count_events": "MATCH (e:Event) RETURN count(e) AS n",
     "count_identifiers": (
         "MATCH (i:Identifier) RETURN i.kind AS kind, i.linking AS linking, count(i) AS n "
@@ -159,6 +160,82 @@ STATE_READS: Final[dict[str, str]] = {
 }
 
 
+#: The same state, for the records an incremental ingest re-resolves only (`$keys`).
+SCOPED_STATE_READS: Final[dict[str, str]] = {
+    "state_records": (
+        "UNWIND $keys AS k MATCH (r:Record {key: k}) RETURN r.key AS key, r.source AS source, "
+        "r.source_id AS source_id, r.kind AS kind, r.updated_ts AS updated_ts, "
+        f"r.traits AS traits, {_FIELDS}"
+    ),
+    "state_record_identifiers": (
+        "UNWIND $keys AS k MATCH (r:Record {key: k})-[:HAS_IDENTIFIER]->(i:Identifier) "
+        "RETURN r.key AS record, i.kind AS kind, i.value AS value"
+    ),
+    "state_identifiers": (
+        "UNWIND $keys AS k MATCH (:Record {key: k})-[:HAS_IDENTIFIER]->(i:Identifier) "
+        "RETURN DISTINCT i.key AS key, i.kind AS kind, i.value AS value, "
+        "i.linking AS linking, i.reason AS reason"
+    ),
+    "state_links": (
+        "UNWIND $keys AS k MATCH (a:Record {key: k})-[m:MATCHED]->(b:Record) "
+        "WHERE m.rule IN $rules RETURN a.key AS a, b.key AS b, m.rule AS rule"
+    ),
+    "state_assignment": (
+        "UNWIND $keys AS k MATCH (c:Customer)-[:HAS_RECORD]->(r:Record {key: k}) "
+        "RETURN r.key AS record, c.id AS customer"
+    ),
+    "state_event_spans": (
+        "UNWIND $keys AS k MATCH (r:Record {key: k})-[:PERFORMED]->(e:Event) "
+        "RETURN r.key AS record, min(e.ts) AS first, max(e.ts) AS last"
+    ),
+    "state_events": (
+        "UNWIND $keys AS k MATCH (r:Record {key: k})-[:PERFORMED]->(e:Event) "
+        "RETURN r.key AS record, e.name AS name, e.ts AS ts, e.properties AS properties"
+    ),
+    "state_cannot_links": (
+        "UNWIND $keys AS k MATCH (a:Record {key: k})-[:CANNOT_LINK]->(b:Record) "
+        "RETURN a.key AS a, b.key AS b"
+    ),
+}
+
+#: How an incremental ingest finds the stored records its batch may touch (`idgraph/scope.py`).
+SCOPE_READS: Final[dict[str, str]] = {
+    "scope_identifier_holders": (
+        "UNWIND $keys AS k MATCH (:Identifier {key: k})<-[:HAS_IDENTIFIER]-(r:Record) "
+        "RETURN DISTINCT r.key AS key"
+    ),
+    "scope_block_sizes": (
+        "UNWIND $keys AS k MATCH (:Block {key: k})<-[:IN_BLOCK]-(r:Record) "
+        "RETURN k AS key, count(r) AS n"
+    ),
+    "scope_block_members": (
+        "UNWIND $keys AS k MATCH (:Block {key: k})<-[:IN_BLOCK]-(r:Record) "
+        "RETURN DISTINCT r.key AS key"
+    ),
+    "scope_existing_blocks": "UNWIND $keys AS k MATCH (b:Block {key: k}) RETURN b.key AS key",
+    "scope_record_blocks": (
+        "UNWIND $keys AS k MATCH (:Record {key: k})-[:IN_BLOCK]->(b:Block) "
+        "RETURN k AS record, b.key AS block"
+    ),
+    "scope_customer_mates": (
+        "UNWIND $keys AS k MATCH (:Record {key: k})<-[:HAS_RECORD]-(:Customer)"
+        "-[:HAS_RECORD]->(o:Record) RETURN DISTINCT o.key AS key"
+    ),
+    "scope_identifier_mates": (
+        "UNWIND $keys AS k MATCH (:Record {key: k})-[:HAS_IDENTIFIER]->(i:Identifier)"
+        "<-[:HAS_IDENTIFIER]-(o:Record) WHERE i.linking = true RETURN DISTINCT o.key AS key"
+    ),
+    "scope_matched_mates": (
+        "UNWIND $keys AS k MATCH (:Record {key: k})-[:MATCHED|CANNOT_LINK]-(o:Record) "
+        "RETURN DISTINCT o.key AS key"
+    ),
+    "scope_customer_ids": (
+        "UNWIND $ids AS cid MATCH (x:CustomerId {id: cid}) "
+        "RETURN x.id AS id, x.created_ts AS created_ts, x.status AS status"
+    ),
+}
+
+
 #: Saved segments and their materialised membership, on both engines; `segment/saved.py`
 #: runs the ones of one change in a single transaction.
 SEGMENT_WRITES: Final[dict[str, str]] = {
@@ -191,5 +268,6 @@ def parameters_of(text: str) -> tuple[str, ...]:
 
 #: Parameters each statement takes, for the linter and for callers.
 PARAMETERS: Final[dict[str, tuple[str, ...]]] = {
-    name: parameters_of(text) for name, text in (READS | STATE_READS | SEGMENT_WRITES).items()
+    name: parameters_of(text)
+    for name, text in (READS | STATE_READS | SCOPE_READS | SEGMENT_WRITES).items()
 }

@@ -84,6 +84,22 @@ NODE_TABLES: Final[dict[str, dict[str, ColumnType]]] = {
         "entered": "INT64",
         "exited": "INT64",
     },
+    "SegmentChange": {
+        "id": "STRING",
+        "segment": "STRING",
+        "customer": "STRING",
+        "ts": "INT64",
+        "change": "STRING",
+        "cause": "STRING",
+    },
+    "Block": {"key": "STRING"},
+    "CustomerId": {
+        "id": "STRING",
+        "created_ts": "INT64",
+        "status": "STRING",
+        "retired_ts": "INT64",
+    },
+    "ErasedIdentifier": {"hash": "STRING", "kind": "STRING", "ts": "INT64"},
 }
 
 PRIMARY_KEYS: Final[dict[str, str]] = {
@@ -93,6 +109,10 @@ PRIMARY_KEYS: Final[dict[str, str]] = {
     "Event": "id",
     "Segment": "name",
     "SegmentRun": "id",
+    "SegmentChange": "id",
+    "Block": "key",
+    "CustomerId": "id",
+    "ErasedIdentifier": "hash",
 }
 
 #: Neo4j indexes beyond the uniqueness constraints on `PRIMARY_KEYS`: name -> (label, properties).
@@ -101,6 +121,7 @@ NEO4J_INDEXES: Final[dict[str, tuple[str, tuple[str, ...]]]] = {
     "event_name_ts": ("Event", ("name", "ts")),
     "record_source": ("Record", ("source",)),
     "identifier_kind": ("Identifier", ("kind",)),
+    "segment_change_segment_ts": ("SegmentChange", ("segment", "ts")),
 }
 
 
@@ -118,6 +139,17 @@ REL_TABLES: Final[dict[str, tuple[str, str, dict[str, ColumnType]]]] = {
     "PERFORMED": ("Record", "Event", {}),
     "IN_SEGMENT": ("Customer", "Segment", {"since_ts": "INT64"}),
     "CANNOT_LINK": ("Record", "Record", {"reason": "STRING", "ts": "INT64"}),
+    "IN_BLOCK": ("Record", "Block", {}),
+    "MERGED_INTO": (
+        "CustomerId",
+        "CustomerId",
+        {"ts": "INT64", "evidence": "STRING", "records": "INT64"},
+    ),
+    "SPLIT_FROM": (
+        "CustomerId",
+        "CustomerId",
+        {"ts": "INT64", "reason": "STRING", "records": "INT64"},
+    ),
 }
 
 #: Labels whose nodes may gain columns at run time, and for what.

@@ -263,27 +263,37 @@ def _rfm(table: _EventTable, rfm: RfmConfig) -> dict[str, Column]:
     money = table.numbers(rfm.monetary)
     valid = mask & ~np.isnan(money)
     spent = np.bincount(table.code[valid], weights=money[valid], minlength=table.size)
-    scores: dict[str, Ints] = {}
-    for name, metric in (
-        ("rfm_recency", last),
-        ("rfm_frequency", counts),
-        ("rfm_monetary", np.round(spent, _MONEY_DECIMALS)),
-    ):
-        score = np.zeros(table.size, dtype=np.int64)
-        score[buyers] = quintile_scores(metric[buyers])
-        scores[name] = score
-    text = [
-        f"{r}{f}{m}"
-        for r, f, m in zip(
-            scores["rfm_recency"].tolist(),
-            scores["rfm_frequency"].tolist(),
-            scores["rfm_monetary"].tolist(),
-            strict=True,
-        )
-    ]
+    spent = np.round(spent, _MONEY_DECIMALS)
+    scores = {
+        name: np.zeros(table.size, dtype=np.int64)
+        for name in ("rfm_recency", "rfm_frequency", "rfm_monetary")
+    }
+    measured = rfm_scores(last[buyers], counts[buyers], spent[buyers])
+    for name, values in zip(scores, measured, strict=True):
+        scores[name][buyers] = values
     columns: dict[str, Column] = {name: (s.tolist(), buyers) for name, s in scores.items()}
-    columns["rfm_score"] = (text, buyers)
+    columns["rfm_score"] = (rfm_text(*scores.values()), buyers)
+    columns["rfm_last_order_ts"] = (last.tolist(), buyers)
+    columns["rfm_orders"] = (counts.tolist(), buyers)
+    columns["rfm_spent"] = (spent.tolist(), buyers)
     return columns
+
+
+def rfm_scores(last: npt.ArrayLike, orders: npt.ArrayLike, spent: npt.ArrayLike) -> list[Ints]:
+    """Recency, frequency and monetary quintile scores of a population of buyers.
+
+    An incremental ingest calls this with every buyer's stored measures, so the customers it
+    touches are scored against everyone, exactly as a full run scores them.
+    """
+    return [quintile_scores(last), quintile_scores(orders), quintile_scores(spent)]
+
+
+def rfm_text(recency: Ints, frequency: Ints, monetary: Ints) -> list[str]:
+    """The three scores as one `rfm_score` string per customer, e.g. "545"."""
+    return [
+        f"{r}{f}{m}"
+        for r, f, m in zip(recency.tolist(), frequency.tolist(), monetary.tolist(), strict=True)
+    ]
 
 
 def _lifecycle(table: _EventTable, life: LifecycleConfig) -> dict[str, Column]:

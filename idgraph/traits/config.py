@@ -55,6 +55,10 @@ RFM_TRAITS: dict[str, ColumnType] = {
     "rfm_frequency": "INT64",
     "rfm_monetary": "INT64",
     "rfm_score": "STRING",
+    # The measures scored, kept so an incremental ingest can score against every customer.
+    "rfm_last_order_ts": "INT64",
+    "rfm_orders": "INT64",
+    "rfm_spent": "DOUBLE",
 }
 LIFECYCLE_TRAITS: dict[str, ColumnType] = {"lifecycle_stage": "STRING"}
 

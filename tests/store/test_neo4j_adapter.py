@@ -25,7 +25,7 @@ from idgraph.segment.run import folder_resolver, run_segment
 from idgraph.store.dialect import NEO4J_WRITES
 from idgraph.store.ladybug import LadybugStore
 from idgraph.store.neo4j import Neo4jStore, write_steps
-from idgraph.store.plan import WritePlan
+from idgraph.store.plan import IdChanges, WritePlan
 from idgraph.store.queries import SEGMENT_WRITES
 from idgraph.store.schema import PRIMARY_KEYS
 from tests.conftest import AS_OF, FIXTURE_INPUTS, FIXTURES, load_truth
@@ -68,19 +68,78 @@ def ingest_wire(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[Sent], i
             return list(stub.sent), stub.commits
 
 
+@pytest.fixture(scope="module")
+def full_wire(tmp_path_factory: pytest.TempPathFactory) -> list[Sent]:
+    """A full re-resolve (`--full`) of one fixture file: what only a full run sends."""
+    folder = tmp_path_factory.mktemp("neo4j_full_wire")
+    with pytest.MonkeyPatch.context() as mp:
+        for name, value in AUTH.items():
+            mp.setenv(name, value)
+        with BoltStub(empty_database) as stub:
+            run_ingest(
+                FIXTURE_INPUTS[:1],
+                store=stub.url,
+                options=NormalizeOptions(default_region="IT"),
+                rejects_path=folder / "rejects.jsonl",
+                as_of_ms=AS_OF_MS,
+                full=True,
+            )
+            return list(stub.sent)
+
+
+def _change_plan() -> WritePlan:
+    """An incremental plan with every kind of change an empty stand-in cannot provoke:
+    an erasure, a block left, ids merged, split and erased."""
+    return WritePlan(
+        full=False,
+        retired_customers=["C-1", "C-2"],
+        scope_records=["crm:1"],
+        erased_records=["crm:2"],
+        erased_identifiers=["email:x@example.com"],
+        erased_blocks=["name_and_postcode\x1fSMT\x1f20100"],
+        drop_blocks=[("crm:1", "name_and_postcode\x1fSMT\x1f20100")],
+        ids=IdChanges(
+            created=[("C-3", 1)],
+            merged=[("C-2", "C-1", 1, "crm:1 ~ crm:3 by same_email", 2)],
+            split=[("C-3", "C-1", 1, "split by a reviewer", 1)],
+            erased=[("C-4", 1)],
+        ),
+    )
+
+
+def _plan_statements(plan: WritePlan) -> list[tuple[str, str, tuple[str, ...]]]:
+    steps = write_steps(plan, customer_columns={}, event_columns={})
+    return [
+        (step.name, NEO4J_WRITES[step.name], tuple(re.findall(r"\$(\w+)", NEO4J_WRITES[step.name])))
+        for step in steps
+        if step.rows or step.name.startswith("delete_")
+    ]
+
+
 def _write_name(query: str) -> str | None:
     return next((name for name, text in NEO4J_WRITES.items() if text == query), None)
 
 
 def test_every_write_statement_is_a_named_dialect_statement(
-    ingest_wire: tuple[list[Sent], int],
+    ingest_wire: tuple[list[Sent], int], full_wire: list[Sent]
 ) -> None:
-    sent, _ = ingest_wire
+    sent = [*ingest_wire[0], *full_wire]
     writes = [s for s in sent if s.mode == "w"]
     assert writes
     unknown = {s.query for s in writes if _write_name(s.query) is None}
     assert unknown == set()
-    assert {_write_name(s.query) for s in writes} == set(NEO4J_WRITES)
+    sent_names = {_write_name(s.query) for s in writes}
+    planned = {name for name, _, _ in _plan_statements(_change_plan())}
+    assert sent_names | planned == set(NEO4J_WRITES)
+
+
+def test_incremental_change_statements_lint_clean() -> None:
+    statements = _plan_statements(_change_plan())
+    assert {"drop_records", "merge_merged_into", "merge_split_from", "drop_record_blocks"} <= {
+        name for name, _, _ in statements
+    }
+    results = lint([(name, text, params) for name, text, params in statements])
+    assert {r.name: r.errors for r in results if r.errors} == {}
 
 
 def test_rows_are_batched_and_every_record_is_merged_once(
@@ -120,9 +179,11 @@ def test_reads_before_writes_are_read_transactions(ingest_wire: tuple[list[Sent]
 
 
 def test_everything_sent_lints_clean_with_the_parameters_it_carried(
-    ingest_wire: tuple[list[Sent], int], query_wire: list[Sent]
+    ingest_wire: tuple[list[Sent], int], query_wire: list[Sent], full_wire: list[Sent]
 ) -> None:
-    unique = {(s.query, tuple(sorted(s.params))) for s in [*ingest_wire[0], *query_wire]}
+    unique = {
+        (s.query, tuple(sorted(s.params))) for s in [*ingest_wire[0], *query_wire, *full_wire]
+    }
     results = lint([(f"wire#{i}", q, p) for i, (q, p) in enumerate(sorted(unique))])
     for result, (query, _) in zip(results, sorted(unique), strict=True):
         for warning in result.warnings:

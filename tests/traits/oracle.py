@@ -189,15 +189,27 @@ def rfm(
     for person in by_person:
         if person not in metrics:
             result[person] = dict.fromkeys(
-                ("rfm_recency", "rfm_frequency", "rfm_monetary", "rfm_score")
+                (
+                    "rfm_recency",
+                    "rfm_frequency",
+                    "rfm_monetary",
+                    "rfm_score",
+                    "rfm_last_order_ts",
+                    "rfm_orders",
+                    "rfm_spent",
+                )
             )
             continue
         r, f, m = (quintile(metrics[person][i], columns[i]) for i in range(3))
+        last, count, spent = metrics[person]
         result[person] = {
             "rfm_recency": r,
             "rfm_frequency": f,
             "rfm_monetary": m,
             "rfm_score": f"{r}{f}{m}",
+            "rfm_last_order_ts": last,
+            "rfm_orders": count,
+            "rfm_spent": spent,
         }
     return result
 

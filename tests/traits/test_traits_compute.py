@@ -184,6 +184,9 @@ def test_no_events_at_all() -> None:
         "rfm_frequency": None,
         "rfm_monetary": None,
         "rfm_score": None,
+        "rfm_last_order_ts": None,
+        "rfm_orders": None,
+        "rfm_spent": None,
         "lifecycle_stage": "prospect",
     }
 

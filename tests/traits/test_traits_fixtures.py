@@ -140,7 +140,7 @@ def test_default_traits_of_every_fixture_customer(default_store: Path) -> None:
     config = yaml.safe_load(DEFAULT_CONFIG.read_text(encoding="utf-8"))
     expected = expected_traits(config, FIXTURES, load_truth(), as_of_ms(AS_OF))
     names = list(next(iter(expected.values())))
-    assert len(names) == 22
+    assert len(names) == 25
     assert_same(stored_traits(default_store, names), expected)
 
 

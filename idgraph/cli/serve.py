@@ -1,0 +1,104 @@
+"""`idgraph serve`: the real-time HTTP service (FastAPI on uvicorn)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from idgraph.cli._app import (
+    DatabaseOption,
+    MatchConfigOption,
+    StoreOption,
+    TraitsOption,
+    _errors,
+    app,
+    console,
+)
+
+
+@app.command()
+def serve(
+    host: Annotated[
+        str, typer.Option(help="Interface to bind; --no-auth only on a loopback one.")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.", min=1, max=65535)] = 8000,
+    store: StoreOption = None,
+    database: DatabaseOption = None,
+    match_config: MatchConfigOption = None,
+    traits: TraitsOption = None,
+    rejects: Annotated[
+        Path,
+        typer.Option(
+            help="Rejected calls are appended here (JSONL: file, line, field, reason, raw)."
+        ),
+    ] = Path("idgraph-serve-rejects.jsonl"),
+    source: Annotated[
+        str, typer.Option(help="Source name of every record and event the service stores.")
+    ] = "http",
+    default_region: Annotated[
+        str, typer.Option(help="Phone region for numbers without a country code (ISO alpha-2).")
+    ] = "US",
+    no_auth: Annotated[
+        bool,
+        typer.Option("--no-auth", help="Accept requests without an API key (loopback hosts only)."),
+    ] = False,
+    max_body: Annotated[
+        int, typer.Option(help="Body limit of a single call, and of each call in a batch (bytes).")
+    ] = 32 * 1024,
+    max_batch_body: Annotated[
+        int, typer.Option(help="Body limit of a /v1/batch request (bytes).")
+    ] = 500 * 1024,
+    max_batch_calls: Annotated[int, typer.Option(help="Calls one batch may hold.")] = 2500,
+    commit_wait_ms: Annotated[
+        float,
+        typer.Option(help="Wait this long for more requests before each group commit."),
+    ] = 0.0,
+    log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+) -> None:
+    """Run the HTTP API: Segment-compatible collection and customer reads.
+
+    POST /v1/identify, /v1/track, /v1/page, /v1/screen, /v1/alias and /v1/batch store and
+    resolve each call before answering; GET /v1/lookup, /v1/customers/{id},
+    /v1/segments/{name}/members and /v1/explain read the graph. API keys come from
+    IDGRAPH_API_KEYS (comma-separated); clients send HTTP Basic with the key as user name,
+    or `Authorization: Bearer KEY`. OpenAPI docs at /docs. See docs/serve.md.
+
+    In Python: idgraph.serve.create_app(open_store(store), ServeSettings(...)).
+    """
+    import uvicorn
+
+    from idgraph.match.config import load_match_config
+    from idgraph.normalize.record import NormalizeOptions
+    from idgraph.serve import ServeSettings, api_keys_from_env, create_app
+    from idgraph.serve.settings import check_auth_setup
+    from idgraph.settings import open_store
+    from idgraph.traits.config import load_traits_config
+
+    with _errors():
+        try:
+            settings = ServeSettings(
+                api_keys=api_keys_from_env(),
+                auth=not no_auth,
+                source=source,
+                options=NormalizeOptions(default_region=default_region),
+                match_config=load_match_config(match_config),
+                traits=load_traits_config(traits),
+                rejects_path=rejects,
+                max_call_bytes=max_body,
+                max_batch_bytes=max_batch_body,
+                max_batch_calls=max_batch_calls,
+                commit_wait_ms=commit_wait_ms,
+            )
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc)) from None
+        check_auth_setup(settings, host)
+        with open_store(store, database=database) as graph:
+            app_ = create_app(graph, settings)
+            auth = "off (loopback only)" if no_auth else f"{len(settings.api_keys)} key(s)"
+            console.print(
+                f"idgraph serve: store {graph.location}, http://{host}:{port} (docs at /docs), "
+                f"auth {auth}, rejects to {rejects}"
+            )
+            uvicorn.run(app_, host=host, port=port, log_level=log_level, access_log=False)

@@ -1,0 +1,120 @@
+"""What happened to customer ids in one re-resolution: which were absorbed, which parts split off.
+
+Ids are handed to other systems, so every change is recorded in the store (`MERGED_INTO`,
+`SPLIT_FROM` between `CustomerId` nodes) with its time and evidence; `idgraph history` reads it
+back and a lookup by an absorbed id answers with the survivor.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from idgraph.cluster.components import BlockedLink
+from idgraph.models import MatchEvidence
+
+#: Evidence links kept per change; the rest is counted.
+_MAX_EVIDENCE = 5
+
+
+@dataclass(frozen=True, slots=True)
+class Absorbed:
+    """Customer `old` was merged into `survivor`; `records` of its records moved there."""
+
+    old: str
+    survivor: str
+    records: int
+    evidence: str
+
+
+@dataclass(frozen=True, slots=True)
+class SplitOff:
+    """Customer `new` was cut out of `origin`, taking `records` of its records."""
+
+    new: str
+    origin: str
+    records: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Lineage:
+    absorbed: list[Absorbed]
+    split_off: list[SplitOff]
+
+
+def lineage(
+    before: Mapping[str, str],
+    after: Sequence[tuple[str, str]],
+    accepted: Sequence[MatchEvidence],
+    blocked: Sequence[BlockedLink],
+    *,
+    split_reason: str = "",
+) -> Lineage:
+    """Compare `before` (record -> old id) with `after` (new id, record) memberships.
+
+    Args:
+        split_reason: why parts split when the caller knows (a reviewer's split, an erasure);
+            otherwise the refused links between the parts, or that no evidence joins them.
+    """
+    new_of = {record: customer for customer, record in after}
+    members: dict[str, set[str]] = defaultdict(set)
+    for customer, record in after:
+        members[customer].add(record)
+    alive = set(members)
+    moved: dict[str, Counter[str]] = defaultdict(Counter)
+    groups: dict[str, set[str]] = defaultdict(set)
+    for record, old in before.items():
+        groups[old].add(record)
+        if record in new_of:
+            moved[old][new_of[record]] += 1
+    absorbed: list[Absorbed] = []
+    split_off: list[SplitOff] = []
+    for old, targets in sorted(moved.items()):
+        old_records = groups[old]
+        if old not in alive:
+            survivor = min(targets, key=lambda c: (-targets[c], c))
+            links = [
+                e
+                for e in accepted
+                if new_of.get(e.a) == survivor and (e.a in old_records) != (e.b in old_records)
+            ]
+            absorbed.append(
+                Absorbed(old, survivor, targets[survivor], _describe([_link(e) for e in links]))
+            )
+        for part, count in sorted(targets.items()):
+            if part == old or part in groups or part not in alive:
+                continue
+            if old not in alive and part == min(targets, key=lambda c: (-targets[c], c)):
+                continue
+            reason = split_reason or _split_reason(blocked, old_records, members[part], new_of)
+            split_off.append(SplitOff(part, old, count, reason))
+    return Lineage(absorbed, split_off)
+
+
+def _split_reason(
+    blocked: Sequence[BlockedLink],
+    old_records: set[str],
+    part: set[str],
+    new_of: Mapping[str, str],
+) -> str:
+    refused = [
+        f"{_link(b.evidence)} refused: {b.reason}"
+        for b in blocked
+        if {b.evidence.a, b.evidence.b} <= old_records
+        and (b.evidence.a in part) != (b.evidence.b in part)
+        and b.evidence.a in new_of
+    ]
+    return _describe(refused) or "no evidence joins the parts any more"
+
+
+def _link(evidence: MatchEvidence) -> str:
+    fields = ",".join(evidence.fields)
+    return f"{evidence.a} ~ {evidence.b} by {evidence.rule} ({fields}, {evidence.score:.2f})"
+
+
+def _describe(lines: list[str]) -> str:
+    if len(lines) > _MAX_EVIDENCE:
+        lines = [*lines[:_MAX_EVIDENCE], f"... and {len(lines) - _MAX_EVIDENCE} more"]
+    return "; ".join(lines)

@@ -1,0 +1,106 @@
+"""`create_app`: the FastAPI application over one open store."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import Depends, FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+
+from idgraph import __version__
+from idgraph.errors import NotFoundError, StoreError
+from idgraph.serve import collect, reads
+from idgraph.serve.auth import require_key
+from idgraph.serve.errors import (
+    ApiError,
+    api_error_handler,
+    problem_response,
+    validation_error_handler,
+)
+from idgraph.serve.models import Counters, Health
+from idgraph.serve.service import Service
+from idgraph.serve.settings import ServeSettings
+from idgraph.store.base import GraphStore
+
+_DESCRIPTION = """\
+Real-time identity resolution. Collection endpoints take Segment calls (identify, track, page,
+screen, alias, batch), store them and resolve them into unified customers before answering;
+read endpoints look customers up by any identifier, return 360° profiles, page through
+segment members and explain merges.
+
+Authenticate with an API key from `IDGRAPH_API_KEYS`: HTTP Basic with the key as user name
+(what Segment's libraries send) or `Authorization: Bearer KEY`.
+"""
+
+
+async def _not_found(_request: Request, exc: Exception) -> Response:
+    return problem_response(ApiError(404, str(exc)))
+
+
+async def _store_failed(_request: Request, exc: Exception) -> Response:
+    return problem_response(
+        ApiError(503, f"store unavailable: {exc}", headers={"Retry-After": "1"})
+    )
+
+
+async def _bad_value(_request: Request, exc: Exception) -> Response:
+    return problem_response(ApiError(400, str(exc)))
+
+
+def create_app(store: GraphStore, settings: ServeSettings) -> FastAPI:
+    """The HTTP service over `store`, which the caller opened (writable) and closes after.
+
+    The writer thread runs while the app's lifespan does (uvicorn, or `with TestClient(app)`).
+
+    Args:
+        store: an open, writable store; the service writes and reads through it alone.
+        settings: keys, limits, source name and resolution configs.
+
+    Returns:
+        The FastAPI app; OpenAPI docs at `/docs`.
+    """
+    service = Service(store, settings)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        service.writer.start()
+        try:
+            yield
+        finally:
+            service.close()
+
+    app = FastAPI(
+        title="idgraph",
+        version=__version__,
+        description=_DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.service = service
+    app.add_exception_handler(ApiError, api_error_handler)
+    app.add_exception_handler(RequestValidationError, validation_error_handler)
+    app.add_exception_handler(NotFoundError, _not_found)
+    app.add_exception_handler(StoreError, _store_failed)
+    app.add_exception_handler(ValueError, _bad_value)
+    app.include_router(collect.router)
+    app.include_router(reads.router)
+
+    @app.get("/health", response_model=Health, tags=["service"])
+    def health() -> Health:
+        """Liveness, without authentication: is the writer running, how much is queued."""
+        return Health(
+            writer="running" if service.writer.running else "stopped",
+            pending=service.writer.pending,
+        )
+
+    @app.get(
+        "/v1/stats",
+        response_model=Counters,
+        tags=["service"],
+        dependencies=[Depends(require_key)],
+    )
+    def stats() -> Counters:
+        """Calls received, accepted, rejected and failed since start; they reconcile."""
+        return service.counters()
+
+    return app

@@ -1,0 +1,177 @@
+"""Segment-compatible collection endpoints: `/v1/identify|track|page|screen|alias|batch`.
+
+A 200 comes back only once the request's calls are committed and resolved, so a lookup made
+after it finds the customer. Calls that are refused are answered with a 400 naming each one
+(index, JSON field, reason) and appended to the rejects file; the valid calls of the same
+request are stored all the same.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel
+
+from idgraph.errors import StoreError
+from idgraph.ingest.jsonl_events import CALL_TYPES
+from idgraph.serve.auth import require_key
+from idgraph.serve.body import BodyTooLarge, read_body
+from idgraph.serve.calls import (
+    ParsedRequest,
+    new_label,
+    parse_batch,
+    parse_single,
+    whole_request_reject,
+)
+from idgraph.serve.errors import ApiError, problem_body
+from idgraph.serve.models import CALL_MODELS, BatchBody, CollectResult, Problem
+from idgraph.serve.service import Service
+from idgraph.serve.writer import WriterBusy, WriterStopped
+
+logger = logging.getLogger(__name__)
+
+router = APIRouter(tags=["collect"], dependencies=[Depends(require_key)])
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": Problem, "description": "Malformed calls (each named); valid ones stored."},
+    401: {"model": Problem, "description": "Missing or invalid API key."},
+    413: {"model": Problem, "description": "Body or batch over its limit."},
+    503: {"model": Problem, "description": "Store failed or busy: nothing stored, retry."},
+}
+
+
+def _body_doc(model: type[BaseModel]) -> dict[str, Any]:
+    schema = model.model_json_schema()
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
+
+
+async def _collect(request: Request, kind: str | None) -> Response | CollectResult:
+    service: Service = request.app.state.service
+    settings = service.settings
+    limit = settings.max_call_bytes if kind else settings.max_batch_bytes
+    request_id, label = new_label(request.url.path)
+    try:
+        body = await read_body(request, limit)
+    except BodyTooLarge as exc:
+        reason = f"request body too large: {exc.size} bytes or more, limit {limit}"
+        parsed = whole_request_reject(label, reason, exc.head, total_bytes=exc.size)
+        service.count_request(parsed)
+        return _problem(413, reason, parsed)
+    if kind:
+        parsed = await run_in_threadpool(
+            parse_single,
+            body,
+            kind,
+            label=label,
+            settings=settings,
+        )
+    else:
+        parsed = await run_in_threadpool(parse_batch, body, label=label, settings=settings)
+    service.count_request(parsed)
+    customers: list[str] | None = None
+    if parsed.batch is not None:
+        await _store(service, parsed)
+        if kind:
+            customers = await run_in_threadpool(service.customers_of, sorted(parsed.batch.records))
+    if parsed.rejects:
+        if parsed.accepted:
+            message = (
+                f"{len(parsed.rejects)} of {parsed.received} calls rejected (see errors); "
+                f"stored the other {parsed.accepted}"
+            )
+        else:
+            first = parsed.rejects[0]
+            where = f"call {first.line - 1}" if first.line and not kind else "call"
+            field = f" [{first.field}]" if first.field else ""
+            message = f"{where}{field}: {first.reason}"
+            if len(parsed.rejects) > 1:
+                message = f"all {parsed.received} calls rejected; first: {message}"
+        return _problem(400, message, parsed)
+    return CollectResult(
+        success=True,
+        request_id=request_id,
+        accepted=parsed.accepted,
+        rejected=0,
+        customers=customers,
+    )
+
+
+async def _store(service: Service, parsed: ParsedRequest) -> None:
+    """Hand the batch to the writer and wait for its commit; errors become 503/500."""
+    assert parsed.batch is not None
+    try:
+        future = service.writer.submit(parsed.batch)
+    except (WriterBusy, WriterStopped) as exc:
+        service.count_outcome(failed=parsed.accepted)
+        raise ApiError(
+            503, f"not stored, retry shortly: {exc}", headers={"Retry-After": "1"}
+        ) from None
+    try:
+        await asyncio.wrap_future(future)
+    except StoreError as exc:
+        service.count_outcome(failed=parsed.accepted)
+        raise ApiError(
+            503,
+            f"the store failed and nothing of this request was stored; retry: {exc}",
+            headers={"Retry-After": "1"},
+        ) from None
+    except Exception:
+        service.count_outcome(failed=parsed.accepted)
+        raise ApiError(
+            500, "internal error while storing; nothing of this request was stored"
+        ) from None
+    service.count_outcome(accepted=parsed.accepted)
+
+
+def _problem(status: int, message: str, parsed: ParsedRequest) -> Response:
+    body = Problem(
+        message=message,
+        errors=parsed.errors,
+        accepted=parsed.accepted,
+        rejected=len(parsed.rejects),
+        request_id=parsed.request_id,
+    )
+    return problem_body(body, status)
+
+
+def _single(kind: str) -> Callable[[Request], Awaitable[Response | CollectResult]]:
+    async def endpoint(request: Request) -> Response | CollectResult:
+        return await _collect(request, kind)
+
+    return endpoint
+
+
+for _kind in CALL_TYPES:
+    router.add_api_route(
+        f"/v1/{_kind}",
+        _single(_kind),
+        methods=["POST"],
+        response_model=CollectResult,
+        responses=_ERRORS,
+        summary=f"Collect one {_kind} call",
+        description=(
+            f"{CALL_MODELS[_kind].__doc__}\n\nThe body is the call; `type` may be omitted (it "
+            f"is `{_kind}`) and must be `{_kind}` if present. Answered once stored and "
+            "resolved; `customers` says whose profile the call landed on."
+        ),
+        openapi_extra=_body_doc(CALL_MODELS[_kind]),
+        name=f"collect_{_kind}",
+    )
+
+
+@router.post(
+    "/v1/batch",
+    response_model=CollectResult,
+    responses=_ERRORS,
+    summary="Collect a batch of calls",
+    openapi_extra=_body_doc(BatchBody),
+)
+async def collect_batch(request: Request) -> Response | CollectResult:
+    """Segment's batch: every valid call is stored even when others are refused (400 then
+    lists each refused call by index, field and reason, with the accepted count)."""
+    return await _collect(request, None)

@@ -1,0 +1,161 @@
+"""Request and response models: what `/docs` shows and what the endpoints answer."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class CallError(BaseModel):
+    """Why one call was not stored: its position, the JSON field at fault, the reason."""
+
+    index: int | None = Field(
+        description="0-based position of the call in `batch` (0 for a single call); null "
+        "when the whole request is at fault."
+    )
+    field: str | None = Field(
+        default=None, description="JSON key path at fault, e.g. `traits.email`."
+    )
+    reason: str
+
+
+class CollectResult(BaseModel):
+    """The answer to a collection call, sent once the accepted calls are stored and resolved."""
+
+    success: bool = Field(description="True when every call was accepted.")
+    request_id: str = Field(description="Names this request in the rejects file (`http:...#id`).")
+    accepted: int = Field(description="Calls stored and resolved.")
+    rejected: int = Field(description="Calls refused; each is listed in `errors`.")
+    errors: list[CallError] = []
+    customers: list[str] | None = Field(
+        default=None,
+        description="For a single identify/track/page/screen/alias call: the customer id(s) "
+        "its identity now belongs to.",
+    )
+
+
+class Problem(BaseModel):
+    """Every non-200 answer: what is wrong and, for calls, which call and field."""
+
+    success: Literal[False] = False
+    message: str
+    errors: list[CallError] = []
+    accepted: int | None = None
+    rejected: int | None = None
+    request_id: str | None = None
+
+
+class LookupResult(BaseModel):
+    """Customer ids for an identifier (several when it sits on records of several customers)."""
+
+    identifier: str
+    customer_ids: list[str]
+
+
+class Counters(BaseModel):
+    """Running totals since the service started: received = accepted + rejected + failed."""
+
+    requests: int = 0
+    received: int = 0
+    accepted: int = 0
+    rejected: int = 0
+    failed: int = Field(
+        default=0, description="Valid calls not stored because the store failed (answered 503)."
+    )
+    commits: int = 0
+    pending: int = Field(default=0, description="Calls queued for the writer right now.")
+    reconciles: bool = True
+
+
+class Health(BaseModel):
+    status: Literal["ok"] = "ok"
+    writer: Literal["running", "stopped"]
+    pending: int
+
+
+class _Call(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    userId: str | int | None = Field(default=None, description="The logged-in user's id.")
+    anonymousId: str | int | None = Field(
+        default=None,
+        description="The visitor's id before login; userId or anonymousId is required.",
+    )
+    timestamp: str | int | None = Field(
+        default=None,
+        description="ISO 8601 or epoch; else originalTimestamp, sentAt, then the time the "
+        "service received the call (`receivedAt`).",
+    )
+    messageId: str | None = Field(
+        default=None, description="Makes retries idempotent; derived from the call if absent."
+    )
+    context: dict[str, Any] | None = Field(
+        default=None, description="`context.traits` and `context.device.id` are read."
+    )
+
+
+class IdentifyCall(_Call):
+    """`identify`: who the user is; `traits.email`, `phone`, names, birthday, address feed
+    the golden fields, other scalar traits are kept as traits."""
+
+    type: Literal["identify"] | None = None
+    traits: dict[str, Any] | None = None
+
+
+class TrackCall(_Call):
+    """`track`: an event the user performed."""
+
+    type: Literal["track"] | None = None
+    event: str
+    properties: dict[str, Any] | None = None
+
+
+class PageCall(_Call):
+    """`page` (stored as the event `Page Viewed`)."""
+
+    type: Literal["page"] | None = None
+    name: str | None = None
+    properties: dict[str, Any] | None = None
+
+
+class ScreenCall(_Call):
+    """`screen` (stored as the event `Screen Viewed`)."""
+
+    type: Literal["screen"] | None = None
+    name: str | None = None
+    properties: dict[str, Any] | None = None
+
+
+class AliasCall(BaseModel):
+    """`alias`: `previousId` (an anonymous id or an older user id) is the same person as
+    `userId`."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: Literal["alias"] | None = None
+    userId: str | int
+    previousId: str | int
+    timestamp: str | int | None = None
+    messageId: str | None = None
+
+
+class BatchBody(BaseModel):
+    """Segment's batch: up to `max_batch_calls` calls, each with its `type`. A top-level
+    `context` is merged into every call's context (the call's own keys win)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    batch: list[dict[str, Any]] = Field(
+        description="Calls of type identify, track, page, screen or alias."
+    )
+    context: dict[str, Any] | None = None
+
+
+CALL_MODELS: dict[str, type[BaseModel]] = {
+    "identify": IdentifyCall,
+    "track": TrackCall,
+    "page": PageCall,
+    "screen": ScreenCall,
+    "alias": AliasCall,
+}

@@ -1,0 +1,73 @@
+"""What the endpoints share: the store, the reader over it, the writer, rejects and counters."""
+
+from __future__ import annotations
+
+import threading
+
+from idgraph.match.config import load_match_config
+from idgraph.query import IdentityGraph
+from idgraph.serve.calls import ParsedRequest
+from idgraph.serve.models import Counters
+from idgraph.serve.rejects import RejectsLog
+from idgraph.serve.settings import ServeSettings
+from idgraph.serve.writer import GroupWriter
+from idgraph.store.base import GraphStore
+from idgraph.store.queries import READS
+from idgraph.traits.config import load_traits_config
+
+
+class Service:
+    """The running service's state; `app.state.service` holds one."""
+
+    def __init__(self, store: GraphStore, settings: ServeSettings) -> None:
+        self.store = store
+        self.settings = settings
+        self.graph = IdentityGraph.over(store, default_region=settings.options.default_region)
+        self.writer = GroupWriter(
+            store,
+            match_config=settings.match_config or load_match_config(None),
+            traits=settings.traits or load_traits_config(None),
+            max_calls=settings.commit_max_calls,
+            wait_ms=settings.commit_wait_ms,
+            max_pending=settings.max_pending_calls,
+        )
+        self.rejects = RejectsLog(settings.rejects_path)
+        self._lock = threading.Lock()
+        self._counters = Counters()
+
+    def counters(self) -> Counters:
+        """A snapshot of the running totals."""
+        with self._lock:
+            snapshot = self._counters.model_copy()
+        snapshot.commits = self.writer.commits
+        done = snapshot.accepted + snapshot.rejected + snapshot.failed + snapshot.pending
+        snapshot.reconciles = snapshot.received == done
+        return snapshot
+
+    def count_request(self, parsed: ParsedRequest) -> None:
+        """Count a request's calls as received and its refused ones as rejected (and log them)."""
+        self.rejects.append(parsed.rejects)
+        with self._lock:
+            self._counters.requests += 1
+            self._counters.received += parsed.received
+            self._counters.rejected += len(parsed.rejects)
+            self._counters.pending += parsed.accepted
+
+    def count_outcome(self, *, accepted: int = 0, failed: int = 0) -> None:
+        """Move a request's valid calls from pending to stored (or failed)."""
+        with self._lock:
+            self._counters.pending -= accepted + failed
+            self._counters.accepted += accepted
+            self._counters.failed += failed
+
+    def customers_of(self, record_keys: list[str]) -> list[str]:
+        """The customers the given records belong to now."""
+        found: set[str] = set()
+        for key in record_keys:
+            rows = self.store.query("customer_by_record", READS["customer_by_record"], {"key": key})
+            found.update(row["id"] for row in rows)
+        return sorted(found)
+
+    def close(self) -> None:
+        self.writer.stop()
+        self.rejects.close()

@@ -1,0 +1,105 @@
+"""What the service is configured with: keys, limits, the source name, resolution configs."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from idgraph.errors import ConfigError
+from idgraph.match.config import MatchConfig
+from idgraph.normalize.record import NormalizeOptions
+from idgraph.traits.config import TraitsConfig
+
+#: The environment variable holding the accepted API keys, comma-separated.
+API_KEYS_ENV = "IDGRAPH_API_KEYS"
+
+#: Segment's own limits: 32 KB per call, 500 KB per batch request.
+DEFAULT_MAX_CALL_BYTES = 32 * 1024
+DEFAULT_MAX_BATCH_BYTES = 500 * 1024
+
+
+class ServeSettings(BaseModel):
+    """How `create_app` behaves; the CLI builds it from flags and the environment.
+
+    Attributes:
+        api_keys: keys a client may present (Basic username or Bearer token); empty with
+            `auth=False` only.
+        auth: False turns authentication off (the CLI allows it on loopback hosts only).
+        source: source name of every record and event the service stores.
+        options: normalization options for fields in traits (phone region, date order).
+        match_config: resolution config; None means the shipped default.
+        traits: computed traits config; None means the shipped default.
+        rejects_path: JSONL file every rejected call is appended to (None: counted only).
+        max_call_bytes: body limit of a single-call endpoint, and of each call in a batch.
+        max_batch_bytes: body limit of `/v1/batch`.
+        max_batch_calls: calls one batch request may hold.
+        commit_max_calls: calls the writer folds into one transaction at most.
+        commit_wait_ms: how long the writer waits for more work before committing (0: it
+            commits what is queued at once; more requests queue while a commit runs).
+        max_pending_calls: calls queued for the writer past which requests get 503.
+        segment_page_limit: largest `limit` of a segment members page.
+    """
+
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+
+    api_keys: tuple[str, ...] = ()
+    auth: bool = True
+    source: str = Field(default="http", pattern=r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
+    options: NormalizeOptions = NormalizeOptions()
+    match_config: MatchConfig | None = None
+    traits: TraitsConfig | None = None
+    rejects_path: Path | None = None
+    max_call_bytes: int = Field(default=DEFAULT_MAX_CALL_BYTES, gt=0)
+    max_batch_bytes: int = Field(default=DEFAULT_MAX_BATCH_BYTES, gt=0)
+    max_batch_calls: int = Field(default=2500, gt=0)
+    commit_max_calls: int = Field(default=5000, gt=0)
+    commit_wait_ms: float = Field(default=0.0, ge=0)
+    max_pending_calls: int = Field(default=50_000, gt=0)
+    segment_page_limit: int = Field(default=1000, gt=0, le=10_000)
+
+
+def api_keys_from_env(environ: dict[str, str] | None = None) -> tuple[str, ...]:
+    """The API keys in `$IDGRAPH_API_KEYS` (comma-separated, blanks ignored).
+
+    Examples:
+        >>> api_keys_from_env({"IDGRAPH_API_KEYS": " k1, ,k2"})
+        ('k1', 'k2')
+    """
+    text = (os.environ if environ is None else environ).get(API_KEYS_ENV, "")
+    return tuple(key.strip() for key in text.split(",") if key.strip())
+
+
+def is_loopback(host: str) -> bool:
+    """Whether binding to `host` keeps the service on this machine.
+
+    Examples:
+        >>> is_loopback("127.0.0.1"), is_loopback("localhost"), is_loopback("0.0.0.0")
+        (True, True, False)
+    """
+    if host.strip().lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_auth_setup(settings: ServeSettings, host: str) -> None:
+    """Refuse a service that anyone on the network could write to.
+
+    Raises:
+        ConfigError: no keys and auth on, or auth off on a non-loopback host.
+    """
+    if settings.auth and not settings.api_keys:
+        raise ConfigError(
+            f"no API keys: set {API_KEYS_ENV}=key1,key2 in the environment "
+            "(or pass --no-auth when binding to 127.0.0.1)"
+        )
+    if not settings.auth and not is_loopback(host):
+        raise ConfigError(
+            f"--no-auth is allowed only on a loopback host (127.0.0.1, ::1, localhost), "
+            f"not {host!r}: set {API_KEYS_ENV} instead"
+        )

@@ -1,0 +1,121 @@
+"""Malformed calls: a 400 naming the call, the JSON field and the reason; nothing valid lost."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.serve.conftest import TS, Served
+
+SINGLE_BAD: list[tuple[str, Any, str | None, str]] = [
+    ("/v1/identify", b'{"userId": "x",', None, "invalid JSON"),
+    ("/v1/identify", b"", None, "invalid JSON"),
+    ("/v1/track", [1, 2], None, "not a JSON object"),
+    ("/v1/track", {"userId": "x", "timestamp": TS}, "event", "without an event name"),
+    ("/v1/track", {"event": "E", "timestamp": TS}, "userId", "missing userId and anonymousId"),
+    ("/v1/track", {"userId": {"id": 1}, "event": "E"}, "userId", "must be a string or a number"),
+    ("/v1/identify", {"userId": "x", "timestamp": "yesterday"}, "timestamp", ""),
+    ("/v1/identify", {"userId": "x", "traits": "gold"}, "traits", "must be an object"),
+    ("/v1/identify", {"userId": "x", "traits": {"email": "not-an-email"}}, "traits.email", ""),
+    ("/v1/identify", {"type": "track", "userId": "x"}, "type", "does not match the endpoint"),
+    ("/v1/page", {"type": 5, "anonymousId": "x"}, "type", "does not match the endpoint"),
+    ("/v1/alias", {"userId": "x"}, "previousId", "alias call without previousId"),
+    ("/v1/alias", {"previousId": "x"}, "userId", "alias call without userId"),
+    ("/v1/page", {"anonymousId": "x", "context": []}, "context", "must be an object"),
+]
+
+
+@pytest.mark.parametrize(("path", "body", "field", "reason"), SINGLE_BAD)
+def test_bad_single_call_gets_400_naming_field_and_reason(
+    served: Served, path: str, body: Any, field: str | None, reason: str
+) -> None:
+    before = len(served.rejects_lines())
+    response = served.post(path, body)
+    assert response.status_code == 400, response.text
+    answer = response.json()
+    assert answer["success"] is False and answer["accepted"] == 0 and answer["rejected"] == 1
+    (error,) = answer["errors"]
+    assert error["index"] == 0
+    assert error["field"] == field
+    assert reason in error["reason"]
+    assert reason in answer["message"]
+    lines = served.rejects_lines()
+    assert len(lines) == before + 1
+    assert lines[-1]["file"] == f"http:{path}#{answer['request_id']}"
+    assert (lines[-1]["line"], lines[-1]["field"]) == (1, field)
+
+
+BATCH_BAD: list[tuple[Any, str | None, str]] = [
+    (b"{nope", None, "invalid JSON"),
+    ([], None, "not a JSON object"),
+    ({"calls": []}, "batch", "missing batch"),
+    ({"batch": {"type": "track"}}, "batch", "batch must be a list"),
+    ({"batch": []}, "batch", "batch is empty"),
+    ({"batch": [{"type": "page", "anonymousId": "x"}], "context": "web"}, "context", "object"),
+]
+
+
+@pytest.mark.parametrize(("body", "field", "reason"), BATCH_BAD)
+def test_unusable_batch_is_refused_as_a_whole(
+    served: Served, body: Any, field: str | None, reason: str
+) -> None:
+    response = served.post("/v1/batch", body)
+    assert response.status_code == 400
+    (error,) = response.json()["errors"]
+    assert error == {"index": None, "field": field, "reason": error["reason"]}
+    assert reason in error["reason"]
+    assert served.rejects_lines()[-1]["line"] == 0
+
+
+def test_mixed_batch_stores_every_valid_call_and_names_each_bad_one(served: Served) -> None:
+    batch: list[Any] = [
+        {"type": "identify", "userId": "mix-1", "traits": {"email": "mix1@x.it"}},
+        {"type": "track", "userId": "mix-1"},
+        {"type": "track", "userId": "mix-1", "event": "Order Completed", "timestamp": TS},
+        "identify",
+        {"type": "group", "userId": "mix-2", "groupId": "g"},
+        {"type": "page", "anonymousId": "mix-anon", "timestamp": TS},
+        {"type": "telepathy", "userId": "mix-3"},
+        {"type": "identify", "userId": "mix-4", "timestamp": "31/02/2024"},
+    ]
+    response = served.post("/v1/batch", {"batch": batch})
+    assert response.status_code == 400
+    answer = response.json()
+    assert (answer["accepted"], answer["rejected"]) == (3, 5)
+    assert [(e["index"], e["field"]) for e in answer["errors"]] == [
+        (1, "event"),
+        (3, None),
+        (4, "type"),
+        (6, "type"),
+        (7, "timestamp"),
+    ]
+    assert "stored the other 3" in answer["message"]
+    customer = served.graph.lookup("mix1@x.it")
+    assert customer == served.graph.lookup("mix-1")
+    assert served.graph.profile(customer[0]).event_count == 1
+    assert served.graph.lookup("mix-anon")
+    assert served.graph.lookup("mix-4") == []
+    lines = [line for line in served.rejects_lines() if answer["request_id"] in line["file"]]
+    assert [line["line"] for line in lines] == [2, 4, 5, 7, 8]
+
+
+@pytest.mark.parametrize(
+    ("path", "params", "field"),
+    [
+        ("/v1/lookup", {}, "identifier"),
+        ("/v1/lookup", {"identifier": ""}, "identifier"),
+        ("/v1/segments/s/members", {"offset": -1}, "offset"),
+        ("/v1/segments/s/members", {"limit": 0}, "limit"),
+        ("/v1/segments/s/members", {"limit": "ten"}, "limit"),
+        ("/v1/customers/C-1", {"events": -3}, "events"),
+        ("/v1/explain", {"a": "x"}, "b"),
+    ],
+)
+def test_bad_read_parameters_get_400_naming_them(
+    served: Served, path: str, params: dict[str, Any], field: str
+) -> None:
+    response = served.get(path, **params)
+    assert response.status_code == 400
+    assert [e["field"] for e in response.json()["errors"]] == [field]
+    assert field in response.json()["message"]

@@ -1,0 +1,48 @@
+"""Every call received ends accepted or rejected (or failed, answered 503): counts reconcile,
+and every rejected call is in the rejects file, which survives a restart."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.serve.conftest import TS, Served, serving
+
+
+def test_counts_and_rejects_file_reconcile(fresh: Served) -> None:
+    fresh.post("/v1/identify", {"userId": "r1", "timestamp": TS})
+    fresh.post("/v1/identify", b"{broken")
+    fresh.post("/v1/batch", {"batch": [{"type": "page", "anonymousId": "r2"}, 1, {}]})
+    fresh.post("/v1/batch", b"[1]")
+    stats = fresh.get("/v1/stats").json()
+    assert stats == {
+        "requests": 4,
+        "received": 6,
+        "accepted": 2,
+        "rejected": 4,
+        "failed": 0,
+        "commits": 2,
+        "pending": 0,
+        "reconciles": True,
+    }
+    lines = fresh.rejects_lines()
+    assert len(lines) == stats["rejected"]
+    assert {tuple(sorted(line)) for line in lines} == {("field", "file", "line", "raw", "reason")}
+    assert [line["raw"] for line in lines][:2] == ["{broken", "1"]
+
+
+def test_rejects_file_is_appended_across_restarts(tmp_path: Path) -> None:
+    for run in range(2):
+        with serving(tmp_path) as served:
+            served.post("/v1/track", {"userId": f"run{run}", "timestamp": TS})
+    with serving(tmp_path) as served:
+        assert len(served.rejects_lines()) == 2
+
+
+def test_replaying_a_reject_after_fixing_it_stores_it(fresh: Served) -> None:
+    fresh.post("/v1/track", {"userId": "fixme", "timestamp": TS})
+    import orjson
+
+    raw = orjson.loads(fresh.rejects_lines()[-1]["raw"])
+    raw["event"] = "Fixed"
+    assert fresh.post("/v1/track", raw).status_code == 200
+    assert fresh.graph.profile(fresh.graph.lookup("fixme")[0]).events[0].name == "Fixed"

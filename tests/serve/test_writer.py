@@ -1,0 +1,130 @@
+"""The group-commit writer: concurrent requests all land, in fewer commits than requests; a
+failed commit answers every waiter and writes nothing."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from idgraph.ingest.jsonl_events import read_event_calls
+from idgraph.ingest.rejects import RejectsWriter
+from idgraph.match.config import load_match_config
+from idgraph.normalize.record import NormalizeOptions
+from idgraph.query import IdentityGraph
+from idgraph.serve.writer import GroupWriter, WriterBusy, WriterStopped
+from idgraph.settings import open_store
+from idgraph.traits.config import load_traits_config
+from tests.serve.conftest import TS, Served, serving
+
+THREADS = 6
+PER_THREAD = 2
+
+
+def test_concurrent_requests_all_succeed_and_land(fresh: Served) -> None:
+    def client(n: int) -> list[int]:
+        codes = []
+        for i in range(PER_THREAD):
+            user = f"c{n}-{i}"
+            if i % 2:
+                body = {
+                    "batch": [
+                        {"type": "identify", "userId": user, "traits": {"email": f"{user}@x.it"}},
+                        {"type": "track", "userId": user, "event": "Buy", "timestamp": TS},
+                    ]
+                }
+                codes.append(fresh.post("/v1/batch", body).status_code)
+            else:
+                body = {"userId": user, "traits": {"email": f"{user}@x.it"}}
+                codes.append(fresh.post("/v1/identify", body).status_code)
+        return codes
+
+    with ThreadPoolExecutor(THREADS) as pool:
+        codes = [c for result in pool.map(client, range(THREADS)) for c in result]
+    assert codes == [200] * THREADS * PER_THREAD
+    graph = fresh.graph
+    customers = {
+        tuple(graph.lookup(f"c{n}-{i}@x.it")) for n in range(THREADS) for i in range(PER_THREAD)
+    }
+    assert len(customers) == THREADS * PER_THREAD
+    assert all(len(ids) == 1 for ids in customers)
+    stats = fresh.get("/v1/stats").json()
+    calls = THREADS * PER_THREAD * 3 // 2
+    assert (stats["received"], stats["accepted"], stats["reconciles"]) == (calls, calls, True)
+    assert stats["commits"] < THREADS * PER_THREAD, stats
+
+
+def batch_of(users: list[str]) -> object:
+    calls = [{"type": "identify", "userId": u, "timestamp": TS} for u in users]
+    return read_event_calls(
+        calls, label="test", source="t", options=NormalizeOptions(), rejects=RejectsWriter(None)
+    )
+
+
+def writer_over(store: object, **kwargs: object) -> GroupWriter:
+    return GroupWriter(
+        store,  # type: ignore[arg-type]
+        match_config=load_match_config(None),
+        traits=load_traits_config(None),
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
+def test_queued_batches_are_committed_together(tmp_path: Path) -> None:
+    with open_store(tmp_path / "s.db") as store:
+        writer = writer_over(store, wait_ms=200)
+        writer.start()
+        futures = [writer.submit(batch_of([f"g{i}"])) for i in range(20)]  # type: ignore[arg-type]
+        reports = [f.result(timeout=60) for f in futures]
+        writer.stop()
+        assert writer.commits < 20
+        assert len({id(r) for r in reports}) == writer.commits
+        assert len(IdentityGraph.over(store).clusters()) == 20
+
+
+def test_writer_refuses_when_stopped_or_full(tmp_path: Path) -> None:
+    with open_store(tmp_path / "s.db") as store:
+        writer = writer_over(store, max_pending=3)
+        with pytest.raises(WriterStopped):
+            writer.submit(batch_of(["a"]))  # type: ignore[arg-type]
+        writer.start()
+        writer.submit(batch_of(["a", "b"])).result(timeout=60)  # type: ignore[arg-type]
+        writer.stop()
+    with open_store(tmp_path / "t.db") as store:
+        writer = writer_over(store, max_pending=3, wait_ms=500)
+        writer.start()
+        first = writer.submit(batch_of(["a", "b"]))  # type: ignore[arg-type]
+        with pytest.raises(WriterBusy):
+            writer.submit(batch_of(["c", "d"]))  # type: ignore[arg-type]
+        first.result(timeout=60)
+        writer.stop()
+
+
+def test_failed_commit_answers_503_and_stores_nothing(tmp_path: Path) -> None:
+    with open_store(tmp_path / "idgraph.db"):
+        pass
+    read_only = open_store(tmp_path / "idgraph.db", read_only=True)
+    try:
+        from idgraph.serve import ServeSettings, create_app
+        from tests.serve.conftest import KEY, TestClient
+
+        app = create_app(read_only, ServeSettings(api_keys=(KEY,)))
+        with TestClient(app) as client:
+            headers = {"Authorization": f"Bearer {KEY}"}
+            body = {"batch": [{"type": "identify", "userId": "x", "timestamp": TS}, 7]}
+            response = client.post("/v1/batch", json=body, headers=headers)
+            assert response.status_code == 503
+            assert "nothing of this request was stored" in response.json()["message"]
+            assert response.headers["Retry-After"] == "1"
+            stats = client.get("/v1/stats", headers=headers).json()
+            assert (stats["failed"], stats["rejected"], stats["accepted"]) == (1, 1, 0)
+            assert stats["reconciles"]
+        assert IdentityGraph.over(read_only).lookup("x") == []
+    finally:
+        read_only.close()
+
+
+def test_service_keeps_serving_after_a_failed_group(tmp_path: Path) -> None:
+    with serving(tmp_path) as served:
+        assert served.post("/v1/identify", {"userId": "after", "timestamp": TS}).status_code == 200
