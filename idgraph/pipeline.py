@@ -22,7 +22,7 @@ from idgraph.cluster.ids import new_customer_id
 from idgraph.cluster.lineage import lineage
 from idgraph.cluster.split import ComponentSplit, split_oversized
 from idgraph.errors import ConfigError, NotFoundError
-from idgraph.ingest.batch import SourceBatch, read_inputs
+from idgraph.ingest.batch import SourceBatch, check_inputs, read_checked
 from idgraph.ingest.mapping import SourceMapping
 from idgraph.ingest.rejects import RejectsWriter
 from idgraph.match.config import MatchConfig, load_match_config
@@ -31,6 +31,8 @@ from idgraph.match.view import match_fields
 from idgraph.models import EXPLICIT_LINK_RULES, Event, Link, MatchEvidence, Record, identifier_key
 from idgraph.normalize.record import NormalizeOptions
 from idgraph.scope import Scope, find_scope
+from idgraph.segment.refresh import memberships_of, refresh_segments
+from idgraph.segment.saved import SegmentChange
 from idgraph.settings import open_store
 from idgraph.store.base import GraphStore
 from idgraph.store.plan import IdentifierRow, StoreState, WritePlan
@@ -105,6 +107,9 @@ class IngestReport(BaseModel):
     split_ids: list[tuple[str, str]] = []
     #: Customer ids left without records by an erasure.
     erased_ids: list[str] = []
+    #: Per materialised segment, customers that entered / exited and why, e.g.
+    #: {"vip": {"entered (merge)": 1}}; each change is stored as a `SegmentChange`.
+    segment_changes: dict[str, dict[str, int]] = {}
     seconds: float
     #: True when nothing was written (`dry_run=True`); `changes` then says what would change.
     dry_run: bool = False
@@ -181,14 +186,17 @@ def run_ingest(
     trait_config = traits if isinstance(traits, TraitsConfig) else load_traits_config(traits)
     options = options or NormalizeOptions()
     files = [Path(p) for p in paths]
-    step("read", 0, len(files))
-    if Path(rejects_path).is_file():  # a stale file would blame this run; never unlink a device
-        Path(rejects_path).unlink()
-    with RejectsWriter(Path(rejects_path)) as rejects:
-        batches = read_inputs(files, options=options, rejects=rejects, mappings=mappings)
-        wrote_rejects = rejects.total > 0
-    step("read", len(files), len(files))
+    checked = check_inputs(files, mappings=mappings)  # before the store is even created
     with open_store(store, database=database, read_only=dry_run) as graph:
+        # Lines carrying an identifier someone had erased are refused while reading.
+        options = options.model_copy(update={"erased": erased_hashes(graph)})
+        step("read", 0, len(files))
+        if Path(rejects_path).is_file():  # a stale file would blame this run; never unlink a device
+            Path(rejects_path).unlink()
+        with RejectsWriter(Path(rejects_path)) as rejects:
+            batches = read_checked(checked, options=options, rejects=rejects)
+            wrote_rejects = rejects.total > 0
+        step("read", len(files), len(files))
         report = ingest_batches(
             graph,
             batches,
@@ -220,6 +228,7 @@ def ingest_batches(
     progress: Progress | None = None,
     full: bool = False,
     erase: Collection[str] = (),
+    remember: Sequence[tuple[str, str, int]] = (),
     summary: bool = True,
 ) -> IngestReport:
     """Resolve already-read batches into an open store, in one transaction.
@@ -233,6 +242,8 @@ def ingest_batches(
             match-config change); dry runs and probabilistic matching always do.
         erase: keys of records to delete with their events (`idgraph forget`); the customers
             they belonged to are re-resolved and may split.
+        remember: erased identifiers to refuse from now on, as (hash, kind, epoch ms),
+            written in the same transaction as the erasure.
         summary: count customers and cluster sizes over the whole store for the report
             (one scan of the customers); without it they cover the touched customers only.
     """
@@ -253,15 +264,26 @@ def ingest_batches(
     plan, stats = _plan(
         graph, state, batch, config, trait_config, as_of, overrides, scope, set(erase)
     )
+    plan.erased_hashes = list(remember)
     step("resolve", 1, 1)
     changes = None
+    moved: list[SegmentChange] = []
     if dry_run:
         changes = resolution_changes(
             state.assignment, plan.memberships, stats.accepted, stats.blocked_links
         )
     else:
         step("write", 0, 1)
+        before = memberships_of(graph, plan.retired_customers)
         graph.apply(plan)
+        moved = refresh_segments(
+            graph,
+            before=before,
+            touched=[row["id"] for row in plan.customers],
+            causes=_causes(plan, erase),
+            as_of_ms=as_of,
+            now_ms=int(time.time() * 1000),
+        )
         step("write", 1, 1)
     sizes: dict[int, int] = dict(Counter(stats.sizes))
     largest = sorted(
@@ -315,10 +337,46 @@ def ingest_batches(
         merged_ids=[(old, new) for old, new, *_ in plan.ids.merged],
         split_ids=[(new, old) for new, old, *_ in plan.ids.split],
         erased_ids=[cid for cid, _ in plan.ids.erased],
+        segment_changes=_count_changes(moved),
         seconds=round(time.perf_counter() - started, 3),
         dry_run=dry_run,
         changes=changes,
     )
+
+
+def _causes(plan: WritePlan, erase: Collection[str]) -> dict[str, str]:
+    """Why each written (or vanished) customer changed, strongest reason first."""
+    causes: dict[str, str] = {}
+    for cid, _ in plan.ids.erased:
+        causes[cid] = "erasure"
+    if erase:
+        for row in plan.customers:
+            causes.setdefault(row["id"], "erasure")
+    for new, old, *_ in plan.ids.split:
+        causes.setdefault(new, "split")
+        causes.setdefault(old, "split")
+    for old, new, *_ in plan.ids.merged:
+        causes.setdefault(old, "merge")
+        causes.setdefault(new, "merge")
+    owner = {record: customer for customer, record in plan.memberships}
+    for event in plan.new_events:
+        if event.record_key in owner:
+            causes.setdefault(owner[event.record_key], "new event")
+    return causes
+
+
+def _count_changes(changes: Sequence[SegmentChange]) -> dict[str, dict[str, int]]:
+    counts: dict[str, dict[str, int]] = {}
+    for change in changes:
+        per = counts.setdefault(change.segment, {})
+        key = f"{change.change} ({change.cause})"
+        per[key] = per.get(key, 0) + 1
+    return counts
+
+
+def erased_hashes(graph: GraphStore) -> frozenset[str]:
+    """Hashes of every identifier erased at a person's request (`idgraph forget`)."""
+    return frozenset(row["hash"] for row in graph.query("erased_hashes", READS["erased_hashes"]))
 
 
 def _needs_full(graph: GraphStore) -> bool:
@@ -365,10 +423,12 @@ def _load_scope(
     erase: set[str],
 ) -> tuple[Scope, StoreState]:
     """Find the stored records this run may touch, and load the state of those only."""
-    named = set(batch.records) | erase
-    named.update(k for pair in [*overrides.must_link, *overrides.cannot_link] for k in pair)
-    named.update(k for link in batch.links for k in (link.a, link.b))
+    forced = {k for pair in [*overrides.must_link, *overrides.cannot_link] for k in pair}
+    forced.update(k for link in batch.links for k in (link.a, link.b))
+    named = set(batch.records) | erase | forced
     before = graph.load_state(named)
+    stored_events = graph.existing_event_ids(sorted(batch.events))
+    active = {e.record_key for eid, e in batch.events.items() if eid not in stored_events}
     seeds: dict[str, Record] = {}
     for key in sorted(named - erase):
         old, new = before.records.get(key), batch.records.get(key)
@@ -378,13 +438,17 @@ def _load_scope(
             continue
         if old is None:
             seeds[key] = new
-        else:
-            merged = old.copy()
-            merged.merge_newer(new)
-            seeds[key] = merged
+            continue
+        merged = old.copy()
+        merged.merge_newer(new)
+        unchanged = record_row(merged) == record_row(old) and merged.identifiers == old.identifiers
+        if not unchanged or key in active or key in forced:
+            seeds[key] = merged  # an unchanged record with no new event changes nothing
     stored = {k: before.records[k] for k in seeds if k in before.records}
+    untouched = {k for k in batch.records if k in before.records and k not in seeds}
     gone = [before.records[k] for k in sorted(erase) if k in before.records]
     scope = find_scope(graph, seeds, stored, config, gone=gone)
+    scope.untouched = untouched - scope.keys
     return scope, graph.load_state(scope.keys | {r.key for r in gone})
 
 
@@ -426,6 +490,9 @@ def _plan(
     records: dict[str, Record] = {k: r for k, r in state.records.items() if k not in erase}
     unchanged = 0
     for key, record in batch.records.items():
+        if scope is not None and key in scope.untouched:
+            unchanged += 1  # stored, unchanged, no new event: outside the scope on purpose
+            continue
         old = state.records.get(key)
         if old is None:
             records[key] = record

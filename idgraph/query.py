@@ -29,10 +29,12 @@ from idgraph.store.schema import NODE_TABLES
 from idgraph.types import FIELD_NAMES
 
 __all__ = [
+    "CustomerHistory",
     "CustomerProfile",
     "EventView",
     "EvidencePath",
     "EvidenceStep",
+    "HistoryEntry",
     "IdentifierView",
     "IdentityGraph",
     "MatchView",
@@ -198,6 +200,39 @@ class EvidencePath(BaseModel):
     steps: list[EvidenceStep]
 
 
+class HistoryEntry(BaseModel):
+    """One thing that happened to a customer id."""
+
+    model_config = ConfigDict(frozen=True)
+
+    ts: int
+    #: created, absorbed (another id merged into this one), merged_into (this id was
+    #: absorbed), split_off (a part left, as `other`), split_from (this id was cut out of
+    #: `other`), erased (its last records were forgotten).
+    kind: Literal["created", "absorbed", "merged_into", "split_off", "split_from", "erased"]
+    other: str | None = None
+    records: int | None = None
+    #: The evidence of a merge, or the reason of a split.
+    detail: str = ""
+
+
+class CustomerHistory(BaseModel):
+    """A customer id's life: where it came from and, if it is gone, where its records went."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    #: active, merged, erased; "unknown" for an id issued before the registry existed.
+    status: str
+    #: The live customer holding this id's records now (itself when active), or None.
+    current: str | None
+    entries: list[HistoryEntry]
+
+
+#: Longest MERGED_INTO chain followed from an old id to its survivor.
+_MAX_MERGE_HOPS = 64
+
+
 class IdentityGraph:
     """Read access to an idgraph store; use it as a context manager.
 
@@ -262,6 +297,9 @@ class IdentityGraph:
         value = identifier.strip()
         if self._read("customer_by_id", id=value):
             return [value]
+        survivor = self.current_id(value)
+        if survivor is not None:
+            return [survivor]
         by_record = self._read("customer_by_record", key=value)
         if by_record:
             return [row["id"] for row in by_record]
@@ -281,15 +319,79 @@ class IdentityGraph:
     def _phone(self, value: str) -> str | None:
         return normalize_phone(value, self._region)
 
+    def current_id(self, customer_id: str) -> str | None:
+        """The live customer an id names now: itself, or the survivor it was merged into.
+
+        Ids handed to other systems keep working after merges. None when the id is unknown
+        or its records were erased.
+        """
+        seen = customer_id
+        for _ in range(_MAX_MERGE_HOPS):
+            if self._read("customer_by_id", id=seen):
+                return seen
+            onward = self._read("id_merged_into", id=seen)
+            if not onward:
+                return None
+            seen = onward[0]["other"]
+        return None
+
+    def history(self, customer_id: str) -> CustomerHistory:
+        """What happened to a customer id: created, merges in and out, splits, erasure.
+
+        Raises:
+            NotFoundError: the id was never issued.
+        """
+        registry = self._read("id_registry", id=customer_id)
+        live = bool(self._read("customer_by_id", id=customer_id))
+        if not registry and not live:
+            raise NotFoundError(f"no customer id {customer_id!r} was ever issued")
+        entries: list[HistoryEntry] = []
+        status = "unknown"
+        if registry:
+            row = registry[0]
+            status = row["status"] or "active"
+            if row["created_ts"]:
+                entries.append(HistoryEntry(ts=row["created_ts"], kind="created"))
+            if status == "erased" and row["retired_ts"]:
+                entries.append(HistoryEntry(ts=row["retired_ts"], kind="erased"))
+        for read, kind in (
+            ("id_absorbed", "absorbed"),
+            ("id_merged_into", "merged_into"),
+            ("id_split_off", "split_off"),
+            ("id_split_from", "split_from"),
+        ):
+            for row in self._read(read, id=customer_id):
+                entries.append(
+                    HistoryEntry(
+                        ts=row["ts"] or 0,
+                        kind=kind,  # type: ignore[arg-type]
+                        other=row["other"],
+                        records=row["records"],
+                        detail=row["detail"] or "",
+                    )
+                )
+        entries.sort(key=lambda e: (e.ts, e.kind, e.other or ""))
+        return CustomerHistory(
+            id=customer_id,
+            status="active" if live else status,
+            current=self.current_id(customer_id),
+            entries=entries,
+        )
+
     def profile(self, customer_id: str, *, events: int = 20) -> CustomerProfile:
         """The customer's golden fields, traits, records, identifiers and recent events.
 
+        An id that was merged into another answers with the survivor's profile (its `id`
+        says which).
+
         Raises:
-            NotFoundError: no customer has that id.
+            NotFoundError: no customer has that id, now or before.
         """
-        rows = self._read("customer_node", id=customer_id)
-        if not rows:
+        current = self.current_id(customer_id)
+        if current is None:
             raise NotFoundError(f"no customer with id {customer_id!r}")
+        customer_id = current
+        rows = self._read("customer_node", id=customer_id)
         node = rows[0]["customer"]
         golden = {k: node.get(k) for k in _GOLDEN if node.get(k) is not None}
         summary = {k: node.get(k) for k in _CUSTOMER_META}

@@ -41,6 +41,8 @@ class Scope:
     drop_blocks: list[tuple[str, str]] = field(default_factory=list)
     #: Rounds the closure took, for the report and the benchmark.
     rounds: int = 0
+    #: Stored records the batch repeats unchanged (no new event either): nothing to do.
+    untouched: set[str] = field(default_factory=set)
 
 
 def find_scope(

@@ -196,6 +196,9 @@ def ingest(
     out.print(f"cluster sizes (records: customers) {sizes}")
     largest = ", ".join(f"{cid} ({n})" for cid, n in report.largest_clusters)
     out.print(f"largest customers: {largest}")
+    for segment, counts in report.segment_changes.items():
+        moved = ", ".join(f"{what}: {n}" for what, n in counts.items())
+        out.print(f"segment {segment}: {moved}", highlight=False)
     if report.rejects_path:
         console.print(
             f"[yellow]{report.rejected} line(s) rejected[/], see {report.rejects_path}",
@@ -325,6 +328,61 @@ def split_customer(
         with IdentityGraph(store, database=database) as graph:
             after = sorted({cid for key in members for cid in graph.lookup(key)})
     console.print(f"split {customer} into {', '.join(after)}", highlight=False)
+
+
+@app.command()
+def forget(
+    identifier: Annotated[
+        str,
+        typer.Argument(
+            help="The person's email, phone, user id, record key or customer id.",
+            show_default=False,
+        ),
+    ],
+    store: StoreOption = None,
+    database: DatabaseOption = None,
+    match_config: MatchConfigOption = None,
+    default_region: Annotated[str, typer.Option(help="Phone region for a national number.")] = "US",
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Say what would be removed; remove nothing.")
+    ] = False,
+) -> None:
+    """Erase a person: delete every record and event of the customer the identifier names.
+
+    The customers around them are re-resolved (an identifier the person shared may link
+    again), saved segments drop the customer (cause "erasure"), and `idgraph history` shows
+    the id as erased. Their email, phone, user and customer ids are kept only as keyed
+    one-way hashes (set IDGRAPH_ERASURE_KEY), and any later input line carrying one is
+    refused into the rejects file. An identifier on several customers names no one person:
+    forget by customer id. Prints counts, never the erased values.
+    In Python: idgraph.erasure.forget(store, identifier).
+    """
+    from idgraph.erasure import forget as forget_person
+    from idgraph.match.config import load_match_config
+    from idgraph.settings import open_store
+
+    with _errors(), open_store(store, database=database, read_only=dry_run) as graph:
+        done = forget_person(
+            graph,
+            identifier,
+            default_region=default_region.upper(),
+            match_config=load_match_config(match_config),
+            dry_run=dry_run,
+        )
+    kinds = ", ".join(f"{n} {kind}" for kind, n in sorted(done.identifiers.items()))
+    verb = "would forget" if done.dry_run else "forgot"
+    console.print(
+        f"{verb} customer {done.customer}: {len(done.records)} record(s), {done.events} "
+        f"event(s), identifiers: {kinds or 'none'}; {done.remembered} kept as one-way hashes",
+        highlight=False,
+    )
+    if done.resolution is not None:
+        r = done.resolution
+        console.print(
+            f"re-resolved {r.records_resolved} record(s) around them; "
+            f"{r.customers_touched} customer(s) rewritten",
+            highlight=False,
+        )
 
 
 @app.command()

@@ -76,6 +76,54 @@ def profile(
         _print_profile(p)
 
 
+@app.command()
+def history(
+    customer_id: Annotated[
+        str, typer.Argument(help="A customer id, current or merged away.", show_default=False)
+    ],
+    store: StoreOption = None,
+    database: DatabaseOption = None,
+    fmt: FormatOption = "table",
+) -> None:
+    """Show what happened to a customer id: created, merged, split, erased, and where it is now.
+
+    Ids survive re-runs: on a merge the oldest id survives and the others are recorded as
+    MERGED_INTO it (with the evidence); on a split the part with most records keeps the id
+    and the others are recorded as SPLIT_FROM it. Looking up a merged id answers with the
+    survivor. In Python: IdentityGraph(store).history(customer_id).
+    """
+    from idgraph.query import IdentityGraph
+
+    fmt = _check_format(fmt)
+    with _errors(), IdentityGraph(store, database=database) as graph:
+        found = graph.history(customer_id)
+    if fmt == "json":
+        sys.stdout.write(orjson.dumps(found.model_dump(), option=orjson.OPT_INDENT_2).decode())
+        sys.stdout.write("\n")
+        return
+    rows = [
+        {
+            "when": _iso(e.ts) if e.ts else "",
+            "what": e.kind.replace("_", " "),
+            "other id": e.other or "",
+            "records": "" if e.records is None else e.records,
+            "evidence / reason": e.detail,
+        }
+        for e in found.entries
+    ]
+    if fmt == "csv":
+        sys.stdout.write(_rows_as("csv", list(rows[0]) if rows else ["when"], rows, ""))
+        return
+    now = found.current or "nobody (erased or unknown)"
+    out.print(f"{found.id}: {found.status}; its records are now customer {now}", highlight=False)
+    table = Table(title=f"history of {found.id}")
+    for column in ("when", "what", "other id", "records", "evidence / reason"):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(*(str(v) for v in row.values()))
+    out.print(table)
+
+
 def _print_profile(p: Any) -> None:
     head = Table(title=f"customer {p.id}", show_header=False)
     head.add_column("field")

@@ -247,6 +247,42 @@ def segment_show(
     sys.stdout.write(_rows_as("table", ["ran", "as_of", "size", "entered", "exited"], runs, "runs"))
 
 
+@segment_app.command("changes")
+def segment_changes_command(
+    name: Annotated[str, typer.Argument(help="A saved segment's name.", show_default=False)],
+    since: Annotated[
+        str | None,
+        typer.Option(help="Only changes at or after this date (YYYY-MM-DD) or ISO time."),
+    ] = None,
+    limit: Annotated[int, typer.Option(help="At most this many changes.", min=1)] = 1000,
+    offset: Annotated[int, typer.Option(help="Skip this many changes first.", min=0)] = 0,
+    store: StoreOption = None,
+    database: DatabaseOption = None,
+    fmt: FormatOption = "table",
+    output: OutputOption = None,
+) -> None:
+    """List who entered and left a saved segment, when, and why: the delta a channel syncs.
+
+    Ingests, `idgraph link` / `split` / `forget` and the HTTP service move a run segment's
+    members as soon as they re-resolve a customer; each change carries its cause (new event,
+    record change, merge, split, erasure); `segment run` records its own as "segment run".
+    In Python: idgraph.segment.saved.segment_changes(store, name, since_ms=...).
+    """
+    from idgraph.segment.saved import segment_changes
+    from idgraph.settings import open_store
+
+    fmt = _check_format(fmt)
+    since_ms = _as_of_ms(since) if since is not None else 0
+    with _errors(), open_store(store, read_only=True, database=database) as graph:
+        found = segment_changes(graph, name, since_ms=since_ms, offset=offset, limit=limit)
+    rows = [
+        {"when": _iso(c.ts), "customer": c.customer, "change": c.change, "cause": c.cause}
+        for c in found
+    ]
+    columns = ["when", "customer", "change", "cause"]
+    _emit(_rows_as(fmt, columns, rows, f"changes of {name}"), output)
+
+
 @segment_app.command("preview")
 def segment_preview(
     target: Annotated[

@@ -20,7 +20,15 @@ from idgraph.ingest.mapping import SourceMapping, load_mapping, sidecar_path
 from idgraph.ingest.rejects import RejectsWriter
 from idgraph.normalize.record import NormalizeOptions
 
-__all__ = ["EVENT_SUFFIXES", "TABLE_SUFFIXES", "SourceBatch", "iter_inputs", "read_inputs"]
+__all__ = [
+    "EVENT_SUFFIXES",
+    "TABLE_SUFFIXES",
+    "SourceBatch",
+    "check_inputs",
+    "iter_inputs",
+    "read_checked",
+    "read_inputs",
+]
 
 EVENT_SUFFIXES = (".jsonl", ".ndjson", ".json")
 TABLE_SUFFIXES = (".csv",)
@@ -64,6 +72,34 @@ def _plan(path: Path, mappings: Mapping[Path, SourceMapping], max_line_bytes: in
         mapping = load_mapping(sidecar)
     check_table(path, mapping, max_line_bytes=max_line_bytes)
     return _Plan(path, "table", mapping)
+
+
+def check_inputs(
+    paths: Sequence[Path],
+    *,
+    mappings: Mapping[Path, SourceMapping] | None = None,
+    max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+) -> list[_Plan]:
+    """Check every input as a whole (readable, mapped, header complete), reading no line.
+
+    `run_ingest` calls this before it opens (or creates) the store, then `read_checked`.
+
+    Raises:
+        InputError: a file is unusable as a whole.
+        ConfigError: a mapping file is invalid.
+    """
+    return [_plan(Path(p), mappings or {}, max_line_bytes) for p in paths]
+
+
+def read_checked(
+    plans: Sequence[_Plan],
+    *,
+    options: NormalizeOptions,
+    rejects: RejectsWriter,
+    max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+) -> list[SourceBatch]:
+    """Read inputs `check_inputs` accepted, one batch per file."""
+    return list(_read_all(list(plans), options, rejects, max_line_bytes))
 
 
 def iter_inputs(

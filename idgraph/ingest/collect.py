@@ -12,6 +12,7 @@ from pathlib import Path
 
 from idgraph.ingest.rejects import FileCounts, Reject, RejectsWriter, render_raw
 from idgraph.models import Event, Link, Record
+from idgraph.normalize.erased import ERASED_REASON
 
 
 @dataclass(slots=True)
@@ -57,6 +58,8 @@ class BatchBuilder:
         self.counts.read += 1
         self.counts.rejected += 1
         text = render_raw(raw, total_bytes=total_bytes)
+        if reason.endswith(ERASED_REASON):
+            text = "(withheld: the line carries an erased identifier)"
         self._rejects.write(Reject(self.path, line, reason, field, text))
 
     def accept(

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, field_validator
 from idgraph.errors import FieldError
 from idgraph.models import Record, SourceRecord, record_key
 from idgraph.normalize.countries import normalize_country
+from idgraph.normalize.erased import ERASED_REASON, erased_identifier
 from idgraph.normalize.fields import (
     DateOrder,
     clean_name,
@@ -37,6 +38,8 @@ class NormalizeOptions(BaseModel):
         default_region: ISO 3166 alpha-2 region for phone numbers written without ``+``.
         date_order: How ``NN/NN/YYYY`` dates are read: day first (``DMY``) or month first.
         junk: Placeholder values dropped instead of kept as identifiers or fields.
+        erased: One-way hashes of identifiers erased at a person's request
+            (`idgraph forget`); a record carrying one is refused, never stored.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -44,6 +47,7 @@ class NormalizeOptions(BaseModel):
     default_region: str = "US"
     date_order: DateOrder = "DMY"
     junk: JunkConfig = DEFAULT_JUNK
+    erased: frozenset[str] = frozenset()
 
     @field_validator("default_region")
     @classmethod
@@ -138,6 +142,10 @@ def to_record(src: SourceRecord, opts: NormalizeOptions) -> Record:
             value = None if not text or opts.junk.is_junk(kind, text) else text
         if value is not None:
             identifiers.add((kind, value))
+    if opts.erased:
+        erased = erased_identifier(set(identifiers), opts.erased)
+        if erased is not None:
+            raise FieldError(erased, ERASED_REASON)
     return Record(
         key=record_key(src.source, src.source_id, src.kind),
         source=src.source,

@@ -135,6 +135,7 @@ def compile_segment(
     as_of_ms: int,
     customer_properties: Mapping[str, str],
     resolve: Resolver | None = None,
+    among_ids: bool = False,
 ) -> CompiledQuery:
     """Compile a definition into one query that returns its members.
 
@@ -149,6 +150,8 @@ def compile_segment(
             reports them; `ANY_TRAITS` accepts every name unchecked.
         resolve: Finds a saved segment by name, for `segment:` conditions. Without it, a
             definition that references another segment cannot be compiled.
+        among_ids: Test only the customers whose ids are given as `$customer_ids` (how an
+            ingest re-evaluates the customers it touched), not every customer.
 
     Returns:
         The query, named `segment:<name>`.
@@ -184,10 +187,15 @@ def compile_segment(
     condition = compiler.condition(defn.where, "where")
     if compiler.problems:
         raise_problems(compiler.problems, defn.source or f"segment {defn.name!r}")
+    start = (
+        "UNWIND $customer_ids AS cid MATCH (c:Customer {id: cid})"
+        if among_ids
+        else "MATCH (c:Customer)"
+    )
     if not compiler.steps:
-        cypher = f"MATCH (c:Customer) WHERE {condition} {_RETURN}"
+        cypher = f"{start} WHERE {condition} {_RETURN}"
     else:
-        cypher = f"MATCH (c:Customer) {' '.join(compiler.steps)} WHERE {condition} {_RETURN}"
+        cypher = f"{start} {' '.join(compiler.steps)} WHERE {condition} {_RETURN}"
     return CompiledQuery(name=f"segment:{defn.name}", cypher=cypher, params=compiler.params)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
@@ -40,6 +40,7 @@ def run_segment(
     *,
     as_of_ms: int,
     resolve: Resolver | None = None,
+    customer_ids: Sequence[str] | None = None,
 ) -> SegmentResult:
     """Compile a definition for the store's engine, run it, and collect the members.
 
@@ -48,6 +49,7 @@ def run_segment(
         defn: The validated definition.
         as_of_ms: The instant to evaluate at (epoch ms); see `compile_segment`.
         resolve: Finds saved segments by name, for `segment:` conditions.
+        customer_ids: Test only these customers (those an ingest touched); default all.
 
     Returns:
         The members and their count.
@@ -58,8 +60,23 @@ def run_segment(
             itself.
         StoreQueryError: If the engine rejects the query.
     """
-    compiled = explain_segment(store, defn, as_of_ms=as_of_ms, resolve=resolve)
-    rows = store.query(compiled.name, compiled.cypher, compiled.params)
+    if customer_ids is None:
+        compiled = explain_segment(store, defn, as_of_ms=as_of_ms, resolve=resolve)
+        rows = store.query(compiled.name, compiled.cypher, compiled.params)
+    else:
+        compiled = compile_segment(
+            defn,
+            dialect=store.dialect,
+            as_of_ms=as_of_ms,
+            customer_properties=store.customer_properties(),
+            resolve=resolve,
+            among_ids=True,
+        )
+        rows = []
+        ordered = sorted(set(customer_ids))
+        for start in range(0, len(ordered), 5000):
+            params = {**compiled.params, "customer_ids": ordered[start : start + 5000]}
+            rows.extend(store.query(compiled.name, compiled.cypher, params))
     members = [_summary(row) for row in rows]
     logger.debug("segment %s: %d members", defn.name, len(members))
     return SegmentResult(

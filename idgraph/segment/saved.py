@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict
@@ -26,6 +27,7 @@ from idgraph.store.queries import READS, SEGMENT_WRITES
 
 __all__ = [
     "SavedSegment",
+    "SegmentChange",
     "SegmentRunReport",
     "SegmentRunSummary",
     "delete_segment",
@@ -81,6 +83,60 @@ class SegmentRunReport(BaseModel):
     #: Ids of customers who left; a customer merged away since may no longer exist.
     exited: list[str]
     first_run: bool
+
+
+class SegmentChange(BaseModel):
+    """One customer entering or leaving one segment, and why.
+
+    `cause` is what moved the customer: "new event", "record change", "merge", "split" or
+    "erasure" when an ingest, override or erasure re-resolved it; "segment run" when a run
+    re-evaluated the definition (time windows moving, a changed definition).
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    segment: str
+    customer: str
+    change: Literal["entered", "exited"]
+    cause: str
+    ts: int
+
+
+def moves(
+    name: str,
+    entered: Sequence[str],
+    exited: Sequence[str],
+    cause: Callable[[str], str],
+    ts: int,
+) -> list[SegmentChange]:
+    """The changes of one segment: who entered, who exited, each with its cause."""
+    changes = [
+        SegmentChange(segment=name, customer=c, change="entered", cause=cause(c), ts=ts)
+        for c in entered
+    ]
+    changes += [
+        SegmentChange(segment=name, customer=c, change="exited", cause=cause(c), ts=ts)
+        for c in exited
+    ]
+    return changes
+
+
+def change_rows(changes: Sequence[SegmentChange]) -> list[dict[str, Any]]:
+    """`SegmentChange` nodes to create, each with a fresh id."""
+    return [{"id": uuid.uuid4().hex, **c.model_dump()} for c in changes]
+
+
+def segment_changes(
+    store: GraphStore, name: str, *, since_ms: int = 0, offset: int = 0, limit: int = 1000
+) -> list[SegmentChange]:
+    """Entered/exited changes of a saved segment since an instant, oldest first, by page."""
+    get_segment(store, name)
+    rows = store.query(
+        "segment_changes",
+        READS["segment_changes"],
+        {"name": name, "since": since_ms, "offset": offset, "limit": limit},
+    )
+    return [SegmentChange(segment=name, **row) for row in rows]
 
 
 def definition_text(defn: SegmentDefinition) -> str:
@@ -219,6 +275,9 @@ def run_saved_segment(
         )
     size = len(now_in)
     steps.append((SEGMENT_WRITES["segment_mark_run"], {"name": name, "ts": ran, "size": size}))
+    moved = moves(name, entered, exited, lambda _: "segment run", ran)
+    if moved:
+        steps.append((SEGMENT_WRITES["segment_record_changes"], {"rows": change_rows(moved)}))
     steps.append(
         (
             SEGMENT_WRITES["segment_record_run"],
@@ -268,6 +327,7 @@ def delete_segment(store: GraphStore, name: str) -> None:
         f"segment_delete:{name}",
         [
             (SEGMENT_WRITES["segment_delete_runs"], {"name": name}),
+            (SEGMENT_WRITES["segment_delete_changes"], {"name": name}),
             (SEGMENT_WRITES["segment_delete"], {"name": name}),
         ],
     )

@@ -269,6 +269,10 @@ NEO4J_WRITES: Final[dict[str, str]] = {
         "MATCH (:Record {key: row.record})-[e:IN_BLOCK]->(:Block {key: row.block}) DELETE e"
     ),
     "merge_blocks": "UNWIND $rows AS row MERGE (:Block {key: row.key})",
+    "remember_erased": (
+        "UNWIND $rows AS row MERGE (e:ErasedIdentifier {hash: row.hash}) "
+        "ON CREATE SET e.kind = row.kind, e.ts = row.ts"
+    ),
     "update_rfm": (
         "UNWIND $rows AS row MATCH (c:Customer {id: row.id}) "
         "SET c.rfm_recency = row.rfm_recency, c.rfm_frequency = row.rfm_frequency, "
@@ -364,6 +368,10 @@ LADYBUG_WRITES: Final[dict[str, str]] = {
     "retire_customer_ids": (
         "UNWIND $rows AS row MATCH (x:CustomerId {id: row.id}) "
         "SET x.status = row.status, x.retired_ts = row.ts"
+    ),
+    "remember_erased": (
+        "UNWIND $rows AS row MERGE (e:ErasedIdentifier {hash: row.hash}) "
+        "ON CREATE SET e.kind = row.kind, e.ts = row.ts"
     ),
     "update_rfm": (
         "UNWIND $rows AS row MATCH (c:Customer {id: row.id}) "

@@ -193,6 +193,10 @@ class LadybugStore(GraphStore):
         """Delete erased records, their events, and identifiers and blocks no one else holds."""
         if not plan.erased_records:
             return
+        self._set_rows(
+            "remember_erased",
+            [{"hash": h, "kind": k, "ts": t} for h, k, t in plan.erased_hashes],
+        )
         self._keyed("delete_records", plan.erased_records)
         self._keyed("delete_orphan_identifiers", plan.erased_identifiers)
         self._keyed("delete_orphan_blocks", plan.erased_blocks)

@@ -248,6 +248,10 @@ def _erase_steps(plan: WritePlan) -> list[WriteStep]:
     if not plan.erased_records:
         return []
     return [
+        WriteStep(
+            "remember_erased",
+            [{"hash": h, "kind": k, "ts": t} for h, k, t in plan.erased_hashes],
+        ),
         WriteStep("drop_records", [{"key": k} for k in plan.erased_records]),
         WriteStep("drop_orphan_identifiers", [{"key": k} for k in plan.erased_identifiers]),
         WriteStep("drop_orphan_blocks", [{"key": k} for k in plan.erased_blocks]),

@@ -78,6 +78,8 @@ class WritePlan:
     erased_records: list[str] = field(default_factory=list)
     erased_identifiers: list[str] = field(default_factory=list)
     erased_blocks: list[str] = field(default_factory=list)
+    #: Identifiers to refuse from now on, as (hash, kind, epoch ms) (`idgraph forget`).
+    erased_hashes: list[tuple[str, str, int]] = field(default_factory=list)
     #: Block nodes to create, and record-block edges to add and remove.
     new_blocks: list[str] = field(default_factory=list)
     add_blocks: list[tuple[str, str]] = field(default_factory=list)

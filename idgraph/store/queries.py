@@ -44,6 +44,31 @@ READS: Final[dict[str, str]] = {
         "m.score AS score "
         "ORDER BY record_a, record_b"
     ),
+    "id_registry": (
+        "MATCH (x:CustomerId {id: $id}) RETURN x.id AS id, x.created_ts AS created_ts, "
+        "x.status AS status, x.retired_ts AS retired_ts"
+    ),
+    "id_merged_into": (
+        "MATCH (:CustomerId {id: $id})-[m:MERGED_INTO]->(o:CustomerId) "
+        "RETURN o.id AS other, m.ts AS ts, m.evidence AS detail, m.records AS records"
+    ),
+    "id_absorbed": (
+        "MATCH (o:CustomerId)-[m:MERGED_INTO]->(:CustomerId {id: $id}) "
+        "RETURN o.id AS other, m.ts AS ts, m.evidence AS detail, m.records AS records"
+    ),
+    "id_split_from": (
+        "MATCH (:CustomerId {id: $id})-[m:SPLIT_FROM]->(o:CustomerId) "
+        "RETURN o.id AS other, m.ts AS ts, m.reason AS detail, m.records AS records"
+    ),
+    "id_split_off": (
+        "MATCH (o:CustomerId)-[m:SPLIT_FROM]->(:CustomerId {id: $id}) "
+        "RETURN o.id AS other, m.ts AS ts, m.reason AS detail, m.records AS records"
+    ),
+    "identifier_holder_counts": (
+        "UNWIND $keys AS k MATCH (:Identifier {key: k})<-[:HAS_IDENTIFIER]-(r:Record) "
+        "RETURN k AS key, count(r) AS n"
+    ),
+    "erased_hashes": "MATCH (e:ErasedIdentifier) RETURN e.hash AS hash",
     "count_records": "MATCH (r:Record) RETURN count(r) AS n",
     "count_customers": "MATCH (c:Customer) RETURN count(c) AS n",
     "count_customer_ids": "MATCH (x:CustomerId) RETURN count(x) AS n",
@@ -89,6 +114,15 @@ READS: Final[dict[str, str]] = {
     "segment_runs": (
         "MATCH (r:SegmentRun) WHERE r.segment = $name RETURN r.ts AS ts, r.as_of_ts AS as_of_ts, "
         "r.size AS size, r.entered AS entered, r.exited AS exited ORDER BY ts"
+    ),
+    "segment_members_of": (
+        "UNWIND $ids AS cid MATCH (c:Customer {id: cid})-[:IN_SEGMENT]->(s:Segment) "
+        "RETURN c.id AS customer, s.name AS segment"
+    ),
+    "segment_changes": (
+        "MATCH (x:SegmentChange) WHERE x.segment = $name AND x.ts >= $since "
+        "RETURN x.customer AS customer, x.change AS change, x.cause AS cause, x.ts AS ts "
+        "ORDER BY ts, customer, change SKIP $offset LIMIT $limit"
     ),
     "customer_segments": (
         "MATCH (:Customer {id: $id})-[m:IN_SEGMENT]->(s:Segment) "
@@ -257,6 +291,14 @@ SEGMENT_WRITES: Final[dict[str, str]] = {
         "size: $size, entered: $entered, exited: $exited})"
     ),
     "segment_delete_runs": "MATCH (r:SegmentRun) WHERE r.segment = $name DELETE r",
+    "segment_delete_changes": "MATCH (x:SegmentChange) WHERE x.segment = $name DELETE x",
+    "segment_adjust_size": (
+        "MATCH (s:Segment {name: $name}) SET s.size = coalesce(s.size, 0) + $delta"
+    ),
+    "segment_record_changes": (
+        "UNWIND $rows AS row CREATE (:SegmentChange {id: row.id, segment: row.segment, "
+        "customer: row.customer, ts: row.ts, change: row.change, cause: row.cause})"
+    ),
     "segment_delete": "MATCH (s:Segment {name: $name}) DETACH DELETE s",
 }
 

@@ -97,6 +97,16 @@ def _change_plan() -> WritePlan:
         erased_records=["crm:2"],
         erased_identifiers=["email:x@example.com"],
         erased_blocks=["name_and_postcode\x1fSMT\x1f20100"],
+        erased_hashes=[("ab12", "email", 1)],
+        trait_updates=[
+            {
+                "id": "C-5",
+                "rfm_recency": 3,
+                "rfm_frequency": 2,
+                "rfm_monetary": 1,
+                "rfm_score": "321",
+            }
+        ],
         drop_blocks=[("crm:1", "name_and_postcode\x1fSMT\x1f20100")],
         ids=IdChanges(
             created=[("C-3", 1)],
@@ -135,9 +145,14 @@ def test_every_write_statement_is_a_named_dialect_statement(
 
 def test_incremental_change_statements_lint_clean() -> None:
     statements = _plan_statements(_change_plan())
-    assert {"drop_records", "merge_merged_into", "merge_split_from", "drop_record_blocks"} <= {
-        name for name, _, _ in statements
-    }
+    assert {
+        "drop_records",
+        "merge_merged_into",
+        "merge_split_from",
+        "drop_record_blocks",
+        "remember_erased",
+        "update_rfm",
+    } <= {name for name, _, _ in statements}
     results = lint([(name, text, params) for name, text, params in statements])
     assert {r.name: r.errors for r in results if r.errors} == {}
 
@@ -212,6 +227,8 @@ def query_wire(fixture_store: tuple[Path, IngestReport]) -> list[Sent]:
         if query.endswith("RETURN c AS customer"):
             return Answer(["customer"], [[{"id": "C-1", "first_name": "Ada", "vip": True}]])
         if "RETURN c.id AS id" in query and "$key" in query:
+            return Answer(["id"], [["C-1"]])
+        if query == "MATCH (c:Customer {id: $id}) RETURN c.id AS id" and params["id"] == "C-1":
             return Answer(["id"], [["C-1"]])
         if query.startswith("MATCH (a:Record {key: $record_a}) MATCH (b"):
             row = [["crm:1", "email:x@y.z", "web:1"], ["Record", "Identifier", "Record"]]
