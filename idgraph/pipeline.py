@@ -36,7 +36,7 @@ from idgraph.segment.saved import SegmentChange
 from idgraph.settings import open_store
 from idgraph.store.base import GraphStore
 from idgraph.store.plan import IdentifierRow, StoreState, WritePlan
-from idgraph.store.queries import READS
+from idgraph.store.queries import READS, SCOPED_STATE_READS
 from idgraph.store.rows import record_row
 from idgraph.store.schema import NODE_TABLES, ColumnType, check_property_name
 from idgraph.traits.compute import compute_traits, events_frame, rfm_scores, rfm_text
@@ -362,6 +362,9 @@ def _causes(plan: WritePlan, erase: Collection[str]) -> dict[str, str]:
     for event in plan.new_events:
         if event.record_key in owner:
             causes.setdefault(owner[event.record_key], "new event")
+    for record in plan.new_records:
+        if record.key in owner:
+            causes.setdefault(owner[record.key], "new record")
     return causes
 
 
@@ -424,14 +427,27 @@ def _load_scope(
 ) -> tuple[Scope, StoreState]:
     """Find the stored records this run may touch, and load the state of those only."""
     forced = {k for pair in [*overrides.must_link, *overrides.cannot_link] for k in pair}
-    forced.update(k for link in batch.links for k in (link.a, link.b))
+    linked = {k for link in batch.links for k in (link.a, link.b)}
+    before = {r.key: r for r in graph.load_records(set(batch.records) | erase | forced | linked)}
+    known = {
+        (row["a"], row["b"], row["rule"])
+        for row in graph.keyed_read(
+            "state_links",
+            SCOPED_STATE_READS["state_links"],
+            "keys",
+            linked,
+            {"rules": sorted(EXPLICIT_LINK_RULES)},
+        )
+    }
+    forced.update(
+        k for lk in batch.links if (lk.a, lk.b, lk.rule) not in known for k in (lk.a, lk.b)
+    )
     named = set(batch.records) | erase | forced
-    before = graph.load_state(named)
     stored_events = graph.existing_event_ids(sorted(batch.events))
     active = {e.record_key for eid, e in batch.events.items() if eid not in stored_events}
     seeds: dict[str, Record] = {}
     for key in sorted(named - erase):
-        old, new = before.records.get(key), batch.records.get(key)
+        old, new = before.get(key), batch.records.get(key)
         if new is None:
             if old is not None:
                 seeds[key] = old
@@ -444,9 +460,9 @@ def _load_scope(
         unchanged = record_row(merged) == record_row(old) and merged.identifiers == old.identifiers
         if not unchanged or key in active or key in forced:
             seeds[key] = merged  # an unchanged record with no new event changes nothing
-    stored = {k: before.records[k] for k in seeds if k in before.records}
-    untouched = {k for k in batch.records if k in before.records and k not in seeds}
-    gone = [before.records[k] for k in sorted(erase) if k in before.records]
+    stored = {k: before[k] for k in seeds if k in before}
+    untouched = {k for k in batch.records if k in before and k not in seeds}
+    gone = [before[k] for k in sorted(erase) if k in before]
     scope = find_scope(graph, seeds, stored, config, gone=gone)
     scope.untouched = untouched - scope.keys
     return scope, graph.load_state(scope.keys | {r.key for r in gone})

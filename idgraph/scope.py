@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from idgraph.block.keys import record_blocks
 from idgraph.match.config import MatchConfig
+from idgraph.match.decide import fuzzy_matches
 from idgraph.match.view import match_fields
 from idgraph.models import Record, identifier_key
 from idgraph.store.base import GraphStore
@@ -69,7 +70,10 @@ def find_scope(
     for record in gone:
         blocks_before[record.key] = record_blocks(match_fields(record), config.fuzzy)
         blocks_now.setdefault(record.key, set())
-    for record in [*seeds.values(), *gone]:
+    for record in seeds.values():
+        scope.recompute.update(identifier_key(kind, value) for kind, value in record.identifiers)
+    scope.recompute -= _settled_for_good(graph, scope.recompute)
+    for record in gone:
         scope.recompute.update(identifier_key(kind, value) for kind, value in record.identifiers)
 
     delta: Counter[str] = Counter()
@@ -96,7 +100,12 @@ def find_scope(
     scope.new_blocks = {b for b in touched_blocks if b not in existing and delta[b] > 0}
 
     found = {row["key"] for row in graph.scope_rows("scope_identifier_holders", scope.recompute)}
-    found |= {row["key"] for row in graph.scope_rows("scope_block_members", open_blocks)}
+    crossing = [
+        b for b in open_blocks if (counts.get(b, 0) <= cap) != (scope.block_sizes[b] <= cap)
+    ]
+    found |= {row["key"] for row in graph.scope_rows("scope_block_members", crossing)}
+    members = {row["key"] for row in graph.scope_rows("scope_block_members", open_blocks)}
+    found |= _matching(graph, seeds, members - set(seeds) - {r.key for r in gone}, config, scope)
     frontier = (found | set(stored) | {r.key for r in gone}) - {r.key for r in gone}
     scope.keys |= found
     for scope.rounds in range(1, _MAX_ROUNDS + 1):
@@ -114,6 +123,49 @@ def find_scope(
     unknown = {b for blocks in others.values() for b in blocks} - set(scope.block_sizes)
     scope.block_sizes.update(_block_counts(graph, unknown))
     return scope
+
+
+def _settled_for_good(graph: GraphStore, keys: Collection[str]) -> set[str]:
+    """Stored identifiers that more holders can never make link again.
+
+    One over `max_records`, or of a kind that never links, stays so however many records
+    join it, so its (possibly thousands of) holders need not be re-resolved. A value refused
+    for an identity limit can link again (an alias may join the two logins), so it is
+    re-decided over all its holders.
+    """
+    return {
+        row["key"]
+        for row in graph.scope_rows("scope_identifier_verdicts", keys)
+        if not row["linking"]
+        and (
+            (row["reason"] or "").startswith("shared by ")
+            or (row["reason"] or "").endswith(" is not a linking identifier")
+        )
+    }
+
+
+def _matching(
+    graph: GraphStore,
+    seeds: Mapping[str, Record],
+    mates: set[str],
+    config: MatchConfig,
+    scope: Scope,
+) -> set[str]:
+    """The stored block mates a fuzzy rule matches with a seed.
+
+    Only those can join a seed's customer; the others' pairs with each other are decided
+    as before, so their customers need not be re-resolved.
+    """
+    if not mates:
+        return set()
+    stored = graph.load_records(mates)
+    records = [*seeds.values(), *stored]
+    views = [match_fields(r) for r in records]
+    matched = set()
+    for edge in fuzzy_matches(records, views, config, block_sizes=scope.block_sizes):
+        if (edge.a in seeds) != (edge.b in seeds):
+            matched.add(edge.b if edge.a in seeds else edge.a)
+    return matched
 
 
 def _block_counts(graph: GraphStore, blocks: Collection[str]) -> dict[str, int]:

@@ -139,6 +139,21 @@ def collect_evidence(
     return evidence
 
 
+def fuzzy_matches(
+    records: Sequence[Record],
+    views: Sequence[Mapping[str, str]],
+    config: MatchConfig,
+    *,
+    block_sizes: Mapping[str, int] | None = None,
+) -> list[MatchEvidence]:
+    """The fuzzy rules' matches among `records`, before any guard or limit.
+
+    An incremental ingest asks this of a batch and its stored block mates to learn which
+    stored records it may actually join, before loading their customers.
+    """
+    return _fuzzy_edges(records, views, config, Evidence(), block_sizes)
+
+
 def _fuzzy_edges(
     records: Sequence[Record],
     views: Sequence[Mapping[str, str]],

@@ -88,9 +88,9 @@ class SegmentRunReport(BaseModel):
 class SegmentChange(BaseModel):
     """One customer entering or leaving one segment, and why.
 
-    `cause` is what moved the customer: "new event", "record change", "merge", "split" or
-    "erasure" when an ingest, override or erasure re-resolved it; "segment run" when a run
-    re-evaluated the definition (time windows moving, a changed definition).
+    `cause` is what moved the customer: "new event", "new record", "record change",
+    "merge", "split" or "erasure" when an ingest, override or erasure re-resolved it;
+    "segment run" when a run re-evaluated the definition (time windows, a changed definition).
     """
 
     model_config = ConfigDict(frozen=True)

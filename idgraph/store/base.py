@@ -167,18 +167,51 @@ class GraphStore(ABC):
 
     @final
     def scope_rows(self, name: str, values: Collection[str], *, param: str = "keys") -> list[Row]:
-        """Rows of one `SCOPE_READS` statement over many keys, a batch at a time."""
-        ordered = sorted(values)
+        """Rows of one `SCOPE_READS` statement over many keys."""
+        return self.keyed_read(name, SCOPE_READS[name], param, values)
+
+    @final
+    def keyed_read(
+        self,
+        name: str,
+        cypher: str,
+        param: str,
+        values: Collection[str],
+        extra: Mapping[str, Any] | None = None,
+    ) -> list[Row]:
+        """Rows of a statement that starts `UNWIND $<param> AS <var>`, over many values.
+
+        Values go in batches of 5,000; `extra` holds the statement's other parameters.
+        """
+        ordered = sorted(set(values))
+        if not ordered:
+            return []
+        try:
+            return self._keyed_rows(cypher, param, ordered, dict(extra or {}))
+        except IdGraphError:
+            raise
+        except Exception as exc:
+            raise self._translate(exc, name) from exc
+
+    def _keyed_rows(
+        self, cypher: str, param: str, values: list[str], extra: dict[str, Any]
+    ) -> list[Row]:
         rows: list[Row] = []
-        for start in range(0, len(ordered), _ID_BATCH):
-            rows.extend(
-                self.query(name, SCOPE_READS[name], {param: ordered[start : start + _ID_BATCH]})
-            )
+        for start in range(0, len(values), _ID_BATCH):
+            rows.extend(self._run(cypher, {**extra, param: values[start : start + _ID_BATCH]}))
         return rows
 
-    def _load_state(self, keys: list[str] | None) -> StoreState:
-        """Read records, explicit links, the record->customer map, events and column types."""
-        state = StoreState()
+    @final
+    def load_records(self, keys: Collection[str]) -> list[Record]:
+        """Just the records `keys` with their identifiers (no events, links or customers)."""
+        try:
+            return list(self._records(sorted(keys), StoreState()).values())
+        except IdGraphError:
+            raise
+        except Exception as exc:
+            raise self._translate(exc, "load_records") from exc
+
+    def _records(self, keys: list[str] | None, state: StoreState) -> dict[str, Record]:
         for row in self._state_rows(keys, "state_records"):
             state.records[row["key"]] = Record(
                 key=row["key"],
@@ -191,6 +224,12 @@ class GraphStore(ABC):
             )
         for row in self._state_rows(keys, "state_record_identifiers"):
             state.records[row["record"]].identifiers.add((row["kind"], row["value"]))
+        return state.records
+
+    def _load_state(self, keys: list[str] | None) -> StoreState:
+        """Read records, explicit links, the record->customer map, events and column types."""
+        state = StoreState()
+        self._records(keys, state)
         for row in self._state_rows(keys, "state_identifiers"):
             state.identifiers[row["key"]] = IdentifierRow(
                 row["key"], row["kind"], row["value"], bool(row["linking"]), row["reason"] or ""
@@ -212,11 +251,7 @@ class GraphStore(ABC):
     def _state_rows(self, keys: list[str] | None, name: str, **params: Any) -> list[Row]:
         if keys is None:
             return self.query(name, STATE_READS[name], params)
-        rows: list[Row] = []
-        for start in range(0, len(keys), _ID_BATCH):
-            batch = {**params, "keys": keys[start : start + _ID_BATCH]}
-            rows.extend(self.query(name, SCOPED_STATE_READS[name], batch))
-        return rows
+        return self.keyed_read(name, SCOPED_STATE_READS[name], "keys", keys, params)
 
     def _translate(self, exc: Exception, name: str) -> StoreError:
         """Turn an engine exception into idgraph's own; engines add their special cases."""

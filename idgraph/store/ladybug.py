@@ -232,15 +232,10 @@ class LadybugStore(GraphStore):
     def _keyed(
         self, name: str, values: Collection[str], *, param: str = "keys", **extra: Any
     ) -> list[Row]:
-        """Run one `LADYBUG_WRITES` statement over many keys, 2,000 at a time."""
-        ordered = sorted(values)
-        rows: list[Row] = []
-        for start in range(0, len(ordered), 2000):
-            logger.debug("cypher %s", name)
-            rows.extend(
-                self._run(LADYBUG_WRITES[name], {param: ordered[start : start + 2000], **extra})
-            )
-        return rows
+        """Run one `LADYBUG_WRITES` statement over many keys, a batch at a time."""
+        logger.debug("cypher %s", name)
+        ordered = sorted(set(values))
+        return self._keyed_rows(LADYBUG_WRITES[name], param, ordered, extra) if ordered else []
 
     def _copy(
         self,

@@ -247,6 +247,10 @@ SCOPE_READS: Final[dict[str, str]] = {
         "RETURN DISTINCT r.key AS key"
     ),
     "scope_existing_blocks": "UNWIND $keys AS k MATCH (b:Block {key: k}) RETURN b.key AS key",
+    "scope_identifier_verdicts": (
+        "UNWIND $keys AS k MATCH (i:Identifier {key: k}) "
+        "RETURN i.key AS key, i.linking AS linking, i.reason AS reason"
+    ),
     "scope_record_blocks": (
         "UNWIND $keys AS k MATCH (:Record {key: k})-[:IN_BLOCK]->(b:Block) "
         "RETURN k AS record, b.key AS block"

@@ -203,9 +203,21 @@ def test_incremental_ingest_gives_the_same_traits(tmp_path: Path) -> None:
 
 
 def test_reingest_at_a_later_as_of_moves_the_windows(tmp_path: Path) -> None:
+    """Unchanged records are not re-resolved, so windows move for everyone on a full run."""
+    from idgraph.normalize.record import NormalizeOptions
+    from idgraph.pipeline import run_ingest
+    from tests.conftest import FIXTURE_INPUTS
+
     store = tmp_path / "idgraph.db"
     ingest_fixtures(store, tmp_path, as_of=AS_OF)
-    ingest_fixtures(store, tmp_path, as_of="2027-06-01")
+    run_ingest(
+        FIXTURE_INPUTS,
+        store=store,
+        options=NormalizeOptions(default_region="IT"),
+        rejects_path=tmp_path / "rejects.jsonl",
+        as_of_ms=as_of_ms("2027-06-01"),
+        full=True,
+    )
     config = yaml.safe_load(DEFAULT_CONFIG.read_text(encoding="utf-8"))
     expected = expected_traits(config, FIXTURES, load_truth(), as_of_ms("2027-06-01"))
     assert_same(stored_traits(store, list(next(iter(expected.values())))), expected)

@@ -1,0 +1,207 @@
+"""Continuous ingest (issue 6): incremental resolution, stable ids, history, segment causes.
+
+Small hand-written sources make each situation explicit: two customers created at different
+times, then a record that bridges them; a reviewer's split; a new event that moves a customer
+into a segment. Every check reads the store back through the public query module.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from idgraph.cli import app
+from idgraph.pipeline import IngestReport, Overrides, run_ingest
+from idgraph.query import IdentityGraph
+from idgraph.segment.definition import parse_segment
+from idgraph.segment.saved import run_saved_segment, save_segment, segment_changes
+from idgraph.settings import open_store
+from tests.conftest import FIXTURE_INPUTS, ingest_fixtures
+
+AS_OF_MS = 1_793_491_200_000  # 2026-11-01
+MAPPING = """source: {source}
+id: id
+columns:
+  email: email
+  phone: phone
+  first_name: first
+  last_name: last
+  birth_date: dob
+"""
+
+
+def _csv(folder: Path, source: str, rows: list[dict[str, str]]) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{source}.csv"
+    columns = ["id", "email", "phone", "first", "last", "dob"]
+    lines = [",".join(columns)] + [",".join(row.get(c, "") for c in columns) for row in rows]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (folder / f"{source}.mapping.yaml").write_text(MAPPING.format(source=source), encoding="utf-8")
+    return path
+
+
+def _ingest(store: Path, *paths: Path, **kwargs: object) -> IngestReport:
+    report = run_ingest(
+        list(paths),
+        store=store,
+        rejects_path=store.parent / "rejects.jsonl",
+        as_of_ms=AS_OF_MS,
+        **kwargs,  # type: ignore[arg-type]
+    )
+    assert report.read == report.ingested + report.rejected
+    return report
+
+
+def _owner(store: Path, record: str) -> str:
+    with IdentityGraph(store) as graph:
+        (customer,) = graph.lookup(record)
+    return customer
+
+
+@pytest.fixture
+def bridged(tmp_path: Path) -> tuple[Path, str, str]:
+    """Customer A (1 record), then customer B (3 records), then a record bridging them."""
+    store = tmp_path / "idgraph.db"
+    _ingest(store, _csv(tmp_path / "1", "crm", [{"id": "a1", "email": "ann@x.it"}]))
+    b_rows = [{"id": f"b{i}", "phone": "+390612345678"} for i in range(3)]
+    _ingest(store, _csv(tmp_path / "2", "pos", b_rows))
+    older, newer = _owner(store, "crm:a1"), _owner(store, "pos:b0")
+    assert older != newer
+    report = _ingest(
+        store,
+        _csv(tmp_path / "3", "web", [{"id": "w1", "email": "ann@x.it", "phone": "+390612345678"}]),
+    )
+    assert report.mode == "incremental" and report.merged_ids == [(newer, older)]
+    return store, older, newer
+
+
+def test_the_oldest_id_survives_a_merge_even_against_more_records(
+    bridged: tuple[Path, str, str],
+) -> None:
+    store, older, _ = bridged
+    assert {_owner(store, key) for key in ("crm:a1", "pos:b0", "pos:b2", "web:w1")} == {older}
+
+
+def test_a_merged_id_still_answers_with_the_survivor(bridged: tuple[Path, str, str]) -> None:
+    store, older, newer = bridged
+    with IdentityGraph(store) as graph:
+        assert graph.lookup(newer) == [older]
+        assert graph.profile(newer).id == older
+        assert graph.current_id(newer) == older
+        history = graph.history(newer)
+    assert history.status == "merged" and history.current == older
+    merged = [e for e in history.entries if e.kind == "merged_into"]
+    assert [(e.other, e.records) for e in merged] == [(older, 3)]
+    assert "web:w1" in merged[0].detail and "same_" in merged[0].detail
+    assert history.entries[0].kind == "created"
+
+
+def test_history_of_the_survivor_lists_what_it_absorbed(bridged: tuple[Path, str, str]) -> None:
+    store, older, newer = bridged
+    with IdentityGraph(store) as graph:
+        history = graph.history(older)
+    assert history.status == "active" and history.current == older
+    assert [(e.kind, e.other) for e in history.entries if e.kind != "created"] == [
+        ("absorbed", newer)
+    ]
+    result = CliRunner().invoke(app, ["history", newer, "--store", str(store), "-f", "json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["current"] == older and data["status"] == "merged"
+
+
+def test_unknown_id_has_no_history(bridged: tuple[Path, str, str]) -> None:
+    store, _, _ = bridged
+    result = CliRunner().invoke(app, ["history", "C-000000000000", "--store", str(store)])
+    assert result.exit_code != 0 and "was ever issued" in result.output
+
+
+def test_a_split_keeps_the_id_on_the_larger_part_and_records_the_other(
+    bridged: tuple[Path, str, str],
+) -> None:
+    store, older, _ = bridged
+    run_ingest(
+        [],
+        store=store,
+        rejects_path=store.parent / "rejects.jsonl",
+        as_of_ms=AS_OF_MS,
+        overrides=Overrides(cannot_link=[("crm:a1", "web:w1")], reason="different people"),
+    )
+    assert _owner(store, "web:w1") == older  # w1 + the three b records: the larger part
+    part = _owner(store, "crm:a1")
+    assert part != older
+    with IdentityGraph(store) as graph:
+        mine = graph.history(older)
+        theirs = graph.history(part)
+    split = [e for e in mine.entries if e.kind == "split_off"]
+    assert [(e.other, e.records) for e in split] == [(part, 1)]
+    assert "different people" in split[0].detail
+    assert [(e.kind, e.other) for e in theirs.entries] == [("created", None), ("split_from", older)]
+
+
+def test_a_batch_re_resolves_its_neighbourhood_not_the_store(tmp_path: Path) -> None:
+    store = tmp_path / "idgraph.db"
+    ingest_fixtures(store, tmp_path)
+    report = _ingest(
+        store, _csv(tmp_path / "new", "crm", [{"id": "n1", "email": "nobody-else@x.it"}])
+    )
+    assert report.mode == "incremental"
+    assert (report.records_new, report.records_resolved, report.customers_touched) == (1, 1, 1)
+    assert report.records_total == 249
+
+
+def test_repeating_unchanged_files_touches_nothing(tmp_path: Path) -> None:
+    store = tmp_path / "idgraph.db"
+    first = ingest_fixtures(store, tmp_path)
+    again = ingest_fixtures(store, tmp_path)
+    assert again.records_unchanged == first.records_new
+    assert (again.records_resolved, again.customers_touched, again.events_new) == (0, 0, 0)
+    assert again.customers == first.customers
+
+
+def test_incremental_batches_leave_nothing_for_a_full_run_to_change(tmp_path: Path) -> None:
+    """Every fixture file alone, in an awkward order: a full re-resolve then finds nothing to
+    merge or split, and gives each customer the id the incremental runs gave it."""
+    store = tmp_path / "idgraph.db"
+    for path in reversed(FIXTURE_INPUTS):
+        _ingest(store, path)
+    with IdentityGraph(store) as graph:
+        before = dict(graph.clusters())
+    dry = run_ingest([], store=store, rejects_path=tmp_path / "r.jsonl", dry_run=True)
+    assert dry.changes is not None and dry.changes.unchanged, dry.changes
+    full = _ingest(store, full=True)
+    assert full.mode == "full" and not full.merged_ids and not full.split_ids
+    with IdentityGraph(store) as graph:
+        assert dict(graph.clusters()) == before
+
+
+def test_segment_changes_carry_their_cause(bridged: tuple[Path, str, str]) -> None:
+    store, older, _ = bridged
+    defn = parse_segment(
+        {"name": "with_email", "where": {"trait": "email", "op": "exists"}}, source="-"
+    )
+    with open_store(store) as graph:
+        save_segment(graph, defn)
+        run_saved_segment(graph, "with_email", as_of_ms=AS_OF_MS)
+    # A new customer with an email enters because of its new record...
+    _ingest(store, _csv(store.parent / "4", "crm", [{"id": "c9", "email": "cleo@x.it"}]))
+    # ...and a reviewer's split makes the part it cut out a customer of its own, with an email.
+    run_ingest(
+        [],
+        store=store,
+        rejects_path=store.parent / "rejects.jsonl",
+        as_of_ms=AS_OF_MS,
+        overrides=Overrides(cannot_link=[("crm:a1", "web:w1")]),
+    )
+    with open_store(store, read_only=True) as graph:
+        changes = segment_changes(graph, "with_email")
+    assert [(c.customer, c.change, c.cause) for c in changes] == [
+        (older, "entered", "segment run"),
+        (_owner(store, "crm:c9"), "entered", "new record"),
+        (_owner(store, "crm:a1"), "entered", "split"),
+    ]
+    with IdentityGraph(store) as graph:
+        assert graph.in_segment(_owner(store, "crm:a1"), "with_email")
