@@ -10,6 +10,7 @@ from fastapi.exceptions import RequestValidationError
 
 from idgraph import __version__
 from idgraph.errors import NotFoundError, StoreError
+from idgraph.pipeline import erased_hashes
 from idgraph.serve import collect, reads
 from idgraph.serve.auth import require_key
 from idgraph.serve.errors import (
@@ -60,7 +61,9 @@ def create_app(store: GraphStore, settings: ServeSettings) -> FastAPI:
     Returns:
         The FastAPI app; OpenAPI docs at `/docs`.
     """
-    service = Service(store, settings)
+    # Calls carrying an identifier someone had erased (`idgraph forget`) are refused.
+    options = settings.options.model_copy(update={"erased": erased_hashes(store)})
+    service = Service(store, settings.model_copy(update={"options": options}))
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

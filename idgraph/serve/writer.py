@@ -150,6 +150,7 @@ class GroupWriter:
                 [job.batch for job in group],
                 match_config=self._match_config,
                 traits=self._traits,
+                summary=False,
             )
         except Exception as exc:
             self._log_failure(exc, len(group))

@@ -46,3 +46,20 @@ def test_replaying_a_reject_after_fixing_it_stores_it(fresh: Served) -> None:
     raw["event"] = "Fixed"
     assert fresh.post("/v1/track", raw).status_code == 200
     assert fresh.graph.profile(fresh.graph.lookup("fixme")[0]).events[0].name == "Fixed"
+
+
+def test_a_forgotten_person_is_refused_and_their_call_withheld(tmp_path: Path) -> None:
+    from idgraph.erasure import forget
+
+    with serving(tmp_path) as served:
+        call = {"userId": "gone-1", "traits": {"email": "gone@x.it"}, "timestamp": TS}
+        assert served.post("/v1/identify", call).status_code == 200
+        forget(served.store, "gone@x.it")
+    with serving(tmp_path) as served:  # a restart reads the erased hashes
+        answer = served.post("/v1/identify", call)
+        assert answer.status_code == 400, answer.text
+        (error,) = answer.json()["errors"]
+        assert "erased" in error["reason"] and error["field"]
+        assert served.graph.lookup("gone@x.it") == []
+        (line,) = served.rejects_lines()
+        assert "gone@x.it" not in line["raw"] and "withheld" in line["raw"]
