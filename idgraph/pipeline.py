@@ -651,11 +651,18 @@ def _registry(
 ) -> dict[str, tuple[int, str]]:
     """Registry entries (created_ts, status) of the previous ids and of the ids new
     components would be given, so an id is never issued twice."""
-    wanted = set(previous_ids)
-    wanted.update(new_customer_id([ordered[i].key for i in c]) for c in components)
+    bases = {new_customer_id([ordered[i].key for i in c]) for c in components}
+    found = _registry_rows(graph, set(previous_ids) | bases)
+    taken = [base for base in bases if base in found]
+    # An id is never issued twice: a reissue gets a suffix (`assign_ids`); know those too.
+    found.update(_registry_rows(graph, {f"{b}-{n}" for b in taken for n in range(2, 10)}))
+    return found
+
+
+def _registry_rows(graph: GraphStore, ids: Collection[str]) -> dict[str, tuple[int, str]]:
     return {
         row["id"]: (int(row["created_ts"] or 0), row["status"] or "active")
-        for row in graph.scope_rows("scope_customer_ids", wanted, param="ids")
+        for row in graph.scope_rows("scope_customer_ids", ids, param="ids")
     }
 
 
