@@ -158,7 +158,7 @@ def _matching(
     """
     if not mates:
         return set()
-    stored = graph.load_records(mates)
+    stored = graph.load_records(mates, identifiers=False)
     records = [*seeds.values(), *stored]
     views = [match_fields(r) for r in records]
     matched = set()

@@ -202,16 +202,20 @@ class GraphStore(ABC):
         return rows
 
     @final
-    def load_records(self, keys: Collection[str]) -> list[Record]:
-        """Just the records `keys` with their identifiers (no events, links or customers)."""
+    def load_records(self, keys: Collection[str], *, identifiers: bool = True) -> list[Record]:
+        """Just the records `keys`, with their identifiers unless told not to (no events,
+        links or customers)."""
         try:
-            return list(self._records(sorted(keys), StoreState()).values())
+            state = StoreState()
+            return list(self._records(sorted(keys), state, identifiers=identifiers).values())
         except IdGraphError:
             raise
         except Exception as exc:
             raise self._translate(exc, "load_records") from exc
 
-    def _records(self, keys: list[str] | None, state: StoreState) -> dict[str, Record]:
+    def _records(
+        self, keys: list[str] | None, state: StoreState, *, identifiers: bool = True
+    ) -> dict[str, Record]:
         for row in self._state_rows(keys, "state_records"):
             state.records[row["key"]] = Record(
                 key=row["key"],
@@ -222,18 +226,26 @@ class GraphStore(ABC):
                 fields={n: row[n] for n in FIELD_NAMES if row.get(n)},
                 traits=orjson.loads(row["traits"]) if row["traits"] else {},
             )
+        if not identifiers:
+            return state.records
+        # One walk gives each record's identifiers and, scoped, the identifiers' verdicts.
         for row in self._state_rows(keys, "state_record_identifiers"):
             state.records[row["record"]].identifiers.add((row["kind"], row["value"]))
+            if keys is not None:
+                state.identifiers[row["key"]] = IdentifierRow(
+                    row["key"], row["kind"], row["value"], bool(row["linking"]), row["reason"] or ""
+                )
         return state.records
 
     def _load_state(self, keys: list[str] | None) -> StoreState:
         """Read records, explicit links, the record->customer map, events and column types."""
         state = StoreState()
         self._records(keys, state)
-        for row in self._state_rows(keys, "state_identifiers"):
-            state.identifiers[row["key"]] = IdentifierRow(
-                row["key"], row["kind"], row["value"], bool(row["linking"]), row["reason"] or ""
-            )
+        if keys is None:
+            for row in self._state_rows(keys, "state_identifiers"):
+                state.identifiers[row["key"]] = IdentifierRow(
+                    row["key"], row["kind"], row["value"], bool(row["linking"]), row["reason"] or ""
+                )
         for row in self._state_rows(keys, "state_links", rules=sorted(EXPLICIT_LINK_RULES)):
             state.links.append(Link(row["a"], row["b"], row["rule"]))
         for row in self._state_rows(keys, "state_assignment"):

@@ -203,11 +203,7 @@ SCOPED_STATE_READS: Final[dict[str, str]] = {
     ),
     "state_record_identifiers": (
         "UNWIND $keys AS k MATCH (r:Record {key: k})-[:HAS_IDENTIFIER]->(i:Identifier) "
-        "RETURN r.key AS record, i.kind AS kind, i.value AS value"
-    ),
-    "state_identifiers": (
-        "UNWIND $keys AS k MATCH (:Record {key: k})-[:HAS_IDENTIFIER]->(i:Identifier) "
-        "RETURN DISTINCT i.key AS key, i.kind AS kind, i.value AS value, "
+        "RETURN r.key AS record, i.key AS key, i.kind AS kind, i.value AS value, "
         "i.linking AS linking, i.reason AS reason"
     ),
     "state_links": (
