@@ -254,7 +254,12 @@ def ingest_batches(
     as_of = int(time.time() * 1000) if as_of_ms is None else as_of_ms
     overrides = overrides or Overrides()
     batch = _gather(batches)
-    full = full or dry_run or config.probabilistic is not None or _needs_full(graph)
+    full = (
+        full
+        or dry_run
+        or config.probabilistic is not None
+        or _needs_full(graph, len(batch.records))
+    )
     step("resolve", 0, 1)
     scope = None
     if full:
@@ -382,10 +387,17 @@ def erased_hashes(graph: GraphStore) -> frozenset[str]:
     return frozenset(row["hash"] for row in graph.query("erased_hashes", READS["erased_hashes"]))
 
 
-def _needs_full(graph: GraphStore) -> bool:
-    """A store written before blocks and the id registry existed is re-resolved whole once."""
+def _needs_full(graph: GraphStore, incoming: int) -> bool:
+    """Whether to re-resolve everything rather than find a scope.
+
+    A store written before blocks and the id registry existed is re-resolved whole once; an
+    empty store, or a batch larger than the store, has nothing to gain from a scope.
+    """
+    stored = _count(graph, "count_records")
+    if stored == 0 or incoming > stored:
+        return True
     rows = graph.query("count_customer_ids", READS["count_customer_ids"])
-    return not rows[0]["n"] and bool(_count(graph, "count_customers"))
+    return not rows[0]["n"]
 
 
 def _count(graph: GraphStore, name: str) -> int:

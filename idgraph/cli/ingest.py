@@ -190,7 +190,7 @@ def ingest(
     ):
         result.add_row(label, str(value))
     for kind, n in report.identifiers_not_linking.items():
-        result.add_row(f"{kind} values not linking", str(n))
+        result.add_row(f"{kind} values not linking (among re-resolved)", str(n))
     out.print(result)
     sizes = ", ".join(f"{size}: {n}" for size, n in report.cluster_sizes.items())
     out.print(f"cluster sizes (records: customers) {sizes}")
