@@ -56,6 +56,8 @@ class AddResult:
     peak_rss_mb: float
     records_new: int
     customers: int
+    #: Records the add re-resolved: the batch and the stored records it could touch.
+    records_resolved: int
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -190,6 +192,7 @@ def _ingest(paths: list[str], store: str, rejects: str) -> dict[str, Any]:
         "cpu_seconds": cpu_seconds,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "records_new": report.records_new,
+        "records_resolved": report.records_resolved,
         "records_total": report.records_total,
         "customers": report.customers,
         "rejected": report.rejected,
@@ -285,6 +288,7 @@ def measure(work: Path, size: int, seed: int, chunk: int, repeats: int) -> AddRe
         peak_rss_mb=max(r["peak_rss_mb"] for r in runs),
         records_new=runs[-1]["records_new"],
         customers=runs[-1]["customers"],
+        records_resolved=runs[-1]["records_resolved"],
     )
 
 
@@ -293,15 +297,15 @@ def print_table(results: list[AddResult]) -> None:
     base, base_cpu = results[0].add_seconds, results[0].add_cpu_seconds
     print(
         f"\n{'store':>10} {'build s':>8} {'add s':>7} {'add CPU s':>9} {'records/s':>9} "
-        f"{'peak RSS MB':>11} {'records_new':>11} {'customers':>9} {'x smallest':>10} "
-        f"{'CPU x':>6}"
+        f"{'peak RSS MB':>11} {'records_new':>11} {'re-resolved':>11} {'customers':>9} "
+        f"{'x smallest':>10} {'CPU x':>6}"
     )
     for r in results:
         print(
             f"{r.size:>10,} {r.build_seconds:>8.1f} {r.add_seconds:>7.2f} "
             f"{r.add_cpu_seconds:>9.2f} {BATCH / r.add_seconds:>9.0f} {r.peak_rss_mb:>11.0f} "
-            f"{r.records_new:>11,} {r.customers:>9,} {r.add_seconds / base:>10.2f} "
-            f"{r.add_cpu_seconds / base_cpu:>6.2f}"
+            f"{r.records_new:>11,} {r.records_resolved:>11,} {r.customers:>9,} "
+            f"{r.add_seconds / base:>10.2f} {r.add_cpu_seconds / base_cpu:>6.2f}"
         )
 
 
