@@ -477,7 +477,10 @@ def _load_scope(
     gone = [before[k] for k in sorted(erase) if k in before]
     scope = find_scope(graph, seeds, stored, config, gone=gone)
     scope.untouched = untouched - scope.keys
-    return scope, graph.load_state(scope.keys | {r.key for r in gone})
+    state = graph.load_state(scope.keys | {r.key for r in gone})
+    for key, row in scope.settled.items():
+        state.identifiers.setdefault(key, row)  # stored, though no holder was loaded
+    return scope, state
 
 
 @dataclass(slots=True)

@@ -1,11 +1,12 @@
 """Which stored records an incremental ingest must re-resolve, found through the store's indexes.
 
 A batch can only change the customers its records could join: the holders of the identifiers
-its records carry, the members of their fuzzy blocks (kept in the store as `Block` nodes), and,
-transitively, every record of those customers and every record tied to them by a linking
-identifier or an explicit link or cannot-link. Re-resolving that closure with the store-wide
-guard facts (identifier verdicts decided over all holders, whole-store block sizes) gives the
-grouping a full re-resolve would give, at a cost that grows with the batch, not the store.
+its records carry, the members of their fuzzy blocks a rule matches (blocks are kept in the
+store as `Block` nodes), and, transitively, every record of those customers and every record
+tied to them by an explicit link or cannot-link (and, one step out, by a linking identifier a
+guard kept apart). Re-resolving that closure with the store-wide guard facts (identifier
+verdicts decided over all holders, whole-store block sizes) gives the grouping a full
+re-resolve gives; the records it reads grow with the batch, not the store.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from idgraph.match.decide import fuzzy_matches
 from idgraph.match.view import match_fields
 from idgraph.models import Record, identifier_key
 from idgraph.store.base import GraphStore
+from idgraph.store.plan import IdentifierRow
 
 #: Safety stop for the closure; real data converges in two or three rounds.
 _MAX_ROUNDS = 50
@@ -42,6 +44,9 @@ class Scope:
     drop_blocks: list[tuple[str, str]] = field(default_factory=list)
     #: Rounds the closure took, for the report and the benchmark.
     rounds: int = 0
+    #: Stored identifiers more holders cannot make link again: kept as they are, their
+    #: holders not loaded.
+    settled: dict[str, IdentifierRow] = field(default_factory=dict)
     #: Stored records the batch repeats unchanged (no new event either): nothing to do.
     untouched: set[str] = field(default_factory=set)
 
@@ -72,7 +77,8 @@ def find_scope(
         blocks_now.setdefault(record.key, set())
     for record in seeds.values():
         scope.recompute.update(identifier_key(kind, value) for kind, value in record.identifiers)
-    scope.recompute -= _settled_for_good(graph, scope.recompute)
+    scope.settled = _settled_for_good(graph, scope.recompute)
+    scope.recompute -= set(scope.settled)
     for record in gone:
         scope.recompute.update(identifier_key(kind, value) for kind, value in record.identifiers)
 
@@ -112,7 +118,13 @@ def find_scope(
         if not frontier:
             break
         reached: set[str] = set()
-        for name in ("scope_customer_mates", "scope_identifier_mates", "scope_matched_mates"):
+        # Records sharing a linking identifier across customers (a union a guard refused)
+        # are followed one step from the records the batch meets directly; further out such
+        # refusals stand, and this walk is the costliest of the three on a large store.
+        names = ["scope_customer_mates", "scope_matched_mates"]
+        if scope.rounds == 1:
+            names.append("scope_identifier_mates")
+        for name in names:
             reached |= {row["key"] for row in graph.scope_rows(name, frontier)}
         frontier = reached - scope.keys
         scope.keys |= frontier
@@ -125,7 +137,7 @@ def find_scope(
     return scope
 
 
-def _settled_for_good(graph: GraphStore, keys: Collection[str]) -> set[str]:
+def _settled_for_good(graph: GraphStore, keys: Collection[str]) -> dict[str, IdentifierRow]:
     """Stored identifiers that more holders can never make link again.
 
     One over `max_records`, or of a kind that never links, stays so however many records
@@ -133,15 +145,15 @@ def _settled_for_good(graph: GraphStore, keys: Collection[str]) -> set[str]:
     for an identity limit can link again (an alias may join the two logins), so it is
     re-decided over all its holders.
     """
-    return {
-        row["key"]
-        for row in graph.scope_rows("scope_identifier_verdicts", keys)
-        if not row["linking"]
-        and (
-            (row["reason"] or "").startswith("shared by ")
-            or (row["reason"] or "").endswith(" is not a linking identifier")
-        )
-    }
+    settled: dict[str, IdentifierRow] = {}
+    for row in graph.scope_rows("scope_identifier_verdicts", keys):
+        reason = row["reason"] or ""
+        if not row["linking"] and (
+            reason.startswith("shared by ") or reason.endswith(" is not a linking identifier")
+        ):
+            key = row["key"]
+            settled[key] = IdentifierRow(key, row["kind"], row["value"], False, reason)
+    return settled
 
 
 def _matching(

@@ -205,3 +205,21 @@ def test_segment_changes_carry_their_cause(bridged: tuple[Path, str, str]) -> No
     ]
     with IdentityGraph(store) as graph:
         assert graph.in_segment(_owner(store, "crm:a1"), "with_email")
+
+
+def test_a_new_holder_of_an_over_shared_value_links_nobody(tmp_path: Path) -> None:
+    """The shop's till email is on 10 records (max_records 8): a new record carrying it joins
+    the stored identifier without loading its holders, and stays on its own."""
+    store = tmp_path / "idgraph.db"
+    ingest_fixtures(store, tmp_path)
+    report = _ingest(
+        store,
+        _csv(tmp_path / "till", "pos2", [{"id": "t1", "email": "cassa.milano@ortensia-store.com"}]),
+    )
+    assert report.mode == "incremental" and report.records_resolved == 1
+    with IdentityGraph(store) as graph:
+        (customer,) = graph.lookup("pos2:t1")
+        profile = graph.profile(customer)
+    assert [r.key for r in profile.records] == ["pos2:t1"]
+    (email,) = profile.identifiers
+    assert not email.linking and email.reason.startswith("shared by")

@@ -33,8 +33,9 @@ _TRAIT_TYPE: dict[ColumnType, str] = {
     "DOUBLE": "number",
     "BOOLEAN": "boolean",
 }
-#: Rows per `existing_event_ids` lookup.
-_ID_BATCH = 5000
+#: Keys per `UNWIND` statement. Large on purpose: on the embedded engine each keyed statement
+#: costs a scan of the tables it joins whatever the number of keys, so fewer statements win.
+_ID_BATCH = 50_000
 
 
 class GraphStore(ABC):
@@ -250,11 +251,11 @@ class GraphStore(ABC):
             state.links.append(Link(row["a"], row["b"], row["rule"]))
         for row in self._state_rows(keys, "state_assignment"):
             state.assignment[row["record"]] = row["customer"]
-        for row in self._state_rows(keys, "state_event_spans"):
-            state.record_event_span[row["record"]] = (row["first"], row["last"])
         for row in self._state_rows(keys, "state_events"):
             properties = orjson.loads(row["properties"]) if row["properties"] else {}
             state.events.append(StoredEvent(row["record"], row["name"], row["ts"], properties))
+            first, last = state.record_event_span.get(row["record"], (row["ts"], row["ts"]))
+            state.record_event_span[row["record"]] = (min(first, row["ts"]), max(last, row["ts"]))
         state.apart = [(row["a"], row["b"]) for row in self._state_rows(keys, "state_cannot_links")]
         state.customer_columns = self.columns("Customer")
         state.event_columns = self.columns("Event")

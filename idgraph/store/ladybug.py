@@ -101,7 +101,7 @@ class LadybugStore(GraphStore):
             for cypher, params in steps:
                 conn.execute(cypher, params)
         except BaseException:
-            conn.execute(LADYBUG_WRITES["rollback"])
+            _rollback(conn)
             raise
         conn.execute(LADYBUG_WRITES["commit"])
 
@@ -113,7 +113,7 @@ class LadybugStore(GraphStore):
         try:
             self._write(plan)
         except BaseException:
-            conn.execute(LADYBUG_WRITES["rollback"])
+            _rollback(conn)
             raise
         conn.execute(LADYBUG_WRITES["commit"])
 
@@ -280,6 +280,18 @@ class LadybugStore(GraphStore):
             self.connection().execute(
                 LADYBUG_WRITES[name], {"rows": list(rows[start : start + 2000])}
             )
+
+
+def _rollback(conn: ladybug.Connection) -> None:
+    """Roll back after a failed write, keeping the failure's own error.
+
+    The engine aborts the transaction itself on some errors (a duplicate key in `COPY`), and
+    its "no active transaction" would otherwise hide the cause.
+    """
+    try:
+        conn.execute(LADYBUG_WRITES["rollback"])
+    except RuntimeError as exc:
+        logger.debug("rollback after a failed write: %s", exc)
 
 
 def _plain(value: Any) -> Any:

@@ -179,10 +179,6 @@ STATE_READS: Final[dict[str, str]] = {
     "state_assignment": (
         "MATCH (c:Customer)-[:HAS_RECORD]->(r:Record) RETURN r.key AS record, c.id AS customer"
     ),
-    "state_event_spans": (
-        "MATCH (r:Record)-[:PERFORMED]->(e:Event) "
-        "RETURN r.key AS record, min(e.ts) AS first, max(e.ts) AS last"
-    ),
     "state_events": (
         "MATCH (r:Record)-[:PERFORMED]->(e:Event) "
         "RETURN r.key AS record, e.name AS name, e.ts AS ts, e.properties AS properties"
@@ -214,10 +210,6 @@ SCOPED_STATE_READS: Final[dict[str, str]] = {
         "UNWIND $keys AS k MATCH (c:Customer)-[:HAS_RECORD]->(r:Record {key: k}) "
         "RETURN r.key AS record, c.id AS customer"
     ),
-    "state_event_spans": (
-        "UNWIND $keys AS k MATCH (r:Record {key: k})-[:PERFORMED]->(e:Event) "
-        "RETURN r.key AS record, min(e.ts) AS first, max(e.ts) AS last"
-    ),
     "state_events": (
         "UNWIND $keys AS k MATCH (r:Record {key: k})-[:PERFORMED]->(e:Event) "
         "RETURN r.key AS record, e.name AS name, e.ts AS ts, e.properties AS properties"
@@ -244,8 +236,8 @@ SCOPE_READS: Final[dict[str, str]] = {
     ),
     "scope_existing_blocks": "UNWIND $keys AS k MATCH (b:Block {key: k}) RETURN b.key AS key",
     "scope_identifier_verdicts": (
-        "UNWIND $keys AS k MATCH (i:Identifier {key: k}) "
-        "RETURN i.key AS key, i.linking AS linking, i.reason AS reason"
+        "UNWIND $keys AS k MATCH (i:Identifier {key: k}) RETURN i.key AS key, i.kind AS kind, "
+        "i.value AS value, i.linking AS linking, i.reason AS reason"
     ),
     "scope_record_blocks": (
         "UNWIND $keys AS k MATCH (:Record {key: k})-[:IN_BLOCK]->(b:Block) "
