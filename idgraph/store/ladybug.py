@@ -8,6 +8,7 @@ the store as it was.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from collections.abc import Collection, Sequence
 from pathlib import Path
@@ -62,6 +63,7 @@ class LadybugStore(GraphStore):
         self._local.conn = self._conn
         self._connections = [self._conn]
         self._lock = threading.Lock()
+        self._records_seen: int | None = None
         if not read_only:
             self.apply_schema()
 
@@ -91,6 +93,42 @@ class LadybugStore(GraphStore):
             rows.append(dict(zip(columns, values, strict=True)))
         return rows
 
+    def _keyed_rows(
+        self, cypher: str, param: str, values: list[str], extra: dict[str, Any]
+    ) -> list[Row]:
+        """Key by key when that is cheaper than one UNWIND over all of them.
+
+        LadybugDB plans `UNWIND $keys AS k MATCH (r:Record {key: k})-[...]-(...)` as hash joins
+        over scans of whole tables: a fixed cost that grows with the store (about 1.2 ms per
+        thousand records on the machine of docs/benchmarks.md), even for one key. The same
+        statement for one key is a primary-key lookup and an adjacency walk, about 1 ms. So a
+        handful of keys — an HTTP call, a small batch — go one by one.
+        """
+        single = per_key_statement(cypher, param)
+        if single is None or ":CANNOT_LINK]" in cypher:  # a tiny table: its scan is cheap
+            return super()._keyed_rows(cypher, param, values, extra)
+        if len(values) > max(_MIN_PER_KEY, self._record_count() // 1000):
+            return super()._keyed_rows(cypher, param, values, extra)
+        conn = self.connection()
+        rows: list[Row] = []
+        for value in values:
+            result = conn.execute(single, {**extra, "key": value})
+            if isinstance(result, list):
+                result = result[-1]
+            columns = result.get_column_names()
+            rows.extend(
+                dict(zip(columns, [_plain(v) for v in row], strict=True))
+                for row in result.get_all()
+            )
+        return rows
+
+    def _record_count(self) -> int:
+        """Records in the store, read once per open (it only steers `_keyed_rows`)."""
+        if self._records_seen is None:
+            rows = self._run("MATCH (r:Record) RETURN count(r) AS n", {})
+            self._records_seen = int(rows[0]["n"]) if rows else 0
+        return self._records_seen
+
     def _run_write(self, cypher: str, params: dict[str, Any]) -> list[Row]:
         return self._run(cypher, params)
 
@@ -108,6 +146,7 @@ class LadybugStore(GraphStore):
     # -- writing ------------------------------------------------------------------------------
 
     def _apply(self, plan: WritePlan) -> None:
+        self._records_seen = None
         conn = self.connection()
         conn.execute(LADYBUG_WRITES["begin"])
         try:
@@ -280,6 +319,25 @@ class LadybugStore(GraphStore):
             self.connection().execute(
                 LADYBUG_WRITES[name], {"rows": list(rows[start : start + 2000])}
             )
+
+
+#: Up to this many keys a keyed statement always goes key by key.
+_MIN_PER_KEY = 16
+_UNWIND = re.compile(r"^UNWIND \$(\w+) AS (\w+) ")
+
+
+def per_key_statement(cypher: str, param: str) -> str | None:
+    """`UNWIND $param AS v <rest>` as the statement for one key `$key`, or None.
+
+    Examples:
+        >>> per_key_statement("UNWIND $keys AS k MATCH (r:Record {key: k}) RETURN k AS x", "keys")
+        'MATCH (r:Record {key: $key}) RETURN $key AS x'
+    """
+    found = _UNWIND.match(cypher)
+    if found is None or found.group(1) != param:
+        return None
+    rest = cypher[found.end() :]
+    return re.sub(rf"(?<![\w$.]){re.escape(found.group(2))}(?!\w)", "$key", rest)
 
 
 def _rollback(conn: ladybug.Connection) -> None:
