@@ -211,6 +211,24 @@ LADYBUG = Dialect(engine="ladybug")
 NEO4J = Dialect(engine="neo4j")
 
 
+#: Row writes both engines send as they are: each takes `$rows` (a list of maps).
+ROW_WRITES: Final[dict[str, str]] = {
+    "remember_erased": (
+        "UNWIND $rows AS row MERGE (e:ErasedIdentifier {hash: row.hash}) "
+        "ON CREATE SET e.kind = row.kind, e.ts = row.ts"
+    ),
+    "update_rfm": (
+        "UNWIND $rows AS row MATCH (c:Customer {id: row.id}) "
+        "SET c.rfm_recency = row.rfm_recency, c.rfm_frequency = row.rfm_frequency, "
+        "c.rfm_monetary = row.rfm_monetary, c.rfm_score = row.rfm_score"
+    ),
+    "retire_customer_ids": (
+        "UNWIND $rows AS row MATCH (x:CustomerId {id: row.id}) "
+        "SET x.status = row.status, x.retired_ts = row.ts"
+    ),
+}
+
+
 #: Neo4j's batched, idempotent writes (`store/neo4j.py` says in which order). Each takes `$rows`
 #: (a list of maps) except the `delete_*` loops, which take `$limit` (and `$rules`) and return
 #: how many they removed. `SET x = row` replaces every property, so a trait a customer lost or
@@ -269,15 +287,6 @@ NEO4J_WRITES: Final[dict[str, str]] = {
         "MATCH (:Record {key: row.record})-[e:IN_BLOCK]->(:Block {key: row.block}) DELETE e"
     ),
     "merge_blocks": "UNWIND $rows AS row MERGE (:Block {key: row.key})",
-    "remember_erased": (
-        "UNWIND $rows AS row MERGE (e:ErasedIdentifier {hash: row.hash}) "
-        "ON CREATE SET e.kind = row.kind, e.ts = row.ts"
-    ),
-    "update_rfm": (
-        "UNWIND $rows AS row MATCH (c:Customer {id: row.id}) "
-        "SET c.rfm_recency = row.rfm_recency, c.rfm_frequency = row.rfm_frequency, "
-        "c.rfm_monetary = row.rfm_monetary, c.rfm_score = row.rfm_score"
-    ),
     "merge_record_blocks": (
         "UNWIND $rows AS row MATCH (r:Record {key: row.record}) "
         "MATCH (b:Block {key: row.block}) MERGE (r)-[:IN_BLOCK]->(b)"
@@ -294,10 +303,6 @@ NEO4J_WRITES: Final[dict[str, str]] = {
         "UNWIND $rows AS row MERGE (x:CustomerId {id: row.id}) "
         "ON CREATE SET x.created_ts = row.created_ts, x.status = row.status"
     ),
-    "retire_customer_ids": (
-        "UNWIND $rows AS row MATCH (x:CustomerId {id: row.id}) "
-        "SET x.status = row.status, x.retired_ts = row.ts"
-    ),
     "merge_merged_into": (
         "UNWIND $rows AS row MATCH (a:CustomerId {id: row.old}) MATCH (b:CustomerId {id: row.new}) "
         "MERGE (a)-[m:MERGED_INTO]->(b) "
@@ -308,6 +313,7 @@ NEO4J_WRITES: Final[dict[str, str]] = {
         "MERGE (a)-[m:SPLIT_FROM]->(b) "
         "SET m.ts = row.ts, m.reason = row.reason, m.records = row.records"
     ),
+    **ROW_WRITES,
 }
 
 #: What the Neo4j store asks the server before it writes.
@@ -365,17 +371,5 @@ LADYBUG_WRITES: Final[dict[str, str]] = {
         "UNWIND $keys AS k MATCH (b:Block {key: k}) "
         "WHERE NOT EXISTS { MATCH (b)<-[:IN_BLOCK]-(:Record) } DETACH DELETE b"
     ),
-    "retire_customer_ids": (
-        "UNWIND $rows AS row MATCH (x:CustomerId {id: row.id}) "
-        "SET x.status = row.status, x.retired_ts = row.ts"
-    ),
-    "remember_erased": (
-        "UNWIND $rows AS row MERGE (e:ErasedIdentifier {hash: row.hash}) "
-        "ON CREATE SET e.kind = row.kind, e.ts = row.ts"
-    ),
-    "update_rfm": (
-        "UNWIND $rows AS row MATCH (c:Customer {id: row.id}) "
-        "SET c.rfm_recency = row.rfm_recency, c.rfm_frequency = row.rfm_frequency, "
-        "c.rfm_monetary = row.rfm_monetary, c.rfm_score = row.rfm_score"
-    ),
+    **ROW_WRITES,
 }
