@@ -375,14 +375,14 @@ def erased_hashes(graph: GraphStore) -> frozenset[str]:
 def _needs_full(graph: GraphStore, incoming: int) -> bool:
     """Whether to re-resolve everything rather than find a scope.
 
-    A store written before blocks and the id registry existed is re-resolved whole once; an
-    empty store, or a batch larger than the store, has nothing to gain from a scope.
+    A store written before the id registry and the scope index existed is re-resolved whole
+    once, which writes them; an empty store, or a batch larger than the store, has nothing to
+    gain from a scope.
     """
     stored = _count(graph, "count_records")
     if stored == 0 or incoming > stored:
         return True
-    rows = graph.query("count_customer_ids", READS["count_customer_ids"])
-    return not rows[0]["n"]
+    return _count(graph, "count_indexed_ids") == 0
 
 
 def _count(graph: GraphStore, name: str) -> int:

@@ -22,6 +22,7 @@ from idgraph.cluster.ids import new_customer_id
 from idgraph.cluster.lineage import lineage
 from idgraph.cluster.split import ComponentSplit, split_oversized
 from idgraph.errors import ConfigError, NotFoundError
+from idgraph.index import plan_index
 from idgraph.ingest.batch import SourceBatch
 from idgraph.match.config import MatchConfig
 from idgraph.match.decide import collect_evidence
@@ -224,6 +225,7 @@ def plan_changes(
     plan.event_columns = _new_columns(
         "Event", [e.properties for e in plan.new_events], state.event_columns
     )
+    plan_index(plan, state, scope, records)
     not_linking = Counter(v.kind for v in evidence.identifiers.values() if not v.linking)
     stats = PlanStats(
         unchanged=unchanged,

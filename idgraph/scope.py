@@ -49,6 +49,10 @@ class Scope:
     settled: dict[str, IdentifierRow] = field(default_factory=dict)
     #: Stored records the batch repeats unchanged (no new event either): nothing to do.
     untouched: set[str] = field(default_factory=set)
+    #: Stored holders of every identifier the seeds or erased records carry, and stored
+    #: members of every block they touch, for the scope index to be kept (`idgraph/index.py`).
+    holders: dict[str, list[str]] = field(default_factory=dict)
+    members: dict[str, list[str]] = field(default_factory=dict)
 
 
 def find_scope(
@@ -61,6 +65,8 @@ def find_scope(
 ) -> Scope:
     """The closure of stored records that `seeds` may touch.
 
+    Every read is by primary key through the scope index (`schema.INDEX_COLUMNS`).
+
     Args:
         graph: the store.
         seeds: the records this run adds or changes (changed ones in their merged form), plus
@@ -70,17 +76,20 @@ def find_scope(
         gone: records being erased: their identifiers and blocks change holders' verdicts.
     """
     scope = Scope(keys=set(seeds))
+    gone_keys = {r.key for r in gone}
     blocks_now = {k: record_blocks(match_fields(r), config.fuzzy) for k, r in seeds.items()}
     blocks_before = {k: record_blocks(match_fields(r), config.fuzzy) for k, r in stored.items()}
     for record in gone:
         blocks_before[record.key] = record_blocks(match_fields(record), config.fuzzy)
         blocks_now.setdefault(record.key, set())
-    for record in seeds.values():
-        scope.recompute.update(identifier_key(kind, value) for kind, value in record.identifiers)
-    scope.settled = _settled_for_good(graph, scope.recompute)
-    scope.recompute -= set(scope.settled)
-    for record in gone:
-        scope.recompute.update(identifier_key(kind, value) for kind, value in record.identifiers)
+    carried = {identifier_key(k, v) for r in seeds.values() for k, v in r.identifiers}
+    erased = {identifier_key(k, v) for r in gone for k, v in r.identifiers}
+    identifiers = _identifiers(graph, carried | erased)
+    scope.holders = {key: list(holders) for key, (_, holders) in identifiers.items()}
+    scope.settled = {
+        key: row for key in carried if key in identifiers and _settled(row := identifiers[key][0])
+    }
+    scope.recompute = (carried - set(scope.settled)) | erased
 
     delta: Counter[str] = Counter()
     for key, now in blocks_now.items():
@@ -92,68 +101,102 @@ def find_scope(
             delta[block] -= 1
             scope.drop_blocks.append((key, block))
     touched_blocks = set(delta) | {b for now in blocks_now.values() for b in now}
-    counts = _block_counts(graph, touched_blocks)
+    scope.members = _members(graph, touched_blocks)
     cap = config.max_block_size
     open_blocks = []
     for block in touched_blocks:
-        size_before = counts.get(block, 0)
+        size_before = len(scope.members.get(block, ()))
         size_after = size_before + delta[block]
         scope.block_sizes[block] = size_after
         # A block at or under the cap yields pairs; one crossing the cap changes all of its.
         if size_before <= cap or size_after <= cap:
             open_blocks.append(block)
-    existing = {row["key"] for row in graph.scope_rows("scope_existing_blocks", touched_blocks)}
-    scope.new_blocks = {b for b in touched_blocks if b not in existing and delta[b] > 0}
+    scope.new_blocks = {b for b in touched_blocks if b not in scope.members and delta[b] > 0}
 
-    found = {row["key"] for row in graph.scope_rows("scope_identifier_holders", scope.recompute)}
-    crossing = [
-        b for b in open_blocks if (counts.get(b, 0) <= cap) != (scope.block_sizes[b] <= cap)
-    ]
-    found |= {row["key"] for row in graph.scope_rows("scope_block_members", crossing)}
-    members = {row["key"] for row in graph.scope_rows("scope_block_members", open_blocks)}
-    found |= _matching(graph, seeds, members - set(seeds) - {r.key for r in gone}, config, scope)
-    frontier = (found | set(stored) | {r.key for r in gone}) - {r.key for r in gone}
+    found = {h for key in scope.recompute for h in scope.holders.get(key, ())}
+    for block in open_blocks:
+        size_before = len(scope.members.get(block, ()))
+        if (size_before <= cap) != (scope.block_sizes[block] <= cap):
+            found.update(scope.members.get(block, ()))
+    mates = {m for block in open_blocks for m in scope.members.get(block, ())}
+    found |= _matching(graph, seeds, mates - set(seeds) - gone_keys, config, scope)
+    frontier = (found | set(stored) | gone_keys) - gone_keys
+    # An erased record's ties (explicit links, cannot-links) lose it: their partners are
+    # re-resolved, and so rewritten.
+    frontier |= {
+        t for row in graph.scope_rows("scope_records", gone_keys) for t in row["ties"] or ()
+    }
+    frontier -= gone_keys
     scope.keys |= found
     for scope.rounds in range(1, _MAX_ROUNDS + 1):
         if not frontier:
             break
-        reached: set[str] = set()
-        # Records sharing a linking identifier across customers (a union a guard refused)
-        # are followed one step from the records the batch meets directly; further out such
-        # refusals stand, and this walk is the costliest of the three on a large store.
-        names = ["scope_customer_mates", "scope_matched_mates"]
-        if scope.rounds == 1:
-            names.append("scope_identifier_mates")
-        for name in names:
-            reached |= {row["key"] for row in graph.scope_rows(name, frontier)}
-        frontier = reached - scope.keys
+        reached = _neighbours(graph, frontier, follow_identifiers=scope.rounds == 1)
+        frontier = reached - scope.keys - gone_keys
         scope.keys |= frontier
-    scope.keys -= {r.key for r in gone}
+    scope.keys -= gone_keys
 
     # Blocks of the other records in scope keep their stored sizes.
-    others = _stored_blocks(graph, scope.keys - set(seeds))
-    unknown = {b for blocks in others.values() for b in blocks} - set(scope.block_sizes)
-    scope.block_sizes.update(_block_counts(graph, unknown))
+    others = graph.load_records(scope.keys - set(seeds), identifiers=False)
+    unknown = {b for r in others for b in record_blocks(match_fields(r), config.fuzzy)}
+    unknown -= set(scope.block_sizes)
+    scope.block_sizes.update({b: len(m) for b, m in _members(graph, unknown).items()})
     return scope
 
 
-def _settled_for_good(graph: GraphStore, keys: Collection[str]) -> dict[str, IdentifierRow]:
-    """Stored identifiers that more holders can never make link again.
+def _neighbours(graph: GraphStore, keys: Collection[str], *, follow_identifiers: bool) -> set[str]:
+    """Records sharing a customer with `keys`, or tied to them by a link or cannot-link.
+
+    Records sharing a linking identifier across customers (a union a guard refused) are
+    followed one step from the records the batch meets directly (`follow_identifiers`);
+    further out such refusals stand.
+    """
+    rows = graph.scope_rows("scope_records", keys)
+    reached = {t for row in rows for t in row["ties"] or ()}
+    customers = {row["customer"] for row in rows if row["customer"]}
+    for row in graph.scope_rows("scope_customer_records", customers, param="ids"):
+        reached.update(row["records"] or ())
+    if follow_identifiers:
+        wanted = {k for row in rows for k in row["identifier_keys"] or ()}
+        for identifier, holders in _identifiers(graph, wanted).values():
+            if identifier.linking:
+                reached.update(holders)
+    return reached
+
+
+def _identifiers(
+    graph: GraphStore, keys: Collection[str]
+) -> dict[str, tuple[IdentifierRow, list[str]]]:
+    """Stored identifiers `keys` with their holders."""
+    return {
+        row["key"]: (
+            IdentifierRow(
+                row["key"], row["kind"], row["value"], bool(row["linking"]), row["reason"] or ""
+            ),
+            list(row["holders"] or ()),
+        )
+        for row in graph.scope_rows("scope_identifiers", keys)
+    }
+
+
+def _members(graph: GraphStore, blocks: Collection[str]) -> dict[str, list[str]]:
+    """Stored blocks among `blocks` with their members."""
+    return {
+        row["key"]: list(row["members"] or ()) for row in graph.scope_rows("scope_blocks", blocks)
+    }
+
+
+def _settled(row: IdentifierRow) -> bool:
+    """Whether more holders can never make this stored identifier link again.
 
     One over `max_records`, or of a kind that never links, stays so however many records
     join it, so its (possibly thousands of) holders need not be re-resolved. A value refused
     for an identity limit can link again (an alias may join the two logins), so it is
     re-decided over all its holders.
     """
-    settled: dict[str, IdentifierRow] = {}
-    for row in graph.scope_rows("scope_identifier_verdicts", keys):
-        reason = row["reason"] or ""
-        if not row["linking"] and (
-            reason.startswith("shared by ") or reason.endswith(" is not a linking identifier")
-        ):
-            key = row["key"]
-            settled[key] = IdentifierRow(key, row["kind"], row["value"], False, reason)
-    return settled
+    return not row.linking and (
+        row.reason.startswith("shared by ") or row.reason.endswith(" is not a linking identifier")
+    )
 
 
 def _matching(
@@ -178,14 +221,3 @@ def _matching(
         if (edge.a in seeds) != (edge.b in seeds):
             matched.add(edge.b if edge.a in seeds else edge.a)
     return matched
-
-
-def _block_counts(graph: GraphStore, blocks: Collection[str]) -> dict[str, int]:
-    return {row["key"]: int(row["n"]) for row in graph.scope_rows("scope_block_sizes", blocks)}
-
-
-def _stored_blocks(graph: GraphStore, keys: Collection[str]) -> dict[str, set[str]]:
-    blocks: dict[str, set[str]] = {}
-    for row in graph.scope_rows("scope_record_blocks", keys):
-        blocks.setdefault(row["record"], set()).add(row["block"])
-    return blocks

@@ -182,9 +182,10 @@ def test_missing_linter_package_says_how_to_install(
 
 
 def test_every_named_statement_lints_clean() -> None:
-    """The named reads, state reads (whole and scoped), scope reads and segment writes in
-    idgraph/store/queries.py are sent to Neo4j as they are."""
+    """The named reads, state reads (whole and scoped), scope reads, index checks and segment
+    writes in idgraph/store/queries.py are sent to Neo4j as they are."""
     from idgraph.store.queries import (
+        INDEX_CHECKS,
         READS,
         SCOPE_READS,
         SCOPED_STATE_READS,
@@ -200,6 +201,7 @@ def test_every_named_statement_lints_clean() -> None:
             ("state", STATE_READS),
             ("scoped", SCOPED_STATE_READS),
             ("scope", SCOPE_READS),
+            ("index", INDEX_CHECKS),
             ("segment", SEGMENT_WRITES),
         )
         for name, text in statements.items()

@@ -21,9 +21,11 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from bench.generate import run as generate_files
+from idgraph.index import index_problems
 from idgraph.normalize.record import NormalizeOptions
 from idgraph.pipeline import run_ingest
 from idgraph.query import IdentityGraph
+from idgraph.store.ladybug import LadybugStore
 from tests.conftest import FIXTURE_INPUTS, ingest_fixtures
 
 
@@ -33,6 +35,12 @@ def _partition(store: Path) -> set[frozenset[str]]:
         for record, customer in graph.clusters():
             groups.setdefault(customer, set()).add(record)
     return {frozenset(g) for g in groups.values()}
+
+
+def _index_problems(store: Path) -> list[str]:
+    """Where the scope index, kept by every incremental ingest, disagrees with the graph."""
+    with LadybugStore(store, read_only=True) as graph:
+        return index_problems(graph)
 
 
 def _chunks(folder: Path, parts: int) -> list[Path]:
@@ -88,6 +96,7 @@ def test_any_split_and_order_gives_the_one_batch_partition(
             as_of_ms=1_793_491_200_000,
         )
     assert _partition(store) == _expected(tmp_path_factory)
+    assert _index_problems(store) == []
 
 
 # Generated data (bench/generate.py): households, typos, shared devices, plus alias calls.
@@ -236,5 +245,7 @@ def test_generated_data_any_split_and_order_gives_the_one_batch_partition(
         for i in order:
             _ingest_checked([chunks[i]], store, folder)
         got = _partition(store)
+        problems = _index_problems(store)
+    assert problems == [], problems[:5]
     if got != want:
         pytest.fail(f"parts ingested in the order {order}\n{_describe(got, want)}", pytrace=False)

@@ -11,17 +11,17 @@ import logging
 from abc import ABC, abstractmethod
 from collections.abc import Collection, Mapping, Sequence
 from types import TracebackType
-from typing import Any, final
+from typing import Any, cast, final
 
 import orjson
 
 from idgraph.errors import IdGraphError, StoreError, StoreQueryError
 from idgraph.models import EXPLICIT_LINK_RULES, Link, Record
 from idgraph.store.dialect import Dialect
-from idgraph.store.plan import IdentifierRow, StoredEvent, StoreState, WritePlan
+from idgraph.store.plan import IdentifierRow, RecordIndex, StoredEvent, StoreState, WritePlan
 from idgraph.store.queries import SCOPE_READS, SCOPED_STATE_READS, STATE_READS
 from idgraph.store.schema import NODE_TABLES, ColumnType
-from idgraph.types import FIELD_NAMES
+from idgraph.types import FIELD_NAMES, IdentifierKind
 
 logger = logging.getLogger(__name__)
 
@@ -164,7 +164,11 @@ class GraphStore(ABC):
     @final
     def customer_properties(self) -> dict[str, str]:
         """Property names of `Customer` nodes mapped to a trait type (string/number/boolean)."""
-        return {name: _TRAIT_TYPE[kind] for name, kind in self.columns("Customer").items()}
+        return {
+            name: _TRAIT_TYPE[kind]
+            for name, kind in self.columns("Customer").items()
+            if kind in _TRAIT_TYPE
+        }
 
     @final
     def scope_rows(self, name: str, values: Collection[str], *, param: str = "keys") -> list[Row]:
@@ -218,8 +222,9 @@ class GraphStore(ABC):
         self, keys: list[str] | None, state: StoreState, *, identifiers: bool = True
     ) -> dict[str, Record]:
         for row in self._state_rows(keys, "state_records"):
-            state.records[row["key"]] = Record(
-                key=row["key"],
+            key = row["key"]
+            state.records[key] = Record(
+                key=key,
                 source=row["source"],
                 source_id=row["source_id"],
                 kind=row["kind"],
@@ -227,36 +232,58 @@ class GraphStore(ABC):
                 fields={n: row[n] for n in FIELD_NAMES if row.get(n)},
                 traits=orjson.loads(row["traits"]) if row["traits"] else {},
             )
+            state.index[key] = RecordIndex(
+                list(row["identifier_keys"] or []),
+                row["customer"],
+                list(row["ties"] or []),
+                list(row["event_ids"] or []),
+            )
         if not identifiers:
             return state.records
-        # One walk gives each record's identifiers and, scoped, the identifiers' verdicts.
-        for row in self._state_rows(keys, "state_record_identifiers"):
-            state.records[row["record"]].identifiers.add((row["kind"], row["value"]))
-            if keys is not None:
-                state.identifiers[row["key"]] = IdentifierRow(
-                    row["key"], row["kind"], row["value"], bool(row["linking"]), row["reason"] or ""
-                )
+        if keys is None:
+            for row in self._state_rows(None, "state_record_identifiers"):
+                state.records[row["record"]].identifiers.add((row["kind"], row["value"]))
+            return state.records
+        # Scoped: each record's identifier keys come from the index, then the identifiers
+        # themselves (with their verdicts and holders) by primary key.
+        wanted = {k for key in state.records for k in state.index[key].identifier_keys}
+        for row in self._state_rows(sorted(wanted), "state_identifiers"):
+            _identifier(state, row)
+        for key, record in state.records.items():
+            for identifier in state.index[key].identifier_keys:
+                found = state.identifiers.get(identifier)
+                if found is not None:
+                    record.identifiers.add((cast(IdentifierKind, found.kind), found.value))
         return state.records
 
     def _load_state(self, keys: list[str] | None) -> StoreState:
         """Read records, explicit links, the record->customer map, events and column types."""
         state = StoreState()
         self._records(keys, state)
+        rules = sorted(EXPLICIT_LINK_RULES)
         if keys is None:
-            for row in self._state_rows(keys, "state_identifiers"):
-                state.identifiers[row["key"]] = IdentifierRow(
-                    row["key"], row["kind"], row["value"], bool(row["linking"]), row["reason"] or ""
-                )
-        for row in self._state_rows(keys, "state_links", rules=sorted(EXPLICIT_LINK_RULES)):
+            for row in self._state_rows(None, "state_identifiers"):
+                _identifier(state, row)
+            for row in self._state_rows(None, "state_assignment"):
+                state.assignment[row["record"]] = row["customer"]
+            tied: list[str] | None = None
+            event_rows = self._state_rows(None, "state_events")
+        else:
+            for key, index in state.index.items():
+                if index.customer is not None:
+                    state.assignment[key] = index.customer
+            tied = sorted(key for key, index in state.index.items() if index.ties)
+            event_ids = sorted({e for index in state.index.values() for e in index.event_ids})
+            event_rows = self._state_rows(event_ids, "state_events")
+        for row in self._state_rows(tied, "state_links", rules=rules):
             state.links.append(Link(row["a"], row["b"], row["rule"]))
-        for row in self._state_rows(keys, "state_assignment"):
-            state.assignment[row["record"]] = row["customer"]
-        for row in self._state_rows(keys, "state_events"):
+        for row in event_rows:
             properties = orjson.loads(row["properties"]) if row["properties"] else {}
-            state.events.append(StoredEvent(row["record"], row["name"], row["ts"], properties))
+            event = StoredEvent(row["record"], row["name"], row["ts"], properties, row["id"])
+            state.events.append(event)
             first, last = state.record_event_span.get(row["record"], (row["ts"], row["ts"]))
             state.record_event_span[row["record"]] = (min(first, row["ts"]), max(last, row["ts"]))
-        state.apart = [(row["a"], row["b"]) for row in self._state_rows(keys, "state_cannot_links")]
+        state.apart = [(row["a"], row["b"]) for row in self._state_rows(tied, "state_cannot_links")]
         state.customer_columns = self.columns("Customer")
         state.event_columns = self.columns("Event")
         return state
@@ -300,6 +327,14 @@ class GraphStore(ABC):
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def _identifier(state: StoreState, row: Row) -> None:
+    key = row["key"]
+    state.identifiers[key] = IdentifierRow(
+        key, row["kind"], row["value"], bool(row["linking"]), row["reason"] or ""
+    )
+    state.holders[key] = None if row["holders"] is None else list(row["holders"])
 
 
 def _first_line(message: str) -> str:

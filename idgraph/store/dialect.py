@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Final, Literal
 
 from idgraph.store.schema import (
+    INDEX_COLUMNS,
     NEO4J_INDEXES,
     NODE_TABLES,
     PRIMARY_KEYS,
@@ -47,6 +48,7 @@ _LADYBUG_TYPES: Final[dict[str, ColumnType]] = {
     "FLOAT": "DOUBLE",
     "BOOL": "BOOLEAN",
     "BOOLEAN": "BOOLEAN",
+    "STRING[]": "STRING[]",
 }
 
 
@@ -226,16 +228,33 @@ ROW_WRITES: Final[dict[str, str]] = {
         "UNWIND $rows AS row MATCH (x:CustomerId {id: row.id}) "
         "SET x.status = row.status, x.retired_ts = row.ts"
     ),
+    # The scope index (`schema.INDEX_COLUMNS`), written last, once every node exists.
+    "index_records": (
+        "UNWIND $rows AS row MATCH (r:Record {key: row.key}) "
+        "SET r.identifier_keys = row.identifier_keys, r.customer = row.customer, "
+        "r.ties = row.ties, r.event_ids = row.event_ids"
+    ),
+    "index_identifiers": (
+        "UNWIND $rows AS row MATCH (i:Identifier {key: row.key}) SET i.holders = row.holders"
+    ),
+    "index_blocks": (
+        "UNWIND $rows AS row MATCH (b:Block {key: row.key}) SET b.members = row.members"
+    ),
+    "index_customer_ids": (
+        "UNWIND $rows AS row MATCH (x:CustomerId {id: row.id}) SET x.records = row.records"
+    ),
 }
 
 
 #: Neo4j's batched, idempotent writes (`store/neo4j.py` says in which order). Each takes `$rows`
 #: (a list of maps) except the `delete_*` loops, which take `$limit` (and `$rules`) and return
-#: how many they removed. `SET x = row` replaces every property, so a trait a customer lost or
-#: a field a record no longer has goes away (Neo4j stores no nulls).
+#: how many they removed. `SET c = row` replaces every property, so a trait a customer lost
+#: goes away (Neo4j stores no nulls); records and identifiers take `SET n += row`, whose rows
+#: name every column (a field a record no longer has is a null, which removes it) but not the
+#: scope index, which `ROW_WRITES` keeps.
 NEO4J_WRITES: Final[dict[str, str]] = {
-    "merge_records": "UNWIND $rows AS row MERGE (r:Record {key: row.key}) SET r = row",
-    "merge_identifiers": "UNWIND $rows AS row MERGE (i:Identifier {key: row.key}) SET i = row",
+    "merge_records": "UNWIND $rows AS row MERGE (r:Record {key: row.key}) SET r += row",
+    "merge_identifiers": "UNWIND $rows AS row MERGE (i:Identifier {key: row.key}) SET i += row",
     "merge_record_identifiers": (
         "UNWIND $rows AS row MATCH (r:Record {key: row.record}) "
         "MATCH (i:Identifier {key: row.identifier}) MERGE (r)-[:HAS_IDENTIFIER]->(i)"
@@ -332,7 +351,11 @@ LADYBUG_WRITES: Final[dict[str, str]] = {
     "commit": "COMMIT",
     "rollback": "ROLLBACK",
     "update_records": "UNWIND $rows AS row MATCH (r:Record {key: row.key}) SET "
-    + ", ".join(f"r.{name} = row.{name}" for name in NODE_TABLES["Record"] if name != "key"),
+    + ", ".join(
+        f"r.{name} = row.{name}"
+        for name in NODE_TABLES["Record"]
+        if name != "key" and name not in INDEX_COLUMNS["Record"]
+    ),
     "update_identifiers": (
         "UNWIND $rows AS row MATCH (i:Identifier {key: row.key}) "
         "SET i.linking = row.linking, i.reason = row.reason"

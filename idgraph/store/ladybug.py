@@ -32,6 +32,7 @@ _ARROW: dict[str, pa.DataType] = {
     "INT64": pa.int64(),
     "DOUBLE": pa.float64(),
     "BOOLEAN": pa.bool_(),
+    "STRING[]": pa.list_(pa.string()),
 }
 
 
@@ -157,15 +158,25 @@ class LadybugStore(GraphStore):
         conn.execute(LADYBUG_WRITES["commit"])
 
     def _write(self, plan: WritePlan) -> None:
+        # Scope-index rows of nodes created here travel in their COPY; the rest are SET last.
+        index = {
+            "Record": {row["key"]: row for row in plan.index_records},
+            "Identifier": {row["key"]: row for row in plan.index_identifiers},
+            "Block": {row["key"]: row for row in plan.index_blocks},
+            "CustomerId": {row["id"]: row for row in plan.index_customer_ids},
+        }
         for label, columns in (("Customer", plan.customer_columns), ("Event", plan.event_columns)):
             for name, kind in columns.items():
                 check_property_name(name)
                 ddl = self.dialect.add_column(label, name, kind)
                 if ddl:
                     self.connection().execute(ddl)
-        self._copy("Record", [record_row(r) for r in plan.new_records])
+        self._copy("Record", [_indexed(index, "Record", record_row(r)) for r in plan.new_records])
         self._set_rows("update_records", [record_row(r) for r in plan.changed_records])
-        self._copy("Identifier", [identifier_row(i) for i in plan.new_identifiers])
+        self._copy(
+            "Identifier",
+            [_indexed(index, "Identifier", identifier_row(i)) for i in plan.new_identifiers],
+        )
         self._set_rows("update_identifiers", [identifier_row(i) for i in plan.changed_identifiers])
         self._copy_rel("HAS_IDENTIFIER", plan.new_record_identifiers)
         self._copy_rel(
@@ -205,7 +216,7 @@ class LadybugStore(GraphStore):
                 "delete_record_blocks", [{"record": r, "block": b} for r, b in plan.drop_blocks]
             )
         self._erase(plan)
-        self._copy("Block", [{"key": key} for key in plan.new_blocks])
+        self._copy("Block", [_indexed(index, "Block", {"key": key}) for key in plan.new_blocks])
         self._copy_rel("IN_BLOCK", plan.add_blocks)
         self._copy("Customer", plan.customers, self.columns("Customer"))
         self._copy_rel("HAS_RECORD", plan.memberships)
@@ -225,8 +236,12 @@ class LadybugStore(GraphStore):
                 "score": [e.score for e in plan.evidence],
             },
         )
-        self._write_ids(plan)
+        self._write_ids(plan, index["CustomerId"])
         self._set_rows("update_rfm", plan.trait_updates)
+        self._set_rows("index_records", list(index["Record"].values()))
+        self._set_rows("index_identifiers", list(index["Identifier"].values()))
+        self._set_rows("index_blocks", list(index["Block"].values()))
+        self._set_rows("index_customer_ids", list(index["CustomerId"].values()))
 
     def _erase(self, plan: WritePlan) -> None:
         """Delete erased records, their events, and identifiers and blocks no one else holds."""
@@ -240,11 +255,14 @@ class LadybugStore(GraphStore):
         self._keyed("delete_orphan_identifiers", plan.erased_identifiers)
         self._keyed("delete_orphan_blocks", plan.erased_blocks)
 
-    def _write_ids(self, plan: WritePlan) -> None:
+    def _write_ids(self, plan: WritePlan, index: dict[str, dict[str, Any]]) -> None:
         ids = plan.ids
         self._copy(
             "CustomerId",
-            [{"id": i, "created_ts": ts, "status": "active"} for i, ts in ids.created],
+            [
+                {"id": i, "created_ts": ts, "status": "active", **index.pop(i, {})}
+                for i, ts in ids.created
+            ],
         )
         retired = [{"id": old, "status": "merged", "ts": ts} for old, _, ts, _, _ in ids.merged]
         retired += [{"id": cid, "status": "erased", "ts": ts} for cid, ts in ids.erased]
@@ -319,6 +337,13 @@ class LadybugStore(GraphStore):
             self.connection().execute(
                 LADYBUG_WRITES[name], {"rows": list(rows[start : start + 2000])}
             )
+
+
+def _indexed(
+    index: dict[str, dict[str, dict[str, Any]]], label: str, row: dict[str, Any]
+) -> dict[str, Any]:
+    """`row` of a node about to be created, with its scope-index values taken out of `index`."""
+    return {**row, **index[label].pop(row[PRIMARY_KEYS[label]], {})}
 
 
 #: Up to this many keys a keyed statement always goes key by key.

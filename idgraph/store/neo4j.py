@@ -241,6 +241,11 @@ def write_steps(
         ),
         *_id_steps(plan),
         WriteStep("update_rfm", plan.trait_updates),
+        # The scope index last, once every node it names exists (`idgraph/index.py`).
+        WriteStep("index_records", plan.index_records),
+        WriteStep("index_identifiers", plan.index_identifiers),
+        WriteStep("index_blocks", plan.index_blocks),
+        WriteStep("index_customer_ids", plan.index_customer_ids),
     ]
 
 

@@ -71,7 +71,7 @@ READS: Final[dict[str, str]] = {
     "erased_hashes": "MATCH (e:ErasedIdentifier) RETURN e.hash AS hash",
     "count_records": "MATCH (r:Record) RETURN count(r) AS n",
     "count_customers": "MATCH (c:Customer) RETURN count(c) AS n",
-    "count_customer_ids": "MATCH (x:CustomerId) RETURN count(x) AS n",
+    "count_indexed_ids": "MATCH (x:CustomerId) WHERE x.records IS NOT NULL RETURN count(x) AS n",
     "count_events": "MATCH (e:Event) RETURN count(e) AS n",
     "count_identifiers": (
         "MATCH (i:Identifier) RETURN i.kind AS kind, i.linking AS linking, count(i) AS n "
@@ -157,21 +157,28 @@ READS: Final[dict[str, str]] = {
 }
 
 _FIELDS = ", ".join(f"r.{name} AS {name}" for name in FIELD_NAMES)
+_RECORD = (
+    "r.key AS key, r.source AS source, r.source_id AS source_id, r.kind AS kind, "
+    f"r.updated_ts AS updated_ts, r.traits AS traits, {_FIELDS}, "
+    "r.identifier_keys AS identifier_keys, r.customer AS customer, r.ties AS ties, "
+    "r.event_ids AS event_ids"
+)
+_IDENTIFIER = (
+    "i.key AS key, i.kind AS kind, i.value AS value, i.linking AS linking, "
+    "i.reason AS reason, i.holders AS holders"
+)
+_EVENT = "e.id AS id, e.name AS name, e.ts AS ts, e.properties AS properties"
 
-#: What resolution reads from earlier ingests (`GraphStore.load_state`), on both engines.
+#: What resolution reads from earlier ingests (`GraphStore.load_state`), on both engines. A
+#: full run reads the relationships themselves, and the scope index (`schema.INDEX_COLUMNS`)
+#: only to see which of its properties to rewrite.
 STATE_READS: Final[dict[str, str]] = {
-    "state_records": (
-        "MATCH (r:Record) RETURN r.key AS key, r.source AS source, r.source_id AS source_id, "
-        f"r.kind AS kind, r.updated_ts AS updated_ts, r.traits AS traits, {_FIELDS}"
-    ),
+    "state_records": f"MATCH (r:Record) RETURN {_RECORD}",
     "state_record_identifiers": (
         "MATCH (r:Record)-[:HAS_IDENTIFIER]->(i:Identifier) "
         "RETURN r.key AS record, i.kind AS kind, i.value AS value"
     ),
-    "state_identifiers": (
-        "MATCH (i:Identifier) RETURN i.key AS key, i.kind AS kind, i.value AS value, "
-        "i.linking AS linking, i.reason AS reason"
-    ),
+    "state_identifiers": f"MATCH (i:Identifier) RETURN {_IDENTIFIER}",
     "state_links": (
         "MATCH (a:Record)-[m:MATCHED]->(b:Record) WHERE m.rule IN $rules "
         "RETURN a.key AS a, b.key AS b, m.rule AS rule"
@@ -179,10 +186,7 @@ STATE_READS: Final[dict[str, str]] = {
     "state_assignment": (
         "MATCH (c:Customer)-[:HAS_RECORD]->(r:Record) RETURN r.key AS record, c.id AS customer"
     ),
-    "state_events": (
-        "MATCH (r:Record)-[:PERFORMED]->(e:Event) "
-        "RETURN r.key AS record, e.name AS name, e.ts AS ts, e.properties AS properties"
-    ),
+    "state_events": f"MATCH (r:Record)-[:PERFORMED]->(e:Event) RETURN r.key AS record, {_EVENT}",
     "state_cannot_links": (
         "MATCH (a:Record)-[:CANNOT_LINK]->(b:Record) RETURN a.key AS a, b.key AS b"
     ),
@@ -190,29 +194,18 @@ STATE_READS: Final[dict[str, str]] = {
 }
 
 
-#: The same state, for the records an incremental ingest re-resolves only (`$keys`).
+#: The same state, for the records an incremental ingest re-resolves only (`$keys`): read by
+#: primary key through the scope index, so the cost follows the keys, not the store. Links and
+#: cannot-links are walked from the records the index says have any (few: aliases, overrides).
 SCOPED_STATE_READS: Final[dict[str, str]] = {
-    "state_records": (
-        "UNWIND $keys AS k MATCH (r:Record {key: k}) RETURN r.key AS key, r.source AS source, "
-        "r.source_id AS source_id, r.kind AS kind, r.updated_ts AS updated_ts, "
-        f"r.traits AS traits, {_FIELDS}"
-    ),
-    "state_record_identifiers": (
-        "UNWIND $keys AS k MATCH (r:Record {key: k})-[:HAS_IDENTIFIER]->(i:Identifier) "
-        "RETURN r.key AS record, i.key AS key, i.kind AS kind, i.value AS value, "
-        "i.linking AS linking, i.reason AS reason"
-    ),
+    "state_records": f"UNWIND $keys AS k MATCH (r:Record {{key: k}}) RETURN {_RECORD}",
+    "state_identifiers": f"UNWIND $keys AS k MATCH (i:Identifier {{key: k}}) RETURN {_IDENTIFIER}",
     "state_links": (
         "UNWIND $keys AS k MATCH (a:Record {key: k})-[m:MATCHED]->(b:Record) "
         "WHERE m.rule IN $rules RETURN a.key AS a, b.key AS b, m.rule AS rule"
     ),
-    "state_assignment": (
-        "UNWIND $keys AS k MATCH (c:Customer)-[:HAS_RECORD]->(r:Record {key: k}) "
-        "RETURN r.key AS record, c.id AS customer"
-    ),
     "state_events": (
-        "UNWIND $keys AS k MATCH (r:Record {key: k})-[:PERFORMED]->(e:Event) "
-        "RETURN r.key AS record, e.name AS name, e.ts AS ts, e.properties AS properties"
+        "UNWIND $keys AS k MATCH (e:Event {id: k}) RETURN e.record_key AS record, " + _EVENT
     ),
     "state_cannot_links": (
         "UNWIND $keys AS k MATCH (a:Record {key: k})-[:CANNOT_LINK]->(b:Record) "
@@ -220,45 +213,50 @@ SCOPED_STATE_READS: Final[dict[str, str]] = {
     ),
 }
 
-#: How an incremental ingest finds the stored records its batch may touch (`idgraph/scope.py`).
+#: How an incremental ingest finds the stored records its batch may touch (`idgraph/scope.py`),
+#: all by primary key through the scope index.
 SCOPE_READS: Final[dict[str, str]] = {
-    "scope_identifier_holders": (
-        "UNWIND $keys AS k MATCH (:Identifier {key: k})<-[:HAS_IDENTIFIER]-(r:Record) "
-        "RETURN DISTINCT r.key AS key"
+    "scope_identifiers": SCOPED_STATE_READS["state_identifiers"],
+    "scope_blocks": (
+        "UNWIND $keys AS k MATCH (b:Block {key: k}) RETURN b.key AS key, b.members AS members"
     ),
-    "scope_block_sizes": (
-        "UNWIND $keys AS k MATCH (:Block {key: k})<-[:IN_BLOCK]-(r:Record) "
-        "RETURN k AS key, count(r) AS n"
+    "scope_records": (
+        "UNWIND $keys AS k MATCH (r:Record {key: k}) RETURN r.key AS key, "
+        "r.customer AS customer, r.ties AS ties, r.identifier_keys AS identifier_keys"
     ),
-    "scope_block_members": (
-        "UNWIND $keys AS k MATCH (:Block {key: k})<-[:IN_BLOCK]-(r:Record) "
-        "RETURN DISTINCT r.key AS key"
-    ),
-    "scope_existing_blocks": "UNWIND $keys AS k MATCH (b:Block {key: k}) RETURN b.key AS key",
-    "scope_identifier_verdicts": (
-        "UNWIND $keys AS k MATCH (i:Identifier {key: k}) RETURN i.key AS key, i.kind AS kind, "
-        "i.value AS value, i.linking AS linking, i.reason AS reason"
-    ),
-    "scope_record_blocks": (
-        "UNWIND $keys AS k MATCH (:Record {key: k})-[:IN_BLOCK]->(b:Block) "
-        "RETURN k AS record, b.key AS block"
-    ),
-    "scope_customer_mates": (
-        "UNWIND $keys AS k MATCH (:Record {key: k})<-[:HAS_RECORD]-(:Customer)"
-        "-[:HAS_RECORD]->(o:Record) RETURN DISTINCT o.key AS key"
-    ),
-    "scope_identifier_mates": (
-        "UNWIND $keys AS k MATCH (:Record {key: k})-[:HAS_IDENTIFIER]->(i:Identifier)"
-        "<-[:HAS_IDENTIFIER]-(o:Record) WHERE i.linking = true RETURN DISTINCT o.key AS key"
-    ),
-    "scope_matched_mates": (
-        "UNWIND $keys AS k MATCH (:Record {key: k})-[:MATCHED|CANNOT_LINK]-(o:Record) "
-        "RETURN DISTINCT o.key AS key"
+    "scope_customer_records": (
+        "UNWIND $ids AS cid MATCH (x:CustomerId {id: cid}) RETURN x.id AS id, x.records AS records"
     ),
     "scope_customer_ids": (
         "UNWIND $ids AS cid MATCH (x:CustomerId {id: cid}) "
         "RETURN x.id AS id, x.created_ts AS created_ts, x.status AS status"
     ),
+}
+
+
+#: The relationships the scope index mirrors, and the index itself, whole-store
+#: (`idgraph.index.index_problems`): a check, not something an ingest runs.
+INDEX_CHECKS: Final[dict[str, str]] = {
+    "check_identifiers": (
+        "MATCH (r:Record)-[:HAS_IDENTIFIER]->(i:Identifier) RETURN r.key AS a, i.key AS b"
+    ),
+    "check_customers": (
+        "MATCH (c:Customer)-[:HAS_RECORD]->(r:Record) RETURN r.key AS a, c.id AS b"
+    ),
+    "check_ties": (
+        "MATCH (a:Record)-[m:MATCHED]->(b:Record) WHERE m.rule IN $rules "
+        "RETURN a.key AS a, b.key AS b"
+    ),
+    "check_apart": "MATCH (a:Record)-[:CANNOT_LINK]->(b:Record) RETURN a.key AS a, b.key AS b",
+    "check_events": "MATCH (r:Record)-[:PERFORMED]->(e:Event) RETURN r.key AS a, e.id AS b",
+    "check_blocks": "MATCH (r:Record)-[:IN_BLOCK]->(b:Block) RETURN r.key AS a, b.key AS b",
+    "index_records": (
+        "MATCH (r:Record) RETURN r.key AS key, r.identifier_keys AS identifier_keys, "
+        "r.customer AS customer, r.ties AS ties, r.event_ids AS event_ids"
+    ),
+    "index_identifiers": "MATCH (i:Identifier) RETURN i.key AS key, i.holders AS holders",
+    "index_blocks": "MATCH (b:Block) RETURN b.key AS key, b.members AS members",
+    "index_customer_ids": "MATCH (x:CustomerId) RETURN x.id AS id, x.records AS records",
 }
 
 
@@ -303,5 +301,5 @@ def parameters_of(text: str) -> tuple[str, ...]:
 #: Parameters each statement takes, for the linter and for callers.
 PARAMETERS: Final[dict[str, tuple[str, ...]]] = {
     name: parameters_of(text)
-    for name, text in (READS | STATE_READS | SCOPE_READS | SEGMENT_WRITES).items()
+    for name, text in (READS | STATE_READS | SCOPE_READS | INDEX_CHECKS | SEGMENT_WRITES).items()
 }

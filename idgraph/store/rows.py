@@ -63,6 +63,8 @@ def coerce(value: Any, kind: ColumnType) -> Any:
     """`value` as a column of type `kind` holds it; None where it cannot be converted."""
     if value is None:
         return None
+    if kind == "STRING[]":
+        return [str(v) for v in value] if isinstance(value, list | tuple) else None
     try:
         if kind == "DOUBLE":
             return float(value)

@@ -50,7 +50,8 @@ def test_embedded_schema_applies_twice_and_reports_declared_columns(tmp_path: Pa
         (NEO4J, [], None),
         (LADYBUG, "BOOL", "BOOLEAN"),
         (LADYBUG, "INT64", "INT64"),
-        (LADYBUG, "STRING[]", None),
+        (LADYBUG, "STRING[]", "STRING[]"),
+        (LADYBUG, "INT64[]", None),
     ],
 )
 def test_column_type(dialect: object, engine_type: object, expected: str | None) -> None:

@@ -1,0 +1,104 @@
+"""The scope index (`idgraph/index.py`): the adjacency kept as properties for incremental runs.
+
+Every write path — incremental ingest, overrides, erasure, a full run — must leave the index
+equal to the relationships it mirrors, or a later batch would miss part of its scope; and a
+store written before the index existed is re-resolved whole once, which writes all of it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from idgraph.erasure import forget
+from idgraph.index import index_problems
+from idgraph.normalize.record import NormalizeOptions
+from idgraph.pipeline import IngestReport, Overrides, run_ingest
+from idgraph.query import IdentityGraph
+from idgraph.settings import open_store
+from idgraph.store.ladybug import LadybugStore
+from tests.conftest import AS_OF, FIXTURE_INPUTS, as_of_ms
+
+#: Federica Santoro: a CRM row and a web login (fixtures/README.md).
+EMAIL = "federica.santoro@gmail.com"
+
+
+def _ingest(store: Path, paths: list[Path], **kwargs: object) -> IngestReport:
+    return run_ingest(
+        paths,
+        store=store,
+        options=NormalizeOptions(default_region="IT"),
+        rejects_path=store.parent / "rejects.jsonl",
+        as_of_ms=as_of_ms(AS_OF),
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
+def _problems(store: Path) -> list[str]:
+    with LadybugStore(store, read_only=True) as graph:
+        return index_problems(graph)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Path:
+    """The fixtures ingested file by file: the first file full, the others incremental."""
+    path = tmp_path / "idgraph.db"
+    modes = [_ingest(path, [source]).mode for source in FIXTURE_INPUTS]
+    assert modes[0] == "full" and "incremental" in modes[1:]
+    return path
+
+
+def test_incremental_ingests_keep_the_index_equal_to_the_graph(store: Path) -> None:
+    assert _problems(store) == []
+    with LadybugStore(store, read_only=True) as graph:
+        rows = graph.query(
+            "t", "MATCH (r:Record) WHERE size(r.identifier_keys) > 0 RETURN count(r) AS n"
+        )
+    assert rows[0]["n"] > 0  # the index is there, not merely empty on both sides
+
+
+def test_overrides_and_erasure_keep_the_index(store: Path) -> None:
+    with IdentityGraph(store) as graph:
+        customers = sorted({c for _, c in graph.clusters()})
+        first = graph.profile(customers[0]).records[0].key
+        second = graph.profile(customers[1]).records[0].key
+        (federica,) = graph.lookup(EMAIL)
+        big = max(customers, key=lambda c: len(graph.profile(c).records))
+        pair = [r.key for r in graph.profile(big).records][:2]
+    _ingest(store, [], overrides=Overrides(must_link=[(first, second)]))
+    assert _problems(store) == []
+    _ingest(store, [], overrides=Overrides(cannot_link=[(pair[0], pair[1])], reason="test"))
+    assert _problems(store) == []
+    with open_store(store) as graph:
+        report = forget(graph, EMAIL, default_region="IT", as_of_ms=as_of_ms(AS_OF))
+    assert report.customer == federica and report.records
+    assert _problems(store) == []
+    report_again = _ingest(store, list(FIXTURE_INPUTS))
+    assert report_again.mode == "incremental"
+    assert _problems(store) == []
+
+
+def test_a_check_finds_an_index_that_lies(store: Path) -> None:
+    with LadybugStore(store) as graph:
+        (row,) = graph.query("t", "MATCH (r:Record) RETURN r.key AS key ORDER BY key LIMIT 1")
+        graph.write(
+            "t", "MATCH (r:Record {key: $k}) SET r.customer = $c", {"k": row["key"], "c": "C-0"}
+        )
+        problems = index_problems(graph)
+    assert len(problems) == 1 and problems[0].startswith(f"Record {row['key']}:")
+
+
+def test_a_store_without_the_index_is_resolved_whole_once(store: Path, tmp_path: Path) -> None:
+    with LadybugStore(store) as graph:
+        for label, column in (
+            ("Record", "customer"),
+            ("Identifier", "holders"),
+            ("CustomerId", "records"),
+        ):
+            graph.write("t", f"MATCH (n:{label}) SET n.{column} = NULL")
+        assert index_problems(graph)
+    again = _ingest(store, [FIXTURE_INPUTS[0]])
+    assert again.mode == "full"
+    assert _problems(store) == []
+    assert _ingest(store, [FIXTURE_INPUTS[0]]).mode == "incremental"
