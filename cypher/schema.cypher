@@ -20,6 +20,9 @@
 // (:CustomerId {id, created_ts, status, retired_ts})   every customer id ever issued; status is
 //                                                     active, merged or erased
 // (:ErasedIdentifier {hash, kind, ts})        a forgotten identifier, as a one-way hash only
+// (:Adjacency {key, items})      the scope index: key = list kind + ':' + node key, items = the
+//                                neighbours (e.g. 'ih:email:ann@x.it' -> the records holding
+//                                that email); mirrors the relationships, for incremental ingest
 // (:Customer)-[:HAS_RECORD]->(:Record)
 // (:Record)-[:HAS_IDENTIFIER]->(:Identifier)
 // (:Record)-[:MATCHED {rule, fields, score}]->(:Record)                   fuzzy / alias evidence
@@ -41,6 +44,7 @@ CREATE CONSTRAINT segment_change_id IF NOT EXISTS FOR (n:SegmentChange) REQUIRE 
 CREATE CONSTRAINT block_key IF NOT EXISTS FOR (n:Block) REQUIRE n.key IS UNIQUE;
 CREATE CONSTRAINT customer_id_id IF NOT EXISTS FOR (n:CustomerId) REQUIRE n.id IS UNIQUE;
 CREATE CONSTRAINT erased_identifier_hash IF NOT EXISTS FOR (n:ErasedIdentifier) REQUIRE n.hash IS UNIQUE;
+CREATE CONSTRAINT adjacency_key IF NOT EXISTS FOR (n:Adjacency) REQUIRE n.key IS UNIQUE;
 CREATE INDEX event_name_ts IF NOT EXISTS FOR (n:Event) ON (n.name, n.ts);
 CREATE INDEX record_source IF NOT EXISTS FOR (n:Record) ON (n.source);
 CREATE INDEX identifier_kind IF NOT EXISTS FOR (n:Identifier) ON (n.kind);

@@ -1,14 +1,14 @@
-"""The scope index: the adjacency an incremental ingest walks, kept as node properties.
+"""What each run writes to the scope index, and a check of the index against the graph.
 
 LadybugDB plans any keyed walk over a relationship (`UNWIND $keys ... MATCH (r {key: k})-->()`)
 as hash joins over whole tables, so finding a batch's scope that way costs seconds per
-statement on a store of a million records, whatever the batch. A primary-key lookup costs
-microseconds. So every run also writes, for what it changed, the neighbours `scope.py` needs
-(`schema.INDEX_COLUMNS`): each record's identifier keys, customer, ties (explicit links and
+statement on a store of a million records, whatever the batch; a primary-key lookup costs
+microseconds. So every run also writes, for what it changed, the neighbour lists `scope.py`
+reads (`store/adjacency.py`): each record's identifier keys, customer, ties (explicit links and
 cannot-links, either way) and event ids; each identifier's holders; each block's members; each
-customer id's records. The relationships stay the truth every query and full run reads; a run
-rewrites only the index rows whose value changed, and a store without the index is
-re-resolved whole once, which writes all of it.
+customer id's records. The relationships stay the truth every query and full run reads; an
+incremental run rewrites only the lists that changed, a full run all of them, and a store
+without the index is re-resolved whole once, which writes it.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from typing import Any
 
 from idgraph.models import EXPLICIT_LINK_RULES, Record, identifier_key
 from idgraph.scope import Scope
+from idgraph.store import adjacency
 from idgraph.store.base import GraphStore
 from idgraph.store.plan import RecordIndex, StoreState, WritePlan
 from idgraph.store.queries import INDEX_CHECKS
@@ -29,7 +30,7 @@ def plan_index(
     scope: Scope | None,
     records: Mapping[str, Record],
 ) -> None:
-    """Fill `plan.index_*` with the index rows this run changes.
+    """Fill `plan.adjacency` with the index lists this run changes (all of them when full).
 
     Args:
         plan: the run's plan, complete but for the index.
@@ -37,17 +38,19 @@ def plan_index(
         scope: the incremental run's scope, or None on a full run.
         records: every record the run resolved (erased ones excluded).
     """
+    full = scope is None
     erased = set(plan.erased_records)
     owner = {record: customer for customer, record in plan.memberships}
-    ties = _ties(plan, state, full=scope is None)
+    ties = _ties(plan, state, full=full)
     events: dict[str, set[str]] = {}
-    if scope is None:
-        for stored in state.events:
-            events.setdefault(stored.record, set()).add(stored.id)
+    if full:
+        for event in state.events:
+            events.setdefault(event.record, set()).add(event.id)
     else:
         events = {key: set(index.event_ids) for key, index in state.index.items()}
-    for event in plan.new_events:
-        events.setdefault(event.record_key, set()).add(event.id)
+    for arrived in plan.new_events:
+        events.setdefault(arrived.record_key, set()).add(arrived.id)
+    lists: dict[str, list[str]] = {}
     for key, resolved in sorted(records.items()):
         wanted = RecordIndex(
             sorted({identifier_key(kind, value) for kind, value in resolved.identifiers}),
@@ -55,8 +58,12 @@ def plan_index(
             sorted(ties.get(key, set()) - erased),
             sorted(events.get(key, ())),
         )
-        if state.index.get(key) != wanted:
-            plan.index_records.append(wanted.row(key))
+        stored = adjacency.record_lists(key, state.index.get(key, RecordIndex()))
+        for entry, items in adjacency.record_lists(key, wanted).items():
+            if full or items != stored[entry]:
+                lists[entry] = items
+    for key in erased:
+        lists.update({entry: [] for entry in adjacency.record_lists(key, RecordIndex())})
 
     added = _grouped((identifier, record) for record, identifier in plan.new_record_identifiers)
     if scope is None:
@@ -65,32 +72,32 @@ def plan_index(
             for key, record in records.items()
             for kind, value in record.identifiers
         )
-        stored_holders: Mapping[str, list[str] | None] = state.holders
+        stored_holders: Mapping[str, list[str]] = {}
     else:
         stored_holders = scope.holders
-        holders = {key: set(stored_holders.get(key) or ()) for key in stored_holders}
+        holders = {key: set(items) for key, items in stored_holders.items()}
         for key, new in added.items():
             holders.setdefault(key, set()).update(new)
-    plan.index_identifiers = _changed("key", "holders", holders, stored_holders, erased)
+    lists.update(_changed(adjacency.HOLDERS, holders, stored_holders, erased, full=full))
 
     members = _grouped((block, record) for record, block in plan.add_blocks)
-    stored_members: Mapping[str, list[str] | None] = {}
+    stored_members: Mapping[str, list[str]] = {}
     if scope is not None:
         stored_members = scope.members
-        members = {b: set(m) | members.get(b, set()) for b, m in scope.members.items()} | {
-            b: m for b, m in members.items() if b not in scope.members
-        }
+        for block, items in stored_members.items():
+            members.setdefault(block, set()).update(items)
         for record, block in plan.drop_blocks:
             members.get(block, set()).discard(record)
-    plan.index_blocks = _changed("key", "members", members, stored_members, erased)
+    lists.update(_changed(adjacency.MEMBERS, members, stored_members, erased, full=full))
 
     by_customer = _grouped(plan.memberships)
-    plan.index_customer_ids = [
-        {"id": cid, "records": sorted(keys)} for cid, keys in sorted(by_customer.items())
-    ]
-    plan.index_customer_ids += [
-        {"id": cid, "records": []} for cid in sorted(set(plan.retired_customers) - set(by_customer))
-    ]
+    before = _grouped((customer, record) for record, customer in state.assignment.items())
+    for cid in set(plan.retired_customers) - set(by_customer):
+        lists[adjacency.entry(adjacency.RECORDS, cid)] = []
+    for cid, keys in by_customer.items():
+        if full or before.get(cid) != keys:
+            lists[adjacency.entry(adjacency.RECORDS, cid)] = sorted(keys)
+    plan.adjacency = lists
 
 
 def _ties(plan: WritePlan, state: StoreState, *, full: bool) -> dict[str, set[str]]:
@@ -117,19 +124,20 @@ def _grouped(pairs: Iterable[tuple[str, str]]) -> dict[str, set[str]]:
 
 
 def _changed(
-    key_name: str,
-    value_name: str,
+    kind: str,
     wanted: Mapping[str, set[str]],
-    stored: Mapping[str, list[str] | None],
+    stored: Mapping[str, list[str]],
     erased: set[str],
-) -> list[dict[str, Any]]:
-    """Rows for the nodes whose list differs from the stored one (erased records dropped)."""
-    rows = []
+    *,
+    full: bool,
+) -> dict[str, list[str]]:
+    """The lists of `kind` that differ from the stored ones (erased records dropped)."""
+    lists = {}
     for key in sorted(wanted):
-        value = sorted(wanted[key] - erased)
-        if value != stored.get(key):
-            rows.append({key_name: key, value_name: value})
-    return rows
+        items = sorted(wanted[key] - erased)
+        if full or items != stored.get(key, []):
+            lists[adjacency.entry(kind, key)] = items
+    return lists
 
 
 def index_problems(graph: GraphStore) -> list[str]:
@@ -141,38 +149,30 @@ def index_problems(graph: GraphStore) -> list[str]:
     def pairs(name: str, **params: Any) -> list[tuple[str, str]]:
         return [(row["a"], row["b"]) for row in graph.query(name, INDEX_CHECKS[name], params)]
 
-    problems: list[str] = []
-    identifiers = _grouped(pairs("check_identifiers"))
-    customer = dict(pairs("check_customers"))
+    identifiers = pairs("check_identifiers")
+    customers = pairs("check_customers")
     links = pairs("check_ties", rules=sorted(EXPLICIT_LINK_RULES)) + pairs("check_apart")
-    ties = _grouped([*links, *((b, a) for a, b in links)])
-    events = _grouped(pairs("check_events"))
-    for row in graph.query("index_records", INDEX_CHECKS["index_records"]):
-        key = row["key"]
-        stored = RecordIndex(
-            list(row["identifier_keys"] or []),
-            row["customer"],
-            list(row["ties"] or []),
-            list(row["event_ids"] or []),
-        )
-        wanted = RecordIndex(
-            sorted(identifiers.get(key, ())),
-            customer.get(key),
-            sorted(ties.get(key, set()) - {key}),
-            sorted(events.get(key, ())),
-        )
-        if stored != wanted:
-            problems.append(f"Record {key}: index {stored} but relationships say {wanted}")
-    holders = _grouped((i, r) for r, i in pairs("check_identifiers"))
-    for row in graph.query("index_identifiers", INDEX_CHECKS["index_identifiers"]):
-        if sorted(row["holders"] or []) != sorted(holders.get(row["key"], ())):
-            problems.append(f"Identifier {row['key']}: holders {row['holders']}")
-    members = _grouped((b, r) for r, b in pairs("check_blocks"))
-    for row in graph.query("index_blocks", INDEX_CHECKS["index_blocks"]):
-        if sorted(row["members"] or []) != sorted(members.get(row["key"], ())):
-            problems.append(f"Block {row['key']}: members {row['members']}")
-    records_of = _grouped((c, r) for r, c in customer.items())
-    for row in graph.query("index_customer_ids", INDEX_CHECKS["index_customer_ids"]):
-        if sorted(row["records"] or []) != sorted(records_of.get(row["id"], ())):
-            problems.append(f"CustomerId {row['id']}: records {row['records']}")
-    return problems
+    blocks = pairs("check_blocks")
+    groups = {
+        adjacency.IDENTIFIERS: identifiers,
+        adjacency.CUSTOMER: customers,
+        adjacency.TIES: [(a, b) for a, b in links if a != b] + [(b, a) for a, b in links if a != b],
+        adjacency.EVENTS: pairs("check_events"),
+        adjacency.HOLDERS: [(i, r) for r, i in identifiers],
+        adjacency.MEMBERS: [(b, r) for r, b in blocks],
+        adjacency.RECORDS: [(c, r) for r, c in customers],
+    }
+    wanted = {
+        adjacency.entry(kind, key): sorted(items)
+        for kind, found in groups.items()
+        for key, items in _grouped(found).items()
+    }
+    stored = {
+        row["key"]: sorted(row["items"] or [])
+        for row in graph.query("check_adjacency", INDEX_CHECKS["check_adjacency"])
+    }
+    return [
+        f"{key}: index holds {stored.get(key)}, the graph says {wanted.get(key)}"
+        for key in sorted(wanted.keys() | stored.keys())
+        if wanted.get(key) != stored.get(key)
+    ]

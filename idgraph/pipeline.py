@@ -382,7 +382,7 @@ def _needs_full(graph: GraphStore, incoming: int) -> bool:
     stored = _count(graph, "count_records")
     if stored == 0 or incoming > stored:
         return True
-    return _count(graph, "count_indexed_ids") == 0
+    return _count(graph, "count_adjacency") == 0
 
 
 def _count(graph: GraphStore, name: str) -> int:

@@ -31,7 +31,7 @@ from idgraph.models import EXPLICIT_LINK_RULES, Event, Link, MatchEvidence, Reco
 from idgraph.scope import Scope
 from idgraph.store.base import GraphStore
 from idgraph.store.plan import IdentifierRow, StoreState, WritePlan
-from idgraph.store.rows import record_row
+from idgraph.store.rows import coerce, record_row
 from idgraph.store.schema import NODE_TABLES, ColumnType, check_property_name
 from idgraph.traits.compute import compute_traits, events_frame, rfm_scores, rfm_text
 from idgraph.traits.config import TraitsConfig
@@ -226,6 +226,8 @@ def plan_changes(
         "Event", [e.properties for e in plan.new_events], state.event_columns
     )
     plan_index(plan, state, scope, records)
+    if scope is not None:
+        _keep_unchanged(graph, plan, state, scope)
     not_linking = Counter(v.kind for v in evidence.identifiers.values() if not v.linking)
     stats = PlanStats(
         unchanged=unchanged,
@@ -240,6 +242,71 @@ def plan_changes(
         splits=splits,
     )
     return plan, stats
+
+
+def _keep_unchanged(
+    graph: GraphStore,
+    plan: WritePlan,
+    state: StoreState,
+    scope: Scope,
+) -> None:
+    """Leave out of the plan the customers of the scope that come out exactly as stored.
+
+    Most of a scope is neighbours: records read because the batch might join them, whose
+    customer ends up with the same records and the same traits. Rewriting those would be
+    correct but is the costliest write the embedded engine has (deleting nodes and
+    relationships scattered through the store), so a customer is kept as stored when its id,
+    its records and every property but `updated_ts` are unchanged, and none of its records
+    could have different computed evidence: none is new, changed, erased or named by a link
+    or override, none gained an event, none holds an identifier whose verdict changed, and
+    none sits in a block crossing the size cap.
+    """
+    dirty = {r.key for r in [*plan.new_records, *plan.changed_records]}
+    dirty |= {e.record_key for e in plan.new_events} | set(plan.erased_records)
+    dirty |= {k for lk in plan.new_links for k in (lk.a, lk.b)}
+    dirty |= {k for a, b, _, _ in plan.new_apart for k in (a, b)} | scope.unsettled
+    flipped = {row.key for row in plan.changed_identifiers}
+    dirty |= {h for key in flipped for h in scope.holders.get(key, ())}
+    before: dict[str, set[str]] = {}
+    for record, customer in state.assignment.items():
+        before.setdefault(customer, set()).add(record)
+    now: dict[str, set[str]] = {}
+    for customer, record in plan.memberships:
+        now.setdefault(customer, set()).add(record)
+    candidates = {cid for cid, keys in now.items() if before.get(cid) == keys and not keys & dirty}
+    if not candidates:
+        return
+    types = {**NODE_TABLES["Customer"], **state.customer_columns, **plan.customer_columns}
+    stored = {
+        row["customer"]["id"]: row["customer"]
+        for row in graph.scope_rows("scope_customers", candidates, param="ids")
+    }
+    same = {
+        row["id"]
+        for row in plan.customers
+        if row["id"] in candidates
+        and row["id"] in stored
+        and _same_customer(row, stored[row["id"]], types)
+    }
+    if not same:
+        return
+    kept = {record for cid in same for record in now[cid]}
+    plan.customers = [row for row in plan.customers if row["id"] not in same]
+    plan.memberships = [(c, r) for c, r in plan.memberships if c not in same]
+    plan.retired_customers = [c for c in plan.retired_customers if c not in same]
+    plan.scope_records = [k for k in plan.scope_records if k not in kept]
+    plan.evidence = [e for e in plan.evidence if e.a not in kept]
+
+
+def _same_customer(
+    row: Mapping[str, object], stored: Mapping[str, object], types: Mapping[str, ColumnType]
+) -> bool:
+    """Whether a customer row equals the stored node, value for value as the store holds it."""
+    names = set(row) | {name for name, value in stored.items() if value is not None}
+    return all(
+        coerce(row.get(name), types.get(name, "STRING")) == stored.get(name)
+        for name in names - {"updated_ts"}
+    )
 
 
 def _plan_blocks(

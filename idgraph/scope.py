@@ -20,6 +20,7 @@ from idgraph.match.config import MatchConfig
 from idgraph.match.decide import fuzzy_matches
 from idgraph.match.view import match_fields
 from idgraph.models import Record, identifier_key
+from idgraph.store import adjacency
 from idgraph.store.base import GraphStore
 from idgraph.store.plan import IdentifierRow
 
@@ -53,6 +54,9 @@ class Scope:
     #: members of every block they touch, for the scope index to be kept (`idgraph/index.py`).
     holders: dict[str, list[str]] = field(default_factory=dict)
     members: dict[str, list[str]] = field(default_factory=dict)
+    #: Stored records whose computed evidence may change though their customer does not:
+    #: members of blocks crossing the size cap.
+    unsettled: set[str] = field(default_factory=set)
 
 
 def find_scope(
@@ -65,7 +69,7 @@ def find_scope(
 ) -> Scope:
     """The closure of stored records that `seeds` may touch.
 
-    Every read is by primary key through the scope index (`schema.INDEX_COLUMNS`).
+    Every read is by primary key, neighbours through the scope index (`store/adjacency.py`).
 
     Args:
         graph: the store.
@@ -85,9 +89,9 @@ def find_scope(
     carried = {identifier_key(k, v) for r in seeds.values() for k, v in r.identifiers}
     erased = {identifier_key(k, v) for r in gone for k, v in r.identifiers}
     identifiers = _identifiers(graph, carried | erased)
-    scope.holders = {key: list(holders) for key, (_, holders) in identifiers.items()}
+    scope.holders = adjacency.read(graph, adjacency.HOLDERS, carried | erased)
     scope.settled = {
-        key: row for key in carried if key in identifiers and _settled(row := identifiers[key][0])
+        key: row for key in carried if key in identifiers and _settled(row := identifiers[key])
     }
     scope.recompute = (carried - set(scope.settled)) | erased
 
@@ -101,7 +105,7 @@ def find_scope(
             delta[block] -= 1
             scope.drop_blocks.append((key, block))
     touched_blocks = set(delta) | {b for now in blocks_now.values() for b in now}
-    scope.members = _members(graph, touched_blocks)
+    scope.members = adjacency.read(graph, adjacency.MEMBERS, touched_blocks)
     cap = config.max_block_size
     open_blocks = []
     for block in touched_blocks:
@@ -111,21 +115,22 @@ def find_scope(
         # A block at or under the cap yields pairs; one crossing the cap changes all of its.
         if size_before <= cap or size_after <= cap:
             open_blocks.append(block)
-    scope.new_blocks = {b for b in touched_blocks if b not in scope.members and delta[b] > 0}
+    existing = {row["key"] for row in graph.scope_rows("scope_existing_blocks", touched_blocks)}
+    scope.new_blocks = {b for b in touched_blocks if b not in existing and delta[b] > 0}
 
     found = {h for key in scope.recompute for h in scope.holders.get(key, ())}
     for block in open_blocks:
         size_before = len(scope.members.get(block, ()))
         if (size_before <= cap) != (scope.block_sizes[block] <= cap):
             found.update(scope.members.get(block, ()))
+            scope.unsettled.update(scope.members.get(block, ()))
     mates = {m for block in open_blocks for m in scope.members.get(block, ())}
     found |= _matching(graph, seeds, mates - set(seeds) - gone_keys, config, scope)
     frontier = (found | set(stored) | gone_keys) - gone_keys
     # An erased record's ties (explicit links, cannot-links) lose it: their partners are
     # re-resolved, and so rewritten.
-    frontier |= {
-        t for row in graph.scope_rows("scope_records", gone_keys) for t in row["ties"] or ()
-    }
+    for ties in adjacency.read(graph, adjacency.TIES, gone_keys).values():
+        frontier.update(ties)
     frontier -= gone_keys
     scope.keys |= found
     for scope.rounds in range(1, _MAX_ROUNDS + 1):
@@ -140,7 +145,8 @@ def find_scope(
     others = graph.load_records(scope.keys - set(seeds), identifiers=False)
     unknown = {b for r in others for b in record_blocks(match_fields(r), config.fuzzy)}
     unknown -= set(scope.block_sizes)
-    scope.block_sizes.update({b: len(m) for b, m in _members(graph, unknown).items()})
+    stored_members = adjacency.read(graph, adjacency.MEMBERS, unknown)
+    scope.block_sizes.update({b: len(stored_members.get(b, ())) for b in unknown})
     return scope
 
 
@@ -151,38 +157,26 @@ def _neighbours(graph: GraphStore, keys: Collection[str], *, follow_identifiers:
     followed one step from the records the batch meets directly (`follow_identifiers`);
     further out such refusals stand.
     """
-    rows = graph.scope_rows("scope_records", keys)
-    reached = {t for row in rows for t in row["ties"] or ()}
-    customers = {row["customer"] for row in rows if row["customer"]}
-    for row in graph.scope_rows("scope_customer_records", customers, param="ids"):
-        reached.update(row["records"] or ())
+    index = adjacency.read_records(graph, keys)
+    reached = {t for entry in index.values() for t in entry.ties}
+    customers = {entry.customer for entry in index.values() if entry.customer}
+    for records in adjacency.read(graph, adjacency.RECORDS, customers).values():
+        reached.update(records)
     if follow_identifiers:
-        wanted = {k for row in rows for k in row["identifier_keys"] or ()}
-        for identifier, holders in _identifiers(graph, wanted).values():
-            if identifier.linking:
-                reached.update(holders)
+        wanted = {k for entry in index.values() for k in entry.identifier_keys}
+        linking = {key for key, row in _identifiers(graph, wanted).items() if row.linking}
+        for holders in adjacency.read(graph, adjacency.HOLDERS, linking).values():
+            reached.update(holders)
     return reached
 
 
-def _identifiers(
-    graph: GraphStore, keys: Collection[str]
-) -> dict[str, tuple[IdentifierRow, list[str]]]:
-    """Stored identifiers `keys` with their holders."""
+def _identifiers(graph: GraphStore, keys: Collection[str]) -> dict[str, IdentifierRow]:
+    """The stored identifiers among `keys`, with their verdicts."""
     return {
-        row["key"]: (
-            IdentifierRow(
-                row["key"], row["kind"], row["value"], bool(row["linking"]), row["reason"] or ""
-            ),
-            list(row["holders"] or ()),
+        row["key"]: IdentifierRow(
+            row["key"], row["kind"], row["value"], bool(row["linking"]), row["reason"] or ""
         )
         for row in graph.scope_rows("scope_identifiers", keys)
-    }
-
-
-def _members(graph: GraphStore, blocks: Collection[str]) -> dict[str, list[str]]:
-    """Stored blocks among `blocks` with their members."""
-    return {
-        row["key"]: list(row["members"] or ()) for row in graph.scope_rows("scope_blocks", blocks)
     }
 
 

@@ -236,6 +236,7 @@ def _name_key_once(text: str) -> str:
     return _collapse("".join(out))
 
 
+@lru_cache(maxsize=1 << 17)
 def name_key(name: str) -> str:
     """Match key of a name: accents stripped, case-folded, punctuation dropped, single spaces.
 
@@ -251,6 +252,8 @@ def name_key(name: str) -> str:
         >>> name_key("Søren Groß-Müller")
         'soren gross muller'
     """
+    # Cached: names, cities and streets repeat across records, and every run re-derives the
+    # match view of each record it resolves.
     key = _name_key_once(name)
     # Case folding a few scripts (e.g. Cherokee) yields letters that fold again; settle them.
     for _ in range(3):

@@ -17,8 +17,9 @@ import orjson
 
 from idgraph.errors import IdGraphError, StoreError, StoreQueryError
 from idgraph.models import EXPLICIT_LINK_RULES, Link, Record
+from idgraph.store import adjacency
 from idgraph.store.dialect import Dialect
-from idgraph.store.plan import IdentifierRow, RecordIndex, StoredEvent, StoreState, WritePlan
+from idgraph.store.plan import IdentifierRow, StoredEvent, StoreState, WritePlan
 from idgraph.store.queries import SCOPE_READS, SCOPED_STATE_READS, STATE_READS
 from idgraph.store.schema import NODE_TABLES, ColumnType
 from idgraph.types import FIELD_NAMES, IdentifierKind
@@ -232,20 +233,15 @@ class GraphStore(ABC):
                 fields={n: row[n] for n in FIELD_NAMES if row.get(n)},
                 traits=orjson.loads(row["traits"]) if row["traits"] else {},
             )
-            state.index[key] = RecordIndex(
-                list(row["identifier_keys"] or []),
-                row["customer"],
-                list(row["ties"] or []),
-                list(row["event_ids"] or []),
-            )
         if not identifiers:
             return state.records
         if keys is None:
             for row in self._state_rows(None, "state_record_identifiers"):
                 state.records[row["record"]].identifiers.add((row["kind"], row["value"]))
             return state.records
-        # Scoped: each record's identifier keys come from the index, then the identifiers
-        # themselves (with their verdicts and holders) by primary key.
+        # Scoped: each record's identifier keys come from the scope index, then the
+        # identifiers themselves (with their verdicts) by primary key.
+        state.index = adjacency.read_records(self, list(state.records))
         wanted = {k for key in state.records for k in state.index[key].identifier_keys}
         for row in self._state_rows(sorted(wanted), "state_identifiers"):
             _identifier(state, row)
@@ -334,7 +330,6 @@ def _identifier(state: StoreState, row: Row) -> None:
     state.identifiers[key] = IdentifierRow(
         key, row["kind"], row["value"], bool(row["linking"]), row["reason"] or ""
     )
-    state.holders[key] = None if row["holders"] is None else list(row["holders"])
 
 
 def _first_line(message: str) -> str:

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from typing import Final, Literal
 
 from idgraph.store.schema import (
-    INDEX_COLUMNS,
     NEO4J_INDEXES,
     NODE_TABLES,
     PRIMARY_KEYS,
@@ -228,33 +227,18 @@ ROW_WRITES: Final[dict[str, str]] = {
         "UNWIND $rows AS row MATCH (x:CustomerId {id: row.id}) "
         "SET x.status = row.status, x.retired_ts = row.ts"
     ),
-    # The scope index (`schema.INDEX_COLUMNS`), written last, once every node exists.
-    "index_records": (
-        "UNWIND $rows AS row MATCH (r:Record {key: row.key}) "
-        "SET r.identifier_keys = row.identifier_keys, r.customer = row.customer, "
-        "r.ties = row.ties, r.event_ids = row.event_ids"
-    ),
-    "index_identifiers": (
-        "UNWIND $rows AS row MATCH (i:Identifier {key: row.key}) SET i.holders = row.holders"
-    ),
-    "index_blocks": (
-        "UNWIND $rows AS row MATCH (b:Block {key: row.key}) SET b.members = row.members"
-    ),
-    "index_customer_ids": (
-        "UNWIND $rows AS row MATCH (x:CustomerId {id: row.id}) SET x.records = row.records"
-    ),
+    # The scope index (`store/adjacency.py`): a changed list is deleted, then written anew.
+    "adjacency_delete": "UNWIND $rows AS row MATCH (a:Adjacency {key: row.key}) DELETE a",
 }
 
 
 #: Neo4j's batched, idempotent writes (`store/neo4j.py` says in which order). Each takes `$rows`
 #: (a list of maps) except the `delete_*` loops, which take `$limit` (and `$rules`) and return
-#: how many they removed. `SET c = row` replaces every property, so a trait a customer lost
-#: goes away (Neo4j stores no nulls); records and identifiers take `SET n += row`, whose rows
-#: name every column (a field a record no longer has is a null, which removes it) but not the
-#: scope index, which `ROW_WRITES` keeps.
+#: how many they removed. `SET x = row` replaces every property, so a trait a customer lost or
+#: a field a record no longer has goes away (Neo4j stores no nulls).
 NEO4J_WRITES: Final[dict[str, str]] = {
-    "merge_records": "UNWIND $rows AS row MERGE (r:Record {key: row.key}) SET r += row",
-    "merge_identifiers": "UNWIND $rows AS row MERGE (i:Identifier {key: row.key}) SET i += row",
+    "merge_records": "UNWIND $rows AS row MERGE (r:Record {key: row.key}) SET r = row",
+    "merge_identifiers": "UNWIND $rows AS row MERGE (i:Identifier {key: row.key}) SET i = row",
     "merge_record_identifiers": (
         "UNWIND $rows AS row MATCH (r:Record {key: row.record}) "
         "MATCH (i:Identifier {key: row.identifier}) MERGE (r)-[:HAS_IDENTIFIER]->(i)"
@@ -289,6 +273,10 @@ NEO4J_WRITES: Final[dict[str, str]] = {
         "WITH m LIMIT $limit DELETE m RETURN count(*) AS n"
     ),
     "delete_blocks": "MATCH (b:Block) WITH b LIMIT $limit DETACH DELETE b RETURN count(*) AS n",
+    "delete_adjacency": ("MATCH (a:Adjacency) WITH a LIMIT $limit DELETE a RETURN count(*) AS n"),
+    "merge_adjacency": (
+        "UNWIND $rows AS row MERGE (a:Adjacency {key: row.key}) SET a.items = row.items"
+    ),
     "drop_records": (
         "UNWIND $rows AS row MATCH (r:Record {key: row.key}) "
         "OPTIONAL MATCH (r)-[:PERFORMED]->(e:Event) DETACH DELETE e, r"
@@ -351,11 +339,7 @@ LADYBUG_WRITES: Final[dict[str, str]] = {
     "commit": "COMMIT",
     "rollback": "ROLLBACK",
     "update_records": "UNWIND $rows AS row MATCH (r:Record {key: row.key}) SET "
-    + ", ".join(
-        f"r.{name} = row.{name}"
-        for name in NODE_TABLES["Record"]
-        if name != "key" and name not in INDEX_COLUMNS["Record"]
-    ),
+    + ", ".join(f"r.{name} = row.{name}" for name in NODE_TABLES["Record"] if name != "key"),
     "update_identifiers": (
         "UNWIND $rows AS row MATCH (i:Identifier {key: row.key}) "
         "SET i.linking = row.linking, i.reason = row.reason"
@@ -378,6 +362,7 @@ LADYBUG_WRITES: Final[dict[str, str]] = {
         "WHERE NOT m.rule IN $rules DELETE m"
     ),
     "delete_blocks": "MATCH (b:Block) DETACH DELETE b",
+    "delete_adjacency": "MATCH (a:Adjacency) DELETE a",
     "delete_record_blocks": (
         "UNWIND $rows AS row "
         "MATCH (:Record {key: row.record})-[e:IN_BLOCK]->(:Block {key: row.block}) DELETE e"

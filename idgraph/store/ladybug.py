@@ -19,6 +19,7 @@ import pyarrow as pa
 
 from idgraph.errors import StoreUnavailable
 from idgraph.models import EXPLICIT_LINK_RULES
+from idgraph.store import adjacency
 from idgraph.store.base import GraphStore, Row
 from idgraph.store.dialect import LADYBUG, LADYBUG_WRITES
 from idgraph.store.plan import WritePlan
@@ -158,25 +159,15 @@ class LadybugStore(GraphStore):
         conn.execute(LADYBUG_WRITES["commit"])
 
     def _write(self, plan: WritePlan) -> None:
-        # Scope-index rows of nodes created here travel in their COPY; the rest are SET last.
-        index = {
-            "Record": {row["key"]: row for row in plan.index_records},
-            "Identifier": {row["key"]: row for row in plan.index_identifiers},
-            "Block": {row["key"]: row for row in plan.index_blocks},
-            "CustomerId": {row["id"]: row for row in plan.index_customer_ids},
-        }
         for label, columns in (("Customer", plan.customer_columns), ("Event", plan.event_columns)):
             for name, kind in columns.items():
                 check_property_name(name)
                 ddl = self.dialect.add_column(label, name, kind)
                 if ddl:
                     self.connection().execute(ddl)
-        self._copy("Record", [_indexed(index, "Record", record_row(r)) for r in plan.new_records])
+        self._copy("Record", [record_row(r) for r in plan.new_records])
         self._set_rows("update_records", [record_row(r) for r in plan.changed_records])
-        self._copy(
-            "Identifier",
-            [_indexed(index, "Identifier", identifier_row(i)) for i in plan.new_identifiers],
-        )
+        self._copy("Identifier", [identifier_row(i) for i in plan.new_identifiers])
         self._set_rows("update_identifiers", [identifier_row(i) for i in plan.changed_identifiers])
         self._copy_rel("HAS_IDENTIFIER", plan.new_record_identifiers)
         self._copy_rel(
@@ -216,7 +207,7 @@ class LadybugStore(GraphStore):
                 "delete_record_blocks", [{"record": r, "block": b} for r, b in plan.drop_blocks]
             )
         self._erase(plan)
-        self._copy("Block", [_indexed(index, "Block", {"key": key}) for key in plan.new_blocks])
+        self._copy("Block", [{"key": key} for key in plan.new_blocks])
         self._copy_rel("IN_BLOCK", plan.add_blocks)
         self._copy("Customer", plan.customers, self.columns("Customer"))
         self._copy_rel("HAS_RECORD", plan.memberships)
@@ -236,12 +227,13 @@ class LadybugStore(GraphStore):
                 "score": [e.score for e in plan.evidence],
             },
         )
-        self._write_ids(plan, index["CustomerId"])
+        self._write_ids(plan)
         self._set_rows("update_rfm", plan.trait_updates)
-        self._set_rows("index_records", list(index["Record"].values()))
-        self._set_rows("index_identifiers", list(index["Identifier"].values()))
-        self._set_rows("index_blocks", list(index["Block"].values()))
-        self._set_rows("index_customer_ids", list(index["CustomerId"].values()))
+        if plan.full:
+            self.connection().execute(LADYBUG_WRITES["delete_adjacency"])
+        else:
+            self._set_rows("adjacency_delete", [{"key": key} for key in plan.adjacency])
+        self._copy("Adjacency", adjacency.rows(plan.adjacency))
 
     def _erase(self, plan: WritePlan) -> None:
         """Delete erased records, their events, and identifiers and blocks no one else holds."""
@@ -255,14 +247,11 @@ class LadybugStore(GraphStore):
         self._keyed("delete_orphan_identifiers", plan.erased_identifiers)
         self._keyed("delete_orphan_blocks", plan.erased_blocks)
 
-    def _write_ids(self, plan: WritePlan, index: dict[str, dict[str, Any]]) -> None:
+    def _write_ids(self, plan: WritePlan) -> None:
         ids = plan.ids
         self._copy(
             "CustomerId",
-            [
-                {"id": i, "created_ts": ts, "status": "active", **index.pop(i, {})}
-                for i, ts in ids.created
-            ],
+            [{"id": i, "created_ts": ts, "status": "active"} for i, ts in ids.created],
         )
         retired = [{"id": old, "status": "merged", "ts": ts} for old, _, ts, _, _ in ids.merged]
         retired += [{"id": cid, "status": "erased", "ts": ts} for cid, ts in ids.erased]
@@ -337,13 +326,6 @@ class LadybugStore(GraphStore):
             self.connection().execute(
                 LADYBUG_WRITES[name], {"rows": list(rows[start : start + 2000])}
             )
-
-
-def _indexed(
-    index: dict[str, dict[str, dict[str, Any]]], label: str, row: dict[str, Any]
-) -> dict[str, Any]:
-    """`row` of a node about to be created, with its scope-index values taken out of `index`."""
-    return {**row, **index[label].pop(row[PRIMARY_KEYS[label]], {})}
 
 
 #: Up to this many keys a keyed statement always goes key by key.

@@ -37,6 +37,7 @@ from neo4j.graph import Node, Path, Relationship
 from idgraph import __version__
 from idgraph.errors import ConfigError, StoreError, StoreQueryError, StoreUnavailable
 from idgraph.models import EXPLICIT_LINK_RULES
+from idgraph.store import adjacency
 from idgraph.store.base import GraphStore, Row
 from idgraph.store.dialect import NEO4J, NEO4J_CHECKS, NEO4J_WRITES
 from idgraph.store.plan import StoreState, WritePlan
@@ -241,11 +242,11 @@ def write_steps(
         ),
         *_id_steps(plan),
         WriteStep("update_rfm", plan.trait_updates),
-        # The scope index last, once every node it names exists (`idgraph/index.py`).
-        WriteStep("index_records", plan.index_records),
-        WriteStep("index_identifiers", plan.index_identifiers),
-        WriteStep("index_blocks", plan.index_blocks),
-        WriteStep("index_customer_ids", plan.index_customer_ids),
+        # The scope index (`store/adjacency.py`): changed lists deleted, then written anew.
+        WriteStep("delete_adjacency", [])
+        if plan.full
+        else WriteStep("adjacency_delete", [{"key": k} for k in plan.adjacency]),
+        WriteStep("merge_adjacency", adjacency.rows(plan.adjacency)),
     ]
 
 

@@ -30,21 +30,12 @@ class StoredEvent(NamedTuple):
 
 @dataclass(slots=True)
 class RecordIndex:
-    """A record's scope-index properties as stored (`schema.INDEX_COLUMNS`)."""
+    """A record's lists in the scope index (`store/adjacency.py`), each sorted."""
 
     identifier_keys: list[str] = field(default_factory=list)
     customer: str | None = None
     ties: list[str] = field(default_factory=list)
     event_ids: list[str] = field(default_factory=list)
-
-    def row(self, key: str) -> dict[str, Any]:
-        return {
-            "key": key,
-            "identifier_keys": self.identifier_keys,
-            "customer": self.customer,
-            "ties": self.ties,
-            "event_ids": self.event_ids,
-        }
 
 
 @dataclass(slots=True)
@@ -62,10 +53,8 @@ class StoreState:
     event_columns: dict[str, ColumnType] = field(default_factory=dict)
     #: Cannot-link overrides: record pairs a reviewer split apart.
     apart: list[tuple[str, str]] = field(default_factory=list)
-    #: The loaded records' scope-index properties, and the loaded identifiers' holders, as
-    #: stored (None: written by an idgraph without the index).
+    #: The loaded records' scope index as stored (incremental runs only).
     index: dict[str, RecordIndex] = field(default_factory=dict)
-    holders: dict[str, list[str] | None] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -127,10 +116,6 @@ class WritePlan:
     new_apart: list[tuple[str, str, str, int]] = field(default_factory=list)
     customer_columns: dict[str, ColumnType] = field(default_factory=dict)
     event_columns: dict[str, ColumnType] = field(default_factory=dict)
-    #: Scope-index rows to write last (`schema.INDEX_COLUMNS`, `idgraph/index.py`): records
-    #: {key, identifier_keys, customer, ties, event_ids}, identifiers {key, holders}, blocks
-    #: {key, members}, customer ids {id, records}.
-    index_records: list[dict[str, Any]] = field(default_factory=list)
-    index_identifiers: list[dict[str, Any]] = field(default_factory=list)
-    index_blocks: list[dict[str, Any]] = field(default_factory=list)
-    index_customer_ids: list[dict[str, Any]] = field(default_factory=list)
+    #: The scope index's lists this run changes (`store/adjacency.py`), by `Adjacency` key;
+    #: an empty list removes its node. On a full run, the whole index.
+    adjacency: dict[str, list[str]] = field(default_factory=dict)

@@ -71,7 +71,7 @@ READS: Final[dict[str, str]] = {
     "erased_hashes": "MATCH (e:ErasedIdentifier) RETURN e.hash AS hash",
     "count_records": "MATCH (r:Record) RETURN count(r) AS n",
     "count_customers": "MATCH (c:Customer) RETURN count(c) AS n",
-    "count_indexed_ids": "MATCH (x:CustomerId) WHERE x.records IS NOT NULL RETURN count(x) AS n",
+    "count_adjacency": "MATCH (a:Adjacency) RETURN count(a) AS n",
     "count_events": "MATCH (e:Event) RETURN count(e) AS n",
     "count_identifiers": (
         "MATCH (i:Identifier) RETURN i.kind AS kind, i.linking AS linking, count(i) AS n "
@@ -159,19 +159,15 @@ READS: Final[dict[str, str]] = {
 _FIELDS = ", ".join(f"r.{name} AS {name}" for name in FIELD_NAMES)
 _RECORD = (
     "r.key AS key, r.source AS source, r.source_id AS source_id, r.kind AS kind, "
-    f"r.updated_ts AS updated_ts, r.traits AS traits, {_FIELDS}, "
-    "r.identifier_keys AS identifier_keys, r.customer AS customer, r.ties AS ties, "
-    "r.event_ids AS event_ids"
+    f"r.updated_ts AS updated_ts, r.traits AS traits, {_FIELDS}"
 )
 _IDENTIFIER = (
-    "i.key AS key, i.kind AS kind, i.value AS value, i.linking AS linking, "
-    "i.reason AS reason, i.holders AS holders"
+    "i.key AS key, i.kind AS kind, i.value AS value, i.linking AS linking, i.reason AS reason"
 )
 _EVENT = "e.id AS id, e.name AS name, e.ts AS ts, e.properties AS properties"
 
-#: What resolution reads from earlier ingests (`GraphStore.load_state`), on both engines. A
-#: full run reads the relationships themselves, and the scope index (`schema.INDEX_COLUMNS`)
-#: only to see which of its properties to rewrite.
+#: What resolution reads from earlier ingests (`GraphStore.load_state`), on both engines: a
+#: full run reads the relationships themselves, and rewrites the scope index from them.
 STATE_READS: Final[dict[str, str]] = {
     "state_records": f"MATCH (r:Record) RETURN {_RECORD}",
     "state_record_identifiers": (
@@ -195,8 +191,9 @@ STATE_READS: Final[dict[str, str]] = {
 
 
 #: The same state, for the records an incremental ingest re-resolves only (`$keys`): read by
-#: primary key through the scope index, so the cost follows the keys, not the store. Links and
-#: cannot-links are walked from the records the index says have any (few: aliases, overrides).
+#: primary key, their neighbours found through the scope index (`store/adjacency.py`), so the
+#: cost follows the keys, not the store. Links and cannot-links are walked from the records
+#: the index says have any (few: aliases, overrides).
 SCOPED_STATE_READS: Final[dict[str, str]] = {
     "state_records": f"UNWIND $keys AS k MATCH (r:Record {{key: k}}) RETURN {_RECORD}",
     "state_identifiers": f"UNWIND $keys AS k MATCH (i:Identifier {{key: k}}) RETURN {_IDENTIFIER}",
@@ -214,19 +211,14 @@ SCOPED_STATE_READS: Final[dict[str, str]] = {
 }
 
 #: How an incremental ingest finds the stored records its batch may touch (`idgraph/scope.py`),
-#: all by primary key through the scope index.
+#: all by primary key.
 SCOPE_READS: Final[dict[str, str]] = {
+    "scope_adjacency": (
+        "UNWIND $keys AS k MATCH (a:Adjacency {key: k}) RETURN a.key AS key, a.items AS items"
+    ),
     "scope_identifiers": SCOPED_STATE_READS["state_identifiers"],
-    "scope_blocks": (
-        "UNWIND $keys AS k MATCH (b:Block {key: k}) RETURN b.key AS key, b.members AS members"
-    ),
-    "scope_records": (
-        "UNWIND $keys AS k MATCH (r:Record {key: k}) RETURN r.key AS key, "
-        "r.customer AS customer, r.ties AS ties, r.identifier_keys AS identifier_keys"
-    ),
-    "scope_customer_records": (
-        "UNWIND $ids AS cid MATCH (x:CustomerId {id: cid}) RETURN x.id AS id, x.records AS records"
-    ),
+    "scope_existing_blocks": "UNWIND $keys AS k MATCH (b:Block {key: k}) RETURN b.key AS key",
+    "scope_customers": "UNWIND $ids AS cid MATCH (c:Customer {id: cid}) RETURN c AS customer",
     "scope_customer_ids": (
         "UNWIND $ids AS cid MATCH (x:CustomerId {id: cid}) "
         "RETURN x.id AS id, x.created_ts AS created_ts, x.status AS status"
@@ -250,13 +242,7 @@ INDEX_CHECKS: Final[dict[str, str]] = {
     "check_apart": "MATCH (a:Record)-[:CANNOT_LINK]->(b:Record) RETURN a.key AS a, b.key AS b",
     "check_events": "MATCH (r:Record)-[:PERFORMED]->(e:Event) RETURN r.key AS a, e.id AS b",
     "check_blocks": "MATCH (r:Record)-[:IN_BLOCK]->(b:Block) RETURN r.key AS a, b.key AS b",
-    "index_records": (
-        "MATCH (r:Record) RETURN r.key AS key, r.identifier_keys AS identifier_keys, "
-        "r.customer AS customer, r.ties AS ties, r.event_ids AS event_ids"
-    ),
-    "index_identifiers": "MATCH (i:Identifier) RETURN i.key AS key, i.holders AS holders",
-    "index_blocks": "MATCH (b:Block) RETURN b.key AS key, b.members AS members",
-    "index_customer_ids": "MATCH (x:CustomerId) RETURN x.id AS id, x.records AS records",
+    "check_adjacency": "MATCH (a:Adjacency) RETURN a.key AS key, a.items AS items",
 }
 
 

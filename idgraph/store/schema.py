@@ -31,10 +31,6 @@ NODE_TABLES: Final[dict[str, dict[str, ColumnType]]] = {
         "country": "STRING",
         "updated_ts": "INT64",
         "traits": "STRING",
-        "identifier_keys": "STRING[]",
-        "customer": "STRING",
-        "ties": "STRING[]",
-        "event_ids": "STRING[]",
     },
     "Identifier": {
         "key": "STRING",
@@ -42,7 +38,6 @@ NODE_TABLES: Final[dict[str, dict[str, ColumnType]]] = {
         "value": "STRING",
         "linking": "BOOLEAN",
         "reason": "STRING",
-        "holders": "STRING[]",
     },
     "Customer": {
         "id": "STRING",
@@ -97,28 +92,15 @@ NODE_TABLES: Final[dict[str, dict[str, ColumnType]]] = {
         "change": "STRING",
         "cause": "STRING",
     },
-    "Block": {"key": "STRING", "members": "STRING[]"},
+    "Block": {"key": "STRING"},
     "CustomerId": {
         "id": "STRING",
         "created_ts": "INT64",
         "status": "STRING",
         "retired_ts": "INT64",
-        "records": "STRING[]",
     },
+    "Adjacency": {"key": "STRING", "items": "STRING[]"},
     "ErasedIdentifier": {"hash": "STRING", "kind": "STRING", "ts": "INT64"},
-}
-
-#: The scope index: adjacency kept as properties, written by `store/index.py`'s rows after
-#: every change. An incremental ingest reads its scope through these by primary key, because
-#: the embedded engine plans any keyed walk over a relationship as a scan of whole tables.
-#: Record: its identifiers' keys, its customer, the records an explicit link or cannot-link
-#: ties it to, its events; Identifier: its holders; Block: its members; CustomerId: the
-#: records of that customer (empty once retired).
-INDEX_COLUMNS: Final[dict[str, tuple[str, ...]]] = {
-    "Record": ("identifier_keys", "customer", "ties", "event_ids"),
-    "Identifier": ("holders",),
-    "Block": ("members",),
-    "CustomerId": ("records",),
 }
 
 PRIMARY_KEYS: Final[dict[str, str]] = {
@@ -132,6 +114,7 @@ PRIMARY_KEYS: Final[dict[str, str]] = {
     "Block": "key",
     "CustomerId": "id",
     "ErasedIdentifier": "hash",
+    "Adjacency": "key",
 }
 
 #: Neo4j indexes beyond the uniqueness constraints on `PRIMARY_KEYS`: name -> (label, properties).
