@@ -12,6 +12,7 @@ import time
 from collections import Counter
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
@@ -415,36 +416,42 @@ def _rescore_rfm(graph: GraphStore, plan: WritePlan, state: StoreState) -> None:
     """Score the written buyers against every buyer, and rescore stored ones that moved.
 
     RFM scores are quintiles over all buyers, so they cannot be computed for the touched
-    customers alone: the stored measures of the others are read (one scan of the buyers)
-    and every score a full run would change is changed.
+    customers alone: the stored measures of the others are read (one scan of the buyers,
+    column by column) and every score a full run would change is changed.
     """
     written = {row["id"]: row for row in plan.customers}
-    retired = set(plan.retired_customers)
-    others = []
+    skip = set(written) | set(plan.retired_customers)
+    stored: dict[str, list[Any]] = {}
     if "rfm_orders" in state.customer_columns:
-        others = [
-            row
-            for row in graph.query("rfm_population", _RFM_POPULATION)
-            if row["id"] not in written and row["id"] not in retired
-        ]
+        stored = graph.query_columns("rfm_population", _RFM_POPULATION)
+    kept = [i for i, cid in enumerate(stored.get("id", [])) if cid not in skip]
+
+    def others(column: str, default: object = None) -> list[Any]:
+        values = stored.get(column, [])
+        return [default if values[i] is None else values[i] for i in kept]
+
     buyers = [row for row in plan.customers if (row.get("rfm_orders") or 0) > 0]
-    ids = [row["id"] for row in buyers] + [row["id"] for row in others]
-    last = [row["rfm_last_order_ts"] for row in buyers] + [row["last"] for row in others]
-    orders = [row["rfm_orders"] for row in buyers] + [row["orders"] for row in others]
-    spent = [row["rfm_spent"] for row in buyers] + [row["spent"] or 0.0 for row in others]
-    recency, frequency, monetary = rfm_scores(last, orders, spent)
+    recency, frequency, monetary = rfm_scores(
+        [row["rfm_last_order_ts"] for row in buyers] + others("last"),
+        [row["rfm_orders"] for row in buyers] + others("orders"),
+        [row["rfm_spent"] for row in buyers] + others("spent", 0.0),
+    )
     text = rfm_text(recency, frequency, monetary)
-    for position, customer_id in enumerate(ids):
-        scores = {
+
+    def scores(position: int) -> dict[str, object]:
+        return {
             "rfm_recency": int(recency[position]),
             "rfm_frequency": int(frequency[position]),
             "rfm_monetary": int(monetary[position]),
             "rfm_score": text[position],
         }
-        if customer_id in written:
-            written[customer_id].update(scores)
-        elif others[position - len(buyers)]["score"] != scores["rfm_score"]:
-            plan.trait_updates.append({"id": customer_id, **scores})
+
+    for position, row in enumerate(buyers):
+        row.update(scores(position))
+    ids, before = others("id"), others("score")
+    for offset, (customer_id, score) in enumerate(zip(ids, before, strict=True)):
+        if text[len(buyers) + offset] != score:
+            plan.trait_updates.append({"id": customer_id, **scores(len(buyers) + offset)})
 
 
 def _customer_columns(

@@ -21,12 +21,13 @@ from idgraph.store.queries import READS, SEGMENT_WRITES
 def memberships_of(graph: GraphStore, customer_ids: Sequence[str]) -> dict[str, set[str]]:
     """Segment name -> which of `customer_ids` are members now (read before they change)."""
     found: dict[str, set[str]] = {}
-    ordered = sorted(set(customer_ids))
-    for start in range(0, len(ordered), 5000):
-        ids = ordered[start : start + 5000]
-        rows = graph.query("segment_members_of", READS["segment_members_of"], {"ids": ids})
-        for row in rows:
-            found.setdefault(row["segment"], set()).add(row["customer"])
+    if not graph.query("count_segments", READS["count_segments"])[0]["n"]:
+        return found
+    # A keyed read: the embedded store walks a few customers' memberships one by one rather
+    # than scanning every customer.
+    statement = READS["segment_members_of"]
+    for row in graph.keyed_read("segment_members_of", statement, "ids", customer_ids):
+        found.setdefault(row["segment"], set()).add(row["customer"])
     return found
 
 

@@ -65,6 +65,27 @@ class GraphStore(ABC):
             raise self._translate(exc, name) from exc
 
     @final
+    def query_columns(
+        self, name: str, cypher: str, params: Mapping[str, Any] | None = None
+    ) -> dict[str, list[Any]]:
+        """Run one named read of plain values and return it column by column.
+
+        For reads of many rows (a whole population of buyers) that would otherwise cost a
+        Python dict per row; a column the statement returns is absent when there is no row.
+        """
+        logger.debug("cypher %s (columns)", name)
+        try:
+            return self._run_columns(cypher, dict(params or {}))
+        except IdGraphError:
+            raise
+        except Exception as exc:
+            raise self._translate(exc, name) from exc
+
+    def _run_columns(self, cypher: str, params: dict[str, Any]) -> dict[str, list[Any]]:
+        rows = self._run(cypher, params)
+        return {column: [row[column] for row in rows] for column in (rows[0] if rows else ())}
+
+    @final
     def load_state(self, keys: Collection[str] | None = None) -> StoreState:
         """What resolution needs from earlier ingests: all of it, or about records `keys` only.
 

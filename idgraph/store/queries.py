@@ -70,6 +70,7 @@ READS: Final[dict[str, str]] = {
     ),
     "erased_hashes": "MATCH (e:ErasedIdentifier) RETURN e.hash AS hash",
     "count_records": "MATCH (r:Record) RETURN count(r) AS n",
+    "count_segments": "MATCH (s:Segment) RETURN count(s) AS n",
     "count_customers": "MATCH (c:Customer) RETURN count(c) AS n",
     "count_adjacency": "MATCH (a:Adjacency) RETURN count(a) AS n",
     "count_events": "MATCH (e:Event) RETURN count(e) AS n",
