@@ -8,11 +8,14 @@ back and a lookup by an absorbed id answers with the survivor.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 from idgraph.cluster.components import BlockedLink
 from idgraph.models import MatchEvidence
+
+_T = TypeVar("_T")
 
 #: Evidence links kept per change; the rest is counted.
 _MAX_EVIDENCE = 5
@@ -71,13 +74,17 @@ def lineage(
             moved[old][new_of[record]] += 1
     absorbed: list[Absorbed] = []
     split_off: list[SplitOff] = []
+    # Evidence and refusals by the records they touch, in their given order: a run with many
+    # merges would otherwise scan all of them once per merged id.
+    accepted_at = _positions((e.a, e.b) for e in accepted)
+    blocked_at = _positions((b.evidence.a, b.evidence.b) for b in blocked)
     for old, targets in sorted(moved.items()):
         old_records = groups[old]
         if old not in alive:
             survivor = min(targets, key=lambda c: (-targets[c], c))
             links = [
                 e
-                for e in accepted
+                for e in _touching(accepted, accepted_at, old_records)
                 if new_of.get(e.a) == survivor and (e.a in old_records) != (e.b in old_records)
             ]
             absorbed.append(
@@ -88,9 +95,24 @@ def lineage(
                 continue
             if old not in alive and part == min(targets, key=lambda c: (-targets[c], c)):
                 continue
-            reason = split_reason or _split_reason(blocked, old_records, members[part], new_of)
+            reason = split_reason or _split_reason(
+                _touching(blocked, blocked_at, old_records), old_records, members[part], new_of
+            )
             split_off.append(SplitOff(part, old, count, reason))
     return Lineage(absorbed, split_off)
+
+
+def _positions(ends: Iterable[tuple[str, str]]) -> dict[str, list[int]]:
+    at: dict[str, list[int]] = defaultdict(list)
+    for position, (a, b) in enumerate(ends):
+        at[a].append(position)
+        at[b].append(position)
+    return at
+
+
+def _touching(items: Sequence[_T], at: Mapping[str, list[int]], records: set[str]) -> list[_T]:
+    """The items with an end among `records`, in their order in `items`."""
+    return [items[i] for i in sorted({i for r in records for i in at.get(r, ())})]
 
 
 def _split_reason(
