@@ -1,7 +1,7 @@
 """Cost of adding 1,000 new records to stores of growing size (issue 6, point 1).
 
 Usage: python bench/incremental_ingest.py [--sizes 10000,100000,1000000] [--repeats 3]
-       [--seed 11] [--chunk 100000] [--work DIR]
+       [--seed 11] [--chunk 100000] [--work DIR] [--reuse-store]
 
 For each size N it generates N + 1,000 records (bench/generate.py, all four sources) and holds
 the last 1,000 people.csv rows back: their CRM, support and POS rows and web calls go to files of
