@@ -19,7 +19,6 @@ import pyarrow as pa
 
 from idgraph.errors import StoreUnavailable
 from idgraph.models import EXPLICIT_LINK_RULES
-from idgraph.store import adjacency
 from idgraph.store.base import GraphStore, Row
 from idgraph.store.dialect import LADYBUG, LADYBUG_WRITES
 from idgraph.store.plan import WritePlan
@@ -248,7 +247,13 @@ class LadybugStore(GraphStore):
             self.connection().execute(LADYBUG_WRITES["delete_adjacency"])
         else:
             self._set_rows("adjacency_delete", [{"key": key} for key in plan.adjacency])
-        self._copy("Adjacency", adjacency.rows(plan.adjacency))
+        # Straight to Arrow: a full run writes millions of lists, one dict per row would double
+        # the memory they take.
+        stored = {key: items for key, items in plan.adjacency.items() if items}
+        if stored:
+            keys = pa.array(list(stored), pa.string())
+            lists = pa.array(list(stored.values()), pa.list_(pa.string()))
+            self._copy_table("Adjacency", pa.table({"key": keys, "items": lists}))
 
     def _erase(self, plan: WritePlan) -> None:
         """Delete erased records, their events, and identifiers and blocks no one else holds."""
