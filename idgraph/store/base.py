@@ -208,7 +208,7 @@ class GraphStore(ABC):
     ) -> list[Row]:
         """Rows of a statement that starts `UNWIND $<param> AS <var>`, over many values.
 
-        Values go in batches of 5,000; `extra` holds the statement's other parameters.
+        Values go in batches of 50,000; `extra` holds the statement's other parameters.
         """
         ordered = sorted(set(values))
         if not ordered:
