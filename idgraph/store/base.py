@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from types import TracebackType
 from typing import Any, cast, final
 
@@ -57,12 +58,8 @@ class GraphStore(ABC):
         and `end` nodes.
         """
         logger.debug("cypher %s", name)
-        try:
+        with self._engine_errors(name):
             return self._run(cypher, dict(params or {}))
-        except IdGraphError:
-            raise
-        except Exception as exc:  # engine exceptions are wrapped here, once
-            raise self._translate(exc, name) from exc
 
     @final
     def query_columns(
@@ -74,8 +71,14 @@ class GraphStore(ABC):
         Python dict per row; a column the statement returns is absent when there is no row.
         """
         logger.debug("cypher %s (columns)", name)
-        try:
+        with self._engine_errors(name):
             return self._run_columns(cypher, dict(params or {}))
+
+    @contextmanager
+    def _engine_errors(self, name: str) -> Iterator[None]:
+        """Engine exceptions become idgraph's own here, once, named after the statement."""
+        try:
+            yield
         except IdGraphError:
             raise
         except Exception as exc:
@@ -92,12 +95,8 @@ class GraphStore(ABC):
         With `keys` (an incremental ingest's scope, `idgraph/scope.py`) identifiers are those
         of these records, and links, events and cannot-links those starting at them.
         """
-        try:
+        with self._engine_errors("load_state"):
             return self._load_state(None if keys is None else sorted(keys))
-        except IdGraphError:
-            raise
-        except Exception as exc:
-            raise self._translate(exc, "load_state") from exc
 
     @final
     def apply(self, plan: WritePlan) -> None:
@@ -108,12 +107,8 @@ class GraphStore(ABC):
             len(plan.new_events),
             len(plan.customers),
         )
-        try:
+        with self._engine_errors("apply"):
             self._apply(plan)
-        except IdGraphError:
-            raise
-        except Exception as exc:
-            raise self._translate(exc, "apply") from exc
 
     @final
     def apply_schema(self) -> list[str]:
@@ -140,23 +135,15 @@ class GraphStore(ABC):
     def write_all(self, name: str, steps: Sequence[tuple[str, Mapping[str, Any]]]) -> None:
         """Run several writing statements in one transaction: all take effect, or none."""
         logger.debug("cypher %s (%d statements, one transaction)", name, len(steps))
-        try:
+        with self._engine_errors(name):
             self._run_write_all([(cypher, dict(params)) for cypher, params in steps])
-        except IdGraphError:
-            raise
-        except Exception as exc:
-            raise self._translate(exc, name) from exc
 
     @final
     def write(self, name: str, cypher: str, params: Mapping[str, Any] | None = None) -> list[Row]:
         """Run one named statement that may change the store (schema, overrides, tests)."""
         logger.debug("cypher %s (write)", name)
-        try:
+        with self._engine_errors(name):
             return self._run_write(cypher, dict(params or {}))
-        except IdGraphError:
-            raise
-        except Exception as exc:
-            raise self._translate(exc, name) from exc
 
     @final
     def existing_event_ids(self, ids: list[str]) -> set[str]:
@@ -213,12 +200,8 @@ class GraphStore(ABC):
         ordered = sorted(set(values))
         if not ordered:
             return []
-        try:
+        with self._engine_errors(name):
             return self._keyed_rows(cypher, param, ordered, dict(extra or {}))
-        except IdGraphError:
-            raise
-        except Exception as exc:
-            raise self._translate(exc, name) from exc
 
     def _keyed_rows(
         self, cypher: str, param: str, values: list[str], extra: dict[str, Any]
@@ -232,13 +215,9 @@ class GraphStore(ABC):
     def load_records(self, keys: Collection[str], *, identifiers: bool = True) -> list[Record]:
         """Just the records `keys`, with their identifiers unless told not to (no events,
         links or customers)."""
-        try:
+        with self._engine_errors("load_records"):
             state = StoreState()
             return list(self._records(sorted(keys), state, identifiers=identifiers).values())
-        except IdGraphError:
-            raise
-        except Exception as exc:
-            raise self._translate(exc, "load_records") from exc
 
     def _records(
         self, keys: list[str] | None, state: StoreState, *, identifiers: bool = True
