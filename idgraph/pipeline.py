@@ -21,7 +21,7 @@ from idgraph.match.config import MatchConfig, load_match_config
 from idgraph.models import EXPLICIT_LINK_RULES, Record
 from idgraph.normalize.record import NormalizeOptions
 from idgraph.resolve import Batch, Overrides, gather, plan_changes
-from idgraph.scope import Scope, find_scope
+from idgraph.scope import Scope, add_block_sizes, find_scope
 from idgraph.segment.refresh import memberships_of, refresh_segments
 from idgraph.segment.saved import SegmentChange
 from idgraph.settings import open_store
@@ -437,6 +437,8 @@ def _load_scope(
     scope = find_scope(graph, seeds, stored, config, gone=gone)
     scope.untouched = untouched - scope.keys
     state = graph.load_state(scope.keys | {r.key for r in gone})
+    others = [r for k, r in state.records.items() if k in scope.keys and k not in seeds]
+    add_block_sizes(graph, scope, others, config)
     for key, row in scope.settled.items():
         state.identifiers.setdefault(key, row)  # stored, though no holder was loaded
     return scope, state

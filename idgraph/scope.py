@@ -141,13 +141,20 @@ def find_scope(
         scope.keys |= frontier
     scope.keys -= gone_keys
 
-    # Blocks of the other records in scope keep their stored sizes.
-    others = graph.load_records(scope.keys - set(seeds), identifiers=False)
-    unknown = {b for r in others for b in record_blocks(match_fields(r), config.fuzzy)}
-    unknown -= set(scope.block_sizes)
-    stored_members = adjacency.read(graph, adjacency.MEMBERS, unknown)
-    scope.block_sizes.update({b: len(stored_members.get(b, ())) for b in unknown})
     return scope
+
+
+def add_block_sizes(
+    graph: GraphStore, scope: Scope, records: Collection[Record], config: MatchConfig
+) -> None:
+    """The stored sizes of the blocks of the scope's other records, which keep them.
+
+    Called once their state is loaded (`records`), so they are not read twice.
+    """
+    unknown = {b for r in records for b in record_blocks(match_fields(r), config.fuzzy)}
+    unknown -= set(scope.block_sizes)
+    stored = adjacency.read(graph, adjacency.MEMBERS, unknown)
+    scope.block_sizes.update({b: len(stored.get(b, ())) for b in unknown})
 
 
 def _neighbours(graph: GraphStore, keys: Collection[str], *, follow_identifiers: bool) -> set[str]:
