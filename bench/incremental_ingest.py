@@ -20,6 +20,7 @@ import csv
 import hashlib
 import json
 import multiprocessing
+import os
 import resource
 import shutil
 import statistics
@@ -53,6 +54,8 @@ class AddResult:
     add_seconds: float
     add_runs: list[float]
     add_cpu_seconds: float
+    #: Of the add, closing the store: LadybugDB's checkpoint of what the add wrote.
+    close_seconds: float
     peak_rss_mb: float
     records_new: int
     customers: int
@@ -180,7 +183,18 @@ def _ingest(paths: list[str], store: str, rejects: str) -> dict[str, Any]:
     """Run one ingest (in a worker process) and return its timing, peak RSS and report figures."""
     from idgraph.normalize.record import NormalizeOptions
     from idgraph.pipeline import run_ingest
+    from idgraph.store.ladybug import LadybugStore
 
+    # Closing the store is where LadybugDB folds the add's write-ahead log into the file.
+    closing: list[float] = []
+    close = LadybugStore.close
+
+    def timed_close(self: LadybugStore) -> None:
+        start = time.perf_counter()
+        close(self)
+        closing.append(time.perf_counter() - start)
+
+    LadybugStore.close = timed_close  # type: ignore[method-assign]
     started, cpu_started = time.perf_counter(), time.process_time()
     report = run_ingest(
         [Path(p) for p in paths],
@@ -195,6 +209,7 @@ def _ingest(paths: list[str], store: str, rejects: str) -> dict[str, Any]:
         raise AssertionError(f"read {report.read} != ingested + rejected for {paths}")
     return {
         "seconds": seconds,
+        "close_seconds": sum(closing),
         "cpu_seconds": cpu_seconds,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "records_new": report.records_new,
@@ -220,13 +235,22 @@ def _store_files(store: Path) -> list[Path]:
 
 
 def copy_store(store: Path, target: Path) -> None:
-    """Copy a LadybugDB store (a file or a folder, with its WAL when present)."""
+    """Copy a LadybugDB store (a file or a folder, with its WAL when present), on disk.
+
+    The copy is flushed before the add is timed: the add's checkpoint syncs the file, and would
+    otherwise also write out the whole fresh copy (about 3 s of a 1M add), which a store that
+    was not just copied never pays.
+    """
     for source in _store_files(store):
         destination = target.with_name(target.name + source.name[len(store.name) :])
         if source.is_dir():
             shutil.copytree(source, destination)
         else:
             shutil.copy2(source, destination)
+        for path in destination.rglob("*") if destination.is_dir() else [destination]:
+            if path.is_file():
+                with path.open("rb+") as handle:
+                    os.fsync(handle.fileno())
 
 
 def code_version() -> str:
@@ -290,7 +314,8 @@ def measure(
         run = ingest_in_fresh_process(batch, copy, scratch / "rejects.jsonl")
         runs.append(run)
         print(
-            f"  add {n + 1}/{repeats}: {run['seconds']:.2f} s (CPU {run['cpu_seconds']:.2f} s), "
+            f"  add {n + 1}/{repeats}: {run['seconds']:.2f} s (CPU {run['cpu_seconds']:.2f} s, "
+            f"closing {run['close_seconds']:.2f} s), "
             f"peak RSS {run['peak_rss_mb']:.0f} MB"
         )
         shutil.rmtree(scratch)
@@ -300,6 +325,7 @@ def measure(
         add_seconds=statistics.median(r["seconds"] for r in runs),
         add_runs=[r["seconds"] for r in runs],
         add_cpu_seconds=statistics.median(r["cpu_seconds"] for r in runs),
+        close_seconds=statistics.median(r["close_seconds"] for r in runs),
         peak_rss_mb=max(r["peak_rss_mb"] for r in runs),
         records_new=runs[-1]["records_new"],
         customers=runs[-1]["customers"],
@@ -311,13 +337,14 @@ def print_table(results: list[AddResult]) -> None:
     """One row per size; the last two columns divide by the smallest size's add."""
     base, base_cpu = results[0].add_seconds, results[0].add_cpu_seconds
     print(
-        f"\n{'store':>10} {'build s':>8} {'add s':>7} {'add CPU s':>9} {'records/s':>9} "
+        f"\n{'store':>10} {'build s':>8} {'add s':>7} {'close s':>7} {'add CPU s':>9} "
+        f"{'records/s':>9} "
         f"{'peak RSS MB':>11} {'records_new':>11} {'re-resolved':>11} {'customers':>9} "
         f"{'x smallest':>10} {'CPU x':>6}"
     )
     for r in results:
         print(
-            f"{r.size:>10,} {r.build_seconds:>8.1f} {r.add_seconds:>7.2f} "
+            f"{r.size:>10,} {r.build_seconds:>8.1f} {r.add_seconds:>7.2f} {r.close_seconds:>7.2f} "
             f"{r.add_cpu_seconds:>9.2f} {BATCH / r.add_seconds:>9.0f} {r.peak_rss_mb:>11.0f} "
             f"{r.records_new:>11,} {r.records_resolved:>11,} {r.customers:>9,} "
             f"{r.add_seconds / base:>10.2f} {r.add_cpu_seconds / base_cpu:>6.2f}"

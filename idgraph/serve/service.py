@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 
+from idgraph.errors import IdGraphError
 from idgraph.match.config import load_match_config
 from idgraph.query import IdentityGraph
 from idgraph.serve.calls import ParsedRequest
@@ -14,6 +16,8 @@ from idgraph.serve.writer import GroupWriter
 from idgraph.store.base import GraphStore
 from idgraph.store.queries import READS
 from idgraph.traits.config import load_traits_config
+
+logger = logging.getLogger(__name__)
 
 
 class Service:
@@ -69,5 +73,10 @@ class Service:
         return sorted(found)
 
     def close(self) -> None:
+        """Commit what is queued, then fold the commits into the store's files."""
         self.writer.stop()
         self.rejects.close()
+        try:
+            self.store.checkpoint()
+        except IdGraphError as exc:  # the commits stay in the log, replayed at the next open
+            logger.warning("checkpoint at shutdown failed: %s", exc)

@@ -309,6 +309,15 @@ class GraphStore(ABC):
     def _run_write_all(self, steps: list[tuple[str, dict[str, Any]]]) -> None:
         """Execute writing statements in order, in one transaction, rolling back on failure."""
 
+    def checkpoint(self) -> None:
+        """Fold what the engine still holds only in its write-ahead log into the store's files.
+
+        The embedded store does so when it is closed; a server stopped by a signal may never
+        get there (uvicorn re-raises the signal once its app has shut down), so `idgraph serve`
+        calls this as its app stops. Neo4j checkpoints on its own.
+        """
+        return None
+
     @abstractmethod
     def close(self) -> None:
         """Release the engine's resources."""

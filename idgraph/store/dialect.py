@@ -11,6 +11,7 @@ Every value travels as a parameter; the only names spliced into text are schema 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final, Literal
@@ -134,6 +135,31 @@ class Dialect:
         if table not in NODE_TABLES and table not in REL_TABLES:
             raise ValueError(f"unknown table {table!r}")
         return f"COPY {table} FROM {variable}"
+
+    def create_from(self, table: str, variable: str, columns: Sequence[str]) -> str:
+        """LadybugDB's row-by-row load of a table from a local Arrow variable.
+
+        The variable's columns are `c0`, `c1`, ... holding `columns` in order (property names
+        can be reserved words; these never are), and for a relationship table `src` and `dst`
+        first, the endpoints' primary keys. Unlike `COPY`, it writes through the write-ahead
+        log and needs no checkpoint at commit. A relationship whose endpoint is missing would
+        simply not be created, so the statement returns how many were, for the caller to
+        check.
+        """
+        if self.engine == "neo4j":
+            raise NotImplementedError("Neo4j has no LOAD FROM; its writes are NEO4J_WRITES")
+        props = ", ".join(f"`{_identifier(name)}`: c{i}" for i, name in enumerate(columns))
+        if table in NODE_TABLES:
+            return f"LOAD FROM {variable} CREATE (:{table} {{{props}}})"
+        if table not in REL_TABLES:
+            raise ValueError(f"unknown table {table!r}")
+        src, dst, _ = REL_TABLES[table]
+        body = f" {{{props}}}" if props else ""
+        return (
+            f"LOAD FROM {variable} MATCH (a:{src} {{{PRIMARY_KEYS[src]}: src}}) "
+            f"MATCH (b:{dst} {{{PRIMARY_KEYS[dst]}: dst}}) "
+            f"CREATE (a)-[:{table}{body}]->(b) RETURN count(*) AS n"
+        )
 
     # -- reads --------------------------------------------------------------------------------
 
@@ -381,3 +407,10 @@ LADYBUG_WRITES: Final[dict[str, str]] = {
     ),
     **ROW_WRITES,
 }
+
+
+def _identifier(name: str) -> str:
+    """`name`, checked to be a plain identifier before it is back-quoted into a statement."""
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+        raise ValueError(f"not a property name: {name!r}")
+    return name

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.serve.conftest import TS, Served, serving
+from idgraph.query import IdentityGraph
+from idgraph.serve import ServeSettings, create_app
+from idgraph.settings import open_store
+from tests.serve.conftest import AUTH, KEY, TS, Served, TestClient, serving
 
 
 def test_counts_and_rejects_file_reconcile(fresh: Served) -> None:
@@ -63,3 +66,25 @@ def test_a_forgotten_person_is_refused_and_their_call_withheld(tmp_path: Path) -
         assert served.graph.lookup("gone@x.it") == []
         (line,) = served.rejects_lines()
         assert "gone@x.it" not in line["raw"] and "withheld" in line["raw"]
+
+
+def test_commits_wait_in_the_log_until_the_app_stops(tmp_path: Path) -> None:
+    """Each commit only appends to the write-ahead log; stopping the app folds them in."""
+    wal = tmp_path / "idgraph.db.wal"
+    store = open_store(tmp_path / "idgraph.db")
+    app = create_app(store, ServeSettings(api_keys=(KEY,), rejects_path=tmp_path / "r.jsonl"))
+    try:
+        with TestClient(app) as client:
+            for n in range(3):
+                answer = client.post(
+                    "/v1/identify",
+                    json={"userId": f"log{n}", "traits": {"email": f"log{n}@x.it"}},
+                    headers=AUTH,
+                )
+                assert answer.status_code == 200
+            assert wal.exists() and wal.stat().st_size > 0
+        # The lifespan has ended, the store is still open: the log was folded at shutdown.
+        assert not wal.exists() or wal.stat().st_size == 0
+        assert IdentityGraph.over(store).lookup("log2@x.it")
+    finally:
+        store.close()

@@ -1,0 +1,159 @@
+"""How the embedded store writes: `COPY` for bulk, `LOAD FROM ... CREATE` through the log.
+
+Small writes skip the checkpoint `COPY` forces at commit, so they must store exactly what the
+bulk path stores, refuse a relationship to a missing node as `COPY` does, and survive a process
+killed before any checkpoint folded them into the file.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import idgraph.store.ladybug as ladybug_store
+from idgraph.errors import ConfigError, StoreError
+from idgraph.index import index_problems
+from idgraph.normalize.record import NormalizeOptions
+from idgraph.pipeline import run_ingest
+from idgraph.store.ladybug import LadybugStore
+from idgraph.store.plan import WritePlan
+from idgraph.store.schema import NODE_TABLES, REL_TABLES
+from tests.conftest import AS_OF, FIXTURE_INPUTS, as_of_ms
+
+
+def _ingest_file_by_file(store: Path) -> list[str]:
+    modes = []
+    for source in FIXTURE_INPUTS:
+        report = run_ingest(
+            [source],
+            store=store,
+            options=NormalizeOptions(default_region="IT"),
+            rejects_path=store.parent / "rejects.jsonl",
+            as_of_ms=as_of_ms(AS_OF),
+        )
+        modes.append(report.mode)
+    return modes
+
+
+def _dump(store: Path) -> dict[str, Any]:
+    """What the graph holds, in a form two stores can be compared by."""
+    with LadybugStore(store, read_only=True) as graph:
+        counts = {
+            label: graph.query("n", f"MATCH (n:{label}) RETURN count(n) AS n")[0]["n"]
+            for label in NODE_TABLES
+        }
+        counts |= {
+            rel: graph.query("n", f"MATCH ()-[r:{rel}]->() RETURN count(r) AS n")[0]["n"]
+            for rel in REL_TABLES
+        }
+        clusters = graph.query(
+            "c", "MATCH (c:Customer)-[:HAS_RECORD]->(r:Record) RETURN r.key AS r, c.id AS c"
+        )
+        index = graph.query("a", "MATCH (a:Adjacency) RETURN a.key AS key, a.items AS items")
+        evidence = graph.query(
+            "e",
+            "MATCH (a:Record)-[m:MATCHED]->(b:Record) "
+            "RETURN a.key AS a, b.key AS b, m.rule AS rule, m.score AS score",
+        )
+        return {
+            "counts": counts,
+            "clusters": sorted((row["r"], row["c"]) for row in clusters),
+            "index": sorted((row["key"], tuple(row["items"])) for row in index),
+            "evidence": sorted(tuple(row.values()) for row in evidence),
+            "problems": index_problems(graph),
+        }
+
+
+def test_small_writes_store_what_bulk_writes_store(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    paths_taken: list[tuple[str, bool]] = []
+    original = LadybugStore._copy_table
+
+    def observed(self: LadybugStore, label: str, table: Any) -> None:
+        paths_taken.append((label, self._bulk))
+        original(self, label, table)
+
+    monkeypatch.setattr(LadybugStore, "_copy_table", observed)
+    small = tmp_path / "small" / "idgraph.db"
+    small.parent.mkdir()
+    modes = _ingest_file_by_file(small)
+    assert modes[0] == "full" and modes.count("incremental") == len(modes) - 1
+    assert any(bulk for _, bulk in paths_taken), "the first, full run is bulk-loaded"
+    assert any(not bulk for _, bulk in paths_taken), "incremental runs go through the log"
+
+    monkeypatch.setattr(ladybug_store, "BULK_ROWS", -1)
+    bulk = tmp_path / "bulk" / "idgraph.db"
+    bulk.parent.mkdir()
+    paths_taken.clear()
+    assert _ingest_file_by_file(bulk) == modes
+    assert all(bulk for _, bulk in paths_taken)
+
+    small_graph, bulk_graph = _dump(small), _dump(bulk)
+    assert small_graph["problems"] == []
+    assert small_graph["counts"]["HAS_IDENTIFIER"] > 0 and small_graph["evidence"]
+    assert small_graph == bulk_graph
+
+
+def test_a_relationship_to_a_missing_node_fails_the_whole_write(tmp_path: Path) -> None:
+    store = tmp_path / "idgraph.db"
+    _ingest_file_by_file(store)
+    before = _dump(store)
+    with LadybugStore(store) as graph:
+        record = graph.query("r", "MATCH (r:Record) RETURN r.key AS key LIMIT 1")[0]["key"]
+        plan = WritePlan(
+            full=False,
+            new_blocks=["test-block"],
+            add_blocks=[(record, "test-block"), ("no-such-record", "test-block")],
+        )
+        with pytest.raises(StoreError, match="IN_BLOCK: 1 of 2 relationships"):
+            graph.apply(plan)
+    assert _dump(store) == before
+
+
+def test_commits_survive_a_kill_before_any_checkpoint(tmp_path: Path) -> None:
+    """The process dies right after its incremental commits, before closing the store."""
+    killed = tmp_path / "killed" / "idgraph.db"
+    killed.parent.mkdir()
+    script = textwrap.dedent(
+        f"""
+        import os, sys
+        sys.path.insert(0, {str(Path(__file__).resolve().parents[2])!r})
+        from idgraph.store.ladybug import LadybugStore
+        from tests.store.test_ladybug_writes import _ingest_file_by_file
+        closes = []
+        def close(self):
+            closes.append(1)
+            if len(closes) == {len(FIXTURE_INPUTS)}:
+                os._exit(0)  # no checkpoint: the last commits live in the log alone
+            original(self)
+        original = LadybugStore.close
+        LadybugStore.close = close
+        _ingest_file_by_file(__import__("pathlib").Path({str(killed)!r}))
+        """
+    )
+    subprocess.run([sys.executable, "-c", script], check=True, timeout=300)
+    assert killed.with_name("idgraph.db.wal").stat().st_size > 0
+
+    clean = tmp_path / "clean" / "idgraph.db"
+    clean.parent.mkdir()
+    _ingest_file_by_file(clean)
+    assert _dump(killed) == _dump(clean)
+
+
+def test_checkpoint_threshold_comes_from_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("IDGRAPH_CHECKPOINT_MB", "3")
+    with LadybugStore(tmp_path / "idgraph.db") as graph:
+        rows = graph.query("t", "CALL current_setting('checkpoint_threshold') RETURN *")
+    assert str(3 * 1024 * 1024) in [str(v) for v in rows[0].values()]
+
+    monkeypatch.setenv("IDGRAPH_CHECKPOINT_MB", "lots")
+    with pytest.raises(ConfigError, match="IDGRAPH_CHECKPOINT_MB='lots'"):
+        LadybugStore(tmp_path / "other.db")
