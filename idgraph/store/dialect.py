@@ -387,11 +387,6 @@ LADYBUG_WRITES: Final[dict[str, str]] = {
         "UNWIND $keys AS k MATCH (:Record {key: k})-[m:MATCHED]->(:Record) "
         "WHERE NOT m.rule IN $rules DELETE m"
     ),
-    "computed_evidence_of": (
-        "UNWIND $keys AS k MATCH (a:Record {key: k})-[m:MATCHED]->(b:Record) "
-        "WHERE NOT m.rule IN $rules "
-        "RETURN a.key AS a, b.key AS b, m.rule AS rule, m.fields AS fields, m.score AS score"
-    ),
     "delete_blocks": "MATCH (b:Block) DETACH DELETE b",
     "delete_adjacency": "MATCH (a:Adjacency) DELETE a",
     "delete_record_blocks": (

@@ -18,7 +18,6 @@ import logging
 import os
 import re
 import threading
-from collections import defaultdict
 from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import Any
@@ -27,7 +26,7 @@ import ladybug
 import pyarrow as pa
 
 from idgraph.errors import ConfigError, StoreError, StoreUnavailable
-from idgraph.models import EXPLICIT_LINK_RULES, MatchEvidence
+from idgraph.models import EXPLICIT_LINK_RULES
 from idgraph.store.base import GraphStore, Row
 from idgraph.store.dialect import LADYBUG, LADYBUG_WRITES
 from idgraph.store.plan import WritePlan
@@ -222,7 +221,6 @@ class LadybugStore(GraphStore):
                 "score": [1.0] * len(plan.new_links),
             },
         )
-        evidence = plan.evidence
         if plan.full:
             kept = self._run(LADYBUG_WRITES["segment_memberships"], {})
             self.connection().execute(LADYBUG_WRITES["delete_customers"])
@@ -236,7 +234,11 @@ class LadybugStore(GraphStore):
             if self._run(READS["count_segments"], {})[0]["n"]:
                 kept = self._keyed("segment_memberships_of", ids, param="ids")
             self._keyed("delete_customers_of", ids, param="ids")
-            evidence = self._replace_changed_evidence(plan)
+            self._keyed(
+                "delete_computed_evidence_of",
+                plan.scope_records,
+                rules=sorted(EXPLICIT_LINK_RULES),
+            )
             self._set_rows(
                 "delete_record_blocks", [{"record": r, "block": b} for r, b in plan.drop_blocks]
             )
@@ -254,11 +256,11 @@ class LadybugStore(GraphStore):
         )
         self._copy_rel(
             "MATCHED",
-            [(e.a, e.b) for e in evidence],
+            [(e.a, e.b) for e in plan.evidence],
             {
-                "rule": [e.rule for e in evidence],
-                "fields": [",".join(e.fields) for e in evidence],
-                "score": [e.score for e in evidence],
+                "rule": [e.rule for e in plan.evidence],
+                "fields": [",".join(e.fields) for e in plan.evidence],
+                "score": [e.score for e in plan.evidence],
             },
         )
         self._write_ids(plan)
@@ -274,26 +276,6 @@ class LadybugStore(GraphStore):
             keys = pa.array(list(stored), pa.string())
             lists = pa.array(list(stored.values()), pa.list_(pa.string()))
             self._copy_table("Adjacency", pa.table({"key": keys, "items": lists}))
-
-    def _replace_changed_evidence(self, plan: WritePlan) -> list[MatchEvidence]:
-        """Delete the stored computed evidence of the scope records whose evidence changed, and
-        return the evidence to create: theirs, and that of records outside the scope.
-
-        Most of a batch's scope keeps its evidence (3,660 of 5,547 edges at 1M), and deleting
-        and re-creating an unchanged edge still costs a checkpoint of the storage groups of
-        both its records.
-        """
-        rules = sorted(EXPLICIT_LINK_RULES)
-        stored: dict[str, set[tuple[str, str, str, float]]] = defaultdict(set)
-        for row in self._keyed("computed_evidence_of", plan.scope_records, rules=rules):
-            stored[row["a"]].add((row["b"], row["rule"], row["fields"], row["score"]))
-        planned: dict[str, set[tuple[str, str, str, float]]] = defaultdict(set)
-        for e in plan.evidence:
-            planned[e.a].add((e.b, e.rule, ",".join(e.fields), e.score))
-        scope = set(plan.scope_records)
-        changed = {key for key in scope if stored.get(key, set()) != planned.get(key, set())}
-        self._keyed("delete_computed_evidence_of", changed & stored.keys(), rules=rules)
-        return [e for e in plan.evidence if e.a in changed or e.a not in scope]
 
     def _erase(self, plan: WritePlan) -> None:
         """Delete erased records, their events, and identifiers and blocks no one else holds."""
