@@ -436,7 +436,7 @@ def _load_scope(
     gone = [before[k] for k in sorted(erase) if k in before]
     scope = find_scope(graph, seeds, stored, config, gone=gone)
     scope.untouched = untouched - scope.keys
-    state = graph.load_state(scope.keys | {r.key for r in gone})
+    state = graph.load_state(scope.keys | {r.key for r in gone}, known=scope.known)
     others = [r for k, r in state.records.items() if k in scope.keys and k not in seeds]
     add_block_sizes(graph, scope, others, config)
     for key, row in scope.settled.items():

@@ -22,7 +22,7 @@ from idgraph.match.view import match_fields
 from idgraph.models import Record, identifier_key
 from idgraph.store import adjacency
 from idgraph.store.base import GraphStore
-from idgraph.store.plan import IdentifierRow
+from idgraph.store.plan import IdentifierRow, KnownRows
 
 #: Safety stop for the closure; real data converges in two or three rounds.
 _MAX_ROUNDS = 50
@@ -57,6 +57,9 @@ class Scope:
     #: Stored records whose computed evidence may change though their customer does not:
     #: members of blocks crossing the size cap.
     unsettled: set[str] = field(default_factory=set)
+    #: What finding the scope read of its records, for loading their state without reading
+    #: it again.
+    known: KnownRows = field(default_factory=KnownRows)
 
 
 def find_scope(
@@ -88,7 +91,7 @@ def find_scope(
         blocks_now.setdefault(record.key, set())
     carried = {identifier_key(k, v) for r in seeds.values() for k, v in r.identifiers}
     erased = {identifier_key(k, v) for r in gone for k, v in r.identifiers}
-    identifiers = _identifiers(graph, carried | erased)
+    identifiers = _identifiers(graph, carried | erased, scope.known)
     scope.holders = adjacency.read(graph, adjacency.HOLDERS, carried | erased)
     scope.settled = {
         key: row for key in carried if key in identifiers and _settled(row := identifiers[key])
@@ -125,6 +128,7 @@ def find_scope(
             found.update(scope.members.get(block, ()))
             scope.unsettled.update(scope.members.get(block, ()))
     mates = {m for block in open_blocks for m in scope.members.get(block, ())}
+    scope.known.records.update(stored)
     found |= _matching(graph, seeds, mates - set(seeds) - gone_keys, config, scope)
     frontier = (found | set(stored) | gone_keys) - gone_keys
     # An erased record's ties (explicit links, cannot-links) lose it: their partners are
@@ -136,7 +140,7 @@ def find_scope(
     for scope.rounds in range(1, _MAX_ROUNDS + 1):
         if not frontier:
             break
-        reached = _neighbours(graph, frontier, follow_identifiers=scope.rounds == 1)
+        reached = _neighbours(graph, frontier, scope.known, follow_identifiers=scope.rounds == 1)
         frontier = reached - scope.keys - gone_keys
         scope.keys |= frontier
     scope.keys -= gone_keys
@@ -157,34 +161,41 @@ def add_block_sizes(
     scope.block_sizes.update({b: len(stored.get(b, ())) for b in unknown})
 
 
-def _neighbours(graph: GraphStore, keys: Collection[str], *, follow_identifiers: bool) -> set[str]:
+def _neighbours(
+    graph: GraphStore, keys: Collection[str], known: KnownRows, *, follow_identifiers: bool
+) -> set[str]:
     """Records sharing a customer with `keys`, or tied to them by a link or cannot-link.
 
     Records sharing a linking identifier across customers (a union a guard refused) are
     followed one step from the records the batch meets directly (`follow_identifiers`);
-    further out such refusals stand.
+    further out such refusals stand. The index entries read are kept in `known`.
     """
     index = adjacency.read_records(graph, keys)
+    known.index.update(index)
     reached = {t for entry in index.values() for t in entry.ties}
     customers = {entry.customer for entry in index.values() if entry.customer}
     for records in adjacency.read(graph, adjacency.RECORDS, customers).values():
         reached.update(records)
     if follow_identifiers:
         wanted = {k for entry in index.values() for k in entry.identifier_keys}
-        linking = {key for key, row in _identifiers(graph, wanted).items() if row.linking}
+        linking = {key for key, row in _identifiers(graph, wanted, known).items() if row.linking}
         for holders in adjacency.read(graph, adjacency.HOLDERS, linking).values():
             reached.update(holders)
     return reached
 
 
-def _identifiers(graph: GraphStore, keys: Collection[str]) -> dict[str, IdentifierRow]:
-    """The stored identifiers among `keys`, with their verdicts."""
-    return {
+def _identifiers(
+    graph: GraphStore, keys: Collection[str], known: KnownRows
+) -> dict[str, IdentifierRow]:
+    """The stored identifiers among `keys`, with their verdicts (also kept in `known`)."""
+    found = {
         row["key"]: IdentifierRow(
             row["key"], row["kind"], row["value"], bool(row["linking"]), row["reason"] or ""
         )
         for row in graph.scope_rows("scope_identifiers", keys)
     }
+    known.identifiers.update(found)
+    return found
 
 
 def _settled(row: IdentifierRow) -> bool:
@@ -215,6 +226,7 @@ def _matching(
     if not mates:
         return set()
     stored = graph.load_records(mates, identifiers=False)
+    scope.known.records.update((r.key, r) for r in stored)
     records = [*seeds.values(), *stored]
     views = [match_fields(r) for r in records]
     matched = set()

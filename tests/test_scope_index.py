@@ -13,9 +13,11 @@ import pytest
 
 from idgraph.erasure import forget
 from idgraph.index import index_problems
+from idgraph.match.config import load_match_config
 from idgraph.normalize.record import NormalizeOptions
 from idgraph.pipeline import IngestReport, Overrides, run_ingest
 from idgraph.query import IdentityGraph
+from idgraph.scope import find_scope
 from idgraph.settings import open_store
 from idgraph.store.ladybug import LadybugStore
 from tests.conftest import AS_OF, FIXTURE_INPUTS, as_of_ms
@@ -95,3 +97,15 @@ def test_a_store_without_the_index_is_resolved_whole_once(store: Path) -> None:
     assert again.mode == "full"
     assert _problems(store) == []
     assert _ingest(store, [FIXTURE_INPUTS[0]]).mode == "incremental"
+
+
+def test_the_scope_state_is_the_same_with_the_rows_finding_it_read(store: Path) -> None:
+    """`load_state` takes what `find_scope` read instead of reading it again: same state."""
+    with LadybugStore(store) as graph:
+        keys = [row["key"] for row in graph.query("r", "MATCH (r:Record) RETURN r.key AS key")]
+        stored = {r.key: r for r in graph.load_records(keys[::7])}
+        seeds = {key: record.copy() for key, record in stored.items()}
+        scope = find_scope(graph, seeds, stored, load_match_config())
+        assert scope.known.records and scope.known.index and scope.known.identifiers
+        assert len(scope.keys) > len(seeds)  # the closure reached records of their customers
+        assert graph.load_state(scope.keys, known=scope.known) == graph.load_state(scope.keys)

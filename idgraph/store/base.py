@@ -20,7 +20,7 @@ from idgraph.errors import IdGraphError, StoreError, StoreQueryError
 from idgraph.models import EXPLICIT_LINK_RULES, Link, Record
 from idgraph.store import adjacency
 from idgraph.store.dialect import Dialect
-from idgraph.store.plan import IdentifierRow, StoredEvent, StoreState, WritePlan
+from idgraph.store.plan import IdentifierRow, KnownRows, StoredEvent, StoreState, WritePlan
 from idgraph.store.queries import SCOPE_READS, SCOPED_STATE_READS, STATE_READS
 from idgraph.store.schema import NODE_TABLES, ColumnType
 from idgraph.types import FIELD_NAMES, IdentifierKind
@@ -89,14 +89,17 @@ class GraphStore(ABC):
         return {column: [row[column] for row in rows] for column in (rows[0] if rows else ())}
 
     @final
-    def load_state(self, keys: Collection[str] | None = None) -> StoreState:
+    def load_state(
+        self, keys: Collection[str] | None = None, *, known: KnownRows | None = None
+    ) -> StoreState:
         """What resolution needs from earlier ingests: all of it, or about records `keys` only.
 
         With `keys` (an incremental ingest's scope, `idgraph/scope.py`) identifiers are those
-        of these records, and links, events and cannot-links those starting at them.
+        of these records, and links, events and cannot-links those starting at them; rows in
+        `known` are not read again.
         """
         with self._engine_errors("load_state"):
-            return self._load_state(None if keys is None else sorted(keys))
+            return self._load_state(None if keys is None else sorted(keys), known or KnownRows())
 
     @final
     def apply(self, plan: WritePlan) -> None:
@@ -220,9 +223,16 @@ class GraphStore(ABC):
             return list(self._records(sorted(keys), state, identifiers=identifiers).values())
 
     def _records(
-        self, keys: list[str] | None, state: StoreState, *, identifiers: bool = True
+        self,
+        keys: list[str] | None,
+        state: StoreState,
+        *,
+        identifiers: bool = True,
+        known: KnownRows | None = None,
     ) -> dict[str, Record]:
-        for row in self._state_rows(keys, "state_records"):
+        known = known or KnownRows()
+        unread = None if keys is None else [k for k in keys if k not in known.records]
+        for row in self._state_rows(unread, "state_records"):
             key = row["key"]
             state.records[key] = Record(
                 key=key,
@@ -233,6 +243,9 @@ class GraphStore(ABC):
                 fields={n: row[n] for n in FIELD_NAMES if row.get(n)},
                 traits=orjson.loads(row["traits"]) if row["traits"] else {},
             )
+        for key in keys or ():
+            if key in known.records:
+                state.records[key] = known.records[key].copy()
         if not identifiers:
             return state.records
         if keys is None:
@@ -241,9 +254,14 @@ class GraphStore(ABC):
             return state.records
         # Scoped: each record's identifier keys come from the scope index, then the
         # identifiers themselves (with their verdicts) by primary key.
-        state.index = adjacency.read_records(self, list(state.records))
+        state.index = {k: known.index[k] for k in state.records if k in known.index}
+        state.index |= adjacency.read_records(
+            self, [k for k in state.records if k not in known.index]
+        )
         wanted = {k for key in state.records for k in state.index[key].identifier_keys}
-        for row in self._state_rows(sorted(wanted), "state_identifiers"):
+        state.identifiers |= {k: known.identifiers[k] for k in wanted if k in known.identifiers}
+        unknown = sorted(wanted - known.identifiers.keys())
+        for row in self._state_rows(unknown, "state_identifiers"):
             _identifier(state, row)
         for key, record in state.records.items():
             for identifier in state.index[key].identifier_keys:
@@ -252,10 +270,10 @@ class GraphStore(ABC):
                     record.identifiers.add((cast(IdentifierKind, found.kind), found.value))
         return state.records
 
-    def _load_state(self, keys: list[str] | None) -> StoreState:
+    def _load_state(self, keys: list[str] | None, known: KnownRows) -> StoreState:
         """Read records, explicit links, the record->customer map, events and column types."""
         state = StoreState()
-        self._records(keys, state)
+        self._records(keys, state, known=known)
         rules = sorted(EXPLICIT_LINK_RULES)
         if keys is None:
             for row in self._state_rows(None, "state_identifiers"):

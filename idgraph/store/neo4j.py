@@ -40,7 +40,7 @@ from idgraph.models import EXPLICIT_LINK_RULES
 from idgraph.store import adjacency
 from idgraph.store.base import GraphStore, Row
 from idgraph.store.dialect import NEO4J, NEO4J_CHECKS, NEO4J_WRITES
-from idgraph.store.plan import StoreState, WritePlan
+from idgraph.store.plan import KnownRows, StoreState, WritePlan
 from idgraph.store.rows import coerce, event_row, identifier_row, record_row
 from idgraph.store.schema import NODE_TABLES, PRIMARY_KEYS, ColumnType, check_property_name
 
@@ -429,9 +429,9 @@ class Neo4jStore(GraphStore):
                 "then try again"
             )
 
-    def _load_state(self, keys: list[str] | None) -> StoreState:
+    def _load_state(self, keys: list[str] | None, known: KnownRows) -> StoreState:
         self.require_schema()
-        return super()._load_state(keys)
+        return super()._load_state(keys, known)
 
     def _apply(self, plan: WritePlan) -> None:
         if self._read_only:

@@ -39,6 +39,20 @@ class RecordIndex:
 
 
 @dataclass(slots=True)
+class KnownRows:
+    """Rows an incremental run already read while finding its scope (`idgraph/scope.py`).
+
+    Loading the scope's state takes them from here instead of reading them again; nothing is
+    written in between, so they are still what the store holds.
+    """
+
+    #: Stored records, with or without their identifiers (those come from `index`).
+    records: dict[str, Record] = field(default_factory=dict)
+    index: dict[str, RecordIndex] = field(default_factory=dict)
+    identifiers: dict[str, IdentifierRow] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
 class StoreState:
     """What the store already holds that resolution needs."""
 
