@@ -63,6 +63,12 @@ def test_engine_specific_fragments_refuse_the_other_engine() -> None:
         NEO4J.copy_from("Record", "_t")
     with pytest.raises(ValueError, match="unknown table"):
         LADYBUG.copy_from("Record; DROP", "_t")
+    with pytest.raises(NotImplementedError):
+        NEO4J.create_from("Record", "_t", ["key"])
+    with pytest.raises(ValueError, match="unknown table"):
+        LADYBUG.create_from("Record; DROP", "_t", ["key"])
+    with pytest.raises(ValueError, match="not a property name"):
+        LADYBUG.create_from("Customer", "_t", ["id", "x`}) DETACH DELETE (c"])
     with pytest.raises(ValueError, match="unknown label"):
         NEO4J.property_types("Nope")
     assert NEO4J.add_column("Customer", "vip", "BOOLEAN") is None
@@ -102,3 +108,14 @@ def test_credentials_in_the_url_are_refused() -> None:
 @pytest.mark.parametrize("agent", ["Neo4j/5.0.0", "Neo4j/5.26.1", "Neo4j/2025.01.0"])
 def test_supported_versions(agent: str) -> None:
     check_server_version(agent, "bolt://x")
+
+
+def test_row_loads_quote_property_names_and_count_relationships() -> None:
+    # `order` is a reserved word: quoted as a key, never used as a variable.
+    assert LADYBUG.create_from("Customer", "_t", ["id", "order"]) == (
+        "LOAD FROM _t CREATE (:Customer {`id`: c0, `order`: c1})"
+    )
+    assert LADYBUG.create_from("IN_SEGMENT", "_t", ["since_ts"]) == (
+        "LOAD FROM _t MATCH (a:Customer {id: src}) MATCH (b:Segment {name: dst}) "
+        "CREATE (a)-[:IN_SEGMENT {`since_ts`: c0}]->(b) RETURN count(*) AS n"
+    )
