@@ -55,6 +55,14 @@ def serve(
         float,
         typer.Option(help="Wait this long for more requests before each group commit."),
     ] = 0.0,
+    checkpoint_idle: Annotated[
+        float,
+        typer.Option(
+            help="After this many seconds without calls, fold the commits into the store file "
+            "(embedded store; 0: only past IDGRAPH_CHECKPOINT_MB of log, and at stop).",
+            min=0,
+        ),
+    ] = 10.0,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
 ) -> None:
     """Run the HTTP API: Segment-compatible collection and customer reads.
@@ -88,6 +96,7 @@ def serve(
                 rejects_path=rejects,
                 max_call_bytes=max_body,
                 max_batch_bytes=max_batch_body,
+                checkpoint_idle_s=checkpoint_idle,
                 max_batch_calls=max_batch_calls,
                 commit_wait_ms=commit_wait_ms,
             )

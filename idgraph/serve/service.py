@@ -34,6 +34,7 @@ class Service:
             max_calls=settings.commit_max_calls,
             wait_ms=settings.commit_wait_ms,
             max_pending=settings.max_pending_calls,
+            idle_checkpoint_s=settings.checkpoint_idle_s,
         )
         self.rejects = RejectsLog(settings.rejects_path)
         self._lock = threading.Lock()

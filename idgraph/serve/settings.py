@@ -40,6 +40,9 @@ class ServeSettings(BaseModel):
         commit_wait_ms: how long the writer waits for more work before committing (0: it
             commits what is queued at once; more requests queue while a commit runs).
         max_pending_calls: calls queued for the writer past which requests get 503.
+        checkpoint_idle_s: seconds without calls after which the writer folds its commits
+            into the store's files (embedded store; 0: only when the log passes
+            `IDGRAPH_CHECKPOINT_MB`, and at stop).
         segment_page_limit: largest `limit` of a segment members page.
     """
 
@@ -58,6 +61,7 @@ class ServeSettings(BaseModel):
     commit_max_calls: int = Field(default=5000, gt=0)
     commit_wait_ms: float = Field(default=0.0, ge=0)
     max_pending_calls: int = Field(default=50_000, gt=0)
+    checkpoint_idle_s: float = Field(default=10.0, ge=0)
     segment_page_limit: int = Field(default=1000, gt=0, le=10_000)
 
 

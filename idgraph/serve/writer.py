@@ -52,6 +52,10 @@ class GroupWriter:
         max_calls: calls folded into one commit at most (a single larger request goes alone).
         wait_ms: how long to wait for more work after the first request before committing.
         max_pending: queued calls past which `submit` raises `WriterBusy`.
+        idle_checkpoint_s: after this long with nothing queued, fold the commits made since
+            the last checkpoint into the store's files (0: never while running). A commit
+            that meets the engine's own log-size checkpoint waits for it, so doing it in a
+            lull keeps that wait away from requests.
     """
 
     def __init__(
@@ -63,6 +67,7 @@ class GroupWriter:
         max_calls: int = 5000,
         wait_ms: float = 0.0,
         max_pending: int = 50_000,
+        idle_checkpoint_s: float = 0.0,
     ) -> None:
         self._store = store
         self._match_config = match_config
@@ -70,11 +75,14 @@ class GroupWriter:
         self._max_calls = max_calls
         self._wait = wait_ms / 1000
         self._max_pending = max_pending
+        self._idle = idle_checkpoint_s
+        self._unfolded = False
         self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._pending = 0
         self._thread: threading.Thread | None = None
         self.commits = 0
+        self.checkpoints = 0
         self.last_commit_calls = 0
 
     @property
@@ -121,7 +129,11 @@ class GroupWriter:
     def _run(self) -> None:
         stopping = False
         while not stopping:
-            first = self._queue.get()
+            try:
+                first = self._queue.get(timeout=self._idle if self._lull_due() else None)
+            except queue.Empty:
+                self._checkpoint()
+                continue
             if first is None:
                 break
             group, size = [first], first.calls
@@ -161,8 +173,21 @@ class GroupWriter:
                     self._commit([job])
             return
         self.commits += 1
+        self._unfolded = True
         self.last_commit_calls = sum(job.calls for job in group)
         self._finish(group, report=report)
+
+    def _lull_due(self) -> bool:
+        return self._unfolded and self._idle > 0
+
+    def _checkpoint(self) -> None:
+        try:
+            self._store.checkpoint()
+        except IdGraphError as exc:  # the commits stay in the log; the next lull tries again
+            logger.warning("checkpoint in a lull failed: %s", exc)
+            return
+        self._unfolded = False
+        self.checkpoints += 1
 
     def _finish(
         self,

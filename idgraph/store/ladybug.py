@@ -88,7 +88,7 @@ class LadybugStore(GraphStore):
 
     def checkpoint(self) -> None:
         with self._engine_errors("checkpoint"):
-            self._conn.execute("CHECKPOINT")
+            self.connection().execute("CHECKPOINT")
 
     def close(self) -> None:
         for conn in self._connections:

@@ -3,6 +3,7 @@ failed commit answers every waiter and writes nothing."""
 
 from __future__ import annotations
 
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -128,3 +129,27 @@ def test_failed_commit_answers_503_and_stores_nothing(tmp_path: Path) -> None:
 def test_service_keeps_serving_after_a_failed_group(tmp_path: Path) -> None:
     with serving(tmp_path) as served:
         assert served.post("/v1/identify", {"userId": "after", "timestamp": TS}).status_code == 200
+
+
+def test_a_lull_folds_the_commits_into_the_store_file(tmp_path: Path) -> None:
+    wal = tmp_path / "s.db.wal"
+    with open_store(tmp_path / "s.db") as store:
+        writer = writer_over(store, idle_checkpoint_s=0.2)
+        writer.start()
+        try:
+            writer.submit(batch_of(["lull1"])).result(timeout=60)  # type: ignore[arg-type]
+            writer.submit(batch_of(["lull2"])).result(timeout=60)  # type: ignore[arg-type]
+            deadline = time.monotonic() + 30
+            while (writer.checkpoints == 0 or wal_bytes(wal)) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert writer.checkpoints >= 1 and wal_bytes(wal) == 0
+            checkpoints = writer.checkpoints
+            time.sleep(0.5)  # nothing committed since: no more checkpoints
+            assert writer.checkpoints == checkpoints
+        finally:
+            writer.stop()
+        assert len(IdentityGraph.over(store).clusters()) == 2
+
+
+def wal_bytes(path: Path) -> int:
+    return path.stat().st_size if path.exists() else 0
