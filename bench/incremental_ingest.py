@@ -8,9 +8,10 @@ the last 1,000 people.csv rows back: their CRM, support and POS rows and web cal
 their own, with the same names and mapping sidecars. The other N records are ingested in chunks
 into a store that is built once per version of idgraph's code and kept under --work
 (git-ignored), so later runs reuse the data and the store. Each repeat then copies the built
-store and ingests the held-back batch into the copy, in a fresh process so that its peak RSS is
-its own. If ingest is incremental, the add time stays flat as N grows; a full re-resolve makes it
-grow with N. Numbers go to docs/benchmarks.md.
+store (flushed to disk) and ingests the held-back batch into the copy, in a fresh process so
+that its peak RSS is its own; the repeats go round the sizes, so a drift in the machine's
+speed weighs on all of them. If ingest is incremental, the add time stays flat as N grows; a
+full re-resolve makes it grow with N. Numbers go to docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -299,29 +300,45 @@ def build_store(
     return store, total
 
 
-def measure(
-    work: Path, size: int, seed: int, chunk: int, repeats: int, *, reuse: bool = False
-) -> AddResult:
+@dataclass
+class Prepared:
+    """One size, ready to be added to: its built store and held-back batch."""
+
+    size: int
+    store: Path
+    build_seconds: float
+    batch: list[Path]
+    runs: list[dict[str, Any]]
+
+
+def prepare(work: Path, size: int, seed: int, chunk: int, *, reuse: bool = False) -> Prepared:
     chunks, batch = prepare_data(work, size, seed, chunk)
     store, build_seconds = build_store(work, size, seed, chunks, reuse=reuse)
-    runs: list[dict[str, Any]] = []
-    for n in range(repeats):
-        scratch = work / f"scratch-{size}"
-        shutil.rmtree(scratch, ignore_errors=True)
-        scratch.mkdir()
-        copy = scratch / "idgraph.db"
-        copy_store(store, copy)
-        run = ingest_in_fresh_process(batch, copy, scratch / "rejects.jsonl")
-        runs.append(run)
-        print(
-            f"  add {n + 1}/{repeats}: {run['seconds']:.2f} s (CPU {run['cpu_seconds']:.2f} s, "
-            f"closing {run['close_seconds']:.2f} s), "
-            f"peak RSS {run['peak_rss_mb']:.0f} MB"
-        )
-        shutil.rmtree(scratch)
+    return Prepared(size, store, build_seconds, batch, [])
+
+
+def add_once(work: Path, prepared: Prepared) -> None:
+    """One add of the held-back batch into a fresh, flushed copy of the built store."""
+    scratch = work / f"scratch-{prepared.size}"
+    shutil.rmtree(scratch, ignore_errors=True)
+    scratch.mkdir()
+    copy = scratch / "idgraph.db"
+    copy_store(prepared.store, copy)
+    run = ingest_in_fresh_process(prepared.batch, copy, scratch / "rejects.jsonl")
+    prepared.runs.append(run)
+    print(
+        f"  {prepared.size:>9,} add {len(prepared.runs)}: {run['seconds']:.2f} s "
+        f"(CPU {run['cpu_seconds']:.2f} s, closing {run['close_seconds']:.2f} s), "
+        f"peak RSS {run['peak_rss_mb']:.0f} MB"
+    )
+    shutil.rmtree(scratch)
+
+
+def result_of(prepared: Prepared) -> AddResult:
+    runs = prepared.runs
     return AddResult(
-        size=size,
-        build_seconds=build_seconds,
+        size=prepared.size,
+        build_seconds=prepared.build_seconds,
         add_seconds=statistics.median(r["seconds"] for r in runs),
         add_runs=[r["seconds"] for r in runs],
         add_cpu_seconds=statistics.median(r["cpu_seconds"] for r in runs),
@@ -354,13 +371,17 @@ def print_table(results: list[AddResult]) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     work = _work_dir(args.work)
-    results: list[AddResult] = []
+    prepared = []
     for size in sorted(args.sizes):
-        print(f"size {size:,}: adding {BATCH:,} new records, {args.repeats} repeats")
-        results.append(
-            measure(work, size, args.seed, args.chunk, args.repeats, reuse=args.reuse_store)
-        )
-    print_table(results)
+        print(f"size {size:,}: preparing the store")
+        prepared.append(prepare(work, size, args.seed, args.chunk, reuse=args.reuse_store))
+    # Round-robin over the sizes, so a drift in the machine's speed during the run (a quarter
+    # over an hour has been seen) weighs on every size alike and the ratios stay fair.
+    print(f"adding {BATCH:,} new records, {args.repeats} rounds over the sizes")
+    for _ in range(args.repeats):
+        for one in prepared:
+            add_once(work, one)
+    print_table([result_of(one) for one in prepared])
     return 0
 
 
