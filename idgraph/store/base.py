@@ -332,7 +332,7 @@ class GraphStore(ABC):
 
         The embedded store does so when it is closed; a server stopped by a signal may never
         get there (uvicorn re-raises the signal once its app has shut down), so `idgraph serve`
-        calls this as its app stops. Neo4j checkpoints on its own.
+        calls this as its app stops, and in lulls between calls. Neo4j checkpoints on its own.
         """
         return None
 
