@@ -65,9 +65,9 @@ def plan_index(
     for key in erased:
         lists.update({entry: [] for entry in adjacency.record_lists(key, RecordIndex())})
 
-    added = _grouped((identifier, record) for record, identifier in plan.new_record_identifiers)
+    added = grouped((identifier, record) for record, identifier in plan.new_record_identifiers)
     if scope is None:
-        holders = _grouped(
+        holders = grouped(
             (identifier_key(kind, value), key)
             for key, record in records.items()
             for kind, value in record.identifiers
@@ -80,7 +80,7 @@ def plan_index(
             holders.setdefault(key, set()).update(new)
     lists.update(_changed(adjacency.HOLDERS, holders, stored_holders, erased, full=full))
 
-    members = _grouped((block, record) for record, block in plan.add_blocks)
+    members = grouped((block, record) for record, block in plan.add_blocks)
     stored_members: Mapping[str, list[str]] = {}
     if scope is not None:
         stored_members = scope.members
@@ -90,8 +90,8 @@ def plan_index(
             members.get(block, set()).discard(record)
     lists.update(_changed(adjacency.MEMBERS, members, stored_members, erased, full=full))
 
-    by_customer = _grouped(plan.memberships)
-    before = _grouped((customer, record) for record, customer in state.assignment.items())
+    by_customer = grouped(plan.memberships)
+    before = grouped((customer, record) for record, customer in state.assignment.items())
     for cid in set(plan.retired_customers) - set(by_customer):
         lists[adjacency.entry(adjacency.RECORDS, cid)] = []
     for cid, keys in by_customer.items():
@@ -116,11 +116,12 @@ def _ties(plan: WritePlan, state: StoreState, *, full: bool) -> dict[str, set[st
     return ties
 
 
-def _grouped(pairs: Iterable[tuple[str, str]]) -> dict[str, set[str]]:
-    grouped: dict[str, set[str]] = {}
+def grouped(pairs: Iterable[tuple[str, str]]) -> dict[str, set[str]]:
+    """Pairs `(key, value)` as key -> the set of its values."""
+    out: dict[str, set[str]] = {}
     for key, value in pairs:
-        grouped.setdefault(key, set()).add(value)
-    return grouped
+        out.setdefault(key, set()).add(value)
+    return out
 
 
 def _changed(
@@ -165,7 +166,7 @@ def index_problems(graph: GraphStore) -> list[str]:
     wanted = {
         adjacency.entry(kind, key): sorted(items)
         for kind, found in groups.items()
-        for key, items in _grouped(found).items()
+        for key, items in grouped(found).items()
     }
     stored = {
         row["key"]: sorted(row["items"] or [])

@@ -23,7 +23,7 @@ from idgraph.cluster.ids import new_customer_id
 from idgraph.cluster.lineage import lineage
 from idgraph.cluster.split import ComponentSplit, split_oversized
 from idgraph.errors import ConfigError, NotFoundError
-from idgraph.index import plan_index
+from idgraph.index import grouped, plan_index
 from idgraph.ingest.batch import SourceBatch
 from idgraph.match.config import MatchConfig
 from idgraph.match.decide import collect_evidence
@@ -268,12 +268,8 @@ def _keep_unchanged(
     dirty |= {k for a, b, _, _ in plan.new_apart for k in (a, b)} | scope.unsettled
     flipped = {row.key for row in plan.changed_identifiers}
     dirty |= {h for key in flipped for h in scope.holders.get(key, ())}
-    before: dict[str, set[str]] = {}
-    for record, customer in state.assignment.items():
-        before.setdefault(customer, set()).add(record)
-    now: dict[str, set[str]] = {}
-    for customer, record in plan.memberships:
-        now.setdefault(customer, set()).add(record)
+    before = grouped((customer, record) for record, customer in state.assignment.items())
+    now = grouped(plan.memberships)
     candidates = {cid for cid, keys in now.items() if before.get(cid) == keys and not keys & dirty}
     if not candidates:
         return

@@ -187,15 +187,14 @@ def _neighbours(
 def _identifiers(
     graph: GraphStore, keys: Collection[str], known: KnownRows
 ) -> dict[str, IdentifierRow]:
-    """The stored identifiers among `keys`, with their verdicts (also kept in `known`)."""
-    found = {
-        row["key"]: IdentifierRow(
+    """The stored identifiers among `keys`, with their verdicts; those already in `known` are
+    not read again, and those read are kept there."""
+    unread = [key for key in keys if key not in known.identifiers]
+    for row in graph.scope_rows("scope_identifiers", unread):
+        known.identifiers[row["key"]] = IdentifierRow(
             row["key"], row["kind"], row["value"], bool(row["linking"]), row["reason"] or ""
         )
-        for row in graph.scope_rows("scope_identifiers", keys)
-    }
-    known.identifiers.update(found)
-    return found
+    return {key: known.identifiers[key] for key in keys if key in known.identifiers}
 
 
 def _settled(row: IdentifierRow) -> bool:
