@@ -32,6 +32,8 @@
 // (:Record)-[:IN_BLOCK]->(:Block)                  where incremental ingest finds candidates
 // (:CustomerId)-[:MERGED_INTO {ts, evidence, records}]->(:CustomerId)    an absorbed id
 // (:CustomerId)-[:SPLIT_FROM {ts, reason, records}]->(:CustomerId)       a part split off
+// (:CustomerId)-[:MOVED_TO {ts, reason, evidence, records}]->(:CustomerId)  records that left
+//                                for another customer that lives on (neither id retired)
 // Timestamps (ts, *_ts) are epoch milliseconds; `time` is the same instant as ISO 8601 text.
 
 CREATE CONSTRAINT record_key IF NOT EXISTS FOR (n:Record) REQUIRE n.key IS UNIQUE;

@@ -89,6 +89,8 @@ class IngestReport(BaseModel):
     #: (absorbed id, surviving id) for customers merged; (new id, origin id) for parts split off.
     merged_ids: list[tuple[str, str]] = []
     split_ids: list[tuple[str, str]] = []
+    #: (origin id, target id, records) for records that left one surviving customer for another.
+    moved_records: list[tuple[str, str, int]] = []
     #: Customer ids left without records by an erasure.
     erased_ids: list[str] = []
     #: Per materialised segment, customers that entered / exited and why, e.g.
@@ -326,6 +328,7 @@ def ingest_batches(
         ],
         merged_ids=[(old, new) for old, new, *_ in plan.ids.merged],
         split_ids=[(new, old) for new, old, *_ in plan.ids.split],
+        moved_records=[(origin, target, n) for origin, target, *_, n in plan.ids.moved],
         erased_ids=[cid for cid, _ in plan.ids.erased],
         segment_changes=_count_changes(moved),
         seconds=round(time.perf_counter() - started, 3),
@@ -345,6 +348,9 @@ def _causes(plan: WritePlan, erase: Collection[str]) -> dict[str, str]:
     for new, old, *_ in plan.ids.split:
         causes.setdefault(new, "split")
         causes.setdefault(old, "split")
+    for origin, target, *_ in plan.ids.moved:
+        causes.setdefault(origin, "split")
+        causes.setdefault(target, "merge")
     for old, new, *_ in plan.ids.merged:
         causes.setdefault(old, "merge")
         causes.setdefault(new, "merge")

@@ -208,11 +208,21 @@ class HistoryEntry(BaseModel):
     ts: int
     #: created, absorbed (another id merged into this one), merged_into (this id was
     #: absorbed), split_off (a part left, as `other`), split_from (this id was cut out of
-    #: `other`), erased (its last records were forgotten).
-    kind: Literal["created", "absorbed", "merged_into", "split_off", "split_from", "erased"]
+    #: `other`), moved_out (some records left for `other`, which lives on), moved_in (some of
+    #: `other`'s records joined this one), erased (its last records were forgotten).
+    kind: Literal[
+        "created",
+        "absorbed",
+        "merged_into",
+        "split_off",
+        "split_from",
+        "moved_out",
+        "moved_in",
+        "erased",
+    ]
     other: str | None = None
     records: int | None = None
-    #: The evidence of a merge, or the reason of a split.
+    #: The evidence of a merge or of records moving in, the reason of a split or move out.
     detail: str = ""
 
 
@@ -359,6 +369,8 @@ class IdentityGraph:
             ("id_merged_into", "merged_into"),
             ("id_split_off", "split_off"),
             ("id_split_from", "split_from"),
+            ("id_moved_out", "moved_out"),
+            ("id_moved_in", "moved_in"),
         ):
             for row in self._read(read, id=customer_id):
                 entries.append(

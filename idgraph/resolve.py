@@ -356,7 +356,7 @@ def _plan_ids(
     erase: set[str],
     now_ms: int,
 ) -> None:
-    """Record what happened to customer ids: issued, absorbed, split off, erased."""
+    """Record what happened to customer ids: issued, absorbed, split off, records moved, erased."""
     reason = ""
     if erase:
         reason = "records erased (idgraph forget)"
@@ -373,6 +373,9 @@ def _plan_ids(
             plan.ids.created.append((customer_id, now_ms if customer_id in alive else 0))
     plan.ids.merged = [(a.old, a.survivor, now_ms, a.evidence, a.records) for a in changes.absorbed]
     plan.ids.split = [(s.new, s.origin, now_ms, s.reason, s.records) for s in changes.split_off]
+    plan.ids.moved = [
+        (m.origin, m.target, now_ms, m.reason, m.evidence, m.records) for m in changes.moved
+    ]
     plan.ids.erased = [(cid, now_ms) for cid in sorted(set(before.values()) - alive - absorbed)]
 
 

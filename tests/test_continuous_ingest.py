@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from idgraph.cli import app
 from idgraph.pipeline import IngestReport, Overrides, run_ingest
-from idgraph.query import IdentityGraph
+from idgraph.query import HistoryEntry, IdentityGraph
 from idgraph.segment.definition import parse_segment
 from idgraph.segment.saved import run_saved_segment, save_segment, segment_changes
 from idgraph.settings import open_store
@@ -53,6 +53,22 @@ def _ingest(store: Path, *paths: Path, **kwargs: object) -> IngestReport:
     )
     assert report.read == report.ingested + report.rejected
     return report
+
+
+def _override(store: Path, overrides: Overrides) -> IngestReport:
+    """Store a reviewer's overrides and re-resolve under them, as `idgraph link` / `split` do."""
+    return run_ingest(
+        [],
+        store=store,
+        rejects_path=store.parent / "rejects.jsonl",
+        as_of_ms=AS_OF_MS,
+        overrides=overrides,
+    )
+
+
+def _entries(store: Path, customer_id: str, kind: str) -> list[HistoryEntry]:
+    with IdentityGraph(store) as graph:
+        return [e for e in graph.history(customer_id).entries if e.kind == kind]
 
 
 def _owner(store: Path, record: str) -> str:
@@ -123,13 +139,7 @@ def test_a_split_keeps_the_id_on_the_larger_part_and_records_the_other(
     bridged: tuple[Path, str, str],
 ) -> None:
     store, older, _ = bridged
-    run_ingest(
-        [],
-        store=store,
-        rejects_path=store.parent / "rejects.jsonl",
-        as_of_ms=AS_OF_MS,
-        overrides=Overrides(cannot_link=[("crm:a1", "web:w1")], reason="different people"),
-    )
+    _override(store, Overrides(cannot_link=[("crm:a1", "web:w1")], reason="different people"))
     assert _owner(store, "web:w1") == older  # w1 + the three b records: the larger part
     part = _owner(store, "crm:a1")
     assert part != older
@@ -140,6 +150,71 @@ def test_a_split_keeps_the_id_on_the_larger_part_and_records_the_other(
     assert [(e.other, e.records) for e in split] == [(part, 1)]
     assert "different people" in split[0].detail
     assert [(e.kind, e.other) for e in theirs.entries] == [("created", None), ("split_from", older)]
+
+
+def test_records_moving_to_another_customer_show_in_both_histories(
+    bridged: tuple[Path, str, str],
+) -> None:
+    """A reviewer takes crm:a1 out of the bridged customer and joins it to Cleo's: both ids
+    live on, so it is neither a merge nor a split, and still both histories say so."""
+    store, older, _ = bridged
+    _ingest(store, _csv(store.parent / "4", "crm", [{"id": "c9", "email": "cleo@x.it"}]))
+    cleo = _owner(store, "crm:c9")
+    defn = parse_segment(
+        {"name": "repeat", "where": {"trait": "record_count", "op": ">=", "value": 2}}, source="-"
+    )
+    with open_store(store) as graph:
+        save_segment(graph, defn)
+        run_saved_segment(graph, "repeat", as_of_ms=AS_OF_MS)
+    report = _override(
+        store,
+        Overrides(
+            must_link=[("crm:a1", "crm:c9")],
+            cannot_link=[("crm:a1", "web:w1")],
+            reason="a1 is Cleo's old address",
+        ),
+    )
+    assert _owner(store, "crm:a1") == cleo and _owner(store, "web:w1") == older
+    assert report.moved_records == [(older, cleo, 1)]
+    assert not report.merged_ids and not report.split_ids
+    (out,) = _entries(store, older, "moved_out")
+    assert (out.other, out.records) == (cleo, 1) and "Cleo's old address" in out.detail
+    (into,) = _entries(store, cleo, "moved_in")
+    assert (into.other, into.records) == (older, 1)
+    assert "crm:a1 ~ crm:c9 by must_link" in into.detail
+    # Cleo's customer now has two records: it entered, and the move is why.
+    with open_store(store, read_only=True) as graph:
+        changes = segment_changes(graph, "repeat")
+    assert [(c.customer, c.change, c.cause) for c in changes][-1] == (cleo, "entered", "merge")
+    result = CliRunner().invoke(app, ["history", cleo, "--store", str(store)])
+    assert result.exit_code == 0, result.output
+    assert "moved in" in result.output and older in result.output
+
+
+def test_a_link_that_a_guard_cannot_merge_moves_the_record_and_says_so(tmp_path: Path) -> None:
+    """web:w1 and web:w2 are login u1, crm:c1 shares w1's email; web:w3 is login u2. Linking
+    c1 with w3 would put two logins in one customer, so the email link is refused and c1
+    moves to w3's customer, which `idgraph link` reports and both histories keep."""
+    store = tmp_path / "idgraph.db"
+    web = tmp_path / "web"
+    web.mkdir()
+    (web / "web.csv").write_text("id,uid,email\nw1,u1,ann@x.it\nw2,u1,\nw3,u2,\n", encoding="utf-8")
+    (web / "web.mapping.yaml").write_text(
+        "source: web\nid: id\ncolumns:\n  user_id: uid\n  email: email\n", encoding="utf-8"
+    )
+    _ingest(store, web / "web.csv")
+    _ingest(store, _csv(tmp_path / "crm", "crm", [{"id": "c1", "email": "ann@x.it"}]))
+    ann, other = _owner(store, "web:w1"), _owner(store, "web:w3")
+    assert _owner(store, "crm:c1") == ann != other
+    result = CliRunner().invoke(app, ["link", "crm:c1", "web:w3", "--store", str(store)])
+    assert result.exit_code == 0, result.output
+    assert f"linked: crm:c1 and web:w3 are customer {other}" in result.output
+    assert f"1 record(s) moved from {ann} to {other}" in result.output
+    assert _owner(store, "web:w1") == _owner(store, "web:w2") == ann
+    (out,) = _entries(store, ann, "moved_out")
+    (into,) = _entries(store, other, "moved_in")
+    assert out.other == other and "crm:c1 ~ web:w1" in out.detail and "refused" in out.detail
+    assert into.other == ann and "must_link" in into.detail
 
 
 def test_a_batch_re_resolves_its_neighbourhood_not_the_store(tmp_path: Path) -> None:
@@ -189,13 +264,7 @@ def test_segment_changes_carry_their_cause(bridged: tuple[Path, str, str]) -> No
     # A new customer with an email enters because of its new record...
     _ingest(store, _csv(store.parent / "4", "crm", [{"id": "c9", "email": "cleo@x.it"}]))
     # ...and a reviewer's split makes the part it cut out a customer of its own, with an email.
-    run_ingest(
-        [],
-        store=store,
-        rejects_path=store.parent / "rejects.jsonl",
-        as_of_ms=AS_OF_MS,
-        overrides=Overrides(cannot_link=[("crm:a1", "web:w1")]),
-    )
+    _override(store, Overrides(cannot_link=[("crm:a1", "web:w1")]))
     with open_store(store, read_only=True) as graph:
         changes = segment_changes(graph, "with_email")
     assert [(c.customer, c.change, c.cause) for c in changes] == [

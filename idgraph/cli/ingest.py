@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import orjson
 import typer
@@ -28,6 +28,10 @@ from idgraph.cli._app import (
     console,
     out,
 )
+
+if TYPE_CHECKING:
+    # Imported lazily at run time: the pipeline pulls in the matching stack.
+    from idgraph.pipeline import IngestReport
 
 
 @app.command()
@@ -183,6 +187,7 @@ def ingest(
         ("customers written", report.customers_touched),
         ("customer ids merged away", len(report.merged_ids)),
         ("customers split off", len(report.split_ids)),
+        ("records moved between customers", sum(n for *_, n in report.moved_records)),
         ("candidate pairs compared", report.pairs_compared),
         ("links refused by guards", report.links_blocked),
         ("customers flagged for review", report.flagged_customers),
@@ -243,11 +248,11 @@ def _print_changes(changes: Any) -> None:
 
 def _reresolve(
     store: str | None, database: str | None, match_config: Path | None, overrides: Any
-) -> None:
+) -> IngestReport:
     """Store overrides and re-resolve the stored records under them (no input files)."""
     from idgraph.pipeline import run_ingest
 
-    run_ingest(
+    return run_ingest(
         [],
         store=store,
         database=database,
@@ -268,14 +273,17 @@ def link_records(
 ) -> None:
     """Force two records into one customer (a must-link override, kept for every later run).
 
-    The customers of both records merge now; a reviewer's split between them wins over this.
-    In Python: idgraph.run_ingest([], overrides=Overrides(must_link=[(a, b)])).
+    The customers of both records merge now, unless joining them would break a guard (two
+    distinct user ids, say): then the links the guard refuses are dropped, and records may move
+    from one customer to the other instead; `idgraph history` shows why. A reviewer's split
+    between them wins over this. In Python:
+    idgraph.run_ingest([], overrides=Overrides(must_link=[(a, b)])).
     """
     from idgraph.pipeline import Overrides
     from idgraph.query import IdentityGraph
 
     with _errors():
-        _reresolve(
+        report = _reresolve(
             store,
             database,
             match_config,
@@ -285,6 +293,13 @@ def link_records(
             path = graph.explain(record_a, record_b)
     if path.same_customer:
         console.print(f"linked: {record_a} and {record_b} are customer {path.customer_a}")
+        for old, survivor in report.merged_ids:
+            console.print(f"customer {old} merged into {survivor}")
+        for origin, target, count in report.moved_records:
+            console.print(
+                f"{count} record(s) moved from {origin} to {target}: "
+                f"`idgraph history {origin}` says why"
+            )
     else:
         console.print(
             f"kept apart: {record_a} ({path.customer_a}) and {record_b} ({path.customer_b}); "

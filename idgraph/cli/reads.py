@@ -89,8 +89,9 @@ def history(
 
     Ids survive re-runs: on a merge the oldest id survives and the others are recorded as
     MERGED_INTO it (with the evidence); on a split the part with most records keeps the id
-    and the others are recorded as SPLIT_FROM it. Looking up a merged id answers with the
-    survivor. In Python: IdentityGraph(store).history(customer_id).
+    and the others are recorded as SPLIT_FROM it; records that leave for another customer
+    that lives on are recorded as MOVED_TO it (moved out / moved in). Looking up a merged id
+    answers with the survivor. In Python: IdentityGraph(store).history(customer_id).
     """
     from idgraph.query import IdentityGraph
 

@@ -1,8 +1,8 @@
-"""What happened to customer ids in one re-resolution: which were absorbed, which parts split off.
+"""What happened to customer ids in one re-resolution: absorbed ids, split-off parts, moved records.
 
 Ids are handed to other systems, so every change is recorded in the store (`MERGED_INTO`,
-`SPLIT_FROM` between `CustomerId` nodes) with its time and evidence; `idgraph history` reads it
-back and a lookup by an absorbed id answers with the survivor.
+`SPLIT_FROM`, `MOVED_TO` between `CustomerId` nodes) with its time and evidence; `idgraph
+history` reads it back and a lookup by an absorbed id answers with the survivor.
 """
 
 from __future__ import annotations
@@ -42,9 +42,28 @@ class SplitOff:
 
 
 @dataclass(frozen=True, slots=True)
+class Moved:
+    """`records` of customer `origin`'s records left it for `target`, a customer that survives.
+
+    Neither a merge (both ids live on) nor a split (no new id): without it a record pulled
+    from one customer into another by an override or a guard would leave no trace in either
+    id's history.
+    """
+
+    origin: str
+    target: str
+    records: int
+    #: Why they left `origin`: the refused links, or the caller's reason.
+    reason: str
+    #: The links that joined them to `target`.
+    evidence: str
+
+
+@dataclass(frozen=True, slots=True)
 class Lineage:
     absorbed: list[Absorbed]
     split_off: list[SplitOff]
+    moved: list[Moved]
 
 
 def lineage(
@@ -74,6 +93,7 @@ def lineage(
             moved[old][new_of[record]] += 1
     absorbed: list[Absorbed] = []
     split_off: list[SplitOff] = []
+    moves: list[Moved] = []
     # Evidence and refusals by the records they touch, in their given order: a run with many
     # merges would otherwise scan all of them once per merged id.
     accepted_at = _positions((e.a, e.b) for e in accepted)
@@ -91,15 +111,24 @@ def lineage(
                 Absorbed(old, survivor, targets[survivor], _describe([_link(e) for e in links]))
             )
         for part, count in sorted(targets.items()):
-            if part == old or part in groups or part not in alive:
+            if part == old or part not in alive:
                 continue
             if old not in alive and part == min(targets, key=lambda c: (-targets[c], c)):
                 continue
             reason = split_reason or _split_reason(
                 _touching(blocked, blocked_at, old_records), old_records, members[part], new_of
             )
-            split_off.append(SplitOff(part, old, count, reason))
-    return Lineage(absorbed, split_off)
+            if part not in groups:
+                split_off.append(SplitOff(part, old, count, reason))
+                continue
+            joined = [
+                _link(e)
+                for e in _touching(accepted, accepted_at, old_records)
+                if new_of.get(e.a) == part == new_of.get(e.b)
+                and (e.a in old_records) != (e.b in old_records)
+            ]
+            moves.append(Moved(old, part, count, reason, _describe(joined)))
+    return Lineage(absorbed, split_off, moves)
 
 
 def _positions(ends: Iterable[tuple[str, str]]) -> dict[str, list[int]]:

@@ -346,6 +346,13 @@ NEO4J_WRITES: Final[dict[str, str]] = {
         "MERGE (a)-[m:SPLIT_FROM]->(b) "
         "SET m.ts = row.ts, m.reason = row.reason, m.records = row.records"
     ),
+    # Keyed by time too: records can move between the same two customers more than once.
+    "merge_moved_to": (
+        "UNWIND $rows AS row MATCH (a:CustomerId {id: row.origin}) "
+        "MATCH (b:CustomerId {id: row.target}) "
+        "MERGE (a)-[m:MOVED_TO {ts: row.ts}]->(b) "
+        "SET m.reason = row.reason, m.evidence = row.evidence, m.records = row.records"
+    ),
     **ROW_WRITES,
 }
 

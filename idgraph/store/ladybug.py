@@ -32,7 +32,13 @@ from idgraph.store.dialect import LADYBUG, LADYBUG_WRITES
 from idgraph.store.plan import WritePlan
 from idgraph.store.queries import READS
 from idgraph.store.rows import coerce, event_row, identifier_row, record_row
-from idgraph.store.schema import NODE_TABLES, PRIMARY_KEYS, ColumnType, check_property_name
+from idgraph.store.schema import (
+    NODE_TABLES,
+    PRIMARY_KEYS,
+    REL_TABLES,
+    ColumnType,
+    check_property_name,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -298,24 +304,19 @@ class LadybugStore(GraphStore):
         retired = [{"id": old, "status": "merged", "ts": ts} for old, _, ts, _, _ in ids.merged]
         retired += [{"id": cid, "status": "erased", "ts": ts} for cid, ts in ids.erased]
         self._set_rows("retire_customer_ids", retired)
-        self._copy_rel(
-            "MERGED_INTO",
-            [(old, new) for old, new, *_ in ids.merged],
-            {
-                "ts": [m[2] for m in ids.merged],
-                "evidence": [m[3] for m in ids.merged],
-                "records": [m[4] for m in ids.merged],
-            },
-        )
-        self._copy_rel(
-            "SPLIT_FROM",
-            [(new, old) for new, old, *_ in ids.split],
-            {
-                "ts": [m[2] for m in ids.split],
-                "reason": [m[3] for m in ids.split],
-                "records": [m[4] for m in ids.split],
-            },
-        )
+        # Each change is (from id, to id, *properties in the order of the table's columns).
+        for rel, changes in (
+            ("MERGED_INTO", ids.merged),
+            ("SPLIT_FROM", ids.split),
+            ("MOVED_TO", ids.moved),
+        ):
+            names = list(REL_TABLES[rel][2])
+            rows: Sequence[tuple[Any, ...]] = changes
+            self._copy_rel(
+                rel,
+                [(row[0], row[1]) for row in rows],
+                {name: [row[2 + i] for row in rows] for i, name in enumerate(names)},
+            )
 
     def _keyed(
         self, name: str, values: Collection[str], *, param: str = "keys", **extra: Any

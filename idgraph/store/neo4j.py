@@ -305,6 +305,13 @@ def _id_steps(plan: WritePlan) -> list[WriteStep]:
                 for new, old, ts, why, n in ids.split
             ],
         ),
+        WriteStep(
+            "merge_moved_to",
+            [
+                {"origin": o, "target": t, "ts": ts, "reason": why, "evidence": ev, "records": n}
+                for o, t, ts, why, ev, n in ids.moved
+            ],
+        ),
     ]
 
 

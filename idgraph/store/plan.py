@@ -73,7 +73,8 @@ class StoreState:
 
 @dataclass(slots=True)
 class IdChanges:
-    """Customer-id registry changes of one ingest (`CustomerId`, `MERGED_INTO`, `SPLIT_FROM`)."""
+    """Customer-id registry changes of one ingest (`CustomerId`, `MERGED_INTO`, `SPLIT_FROM`,
+    `MOVED_TO`)."""
 
     #: Ids issued now, or found without a registry entry: (id, created_ts).
     created: list[tuple[str, int]] = field(default_factory=list)
@@ -81,6 +82,9 @@ class IdChanges:
     merged: list[tuple[str, str, int, str, int]] = field(default_factory=list)
     #: (new id, origin id, ts, reason, records taken).
     split: list[tuple[str, str, int, str, int]] = field(default_factory=list)
+    #: Records that left one surviving customer for another: (origin id, target id, ts,
+    #: reason, evidence, records).
+    moved: list[tuple[str, str, int, str, str, int]] = field(default_factory=list)
     #: Ids left with no records because their records were erased: (id, ts).
     erased: list[tuple[str, int]] = field(default_factory=list)
 

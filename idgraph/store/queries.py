@@ -64,6 +64,16 @@ READS: Final[dict[str, str]] = {
         "MATCH (o:CustomerId)-[m:SPLIT_FROM]->(:CustomerId {id: $id}) "
         "RETURN o.id AS other, m.ts AS ts, m.reason AS detail, m.records AS records"
     ),
+    "id_moved_out": (
+        "MATCH (:CustomerId {id: $id})-[m:MOVED_TO]->(o:CustomerId) "
+        "RETURN o.id AS other, m.ts AS ts, m.reason AS detail, m.records AS records"
+    ),
+    "id_moved_in": (
+        "MATCH (o:CustomerId)-[m:MOVED_TO]->(:CustomerId {id: $id}) "
+        "RETURN o.id AS other, m.ts AS ts, "
+        "CASE WHEN m.evidence <> '' THEN m.evidence ELSE m.reason END AS detail, "
+        "m.records AS records"
+    ),
     "identifier_holder_counts": (
         "UNWIND $keys AS k MATCH (:Identifier {key: k})<-[:HAS_IDENTIFIER]-(r:Record) "
         "RETURN k AS key, count(r) AS n"

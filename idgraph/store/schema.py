@@ -152,6 +152,11 @@ REL_TABLES: Final[dict[str, tuple[str, str, dict[str, ColumnType]]]] = {
         "CustomerId",
         {"ts": "INT64", "reason": "STRING", "records": "INT64"},
     ),
+    "MOVED_TO": (
+        "CustomerId",
+        "CustomerId",
+        {"ts": "INT64", "reason": "STRING", "evidence": "STRING", "records": "INT64"},
+    ),
 }
 
 #: Labels whose nodes may gain columns at run time, and for what.

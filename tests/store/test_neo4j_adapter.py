@@ -93,7 +93,7 @@ def full_wire(tmp_path_factory: pytest.TempPathFactory) -> list[Sent]:
 
 def _change_plan() -> WritePlan:
     """An incremental plan with every kind of change an empty stand-in cannot provoke:
-    an erasure, a block left, ids merged, split and erased, scope-index lists replaced."""
+    an erasure, a block left, ids merged, split, moved and erased, scope-index lists replaced."""
     return WritePlan(
         full=False,
         retired_customers=["C-1", "C-2"],
@@ -116,6 +116,7 @@ def _change_plan() -> WritePlan:
             created=[("C-3", 1)],
             merged=[("C-2", "C-1", 1, "crm:1 ~ crm:3 by same_email", 2)],
             split=[("C-3", "C-1", 1, "split by a reviewer", 1)],
+            moved=[("C-1", "C-5", 1, "split by a reviewer", "crm:1 ~ crm:5 by must_link", 1)],
             erased=[("C-4", 1)],
         ),
         adjacency={"rc:crm:1": ["C-1"], "cr:C-2": []},
