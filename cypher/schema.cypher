@@ -16,20 +16,17 @@
 // (:Segment {name, description, definition, updated_ts, last_run_ts, size})  a saved segment
 // (:SegmentRun {id, segment, ts, as_of_ts, size, entered, exited})        one run, for history
 // (:SegmentChange {id, segment, customer, ts, change, cause})    one entered/exited, with its cause
-// (:Block {key})                         a fuzzy rule's blocking key: rule name + 0x1F + key value
 // (:CustomerId {id, created_ts, status, retired_ts})   every customer id ever issued; status is
 //                                                     active, merged or erased
 // (:ErasedIdentifier {hash, kind, ts})        a forgotten identifier, as a one-way hash only
-// (:Adjacency {key, items})      the scope index: key = list kind + ':' + node key, items = the
-//                                neighbours (e.g. 'ih:email:ann@x.it' -> the records holding
-//                                that email); mirrors the relationships, for incremental ingest
+// (:Meta {key, value})           key 'state': the version of the columnar mirror beside the
+//                                store (idgraph/state/mirror.py), stamped by every write
 // (:Customer)-[:HAS_RECORD]->(:Record)
 // (:Record)-[:HAS_IDENTIFIER]->(:Identifier)
 // (:Record)-[:MATCHED {rule, fields, score}]->(:Record)                   fuzzy / alias evidence
 // (:Record)-[:PERFORMED]->(:Event)
 // (:Customer)-[:IN_SEGMENT {since_ts}]->(:Segment)                       materialised membership
 // (:Record)-[:CANNOT_LINK {reason, ts}]->(:Record)                     a reviewer's split
-// (:Record)-[:IN_BLOCK]->(:Block)                  where incremental ingest finds candidates
 // (:CustomerId)-[:MERGED_INTO {ts, evidence, records}]->(:CustomerId)    an absorbed id
 // (:CustomerId)-[:SPLIT_FROM {ts, reason, records}]->(:CustomerId)       a part split off
 // (:CustomerId)-[:MOVED_TO {ts, reason, evidence, records}]->(:CustomerId)  records that left
@@ -43,10 +40,9 @@ CREATE CONSTRAINT event_id IF NOT EXISTS FOR (n:Event) REQUIRE n.id IS UNIQUE;
 CREATE CONSTRAINT segment_name IF NOT EXISTS FOR (n:Segment) REQUIRE n.name IS UNIQUE;
 CREATE CONSTRAINT segment_run_id IF NOT EXISTS FOR (n:SegmentRun) REQUIRE n.id IS UNIQUE;
 CREATE CONSTRAINT segment_change_id IF NOT EXISTS FOR (n:SegmentChange) REQUIRE n.id IS UNIQUE;
-CREATE CONSTRAINT block_key IF NOT EXISTS FOR (n:Block) REQUIRE n.key IS UNIQUE;
 CREATE CONSTRAINT customer_id_id IF NOT EXISTS FOR (n:CustomerId) REQUIRE n.id IS UNIQUE;
 CREATE CONSTRAINT erased_identifier_hash IF NOT EXISTS FOR (n:ErasedIdentifier) REQUIRE n.hash IS UNIQUE;
-CREATE CONSTRAINT adjacency_key IF NOT EXISTS FOR (n:Adjacency) REQUIRE n.key IS UNIQUE;
+CREATE CONSTRAINT meta_key IF NOT EXISTS FOR (n:Meta) REQUIRE n.key IS UNIQUE;
 CREATE INDEX event_name_ts IF NOT EXISTS FOR (n:Event) ON (n.name, n.ts);
 CREATE INDEX record_source IF NOT EXISTS FOR (n:Record) ON (n.source);
 CREATE INDEX identifier_kind IF NOT EXISTS FOR (n:Identifier) ON (n.kind);

@@ -124,6 +124,14 @@ class MatchEvidence:
     score: float
 
 
+@dataclass(frozen=True, slots=True)
+class BlockedLink:
+    """A link the guards refused, with the reason a reviewer reads."""
+
+    evidence: MatchEvidence
+    reason: str
+
+
 class CustomerSummary(BaseModel):
     """A unified customer as listed by segments and lookups."""
 

@@ -11,24 +11,30 @@ from collections import Counter
 from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 
+import polars as pl
 from pydantic import BaseModel, ConfigDict
 
+from idgraph.block.keys import record_blocks
 from idgraph.cluster.diff import ResolutionChanges, resolution_changes
 from idgraph.ingest.batch import SourceBatch, check_inputs, read_checked
 from idgraph.ingest.mapping import SourceMapping
 from idgraph.ingest.rejects import RejectsWriter
 from idgraph.match.config import MatchConfig, load_match_config
-from idgraph.models import EXPLICIT_LINK_RULES, Record
+from idgraph.match.view import VIEW_FIELDS, match_view
+from idgraph.normalize.fold import Gathered, fold
 from idgraph.normalize.record import NormalizeOptions
-from idgraph.resolve import Batch, Overrides, gather, plan_changes
-from idgraph.scope import Scope, add_block_sizes, find_scope
+from idgraph.resolve import Overrides, merge_records, plan_changes
 from idgraph.segment.refresh import memberships_of, refresh_segments
 from idgraph.segment.saved import SegmentChange
 from idgraph.settings import open_store
+from idgraph.stages import StageTimer, StageTiming, memory_mb
+from idgraph.state.mirror import Mirror, new_version
+from idgraph.state.rebuild import blocking_fingerprint, open_mirror
+from idgraph.state.scope import Scope, find_scope, id_keys
+from idgraph.state.snapshot import Snapshot, take_snapshot
 from idgraph.store.base import GraphStore
-from idgraph.store.plan import StoreState, WritePlan
-from idgraph.store.queries import READS, SCOPED_STATE_READS
-from idgraph.store.rows import record_row
+from idgraph.store.plan import WritePlan
+from idgraph.store.queries import READS
 from idgraph.traits.config import TraitsConfig, load_traits_config
 
 logger = logging.getLogger(__name__)
@@ -100,6 +106,8 @@ class IngestReport(BaseModel):
     #: True when nothing was written (`dry_run=True`); `changes` then says what would change.
     dry_run: bool = False
     changes: ResolutionChanges | None = None
+    #: Seconds and peak memory per stage, in the order they ran (`idgraph ingest --timings`).
+    timings: list[StageTiming] = []
 
     @property
     def read(self) -> int:
@@ -176,13 +184,23 @@ def run_ingest(
     with open_store(store, database=database, read_only=dry_run) as graph:
         # Lines carrying an identifier someone had erased are refused while reading.
         options = options.model_copy(update={"erased": erased_hashes(graph)})
-        step("read", 0, len(files))
         if Path(rejects_path).is_file():  # a stale file would blame this run; never unlink a device
             Path(rejects_path).unlink()
+        read_started = time.perf_counter()
         with RejectsWriter(Path(rejects_path)) as rejects:
-            batches = read_checked(checked, options=options, rejects=rejects)
+            batches = []
+            for done, plan in enumerate(checked):
+                step("read", done, len(checked))
+                batches.extend(read_checked([plan], options=options, rejects=rejects))
+            step("read", len(checked), len(checked))
             wrote_rejects = rejects.total > 0
-        step("read", len(files), len(files))
+        rss, peak = memory_mb()
+        reading = StageTiming(
+            stage="read",
+            seconds=round(time.perf_counter() - read_started, 3),
+            rss_mb=rss,
+            peak_mb=peak,
+        )
         report = ingest_batches(
             graph,
             batches,
@@ -194,6 +212,7 @@ def run_ingest(
             progress=step,
             full=full,
         )
+    report = report.model_copy(update={"timings": [reading, *report.timings]})
     return report.model_copy(
         update={
             "rejects_path": str(rejects_path) if wrote_rejects else None,
@@ -235,54 +254,82 @@ def ingest_batches(
     """
     started = time.perf_counter()
     step = progress or (lambda _stage, _done, _total: None)
+    timer = StageTimer(step)
     config = match_config or load_match_config(None)
     trait_config = traits or load_traits_config(None)
     as_of = int(time.time() * 1000) if as_of_ms is None else as_of_ms
+    now_ms = int(time.time() * 1000)
     overrides = overrides or Overrides()
-    batch = gather(batches)
-    batch.stored_events = graph.existing_event_ids(sorted(batch.events))
-    full = (
-        full
-        or dry_run
-        or config.probabilistic is not None
-        or _needs_full(graph, len(batch.records))
-    )
-    step("resolve", 0, 1)
-    scope = None
-    if full:
-        state = graph.load_state()
-    else:
-        scope, state = _load_scope(graph, batch, overrides, config, set(erase))
-    plan, stats = plan_changes(
-        graph, state, batch, config, trait_config, as_of, overrides, scope, set(erase)
-    )
+    with timer.stage("fold"):
+        batch = fold(batches)
+    with timer.stage("state"):
+        mirror = open_mirror(graph, config)
+        stored_events = _stored_events(mirror, batch)
+    full = full or dry_run or config.probabilistic is not None or _needs_full(mirror, batch, config)
+    with timer.stage("scope"):
+        scope = None
+        if full:
+            snapshot = take_snapshot(mirror)
+        else:
+            scope, snapshot = _load_scope(
+                mirror, batch, overrides, config, set(erase), stored_events
+            )
+    with timer.stage("resolve"):
+        plan, stats = plan_changes(
+            mirror=mirror,
+            snapshot=snapshot,
+            batch=batch,
+            stored_event_ids=stored_events,
+            config=config,
+            traits=trait_config,
+            as_of_ms=as_of,
+            now_ms=now_ms,
+            overrides=overrides,
+            scope=scope,
+            erase=set(erase),
+            explain=dry_run,
+        )
     plan.erased_hashes = list(remember)
-    step("resolve", 1, 1)
     changes = None
     moved: list[SegmentChange] = []
     if dry_run:
         changes = resolution_changes(
-            state.assignment, plan.memberships, stats.accepted, stats.blocked_links
+            dict(snapshot.assignment.iter_rows()),
+            list(plan.memberships.select("customer", "record").iter_rows()),
+            stats.accepted,
+            stats.blocked_links,
         )
     else:
-        step("write", 0, 1)
-        before = memberships_of(graph, plan.retired_customers)
-        graph.apply(plan)
-        moved = refresh_segments(
-            graph,
-            before=before,
-            touched=[row["id"] for row in plan.customers],
-            causes=_causes(plan, erase),
-            as_of_ms=as_of,
-            now_ms=int(time.time() * 1000),
-        )
-        step("write", 1, 1)
+        version = new_version()
+        with timer.stage("mirror"):
+            staged = mirror.write(plan.state, version)
+        with timer.stage("write"):
+            before = memberships_of(graph, plan.retired_customers)
+            graph.apply(plan, version=version)
+        with timer.stage("mirror"):
+            staged.publish()
+        with timer.stage("segments"):
+            moved = refresh_segments(
+                graph,
+                before=before,
+                touched=plan.customers["id"].to_list(),
+                causes=_causes(plan, erase),
+                as_of_ms=as_of,
+                now_ms=int(time.time() * 1000),
+            )
     sizes: dict[int, int] = dict(Counter(stats.sizes))
-    largest = sorted(
-        ((row["id"], row["record_count"]) for row in plan.customers),
-        key=lambda item: (-item[1], item[0]),
-    )[:5]
-    customers, records_total = len(plan.customers), stats.records_total
+    largest = (
+        [
+            (cid, int(n))
+            for cid, n in plan.customers.sort(["record_count", "id"], descending=[True, False])
+            .head(5)
+            .select("id", "record_count")
+            .iter_rows()
+        ]
+        if plan.customers.height
+        else []
+    )
+    customers, records_total = plan.customers.height, stats.records_total
     if summary and not plan.full and not dry_run:
         customers = _count(graph, "count_customers")
         records_total = _count(graph, "count_records")
@@ -307,22 +354,22 @@ def ingest_batches(
         ],
         rejects_path=None,
         mode="full" if plan.full else "incremental",
-        records_new=len(plan.new_records),
-        records_updated=len(plan.changed_records),
+        records_new=plan.new_records.height,
+        records_updated=plan.changed_records.height,
         records_unchanged=stats.unchanged,
         records_erased=len(plan.erased_records),
         records_resolved=stats.records_total,
-        events_new=len(plan.new_events),
+        events_new=plan.new_events.height,
         events_duplicate=stats.events_duplicate,
         records_total=records_total,
         customers=customers,
-        customers_touched=len(plan.customers),
+        customers_touched=plan.customers.height,
         identifiers_not_linking=stats.not_linking,
         links_blocked=stats.blocked,
         pairs_compared=stats.pairs,
         cluster_sizes=dict(sorted(sizes.items())),
         largest_clusters=largest,
-        flagged_customers=sum(1 for row in plan.customers if row["flagged"]),
+        flagged_customers=int(plan.customers["flagged"].sum()) if plan.customers.height else 0,
         components_split=[
             {"records": sp.records, "parts": sp.parts, "reason": sp.reason} for sp in stats.splits
         ],
@@ -334,6 +381,7 @@ def ingest_batches(
         seconds=round(time.perf_counter() - started, 3),
         dry_run=dry_run,
         changes=changes,
+        timings=timer.rows,
     )
 
 
@@ -342,9 +390,10 @@ def _causes(plan: WritePlan, erase: Collection[str]) -> dict[str, str]:
     causes: dict[str, str] = {}
     for cid, _ in plan.ids.erased:
         causes[cid] = "erasure"
+    written = plan.customers["id"].to_list() if plan.customers.height else []
     if erase:
-        for row in plan.customers:
-            causes.setdefault(row["id"], "erasure")
+        for cid in written:
+            causes.setdefault(cid, "erasure")
     for new, old, *_ in plan.ids.split:
         causes.setdefault(new, "split")
         causes.setdefault(old, "split")
@@ -354,13 +403,13 @@ def _causes(plan: WritePlan, erase: Collection[str]) -> dict[str, str]:
     for old, new, *_ in plan.ids.merged:
         causes.setdefault(old, "merge")
         causes.setdefault(new, "merge")
-    owner = {record: customer for customer, record in plan.memberships}
-    for event in plan.new_events:
-        if event.record_key in owner:
-            causes.setdefault(owner[event.record_key], "new event")
-    for record in plan.new_records:
-        if record.key in owner:
-            causes.setdefault(owner[record.key], "new record")
+    owner = dict(plan.memberships.select("record", "customer").iter_rows())
+    for record in plan.new_events["record_key"].to_list():
+        if record in owner:
+            causes.setdefault(owner[record], "new event")
+    for record in plan.new_records["key"].to_list():
+        if record in owner:
+            causes.setdefault(owner[record], "new record")
     return causes
 
 
@@ -378,17 +427,29 @@ def erased_hashes(graph: GraphStore) -> frozenset[str]:
     return frozenset(row["hash"] for row in graph.query("erased_hashes", READS["erased_hashes"]))
 
 
-def _needs_full(graph: GraphStore, incoming: int) -> bool:
+def _stored_events(mirror: Mirror, batch: Gathered) -> set[str]:
+    """Which of the batch's event ids the store holds already (re-ingest adds nothing)."""
+    if batch.events.height == 0:
+        return set()
+    ids = batch.events["id"]
+    found = mirror.scan("events").select("id").filter(pl.col("id").is_in(ids.implode()))
+    return set(found.collect()["id"].to_list())
+
+
+def _needs_full(mirror: Mirror, batch: Gathered, config: MatchConfig) -> bool:
     """Whether to re-resolve everything rather than find a scope.
 
-    A store written before the id registry and the scope index existed is re-resolved whole
-    once, which writes them; an empty store, or a batch larger than the store, has nothing to
-    gain from a scope.
+    An empty store, or a batch larger than the store, has nothing to gain from a scope; a
+    mirror whose blocks were computed under other fuzzy rules must be rebuilt whole.
     """
-    stored = _count(graph, "count_records")
-    if stored == 0 or incoming > stored:
+    stored = (
+        mirror.files["records"].base_rows + mirror.files["records"].delta_rows
+        if mirror.files
+        else 0
+    )
+    if stored == 0 or batch.records.height > stored:
         return True
-    return _count(graph, "count_adjacency") == 0
+    return mirror.config != blocking_fingerprint(config)
 
 
 def _count(graph: GraphStore, name: str) -> int:
@@ -397,54 +458,62 @@ def _count(graph: GraphStore, name: str) -> int:
 
 
 def _load_scope(
-    graph: GraphStore,
-    batch: Batch,
+    mirror: Mirror,
+    batch: Gathered,
     overrides: Overrides,
     config: MatchConfig,
     erase: set[str],
-) -> tuple[Scope, StoreState]:
-    """Find the stored records this run may touch, and load the state of those only."""
+    stored_events: set[str],
+) -> tuple[Scope, Snapshot]:
+    """Find the stored records this run may touch, and take the snapshot of those only."""
     forced = {k for pair in [*overrides.must_link, *overrides.cannot_link] for k in pair}
-    linked = {k for link in batch.links for k in (link.a, link.b)}
-    before = {r.key: r for r in graph.load_records(set(batch.records) | erase | forced | linked)}
-    known = {
-        (row["a"], row["b"], row["rule"])
-        for row in graph.keyed_read(
-            "state_links",
-            SCOPED_STATE_READS["state_links"],
-            "keys",
-            linked,
-            {"rules": sorted(EXPLICIT_LINK_RULES)},
+    linked = set(batch.links["a"].to_list()) | set(batch.links["b"].to_list())
+    incoming = set(batch.records["key"].to_list())
+    before = take_snapshot(
+        mirror, pl.Series(sorted(incoming | erase | forced | linked), dtype=pl.Utf8)
+    )
+    fresh = batch.links.select("a", "b", "rule").join(
+        before.links.select("a", "b", "rule"), on=["a", "b", "rule"], how="anti"
+    )
+    forced |= set(fresh["a"].to_list()) | set(fresh["b"].to_list())
+    named = incoming | erase | forced
+    active = set(
+        batch.events.filter(~pl.col("id").is_in(list(stored_events)))["record_key"].to_list()
+    )
+    stored_keys = set(before.records["key"].to_list())
+    alive = before.records.filter(~pl.col("key").is_in(list(erase)))
+    merged = merge_records(alive, before.record_traits, before.identifiers, batch, ())
+    changed = set(merged.changed["key"].to_list())
+    seed_keys = {
+        key
+        for key in named - erase
+        if (key not in stored_keys and key in incoming)
+        or (
+            key in stored_keys
+            and (key not in incoming or key in changed or key in active or key in forced)
         )
     }
-    forced.update(
-        k for lk in batch.links if (lk.a, lk.b, lk.rule) not in known for k in (lk.a, lk.b)
+    seeds = merged.records.filter(pl.col("key").is_in(list(seed_keys)))
+    untouched = (incoming & stored_keys) - seed_keys
+    gone = erase & stored_keys
+    stored_blocks = before.blocks.filter(
+        pl.col("record").is_in(list((seed_keys & stored_keys) | gone))
     )
-    named = set(batch.records) | erase | forced
-    active = {e.record_key for eid, e in batch.events.items() if eid not in batch.stored_events}
-    seeds: dict[str, Record] = {}
-    for key in sorted(named - erase):
-        old, new = before.get(key), batch.records.get(key)
-        if new is None:
-            if old is not None:
-                seeds[key] = old
-            continue
-        if old is None:
-            seeds[key] = new
-            continue
-        merged = old.copy()
-        merged.merge_newer(new)
-        unchanged = record_row(merged) == record_row(old) and merged.identifiers == old.identifiers
-        if not unchanged or key in active or key in forced:
-            seeds[key] = merged  # an unchanged record with no new event changes nothing
-    stored = {k: before[k] for k in seeds if k in before}
-    untouched = {k for k in batch.records if k in before and k not in seeds}
-    gone = [before[k] for k in sorted(erase) if k in before]
-    scope = find_scope(graph, seeds, stored, config, gone=gone)
+    seed_ids = merged.identifiers.filter(pl.col("record").is_in(list(seed_keys)))
+    scope = find_scope(
+        mirror,
+        config,
+        seeds=seeds,
+        seed_identifiers=seed_ids,
+        seed_blocks=record_blocks(match_view(seeds, VIEW_FIELDS), config.fuzzy),
+        stored_blocks=stored_blocks,
+        gone=gone,
+    )
     scope.untouched = untouched - scope.keys
-    state = graph.load_state(scope.keys | {r.key for r in gone}, known=scope.known)
-    others = [r for k, r in state.records.items() if k in scope.keys and k not in seeds]
-    add_block_sizes(graph, scope, others, config)
-    for key, row in scope.settled.items():
-        state.identifiers.setdefault(key, row)  # stored, though no holder was loaded
-    return scope, state
+    erased_ids = id_keys(before.identifiers.filter(pl.col("record").is_in(list(gone))))
+    snapshot = take_snapshot(
+        mirror,
+        pl.Series(sorted(scope.keys | gone), dtype=pl.Utf8),
+        verdict_keys=pl.concat([id_keys(seed_ids), erased_ids]),
+    )
+    return scope, snapshot

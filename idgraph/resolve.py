@@ -1,43 +1,49 @@
-"""What one run writes: records, identifiers, evidence, customers, ids, traits and blocks.
+"""What one run writes: records, identifiers, evidence, customers, ids, traits — as frames.
 
 `plan_changes` resolves the records it is given (the whole store, or an incremental run's
-scope) and returns the `WritePlan` a store applies in one transaction; `pipeline.py` decides
-which records those are and applies the plan.
+scope) with the stage functions — match view, blocking, comparisons, verdicts, clustering,
+customers, traits — and returns the `WritePlan` a store applies in one transaction, with the
+mirror's changes beside it. `pipeline.py` decides which records those are and applies the plan.
 """
 
 from __future__ import annotations
 
 import logging
-import time
 from collections import Counter
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+import polars as pl
 from pydantic import BaseModel, ConfigDict
 
 from idgraph.block.keys import record_blocks
-from idgraph.cluster.components import BlockedLink, Clustering, cluster
-from idgraph.cluster.customers import build_customers
+from idgraph.cluster.components import Clustering, Constraints, cluster
+from idgraph.cluster.customers import Customers, build_customers
 from idgraph.cluster.ids import new_customer_id
 from idgraph.cluster.lineage import lineage
 from idgraph.cluster.split import ComponentSplit, split_oversized
 from idgraph.errors import ConfigError, NotFoundError
-from idgraph.index import grouped, plan_index
-from idgraph.ingest.batch import SourceBatch
+from idgraph.frames import FIELDS, RECORDS
 from idgraph.match.config import MatchConfig
-from idgraph.match.decide import collect_evidence
-from idgraph.match.view import match_fields
-from idgraph.models import EXPLICIT_LINK_RULES, Event, Link, MatchEvidence, Record, identifier_key
-from idgraph.scope import Scope
-from idgraph.store.base import GraphStore
-from idgraph.store.plan import IdentifierRow, StoreState, WritePlan
-from idgraph.store.rows import coerce, record_row
-from idgraph.store.schema import NODE_TABLES, ColumnType, check_property_name
-from idgraph.traits.compute import compute_traits, events_frame, rfm_scores, rfm_text
+from idgraph.match.decide import FUZZY, Evidence, collect_evidence
+from idgraph.match.identity import identity_classes
+from idgraph.match.view import VIEW_FIELDS, match_view
+from idgraph.models import BlockedLink, MatchEvidence
+from idgraph.normalize.fold import RECORD_TRAITS, Gathered, traits_json
+from idgraph.state.mirror import Mirror, MirrorChanges
+from idgraph.state.scope import Scope, id_keys
+from idgraph.state.snapshot import Snapshot
+from idgraph.store.plan import APART_ROWS, EVIDENCE, LINK_ROWS, VERDICTS, WritePlan
+from idgraph.store.schema import NODE_TABLES, ColumnType
+from idgraph.traits.columns import new_columns, typed_column
+from idgraph.traits.compute import TraitEvents, compute_trait_columns, rfm_scores, rfm_text
 from idgraph.traits.config import TraitsConfig
 
 logger = logging.getLogger(__name__)
+
+__all__ = ["Merged", "Overrides", "PlanStats", "merge_records", "plan_changes"]
 
 
 class Overrides(BaseModel):
@@ -56,33 +62,6 @@ class Overrides(BaseModel):
 
 
 @dataclass(slots=True)
-class Batch:
-    """The records, events and links of all files of one run, each once."""
-
-    records: dict[str, Record]
-    events: dict[str, Event]
-    links: list[Link]
-    #: Which of `events` the store holds already (filled once per run).
-    stored_events: set[str] = field(default_factory=set)
-
-
-def gather(batches: Sequence[SourceBatch]) -> Batch:
-    records: dict[str, Record] = {}
-    events: dict[str, Event] = {}
-    links: list[Link] = []
-    for batch in batches:
-        for key, record in batch.records.items():
-            if key in records:
-                records[key].merge_newer(record)
-            else:
-                records[key] = record
-        for event in batch.events:
-            events.setdefault(event.id, event)
-        links.extend(batch.links)
-    return Batch(records, events, links)
-
-
-@dataclass(slots=True)
 class PlanStats:
     """What resolving one run found, for its report."""
 
@@ -93,112 +72,327 @@ class PlanStats:
     blocked: int
     pairs: int
     sizes: list[int]
-    accepted: list[MatchEvidence]
-    blocked_links: list[BlockedLink]
     splits: list[ComponentSplit]
+    #: Accepted and refused links as objects, for dry runs (`resolution_changes`).
+    accepted: list[MatchEvidence] = field(default_factory=list)
+    blocked_links: list[BlockedLink] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class Merged:
+    """The records being resolved after the batch is folded in."""
+
+    records: pl.DataFrame
+    traits: pl.DataFrame
+    identifiers: pl.DataFrame
+    new: pl.DataFrame
+    changed: pl.DataFrame
+    unchanged: int
+
+
+def merge_records(
+    stored: pl.DataFrame,
+    stored_traits: pl.DataFrame,
+    stored_ids: pl.DataFrame,
+    batch: Gathered,
+    skip: Collection[str],
+) -> Merged:
+    """Fold the batch's records into the stored ones: newer non-empty values win."""
+    incoming = batch.records
+    skipped = 0
+    if skip:
+        held = incoming["key"].is_in(list(skip))
+        skipped = int(held.sum())
+        incoming = incoming.filter(~held)
+    columns = list(RECORDS)
+    base = stored.select(columns)
+    new = incoming.join(base.select("key"), on="key", how="anti")
+    both = incoming.join(base, on="key", how="inner", suffix="_old")
+    newer = pl.col("updated_ts") >= pl.col("updated_ts_old")
+    merged = both.select(
+        "key",
+        pl.col("source_old").alias("source"),
+        pl.col("source_id_old").alias("source_id"),
+        pl.col("kind_old").alias("kind"),
+        pl.max_horizontal("updated_ts", "updated_ts_old").alias("updated_ts"),
+        *[
+            pl.when(newer)
+            .then(pl.coalesce(name, f"{name}_old"))
+            .otherwise(pl.coalesce(f"{name}_old", name))
+            .alias(name)
+            for name in FIELDS
+        ],
+        newer.alias("_newer"),
+    )
+    merged_keys = merged.select("key")
+    new_traits = batch.record_traits.join(merged_keys, left_on="record", right_on="key", how="semi")
+    old_traits = stored_traits.join(merged_keys, left_on="record", right_on="key", how="semi")
+    side = merged.select(pl.col("key").alias("record"), "_newer")
+    traits = (
+        pl.concat(
+            [
+                old_traits.with_columns(pl.lit(0).alias("_side")),
+                new_traits.with_columns(pl.lit(1).alias("_side")),
+            ]
+        )
+        .join(side, on="record")
+        .with_columns(
+            pl.when(pl.col("_newer"))
+            .then(pl.col("_side"))
+            .otherwise(1 - pl.col("_side"))
+            .alias("_rank")
+        )
+        .sort("record", "name", "_rank")
+        .group_by("record", "name", maintain_order=True)
+        .last()
+        .select(list(RECORD_TRAITS))
+    )
+    merged = (
+        merged.drop("_newer")
+        .join(traits_json(traits, on="record"), left_on="key", right_on="record", how="left")
+        .with_columns(pl.col("traits").fill_null("{}"))
+        .select(columns)
+    )
+    old_ids = stored_ids.join(merged_keys, left_on="record", right_on="key", how="semi")
+    new_ids = batch.identifiers.join(merged_keys, left_on="record", right_on="key", how="semi")
+    merged_ids = pl.concat([old_ids, new_ids]).unique()
+    grown = (
+        merged_ids.group_by("record")
+        .len()
+        .join(old_ids.group_by("record").len(), on="record", how="left", suffix="_old")
+        .filter(pl.col("len") != pl.col("len_old").fill_null(0))["record"]
+    )
+    same = merged.join(base, on=columns, how="semi", nulls_equal=True)
+    changed = merged.join(same.select("key"), on="key", how="anti")
+    changed = pl.concat([changed, merged.filter(pl.col("key").is_in(grown.implode()))]).unique(
+        subset=["key"], keep="first"
+    )
+    unchanged = skipped + merged.height - changed.height
+    keep = base.join(merged_keys, on="key", how="anti")
+    records = pl.concat([keep, merged, new.select(columns)]).sort("key")
+    all_traits = pl.concat(
+        [
+            stored_traits.join(merged_keys, left_on="record", right_on="key", how="anti"),
+            traits,
+            batch.record_traits.join(
+                new.select("key"), left_on="record", right_on="key", how="semi"
+            ),
+        ]
+    )
+    identifiers = pl.concat(
+        [
+            stored_ids,
+            batch.identifiers.join(
+                records.select("key"), left_on="record", right_on="key", how="semi"
+            ),
+        ]
+    ).unique()
+    return Merged(records, all_traits, identifiers, new.select(columns), changed, unchanged)
+
+
+def _overrides(
+    keys: pl.Series,
+    stored_apart: pl.DataFrame,
+    overrides: Overrides,
+    now_ms: int,
+) -> tuple[list[tuple[str, str, str]], pl.DataFrame, list[tuple[str, str]]]:
+    """Validate the overrides; return must-links, new cannot-links and every cannot-link."""
+    known = set(keys.to_list()) if overrides.must_link or overrides.cannot_link else set()
+    for a, b in [*overrides.must_link, *overrides.cannot_link]:
+        for key in (a, b):
+            if key not in known:
+                raise NotFoundError(f"no record with key {key!r}")
+        if a == b:
+            raise ConfigError(f"an override needs two different records, got {a!r} twice")
+    apart = {tuple(sorted(pair)) for pair in stored_apart.select("a", "b").iter_rows()}
+    links: list[tuple[str, str, str]] = []
+    for a, b in overrides.must_link:
+        if tuple(sorted((a, b))) in apart:
+            raise ConfigError(
+                f"records {a} and {b} were split apart by a reviewer; a must-link cannot "
+                "override that (removing a split is not supported yet)"
+            )
+        links.append((a, b, "must_link"))
+    fresh: list[tuple[str, str, str, int]] = []
+    for a, b in overrides.cannot_link:
+        pair = tuple(sorted((a, b)))
+        if pair not in apart:
+            apart.add(pair)
+            fresh.append((pair[0], pair[1], overrides.reason or "split by a reviewer", now_ms))
+    new_apart = pl.DataFrame(
+        {
+            "a": [r[0] for r in fresh],
+            "b": [r[1] for r in fresh],
+            "reason": [r[2] for r in fresh],
+            "ts": [r[3] for r in fresh],
+        },
+        schema=APART_ROWS,
+    )
+    return links, new_apart, sorted((str(a), str(b)) for a, b in apart)
+
+
+def _constraints(
+    records: pl.DataFrame,
+    identifiers: pl.DataFrame,
+    links: pl.DataFrame,
+    apart: Sequence[tuple[str, str]],
+    config: MatchConfig,
+) -> Constraints:
+    positions = records.select("key").with_row_index("pos")
+    constraints = Constraints()
+    if config.limits:
+        classes = identity_classes(identifiers, links, config.limits)
+        placed = classes.join(positions, left_on="record", right_on="key")
+        for kind in config.limits:
+            constraints.limited[kind] = placed.filter(pl.col("kind") == kind).select(
+                pl.col("pos").cast(pl.Int64), "cls"
+            )
+    for name in config.strong_attributes:
+        constraints.strong[name] = (
+            records.with_row_index("pos")
+            .select(pl.col("pos").cast(pl.Int64), pl.col(name).alias("value"))
+            .filter(pl.col("value").is_not_null() & (pl.col("value") != ""))
+        )
+    index = dict(zip(records["key"].to_list(), range(records.height), strict=True)) if apart else {}
+    constraints.apart = [(index[a], index[b]) for a, b in apart if a in index and b in index]
+    return constraints
+
+
+def _evidence_objects(
+    keys: pl.Series, edges: pl.DataFrame, rows: Sequence[int] | None = None
+) -> list[MatchEvidence]:
+    chosen = edges if rows is None else edges[list(rows)]
+    if chosen.height == 0:
+        return []
+    a = keys.gather(chosen["a"]).to_list()
+    b = keys.gather(chosen["b"]).to_list()
+    return [
+        MatchEvidence(x, y, rule, tuple(fields.split(",")), score)
+        for x, y, rule, fields, score in zip(
+            a,
+            b,
+            chosen["rule"].to_list(),
+            chosen["fields"].to_list(),
+            chosen["score"].to_list(),
+            strict=True,
+        )
+    ]
 
 
 def plan_changes(
-    graph: GraphStore,
-    state: StoreState,
-    batch: Batch,
+    *,
+    mirror: Mirror,
+    snapshot: Snapshot,
+    batch: Gathered,
+    stored_event_ids: Collection[str],
     config: MatchConfig,
     traits: TraitsConfig,
     as_of_ms: int,
+    now_ms: int,
     overrides: Overrides,
     scope: Scope | None,
-    erase: set[str],
+    erase: Collection[str],
+    explain: bool = False,
 ) -> tuple[WritePlan, PlanStats]:
-    now_ms = int(time.time() * 1000)
-    plan = WritePlan(full=scope is None)
-    plan.erased_records = sorted(k for k in erase if k in state.records)
-    gone = [state.records[k] for k in plan.erased_records]
-    plan.erased_identifiers = sorted(
-        {identifier_key(kind, value) for r in gone for kind, value in r.identifiers}
-    )
-    plan.erased_blocks = sorted(
-        {b for r in gone for b in record_blocks(match_fields(r), config.fuzzy)}
-    )
-    records: dict[str, Record] = {k: r for k, r in state.records.items() if k not in erase}
-    unchanged = 0
-    for key, record in batch.records.items():
-        if scope is not None and key in scope.untouched:
-            unchanged += 1  # stored, unchanged, no new event: outside the scope on purpose
-            continue
-        old = state.records.get(key)
-        if old is None:
-            records[key] = record
-            plan.new_records.append(record)
-            continue
-        merged = old.copy()
-        merged.merge_newer(record)
-        records[key] = merged
-        if record_row(merged) != record_row(old) or merged.identifiers != old.identifiers:
-            plan.changed_records.append(merged)
-        else:
-            unchanged += 1
-    links = list(batch.links)
-    apart = _apply_overrides(records, state, overrides, links, plan, now_ms)
-    plan.new_events = [
-        e for eid, e in sorted(batch.events.items()) if eid not in batch.stored_events
-    ]
-    known_links = {(lk.a, lk.b, lk.rule) for lk in state.links}
-    for link in links:
-        if (link.a, link.b, link.rule) not in known_links and link.a != link.b:
-            known_links.add((link.a, link.b, link.rule))
-            plan.new_links.append(link)
-    all_links = [
-        lk for lk in [*state.links, *plan.new_links] if lk.a in records and lk.b in records
-    ]
+    """Resolve the snapshot's records with the batch folded in; say what to write.
 
-    ordered = [records[k] for k in sorted(records)]
-    views = [match_fields(r) for r in ordered]
+    Args:
+        mirror: the stored state (for the id registry and, on incremental runs, RFM).
+        snapshot: the stored rows of the records being re-resolved.
+        batch: the run's input.
+        stored_event_ids: which of the batch's event ids the store holds already.
+        scope: the incremental run's scope, or None when everything is re-resolved.
+        erase: keys of records to delete with their events (`idgraph forget`).
+        explain: also return the accepted and refused links as objects (dry runs).
+    """
+    plan = WritePlan(full=scope is None)
+    erase_set = set(erase)
+    erased = snapshot.records.filter(pl.col("key").is_in(list(erase_set)))
+    plan.erased_records = sorted(erased["key"].to_list())
+    gone_ids = snapshot.identifiers.filter(pl.col("record").is_in(plan.erased_records))
+    plan.erased_identifiers = sorted(set(id_keys(gone_ids).to_list()))
+    stored = snapshot.records.filter(~pl.col("key").is_in(plan.erased_records))
+    stored_traits = snapshot.record_traits.filter(~pl.col("record").is_in(plan.erased_records))
+    stored_ids = snapshot.identifiers.filter(~pl.col("record").is_in(plan.erased_records))
+    merged = merge_records(
+        stored, stored_traits, stored_ids, batch, scope.untouched if scope is not None else ()
+    )
+    plan.new_records = merged.new
+    plan.changed_records = merged.changed
+    records = merged.records
+    keys = records["key"]
+
+    must, plan.new_apart, apart = _overrides(keys, snapshot.apart, overrides, now_ms)
+    stored_links = snapshot.links.filter(
+        ~pl.col("a").is_in(plan.erased_records) & ~pl.col("b").is_in(plan.erased_records)
+    )
+    incoming_links = pl.concat(
+        [
+            batch.links.select(list(LINK_ROWS)),
+            pl.DataFrame(
+                {
+                    "a": [m[0] for m in must],
+                    "b": [m[1] for m in must],
+                    "rule": [m[2] for m in must],
+                },
+                schema=LINK_ROWS,
+            ),
+        ]
+    )
+    plan.new_links = (
+        incoming_links.filter(pl.col("a") != pl.col("b"))
+        .unique(maintain_order=True)
+        .join(stored_links, on=["a", "b", "rule"], how="anti")
+    )
+    all_links = pl.concat([stored_links.select(list(LINK_ROWS)), plan.new_links])
+    present = keys.implode()
+    all_links = all_links.filter(pl.col("a").is_in(present) & pl.col("b").is_in(present))
+
+    plan.new_events = batch.events.filter(~pl.col("id").is_in(list(stored_event_ids)))
+    plan.new_event_properties = batch.event_properties.join(
+        plan.new_events.select("id"), on="id", how="semi"
+    )
+
     settled = None
+    block_sizes = None
     if scope is not None:
-        settled = {
-            key: (row.linking, row.reason)
-            for key, row in state.identifiers.items()
-            if key not in scope.recompute
-        }
+        settled = pl.concat(
+            [
+                snapshot.verdicts.filter(~pl.col("key").is_in(list(scope.recompute))),
+                scope.settled.select(list(VERDICTS))
+                if scope.settled.height
+                else pl.DataFrame(schema=VERDICTS),
+            ]
+        ).unique(subset=["key"], keep="first")
+        block_sizes = scope.block_sizes
+    view = match_view(records, VIEW_FIELDS)
     evidence = collect_evidence(
-        ordered,
-        views,
+        records,
+        merged.identifiers,
         all_links,
         config,
         settled=settled,
-        block_sizes=scope.block_sizes if scope is not None else None,
+        block_sizes=block_sizes,
+        view=view,
     )
-    clustering = cluster(ordered, evidence.edges, all_links, config, apart=apart)
+    constraints = _constraints(records, merged.identifiers, all_links, apart, config)
+    clustering = cluster(records.height, evidence.edges, constraints, config)
     splits = (
-        split_oversized(ordered, clustering, limit=config.flag_component_records)
+        split_oversized(
+            keys.to_list(), evidence.edges, clustering, limit=config.flag_component_records
+        )
         if config.split_oversized
         else []
     )
 
-    for key, verdict in evidence.identifiers.items():
-        row = IdentifierRow(key, verdict.kind, verdict.value, verdict.linking, verdict.reason)
-        old_row = state.identifiers.get(key)
-        if old_row is None:
-            plan.new_identifiers.append(row)
-        elif (old_row.linking, old_row.reason) != (row.linking, row.reason):
-            plan.changed_identifiers.append(row)
-    for record in [*plan.new_records, *plan.changed_records]:
-        stored = state.records.get(record.key)
-        before = stored.identifiers if stored is not None else set()
-        for kind, value in sorted(record.identifiers - before):
-            plan.new_record_identifiers.append((record.key, identifier_key(kind, value)))
-    _plan_blocks(plan, scope, ordered, views, config)
-
-    span = dict(state.record_event_span)
-    for event in plan.new_events:
-        first, last = span.get(event.record_key, (event.ts, event.ts))
-        span[event.record_key] = (min(first, event.ts), max(last, event.ts))
-    previous = {k: c for k, c in state.assignment.items() if k not in erase}
-    components = clustering.components()
-    registry = _registry(graph, state.assignment.values(), ordered, components)
+    _plan_identifiers(plan, evidence.verdicts, snapshot, merged)
+    span = _event_spans(snapshot.events, plan.new_events)
+    previous = snapshot.assignment.filter(~pl.col("key").is_in(plan.erased_records))
+    registry = _registry(mirror, snapshot.assignment["customer"].unique(), keys, clustering)
     customers = build_customers(
-        ordered,
-        components,
+        records,
+        clustering.labels,
+        record_traits=merged.traits,
         previous=previous,
         event_span=span,
         config=config,
@@ -206,50 +400,409 @@ def plan_changes(
         created={cid: ts for cid, (ts, _) in registry.items()},
         taken=set(registry),
     )
-    plan.customers = customers.rows
     plan.memberships = customers.memberships
-    plan.retired_customers = sorted(set(state.assignment.values()))
-    plan.scope_records = sorted(records)
-    _plan_ids(plan, registry, state.assignment, clustering, overrides, erase, now_ms)
-    _flag_split_parts(plan, splits)
-    _add_traits(graph, plan, state, traits, as_of_ms)
-    # Shared identifiers are evidence as Identifier nodes, explicit links are stored once as
-    # they arrive; what is left is the computed fuzzy evidence, rewritten every run.
-    plan.evidence = [
-        e
-        for e in clustering.accepted
-        if not e.rule.startswith("same_") and e.rule not in EXPLICIT_LINK_RULES
-    ]
-    plan.customer_columns = _customer_columns(
-        [r.traits for r in ordered], plan.customers, traits, state.customer_columns
+    plan.retired_customers = sorted(set(snapshot.assignment["customer"].to_list()))
+    plan.scope_records = keys.to_list()
+    _plan_ids(
+        plan,
+        registry,
+        previous,
+        snapshot.assignment["customer"].unique(),
+        customers,
+        keys,
+        evidence,
+        clustering,
+        overrides,
+        erase_set,
+        now_ms,
     )
-    plan.event_columns = _new_columns(
-        "Event", [e.properties for e in plan.new_events], state.event_columns
+    plan.customers = _customer_rows(customers, splits, plan)
+    plan.customers = _add_traits(plan, customers, snapshot, traits, as_of_ms)
+    if scope is not None and traits.builtins.rfm is not None:
+        _rescore_rfm(mirror, plan)
+    accepted = np.flatnonzero(clustering.accepted)
+    fuzzy = evidence.edges[accepted.tolist()].filter(pl.col("class") == FUZZY)
+    plan.evidence = fuzzy.select(
+        keys.gather(fuzzy["a"]).alias("a"),
+        keys.gather(fuzzy["b"]).alias("b"),
+        "rule",
+        "fields",
+        "score",
+    ).cast(EVIDENCE)  # type: ignore[arg-type]
+    plan.customer_columns = _customer_columns(merged.traits, plan.customers, traits, snapshot)
+    plan.customers = _type_traits(
+        plan.customers, customers, traits, snapshot, plan.customer_columns
     )
-    plan_index(plan, state, scope, records)
+    plan.event_columns = new_columns(
+        "Event",
+        plan.new_event_properties.select(
+            "name",
+            pl.when(pl.col("kind") == "string")
+            .then(pl.lit('"') + pl.col("value") + pl.lit('"'))
+            .otherwise(pl.col("value"))
+            .alias("value"),
+        ),
+        snapshot.event_columns,
+    )
     if scope is not None:
-        _keep_unchanged(graph, plan, state, scope)
-    not_linking = Counter(v.kind for v in evidence.identifiers.values() if not v.linking)
+        _keep_unchanged(mirror, plan, snapshot, scope, merged)
+    plan.state = _mirror_changes(
+        mirror,
+        plan,
+        evidence.verdicts,
+        registry,
+        merged,
+        records,
+        view,
+        config,
+        snapshot,
+        scope,
+        all_links,
+    )
+    not_linking = Counter(evidence.verdicts.filter(~pl.col("linking"))["kind"].to_list())
     stats = PlanStats(
-        unchanged=unchanged,
-        events_duplicate=len(batch.events) - len(plan.new_events),
-        records_total=len(ordered),
+        unchanged=merged.unchanged,
+        events_duplicate=batch.events.height - plan.new_events.height,
+        records_total=records.height,
         not_linking=dict(sorted(not_linking.items())),
         blocked=len(clustering.blocked),
         pairs=evidence.pairs_compared,
         sizes=customers.sizes,
-        accepted=clustering.accepted,
-        blocked_links=clustering.blocked,
         splits=splits,
     )
+    if explain:
+        stats.accepted = _evidence_objects(keys, evidence.edges, accepted.tolist())
+        objects = _evidence_objects(keys, evidence.edges, [i for i, _ in clustering.blocked])
+        stats.blocked_links = [
+            BlockedLink(e, reason)
+            for e, (_, reason) in zip(objects, clustering.blocked, strict=True)
+        ]
     return plan, stats
 
 
-def _keep_unchanged(
-    graph: GraphStore,
+def _plan_identifiers(
+    plan: WritePlan, verdicts: pl.DataFrame, snapshot: Snapshot, merged: Merged
+) -> None:
+    """Identifier nodes to create or update, and record-identifier edges to add."""
+    rows = verdicts.select(list(VERDICTS))
+    stored = snapshot.verdicts.select(
+        "key", pl.col("linking").alias("_l"), pl.col("reason").alias("_r")
+    )
+    plan.new_identifiers = rows.join(stored, on="key", how="anti")
+    plan.changed_identifiers = (
+        rows.join(stored, on="key", how="inner")
+        .filter(
+            (pl.col("linking") != pl.col("_l")) | (pl.col("reason") != pl.col("_r").fill_null(""))
+        )
+        .select(list(VERDICTS))
+    )
+    touched = pl.concat([merged.new.select("key"), merged.changed.select("key")])
+    mine = merged.identifiers.join(touched, left_on="record", right_on="key", how="semi")
+    before = snapshot.identifiers.join(touched, left_on="record", right_on="key", how="semi")
+    added = mine.join(before, on=["record", "kind", "value"], how="anti").sort(
+        "record", "kind", "value"
+    )
+    plan.new_record_identifiers = added.select("record", id_keys(added).alias("identifier"))
+
+
+def _event_spans(stored: pl.DataFrame, new: pl.DataFrame) -> pl.DataFrame:
+    both = pl.concat([stored.select("record_key", "ts"), new.select("record_key", "ts")])
+    return (
+        both.group_by("record_key")
+        .agg(pl.col("ts").min().alias("first"), pl.col("ts").max().alias("last"))
+        .rename({"record_key": "record"})
+    )
+
+
+def _registry(
+    mirror: Mirror, previous_ids: pl.Series, keys: pl.Series, clustering: Clustering
+) -> dict[str, tuple[int, str]]:
+    """Registry entries (created_ts, status) of the previous ids and of the ids new
+    components would be given, so an id is never issued twice."""
+    firsts = np.unique(clustering.labels)
+    bases = {new_customer_id([k]) for k in keys.gather(firsts).to_list()}
+    wanted = set(previous_ids.to_list()) | bases
+    registry = mirror.scan("registry")
+    found = {
+        row[0]: (int(row[1] or 0), row[2] or "active")
+        for row in registry.filter(pl.col("id").is_in(list(wanted))).collect().iter_rows()
+    }
+    taken = [b for b in bases if b in found]
+    if taken:
+        suffixed = [f"{b}-{n}" for b in taken for n in range(2, 10)]
+        found.update(
+            {
+                row[0]: (int(row[1] or 0), row[2] or "active")
+                for row in registry.filter(pl.col("id").is_in(suffixed)).collect().iter_rows()
+            }
+        )
+    return found
+
+
+def _plan_ids(
     plan: WritePlan,
-    state: StoreState,
-    scope: Scope,
+    registry: Mapping[str, tuple[int, str]],
+    previous: pl.DataFrame,
+    before_ids: pl.Series,
+    customers: Customers,
+    keys: pl.Series,
+    evidence: Evidence,
+    clustering: Clustering,
+    overrides: Overrides,
+    erase: set[str],
+    now_ms: int,
+) -> None:
+    """Record what happened to customer ids: issued, absorbed, split off, records moved, erased."""
+    reason = ""
+    if erase:
+        reason = "records erased (idgraph forget)"
+    elif overrides.cannot_link:
+        reason = f"split by a reviewer: {overrides.reason or 'no reason given'}"
+    alive = customers.rows["id"]
+    everyone = pl.concat([alive, before_ids]).unique().sort()
+    missing = everyone.filter(~everyone.is_in(list(registry)))
+    alive_set = set(alive.to_list())
+    plan.ids.created = [(cid, now_ms if cid in alive_set else 0) for cid in missing.to_list()]
+    before_set = set(before_ids.to_list())
+    if previous.height == 0:
+        plan.ids.erased = [(cid, now_ms) for cid in sorted(before_set - alive_set)]
+        return
+    now = customers.memberships.rename({"record": "key", "customer": "new"})
+    paired = previous.join(now, on="key", how="left")
+    stable = (
+        paired.group_by("customer")
+        .agg(pl.col("new").n_unique().alias("n"), pl.col("new").first().alias("only"))
+        .filter((pl.col("n") == 1) & (pl.col("only") == pl.col("customer")))
+    )
+    affected = paired.join(stable.select("customer"), on="customer", how="anti")
+    if affected.height:
+        before = dict(affected.select("key", "customer").iter_rows())
+        targets = set(affected["new"].drop_nulls().to_list())
+        after_rows = customers.memberships.filter(pl.col("customer").is_in(list(targets)))
+        touched = set(before) | set(after_rows["record"].to_list())
+        near_record = pl.Series([k in touched for k in keys.to_list()])
+        edges = evidence.edges
+        near = (near_record.gather(edges["a"]) | near_record.gather(edges["b"])).to_numpy()
+        accepted = _evidence_objects(
+            keys, edges, np.flatnonzero(clustering.accepted & near).tolist()
+        )
+        refused = [(i, r) for i, r in clustering.blocked if near[i]]
+        objects = _evidence_objects(keys, edges, [i for i, _ in refused])
+        blocked = [BlockedLink(e, r) for e, (_, r) in zip(objects, refused, strict=True)]
+        changes = lineage(
+            before,
+            list(after_rows.select("customer", "record").iter_rows()),
+            accepted,
+            blocked,
+            split_reason=reason,
+            previous_ids=before_set,
+        )
+        plan.ids.merged = [
+            (a.old, a.survivor, now_ms, a.evidence, a.records) for a in changes.absorbed
+        ]
+        plan.ids.split = [(s.new, s.origin, now_ms, s.reason, s.records) for s in changes.split_off]
+        plan.ids.moved = [
+            (m.origin, m.target, now_ms, m.reason, m.evidence, m.records) for m in changes.moved
+        ]
+    absorbed = {old for old, *_ in plan.ids.merged}
+    plan.ids.erased = [(cid, now_ms) for cid in sorted(before_set - alive_set - absorbed)]
+
+
+def _customer_rows(
+    customers: Customers, splits: Sequence[ComponentSplit], plan: WritePlan
+) -> pl.DataFrame:
+    """Customers cut out of an oversized component go to review, with the reason."""
+    rows = customers.rows
+    reason_of = {key: split.reason for split in splits for key in split.record_keys}
+    if not reason_of:
+        return rows
+    flagged = (
+        plan.memberships.filter(pl.col("record").is_in(list(reason_of)))
+        .with_columns(pl.col("record").replace_strict(reason_of, return_dtype=pl.Utf8).alias("why"))
+        .group_by("customer")
+        .agg(pl.col("why").first())
+    )
+    return (
+        rows.join(flagged, left_on="id", right_on="customer", how="left")
+        .with_columns(
+            pl.when(pl.col("why").is_not_null())
+            .then(True)
+            .otherwise(pl.col("flagged"))
+            .alias("flagged"),
+            pl.when(pl.col("why").is_not_null())
+            .then(pl.lit("split: ") + pl.col("why"))
+            .otherwise(pl.col("flag_reason"))
+            .alias("flag_reason"),
+        )
+        .drop("why")
+    )
+
+
+def _add_traits(
+    plan: WritePlan,
+    customers: Customers,
+    snapshot: Snapshot,
+    traits: TraitsConfig,
+    as_of_ms: int,
+) -> pl.DataFrame:
+    """Every computed trait of the written customers (typed later with the source traits)."""
+    events = pl.concat(
+        [
+            snapshot.events.select("id", "record_key", "name", "ts"),
+            plan.new_events.select("id", "record_key", "name", "ts"),
+        ]
+    ).join(plan.memberships.rename({"record": "record_key"}), on="record_key", how="inner")
+    properties = pl.concat([snapshot.event_properties, plan.new_event_properties])
+    rows = plan.customers
+    computed = compute_trait_columns(
+        traits,
+        TraitEvents(events.select("customer", "name", "ts", "id"), properties),
+        customers=rows["id"],
+        as_of_ms=as_of_ms,
+        birth_dates=rows["birth_date"],
+    )
+    return pl.concat([rows, computed], how="horizontal") if computed.width else rows
+
+
+#: The RFM measures and scores of every stored buyer (`_rescore_rfm`).
+_RFM_COLUMNS = ("rfm_last_order_ts", "rfm_orders", "rfm_spent", "rfm_score")
+
+
+def _rescore_rfm(mirror: Mirror, plan: WritePlan) -> None:
+    """Score the written buyers against every buyer, and rescore stored ones that moved.
+
+    RFM scores are quintiles over all buyers, so they cannot be computed for the touched
+    customers alone: the stored measures of the others are read and every score a full run
+    would change is changed.
+    """
+    written = plan.customers
+    skip = set(written["id"].to_list()) | set(plan.retired_customers)
+    stored = mirror.scan("customers")
+    names = stored.collect_schema().names()
+    if "rfm_orders" in names:
+        others = (
+            stored.select("id", *_RFM_COLUMNS)
+            .filter((pl.col("rfm_orders") > 0) & ~pl.col("id").is_in(list(skip)))
+            .collect()
+        )
+    else:
+        others = pl.DataFrame(
+            schema={
+                "id": pl.Utf8,
+                "rfm_last_order_ts": pl.Int64,
+                "rfm_orders": pl.Int64,
+                "rfm_spent": pl.Float64,
+                "rfm_score": pl.Utf8,
+            }
+        )
+    buyers = written.filter(pl.col("rfm_orders").fill_null(0) > 0)
+    recency, frequency, monetary = rfm_scores(
+        pl.concat(
+            [buyers["rfm_last_order_ts"].cast(pl.Int64), others["rfm_last_order_ts"].cast(pl.Int64)]
+        ).to_numpy(),
+        pl.concat(
+            [buyers["rfm_orders"].cast(pl.Int64), others["rfm_orders"].cast(pl.Int64)]
+        ).to_numpy(),
+        pl.concat(
+            [
+                buyers["rfm_spent"].cast(pl.Float64),
+                others["rfm_spent"].cast(pl.Float64).fill_null(0.0),
+            ]
+        ).to_numpy(),
+    )
+    text = rfm_text(recency, frequency, monetary)
+    n = buyers.height
+    scored = pl.DataFrame(
+        {
+            "id": buyers["id"],
+            "rfm_recency": recency[:n],
+            "rfm_frequency": frequency[:n],
+            "rfm_monetary": monetary[:n],
+            "rfm_score": text[:n],
+        }
+    )
+    plan.customers = written.update(scored, on="id")
+    moved = pl.DataFrame(
+        {
+            "id": others["id"],
+            "rfm_recency": recency[n:],
+            "rfm_frequency": frequency[n:],
+            "rfm_monetary": monetary[n:],
+            "rfm_score": pl.Series(text[n:], dtype=pl.Utf8),
+            "_before": others["rfm_score"],
+        }
+    ).filter(pl.col("rfm_score") != pl.col("_before").fill_null(""))
+    plan.trait_updates = moved.drop("_before")
+
+
+def _customer_columns(
+    record_traits: pl.DataFrame,
+    customers: pl.DataFrame,
+    traits: TraitsConfig,
+    snapshot: Snapshot,
+) -> dict[str, ColumnType]:
+    """Columns for source traits and computed traits; a computed trait's type wins."""
+    existing = snapshot.customer_columns
+    declared = traits.columns()
+    columns = {
+        name: kind
+        for name, kind in new_columns("Customer", record_traits, existing).items()
+        if name not in declared
+    }
+    undeclared = [
+        name for name, kind in declared.items() if kind is None and name in customers.columns
+    ]
+    for name in undeclared:
+        if name in existing:
+            continue
+        values = customers[name].drop_nulls()
+        if values.len() == 0:
+            continue
+        kinds = {_python_kind(v) for v in values.unique().to_list()}
+        kinds.discard(None)
+        if kinds:
+            columns[name] = kinds.pop() if len(kinds) == 1 else "STRING"  # type: ignore[assignment]
+    columns.update({name: kind for name, kind in declared.items() if kind and name not in existing})
+    return dict(sorted(columns.items()))
+
+
+def _python_kind(value: Any) -> ColumnType | None:
+    if isinstance(value, bool):
+        return "BOOLEAN"
+    if isinstance(value, int | float):
+        return "DOUBLE"
+    if isinstance(value, str):
+        return "STRING"
+    return None
+
+
+def _type_traits(
+    rows: pl.DataFrame,
+    customers: Customers,
+    traits: TraitsConfig,
+    snapshot: Snapshot,
+    added: Mapping[str, ColumnType],
+) -> pl.DataFrame:
+    """Source traits as typed customer columns; a computed trait of the same name wins."""
+    types = {**snapshot.customer_columns, **added}
+    long = customers.traits
+    if long.height == 0:
+        return rows
+    computed = set(rows.columns)
+    columns = []
+    for name, part in long.partition_by("name", as_dict=True, maintain_order=True).items():
+        trait = str(name[0] if isinstance(name, tuple) else name)
+        if trait in computed or trait in NODE_TABLES["Customer"] or trait not in types:
+            continue
+        values = typed_column(part["value"], types[trait]).alias(trait)
+        columns.append(pl.DataFrame({"id": part["customer"], trait: values}))
+    for extra in columns:
+        rows = rows.join(extra, on="id", how="left")
+    return rows
+
+
+def _keep_unchanged(
+    mirror: Mirror, plan: WritePlan, snapshot: Snapshot, scope: Scope, merged: Merged
 ) -> None:
     """Leave out of the plan the customers of the scope that come out exactly as stored.
 
@@ -262,295 +815,167 @@ def _keep_unchanged(
     or override, none gained an event, none holds an identifier whose verdict changed, and
     none sits in a block crossing the size cap.
     """
-    dirty = {r.key for r in [*plan.new_records, *plan.changed_records]}
-    dirty |= {e.record_key for e in plan.new_events} | set(plan.erased_records)
-    dirty |= {k for lk in plan.new_links for k in (lk.a, lk.b)}
-    dirty |= {k for a, b, _, _ in plan.new_apart for k in (a, b)} | scope.unsettled
-    flipped = {row.key for row in plan.changed_identifiers}
-    dirty |= {h for key in flipped for h in scope.holders.get(key, ())}
-    before = grouped((customer, record) for record, customer in state.assignment.items())
-    now = grouped(plan.memberships)
-    candidates = {cid for cid, keys in now.items() if before.get(cid) == keys and not keys & dirty}
+    dirty = set(merged.new["key"].to_list()) | set(merged.changed["key"].to_list())
+    dirty |= set(plan.new_events["record_key"].to_list()) | set(plan.erased_records)
+    dirty |= set(plan.new_links["a"].to_list()) | set(plan.new_links["b"].to_list())
+    dirty |= set(plan.new_apart["a"].to_list()) | set(plan.new_apart["b"].to_list())
+    dirty |= scope.unsettled
+    for key in plan.changed_identifiers["key"].to_list():
+        dirty |= scope.holders.get(key, set())
+    before = snapshot.assignment.group_by("customer").agg(pl.col("key").sort())
+    now = plan.memberships.group_by("customer").agg(pl.col("record").sort().alias("key"))
+    same_members = now.join(before, on=["customer", "key"], how="semi")
+    clean = same_members.filter(
+        ~pl.col("key").list.eval(pl.element().is_in(list(dirty))).list.any()
+    )
+    candidates = set(clean["customer"].to_list())
     if not candidates:
         return
-    types = {**NODE_TABLES["Customer"], **state.customer_columns, **plan.customer_columns}
-    stored = {
-        row["customer"]["id"]: row["customer"]
-        for row in graph.scope_rows("scope_customers", candidates, param="ids")
-    }
-    same = {
-        row["id"]
-        for row in plan.customers
-        if row["id"] in candidates
-        and row["id"] in stored
-        and _same_customer(row, stored[row["id"]], types)
-    }
+    stored = mirror.scan("customers").filter(pl.col("id").is_in(list(candidates))).collect()
+    if stored.height == 0:
+        return
+    written = plan.customers.filter(pl.col("id").is_in(list(candidates)))
+    same = _same_rows(written, stored)
     if not same:
         return
-    kept = {record for cid in same for record in now[cid]}
-    plan.customers = [row for row in plan.customers if row["id"] not in same]
-    plan.memberships = [(c, r) for c, r in plan.memberships if c not in same]
+    kept_records = set(
+        plan.memberships.filter(pl.col("customer").is_in(list(same)))["record"].to_list()
+    )
+    plan.customers = plan.customers.filter(~pl.col("id").is_in(list(same)))
+    plan.memberships = plan.memberships.filter(~pl.col("customer").is_in(list(same)))
     plan.retired_customers = [c for c in plan.retired_customers if c not in same]
-    plan.scope_records = [k for k in plan.scope_records if k not in kept]
-    plan.evidence = [e for e in plan.evidence if e.a not in kept]
+    plan.scope_records = [k for k in plan.scope_records if k not in kept_records]
+    plan.evidence = plan.evidence.filter(~pl.col("a").is_in(list(kept_records)))
 
 
-def _same_customer(
-    row: Mapping[str, object], stored: Mapping[str, object], types: Mapping[str, ColumnType]
-) -> bool:
-    """Whether a customer row equals the stored node, value for value as the store holds it."""
-    names = set(row) | {name for name, value in stored.items() if value is not None}
-    return all(
-        coerce(row.get(name), types.get(name, "STRING")) == stored.get(name)
-        for name in names - {"updated_ts"}
-    )
+def _same_rows(written: pl.DataFrame, stored: pl.DataFrame) -> set[str]:
+    """Ids whose written row equals the stored one in every column but `updated_ts`."""
+    names = [c for c in written.columns if c != "updated_ts"]
+    extra = [c for c in stored.columns if c not in written.columns and c != "updated_ts"]
+    left = written.select(names)
+    right = stored.select([c for c in names if c in stored.columns])
+    for column in names:
+        if column not in right.columns:
+            right = right.with_columns(pl.lit(None).alias(column))
+    right = right.select(names).cast(dict(left.schema), strict=False)  # type: ignore[arg-type]
+    same = left.join(right, on=names, how="semi", nulls_equal=True)["id"]
+    result = set(same.to_list())
+    if extra:
+        present = stored.filter(pl.any_horizontal([pl.col(c).is_not_null() for c in extra]))["id"]
+        result -= set(present.to_list())
+    return result
 
 
-def _plan_blocks(
+def _mirror_changes(
+    mirror: Mirror,
     plan: WritePlan,
-    scope: Scope | None,
-    ordered: Sequence[Record],
-    views: Sequence[Mapping[str, str]],
-    config: MatchConfig,
-) -> None:
-    """Block edges to write: the scope's changes, or every record's on a full run."""
-    if scope is not None:
-        plan.new_blocks = sorted(scope.new_blocks)
-        plan.add_blocks = sorted(scope.add_blocks)
-        plan.drop_blocks = sorted(scope.drop_blocks)
-        return
-    for record, view in zip(ordered, views, strict=True):
-        plan.add_blocks.extend((record.key, b) for b in sorted(record_blocks(view, config.fuzzy)))
-    plan.new_blocks = sorted({b for _, b in plan.add_blocks})
-
-
-def _registry(
-    graph: GraphStore,
-    previous_ids: Iterable[str],
-    ordered: Sequence[Record],
-    components: Sequence[Sequence[int]],
-) -> dict[str, tuple[int, str]]:
-    """Registry entries (created_ts, status) of the previous ids and of the ids new
-    components would be given, so an id is never issued twice."""
-    bases = {new_customer_id([ordered[i].key for i in c]) for c in components}
-    found = _registry_rows(graph, set(previous_ids) | bases)
-    taken = [base for base in bases if base in found]
-    # An id is never issued twice: a reissue gets a suffix (`assign_ids`); know those too.
-    found.update(_registry_rows(graph, {f"{b}-{n}" for b in taken for n in range(2, 10)}))
-    return found
-
-
-def _registry_rows(graph: GraphStore, ids: Collection[str]) -> dict[str, tuple[int, str]]:
-    return {
-        row["id"]: (int(row["created_ts"] or 0), row["status"] or "active")
-        for row in graph.scope_rows("scope_customer_ids", ids, param="ids")
-    }
-
-
-def _plan_ids(
-    plan: WritePlan,
+    verdicts: pl.DataFrame,
     registry: Mapping[str, tuple[int, str]],
-    before: Mapping[str, str],
-    clustering: Clustering,
-    overrides: Overrides,
-    erase: set[str],
-    now_ms: int,
-) -> None:
-    """Record what happened to customer ids: issued, absorbed, split off, records moved, erased."""
-    reason = ""
-    if erase:
-        reason = "records erased (idgraph forget)"
-    elif overrides.cannot_link:
-        reason = f"split by a reviewer: {overrides.reason or 'no reason given'}"
-    kept = {k: c for k, c in before.items() if k not in erase}
-    changes = lineage(
-        kept, plan.memberships, clustering.accepted, clustering.blocked, split_reason=reason
-    )
-    alive = {row["id"] for row in plan.customers}
-    absorbed = {a.old for a in changes.absorbed}
-    for customer_id in sorted(alive | set(before.values())):
-        if customer_id not in registry:
-            plan.ids.created.append((customer_id, now_ms if customer_id in alive else 0))
-    plan.ids.merged = [(a.old, a.survivor, now_ms, a.evidence, a.records) for a in changes.absorbed]
-    plan.ids.split = [(s.new, s.origin, now_ms, s.reason, s.records) for s in changes.split_off]
-    plan.ids.moved = [
-        (m.origin, m.target, now_ms, m.reason, m.evidence, m.records) for m in changes.moved
-    ]
-    plan.ids.erased = [(cid, now_ms) for cid in sorted(set(before.values()) - alive - absorbed)]
-
-
-def _add_traits(
-    graph: GraphStore,
-    plan: WritePlan,
-    state: StoreState,
-    traits: TraitsConfig,
-    as_of_ms: int,
-) -> None:
-    """Compute every trait of the written customers; computed values beat source traits."""
-    owner = {record: customer for customer, record in plan.memberships}
-    stored = ((owner.get(e.record), e.name, e.ts, e.properties) for e in state.events)
-    new = ((owner.get(e.record_key), e.name, e.ts, e.properties) for e in plan.new_events)
-    computed = compute_traits(
-        traits,
-        events_frame([*stored, *new]),
-        customers=[row["id"] for row in plan.customers],
-        birth_dates=[row.get("birth_date") for row in plan.customers],
-        as_of_ms=as_of_ms,
-    )
-    for row in plan.customers:
-        row.update(computed[row["id"]])
-    if not plan.full and traits.builtins.rfm is not None:
-        _rescore_rfm(graph, plan, state)
-
-
-#: The RFM measures and scores of every stored buyer (`_rescore_rfm`).
-_RFM_POPULATION = (
-    "MATCH (c:Customer) WHERE c.rfm_orders > 0 RETURN c.id AS id, "
-    "c.rfm_last_order_ts AS last, c.rfm_orders AS orders, c.rfm_spent AS spent, "
-    "c.rfm_score AS score"
-)
-
-
-def _rescore_rfm(graph: GraphStore, plan: WritePlan, state: StoreState) -> None:
-    """Score the written buyers against every buyer, and rescore stored ones that moved.
-
-    RFM scores are quintiles over all buyers, so they cannot be computed for the touched
-    customers alone: the stored measures of the others are read (one scan of the buyers,
-    column by column) and every score a full run would change is changed.
-    """
-    written = {row["id"]: row for row in plan.customers}
-    skip = set(written) | set(plan.retired_customers)
-    stored: dict[str, list[Any]] = {}
-    if "rfm_orders" in state.customer_columns:
-        stored = graph.query_columns("rfm_population", _RFM_POPULATION)
-    kept = [i for i, cid in enumerate(stored.get("id", [])) if cid not in skip]
-
-    def others(column: str, default: object = None) -> list[Any]:
-        values = stored.get(column, [])
-        return [default if values[i] is None else values[i] for i in kept]
-
-    buyers = [row for row in plan.customers if (row.get("rfm_orders") or 0) > 0]
-    recency, frequency, monetary = rfm_scores(
-        [row["rfm_last_order_ts"] for row in buyers] + others("last"),
-        [row["rfm_orders"] for row in buyers] + others("orders"),
-        [row["rfm_spent"] for row in buyers] + others("spent", 0.0),
-    )
-    text = rfm_text(recency, frequency, monetary)
-
-    def scores(position: int) -> dict[str, object]:
-        return {
-            "rfm_recency": int(recency[position]),
-            "rfm_frequency": int(frequency[position]),
-            "rfm_monetary": int(monetary[position]),
-            "rfm_score": text[position],
+    merged: Merged,
+    records: pl.DataFrame,
+    view: pl.DataFrame,
+    config: MatchConfig,
+    snapshot: Snapshot,
+    scope: Scope | None,
+    links: pl.DataFrame,
+) -> MirrorChanges:
+    """The mirror's rows this run changes (all of them on a full run)."""
+    changes = MirrorChanges(full=scope is None)
+    assigned = records.join(plan.memberships.rename({"record": "key"}), on="key", how="left")
+    blocks = record_blocks(view, config.fuzzy)
+    if scope is None:
+        changes.upserts = {
+            "records": assigned.select(*RECORDS, "customer"),
+            "record_traits": merged.traits,
+            "identifiers": merged.identifiers.sort("record", "kind", "value"),
+            "blocks": blocks,
+            "verdicts": verdicts.select(list(VERDICTS)),
+            "links": links,
+            "apart": pl.concat([snapshot.apart, plan.new_apart]),
+            "events": pl.concat(
+                [
+                    snapshot.events.filter(~pl.col("record_key").is_in(plan.erased_records)),
+                    plan.new_events.select("id", "record_key", "name", "ts"),
+                ]
+            ),
+            "event_properties": pl.concat([snapshot.event_properties, plan.new_event_properties]),
+            "customers": plan.customers,
+            "registry": _whole_registry(mirror, _registry_rows(plan, registry)),
         }
-
-    for position, row in enumerate(buyers):
-        row.update(scores(position))
-    ids, before = others("id"), others("score")
-    for offset, (customer_id, score) in enumerate(zip(ids, before, strict=True)):
-        if text[len(buyers) + offset] != score:
-            plan.trait_updates.append({"id": customer_id, **scores(len(buyers) + offset)})
-
-
-def _customer_columns(
-    record_traits: Sequence[Mapping[str, object]],
-    customers: Sequence[Mapping[str, object]],
-    traits: TraitsConfig,
-    existing: Mapping[str, ColumnType],
-) -> dict[str, ColumnType]:
-    """Columns for source traits and computed traits; a computed trait's type wins."""
-    declared = traits.columns()
-    columns = {
-        name: kind
-        for name, kind in _new_columns("Customer", record_traits, existing).items()
-        if name not in declared
+        return changes
+    written = set(plan.memberships["record"].to_list())
+    touched = pl.concat([merged.new.select("key"), merged.changed.select("key")])
+    changes.upserts = {
+        "records": assigned.filter(pl.col("key").is_in(list(written))).select(*RECORDS, "customer"),
+        "record_traits": merged.traits.join(touched, left_on="record", right_on="key", how="semi"),
+        "identifiers": merged.identifiers.join(
+            touched, left_on="record", right_on="key", how="semi"
+        ),
+        "blocks": blocks.join(touched, left_on="record", right_on="key", how="semi"),
+        "verdicts": pl.concat([plan.new_identifiers, plan.changed_identifiers]),
+        "links": plan.new_links,
+        "apart": plan.new_apart,
+        "events": plan.new_events.select("id", "record_key", "name", "ts"),
+        "event_properties": plan.new_event_properties,
+        "customers": _with_rfm_updates(mirror, plan),
+        "registry": _registry_rows(plan, registry),
     }
-    undeclared = [name for name, kind in declared.items() if kind is None]
-    columns.update(
-        _new_columns(
-            "Customer", [{n: row.get(n) for n in undeclared} for row in customers], existing
-        )
-    )
-    columns.update({name: kind for name, kind in declared.items() if kind and name not in existing})
-    return dict(sorted(columns.items()))
-
-
-def _apply_overrides(
-    records: Mapping[str, Record],
-    state: StoreState,
-    overrides: Overrides,
-    links: list[Link],
-    plan: WritePlan,
-    now_ms: int,
-) -> list[tuple[str, str]]:
-    """Validate the overrides, queue the new ones, and return every cannot-link pair."""
-    for a, b in [*overrides.must_link, *overrides.cannot_link]:
-        for key in (a, b):
-            if key not in records:
-                raise NotFoundError(f"no record with key {key!r}")
-        if a == b:
-            raise ConfigError(f"an override needs two different records, got {a!r} twice")
-    apart = {tuple(sorted(pair)) for pair in state.apart}
-    for a, b in overrides.must_link:
-        if tuple(sorted((a, b))) in apart:
-            raise ConfigError(
-                f"records {a} and {b} were split apart by a reviewer; a must-link cannot "
-                "override that (removing a split is not supported yet)"
-            )
-        links.append(Link(a, b, "must_link"))
-    for a, b in overrides.cannot_link:
-        pair = tuple(sorted((a, b)))
-        if pair not in apart:
-            apart.add(pair)
-            plan.new_apart.append(
-                (pair[0], pair[1], overrides.reason or "split by a reviewer", now_ms)
-            )
-    return sorted((a, b) for a, b in apart)
-
-
-def _flag_split_parts(plan: WritePlan, splits: Sequence[ComponentSplit]) -> None:
-    """Customers cut out of an oversized component go to review, with the reason."""
-    reason_of = {key: split.reason for split in splits for key in split.record_keys}
-    if not reason_of:
-        return
-    customer_reason = {
-        customer: reason_of[record] for customer, record in plan.memberships if record in reason_of
+    gone = pl.DataFrame({"key": plan.erased_records}, schema={"key": pl.Utf8})
+    alive = set(plan.customers["id"].to_list())
+    retired = [c for c in plan.retired_customers if c not in alive]
+    changes.deletes = {
+        "records": gone,
+        "record_traits": gone.rename({"key": "record"}),
+        "identifiers": gone.rename({"key": "record"}),
+        "blocks": gone.rename({"key": "record"}),
+        "events": snapshot.events.filter(pl.col("record_key").is_in(plan.erased_records)).select(
+            "id"
+        ),
+        "event_properties": snapshot.events.filter(
+            pl.col("record_key").is_in(plan.erased_records)
+        ).select("id"),
+        "links": snapshot.links.filter(
+            pl.col("a").is_in(plan.erased_records) | pl.col("b").is_in(plan.erased_records)
+        ).select("a", "b", "rule"),
+        "apart": snapshot.apart.filter(
+            pl.col("a").is_in(plan.erased_records) | pl.col("b").is_in(plan.erased_records)
+        ).select("a", "b"),
+        "customers": pl.DataFrame({"id": retired}, schema={"id": pl.Utf8}),
     }
-    for row in plan.customers:
-        if row["id"] in customer_reason:
-            row["flagged"] = True
-            row["flag_reason"] = f"split: {customer_reason[row['id']]}"
+    return changes
 
 
-def _column_type(value: object) -> ColumnType | None:
-    if isinstance(value, bool):
-        return "BOOLEAN"
-    if isinstance(value, int | float):
-        return "DOUBLE"
-    if isinstance(value, str):
-        return "STRING"
-    return None
+def _whole_registry(mirror: Mirror, changed: pl.DataFrame) -> pl.DataFrame:
+    """Every registry entry, with this run's changes (a full run rewrites the table)."""
+    stored = mirror.load("registry").join(changed.select("id"), on="id", how="anti")
+    return pl.concat([stored, changed]).sort("id")
 
 
-def _new_columns(
-    label: str, values: Sequence[Mapping[str, object]], existing: Mapping[str, ColumnType]
-) -> dict[str, ColumnType]:
-    """Columns to add for traits / event properties: typed by their values, names allowlisted."""
-    seen: dict[str, set[ColumnType]] = {}
-    for mapping in values:
-        for name, value in mapping.items():
-            kind = _column_type(value)
-            if kind is not None and name not in existing:
-                seen.setdefault(name, set()).add(kind)
-    added: dict[str, ColumnType] = {}
-    for name, kinds in sorted(seen.items()):
-        if name in NODE_TABLES[label]:
-            continue
-        try:
-            check_property_name(name)
-        except ConfigError:
-            logger.warning("%s %r kept in JSON only: not a valid property name", label, name)
-            continue
-        added[name] = next(iter(kinds)) if len(kinds) == 1 else "STRING"
-    return added
+def _with_rfm_updates(mirror: Mirror, plan: WritePlan) -> pl.DataFrame:
+    """The written customers, and stored ones whose RFM scores moved (whole rows)."""
+    if plan.trait_updates.height == 0:
+        return plan.customers
+    ids = plan.trait_updates["id"]
+    stored = mirror.scan("customers").filter(pl.col("id").is_in(ids.implode())).collect()
+    moved = stored.update(plan.trait_updates, on="id")
+    return pl.concat([plan.customers, moved], how="diagonal_relaxed")
+
+
+def _registry_rows(plan: WritePlan, registry: Mapping[str, tuple[int, str]]) -> pl.DataFrame:
+    """Registry rows this run writes: ids issued, and ids retired by a merge or erasure."""
+    created = dict(plan.ids.created)
+
+    def born(cid: str) -> int:
+        return created.get(cid, registry.get(cid, (0, ""))[0])
+
+    rows = [(cid, ts, "active") for cid, ts in plan.ids.created]
+    rows += [(old, born(old), "merged") for old, *_ in plan.ids.merged]
+    rows += [(cid, born(cid), "erased") for cid, _ in plan.ids.erased]
+    return pl.DataFrame(
+        {
+            "id": [r[0] for r in rows],
+            "created_ts": [r[1] for r in rows],
+            "status": [r[2] for r in rows],
+        },
+        schema={"id": pl.Utf8, "created_ts": pl.Int64, "status": pl.Utf8},
+    ).unique(subset=["id"], keep="last")

@@ -24,6 +24,15 @@ FIXTURE_INPUTS = [
 AS_OF = "2026-11-01"
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _state_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Mirrors of Neo4j stores go to a temporary folder, never the user's cache."""
+    folder = tmp_path_factory.mktemp("neo4j_state")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("IDGRAPH_STATE_DIR", str(folder))
+        yield
+
+
 def load_truth() -> dict[str, str]:
     with (FIXTURES / "truth.csv").open(newline="", encoding="utf-8") as handle:
         return {row["record_key"]: row["person_id"] for row in csv.DictReader(handle)}

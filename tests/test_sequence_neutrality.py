@@ -21,10 +21,11 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from bench.generate import run as generate_files
-from idgraph.index import index_problems
+from idgraph.match.config import load_match_config
 from idgraph.normalize.record import NormalizeOptions
 from idgraph.pipeline import run_ingest
 from idgraph.query import IdentityGraph
+from idgraph.state.check import mirror_problems
 from idgraph.store.ladybug import LadybugStore
 from tests.conftest import FIXTURE_INPUTS, ingest_fixtures
 
@@ -38,9 +39,9 @@ def _partition(store: Path) -> set[frozenset[str]]:
 
 
 def _index_problems(store: Path) -> list[str]:
-    """Where the scope index, kept by every incremental ingest, disagrees with the graph."""
+    """Where the mirror, kept by every incremental ingest, disagrees with the graph."""
     with LadybugStore(store, read_only=True) as graph:
-        return index_problems(graph)
+        return mirror_problems(graph, load_match_config(None))
 
 
 def _chunks(folder: Path, parts: int) -> list[Path]:

@@ -1,67 +1,79 @@
-"""Blocking: candidate pairs from shared keys, never from all pairs.
+"""Blocking: candidate pairs from shared keys, never from all pairs, as a join on a key column.
 
-Pure functions over the derived match fields of a batch of records; no store, no globals, so the
-same code can run per partition elsewhere.
+Pure functions over the match view of the records being resolved; no store, so the same code
+runs on a whole store, an incremental run's scope, or a partition elsewhere.
 """
 
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import jellyfish
+import polars as pl
 
 from idgraph.match.config import BlockPart, FuzzyRule
+from idgraph.match.view import per_distinct
 
 logger = logging.getLogger(__name__)
 
-MatchFields = Mapping[str, str]
+__all__ = [
+    "BlockingStats",
+    "block_key_column",
+    "candidate_pairs",
+    "record_blocks",
+    "stored_block_key",
+]
+
+#: Separates the parts of a block key, and a rule's name from its key.
+SEPARATOR = "\x1f"
 
 
-def key_part(fields: MatchFields, part: BlockPart) -> str | None:
-    """One transformed field value, or None when the record cannot be blocked on it."""
-    value = fields.get(part.field)
-    if not value:
-        return None
+def _metaphone(value: str) -> str:
+    return jellyfish.metaphone(value)
+
+
+def _part(view: pl.DataFrame, part: BlockPart) -> pl.Series:
+    values = view[part.field]
     match part.transform:
         case "exact":
-            return value
+            out = values
         case "phonetic":
-            return jellyfish.metaphone(value) or None
+            out = per_distinct(values, _metaphone)
         case "prefix3":
-            return value[:3]
+            out = values.str.slice(0, 3)
         case "initial":
-            return value[:1]
+            out = values.str.slice(0, 1)
         case "year":
-            return value[:4]
-    raise AssertionError(part.transform)  # pragma: no cover - Literal is closed
+            out = values.str.slice(0, 4)
+    return out.set(out == "", None)
 
 
-def block_key(fields: MatchFields, parts: Sequence[BlockPart]) -> str | None:
-    values = []
-    for part in parts:
-        value = key_part(fields, part)
-        if value is None:
-            return None
-        values.append(value)
-    return "\x1f".join(values)
+def block_key_column(view: pl.DataFrame, parts: Sequence[BlockPart]) -> pl.Series:
+    """Each record's blocking key for `parts`, null when a part is missing."""
+    series = [_part(view, part) for part in parts]
+    return pl.select(pl.concat_str(series, separator=SEPARATOR).alias("block")).to_series()
 
 
 def stored_block_key(rule: FuzzyRule, key: str) -> str:
-    """A block as the store keeps it (`Block.key`): the rule's name, then its key value."""
-    return f"{rule.name}\x1f{key}"
+    """A block as the store knows it: the rule's name, then its key value."""
+    return f"{rule.name}{SEPARATOR}{key}"
 
 
-def record_blocks(fields: MatchFields, rules: Sequence[FuzzyRule]) -> set[str]:
-    """Every stored block key of one record, so a later batch can find it as a candidate."""
-    keys = set()
+def record_blocks(view: pl.DataFrame, rules: Sequence[FuzzyRule]) -> pl.DataFrame:
+    """Every (record key, stored block key) the records are in, over all rules."""
+    parts = []
     for rule in rules:
-        key = block_key(fields, rule.block_on)
-        if key is not None:
-            keys.add(stored_block_key(rule, key))
-    return keys
+        keys = block_key_column(view, rule.block_on)
+        parts.append(
+            pl.DataFrame({"record": view["key"], "block": keys})
+            .drop_nulls("block")
+            .with_columns((pl.lit(f"{rule.name}{SEPARATOR}") + pl.col("block")).alias("block"))
+        )
+    if not parts:
+        return pl.DataFrame(schema={"record": pl.Utf8, "block": pl.Utf8})
+    return pl.concat(parts).unique()
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,41 +88,60 @@ class BlockingStats:
 
 
 def candidate_pairs(
-    view: Sequence[MatchFields],
+    view: pl.DataFrame,
     rule: FuzzyRule,
     *,
     max_block_size: int,
-    sizes: Mapping[str, int] | None = None,
-) -> tuple[list[tuple[int, int]], BlockingStats]:
-    """Index pairs (i < j) sharing the rule's blocking key, skipping blocks over the cap.
+    sizes: Mapping[str, int] | pl.DataFrame | None = None,
+) -> tuple[pl.DataFrame, BlockingStats]:
+    """Record index pairs `(i, j)`, i < j, sharing the rule's key; blocks over the cap skipped.
 
-    `sizes` gives a block's size in the whole store (by `stored_block_key`) when `view` holds
-    only part of it, as in an incremental ingest: the cap must see the whole block, or a block
-    skipped in one big run would yield pairs when its records arrive a few at a time.
+    `sizes` gives a block's size in the whole store (by `stored_block_key`, as a mapping or a
+    frame with columns block, size) when `view` holds only part of it, as in an incremental
+    ingest: the cap must see the whole block, or a block skipped in one big run would yield
+    pairs when its records arrive a few at a time.
+
+    Returns:
+        Pairs as a frame with UInt32 columns `i` and `j` (row positions in `view`), sorted,
+        and the rule's statistics.
     """
-    blocks: dict[str, list[int]] = defaultdict(list)
-    for index, fields in enumerate(view):
-        key = block_key(fields, rule.block_on)
-        if key is not None:
-            blocks[key].append(index)
-    pairs: list[tuple[int, int]] = []
-    oversized = oversized_records = 0
-    for key, members in blocks.items():
-        if len(members) < 2:
-            continue
-        size = len(members)
-        if sizes is not None:
-            size = max(size, sizes.get(stored_block_key(rule, key), 0))
-        if size > max_block_size:
-            oversized += 1
-            oversized_records += len(members)
-            continue
-        for a_pos, a in enumerate(members):
-            for b in members[a_pos + 1 :]:
-                pairs.append((a, b))
+    keys = block_key_column(view, rule.block_on)
+    members = pl.DataFrame({"block": keys}).with_row_index("i").drop_nulls("block")
+    counts = members.group_by("block").agg(pl.len().alias("n"))
+    blocks = counts.height
+    shared = counts.filter(pl.col("n") >= 2)
+    if sizes is not None and shared.height:
+        stored = (
+            sizes
+            if isinstance(sizes, pl.DataFrame)
+            else pl.DataFrame(
+                {"block": list(sizes), "size": list(sizes.values())},
+                schema={"block": pl.Utf8, "size": pl.Int64},
+            )
+        )
+        prefix = f"{rule.name}{SEPARATOR}"
+        stored = stored.filter(pl.col("block").str.starts_with(prefix)).with_columns(
+            pl.col("block").str.slice(len(prefix))
+        )
+        shared = shared.join(stored, on="block", how="left").with_columns(
+            pl.max_horizontal("n", pl.col("size").fill_null(0)).alias("size")
+        )
+    else:
+        shared = shared.with_columns(pl.col("n").cast(pl.Int64).alias("size"))
+    over = shared.filter(pl.col("size") > max_block_size)
+    oversized, oversized_records = over.height, int(over["n"].sum()) if over.height else 0
     if oversized:
         logger.warning(
             "rule %s: skipped %d blocks over %d records", rule.name, oversized, max_block_size
         )
-    stats = BlockingStats(rule.name, len(blocks), len(pairs), oversized, oversized_records)
+    kept = members.join(
+        shared.filter(pl.col("size") <= max_block_size).select("block"), on="block", how="semi"
+    )
+    pairs = (
+        kept.join(kept, on="block", suffix="_b")
+        .filter(pl.col("i") < pl.col("i_b"))
+        .select(pl.col("i"), pl.col("i_b").alias("j"))
+        .sort("i", "j")
+    )
+    stats = BlockingStats(rule.name, blocks, pairs.height, oversized, oversized_records)
     return pairs, stats

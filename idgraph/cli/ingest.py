@@ -98,6 +98,13 @@ def ingest(
             "touch. Use it after changing the match config.",
         ),
     ] = False,
+    timings: Annotated[
+        bool,
+        typer.Option(
+            "--timings",
+            help="Print the seconds and memory (resident, and peak so far) of every stage.",
+        ),
+    ] = False,
 ) -> None:
     """Ingest files, resolve identities and store unified customers.
 
@@ -211,9 +218,20 @@ def ingest(
         )
     if report.changes is not None:
         _print_changes(report.changes)
+    if timings:
+        _print_timings(report)
     out.print(
         f"done in {report.seconds:.2f}s" + (" (dry run: nothing written)" if report.dry_run else "")
     )
+
+
+def _print_timings(report: IngestReport) -> None:
+    table = Table(title="stages")
+    for column in ("stage", "seconds", "memory MiB", "peak MiB"):
+        table.add_column(column, justify="left" if column == "stage" else "right")
+    for row in report.timings:
+        table.add_row(row.stage, f"{row.seconds:.2f}", f"{row.rss_mb:.0f}", f"{row.peak_mb:.0f}")
+    out.print(table)
 
 
 def _print_changes(changes: Any) -> None:

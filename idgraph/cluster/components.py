@@ -1,80 +1,181 @@
-"""Evidence graph -> unified customers, under identity limits.
+"""Evidence graph -> unified customers, under identity limits, on edge arrays.
 
-Plain connected components chain strangers together through one shared weak value, so links are
-applied strongest first with a union-find that refuses any union breaking an identity limit
-(e.g. two login user ids in one customer) or joining different strong attributes (two dates of
-birth). The accepted links form a forest-like evidence graph whose connected components are the
-customers; `networkx` checks that in the tests.
+Plain connected components chain strangers together through one shared weak value, so links
+are applied strongest first, and a union that would break an identity limit (two login user
+ids in one customer), join different strong attributes (two dates of birth) or cross a
+reviewer's cannot-link is refused. Most components can never meet such a conflict — their
+records carry one user id, one birth date — so they are found at once (connected components
+with scipy), and only the few that could are replayed edge by edge through a union-find that
+watches the limits. In both, the accepted edges are exactly those the edge-by-edge replay
+accepts: every explicit and fuzzy link, and the identifier links that join two groups (the
+greedy spanning forest in edge order, found with scipy's minimum spanning tree).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import polars as pl
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components, minimum_spanning_tree
 
 from idgraph.match.config import MatchConfig
-from idgraph.match.identity import identities_of, identity_classes
-from idgraph.models import EXPLICIT_LINK_RULES, Link, MatchEvidence, Record
+from idgraph.match.decide import IDENTIFIER, LINK
+
+__all__ = ["KEPT_APART", "Clustering", "Constraints", "cluster", "components_of"]
+
+Ints = npt.NDArray[np.int64]
+
+#: Why a link was refused because a person split the records apart.
+KEPT_APART = "a reviewer split these records apart (cannot-link override)"
 
 
-@dataclass(frozen=True, slots=True)
-class BlockedLink:
-    """A link the guards refused, with the reason a reviewer reads."""
+@dataclass(slots=True)
+class Constraints:
+    """What the guards watch, per record position.
 
-    evidence: MatchEvidence
-    reason: str
+    `limited` maps an identity-limited kind to (position, identity class) rows; `strong`
+    maps a strong attribute to (position, value) rows; `apart` holds cannot-link position
+    pairs.
+    """
+
+    limited: dict[str, pl.DataFrame] = field(default_factory=dict)
+    strong: dict[str, pl.DataFrame] = field(default_factory=dict)
+    apart: list[tuple[int, int]] = field(default_factory=list)
 
 
 @dataclass(slots=True)
 class Clustering:
-    """Records grouped into components; `labels[i]` is the component of `records[i]`."""
+    """Records grouped into components; `labels[i]` is the smallest position of i's customer.
 
-    labels: list[int]
-    accepted: list[MatchEvidence] = field(default_factory=list)
-    blocked: list[BlockedLink] = field(default_factory=list)
+    `accepted` is a mask over the edges; `blocked` lists refused edges (edge row, reason) in
+    the order they were refused.
+    """
+
+    labels: Ints
+    accepted: npt.NDArray[np.bool_]
+    blocked: list[tuple[int, str]] = field(default_factory=list)
 
     def components(self) -> list[list[int]]:
-        groups: dict[int, list[int]] = {}
-        for index, label in enumerate(self.labels):
-            groups.setdefault(label, []).append(index)
-        return list(groups.values())
+        """Record positions per customer, each list sorted, customers by first position."""
+        return components_of(self.labels)
+
+
+def components_of(labels: Ints) -> list[list[int]]:
+    order = np.argsort(labels, kind="stable")
+    sorted_labels = labels[order]
+    cuts = np.flatnonzero(np.diff(sorted_labels)) + 1
+    groups = np.split(order, cuts)
+    return sorted((g.tolist() for g in groups if len(g)), key=lambda g: g[0])
+
+
+def _plain_components(n: int, a: Ints, b: Ints) -> Ints:
+    graph = coo_matrix((np.ones(len(a), dtype=np.int8), (a, b)), shape=(n, n))
+    _, labels = connected_components(graph, directed=False)
+    result: Ints = np.asarray(labels, dtype=np.int64)
+    return result
+
+
+def _canonical(labels: Ints) -> Ints:
+    """Relabel every component by its smallest member position."""
+    n = len(labels)
+    smallest: Ints = np.full(labels.max() + 1 if n else 0, n, dtype=np.int64)
+    np.minimum.at(smallest, labels, np.arange(n, dtype=np.int64))
+    result: Ints = smallest[labels]
+    return result
+
+
+def _tense(
+    labels: Ints, constraints: Constraints, limits: Mapping[Any, int]
+) -> npt.NDArray[np.bool_]:
+    """Components (by label) where some union could be refused."""
+    tense = np.zeros(len(labels), dtype=bool)
+    label_series = pl.Series("comp", labels)
+    for kind, rows in constraints.limited.items():
+        if rows.height == 0:
+            continue
+        counts = (
+            rows.with_columns(label_series.gather(rows["pos"]).alias("comp"))
+            .group_by("comp")
+            .agg(pl.col("cls").n_unique().alias("n"))
+            .filter(pl.col("n") > limits[kind])
+        )
+        tense[counts["comp"].to_numpy()] = True
+    for rows in constraints.strong.values():
+        if rows.height == 0:
+            continue
+        counts = (
+            rows.with_columns(label_series.gather(rows["pos"]).alias("comp"))
+            .group_by("comp")
+            .agg(pl.col("value").n_unique().alias("n"))
+            .filter(pl.col("n") > 1)
+        )
+        tense[counts["comp"].to_numpy()] = True
+    for a, b in constraints.apart:
+        if labels[a] == labels[b]:
+            tense[labels[a]] = True
+    return tense
+
+
+def _forest(n: int, a: Ints, b: Ints, ranks: Ints) -> npt.NDArray[np.bool_]:
+    """Which edges (by position in a/b) the greedy union in rank order keeps: the spanning
+    forest of minimum total rank, since ranks are distinct."""
+    keep = np.zeros(len(a), dtype=bool)
+    if not len(a):
+        return keep
+    low, high = np.minimum(a, b), np.maximum(a, b)
+    loops = low == high
+    frame = pl.DataFrame({"lo": low, "hi": high, "rank": ranks, "pos": np.arange(len(a))}).filter(
+        ~pl.Series(loops)
+    )
+    first = frame.sort("rank").unique(subset=["lo", "hi"], keep="first")
+    graph = coo_matrix(
+        (
+            first["rank"].to_numpy().astype(np.float64) + 1.0,
+            (first["lo"].to_numpy(), first["hi"].to_numpy()),
+        ),
+        shape=(n, n),
+    ).tocsr()
+    tree = minimum_spanning_tree(graph).tocoo()
+    chosen = np.rint(tree.data).astype(np.int64) - 1
+    by_rank = np.full(int(ranks.max()) + 1, -1, dtype=np.int64)
+    by_rank[ranks] = np.arange(len(a))
+    keep[by_rank[chosen]] = True
+    return keep
 
 
 class _Constrained:
-    """Union-find whose roots carry the values that identity limits and strong attributes watch."""
+    """Union-find over a few records whose roots carry what the limits watch."""
 
     def __init__(
         self,
-        records: Sequence[Record],
-        links: Sequence[Link],
+        members: Sequence[int],
+        constraints: Constraints,
         config: MatchConfig,
-        apart: Sequence[tuple[str, str]] = (),
-    ):
-        self.parent = list(range(len(records)))
-        self.size = [1] * len(records)
+    ) -> None:
+        self.parent = {i: i for i in members}
+        self.size = dict.fromkeys(members, 1)
         self.config = config
+        wanted = set(members)
+        self.limited: dict[int, dict[str, set[int]]] = {i: {} for i in members}
+        for kind, rows in constraints.limited.items():
+            for pos, cls in rows.filter(pl.col("pos").is_in(list(wanted))).iter_rows():
+                self.limited[pos].setdefault(kind, set()).add(cls)
+        self.strong: dict[int, dict[str, set[str]]] = {i: {} for i in members}
+        for name, rows in constraints.strong.items():
+            for pos, value in rows.filter(pl.col("pos").is_in(list(wanted))).iter_rows():
+                self.strong[pos][name] = {value}
         # A cannot-link pair k puts token (k, 0) on one record and (k, 1) on the other; a root
         # holding both sides of any k would join records a person said are different people.
-        index = {r.key: i for i, r in enumerate(records)}
-        self.apart: list[dict[int, set[int]]] = [{} for _ in records]
-        for k, (a, b) in enumerate(apart):
-            if a in index and b in index and a != b:
-                self.apart[index[a]].setdefault(k, set()).add(0)
-                self.apart[index[b]].setdefault(k, set()).add(1)
-        classes = identity_classes(records, links, config.limits)
-        self.limited: list[dict[str, set[int]]] = []
-        self.strong: list[dict[str, set[str]]] = []
-        for record in records:
-            self.limited.append(
-                {kind: identities_of(record, kind, classes) for kind in config.limits}
-            )
-            self.strong.append(
-                {
-                    name: {record.fields[name]}
-                    for name in config.strong_attributes
-                    if record.fields.get(name)
-                }
-            )
+        self.apart: dict[int, dict[int, set[int]]] = {i: {} for i in members}
+        for k, (a, b) in enumerate(constraints.apart):
+            if a in wanted and b in wanted and a != b:
+                self.apart[a].setdefault(k, set()).add(0)
+                self.apart[b].setdefault(k, set()).add(1)
 
     def find(self, i: int) -> int:
         root = i
@@ -113,40 +214,65 @@ class _Constrained:
         self.limited[b], self.strong[b], self.apart[b] = {}, {}, {}
 
 
-#: Why a link was refused because a person split the records apart.
-KEPT_APART = "a reviewer split these records apart (cannot-link override)"
-
-
 def cluster(
-    records: Sequence[Record],
-    edges: Sequence[MatchEvidence],
-    links: Sequence[Link],
+    n: int,
+    edges: pl.DataFrame,
+    constraints: Constraints,
     config: MatchConfig,
-    *,
-    apart: Sequence[tuple[str, str]] = (),
 ) -> Clustering:
-    """Apply `edges` in order; explicit links always join, others only within the limits.
+    """Apply `edges` (in order) to `n` records; explicit links always join, others only within
+    the limits; nothing joins across a cannot-link.
 
-    `apart` holds cannot-link overrides: record pairs a person split, which nothing joins,
-    not even an explicit link.
+    Args:
+        n: the number of records (positions 0..n-1).
+        edges: `Evidence.edges`: a, b (positions), rule, fields, score, class.
+        constraints: what the guards watch.
+        config: the identity limits and strong attributes.
     """
-    index = {r.key: i for i, r in enumerate(records)}
-    uf = _Constrained(records, links, config, apart)
-    result = Clustering(labels=[])
-    for edge in edges:
-        a, b = uf.find(index[edge.a]), uf.find(index[edge.b])
-        if a == b:
-            if edge.rule in EXPLICIT_LINK_RULES or not edge.rule.startswith("same_"):
-                result.accepted.append(edge)
-            continue
-        if uf.kept_apart(a, b):
-            result.blocked.append(BlockedLink(edge, KEPT_APART))
-            continue
-        reason = "" if edge.rule in EXPLICIT_LINK_RULES else uf.conflict(a, b)
-        if reason:
-            result.blocked.append(BlockedLink(edge, reason))
-            continue
-        uf.union(a, b)
-        result.accepted.append(edge)
-    result.labels = [uf.find(i) for i in range(len(records))]
-    return result
+    a = edges["a"].to_numpy().astype(np.int64)
+    b = edges["b"].to_numpy().astype(np.int64)
+    kinds = edges["class"].to_numpy()
+    ranks = np.arange(len(a), dtype=np.int64)
+    plain = _plain_components(n, a, b)
+    tense = _tense(plain, constraints, config.limits)
+    edge_tense = tense[plain[a]] if len(a) else np.zeros(0, dtype=bool)
+    accepted = np.zeros(len(a), dtype=bool)
+    calm = ~edge_tense
+    forest = _forest(n, a[calm], b[calm], ranks[calm])
+    calm_accepted = (kinds[calm] != IDENTIFIER) | forest
+    accepted[np.flatnonzero(calm)] = calm_accepted
+    labels = plain.copy()
+    blocked: list[tuple[int, str]] = []
+    tense_edges = np.flatnonzero(edge_tense)
+    if len(tense_edges):
+        members = np.flatnonzero(tense[plain]).tolist()
+        uf = _Constrained(members, constraints, config)
+        for index, x, y, kind in zip(
+            tense_edges.tolist(),
+            a[tense_edges].tolist(),
+            b[tense_edges].tolist(),
+            kinds[tense_edges].tolist(),
+            strict=True,
+        ):
+            rx, ry = uf.find(x), uf.find(y)
+            if rx == ry:
+                if kind != IDENTIFIER:
+                    accepted[index] = True
+                continue
+            if uf.kept_apart(rx, ry):
+                blocked.append((index, KEPT_APART))
+                continue
+            reason = "" if kind == LINK else uf.conflict(rx, ry)
+            if reason:
+                blocked.append((index, reason))
+                continue
+            uf.union(rx, ry)
+            accepted[index] = True
+        roots = np.array([uf.find(i) for i in members], dtype=np.int64)
+        labels[np.array(members, dtype=np.int64)] = n + roots
+    return Clustering(_canonical(_relabel(labels)), accepted, blocked)
+
+
+def _relabel(labels: Ints) -> Ints:
+    _, dense = np.unique(labels, return_inverse=True)
+    return dense.astype(np.int64)

@@ -1,31 +1,108 @@
-"""Components -> unified customer rows: stable id, golden profile, traits and summary figures."""
+"""Components -> unified customers: stable id, golden profile and summary figures, by group-bys.
+
+Survivorship per field: the value of the best-ranked record that has one, ranked by the
+field's source priority (`survivorship` in the match config), then recency, then record key.
+Source traits fold the same way, per trait name.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
-from typing import Any
 
-from idgraph.cluster.golden import golden_fields, golden_traits
-from idgraph.cluster.ids import assign_ids
-from idgraph.match.config import MatchConfig
-from idgraph.models import Record
-from idgraph.types import FIELD_NAMES
+import numpy as np
+import numpy.typing as npt
+import polars as pl
+
+from idgraph.cluster.ids import assign_component_ids
+from idgraph.frames import FIELDS
+from idgraph.match.config import MatchConfig, Survivorship
+
+__all__ = ["Customers", "build_customers", "golden"]
 
 
 @dataclass(slots=True)
 class Customers:
-    rows: list[dict[str, Any]]
-    memberships: list[tuple[str, str]]
-    sizes: list[int]
+    """The customers of the resolved records.
+
+    `rows`: one per customer (id, golden fields, record_count, sources, first_seen_ts,
+    last_seen_ts, flagged, flag_reason, updated_ts); `traits`: their golden source traits,
+    long (customer, name, value as JSON text); `memberships`: (customer, record).
+    """
+
+    rows: pl.DataFrame
+    traits: pl.DataFrame
+    memberships: pl.DataFrame
+
+    @property
+    def sizes(self) -> list[int]:
+        return self.rows["record_count"].to_list()
+
+
+def _rank(frame: pl.DataFrame, priority: list[str]) -> pl.Expr:
+    """A record's standing under a source priority list: listed sources first, in order."""
+    if not priority:
+        return pl.lit(0, dtype=pl.Int32)
+    return pl.col("source").replace_strict(
+        priority, list(range(len(priority))), default=len(priority), return_dtype=pl.Int32
+    )
+
+
+def golden(
+    records: pl.DataFrame,
+    group: str,
+    names: Collection[str],
+    rules: Survivorship,
+    *,
+    value_of: Mapping[str, str] | None = None,
+) -> pl.DataFrame:
+    """Per `group`, the surviving value of each of `names` (columns of `records`).
+
+    `records` needs `source`, `updated_ts` and `key`. Records ranked equal keep the smaller
+    key. Returns one row per group that has any record, with a column per name.
+    """
+    by_priority: dict[tuple[str, ...], list[str]] = {}
+    for name in names:
+        by_priority.setdefault(tuple(rules.priority(name)), []).append(name)
+    out = records.select(group).unique()
+    for priority, fields in by_priority.items():
+        ranked = records.with_columns(_rank(records, list(priority)).alias("_prio")).sort(
+            group, "_prio", pl.col("updated_ts"), "key", descending=[False, False, True, False]
+        )
+        chosen = ranked.group_by(group, maintain_order=True).agg(
+            [pl.col(f).drop_nulls().first() for f in fields]
+        )
+        out = out.join(chosen, on=group, how="left")
+    return out
+
+
+def _stamps(
+    records: pl.DataFrame, customer: pl.Series, event_span: pl.DataFrame | None
+) -> pl.DataFrame:
+    """First and last seen per customer: record recency (when set) and their events' span."""
+    stamps = records.select(customer.alias("customer"), pl.col("updated_ts").alias("ts")).filter(
+        pl.col("ts").is_not_null() & (pl.col("ts") != 0)
+    )
+    parts = [stamps]
+    if event_span is not None and event_span.height:
+        owner = records.select(customer.alias("customer"), pl.col("key").alias("record"))
+        spans = event_span.join(owner, on="record")
+        parts.append(spans.select("customer", pl.col("first").alias("ts")))
+        parts.append(spans.select("customer", pl.col("last").alias("ts")))
+    return (
+        pl.concat(parts)
+        .group_by("customer")
+        .agg(pl.col("ts").min().alias("first_seen_ts"), pl.col("ts").max().alias("last_seen_ts"))
+    )
 
 
 def build_customers(
-    records: Sequence[Record],
-    components: Sequence[Sequence[int]],
+    records: pl.DataFrame,
+    labels: npt.NDArray[np.int64],
     *,
-    previous: Mapping[str, str],
-    event_span: Mapping[str, tuple[int, int]],
+    record_traits: pl.DataFrame,
+    previous: pl.DataFrame,
+    event_span: pl.DataFrame | None,
     config: MatchConfig,
     now_ms: int,
     created: Mapping[str, int] | None = None,
@@ -33,40 +110,85 @@ def build_customers(
 ) -> Customers:
     """One row per component, ready for the store, plus the HAS_RECORD pairs.
 
-    `created` and `taken` come from the id registry (see `assign_ids`).
+    Args:
+        records: the resolved records, sorted by key (row = position).
+        labels: each record's component (the smallest position in it).
+        record_traits: source traits of the records, long (record, name, value).
+        previous: (key, customer) each record's customer before this run.
+        event_span: (record, first, last) ts of each record's events.
+        created, taken: from the id registry (see `assign_component_ids`).
     """
-    ordered = sorted(components, key=lambda c: min(records[i].key for i in c))
-    ids = assign_ids(
-        [[records[i].key for i in c] for c in ordered], previous, created=created, taken=taken
+    label = pl.Series("label", labels)
+    members = records.select(label, "key")
+    ids = assign_component_ids(members, previous, created=created, taken=taken)
+    customer = members.join(ids, on="label", how="left", maintain_order="left")["id"]
+    keyed = records.with_columns(customer.alias("customer"))
+    fields = golden(keyed, "customer", FIELDS, config.survivorship)
+    summary = keyed.group_by("customer").agg(
+        pl.len().cast(pl.Int64).alias("record_count"),
+        pl.col("source").unique().sort().str.join(",").alias("sources"),
     )
-    rows: list[dict[str, Any]] = []
-    memberships: list[tuple[str, str]] = []
-    sizes: list[int] = []
-    for customer_id, members in zip(ids, ordered, strict=True):
-        group = [records[i] for i in members]
-        stamps = [r.updated_ts for r in group if r.updated_ts]
-        for r in group:
-            if r.key in event_span:
-                stamps.extend(event_span[r.key])
-        row: dict[str, Any] = dict.fromkeys(FIELD_NAMES)
-        row.update(golden_traits(group, config.survivorship))
-        row.update(golden_fields(group, config.survivorship))
-        flagged = len(group) > config.flag_component_records
-        row.update(
-            id=customer_id,
-            record_count=len(group),
-            sources=",".join(sorted({r.source for r in group})),
-            first_seen_ts=min(stamps) if stamps else None,
-            last_seen_ts=max(stamps) if stamps else None,
-            flagged=flagged,
-            flag_reason=(
-                f"{len(group)} records (flag_component_records {config.flag_component_records})"
-                if flagged
-                else None
-            ),
-            updated_ts=now_ms,
+    rows = (
+        summary.join(fields, on="customer", how="left")
+        .join(_stamps(records, customer, event_span), on="customer", how="left")
+        .rename({"customer": "id"})
+    )
+    limit = config.flag_component_records
+    rows = rows.with_columns(
+        (pl.col("record_count") > limit).alias("flagged"),
+        pl.when(pl.col("record_count") > limit)
+        .then(
+            pl.col("record_count").cast(pl.Utf8)
+            + pl.lit(f" records (flag_component_records {limit})")
         )
-        rows.append(row)
-        memberships.extend((customer_id, r.key) for r in group)
-        sizes.append(len(group))
-    return Customers(rows, memberships, sizes)
+        .otherwise(None)
+        .alias("flag_reason"),
+        pl.lit(now_ms, dtype=pl.Int64).alias("updated_ts"),
+    )
+    rows = rows.select(
+        "id",
+        *FIELDS,
+        "record_count",
+        "sources",
+        "first_seen_ts",
+        "last_seen_ts",
+        "flagged",
+        "flag_reason",
+        "updated_ts",
+    ).sort("id")
+    traits = _golden_traits(keyed, record_traits, config.survivorship)
+    memberships = keyed.select("customer", pl.col("key").alias("record"))
+    return Customers(rows, traits, memberships)
+
+
+def _golden_traits(
+    keyed: pl.DataFrame, record_traits: pl.DataFrame, rules: Survivorship
+) -> pl.DataFrame:
+    """Per customer and trait name the surviving value (empty strings never survive)."""
+    schema = {"customer": pl.Utf8, "name": pl.Utf8, "value": pl.Utf8}
+    if record_traits.height == 0:
+        return pl.DataFrame(schema=schema)
+    long = record_traits.filter(pl.col("value") != '""').join(
+        keyed.select("key", "customer", "source", "updated_ts"),
+        left_on="record",
+        right_on="key",
+    )
+    parts = []
+    for name, rows in long.partition_by("name", as_dict=True).items():
+        trait = name[0] if isinstance(name, tuple) else name
+        priority = rules.priority(str(trait))
+        chosen = (
+            rows.with_columns(_rank(rows, priority).alias("_prio"))
+            .sort(
+                "customer",
+                "_prio",
+                pl.col("updated_ts"),
+                "record",
+                descending=[False, False, True, False],
+            )
+            .group_by("customer", maintain_order=True)
+            .first()
+            .select("customer", "name", "value")
+        )
+        parts.append(chosen)
+    return pl.concat(parts).sort("customer", "name") if parts else pl.DataFrame(schema=schema)

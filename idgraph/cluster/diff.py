@@ -12,8 +12,7 @@ from collections.abc import Mapping, Sequence
 
 from pydantic import BaseModel, ConfigDict
 
-from idgraph.cluster.components import BlockedLink
-from idgraph.models import MatchEvidence
+from idgraph.models import BlockedLink, MatchEvidence
 
 __all__ = ["Merge", "ResolutionChanges", "Split", "resolution_changes"]
 

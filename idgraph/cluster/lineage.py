@@ -8,12 +8,11 @@ history` reads it back and a lookup by an absorbed id answers with the survivor.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
-from idgraph.cluster.components import BlockedLink
-from idgraph.models import MatchEvidence
+from idgraph.models import BlockedLink, MatchEvidence
 
 _T = TypeVar("_T")
 
@@ -73,12 +72,15 @@ def lineage(
     blocked: Sequence[BlockedLink],
     *,
     split_reason: str = "",
+    previous_ids: Collection[str] | None = None,
 ) -> Lineage:
     """Compare `before` (record -> old id) with `after` (new id, record) memberships.
 
     Args:
         split_reason: why parts split when the caller knows (a reviewer's split, an erasure);
             otherwise the refused links between the parts, or that no evidence joins them.
+        previous_ids: every id that existed before, when `before` holds only the records of
+            the ids that changed (a part with an older id is a move, not a split).
     """
     new_of = {record: customer for customer, record in after}
     members: dict[str, set[str]] = defaultdict(set)
@@ -118,7 +120,7 @@ def lineage(
             reason = split_reason or _split_reason(
                 _touching(blocked, blocked_at, old_records), old_records, members[part], new_of
             )
-            if part not in groups:
+            if part not in groups and (previous_ids is None or part not in previous_ids):
                 split_off.append(SplitOff(part, old, count, reason))
                 continue
             joined = [

@@ -1,49 +1,78 @@
 """What one input file yields, and the bookkeeping every reader shares.
 
-Readers report each data line exactly once, as accepted or rejected, through a `BatchBuilder`;
-that single path is what keeps `read == ingested + rejected` true.
+Readers hand every data line to a `BatchBuilder` exactly once: rejected on the spot (a line
+that is not JSON, a CSV row with the wrong number of cells), or kept as columns of raw values.
+`build` then normalizes the kept values column by column and rejects the lines whose values
+are unusable, so `read == ingested + rejected` holds per file whatever stage refused a line.
+Rejects are written in line order once the file is done.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
+import polars as pl
+
+from idgraph.frames import EVENT_PROPERTIES, EVENTS, LINKS, SIGHTINGS, TRAITS, empty
 from idgraph.ingest.rejects import FileCounts, Reject, RejectsWriter, render_raw
-from idgraph.models import Event, Link, Record
 from idgraph.normalize.erased import ERASED_REASON
+
+__all__ = ["BatchBuilder", "RawText", "SourceBatch", "keep_lines"]
+
+#: Fetches the raw bytes of some data lines by number (for rejects found after reading).
+RawText = Callable[[Sequence[int]], dict[int, bytes]]
 
 
 @dataclass(slots=True)
 class SourceBatch:
-    """Everything one input file contributed.
+    """Everything one input file contributed, as frames (schemas in `idgraph.frames`).
 
-    `records` maps a record key to the record with all its sightings in this file folded in
-    (newer values win); `events` holds each event id once; `links` each explicit link once.
+    `sightings` holds canonical values, one row per record mention; folding them into
+    records happens when all the run's files are read (`idgraph.normalize.fold`).
     """
 
     counts: FileCounts
-    records: dict[str, Record] = field(default_factory=dict)
-    events: list[Event] = field(default_factory=list)
-    links: list[Link] = field(default_factory=list)
+    sightings: pl.DataFrame
+    traits: pl.DataFrame
+    events: pl.DataFrame
+    event_properties: pl.DataFrame
+    links: pl.DataFrame
 
     @property
     def source(self) -> str:
         """The source name the file's records and events carry."""
         return self.counts.source
 
+    @classmethod
+    def empty(cls, counts: FileCounts) -> SourceBatch:
+        return cls(
+            counts,
+            empty(SIGHTINGS),
+            empty(TRAITS),
+            empty(EVENTS),
+            empty(EVENT_PROPERTIES),
+            empty(LINKS),
+        )
+
+
+def keep_lines(frame: pl.DataFrame, dropped: Iterable[int]) -> pl.DataFrame:
+    """`frame` without the rows of the dropped lines."""
+    gone = list(dropped)
+    if not gone or frame.height == 0:
+        return frame
+    return frame.filter(~pl.col("line").is_in(gone))
+
 
 class BatchBuilder:
-    """Collects one file's accepted and rejected lines into a `SourceBatch`."""
+    """Counts one file's lines and collects its rejects, written in line order at `finish`."""
 
-    def __init__(self, path: Path, source: str, rejects: RejectsWriter) -> None:
+    def __init__(self, path: Path | str, source: str, rejects: RejectsWriter) -> None:
         self.path = str(path)
         self.counts = FileCounts(path=self.path, source=source)
-        self.records: dict[str, Record] = {}
-        self._events: dict[str, Event] = {}
-        self._links: dict[tuple[str, str, str], Link] = {}
         self._rejects = rejects
+        self._pending: list[Reject] = []
 
     def reject(
         self,
@@ -54,49 +83,58 @@ class BatchBuilder:
         field: str | None = None,
         total_bytes: int | None = None,
     ) -> None:
-        """Count one data line as read and rejected, and write its reject."""
+        """Count one data line as read and rejected."""
         self.counts.read += 1
         self.counts.rejected += 1
         text = render_raw(raw, total_bytes=total_bytes)
         if reason.endswith(ERASED_REASON):
             text = "(withheld: the line carries an erased identifier)"
-        self._rejects.write(Reject(self.path, line, reason, field, text))
+        self._pending.append(Reject(self.path, line, reason, field, text))
 
-    def accept(
-        self,
-        records: Iterable[Record] = (),
-        events: Iterable[Event] = (),
-        links: Iterable[Link] = (),
-    ) -> None:
-        """Count one data line as read and ingested, and fold in what it produced."""
+    def read_line(self) -> None:
+        """Count one data line as read and kept (it may still be rejected for its values)."""
         self.counts.read += 1
         self.counts.ingested += 1
-        for record in records:
-            self.add_record(record)
-        for event in events:
-            self._events.setdefault(event.id, event)
-        for link in links:
-            self.add_link(link)
 
-    def add_record(self, record: Record) -> None:
-        """Fold a record in without counting a line (for records settled at the end)."""
-        seen = self.records.get(record.key)
-        if seen is None:
-            self.records[record.key] = record
-        else:
-            seen.merge_newer(record)
+    def reject_kept(
+        self, problems: pl.DataFrame, raw_text: RawText, *, withheld: Sequence[bool] = ()
+    ) -> None:
+        """Reject kept lines after all: `problems` has columns line, field, reason."""
+        if problems.height == 0:
+            return
+        lines = problems["line"].to_list()
+        texts = raw_text(lines)
+        for position, (line, field, reason) in enumerate(
+            zip(lines, problems["field"].to_list(), problems["reason"].to_list(), strict=True)
+        ):
+            self.counts.ingested -= 1
+            self.counts.rejected += 1
+            hidden = bool(withheld[position]) if withheld else reason.endswith(ERASED_REASON)
+            text = (
+                "(withheld: the line carries an erased identifier)"
+                if hidden
+                else render_raw(texts.get(line, b""))
+            )
+            self._pending.append(Reject(self.path, line, reason, field, text))
 
-    def add_link(self, link: Link) -> None:
-        """Keep a link once, whichever way round it was stated."""
-        a, b = sorted((link.a, link.b))
-        if a != b:
-            self._links.setdefault((a, b, link.rule), link)
+    def finish(self) -> None:
+        """Write the file's rejects, in line order."""
+        for reject in sorted(self._pending, key=lambda r: r.line):
+            self._rejects.write(reject)
+        self._pending.clear()
 
-    def build(self) -> SourceBatch:
-        """The finished batch."""
-        return SourceBatch(
-            counts=self.counts,
-            records=self.records,
-            events=list(self._events.values()),
-            links=list(self._links.values()),
-        )
+
+def file_lines(path: Path, offsets: dict[int, tuple[int, int]]) -> RawText:
+    """A `RawText` reading lines back from `path` by their (offset, length)."""
+
+    def fetch(lines: Sequence[int]) -> dict[int, bytes]:
+        found: dict[int, bytes] = {}
+        with path.open("rb") as f:
+            for line in sorted(set(lines)):
+                if line in offsets:
+                    start, length = offsets[line]
+                    f.seek(start)
+                    found[line] = f.read(length)
+        return found
+
+    return fetch

@@ -1,8 +1,10 @@
-"""CSV exports (CRM, POS, loyalty) read through a per-source column mapping.
+"""CSV exports (CRM, POS, loyalty) read through a per-source column mapping, into columns.
 
-The csv module parses rows, but over a line feed this module controls: it reads bytes with a
-size cap, decodes each line itself and knows which physical lines each row came from, so a bad
-line or row becomes a reject naming its line instead of derailing the file.
+Rows are split by the csv module, over lines this module controls: a file that decodes as
+UTF-8 with no line over the size cap is split in memory at once (the fast path); any other
+file is read line by line with the cap, so a bad line or row becomes a reject naming its line
+instead of derailing the file. Either way each row keeps the physical lines it came from, and
+the cells then go through typed parsing and normalization as whole columns.
 """
 
 from __future__ import annotations
@@ -10,14 +12,18 @@ from __future__ import annotations
 import csv
 import functools
 import hashlib
-import math
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import orjson
+import polars as pl
 
-from idgraph.errors import FieldError, InputError
+from idgraph.errors import InputError
+from idgraph.frames import EVENT_PROPERTIES, FIELDS, RAW_ID_KINDS, SIGHTINGS, TRAITS, empty
+from idgraph.ingest.cells import parse_typed, parse_whens
 from idgraph.ingest.collect import BatchBuilder, SourceBatch
 from idgraph.ingest.lines import (
     DEFAULT_MAX_LINE_BYTES,
@@ -27,15 +33,22 @@ from idgraph.ingest.lines import (
     read_lines,
     utf8_problem,
 )
-from idgraph.ingest.mapping import IDENTIFIER_COLUMNS, SourceMapping, TypedColumn
+from idgraph.ingest.mapping import SourceMapping, TypedColumn
 from idgraph.ingest.rejects import RejectsWriter
-from idgraph.ingest.when import parse_date_value, parse_when
-from idgraph.models import Event, Record, SourceRecord
-from idgraph.normalize.record import NormalizeOptions, to_record
-from idgraph.types import IdentifierKind, TraitValue
+from idgraph.normalize.record import NormalizeOptions
+from idgraph.normalize.sightings import PROBLEM_FIELD, PROBLEM_REASON, normalize_sightings
+from idgraph.types import TraitType
 
-_TRUE = frozenset({"true", "yes", "1", "y", "t"})
-_FALSE = frozenset({"false", "no", "0", "n", "f"})
+__all__ = ["check_table", "ends_in_quotes", "read_table"]
+
+#: Characters `str.strip()` removes: trimming a cell must agree with Python exactly.
+_PY_WHITESPACE = (
+    "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005"
+    "\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+)
+_BLANK = re.compile(rb"^[ \t\r\n\f\v]*$")
+#: Marks a row that ran to the end of the file inside a quoted cell.
+_UNTERMINATED = "\x00unterminated"
 
 
 @functools.cache
@@ -74,63 +87,6 @@ def ends_in_quotes(text: str, delimiter: str, in_quotes: bool = False) -> bool:
         elif at == field_start:
             quoted = True
     return quoted
-
-
-class _RowFeed:
-    """Feeds decoded physical lines to `csv.reader`, remembering where each row starts.
-
-    Lines that cannot be fed (too long, not UTF-8, blank outside a quoted cell) are rejected on
-    the spot; blank lines are held back until a data line follows, so trailing ones vanish.
-    """
-
-    def __init__(
-        self, lines: Iterator[RawLine], builder: BatchBuilder, limit: int, delimiter: str
-    ) -> None:
-        self._lines = lines
-        self._limit = limit
-        self._delimiter = delimiter
-        self._builder = builder
-        self._blank: list[RawLine] = []
-        self.in_quotes = False
-        self.row_start = 0
-        self.row_text: list[str] = []
-
-    def __iter__(self) -> _RowFeed:
-        return self
-
-    def start_row(self) -> None:
-        """Forget the lines of the row just handled."""
-        self.row_start = 0
-        self.row_text = []
-
-    def __next__(self) -> str:
-        while True:
-            line = next(self._lines)
-            if line.blank and not self.in_quotes:
-                self._blank.append(line)
-                continue
-            for blank in self._blank:
-                self._builder.reject(blank.number, "blank line", raw=blank.data)
-            self._blank.clear()
-            if line.too_long:
-                self._builder.reject(
-                    line.number,
-                    f"line too long: {line.size} bytes, limit {self._limit}",
-                    raw=line.data,
-                    total_bytes=line.size,
-                )
-                continue
-            try:
-                text = decode_line(line)
-            except UnicodeDecodeError as exc:
-                self._builder.reject(line.number, utf8_problem(exc), raw=line.data)
-                continue
-            if not self.row_start:
-                self.row_start = line.number
-            self.row_text.append(text)
-            if self.in_quotes or '"' in text:
-                self.in_quotes = ends_in_quotes(text, self._delimiter, self.in_quotes)
-            return text + "\n"
 
 
 def _read_header(path: Path, mapping: SourceMapping, max_line_bytes: int) -> list[str]:
@@ -189,142 +145,236 @@ def check_table(
     return header
 
 
-def _typed(raw: str, spec: TypedColumn, options: NormalizeOptions) -> TraitValue:
-    if spec.type == "string":
-        return raw
-    if spec.type == "number":
+@dataclass(slots=True)
+class _Rows:
+    """Parsed data rows with the physical lines each spans, and how to show them again."""
+
+    cells: list[list[str]] = field(default_factory=list)
+    first: list[int] = field(default_factory=list)
+    last: list[int] = field(default_factory=list)
+    #: Decoded physical lines by number (fast path), or each row's text (slow path).
+    lines: list[str] = field(default_factory=list)
+    texts: dict[int, str] = field(default_factory=dict)
+    #: Why a row (by its first line) cannot be read: a csv error, or `_UNTERMINATED`.
+    markers: dict[int, str] = field(default_factory=dict)
+
+    def text(self, line: int, last: int) -> str:
+        if line in self.texts:
+            return self.texts[line]
+        return "\n".join(self.lines[line - 1 : last])
+
+
+def _fast_lines(path: Path, max_line_bytes: int) -> list[str] | None:
+    """Every physical line, decoded, when the whole file is UTF-8 and no line is too long.
+
+    Line endings are `\n` or `\r\n`, as `read_lines` reads them; a final newline does not
+    start another line.
+    """
+    data = path.read_bytes()
+    if len(data) > max_line_bytes:
+        ends = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 10)
+        starts = np.concatenate(([0], ends + 1))
+        stops = np.concatenate((ends, [len(data)]))
+        if int((stops - starts).max()) > max_line_bytes + 1:
+            return None
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return None
+    lines = text.split("\n")
+    last = None if text.endswith("\n") else lines[-1]
+    lines.pop()
+    lines = [line[:-1] if line.endswith("\r") else line for line in lines]
+    if last is not None:
+        lines.append(last)
+    if any(len(line) > max_line_bytes and len(line.encode()) > max_line_bytes for line in lines):
+        return None
+    return lines
+
+
+def _split_fast(lines: list[str], delimiter: str, builder: BatchBuilder) -> _Rows:
+    """Rows of an in-memory file (header excluded); blank lines outside quotes are rejects."""
+    rows = _Rows(lines=lines)
+    reader = csv.reader((line + "\n" for line in lines[1:]), delimiter=delimiter)
+    done = 1
+    blank: list[int] = []
+    errors: list[tuple[int, int, str]] = []
+    while True:
         try:
-            number = float(raw)
-        except ValueError:
-            raise FieldError(spec.column, "not a number") from None
-        if not math.isfinite(number):
-            raise FieldError(spec.column, "not a finite number")
-        return number
-    if spec.type == "boolean":
-        lowered = raw.lower()
-        if lowered in _TRUE:
-            return True
-        if lowered in _FALSE:
-            return False
-        raise FieldError(spec.column, "not a boolean (expected true/false, yes/no or 1/0)")
-    return parse_date_value(raw, spec.column, options)
+            cells = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            errors.append((done + 1, reader.line_num + 1, f"malformed CSV: {exc}"))
+            done = reader.line_num + 1
+            continue
+        start, done = done + 1, reader.line_num + 1
+        if (
+            start == done
+            and (not cells or (len(cells) == 1 and not cells[0].strip(" \t\r\f\v")))
+            and _BLANK.match(lines[start - 1].encode("utf-8"))
+        ):
+            blank.append(start)
+            continue
+        rows.cells.append(cells)
+        rows.first.append(start)
+        rows.last.append(done)
+    if (
+        rows.cells
+        and rows.last[-1] == len(lines)
+        and (not errors or errors[-1][0] < rows.first[-1])
+    ):
+        state = False
+        for text in lines[rows.first[-1] - 1 :]:
+            state = ends_in_quotes(text, delimiter, state)
+        if state:
+            rows.markers[rows.first[-1]] = _UNTERMINATED
+    for start, last, reason in errors:
+        rows.cells.append([])
+        rows.first.append(start)
+        rows.last.append(last)
+        rows.markers[start] = reason
+    last_data = max(rows.first, default=0)
+    for number in blank:
+        if number < last_data:
+            builder.reject(number, "blank line", raw=lines[number - 1])
+    return rows
 
 
-class _Row:
-    """One parsed data row with column access by name."""
+class _SlowFeed:
+    """Feeds decoded lines to `csv.reader`, remembering where each row starts (any file)."""
 
-    def __init__(self, cells: list[str], index: dict[str, int]) -> None:
-        self._cells = cells
-        self._index = index
-
-    def get(self, column: str) -> str:
-        return self._cells[self._index[column]].strip()
-
-
-class _TableReader:
     def __init__(
-        self,
-        path: Path,
-        mapping: SourceMapping,
-        index: dict[str, int],
-        options: NormalizeOptions,
-        builder: BatchBuilder,
+        self, lines: Iterator[RawLine], builder: BatchBuilder, limit: int, delimiter: str
     ) -> None:
-        self.path = path
-        self.mapping = mapping
-        self.index = index
-        self.options = mapping.options(options)
-        self.builder = builder
-        self.source = builder.counts.source
-        self.mtime = file_mtime_ms(path)
+        self._lines = lines
+        self._limit = limit
+        self._delimiter = delimiter
+        self._builder = builder
+        self._blank: list[RawLine] = []
+        self.in_quotes = False
+        self.row_start = 0
+        self.row_end = 0
+        self.row_text: list[str] = []
 
-    def column_of(self, name: str) -> str:
-        """The CSV column behind a golden field or identifier named in a FieldError."""
-        columns: dict[str, str] = {k: v for k, v in self.mapping.columns.items()}
-        if name in columns:
-            return columns[name]
-        if name in self.mapping.traits:
-            return self.mapping.traits[name].column
-        return name
+    def __iter__(self) -> _SlowFeed:
+        return self
 
-    def row_to_outputs(self, row: _Row, line: int) -> tuple[Record, Event | None]:
-        """Build the record (and event) of one row; FieldError names the CSV column."""
-        assert self.mapping.id is not None
-        source_id = row.get(self.mapping.id)
-        if not source_id:
-            raise FieldError(self.mapping.id, "missing id")
-        columns: dict[str, str] = {k: v for k, v in self.mapping.columns.items()}
-        fields: dict[str, str] = {}
-        identifiers: list[tuple[IdentifierKind, str]] = []
-        for name, column in columns.items():
-            value = row.get(column)
-            if not value or name == "updated_at":
+    def start_row(self) -> None:
+        self.row_start = 0
+        self.row_text = []
+
+    def __next__(self) -> str:
+        while True:
+            line = next(self._lines)
+            if line.blank and not self.in_quotes:
+                self._blank.append(line)
                 continue
-            if name in IDENTIFIER_COLUMNS:
-                identifiers.append((IDENTIFIER_COLUMNS[name], value))
-            else:
-                fields[name] = value
-        traits: dict[str, TraitValue] = {}
-        for name, spec in self.mapping.traits.items():
-            value = row.get(spec.column)
-            if value:
-                traits[name] = _typed(value, spec, self.options)
-        event_ts: int | None = None
-        event_spec = self.mapping.event
-        if event_spec is not None:
-            raw_ts = row.get(event_spec.timestamp)
-            if not raw_ts:
-                raise FieldError(event_spec.timestamp, "missing event timestamp")
-            event_ts = parse_when(raw_ts, event_spec.timestamp, self.options)
-        ts = self.mtime if event_ts is None else event_ts
-        updated = columns.get("updated_at")
-        if updated is not None and row.get(updated):
-            ts = parse_when(row.get(updated), updated, self.options)
-        src = SourceRecord(
-            path=str(self.path),
-            line=line,
-            source=self.source,
-            source_id=source_id,
-            kind="row",
-            ts=ts,
-            fields=fields,
-            raw_identifiers=identifiers,
-            traits=traits,
-        )
+            for blank in self._blank:
+                self._builder.reject(blank.number, "blank line", raw=blank.data)
+            self._blank.clear()
+            if line.too_long:
+                self._builder.reject(
+                    line.number,
+                    f"line too long: {line.size} bytes, limit {self._limit}",
+                    raw=line.data,
+                    total_bytes=line.size,
+                )
+                continue
+            try:
+                text = decode_line(line)
+            except UnicodeDecodeError as exc:
+                self._builder.reject(line.number, utf8_problem(exc), raw=line.data)
+                continue
+            if not self.row_start:
+                self.row_start = line.number
+            self.row_end = line.number
+            self.row_text.append(text)
+            if self.in_quotes or '"' in text:
+                self.in_quotes = ends_in_quotes(text, self._delimiter, self.in_quotes)
+            return text + "\n"
+
+
+def _split_slow(path: Path, delimiter: str, builder: BatchBuilder, limit: int) -> _Rows:
+    rows = _Rows()
+    lines = read_lines(path, max_line_bytes=limit)
+    next(lines)
+    feed = _SlowFeed(lines, builder, limit, delimiter)
+    reader = csv.reader(feed, delimiter=delimiter)
+    while True:
+        feed.start_row()
         try:
-            record = to_record(src, self.options)
-        except FieldError as exc:
-            column = self.column_of(exc.field)
-            raise FieldError(column, f"column '{column}' ({exc.field}): {exc.reason}") from exc
-        if event_spec is None or event_ts is None:
-            return record, None
-        if event_spec.id is not None:
-            event_id = row.get(event_spec.id)
-            if not event_id:
-                raise FieldError(event_spec.id, "missing event id")
-        else:
-            event_id = hashlib.sha1(orjson.dumps(row._cells)).hexdigest()[:20]
-        properties = {
-            name: _typed(row.get(spec.column), spec, self.options)
-            for name, spec in event_spec.properties.items()
-            if row.get(spec.column)
-        }
-        event = Event(
-            id=f"{self.source}:{event_id}",
-            name=event_spec.name,
-            ts=event_ts,
-            source=self.source,
-            record_key=record.key,
-            properties=properties,
-        )
-        return record, event
+            cells = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            rows.cells.append([])
+            rows.first.append(feed.row_start)
+            rows.last.append(feed.row_end)
+            rows.markers[feed.row_start] = f"malformed CSV: {exc}"
+            rows.texts[feed.row_start] = "\n".join(feed.row_text)
+            continue
+        rows.cells.append(cells)
+        rows.first.append(feed.row_start)
+        rows.last.append(feed.row_end)
+        rows.texts[feed.row_start] = "\n".join(feed.row_text)
+        if feed.in_quotes:
+            rows.markers[feed.row_start] = _UNTERMINATED
+    return rows
 
 
-def _explain(reason: str, column: str, reader: _TableReader) -> str:
-    if reason.startswith("column '"):
-        return reason
-    what = reader.mapping.required_columns().get(column, column)
-    return f"column '{column}' ({what}): {reason}"
+def _split(path: Path, mapping: SourceMapping, builder: BatchBuilder, limit: int) -> _Rows:
+    if csv.field_size_limit() < limit:
+        csv.field_size_limit(limit)
+    lines = _fast_lines(path, limit)
+    if lines is None:
+        return _split_slow(path, mapping.delimiter, builder, limit)
+    return _split_fast(lines, mapping.delimiter, builder)
+
+
+def _raw_of(rows: _Rows, position: int) -> str:
+    return rows.text(rows.first[position], rows.last[position])
+
+
+def _column(rows: list[list[str]], index: int) -> pl.Series:
+    """One cell of every row, trimmed as `str.strip()` trims, blank cells as null."""
+    values = pl.Series([r[index] for r in rows], dtype=pl.Utf8).str.strip_chars(_PY_WHITESPACE)
+    return values.set(values == "", None)
+
+
+class _Problems:
+    """Per row, the first problem found, in the order the checks rank (first wins)."""
+
+    def __init__(self, height: int) -> None:
+        self.field = pl.Series("field", [None] * height, dtype=pl.Utf8)
+        self.reason = pl.Series("reason", [None] * height, dtype=pl.Utf8)
+
+    def add(self, fields: pl.Series | str, reasons: pl.Series) -> None:
+        fresh = self.reason.is_null() & reasons.is_not_null()
+        if not fresh.any():
+            return
+        if isinstance(fields, str):
+            fields = pl.Series([fields] * len(reasons), dtype=pl.Utf8)
+        self.field = fields.zip_with(fresh, self.field)
+        self.reason = reasons.zip_with(fresh, self.reason)
+
+
+def _explained(column: str, what: str, reasons: pl.Series) -> pl.Series:
+    """`column 'dob' (birth_date): <reason>` where there is a reason."""
+    return pl.select(pl.lit(f"column '{column}' ({what}): ") + pl.lit(reasons)).to_series()
+
+
+def _missing(column: str, what: str, values: pl.Series, reason: str) -> pl.Series:
+    text = f"column '{column}' ({what}): {reason}"
+    return pl.select(pl.when(pl.lit(values).is_null()).then(pl.lit(text))).to_series()
+
+
+def _json_texts(values: pl.Series) -> pl.Series:
+    """Typed values as the JSON text of each scalar (what `TRAITS.value` holds)."""
+    return pl.Series(
+        [None if v is None else orjson.dumps(v).decode() for v in values.to_list()],
+        dtype=pl.Utf8,
+    )
 
 
 def read_table(
@@ -335,7 +385,7 @@ def read_table(
     rejects: RejectsWriter,
     max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
 ) -> SourceBatch:
-    """Read a CSV export into records (and events, when the mapping says rows are events).
+    """Read a CSV export into sightings (and events, when the mapping says rows are events).
 
     Args:
         path: the CSV file; line 1 is the header.
@@ -351,38 +401,250 @@ def read_table(
         InputError: the file as a whole is unusable (see `check_table`).
     """
     header = check_table(path, mapping, max_line_bytes=max_line_bytes)
-    header_width = len(header)
+    width = len(header)
     index = {name: position for position, name in reversed(list(enumerate(header)))}
     builder = BatchBuilder(path, mapping.source_name(path), rejects)
-    reader = _TableReader(path, mapping, index, options, builder)
-    if csv.field_size_limit() < max_line_bytes:
-        csv.field_size_limit(max_line_bytes)
-    lines = read_lines(path, max_line_bytes=max_line_bytes)
-    next(lines)
-    feed = _RowFeed(lines, builder, max_line_bytes, mapping.delimiter)
-    rows = csv.reader(feed, delimiter=mapping.delimiter)
-    while True:
-        feed.start_row()
-        try:
-            cells = next(rows)
-        except StopIteration:
-            break
-        except csv.Error as exc:
-            builder.reject(feed.row_start, f"malformed CSV: {exc}", raw="\n".join(feed.row_text))
-            continue
-        line, raw = feed.row_start, "\n".join(feed.row_text)
-        if feed.in_quotes:
+    rows = _split(path, mapping, builder, max_line_bytes)
+    good: list[int] = []
+    for position, cells in enumerate(rows.cells):
+        first = rows.first[position]
+        marker = rows.markers.get(first)
+        if marker == _UNTERMINATED:
             builder.reject(
-                line, "unterminated quoted cell: the row runs to the end of the file", raw=raw
+                first,
+                "unterminated quoted cell: the row runs to the end of the file",
+                raw=_raw_of(rows, position),
             )
-            continue
-        if len(cells) != header_width:
-            builder.reject(line, f"expected {header_width} cells, found {len(cells)}", raw=raw)
-            continue
-        try:
-            record, event = reader.row_to_outputs(_Row(cells, index), line)
-        except FieldError as exc:
-            builder.reject(line, _explain(exc.reason, exc.field, reader), field=exc.field, raw=raw)
-            continue
-        builder.accept([record], [event] if event is not None else [])
-    return builder.build()
+        elif marker is not None:
+            builder.reject(first, marker, raw=_raw_of(rows, position))
+        elif len(cells) != width:
+            builder.reject(
+                first, f"expected {width} cells, found {len(cells)}", raw=_raw_of(rows, position)
+            )
+        else:
+            good.append(position)
+            builder.read_line()
+    batch = _Table(path, mapping, options, builder, rows, good, index).batch()
+    builder.finish()
+    return batch
+
+
+class _Table:
+    """The kept rows of one CSV file as columns, checked in the order the old row reader did:
+    id, traits, event timestamp, updated_at, golden fields (mapping order), erased identifiers,
+    event id, event properties; a row's first problem rejects it."""
+
+    def __init__(
+        self,
+        path: Path,
+        mapping: SourceMapping,
+        options: NormalizeOptions,
+        builder: BatchBuilder,
+        rows: _Rows,
+        good: Sequence[int],
+        index: dict[str, int],
+    ) -> None:
+        self.path = path
+        self.mapping = mapping
+        self.options = mapping.options(options)
+        self.builder = builder
+        self.rows = rows
+        self.good = good
+        self.index = index
+        self.kept = [rows.cells[p] for p in good]
+        self.height = len(self.kept)
+        self.source = builder.counts.source
+        self.lines = pl.Series("line", [rows.first[p] for p in good], dtype=pl.Int64)
+        self.problems = _Problems(self.height)
+        self.required = mapping.required_columns()
+        self._cells: dict[str, pl.Series] = {}
+
+    def cell(self, column: str) -> pl.Series:
+        if column not in self._cells:
+            self._cells[column] = _column(self.kept, self.index[column])
+        return self._cells[column]
+
+    def typed(self, spec: TypedColumn) -> pl.Series:
+        values, reasons = parse_typed(self.cell(spec.column), spec.type, self.options)
+        self.problems.add(spec.column, _explained(spec.column, self.required[spec.column], reasons))
+        return values
+
+    def batch(self) -> SourceBatch:
+        if not self.height:
+            return SourceBatch.empty(self.builder.counts)
+        mapping = self.mapping
+        assert mapping.id is not None
+        source_id = self.cell(mapping.id)
+        self.problems.add(mapping.id, _missing(mapping.id, "id", source_id, "missing id"))
+        traits = {name: (self.typed(spec), spec.type) for name, spec in mapping.traits.items()}
+        event_ts = self.event_time()
+        ts = (
+            event_ts
+            if event_ts is not None
+            else pl.repeat(file_mtime_ms(self.path), self.height, dtype=pl.Int64, eager=True)
+        )
+        updated = mapping.columns.get("updated_at")
+        if updated is not None:
+            when, reasons = parse_whens(self.cell(updated), self.options)
+            self.problems.add(updated, _explained(updated, self.required[updated], reasons))
+            ts = when.fill_null(ts)
+        sightings = self.sightings(source_id, ts)
+        event_ids, props = self.event_columns()
+        bad = self.problems.reason.is_not_null()
+        positions = {self.rows.first[p]: p for p in self.good}
+        self.builder.reject_kept(
+            pl.DataFrame(
+                {"line": self.lines, "field": self.problems.field, "reason": self.problems.reason}
+            ).filter(bad),
+            lambda wanted: {
+                line: _raw_of(self.rows, positions[line]).encode("utf-8") for line in wanted
+            },
+        )
+        keep = ~bad
+        batch = SourceBatch.empty(self.builder.counts)
+        batch.sightings = sightings.filter(keep)
+        batch.traits = self.traits_frame(traits, keep)
+        if mapping.event is not None and event_ids is not None and event_ts is not None:
+            batch.events, batch.event_properties = self.events_frame(
+                event_ids, event_ts, batch.sightings["key"], props, keep
+            )
+        return batch
+
+    def event_time(self) -> pl.Series | None:
+        event = self.mapping.event
+        if event is None:
+            return None
+        column = event.timestamp
+        raw = self.cell(column)
+        what = self.required[column]
+        self.problems.add(column, _missing(column, what, raw, "missing event timestamp"))
+        values, reasons = parse_whens(raw, self.options)
+        self.problems.add(column, _explained(column, what, reasons))
+        return values
+
+    def sightings(self, source_id: pl.Series, ts: pl.Series) -> pl.DataFrame:
+        mapping = self.mapping
+        empty_column = pl.Series([None] * self.height, dtype=pl.Utf8)
+        values = {}
+        for name in (*FIELDS, *RAW_ID_KINDS):
+            column = mapping.columns.get(name)  # type: ignore[call-overload]
+            values[name] = self.cell(column) if column is not None else empty_column
+        frame = pl.DataFrame(
+            {
+                "line": self.lines,
+                "sub": pl.repeat(0, self.height, dtype=pl.Int8, eager=True),
+                "key": pl.select(pl.lit(f"{self.source}:") + pl.lit(source_id)).to_series(),
+                "source": pl.repeat(self.source, self.height, dtype=pl.Utf8, eager=True),
+                "source_id": source_id,
+                "kind": pl.repeat("row", self.height, dtype=pl.Utf8, eager=True),
+                "ts": ts.cast(pl.Int64),
+                **values,
+            }
+        ).select(list(SIGHTINGS))
+        order = [name for name in mapping.columns if name in FIELDS]
+        frame = normalize_sightings(frame, self.options, order=order)
+        fields = frame[PROBLEM_FIELD]
+        names = fields.to_list()
+        columns = pl.Series(
+            [None if f is None else dict(mapping.columns).get(f, f) for f in names],
+            dtype=pl.Utf8,
+        )
+        message = pl.select(
+            pl.lit("column '")
+            + pl.lit(columns)
+            + pl.lit("' (")
+            + pl.lit(fields)
+            + pl.lit("): ")
+            + pl.lit(frame[PROBLEM_REASON])
+        ).to_series()
+        self.problems.add(columns, message)
+        return frame.drop(PROBLEM_FIELD, PROBLEM_REASON)
+
+    def event_columns(self) -> tuple[pl.Series | None, dict[str, tuple[pl.Series, TraitType]]]:
+        event = self.mapping.event
+        if event is None:
+            return None, {}
+        if event.id is not None:
+            ids = self.cell(event.id)
+            what = self.required[event.id]
+            self.problems.add(event.id, _missing(event.id, what, ids, "missing event id"))
+        else:
+            ids = pl.Series(
+                [hashlib.sha1(orjson.dumps(row)).hexdigest()[:20] for row in self.kept],
+                dtype=pl.Utf8,
+            )
+        props = {name: (self.typed(spec), spec.type) for name, spec in event.properties.items()}
+        return ids, props
+
+    def traits_frame(
+        self, traits: dict[str, tuple[pl.Series, TraitType]], keep: pl.Series
+    ) -> pl.DataFrame:
+        parts = [
+            pl.DataFrame(
+                {
+                    "line": self.lines,
+                    "sub": pl.repeat(0, self.height, dtype=pl.Int8, eager=True),
+                    "name": pl.repeat(name, self.height, dtype=pl.Utf8, eager=True),
+                    "value": _json_texts(values),
+                }
+            ).filter(keep & values.is_not_null())
+            for name, (values, _kind) in traits.items()
+        ]
+        if not parts:
+            return empty(TRAITS)
+        return pl.concat(parts).sort("line", maintain_order=True)
+
+    def events_frame(
+        self,
+        ids: pl.Series,
+        ts: pl.Series,
+        keys: pl.Series,
+        props: dict[str, tuple[pl.Series, TraitType]],
+        keep: pl.Series,
+    ) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """Events of the kept rows, their properties as one JSON object and as long scalars."""
+        event = self.mapping.event
+        assert event is not None
+        event_ids = pl.select(pl.lit(f"{self.source}:") + pl.lit(ids.filter(keep))).to_series()
+        height = event_ids.len()
+        objects: list[dict[str, object]] = [{} for _ in range(height)]
+        long_parts = []
+        for prop, (values, kind) in props.items():
+            kept = values.filter(keep)
+            for position, value in enumerate(kept.to_list()):
+                if value is not None:
+                    objects[position][prop] = value
+            long_parts.append(
+                pl.DataFrame(
+                    {
+                        "id": event_ids,
+                        "name": pl.repeat(prop, height, dtype=pl.Utf8, eager=True),
+                        "kind": pl.repeat(
+                            _KINDS.get(kind, "string"), height, dtype=pl.Utf8, eager=True
+                        ),
+                        "value": kept.cast(pl.Utf8)
+                        if kind in ("string", "date")
+                        else _json_texts(kept),
+                    }
+                ).filter(kept.is_not_null())
+            )
+        events = pl.DataFrame(
+            {
+                "line": self.lines.filter(keep),
+                "id": event_ids,
+                "name": pl.repeat(event.name, height, dtype=pl.Utf8, eager=True),
+                "ts": ts.filter(keep),
+                "source": pl.repeat(self.source, height, dtype=pl.Utf8, eager=True),
+                "record_key": keys,
+                "properties": pl.Series(
+                    [orjson.dumps(o, option=orjson.OPT_SORT_KEYS).decode() for o in objects],
+                    dtype=pl.Utf8,
+                ),
+            }
+        )
+        long = pl.concat(long_parts) if long_parts else empty(EVENT_PROPERTIES)
+        return events, long
+
+
+#: Trait and property types as the long property frame names their kinds.
+_KINDS = {"number": "number", "boolean": "boolean"}

@@ -1,8 +1,13 @@
-"""Event streams in the Segment / RudderStack tracking spec, one JSON call per line.
+"""Event streams in the Segment / RudderStack tracking spec, one JSON call per line, into columns.
 
 Each identity a stream mentions becomes one record: a logged-in `userId`, or an `anonymousId`
 seen without one. Calls that carry both put the anonymous id on the user's record as an
 identifier, which is how a visitor's anonymous history is stitched to the person once they log in.
+
+A call is checked as it is parsed (JSON, type, ids, timestamp, nested objects); what it says is
+appended to columns of raw values, normalized for the whole file at once when it is read. A
+call whose values turn out unusable is rejected then, unless a check that comes earlier in the
+call already refused it.
 """
 
 from __future__ import annotations
@@ -10,14 +15,25 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import orjson
+import polars as pl
 
 from idgraph.errors import FieldError
-from idgraph.ingest.collect import BatchBuilder, SourceBatch
+from idgraph.frames import (
+    EVENT_PROPERTIES,
+    EVENTS,
+    FIELDS,
+    LINKS,
+    RAW_ID_KINDS,
+    SIGHTINGS,
+    TRAITS,
+    property_text,
+)
+from idgraph.ingest.cells import ISO_TIMESTAMP, parse_timestamps
+from idgraph.ingest.collect import BatchBuilder, RawText, SourceBatch
 from idgraph.ingest.lines import (
     DEFAULT_MAX_LINE_BYTES,
     RawLine,
@@ -27,10 +43,12 @@ from idgraph.ingest.lines import (
 )
 from idgraph.ingest.mapping import PROPERTY_NAME_PATTERN
 from idgraph.ingest.rejects import RejectsWriter
-from idgraph.models import Event, Link, Record, SourceRecord
+from idgraph.models import record_key
 from idgraph.normalize.fields import parse_timestamp
-from idgraph.normalize.record import NormalizeOptions, to_record
-from idgraph.types import IdentifierKind, RecordKind, TraitValue
+from idgraph.normalize.record import NormalizeOptions
+from idgraph.normalize.sightings import PROBLEM_FIELD, PROBLEM_REASON, normalize_sightings
+
+__all__ = ["CALL_TYPES", "read_event_calls", "read_events", "snake_case"]
 
 #: Call types read, and the event name page-like calls become.
 CALL_TYPES = ("identify", "track", "page", "screen", "alias")
@@ -57,6 +75,8 @@ _ADDRESS_PARTS: dict[str, str] = {
     "country": "country",
 }
 _PAGE_CONTEXT_KEYS = ("url", "path", "title", "referrer")
+#: Timestamps of this shape are parsed for the whole file at once (`parse_timestamps`).
+_ISO_SHAPE = re.compile(ISO_TIMESTAMP)
 _PROPERTY_NAME = re.compile(PROPERTY_NAME_PATTERN)
 
 
@@ -103,14 +123,16 @@ def _object(parent: dict[str, Any], key: str, name: str) -> dict[str, Any]:
     return value
 
 
-@dataclass(slots=True)
 class _Profile:
     """Golden fields and traits read from a call's traits, with where each field came from."""
 
-    fields: dict[str, str] = field(default_factory=dict)
-    traits: dict[str, TraitValue] = field(default_factory=dict)
-    origin: dict[str, str] = field(default_factory=dict)
-    full_name: tuple[str, str, str] | None = None
+    __slots__ = ("fields", "full_name", "origin", "traits")
+
+    def __init__(self) -> None:
+        self.fields: dict[str, str] = {}
+        self.traits: dict[str, str] = {}
+        self.origin: dict[str, str] = {}
+        self.full_name: tuple[str, str, str] | None = None
 
     def set_field(self, name: str, value: Any, origin: str) -> None:
         text = _scalar_id(value, origin)
@@ -120,20 +142,20 @@ class _Profile:
 
     def read(self, traits: dict[str, Any], prefix: str) -> None:
         for key, value in traits.items():
-            path = f"{prefix}.{key}"
             if key in _FIELD_TRAITS:
-                self.set_field(_FIELD_TRAITS[key], value, path)
+                self.set_field(_FIELD_TRAITS[key], value, f"{prefix}.{key}")
             elif key == "address" and isinstance(value, dict):
                 for part, name in _ADDRESS_PARTS.items():
-                    self.set_field(name, value.get(part), f"{path}.{part}")
+                    self.set_field(name, value.get(part), f"{prefix}.{key}.{part}")
             elif key == "name" and isinstance(value, str) and value.strip():
                 first, _, last = value.strip().partition(" ")
-                self.full_name = (first, last.strip(), path)
+                self.full_name = (first, last.strip(), f"{prefix}.{key}")
             elif isinstance(value, bool | int | float | str):
                 name = snake_case(key)
                 if not _PROPERTY_NAME.match(name) or value == "":
                     continue
-                self.traits[name] = value if isinstance(value, bool | str) else float(value)
+                scalar = value if isinstance(value, bool | str) else float(value)
+                self.traits[name] = orjson.dumps(scalar).decode()
 
     def finish(self) -> None:
         """Fill first and last name from `name` where they were not given on their own."""
@@ -146,59 +168,104 @@ class _Profile:
             self.set_field("last_name", last, origin)
 
 
-@dataclass(slots=True)
-class _Call:
-    """What one valid line says, before it becomes records, events and links."""
-
-    records: list[Record]
-    events: list[Event]
+_NO_PROFILE = _Profile()
 
 
-class _EventReader:
-    def __init__(
-        self, path: Path | str, source: str, options: NormalizeOptions, builder: BatchBuilder
-    ) -> None:
-        self.path = str(path)
+class _Columns:
+    """What the kept calls of one input say, as lists of raw values (one entry per row)."""
+
+    def __init__(self, source: str) -> None:
         self.source = source
-        self.options = options
-        self.builder = builder
-        self.aliases: list[Link] = []
+        self.sightings: dict[str, list[Any]] = {name: [] for name in SIGHTINGS}
+        self.origins: dict[str, list[str | None]] = {name: [] for name in FIELDS}
+        self.traits: dict[str, list[Any]] = {name: [] for name in TRAITS}
+        self.events: dict[str, list[Any]] = {name: [] for name in EVENTS}
+        self.props: dict[str, list[Any]] = {name: [] for name in ("line", *EVENT_PROPERTIES)}
+        self.links: dict[str, list[Any]] = {name: [] for name in LINKS}
+        #: Per kept line, the reason a check after the record's normalization refused it.
+        self.late: dict[int, tuple[str, str | None]] = {}
+        #: Lines whose ISO timestamp is parsed later, with the key it was read from.
+        self.deferred: dict[int, tuple[str, str]] = {}
 
     def record(
         self,
         line: int,
-        kind: RecordKind,
+        sub: int,
+        kind: str,
         source_id: str,
         ts: int,
-        identifiers: list[tuple[IdentifierKind, str]],
-        profile: _Profile | None = None,
-    ) -> Record:
-        profile = profile or _Profile()
-        src = SourceRecord(
-            path=self.path,
-            line=line,
-            source=self.source,
-            source_id=source_id,
-            kind=kind,
-            ts=ts,
-            fields=profile.fields,
-            raw_identifiers=identifiers,
-            traits=profile.traits,
-        )
-        try:
-            return to_record(src, self.options)
-        except FieldError as exc:
-            where = profile.origin.get(exc.field, exc.field)
-            raise _Bad(f"{where}: {exc.reason}", where) from None
+        ids: dict[str, str],
+        profile: _Profile,
+    ) -> str:
+        key = record_key(self.source, source_id, kind)  # type: ignore[arg-type]
+        rows = self.sightings
+        rows["line"].append(line)
+        rows["sub"].append(sub)
+        rows["key"].append(key)
+        rows["source"].append(self.source)
+        rows["source_id"].append(source_id)
+        rows["kind"].append(kind)
+        rows["ts"].append(ts)
+        fields, origin = profile.fields, profile.origin
+        for name in FIELDS:
+            rows[name].append(fields.get(name))
+            self.origins[name].append(origin.get(name))
+        for name in RAW_ID_KINDS:
+            rows[name].append(ids.get(name))
+        for name, value in profile.traits.items():
+            self.traits["line"].append(line)
+            self.traits["sub"].append(sub)
+            self.traits["name"].append(name)
+            self.traits["value"].append(value)
+        return key
 
-    def parse(self, text: str, line: int) -> _Call:
+    def event(
+        self, line: int, event_id: str, name: str, ts: int, key: str, properties: dict[str, Any]
+    ) -> None:
+        events = self.events
+        events["line"].append(line)
+        events["id"].append(event_id)
+        events["name"].append(name)
+        events["ts"].append(ts)
+        events["source"].append(self.source)
+        events["record_key"].append(key)
+        events["properties"].append(orjson.dumps(properties, option=orjson.OPT_SORT_KEYS).decode())
+        props = self.props
+        for prop, value in properties.items():
+            scalar = property_text(value)
+            if scalar is None:
+                continue
+            props["line"].append(line)
+            props["id"].append(event_id)
+            props["name"].append(prop)
+            props["kind"].append(scalar[0])
+            props["value"].append(scalar[1])
+
+    def link(self, line: int, a: str, b: str, rule: str) -> None:
+        first, second = sorted((a, b))
+        if first == second:
+            return
+        self.links["line"].append(line)
+        self.links["a"].append(first)
+        self.links["b"].append(second)
+        self.links["rule"].append(rule)
+
+
+class _EventReader:
+    """Checks calls and appends what they say to `_Columns`."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.columns = _Columns(source)
+
+    def parse(self, text: str | bytes, line: int) -> None:
         try:
             call = orjson.loads(text)
         except orjson.JSONDecodeError as exc:
             raise _Bad(f"invalid JSON: {exc}") from None
-        return self.parse_call(call, line)
+        self.parse_call(call, line)
 
-    def parse_call(self, call: Any, line: int) -> _Call:
+    def parse_call(self, call: Any, line: int) -> None:
         if not isinstance(call, dict):
             raise _Bad("not a JSON object")
         call_type = call.get("type")
@@ -213,9 +280,10 @@ class _EventReader:
             )
         user_id = _scalar_id(call.get("userId"), "userId")
         anonymous_id = _scalar_id(call.get("anonymousId"), "anonymousId")
-        ts = self.timestamp(call)
+        ts = self.timestamp(call, line)
         if kind == "alias":
-            return self.alias(call, user_id, ts, line)
+            self.alias(call, user_id, ts, line)
+            return
         if user_id is None and anonymous_id is None:
             raise _Bad("missing userId and anonymousId (one of them is required)", "userId")
 
@@ -225,31 +293,41 @@ class _EventReader:
         if kind == "identify":
             profile.read(_object(call, "traits", "traits"), "traits")
         profile.finish()
-        identifiers: list[tuple[IdentifierKind, str]] = []
+        ids: dict[str, str] = {}
         if anonymous_id is not None:
-            identifiers.append(("anonymous_id", anonymous_id))
+            ids["anonymous_id"] = anonymous_id
         device_id = _scalar_id(
             _object(context, "device", "context.device").get("id"), "context.device.id"
         )
         if device_id is not None:
-            identifiers.append(("device_id", device_id))
+            ids["device_id"] = device_id
+        columns = self.columns
         if user_id is not None:
-            identifiers.insert(0, ("user_id", user_id))
-            record = self.record(line, "user", user_id, ts, identifiers, profile)
+            ids["user_id"] = user_id
+            key = columns.record(line, 0, "user", user_id, ts, ids, profile)
         else:
             assert anonymous_id is not None
-            record = self.record(line, "anonymous", anonymous_id, ts, identifiers, profile)
+            key = columns.record(line, 0, "anonymous", anonymous_id, ts, ids, profile)
         if kind == "identify":
-            return _Call([record], [])
-        return _Call([record], [self.event(call, kind, ts, record.key, context)])
+            return
+        try:
+            event_id, name, properties = self.event(call, kind, context)
+        except _Bad as exc:
+            columns.late[line] = (exc.reason, exc.field)
+            return
+        columns.event(line, event_id, name, ts, key, properties)
 
-    def timestamp(self, call: dict[str, Any]) -> int:
+    def timestamp(self, call: dict[str, Any], line: int) -> int:
+        """Epoch ms of the call; 0 stands in for a plain ISO value parsed with the file."""
         for key in _TIMESTAMP_KEYS:
             value = call.get(key)
             if value is None or value == "":
                 continue
             if isinstance(value, bool) or not isinstance(value, str | int | float):
                 raise _Bad("must be an ISO 8601 string or an epoch number", key)
+            if isinstance(value, str) and _ISO_SHAPE.match(value):
+                self.columns.deferred[line] = (value, key)
+                return 0
             try:
                 return parse_timestamp(value)
             except FieldError as exc:
@@ -260,8 +338,8 @@ class _EventReader:
         )
 
     def event(
-        self, call: dict[str, Any], kind: str, ts: int, key: str, context: dict[str, Any]
-    ) -> Event:
+        self, call: dict[str, Any], kind: str, context: dict[str, Any]
+    ) -> tuple[str, str, dict[str, Any]]:
         properties = dict(_object(call, "properties", "properties"))
         if kind == "track":
             name = call.get("event")
@@ -282,16 +360,9 @@ class _EventReader:
         if message_id is None:
             canonical = orjson.dumps(call, option=orjson.OPT_SORT_KEYS)
             message_id = hashlib.sha1(canonical).hexdigest()[:20]
-        return Event(
-            id=f"{self.source}:{message_id}",
-            name=name,
-            ts=ts,
-            source=self.source,
-            record_key=key,
-            properties=properties,
-        )
+        return f"{self.source}:{message_id}", name, properties
 
-    def alias(self, call: dict[str, Any], user_id: str | None, ts: int, line: int) -> _Call:
+    def alias(self, call: dict[str, Any], user_id: str | None, ts: int, line: int) -> None:
         """`previousId` becomes a record of its own, linked to the user by the alias.
 
         Whether `previousId` was an anonymous visitor or an earlier login cannot be told from
@@ -305,21 +376,112 @@ class _EventReader:
             raise _Bad("alias call without previousId", "previousId")
         if user_id is None:
             raise _Bad("alias call without userId", "userId")
-        user = self.record(line, "user", user_id, ts, [("user_id", user_id)])
-        previous = self.record(
+        columns = self.columns
+        user = columns.record(line, 0, "user", user_id, ts, {"user_id": user_id}, _NO_PROFILE)
+        previous = columns.record(
             line,
+            1,
             "user",
             previous_id,
             ts,
-            [("user_id", previous_id), ("anonymous_id", previous_id)],
+            {"user_id": previous_id, "anonymous_id": previous_id},
+            _NO_PROFILE,
         )
-        self.aliases.append(Link(a=previous.key, b=user.key, rule="alias"))
-        return _Call([user, previous], [])
+        columns.link(line, previous, user, "alias")
 
-    def finish(self) -> None:
-        """Add the alias links, once each."""
-        for link in self.aliases:
-            self.builder.add_link(link)
+    def deferred_timestamps(self) -> dict[int, tuple[str, str | None]]:
+        """Lines whose deferred timestamp does not parse, with the reason, as `timestamp`
+        would have refused them."""
+        deferred = self.columns.deferred
+        if not deferred:
+            return {}
+        lines = list(deferred)
+        raw = pl.Series([deferred[line][0] for line in lines], dtype=pl.Utf8)
+        _, reasons = parse_timestamps(raw)
+        return {
+            line: (reason, deferred[line][1])
+            for line, reason in zip(lines, reasons.to_list(), strict=True)
+            if reason is not None
+        }
+
+    def batch(
+        self, builder: BatchBuilder, options: NormalizeOptions, raw_text: RawText
+    ) -> SourceBatch:
+        """Normalize what the kept calls said, reject calls whose values are unusable, and
+        return the file's frames."""
+        columns = self.columns
+        early = self.deferred_timestamps()
+        sightings = pl.DataFrame(columns.sightings, schema=SIGHTINGS)
+        if columns.deferred:
+            sightings = _with_times(sightings, columns.deferred)
+        origins = pl.DataFrame(columns.origins, schema={name: pl.Utf8 for name in FIELDS})
+        normalized = normalize_sightings(sightings, options)
+        where = normalized.select(
+            pl.col("line"),
+            pl.col(PROBLEM_REASON).alias("why"),
+            pl.coalesce(
+                [pl.when(pl.col(PROBLEM_FIELD) == name).then(origins[name]) for name in FIELDS]
+                + [pl.col(PROBLEM_FIELD)]
+            ).alias("field"),
+        ).filter(pl.col("why").is_not_null())
+        first = where.group_by("line", maintain_order=True).first()
+        problems: dict[int, tuple[str, str | None]] = {
+            line: (f"{field}: {why}", field)
+            for line, why, field in first.select("line", "why", "field").iter_rows()
+        }
+        problems = {**problems, **early}
+        for line, late in columns.late.items():
+            problems.setdefault(line, late)
+        bad = sorted(problems)
+        builder.reject_kept(
+            pl.DataFrame(
+                {
+                    "line": bad,
+                    "field": [problems[line][1] for line in bad],
+                    "reason": [problems[line][0] for line in bad],
+                },
+                schema={"line": pl.Int64, "field": pl.Utf8, "reason": pl.Utf8},
+            ),
+            raw_text,
+        )
+        keep = ~pl.col("line").is_in(bad)
+        batch = SourceBatch.empty(builder.counts)
+        batch.sightings = normalized.drop(PROBLEM_FIELD, PROBLEM_REASON).filter(keep)
+        batch.traits = (
+            pl.DataFrame(columns.traits, schema=TRAITS)
+            .filter(keep)
+            .unique(subset=["line", "sub", "name"], keep="last", maintain_order=True)
+        )
+        events = pl.DataFrame(columns.events, schema=EVENTS).filter(keep)
+        if columns.deferred:
+            events = _with_times(events, columns.deferred)
+        batch.events = events.unique(subset=["id"], keep="first", maintain_order=True)
+        props = pl.DataFrame(columns.props, schema={"line": pl.Int64, **EVENT_PROPERTIES})
+        batch.event_properties = props.join(
+            batch.events.select("id", "line"), on=["id", "line"], how="semi"
+        ).drop("line")
+        batch.links = (
+            pl.DataFrame(columns.links, schema=LINKS)
+            .filter(keep)
+            .unique(subset=["a", "b", "rule"], keep="first", maintain_order=True)
+        )
+        return batch
+
+
+def _with_times(frame: pl.DataFrame, deferred: dict[int, tuple[str, str]]) -> pl.DataFrame:
+    """`frame` with the deferred timestamps of its lines parsed (unparseable ones stay 0)."""
+    lines = list(deferred)
+    times = pl.DataFrame(
+        {"line": lines, "_raw": [deferred[line][0] for line in lines]},
+        schema={"line": pl.Int64, "_raw": pl.Utf8},
+    )
+    parsed, _ = parse_timestamps(times["_raw"])
+    times = times.with_columns(parsed.alias("_ts")).drop("_raw")
+    return (
+        frame.join(times, on="line", how="left", maintain_order="left")
+        .with_columns(pl.coalesce("_ts", "ts").alias("ts"))
+        .drop("_ts")
+    )
 
 
 def read_events(
@@ -330,7 +492,7 @@ def read_events(
     rejects: RejectsWriter,
     max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
 ) -> SourceBatch:
-    """Read a JSON Lines event stream into records, events and alias links.
+    """Read a JSON Lines event stream into sightings, events and alias links.
 
     Args:
         path: the `.jsonl` / `.ndjson` / `.json` file, one call per line.
@@ -346,8 +508,9 @@ def read_events(
         InputError: the file cannot be read.
     """
     builder = BatchBuilder(path, source, rejects)
-    reader = _EventReader(path, source, options, builder)
+    reader = _EventReader(source)
     blank: list[RawLine] = []
+    spans: dict[int, tuple[int, int]] = {}
     for line in read_lines(path, max_line_bytes=max_line_bytes):
         if line.blank:
             blank.append(line)
@@ -364,16 +527,31 @@ def read_events(
             )
             continue
         try:
-            call = reader.parse(decode_line(line), line.number)
+            reader.parse(decode_line(line), line.number)
         except UnicodeDecodeError as exc:
             builder.reject(line.number, utf8_problem(exc), raw=line.data)
             continue
         except _Bad as exc:
             builder.reject(line.number, exc.reason, field=exc.field, raw=line.data)
             continue
-        builder.accept(call.records, call.events)
-    reader.finish()
-    return builder.build()
+        spans[line.number] = (line.offset, line.size)
+        builder.read_line()
+    batch = reader.batch(builder, options, _file_text(path, spans))
+    builder.finish()
+    return batch
+
+
+def _file_text(path: Path, spans: dict[int, tuple[int, int]]) -> RawText:
+    def fetch(lines: Sequence[int]) -> dict[int, bytes]:
+        found: dict[int, bytes] = {}
+        with path.open("rb") as f:
+            for line in sorted(set(lines)):
+                start, size = spans[line]
+                f.seek(start)
+                found[line] = f.read(size)
+        return found
+
+    return fetch
 
 
 def read_event_calls(
@@ -405,7 +583,8 @@ def read_event_calls(
         The calls' batch; its counts reconcile (read = ingested + rejected = len(calls)).
     """
     builder = BatchBuilder(Path(label), source, rejects)
-    reader = _EventReader(label, source, options, builder)
+    reader = _EventReader(source)
+    raws: dict[int, bytes] = {}
     for number, item in enumerate(calls, start=1):
         raw = item if isinstance(item, bytes) else orjson.dumps(item)
         size = len(raw) if sizes is None else sizes[number - 1]
@@ -419,15 +598,17 @@ def read_event_calls(
             continue
         try:
             if isinstance(item, bytes):
-                call = reader.parse(item.decode("utf-8-sig"), number)
+                reader.parse(item.decode("utf-8-sig"), number)
             else:
-                call = reader.parse_call(item, number)
+                reader.parse_call(item, number)
         except UnicodeDecodeError as exc:
             builder.reject(number, utf8_problem(exc), raw=raw)
             continue
         except _Bad as exc:
             builder.reject(number, exc.reason, field=exc.field, raw=raw)
             continue
-        builder.accept(call.records, call.events)
-    reader.finish()
-    return builder.build()
+        raws[number] = raw
+        builder.read_line()
+    batch = reader.batch(builder, options, lambda lines: {n: raws[n] for n in lines})
+    builder.finish()
+    return batch

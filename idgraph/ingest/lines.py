@@ -32,6 +32,8 @@ class RawLine:
     data: bytes
     size: int
     too_long: bool
+    #: Byte offset of the line's start in the file, so a reject can fetch its text later.
+    offset: int = 0
 
     @property
     def blank(self) -> bool:
@@ -61,17 +63,20 @@ def read_lines(path: Path, *, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> I
     try:
         with path.open("rb") as f:
             number = 0
+            offset = 0
             while True:
                 chunk = f.readline(max_line_bytes + 2)
                 if not chunk:
                     return
                 number += 1
+                start = offset
+                offset += len(chunk)
                 if chunk.endswith(b"\n") or len(chunk) < max_line_bytes + 2:
                     data = _strip_ending(chunk)
                     if len(data) > max_line_bytes:
-                        yield RawLine(number, data[:_SNIFF_BYTES], len(data), True)
+                        yield RawLine(number, data[:_SNIFF_BYTES], len(data), True, start)
                     else:
-                        yield RawLine(number, data, len(data), False)
+                        yield RawLine(number, data, len(data), False, start)
                     continue
                 size = len(chunk)
                 tail = b""
@@ -80,11 +85,12 @@ def read_lines(path: Path, *, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> I
                     if not more:
                         break
                     size += len(more)
+                    offset += len(more)
                     tail = more
                     if more.endswith(b"\n"):
                         break
                 size -= len(tail) - len(_strip_ending(tail))
-                yield RawLine(number, chunk[:_SNIFF_BYTES], size, True)
+                yield RawLine(number, chunk[:_SNIFF_BYTES], size, True, start)
     except OSError as exc:
         raise InputError(f"cannot read file: {exc.strerror or exc}", path=path) from exc
 

@@ -1,193 +1,381 @@
-"""Which pairs link: deterministic identifiers, explicit links, and fuzzy rules.
+"""Which pairs may link: explicit links, shared identifiers under their guards, fuzzy rules.
 
-Produces `MatchEvidence` in a deterministic order of strength (explicit links, then identifiers
-in the configured order, then fuzzy matches by score) so clustering under identity limits is
-reproducible.
+Produces the edges in a deterministic order of strength — explicit links, then identifiers in
+the configured order of kinds, then fuzzy matches by score — so clustering under identity
+limits is reproducible, and a verdict for every identifier value: whether it may link the
+records that carry it, and why not when it may not.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+import polars as pl
 
 from idgraph.block.keys import BlockingStats, candidate_pairs
 from idgraph.match.comparisons import similarities
 from idgraph.match.config import MatchConfig
-from idgraph.match.identity import IdentityClasses, identities_of, identity_classes
-from idgraph.models import Link, MatchEvidence, Record, identifier_key
+from idgraph.match.identity import identity_classes
+from idgraph.match.view import VIEW_FIELDS, match_view
 
+__all__ = [
+    "EDGE_COLUMNS",
+    "Evidence",
+    "collect_evidence",
+    "fuzzy_matches",
+    "identifier_verdicts",
+]
 
-@dataclass(slots=True)
-class IdentifierVerdict:
-    """Whether one identifier value links its records, and why not when it does not."""
+#: Kinds of edge, in the order their edges are applied.
+LINK, IDENTIFIER, FUZZY = 0, 1, 2
 
-    kind: str
-    value: str
-    record_keys: list[str]
-    linking: bool
-    reason: str = ""
+#: Columns of `Evidence.edges`: record positions, what joined them, and the edge's class.
+EDGE_COLUMNS = {
+    "a": pl.UInt32,
+    "b": pl.UInt32,
+    "rule": pl.Utf8,
+    "fields": pl.Utf8,
+    "score": pl.Float64,
+    "class": pl.Int8,
+}
 
 
 @dataclass(slots=True)
 class Evidence:
-    """All the evidence for one batch, strongest first, plus what the guards decided."""
+    """All candidate links of the records being resolved, strongest first, and the verdicts.
 
-    edges: list[MatchEvidence] = field(default_factory=list)
-    identifiers: dict[str, IdentifierVerdict] = field(default_factory=dict)
+    `edges` hold record positions (rows of the records frame); `verdicts` one row per
+    identifier value: key (`kind:value`), kind, value, holders, linking, reason.
+    """
+
+    edges: pl.DataFrame
+    verdicts: pl.DataFrame
     blocking: list[BlockingStats] = field(default_factory=list)
     pairs_compared: int = 0
 
 
+def _keys(frame: pl.DataFrame) -> pl.DataFrame:
+    return frame.with_columns((pl.col("kind") + pl.lit(":") + pl.col("value")).alias("key"))
+
+
 def identifier_verdicts(
-    records: Sequence[Record],
-    links: Sequence[Link],
+    records: pl.DataFrame,
+    identifiers: pl.DataFrame,
+    links: pl.DataFrame,
     config: MatchConfig,
     *,
-    settled: Mapping[str, tuple[bool, str]] | None = None,
-) -> dict[str, IdentifierVerdict]:
+    settled: pl.DataFrame | None = None,
+) -> pl.DataFrame:
     """Decide for every identifier value whether it may link the records that carry it.
 
-    `settled` holds verdicts (linking, reason) decided earlier over all of an identifier's
-    holders; an incremental ingest passes those of identifiers no incoming record carries,
-    because `records` then holds only some of their holders.
+    Args:
+        records: the records being resolved (`key` and the strong attributes).
+        identifiers: their (record, kind, value) rows.
+        links: explicit links among them (identity classes for the limits).
+        settled: verdicts decided earlier over all of an identifier's holders (key, linking,
+            reason); an incremental ingest passes those of identifiers no incoming record
+            carries, because `records` then holds only some of their holders.
+
+    Returns:
+        One row per identifier value: key, kind, value, holders, linking, reason (sorted by
+        key).
     """
-    holders: dict[str, list[int]] = defaultdict(list)
-    kinds: dict[str, tuple[str, str]] = {}
-    for index, record in enumerate(records):
-        for id_kind, id_value in record.identifiers:
-            key = identifier_key(id_kind, id_value)
-            holders[key].append(index)
-            kinds[key] = (id_kind, id_value)
-    classes = identity_classes(records, links, config.limits)
-    verdicts: dict[str, IdentifierVerdict] = {}
-    for key, members in holders.items():
-        kind, value = kinds[key]
-        verdict = IdentifierVerdict(kind, value, [records[i].key for i in members], True)
-        rule = config.identifier_rule(kind)
-        if settled is not None and key in settled:
-            verdict.linking, verdict.reason = settled[key]
-        elif rule is None or not rule.link:
-            verdict.linking, verdict.reason = False, f"{kind} is not a linking identifier"
-        elif len(members) > rule.max_records:
-            verdict.linking = False
-            verdict.reason = f"shared by {len(members)} records (max_records {rule.max_records})"
-        else:
-            verdict.reason = _limit_breach(records, members, classes, config)
-            verdict.linking = not verdict.reason
-        verdicts[key] = verdict
-    return verdicts
+    keyed = _keys(identifiers)
+    verdicts = keyed.group_by("key").agg(
+        pl.col("kind").first(), pl.col("value").first(), pl.len().alias("holders")
+    )
+    rules = pl.DataFrame(
+        {
+            "kind": [r.kind for r in config.identifiers],
+            "link": [r.link for r in config.identifiers],
+            "max_records": [r.max_records for r in config.identifiers],
+        },
+        schema={"kind": pl.Utf8, "link": pl.Boolean, "max_records": pl.Int64},
+    )
+    verdicts = verdicts.join(rules, on="kind", how="left")
+    reason = (
+        pl.when(pl.col("link").is_null() | ~pl.col("link"))
+        .then(pl.col("kind") + pl.lit(" is not a linking identifier"))
+        .when(pl.col("holders") > pl.col("max_records"))
+        .then(
+            pl.lit("shared by ")
+            + pl.col("holders").cast(pl.Utf8)
+            + pl.lit(" records (max_records ")
+            + pl.col("max_records").cast(pl.Utf8)
+            + pl.lit(")")
+        )
+        .otherwise(pl.lit(None, dtype=pl.Utf8))
+    )
+    verdicts = verdicts.with_columns(reason.alias("reason"))
+    if settled is not None and settled.height:
+        verdicts = verdicts.join(
+            settled.select(
+                "key", pl.col("linking").alias("_s_link"), pl.col("reason").alias("_s_why")
+            ),
+            on="key",
+            how="left",
+        )
+    else:
+        verdicts = verdicts.with_columns(
+            pl.lit(None, dtype=pl.Boolean).alias("_s_link"),
+            pl.lit(None, dtype=pl.Utf8).alias("_s_why"),
+        )
+    open_ = verdicts.filter(pl.col("_s_link").is_null() & pl.col("reason").is_null())
+    guard = _guard_reasons(open_.select("key"), keyed, records, identifiers, links, config)
+    verdicts = verdicts.join(guard, on="key", how="left").with_columns(
+        pl.coalesce("reason", "_guard").alias("reason")
+    )
+    return (
+        verdicts.with_columns(
+            pl.when(pl.col("_s_link").is_not_null())
+            .then(pl.col("_s_link"))
+            .otherwise(pl.col("reason").is_null())
+            .alias("linking"),
+            pl.when(pl.col("_s_link").is_not_null())
+            .then(pl.col("_s_why").fill_null(""))
+            .otherwise(pl.col("reason").fill_null(""))
+            .alias("reason"),
+        )
+        .select("key", "kind", "value", pl.col("holders").cast(pl.Int64), "linking", "reason")
+        .sort("key")
+    )
 
 
-def _limit_breach(
-    records: Sequence[Record], members: Sequence[int], classes: IdentityClasses, config: MatchConfig
-) -> str:
-    for kind, limit in config.limits.items():
-        identities = {c for i in members for c in identities_of(records[i], kind, classes)}
-        if len(identities) > limit:
-            return f"joins {len(identities)} distinct {kind} (limit {limit})"
+def _guard_reasons(
+    open_: pl.DataFrame,
+    keyed: pl.DataFrame,
+    records: pl.DataFrame,
+    identifiers: pl.DataFrame,
+    links: pl.DataFrame,
+    config: MatchConfig,
+) -> pl.DataFrame:
+    """Identity limits and strong attributes over each open identifier's holders."""
+    holders = keyed.join(open_, on="key", how="semi").select("key", "record")
+    checks: list[pl.DataFrame] = []
+    position = 0
+    if config.limits:
+        classes = identity_classes(identifiers, links, config.limits)
+        for kind, limit in config.limits.items():
+            found = (
+                holders.join(
+                    classes.filter(pl.col("kind") == kind).select("record", "cls"), on="record"
+                )
+                .group_by("key")
+                .agg(pl.col("cls").n_unique().alias("n"))
+                .filter(pl.col("n") > limit)
+                .select(
+                    "key",
+                    pl.lit(position).alias("rank"),
+                    (
+                        pl.lit("joins ")
+                        + pl.col("n").cast(pl.Utf8)
+                        + pl.lit(f" distinct {kind} (limit {limit})")
+                    ).alias("_guard"),
+                )
+            )
+            checks.append(found)
+            position += 1
     for name in config.strong_attributes:
-        values = {records[i].fields[name] for i in members if records[i].fields.get(name)}
-        if len(values) > 1:
-            return f"joins records with {len(values)} different {name}"
-    return ""
+        found = (
+            holders.join(
+                records.select(pl.col("key").alias("record"), pl.col(name).alias("_v")).filter(
+                    pl.col("_v").is_not_null() & (pl.col("_v") != "")
+                ),
+                on="record",
+            )
+            .group_by("key")
+            .agg(pl.col("_v").n_unique().alias("n"))
+            .filter(pl.col("n") > 1)
+            .select(
+                "key",
+                pl.lit(position).alias("rank"),
+                (
+                    pl.lit("joins records with ")
+                    + pl.col("n").cast(pl.Utf8)
+                    + pl.lit(f" different {name}")
+                ).alias("_guard"),
+            )
+        )
+        checks.append(found)
+        position += 1
+    if not checks:
+        return pl.DataFrame(schema={"key": pl.Utf8, "_guard": pl.Utf8})
+    return (
+        pl.concat(checks)
+        .sort("key", "rank")
+        .group_by("key", maintain_order=True)
+        .first()
+        .select("key", "_guard")
+    )
+
+
+def _identifier_edges(
+    keyed: pl.DataFrame, verdicts: pl.DataFrame, positions: pl.DataFrame, config: MatchConfig
+) -> pl.DataFrame:
+    """A star per linking identifier: its smallest holder to each other holder."""
+    order = pl.DataFrame(
+        {
+            "kind": [r.kind for r in config.identifiers],
+            "_order": list(range(len(config.identifiers))),
+        },
+        schema={"kind": pl.Utf8, "_order": pl.Int64},
+    )
+    linking = verdicts.filter(pl.col("linking") & (pl.col("holders") >= 2)).select("key", "kind")
+    holders = (
+        keyed.join(linking.select("key"), on="key", how="semi")
+        .join(positions, left_on="record", right_on="key")
+        .select("key", "kind", "pos")
+    )
+    hubs = holders.group_by("key").agg(pl.col("pos").min().alias("hub"))
+    edges = (
+        holders.join(hubs, on="key")
+        .filter(pl.col("pos") != pl.col("hub"))
+        .join(order, on="kind", how="left")
+        .with_columns(pl.col("_order").fill_null(99))
+        .sort("_order", "key", "pos")
+        .select(
+            pl.col("hub").alias("a"),
+            pl.col("pos").alias("b"),
+            (pl.lit("same_") + pl.col("kind")).alias("rule"),
+            pl.col("kind").alias("fields"),
+            pl.lit(1.0).alias("score"),
+            pl.lit(IDENTIFIER, dtype=pl.Int8).alias("class"),
+        )
+    )
+    return edges
+
+
+def _link_edges(links: pl.DataFrame, positions: pl.DataFrame) -> pl.DataFrame:
+    return (
+        links.join(positions.rename({"key": "a", "pos": "pa"}), on="a")
+        .join(positions.rename({"key": "b", "pos": "pb"}), on="b")
+        .filter(pl.col("a") != pl.col("b"))
+        .sort("a", "b")
+        .select(
+            pl.col("pa").alias("a"),
+            pl.col("pb").alias("b"),
+            "rule",
+            pl.lit("id").alias("fields"),
+            pl.lit(1.0).alias("score"),
+            pl.lit(LINK, dtype=pl.Int8).alias("class"),
+        )
+    )
+
+
+def fuzzy_matches(
+    view: pl.DataFrame,
+    config: MatchConfig,
+    *,
+    block_sizes: pl.DataFrame | None = None,
+    stats: list[BlockingStats] | None = None,
+) -> tuple[pl.DataFrame, int]:
+    """The fuzzy rules' matches among the records of `view`, before any guard or limit.
+
+    Returns:
+        Edges (record positions a < b by key order, rule, fields, score), best rule per pair
+        (ties: the first rule), strongest first; and the number of pairs compared.
+    """
+    found: list[pl.DataFrame] = []
+    compared = 0
+    for order, rule in enumerate(config.fuzzy):
+        pairs, rule_stats = candidate_pairs(
+            view, rule, max_block_size=config.max_block_size, sizes=block_sizes
+        )
+        if stats is not None:
+            stats.append(rule_stats)
+        if pairs.height == 0:
+            continue
+        compared += pairs.height
+        left = pairs["i"].to_numpy()
+        right = pairs["j"].to_numpy()
+        passed = np.ones(len(left), dtype=bool)
+        total = np.zeros(len(left), dtype=np.float64)
+        for comparison in rule.compare:
+            column = view[comparison.field].fill_null("")
+            scores = similarities(
+                comparison,
+                column.gather(left).to_list(),
+                column.gather(right).to_list(),
+            )
+            passed &= scores >= comparison.threshold
+            total += scores
+        chosen = np.flatnonzero(passed)
+        if not len(chosen):
+            continue
+        means = (total[chosen] / len(rule.compare)).tolist()
+        found.append(
+            pl.DataFrame(
+                {
+                    "a": left[chosen],
+                    "b": right[chosen],
+                    "rule": [rule.name] * len(chosen),
+                    "fields": [",".join(c.field for c in rule.compare)] * len(chosen),
+                    "score": [round(m, 4) for m in means],
+                    "_order": [order] * len(chosen),
+                },
+                schema_overrides={"a": pl.UInt32, "b": pl.UInt32, "score": pl.Float64},
+            )
+        )
+    if not found:
+        return _empty_edges(), compared
+    best = (
+        pl.concat(found)
+        .sort("a", "b", pl.col("score"), "_order", descending=[False, False, True, False])
+        .unique(subset=["a", "b"], keep="first", maintain_order=True)
+        .sort(pl.col("score"), "a", "b", descending=[True, False, False])
+        .select(
+            "a",
+            "b",
+            "rule",
+            "fields",
+            "score",
+            pl.lit(FUZZY, dtype=pl.Int8).alias("class"),
+        )
+    )
+    return best, compared
+
+
+def _empty_edges() -> pl.DataFrame:
+    return pl.DataFrame(schema=EDGE_COLUMNS)
 
 
 def collect_evidence(
-    records: Sequence[Record],
-    views: Sequence[Mapping[str, str]],
-    links: Sequence[Link],
+    records: pl.DataFrame,
+    identifiers: pl.DataFrame,
+    links: pl.DataFrame,
     config: MatchConfig,
     *,
-    settled: Mapping[str, tuple[bool, str]] | None = None,
-    block_sizes: Mapping[str, int] | None = None,
+    settled: pl.DataFrame | None = None,
+    block_sizes: pl.DataFrame | None = None,
+    view: pl.DataFrame | None = None,
 ) -> Evidence:
-    """Every candidate link of a batch, strongest first.
+    """Every candidate link among `records` (sorted by key), strongest first.
 
     An incremental ingest passes only the records it re-resolves, with the store-wide facts
     that decide the guards: `settled` identifier verdicts and `block_sizes` (see
     `identifier_verdicts` and `candidate_pairs`).
     """
-    evidence = Evidence()
-    known = {r.key for r in records}
-    for link in sorted(links, key=lambda lk: (lk.a, lk.b)):
-        if link.a in known and link.b in known and link.a != link.b:
-            evidence.edges.append(MatchEvidence(link.a, link.b, link.rule, ("id",), 1.0))
-    evidence.identifiers = identifier_verdicts(records, links, config, settled=settled)
-    order: dict[str, int] = {rule.kind: pos for pos, rule in enumerate(config.identifiers)}
-    for key in sorted(
-        evidence.identifiers, key=lambda k: (order.get(evidence.identifiers[k].kind, 99), k)
-    ):
-        verdict = evidence.identifiers[key]
-        if not verdict.linking or len(verdict.record_keys) < 2:
-            continue
-        hub, *others = sorted(verdict.record_keys)
-        for other in others:
-            evidence.edges.append(
-                MatchEvidence(hub, other, f"same_{verdict.kind}", (verdict.kind,), 1.0)
-            )
-    evidence.edges.extend(_fuzzy_edges(records, views, config, evidence, block_sizes))
+    positions = records.select("key").with_row_index("pos")
+    known = records["key"].implode()
+    links = links.filter(pl.col("a").is_in(known) & pl.col("b").is_in(known))
+    verdicts = identifier_verdicts(records, identifiers, links, config, settled=settled)
+    keyed = _keys(identifiers)
+    stats: list[BlockingStats] = []
+    if view is None:
+        view = match_view(records, VIEW_FIELDS)
+    fuzzy, compared = fuzzy_matches(view, config, block_sizes=block_sizes, stats=stats)
+    parts = [
+        _link_edges(links, positions),
+        _identifier_edges(keyed, verdicts, positions, config),
+        fuzzy,
+    ]
     if config.probabilistic is not None:
         # Imported here: the engine pulls in pandas, which plain rule-based runs do not need.
         from idgraph.match.probabilistic import probabilistic_edges
 
-        edges, scored = probabilistic_edges(records, evidence.identifiers, config.probabilistic)
-        evidence.edges.extend(edges)
-        evidence.pairs_compared += scored
-    return evidence
-
-
-def fuzzy_matches(
-    records: Sequence[Record],
-    views: Sequence[Mapping[str, str]],
-    config: MatchConfig,
-    *,
-    block_sizes: Mapping[str, int] | None = None,
-) -> list[MatchEvidence]:
-    """The fuzzy rules' matches among `records`, before any guard or limit.
-
-    An incremental ingest asks this of a batch and its stored block mates to learn which
-    stored records it may actually join, before loading their customers.
-    """
-    return _fuzzy_edges(records, views, config, Evidence(), block_sizes)
-
-
-def _fuzzy_edges(
-    records: Sequence[Record],
-    views: Sequence[Mapping[str, str]],
-    config: MatchConfig,
-    evidence: Evidence,
-    block_sizes: Mapping[str, int] | None,
-) -> list[MatchEvidence]:
-    best: dict[tuple[str, str], MatchEvidence] = {}
-    for rule in config.fuzzy:
-        pairs, stats = candidate_pairs(
-            views, rule, max_block_size=config.max_block_size, sizes=block_sizes
-        )
-        evidence.blocking.append(stats)
-        if not pairs:
-            continue
-        evidence.pairs_compared += len(pairs)
-        left = np.fromiter((a for a, _ in pairs), dtype=np.int64, count=len(pairs))
-        right = np.fromiter((b for _, b in pairs), dtype=np.int64, count=len(pairs))
-        passed = np.ones(len(pairs), dtype=bool)
-        total = np.zeros(len(pairs), dtype=np.float64)
-        for comparison in rule.compare:
-            name = comparison.field
-            scores = similarities(
-                comparison,
-                [views[i].get(name, "") for i in left],
-                [views[i].get(name, "") for i in right],
-            )
-            passed &= scores >= comparison.threshold
-            total += scores
-        fields = tuple(c.field for c in rule.compare)
-        for pos in np.flatnonzero(passed):
-            a, b = sorted((records[int(left[pos])].key, records[int(right[pos])].key))
-            score = round(float(total[pos]) / len(rule.compare), 4)
-            current = best.get((a, b))
-            if current is None or score > current.score:
-                best[(a, b)] = MatchEvidence(a, b, rule.name, fields, score)
-    return sorted(best.values(), key=lambda e: (-e.score, e.a, e.b))
+        scored, count = probabilistic_edges(records, verdicts, config.probabilistic)
+        parts.append(scored)
+        compared += count
+    edges = pl.concat([part.cast(EDGE_COLUMNS) for part in parts])  # type: ignore[arg-type]
+    return Evidence(edges, verdicts, stats, compared)

@@ -8,18 +8,16 @@ are compared by their local part for the same reason.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import pandas as pd
+import polars as pl
 
 from idgraph.link import Model, load_link_config, score_pairs, shipped_link_config, train_model
 from idgraph.link.config import LinkConfig
 from idgraph.link.explain import PairExplanation, explain_pair
 from idgraph.match.config import MatchConfig, ProbabilisticMatching
-from idgraph.match.decide import IdentifierVerdict, identifier_verdicts
-from idgraph.models import MatchEvidence, Record, identifier_key
-from idgraph.normalize.fields import email_local_part
+from idgraph.match.decide import EDGE_COLUMNS, FUZZY
 from idgraph.store.base import GraphStore
 
 __all__ = ["PROBABILISTIC_RULE", "probabilistic_edges", "records_frame", "score_stored_pair"]
@@ -30,27 +28,32 @@ PROBABILISTIC_RULE = "probabilistic"
 _TEXT_FIELDS = ("first_name", "last_name", "street", "city", "postcode", "birth_date")
 
 
-def records_frame(
-    records: Sequence[Record], verdicts: Mapping[str, IdentifierVerdict]
-) -> pd.DataFrame:
-    """One row per record: the fields the `customers` link config compares, as text."""
+def records_frame(records: pl.DataFrame, verdicts: pl.DataFrame) -> pd.DataFrame:
+    """One row per record: the fields the `customers` link config compares, as text.
 
-    def linking(kind: str, value: str | None) -> str:
-        if not value:
-            return ""
-        verdict = verdicts.get(identifier_key(kind, value))
-        return value if verdict is None or verdict.linking else ""
+    An email or phone whose identifier does not link is blanked, so a shared value cannot
+    carry a pair in through the back door.
+    """
+    refused = verdicts.filter(~pl.col("linking")).select("kind", "value")
 
-    rows = []
-    for record in records:
-        fields = record.fields
-        email = linking("email", fields.get("email"))
-        row = {"key": record.key, **{name: fields.get(name) or "" for name in _TEXT_FIELDS}}
-        row["email_local"] = email_local_part(email).replace(".", "") if email else ""
-        row["phone"] = linking("phone", fields.get("phone"))
-        rows.append(row)
-    columns = ["key", *_TEXT_FIELDS, "email_local", "phone"]
-    return pd.DataFrame(rows, columns=columns, dtype=str)
+    def linking(kind: str) -> pl.Expr:
+        blocked = refused.filter(pl.col("kind") == kind)["value"].implode()
+        column = pl.col(kind)
+        return pl.when(column.is_in(blocked)).then(pl.lit(None)).otherwise(column)
+
+    frame = records.sort("key").select(
+        "key",
+        *[pl.col(name) for name in _TEXT_FIELDS],
+        linking("email").alias("email"),
+        linking("phone").alias("phone"),
+    )
+    frame = frame.with_columns(
+        pl.col("email")
+        .str.replace(r"@[^@]*$", "")
+        .str.replace_all(".", "", literal=True)
+        .alias("email_local")
+    ).select("key", *_TEXT_FIELDS, "email_local", "phone")
+    return frame.fill_null("").to_pandas().astype(str)
 
 
 def _link_config(name: str) -> LinkConfig:
@@ -65,26 +68,27 @@ def _model(frame: pd.DataFrame, spec: ProbabilisticMatching, path: str | Path | 
 
 
 def probabilistic_edges(
-    records: Sequence[Record],
-    verdicts: Mapping[str, IdentifierVerdict],
-    spec: ProbabilisticMatching,
-) -> tuple[list[MatchEvidence], int]:
+    records: pl.DataFrame, verdicts: pl.DataFrame, spec: ProbabilisticMatching
+) -> tuple[pl.DataFrame, int]:
     """Links for every pair at or above the threshold, strongest first, and pairs scored.
 
-    The link's fields are its match-weight waterfall: `prior:-11.34` then
-    `name=level:+7.02` for every comparison that moved the weight, adding up to log2 of the
-    odds of its probability, so `idgraph explain` can show why the pair linked.
+    Edges are record positions (rows of `records`, sorted by key). The link's fields are its
+    match-weight waterfall: `prior:-11.34` then `name=level:+7.02` for every comparison that
+    moved the weight, adding up to log2 of the odds of its probability, so `idgraph explain`
+    can show why the pair linked.
     """
     frame = records_frame(records, verdicts)
+    empty = pl.DataFrame(schema=EDGE_COLUMNS)
     if spec.model is None and len(frame) < spec.min_records:
         logger.info("probabilistic matching skipped: %d records < min_records", len(frame))
-        return [], 0
+        return empty, 0
     model = _model(frame, spec, spec.model)
     threshold = spec.threshold if spec.threshold is not None else model.config.threshold
     scored = score_pairs(frame, model)
     chosen = scored[(scored["probability"] >= threshold) & ~scored["conflict"]]
     weights = [c for c in scored.columns if c.startswith("weight_")]
-    edges = []
+    position = {key: i for i, key in enumerate(frame["key"].tolist())}
+    rows: list[tuple[int, int, str, float]] = []
     for row in chosen.itertuples(index=False):
         values = row._asdict()
         steps = [
@@ -93,10 +97,22 @@ def probabilistic_edges(
             for c in weights
             if values[c]
         ]
-        fields = (f"prior:{model.prior_weight:+.2f}", *steps)
-        a, b = sorted((str(values["left_id"]), str(values["right_id"])))
-        edges.append(MatchEvidence(a, b, PROBABILISTIC_RULE, fields, float(values["probability"])))
-    edges.sort(key=lambda e: (-e.score, e.a, e.b))
+        fields = ",".join((f"prior:{model.prior_weight:+.2f}", *steps))
+        a, b = sorted((position[str(values["left_id"])], position[str(values["right_id"])]))
+        rows.append((a, b, fields, float(values["probability"])))
+    if not rows:
+        return empty, len(scored)
+    edges = pl.DataFrame(
+        {
+            "a": [r[0] for r in rows],
+            "b": [r[1] for r in rows],
+            "rule": [PROBABILISTIC_RULE] * len(rows),
+            "fields": [r[2] for r in rows],
+            "score": [r[3] for r in rows],
+            "class": [FUZZY] * len(rows),
+        },
+        schema=EDGE_COLUMNS,
+    ).sort(pl.col("score"), "a", "b", descending=[True, False, False])
     return edges, len(scored)
 
 
@@ -116,9 +132,11 @@ def score_stored_pair(
     Raises:
         NotFoundError: either record key is not stored.
     """
-    state = store.load_state()
-    records = [state.records[k] for k in sorted(state.records)]
-    verdicts = identifier_verdicts(records, state.links, match_config)
-    frame = records_frame(records, verdicts)
+    # Imported here: the mirror pulls in the resolution core.
+    from idgraph.state.rebuild import open_mirror
+    from idgraph.state.snapshot import take_snapshot
+
+    snapshot = take_snapshot(open_mirror(store, match_config))
+    frame = records_frame(snapshot.records, snapshot.verdicts)
     spec = match_config.probabilistic or ProbabilisticMatching()
     return explain_pair(frame, _model(frame, spec, model_path or spec.model), record_a, record_b)

@@ -77,7 +77,9 @@ async def _collect(request: Request, kind: str | None) -> Response | CollectResu
     if parsed.batch is not None:
         await _store(service, parsed)
         if kind:
-            customers = await run_in_threadpool(service.customers_of, sorted(parsed.batch.records))
+            customers = await run_in_threadpool(
+                service.customers_of, sorted(set(parsed.batch.sightings["key"].to_list()))
+            )
     if parsed.rejects:
         if parsed.accepted:
             message = (

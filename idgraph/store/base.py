@@ -1,8 +1,9 @@
 """The one seam between idgraph's logic and a graph database.
 
-Subclasses implement a handful of hooks (`_run`, `_apply`, `_translate`, `close`); the shared
-behaviour (query naming, DEBUG logging without parameter values, error wrapping, reading the
-state resolution needs) lives in final methods here so both engines behave alike.
+Subclasses implement a handful of hooks (`_run`, `_apply`, `_translate`, `state_dir`, `close`);
+the shared behaviour (query naming, DEBUG logging without parameter values, error wrapping,
+reading the state resolution keeps in its mirror) lives in final methods here so both engines
+behave alike.
 """
 
 from __future__ import annotations
@@ -11,19 +12,15 @@ import logging
 from abc import ABC, abstractmethod
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from types import TracebackType
-from typing import Any, cast, final
-
-import orjson
+from typing import Any, final
 
 from idgraph.errors import IdGraphError, StoreError, StoreQueryError
-from idgraph.models import EXPLICIT_LINK_RULES, Link, Record
-from idgraph.store import adjacency
 from idgraph.store.dialect import Dialect
-from idgraph.store.plan import IdentifierRow, KnownRows, StoredEvent, StoreState, WritePlan
-from idgraph.store.queries import SCOPE_READS, SCOPED_STATE_READS, STATE_READS
+from idgraph.store.plan import WritePlan
+from idgraph.store.queries import STATE_KEY, STATE_READS
 from idgraph.store.schema import NODE_TABLES, ColumnType
-from idgraph.types import FIELD_NAMES, IdentifierKind
 
 logger = logging.getLogger(__name__)
 
@@ -89,29 +86,26 @@ class GraphStore(ABC):
         return {column: [row[column] for row in rows] for column in (rows[0] if rows else ())}
 
     @final
-    def load_state(
-        self, keys: Collection[str] | None = None, *, known: KnownRows | None = None
-    ) -> StoreState:
-        """What resolution needs from earlier ingests: all of it, or about records `keys` only.
+    def apply(self, plan: WritePlan, *, version: str) -> None:
+        """Write one ingest's changes atomically: all of them, or none.
 
-        With `keys` (an incremental ingest's scope, `idgraph/scope.py`) identifiers are those
-        of these records, and links, events and cannot-links those starting at them; rows in
-        `known` are not read again.
+        `version` is stamped on the store in the same transaction: the columnar mirror beside
+        it (`idgraph.state`) is trusted only while it carries the same version.
         """
-        with self._engine_errors("load_state"):
-            return self._load_state(None if keys is None else sorted(keys), known or KnownRows())
-
-    @final
-    def apply(self, plan: WritePlan) -> None:
-        """Write one ingest's changes atomically: all of them, or none."""
         logger.debug(
             "apply: %d new records, %d events, %d customers",
-            len(plan.new_records),
-            len(plan.new_events),
-            len(plan.customers),
+            plan.new_records.height,
+            plan.new_events.height,
+            plan.customers.height,
         )
         with self._engine_errors("apply"):
-            self._apply(plan)
+            self._apply(plan, version)
+
+    @final
+    def state_version(self) -> str:
+        """The version the last write stamped ("" for a store never written by this idgraph)."""
+        rows = self.query("state_version", STATE_READS["state_version"], {"key": STATE_KEY})
+        return str(rows[0]["version"] or "") if rows else ""
 
     @final
     def apply_schema(self) -> list[str]:
@@ -149,19 +143,6 @@ class GraphStore(ABC):
             return self._run_write(cypher, dict(params or {}))
 
     @final
-    def existing_event_ids(self, ids: list[str]) -> set[str]:
-        """Which of `ids` are stored already (re-ingest must add nothing)."""
-        found: set[str] = set()
-        for start in range(0, len(ids), _ID_BATCH):
-            rows = self.query(
-                "existing_event_ids",
-                STATE_READS["existing_event_ids"],
-                {"ids": ids[start : start + _ID_BATCH]},
-            )
-            found.update(row["id"] for row in rows)
-        return found
-
-    @final
     def columns(self, label: str) -> dict[str, ColumnType]:
         """Property names of `label` mapped to their column type, as the engine reports them."""
         statement = self.dialect.property_types(label)
@@ -181,11 +162,6 @@ class GraphStore(ABC):
             for name, kind in self.columns("Customer").items()
             if kind in _TRAIT_TYPE
         }
-
-    @final
-    def scope_rows(self, name: str, values: Collection[str], *, param: str = "keys") -> list[Row]:
-        """Rows of one `SCOPE_READS` statement over many keys."""
-        return self.keyed_read(name, SCOPE_READS[name], param, values)
 
     @final
     def keyed_read(
@@ -214,106 +190,17 @@ class GraphStore(ABC):
             rows.extend(self._run(cypher, {**extra, param: values[start : start + _ID_BATCH]}))
         return rows
 
-    @final
-    def load_records(self, keys: Collection[str], *, identifiers: bool = True) -> list[Record]:
-        """Just the records `keys`, with their identifiers unless told not to (no events,
-        links or customers)."""
-        with self._engine_errors("load_records"):
-            state = StoreState()
-            return list(self._records(sorted(keys), state, identifiers=identifiers).values())
-
-    def _records(
-        self,
-        keys: list[str] | None,
-        state: StoreState,
-        *,
-        identifiers: bool = True,
-        known: KnownRows | None = None,
-    ) -> dict[str, Record]:
-        known = known or KnownRows()
-        unread = None if keys is None else [k for k in keys if k not in known.records]
-        for row in self._state_rows(unread, "state_records"):
-            key = row["key"]
-            state.records[key] = Record(
-                key=key,
-                source=row["source"],
-                source_id=row["source_id"],
-                kind=row["kind"],
-                updated_ts=row["updated_ts"] or 0,
-                fields={n: row[n] for n in FIELD_NAMES if row.get(n)},
-                traits=orjson.loads(row["traits"]) if row["traits"] else {},
-            )
-        for key in keys or ():
-            if key in known.records:
-                state.records[key] = known.records[key].copy()
-        if not identifiers:
-            return state.records
-        if keys is None:
-            for row in self._state_rows(None, "state_record_identifiers"):
-                state.records[row["record"]].identifiers.add((row["kind"], row["value"]))
-            return state.records
-        # Scoped: each record's identifier keys come from the scope index, then the
-        # identifiers themselves (with their verdicts) by primary key.
-        state.index = {k: known.index[k] for k in state.records if k in known.index}
-        state.index |= adjacency.read_records(
-            self, [k for k in state.records if k not in known.index]
-        )
-        wanted = {k for key in state.records for k in state.index[key].identifier_keys}
-        state.identifiers |= {k: known.identifiers[k] for k in wanted if k in known.identifiers}
-        unknown = sorted(wanted - known.identifiers.keys())
-        for row in self._state_rows(unknown, "state_identifiers"):
-            _identifier(state, row)
-        for key, record in state.records.items():
-            for identifier in state.index[key].identifier_keys:
-                found = state.identifiers.get(identifier)
-                if found is not None:
-                    record.identifiers.add((cast(IdentifierKind, found.kind), found.value))
-        return state.records
-
-    def _load_state(self, keys: list[str] | None, known: KnownRows) -> StoreState:
-        """Read records, explicit links, the record->customer map, events and column types."""
-        state = StoreState()
-        self._records(keys, state, known=known)
-        rules = sorted(EXPLICIT_LINK_RULES)
-        if keys is None:
-            for row in self._state_rows(None, "state_identifiers"):
-                _identifier(state, row)
-            for row in self._state_rows(None, "state_assignment"):
-                state.assignment[row["record"]] = row["customer"]
-            tied: list[str] | None = None
-            event_rows = self._state_rows(None, "state_events")
-        else:
-            for key, index in state.index.items():
-                if index.customer is not None:
-                    state.assignment[key] = index.customer
-            tied = sorted(key for key, index in state.index.items() if index.ties)
-            event_ids = sorted({e for index in state.index.values() for e in index.event_ids})
-            event_rows = self._state_rows(event_ids, "state_events")
-        for row in self._state_rows(tied, "state_links", rules=rules):
-            state.links.append(Link(row["a"], row["b"], row["rule"]))
-        for row in event_rows:
-            properties = orjson.loads(row["properties"]) if row["properties"] else {}
-            event = StoredEvent(row["record"], row["name"], row["ts"], properties, row["id"])
-            state.events.append(event)
-            first, last = state.record_event_span.get(row["record"], (row["ts"], row["ts"]))
-            state.record_event_span[row["record"]] = (min(first, row["ts"]), max(last, row["ts"]))
-        state.apart = [(row["a"], row["b"]) for row in self._state_rows(tied, "state_cannot_links")]
-        state.customer_columns = self.columns("Customer")
-        state.event_columns = self.columns("Event")
-        return state
-
-    def _state_rows(self, keys: list[str] | None, name: str, **params: Any) -> list[Row]:
-        if keys is None:
-            return self.query(name, STATE_READS[name], params)
-        return self.keyed_read(name, SCOPED_STATE_READS[name], "keys", keys, params)
-
     def _translate(self, exc: Exception, name: str) -> StoreError:
         """Turn an engine exception into idgraph's own; engines add their special cases."""
         return StoreQueryError(name, _first_line(str(exc)))
 
     @abstractmethod
-    def _apply(self, plan: WritePlan) -> None:
-        """Write `plan` in one transaction, rolling back on any failure."""
+    def _apply(self, plan: WritePlan, version: str) -> None:
+        """Write `plan` and stamp `version` in one transaction, rolling back on any failure."""
+
+    @abstractmethod
+    def state_dir(self) -> Path:
+        """Where the columnar mirror of this store lives (`idgraph.state.mirror`)."""
 
     @abstractmethod
     def _run(self, cypher: str, params: dict[str, Any]) -> list[Row]:
@@ -350,13 +237,6 @@ class GraphStore(ABC):
         tb: TracebackType | None,
     ) -> None:
         self.close()
-
-
-def _identifier(state: StoreState, row: Row) -> None:
-    key = row["key"]
-    state.identifiers[key] = IdentifierRow(
-        key, row["kind"], row["value"], bool(row["linking"]), row["reason"] or ""
-    )
 
 
 def _first_line(message: str) -> str:

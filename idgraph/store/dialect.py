@@ -238,7 +238,8 @@ LADYBUG = Dialect(engine="ladybug")
 NEO4J = Dialect(engine="neo4j")
 
 
-#: Row writes both engines send as they are: each takes `$rows` (a list of maps).
+#: Row writes both engines send as they are: each takes `$rows` (a list of maps), but
+#: `stamp_state`, which takes `$key` and `$value`.
 ROW_WRITES: Final[dict[str, str]] = {
     "remember_erased": (
         "UNWIND $rows AS row MERGE (e:ErasedIdentifier {hash: row.hash}) "
@@ -253,8 +254,8 @@ ROW_WRITES: Final[dict[str, str]] = {
         "UNWIND $rows AS row MATCH (x:CustomerId {id: row.id}) "
         "SET x.status = row.status, x.retired_ts = row.ts"
     ),
-    # The scope index (`store/adjacency.py`): a changed list is deleted, then written anew.
-    "adjacency_delete": "UNWIND $rows AS row MATCH (a:Adjacency {key: row.key}) DELETE a",
+    # The version the columnar mirror beside the store must carry (`idgraph.state.mirror`).
+    "stamp_state": "MERGE (m:Meta {key: $key}) SET m.value = $value",
 }
 
 
@@ -298,11 +299,6 @@ NEO4J_WRITES: Final[dict[str, str]] = {
         "MATCH (:Record)-[m:MATCHED]->(:Record) WHERE NOT m.rule IN $rules "
         "WITH m LIMIT $limit DELETE m RETURN count(*) AS n"
     ),
-    "delete_blocks": "MATCH (b:Block) WITH b LIMIT $limit DETACH DELETE b RETURN count(*) AS n",
-    "delete_adjacency": ("MATCH (a:Adjacency) WITH a LIMIT $limit DELETE a RETURN count(*) AS n"),
-    "merge_adjacency": (
-        "UNWIND $rows AS row MERGE (a:Adjacency {key: row.key}) SET a.items = row.items"
-    ),
     "drop_records": (
         "UNWIND $rows AS row MATCH (r:Record {key: row.key}) "
         "OPTIONAL MATCH (r)-[:PERFORMED]->(e:Event) DETACH DELETE e, r"
@@ -310,19 +306,6 @@ NEO4J_WRITES: Final[dict[str, str]] = {
     "drop_orphan_identifiers": (
         "UNWIND $rows AS row MATCH (i:Identifier {key: row.key}) "
         "WHERE NOT EXISTS { MATCH (i)<-[:HAS_IDENTIFIER]-(:Record) } DETACH DELETE i"
-    ),
-    "drop_orphan_blocks": (
-        "UNWIND $rows AS row MATCH (b:Block {key: row.key}) "
-        "WHERE NOT EXISTS { MATCH (b)<-[:IN_BLOCK]-(:Record) } DETACH DELETE b"
-    ),
-    "drop_record_blocks": (
-        "UNWIND $rows AS row "
-        "MATCH (:Record {key: row.record})-[e:IN_BLOCK]->(:Block {key: row.block}) DELETE e"
-    ),
-    "merge_blocks": "UNWIND $rows AS row MERGE (:Block {key: row.key})",
-    "merge_record_blocks": (
-        "UNWIND $rows AS row MATCH (r:Record {key: row.record}) "
-        "MATCH (b:Block {key: row.block}) MERGE (r)-[:IN_BLOCK]->(b)"
     ),
     "drop_empty_customers": (
         "UNWIND $rows AS row MATCH (c:Customer {id: row.id}) "
@@ -394,12 +377,6 @@ LADYBUG_WRITES: Final[dict[str, str]] = {
         "UNWIND $keys AS k MATCH (:Record {key: k})-[m:MATCHED]->(:Record) "
         "WHERE NOT m.rule IN $rules DELETE m"
     ),
-    "delete_blocks": "MATCH (b:Block) DETACH DELETE b",
-    "delete_adjacency": "MATCH (a:Adjacency) DELETE a",
-    "delete_record_blocks": (
-        "UNWIND $rows AS row "
-        "MATCH (:Record {key: row.record})-[e:IN_BLOCK]->(:Block {key: row.block}) DELETE e"
-    ),
     "delete_records": (
         "UNWIND $keys AS k MATCH (r:Record {key: k}) "
         "OPTIONAL MATCH (r)-[:PERFORMED]->(e:Event) DETACH DELETE e, r"
@@ -407,10 +384,6 @@ LADYBUG_WRITES: Final[dict[str, str]] = {
     "delete_orphan_identifiers": (
         "UNWIND $keys AS k MATCH (i:Identifier {key: k}) "
         "WHERE NOT EXISTS { MATCH (i)<-[:HAS_IDENTIFIER]-(:Record) } DETACH DELETE i"
-    ),
-    "delete_orphan_blocks": (
-        "UNWIND $keys AS k MATCH (b:Block {key: k}) "
-        "WHERE NOT EXISTS { MATCH (b)<-[:IN_BLOCK]-(:Record) } DETACH DELETE b"
     ),
     **ROW_WRITES,
 }

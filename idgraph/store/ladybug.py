@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import ladybug
+import polars as pl
 import pyarrow as pa
 
 from idgraph.errors import ConfigError, StoreError, StoreUnavailable
@@ -30,13 +31,12 @@ from idgraph.models import EXPLICIT_LINK_RULES
 from idgraph.store.base import GraphStore, Row
 from idgraph.store.dialect import LADYBUG, LADYBUG_WRITES
 from idgraph.store.plan import WritePlan
-from idgraph.store.queries import READS
-from idgraph.store.rows import coerce, event_row, identifier_row, record_row
+from idgraph.store.queries import READS, STATE_KEY
+from idgraph.store.rows import POLARS_TYPES, customer_frame, event_frame, node_frame
 from idgraph.store.schema import (
     NODE_TABLES,
     PRIMARY_KEYS,
     REL_TABLES,
-    ColumnType,
     check_property_name,
 )
 
@@ -47,14 +47,6 @@ BULK_ROWS = 50_000
 #: Write-ahead log size, in MiB, past which LadybugDB checkpoints at a commit.
 CHECKPOINT_ENV = "IDGRAPH_CHECKPOINT_MB"
 DEFAULT_CHECKPOINT_MB = 64
-
-_ARROW: dict[str, pa.DataType] = {
-    "STRING": pa.string(),
-    "INT64": pa.int64(),
-    "DOUBLE": pa.float64(),
-    "BOOLEAN": pa.bool_(),
-    "STRING[]": pa.list_(pa.string()),
-}
 
 
 class LadybugStore(GraphStore):
@@ -186,13 +178,17 @@ class LadybugStore(GraphStore):
 
     # -- writing ------------------------------------------------------------------------------
 
-    def _apply(self, plan: WritePlan) -> None:
+    def state_dir(self) -> Path:
+        return Path(f"{self.location}.state")
+
+    def _apply(self, plan: WritePlan, version: str) -> None:
         self._records_seen = None
         self._bulk = plan.full or plan_rows(plan) > BULK_ROWS
         conn = self.connection()
         conn.execute(LADYBUG_WRITES["begin"])
         try:
             self._write(plan)
+            conn.execute(LADYBUG_WRITES["stamp_state"], {"key": STATE_KEY, "value": version})
         except BaseException:
             _rollback(conn)
             raise
@@ -205,27 +201,24 @@ class LadybugStore(GraphStore):
                 ddl = self.dialect.add_column(label, name, kind)
                 if ddl:
                     self.connection().execute(ddl)
-        self._copy("Record", [record_row(r) for r in plan.new_records])
-        self._set_rows("update_records", [record_row(r) for r in plan.changed_records])
-        self._copy("Identifier", [identifier_row(i) for i in plan.new_identifiers])
-        self._set_rows("update_identifiers", [identifier_row(i) for i in plan.changed_identifiers])
-        self._copy_rel("HAS_IDENTIFIER", plan.new_record_identifiers)
-        self._copy_rel(
-            "CANNOT_LINK",
-            [(a, b) for a, b, _, _ in plan.new_apart],
-            {"reason": [r for _, _, r, _ in plan.new_apart], "ts": [t for *_, t in plan.new_apart]},
+        self._copy("Record", plan.new_records)
+        self._set_frame("update_records", node_frame(plan.changed_records, NODE_TABLES["Record"]))
+        self._copy("Identifier", plan.new_identifiers)
+        self._set_frame(
+            "update_identifiers", plan.changed_identifiers.select("key", "linking", "reason")
         )
+        self._copy_rel("HAS_IDENTIFIER", plan.new_record_identifiers)
+        self._copy_rel("CANNOT_LINK", plan.new_apart)
         event_columns = self.columns("Event")
-        self._copy("Event", [event_row(e, event_columns) for e in plan.new_events], event_columns)
-        self._copy_rel("PERFORMED", [(e.record_key, e.id) for e in plan.new_events])
+        self._copy_table(
+            "Event",
+            event_frame(plan.new_events, plan.new_event_properties, event_columns).to_arrow(),
+            rows=plan.new_events.height,
+        )
+        self._copy_rel("PERFORMED", plan.new_events.select("record_key", "id"))
         self._copy_rel(
             "MATCHED",
-            [(lk.a, lk.b) for lk in plan.new_links],
-            {
-                "rule": [lk.rule for lk in plan.new_links],
-                "fields": ["id"] * len(plan.new_links),
-                "score": [1.0] * len(plan.new_links),
-            },
+            plan.new_links.with_columns(pl.lit("id").alias("fields"), pl.lit(1.0).alias("score")),
         )
         if plan.full:
             kept = self._run(LADYBUG_WRITES["segment_memberships"], {})
@@ -233,7 +226,6 @@ class LadybugStore(GraphStore):
             self.connection().execute(
                 LADYBUG_WRITES["delete_computed_evidence"], {"rules": sorted(EXPLICIT_LINK_RULES)}
             )
-            self.connection().execute(LADYBUG_WRITES["delete_blocks"])
         else:
             ids = plan.retired_customers
             kept = []
@@ -245,46 +237,32 @@ class LadybugStore(GraphStore):
                 plan.scope_records,
                 rules=sorted(EXPLICIT_LINK_RULES),
             )
-            self._set_rows(
-                "delete_record_blocks", [{"record": r, "block": b} for r, b in plan.drop_blocks]
-            )
         self._erase(plan)
-        self._copy("Block", [{"key": key} for key in plan.new_blocks])
-        self._copy_rel("IN_BLOCK", plan.add_blocks)
-        self._copy("Customer", plan.customers, self.columns("Customer"))
-        self._copy_rel("HAS_RECORD", plan.memberships)
-        alive = {row["id"] for row in plan.customers}
+        self._copy_table(
+            "Customer",
+            customer_frame(plan.customers, self.columns("Customer")).to_arrow(),
+            rows=plan.customers.height,
+        )
+        self._copy_rel("HAS_RECORD", plan.memberships.select("customer", "record"))
+        alive = set(plan.customers["id"].to_list()) if plan.customers.height else set()
         kept = [row for row in kept if row["customer"] in alive]
         self._copy_rel(
             "IN_SEGMENT",
-            [(row["customer"], row["segment"]) for row in kept],
-            {"since_ts": [row["since_ts"] for row in kept]},
+            pl.DataFrame(
+                {
+                    "from": [row["customer"] for row in kept],
+                    "to": [row["segment"] for row in kept],
+                    "since_ts": [row["since_ts"] for row in kept],
+                },
+                schema={"from": pl.Utf8, "to": pl.Utf8, "since_ts": pl.Int64},
+            ),
         )
-        self._copy_rel(
-            "MATCHED",
-            [(e.a, e.b) for e in plan.evidence],
-            {
-                "rule": [e.rule for e in plan.evidence],
-                "fields": [",".join(e.fields) for e in plan.evidence],
-                "score": [e.score for e in plan.evidence],
-            },
-        )
+        self._copy_rel("MATCHED", plan.evidence)
         self._write_ids(plan)
-        self._set_rows("update_rfm", plan.trait_updates)
-        if plan.full:
-            self.connection().execute(LADYBUG_WRITES["delete_adjacency"])
-        else:
-            self._set_rows("adjacency_delete", [{"key": key} for key in plan.adjacency])
-        # Straight to Arrow: a full run writes millions of lists, one dict per row would double
-        # the memory they take.
-        stored = {key: items for key, items in plan.adjacency.items() if items}
-        if stored:
-            keys = pa.array(list(stored), pa.string())
-            lists = pa.array(list(stored.values()), pa.list_(pa.string()))
-            self._copy_table("Adjacency", pa.table({"key": keys, "items": lists}))
+        self._set_frame("update_rfm", plan.trait_updates)
 
     def _erase(self, plan: WritePlan) -> None:
-        """Delete erased records, their events, and identifiers and blocks no one else holds."""
+        """Delete erased records, their events, and identifiers no one else holds."""
         if not plan.erased_records:
             return
         self._set_rows(
@@ -293,13 +271,19 @@ class LadybugStore(GraphStore):
         )
         self._keyed("delete_records", plan.erased_records)
         self._keyed("delete_orphan_identifiers", plan.erased_identifiers)
-        self._keyed("delete_orphan_blocks", plan.erased_blocks)
 
     def _write_ids(self, plan: WritePlan) -> None:
         ids = plan.ids
         self._copy(
             "CustomerId",
-            [{"id": i, "created_ts": ts, "status": "active"} for i, ts in ids.created],
+            pl.DataFrame(
+                {
+                    "id": [i for i, _ in ids.created],
+                    "created_ts": [ts for _, ts in ids.created],
+                    "status": ["active"] * len(ids.created),
+                },
+                schema={"id": pl.Utf8, "created_ts": pl.Int64, "status": pl.Utf8},
+            ),
         )
         retired = [{"id": old, "status": "merged", "ts": ts} for old, _, ts, _, _ in ids.merged]
         retired += [{"id": cid, "status": "erased", "ts": ts} for cid, ts in ids.erased]
@@ -314,8 +298,18 @@ class LadybugStore(GraphStore):
             rows: Sequence[tuple[Any, ...]] = changes
             self._copy_rel(
                 rel,
-                [(row[0], row[1]) for row in rows],
-                {name: [row[2 + i] for row in rows] for i, name in enumerate(names)},
+                pl.DataFrame(
+                    {
+                        "from": [row[0] for row in rows],
+                        "to": [row[1] for row in rows],
+                        **{name: [row[2 + i] for row in rows] for i, name in enumerate(names)},
+                    },
+                    schema={
+                        "from": pl.Utf8,
+                        "to": pl.Utf8,
+                        **{n: POLARS_TYPES[k] for n, k in REL_TABLES[rel][2].items()},
+                    },
+                ),
             )
 
     def _keyed(
@@ -326,24 +320,14 @@ class LadybugStore(GraphStore):
         ordered = sorted(set(values))
         return self._keyed_rows(LADYBUG_WRITES[name], param, ordered, extra) if ordered else []
 
-    def _copy(
-        self,
-        label: str,
-        rows: Sequence[dict[str, Any]],
-        columns: dict[str, ColumnType] | None = None,
-    ) -> None:
-        if not rows:
+    def _copy(self, label: str, frame: pl.DataFrame) -> None:
+        if frame.height == 0:
             return
-        columns = columns or NODE_TABLES[label]
-        table = pa.table(
-            {
-                name: pa.array([coerce(row.get(name), kind) for row in rows], _ARROW[kind])
-                for name, kind in columns.items()
-            }
-        )
-        self._copy_table(label, table)
+        self._copy_table(label, node_frame(frame, NODE_TABLES[label]).to_arrow(), rows=frame.height)
 
-    def _copy_table(self, label: str, table: pa.Table) -> None:
+    def _copy_table(self, label: str, table: pa.Table, *, rows: int | None = None) -> None:
+        if table.num_rows == 0:
+            return
         # COPY and LOAD FROM read a Python variable by name from the calling frame.
         if self._bulk:
             _arrow_table = table
@@ -367,20 +351,23 @@ class LadybugStore(GraphStore):
                     "name a node the store does not hold; nothing was written"
                 )
 
-    def _copy_rel(
-        self,
-        rel: str,
-        pairs: Sequence[tuple[str, str]],
-        props: dict[str, list[Any]] | None = None,
-    ) -> None:
-        if not pairs:
+    def _copy_rel(self, rel: str, frame: pl.DataFrame) -> None:
+        """A relationship table from a frame: its first two columns are the endpoints' keys,
+        the others the relationship's properties in the schema's order."""
+        if frame.height == 0:
             return
-        columns: dict[str, Any] = {
-            "from": [a for a, _ in pairs],
-            "to": [b for _, b in pairs],
-        }
-        columns.update(props or {})
-        self._copy_table(rel, pa.table(columns))
+        props = REL_TABLES[rel][2]
+        first, second = frame.columns[:2]
+        table = frame.select(
+            pl.col(first).alias("from"),
+            pl.col(second).alias("to"),
+            *[pl.col(name).cast(POLARS_TYPES[kind]) for name, kind in props.items()],
+        )
+        self._copy_table(rel, table.to_arrow())
+
+    def _set_frame(self, name: str, frame: pl.DataFrame) -> None:
+        if frame.height:
+            self._set_rows(name, frame.to_dicts())
 
     def _set_rows(self, name: str, rows: Sequence[dict[str, Any]]) -> None:
         for start in range(0, len(rows), 2000):
@@ -412,17 +399,14 @@ def per_key_statement(cypher: str, param: str) -> str | None:
 def plan_rows(plan: WritePlan) -> int:
     """Roughly how many rows a plan writes: what decides between `COPY` and `LOAD FROM`."""
     return (
-        len(plan.new_records)
-        + len(plan.new_identifiers)
-        + len(plan.new_record_identifiers)
-        + 2 * len(plan.new_events)
-        + len(plan.new_links)
-        + len(plan.new_blocks)
-        + len(plan.add_blocks)
-        + len(plan.customers)
-        + len(plan.memberships)
-        + len(plan.evidence)
-        + len(plan.adjacency)
+        plan.new_records.height
+        + plan.new_identifiers.height
+        + plan.new_record_identifiers.height
+        + 2 * plan.new_events.height
+        + plan.new_links.height
+        + plan.customers.height
+        + plan.memberships.height
+        + plan.evidence.height
     )
 
 

@@ -11,8 +11,10 @@ Only this module imports the driver, so `import idgraph.query` stays light.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
+import pathlib
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -20,6 +22,7 @@ from typing import Any, Final
 from urllib.parse import urlsplit
 
 import neo4j
+import polars as pl
 from neo4j import GraphDatabase, RoutingControl
 from neo4j.exceptions import (
     AuthError,
@@ -37,11 +40,11 @@ from neo4j.graph import Node, Path, Relationship
 from idgraph import __version__
 from idgraph.errors import ConfigError, StoreError, StoreQueryError, StoreUnavailable
 from idgraph.models import EXPLICIT_LINK_RULES
-from idgraph.store import adjacency
 from idgraph.store.base import GraphStore, Row
 from idgraph.store.dialect import NEO4J, NEO4J_CHECKS, NEO4J_WRITES
-from idgraph.store.plan import KnownRows, StoreState, WritePlan
-from idgraph.store.rows import coerce, event_row, identifier_row, record_row
+from idgraph.store.plan import WritePlan
+from idgraph.store.queries import STATE_KEY
+from idgraph.store.rows import customer_frame, event_frame, node_frame
 from idgraph.store.schema import NODE_TABLES, PRIMARY_KEYS, ColumnType, check_property_name
 
 logger = logging.getLogger(__name__)
@@ -171,60 +174,51 @@ def write_steps(
     *,
     customer_columns: Mapping[str, ColumnType],
     event_columns: Mapping[str, ColumnType],
+    version: str = "",
 ) -> list[WriteStep]:
     """The rows of each batched write of one ingest, in the order they must run.
 
     Nodes before the relationships that need them; customers merged before records move
     between them, so a failure half-way leaves every record with a customer. Customer and
     event properties are limited to known columns and converted to their column types, as the
-    embedded store's typed tables do, so both stores hold the same values.
+    embedded store's typed tables do, so both stores hold the same values. The state version
+    goes last: a write that fails half-way leaves the old version, and the mirror is rebuilt.
 
     Args:
         plan: What the ingest changes.
         customer_columns: `Customer` properties the store already has, with their types.
         event_columns: `Event` properties the store already has, with their types.
+        version: the state version to stamp (`idgraph.state.mirror`).
 
     Raises:
         ConfigError: a new trait or event-property column fails the allowlist.
     """
     for name in [*plan.customer_columns, *plan.event_columns]:
         check_property_name(name)
-    customer_types = {**NODE_TABLES["Customer"], **customer_columns, **plan.customer_columns}
-    event_types = {**NODE_TABLES["Event"], **event_columns, **plan.event_columns}
-    customers = [_typed(row, customer_types) for row in plan.customers]
-    events = [_typed(event_row(e, event_types), event_types) for e in plan.new_events]
+    customer_types = {**customer_columns, **plan.customer_columns}
+    event_types = {**event_columns, **plan.event_columns}
+    customers = _rows(customer_frame(plan.customers, customer_types))
+    events = _rows(event_frame(plan.new_events, plan.new_event_properties, event_types))
+    records = pl.concat([plan.new_records, plan.changed_records])
     return [
-        WriteStep(
-            "merge_records", [record_row(r) for r in [*plan.new_records, *plan.changed_records]]
-        ),
+        WriteStep("merge_records", node_frame(records, NODE_TABLES["Record"]).to_dicts()),
         WriteStep(
             "merge_identifiers",
-            [identifier_row(i) for i in [*plan.new_identifiers, *plan.changed_identifiers]],
+            pl.concat([plan.new_identifiers, plan.changed_identifiers]).to_dicts(),
         ),
-        WriteStep(
-            "merge_record_identifiers",
-            [{"record": r, "identifier": i} for r, i in plan.new_record_identifiers],
-        ),
-        WriteStep(
-            "merge_cannot_links",
-            [{"a": a, "b": b, "reason": r, "ts": t} for a, b, r, t in plan.new_apart],
-        ),
+        WriteStep("merge_record_identifiers", plan.new_record_identifiers.to_dicts()),
+        WriteStep("merge_cannot_links", plan.new_apart.to_dicts()),
         WriteStep("merge_events", events),
         WriteStep(
             "merge_matched",
-            [
-                {"a": lk.a, "b": lk.b, "rule": lk.rule, "fields": "id", "score": 1.0}
-                for lk in plan.new_links
-            ],
+            plan.new_links.with_columns(
+                pl.lit("id").alias("fields"), pl.lit(1.0).alias("score")
+            ).to_dicts(),
         ),
         *_erase_steps(plan),
-        *_block_steps(plan),
         WriteStep("merge_customers", customers),
-        WriteStep(
-            "detach_moved_records",
-            [{"record": r, "customer": c} for r, c in plan.memberships],
-        ),
-        WriteStep("merge_memberships", [{"record": r, "customer": c} for r, c in plan.memberships]),
+        WriteStep("detach_moved_records", plan.memberships.to_dicts()),
+        WriteStep("merge_memberships", plan.memberships.to_dicts()),
         *(
             [WriteStep("delete_empty_customers", []), WriteStep("delete_computed_evidence", [])]
             if plan.full
@@ -233,21 +227,16 @@ def write_steps(
                 WriteStep("drop_computed_evidence", [{"key": k} for k in plan.scope_records]),
             ]
         ),
-        WriteStep(
-            "merge_matched",
-            [
-                {"a": e.a, "b": e.b, "rule": e.rule, "fields": ",".join(e.fields), "score": e.score}
-                for e in plan.evidence
-            ],
-        ),
+        WriteStep("merge_matched", plan.evidence.to_dicts()),
         *_id_steps(plan),
-        WriteStep("update_rfm", plan.trait_updates),
-        # The scope index (`store/adjacency.py`): changed lists deleted, then written anew.
-        WriteStep("delete_adjacency", [])
-        if plan.full
-        else WriteStep("adjacency_delete", [{"key": k} for k in plan.adjacency]),
-        WriteStep("merge_adjacency", adjacency.rows(plan.adjacency)),
+        WriteStep("update_rfm", plan.trait_updates.to_dicts()),
+        WriteStep("stamp_state", [{"key": STATE_KEY, "value": version}]),
     ]
+
+
+def _rows(frame: pl.DataFrame) -> list[dict[str, Any]]:
+    """Rows as maps without nulls: Neo4j stores no null, an absent key is the same."""
+    return [{k: v for k, v in row.items() if v is not None} for row in frame.iter_rows(named=True)]
 
 
 def _erase_steps(plan: WritePlan) -> list[WriteStep]:
@@ -260,22 +249,6 @@ def _erase_steps(plan: WritePlan) -> list[WriteStep]:
         ),
         WriteStep("drop_records", [{"key": k} for k in plan.erased_records]),
         WriteStep("drop_orphan_identifiers", [{"key": k} for k in plan.erased_identifiers]),
-        WriteStep("drop_orphan_blocks", [{"key": k} for k in plan.erased_blocks]),
-    ]
-
-
-def _block_steps(plan: WritePlan) -> list[WriteStep]:
-    first = (
-        WriteStep("delete_blocks", [])
-        if plan.full
-        else WriteStep(
-            "drop_record_blocks", [{"record": r, "block": b} for r, b in plan.drop_blocks]
-        )
-    )
-    return [
-        first,
-        WriteStep("merge_blocks", [{"key": k} for k in plan.new_blocks]),
-        WriteStep("merge_record_blocks", [{"record": r, "block": b} for r, b in plan.add_blocks]),
     ]
 
 
@@ -313,12 +286,6 @@ def _id_steps(plan: WritePlan) -> list[WriteStep]:
             ],
         ),
     ]
-
-
-def _typed(row: Mapping[str, Any], types: Mapping[str, ColumnType]) -> dict[str, Any]:
-    """Only the typed columns, converted; a null leaves the property absent (Neo4j's way)."""
-    typed = {name: coerce(row.get(name), kind) for name, kind in types.items()}
-    return {name: value for name, value in typed.items() if value is not None}
 
 
 def batches(rows: Sequence[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
@@ -436,16 +403,24 @@ class Neo4jStore(GraphStore):
                 "then try again"
             )
 
-    def _load_state(self, keys: list[str] | None, known: KnownRows) -> StoreState:
-        self.require_schema()
-        return super()._load_state(keys, known)
+    def state_dir(self) -> pathlib.Path:
+        """A folder of the user's cache, one per server and database (`IDGRAPH_STATE_DIR`
+        overrides the cache folder)."""
+        base = os.environ.get("IDGRAPH_STATE_DIR") or os.path.join(
+            os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "idgraph"
+        )
+        name = hashlib.sha1(f"{self._url}|{self._database or ''}".encode()).hexdigest()[:16]
+        return pathlib.Path(base) / f"neo4j-{name}"
 
-    def _apply(self, plan: WritePlan) -> None:
+    def _apply(self, plan: WritePlan, version: str) -> None:
         if self._read_only:
             raise StoreQueryError("apply", "the store was opened read-only")
         self.require_schema()
         steps = write_steps(
-            plan, customer_columns=self.columns("Customer"), event_columns=self.columns("Event")
+            plan,
+            customer_columns=self.columns("Customer"),
+            event_columns=self.columns("Event"),
+            version=version,
         )
         with self._driver.session(database=self._database) as session:
             for step in steps:
@@ -459,6 +434,9 @@ class Neo4jStore(GraphStore):
                         pass
                     continue
                 extra = {"rules": sorted(EXPLICIT_LINK_RULES)} if "$rules" in cypher else {}
+                if step.name == "stamp_state":
+                    session.execute_write(_run_steps, [(cypher, step.rows[0])])
+                    continue
                 for batch in batches(step.rows, self._batch_size):
                     session.execute_write(_write_rows, cypher, batch, extra)
 

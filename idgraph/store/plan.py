@@ -1,74 +1,37 @@
-"""What one ingest writes: computed in memory first, then applied by a store in one transaction."""
+"""What one ingest writes: computed as frames first, then applied by a store in one transaction."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any
 
-from idgraph.models import Event, Link, MatchEvidence, Record
+import polars as pl
+
+from idgraph.frames import EVENT_PROPERTIES, RECORDS, STORED_EVENTS
 from idgraph.store.schema import ColumnType
 
+__all__ = [
+    "APART_ROWS",
+    "EVIDENCE",
+    "LINK_ROWS",
+    "VERDICTS",
+    "IdChanges",
+    "WritePlan",
+]
 
-@dataclass(slots=True)
-class IdentifierRow:
-    key: str
-    kind: str
-    value: str
-    linking: bool
-    reason: str
-
-
-class StoredEvent(NamedTuple):
-    """A stored event as computed traits need it: whose record, what, when, and its properties."""
-
-    record: str
-    name: str
-    ts: int
-    properties: dict[str, Any]
-    id: str = ""
-
-
-@dataclass(slots=True)
-class RecordIndex:
-    """A record's lists in the scope index (`store/adjacency.py`), each sorted."""
-
-    identifier_keys: list[str] = field(default_factory=list)
-    customer: str | None = None
-    ties: list[str] = field(default_factory=list)
-    event_ids: list[str] = field(default_factory=list)
-
-
-@dataclass(slots=True)
-class KnownRows:
-    """Rows an incremental run already read while finding its scope (`idgraph/scope.py`).
-
-    Loading the scope's state takes them from here instead of reading them again; nothing is
-    written in between, so they are still what the store holds.
-    """
-
-    #: Stored records, with or without their identifiers (those come from `index`).
-    records: dict[str, Record] = field(default_factory=dict)
-    index: dict[str, RecordIndex] = field(default_factory=dict)
-    identifiers: dict[str, IdentifierRow] = field(default_factory=dict)
-
-
-@dataclass(slots=True)
-class StoreState:
-    """What the store already holds that resolution needs."""
-
-    records: dict[str, Record] = field(default_factory=dict)
-    links: list[Link] = field(default_factory=list)
-    assignment: dict[str, str] = field(default_factory=dict)
-    identifiers: dict[str, IdentifierRow] = field(default_factory=dict)
-    record_event_span: dict[str, tuple[int, int]] = field(default_factory=dict)
-    #: Every stored event, for the computed traits rewritten at each ingest.
-    events: list[StoredEvent] = field(default_factory=list)
-    customer_columns: dict[str, ColumnType] = field(default_factory=dict)
-    event_columns: dict[str, ColumnType] = field(default_factory=dict)
-    #: Cannot-link overrides: record pairs a reviewer split apart.
-    apart: list[tuple[str, str]] = field(default_factory=list)
-    #: The loaded records' scope index as stored (incremental runs only).
-    index: dict[str, RecordIndex] = field(default_factory=dict)
+#: Identifier nodes: key (`kind:value`), kind, value, and the guards' verdict.
+VERDICTS = {
+    "key": pl.Utf8,
+    "kind": pl.Utf8,
+    "value": pl.Utf8,
+    "linking": pl.Boolean,
+    "reason": pl.Utf8,
+}
+#: Computed evidence between two records: what a `MATCHED` relationship holds.
+EVIDENCE = {"a": pl.Utf8, "b": pl.Utf8, "rule": pl.Utf8, "fields": pl.Utf8, "score": pl.Float64}
+LINK_ROWS = {"a": pl.Utf8, "b": pl.Utf8, "rule": pl.Utf8}
+APART_ROWS = {"a": pl.Utf8, "b": pl.Utf8, "reason": pl.Utf8, "ts": pl.Int64}
+PAIRS = {"a": pl.Utf8, "b": pl.Utf8}
 
 
 @dataclass(slots=True)
@@ -91,49 +54,53 @@ class IdChanges:
 
 @dataclass(slots=True)
 class WritePlan:
-    """The changes of one ingest.
+    """The changes of one ingest, as frames (schemas above and in `idgraph.frames`).
 
     The customers of the re-resolved records (`retired_customers`, all of them when `full`)
     are deleted and written again as `customers`, with the computed evidence of
     `scope_records`; everything else in the store is left alone.
     """
 
-    #: True when every record was re-resolved: all customers, evidence and blocks are rewritten.
+    #: True when every record was re-resolved: all customers and evidence are rewritten.
     full: bool = True
     #: Customer ids to delete before `customers` are written (their records are all in scope).
     retired_customers: list[str] = field(default_factory=list)
     #: Records whose computed evidence is rewritten.
     scope_records: list[str] = field(default_factory=list)
-    #: Records (and their events) to delete, for an erasure; then the identifiers and blocks
-    #: they held, deleted when no other record holds them.
+    #: Records (and their events) to delete, for an erasure; then the identifiers they held,
+    #: deleted when no other record holds them.
     erased_records: list[str] = field(default_factory=list)
     erased_identifiers: list[str] = field(default_factory=list)
-    erased_blocks: list[str] = field(default_factory=list)
     #: Identifiers to refuse from now on, as (hash, kind, epoch ms) (`idgraph forget`).
     erased_hashes: list[tuple[str, str, int]] = field(default_factory=list)
-    #: Block nodes to create, and record-block edges to add and remove.
-    new_blocks: list[str] = field(default_factory=list)
-    add_blocks: list[tuple[str, str]] = field(default_factory=list)
-    drop_blocks: list[tuple[str, str]] = field(default_factory=list)
     ids: IdChanges = field(default_factory=IdChanges)
-    #: RFM scores of customers not otherwise written that moved a quintile: {id, rfm_*}.
-    trait_updates: list[dict[str, Any]] = field(default_factory=list)
+    #: RFM scores of customers not otherwise written that moved a quintile: id, rfm_*.
+    trait_updates: pl.DataFrame = field(default_factory=pl.DataFrame)
 
-    new_records: list[Record] = field(default_factory=list)
-    changed_records: list[Record] = field(default_factory=list)
-    new_identifiers: list[IdentifierRow] = field(default_factory=list)
-    changed_identifiers: list[IdentifierRow] = field(default_factory=list)
-    new_record_identifiers: list[tuple[str, str]] = field(default_factory=list)
-    new_events: list[Event] = field(default_factory=list)
-    new_links: list[Link] = field(default_factory=list)
-    customers: list[dict[str, Any]] = field(default_factory=list)
-    memberships: list[tuple[str, str]] = field(default_factory=list)
+    new_records: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=RECORDS))
+    changed_records: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=RECORDS))
+    new_identifiers: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=VERDICTS))
+    changed_identifiers: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=VERDICTS))
+    #: (record, identifier key) relationships to add.
+    new_record_identifiers: pl.DataFrame = field(
+        default_factory=lambda: pl.DataFrame(schema={"record": pl.Utf8, "identifier": pl.Utf8})
+    )
+    new_events: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=STORED_EVENTS))
+    new_event_properties: pl.DataFrame = field(
+        default_factory=lambda: pl.DataFrame(schema=EVENT_PROPERTIES)
+    )
+    new_links: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=LINK_ROWS))
+    #: Customer rows: id, golden fields, summary, flags, then trait columns.
+    customers: pl.DataFrame = field(default_factory=pl.DataFrame)
+    #: (customer, record) pairs.
+    memberships: pl.DataFrame = field(
+        default_factory=lambda: pl.DataFrame(schema={"customer": pl.Utf8, "record": pl.Utf8})
+    )
     #: Computed (fuzzy) evidence only; shared identifiers and explicit links are stored apart.
-    evidence: list[MatchEvidence] = field(default_factory=list)
+    evidence: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=EVIDENCE))
     #: New cannot-link overrides: (record a, record b, reason, epoch ms).
-    new_apart: list[tuple[str, str, str, int]] = field(default_factory=list)
+    new_apart: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=APART_ROWS))
     customer_columns: dict[str, ColumnType] = field(default_factory=dict)
     event_columns: dict[str, ColumnType] = field(default_factory=dict)
-    #: The scope index's lists this run changes (`store/adjacency.py`), by `Adjacency` key;
-    #: an empty list removes its node. On a full run, the whole index.
-    adjacency: dict[str, list[str]] = field(default_factory=dict)
+    #: The resolution state after this run, for the columnar mirror (`idgraph.state`).
+    state: Any = None

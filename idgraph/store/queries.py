@@ -82,7 +82,6 @@ READS: Final[dict[str, str]] = {
     "count_records": "MATCH (r:Record) RETURN count(r) AS n",
     "count_segments": "MATCH (s:Segment) RETURN count(s) AS n",
     "count_customers": "MATCH (c:Customer) RETURN count(c) AS n",
-    "count_adjacency": "MATCH (a:Adjacency) RETURN count(a) AS n",
     "count_events": "MATCH (e:Event) RETURN count(e) AS n",
     "count_identifiers": (
         "MATCH (i:Identifier) RETURN i.kind AS kind, i.linking AS linking, count(i) AS n "
@@ -177,9 +176,13 @@ _IDENTIFIER = (
 )
 _EVENT = "e.id AS id, e.name AS name, e.ts AS ts, e.properties AS properties"
 
-#: What resolution reads from earlier ingests (`GraphStore.load_state`), on both engines: a
-#: full run reads the relationships themselves, and rewrites the scope index from them.
+#: The key of the `Meta` node holding the state version (`idgraph.state.mirror`).
+STATE_KEY: Final = "state"
+
+#: What the columnar mirror holds (`idgraph.state`), read from the graph when the mirror must
+#: be rebuilt: whole-store reads, on both engines.
 STATE_READS: Final[dict[str, str]] = {
+    "state_version": "MATCH (m:Meta {key: $key}) RETURN m.value AS version",
     "state_records": f"MATCH (r:Record) RETURN {_RECORD}",
     "state_record_identifiers": (
         "MATCH (r:Record)-[:HAS_IDENTIFIER]->(i:Identifier) "
@@ -195,65 +198,12 @@ STATE_READS: Final[dict[str, str]] = {
     ),
     "state_events": f"MATCH (r:Record)-[:PERFORMED]->(e:Event) RETURN r.key AS record, {_EVENT}",
     "state_cannot_links": (
-        "MATCH (a:Record)-[:CANNOT_LINK]->(b:Record) RETURN a.key AS a, b.key AS b"
+        "MATCH (a:Record)-[k:CANNOT_LINK]->(b:Record) "
+        "RETURN a.key AS a, b.key AS b, k.reason AS reason, k.ts AS ts"
     ),
-    "existing_event_ids": "UNWIND $ids AS id MATCH (e:Event {id: id}) RETURN e.id AS id",
-}
-
-
-#: The same state, for the records an incremental ingest re-resolves only (`$keys`): read by
-#: primary key, their neighbours found through the scope index (`store/adjacency.py`), so the
-#: cost follows the keys, not the store. Links and cannot-links are walked from the records
-#: the index says have any (few: aliases, overrides).
-SCOPED_STATE_READS: Final[dict[str, str]] = {
-    "state_records": f"UNWIND $keys AS k MATCH (r:Record {{key: k}}) RETURN {_RECORD}",
-    "state_identifiers": f"UNWIND $keys AS k MATCH (i:Identifier {{key: k}}) RETURN {_IDENTIFIER}",
-    "state_links": (
-        "UNWIND $keys AS k MATCH (a:Record {key: k})-[m:MATCHED]->(b:Record) "
-        "WHERE m.rule IN $rules RETURN a.key AS a, b.key AS b, m.rule AS rule"
+    "state_registry": (
+        "MATCH (x:CustomerId) RETURN x.id AS id, x.created_ts AS created_ts, x.status AS status"
     ),
-    "state_events": (
-        "UNWIND $keys AS k MATCH (e:Event {id: k}) RETURN e.record_key AS record, " + _EVENT
-    ),
-    "state_cannot_links": (
-        "UNWIND $keys AS k MATCH (a:Record {key: k})-[:CANNOT_LINK]->(b:Record) "
-        "RETURN a.key AS a, b.key AS b"
-    ),
-}
-
-#: How an incremental ingest finds the stored records its batch may touch (`idgraph/scope.py`),
-#: all by primary key.
-SCOPE_READS: Final[dict[str, str]] = {
-    "scope_adjacency": (
-        "UNWIND $keys AS k MATCH (a:Adjacency {key: k}) RETURN a.key AS key, a.items AS items"
-    ),
-    "scope_identifiers": SCOPED_STATE_READS["state_identifiers"],
-    "scope_existing_blocks": "UNWIND $keys AS k MATCH (b:Block {key: k}) RETURN b.key AS key",
-    "scope_customers": "UNWIND $ids AS cid MATCH (c:Customer {id: cid}) RETURN c AS customer",
-    "scope_customer_ids": (
-        "UNWIND $ids AS cid MATCH (x:CustomerId {id: cid}) "
-        "RETURN x.id AS id, x.created_ts AS created_ts, x.status AS status"
-    ),
-}
-
-
-#: The relationships the scope index mirrors, and the index itself, whole-store
-#: (`idgraph.index.index_problems`): a check, not something an ingest runs.
-INDEX_CHECKS: Final[dict[str, str]] = {
-    "check_identifiers": (
-        "MATCH (r:Record)-[:HAS_IDENTIFIER]->(i:Identifier) RETURN r.key AS a, i.key AS b"
-    ),
-    "check_customers": (
-        "MATCH (c:Customer)-[:HAS_RECORD]->(r:Record) RETURN r.key AS a, c.id AS b"
-    ),
-    "check_ties": (
-        "MATCH (a:Record)-[m:MATCHED]->(b:Record) WHERE m.rule IN $rules "
-        "RETURN a.key AS a, b.key AS b"
-    ),
-    "check_apart": "MATCH (a:Record)-[:CANNOT_LINK]->(b:Record) RETURN a.key AS a, b.key AS b",
-    "check_events": "MATCH (r:Record)-[:PERFORMED]->(e:Event) RETURN r.key AS a, e.id AS b",
-    "check_blocks": "MATCH (r:Record)-[:IN_BLOCK]->(b:Block) RETURN r.key AS a, b.key AS b",
-    "check_adjacency": "MATCH (a:Adjacency) RETURN a.key AS key, a.items AS items",
 }
 
 
@@ -297,6 +247,5 @@ def parameters_of(text: str) -> tuple[str, ...]:
 
 #: Parameters each statement takes, for the linter and for callers.
 PARAMETERS: Final[dict[str, tuple[str, ...]]] = {
-    name: parameters_of(text)
-    for name, text in (READS | STATE_READS | SCOPE_READS | INDEX_CHECKS | SEGMENT_WRITES).items()
+    name: parameters_of(text) for name, text in (READS | STATE_READS | SEGMENT_WRITES).items()
 }

@@ -92,15 +92,14 @@ NODE_TABLES: Final[dict[str, dict[str, ColumnType]]] = {
         "change": "STRING",
         "cause": "STRING",
     },
-    "Block": {"key": "STRING"},
     "CustomerId": {
         "id": "STRING",
         "created_ts": "INT64",
         "status": "STRING",
         "retired_ts": "INT64",
     },
-    "Adjacency": {"key": "STRING", "items": "STRING[]"},
     "ErasedIdentifier": {"hash": "STRING", "kind": "STRING", "ts": "INT64"},
+    "Meta": {"key": "STRING", "value": "STRING"},
 }
 
 PRIMARY_KEYS: Final[dict[str, str]] = {
@@ -111,10 +110,9 @@ PRIMARY_KEYS: Final[dict[str, str]] = {
     "Segment": "name",
     "SegmentRun": "id",
     "SegmentChange": "id",
-    "Block": "key",
     "CustomerId": "id",
     "ErasedIdentifier": "hash",
-    "Adjacency": "key",
+    "Meta": "key",
 }
 
 #: Neo4j indexes beyond the uniqueness constraints on `PRIMARY_KEYS`: name -> (label, properties).
@@ -141,7 +139,6 @@ REL_TABLES: Final[dict[str, tuple[str, str, dict[str, ColumnType]]]] = {
     "PERFORMED": ("Record", "Event", {}),
     "IN_SEGMENT": ("Customer", "Segment", {"since_ts": "INT64"}),
     "CANNOT_LINK": ("Record", "Record", {"reason": "STRING", "ts": "INT64"}),
-    "IN_BLOCK": ("Record", "Block", {}),
     "MERGED_INTO": (
         "CustomerId",
         "CustomerId",

@@ -1,29 +1,34 @@
 """Computed traits: a customer's events -> one value per configured trait, for every customer.
 
-Pure and columnar: events arrive as one DataFrame (customer, name, ts, properties), each trait
-is a masked aggregation over integer customer codes (numpy `bincount` / `ufunc.at`, pandas
-group-bys), and nothing here touches a store. Exact definitions are in docs/traits.md.
+Pure and columnar: events arrive as one frame (customer, name, ts, id) with their scalar
+properties in a long frame, each trait is a masked aggregation over integer customer codes
+(numpy `bincount` / `ufunc.at`, pandas group-bys), and nothing here touches a store. Exact
+definitions are in docs/traits.md.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+import polars as pl
 
+from idgraph.frames import property_text
 from idgraph.traits.config import LifecycleConfig, RfmConfig, TraitsConfig, TraitSpec
 
 DAY_MS = 86_400_000
 #: Columns of the events frame `compute_traits` reads.
-EVENT_COLUMNS = ("customer", "name", "ts", "properties")
+EVENT_COLUMNS = ("customer", "name", "ts", "id")
 AGE_BANDS = ("under_18", "18-24", "25-34", "35-44", "45-54", "55-64", "65+")
 _BAND_FLOORS = (18, 25, 35, 45, 55, 65)
 #: Kinds of scalar values, in the order most_frequent ties are broken: booleans, numbers, text.
 _BOOL, _NUMBER, _TEXT = 0, 1, 2
+_KIND_CODES = {"boolean": _BOOL, "number": _NUMBER, "string": _TEXT}
 #: Monetary sums are ranked after rounding, so float summation order cannot split a tie.
 _MONEY_DECIMALS = 6
 
@@ -34,36 +39,96 @@ Mask = npt.NDArray[np.bool_]
 Column = tuple[list[Any], Mask]
 
 
-def events_frame(rows: Iterable[tuple[str | None, str, int, Mapping[str, Any]]]) -> pd.DataFrame:
-    """The events frame from `(customer id, event name, ts epoch ms, properties)` tuples."""
-    frame = pd.DataFrame(list(rows), columns=list(EVENT_COLUMNS))
-    frame["ts"] = frame["ts"].astype(np.int64)
-    return frame
+@dataclass(frozen=True, slots=True)
+class TraitEvents:
+    """Events as traits read them: (customer, name, ts, id) and their scalar properties, long
+    (id, name, kind, value) as `idgraph.frames.EVENT_PROPERTIES` holds them."""
+
+    events: pl.DataFrame
+    properties: pl.DataFrame
+
+
+def events_frame(rows: Iterable[tuple[str | None, str, int, Mapping[str, Any]]]) -> TraitEvents:
+    """The events from `(customer id, event name, ts epoch ms, properties)` tuples."""
+    events: dict[str, list[Any]] = {"customer": [], "name": [], "ts": [], "id": []}
+    props: dict[str, list[Any]] = {"id": [], "name": [], "kind": [], "value": []}
+    for number, (customer, name, ts, properties) in enumerate(rows):
+        event_id = f"e{number}"
+        events["customer"].append(customer)
+        events["name"].append(name)
+        events["ts"].append(int(ts))
+        events["id"].append(event_id)
+        for prop, value in properties.items() if isinstance(properties, Mapping) else ():
+            scalar = property_text(value)
+            if scalar is not None:
+                props["id"].append(event_id)
+                props["name"].append(prop)
+                props["kind"].append(scalar[0])
+                props["value"].append(scalar[1])
+    return TraitEvents(
+        pl.DataFrame(
+            events,
+            schema={"customer": pl.Utf8, "name": pl.Utf8, "ts": pl.Int64, "id": pl.Utf8},
+        ),
+        pl.DataFrame(
+            props, schema={"id": pl.Utf8, "name": pl.Utf8, "kind": pl.Utf8, "value": pl.Utf8}
+        ),
+    )
+
+
+def compute_trait_columns(
+    config: TraitsConfig,
+    events: TraitEvents,
+    *,
+    customers: pl.Series,
+    as_of_ms: int,
+    birth_dates: pl.Series | None = None,
+) -> pl.DataFrame:
+    """Every configured trait for every customer, as of one instant, one column per trait.
+
+    Events after `as_of_ms`, or of customers not in `customers`, are ignored. A trait without
+    a value (no matching event, no birth date, no purchase) is null, so it overrides a source
+    trait of the same name.
+
+    Args:
+        config: the traits to compute.
+        events: the customers' events and their scalar properties.
+        customers: every customer id; each gets a row (in this order), events or not.
+        as_of_ms: the instant windows and day counts are measured from (epoch ms).
+        birth_dates: `YYYY-MM-DD` per customer, aligned with `customers` (for `age`).
+    """
+    table = _EventTable(events, customers, as_of_ms)
+    columns: dict[str, Column] = {}
+    for spec in config.traits:
+        columns[spec.name] = _trait(table, spec)
+    builtins = config.builtins
+    if builtins.age:
+        dates = (
+            birth_dates
+            if birth_dates is not None
+            else pl.repeat(None, len(customers), dtype=pl.Utf8, eager=True)
+        )
+        columns.update(_age(dates.to_list(), as_of_ms))
+    if builtins.rfm is not None:
+        columns.update(_rfm(table, builtins.rfm))
+    if builtins.lifecycle is not None:
+        columns.update(_lifecycle(table, builtins.lifecycle))
+    out: dict[str, pl.Series] = {}
+    for name, (values, present) in columns.items():
+        kept = [value if has else None for value, has in zip(values, present.tolist(), strict=True)]
+        out[name] = pl.Series(name, kept, strict=False)
+    return pl.DataFrame(out, height=len(customers)) if out else pl.DataFrame(height=len(customers))
 
 
 def compute_traits(
     config: TraitsConfig,
-    events: pd.DataFrame,
+    events: TraitEvents,
     *,
     customers: Sequence[str],
     as_of_ms: int,
     birth_dates: Sequence[str | None] | None = None,
 ) -> dict[str, dict[str, Any]]:
-    """Every configured trait for every customer, as of one instant.
-
-    Events after `as_of_ms`, or of customers not in `customers`, are ignored. A trait without
-    a value (no matching event, no birth date, no purchase) is None, so it overrides a source
-    trait of the same name.
-
-    Args:
-        config: the traits to compute.
-        events: columns `customer` (id), `name`, `ts` (epoch ms), `properties` (dict).
-        customers: every customer id; each gets a row, events or not.
-        as_of_ms: the instant windows and day counts are measured from (epoch ms).
-        birth_dates: `YYYY-MM-DD` per customer, aligned with `customers` (for `age`).
-
-    Returns:
-        customer id -> trait name -> value (int, float, str, bool or None).
+    """`compute_trait_columns` as customer id -> trait name -> value.
 
     Examples:
         >>> from idgraph.traits.config import TraitsConfig
@@ -74,37 +139,35 @@ def compute_traits(
         >>> compute_traits(config, frame, customers=["c1", "c2"], as_of_ms=DAY_MS)
         {'c1': {'orders': 1}, 'c2': {'orders': 0}}
     """
-    table = _EventTable(events, customers, as_of_ms)
-    columns: dict[str, Column] = {}
-    for spec in config.traits:
-        columns[spec.name] = _trait(table, spec)
-    builtins = config.builtins
-    if builtins.age:
-        columns.update(_age(birth_dates or [None] * len(customers), as_of_ms))
-    if builtins.rfm is not None:
-        columns.update(_rfm(table, builtins.rfm))
-    if builtins.lifecycle is not None:
-        columns.update(_lifecycle(table, builtins.lifecycle))
-    result: dict[str, dict[str, Any]] = {cid: {} for cid in customers}
-    for name, (values, present) in columns.items():
-        for cid, value, has in zip(customers, values, present.tolist(), strict=True):
-            result[cid][name] = value if has else None
-    return result
+    frame = compute_trait_columns(
+        config,
+        events,
+        customers=pl.Series(list(customers), dtype=pl.Utf8),
+        as_of_ms=as_of_ms,
+        birth_dates=None if birth_dates is None else pl.Series(list(birth_dates), dtype=pl.Utf8),
+    )
+    rows = frame.to_dicts() if frame.width else [{} for _ in customers]
+    return dict(zip(customers, rows, strict=True))
 
 
 class _EventTable:
     """Events up to as-of as customer codes, timestamps and names; property columns cached."""
 
-    def __init__(self, frame: pd.DataFrame, customers: Sequence[str], as_of_ms: int) -> None:
-        codes = pd.Index(list(customers), dtype=object).get_indexer(frame["customer"])
-        ts = frame["ts"].to_numpy(dtype=np.int64)
-        keep = (codes >= 0) & (ts <= as_of_ms)
+    def __init__(self, events: TraitEvents, customers: pl.Series, as_of_ms: int) -> None:
+        codes = pl.DataFrame({"customer": customers.cast(pl.Utf8)}).with_row_index("code")
+        frame = (
+            events.events.with_row_index("_event")
+            .join(codes, on="customer", how="inner")
+            .filter(pl.col("ts") <= as_of_ms)
+            .sort("_event")
+        )
         self.size = len(customers)
         self.as_of_ms = as_of_ms
-        self.code: Ints = codes[keep].astype(np.int64)
-        self.ts: Ints = ts[keep]
-        self.name = pd.Series(frame["name"].to_numpy(dtype=object)[keep], dtype="category")
-        self.properties = frame["properties"].to_numpy(dtype=object)[keep]
+        self.code: Ints = frame["code"].to_numpy().astype(np.int64)
+        self.ts: Ints = frame["ts"].to_numpy().astype(np.int64)
+        self.names = frame["name"]
+        self.ids = frame.select("id").with_row_index("_row")
+        self.properties = events.properties
         self._numbers: dict[str, Floats] = {}
         self._scalars: dict[str, tuple[npt.NDArray[np.int8], Floats, npt.NDArray[Any]]] = {}
 
@@ -113,7 +176,7 @@ class _EventTable:
         if events is None:
             mask: Mask = np.ones(len(self.ts), dtype=bool)
         else:
-            mask = self.name.isin(events).to_numpy(dtype=bool)
+            mask = self.names.is_in(list(events)).to_numpy().astype(bool)
         if within_days is not None:
             mask = mask & (self.ts >= self.as_of_ms - within_days * DAY_MS)
         return mask
@@ -121,26 +184,49 @@ class _EventTable:
     def counts(self, mask: Mask) -> Ints:
         return np.bincount(self.code[mask], minlength=self.size).astype(np.int64)
 
+    def _property(self, prop: str) -> pl.DataFrame:
+        """(row, kind, value) of one property over the table's events."""
+        wanted = self.properties.filter(pl.col("name") == prop).unique(subset=["id"], keep="first")
+        return self.ids.join(wanted.select("id", "kind", "value"), on="id", how="inner")
+
     def numbers(self, prop: str) -> Floats:
         """The property as a float per event; NaN where missing, not a number, or not finite."""
         if prop not in self._numbers:
-            self._numbers[prop] = np.fromiter(
-                (
-                    _number(p.get(prop)) if isinstance(p, dict) else math.nan
-                    for p in self.properties
-                ),
-                dtype=np.float64,
-                count=len(self.properties),
-            )
+            values = np.full(len(self.ts), math.nan)
+            found = self._property(prop).filter(pl.col("kind") == "number")
+            rows = found["_row"].to_numpy().astype(np.int64)
+            values[rows] = found["value"].cast(pl.Float64).to_numpy()
+            values[~np.isfinite(values)] = math.nan
+            self._numbers[prop] = values
         return self._numbers[prop]
 
     def scalars(self, prop: str) -> tuple[npt.NDArray[np.int8], Floats, npt.NDArray[Any]]:
         """The property as (kind, number, text) per event; kind -1 where unusable."""
         if prop not in self._scalars:
-            parts = [_scalar(p.get(prop) if isinstance(p, dict) else None) for p in self.properties]
-            kinds = np.fromiter((k for k, _, _ in parts), dtype=np.int8, count=len(parts))
-            nums = np.fromiter((n for _, n, _ in parts), dtype=np.float64, count=len(parts))
-            texts = np.array([t for _, _, t in parts], dtype=object)
+            size = len(self.ts)
+            kinds = np.full(size, -1, dtype=np.int8)
+            nums = np.zeros(size, dtype=np.float64)
+            texts = np.full(size, "", dtype=object)
+            found = self._property(prop).filter(
+                (pl.col("kind") != "string") | (pl.col("value") != "")
+            )
+            rows = found["_row"].to_numpy().astype(np.int64)
+            kind = found["kind"].replace_strict(_KIND_CODES, return_dtype=pl.Int8).to_numpy()
+            kinds[rows] = kind
+            value = found["value"]
+            nums[rows] = np.where(
+                kind == _BOOL,
+                (value == "true").to_numpy().astype(np.float64),
+                np.where(
+                    kind == _NUMBER,
+                    value.cast(pl.Float64, strict=False).fill_null(0.0).to_numpy(),
+                    0.0,
+                ),
+            )
+            texts[rows] = np.where(kind == _TEXT, value.to_numpy(), "")
+            finite = np.isfinite(nums)
+            kinds[~finite] = -1
+            nums[~finite] = 0.0
             self._scalars[prop] = (kinds, nums, texts)
         return self._scalars[prop]
 
@@ -149,24 +235,6 @@ class _EventTable:
         out = np.full(self.size, np.iinfo(np.int64).min if latest else np.iinfo(np.int64).max)
         (np.maximum if latest else np.minimum).at(out, self.code[mask], self.ts[mask])
         return out
-
-
-def _number(value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return math.nan
-    number = float(value)
-    return number if math.isfinite(number) else math.nan
-
-
-def _scalar(value: Any) -> tuple[int, float, str]:
-    if isinstance(value, bool):
-        return _BOOL, float(value), ""
-    if isinstance(value, int | float):
-        number = float(value)
-        return (_NUMBER, number, "") if math.isfinite(number) else (-1, 0.0, "")
-    if isinstance(value, str) and value != "":
-        return _TEXT, 0.0, value
-    return -1, 0.0, ""
 
 
 def _trait(table: _EventTable, spec: TraitSpec) -> Column:

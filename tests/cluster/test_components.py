@@ -1,22 +1,55 @@
-"""Clustering under identity limits, checked against networkx on random graphs."""
+"""Clustering under identity limits: checked against networkx and against an edge-by-edge
+replay written here, on random graphs with random limits, dates and cannot-links."""
 
 from __future__ import annotations
 
 import networkx as nx
+import polars as pl
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from idgraph.cluster.components import cluster
+from idgraph.cluster.components import KEPT_APART, Constraints, cluster
 from idgraph.cluster.ids import assign_ids
 from idgraph.match.config import load_match_config
-from idgraph.models import Link, MatchEvidence, Record
+from idgraph.match.decide import EDGE_COLUMNS, FUZZY, IDENTIFIER, LINK
 
 CONFIG = load_match_config()
 NO_LIMITS = CONFIG.model_copy(update={"limits": {}, "strong_attributes": []})
+_RULES = {LINK: "alias", IDENTIFIER: "same_email", FUZZY: "fuzzy"}
 
 
-def _records(n: int) -> list[Record]:
-    return [Record(f"r{i:03d}", "t", str(i), "row", 0) for i in range(n)]
+def _edges(rows: list[tuple[int, int, int]]) -> pl.DataFrame:
+    return pl.DataFrame(
+        {
+            "a": [a for a, _, _ in rows],
+            "b": [b for _, b, _ in rows],
+            "rule": [_RULES[k] for _, _, k in rows],
+            "fields": ["x"] * len(rows),
+            "score": [0.9] * len(rows),
+            "class": [k for _, _, k in rows],
+        },
+        schema=EDGE_COLUMNS,
+    )
+
+
+def _constraints(
+    users: dict[int, int], dates: dict[int, str], apart: list[tuple[int, int]]
+) -> Constraints:
+    return Constraints(
+        limited={
+            "user_id": pl.DataFrame(
+                {"pos": list(users), "cls": list(users.values())},
+                schema={"pos": pl.Int64, "cls": pl.Int64},
+            )
+        },
+        strong={
+            "birth_date": pl.DataFrame(
+                {"pos": list(dates), "value": list(dates.values())},
+                schema={"pos": pl.Int64, "value": pl.Utf8},
+            )
+        },
+        apart=apart,
+    )
 
 
 def _partition(labels: list[int]) -> set[frozenset[int]]:
@@ -26,91 +59,122 @@ def _partition(labels: list[int]) -> set[frozenset[int]]:
     return {frozenset(g) for g in groups.values()}
 
 
+def _replay(
+    n: int,
+    rows: list[tuple[int, int, int]],
+    users: dict[int, int],
+    dates: dict[int, str],
+    apart: list[tuple[int, int]],
+) -> tuple[set[frozenset[int]], list[int], list[int]]:
+    """The reference: every edge in order through a union-find that watches the limits."""
+    parent = list(range(n))
+    user = {i: ({users[i]} if i in users else set()) for i in range(n)}
+    date = {i: ({dates[i]} if i in dates else set()) for i in range(n)}
+    members = {i: {i} for i in range(n)}
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            i = parent[i]
+        return i
+
+    accepted, blocked = [], []
+    for index, (a, b, kind) in enumerate(rows):
+        ra, rb = find(a), find(b)
+        if ra == rb:
+            if kind != IDENTIFIER:
+                accepted.append(index)
+            continue
+        joined = members[ra] | members[rb]
+        if any(x in joined and y in joined for x, y in apart if x != y):
+            blocked.append(index)
+            continue
+        if kind != LINK and (
+            len(user[ra] | user[rb]) > 1 or (date[ra] and date[rb] and date[ra] != date[rb])
+        ):
+            blocked.append(index)
+            continue
+        parent[rb] = ra
+        members[ra] = joined
+        user[ra] |= user[rb]
+        date[ra] |= date[rb]
+        accepted.append(index)
+    return _partition([find(i) for i in range(n)]), accepted, blocked
+
+
 @settings(max_examples=60, deadline=None)
-@given(
-    n=st.integers(min_value=1, max_value=40),
-    data=st.data(),
-)
+@given(n=st.integers(min_value=1, max_value=40), data=st.data())
 def test_without_limits_equals_connected_components(n: int, data: st.DataObject) -> None:
-    edges = data.draw(
+    pairs = data.draw(
         st.lists(st.tuples(st.integers(0, n - 1), st.integers(0, n - 1)), max_size=80)
     )
-    records = _records(n)
-    evidence = [
-        MatchEvidence(records[a].key, records[b].key, "fuzzy", ("x",), 0.9)
-        for a, b in edges
-        if a != b
-    ]
-    result = cluster(records, evidence, [], NO_LIMITS)
+    rows = [(a, b, FUZZY) for a, b in pairs if a != b]
+    result = cluster(n, _edges(rows), Constraints(), NO_LIMITS)
     graph = nx.Graph()
     graph.add_nodes_from(range(n))
-    graph.add_edges_from((a, b) for a, b in edges if a != b)
-    assert _partition(result.labels) == {frozenset(c) for c in nx.connected_components(graph)}
+    graph.add_edges_from((a, b) for a, b, _ in rows)
+    assert _partition(result.labels.tolist()) == {
+        frozenset(c) for c in nx.connected_components(graph)
+    }
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(n=st.integers(min_value=2, max_value=30), data=st.data())
-def test_limits_hold_and_accepted_edges_explain_every_cluster(n: int, data: st.DataObject) -> None:
-    records = _records(n)
-    for record in records:
-        if data.draw(st.booleans()):
-            record.identifiers.add(("user_id", f"u{data.draw(st.integers(0, 5))}"))
-        if data.draw(st.booleans()):
-            record.fields["birth_date"] = data.draw(st.sampled_from(["1980-01-01", "1990-02-02"]))
-    edges = data.draw(
-        st.lists(st.tuples(st.integers(0, n - 1), st.integers(0, n - 1)), max_size=60)
-    )
-    evidence = [
-        MatchEvidence(records[a].key, records[b].key, "fuzzy", ("x",), 0.9)
-        for a, b in edges
+def test_same_groups_accepted_and_refused_links_as_an_edge_by_edge_replay(
+    n: int, data: st.DataObject
+) -> None:
+    users = {i: data.draw(st.integers(0, 3)) for i in range(n) if data.draw(st.integers(0, 3)) == 0}
+    dates = {
+        i: data.draw(st.sampled_from(["1980-01-01", "1990-02-02"]))
+        for i in range(n)
+        if data.draw(st.integers(0, 3)) == 0
+    }
+    apart = data.draw(st.lists(st.tuples(st.integers(0, n - 1), st.integers(0, n - 1)), max_size=2))
+    rows = [
+        (a, b, kind)
+        for a, b, kind in data.draw(
+            st.lists(
+                st.tuples(
+                    st.integers(0, n - 1),
+                    st.integers(0, n - 1),
+                    st.sampled_from([LINK, IDENTIFIER, FUZZY]),
+                ),
+                max_size=60,
+            )
+        )
         if a != b
     ]
-    result = cluster(records, evidence, [], CONFIG)
-    for members in result.components():
-        users = {v for i in members for k, v in records[i].identifiers if k == "user_id"}
-        dobs = {
-            records[i].fields["birth_date"] for i in members if "birth_date" in records[i].fields
-        }
-        assert len(users) <= 1
-        assert len(dobs) <= 1
-    index = {r.key: i for i, r in enumerate(records)}
-    graph = nx.Graph()
-    graph.add_nodes_from(range(n))
-    graph.add_edges_from((index[e.a], index[e.b]) for e in result.accepted)
-    assert _partition(result.labels) == {frozenset(c) for c in nx.connected_components(graph)}
+    result = cluster(n, _edges(rows), _constraints(users, dates, apart), CONFIG)
+    groups, accepted, blocked = _replay(n, rows, users, dates, apart)
+    assert _partition(result.labels.tolist()) == groups
+    assert sorted(i for i, ok in enumerate(result.accepted.tolist()) if ok) == accepted
+    assert [i for i, _ in result.blocked] == blocked
 
 
 def test_family_tablet_logins_stay_apart_but_alias_joins() -> None:
-    records = _records(4)
-    for i in range(3):
-        records[i].identifiers.add(("user_id", f"u{i}"))
-    edges = [
-        MatchEvidence("r000", "r001", "same_anonymous_id", ("anonymous_id",), 1.0),
-        MatchEvidence("r000", "r002", "same_anonymous_id", ("anonymous_id",), 1.0),
-    ]
-    result = cluster(records, edges, [], CONFIG)
-    assert len(set(result.labels[:3])) == 3
-    assert [b.reason for b in result.blocked] == [
+    users = {0: 0, 1: 1, 2: 2}
+    constraints = _constraints(users, {}, [])
+    result = cluster(4, _edges([(0, 1, IDENTIFIER), (0, 2, IDENTIFIER)]), constraints, CONFIG)
+    assert len(set(result.labels[:3].tolist())) == 3
+    assert [reason for _, reason in result.blocked] == [
         "would give one customer 2 distinct user_id (limit 1)"
     ] * 2
-    aliased = cluster(
-        records,
-        [MatchEvidence("r000", "r001", "alias", ("id",), 1.0)],
-        [Link("r000", "r001", "alias")],
-        CONFIG,
-    )
+    aliased = cluster(4, _edges([(0, 1, LINK)]), constraints, CONFIG)
     assert aliased.labels[0] == aliased.labels[1]
 
 
 def test_conflicting_birth_dates_never_merge() -> None:
-    records = _records(2)
-    records[0].fields["birth_date"] = "1980-01-01"
-    records[1].fields["birth_date"] = "1980-01-02"
-    result = cluster(
-        records, [MatchEvidence("r000", "r001", "same_email", ("email",), 1.0)], [], CONFIG
-    )
+    constraints = _constraints({}, {0: "1980-01-01", 1: "1980-01-02"}, [])
+    result = cluster(2, _edges([(0, 1, IDENTIFIER)]), constraints, CONFIG)
     assert result.labels[0] != result.labels[1]
-    assert result.blocked[0].reason == "records disagree on birth_date"
+    assert result.blocked == [(0, "records disagree on birth_date")]
+
+
+def test_a_cannot_link_beats_an_alias() -> None:
+    result = cluster(
+        3, _edges([(0, 1, LINK), (1, 2, LINK)]), _constraints({}, {}, [(0, 2)]), CONFIG
+    )
+    assert result.labels[0] == result.labels[1] != result.labels[2]
+    assert result.blocked == [(1, KEPT_APART)]
 
 
 def test_ids_survive_and_the_larger_part_keeps_the_id() -> None:

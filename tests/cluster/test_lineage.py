@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from idgraph.cluster.components import BlockedLink
 from idgraph.cluster.lineage import lineage
-from idgraph.models import MatchEvidence
+from idgraph.models import BlockedLink, MatchEvidence
 
 
 def _ev(a: str, b: str, rule: str = "same_email") -> MatchEvidence:

@@ -8,24 +8,10 @@ import pytest
 from typer.testing import CliRunner
 
 from idgraph.cli import app
-from idgraph.cluster.components import KEPT_APART, cluster
 from idgraph.errors import ConfigError, NotFoundError
-from idgraph.match.config import load_match_config
-from idgraph.models import Link, MatchEvidence, Record
 from idgraph.pipeline import Overrides, run_ingest
 from idgraph.query import IdentityGraph
 from tests.conftest import FIXTURES, ingest_fixtures, load_truth
-
-CONFIG = load_match_config()
-
-
-def test_a_cannot_link_beats_even_an_alias() -> None:
-    records = [Record(f"r{i}", "t", str(i), "row", 0) for i in range(3)]
-    links = [Link("r0", "r1", "alias"), Link("r1", "r2", "alias")]
-    edges = [MatchEvidence(lk.a, lk.b, lk.rule, ("id",), 1.0) for lk in links]
-    result = cluster(records, edges, links, CONFIG, apart=[("r0", "r2")])
-    assert result.labels[0] == result.labels[1] != result.labels[2]
-    assert [(b.evidence.a, b.reason) for b in result.blocked] == [("r1", KEPT_APART)]
 
 
 @pytest.fixture

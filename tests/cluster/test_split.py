@@ -4,53 +4,61 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from idgraph.cluster.components import cluster
+import polars as pl
+
+from idgraph.cluster.components import Constraints, cluster
 from idgraph.cluster.split import split_oversized
 from idgraph.match.config import load_match_config
-from idgraph.models import Link, MatchEvidence, Record
+from idgraph.match.decide import EDGE_COLUMNS, FUZZY, LINK
 from idgraph.pipeline import run_ingest
 from idgraph.query import IdentityGraph
 
 CONFIG = load_match_config().model_copy(update={"limits": {}, "strong_attributes": []})
+KEYS = [f"r{i:03d}" for i in range(20)]
 
 
-def _records(n: int) -> list[Record]:
-    return [Record(f"r{i:03d}", "t", str(i), "row", 0) for i in range(n)]
+def _edges(rows: list[tuple[int, int, float, int]]) -> pl.DataFrame:
+    return pl.DataFrame(
+        {
+            "a": [a for a, *_ in rows],
+            "b": [b for _, b, *_ in rows],
+            "rule": ["alias" if k == LINK else "fuzzy" for *_, k in rows],
+            "fields": ["x"] * len(rows),
+            "score": [s for _, _, s, _ in rows],
+            "class": [k for *_, k in rows],
+        },
+        schema=EDGE_COLUMNS,
+    )
 
 
 def test_two_groups_joined_by_one_weak_link_split_there() -> None:
-    records = _records(12)
-    strong = [MatchEvidence(f"r{i:03d}", f"r{i + 1:03d}", "fuzzy", ("x",), 0.99) for i in range(5)]
-    strong += [
-        MatchEvidence(f"r{i:03d}", f"r{i + 1:03d}", "fuzzy", ("x",), 0.97) for i in range(6, 11)
-    ]
-    weak = MatchEvidence("r005", "r006", "fuzzy", ("x",), 0.80)
-    result = cluster(records, [*strong, weak], [], CONFIG)
-    assert len(set(result.labels)) == 1
-    (split,) = split_oversized(records, result, limit=6)
+    strong = [(i, i + 1, 0.99, FUZZY) for i in range(5)]
+    strong += [(i, i + 1, 0.97, FUZZY) for i in range(6, 11)]
+    weak = (5, 6, 0.80, FUZZY)
+    edges = _edges([*strong, weak])
+    result = cluster(12, edges, Constraints(), CONFIG)
+    assert len(set(result.labels.tolist())) == 1
+    (split,) = split_oversized(KEYS, edges, result, limit=6)
     assert split.parts == [6, 6] and split.dropped_at_or_below == 0.80
-    assert len(set(result.labels)) == 2
-    assert weak not in result.accepted
-    assert [b.evidence for b in result.blocked] == [weak]
-    assert "over flag_component_records 6" in result.blocked[0].reason
+    assert len(set(result.labels.tolist())) == 2
+    assert not result.accepted[len(strong)]
+    assert [i for i, _ in result.blocked] == [len(strong)]
+    assert "over flag_component_records 6" in result.blocked[0][1]
 
 
 def test_explicit_links_are_never_dropped() -> None:
-    records = _records(8)
-    links = [Link(f"r{i:03d}", f"r{i + 1:03d}", "alias") for i in range(7)]
-    edges = [MatchEvidence(lk.a, lk.b, "alias", ("id",), 1.0) for lk in links]
-    result = cluster(records, edges, links, CONFIG)
-    assert split_oversized(records, result, limit=4) == []
-    assert len(set(result.labels)) == 1
+    edges = _edges([(i, i + 1, 1.0, LINK) for i in range(7)])
+    result = cluster(8, edges, Constraints(), CONFIG)
+    assert split_oversized(KEYS, edges, result, limit=4) == []
+    assert len(set(result.labels.tolist())) == 1
 
 
 def test_components_within_the_limit_are_untouched() -> None:
-    records = _records(4)
-    edges = [MatchEvidence("r000", "r001", "fuzzy", ("x",), 0.9)]
-    result = cluster(records, edges, [], CONFIG)
-    before = list(result.labels)
-    assert split_oversized(records, result, limit=2) == []
-    assert result.labels == before
+    edges = _edges([(0, 1, 0.9, FUZZY)])
+    result = cluster(4, edges, Constraints(), CONFIG)
+    before = result.labels.tolist()
+    assert split_oversized(KEYS, edges, result, limit=2) == []
+    assert result.labels.tolist() == before
 
 
 def test_ingest_splits_a_chain_of_shared_contacts_and_flags_the_parts(tmp_path: Path) -> None:

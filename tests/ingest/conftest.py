@@ -10,7 +10,9 @@ from typing import Any
 import orjson
 import pytest
 
-from idgraph.ingest import RejectsWriter, SourceBatch, read_inputs
+from idgraph.frames import FIELDS
+from idgraph.ingest import FileCounts, RejectsWriter, SourceBatch, read_inputs
+from idgraph.normalize.fold import fold
 from idgraph.normalize.record import NormalizeOptions
 
 CRM_MAPPING = """\
@@ -38,6 +40,91 @@ CRM_HEADER = (
 )
 
 
+@dataclass(frozen=True)
+class RecordView:
+    """One folded record, as the assertions read it."""
+
+    key: str
+    kind: str
+    source: str
+    source_id: str
+    updated_ts: int
+    fields: dict[str, str]
+    identifiers: set[tuple[str, str]]
+    traits: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class EventView:
+    id: str
+    name: str
+    ts: int
+    source: str
+    record_key: str
+    properties: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class LinkView:
+    a: str
+    b: str
+    rule: str
+
+
+@dataclass
+class BatchView:
+    """A batch as records, events and links: its frames folded as a run folds them."""
+
+    batch: SourceBatch
+
+    @property
+    def counts(self) -> FileCounts:
+        return self.batch.counts
+
+    @property
+    def source(self) -> str:
+        return self.batch.source
+
+    @property
+    def records(self) -> dict[str, RecordView]:
+        folded = fold([self.batch])
+        ids: dict[str, set[tuple[str, str]]] = {}
+        for record, kind, value in folded.identifiers.iter_rows():
+            ids.setdefault(record, set()).add((kind, value))
+        return {
+            row["key"]: RecordView(
+                row["key"],
+                row["kind"],
+                row["source"],
+                row["source_id"],
+                row["updated_ts"],
+                {name: row[name] for name in FIELDS if row[name] is not None},
+                ids.get(row["key"], set()),
+                orjson.loads(row["traits"]),
+            )
+            for row in folded.records.iter_rows(named=True)
+        }
+
+    @property
+    def events(self) -> list[EventView]:
+        folded = fold([self.batch])
+        return [
+            EventView(
+                row["id"],
+                row["name"],
+                row["ts"],
+                row["source"],
+                row["record_key"],
+                orjson.loads(row["properties"]),
+            )
+            for row in folded.events.iter_rows(named=True)
+        ]
+
+    @property
+    def links(self) -> list[LinkView]:
+        return [LinkView(a, b, rule) for a, b, rule in fold([self.batch]).links.iter_rows()]
+
+
 @dataclass
 class Run:
     """The outcome of one read: the batches and the rejects file's lines."""
@@ -47,9 +134,9 @@ class Run:
     rejects_path: Path
 
     @property
-    def batch(self) -> SourceBatch:
+    def batch(self) -> BatchView:
         assert len(self.batches) == 1
-        return self.batches[0]
+        return BatchView(self.batches[0])
 
     def reject_at(self, line: int) -> dict[str, Any]:
         found = [r for r in self.rejects if r["line"] == line]

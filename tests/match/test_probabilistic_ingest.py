@@ -5,17 +5,19 @@ from __future__ import annotations
 import itertools
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 
 from idgraph.link import shipped_link_config, train_model
-from idgraph.match.config import load_match_config
-from idgraph.match.decide import identifier_verdicts
+from idgraph.match.config import MatchConfig, load_match_config
 from idgraph.match.probabilistic import PROBABILISTIC_RULE, records_frame, score_stored_pair
 from idgraph.normalize.record import NormalizeOptions
 from idgraph.pipeline import IngestReport, run_ingest
 from idgraph.query import IdentityGraph
 from idgraph.settings import open_store
+from idgraph.state.rebuild import open_mirror
+from idgraph.state.snapshot import take_snapshot
 from tests.conftest import FIXTURE_INPUTS, ROOT, load_truth
 
 DEFAULT = yaml.safe_load((ROOT / "idgraph" / "match" / "default.yaml").read_text("utf-8"))
@@ -68,13 +70,23 @@ def test_probabilistic_evidence_alone_resolves_the_fixtures_exactly(tmp_path: Pa
         assert 1 / (1 + 2 ** (-weight)) == pytest.approx(row["p"], abs=1e-3)
 
 
+def _frame(store: Path, config: MatchConfig) -> pd.DataFrame:
+    """The stored records as the probabilistic engine scores them (verdicts as stored)."""
+    with open_store(store, read_only=True) as graph:
+        snapshot = take_snapshot(open_mirror(graph, config))
+    return records_frame(snapshot.records, snapshot.verdicts)
+
+
+def _emails(store: Path, config: MatchConfig) -> list[tuple[str, str]]:
+    with open_store(store, read_only=True) as graph:
+        records = take_snapshot(open_mirror(graph, config)).records
+    return list(records.select("key", "email").iter_rows())
+
+
 def test_a_saved_model_is_used_instead_of_training(tmp_path: Path) -> None:
     first = _ingest(tmp_path / "a", _config(tmp_path / "a", fuzzy=[], probabilistic={}))
-    with open_store(first, read_only=True) as graph:
-        state = graph.load_state()
-    records = [state.records[k] for k in sorted(state.records)]
     config = load_match_config(_config(tmp_path / "a", fuzzy=[], probabilistic={}))
-    frame = records_frame(records, identifier_verdicts(records, state.links, config))
+    frame = _frame(first, config)
     model = train_model(frame, shipped_link_config("customers"), seed=0)
     model.save(tmp_path / "model.json")
     spec = {"model": str(tmp_path / "model.json"), "min_records": 100000}
@@ -93,12 +105,11 @@ def test_too_few_records_and_no_model_means_no_probabilistic_links(tmp_path: Pat
 
 def test_guarded_identifiers_are_blanked_before_scoring(tmp_path: Path) -> None:
     store = _ingest(tmp_path, _config(tmp_path))
-    with open_store(store, read_only=True) as graph:
-        state = graph.load_state()
-    records = [state.records[k] for k in sorted(state.records)]
     config = load_match_config(_config(tmp_path))
-    frame = records_frame(records, identifier_verdicts(records, state.links, config))
-    shop = [r.key for r in records if r.fields.get("email") == "cassa.milano@ortensia-store.com"]
+    frame = _frame(store, config)
+    shop = [
+        key for key, email in _emails(store, config) if email == "cassa.milano@ortensia-store.com"
+    ]
     assert len(shop) > 2
     blanked = frame.set_index("key").loc[shop, "email_local"]
     assert set(blanked) == {""}

@@ -13,13 +13,15 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
+import polars as pl
 import pytest
 
 import idgraph.store.ladybug as ladybug_store
 from idgraph.errors import ConfigError, StoreError
-from idgraph.index import index_problems
+from idgraph.match.config import load_match_config
 from idgraph.normalize.record import NormalizeOptions
 from idgraph.pipeline import run_ingest
+from idgraph.state.check import mirror_problems
 from idgraph.store.ladybug import LadybugStore
 from idgraph.store.plan import WritePlan
 from idgraph.store.schema import NODE_TABLES, REL_TABLES
@@ -54,7 +56,6 @@ def _dump(store: Path) -> dict[str, Any]:
         clusters = graph.query(
             "c", "MATCH (c:Customer)-[:HAS_RECORD]->(r:Record) RETURN r.key AS r, c.id AS c"
         )
-        index = graph.query("a", "MATCH (a:Adjacency) RETURN a.key AS key, a.items AS items")
         evidence = graph.query(
             "e",
             "MATCH (a:Record)-[m:MATCHED]->(b:Record) "
@@ -63,9 +64,8 @@ def _dump(store: Path) -> dict[str, Any]:
         return {
             "counts": counts,
             "clusters": sorted((row["r"], row["c"]) for row in clusters),
-            "index": sorted((row["key"], tuple(row["items"])) for row in index),
             "evidence": sorted(tuple(row.values()) for row in evidence),
-            "problems": index_problems(graph),
+            "problems": mirror_problems(graph, load_match_config(None)),
         }
 
 
@@ -75,9 +75,9 @@ def test_small_writes_store_what_bulk_writes_store(
     paths_taken: list[tuple[str, bool]] = []
     original = LadybugStore._copy_table
 
-    def observed(self: LadybugStore, label: str, table: Any) -> None:
+    def observed(self: LadybugStore, label: str, table: Any, **kwargs: Any) -> None:
         paths_taken.append((label, self._bulk))
-        original(self, label, table)
+        original(self, label, table, **kwargs)
 
     monkeypatch.setattr(LadybugStore, "_copy_table", observed)
     small = tmp_path / "small" / "idgraph.db"
@@ -108,11 +108,17 @@ def test_a_relationship_to_a_missing_node_fails_the_whole_write(tmp_path: Path) 
         record = graph.query("r", "MATCH (r:Record) RETURN r.key AS key LIMIT 1")[0]["key"]
         plan = WritePlan(
             full=False,
-            new_blocks=["test-block"],
-            add_blocks=[(record, "test-block"), ("no-such-record", "test-block")],
+            new_apart=pl.DataFrame(
+                {
+                    "a": [record, "no-such-record"],
+                    "b": [record, record],
+                    "reason": ["test", "test"],
+                    "ts": [1, 1],
+                }
+            ),
         )
-        with pytest.raises(StoreError, match="IN_BLOCK: 1 of 2 relationships"):
-            graph.apply(plan)
+        with pytest.raises(StoreError, match="CANNOT_LINK: 1 of 2 relationships"):
+            graph.apply(plan, version="test")
     assert _dump(store) == before
 
 

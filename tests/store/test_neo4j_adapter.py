@@ -14,6 +14,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import polars as pl
 import pytest
 
 from idgraph.errors import ConfigError, StoreQueryError, StoreUnavailable
@@ -93,25 +94,23 @@ def full_wire(tmp_path_factory: pytest.TempPathFactory) -> list[Sent]:
 
 def _change_plan() -> WritePlan:
     """An incremental plan with every kind of change an empty stand-in cannot provoke:
-    an erasure, a block left, ids merged, split, moved and erased, scope-index lists replaced."""
+    an erasure, ids merged, split, moved and erased, RFM scores moved."""
     return WritePlan(
         full=False,
         retired_customers=["C-1", "C-2"],
         scope_records=["crm:1"],
         erased_records=["crm:2"],
         erased_identifiers=["email:x@example.com"],
-        erased_blocks=["name_and_postcode\x1fSMT\x1f20100"],
         erased_hashes=[("ab12", "email", 1)],
-        trait_updates=[
+        trait_updates=pl.DataFrame(
             {
-                "id": "C-5",
-                "rfm_recency": 3,
-                "rfm_frequency": 2,
-                "rfm_monetary": 1,
-                "rfm_score": "321",
+                "id": ["C-5"],
+                "rfm_recency": [3],
+                "rfm_frequency": [2],
+                "rfm_monetary": [1],
+                "rfm_score": ["321"],
             }
-        ],
-        drop_blocks=[("crm:1", "name_and_postcode\x1fSMT\x1f20100")],
+        ),
         ids=IdChanges(
             created=[("C-3", 1)],
             merged=[("C-2", "C-1", 1, "crm:1 ~ crm:3 by same_email", 2)],
@@ -119,7 +118,6 @@ def _change_plan() -> WritePlan:
             moved=[("C-1", "C-5", 1, "split by a reviewer", "crm:1 ~ crm:5 by must_link", 1)],
             erased=[("C-4", 1)],
         ),
-        adjacency={"rc:crm:1": ["C-1"], "cr:C-2": []},
     )
 
 
@@ -155,7 +153,6 @@ def test_incremental_change_statements_lint_clean() -> None:
         "drop_records",
         "merge_merged_into",
         "merge_split_from",
-        "drop_record_blocks",
         "remember_erased",
         "update_rfm",
     } <= {name for name, _, _ in statements}
@@ -437,9 +434,15 @@ def test_neo4j_receives_the_nodes_the_embedded_store_holds(
 
 def test_write_steps_drop_unlisted_properties_and_convert_types() -> None:
     plan = WritePlan(
-        customers=[
-            {"id": "C-1", "record_count": "3", "lifetime_value": 12, "Bad Name": "x", "vip": 1}
-        ],
+        customers=pl.DataFrame(
+            {
+                "id": ["C-1"],
+                "record_count": ["3"],
+                "lifetime_value": [12],
+                "Bad Name": ["x"],
+                "vip": [1],
+            }
+        ),
         customer_columns={"vip": "BOOLEAN"},
     )
     steps = write_steps(plan, customer_columns={"lifetime_value": "DOUBLE"}, event_columns={})

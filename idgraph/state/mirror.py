@@ -1,0 +1,184 @@
+"""The resolution state as columns, kept beside the graph: what an incremental ingest reads.
+
+The graph (embedded or Neo4j) is the truth that queries read; finding an incremental run's
+scope there costs a keyed walk per identifier and block, which the embedded engine plans as
+scans of whole tables. So every run also writes what resolution needs — records, their
+identifiers and traits, identifier verdicts, explicit links, cannot-links, events, customers
+and the id registry — as Parquet tables in a folder beside the store (`idgraph.db.state/`), and
+an incremental run reads its scope from there with joins.
+
+The mirror is a cache of the graph, never a second truth. Every write stamps a new version in
+the graph (`(:Meta {key: "state"})`, in the run's transaction) and in the mirror's manifest
+(written after the commit, atomically). A mirror whose version differs from the graph's — a
+crash between the two, a store written by another machine, a store made before the mirror
+existed — is rebuilt from the graph before it is used.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+import polars as pl
+
+from idgraph.frames import EVENT_PROPERTIES, IDENTIFIERS, RECORDS
+from idgraph.state.tables import DeltaTable, TableFiles
+from idgraph.store.plan import APART_ROWS, LINK_ROWS, VERDICTS
+from idgraph.store.schema import ColumnType
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["MIRROR_TABLES", "Mirror", "MirrorChanges", "new_version"]
+
+#: Bump when a table's layout changes: an older mirror is then rebuilt from the graph.
+LAYOUT = 1
+_MANIFEST = "manifest.json"
+
+MIRROR_TABLES: dict[str, DeltaTable] = {
+    table.name: table
+    for table in (
+        DeltaTable("records", ("key",), {**RECORDS, "customer": pl.Utf8}),
+        DeltaTable(
+            "record_traits", ("record",), {"record": pl.Utf8, "name": pl.Utf8, "value": pl.Utf8}
+        ),
+        DeltaTable("identifiers", ("record",), dict(IDENTIFIERS)),
+        DeltaTable("blocks", ("record",), {"record": pl.Utf8, "block": pl.Utf8}),
+        DeltaTable("verdicts", ("key",), dict(VERDICTS)),
+        DeltaTable("links", ("a", "b", "rule"), dict(LINK_ROWS)),
+        DeltaTable("apart", ("a", "b"), dict(APART_ROWS)),
+        DeltaTable(
+            "events",
+            ("id",),
+            {"id": pl.Utf8, "record_key": pl.Utf8, "name": pl.Utf8, "ts": pl.Int64},
+        ),
+        DeltaTable("event_properties", ("id",), dict(EVENT_PROPERTIES)),
+        DeltaTable("customers", ("id",), {"id": pl.Utf8}),
+        DeltaTable("registry", ("id",), {"id": pl.Utf8, "created_ts": pl.Int64, "status": pl.Utf8}),
+    )
+}
+
+
+def new_version() -> str:
+    """A fresh state version, stamped in the graph and the manifest by one run."""
+    return uuid.uuid4().hex
+
+
+@dataclass(slots=True)
+class MirrorChanges:
+    """What one run changes in the mirror: per table, rows to upsert and groups to delete."""
+
+    full: bool = False
+    upserts: dict[str, pl.DataFrame] = field(default_factory=dict)
+    deletes: dict[str, pl.DataFrame] = field(default_factory=dict)
+    customer_columns: dict[str, ColumnType] = field(default_factory=dict)
+    event_columns: dict[str, ColumnType] = field(default_factory=dict)
+    config: str = ""
+
+
+@dataclass(slots=True)
+class Mirror:
+    """An opened mirror folder and its manifest."""
+
+    root: Path
+    version: str = ""
+    generation: int = 0
+    files: dict[str, TableFiles] = field(default_factory=dict)
+    customer_columns: dict[str, ColumnType] = field(default_factory=dict)
+    event_columns: dict[str, ColumnType] = field(default_factory=dict)
+    #: Fingerprint of the match config the blocks were computed under.
+    config: str = ""
+
+    @classmethod
+    def open(cls, root: Path) -> Mirror | None:
+        """The mirror at `root`, or None when there is none (or one of another layout)."""
+        try:
+            data = orjson.loads((root / _MANIFEST).read_bytes())
+        except (OSError, orjson.JSONDecodeError):
+            return None
+        if data.get("layout") != LAYOUT:
+            return None
+        files = {name: TableFiles.from_json(spec) for name, spec in data["tables"].items()}
+        if set(files) != set(MIRROR_TABLES):
+            return None
+        named = [f for spec in files.values() for f in [spec.base, *spec.deltas] if f]
+        if any(not (root / f).is_file() for f in named):
+            return None
+        return cls(
+            root,
+            str(data.get("version") or ""),
+            int(data.get("generation") or 0),
+            files,
+            dict(data.get("customer_columns") or {}),
+            dict(data.get("event_columns") or {}),
+            str(data.get("config") or ""),
+        )
+
+    def scan(self, name: str) -> pl.LazyFrame:
+        """The live rows of one table, lazily (filter and select before collecting)."""
+        return MIRROR_TABLES[name].scan(self.root, self.files.get(name, TableFiles()))
+
+    def load(self, name: str) -> pl.DataFrame:
+        return self.scan(name).collect()
+
+    def write(self, changes: MirrorChanges, version: str) -> Mirror:
+        """Write `changes` as new files and return the mirror they make (not yet published).
+
+        The current manifest still names the old files, so nothing a reader sees changes
+        until `publish`.
+        """
+        self.root.mkdir(parents=True, exist_ok=True)
+        generation = self.generation + 1
+        tag = f"{generation:08d}-{version[:8]}"
+        files: dict[str, TableFiles] = {}
+        for name, table in MIRROR_TABLES.items():
+            current = self.files.get(name, TableFiles())
+            upserts = changes.upserts.get(name)
+            if changes.full:
+                frame = upserts if upserts is not None else table.empty()
+                files[name] = table.write_base(self.root, frame, tag)
+                continue
+            deletes = changes.deletes.get(name)
+            files[name] = table.write_delta(
+                self.root,
+                current,
+                upserts if upserts is not None else table.empty(),
+                deletes
+                if deletes is not None
+                else pl.DataFrame(schema={k: pl.Utf8 for k in table.group}),
+                tag,
+            )
+        columns = dict(self.customer_columns) if not changes.full else {}
+        columns.update(changes.customer_columns)
+        event_columns = dict(self.event_columns) if not changes.full else {}
+        event_columns.update(changes.event_columns)
+        config = changes.config or self.config
+        return Mirror(self.root, version, generation, files, columns, event_columns, config)
+
+    def publish(self) -> None:
+        """Make this mirror's files the current ones (atomic), and remove files no longer named."""
+        data: dict[str, Any] = {
+            "layout": LAYOUT,
+            "version": self.version,
+            "generation": self.generation,
+            "tables": {name: spec.to_json() for name, spec in self.files.items()},
+            "customer_columns": self.customer_columns,
+            "event_columns": self.event_columns,
+            "config": self.config,
+        }
+        tmp = self.root / f"{_MANIFEST}.tmp"
+        tmp.write_bytes(orjson.dumps(data, option=orjson.OPT_INDENT_2))
+        with tmp.open("rb") as f:
+            os.fsync(f.fileno())
+        tmp.replace(self.root / _MANIFEST)
+        named = {f for spec in self.files.values() for f in [spec.base, *spec.deltas] if f}
+        for path in self.root.glob("*.parquet"):
+            if path.name not in named:
+                path.unlink(missing_ok=True)
+        for path in self.root.glob("*.tmp"):
+            if path.name != f"{_MANIFEST}.tmp":
+                path.unlink(missing_ok=True)

@@ -1,0 +1,148 @@
+"""Open the mirror of a store, rebuilding it from the graph when it is missing or stale."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+import polars as pl
+
+from idgraph.block.keys import record_blocks
+from idgraph.frames import EVENT_PROPERTIES, FIELDS, IDENTIFIERS, RECORDS, property_text
+from idgraph.match.config import MatchConfig
+from idgraph.match.view import VIEW_FIELDS, match_view
+from idgraph.state.mirror import MIRROR_TABLES, Mirror, MirrorChanges
+from idgraph.store.base import GraphStore
+from idgraph.store.plan import APART_ROWS, LINK_ROWS, VERDICTS
+from idgraph.store.queries import READS, STATE_READS
+from idgraph.store.schema import NODE_TABLES
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["blocking_fingerprint", "open_mirror", "rebuild_mirror"]
+
+#: Link rules a source or reviewer asserts; the rest of `MATCHED` is computed evidence.
+_EXPLICIT = ["alias", "must_link"]
+
+
+def blocking_fingerprint(config: MatchConfig) -> str:
+    """A hash of what the mirror's blocks depend on (the fuzzy rules)."""
+    rules = [rule.model_dump(mode="json") for rule in config.fuzzy]
+    return hashlib.sha1(orjson.dumps(rules, option=orjson.OPT_SORT_KEYS)).hexdigest()[:16]
+
+
+def open_mirror(graph: GraphStore, config: MatchConfig) -> Mirror:
+    """The store's mirror, rebuilt from the graph first when its version is not the graph's."""
+    root = graph.state_dir()
+    mirror = Mirror.open(root)
+    version = graph.state_version()
+    # A store never stamped may be any store at this place: its mirror cannot be trusted.
+    if mirror is not None and version and mirror.version == version:
+        return mirror
+    logger.info("rebuilding the resolution mirror of %s from the graph", graph.location)
+    return rebuild_mirror(graph, config, version)
+
+
+def _frame(columns: Mapping[str, list[Any]], schema: Mapping[str, Any]) -> pl.DataFrame:
+    if not columns:
+        return pl.DataFrame(schema=schema)
+    return pl.DataFrame({name: columns.get(name, []) for name in schema}, schema=schema)
+
+
+def rebuild_mirror(graph: GraphStore, config: MatchConfig, version: str) -> Mirror:
+    """Read everything resolution keeps from the graph and write it as a fresh mirror."""
+    read = graph.query_columns
+    records = _frame(read("state_records", STATE_READS["state_records"]), RECORDS)
+    assignment = _frame(
+        read("state_assignment", STATE_READS["state_assignment"]),
+        {"record": pl.Utf8, "customer": pl.Utf8},
+    )
+    records = (
+        records.with_columns(pl.col("updated_ts").fill_null(0), pl.col("traits").fill_null("{}"))
+        .join(assignment.rename({"record": "key"}), on="key", how="left")
+        .sort("key")
+    )
+    traits = _long_traits(records)
+    identifiers = _frame(
+        read("state_record_identifiers", STATE_READS["state_record_identifiers"]), IDENTIFIERS
+    )
+    verdicts = _frame(read("state_identifiers", STATE_READS["state_identifiers"]), VERDICTS)
+    verdicts = verdicts.with_columns(pl.col("reason").fill_null(""))
+    links = _frame(read("state_links", STATE_READS["state_links"], {"rules": _EXPLICIT}), LINK_ROWS)
+    apart = _frame(read("state_cannot_links", STATE_READS["state_cannot_links"]), APART_ROWS)
+    raw_events = read("state_events", STATE_READS["state_events"])
+    events = _frame(
+        {
+            "id": raw_events.get("id", []),
+            "record_key": raw_events.get("record", []),
+            "name": raw_events.get("name", []),
+            "ts": raw_events.get("ts", []),
+        },
+        MIRROR_TABLES["events"].schema,
+    )
+    properties = _long_properties(raw_events.get("id", []), raw_events.get("properties", []))
+    customers = _customers(graph)
+    registry = _frame(
+        read("state_registry", STATE_READS["state_registry"]), MIRROR_TABLES["registry"].schema
+    )
+    view = match_view(records.select("key", *FIELDS), VIEW_FIELDS)
+    changes = MirrorChanges(
+        full=True,
+        upserts={
+            "records": records.select(*RECORDS, "customer"),
+            "record_traits": traits,
+            "identifiers": identifiers.sort("record", "kind", "value"),
+            "blocks": record_blocks(view, config.fuzzy),
+            "verdicts": verdicts,
+            "links": links,
+            "apart": apart,
+            "events": events,
+            "event_properties": properties,
+            "customers": customers,
+            "registry": registry,
+        },
+        customer_columns=graph.columns("Customer"),
+        event_columns=graph.columns("Event"),
+        config=blocking_fingerprint(config),
+    )
+    mirror = Mirror(graph.state_dir()).write(changes, version)
+    mirror.publish()
+    return mirror
+
+
+def _long_traits(records: pl.DataFrame) -> pl.DataFrame:
+    schema = {"record": pl.Utf8, "name": pl.Utf8, "value": pl.Utf8}
+    rows: dict[str, list[str]] = {"record": [], "name": [], "value": []}
+    for key, text in records.filter(pl.col("traits") != "{}").select("key", "traits").iter_rows():
+        for name, value in orjson.loads(text).items():
+            rows["record"].append(key)
+            rows["name"].append(name)
+            rows["value"].append(orjson.dumps(value).decode())
+    return pl.DataFrame(rows, schema=schema).sort("record", "name")
+
+
+def _long_properties(ids: list[str], texts: list[str | None]) -> pl.DataFrame:
+    rows: dict[str, list[str]] = {name: [] for name in EVENT_PROPERTIES}
+    for event_id, text in zip(ids, texts, strict=True):
+        if not text:
+            continue
+        for name, value in orjson.loads(text).items():
+            scalar = property_text(value)
+            if scalar is None:
+                continue
+            rows["id"].append(event_id)
+            rows["name"].append(name)
+            rows["kind"].append(scalar[0])
+            rows["value"].append(scalar[1])
+    return pl.DataFrame(rows, schema=EVENT_PROPERTIES)
+
+
+def _customers(graph: GraphStore) -> pl.DataFrame:
+    rows = [row["customer"] for row in graph.query("all_customers", READS["all_customers"])]
+    if not rows:
+        return pl.DataFrame(schema={"id": pl.Utf8})
+    columns = sorted({name for row in rows for name in row} | set(NODE_TABLES["Customer"]))
+    return pl.DataFrame({name: [row.get(name) for row in rows] for name in columns}, strict=False)
