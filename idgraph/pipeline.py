@@ -313,7 +313,7 @@ def ingest_batches(
                 graph,
                 before=before,
                 touched=plan.customers["id"].to_list(),
-                causes=_causes(plan, erase),
+                causes=lambda: _causes(plan, erase),
                 as_of_ms=as_of,
                 now_ms=int(time.time() * 1000),
             )

@@ -13,7 +13,7 @@ greedy spanning forest in edge order, found with scipy's minimum spanning tree).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -148,70 +148,138 @@ def _forest(n: int, a: Ints, b: Ints, ranks: Ints) -> npt.NDArray[np.bool_]:
     return keep
 
 
-class _Constrained:
-    """Union-find over a few records whose roots carry what the limits watch."""
+@dataclass(slots=True)
+class _Watch:
+    """One thing the guards watch, per union-find root: one value, none, or several.
+
+    `single[r]` is the value's number, -1 for none, -2 for several (kept in `several[r]`);
+    `limit` is the identity limit of a kind, None for a strong attribute (which must agree).
+    """
+
+    name: str
+    limit: int | None
+    single: list[int]
+    several: dict[int, set[int]] = field(default_factory=dict)
+
+    def values(self, root: int) -> set[int]:
+        value = self.single[root]
+        return self.several[root] if value == -2 else (set() if value < 0 else {value})
+
+    def refuses(self, a: int, b: int) -> str:
+        va, vb = self.single[a], self.single[b]
+        if self.limit is None:
+            if va == -1 or vb == -1 or va == vb >= 0:
+                return ""
+            if (va >= 0 and vb >= 0) or self.values(a) != self.values(b):
+                return f"records disagree on {self.name}"
+            return ""
+        if va >= 0 and vb >= 0:
+            joined = 1 if va == vb else 2
+        elif va == -1 and vb == -1:
+            return ""
+        else:
+            joined = len(self.values(a) | self.values(b))
+        if joined > self.limit:
+            return f"would give one customer {joined} distinct {self.name} (limit {self.limit})"
+        return ""
+
+    def absorb(self, a: int, b: int) -> None:
+        va, vb = self.single[a], self.single[b]
+        if vb == -1 or va == vb >= 0:
+            return
+        if va == -1 and vb >= 0:
+            self.single[a] = vb
+            return
+        self.several[a] = self.values(a) | self.values(b)
+        self.single[a] = -2
+        self.several.pop(b, None)
+
+
+class _Replay:
+    """Union-find over the records of tense components, edge by edge, watching the guards."""
 
     def __init__(
-        self,
-        members: Sequence[int],
-        constraints: Constraints,
-        config: MatchConfig,
+        self, members: npt.NDArray[np.int64], constraints: Constraints, config: MatchConfig
     ) -> None:
-        self.parent = {i: i for i in members}
-        self.size = dict.fromkeys(members, 1)
-        self.config = config
-        wanted = set(members)
-        self.limited: dict[int, dict[str, set[int]]] = {i: {} for i in members}
-        for kind, rows in constraints.limited.items():
-            for pos, cls in rows.filter(pl.col("pos").is_in(list(wanted))).iter_rows():
-                self.limited[pos].setdefault(kind, set()).add(cls)
-        self.strong: dict[int, dict[str, set[str]]] = {i: {} for i in members}
-        for name, rows in constraints.strong.items():
-            for pos, value in rows.filter(pl.col("pos").is_in(list(wanted))).iter_rows():
-                self.strong[pos][name] = {value}
+        self.members = members
+        count = len(members)
+        self.parent = list(range(count))
+        self.size = [1] * count
+        self.watches: list[_Watch] = []
+        for kind, limit in config.limits.items():
+            rows = constraints.limited.get(kind)
+            self.watches.append(self._watch(str(kind), limit, rows, "cls"))
+        for name in config.strong_attributes:
+            rows = constraints.strong.get(name)
+            self.watches.append(self._watch(name, None, rows, "value"))
         # A cannot-link pair k puts token (k, 0) on one record and (k, 1) on the other; a root
         # holding both sides of any k would join records a person said are different people.
-        self.apart: dict[int, dict[int, set[int]]] = {i: {} for i in members}
+        self.apart: dict[int, dict[int, set[int]]] = {}
         for k, (a, b) in enumerate(constraints.apart):
-            if a in wanted and b in wanted and a != b:
-                self.apart[a].setdefault(k, set()).add(0)
-                self.apart[b].setdefault(k, set()).add(1)
+            la, lb = self.local(a), self.local(b)
+            if la is not None and lb is not None and a != b:
+                self.apart.setdefault(la, {}).setdefault(k, set()).add(0)
+                self.apart.setdefault(lb, {}).setdefault(k, set()).add(1)
+
+    def local(self, position: int) -> int | None:
+        at = int(np.searchsorted(self.members, position))
+        return at if at < len(self.members) and self.members[at] == position else None
+
+    def _watch(
+        self, name: str, limit: int | None, rows: pl.DataFrame | None, column: str
+    ) -> _Watch:
+        watch = _Watch(name, limit, [-1] * len(self.members))
+        if rows is None or rows.height == 0:
+            return watch
+        positions = rows["pos"].to_numpy().astype(np.int64)
+        at = np.searchsorted(self.members, positions)
+        inside = at < len(self.members)
+        inside[inside] = self.members[at[inside]] == positions[inside]
+        codes = rows[column].rank("dense").cast(pl.Int64).to_numpy() - 1
+        for local, code in zip(at[inside].tolist(), codes[inside].tolist(), strict=True):
+            current = watch.single[local]
+            if current == -1:
+                watch.single[local] = code
+            elif current != code:
+                watch.several[local] = watch.values(local) | {code}
+                watch.single[local] = -2
+        return watch
 
     def find(self, i: int) -> int:
+        parent = self.parent
         root = i
-        while self.parent[root] != root:
-            root = self.parent[root]
-        while self.parent[i] != root:
-            self.parent[i], i = root, self.parent[i]
+        while parent[root] != root:
+            root = parent[root]
+        while parent[i] != root:
+            parent[i], i = root, parent[i]
         return root
 
     def kept_apart(self, a: int, b: int) -> bool:
-        small, large = sorted((self.apart[a], self.apart[b]), key=len)
-        return any(sides | large.get(k, set()) == {0, 1} for k, sides in small.items())
+        left, right = self.apart.get(a), self.apart.get(b)
+        if not left or not right:
+            return False
+        return any(sides | right.get(k, set()) == {0, 1} for k, sides in left.items())
 
     def conflict(self, a: int, b: int) -> str:
-        for kind, limit in self.config.limits.items():
-            joined = self.limited[a].get(kind, set()) | self.limited[b].get(kind, set())
-            if len(joined) > limit:
-                return f"would give one customer {len(joined)} distinct {kind} (limit {limit})"
-        for name in self.config.strong_attributes:
-            left, right = self.strong[a].get(name, set()), self.strong[b].get(name, set())
-            if left and right and left != right:
-                return f"records disagree on {name}"
+        for watch in self.watches:
+            reason = watch.refuses(a, b)
+            if reason:
+                return reason
         return ""
 
-    def union(self, a: int, b: int) -> None:
+    def union(self, a: int, b: int) -> int:
         if self.size[a] < self.size[b]:
             a, b = b, a
         self.parent[b] = a
         self.size[a] += self.size[b]
-        for kind, values in self.limited[b].items():
-            self.limited[a].setdefault(kind, set()).update(values)
-        for name, strong in self.strong[b].items():
-            self.strong[a].setdefault(name, set()).update(strong)
-        for k, sides in self.apart[b].items():
-            self.apart[a].setdefault(k, set()).update(sides)
-        self.limited[b], self.strong[b], self.apart[b] = {}, {}, {}
+        for watch in self.watches:
+            watch.absorb(a, b)
+        moved = self.apart.pop(b, None)
+        if moved:
+            mine = self.apart.setdefault(a, {})
+            for k, sides in moved.items():
+                mine.setdefault(k, set()).update(sides)
+        return a
 
 
 def cluster(
@@ -245,31 +313,36 @@ def cluster(
     blocked: list[tuple[int, str]] = []
     tense_edges = np.flatnonzero(edge_tense)
     if len(tense_edges):
-        members = np.flatnonzero(tense[plain]).tolist()
-        uf = _Constrained(members, constraints, config)
+        members = np.flatnonzero(tense[plain]).astype(np.int64)
+        replay = _Replay(members, constraints, config)
+        local_a = np.searchsorted(members, a[tense_edges]).tolist()
+        local_b = np.searchsorted(members, b[tense_edges]).tolist()
+        find, kept_apart, conflict, union = (
+            replay.find,
+            replay.kept_apart,
+            replay.conflict,
+            replay.union,
+        )
+        guarded = bool(replay.apart)
         for index, x, y, kind in zip(
-            tense_edges.tolist(),
-            a[tense_edges].tolist(),
-            b[tense_edges].tolist(),
-            kinds[tense_edges].tolist(),
-            strict=True,
+            tense_edges.tolist(), local_a, local_b, kinds[tense_edges].tolist(), strict=True
         ):
-            rx, ry = uf.find(x), uf.find(y)
+            rx, ry = find(x), find(y)
             if rx == ry:
                 if kind != IDENTIFIER:
                     accepted[index] = True
                 continue
-            if uf.kept_apart(rx, ry):
+            if guarded and kept_apart(rx, ry):
                 blocked.append((index, KEPT_APART))
                 continue
-            reason = "" if kind == LINK else uf.conflict(rx, ry)
+            reason = "" if kind == LINK else conflict(rx, ry)
             if reason:
                 blocked.append((index, reason))
                 continue
-            uf.union(rx, ry)
+            union(rx, ry)
             accepted[index] = True
-        roots = np.array([uf.find(i) for i in members], dtype=np.int64)
-        labels[np.array(members, dtype=np.int64)] = n + roots
+        roots = np.array([find(i) for i in range(len(members))], dtype=np.int64)
+        labels[members] = n + members[roots]
     return Clustering(_canonical(_relabel(labels)), accepted, blocked)
 
 

@@ -292,12 +292,8 @@ def fuzzy_matches(
         passed = np.ones(len(left), dtype=bool)
         total = np.zeros(len(left), dtype=np.float64)
         for comparison in rule.compare:
-            column = view[comparison.field].fill_null("")
-            scores = similarities(
-                comparison,
-                column.gather(left).to_list(),
-                column.gather(right).to_list(),
-            )
+            column = view[comparison.field]
+            scores = similarities(comparison, column.gather(left), column.gather(right))
             passed &= scores >= comparison.threshold
             total += scores
         chosen = np.flatnonzero(passed)

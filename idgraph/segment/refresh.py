@@ -9,7 +9,7 @@ the channel delta an activation job reads (`idgraph segment changes`).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from idgraph.segment.run import run_segment
@@ -31,12 +31,16 @@ def memberships_of(graph: GraphStore, customer_ids: Sequence[str]) -> dict[str, 
     return found
 
 
+def _cause_of(causes: Mapping[str, str]) -> Callable[[str], str]:
+    return lambda customer: causes.get(customer, "record change")
+
+
 def refresh_segments(
     graph: GraphStore,
     *,
     before: Mapping[str, set[str]],
     touched: Sequence[str],
-    causes: Mapping[str, str],
+    causes: Callable[[], Mapping[str, str]],
     as_of_ms: int,
     now_ms: int,
 ) -> list[SegmentChange]:
@@ -46,12 +50,14 @@ def refresh_segments(
         before: segment -> members among the customers this change re-resolved, read before
             it (ids merged away or erased since included: they exit).
         touched: the live customers the change wrote.
-        causes: customer id -> why it changed (merge, split, erasure, new event...).
+        causes: gives customer id -> why it changed (merge, split, erasure, new event...);
+            called only when a materialised segment changed.
         as_of_ms: the instant time windows are evaluated at.
         now_ms: stamped on new memberships and on the changes.
     """
     changes: list[SegmentChange] = []
     alive = set(touched)
+    why: Mapping[str, str] | None = None
     for saved in list_segments(graph):
         if saved.last_run_ts is None:
             continue  # never run: it has no materialised membership to keep up to date
@@ -81,7 +87,9 @@ def refresh_segments(
                     {"name": saved.name, "ids": entered, "ts": now_ms},
                 )
             )
-        batch = moves(saved.name, entered, exited, lambda c: causes.get(c, "record change"), now_ms)
+        if why is None:
+            why = causes()
+        batch = moves(saved.name, entered, exited, _cause_of(why), now_ms)
         steps.append(
             (
                 SEGMENT_WRITES["segment_adjust_size"],

@@ -2,7 +2,7 @@
 
 Pure and columnar: events arrive as one frame (customer, name, ts, id) with their scalar
 properties in a long frame, each trait is a masked aggregation over integer customer codes
-(numpy `bincount` / `ufunc.at`, pandas group-bys), and nothing here touches a store. Exact
+(numpy `bincount` / `ufunc.at`, Polars group-bys), and nothing here touches a store. Exact
 definitions are in docs/traits.md.
 """
 
@@ -11,11 +11,11 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
 import polars as pl
 
 from idgraph.frames import property_text
@@ -269,19 +269,30 @@ def _trait(table: _EventTable, spec: TraitSpec) -> Column:
 def _by_value(table: _EventTable, mask: Mask, prop: str, *, most_frequent: bool) -> Column:
     kinds, nums, texts = table.scalars(prop)
     valid = mask & (kinds >= 0)
-    frame = pd.DataFrame(
-        {"code": table.code[valid], "kind": kinds[valid], "num": nums[valid], "text": texts[valid]}
+    frame = pl.DataFrame(
+        {
+            "code": table.code[valid],
+            "kind": kinds[valid],
+            "num": nums[valid],
+            "text": pl.Series(texts[valid].tolist(), dtype=pl.Utf8),
+        }
     )
     if not most_frequent:
-        distinct = frame.drop_duplicates()
-        counts = np.bincount(distinct["code"].to_numpy(dtype=np.int64), minlength=table.size)
+        distinct = frame.unique()
+        counts = np.bincount(distinct["code"].to_numpy().astype(np.int64), minlength=table.size)
         return counts.tolist(), np.ones(table.size, dtype=bool)
-    tally = frame.groupby(["code", "kind", "num", "text"], sort=False).size().reset_index(name="n")
-    tally["minus_n"] = -tally["n"]
-    best = tally.sort_values(["code", "minus_n", "kind", "num", "text"]).drop_duplicates("code")
+    best = (
+        frame.group_by("code", "kind", "num", "text")
+        .len()
+        .sort(
+            ["code", "len", "kind", "num", "text"],
+            descending=[False, True, False, False, False],
+        )
+        .unique(subset=["code"], keep="first", maintain_order=True)
+    )
     values: list[Any] = [None] * table.size
     present = np.zeros(table.size, dtype=bool)
-    for code, kind, num, text in best[["code", "kind", "num", "text"]].itertuples(index=False):
+    for code, kind, num, text in best.select("code", "kind", "num", "text").iter_rows():
         values[code] = bool(num) if kind == _BOOL else float(num) if kind == _NUMBER else text
         present[code] = True
     return values, present
@@ -289,13 +300,11 @@ def _by_value(table: _EventTable, mask: Mask, prop: str, *, most_frequent: bool)
 
 def _age(birth_dates: Sequence[str | None], as_of_ms: int) -> dict[str, Column]:
     """Whole years at the as-of date (UTC); a birthday on 29 February counts from 1 March."""
-    day = pd.Timestamp(as_of_ms, unit="ms", tz="UTC")
-    born = pd.to_datetime(
-        pd.Series(list(birth_dates), dtype=object), format="%Y-%m-%d", errors="coerce"
-    )
-    year = born.dt.year.to_numpy(dtype=np.float64, na_value=np.nan)
-    month = born.dt.month.to_numpy(dtype=np.float64, na_value=np.nan)
-    dom = born.dt.day.to_numpy(dtype=np.float64, na_value=np.nan)
+    day = datetime.fromtimestamp(as_of_ms / 1000, tz=UTC)
+    born = pl.Series(list(birth_dates), dtype=pl.Utf8).str.to_date("%Y-%m-%d", strict=False)
+    year = born.dt.year().cast(pl.Float64).fill_null(np.nan).to_numpy()
+    month = born.dt.month().cast(pl.Float64).fill_null(np.nan).to_numpy()
+    dom = born.dt.day().cast(pl.Float64).fill_null(np.nan).to_numpy()
     before_birthday = (month > day.month) | ((month == day.month) & (dom > day.day))
     age = day.year - year - before_birthday
     present = ~np.isnan(age) & (age >= 0)
