@@ -8,10 +8,10 @@ rule) gives for that value. Speed comes from two things:
 - each distinct value is normalized once and the results are gathered back onto the rows
   (distinct values are found by hash, and every row is checked against its representative, so
   a hash collision costs time, never a wrong value);
-- email, street, city, postcode and identifiers take a vectorised fast path for plain shapes,
-  which marks each value it is certain about; only the other values reach Python (see the
-  modules of `idgraph.normalize._columnar`). Names, dates, countries and phones go to Python
-  once per distinct value.
+- email, phone, street, city, postcode and identifiers take a vectorised fast path for plain
+  shapes, which marks each value it is certain about; only the other values reach Python (see
+  the modules of `idgraph.normalize._columnar`). Names, dates and countries repeat enough that
+  Python once per distinct value is fast.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ import polars as pl
 from idgraph.errors import FieldError
 from idgraph.normalize._columnar.common import Fast
 from idgraph.normalize._columnar.email import fast_email
+from idgraph.normalize._columnar.phone import fast_phone
 from idgraph.normalize._columnar.text import fast_identifier, fast_postcode, fast_text
 from idgraph.normalize.record import NormalizeOptions, _normalize_value
 from idgraph.types import FIELD_NAMES, IDENTIFIER_KINDS
@@ -68,6 +69,8 @@ def _fast(name: str, options: NormalizeOptions) -> Callable[[pl.Series], Fast] |
     junk = options.junk
     if name == "email":
         return lambda raw: fast_email(raw, junk)
+    if name == "phone":
+        return lambda raw: fast_phone(raw, options.default_region, junk)
     if name in ("street", "city"):
         return lambda raw: fast_text(raw, name, junk)
     if name == "postcode":

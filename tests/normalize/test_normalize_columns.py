@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import doctest
 import importlib
+import random
+from functools import cache
 from pathlib import Path
 
 import phonenumbers
@@ -14,13 +16,14 @@ from hypothesis import strategies as st
 
 from bench.generate import run as generate_files
 from idgraph.errors import FieldError
+from idgraph.normalize._columnar.phone import fast_phone
 from idgraph.normalize.columns import (
     COLUMN_NAMES,
     fallback_share,
     normalize_column,
     normalize_frame,
 )
-from idgraph.normalize.junk import JunkConfig, KindJunk
+from idgraph.normalize.junk import DEFAULT_JUNK, JunkConfig, KindJunk
 from idgraph.normalize.record import NormalizeOptions, _normalize_value
 from idgraph.types import FIELD_NAMES
 
@@ -626,14 +629,45 @@ def test_generated_files_with_other_options(generated):
             check(name, frame[column].to_list(), options)
 
 
-def test_generated_emails_rarely_fall_back(generated):
+def test_generated_emails_and_phones_rarely_fall_back(generated):
     options = NormalizeOptions(default_region="IT")
-    for name in ("email",):
+    for name in ("email", "phone"):
         raw = pl.concat([frame[name] for frame in generated.values() if name in frame.columns])
         assert fallback_share(name, raw, options) < 0.01, name
 
 
-# --- phones ----------------------------------------------------------------------------------
+# --- phone fast path against phonenumbers -----------------------------------------------------
+
+
+def _random_numbers(rng: random.Random, per_code: int) -> list[str]:
+    numbers = []
+    for code in CODES:
+        for index in range(per_code):
+            length = index % 19
+            first = rng.choice("0123456789" if index % 3 else "0018")
+            national = (first + "".join(rng.choice("0123456789") for _ in range(length)))[:length]
+            numbers.append(f"+{code}{national}")
+            numbers.append(rng.choice(["+", "00", "(+"]) + f"{code} {national[:3]} {national[3:]}")
+    return numbers
+
+
+@pytest.mark.parametrize("region", ["US", "IT", "GB", "DE", "JP", "BR", "AR", "RU"])
+def test_phone_fast_path_agrees_with_phonenumbers(region):
+    numbers = _random_numbers(random.Random(region), per_code=24)
+    options = NormalizeOptions(default_region=region)
+    raw = pl.Series(numbers, dtype=pl.String)
+    fast = fast_phone(raw, region, DEFAULT_JUNK)
+    certain = fast.certain.to_list()
+    for raw_value, value, problem, sure in zip(
+        numbers, fast.values.to_list(), fast.problems.to_list(), certain, strict=True
+    ):
+        if sure:
+            assert (value, problem) == expected("phone", raw_value, options), raw_value
+    # The fast path must carry its weight: most E.164 input is decided without phonenumbers.
+    plain = [n.startswith("+") and n[1:].isdigit() for n in numbers]
+    decided = sum(s for s, p in zip(certain, plain, strict=True) if p) / sum(plain)
+    assert decided > 0.9
+    check("phone", numbers[::7], options)
 
 
 @settings(deadline=None, max_examples=200)
@@ -648,6 +682,23 @@ def test_phone_e164_of_every_length_and_code(code, national, region):
         [f"+{code}{national}", f"00{code}{national}", national],
         NormalizeOptions(default_region=region),
     )
+
+
+@cache
+def _common_numbers() -> list[str]:
+    return [f"+{code}{n}" for code in (1, 33, 34, 39, 44, 49) for n in ("3471234567", "612345678")]
+
+
+def test_phone_fast_path_covers_common_numbers():
+    raw = pl.Series(_common_numbers(), dtype=pl.String)
+    assert fallback_share("phone", raw, NormalizeOptions(default_region="IT")) == 0
+
+
+def test_national_numbers_in_the_default_region_are_fast():
+    raw = pl.Series(["347 123 4567", "06 1234 5678", "051 0328220"], dtype=pl.String)
+    assert fallback_share("phone", raw, NormalizeOptions(default_region="IT")) == 0
+    raw = pl.Series(["030 1234567", "0171 1234567"], dtype=pl.String)
+    assert fallback_share("phone", raw, NormalizeOptions(default_region="DE")) == 0
 
 
 # --- API -------------------------------------------------------------------------------------
