@@ -250,3 +250,12 @@ def test_ingest_summary_shows_whole_file_names_at_80_columns(
         [str(pos), "pos", "166"],
         ["total", "", "250"],
     ]
+
+
+def test_missing_mapping_points_at_the_doc_and_the_guess(tmp_path: Path) -> None:
+    table = tmp_path / "crm.csv"
+    table.write_bytes((FIXTURES / "crm.csv").read_bytes())
+    result = runner.invoke(app, ["ingest", str(table), "--store", str(tmp_path / "s.db")])
+    assert result.exit_code == 2
+    assert "no mapping found" in result.output and "docs/mapping.md" in result.output
+    assert f"idgraph mapping init {table} --write" in result.output
