@@ -98,7 +98,7 @@ _NAMES: dict[str, frozenset[str]] = {
     "customer_id": _words(
         "customerid customernumber customerno custid custno clientid clientnumber clientno "
         "codicecliente idcliente numerocliente kundennummer kundenid kundennr numeroclient "
-        "accountid accountnumber memberid membernumber contactid crmid externalid"
+        "accountid accountnumber memberid membernumber crmid externalid"
     ),
     "user_id": _words("userid login loginid username"),
     "anonymous_id": _words("anonymousid anonid cookieid visitorid"),
@@ -366,6 +366,15 @@ class _Guesser:
             self.notes["columns.updated_at"] = (
                 "the event time dates each row, so the newest row's values win"
             )
+        elif "updated_at" not in self.fields:
+            times = [c for c in self._free() if c.values and c.timestamps >= _CONTENT_SHARE]
+            if len(times) == 1:
+                self._take(
+                    "updated_at",
+                    times[0],
+                    "the only column of times dates each row, so the newest row's values win; "
+                    "make it a trait instead if it says something else",
+                )
         traits: dict[str, dict[str, str]] = {}
         properties: dict[str, dict[str, str]] = {}
         for column in self.columns:
@@ -639,6 +648,11 @@ def _trait_type(column: _Column) -> tuple[TraitType, str]:
         shown = "/".join(sorted(values))
         return "boolean", f"values {shown}"
     if column.numbers == 1.0:
+        if all(v.isdigit() for v in column.values) and (
+            set(_snake(column.name).split("_")) & _ID_WORDS
+            or (len({len(v) for v in column.values}) == 1 and len(column.values[0]) >= 5)
+        ):
+            return "string", "digits, but a code (named like one, or all of one length)"
         return "number", "every value is a number"
     if column.dates + column.timestamps == 1.0:
         if column.timestamps:

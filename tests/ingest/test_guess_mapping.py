@@ -42,6 +42,25 @@ def test_the_guess_makes_the_fixture_mappings_choices(tmp_path: Path, name: str)
     assert guess.rows == len((FIXTURES / f"{name}.csv").read_text("utf-8").splitlines()) - 1
 
 
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The benchmark generator's multi-source files, each with the mapping it writes by hand."""
+    from bench.generate import run
+
+    out = tmp_path_factory.mktemp("generated")
+    run(records=2000, seed=7, noise=1.0, out=out, sources=True)
+    return out
+
+
+@pytest.mark.parametrize("name", ["crm", "support", "pos"])
+def test_the_guess_makes_the_generator_mappings_choices(generated: Path, name: str) -> None:
+    bare = generated / "bare"
+    bare.mkdir(exist_ok=True)
+    table = bare / f"{name}.csv"
+    shutil.copyfile(generated / f"{name}.csv", table)
+    assert guess_mapping(table).mapping == load_mapping(generated / f"{name}.mapping.yaml")
+
+
 def test_the_yaml_says_why_and_loads_back(tmp_path: Path) -> None:
     table = _bare_copy(tmp_path, "pos")
     text = guess_mapping(table).to_yaml()
