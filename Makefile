@@ -1,6 +1,8 @@
 # One command per job; CI (.ci/run), pre-commit and people all use these.
 PYTHON ?= python3
 VENV ?= .venv
+# uv (installed into the venv) or pip; setup falls back to pip when uv cannot be had.
+INSTALLER ?= uv
 BIN := $(VENV)/bin
 LINTER := tests/cypher_lint/node_modules/.package-lock.json
 FIXTURES := fixtures/crm.csv fixtures/pos.csv fixtures/web.jsonl fixtures/email.jsonl
@@ -10,13 +12,12 @@ AS_OF ?= 2026-11-01
 
 setup: $(BIN)/idgraph $(LINTER)
 
-$(BIN)/idgraph: pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+$(BIN)/idgraph: pyproject.toml scripts/setup-venv.sh
+	@PYTHON='$(PYTHON)' VENV='$(VENV)' INSTALLER='$(INSTALLER)' sh scripts/setup-venv.sh
 	@touch $@
 
 $(LINTER): tests/cypher_lint/package.json tests/cypher_lint/package-lock.json
+	@echo "setup: installing Neo4j's Cypher linter for the tests (npm ci in tests/cypher_lint)"
 	npm ci --prefix tests/cypher_lint --no-audit --no-fund --loglevel=error
 
 demo: $(BIN)/idgraph

@@ -11,6 +11,8 @@ Examples:
 
 from __future__ import annotations
 
+import re
+from collections.abc import Collection
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal
@@ -20,8 +22,10 @@ from pydantic import BaseModel, ConfigDict
 
 from idgraph.cluster.review import ReviewItem, review_customers
 from idgraph.errors import FieldError, NotFoundError
+from idgraph.match.config import MatchConfig, load_match_config
 from idgraph.models import CustomerSummary, identifier_key
 from idgraph.normalize.fields import normalize_email, normalize_phone
+from idgraph.normalize.junk import ANY_KIND, DEFAULT_JUNK, JunkConfig
 from idgraph.settings import open_store
 from idgraph.store.base import GraphStore
 from idgraph.store.queries import READS
@@ -37,8 +41,10 @@ __all__ = [
     "HistoryEntry",
     "IdentifierView",
     "IdentityGraph",
+    "JunkMatch",
     "MatchView",
     "RecordView",
+    "Refusal",
     "SegmentMember",
     "SegmentMembership",
     "SegmentPage",
@@ -183,11 +189,37 @@ class EvidenceStep(BaseModel):
     score: float | None = None
 
 
+class Refusal(BaseModel):
+    """Something that could join two records' customers and does not, with the setting behind it.
+
+    `kind` says what: `identifier`, an identifier both customers' records hold that links
+    nobody (`reason` is the verdict stored with it); `guard`, a link between the two customers
+    that an identity limit or a strong attribute refuses; `block`, a blocking key the two
+    records share that is too common for their pair to be compared; `override`, a reviewer's
+    split; `history`, a split or move between the two ids recorded by an earlier run.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: Literal["identifier", "guard", "block", "override", "history"]
+    reason: str
+    #: The identifier's `kind:value` (for `identifier` and `guard`), or the blocking key.
+    identifier: str | None = None
+    #: The records concerned, of both customers.
+    records: list[str] = []
+    #: The match config key that decides it, e.g. `limits.user_id`,
+    #: `identifiers[kind=email].max_records`, `strong_attributes`, `max_block_size`.
+    setting: str | None = None
+    #: How to change the outcome.
+    change: str = ""
+
+
 class EvidencePath(BaseModel):
     """Why two records are one customer: the shortest chain of evidence joining them.
 
     `steps` is empty when no linking evidence joins them (then `same_customer` is False, or
-    the two keys name the same record).
+    the two keys name the same record). For records of different customers, `refusals` says
+    what could have joined them and why it does not (empty when nothing they share could).
     """
 
     model_config = ConfigDict(frozen=True)
@@ -198,6 +230,24 @@ class EvidencePath(BaseModel):
     customer_b: str | None
     same_customer: bool
     steps: list[EvidenceStep]
+    refusals: list[Refusal] = []
+
+
+class JunkMatch(BaseModel):
+    """A value the junk lists treat as a placeholder of one identifier kind.
+
+    Ingest drops such a value from every record (the record stays), so it never links records
+    and a lookup by it finds nobody.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: str
+    #: The value as checked: an email normalized, a phone in E.164 when it parses, else trimmed.
+    value: str
+    #: The list holding it: `built-in` (`JunkConfig.use_defaults`), or `kinds.<kind>` /
+    #: `kinds.*` of the junk config given with `--junk`.
+    rule: str
 
 
 class HistoryEntry(BaseModel):
@@ -250,6 +300,10 @@ class IdentityGraph:
         store: store path or URL; default `$IDGRAPH_STORE` or `./idgraph.db`.
         default_region: phone region used to normalize a phone number given to `lookup`.
         database: Neo4j database name (Neo4j stores only); default the server's.
+        junk: the junk lists the store was ingested with (`idgraph ingest --junk`), so a
+            lookup that finds nothing can say the value is junk; default the built-in lists.
+        match_config: the match config the store was resolved with, whose guard settings
+            `explain` names; default the shipped one.
     """
 
     def __init__(
@@ -258,13 +312,24 @@ class IdentityGraph:
         *,
         default_region: str = "US",
         database: str | None = None,
+        junk: JunkConfig = DEFAULT_JUNK,
+        match_config: MatchConfig | None = None,
     ) -> None:
         self._store: GraphStore = open_store(store, read_only=True, database=database)
         self._region = default_region
         self._owns_store = True
+        self._junk = junk
+        self._match_config = match_config
 
     @classmethod
-    def over(cls, store: GraphStore, *, default_region: str = "US") -> IdentityGraph:
+    def over(
+        cls,
+        store: GraphStore,
+        *,
+        default_region: str = "US",
+        junk: JunkConfig = DEFAULT_JUNK,
+        match_config: MatchConfig | None = None,
+    ) -> IdentityGraph:
         """Read through a store the caller already holds open (and closes itself).
 
         The HTTP service keeps one writable store for ingest and reads through it too: an
@@ -274,6 +339,8 @@ class IdentityGraph:
         graph._store = store
         graph._region = default_region
         graph._owns_store = False
+        graph._junk = junk
+        graph._match_config = match_config
         return graph
 
     @property
@@ -328,6 +395,71 @@ class IdentityGraph:
 
     def _phone(self, value: str) -> str | None:
         return normalize_phone(value, self._region)
+
+    def junk_matches(self, identifier: str) -> list[JunkMatch]:
+        """The identifier kinds for which the junk lists drop `identifier` at ingest.
+
+        Checked as ingest checks it: an email or phone in normalized form (or as given, when
+        it does not parse), other ids trimmed. An email is only tried for a value with an
+        `@`, a phone only for one with a digit.
+        """
+        text = identifier.strip()
+        found: list[JunkMatch] = []
+        for kind in _LOOKUP_KINDS:
+            if (kind == "email" and "@" not in text) or (
+                kind == "phone" and not any(c.isdigit() for c in text)
+            ):
+                continue
+            value = self._checked_form(kind, text)
+            if value and self._junk.is_junk(kind, value):
+                found.append(JunkMatch(kind=kind, value=value, rule=self._junk_rule(kind, value)))
+        return found
+
+    def _checked_form(self, kind: str, text: str) -> str | None:
+        """`text` as ingest's junk check sees it for `kind` (see `normalize.record`)."""
+        normalize = {"email": normalize_email, "phone": self._phone}.get(kind)
+        if normalize is None:
+            return text
+        try:
+            return normalize(text)
+        except FieldError:
+            return text
+
+    def _junk_rule(self, kind: str, value: str) -> str:
+        if self._junk.use_defaults and DEFAULT_JUNK.is_junk(kind, value):
+            return "built-in"
+        for key, extra in self._junk.kinds.items():
+            if key in (kind, ANY_KIND) and JunkConfig(
+                use_defaults=False, kinds={key: extra}
+            ).is_junk(kind, value):
+                return f"kinds.{key}"
+        return "built-in"
+
+    def why_not_found(self, identifier: str) -> str:
+        """The message for a lookup that found nobody, saying so when the value is junk.
+
+        The CLI, the HTTP service and reports print this, so they give the same answer.
+        """
+        message = f"no customer found for {identifier!r}"
+        matches = self.junk_matches(identifier)
+        if not matches:
+            return message
+        kinds = [m.kind for m in matches]
+        listed = kinds[0] if len(kinds) == 1 else ", ".join(kinds[:-1]) + f" and {kinds[-1]}"
+        rules = sorted({m.rule for m in matches})
+        where = " and ".join(
+            "the built-in junk list (JunkConfig, use_defaults: true)"
+            if rule == "built-in"
+            else f"{rule} of the junk config"
+            for rule in rules
+        )
+        return (
+            f"{message}: idgraph treats it as junk, a placeholder {listed} value matched by "
+            f"{where}, so ingest drops it from every record and it never links anyone. To "
+            "change the junk lists, ingest with --junk FILE and look up with the same --junk FILE: "
+            f"`kinds: {{{kinds[0]}: {{values: [...], patterns: [...]}}}}` adds junk, "
+            "`use_defaults: false` turns the built-in lists off (docs/matching.md#junk-values)"
+        )
 
     def current_id(self, customer_id: str) -> str | None:
         """The live customer an id names now: itself, or the survivor it was merged into.
@@ -410,9 +542,7 @@ class IdentityGraph:
         traits = {
             k: v for k, v in node.items() if k not in NODE_TABLES["Customer"] and v is not None
         }
-        records = [
-            _record_view(row["record"]) for row in self._read("customer_records", id=customer_id)
-        ]
+        records = self._records(customer_id)
         event_rows = [
             EventView(
                 **{
@@ -429,9 +559,7 @@ class IdentityGraph:
             traits=traits,
             summary=summary,
             records=records,
-            identifiers=[
-                IdentifierView(**row) for row in self._read("customer_identifiers", id=customer_id)
-            ],
+            identifiers=self._identifiers(customer_id),
             events=event_rows,
             event_count=count,
             evidence=[MatchView(**row) for row in self._read("customer_evidence", id=customer_id)],
@@ -439,6 +567,15 @@ class IdentityGraph:
                 SegmentMembership(**row) for row in self._read("customer_segments", id=customer_id)
             ],
         )
+
+    def _identifiers(self, customer_id: str) -> list[IdentifierView]:
+        """The identifiers on a customer's records, each with whether it links and why not."""
+        return [IdentifierView(**row) for row in self._read("customer_identifiers", id=customer_id)]
+
+    def _records(self, customer_id: str) -> list[RecordView]:
+        return [
+            _record_view(row["record"]) for row in self._read("customer_records", id=customer_id)
+        ]
 
     def segment_members(self, name: str, *, offset: int = 0, limit: int = 100) -> SegmentPage:
         """One page of a saved segment's members as of its last run, by customer id.
@@ -475,7 +612,11 @@ class IdentityGraph:
         """The shortest path of linking evidence between two records, step by step.
 
         It follows match edges and shared identifiers that link; identifiers a guard stopped
-        (shared by too many people, conflicting) are not evidence.
+        (shared by too many people, conflicting) are not evidence. For records of different
+        customers, `refusals` lists what they share that does not join them, and why: each
+        shared identifier that links nobody with its stored reason, guards that refuse a link
+        between the two customers, blocking keys too common to compare, a reviewer's split and
+        splits recorded between the two ids, each with the setting that decides it.
 
         Raises:
             NotFoundError: either record key is unknown.
@@ -495,14 +636,93 @@ class IdentityGraph:
             )
             if rows:
                 steps = _evidence_steps(rows[0])
+        same = customers[0] == customers[1]
         return EvidencePath(
             record_a=record_a,
             record_b=record_b,
             customer_a=customers[0],
             customer_b=customers[1],
-            same_customer=customers[0] == customers[1],
+            same_customer=same,
             steps=steps,
+            refusals=[] if same else self._refusals(record_a, record_b, *customers),
         )
+
+    def _config(self) -> MatchConfig:
+        if self._match_config is None:
+            self._match_config = load_match_config(None)
+        return self._match_config
+
+    def _refusals(
+        self, record_a: str, record_b: str, customer_a: str, customer_b: str
+    ) -> list[Refusal]:
+        """What the records of two customers share that does not join them, and why."""
+        config = self._config()
+        held_a, held_b = self._identifiers(customer_a), self._identifiers(customer_b)
+        refusals, linking = _shared_identifiers(held_a, held_b)
+        blocked, compared = self._shared_blocks(record_a, record_b, config.max_block_size)
+        records_a, records_b = self._records(customer_a), self._records(customer_b)
+        apart = self._kept_apart({r.key for r in records_a}, {r.key for r in records_b})
+        conflicts = _guard_conflicts(config, records_a, records_b, held_a, held_b)
+        for name, records in linking:
+            # A shared identifier that links yet leaves two customers: a guard refused the
+            # join when they were resolved. A reviewer's split explains it too.
+            for reason in conflicts or ([] if apart else [_UNKNOWN_GUARD]):
+                refusals.append(_refusal("guard", reason, identifier=name, records=records))
+        if compared and not linking:
+            keys = ", ".join(compared)
+            for reason in conflicts:
+                refusals.append(
+                    _refusal(
+                        "guard",
+                        f"a fuzzy match between them (blocking keys {keys}) would be refused: "
+                        + reason,
+                        records=[record_a, record_b],
+                    )
+                )
+        return refusals + blocked + apart + self._parted(customer_a, customer_b)
+
+    def _shared_blocks(
+        self, record_a: str, record_b: str, cap: int
+    ) -> tuple[list[Refusal], list[str]]:
+        """Blocking keys both records have: refusals for those over `cap`, and the others."""
+        refusals, compared = [], []
+        for row in self._read("record_pair_blocks", a=record_a, b=record_b):
+            rule, _, key = row["block"].partition("\x1f")
+            shown = f"{rule}:" + key.replace("\x1f", "|")
+            if row["size"] <= cap:
+                compared.append(shown)
+                continue
+            reason = (
+                f"blocking key shared by {row['size']} records (max_block_size {cap}): "
+                "the pair was never compared"
+            )
+            refusals.append(
+                _refusal("block", reason, identifier=shown, records=[record_a, record_b])
+            )
+        return refusals, compared
+
+    def _kept_apart(self, keys_a: set[str], keys_b: set[str]) -> list[Refusal]:
+        """Reviewer splits (cannot-links) between records of the two customers."""
+        refusals = []
+        for row in self._read("records_cannot_link", keys=sorted(keys_a | keys_b)):
+            pair = {row["a"], row["b"]}
+            if pair & keys_a and pair & keys_b:
+                reason = f"a reviewer split these records apart: {row['reason'] or 'no reason'}"
+                refusals.append(_refusal("override", reason, records=sorted(pair)))
+        return refusals
+
+    def _parted(self, customer_a: str, customer_b: str) -> list[Refusal]:
+        """Splits and moves between the two ids that earlier runs recorded, with the reason."""
+        refusals, seen = [], set()
+        for this, that in ((customer_a, customer_b), (customer_b, customer_a)):
+            for entry in self.history(this).entries:
+                if entry.other != that or entry.kind not in _PARTED or not entry.detail:
+                    continue
+                if (entry.ts, entry.detail) not in seen:
+                    seen.add((entry.ts, entry.detail))
+                    what = f"{this} {entry.kind.replace('_', ' ')} {that}: {entry.detail}"
+                    refusals.append(_refusal("history", what))
+        return refusals
 
     def review(self, *, limit: int = 50) -> list[ReviewItem]:
         """Customers a person should check, worst first: conflicting dates of birth, names
@@ -530,6 +750,135 @@ class IdentityGraph:
     def clusters(self) -> list[tuple[str, str]]:
         """Every `(record_key, customer_id)` pair, sorted by record key."""
         return [(r["record_key"], r["customer_id"]) for r in self._read("export_clusters")]
+
+
+#: Identifier kinds a lookup value may be; the junk check tries each.
+_LOOKUP_KINDS = ("email", "phone", "user_id", "anonymous_id", "device_id", "customer_id")
+_REFRESH = "then re-resolve with `idgraph ingest --full --match-config FILE`"
+_UNKNOWN_GUARD = (
+    "links, but a guard refused joining the two customers when they were resolved "
+    "(the reason is not stored)"
+)
+#: Stored reasons (`match.decide`, `cluster.components`) -> the setting behind them.
+_SETTINGS: tuple[tuple[re.Pattern[str], str, str], ...] = (
+    (
+        re.compile(r"shared by \d+ records \(max_records \d+\)"),
+        "identifiers[kind={kind}].max_records",
+        "raise max_records of the {kind} entry under `identifiers:` in a match config, " + _REFRESH,
+    ),
+    (
+        re.compile(r"(?:joins|would give one customer) \d+ distinct (?P<limited>\w+) \(limit"),
+        "limits.{limited}",
+        "raise `limits.{limited}` in a match config, " + _REFRESH + "; or, when the "
+        "{limited} values are one person, join them with an alias call or `idgraph link A B`",
+    ),
+    (
+        re.compile(r"(?:joins records with \d+ different|records disagree on) (?P<name>\w+)"),
+        "strong_attributes",
+        "correct the records' {name}, or take {name} out of `strong_attributes` in a match "
+        "config, " + _REFRESH,
+    ),
+    (
+        re.compile(r"(?P<id_kind>\w+) is not a linking identifier"),
+        "identifiers[kind={id_kind}].link",
+        "list {id_kind} under `identifiers:` with `link: true` in a match config, " + _REFRESH,
+    ),
+    (
+        re.compile(r"max_block_size"),
+        "max_block_size",
+        "raise `max_block_size` in a match config, or block the fuzzy rule on a rarer key "
+        "(`fuzzy[].block_on`), " + _REFRESH,
+    ),
+    (
+        re.compile(r"reviewer split"),
+        "idgraph split",
+        "a reviewer's decision (`idgraph split`); removing a split is not supported yet",
+    ),
+    (
+        re.compile(r"erased at the person's request"),
+        "idgraph forget",
+        "erased with `idgraph forget`; it cannot be restored",
+    ),
+)
+
+
+#: History entries that record two ids parting, whose detail is the reason.
+_PARTED = frozenset({"split_off", "split_from", "moved_out"})
+
+
+def _shared_identifiers(
+    held_a: list[IdentifierView], held_b: list[IdentifierView]
+) -> tuple[list[Refusal], list[tuple[str, list[str]]]]:
+    """Identifiers on both customers' records: refusals for those that link nobody (with the
+    reason stored with them, as `profile` shows it), and the `kind:value` and holders of those
+    that link."""
+    by_key = {(i.kind, i.value): i for i in held_a}
+    refusals, linking = [], []
+    for other in held_b:
+        one = by_key.get((other.kind, other.value))
+        if one is None:
+            continue
+        name, records = f"{one.kind}:{one.value}", sorted({*one.records, *other.records})
+        if one.linking:
+            linking.append((name, records))
+        else:
+            reason = one.reason or "does not link"
+            refusals.append(_refusal("identifier", reason, identifier=name, records=records))
+    return refusals, linking
+
+
+def _refusal(
+    kind: Literal["identifier", "guard", "block", "override", "history"],
+    reason: str,
+    *,
+    identifier: str | None = None,
+    records: list[str] | None = None,
+) -> Refusal:
+    """A refusal with the setting its reason names, and how to change it."""
+    id_kind = identifier.partition(":")[0] if identifier else ""
+    setting, change = None, ""
+    for pattern, key, how in _SETTINGS:
+        found = pattern.search(reason)
+        if found:
+            names = {"kind": id_kind, **{k: v for k, v in found.groupdict().items() if v}}
+            setting, change = key.format(**names), how.format(**names)
+            break
+    return Refusal(
+        kind=kind,
+        reason=reason,
+        identifier=identifier,
+        records=records or [],
+        setting=setting,
+        change=change,
+    )
+
+
+def _guard_conflicts(
+    config: MatchConfig,
+    records_a: list[RecordView],
+    records_b: list[RecordView],
+    held_a: Collection[IdentifierView],
+    held_b: Collection[IdentifierView],
+) -> list[str]:
+    """Why the guards refuse joining two customers, worded as `cluster.components` words it.
+
+    Limits count distinct values (aliased user ids count once there, so this may overcount
+    when a customer holds several aliased values); strong attributes compare value sets.
+    """
+    found = []
+    for kind, limit in config.limits.items():
+        left = {i.value for i in held_a if i.kind == kind}
+        right = {i.value for i in held_b if i.kind == kind}
+        if left and right and len(left | right) > limit:
+            found.append(
+                f"would give one customer {len(left | right)} distinct {kind} (limit {limit})"
+            )
+    for name in config.strong_attributes:
+        left = {r.fields[name] for r in records_a if r.fields.get(name)}
+        right = {r.fields[name] for r in records_b if r.fields.get(name)}
+        if left and right and left != right:
+            found.append(f"records disagree on {name}")
+    return found
 
 
 def _evidence_steps(row: dict[str, Any]) -> list[EvidenceStep]:

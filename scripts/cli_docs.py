@@ -41,6 +41,7 @@ COMMANDS = [
     ["model", "link"],
     ["model", "explain"],
     ["blocking", "report"],
+    ["mapping", "init"],
     ["cypher"],
     ["schema", "apply"],
     ["schema", "show"],

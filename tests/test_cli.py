@@ -210,3 +210,52 @@ def test_profile_machine_formats(cli_store: Path, fmt: str) -> None:
     else:
         rows = list(csv.DictReader(io.StringIO(result.stdout)))
         assert len({row["id"] for row in rows}) == len(rows) == 4
+
+
+def _summary_rows(output: str) -> list[list[str]]:
+    """The ingest summary's rows, each cell's wrapped lines joined back together."""
+    table = output.split("ingest summary", 1)[1].split("┡", 1)[1].split("└", 1)[0]
+    rows: list[list[str]] = []
+    for line in table.splitlines()[1:]:
+        cells = [cell.strip() for cell in line.strip().strip("│").split("│")]
+        if cells[2]:  # a row starts where its counts are; wrapped lines carry none
+            rows.append(cells)
+        else:
+            rows[-1] = [a + b for a, b in zip(rows[-1], cells, strict=True)]
+    return rows
+
+
+def test_ingest_summary_shows_whole_file_names_at_80_columns(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "80")
+    long = tmp_path / "mixed_normalization_problems_customer_export_2026_q3_final.csv"
+    long.write_bytes((FIXTURES / "crm.csv").read_bytes())
+    mapping = (FIXTURES / "crm.mapping.yaml").read_text(encoding="utf-8")
+    long.with_name(f"{long.stem}.mapping.yaml").write_text(
+        mapping.replace("source: crm\n", "source: crm_mixed_normalization_problems_export\n"),
+        encoding="utf-8",
+    )
+    pos = FIXTURES / "pos.csv"
+    result = runner.invoke(
+        app,
+        ["ingest", str(long), str(pos), "--store", str(tmp_path / "s.db")],
+        env={"COLUMNS": "80"},
+    )
+    assert result.exit_code == 0, result.output
+    assert "…" not in result.output.split("resolution", 1)[0]
+    rows = _summary_rows(result.output)
+    assert [row[:3] for row in rows] == [
+        [str(long), "crm_mixed_normalization_problems_export", "84"],
+        [str(pos), "pos", "166"],
+        ["total", "", "250"],
+    ]
+
+
+def test_missing_mapping_points_at_the_doc_and_the_guess(tmp_path: Path) -> None:
+    table = tmp_path / "crm.csv"
+    table.write_bytes((FIXTURES / "crm.csv").read_bytes())
+    result = runner.invoke(app, ["ingest", str(table), "--store", str(tmp_path / "s.db")])
+    assert result.exit_code == 2
+    assert "no mapping found" in result.output and "docs/mapping.md" in result.output
+    assert f"idgraph mapping init {table} --write" in result.output

@@ -4,7 +4,14 @@ Commands live in modules by what they do; importing them registers them on `app`
 `idgraph --help` lists them.
 """
 
-from idgraph.cli import ingest, linking, reads, segments, serve  # noqa: F401  (registers commands)
+from idgraph.cli import (  # noqa: F401  (registers commands)
+    ingest,
+    linking,
+    mapping,
+    reads,
+    segments,
+    serve,
+)
 from idgraph.cli._app import app
 
 __all__ = ["app"]

@@ -169,10 +169,11 @@ def ingest(
                 full=full,
             )
     summary = Table(title="ingest summary" + (" (dry run)" if dry_run else ""))
-    for column in ("file", "source", "read", "ingested", "rejected"):
-        summary.add_column(
-            column, justify="right" if column in ("read", "ingested", "rejected") else "left"
-        )
+    # Names wrap inside their cell rather than end in "…": a count must say whose it is.
+    summary.add_column("file", overflow="fold")
+    summary.add_column("source", overflow="fold")
+    for column in ("read", "ingested", "rejected"):
+        summary.add_column(column, justify="right", no_wrap=True)
     for f in report.files:
         summary.add_row(f.path, f.source, str(f.read), str(f.ingested), str(f.rejected))
     summary.add_row(

@@ -43,24 +43,36 @@ def profile(
     database: DatabaseOption = None,
     events: Annotated[int, typer.Option(help="How many recent events to show.")] = 10,
     default_region: Annotated[str, typer.Option(help="Phone region for a national number.")] = "US",
+    junk: Annotated[
+        Path | None,
+        typer.Option(
+            help="The junk lists YAML the store was ingested with (ingest --junk), so a value "
+            "they drop is reported as junk; default the built-in lists."
+        ),
+    ] = None,
     fmt: FormatOption = "table",
 ) -> None:
     """Print one customer's 360° view: golden fields, traits, records, identifiers, events.
 
-    In Python: IdentityGraph(store).profile(IdentityGraph(store).lookup(identifier)[0]).
+    A value that finds nobody because idgraph treats it as junk (test@test.com, 0000000000,
+    anything at example.com) is reported as such, with the junk rule and how to change it.
+    In Python: IdentityGraph(store).profile(IdentityGraph(store).lookup(identifier)[0]);
+    IdentityGraph(store).why_not_found(identifier) when the lookup is empty.
     """
     from idgraph.errors import NotFoundError
+    from idgraph.normalize.junk import DEFAULT_JUNK, load_junk_config
     from idgraph.query import IdentityGraph
 
     fmt = _check_format(fmt)
-    with (
-        _errors(),
-        IdentityGraph(store, default_region=default_region.upper(), database=database) as graph,
-    ):
-        ids = graph.lookup(identifier)
-        if not ids:
-            raise NotFoundError(f"no customer found for {identifier!r}")
-        profiles = [graph.profile(cid, events=events) for cid in ids]
+    with _errors():
+        lists = load_junk_config(junk) if junk else DEFAULT_JUNK
+        with IdentityGraph(
+            store, default_region=default_region.upper(), database=database, junk=lists
+        ) as graph:
+            ids = graph.lookup(identifier)
+            if not ids:
+                raise NotFoundError(graph.why_not_found(identifier))
+            profiles = [graph.profile(cid, events=events) for cid in ids]
     if fmt == "json":
         data = [p.model_dump() for p in profiles]
         sys.stdout.write(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode() + "\n")
@@ -230,31 +242,38 @@ def explain(
     ] = None,
     match_config: Annotated[
         Path | None,
-        typer.Option("--match-config", "-m", help="Match config for --score (guards, model)."),
+        typer.Option(
+            "--match-config",
+            "-m",
+            help="The match config the store was resolved with: its guard settings are named "
+            "in the refusals, and --score uses it. Default: the built-in one.",
+        ),
     ] = None,
 ) -> None:
     """Show why two records are one customer: the chain of shared identifiers and matches.
 
-    Exit code 1 when no linking evidence joins them. In Python:
-    IdentityGraph(store).explain(record_a, record_b).
+    For records of different customers it says why they are not one: each identifier they
+    share that does not link, with its stored reason (e.g. "joins 2 distinct user_id (limit
+    1)"), guards that refuse a link between their customers, blocking keys too common to
+    compare and reviewer splits, each with the match config setting behind it and how to
+    change it. Exit code 1 when no linking evidence joins them. In Python:
+    IdentityGraph(store).explain(record_a, record_b) (its `steps` and `refusals`).
     """
+    from idgraph.match.config import load_match_config
     from idgraph.query import IdentityGraph
 
     fmt = _check_format(fmt)
     pair = None
-    with _errors(), IdentityGraph(store, database=database) as graph:
-        path = graph.explain(record_a, record_b)
-        if score:
-            from idgraph.match.config import load_match_config
-            from idgraph.match.probabilistic import score_stored_pair
+    with _errors():
+        config = load_match_config(match_config)
+        with IdentityGraph(store, database=database, match_config=config) as graph:
+            path = graph.explain(record_a, record_b)
+            if score:
+                from idgraph.match.probabilistic import score_stored_pair
 
-            pair = score_stored_pair(
-                graph.store,
-                record_a,
-                record_b,
-                match_config=load_match_config(match_config),
-                model_path=model,
-            )
+                pair = score_stored_pair(
+                    graph.store, record_a, record_b, match_config=config, model_path=model
+                )
     if fmt == "json":
         sys.stdout.write(
             orjson.dumps(path.model_dump(), option=orjson.OPT_INDENT_2).decode() + "\n"
@@ -308,7 +327,44 @@ def explain(
         console.print(
             f"different customers: {path.customer_a} and {path.customer_b}", highlight=False
         )
+        if fmt != "json":
+            _print_refusals(path, fmt)
     raise typer.Exit(1)
+
+
+def _print_refusals(path: Any, fmt: str) -> None:
+    """Why two records are not one customer: what they share, and the setting that refuses it."""
+    if not path.refusals:
+        out.print(
+            "why not one customer: their customers share no identifier, and no guard or split "
+            "stands between them; no fuzzy rule matched them (--score shows how they compare)",
+            highlight=False,
+            markup=False,
+            soft_wrap=True,
+        )
+        return
+    rows = [
+        {
+            "refused": r.kind,
+            "identifier": r.identifier or "",
+            "records": ", ".join(r.records),
+            "reason": r.reason,
+            "setting": r.setting or "",
+            "to change": r.change,
+        }
+        for r in path.refusals
+    ]
+    if fmt == "csv":
+        _emit(_rows_as("csv", list(rows[0]), rows, ""), None)
+        return
+    lines = ["why not one customer:"]
+    for row in rows:
+        subject = " ".join(x for x in (row["refused"], row["identifier"]) if x)
+        held = f" (on {row['records']})" if row["records"] else ""
+        lines.append(f"- {subject}{held}: {row['reason']}")
+        if row["setting"]:
+            lines.append(f"  setting: {row['setting']}; to change: {row['to change']}")
+    out.print("\n".join(lines), highlight=False, markup=False, soft_wrap=True)
 
 
 @app.command()

@@ -66,7 +66,8 @@ def _plan(path: Path, mappings: Mapping[Path, SourceMapping], max_line_bytes: in
         if not sidecar.is_file():
             raise InputError(
                 f"no mapping found: write {sidecar.name} beside it (which column is the id, "
-                "the email, ...) or pass a mapping for this file",
+                "the email, ...; the keys are in docs/mapping.md), start from a guess with "
+                f"`idgraph mapping init {path} --write`, or pass one with --mapping CSV=YAML",
                 path=path,
             )
         mapping = load_mapping(sidecar)

@@ -41,9 +41,10 @@ def lookup(
 ) -> LookupResult:
     """Customer ids for any identifier (several when it sits on records of several
     customers without linking them)."""
-    ids = _service(request).graph.lookup(identifier)
+    graph = _service(request).graph
+    ids = graph.lookup(identifier)
     if not ids:
-        raise NotFoundError(f"no customer found for identifier {identifier!r}")
+        raise NotFoundError(graph.why_not_found(identifier))
     return LookupResult(identifier=identifier, customer_ids=ids)
 
 
@@ -79,5 +80,6 @@ def explain(
     a: Annotated[str, Query(min_length=1, description="A record key, e.g. `http:user:u1`.")],
     b: Annotated[str, Query(min_length=1, description="Another record key.")],
 ) -> EvidencePath:
-    """Why two records are (or are not) one customer: the shortest chain of evidence."""
+    """Why two records are (or are not) one customer: the shortest chain of evidence, or
+    what they share that does not join them (`refusals`), with the setting behind each."""
     return _service(request).graph.explain(a, b)

@@ -26,10 +26,16 @@ class Service:
     def __init__(self, store: GraphStore, settings: ServeSettings) -> None:
         self.store = store
         self.settings = settings
-        self.graph = IdentityGraph.over(store, default_region=settings.options.default_region)
+        match_config = settings.match_config or load_match_config(None)
+        self.graph = IdentityGraph.over(
+            store,
+            default_region=settings.options.default_region,
+            junk=settings.options.junk,
+            match_config=match_config,
+        )
         self.writer = GroupWriter(
             store,
-            match_config=settings.match_config or load_match_config(None),
+            match_config=match_config,
             traits=settings.traits or load_traits_config(None),
             max_calls=settings.commit_max_calls,
             wait_ms=settings.commit_wait_ms,

@@ -44,6 +44,14 @@ READS: Final[dict[str, str]] = {
         "m.score AS score "
         "ORDER BY record_a, record_b"
     ),
+    "records_cannot_link": (
+        "UNWIND $keys AS k MATCH (a:Record {key: k})-[c:CANNOT_LINK]->(b:Record) "
+        "RETURN a.key AS a, b.key AS b, c.reason AS reason"
+    ),
+    "record_pair_blocks": (
+        "MATCH (a:Record {key: $a})-[:IN_BLOCK]->(b:Block)<-[:IN_BLOCK]-(:Record {key: $b}) "
+        "MATCH (b)<-[:IN_BLOCK]-(m:Record) RETURN b.key AS block, count(m) AS size ORDER BY block"
+    ),
     "id_registry": (
         "MATCH (x:CustomerId {id: $id}) RETURN x.id AS id, x.created_ts AS created_ts, "
         "x.status AS status, x.retired_ts AS retired_ts"

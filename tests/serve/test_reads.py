@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -110,3 +111,24 @@ def test_openapi_documents_every_endpoint_and_call_model(shop: Served) -> None:
     track = spec["paths"]["/v1/track"]["post"]["requestBody"]["content"]["application/json"]
     assert "event" in track["schema"]["required"]
     assert "CustomerProfile" in spec["components"]["schemas"]
+
+
+def test_lookup_of_a_junk_value_and_explain_say_why(tmp_path: Path) -> None:
+    """The service answers as the CLI does: a junk value is named junk, and two logins on one
+    tablet are apart because the tablet's id joins two distinct user ids (limit 1)."""
+    with serving(tmp_path) as s:
+        batch = [
+            {"type": "identify", "userId": "kid", "anonymousId": "tablet", "timestamp": TS},
+            {"type": "identify", "userId": "mum", "anonymousId": "tablet", "timestamp": TS},
+            {"type": "identify", "userId": "dad", "traits": {"email": "dad@example.com"}},
+        ]
+        assert s.post("/v1/batch", {"batch": batch}).status_code == 200
+        junk = s.get("/v1/lookup", identifier="dad@example.com")
+        assert junk.status_code == 404
+        assert "treats it as junk" in junk.json()["message"]
+        answer = s.get("/v1/explain", a="http:user:kid", b="http:user:mum").json()
+    assert answer["same_customer"] is False
+    (refusal,) = answer["refusals"]
+    assert refusal["identifier"] == "anonymous_id:tablet"
+    assert refusal["reason"] == "joins 2 distinct user_id (limit 1)"
+    assert refusal["setting"] == "limits.user_id"
