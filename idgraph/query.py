@@ -659,7 +659,7 @@ class IdentityGraph:
         config = self._config()
         held_a, held_b = self._identifiers(customer_a), self._identifiers(customer_b)
         refusals, linking = _shared_identifiers(held_a, held_b)
-        blocked, compared = self._shared_blocks(record_a, record_b, config.max_block_size)
+        blocked, compared = self._shared_blocks(record_a, record_b, config)
         records_a, records_b = self._records(customer_a), self._records(customer_b)
         apart = self._kept_apart({r.key for r in records_a}, {r.key for r in records_b})
         conflicts = _guard_conflicts(config, records_a, records_b, held_a, held_b)
@@ -682,18 +682,27 @@ class IdentityGraph:
         return refusals + blocked + apart + self._parted(customer_a, customer_b)
 
     def _shared_blocks(
-        self, record_a: str, record_b: str, cap: int
+        self, record_a: str, record_b: str, config: MatchConfig
     ) -> tuple[list[Refusal], list[str]]:
-        """Blocking keys both records have: refusals for those over `cap`, and the others."""
+        """Blocking keys both records have: refusals for those over `max_block_size`, and the
+        others (also those whose size is unknown: no mirror beside the store)."""
+        cap = config.max_block_size
+        # Imported here: blocking keys pull in the matching stack.
+        from idgraph.state.blocks import shared_blocks
+
         refusals, compared = [], []
-        for row in self._read("record_pair_blocks", a=record_a, b=record_b):
-            rule, _, key = row["block"].partition("\x1f")
+        fields = {
+            row["record"]["key"]: row["record"]
+            for row in self._read("records_by_key", keys=[record_a, record_b])
+        }
+        for block, size in shared_blocks(self.store, config, fields):
+            rule, _, key = block.partition("\x1f")
             shown = f"{rule}:" + key.replace("\x1f", "|")
-            if row["size"] <= cap:
+            if size is None or size <= cap:
                 compared.append(shown)
                 continue
             reason = (
-                f"blocking key shared by {row['size']} records (max_block_size {cap}): "
+                f"blocking key shared by {size} records (max_block_size {cap}): "
                 "the pair was never compared"
             )
             refusals.append(

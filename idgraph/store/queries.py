@@ -48,10 +48,7 @@ READS: Final[dict[str, str]] = {
         "UNWIND $keys AS k MATCH (a:Record {key: k})-[c:CANNOT_LINK]->(b:Record) "
         "RETURN a.key AS a, b.key AS b, c.reason AS reason"
     ),
-    "record_pair_blocks": (
-        "MATCH (a:Record {key: $a})-[:IN_BLOCK]->(b:Block)<-[:IN_BLOCK]-(:Record {key: $b}) "
-        "MATCH (b)<-[:IN_BLOCK]-(m:Record) RETURN b.key AS block, count(m) AS size ORDER BY block"
-    ),
+    "records_by_key": "UNWIND $keys AS k MATCH (r:Record {key: k}) RETURN r AS record",
     "id_registry": (
         "MATCH (x:CustomerId {id: $id}) RETURN x.id AS id, x.created_ts AS created_ts, "
         "x.status AS status, x.retired_ts AS retired_ts"
