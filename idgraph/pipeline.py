@@ -27,7 +27,7 @@ from idgraph.resolve import Overrides, merge_records, plan_changes
 from idgraph.segment.refresh import memberships_of, refresh_segments
 from idgraph.segment.saved import SegmentChange
 from idgraph.settings import open_store
-from idgraph.stages import StageTimer, StageTiming, memory_mb
+from idgraph.stages import StageTimer, StageTiming, memory_mb, no_gc
 from idgraph.state.mirror import Mirror, new_version
 from idgraph.state.rebuild import blocking_fingerprint, open_mirror
 from idgraph.state.scope import Scope, find_scope, id_keys
@@ -181,7 +181,7 @@ def run_ingest(
     options = options or NormalizeOptions()
     files = [Path(p) for p in paths]
     checked = check_inputs(files, mappings=mappings)  # before the store is even created
-    with open_store(store, database=database, read_only=dry_run) as graph:
+    with open_store(store, database=database, read_only=dry_run) as graph, no_gc():
         # Lines carrying an identifier someone had erased are refused while reading.
         options = options.model_copy(update={"erased": erased_hashes(graph)})
         if Path(rejects_path).is_file():  # a stale file would blame this run; never unlink a device

@@ -519,10 +519,14 @@ def _registry(
 ) -> dict[str, tuple[int, str]]:
     """Registry entries (created_ts, status) of the previous ids and of the ids new
     components would be given, so an id is never issued twice."""
+    registry = mirror.scan("registry")
+    if mirror.files.get("registry") is None or not (
+        mirror.files["registry"].base_rows + mirror.files["registry"].delta_rows
+    ):
+        return {}
     firsts = np.unique(clustering.labels)
     bases = {new_customer_id([k]) for k in keys.gather(firsts).to_list()}
     wanted = set(previous_ids.to_list()) | bases
-    registry = mirror.scan("registry")
     found = {
         row[0]: (int(row[1] or 0), row[2] or "active")
         for row in registry.filter(pl.col("id").is_in(list(wanted))).collect().iter_rows()

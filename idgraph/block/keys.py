@@ -11,6 +11,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import jellyfish
+import numpy as np
+import numpy.typing as npt
 import polars as pl
 
 from idgraph.match.config import BlockPart, FuzzyRule
@@ -87,6 +89,25 @@ class BlockingStats:
     oversized_records: int
 
 
+def _upper_triangles(blocks: pl.Series, members: npt.NDArray[np.uint32]) -> pl.DataFrame:
+    """Every pair (i, j), i < j, of members in one block; `blocks` sorted, members ascending
+    within each block. Built with array arithmetic: no join of a block with itself."""
+    if not len(members):
+        return pl.DataFrame(schema={"i": pl.UInt32, "j": pl.UInt32})
+    starts = np.flatnonzero(np.r_[True, (blocks[1:] != blocks[:-1]).to_numpy()])
+    sizes = np.diff(np.r_[starts, len(members)])
+    position = np.arange(len(members)) - np.repeat(starts, sizes)
+    after = np.repeat(sizes, sizes) - position - 1  # members later in the same block
+    total = int(after.sum())
+    first = np.repeat(np.arange(len(members)), after)
+    offset = np.arange(total) - np.repeat(np.cumsum(after) - after, after)
+    second = first + 1 + offset
+    return pl.DataFrame(
+        {"i": members[first], "j": members[second]},
+        schema={"i": pl.UInt32, "j": pl.UInt32},
+    )
+
+
 def candidate_pairs(
     view: pl.DataFrame,
     rule: FuzzyRule,
@@ -102,8 +123,8 @@ def candidate_pairs(
     pairs when its records arrive a few at a time.
 
     Returns:
-        Pairs as a frame with UInt32 columns `i` and `j` (row positions in `view`), sorted,
-        and the rule's statistics.
+        Pairs as a frame with UInt32 columns `i` and `j` (row positions in `view`), block by
+        block, and the rule's statistics.
     """
     keys = block_key_column(view, rule.block_on)
     members = pl.DataFrame({"block": keys}).with_row_index("i").drop_nulls("block")
@@ -136,12 +157,7 @@ def candidate_pairs(
         )
     kept = members.join(
         shared.filter(pl.col("size") <= max_block_size).select("block"), on="block", how="semi"
-    )
-    pairs = (
-        kept.join(kept, on="block", suffix="_b")
-        .filter(pl.col("i") < pl.col("i_b"))
-        .select(pl.col("i"), pl.col("i_b").alias("j"))
-        .sort("i", "j")
-    )
+    ).sort("block", "i")
+    pairs = _upper_triangles(kept["block"], kept["i"].to_numpy())
     stats = BlockingStats(rule.name, blocks, pairs.height, oversized, oversized_records)
     return pairs, stats

@@ -49,49 +49,42 @@ def _rank(frame: pl.DataFrame, priority: list[str]) -> pl.Expr:
 
 
 def golden(
-    records: pl.DataFrame,
-    group: str,
-    names: Collection[str],
-    rules: Survivorship,
-    *,
-    value_of: Mapping[str, str] | None = None,
+    records: pl.DataFrame, group: str, names: Collection[str], rules: Survivorship
 ) -> pl.DataFrame:
     """Per `group`, the surviving value of each of `names` (columns of `records`).
 
-    `records` needs `source`, `updated_ts` and `key`. Records ranked equal keep the smaller
-    key. Returns one row per group that has any record, with a column per name.
+    `records` needs `source`, `updated_ts` and `pos` (the record's position in key order:
+    records ranked equal keep the smaller key). Returns one row per group, a column per name.
     """
     by_priority: dict[tuple[str, ...], list[str]] = {}
     for name in names:
         by_priority.setdefault(tuple(rules.priority(name)), []).append(name)
-    out = records.select(group).unique()
+    out: pl.DataFrame | None = None
     for priority, fields in by_priority.items():
-        ranked = records.with_columns(_rank(records, list(priority)).alias("_prio")).sort(
-            group, "_prio", pl.col("updated_ts"), "key", descending=[False, False, True, False]
-        )
+        ranked = records.select(
+            group, "pos", "updated_ts", *fields, _rank(records, list(priority)).alias("_prio")
+        ).sort(group, "_prio", "updated_ts", "pos", descending=[False, False, True, False])
         chosen = ranked.group_by(group, maintain_order=True).agg(
             [pl.col(f).drop_nulls().first() for f in fields]
         )
-        out = out.join(chosen, on=group, how="left")
+        out = chosen if out is None else out.join(chosen, on=group, how="left")
+    assert out is not None
     return out
 
 
-def _stamps(
-    records: pl.DataFrame, customer: pl.Series, event_span: pl.DataFrame | None
-) -> pl.DataFrame:
-    """First and last seen per customer: record recency (when set) and their events' span."""
-    stamps = records.select(customer.alias("customer"), pl.col("updated_ts").alias("ts")).filter(
+def _stamps(keyed: pl.DataFrame, event_span: pl.DataFrame | None) -> pl.DataFrame:
+    """First and last seen per label: record recency (when set) and their events' span."""
+    stamps = keyed.select("label", pl.col("updated_ts").alias("ts")).filter(
         pl.col("ts").is_not_null() & (pl.col("ts") != 0)
     )
     parts = [stamps]
     if event_span is not None and event_span.height:
-        owner = records.select(customer.alias("customer"), pl.col("key").alias("record"))
-        spans = event_span.join(owner, on="record")
-        parts.append(spans.select("customer", pl.col("first").alias("ts")))
-        parts.append(spans.select("customer", pl.col("last").alias("ts")))
+        spans = event_span.join(keyed.select(pl.col("key").alias("record"), "label"), on="record")
+        parts.append(spans.select("label", pl.col("first").alias("ts")))
+        parts.append(spans.select("label", pl.col("last").alias("ts")))
     return (
         pl.concat(parts)
-        .group_by("customer")
+        .group_by("label")
         .agg(pl.col("ts").min().alias("first_seen_ts"), pl.col("ts").max().alias("last_seen_ts"))
     )
 
@@ -118,60 +111,59 @@ def build_customers(
         event_span: (record, first, last) ts of each record's events.
         created, taken: from the id registry (see `assign_component_ids`).
     """
-    label = pl.Series("label", labels)
-    members = records.select(label, "key")
-    ids = assign_component_ids(members, previous, created=created, taken=taken)
-    customer = members.join(ids, on="label", how="left", maintain_order="left")["id"]
-    keyed = records.with_columns(customer.alias("customer"))
-    fields = golden(keyed, "customer", FIELDS, config.survivorship)
-    summary = keyed.group_by("customer").agg(
+    keyed = records.with_row_index("pos").with_columns(pl.Series("label", labels))
+    ids = assign_component_ids(keyed.select("label", "key"), previous, created=created, taken=taken)
+    fields = golden(keyed, "label", FIELDS, config.survivorship)
+    summary = keyed.group_by("label").agg(
         pl.len().cast(pl.Int64).alias("record_count"),
         pl.col("source").unique().sort().str.join(",").alias("sources"),
     )
-    rows = (
-        summary.join(fields, on="customer", how="left")
-        .join(_stamps(records, customer, event_span), on="customer", how="left")
-        .rename({"customer": "id"})
-    )
     limit = config.flag_component_records
-    rows = rows.with_columns(
-        (pl.col("record_count") > limit).alias("flagged"),
-        pl.when(pl.col("record_count") > limit)
-        .then(
-            pl.col("record_count").cast(pl.Utf8)
-            + pl.lit(f" records (flag_component_records {limit})")
+    rows = (
+        summary.join(fields, on="label", how="left")
+        .join(_stamps(keyed, event_span), on="label", how="left")
+        .join(ids, on="label", how="left")
+        .with_columns(
+            (pl.col("record_count") > limit).alias("flagged"),
+            pl.when(pl.col("record_count") > limit)
+            .then(
+                pl.col("record_count").cast(pl.Utf8)
+                + pl.lit(f" records (flag_component_records {limit})")
+            )
+            .otherwise(None)
+            .alias("flag_reason"),
+            pl.lit(now_ms, dtype=pl.Int64).alias("updated_ts"),
         )
-        .otherwise(None)
-        .alias("flag_reason"),
-        pl.lit(now_ms, dtype=pl.Int64).alias("updated_ts"),
+        .select(
+            "id",
+            *FIELDS,
+            "record_count",
+            "sources",
+            "first_seen_ts",
+            "last_seen_ts",
+            "flagged",
+            "flag_reason",
+            "updated_ts",
+        )
+        .sort("id")
     )
-    rows = rows.select(
-        "id",
-        *FIELDS,
-        "record_count",
-        "sources",
-        "first_seen_ts",
-        "last_seen_ts",
-        "flagged",
-        "flag_reason",
-        "updated_ts",
-    ).sort("id")
-    traits = _golden_traits(keyed, record_traits, config.survivorship)
-    memberships = keyed.select("customer", pl.col("key").alias("record"))
+    owner = keyed.select("pos", "key", "label", "source", "updated_ts").join(
+        ids, on="label", how="left"
+    )
+    traits = _golden_traits(owner, record_traits, config.survivorship)
+    memberships = owner.select(pl.col("id").alias("customer"), pl.col("key").alias("record"))
     return Customers(rows, traits, memberships)
 
 
 def _golden_traits(
-    keyed: pl.DataFrame, record_traits: pl.DataFrame, rules: Survivorship
+    owner: pl.DataFrame, record_traits: pl.DataFrame, rules: Survivorship
 ) -> pl.DataFrame:
     """Per customer and trait name the surviving value (empty strings never survive)."""
     schema = {"customer": pl.Utf8, "name": pl.Utf8, "value": pl.Utf8}
     if record_traits.height == 0:
         return pl.DataFrame(schema=schema)
     long = record_traits.filter(pl.col("value") != '""').join(
-        keyed.select("key", "customer", "source", "updated_ts"),
-        left_on="record",
-        right_on="key",
+        owner, left_on="record", right_on="key"
     )
     parts = []
     for name, rows in long.partition_by("name", as_dict=True).items():
@@ -179,16 +171,10 @@ def _golden_traits(
         priority = rules.priority(str(trait))
         chosen = (
             rows.with_columns(_rank(rows, priority).alias("_prio"))
-            .sort(
-                "customer",
-                "_prio",
-                pl.col("updated_ts"),
-                "record",
-                descending=[False, False, True, False],
-            )
-            .group_by("customer", maintain_order=True)
+            .sort("label", "_prio", "updated_ts", "pos", descending=[False, False, True, False])
+            .group_by("label", maintain_order=True)
             .first()
-            .select("customer", "name", "value")
+            .select(pl.col("id").alias("customer"), "name", "value")
         )
         parts.append(chosen)
     return pl.concat(parts).sort("customer", "name") if parts else pl.DataFrame(schema=schema)

@@ -42,8 +42,8 @@ def assign_component_ids(
     """One id per component, reusing previous ids where possible.
 
     Args:
-        members: (label, key) rows: each record's component, labels in the order components
-            are considered (a component's label sorts like its smallest key).
+        members: (label, key) rows, in key order: each record's component, labels in the order
+            components are considered (a component's label sorts like its smallest key).
         previous: (key, customer) rows: the customer id each record had before.
         created: customer id -> when it was issued (epoch ms); missing ids count as oldest.
         taken: ids issued before that a new component must not get again.
@@ -52,7 +52,11 @@ def assign_component_ids(
         (label, id) for every component.
     """
     created = created or {}
-    labels = members.group_by("label").agg(pl.col("key").min().alias("first")).sort("label")
+    labels = (
+        members.group_by("label", maintain_order=True)
+        .agg(pl.col("key").first().alias("first"))
+        .sort("label")
+    )
     claims = (
         members.join(previous.rename({"customer": "old"}), on="key", how="inner")
         .group_by("label", "old")
@@ -93,7 +97,7 @@ def assign_ids(
             "key": [k for keys in components for k in keys],
         },
         schema={"label": pl.Int64, "key": pl.Utf8},
-    )
+    ).sort("key")
     before = pl.DataFrame(
         {"key": list(previous), "customer": list(previous.values())},
         schema={"key": pl.Utf8, "customer": pl.Utf8},

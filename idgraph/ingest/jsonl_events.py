@@ -23,14 +23,12 @@ import polars as pl
 
 from idgraph.errors import FieldError
 from idgraph.frames import (
-    EVENT_PROPERTIES,
     EVENTS,
     FIELDS,
     LINKS,
     RAW_ID_KINDS,
     SIGHTINGS,
     TRAITS,
-    property_text,
 )
 from idgraph.ingest.cells import ISO_TIMESTAMP, parse_timestamps
 from idgraph.ingest.collect import BatchBuilder, RawText, SourceBatch
@@ -42,6 +40,7 @@ from idgraph.ingest.lines import (
     utf8_problem,
 )
 from idgraph.ingest.mapping import PROPERTY_NAME_PATTERN
+from idgraph.ingest.properties import kind_of, long_properties
 from idgraph.ingest.rejects import RejectsWriter
 from idgraph.models import record_key
 from idgraph.normalize.fields import parse_timestamp
@@ -103,6 +102,8 @@ def snake_case(name: str) -> str:
 
 def _scalar_id(value: Any, name: str) -> str | None:
     """An id given as a string or a number, as text; None when absent or blank."""
+    if type(value) is str:
+        return value.strip() or None
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, str | int | float):
@@ -116,6 +117,8 @@ def _scalar_id(value: Any, name: str) -> str | None:
 def _object(parent: dict[str, Any], key: str, name: str) -> dict[str, Any]:
     """A nested object, or {} when absent; anything else is an error naming `name`."""
     value = parent.get(key)
+    if type(value) is dict:
+        return value
     if value is None:
         return {}
     if not isinstance(value, dict):
@@ -168,24 +171,41 @@ class _Profile:
             self.set_field("last_name", last, origin)
 
 
-_NO_PROFILE = _Profile()
+#: A sighting row as `_Columns` keeps it: line, sub, key, kind, source_id, ts, deferred ISO
+#: timestamp text, then the raw golden fields, their origins (JSON paths) and the raw ids.
+_ROW_HEAD = ("line", "sub", "key", "kind", "source_id", "ts")
+
+
+def _columns(rows: list[tuple[Any, ...]], schema: dict[str, Any]) -> pl.DataFrame:
+    """Row tuples as a frame, built column by column (much faster than row by row)."""
+    if not rows:
+        return pl.DataFrame(schema=schema)
+    return pl.DataFrame(
+        [
+            pl.Series(name, [row[position] for row in rows], dtype=dtype)
+            for position, (name, dtype) in enumerate(schema.items())
+        ]
+    )
 
 
 class _Columns:
-    """What the kept calls of one input say, as lists of raw values (one entry per row)."""
+    """What the kept calls of one input say, a tuple per row, turned into frames at the end."""
 
     def __init__(self, source: str) -> None:
         self.source = source
-        self.sightings: dict[str, list[Any]] = {name: [] for name in SIGHTINGS}
-        self.origins: dict[str, list[str | None]] = {name: [] for name in FIELDS}
-        self.traits: dict[str, list[Any]] = {name: [] for name in TRAITS}
-        self.events: dict[str, list[Any]] = {name: [] for name in EVENTS}
-        self.props: dict[str, list[Any]] = {name: [] for name in ("line", *EVENT_PROPERTIES)}
-        self.links: dict[str, list[Any]] = {name: [] for name in LINKS}
+        #: Sighting rows without golden fields (most calls), and with them.
+        self.plain: list[tuple[Any, ...]] = []
+        self.rows: list[tuple[Any, ...]] = []
+        self.traits: list[tuple[int, int, str, str]] = []
+        self.events: list[tuple[int, str, str, int, str, str]] = []
+        #: Per event property name, the kinds of value seen (`kind_of`).
+        self.kinds: dict[str, set[str]] = {}
+        self.links: list[tuple[int, str, str, str]] = []
         #: Per kept line, the reason a check after the record's normalization refused it.
         self.late: dict[int, tuple[str, str | None]] = {}
-        #: Lines whose ISO timestamp is parsed later, with the key it was read from.
-        self.deferred: dict[int, tuple[str, str]] = {}
+        #: (line, text, key) of timestamps parsed with the whole file (`times`).
+        self.stamps: list[tuple[int, str, str]] = []
+        self._times: pl.DataFrame | None = None
 
     def record(
         self,
@@ -195,60 +215,93 @@ class _Columns:
         source_id: str,
         ts: int,
         ids: dict[str, str],
-        profile: _Profile,
+        profile: _Profile | None,
     ) -> str:
         key = record_key(self.source, source_id, kind)  # type: ignore[arg-type]
-        rows = self.sightings
-        rows["line"].append(line)
-        rows["sub"].append(sub)
-        rows["key"].append(key)
-        rows["source"].append(self.source)
-        rows["source_id"].append(source_id)
-        rows["kind"].append(kind)
-        rows["ts"].append(ts)
-        fields, origin = profile.fields, profile.origin
-        for name in FIELDS:
-            rows[name].append(fields.get(name))
-            self.origins[name].append(origin.get(name))
-        for name in RAW_ID_KINDS:
-            rows[name].append(ids.get(name))
-        for name, value in profile.traits.items():
-            self.traits["line"].append(line)
-            self.traits["sub"].append(sub)
-            self.traits["name"].append(name)
-            self.traits["value"].append(value)
+        head = (line, sub, key, kind, source_id, ts)
+        get = ids.get
+        id_values = (get("customer_id"), get("user_id"), get("anonymous_id"), get("device_id"))
+        if profile is None or not profile.fields:
+            self.plain.append(head + id_values)
+        else:
+            fields, origin = profile.fields.get, profile.origin.get
+            values = tuple(fields(name) for name in FIELDS)
+            origins = tuple(origin(name) for name in FIELDS)
+            self.rows.append(head + values + origins + id_values)
+        if profile is not None and profile.traits:
+            self.traits.extend((line, sub, name, value) for name, value in profile.traits.items())
         return key
 
     def event(
         self, line: int, event_id: str, name: str, ts: int, key: str, properties: dict[str, Any]
     ) -> None:
-        events = self.events
-        events["line"].append(line)
-        events["id"].append(event_id)
-        events["name"].append(name)
-        events["ts"].append(ts)
-        events["source"].append(self.source)
-        events["record_key"].append(key)
-        events["properties"].append(orjson.dumps(properties, option=orjson.OPT_SORT_KEYS).decode())
-        props = self.props
+        text = orjson.dumps(properties, option=orjson.OPT_SORT_KEYS).decode()
+        self.events.append((line, event_id, name, ts, key, text))
+        kinds = self.kinds
         for prop, value in properties.items():
-            scalar = property_text(value)
-            if scalar is None:
+            seen = kinds.get(prop)
+            if seen is None:
+                kinds[prop] = {kind_of(value)}
+            elif len(seen) == 1 and type(value) is str and "string" in seen:
                 continue
-            props["line"].append(line)
-            props["id"].append(event_id)
-            props["name"].append(prop)
-            props["kind"].append(scalar[0])
-            props["value"].append(scalar[1])
+            else:
+                seen.add(kind_of(value))
 
     def link(self, line: int, a: str, b: str, rule: str) -> None:
         first, second = sorted((a, b))
-        if first == second:
-            return
-        self.links["line"].append(line)
-        self.links["a"].append(first)
-        self.links["b"].append(second)
-        self.links["rule"].append(rule)
+        if first != second:
+            self.links.append((line, first, second, rule))
+
+    def times(self) -> pl.DataFrame:
+        """The timestamps left for the whole file, parsed once: line, ts, reason, key."""
+        if self._times is None:
+            frame = pl.DataFrame(
+                self.stamps, schema={"line": pl.Int64, "raw": pl.Utf8, "key": pl.Utf8}, orient="row"
+            )
+            parsed, reasons = parse_timestamps(frame["raw"])
+            self._times = frame.select("line", parsed.alias("_ts"), reasons.alias("reason"), "key")
+        return self._times
+
+    def _timed(self, frame: pl.DataFrame) -> pl.DataFrame:
+        if not self.stamps or frame.height == 0:
+            return frame
+        times = self.times().select("line", "_ts")
+        return (
+            frame.join(times, on="line", how="left", maintain_order="left")
+            .with_columns(pl.coalesce("_ts", "ts").alias("ts"))
+            .drop("_ts")
+        )
+
+    def sightings(self) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """The sightings (raw values, ts parsed) and the origin of each field."""
+        names = [*_ROW_HEAD, *FIELDS, *(f"_from_{f}" for f in FIELDS), *RAW_ID_KINDS]
+        schema = {**{name: SIGHTINGS.get(name, pl.Utf8) for name in names}, "sub": pl.Int8}
+        plain = [*_ROW_HEAD, *RAW_ID_KINDS]
+        frame = pl.concat(
+            [
+                _columns(self.plain, {name: schema[name] for name in plain}),
+                _columns(self.rows, schema),
+            ],
+            how="diagonal",
+        ).sort("line", "sub")
+        frame = self._timed(frame).with_columns(pl.lit(self.source).alias("source"))
+        for name in [*FIELDS, *(f"_from_{f}" for f in FIELDS)]:
+            if name not in frame.columns:
+                frame = frame.with_columns(pl.lit(None, dtype=pl.Utf8).alias(name))
+        origins = frame.select([pl.col(f"_from_{f}").alias(f) for f in FIELDS])
+        return frame.select(list(SIGHTINGS)), origins
+
+    def events_frame(self) -> pl.DataFrame:
+        schema = {
+            "line": pl.Int64,
+            "id": pl.Utf8,
+            "name": pl.Utf8,
+            "ts": pl.Int64,
+            "record_key": pl.Utf8,
+            "properties": pl.Utf8,
+        }
+        frame = self._timed(_columns(self.events, schema))
+        return frame.with_columns(pl.lit(self.source).alias("source")).select(list(EVENTS))
 
 
 class _EventReader:
@@ -288,11 +341,15 @@ class _EventReader:
             raise _Bad("missing userId and anonymousId (one of them is required)", "userId")
 
         context = _object(call, "context", "context")
-        profile = _Profile()
-        profile.read(_object(context, "traits", "context.traits"), "context.traits")
-        if kind == "identify":
-            profile.read(_object(call, "traits", "traits"), "traits")
-        profile.finish()
+        shared = _object(context, "traits", "context.traits")
+        own = _object(call, "traits", "traits") if kind == "identify" else None
+        profile = None
+        if shared or own:
+            profile = _Profile()
+            profile.read(shared, "context.traits")
+            if own:
+                profile.read(own, "traits")
+            profile.finish()
         ids: dict[str, str] = {}
         if anonymous_id is not None:
             ids["anonymous_id"] = anonymous_id
@@ -326,7 +383,7 @@ class _EventReader:
             if isinstance(value, bool) or not isinstance(value, str | int | float):
                 raise _Bad("must be an ISO 8601 string or an epoch number", key)
             if isinstance(value, str) and _ISO_SHAPE.match(value):
-                self.columns.deferred[line] = (value, key)
+                self.columns.stamps.append((line, value, key))
                 return 0
             try:
                 return parse_timestamp(value)
@@ -377,7 +434,7 @@ class _EventReader:
         if user_id is None:
             raise _Bad("alias call without userId", "userId")
         columns = self.columns
-        user = columns.record(line, 0, "user", user_id, ts, {"user_id": user_id}, _NO_PROFILE)
+        user = columns.record(line, 0, "user", user_id, ts, {"user_id": user_id}, None)
         previous = columns.record(
             line,
             1,
@@ -385,23 +442,19 @@ class _EventReader:
             previous_id,
             ts,
             {"user_id": previous_id, "anonymous_id": previous_id},
-            _NO_PROFILE,
+            None,
         )
         columns.link(line, previous, user, "alias")
 
     def deferred_timestamps(self) -> dict[int, tuple[str, str | None]]:
-        """Lines whose deferred timestamp does not parse, with the reason, as `timestamp`
-        would have refused them."""
-        deferred = self.columns.deferred
-        if not deferred:
+        """Lines whose timestamp, left for the whole file, does not parse: the reason,
+        as `timestamp` would have refused them."""
+        if not self.columns.stamps:
             return {}
-        lines = list(deferred)
-        raw = pl.Series([deferred[line][0] for line in lines], dtype=pl.Utf8)
-        _, reasons = parse_timestamps(raw)
+        bad = self.columns.times().filter(pl.col("reason").is_not_null())
         return {
-            line: (reason, deferred[line][1])
-            for line, reason in zip(lines, reasons.to_list(), strict=True)
-            if reason is not None
+            line: (reason, key)
+            for line, reason, key in bad.select("line", "reason", "key").iter_rows()
         }
 
     def batch(
@@ -411,10 +464,7 @@ class _EventReader:
         return the file's frames."""
         columns = self.columns
         early = self.deferred_timestamps()
-        sightings = pl.DataFrame(columns.sightings, schema=SIGHTINGS)
-        if columns.deferred:
-            sightings = _with_times(sightings, columns.deferred)
-        origins = pl.DataFrame(columns.origins, schema={name: pl.Utf8 for name in FIELDS})
+        sightings, origins = columns.sightings()
         normalized = normalize_sightings(sightings, options)
         where = normalized.select(
             pl.col("line"),
@@ -448,40 +498,21 @@ class _EventReader:
         batch = SourceBatch.empty(builder.counts)
         batch.sightings = normalized.drop(PROBLEM_FIELD, PROBLEM_REASON).filter(keep)
         batch.traits = (
-            pl.DataFrame(columns.traits, schema=TRAITS)
+            _columns(columns.traits, dict(TRAITS))
             .filter(keep)
             .unique(subset=["line", "sub", "name"], keep="last", maintain_order=True)
         )
-        events = pl.DataFrame(columns.events, schema=EVENTS).filter(keep)
-        if columns.deferred:
-            events = _with_times(events, columns.deferred)
+        events = columns.events_frame().filter(keep)
         batch.events = events.unique(subset=["id"], keep="first", maintain_order=True)
-        props = pl.DataFrame(columns.props, schema={"line": pl.Int64, **EVENT_PROPERTIES})
-        batch.event_properties = props.join(
-            batch.events.select("id", "line"), on=["id", "line"], how="semi"
-        ).drop("line")
+        batch.event_properties = long_properties(
+            batch.events.select("id", "properties"), columns.kinds
+        )
         batch.links = (
-            pl.DataFrame(columns.links, schema=LINKS)
+            _columns(columns.links, dict(LINKS))
             .filter(keep)
             .unique(subset=["a", "b", "rule"], keep="first", maintain_order=True)
         )
         return batch
-
-
-def _with_times(frame: pl.DataFrame, deferred: dict[int, tuple[str, str]]) -> pl.DataFrame:
-    """`frame` with the deferred timestamps of its lines parsed (unparseable ones stay 0)."""
-    lines = list(deferred)
-    times = pl.DataFrame(
-        {"line": lines, "_raw": [deferred[line][0] for line in lines]},
-        schema={"line": pl.Int64, "_raw": pl.Utf8},
-    )
-    parsed, _ = parse_timestamps(times["_raw"])
-    times = times.with_columns(parsed.alias("_ts")).drop("_raw")
-    return (
-        frame.join(times, on="line", how="left", maintain_order="left")
-        .with_columns(pl.coalesce("_ts", "ts").alias("ts"))
-        .drop("_ts")
-    )
 
 
 def read_events(

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from idgraph.errors import InputError
 
@@ -52,6 +53,9 @@ def _strip_ending(chunk: bytes) -> bytes:
 def read_lines(path: Path, *, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> Iterator[RawLine]:
     """Yield the physical lines of `path`; a final newline does not start another line.
 
+    The file is read in blocks and split on line feeds, so memory stays at a block plus the
+    head of one line however long its lines are.
+
     Args:
         path: the file to read.
         max_line_bytes: lines longer than this (line ending excluded) are yielded with
@@ -62,37 +66,55 @@ def read_lines(path: Path, *, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> I
     """
     try:
         with path.open("rb") as f:
-            number = 0
-            offset = 0
-            while True:
-                chunk = f.readline(max_line_bytes + 2)
-                if not chunk:
-                    return
-                number += 1
-                start = offset
-                offset += len(chunk)
-                if chunk.endswith(b"\n") or len(chunk) < max_line_bytes + 2:
-                    data = _strip_ending(chunk)
-                    if len(data) > max_line_bytes:
-                        yield RawLine(number, data[:_SNIFF_BYTES], len(data), True, start)
-                    else:
-                        yield RawLine(number, data, len(data), False, start)
-                    continue
-                size = len(chunk)
-                tail = b""
-                while True:
-                    more = f.readline(_CHUNK)
-                    if not more:
-                        break
-                    size += len(more)
-                    offset += len(more)
-                    tail = more
-                    if more.endswith(b"\n"):
-                        break
-                size -= len(tail) - len(_strip_ending(tail))
-                yield RawLine(number, chunk[:_SNIFF_BYTES], size, True, start)
+            yield from _split_blocks(f, max_line_bytes)
     except OSError as exc:
         raise InputError(f"cannot read file: {exc.strerror or exc}", path=path) from exc
+
+
+def _split_blocks(f: BinaryIO, limit: int) -> Iterator[RawLine]:
+    keep = min(limit + 2, _SNIFF_BYTES)  # head kept of a line past the limit
+    number = 0
+    offset = 0  # of the line being assembled
+    head = b""  # its first bytes (all of it while it may still fit the limit)
+    size = 0  # its length so far
+    cr = False  # whether its last byte so far is a carriage return
+    while True:
+        block = f.read(_CHUNK)
+        if not block:
+            break
+        pieces = block.split(b"\n")
+        for piece in pieces[:-1]:
+            number += 1
+            total = size + len(piece)
+            if total <= limit + 1:
+                data = head + piece if size else piece
+                if data.endswith(b"\r"):
+                    data = data[:-1]
+                if len(data) > limit:
+                    yield RawLine(number, data[:_SNIFF_BYTES], len(data), True, offset)
+                else:
+                    yield RawLine(number, data, len(data), False, offset)
+            else:
+                ends_cr = piece.endswith(b"\r") if piece else cr
+                if len(head) < keep:
+                    head = (head + piece)[:keep]
+                yield RawLine(number, head, total - ends_cr, True, offset)
+            offset += total + 1
+            head, size, cr = b"", 0, False
+        rest = pieces[-1]
+        if rest:
+            if size + len(rest) <= limit + 1:
+                head += rest
+            elif len(head) < keep:
+                head = (head + rest)[:keep]
+            size += len(rest)
+            cr = rest.endswith(b"\r")
+    if size:
+        number += 1
+        if size > limit:
+            yield RawLine(number, head[:keep], size, True, offset)
+        else:
+            yield RawLine(number, head, size, False, offset)
 
 
 def check_file(path: Path) -> None:

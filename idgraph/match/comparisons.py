@@ -16,6 +16,59 @@ from idgraph.match.view import per_distinct
 FloatArray = npt.NDArray[np.float64]
 
 
+def pair_similarities(
+    comparison: Comparison,
+    values: pl.Series,
+    left: npt.NDArray[np.integer],
+    right: npt.NDArray[np.integer],
+    texts: npt.NDArray[np.object_] | None = None,
+    *,
+    cutoff: float | None = None,
+) -> FloatArray:
+    """`similarities` of the pairs (left[k], right[k]) of positions into `values`.
+
+    String scorers take Python strings: `texts` (the values as an object array, null as "")
+    lets several comparisons of one column share that conversion, and pairs pick their strings
+    by position without copying them. With `cutoff`, similarities below it may come back as 0
+    (the scorer stops early): for callers that only keep pairs at or above it.
+    """
+    if comparison.method in ("jaro_winkler", "levenshtein"):
+        if texts is None:
+            texts = np.array(values.cast(pl.Utf8).fill_null("").to_list(), dtype=object)
+        empty = (values.is_null() | (values.cast(pl.Utf8) == "")).to_numpy()
+        missing = empty[left] | empty[right]
+        a, b = texts[left], texts[right]
+        scorer = (
+            JaroWinkler.normalized_similarity
+            if comparison.method == "jaro_winkler"
+            else Levenshtein.normalized_similarity
+        )
+        scores = process.cpdist(a, b, scorer=scorer, workers=-1, score_cutoff=cutoff).astype(
+            np.float64
+        )
+        scores[missing] = 0.0
+        return scores
+    return similarities(comparison, values.gather(left), values.gather(right))
+
+
+def rounded(values: FloatArray, digits: int = 4) -> FloatArray:
+    """`round(x, digits)` of every value, as Python rounds it (decimal ties to even).
+
+    numpy rounds the binary value scaled by 10**digits, which differs from Python's round on
+    values next to a tie; those few are rounded in Python.
+
+    Examples:
+        >>> rounded(np.array([0.12345, 0.5, 0.98765432]), 4).tolist()
+        [0.1235, 0.5, 0.9877]
+    """
+    out = np.round(values, digits)
+    scaled = values * 10.0**digits
+    near = np.flatnonzero(np.abs(scaled - np.floor(scaled) - 0.5) < 1e-6)
+    for i in near.tolist():
+        out[i] = round(float(values[i]), digits)
+    return out
+
+
 def similarities(comparison: Comparison, left: pl.Series, right: pl.Series) -> FloatArray:
     """Similarity in [0, 1] for each aligned pair; an empty value on either side scores 0.
 

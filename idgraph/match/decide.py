@@ -11,10 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+import numpy.typing as npt
 import polars as pl
 
 from idgraph.block.keys import BlockingStats, candidate_pairs
-from idgraph.match.comparisons import similarities
+from idgraph.match.comparisons import pair_similarities, rounded
 from idgraph.match.config import MatchConfig
 from idgraph.match.identity import identity_classes
 from idgraph.match.view import VIEW_FIELDS, match_view
@@ -278,6 +279,7 @@ def fuzzy_matches(
     """
     found: list[pl.DataFrame] = []
     compared = 0
+    texts: dict[str, npt.NDArray[np.object_]] = {}
     for order, rule in enumerate(config.fuzzy):
         pairs, rule_stats = candidate_pairs(
             view, rule, max_block_size=config.max_block_size, sizes=block_sizes
@@ -293,13 +295,22 @@ def fuzzy_matches(
         total = np.zeros(len(left), dtype=np.float64)
         for comparison in rule.compare:
             column = view[comparison.field]
-            scores = similarities(comparison, column.gather(left), column.gather(right))
+            strings = None
+            if comparison.method in ("jaro_winkler", "levenshtein"):
+                if comparison.field not in texts:
+                    texts[comparison.field] = np.array(
+                        column.cast(pl.Utf8).fill_null("").to_list(), dtype=object
+                    )
+                strings = texts[comparison.field]
+            scores = pair_similarities(
+                comparison, column, left, right, strings, cutoff=comparison.threshold
+            )
             passed &= scores >= comparison.threshold
             total += scores
         chosen = np.flatnonzero(passed)
         if not len(chosen):
             continue
-        means = (total[chosen] / len(rule.compare)).tolist()
+        means = rounded(total[chosen] / len(rule.compare), 4)
         found.append(
             pl.DataFrame(
                 {
@@ -307,7 +318,7 @@ def fuzzy_matches(
                     "b": right[chosen],
                     "rule": [rule.name] * len(chosen),
                     "fields": [",".join(c.field for c in rule.compare)] * len(chosen),
-                    "score": [round(m, 4) for m in means],
+                    "score": means,
                     "_order": [order] * len(chosen),
                 },
                 schema_overrides={"a": pl.UInt32, "b": pl.UInt32, "score": pl.Float64},

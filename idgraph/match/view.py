@@ -40,13 +40,39 @@ def per_distinct(values: pl.Series, function: Callable[[str], str]) -> pl.Series
     return values.replace_strict(distinct, mapped, default=None, return_dtype=pl.Utf8)
 
 
-def _first_key(name: str) -> str:
-    return canonical_first_name(name_key(name))
+def name_keys(values: pl.Series) -> pl.Series:
+    """`name_key` of every value: plain ASCII names in Polars, the rest once per distinct value.
+
+    For ASCII text `name_key` lower-cases, drops apostrophes, backticks and dots, turns
+    every other character that is not a letter or digit into a space and collapses spaces;
+    accents, other scripts and folded letters need the per-value function.
+
+    Examples:
+        >>> name_keys(pl.Series(["O'Neil-Smith", "J.R.  Ewing", "Søren", None])).to_list()
+        ['oneil smith', 'jr ewing', 'soren', None]
+    """
+    text = values.cast(pl.Utf8)
+    ascii_ = text.str.contains(r"^[\x20-\x7e]*$")
+    fast = (
+        pl.select(
+            pl.lit(text)
+            .str.to_lowercase()
+            .str.replace_all(r"['`.]", "")
+            .str.replace_all(r"[^a-z0-9]+", " ")
+            .str.strip_chars(" ")
+        )
+        .to_series()
+        .alias(values.name)
+    )
+    rest = text.filter(~ascii_.fill_null(True) & text.is_not_null())
+    if rest.len() == 0:
+        return fast
+    slow = per_distinct(text.set(ascii_.fill_null(True), None), name_key)
+    return fast.zip_with(ascii_.fill_null(False), slow)
 
 
-def _full_name(first: str | None, last: str | None) -> str:
-    canon = canonical_first_name(name_key(first or ""))
-    return name_key(f"{canon} {last or ''}")
+def _first_keys(values: pl.Series) -> pl.Series:
+    return per_distinct(name_keys(values), canonical_first_name)
 
 
 def match_view(records: pl.DataFrame, fields: Collection[str] = VIEW_FIELDS) -> pl.DataFrame:
@@ -56,38 +82,25 @@ def match_view(records: pl.DataFrame, fields: Collection[str] = VIEW_FIELDS) -> 
         >>> frame = pl.DataFrame({"key": ["a"], "first_name": ["Bob"], "last_name": ["O'Neil"],
         ...     "email": ["bob.o@mail.it"], "postcode": ["SW1A 1AA"]})
         >>> match_view(frame, ["full_name", "email_local", "postcode"]).row(0)
-        ('a', 'robert oneil', 'boboo', 'SW1A1AA')
+        ('a', 'robert oneil', 'bobo', 'SW1A1AA')
     """
     wanted = set(fields)
     out: dict[str, pl.Series] = {"key": records["key"]}
     first = records["first_name"] if "first_name" in records.columns else None
     last = records["last_name"] if "last_name" in records.columns else None
-    if "first_name" in wanted and first is not None:
-        out["first_name"] = per_distinct(first, _first_key)
-    if "last_name" in wanted and last is not None:
-        out["last_name"] = per_distinct(last, name_key)
-    if "full_name" in wanted and (first is not None or last is not None):
-        pairs = pl.DataFrame(
-            {
-                "f": first
-                if first is not None
-                else pl.repeat(None, records.height, dtype=pl.Utf8, eager=True),
-                "l": last
-                if last is not None
-                else pl.repeat(None, records.height, dtype=pl.Utf8, eager=True),
-            }
-        )
-        distinct = pairs.unique().filter(pl.col("f").is_not_null() | pl.col("l").is_not_null())
-        distinct = distinct.with_columns(
-            pl.Series(
-                "full",
-                [_full_name(f, la) for f, la in distinct.iter_rows()],
-                dtype=pl.Utf8,
-            )
-        )
-        out["full_name"] = pairs.join(
-            distinct, on=["f", "l"], how="left", nulls_equal=True, maintain_order="left"
-        )["full"]
+    first_key = _first_keys(first) if first is not None else None
+    last_key = name_keys(last) if last is not None else None
+    if "first_name" in wanted and first_key is not None:
+        out["first_name"] = first_key
+    if "last_name" in wanted and last_key is not None:
+        out["last_name"] = last_key
+    if "full_name" in wanted and (first_key is not None or last_key is not None):
+        # name_key works character by character, so the key of "first last" is the keys of
+        # its parts joined by a space (`full_name_key` spelt for whole columns).
+        parts = [key.replace("", None) for key in (first_key, last_key) if key is not None]
+        out["full_name"] = pl.select(
+            pl.concat_str(parts, separator=" ", ignore_nulls=True).alias("full_name")
+        ).to_series()
     if "email_local" in wanted and "email" in records.columns:
         out["email_local"] = (
             records["email"].str.replace(r"@[^@]*$", "").str.replace_all(".", "", literal=True)
@@ -99,7 +112,7 @@ def match_view(records: pl.DataFrame, fields: Collection[str] = VIEW_FIELDS) -> 
         out["postcode"] = records["postcode"].str.replace_all(" ", "", literal=True)
     for name in ("city", "street"):
         if name in wanted and name in records.columns:
-            out[name] = per_distinct(records[name], name_key)
+            out[name] = name_keys(records[name])
     frame = pl.DataFrame(out)
     for name in fields:
         if name not in frame.columns:

@@ -115,8 +115,8 @@ def compute_trait_columns(
         columns.update(_lifecycle(table, builtins.lifecycle))
     out: dict[str, pl.Series] = {}
     for name, (values, present) in columns.items():
-        kept = [value if has else None for value, has in zip(values, present.tolist(), strict=True)]
-        out[name] = pl.Series(name, kept, strict=False)
+        series = pl.Series(name, values, strict=False)
+        out[name] = series.set(pl.Series(~present), None) if not present.all() else series
     return pl.DataFrame(out, height=len(customers)) if out else pl.DataFrame(height=len(customers))
 
 
