@@ -267,19 +267,13 @@ class _Replay:
                 return reason
         return ""
 
-    def union(self, a: int, b: int) -> int:
-        if self.size[a] < self.size[b]:
-            a, b = b, a
-        self.parent[b] = a
-        self.size[a] += self.size[b]
-        for watch in self.watches:
-            watch.absorb(a, b)
+    def merge_apart(self, a: int, b: int) -> None:
+        """Root `a` absorbed root `b`: it holds `b`'s cannot-link tokens too."""
         moved = self.apart.pop(b, None)
         if moved:
             mine = self.apart.setdefault(a, {})
             for k, sides in moved.items():
                 mine.setdefault(k, set()).update(sides)
-        return a
 
 
 def cluster(
@@ -315,35 +309,77 @@ def cluster(
     if len(tense_edges):
         members = np.flatnonzero(tense[plain]).astype(np.int64)
         replay = _Replay(members, constraints, config)
-        local_a = np.searchsorted(members, a[tense_edges]).tolist()
-        local_b = np.searchsorted(members, b[tense_edges]).tolist()
-        find, kept_apart, conflict, union = (
-            replay.find,
-            replay.kept_apart,
-            replay.conflict,
-            replay.union,
+        taken = _replay_edges(
+            replay,
+            tense_edges.tolist(),
+            np.searchsorted(members, a[tense_edges]).tolist(),
+            np.searchsorted(members, b[tense_edges]).tolist(),
+            kinds[tense_edges].tolist(),
+            blocked,
         )
-        guarded = bool(replay.apart)
-        for index, x, y, kind in zip(
-            tense_edges.tolist(), local_a, local_b, kinds[tense_edges].tolist(), strict=True
-        ):
-            rx, ry = find(x), find(y)
-            if rx == ry:
-                if kind != IDENTIFIER:
-                    accepted[index] = True
-                continue
-            if guarded and kept_apart(rx, ry):
-                blocked.append((index, KEPT_APART))
-                continue
-            reason = "" if kind == LINK else conflict(rx, ry)
-            if reason:
-                blocked.append((index, reason))
-                continue
-            union(rx, ry)
-            accepted[index] = True
-        roots = np.array([find(i) for i in range(len(members))], dtype=np.int64)
+        accepted[tense_edges] = np.frombuffer(taken, dtype=np.bool_)
+        roots = np.array([replay.find(i) for i in range(len(members))], dtype=np.int64)
         labels[members] = n + members[roots]
     return Clustering(_canonical(_relabel(labels)), accepted, blocked)
+
+
+def _replay_edges(
+    replay: _Replay,
+    indexes: list[int],
+    left: list[int],
+    right: list[int],
+    kinds: list[int],
+    blocked: list[tuple[int, str]],
+) -> bytearray:
+    """Every edge of the tense components, in order, through the union-find; which were
+    accepted (one byte per edge). The hot loop of clustering: kept flat on purpose."""
+    parent = replay.parent
+    size = replay.size
+    singles = [watch.single for watch in replay.watches]
+    guarded = bool(replay.apart)
+    taken = bytearray(len(indexes))
+    for at, (index, x, y, kind) in enumerate(zip(indexes, left, right, kinds, strict=True)):
+        rx = x
+        while parent[rx] != rx:
+            rx = parent[rx]
+        while parent[x] != rx:
+            parent[x], x = rx, parent[x]
+        ry = y
+        while parent[ry] != ry:
+            ry = parent[ry]
+        while parent[y] != ry:
+            parent[y], y = ry, parent[y]
+        if rx == ry:
+            if kind != IDENTIFIER:
+                taken[at] = 1
+            continue
+        if guarded and replay.kept_apart(rx, ry):
+            blocked.append((index, KEPT_APART))
+            continue
+        if kind != LINK:
+            suspect = False
+            for single in singles:
+                va, vb = single[rx], single[ry]
+                if va == -2 or vb == -2 or (va >= 0 and vb >= 0 and va != vb):
+                    suspect = True
+                    break
+            if suspect:
+                reason = replay.conflict(rx, ry)
+                if reason:
+                    blocked.append((index, reason))
+                    continue
+        if size[rx] < size[ry]:
+            rx, ry = ry, rx
+        parent[ry] = rx
+        size[rx] += size[ry]
+        for watch, single in zip(replay.watches, singles, strict=True):
+            vb = single[ry]
+            if vb != -1 and (vb == -2 or single[rx] != vb):
+                watch.absorb(rx, ry)
+        if guarded:
+            replay.merge_apart(rx, ry)
+        taken[at] = 1
+    return taken
 
 
 def _relabel(labels: Ints) -> Ints:

@@ -326,19 +326,23 @@ def fuzzy_matches(
         )
     if not found:
         return _empty_edges(), compared
-    best = (
-        pl.concat(found)
-        .sort("a", "b", pl.col("score"), "_order", descending=[False, False, True, False])
-        .unique(subset=["a", "b"], keep="first", maintain_order=True)
-        .sort(pl.col("score"), "a", "b", descending=[True, False, False])
-        .select(
-            "a",
-            "b",
-            "rule",
-            "fields",
-            "score",
-            pl.lit(FUZZY, dtype=pl.Int8).alias("class"),
-        )
+    every = pl.concat(found)
+    a = every["a"].to_numpy().astype(np.int64)
+    b = every["b"].to_numpy().astype(np.int64)
+    score = every["score"].to_numpy()
+    order = every["_order"].to_numpy()
+    pair = (a << 32) | b
+    # Per pair the best score, the first rule on a tie; then strongest first, by pair.
+    by_pair = np.lexsort((order, -score, pair))
+    first = by_pair[np.r_[True, pair[by_pair][1:] != pair[by_pair][:-1]]]
+    ranked = first[np.lexsort((b[first], a[first], -score[first]))]
+    best = every[ranked.tolist()].select(
+        "a",
+        "b",
+        "rule",
+        "fields",
+        "score",
+        pl.lit(FUZZY, dtype=pl.Int8).alias("class"),
     )
     return best, compared
 

@@ -61,20 +61,20 @@ def _numbered(frames: Sequence[pl.DataFrame]) -> pl.DataFrame:
     return pl.concat(parts, how="vertical_relaxed") if parts else pl.DataFrame()
 
 
-def identifiers_of(sightings: pl.DataFrame) -> pl.DataFrame:
+def identifiers_of(sightings: pl.DataFrame, *, distinct: bool = True) -> pl.DataFrame:
     """The (record, kind, value) identifiers the sightings carry: email and phone from the
-    fields, and the ids; each once, sorted."""
+    fields, and the ids; each once (`distinct=False`: the caller knows every record is
+    mentioned once, so no identifier repeats)."""
     kinds = ["email", "phone", *RAW_ID_KINDS]
     present = [k for k in kinds if k in sightings.columns]
     if sightings.height == 0 or not present:
         return empty(IDENTIFIERS)
-    return (
+    long = (
         sightings.select(pl.col("key").alias("record"), *present)
         .unpivot(index="record", on=present, variable_name="kind", value_name="value")
         .drop_nulls("value")
-        .unique()
-        .sort("record", "kind", "value")
     )
+    return long.unique() if distinct else long
 
 
 def traits_json(traits: pl.DataFrame, on: str = "key") -> pl.DataFrame:
@@ -105,7 +105,7 @@ def fold(batches: Sequence[SourceBatch]) -> Gathered:
         >>> g = fold([b])
         >>> g.records.select("key", "email", "phone", "updated_ts").rows()
         [('crm:1', 'new@x.it', '+39061234567', 5)]
-        >>> g.identifiers.rows()  # doctest: +NORMALIZE_WHITESPACE
+        >>> g.identifiers.sort("kind", "value").rows()  # doctest: +NORMALIZE_WHITESPACE
         [('crm:1', 'email', 'new@x.it'), ('crm:1', 'email', 'old@x.it'),
          ('crm:1', 'phone', '+39061234567')]
     """
@@ -117,14 +117,24 @@ def fold(batches: Sequence[SourceBatch]) -> Gathered:
         records = empty(RECORDS)
         identifiers = empty(IDENTIFIERS)
     else:
-        ordered = sightings.sort([*_ORDER], maintain_order=True)
-        records = ordered.group_by("key", maintain_order=False).agg(
-            pl.col("source").first(),
-            pl.col("source_id").first(),
-            pl.col("kind").first(),
-            pl.col("ts").max().alias("updated_ts"),
-            *[pl.col(name).drop_nulls().last() for name in FIELDS],
+        # Most records are mentioned once: only the others need folding.
+        repeated = sightings["key"].is_duplicated()
+        single = sightings.filter(~repeated).select(
+            "key", "source", "source_id", "kind", pl.col("ts").alias("updated_ts"), *FIELDS
         )
+        folded = (
+            sightings.filter(repeated)
+            .sort([*_ORDER], maintain_order=True)
+            .group_by("key", maintain_order=False)
+            .agg(
+                pl.col("source").first(),
+                pl.col("source_id").first(),
+                pl.col("kind").first(),
+                pl.col("ts").max().alias("updated_ts"),
+                *[pl.col(name).drop_nulls().last() for name in FIELDS],
+            )
+        )
+        records = pl.concat([single, folded])
         traits = _numbered([b.traits for b in batches])
         if traits.height:
             when = sightings.select("_file", "line", "sub", "key", "ts")
@@ -142,7 +152,7 @@ def fold(batches: Sequence[SourceBatch]) -> Gathered:
             records = records.with_columns(pl.lit(None, dtype=pl.Utf8).alias("traits"))
         records = records.with_columns(pl.col("traits").fill_null("{}")).select(list(RECORDS))
         records = records.sort("key")
-        identifiers = identifiers_of(sightings)
+        identifiers = identifiers_of(sightings, distinct=bool(repeated.any()))
     events = _numbered([b.events for b in batches])
     props = _numbered([b.event_properties for b in batches])
     if events.height:
