@@ -232,7 +232,8 @@ def ingest_in_fresh_process(paths: list[Path], store: Path, rejects: Path) -> di
 
 
 def _store_files(store: Path) -> list[Path]:
-    return [p for p in (store, store.with_name(store.name + ".wal")) if p.exists()]
+    files = (store, store.with_name(store.name + ".wal"), store.with_name(store.name + ".state"))
+    return [p for p in files if p.exists()]
 
 
 def copy_store(store: Path, target: Path) -> None:

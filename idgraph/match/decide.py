@@ -330,10 +330,10 @@ def fuzzy_matches(
     a = every["a"].to_numpy().astype(np.int64)
     b = every["b"].to_numpy().astype(np.int64)
     score = every["score"].to_numpy()
-    order = every["_order"].to_numpy()
+    rules = every["_order"].to_numpy()
     pair = (a << 32) | b
     # Per pair the best score, the first rule on a tie; then strongest first, by pair.
-    by_pair = np.lexsort((order, -score, pair))
+    by_pair = np.lexsort((rules, -score, pair))
     first = by_pair[np.r_[True, pair[by_pair][1:] != pair[by_pair][:-1]]]
     ranked = first[np.lexsort((b[first], a[first], -score[first]))]
     best = every[ranked.tolist()].select(
