@@ -91,10 +91,10 @@ class BatchBuilder:
             text = "(withheld: the line carries an erased identifier)"
         self._pending.append(Reject(self.path, line, reason, field, text))
 
-    def read_line(self) -> None:
-        """Count one data line as read and kept (it may still be rejected for its values)."""
-        self.counts.read += 1
-        self.counts.ingested += 1
+    def read_lines(self, count: int = 1) -> None:
+        """Count data lines as read and kept (they may still be rejected for their values)."""
+        self.counts.read += count
+        self.counts.ingested += count
 
     def reject_kept(
         self, problems: pl.DataFrame, raw_text: RawText, *, withheld: Sequence[bool] = ()

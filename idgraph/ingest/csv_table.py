@@ -13,7 +13,7 @@ import csv
 import functools
 import hashlib
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -147,98 +147,57 @@ def check_table(
 
 @dataclass(slots=True)
 class _Rows:
-    """Parsed data rows with the physical lines each spans, and how to show them again."""
+    """Rows split by the csv module, with the physical lines each spans and its text."""
 
     cells: list[list[str]] = field(default_factory=list)
     first: list[int] = field(default_factory=list)
     last: list[int] = field(default_factory=list)
-    #: Decoded physical lines by number (fast path), or each row's text (slow path).
-    lines: list[str] = field(default_factory=list)
     texts: dict[int, str] = field(default_factory=dict)
     #: Why a row (by its first line) cannot be read: a csv error, or `_UNTERMINATED`.
     markers: dict[int, str] = field(default_factory=dict)
 
-    def text(self, line: int, last: int) -> str:
-        if line in self.texts:
-            return self.texts[line]
-        return "\n".join(self.lines[line - 1 : last])
+
+@dataclass(slots=True)
+class _Good:
+    """The rows with the header's number of cells, as raw (untrimmed) columns in line order."""
+
+    first: pl.Series
+    columns: list[pl.Series]
+    #: The text of a row from its first line, for a reject found while checking values.
+    text: Callable[[int], str]
+
+    @property
+    def height(self) -> int:
+        return self.first.len()
 
 
-def _fast_lines(path: Path, max_line_bytes: int) -> list[str] | None:
-    """Every physical line, decoded, when the whole file is UTF-8 and no line is too long.
-
-    Line endings are `\n` or `\r\n`, as `read_lines` reads them; a final newline does not
-    start another line.
-    """
-    data = path.read_bytes()
-    if len(data) > max_line_bytes:
-        ends = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 10)
-        starts = np.concatenate(([0], ends + 1))
-        stops = np.concatenate((ends, [len(data)]))
-        if int((stops - starts).max()) > max_line_bytes + 1:
-            return None
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return None
-    lines = text.split("\n")
-    last = None if text.endswith("\n") else lines[-1]
-    lines.pop()
-    lines = [line[:-1] if line.endswith("\r") else line for line in lines]
-    if last is not None:
-        lines.append(last)
-    if any(len(line) > max_line_bytes and len(line.encode()) > max_line_bytes for line in lines):
-        return None
-    return lines
+def _reject_row(builder: BatchBuilder, first: int, marker: str | None, text: str) -> None:
+    if marker == _UNTERMINATED:
+        marker = "unterminated quoted cell: the row runs to the end of the file"
+    builder.reject(first, marker or "malformed CSV", raw=text)
 
 
-def _split_fast(lines: list[str], delimiter: str, builder: BatchBuilder) -> _Rows:
-    """Rows of an in-memory file (header excluded); blank lines outside quotes are rejects."""
-    rows = _Rows(lines=lines)
-    reader = csv.reader((line + "\n" for line in lines[1:]), delimiter=delimiter)
-    done = 1
-    blank: list[int] = []
-    errors: list[tuple[int, int, str]] = []
-    while True:
-        try:
-            cells = next(reader)
-        except StopIteration:
-            break
-        except csv.Error as exc:
-            errors.append((done + 1, reader.line_num + 1, f"malformed CSV: {exc}"))
-            done = reader.line_num + 1
-            continue
-        start, done = done + 1, reader.line_num + 1
-        if (
-            start == done
-            and (not cells or (len(cells) == 1 and not cells[0].strip(" \t\r\f\v")))
-            and _BLANK.match(lines[start - 1].encode("utf-8"))
-        ):
-            blank.append(start)
-            continue
-        rows.cells.append(cells)
-        rows.first.append(start)
-        rows.last.append(done)
-    if (
-        rows.cells
-        and rows.last[-1] == len(lines)
-        and (not errors or errors[-1][0] < rows.first[-1])
-    ):
-        state = False
-        for text in lines[rows.first[-1] - 1 :]:
-            state = ends_in_quotes(text, delimiter, state)
-        if state:
-            rows.markers[rows.first[-1]] = _UNTERMINATED
-    for start, last, reason in errors:
-        rows.cells.append([])
-        rows.first.append(start)
-        rows.last.append(last)
-        rows.markers[start] = reason
-    last_data = max(rows.first, default=0)
-    for number in blank:
-        if number < last_data:
-            builder.reject(number, "blank line", raw=lines[number - 1])
-    return rows
+def _good_of_rows(rows: _Rows, width: int, builder: BatchBuilder) -> _Good:
+    """Reject the unreadable rows and those with the wrong number of cells; keep the rest."""
+    kept: list[int] = []
+    for position, cells in enumerate(rows.cells):
+        first = rows.first[position]
+        marker = rows.markers.get(first)
+        if marker is not None:
+            _reject_row(builder, first, marker, rows.texts[first])
+        elif len(cells) != width:
+            builder.reject(
+                first, f"expected {width} cells, found {len(cells)}", raw=rows.texts[first]
+            )
+        else:
+            kept.append(position)
+    builder.read_lines(len(kept))
+    good = [rows.cells[p] for p in kept]
+    return _Good(
+        first=pl.Series("line", [rows.first[p] for p in kept], dtype=pl.Int64),
+        columns=[pl.Series([r[i] for r in good], dtype=pl.Utf8) for i in range(width)],
+        text=rows.texts.__getitem__,
+    )
 
 
 class _SlowFeed:
@@ -295,7 +254,7 @@ class _SlowFeed:
             return text + "\n"
 
 
-def _split_slow(path: Path, delimiter: str, builder: BatchBuilder, limit: int) -> _Rows:
+def _split_slow(path: Path, delimiter: str, builder: BatchBuilder, limit: int, width: int) -> _Good:
     rows = _Rows()
     lines = read_lines(path, max_line_bytes=limit)
     next(lines)
@@ -320,25 +279,169 @@ def _split_slow(path: Path, delimiter: str, builder: BatchBuilder, limit: int) -
         rows.texts[feed.row_start] = "\n".join(feed.row_text)
         if feed.in_quotes:
             rows.markers[feed.row_start] = _UNTERMINATED
-    return rows
+    return _good_of_rows(rows, width, builder)
 
 
-def _split(path: Path, mapping: SourceMapping, builder: BatchBuilder, limit: int) -> _Rows:
+def _file_lines(path: Path, max_line_bytes: int) -> pl.Series | None:
+    """Every physical line, decoded, when the whole file is UTF-8 and no line is too long.
+
+    Line endings are `\\n` or `\\r\\n`, as `read_lines` reads them; a final newline does not
+    start another line.
+    """
+    data = path.read_bytes()
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return None
+    del data
+    lines = pl.Series("text", [text]).str.split("\n").explode()
+    del text
+    if lines.len() > 1 and lines[-1] == "":
+        lines = lines.slice(0, lines.len() - 1)
+    lines = lines.str.strip_suffix("\r")
+    if lines.str.len_bytes().max() > max_line_bytes:  # type: ignore[operator]
+        return None
+    return lines
+
+
+def _quoted_cell(delimiter: str) -> str:
+    d = re.escape(delimiter)
+    return f'(?:[^"{d}\\r\\x00]*|"(?:[^"]|"")*")'
+
+
+def _split_fast(
+    lines: pl.Series, delimiter: str, width: int
+) -> tuple[_Good, list[tuple[int, str, str]]] | None:
+    """Rows of an in-memory file, or None when some row needs the line-by-line reader.
+
+    Lines without quotes are cut at the delimiter as whole columns (the csv module would cut
+    them the same way); lines whose every cell is plain or wholly quoted go through one csv
+    reader; any other quote starts a row that `ends_in_quotes` follows across lines, parsed on
+    its own. A row that does not parse as exactly one csv row sends the file to the slow path,
+    which handles every case the same way it would for a file that is not UTF-8.
+
+    Returns the kept rows and the rejected ones as (line, reason, text).
+    """
+    rejected: list[tuple[int, str, str]] = []
+    body = lines.slice(1)
+    total = body.len()
+    blank = body.str.contains(r"^[ \t\x0b\x0c\r]*$").to_numpy()
+    tricky = body.str.contains('["\\r\\x00]', literal=False).to_numpy() & ~blank
+    cell = _quoted_cell(delimiter)
+    regular = body.str.contains(f"^{cell}(?:{re.escape(delimiter)}{cell})*$").to_numpy()
+    spans: list[tuple[int, int]] = []  # rows of the tricky lines: first and last index
+    in_rows = np.zeros(total, dtype=bool)
+    end = -1
+    for start in np.flatnonzero(tricky).tolist():
+        if start <= end:
+            continue
+        if regular[start]:
+            spans.append((start, start))
+            end = start
+            continue
+        state = ends_in_quotes(body[start], delimiter)
+        stop = start
+        while state:
+            stop += 1
+            if stop == total:
+                return None
+            state = ends_in_quotes(body[stop], delimiter, state)
+        spans.append((start, stop))
+        in_rows[start : stop + 1] = True
+        end = stop
+    blank &= ~in_rows & ~tricky
+    non_blank = np.flatnonzero(~blank)
+    last_data = int(non_blank[-1]) if non_blank.size else -1
+    for index in np.flatnonzero(blank[: max(last_data, 0)]).tolist():
+        rejected.append((index + 2, "blank line", body[index]))
+
+    parsed_first: list[int] = []
+    parsed_cells: list[list[str]] = []
+    singles = [s for s, e in spans if s == e]
+    if singles:
+        texts = body.gather(singles).to_list()
+        try:
+            rows = list(csv.reader(texts, delimiter=delimiter))
+        except csv.Error:
+            return None
+        if len(rows) != len(singles):
+            return None
+        parsed_first.extend(s + 2 for s in singles)
+        parsed_cells.extend(rows)
+    for start, stop in spans:
+        if start == stop:
+            continue
+        span = [t + "\n" for t in body.slice(start, stop - start + 1).to_list()]
+        reader = csv.reader(span, delimiter=delimiter)
+        try:
+            rows = list(reader)
+        except csv.Error:
+            return None
+        if len(rows) != 1 or reader.line_num != len(span):
+            return None
+        parsed_first.append(start + 2)
+        parsed_cells.append(rows[0])
+
+    simple = ~(tricky | in_rows | blank)
+    plain = pl.DataFrame({"line": pl.int_range(2, total + 2, eager=True), "text": body}).filter(
+        pl.Series(simple)
+    )
+    counts = plain["text"].str.count_matches(delimiter, literal=True) + 1
+    wrong = counts != width
+    for line, count, raw in (
+        plain.filter(wrong)
+        .with_columns(count=counts.filter(wrong))
+        .select("line", "count", "text")
+        .iter_rows()
+    ):
+        rejected.append((line, f"expected {width} cells, found {count}", raw))
+    plain = plain.filter(~wrong)
+    names = [f"c{i}" for i in range(width)]
+    cut = plain.select(
+        "line",
+        pl.col("text").str.splitn(delimiter, width).struct.rename_fields(names).alias("cells"),
+    ).unnest("cells")
+    spans_by_first = {start + 2: stop + 2 for start, stop in spans}
+
+    def text(first: int) -> str:
+        stop = spans_by_first.get(first, first)
+        return "\n".join(body.slice(first - 2, stop - first + 1).to_list())
+
+    kept = [i for i, cells in enumerate(parsed_cells) if len(cells) == width]
+    for i, cells in enumerate(parsed_cells):
+        if len(cells) != width:
+            first = parsed_first[i]
+            rejected.append((first, f"expected {width} cells, found {len(cells)}", text(first)))
+    if kept:
+        quoted = pl.DataFrame(
+            [[parsed_first[i] for i in kept]]
+            + [[parsed_cells[i][c] for i in kept] for c in range(width)],
+            schema={"line": pl.Int64, **{n: pl.Utf8 for n in names}},
+        )
+        cut = pl.concat([cut.cast({"line": pl.Int64}), quoted]).sort("line")
+    good = _Good(first=cut["line"].cast(pl.Int64), columns=[cut[n] for n in names], text=text)
+    return good, rejected
+
+
+def _split(
+    path: Path, mapping: SourceMapping, builder: BatchBuilder, limit: int, width: int
+) -> _Good:
     if csv.field_size_limit() < limit:
         csv.field_size_limit(limit)
-    lines = _fast_lines(path, limit)
-    if lines is None:
-        return _split_slow(path, mapping.delimiter, builder, limit)
-    return _split_fast(lines, mapping.delimiter, builder)
+    lines = _file_lines(path, limit)
+    fast = None if lines is None else _split_fast(lines, mapping.delimiter, width)
+    if fast is None:
+        return _split_slow(path, mapping.delimiter, builder, limit, width)
+    good, rejected = fast
+    for line, reason, text in rejected:
+        builder.reject(line, reason, raw=text)
+    builder.read_lines(good.height)
+    return good
 
 
-def _raw_of(rows: _Rows, position: int) -> str:
-    return rows.text(rows.first[position], rows.last[position])
-
-
-def _column(rows: list[list[str]], index: int) -> pl.Series:
-    """One cell of every row, trimmed as `str.strip()` trims, blank cells as null."""
-    values = pl.Series([r[index] for r in rows], dtype=pl.Utf8).str.strip_chars(_PY_WHITESPACE)
+def _trimmed(cells: pl.Series) -> pl.Series:
+    """Cells trimmed as `str.strip()` trims, blank cells as null."""
+    values = cells.str.strip_chars(_PY_WHITESPACE)
     return values.set(values == "", None)
 
 
@@ -404,27 +507,8 @@ def read_table(
     width = len(header)
     index = {name: position for position, name in reversed(list(enumerate(header)))}
     builder = BatchBuilder(path, mapping.source_name(path), rejects)
-    rows = _split(path, mapping, builder, max_line_bytes)
-    good: list[int] = []
-    for position, cells in enumerate(rows.cells):
-        first = rows.first[position]
-        marker = rows.markers.get(first)
-        if marker == _UNTERMINATED:
-            builder.reject(
-                first,
-                "unterminated quoted cell: the row runs to the end of the file",
-                raw=_raw_of(rows, position),
-            )
-        elif marker is not None:
-            builder.reject(first, marker, raw=_raw_of(rows, position))
-        elif len(cells) != width:
-            builder.reject(
-                first, f"expected {width} cells, found {len(cells)}", raw=_raw_of(rows, position)
-            )
-        else:
-            good.append(position)
-            builder.read_line()
-    batch = _Table(path, mapping, options, builder, rows, good, index).batch()
+    good = _split(path, mapping, builder, max_line_bytes, width)
+    batch = _Table(path, mapping, options, builder, good, index).batch()
     builder.finish()
     return batch
 
@@ -440,28 +524,25 @@ class _Table:
         mapping: SourceMapping,
         options: NormalizeOptions,
         builder: BatchBuilder,
-        rows: _Rows,
-        good: Sequence[int],
+        good: _Good,
         index: dict[str, int],
     ) -> None:
         self.path = path
         self.mapping = mapping
         self.options = mapping.options(options)
         self.builder = builder
-        self.rows = rows
         self.good = good
         self.index = index
-        self.kept = [rows.cells[p] for p in good]
-        self.height = len(self.kept)
+        self.height = good.height
         self.source = builder.counts.source
-        self.lines = pl.Series("line", [rows.first[p] for p in good], dtype=pl.Int64)
+        self.lines = good.first
         self.problems = _Problems(self.height)
         self.required = mapping.required_columns()
         self._cells: dict[str, pl.Series] = {}
 
     def cell(self, column: str) -> pl.Series:
         if column not in self._cells:
-            self._cells[column] = _column(self.kept, self.index[column])
+            self._cells[column] = _trimmed(self.good.columns[self.index[column]])
         return self._cells[column]
 
     def typed(self, spec: TypedColumn) -> pl.Series:
@@ -491,14 +572,11 @@ class _Table:
         sightings = self.sightings(source_id, ts)
         event_ids, props = self.event_columns()
         bad = self.problems.reason.is_not_null()
-        positions = {self.rows.first[p]: p for p in self.good}
         self.builder.reject_kept(
             pl.DataFrame(
                 {"line": self.lines, "field": self.problems.field, "reason": self.problems.reason}
             ).filter(bad),
-            lambda wanted: {
-                line: _raw_of(self.rows, positions[line]).encode("utf-8") for line in wanted
-            },
+            lambda wanted: {line: self.good.text(line).encode("utf-8") for line in wanted},
         )
         keep = ~bad
         batch = SourceBatch.empty(self.builder.counts)
@@ -570,7 +648,10 @@ class _Table:
             self.problems.add(event.id, _missing(event.id, what, ids, "missing event id"))
         else:
             ids = pl.Series(
-                [hashlib.sha1(orjson.dumps(row)).hexdigest()[:20] for row in self.kept],
+                [
+                    hashlib.sha1(orjson.dumps(row)).hexdigest()[:20]
+                    for row in zip(*(c.to_list() for c in self.good.columns), strict=True)
+                ],
                 dtype=pl.Utf8,
             )
         props = {name: (self.typed(spec), spec.type) for name, spec in event.properties.items()}

@@ -566,7 +566,7 @@ def read_events(
             builder.reject(line.number, exc.reason, field=exc.field, raw=line.data)
             continue
         spans[line.number] = (line.offset, line.size)
-        builder.read_line()
+        builder.read_lines()
     batch = reader.batch(builder, options, _file_text(path, spans))
     builder.finish()
     return batch
@@ -639,7 +639,7 @@ def read_event_calls(
             builder.reject(number, exc.reason, field=exc.field, raw=raw)
             continue
         raws[number] = raw
-        builder.read_line()
+        builder.read_lines()
     batch = reader.batch(builder, options, lambda lines: {n: raws[n] for n in lines})
     builder.finish()
     return batch

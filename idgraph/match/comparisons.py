@@ -14,6 +14,8 @@ from idgraph.match.config import Comparison
 from idgraph.match.view import per_distinct
 
 FloatArray = npt.NDArray[np.float64]
+#: Methods scored by rapidfuzz on Python strings (the costly ones).
+STRING_METHODS = frozenset({"jaro_winkler", "levenshtein"})
 
 
 def pair_similarities(
@@ -32,7 +34,7 @@ def pair_similarities(
     by position without copying them. With `cutoff`, similarities below it may come back as 0
     (the scorer stops early): for callers that only keep pairs at or above it.
     """
-    if comparison.method in ("jaro_winkler", "levenshtein"):
+    if comparison.method in STRING_METHODS:
         if texts is None:
             texts = np.array(values.cast(pl.Utf8).fill_null("").to_list(), dtype=object)
         empty = (values.is_null() | (values.cast(pl.Utf8) == "")).to_numpy()
@@ -48,7 +50,20 @@ def pair_similarities(
         )
         scores[missing] = 0.0
         return scores
+    if comparison.method == "exact":
+        codes, empty = _codes(values.cast(pl.Utf8))
+        same: FloatArray = ((codes[left] == codes[right]) & ~empty[left]).astype(np.float64)
+        return same
     return similarities(comparison, values.gather(left), values.gather(right))
+
+
+def _codes(
+    values: pl.Series,
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.bool_]]:
+    """An integer per distinct value (equal codes, equal values) and where values are empty."""
+    empty = (values.is_null() | (values == "")).to_numpy()
+    codes = values.fill_null("").rank("dense").cast(pl.Int64).to_numpy()
+    return codes, empty
 
 
 def rounded(values: FloatArray, digits: int = 4) -> FloatArray:

@@ -15,7 +15,7 @@ import numpy.typing as npt
 import polars as pl
 
 from idgraph.block.keys import BlockingStats, candidate_pairs
-from idgraph.match.comparisons import pair_similarities, rounded
+from idgraph.match.comparisons import STRING_METHODS, FloatArray, pair_similarities, rounded
 from idgraph.match.config import MatchConfig
 from idgraph.match.identity import identity_classes
 from idgraph.match.view import VIEW_FIELDS, match_view
@@ -291,26 +291,42 @@ def fuzzy_matches(
         compared += pairs.height
         left = pairs["i"].to_numpy()
         right = pairs["j"].to_numpy()
-        passed = np.ones(len(left), dtype=bool)
-        total = np.zeros(len(left), dtype=np.float64)
-        for comparison in rule.compare:
+        # Cheap comparisons first, and each on the pairs still passing: a pair is kept only
+        # when every comparison reaches its threshold.
+        chosen = np.arange(len(left))
+        scores: dict[int, FloatArray] = {}
+        for position in sorted(
+            range(len(rule.compare)), key=lambda p: rule.compare[p].method in STRING_METHODS
+        ):
+            comparison = rule.compare[position]
             column = view[comparison.field]
             strings = None
-            if comparison.method in ("jaro_winkler", "levenshtein"):
+            if comparison.method in STRING_METHODS:
                 if comparison.field not in texts:
                     texts[comparison.field] = np.array(
                         column.cast(pl.Utf8).fill_null("").to_list(), dtype=object
                     )
                 strings = texts[comparison.field]
-            scores = pair_similarities(
-                comparison, column, left, right, strings, cutoff=comparison.threshold
+            found_scores = pair_similarities(
+                comparison,
+                column,
+                left[chosen],
+                right[chosen],
+                strings,
+                cutoff=comparison.threshold,
             )
-            passed &= scores >= comparison.threshold
-            total += scores
-        chosen = np.flatnonzero(passed)
+            keep = found_scores >= comparison.threshold
+            chosen = chosen[keep]
+            scores = {p: s[keep] for p, s in scores.items()}
+            scores[position] = found_scores[keep]
+            if not len(chosen):
+                break
         if not len(chosen):
             continue
-        means = rounded(total[chosen] / len(rule.compare), 4)
+        total = np.zeros(len(chosen), dtype=np.float64)
+        for position in range(len(rule.compare)):
+            total += scores[position]
+        means = rounded(total / len(rule.compare), 4)
         found.append(
             pl.DataFrame(
                 {

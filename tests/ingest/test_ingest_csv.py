@@ -13,8 +13,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from idgraph.errors import ConfigError, InputError
-from idgraph.ingest import SourceMapping
+from idgraph.ingest import RejectsWriter, SourceMapping, csv_table
+from idgraph.ingest.collect import BatchBuilder
 from idgraph.ingest.csv_table import ends_in_quotes
+from idgraph.ingest.rejects import Reject, render_raw
 from idgraph.normalize.record import NormalizeOptions
 
 Write = Callable[[str, str | bytes], Path]
@@ -244,3 +246,86 @@ def test_bad_sidecar_is_a_config_error(write: Write, read: Reader) -> None:
 def test_quote_tracking_agrees_with_the_csv_module(text: str, delimiter: str) -> None:
     rows = list(csv.reader([text + "\n", "X\n"], delimiter=delimiter))
     assert ends_in_quotes(text, delimiter) == (len(rows) == 1)
+
+
+def _split_both(tmp: Path, data: bytes, width: int) -> tuple[object, object] | None:
+    """The fast splitter's rows and rejects beside the line-by-line reader's, same file."""
+    path = tmp / "t.csv"
+    path.write_bytes(data)
+    lines = csv_table._file_lines(path, 1 << 20)
+    assert lines is not None
+    fast = csv_table._split_fast(lines, ",", width)
+    if fast is None:
+        return None
+    good, rejected = fast
+    collected: list[Reject] = []
+
+    class Collect(RejectsWriter):
+        def write(self, reject: Reject) -> None:
+            collected.append(reject)
+
+    builder = BatchBuilder(path, "t", Collect(None))
+    slow = csv_table._split_slow(path, ",", builder, 1 << 20, width)
+    builder.finish()
+
+    def shown(good: csv_table._Good) -> list[tuple[Any, ...]]:
+        columns = [c.to_list() for c in good.columns]
+        return [
+            (line, good.text(line), *(c[i] for c in columns))
+            for i, line in enumerate(good.first.to_list())
+        ]
+
+    fast_view = (
+        shown(good),
+        sorted((line, reason, render_raw(text)) for line, reason, text in rejected),
+    )
+    slow_view = (
+        shown(slow),
+        sorted((r.line, r.reason, r.raw) for r in collected),
+    )
+    return fast_view, slow_view
+
+
+_CELL = st.one_of(
+    st.text(alphabet="ab ,", max_size=6),
+    st.text(alphabet='ab "\n', max_size=6),
+    st.text(alphabet='ab ,"\n\r\t\x00', max_size=6),
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.lists(st.lists(_CELL, min_size=1, max_size=4), max_size=8),
+    st.sampled_from(["\n", "\r\n"]),
+    st.booleans(),
+)
+def test_fast_split_agrees_with_the_line_by_line_reader(
+    tmp_path_factory: pytest.TempPathFactory,
+    rows: list[list[str]],
+    ending: str,
+    final_newline: bool,
+) -> None:
+    text = ending.join(["h1,h2,h3", *(",".join(row) for row in rows)])
+    data = (text + ending * final_newline).encode()
+    both = _split_both(tmp_path_factory.mktemp("split"), data, 3)
+    if both is not None:
+        fast, slow = both
+        assert fast == slow
+
+
+def test_fast_split_is_taken_for_plain_and_quoted_rows(tmp_path: Path) -> None:
+    data = (
+        b'h1,h2,h3\n1,"a, b",x\n\n2,"multi\nline",y\n3,plain,z\n4,too,many,cells\n5,"""q""",w\n \n'
+    )
+    both = _split_both(tmp_path, data, 3)
+    assert both is not None
+    fast, slow = both
+    assert fast == slow
+    rows, rejects = fast  # type: ignore[misc]
+    assert [row[0] for row in rows] == [2, 4, 6, 8]
+    assert rows[1][1] == '2,"multi\nline",y'
+    assert rows[3][2:] == ("5", '"q"', "w")
+    assert [(line, reason) for line, reason, _ in rejects] == [
+        (3, "blank line"),
+        (7, "expected 3 cells, found 4"),
+    ]
