@@ -61,7 +61,7 @@ if [ "$INSTALLER" != uv ]; then
     with_pip
 elif find_uv; then
     say "installing idgraph and its dev tools (.[dev]), and pip, with uv"
-    if ! "$UV" pip install --python "$BIN/python" -e '.[dev]' pip; then
+    if ! "$UV" pip install --python "$BIN/python" --compile-bytecode -e '.[dev]' pip; then
         say "uv could not install them; falling back to pip"
         with_pip
     fi
@@ -69,4 +69,8 @@ else
     say "uv could not be installed; falling back to pip"
     with_pip
 fi
+# Bytecode now, not at each command's first import: where PYTHONDONTWRITEBYTECODE is set, as
+# on some CI machines, every command would otherwise compile idgraph and its libraries again.
+say "compiling idgraph's modules to bytecode"
+"$BIN/python" -m compileall -q -j 0 idgraph >/dev/null
 say "done in $(($(date +%s) - started)) s: $("$BIN/idgraph" --version)"

@@ -18,52 +18,75 @@ FloatArray = npt.NDArray[np.float64]
 STRING_METHODS = frozenset({"jaro_winkler", "levenshtein"})
 
 
+class FieldArrays:
+    """One view column made ready for scoring many pairs, each form built once and shared by
+    every comparison and rule that reads the column."""
+
+    def __init__(self, values: pl.Series) -> None:
+        self.values = values.cast(pl.Utf8)
+        self._texts: npt.NDArray[np.object_] | None = None
+        self._empty: npt.NDArray[np.bool_] | None = None
+        self._codes: dict[str, npt.NDArray[np.uint32]] = {}
+
+    @property
+    def texts(self) -> npt.NDArray[np.object_]:
+        """The values as Python strings (null as ""), for rapidfuzz."""
+        if self._texts is None:
+            self._texts = np.array(self.values.fill_null("").to_list(), dtype=object)
+        return self._texts
+
+    @property
+    def empty(self) -> npt.NDArray[np.bool_]:
+        if self._empty is None:
+            self._empty = (self.values.is_null() | (self.values == "")).to_numpy()
+        return self._empty
+
+    def codes(self, method: str) -> npt.NDArray[np.uint32]:
+        """An integer per distinct value (or metaphone code): equal codes, equal values."""
+        if method not in self._codes:
+            values = self.values.fill_null("")
+            if method == "phonetic":
+                values = per_distinct(values, jellyfish.metaphone)
+            self._codes[method] = values.cast(pl.Categorical).to_physical().to_numpy()
+        return self._codes[method]
+
+
 def pair_similarities(
     comparison: Comparison,
-    values: pl.Series,
+    field: FieldArrays,
     left: npt.NDArray[np.integer],
     right: npt.NDArray[np.integer],
-    texts: npt.NDArray[np.object_] | None = None,
     *,
     cutoff: float | None = None,
 ) -> FloatArray:
-    """`similarities` of the pairs (left[k], right[k]) of positions into `values`.
+    """Similarity in [0, 1] of the pairs (left[k], right[k]) of positions into the field;
+    an empty value on either side scores 0.
 
-    String scorers take Python strings: `texts` (the values as an object array, null as "")
-    lets several comparisons of one column share that conversion, and pairs pick their strings
-    by position without copying them. With `cutoff`, similarities below it may come back as 0
-    (the scorer stops early): for callers that only keep pairs at or above it.
+    With `cutoff`, string similarities below it may come back as 0 (the scorer stops early):
+    for callers that only keep pairs at or above it.
+
+    Examples:
+        >>> exact = Comparison(field="birth_date", method="exact")
+        >>> field = FieldArrays(pl.Series(["1980", "1980", None, "1981"]))
+        >>> pair_similarities(exact, field, np.array([0, 0, 2]), np.array([1, 3, 2]))
+        array([1., 0., 0.])
     """
+    missing = field.empty[left] | field.empty[right]
     if comparison.method in STRING_METHODS:
-        if texts is None:
-            texts = np.array(values.cast(pl.Utf8).fill_null("").to_list(), dtype=object)
-        empty = (values.is_null() | (values.cast(pl.Utf8) == "")).to_numpy()
-        missing = empty[left] | empty[right]
-        a, b = texts[left], texts[right]
         scorer = (
             JaroWinkler.normalized_similarity
             if comparison.method == "jaro_winkler"
             else Levenshtein.normalized_similarity
         )
-        scores = process.cpdist(a, b, scorer=scorer, workers=-1, score_cutoff=cutoff).astype(
-            np.float64
-        )
-        scores[missing] = 0.0
-        return scores
-    if comparison.method == "exact":
-        codes, empty = _codes(values.cast(pl.Utf8))
-        same: FloatArray = ((codes[left] == codes[right]) & ~empty[left]).astype(np.float64)
-        return same
-    return similarities(comparison, values.gather(left), values.gather(right))
-
-
-def _codes(
-    values: pl.Series,
-) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.bool_]]:
-    """An integer per distinct value (equal codes, equal values) and where values are empty."""
-    empty = (values.is_null() | (values == "")).to_numpy()
-    codes = values.fill_null("").rank("dense").cast(pl.Int64).to_numpy()
-    return codes, empty
+        texts = field.texts
+        scores = process.cpdist(
+            texts[left], texts[right], scorer=scorer, workers=-1, score_cutoff=cutoff
+        ).astype(np.float64)
+    else:
+        codes = field.codes(comparison.method)
+        scores = (codes[left] == codes[right]).astype(np.float64)
+    scores[missing] = 0.0
+    return scores
 
 
 def rounded(values: FloatArray, digits: int = 4) -> FloatArray:
@@ -82,44 +105,3 @@ def rounded(values: FloatArray, digits: int = 4) -> FloatArray:
     for i in near.tolist():
         out[i] = round(float(values[i]), digits)
     return out
-
-
-def similarities(comparison: Comparison, left: pl.Series, right: pl.Series) -> FloatArray:
-    """Similarity in [0, 1] for each aligned pair; an empty value on either side scores 0.
-
-    Examples:
-        >>> from idgraph.match.config import Comparison
-        >>> exact = Comparison(field="birth_date", method="exact")
-        >>> similarities(exact, pl.Series(["1980", "1980", None]), pl.Series(["1980", "1981", "x"]))
-        array([1., 0., 0.])
-    """
-    if left.len() != right.len():
-        raise ValueError("left and right must be aligned")
-    if left.len() == 0:
-        return np.zeros(0, dtype=np.float64)
-    left = left.cast(pl.Utf8).fill_null("")
-    right = right.cast(pl.Utf8).fill_null("")
-    missing = ((left == "") | (right == "")).to_numpy()
-    match comparison.method:
-        case "exact":
-            scores = (left == right).to_numpy().astype(np.float64)
-        case "phonetic":
-            codes_left = per_distinct(left, jellyfish.metaphone)
-            codes_right = per_distinct(right, jellyfish.metaphone)
-            scores = (codes_left == codes_right).to_numpy().astype(np.float64)
-        case "jaro_winkler":
-            scores = process.cpdist(
-                left.to_list(),
-                right.to_list(),
-                scorer=JaroWinkler.normalized_similarity,
-                workers=-1,
-            ).astype(np.float64)
-        case "levenshtein":
-            scores = process.cpdist(
-                left.to_list(),
-                right.to_list(),
-                scorer=Levenshtein.normalized_similarity,
-                workers=-1,
-            ).astype(np.float64)
-    scores[missing] = 0.0
-    return scores

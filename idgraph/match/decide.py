@@ -15,7 +15,13 @@ import numpy.typing as npt
 import polars as pl
 
 from idgraph.block.keys import BlockingStats, candidate_pairs
-from idgraph.match.comparisons import STRING_METHODS, FloatArray, pair_similarities, rounded
+from idgraph.match.comparisons import (
+    STRING_METHODS,
+    FieldArrays,
+    FloatArray,
+    pair_similarities,
+    rounded,
+)
 from idgraph.match.config import MatchConfig
 from idgraph.match.identity import identity_classes
 from idgraph.match.view import VIEW_FIELDS, match_view
@@ -277,9 +283,9 @@ def fuzzy_matches(
         Edges (record positions a < b by key order, rule, fields, score), best rule per pair
         (ties: the first rule), strongest first; and the number of pairs compared.
     """
-    found: list[pl.DataFrame] = []
+    found: list[tuple[npt.NDArray[np.integer], npt.NDArray[np.integer], FloatArray, int]] = []
     compared = 0
-    texts: dict[str, npt.NDArray[np.object_]] = {}
+    fields: dict[str, FieldArrays] = {}
     for order, rule in enumerate(config.fuzzy):
         pairs, rule_stats = candidate_pairs(
             view, rule, max_block_size=config.max_block_size, sizes=block_sizes
@@ -299,20 +305,13 @@ def fuzzy_matches(
             range(len(rule.compare)), key=lambda p: rule.compare[p].method in STRING_METHODS
         ):
             comparison = rule.compare[position]
-            column = view[comparison.field]
-            strings = None
-            if comparison.method in STRING_METHODS:
-                if comparison.field not in texts:
-                    texts[comparison.field] = np.array(
-                        column.cast(pl.Utf8).fill_null("").to_list(), dtype=object
-                    )
-                strings = texts[comparison.field]
+            if comparison.field not in fields:
+                fields[comparison.field] = FieldArrays(view[comparison.field])
             found_scores = pair_similarities(
                 comparison,
-                column,
+                fields[comparison.field],
                 left[chosen],
                 right[chosen],
-                strings,
                 cutoff=comparison.threshold,
             )
             keep = found_scores >= comparison.threshold
@@ -326,39 +325,33 @@ def fuzzy_matches(
         total = np.zeros(len(chosen), dtype=np.float64)
         for position in range(len(rule.compare)):
             total += scores[position]
-        means = rounded(total / len(rule.compare), 4)
-        found.append(
-            pl.DataFrame(
-                {
-                    "a": left[chosen],
-                    "b": right[chosen],
-                    "rule": [rule.name] * len(chosen),
-                    "fields": [",".join(c.field for c in rule.compare)] * len(chosen),
-                    "score": means,
-                    "_order": [order] * len(chosen),
-                },
-                schema_overrides={"a": pl.UInt32, "b": pl.UInt32, "score": pl.Float64},
-            )
-        )
+        found.append((left[chosen], right[chosen], rounded(total / len(rule.compare), 4), order))
     if not found:
         return _empty_edges(), compared
-    every = pl.concat(found)
-    a = every["a"].to_numpy().astype(np.int64)
-    b = every["b"].to_numpy().astype(np.int64)
-    score = every["score"].to_numpy()
-    rules = every["_order"].to_numpy()
+    a = np.concatenate([f[0] for f in found]).astype(np.int64)
+    b = np.concatenate([f[1] for f in found]).astype(np.int64)
+    score = np.concatenate([f[2] for f in found])
+    rules = np.concatenate([np.full(len(f[0]), f[3], dtype=np.int64) for f in found])
     pair = (a << 32) | b
     # Per pair the best score, the first rule on a tie; then strongest first, by pair.
     by_pair = np.lexsort((rules, -score, pair))
     first = by_pair[np.r_[True, pair[by_pair][1:] != pair[by_pair][:-1]]]
     ranked = first[np.lexsort((b[first], a[first], -score[first]))]
-    best = every[ranked.tolist()].select(
-        "a",
-        "b",
-        "rule",
-        "fields",
-        "score",
-        pl.lit(FUZZY, dtype=pl.Int8).alias("class"),
+    chosen_rules = pl.Series(rules[ranked])
+    names = pl.Series([rule.name for rule in config.fuzzy], dtype=pl.Utf8)
+    compared_fields = pl.Series(
+        [",".join(c.field for c in rule.compare) for rule in config.fuzzy], dtype=pl.Utf8
+    )
+    best = pl.DataFrame(
+        {
+            "a": a[ranked],
+            "b": b[ranked],
+            "rule": names.gather(chosen_rules),
+            "fields": compared_fields.gather(chosen_rules),
+            "score": score[ranked],
+            "class": np.full(len(ranked), FUZZY, dtype=np.int8),
+        },
+        schema_overrides={"a": pl.UInt32, "b": pl.UInt32, "score": pl.Float64},
     )
     return best, compared
 
