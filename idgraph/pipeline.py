@@ -211,6 +211,7 @@ def run_ingest(
             overrides=overrides,
             progress=step,
             full=full,
+            consume=True,
         )
     report = report.model_copy(update={"timings": [reading, *report.timings]})
     return report.model_copy(
@@ -235,6 +236,7 @@ def ingest_batches(
     erase: Collection[str] = (),
     remember: Sequence[tuple[str, str, int]] = (),
     summary: bool = True,
+    consume: bool = False,
 ) -> IngestReport:
     """Resolve already-read batches into an open store, in one transaction.
 
@@ -251,6 +253,9 @@ def ingest_batches(
             written in the same transaction as the erasure.
         summary: count customers and cluster sizes over the whole store for the report
             (one scan of the customers); without it they cover the touched customers only.
+        consume: empty each batch's frames once they are folded (their counts stay), so a
+            big one-shot ingest does not hold its input twice; the service keeps them, to
+            retry a failed group of calls one call at a time.
     """
     started = time.perf_counter()
     step = progress or (lambda _stage, _done, _total: None)
@@ -262,6 +267,9 @@ def ingest_batches(
     overrides = overrides or Overrides()
     with timer.stage("fold"):
         batch = fold(batches)
+        if consume:
+            for source in batches:
+                source.release()
     with timer.stage("state"):
         mirror = open_mirror(graph, config)
         stored_events = _stored_events(mirror, batch)
@@ -303,6 +311,10 @@ def ingest_batches(
         version = new_version()
         with timer.stage("mirror"):
             staged = mirror.write(plan.state, version)
+        # What resolving needed is not needed to write: free it before the store's own buffers
+        # grow, which is where a big run peaks.
+        plan.state = None
+        del batch, snapshot, scope
         with timer.stage("write"):
             before = memberships_of(graph, plan.retired_customers)
             graph.apply(plan, version=version)

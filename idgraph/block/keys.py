@@ -64,7 +64,8 @@ def stored_block_key(rule: FuzzyRule, key: str) -> str:
 
 
 def record_blocks(view: pl.DataFrame, rules: Sequence[FuzzyRule]) -> pl.DataFrame:
-    """Every (record key, stored block key) the records are in, over all rules."""
+    """Every (record key, stored block key) the records are in, over all rules: one row per
+    record and rule at most, as the view holds each record once."""
     parts = []
     for rule in rules:
         keys = block_key_column(view, rule.block_on)
@@ -75,7 +76,7 @@ def record_blocks(view: pl.DataFrame, rules: Sequence[FuzzyRule]) -> pl.DataFram
         )
     if not parts:
         return pl.DataFrame(schema={"record": pl.Utf8, "block": pl.Utf8})
-    return pl.concat(parts).unique()
+    return pl.concat(parts)
 
 
 @dataclass(frozen=True, slots=True)

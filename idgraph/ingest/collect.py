@@ -45,6 +45,12 @@ class SourceBatch:
         """The source name the file's records and events carry."""
         return self.counts.source
 
+    def release(self) -> None:
+        """Drop the frames, keep the counts: for a caller done with the rows."""
+        blank = SourceBatch.empty(self.counts)
+        self.sightings, self.traits, self.events = blank.sightings, blank.traits, blank.events
+        self.event_properties, self.links = blank.event_properties, blank.links
+
     @classmethod
     def empty(cls, counts: FileCounts) -> SourceBatch:
         return cls(

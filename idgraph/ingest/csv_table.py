@@ -473,11 +473,25 @@ def _missing(column: str, what: str, values: pl.Series, reason: str) -> pl.Serie
 
 
 def _json_texts(values: pl.Series) -> pl.Series:
-    """Typed values as the JSON text of each scalar (what `TRAITS.value` holds)."""
-    return pl.Series(
-        [None if v is None else orjson.dumps(v).decode() for v in values.to_list()],
-        dtype=pl.Utf8,
-    )
+    """Typed values as the JSON text of each scalar (what `TRAITS.value` holds), null where
+    the value is; Polars' encoder writes what orjson writes for strings, finite floats and
+    booleans, without a Python string per value.
+
+    Examples:
+        >>> _json_texts(pl.Series(["Roma", None])).to_list()
+        ['"Roma"', None]
+        >>> _json_texts(pl.Series([12.0, 0.1])).to_list()
+        ['12.0', '0.1']
+    """
+    encoded = pl.select(
+        pl.when(pl.lit(values).is_not_null()).then(
+            pl.struct(pl.lit(values).alias("v"))
+            .struct.json_encode()
+            .str.strip_prefix('{"v":')
+            .str.strip_suffix("}")
+        )
+    ).to_series()
+    return encoded.alias(values.name)
 
 
 def read_table(

@@ -329,3 +329,22 @@ def test_fast_split_is_taken_for_plain_and_quoted_rows(tmp_path: Path) -> None:
         (3, "blank line"),
         (7, "expected 3 cells, found 4"),
     ]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    texts=st.lists(st.one_of(st.none(), st.text()), max_size=20),
+    numbers=st.lists(
+        st.one_of(st.none(), st.floats(allow_nan=False, allow_infinity=False)), max_size=20
+    ),
+    flags=st.lists(st.one_of(st.none(), st.booleans()), max_size=5),
+)
+def test_trait_json_texts_are_what_orjson_writes(
+    texts: list[str | None], numbers: list[float | None], flags: list[bool | None]
+) -> None:
+    import orjson
+    import polars as pl
+
+    for values, dtype in ((texts, pl.Utf8), (numbers, pl.Float64), (flags, pl.Boolean)):
+        expected = [None if v is None else orjson.dumps(v).decode() for v in values]
+        assert csv_table._json_texts(pl.Series(values, dtype=dtype)).to_list() == expected
