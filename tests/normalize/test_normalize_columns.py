@@ -786,3 +786,22 @@ def test_docstring_examples(module):
     result = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0
     assert result.failed == 0
+
+
+def test_phone_plans_read_back_from_the_cache_equal_the_computed_ones(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from idgraph.normalize._columnar import phone
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    phone._plans.cache_clear()
+    computed = phone._plans()
+    cache = phone.plans_cache_file()
+    assert cache.is_file() and str(cache).startswith(str(tmp_path))
+    phone._plans.cache_clear()
+    assert phone._plans() == computed
+    assert computed[39].code == 39 and computed[1].lengths  # Italy's and NANP's plans exist
+    cache.write_text("[[39, not json", encoding="utf-8")
+    phone._plans.cache_clear()
+    assert phone._plans() == computed  # a damaged cache is computed again
+    phone._plans.cache_clear()

@@ -23,9 +23,13 @@ would change) is left to `normalize_phone`.
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
 import re
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from functools import lru_cache
+from pathlib import Path
 
 import phonenumbers
 import polars as pl
@@ -133,13 +137,46 @@ class _Tables:
     may_strip: str
 
 
+def plans_cache_file() -> Path:
+    """Where the plans are kept between runs: in the user's cache folder, named for the
+    metadata, Polars (which vouches for the patterns) and this module's code."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache")
+    stamp = hashlib.sha1(
+        f"{phonenumbers.__version__}|{pl.__version__}|".encode() + Path(__file__).read_bytes()
+    ).hexdigest()[:16]
+    return Path(base) / "idgraph" / f"phone-plans-{stamp}.json"
+
+
 @lru_cache(maxsize=1)
-def _tables() -> _Tables:
+def _plans() -> dict[int, _Plan]:
+    """Every calling code's plan. Reading the metadata of ~240 codes and vouching for their
+    patterns takes most of a second, as much as normalizing 100k phones: it is done once per
+    machine and version, then read back from the cache file (a missing, unreadable or
+    unwritable cache only costs that second)."""
+    path = plans_cache_file()
+    try:
+        rows = json.loads(path.read_text(encoding="utf-8"))
+        return {row[0]: _Plan(row[0], tuple(row[1]), row[2], row[3], row[4]) for row in rows}
+    except (OSError, ValueError, TypeError, IndexError, KeyError):
+        pass
     plans = {
         code: plan
         for code in sorted(phonenumbers.COUNTRY_CODE_TO_REGION_CODE)
         if (plan := _plan(code)) is not None
     }
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        partial.write_text(json.dumps([astuple(p) for p in plans.values()]), encoding="utf-8")
+        partial.replace(path)
+    except OSError:
+        pass
+    return plans
+
+
+@lru_cache(maxsize=1)
+def _tables() -> _Tables:
+    plans = _plans()
     code_length = [0] * 1000
     for first3 in range(100, 1000):
         for size in (1, 2, 3):
