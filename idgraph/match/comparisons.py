@@ -11,7 +11,6 @@ from rapidfuzz import process
 from rapidfuzz.distance import JaroWinkler, Levenshtein
 
 from idgraph.match.config import Comparison
-from idgraph.match.view import per_distinct
 
 FloatArray = npt.NDArray[np.float64]
 #: Methods scored by rapidfuzz on Python strings (the costly ones).
@@ -24,16 +23,19 @@ class FieldArrays:
 
     def __init__(self, values: pl.Series) -> None:
         self.values = values.cast(pl.Utf8)
-        self._texts: npt.NDArray[np.object_] | None = None
+        self._distinct: tuple[npt.NDArray[np.int64], npt.NDArray[np.object_]] | None = None
         self._empty: npt.NDArray[np.bool_] | None = None
-        self._codes: dict[str, npt.NDArray[np.uint32]] = {}
+        self._codes: dict[str, npt.NDArray[np.int64]] = {}
 
     @property
-    def texts(self) -> npt.NDArray[np.object_]:
-        """The values as Python strings (null as ""), for rapidfuzz."""
-        if self._texts is None:
-            self._texts = np.array(self.values.fill_null("").to_list(), dtype=object)
-        return self._texts
+    def distinct(self) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.object_]]:
+        """Per row the index of its value among the distinct values, and those values as
+        Python strings (null as ""), for rapidfuzz: a pair of values is scored once however
+        many record pairs share it."""
+        if self._distinct is None:
+            codes, values = _dense(self.values.fill_null(""))
+            self._distinct = (codes, np.array(values.to_list(), dtype=object))
+        return self._distinct
 
     @property
     def empty(self) -> npt.NDArray[np.bool_]:
@@ -41,14 +43,28 @@ class FieldArrays:
             self._empty = (self.values.is_null() | (self.values == "")).to_numpy()
         return self._empty
 
-    def codes(self, method: str) -> npt.NDArray[np.uint32]:
+    def codes(self, method: str) -> npt.NDArray[np.int64]:
         """An integer per distinct value (or metaphone code): equal codes, equal values."""
         if method not in self._codes:
-            values = self.values.fill_null("")
+            codes, texts = self.distinct
             if method == "phonetic":
-                values = per_distinct(values, jellyfish.metaphone)
-            self._codes[method] = values.cast(pl.Categorical).to_physical().to_numpy()
+                metaphones = [jellyfish.metaphone(text) for text in texts]
+                sounds, _ = _dense(pl.Series(metaphones, dtype=pl.Utf8))
+                codes = sounds[codes]
+            self._codes[method] = codes
         return self._codes[method]
+
+
+def _dense(values: pl.Series) -> tuple[npt.NDArray[np.int64], pl.Series]:
+    """Per value its index among the distinct values, and the distinct values (a hash join:
+    a sort of a million strings costs several times more)."""
+    distinct = values.unique().rename("v")
+    index = (
+        values.rename("v")
+        .to_frame()
+        .join(distinct.to_frame().with_row_index("i"), on="v", how="left", maintain_order="left")
+    )
+    return index["i"].cast(pl.Int64).to_numpy(), distinct
 
 
 def pair_similarities(
@@ -78,10 +94,24 @@ def pair_similarities(
             if comparison.method == "jaro_winkler"
             else Levenshtein.normalized_similarity
         )
-        texts = field.texts
-        scores = process.cpdist(
-            texts[left], texts[right], scorer=scorer, workers=-1, score_cutoff=cutoff
-        ).astype(np.float64)
+        codes, texts = field.distinct
+        value_left, value_right = codes[left], codes[right]
+        # Equal values score 1; each other pair of distinct values is scored once.
+        scores = np.ones(len(left), dtype=np.float64)
+        differ = np.flatnonzero(value_left != value_right)
+        if len(differ):
+            width = np.int64(len(texts))
+            pair_keys, back = np.unique(
+                value_left[differ] * width + value_right[differ], return_inverse=True
+            )
+            scored = process.cpdist(
+                texts[pair_keys // width],
+                texts[pair_keys % width],
+                scorer=scorer,
+                workers=-1,
+                score_cutoff=cutoff,
+            ).astype(np.float64)
+            scores[differ] = scored[back.ravel()]
     else:
         codes = field.codes(comparison.method)
         scores = (codes[left] == codes[right]).astype(np.float64)

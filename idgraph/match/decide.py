@@ -333,10 +333,13 @@ def fuzzy_matches(
     score = np.concatenate([f[2] for f in found])
     rules = np.concatenate([np.full(len(f[0]), f[3], dtype=np.int64) for f in found])
     pair = (a << 32) | b
-    # Per pair the best score, the first rule on a tie; then strongest first, by pair.
-    by_pair = np.lexsort((rules, -score, pair))
-    first = by_pair[np.r_[True, pair[by_pair][1:] != pair[by_pair][:-1]]]
-    ranked = first[np.lexsort((b[first], a[first], -score[first]))]
+    # Per pair the best score, the first rule on a tie; then strongest first, by pair. Scores
+    # have four decimals, so (weakness, rule) fits one integer and two sorts do.
+    weakness = 10_000 - np.rint(score * 10_000).astype(np.int64)
+    by_quality = np.argsort(weakness * len(config.fuzzy) + rules, kind="stable")
+    _, first_at = np.unique(pair[by_quality], return_index=True)
+    first = by_quality[first_at]
+    ranked = first[np.lexsort((pair[first], weakness[first]))]
     chosen_rules = pl.Series(rules[ranked])
     names = pl.Series([rule.name for rule in config.fuzzy], dtype=pl.Utf8)
     compared_fields = pl.Series(
