@@ -17,7 +17,7 @@ import polars as pl
 import pytest
 
 import idgraph.store.ladybug as ladybug_store
-from idgraph.errors import ConfigError, StoreError
+from idgraph.errors import ConfigError, StoreError, StoreUnavailable
 from idgraph.match.config import load_match_config
 from idgraph.normalize.record import NormalizeOptions
 from idgraph.pipeline import run_ingest
@@ -163,3 +163,55 @@ def test_checkpoint_threshold_comes_from_the_environment(
     monkeypatch.setenv("IDGRAPH_CHECKPOINT_MB", "lots")
     with pytest.raises(ConfigError, match="IDGRAPH_CHECKPOINT_MB='lots'"):
         LadybugStore(tmp_path / "other.db")
+
+
+def test_a_failed_first_load_leaves_an_empty_store(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A first load commits table by table; when it fails, what it wrote goes again."""
+    store = tmp_path / "idgraph.db"
+
+    def broken(self: LadybugStore, plan: WritePlan) -> None:
+        raise RuntimeError("disk on fire")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(LadybugStore, "_write_ids", broken)
+        with pytest.raises(StoreError, match="disk on fire"):
+            _ingest_file_by_file(store)
+    counts = _dump(store)["counts"]
+    assert sum(n for table, n in counts.items() if table != "Meta") == 0
+    with LadybugStore(store, read_only=True) as graph:
+        assert graph.state_version() == ""
+
+    clean = tmp_path / "clean" / "idgraph.db"
+    clean.parent.mkdir()
+    _ingest_file_by_file(clean)
+    _ingest_file_by_file(store)
+    assert _dump(store) == _dump(clean)
+
+
+def test_a_first_load_killed_midway_is_cleared_at_the_next_open(tmp_path: Path) -> None:
+    killed = tmp_path / "killed" / "idgraph.db"
+    killed.parent.mkdir()
+    script = textwrap.dedent(
+        f"""
+        import os, sys
+        sys.path.insert(0, {str(Path(__file__).resolve().parents[2])!r})
+        from idgraph.store.ladybug import LadybugStore
+        from tests.store.test_ladybug_writes import _ingest_file_by_file
+        LadybugStore._write_ids = lambda self, plan: os._exit(3)
+        _ingest_file_by_file(__import__("pathlib").Path({str(killed)!r}))
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", script], timeout=300)
+    assert done.returncode == 3
+    with pytest.raises(StoreUnavailable, match=r"first load .* did not finish"):
+        LadybugStore(killed, read_only=True)
+    with LadybugStore(killed, read_only=False) as graph:
+        assert graph.query("n", "MATCH (r:Record) RETURN count(r) AS n")[0]["n"] == 0
+
+    clean = tmp_path / "clean" / "idgraph.db"
+    clean.parent.mkdir()
+    _ingest_file_by_file(clean)
+    _ingest_file_by_file(killed)
+    assert _dump(killed) == _dump(clean)
