@@ -63,6 +63,10 @@ class FileReport(BaseModel):
     read: int
     ingested: int
     rejected: int
+    #: Why the file had no line to read ("empty file (0 bytes)", "binary file (gzip data)...").
+    note: str | None = None
+    #: True when the file was refused whole (binary); the other files were still ingested.
+    refused: bool = False
 
 
 class IngestReport(BaseModel):
@@ -361,6 +365,8 @@ def ingest_batches(
                 read=b.counts.read,
                 ingested=b.counts.ingested,
                 rejected=b.counts.rejected,
+                note=b.counts.note,
+                refused=b.counts.refused,
             )
             for b in batches
         ],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import gzip
 import io
 from pathlib import Path
 
@@ -70,6 +71,45 @@ def test_export_clusters_matches_truth_keys(cli_store: Path, tmp_path: Path) -> 
     assert stdout.output.splitlines()[0] == "record_key,customer_id"
 
 
+def test_binary_lines_and_files_leave_the_rest_ingested_and_the_summary_printed(
+    tmp_path: Path,
+) -> None:
+    """Issue 21: one NUL line no longer refuses its file; a gzip file is refused alone; an
+    escaped NUL in an id is a reject, so no export holds one; CSV exports end lines in \\n."""
+    calls = [
+        b'{"type":"identify","userId":"u%d","timestamp":"2024-05-04T10:00:00Z",'
+        b'"traits":{"email":"p%d@shop.it"}}' % (n, n)
+        for n in range(1, 20)
+    ]
+    lines = [*calls[:23], b'{"type":"identify","userId":"x\x00y"}']
+    lines.insert(7, b'{"type":"identify","userId":"bad\\u0000id"}')
+    events = tmp_path / "events.jsonl"
+    events.write_bytes(b"\n".join(lines) + b"\n")
+    empty = tmp_path / "empty.jsonl"
+    empty.write_bytes(b"")
+    zipped = tmp_path / "zipped.jsonl"
+    zipped.write_bytes(gzip.compress(b"\n".join(calls)))
+    store, rejects = tmp_path / "db", tmp_path / "rejects.jsonl"
+    inputs = [str(events), str(empty), str(zipped)]
+    result = runner.invoke(
+        app,
+        ["ingest", *inputs, "--store", str(store), "--rejects", str(rejects), "--as-of", AS_OF],
+    )
+    assert result.exit_code == 2, result.output
+    assert "ingest summary" in result.output
+    assert "refused, binary file (gzip data)" in " ".join(result.output.split())
+    reasons = {r["line"]: r["reason"] for r in map(orjson.loads, rejects.read_bytes().splitlines())}
+    assert reasons[21] == "binary data: NUL byte at byte 31"
+    assert reasons[8].startswith("userId holds a control character")
+    assert len(reasons) == 2
+
+    exported = runner.invoke(app, ["export", "clusters", "--store", str(store)])
+    assert exported.exit_code == 0, exported.output
+    text = exported.stdout_bytes
+    assert b"\0" not in text and b"\r" not in text
+    assert text.count(b"\n") == 1 + 19
+
+
 def _run_lapsed(store: Path, *options: str) -> Result:
     segment = FIXTURES / "segments" / "lapsed_high_spenders.yaml"
     return runner.invoke(
@@ -122,6 +162,7 @@ def test_bad_input_is_one_clear_line(tmp_path: Path) -> None:
     result = runner.invoke(app, ["ingest", str(garbage), "--store", str(tmp_path / "s.db")])
     assert result.exit_code == 2
     assert "garbage.jsonl" in result.output and "binary" in result.output
+    assert "ingest summary" in result.output
     assert "Traceback" not in result.output
 
 

@@ -143,7 +143,9 @@ def _rows_as(fmt: str, columns: list[str], rows: list[dict[str, Any]], title: st
         return orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode() + "\n"
     if fmt == "csv":
         buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore")
+        writer = csv.DictWriter(
+            buffer, fieldnames=columns, extrasaction="ignore", lineterminator="\n"
+        )
         writer.writeheader()
         writer.writerows(rows)
         return buffer.getvalue()

@@ -109,8 +109,10 @@ def ingest(
     """Ingest files, resolve identities and store unified customers.
 
     Every input line ends either ingested or in the rejects file; the summary shows
-    read = ingested + rejected per file. Ingesting the same files again adds nothing.
-    Ingest is incremental: only the stored customers the new records may join (found
+    read = ingested + rejected per file. A line holding binary data (a NUL byte) is one
+    reject; an empty file reads as no lines; a wholly binary file (gzip, zip, images, ...)
+    is refused alone: the others are ingested, the summary names it and the exit code is 2.
+    Ingesting the same files again adds nothing. Ingest is incremental: only the stored customers the new records may join (found
     through shared identifiers and blocking keys) are re-resolved, and their computed
     traits (--traits) recomputed as of --as-of; customer ids stay stable (merges keep
     the oldest id, see `idgraph history`). --full re-resolves everything.
@@ -174,8 +176,12 @@ def ingest(
     summary.add_column("source", overflow="fold")
     for column in ("read", "ingested", "rejected"):
         summary.add_column(column, justify="right", no_wrap=True)
+    notes = any(f.note for f in report.files)
+    if notes:
+        summary.add_column("note", overflow="fold")
     for f in report.files:
-        summary.add_row(f.path, f.source, str(f.read), str(f.ingested), str(f.rejected))
+        note = [("refused: " if f.refused else "") + (f.note or "")] if notes else []
+        summary.add_row(f.path, f.source, str(f.read), str(f.ingested), str(f.rejected), *note)
     summary.add_row(
         "total", "", str(report.read), str(report.ingested), str(report.rejected), style="bold"
     )
@@ -224,6 +230,11 @@ def ingest(
     out.print(
         f"done in {report.seconds:.2f}s" + (" (dry run: nothing written)" if report.dry_run else "")
     )
+    refused = [f for f in report.files if f.refused]
+    for f in refused:
+        console.print(f"[red]error:[/] {f.path}: refused, {f.note}", highlight=False)
+    if refused:
+        raise typer.Exit(2)  # bad input, as for any input error; the other files are stored
 
 
 def _print_timings(report: IngestReport) -> None:

@@ -1,7 +1,9 @@
 """Read a run's input files, each into one `SourceBatch`, choosing the reader by suffix.
 
-Every file is checked (readable, not empty, not binary, mapping found, CSV header complete)
-before the first one is read, so a whole-file problem stops the run before anything is stored.
+Every file is checked (readable, mapping found, CSV header complete) before the first one is
+read, so such a whole-file problem stops the run before anything is stored. An empty file
+is read as one without lines, and a wholly binary one is refused alone: the run goes on with
+the other files and its summary names the refused one (`FileCounts.refused`).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from idgraph.ingest.csv_table import check_table, read_table
 from idgraph.ingest.jsonl_events import read_events
 from idgraph.ingest.lines import DEFAULT_MAX_LINE_BYTES, check_file
 from idgraph.ingest.mapping import SourceMapping, load_mapping, sidecar_path
-from idgraph.ingest.rejects import RejectsWriter
+from idgraph.ingest.rejects import FileCounts, RejectsWriter
 from idgraph.normalize.record import NormalizeOptions
 
 __all__ = [
@@ -37,8 +39,10 @@ TABLE_SUFFIXES = (".csv",)
 @dataclass(frozen=True, slots=True)
 class _Plan:
     path: Path
-    reader: Literal["events", "table"]
+    reader: Literal["events", "table", "none"]
     mapping: SourceMapping
+    #: Why a file has no line to read ("empty file ...", "binary file ...").
+    note: str | None = None
 
 
 def _given(path: Path, mappings: Mapping[Path, SourceMapping]) -> SourceMapping | None:
@@ -55,9 +59,13 @@ def _plan(path: Path, mappings: Mapping[Path, SourceMapping], max_line_bytes: in
         raise InputError(
             f"unsupported file type {suffix or '(no suffix)'!r}; accepted: {accepted}", path=path
         )
-    check_file(path)
+    note = check_file(path)
     sidecar = sidecar_path(path)
     mapping = _given(path, mappings)
+    if note is not None:
+        if mapping is None and sidecar.is_file():
+            mapping = load_mapping(sidecar, stream=suffix in EVENT_SUFFIXES)
+        return _Plan(path, "none", mapping or SourceMapping(), note)
     if suffix in EVENT_SUFFIXES:
         if mapping is None:
             mapping = load_mapping(sidecar, stream=True) if sidecar.is_file() else SourceMapping()
@@ -127,7 +135,17 @@ def _read_all(
     plans: list[_Plan], options: NormalizeOptions, rejects: RejectsWriter, max_line_bytes: int
 ) -> Iterator[SourceBatch]:
     for plan in plans:
-        if plan.reader == "table":
+        if plan.reader == "none":
+            note = plan.note or ""
+            yield SourceBatch.empty(
+                FileCounts(
+                    str(plan.path),
+                    plan.mapping.source_name(plan.path),
+                    note=note,
+                    refused=note.startswith("binary"),
+                )
+            )
+        elif plan.reader == "table":
             yield read_table(
                 plan.path,
                 mapping=plan.mapping,
@@ -167,8 +185,9 @@ def read_inputs(
         One batch per path, in order; each batch's counts reconcile.
 
     Raises:
-        InputError: a file is missing, unreadable, empty, binary, of an unknown type, has no
-            mapping, or lacks a mapped column; nothing has been read when this is raised.
+        InputError: a file is missing, unreadable, of an unknown type, has no mapping, or
+            lacks a mapped column; nothing has been read when this is raised. (An empty or
+            binary file is no error: its batch is empty and its counts say why.)
         ConfigError: a mapping file is invalid (every problem listed).
     """
     return list(

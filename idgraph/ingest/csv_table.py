@@ -26,10 +26,13 @@ from idgraph.frames import EVENT_PROPERTIES, FIELDS, RAW_ID_KINDS, SIGHTINGS, TR
 from idgraph.ingest.cells import parse_typed, parse_whens
 from idgraph.ingest.collect import BatchBuilder, SourceBatch
 from idgraph.ingest.lines import (
+    CONTROL_CHARACTERS,
+    CONTROL_IN_ID,
     DEFAULT_MAX_LINE_BYTES,
     RawLine,
     decode_line,
     file_mtime_ms,
+    nul_problem,
     read_lines,
     utf8_problem,
 )
@@ -240,6 +243,10 @@ class _SlowFeed:
                     total_bytes=line.size,
                 )
                 continue
+            binary = nul_problem(line.data)
+            if binary:
+                self._builder.reject(line.number, binary, raw=line.data)
+                continue
             try:
                 text = decode_line(line)
             except UnicodeDecodeError as exc:
@@ -324,6 +331,8 @@ def _split_fast(
     """
     rejected: list[tuple[int, str, str]] = []
     body = lines.slice(1)
+    if body.str.contains("\x00", literal=True).any():
+        return None  # binary lines: rejected one by one on the line-by-line path
     total = body.len()
     blank = body.str.contains(r"^[ \t\x0b\x0c\r]*$").to_numpy()
     tricky = body.str.contains('["\\r\\x00]', literal=False).to_numpy() & ~blank
@@ -472,6 +481,15 @@ def _missing(column: str, what: str, values: pl.Series, reason: str) -> pl.Serie
     return pl.select(pl.when(pl.lit(values).is_null()).then(pl.lit(text))).to_series()
 
 
+def _control_characters(column: str, what: str, values: pl.Series) -> pl.Series:
+    """A reason where an id holds a control character: it would end up in record keys and
+    in every export (a NUL in a CSV, a line break in a key)."""
+    text = f"column '{column}' ({what}): {CONTROL_IN_ID}"
+    return pl.select(
+        pl.when(pl.lit(values).str.contains(CONTROL_CHARACTERS)).then(pl.lit(text))
+    ).to_series()
+
+
 def _json_texts(values: pl.Series) -> pl.Series:
     """Typed values as the JSON text of each scalar (what `TRAITS.value` holds), null where
     the value is; Polars' encoder writes what orjson writes for strings, finite floats and
@@ -571,6 +589,7 @@ class _Table:
         assert mapping.id is not None
         source_id = self.cell(mapping.id)
         self.problems.add(mapping.id, _missing(mapping.id, "id", source_id, "missing id"))
+        self.problems.add(mapping.id, _control_characters(mapping.id, "id", source_id))
         traits = {name: (self.typed(spec), spec.type) for name, spec in mapping.traits.items()}
         event_ts = self.event_time()
         ts = (

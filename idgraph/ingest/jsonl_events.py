@@ -33,9 +33,12 @@ from idgraph.frames import (
 from idgraph.ingest.cells import ISO_TIMESTAMP, parse_timestamps
 from idgraph.ingest.collect import BatchBuilder, RawText, SourceBatch
 from idgraph.ingest.lines import (
+    CONTROL_CHARACTERS,
+    CONTROL_IN_ID,
     DEFAULT_MAX_LINE_BYTES,
     RawLine,
     decode_line,
+    nul_problem,
     read_lines,
     utf8_problem,
 )
@@ -98,6 +101,18 @@ def snake_case(name: str) -> str:
     name = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1_\2", name)
     name = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name)
     return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
+
+
+_CONTROL = re.compile(CONTROL_CHARACTERS)
+
+
+def _id(value: Any, name: str) -> str | None:
+    """An id (user, anonymous, device, message): `_scalar_id`, refusing control characters,
+    which would reach record keys and every export."""
+    text = _scalar_id(value, name)
+    if text is not None and _CONTROL.search(text):
+        raise _Bad(f"{name} {CONTROL_IN_ID}", name)
+    return text
 
 
 def _scalar_id(value: Any, name: str) -> str | None:
@@ -331,8 +346,8 @@ class _EventReader:
             raise _Bad(
                 f"unknown type {call_type!r}; expected one of {', '.join(CALL_TYPES)}", "type"
             )
-        user_id = _scalar_id(call.get("userId"), "userId")
-        anonymous_id = _scalar_id(call.get("anonymousId"), "anonymousId")
+        user_id = _id(call.get("userId"), "userId")
+        anonymous_id = _id(call.get("anonymousId"), "anonymousId")
         ts = self.timestamp(call, line)
         if kind == "alias":
             self.alias(call, user_id, ts, line)
@@ -353,9 +368,7 @@ class _EventReader:
         ids: dict[str, str] = {}
         if anonymous_id is not None:
             ids["anonymous_id"] = anonymous_id
-        device_id = _scalar_id(
-            _object(context, "device", "context.device").get("id"), "context.device.id"
-        )
+        device_id = _id(_object(context, "device", "context.device").get("id"), "context.device.id")
         if device_id is not None:
             ids["device_id"] = device_id
         columns = self.columns
@@ -413,7 +426,7 @@ class _EventReader:
                 for extra in _PAGE_CONTEXT_KEYS:
                     if page.get(extra) is not None:
                         properties.setdefault(extra, page[extra])
-        message_id = _scalar_id(call.get("messageId"), "messageId")
+        message_id = _id(call.get("messageId"), "messageId")
         if message_id is None:
             canonical = orjson.dumps(call, option=orjson.OPT_SORT_KEYS)
             message_id = hashlib.sha1(canonical).hexdigest()[:20]
@@ -428,7 +441,7 @@ class _EventReader:
         anonymous id: it joins the visitor's records through the anonymous id, or the earlier
         login's through the user id, whichever arrives, in any order.
         """
-        previous_id = _scalar_id(call.get("previousId"), "previousId")
+        previous_id = _id(call.get("previousId"), "previousId")
         if previous_id is None:
             raise _Bad("alias call without previousId", "previousId")
         if user_id is None:
@@ -556,6 +569,10 @@ def read_events(
                 raw=line.data,
                 total_bytes=line.size,
             )
+            continue
+        binary = nul_problem(line.data)
+        if binary:
+            builder.reject(line.number, binary, raw=line.data)
             continue
         try:
             reader.parse(decode_line(line), line.number)

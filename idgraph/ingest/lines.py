@@ -117,12 +117,45 @@ def _split_blocks(f: BinaryIO, limit: int) -> Iterator[RawLine]:
             yield RawLine(number, head, size, False, offset)
 
 
-def check_file(path: Path) -> None:
-    """Refuse a file that cannot hold any data line, before anything is read from it.
+#: Leading bytes of binary formats people export by mistake, and what they are.
+_MAGIC: tuple[tuple[bytes, str], ...] = (
+    (b"\x1f\x8b", "gzip data"),
+    (b"PK\x03\x04", "a zip archive (or an .xlsx workbook)"),
+    (b"\xd0\xcf\x11\xe0", "an old Office document (.xls, .doc)"),
+    (b"\x89PNG", "a PNG image"),
+    (b"\xff\xd8\xff", "a JPEG image"),
+    (b"GIF8", "a GIF image"),
+    (b"%PDF", "a PDF document"),
+    (b"PAR1", "a Parquet file"),
+    (b"SQLite format 3\x00", "an SQLite database"),
+    (b"\x28\xb5\x2f\xfd", "zstd data"),
+    (b"\xfd7zXZ\x00", "xz data"),
+    (b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive"),
+)
+#: Bytes no text line holds: C0 controls but tab, line feed, form feed, carriage return and
+#: escape, and DEL.
+_CONTROL_BYTES = bytes(b for b in range(32) if b not in b"\t\n\v\f\r\x1b") + b"\x7f"
+#: Share of control bytes in a file's head past which it is binary as a whole; below it,
+#: a stray binary line is one reject.
+_BINARY_SHARE = 0.3
+
+
+#: Characters an id may not hold (C0 and C1 controls, DEL), as a regex for Polars and `re`.
+CONTROL_CHARACTERS = r"[\x00-\x1f\x7f-\x9f]"
+#: The reject reason's end for such an id.
+CONTROL_IN_ID = "holds a control character (NUL, tab, line break, ...), not allowed in ids"
+
+
+def check_file(path: Path) -> str | None:
+    """Check a file before anything is read from it.
+
+    Returns:
+        None for a file to read; otherwise why it holds no line to read: "empty file ..." or
+        "binary file ..." (a known binary format, or mostly control bytes). Text with a few
+        binary lines is read, each such line becoming a reject.
 
     Raises:
-        InputError: the file is missing, not a regular file, unreadable, empty, whitespace
-            only, or binary (a NUL byte in its first 8 KiB).
+        InputError: the file is missing, not a regular file or unreadable.
     """
     if not path.exists():
         raise InputError("file not found", path=path)
@@ -132,21 +165,50 @@ def check_file(path: Path) -> None:
         with path.open("rb") as f:
             head = f.read(_SNIFF_BYTES)
             if not head:
-                raise InputError("empty file (0 bytes)", path=path)
-            nul = head.find(b"\0")
-            if nul >= 0:
-                raise InputError(
-                    f"binary file (NUL byte at offset {nul}); expected UTF-8 text "
-                    "(JSON Lines or CSV)",
-                    path=path,
-                )
+                return "empty file (0 bytes)"
+            binary = binary_kind(head)
+            if binary:
+                return f"binary file ({binary}); expected UTF-8 text (JSON Lines or CSV)"
             chunk = head
             while not chunk.strip(_WHITESPACE):
                 chunk = f.read(_CHUNK)
                 if not chunk:
-                    raise InputError("empty file (only whitespace)", path=path)
+                    return "empty file (only whitespace)"
     except OSError as exc:
         raise InputError(f"cannot read file: {exc.strerror or exc}", path=path) from exc
+    return None
+
+
+def binary_kind(head: bytes) -> str | None:
+    r"""What binary content the first bytes of a file show, None for text.
+
+    Examples:
+        >>> binary_kind(b"\x1f\x8b\x08\x00")
+        'gzip data'
+        >>> binary_kind(b"id,email\n1,a@b.it\n2,\x00\x00\n")
+        >>> binary_kind(bytes(range(16)) * 4)
+        '69% of its first 64 bytes are control bytes or not UTF-8'
+    """
+    for magic, kind in _MAGIC:
+        if head.startswith(magic):
+            return kind
+    control = len(head) - len(head.translate(None, _CONTROL_BYTES))
+    undecodable = head.decode("utf-8", errors="replace").count("\ufffd")
+    if control + undecodable > _BINARY_SHARE * len(head):
+        share = round(100 * (control + undecodable) / len(head))
+        return f"{share}% of its first {len(head)} bytes are control bytes or not UTF-8"
+    return None
+
+
+def nul_problem(data: bytes) -> str | None:
+    r"""The reject reason for a line holding a NUL byte (binary data inside a text file).
+
+    Examples:
+        >>> nul_problem(b'{"a":\x00}')
+        'binary data: NUL byte at byte 6'
+    """
+    at = data.find(b"\0")
+    return None if at < 0 else f"binary data: NUL byte at byte {at + 1}"
 
 
 def file_mtime_ms(path: Path) -> int:

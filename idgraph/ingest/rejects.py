@@ -92,6 +92,10 @@ class FileCounts:
     read: int = 0
     ingested: int = 0
     rejected: int = 0
+    #: Why the file had no line to read (empty, binary), None when it was read.
+    note: str | None = None
+    #: True when the file was refused whole (binary): the run goes on, but it failed.
+    refused: bool = False
 
     @property
     def reconciles(self) -> bool:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -42,23 +41,42 @@ def keys(kind: str, numbers: list[int]) -> set[str]:
 
 @pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize(
-    ("content", "message"),
+    ("content", "note", "refused"),
     [
-        (b"", "empty file (0 bytes)"),
-        (b"  \n\n\t \r\n", "empty file (only whitespace)"),
-        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "binary file (NUL byte at offset 8)"),
-        (b"PK\x03\x04" + b"\x00" * 20, "binary file"),
+        (b"", "empty file (0 bytes)", False),
+        (b"  \n\n\t \r\n", "empty file (only whitespace)", False),
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "binary file (a PNG image)", True),
+        (b"PK\x03\x04" + b"\x00" * 20, "binary file (a zip archive", True),
+        (b"\x1f\x8b\x08\x00" + bytes(range(40)), "binary file (gzip data)", True),
+        (bytes(range(32)) * 8, "binary file (81% of its first 256 bytes are control", True),
     ],
 )
-def test_unusable_file_is_an_input_error(
-    write: Write, read: Reader, kind: str, content: bytes, message: str
+def test_empty_or_binary_file_is_read_as_no_lines_and_says_why(
+    write: Write, read: Reader, kind: str, content: bytes, note: str, refused: bool
 ) -> None:
     if kind == "csv":
         write("in.mapping.yaml", "id: id\n")
     path = write(f"in.{kind}", content)
-    with pytest.raises(InputError, match=re.escape(message)) as info:
-        read(path)
-    assert (info.value.path, info.value.line, info.value.field) == (str(path), None, None)
+    (batch,) = read(path).batches
+    counts = batch.counts
+    assert (counts.read, counts.ingested, counts.rejected) == (0, 0, 0)
+    assert counts.note is not None and counts.note.startswith(note)
+    assert counts.refused is refused
+    assert batch.sightings.height == 0
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_binary_line_in_a_text_file_is_one_reject(write: Write, read: Reader, kind: str) -> None:
+    lines = [good(kind, n) for n in range(1, 20)]
+    lines.insert(4, b"\x00\x01\x02 junk \x00")
+    path, first = make(write, kind, b"\n".join(lines) + b"\n")
+    run = read(path)
+    counts = run.batch.counts
+    assert (counts.read, counts.ingested, counts.rejected) == (20, 19, 1)
+    reject = run.reject_at(first + 4)
+    assert reject["reason"] == "binary data: NUL byte at byte 1"
+    assert reject["raw"] == "\x00\x01\x02 junk \x00"
+    assert set(run.batch.records) == keys(kind, list(range(1, 20)))
 
 
 def test_missing_file_directory_and_unknown_suffix(tmp_path: Path, read: Reader) -> None:
@@ -79,7 +97,7 @@ def test_whole_file_problems_stop_the_run_before_any_file_is_read(
     write: Write, tmp_path: Path
 ) -> None:
     first = write("a.jsonl", "[1]\n")
-    second = write("b.jsonl", "")
+    second = write("b.csv", "id\n1\n")  # no mapping
     rejects_path = tmp_path / "rejects.jsonl"
     with RejectsWriter(rejects_path) as rejects, pytest.raises(InputError) as info:
         iter_inputs([first, second], options=NormalizeOptions(), rejects=rejects)
