@@ -44,8 +44,6 @@ FIELD_NAMES: tuple[FieldName, ...] = (
 #: How a record came in: a table row, or an identity seen in an event stream.
 RecordKind: TypeAlias = Literal["row", "user", "anonymous"]
 
-#: A trait value after normalization.
-TraitValue: TypeAlias = str | float | bool
 TraitType: TypeAlias = Literal["string", "number", "boolean", "date"]
 
 OutputFormat: TypeAlias = Literal["table", "csv", "json"]

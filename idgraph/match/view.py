@@ -96,7 +96,7 @@ def match_view(records: pl.DataFrame, fields: Collection[str] = VIEW_FIELDS) -> 
         out["last_name"] = last_key
     if "full_name" in wanted and (first_key is not None or last_key is not None):
         # name_key works character by character, so the key of "first last" is the keys of
-        # its parts joined by a space (`full_name_key` spelt for whole columns).
+        # its parts joined by a space.
         parts = [key.replace("", None) for key in (first_key, last_key) if key is not None]
         out["full_name"] = pl.select(
             pl.concat_str(parts, separator=" ", ignore_nulls=True).alias("full_name")

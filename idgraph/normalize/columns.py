@@ -1,9 +1,9 @@
-"""Stage 2 on columns: a whole column of raw values normalized at once, as `to_record` would.
+"""Stage 2 on columns: a whole column of raw values normalized at once.
 
 The resolution core works on Polars columns, a million records at a time; calling the per-value
 normalizers once per row would cost a minute. The per-value functions stay the definition: every
-result here equals what `_normalize_value` (or, for raw identifiers, `to_record`'s trim and junk
-rule) gives for that value. Speed comes from two things:
+result here equals what `normalize.record._normalize_value` (or, for raw identifiers, the trim
+and junk rule of `_exact`) gives for that value. Speed comes from two things:
 
 - each distinct value is normalized once and the results are gathered back onto the rows
   (distinct values are found by hash, and every row is checked against its representative, so
@@ -162,7 +162,7 @@ def normalize_column(
     `_normalize_value(name, value, options)`, with a refused value (a `FieldError`) as a null
     value and its reason in `problems`; for a raw identifier kind (``customer_id``,
     ``user_id``, ``anonymous_id``, ``device_id``), the trimmed value, or null when blank or
-    junk, as `to_record` keeps it.
+    junk (case is kept: it is significant in ids).
 
     Args:
         name: A golden field (``email``, ``phone``, ``first_name``, ...) or identifier kind.

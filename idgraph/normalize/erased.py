@@ -27,12 +27,3 @@ def erasure_hash(kind: str, value: str, key: bytes | None = None) -> str:
     """The one-way hash an erased identifier is remembered by (hex HMAC-SHA256)."""
     message = f"{kind}:{value}".encode()
     return hmac.new(key or erasure_key(), message, hashlib.sha256).hexdigest()
-
-
-def erased_identifier(identifiers: set[tuple[str, str]], erased: frozenset[str]) -> str | None:
-    """The kind of the first identifier in `identifiers` that was erased, or None."""
-    secret = erasure_key()
-    for kind, value in sorted(identifiers):
-        if kind in REMEMBERED_KINDS and erasure_hash(kind, value, secret) in erased:
-            return kind
-    return None

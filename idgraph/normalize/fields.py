@@ -1,7 +1,7 @@
 """One normalizer per field kind: raw input string in, canonical string (or None) out.
 
-Every function here is pure and follows one contract, so readers and `to_record` can treat them
-alike:
+Every function here is pure and follows one contract, so readers and the columnar normalizer
+(`idgraph.normalize.columns`) can treat them alike:
 
 - a blank value (empty or only whitespace) returns ``None``: missing is not an error;
 - a usable value returns its canonical form, and normalizing that form again returns it unchanged

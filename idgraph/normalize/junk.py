@@ -9,8 +9,8 @@ kind, and a switch for the built-in lists); it compiles itself on first use and 
 
 Matching rules: exact values compare case-insensitively (``casefold``); patterns must match the
 whole value and ignore case. Values are compared in normalized form (emails lower-cased, phones in
-E.164 such as ``+14155550100``); `to_record` also checks the trimmed raw value, so a placeholder
-such as ``n/a`` is dropped rather than rejected as a malformed phone.
+E.164 such as ``+14155550100``); normalization also checks the trimmed raw value, so a
+placeholder such as ``n/a`` is dropped rather than rejected as a malformed phone.
 """
 
 from __future__ import annotations

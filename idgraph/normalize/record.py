@@ -1,23 +1,24 @@
-"""Stage 2 of the pipeline: one `SourceRecord` (raw strings) -> one `Record` (canonical values).
+"""What normalizing one raw value means: the options a source sets, and the rule per value.
 
-Pure and per record, so it runs the same in a loop, a process pool or a Spark partition.
+`NormalizeOptions` carries what differs between sources or markets (phone region, date order,
+junk lists, erased identifiers). `_normalize_value` is the definition of one golden field's
+value: the field's normalizer from `idgraph.normalize.fields` (or `countries`), then the junk
+rule. `idgraph.normalize.columns` applies it to whole columns, and its vectorised fast paths
+give the same answers.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 
 import phonenumbers
 from pydantic import BaseModel, ConfigDict, field_validator
 
 from idgraph.errors import FieldError
-from idgraph.models import Record, SourceRecord, record_key
 from idgraph.normalize.countries import normalize_country
-from idgraph.normalize.erased import ERASED_REASON, erased_identifier
 from idgraph.normalize.fields import (
     DateOrder,
     clean_name,
-    name_key,
     normalize_date,
     normalize_email,
     normalize_phone,
@@ -25,10 +26,9 @@ from idgraph.normalize.fields import (
     normalize_text,
 )
 from idgraph.normalize.junk import DEFAULT_JUNK, JunkConfig
-from idgraph.normalize.nicknames import canonical_first_name
-from idgraph.types import FIELD_NAMES, IdentifierKind
+from idgraph.types import FIELD_NAMES
 
-__all__ = ["NormalizeOptions", "full_name_key", "to_record"]
+__all__ = ["NormalizeOptions"]
 
 
 class NormalizeOptions(BaseModel):
@@ -40,6 +40,11 @@ class NormalizeOptions(BaseModel):
         junk: Placeholder values dropped instead of kept as identifiers or fields.
         erased: One-way hashes of identifiers erased at a person's request
             (`idgraph forget`); a record carrying one is refused, never stored.
+
+    Examples:
+        >>> options = NormalizeOptions(default_region=" it ", date_order="MDY")
+        >>> options.default_region, options.date_order, options.junk.is_junk("phone", "n/a")
+        ('IT', 'MDY', True)
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -72,14 +77,16 @@ _NORMALIZERS: dict[str, _Normalizer] = {
     "country": lambda raw, _: normalize_country(raw),
 }
 
-#: Identifier kinds whose raw value is normalized like the field of the same name.
-_NORMALIZED_KINDS = frozenset({"email", "phone"})
-
 
 def _normalize_value(name: str, raw: str, opts: NormalizeOptions) -> str | None:
-    """Normalized value of field (or identifier kind) `name`; None when blank or junk.
+    """Normalized value of golden field `name`; None when blank or junk.
 
-    A raw placeholder that its normalizer refuses ("n/a" as a phone) is dropped, not rejected.
+    Junk is judged on the normalized value, and on the trimmed raw value where the normalizer
+    refuses it: a placeholder such as "n/a" as a phone is dropped, not rejected.
+
+    Raises:
+        FieldError: naming `name`, when its normalizer refuses the value or `name` is not a
+            golden field.
     """
     normalizer = _NORMALIZERS.get(name)
     if normalizer is None:
@@ -94,78 +101,3 @@ def _normalize_value(name: str, raw: str, opts: NormalizeOptions) -> str | None:
     if value is None or opts.junk.is_junk(name, value):
         return None
     return value
-
-
-def to_record(src: SourceRecord, opts: NormalizeOptions) -> Record:
-    """Normalize every field and identifier of one source record.
-
-    Blank and junk values are dropped (the record itself is kept); email and phone also become
-    identifiers. Other identifiers (user, anonymous, device and customer ids) are only trimmed:
-    their case is significant.
-
-    Args:
-        src: What the reader saw on one input line.
-        opts: Region, date order and junk lists for this source.
-
-    Returns:
-        The normalized record, keyed by `record_key(source, source_id, kind)`.
-
-    Raises:
-        FieldError: naming the source field (``birth_date``, ``phone``, ...) whose value is
-            unusable, or which is not a golden field at all.
-
-    Examples:
-        >>> src = SourceRecord(
-        ...     path="crm.csv", line=2, source="crm", source_id="1001", kind="row", ts=0,
-        ...     fields={"email": "Ann+x@Shop.com", "phone": "n/a", "first_name": "ANN"},
-        ... )
-        >>> rec = to_record(src, NormalizeOptions())
-        >>> rec.key, rec.fields, sorted(rec.identifiers)
-        ('crm:1001', {'email': 'ann@shop.com', 'first_name': 'Ann'}, [('email', 'ann@shop.com')])
-    """
-    fields: dict[str, str] = {}
-    identifiers: set[tuple[IdentifierKind, str]] = set()
-    for name, raw in src.fields.items():
-        value = _normalize_value(name, raw, opts)
-        if value is None:
-            continue
-        fields[name] = value
-        if name == "email":
-            identifiers.add(("email", value))
-        elif name == "phone":
-            identifiers.add(("phone", value))
-    for kind, raw in src.raw_identifiers:
-        if kind in _NORMALIZED_KINDS:
-            value = _normalize_value(kind, raw, opts)
-        else:
-            text = raw.strip()
-            value = None if not text or opts.junk.is_junk(kind, text) else text
-        if value is not None:
-            identifiers.add((kind, value))
-    if opts.erased:
-        erased = erased_identifier(set(identifiers), opts.erased)
-        if erased is not None:
-            raise FieldError(erased, ERASED_REASON)
-    return Record(
-        key=record_key(src.source, src.source_id, src.kind),
-        source=src.source,
-        source_id=src.source_id,
-        kind=src.kind,
-        updated_ts=src.ts,
-        fields=fields,
-        identifiers=identifiers,
-        traits=dict(src.traits),
-    )
-
-
-def full_name_key(fields: Mapping[str, str]) -> str:
-    """Match key of a whole name: nickname-resolved first name, then last name, as one key.
-
-    Examples:
-        >>> full_name_key({"first_name": "Bob", "last_name": "O'Neil"})
-        'robert oneil'
-        >>> full_name_key({"last_name": "Rossi"})
-        'rossi'
-    """
-    first = canonical_first_name(name_key(fields.get("first_name", "")))
-    return name_key(f"{first} {fields.get('last_name', '')}")

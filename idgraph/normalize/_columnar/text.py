@@ -3,7 +3,8 @@
 On printable ASCII, NFC changes nothing, the only whitespace is the space and there are no
 control characters, so `normalize_text` is "collapse runs of spaces", `normalize_postcode` adds
 upper-casing and three checks, and an identifier is only trimmed; each then meets the junk rule
-of `_normalize_value` (or of `to_record`, for identifiers). Other values go to Python.
+of `normalize.record._normalize_value` (or, for identifiers, of `columns`: junk on the trimmed
+value). Other values go to Python.
 """
 
 from __future__ import annotations
