@@ -112,10 +112,11 @@ def ingest(
     read = ingested + rejected per file. A line holding binary data (a NUL byte) is one
     reject; an empty file reads as no lines; a wholly binary file (gzip, zip, images, ...)
     is refused alone: the others are ingested, the summary names it and the exit code is 2.
-    Ingesting the same files again adds nothing. Ingest is incremental: only the stored customers the new records may join (found
-    through shared identifiers and blocking keys) are re-resolved, and their computed
-    traits (--traits) recomputed as of --as-of; customer ids stay stable (merges keep
-    the oldest id, see `idgraph history`). --full re-resolves everything.
+    Ingesting the same files again adds nothing. Ingest is incremental: only the stored
+    customers the new records may join (found through shared identifiers and blocking
+    keys) are re-resolved, and their computed traits (--traits) recomputed as of --as-of;
+    customer ids stay stable (merges keep the oldest id, see `idgraph history`). --full
+    re-resolves everything.
     --dry-run shows what a changed match config would merge or split before applying it.
     In Python: idgraph.run_ingest(paths, store=..., traits=..., as_of_ms=..., dry_run=...).
     """
