@@ -120,10 +120,10 @@ def test_failed_write_leaves_store_as_it_was(
 
 def test_unreadable_input_writes_nothing(tmp_path: Path) -> None:
     store = tmp_path / "s.db"
-    empty = tmp_path / "empty.jsonl"
-    empty.write_bytes(b"")
-    with pytest.raises(InputError, match="empty"):
-        run_ingest([FIXTURE_INPUTS[2], empty], store=store, rejects_path=tmp_path / "r.jsonl")
+    unmapped = tmp_path / "orders.csv"
+    unmapped.write_text("id,email\n1,a@shop.it\n", encoding="utf-8")
+    with pytest.raises(InputError, match="no mapping found"):
+        run_ingest([FIXTURE_INPUTS[2], unmapped], store=store, rejects_path=tmp_path / "r.jsonl")
     assert not (tmp_path / "r.jsonl").exists()
     assert not store.exists(), "the store is not even created before inputs are checked"
 
