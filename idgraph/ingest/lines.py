@@ -111,6 +111,9 @@ def _split_blocks(f: BinaryIO, limit: int) -> Iterator[RawLine]:
             cr = rest.endswith(b"\r")
     if size:
         number += 1
+        if cr:  # a carriage return at the very end ends the line, as one before a line feed does
+            size -= 1
+            head = head[:size]
         if size > limit:
             yield RawLine(number, head[:keep], size, True, offset)
         else:

@@ -331,6 +331,14 @@ def test_fast_split_is_taken_for_plain_and_quoted_rows(tmp_path: Path) -> None:
     ]
 
 
+@pytest.mark.parametrize("data", [b"h1,h2,h3\n,,\r", b"h1,h2,h3\n1,2,3\r", b"h1,h2,h3\n\r"])
+def test_final_carriage_return_ends_the_last_line(tmp_path: Path, data: bytes) -> None:
+    both = _split_both(tmp_path, data, 3)
+    assert both is not None
+    fast, slow = both
+    assert fast == slow
+
+
 @settings(max_examples=200, deadline=None)
 @given(
     texts=st.lists(st.one_of(st.none(), st.text()), max_size=20),
