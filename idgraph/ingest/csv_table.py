@@ -679,6 +679,7 @@ class _Table:
             ids = self.cell(event.id)
             what = self.required[event.id]
             self.problems.add(event.id, _missing(event.id, what, ids, "missing event id"))
+            self.problems.add(event.id, _control_characters(event.id, what, ids))
         else:
             ids = pl.Series(
                 [

@@ -184,6 +184,24 @@ def test_rows_as_events(write: Write, read: Reader) -> None:
     assert run.reject_at(5)["field"] == "purchased_at"
 
 
+def test_control_character_in_a_record_or_event_id_rejects_the_row(
+    write: Write, read: Reader
+) -> None:
+    write("pos.mapping.yaml", POS_MAPPING)
+    path = write(
+        "pos.csv",
+        "receipt,card,mail,purchased_at,amount,store_id\n"
+        "r1,c9,c9@mail.it,2024-05-04T10:00:00Z,19.90,s1\n"
+        "r2\x07,c9,,2024-05-05T10:00:00Z,5,\n"
+        "r3,c\x1b9,,2024-05-05T10:00:00Z,5,\n",
+    )
+    run = read(path)
+    assert [(e.id, e.record_key) for e in run.batch.events] == [("pos:r1", "pos:c9")]
+    assert run.reject_at(3)["field"] == "receipt"
+    assert run.reject_at(4)["field"] == "card"
+    assert "control character" in run.reject_at(4)["reason"]
+
+
 def test_explicit_mapping_and_delimiter(write: Write, read: Reader) -> None:
     path = write("Loyalty Export.csv", "\ufeffno;mail;born\n7;g@mail.it;12/31/1970\n")
     mapping = SourceMapping(
