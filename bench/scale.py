@@ -113,7 +113,7 @@ def _truth(folder: Path, shape: str) -> dict[str, str]:
 
 def _score(truth: dict[str, str], labels: dict[str, str]) -> dict[str, float]:
     keys = sorted(truth)
-    found = evaluate([truth[k] for k in keys], [labels.get(k, f"missing:{k}") for k in keys])
+    found = evaluate([labels.get(k, f"missing:{k}") for k in keys], [truth[k] for k in keys])
     return {
         "precision": found.pairwise_precision,
         "recall": found.pairwise_recall,
