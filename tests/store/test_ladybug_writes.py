@@ -69,6 +69,24 @@ def _dump(store: Path) -> dict[str, Any]:
         }
 
 
+def _ingest_in_a_process(store: Path, patch: str) -> int:
+    """`_ingest_file_by_file(store)` in a child process after `patch` (Python run with `os`
+    and `LadybugStore` imported), which may end it with `os._exit`; its exit code."""
+    script = (
+        textwrap.dedent(
+            f"""
+        import os, sys
+        sys.path.insert(0, {str(Path(__file__).resolve().parents[2])!r})
+        from idgraph.store.ladybug import LadybugStore
+        from tests.store.test_ladybug_writes import _ingest_file_by_file
+        """
+        )
+        + textwrap.dedent(patch)
+        + f"\n_ingest_file_by_file(__import__('pathlib').Path({str(store)!r}))\n"
+    )
+    return subprocess.run([sys.executable, "-c", script], timeout=300).returncode
+
+
 def test_small_writes_store_what_bulk_writes_store(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -126,12 +144,7 @@ def test_commits_survive_a_kill_before_any_checkpoint(tmp_path: Path) -> None:
     """The process dies right after its incremental commits, before closing the store."""
     killed = tmp_path / "killed" / "idgraph.db"
     killed.parent.mkdir()
-    script = textwrap.dedent(
-        f"""
-        import os, sys
-        sys.path.insert(0, {str(Path(__file__).resolve().parents[2])!r})
-        from idgraph.store.ladybug import LadybugStore
-        from tests.store.test_ladybug_writes import _ingest_file_by_file
+    patch = f"""
         closes = []
         def close(self):
             closes.append(1)
@@ -140,10 +153,8 @@ def test_commits_survive_a_kill_before_any_checkpoint(tmp_path: Path) -> None:
             original(self)
         original = LadybugStore.close
         LadybugStore.close = close
-        _ingest_file_by_file(__import__("pathlib").Path({str(killed)!r}))
         """
-    )
-    subprocess.run([sys.executable, "-c", script], check=True, timeout=300)
+    assert _ingest_in_a_process(killed, patch) == 0
     assert killed.with_name("idgraph.db.wal").stat().st_size > 0
 
     clean = tmp_path / "clean" / "idgraph.db"
@@ -193,18 +204,8 @@ def test_a_failed_first_load_leaves_an_empty_store(
 def test_a_first_load_killed_midway_is_cleared_at_the_next_open(tmp_path: Path) -> None:
     killed = tmp_path / "killed" / "idgraph.db"
     killed.parent.mkdir()
-    script = textwrap.dedent(
-        f"""
-        import os, sys
-        sys.path.insert(0, {str(Path(__file__).resolve().parents[2])!r})
-        from idgraph.store.ladybug import LadybugStore
-        from tests.store.test_ladybug_writes import _ingest_file_by_file
-        LadybugStore._write_ids = lambda self, plan: os._exit(3)
-        _ingest_file_by_file(__import__("pathlib").Path({str(killed)!r}))
-        """
-    )
-    done = subprocess.run([sys.executable, "-c", script], timeout=300)
-    assert done.returncode == 3
+    patch = "LadybugStore._write_ids = lambda self, plan: os._exit(3)"
+    assert _ingest_in_a_process(killed, patch) == 3
     with pytest.raises(StoreUnavailable, match=r"first load .* did not finish"):
         LadybugStore(killed, read_only=True)
     with LadybugStore(killed, read_only=False) as graph:
