@@ -3,11 +3,17 @@ replay written here, on random graphs with random limits, dates and cannot-links
 
 from __future__ import annotations
 
+from typing import Any
+
 import networkx as nx
+import numpy as np
+import numpy.typing as npt
 import polars as pl
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from idgraph.cluster import components
 from idgraph.cluster.components import KEPT_APART, Constraints, cluster
 from idgraph.cluster.ids import assign_ids
 from idgraph.match.config import load_match_config
@@ -186,3 +192,38 @@ def test_ids_survive_and_the_larger_part_keeps_the_id() -> None:
     assert ids[0] not in {"C-1", "C-2"} and ids[3] not in {"C-1", "C-2"}
     assert len(set(ids)) == 4
     assert assign_ids([["c"], ["a", "b"], ["d", "e"], ["f"]], previous) == ids
+
+
+@settings(max_examples=150, deadline=None)
+@given(n=st.integers(min_value=2, max_value=30), data=st.data())
+def test_edges_refused_without_replay_get_the_replays_reasons(n: int, data: st.DataObject) -> None:
+    """Edges between records with two birth dates are refused before the replay; with or
+    without that shortcut the groups, accepted links and refusals (with reasons) agree."""
+    users = {i: data.draw(st.integers(0, 2)) for i in range(n) if data.draw(st.booleans())}
+    dates = {
+        i: data.draw(st.sampled_from(["1980-01-01", "1990-02-02", "1971-03-03"]))
+        for i in range(n)
+        if data.draw(st.integers(0, 3)) > 0
+    }
+    kinds = [IDENTIFIER, FUZZY] + ([LINK] if data.draw(st.booleans()) else [])
+    rows = [
+        (a, b, kind)
+        for a, b, kind in data.draw(
+            st.lists(
+                st.tuples(st.integers(0, n - 1), st.integers(0, n - 1), st.sampled_from(kinds)),
+                max_size=80,
+            )
+        )
+        if a != b
+    ]
+    shortcut = cluster(n, _edges(rows), _constraints(users, dates, []), CONFIG)
+
+    def nothing_sure(*args: Any) -> npt.NDArray[np.bool_]:
+        return np.zeros(len(args[3]), dtype=bool)  # args[3]: the tense edges
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(components, "_surely_refused", nothing_sure)
+        replayed = cluster(n, _edges(rows), _constraints(users, dates, []), CONFIG)
+    assert shortcut.labels.tolist() == replayed.labels.tolist()
+    assert shortcut.accepted.tolist() == replayed.accepted.tolist()
+    assert shortcut.blocked == replayed.blocked
