@@ -300,6 +300,7 @@ def ingest_batches(
             scope=scope,
             erase=set(erase),
             explain=dry_run,
+            consume=consume,
         )
     plan.erased_hashes = list(remember)
     changes = None
@@ -337,9 +338,9 @@ def ingest_batches(
     largest = (
         [
             (cid, int(n))
-            for cid, n in plan.customers.sort(["record_count", "id"], descending=[True, False])
+            for cid, n in plan.customers.select("id", "record_count")
+            .sort(["record_count", "id"], descending=[True, False])
             .head(5)
-            .select("id", "record_count")
             .iter_rows()
         ]
         if plan.customers.height

@@ -105,6 +105,12 @@ def merge_records(
         skipped = int(held.sum())
         incoming = incoming.filter(~held)
     columns = list(RECORDS)
+    if not skip and stored.height == 0 and stored_traits.height == 0 and stored_ids.height == 0:
+        # A first load: every record is new; one sorted copy serves as both records and new.
+        records = incoming.select(columns).sort("key")
+        return Merged(
+            records, batch.record_traits, batch.identifiers.unique(), records, records.clear(), 0
+        )
     base = stored.select(columns)
     new = incoming.join(base.select("key"), on="key", how="anti")
     both = incoming.join(base, on="key", how="inner", suffix="_old")
@@ -293,6 +299,7 @@ def plan_changes(
     scope: Scope | None,
     erase: Collection[str],
     explain: bool = False,
+    consume: bool = False,
 ) -> tuple[WritePlan, PlanStats]:
     """Resolve the snapshot's records with the batch folded in; say what to write.
 
@@ -304,6 +311,9 @@ def plan_changes(
         scope: the incremental run's scope, or None when everything is re-resolved.
         erase: keys of records to delete with their events (`idgraph forget`).
         explain: also return the accepted and refused links as objects (dry runs).
+        consume: empty the batch's record frames once they are merged, and drop each
+            intermediate frame as soon as the plan no longer needs it: at a million records
+            the resolve stage is where a run peaks.
     """
     plan = WritePlan(full=scope is None)
     erase_set = set(erase)
@@ -352,6 +362,9 @@ def plan_changes(
     plan.new_event_properties = batch.event_properties.join(
         plan.new_events.select("id"), on="id", how="semi"
     )
+    events_duplicate = batch.events.height - plan.new_events.height
+    if consume:
+        batch.release()
 
     settled = None
     block_sizes = None
@@ -385,6 +398,15 @@ def plan_changes(
         else []
     )
 
+    accepted = np.flatnonzero(clustering.accepted)
+    fuzzy = evidence.edges[accepted.tolist()].filter(pl.col("class") == FUZZY)
+    plan.evidence = fuzzy.select(
+        keys.gather(fuzzy["a"]).alias("a"),
+        keys.gather(fuzzy["b"]).alias("b"),
+        "rule",
+        "fields",
+        "score",
+    ).cast(EVIDENCE)  # type: ignore[arg-type]
     _plan_identifiers(plan, evidence.verdicts, snapshot, merged)
     span = _event_spans(snapshot.events, plan.new_events)
     previous = snapshot.assignment.filter(~pl.col("key").is_in(plan.erased_records))
@@ -416,19 +438,15 @@ def plan_changes(
         erase_set,
         now_ms,
     )
+    blocked = len(clustering.blocked)
+    if consume and not explain:
+        evidence.edges = evidence.edges.clear()
+        clustering.blocked = []
+    del fuzzy
     plan.customers = _customer_rows(customers, splits, plan)
     plan.customers = _add_traits(plan, customers, snapshot, traits, as_of_ms)
     if scope is not None and traits.builtins.rfm is not None:
         _rescore_rfm(mirror, plan)
-    accepted = np.flatnonzero(clustering.accepted)
-    fuzzy = evidence.edges[accepted.tolist()].filter(pl.col("class") == FUZZY)
-    plan.evidence = fuzzy.select(
-        keys.gather(fuzzy["a"]).alias("a"),
-        keys.gather(fuzzy["b"]).alias("b"),
-        "rule",
-        "fields",
-        "score",
-    ).cast(EVIDENCE)  # type: ignore[arg-type]
     plan.customer_columns = _customer_columns(merged.traits, plan.customers, traits, snapshot)
     plan.customers = _type_traits(
         plan.customers, customers, traits, snapshot, plan.customer_columns
@@ -462,10 +480,10 @@ def plan_changes(
     not_linking = Counter(evidence.verdicts.filter(~pl.col("linking"))["kind"].to_list())
     stats = PlanStats(
         unchanged=merged.unchanged,
-        events_duplicate=batch.events.height - plan.new_events.height,
+        events_duplicate=events_duplicate,
         records_total=records.height,
         not_linking=dict(sorted(not_linking.items())),
-        blocked=len(clustering.blocked),
+        blocked=blocked,
         pairs=evidence.pairs_compared,
         sizes=customers.sizes,
         splits=splits,

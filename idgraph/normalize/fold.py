@@ -44,6 +44,13 @@ class Gathered:
     #: Source traits of the records, long: (record, name, value as JSON text).
     record_traits: pl.DataFrame
 
+    def release(self) -> None:
+        """Drop the frames: for a caller that has taken what it needs from them."""
+        blank = Gathered.empty()
+        self.records, self.identifiers, self.events = blank.records, blank.identifiers, blank.events
+        self.event_properties, self.links = blank.event_properties, blank.links
+        self.record_traits = blank.record_traits
+
     @classmethod
     def empty(cls) -> Gathered:
         return cls(
