@@ -86,11 +86,11 @@ def identifiers_of(sightings: pl.DataFrame, *, distinct: bool = True) -> pl.Data
 
 def traits_json(traits: pl.DataFrame, on: str = "key") -> pl.DataFrame:
     """One JSON object per `on` from long (name, value) rows, keys sorted: `{"a":1,"b":"x"}`."""
-    return (
-        traits.sort(on, "name")
-        .group_by(on, maintain_order=True)
-        .agg((pl.lit('"') + pl.col("name") + pl.lit('":') + pl.col("value")).alias("pairs"))
-        .select(on, (pl.lit("{") + pl.col("pairs").list.join(",") + pl.lit("}")).alias("traits"))
+    # Names are sorted within each object, not over the whole frame: rows come out in no
+    # particular order, and callers join them on `on`.
+    pair = pl.lit('"') + pl.col("name") + pl.lit('":') + pl.col("value")
+    return traits.group_by(on).agg(pair.sort_by("name").alias("pairs")).select(
+        on, (pl.lit("{") + pl.col("pairs").list.join(",") + pl.lit("}")).alias("traits")
     )
 
 
@@ -145,12 +145,15 @@ def fold(batches: Sequence[SourceBatch]) -> Gathered:
         traits = _numbered([b.traits for b in batches])
         if traits.height:
             when = sightings.select("_file", "line", "sub", "key", "ts")
-            latest = (
-                traits.join(when, on=["_file", "line", "sub"], how="inner")
-                .sort([*_ORDER], maintain_order=True)
-                .group_by("key", "name")
-                .agg(pl.col("value").last())
-            )
+            latest = traits.join(when, on=["_file", "line", "sub"], how="inner")
+            if repeated.any():  # a record mentioned again: its latest value of each trait
+                latest = (
+                    latest.sort([*_ORDER], maintain_order=True)
+                    .group_by("key", "name")
+                    .agg(pl.col("value").last())
+                )
+            else:
+                latest = latest.select("key", "name", "value")
             records = records.join(traits_json(latest), on="key", how="left")
             record_traits = latest.select(pl.col("key").alias("record"), "name", "value").sort(
                 "record", "name"
