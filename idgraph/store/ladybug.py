@@ -134,6 +134,15 @@ class LadybugStore(GraphStore):
             return {}
         return {name: table.column(name).to_pylist() for name in table.column_names}
 
+    def query_arrow(self, name: str, cypher: str, params: dict[str, Any] | None = None) -> pa.Table:
+        """Run one named read and return its result as one Arrow table (for bulk exports)."""
+        logger.debug("cypher %s (arrow)", name)
+        with self._engine_errors(name):
+            result = self.connection().execute(cypher, dict(params or {}))
+            if isinstance(result, list):
+                result = result[-1]
+            return result.get_as_arrow(0)
+
     def _keyed_rows(
         self, cypher: str, param: str, values: list[str], extra: dict[str, Any]
     ) -> list[Row]:
