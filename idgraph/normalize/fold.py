@@ -89,8 +89,10 @@ def traits_json(traits: pl.DataFrame, on: str = "key") -> pl.DataFrame:
     # Names are sorted within each object, not over the whole frame: rows come out in no
     # particular order, and callers join them on `on`.
     pair = pl.lit('"') + pl.col("name") + pl.lit('":') + pl.col("value")
-    return traits.group_by(on).agg(pair.sort_by("name").alias("pairs")).select(
-        on, (pl.lit("{") + pl.col("pairs").list.join(",") + pl.lit("}")).alias("traits")
+    return (
+        traits.group_by(on)
+        .agg(pair.sort_by("name").alias("pairs"))
+        .select(on, (pl.lit("{") + pl.col("pairs").list.join(",") + pl.lit("}")).alias("traits"))
     )
 
 
