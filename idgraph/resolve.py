@@ -517,9 +517,7 @@ def _plan_identifiers(
     touched = pl.concat([merged.new.select("key"), merged.changed.select("key")])
     mine = merged.identifiers.join(touched, left_on="record", right_on="key", how="semi")
     before = snapshot.identifiers.join(touched, left_on="record", right_on="key", how="semi")
-    added = mine.join(before, on=["record", "kind", "value"], how="anti").sort(
-        "record", "kind", "value"
-    )
+    added = mine.join(before, on=["record", "kind", "value"], how="anti")
     plan.new_record_identifiers = added.select("record", id_keys(added).alias("identifier"))
 
 
