@@ -49,10 +49,17 @@ STAGE_UNITS: dict[str, str] = {
 
 
 def bytes_of(progress: Progress, size: int) -> Callable[[int], None]:
-    """A reader's bytes-so-far callback reporting `("bytes", done, size)` to `progress`."""
+    """A reader's bytes-so-far callback reporting `("bytes", done, size)` to `progress`.
+
+    Only counts past the highest so far are reported: a reader may read a file twice (the
+    CSV reader falls back to reading line by line), and the count must not go back.
+    """
+    highest = [0]
 
     def report(done: int) -> None:
-        progress("bytes", done, size)
+        if done > highest[0]:
+            highest[0] = done
+            progress("bytes", done, size)
 
     return report
 
