@@ -32,6 +32,7 @@ from idgraph.match.identity import identity_classes
 from idgraph.match.view import VIEW_FIELDS, match_view
 from idgraph.models import BlockedLink, MatchEvidence
 from idgraph.normalize.fold import RECORD_TRAITS, Gathered, traits_json
+from idgraph.stages import Progress
 from idgraph.state.mirror import Mirror, MirrorChanges
 from idgraph.state.scope import Scope, id_keys
 from idgraph.state.snapshot import Snapshot
@@ -299,6 +300,7 @@ def plan_changes(
     scope: Scope | None,
     erase: Collection[str],
     explain: bool = False,
+    progress: Progress | None = None,
     consume: bool = False,
 ) -> tuple[WritePlan, PlanStats]:
     """Resolve the snapshot's records with the batch folded in; say what to write.
@@ -311,10 +313,15 @@ def plan_changes(
         scope: the incremental run's scope, or None when everything is re-resolved.
         erase: keys of records to delete with their events (`idgraph forget`).
         explain: also return the accepted and refused links as objects (dry runs).
+        progress: gets each step's count as it ends ("records", "identifiers", "candidate
+            pairs", "edges clustered", "customers", "traits"), announced as (step, 0, 1)
+            when it starts if the count is not known before.
         consume: empty the batch's record frames once they are merged, and drop each
             intermediate frame as soon as the plan no longer needs it: at a million records
             the resolve stage is where a run peaks.
     """
+    step = progress or _no_progress
+    step("records", 0, 1)
     plan = WritePlan(full=scope is None)
     erase_set = set(erase)
     erased = snapshot.records.filter(pl.col("key").is_in(list(erase_set)))
@@ -331,6 +338,7 @@ def plan_changes(
     plan.changed_records = merged.changed
     records = merged.records
     keys = records["key"]
+    step("records", records.height, records.height)
 
     must, plan.new_apart, apart = _overrides(keys, snapshot.apart, overrides, now_ms)
     stored_links = snapshot.links.filter(
@@ -387,7 +395,9 @@ def plan_changes(
         settled=settled,
         block_sizes=block_sizes,
         view=view,
+        progress=step,
     )
+    step("edges clustered", 0, evidence.edges.height)
     constraints = _constraints(records, merged.identifiers, all_links, apart, config)
     clustering = cluster(records.height, evidence.edges, constraints, config)
     splits = (
@@ -397,6 +407,7 @@ def plan_changes(
         if config.split_oversized
         else []
     )
+    step("edges clustered", evidence.edges.height, evidence.edges.height)
 
     accepted = np.flatnonzero(clustering.accepted)
     fuzzy = evidence.edges[accepted.tolist()].filter(pl.col("class") == FUZZY)
@@ -407,6 +418,7 @@ def plan_changes(
         "fields",
         "score",
     ).cast(EVIDENCE)  # type: ignore[arg-type]
+    step("customers", 0, 1)
     _plan_identifiers(plan, evidence.verdicts, snapshot, merged)
     span = _event_spans(snapshot.events, plan.new_events)
     previous = snapshot.assignment.filter(~pl.col("key").is_in(plan.erased_records))
@@ -423,6 +435,7 @@ def plan_changes(
         taken=set(registry),
     )
     plan.memberships = customers.memberships
+    step("customers", customers.rows.height, customers.rows.height)
     plan.retired_customers = sorted(set(snapshot.assignment["customer"].to_list()))
     plan.scope_records = keys.to_list()
     _plan_ids(
@@ -444,9 +457,11 @@ def plan_changes(
         clustering.blocked = []
     del fuzzy
     plan.customers = _customer_rows(customers, splits, plan)
+    step("traits", 0, plan.customers.height)
     plan.customers = _add_traits(plan, customers, snapshot, traits, as_of_ms)
     if scope is not None and traits.builtins.rfm is not None:
         _rescore_rfm(mirror, plan)
+    step("traits", plan.customers.height, plan.customers.height)
     plan.customer_columns = _customer_columns(merged.traits, plan.customers, traits, snapshot)
     plan.customers = _type_traits(
         plan.customers, customers, traits, snapshot, plan.customer_columns
@@ -496,6 +511,10 @@ def plan_changes(
             for e, (_, reason) in zip(objects, clustering.blocked, strict=True)
         ]
     return plan, stats
+
+
+def _no_progress(_step: str, _done: int, _total: int) -> None:
+    """Progress reported nowhere."""
 
 
 def _plan_identifiers(

@@ -49,6 +49,7 @@ from idgraph.models import record_key
 from idgraph.normalize.fields import parse_timestamp
 from idgraph.normalize.record import NormalizeOptions
 from idgraph.normalize.sightings import PROBLEM_FIELD, PROBLEM_REASON, normalize_sightings
+from idgraph.stages import Progress, bytes_of
 
 __all__ = ["CALL_TYPES", "read_event_calls", "read_events", "snake_case"]
 
@@ -535,6 +536,7 @@ def read_events(
     options: NormalizeOptions,
     rejects: RejectsWriter,
     max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+    progress: Progress | None = None,
 ) -> SourceBatch:
     """Read a JSON Lines event stream into sightings, events and alias links.
 
@@ -544,6 +546,8 @@ def read_events(
         options: normalization options for the fields found in traits.
         rejects: where lines that cannot be ingested go, with their line and JSON field.
         max_line_bytes: longer lines are rejected unparsed.
+        progress: called with ("bytes", read, file size) after each block read, then
+            ("rows normalized", done, rows) around normalizing the parsed lines.
 
     Returns:
         The file's batch; its counts reconcile.
@@ -552,10 +556,12 @@ def read_events(
         InputError: the file cannot be read.
     """
     builder = BatchBuilder(path, source, rejects)
+    size = path.stat().st_size if progress is not None else 0
     reader = _EventReader(source)
     blank: list[RawLine] = []
     spans: dict[int, tuple[int, int]] = {}
-    for line in read_lines(path, max_line_bytes=max_line_bytes):
+    on_bytes = None if progress is None else bytes_of(progress, size)
+    for line in read_lines(path, max_line_bytes=max_line_bytes, on_bytes=on_bytes):
         if line.blank:
             blank.append(line)
             continue
@@ -584,8 +590,13 @@ def read_events(
             continue
         spans[line.number] = (line.offset, line.size)
         builder.read_lines()
+    if progress is not None:
+        progress("bytes", size, size)
+        progress("rows normalized", 0, len(spans))
     batch = reader.batch(builder, options, _file_text(path, spans))
     builder.finish()
+    if progress is not None:
+        progress("rows normalized", len(spans), len(spans))
     return batch
 
 

@@ -6,7 +6,7 @@ Files are read in binary mode a line at a time with a size cap, so a 10 MB line 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -50,7 +50,12 @@ def _strip_ending(chunk: bytes) -> bytes:
     return chunk
 
 
-def read_lines(path: Path, *, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> Iterator[RawLine]:
+def read_lines(
+    path: Path,
+    *,
+    max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+    on_bytes: Callable[[int], None] | None = None,
+) -> Iterator[RawLine]:
     """Yield the physical lines of `path`; a final newline does not start another line.
 
     The file is read in blocks and split on line feeds, so memory stays at a block plus the
@@ -60,28 +65,35 @@ def read_lines(path: Path, *, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> I
         path: the file to read.
         max_line_bytes: lines longer than this (line ending excluded) are yielded with
             `too_long=True` and only their head kept.
+        on_bytes: called with the bytes read so far after each block (progress).
 
     Raises:
         InputError: the file cannot be opened or read.
     """
     try:
         with path.open("rb") as f:
-            yield from _split_blocks(f, max_line_bytes)
+            yield from _split_blocks(f, max_line_bytes, on_bytes)
     except OSError as exc:
         raise InputError(f"cannot read file: {exc.strerror or exc}", path=path) from exc
 
 
-def _split_blocks(f: BinaryIO, limit: int) -> Iterator[RawLine]:
+def _split_blocks(
+    f: BinaryIO, limit: int, on_bytes: Callable[[int], None] | None = None
+) -> Iterator[RawLine]:
     keep = min(limit + 2, _SNIFF_BYTES)  # head kept of a line past the limit
     number = 0
     offset = 0  # of the line being assembled
     head = b""  # its first bytes (all of it while it may still fit the limit)
     size = 0  # its length so far
     cr = False  # whether its last byte so far is a carriage return
+    seen = 0
     while True:
         block = f.read(_CHUNK)
         if not block:
             break
+        if on_bytes is not None:
+            seen += len(block)
+            on_bytes(seen)
         pieces = block.split(b"\n")
         for piece in pieces[:-1]:
             number += 1
