@@ -329,6 +329,20 @@ def test_core_agrees_with_the_reference_on_colliding_tables(
     check_against_reference(data.draw(colliding_tables(config)), config)
 
 
+def test_explicit_links_join_what_the_guards_would_keep_apart() -> None:
+    """The random overrides never join conflicting records (module docstring), so this case
+    is checked on its own: a must-link joins two birth dates and two user ids."""
+    records = _records(
+        ("a", {"birth_date": "1980-01-02"}, {"user_id": "u1"}),
+        ("b", {"birth_date": "1975-06-30"}, {"user_id": "u2"}),
+        ("c", {"birth_date": "1975-06-30"}, {}),
+    )
+    must = [("t:a", "t:b")]
+    expected = frozenset({frozenset({"t:a", "t:b"}), frozenset({"t:c"})})
+    assert documented_partitions(prepare(records, DEFAULT, OPTIONS, must_link=must)) == {expected}
+    assert core_partition(records, DEFAULT, must_link=must) == expected
+
+
 # --- findings: where the core and docs/matching.md differ ---------------------------------
 
 
