@@ -25,10 +25,13 @@ What it implements, in the words of docs/matching.md:
    explicit links never dropped; a component explicit links alone hold over the limit stays.
 
 The documented order fixes only tiers (explicit, then each identifier kind, then each fuzzy
-score); within a tier it says "deterministic (sorted)" without saying how. `resolve` therefore
-takes an optional random generator that shuffles the links inside every tier, and
-`documented_partitions` runs several such orders: where they disagree, the docs do not give
-one answer for that data.
+score); inside a tier it says "deterministic (sorted)" without saying sorted by what. So
+`resolve` takes the order as an argument: by record keys, identifier links by value first (the
+two readings of "sorted"), or shuffled inside the tiers; `documented_partitions` runs both
+readings and a few shuffles, and where they disagree the docs do not decide the data.
+
+`prepare(..., hub_only=True)` is not a reading of the docs: it links a shared identifier's
+holders only to its smallest-key holder, as the core does (finding 1 in the test module).
 """
 
 from __future__ import annotations
