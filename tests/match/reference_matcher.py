@@ -1,0 +1,527 @@
+"""An independent reference for record linkage, written from docs/matching.md (issue 17).
+
+Plain Python, one record and one pair at a time, all pairs: it only has to run on a few hundred
+records, and it must be easy to check by reading. It shares no code with the columnar core
+beyond the per-value normalizers (`idgraph.normalize.fields`, `nicknames`, the junk lists),
+which are unit-tested on their own; pair generation, rule evaluation, identifier verdicts,
+guards, the order links are applied in, clustering and the oversized split are its own.
+
+What it implements, in the words of docs/matching.md:
+
+1. Normalize: each golden field through its normalizer; a value the normalizer refuses, or a
+   junk value, is dropped (the record stays). Raw identifier kinds are trimmed; junk dropped.
+2. Identifiers: records sharing a value of a listed kind are linked (every pair of holders),
+   unless the value is held by more than `max_records` records, or its holders already break
+   an identity limit (aliased ids counting as one identity), or disagree on a strong attribute.
+3. Blocking: records sharing a rule's whole key form a block; blocks over `max_block_size`
+   are skipped.
+4. Fuzzy rules: a pair in a block of the rule links when every comparison reaches its
+   threshold; its score is the mean of the comparisons, to four decimals.
+5. Clustering: links applied strongest first — explicit links, identifiers in config order,
+   fuzzy links by score — with a union-find that refuses a link that would give one customer
+   more distinct values of a limited kind than allowed or two different strong attributes.
+   Explicit links always apply; nothing joins across a cannot-link.
+6. Oversized components: links dropped from the weakest score up until every part fits;
+   explicit links never dropped; a component explicit links alone hold over the limit stays.
+
+The documented order fixes only tiers (explicit, then each identifier kind, then each fuzzy
+score); inside a tier it says "deterministic (sorted)" without saying sorted by what. So
+`resolve` takes the order as an argument: by record keys, identifier links by value first (the
+two readings of "sorted"), or shuffled inside the tiers; `documented_partitions` runs both
+readings and a few shuffles, and where they disagree the docs do not decide the data.
+
+`prepare(..., hub_only=True)` is not a reading of the docs: it links a shared identifier's
+holders only to its smallest-key holder, as the core does (finding 1 in the test module).
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+import jellyfish
+from rapidfuzz.distance import JaroWinkler, Levenshtein
+
+from idgraph.errors import FieldError
+from idgraph.match.config import BlockPart, Comparison, MatchConfig
+from idgraph.normalize.fields import (
+    clean_name,
+    email_local_part,
+    name_key,
+    normalize_date,
+    normalize_email,
+    normalize_phone,
+    normalize_postcode,
+    normalize_text,
+)
+from idgraph.normalize.nicknames import canonical_first_name
+from idgraph.normalize.record import NormalizeOptions
+
+Partition = frozenset[frozenset[str]]
+
+#: Raw identifier kinds: trimmed, junk dropped (email and phone are identifiers too).
+RAW_KINDS = ("customer_id", "user_id", "anonymous_id", "device_id")
+
+
+@dataclass(frozen=True)
+class RawRecord:
+    """One input row as written: its record key, golden fields and raw identifiers."""
+
+    key: str
+    fields: Mapping[str, str] = field(default_factory=dict)
+    ids: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Record:
+    """A normalized record: field values (None when missing) and identifiers by kind."""
+
+    key: str
+    fields: Mapping[str, str | None]
+    identifiers: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class Link:
+    """A candidate link between two records; `tier` orders links, strongest first."""
+
+    a: str
+    b: str
+    tier: tuple[float, ...]
+    score: float
+    explicit: bool
+    why: str
+    #: The shared value of an identifier link ("" for others).
+    value: str = ""
+
+
+@dataclass
+class Resolution:
+    partition: Partition
+    accepted: list[Link]
+    refused: list[tuple[Link, str]]
+
+
+# --- 1. normalize ------------------------------------------------------------------------
+
+
+def _normalizer(name: str, options: NormalizeOptions) -> Callable[[str], str | None]:
+    return {
+        "email": normalize_email,
+        "phone": lambda raw: normalize_phone(raw, options.default_region),
+        "first_name": clean_name,
+        "last_name": clean_name,
+        "birth_date": lambda raw: normalize_date(raw, order=options.date_order),
+        "postcode": normalize_postcode,
+        "street": normalize_text,
+        "city": normalize_text,
+    }[name]
+
+
+def field_value(name: str, raw: str, options: NormalizeOptions) -> str | None:
+    """The stored value of a golden field: normalized, None when blank, refused or junk."""
+    text = raw.strip()
+    try:
+        value = _normalizer(name, options)(text)
+    except FieldError:
+        return None
+    if value is None or options.junk.is_junk(name, value):
+        return None
+    return value
+
+
+def normalize(raw: RawRecord, options: NormalizeOptions) -> Record:
+    fields = {name: field_value(name, text, options) for name, text in raw.fields.items()}
+    identifiers: dict[str, str] = {}
+    for kind in ("email", "phone"):
+        if fields.get(kind):
+            identifiers[kind] = str(fields[kind])
+    for kind, text in raw.ids.items():
+        assert kind in RAW_KINDS, kind
+        value = text.strip()
+        if value and not options.junk.is_junk(kind, value):
+            identifiers[kind] = value
+    return Record(raw.key, fields, identifiers)
+
+
+# --- match keys (what blocking and comparisons read) --------------------------------------
+
+
+def _blank(value: str | None) -> str | None:
+    return value if value else None
+
+
+def match_value(record: Record, name: str) -> str | None:
+    """A record's value of a match field: names folded, nicknames resolved, etc."""
+    get = record.fields.get
+    if name == "first_name":
+        first = get("first_name")
+        return _blank(canonical_first_name(name_key(first))) if first else None
+    if name == "last_name":
+        last = get("last_name")
+        return _blank(name_key(last)) if last else None
+    if name == "full_name":
+        parts = [match_value(record, "first_name"), match_value(record, "last_name")]
+        return _blank(" ".join(p for p in parts if p))
+    if name == "email_local":
+        email = get("email")
+        return _blank(email_local_part(email).replace(".", "")) if email else None
+    if name == "postcode":
+        postcode = get("postcode")
+        return _blank(postcode.replace(" ", "")) if postcode else None
+    if name in ("city", "street"):
+        text = get(name)
+        return _blank(name_key(text)) if text else None
+    return _blank(get(name))
+
+
+def _key_part(record: Record, part: BlockPart) -> str | None:
+    value = match_value(record, part.field)
+    if value is None:
+        return None
+    match part.transform:
+        case "exact":
+            out = value
+        case "phonetic":
+            out = jellyfish.metaphone(value)
+        case "prefix3":
+            out = value[:3]
+        case "initial":
+            out = value[:1]
+        case "year":
+            out = value[:4]
+    return out or None
+
+
+def block_key(record: Record, parts: Sequence[BlockPart]) -> tuple[str, ...] | None:
+    """The record's whole key for one rule, None when a part is missing."""
+    values = [_key_part(record, part) for part in parts]
+    if any(v is None for v in values):
+        return None
+    return tuple(str(v) for v in values)
+
+
+def similarity(comparison: Comparison, a: Record, b: Record) -> float:
+    """Similarity in [0, 1]; a missing value on either side scores 0."""
+    x, y = match_value(a, comparison.field), match_value(b, comparison.field)
+    if x is None or y is None:
+        return 0.0
+    match comparison.method:
+        case "exact":
+            return 1.0 if x == y else 0.0
+        case "phonetic":
+            return 1.0 if jellyfish.metaphone(x) == jellyfish.metaphone(y) else 0.0
+        case "jaro_winkler":
+            return float(JaroWinkler.normalized_similarity(x, y))
+        case "levenshtein":
+            return float(Levenshtein.normalized_similarity(x, y))
+    raise AssertionError(comparison.method)
+
+
+# --- 2-4. candidate links ------------------------------------------------------------------
+
+
+class Identities:
+    """Identity classes of limited identifier values: aliased (explicitly linked) values are
+    one identity. A union-find over (kind, value)."""
+
+    def __init__(
+        self,
+        records: Mapping[str, Record],
+        links: Iterable[tuple[str, str]],
+        config: MatchConfig,
+    ) -> None:
+        self.parent: dict[tuple[str, str], tuple[str, str]] = {}
+        for a, b in links:
+            for kind in config.limits:
+                va = records[a].identifiers.get(kind)
+                vb = records[b].identifiers.get(kind)
+                if va is not None and vb is not None:
+                    self._union((kind, va), (kind, vb))
+
+    def find(self, value: tuple[str, str]) -> tuple[str, str]:
+        while self.parent.get(value, value) != value:
+            value = self.parent[value]
+        return value
+
+    def _union(self, x: tuple[str, str], y: tuple[str, str]) -> None:
+        rx, ry = self.find(x), self.find(y)
+        if rx != ry:
+            self.parent[max(rx, ry)] = min(rx, ry)
+
+    def of(self, record: Record, kind: str) -> tuple[str, str] | None:
+        value = record.identifiers.get(kind)
+        return None if value is None else self.find((kind, value))
+
+
+def identifier_verdict(
+    holders: Sequence[Record], kind: str, config: MatchConfig, identities: Identities
+) -> str:
+    """Why an identifier value shared by `holders` links nobody ("" when it links them)."""
+    rule = config.identifier_rule(kind)
+    if rule is None or not rule.link:
+        return f"{kind} is not a linking identifier"
+    if len(holders) > rule.max_records:
+        return f"shared by {len(holders)} records (max_records {rule.max_records})"
+    for limited, limit in config.limits.items():
+        classes = {identities.of(r, limited) for r in holders} - {None}
+        if len(classes) > limit:
+            return f"joins {len(classes)} distinct {limited} (limit {limit})"
+    for name in config.strong_attributes:
+        values = {r.fields.get(name) for r in holders} - {None}
+        if len(values) > 1:
+            return f"joins records with {len(values)} different {name}"
+    return ""
+
+
+def identifier_links(
+    records: Mapping[str, Record], config: MatchConfig, identities: Identities
+) -> list[Link]:
+    """Every pair of holders of every linking identifier value, tiered by the kind's place."""
+    links: list[Link] = []
+    for order, rule in enumerate(config.identifiers):
+        holders: dict[str, list[Record]] = {}
+        for record in records.values():
+            value = record.identifiers.get(rule.kind)
+            if value is not None:
+                holders.setdefault(value, []).append(record)
+        for value, group in sorted(holders.items()):
+            if len(group) < 2 or identifier_verdict(group, rule.kind, config, identities):
+                continue
+            for x, y in itertools.combinations(sorted(r.key for r in group), 2):
+                links.append(Link(x, y, (1, order), 1.0, False, f"same_{rule.kind}", value))
+    return links
+
+
+#: How close to its threshold a similarity counts as on it (see `Problem.on_threshold`).
+ON_THRESHOLD = 1e-6
+
+
+def fuzzy_links(
+    records: Mapping[str, Record],
+    config: MatchConfig,
+    on_threshold: list[tuple[str, str, str]] | None = None,
+) -> list[Link]:
+    """Every pair that shares a rule's block (of at most max_block_size records) and passes
+    all of its comparisons; one link per (pair, rule), tiered by score.
+
+    Pairs with a string similarity within `ON_THRESHOLD` of its threshold are added to
+    `on_threshold` as (key, key, rule).
+    """
+    links: list[Link] = []
+    for rule in config.fuzzy:
+        blocks: dict[tuple[str, ...], list[Record]] = {}
+        for record in records.values():
+            key = block_key(record, rule.block_on)
+            if key is not None:
+                blocks.setdefault(key, []).append(record)
+        for members in blocks.values():
+            if len(members) > config.max_block_size:
+                continue
+            for x, y in itertools.combinations(sorted(members, key=lambda r: r.key), 2):
+                scores = [similarity(c, x, y) for c in rule.compare]
+                if on_threshold is not None and any(
+                    c.method != "exact" and abs(s - c.threshold) < ON_THRESHOLD
+                    for s, c in zip(scores, rule.compare, strict=True)
+                ):
+                    on_threshold.append((x.key, y.key, rule.name))
+                if all(s >= c.threshold for s, c in zip(scores, rule.compare, strict=True)):
+                    score = round(sum(scores) / len(scores), 4)
+                    links.append(Link(x.key, y.key, (2, -score), score, False, rule.name))
+    return links
+
+
+# --- 5. clustering -------------------------------------------------------------------------
+
+
+class Customers:
+    """Union-find over record keys that keeps, per customer, what the guards watch."""
+
+    def __init__(
+        self,
+        records: Mapping[str, Record],
+        config: MatchConfig,
+        identities: Identities,
+        apart: Sequence[tuple[str, str]],
+    ) -> None:
+        self.config = config
+        self.parent = {key: key for key in records}
+        self.members = {key: {key} for key in records}
+        self.strong = {
+            key: {name: {r.fields.get(name)} - {None} for name in config.strong_attributes}
+            for key, r in records.items()
+        }
+        self.limited = {
+            key: {kind: {identities.of(r, kind)} - {None} for kind in config.limits}
+            for key, r in records.items()
+        }
+        self.apart = list(apart)
+
+    def find(self, key: str) -> str:
+        while self.parent[key] != key:
+            key = self.parent[key]
+        return key
+
+    def refusal(self, x: str, y: str, *, explicit: bool) -> str:
+        """Why customers x and y (roots) may not become one ("" when they may)."""
+        for a, b in self.apart:
+            ra, rb = self.find(a), self.find(b)
+            if {ra, rb} == {x, y}:
+                return "cannot-link"
+        if explicit:
+            return ""
+        for name in self.config.strong_attributes:
+            if len(self.strong[x][name] | self.strong[y][name]) > 1:
+                return f"records disagree on {name}"
+        for kind, limit in self.config.limits.items():
+            joined = len(self.limited[x][kind] | self.limited[y][kind])
+            if joined > limit:
+                return f"would give one customer {joined} distinct {kind} (limit {limit})"
+        return ""
+
+    def union(self, x: str, y: str) -> None:
+        keep, gone = min(x, y), max(x, y)
+        self.parent[gone] = keep
+        self.members[keep] |= self.members.pop(gone)
+        for name in self.strong[keep]:
+            self.strong[keep][name] |= self.strong[gone][name]
+        for kind in self.limited[keep]:
+            self.limited[keep][kind] |= self.limited[gone][kind]
+
+    def partition(self) -> Partition:
+        return frozenset(frozenset(group) for group in self.members.values())
+
+
+Order = Literal["keys", "values"] | random.Random
+
+
+def ordered(links: Sequence[Link], order: Order = "keys") -> list[Link]:
+    """Links strongest tier first; inside a tier, by one reading of "sorted":
+
+    - ``"keys"``: by the link's two record keys;
+    - ``"values"``: identifier links by the shared value first, then by keys;
+    - a `random.Random`: shuffled, any order the tiers allow.
+    """
+    if isinstance(order, random.Random):
+        weights = [order.random() for _ in links]
+        ranked = sorted(zip(links, weights, strict=True), key=lambda lw: (lw[0].tier, lw[1]))
+        return [link for link, _ in ranked]
+    if order == "values":
+        return sorted(links, key=lambda link: (link.tier, link.value, link.a, link.b))
+    return sorted(links, key=lambda link: (link.tier, link.a, link.b))
+
+
+def split_oversized(
+    keys: set[str], accepted: list[Link], limit: int
+) -> tuple[list[set[str]], list[Link]]:
+    """Parts of one component over `limit`: links dropped from the weakest score up, one score
+    at a time, until every part fits; whole when explicit links alone hold it over."""
+    for cut in sorted({link.score for link in accepted if not link.explicit}):
+        kept = [link for link in accepted if link.explicit or link.score > cut]
+        parts = _connected(keys, kept)
+        if max(len(part) for part in parts) <= limit:
+            return parts, [link for link in accepted if link not in kept]
+    return [keys], []
+
+
+def _connected(keys: set[str], links: Iterable[Link]) -> list[set[str]]:
+    parent = {key: key for key in keys}
+
+    def find(key: str) -> str:
+        while parent[key] != key:
+            key = parent[key]
+        return key
+
+    for link in links:
+        ra, rb = find(link.a), find(link.b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+    groups: dict[str, set[str]] = {}
+    for key in keys:
+        groups.setdefault(find(key), set()).add(key)
+    return list(groups.values())
+
+
+@dataclass
+class Problem:
+    """Everything the order of links does not change: records, candidate links, guards."""
+
+    records: dict[str, Record]
+    links: list[Link]
+    identities: Identities
+    cannot_link: Sequence[tuple[str, str]]
+    config: MatchConfig
+    #: Pairs whose similarity on some fuzzy comparison equals its threshold (to 1e-6).
+    on_threshold: list[tuple[str, str, str]] = field(default_factory=list)
+
+
+def prepare(
+    raw: Sequence[RawRecord],
+    config: MatchConfig,
+    options: NormalizeOptions,
+    *,
+    must_link: Sequence[tuple[str, str]] = (),
+    cannot_link: Sequence[tuple[str, str]] = (),
+    hub_only: bool = False,
+) -> Problem:
+    """Normalize the records and find every candidate link.
+
+    `hub_only` links each shared identifier's holders only to its holder with the smallest
+    key, as the core stores it, instead of every pair of holders (see the test module).
+    """
+    records = {r.key: normalize(r, options) for r in raw}
+    assert len(records) == len(raw), "record keys must be unique"
+    identities = Identities(records, must_link, config)
+    links = [Link(a, b, (0,), 1.0, True, "must_link") for a, b in must_link]
+    shared = identifier_links(records, config, identities)
+    if hub_only:
+        hubs: dict[str, str] = {}
+        for link in shared:
+            hubs.setdefault(link.why + link.value, link.a)
+        shared = [link for link in shared if link.a == hubs[link.why + link.value]]
+    links += shared
+    on_threshold: list[tuple[str, str, str]] = []
+    links += fuzzy_links(records, config, on_threshold)
+    return Problem(records, links, identities, cannot_link, config, on_threshold)
+
+
+def resolve(problem: Problem, order: Order = "keys") -> Resolution:
+    """The customers the documented rules make, applying links in one admissible order."""
+    config = problem.config
+    customers = Customers(problem.records, config, problem.identities, problem.cannot_link)
+    accepted: list[Link] = []
+    refused: list[tuple[Link, str]] = []
+    for link in ordered(problem.links, order):
+        x, y = customers.find(link.a), customers.find(link.b)
+        if x == y:
+            accepted.append(link)
+            continue
+        reason = customers.refusal(x, y, explicit=link.explicit)
+        if reason:
+            refused.append((link, reason))
+            continue
+        customers.union(x, y)
+        accepted.append(link)
+    groups: list[set[str]] = []
+    limit = config.flag_component_records
+    for group in customers.partition():
+        if not config.split_oversized or len(group) <= limit:
+            groups.append(set(group))
+            continue
+        inside = [link for link in accepted if link.a in group]
+        parts, dropped = split_oversized(set(group), inside, limit)
+        groups.extend(parts)
+        refused.extend((link, "oversized") for link in dropped)
+    partition = frozenset(frozenset(g) for g in groups)
+    return Resolution(partition, accepted, refused)
+
+
+def documented_partitions(problem: Problem, *, shuffles: int = 4) -> set[Partition]:
+    """The partitions `resolve` gives under both readings of "sorted" and `shuffles` random
+    orders inside the tiers: one partition when the documented order decides the data."""
+    orders: list[Order] = ["keys", "values"]
+    orders += [random.Random(n) for n in range(shuffles)]
+    return {resolve(problem, order).partition for order in orders}
