@@ -110,7 +110,8 @@ def pair_similarities(
                 scorer=scorer,
                 workers=-1,
                 score_cutoff=cutoff,
-            ).astype(np.float64)
+                dtype=np.float64,  # float32 would put a score equal to its threshold below it
+            )
             scores[differ] = scored[back.ravel()]
     else:
         codes = field.codes(comparison.method)

@@ -35,10 +35,10 @@ Where docs/matching.md leaves the answer open, or the core is known to differ fr
   Where that changes the answer, the core is compared with the reference's `hub_only` reading
   (the same guards over the star); `test_holders_of_a_shared_identifier_link_even_when_the_
   hub_is_refused` is the reproducer, a strict xfail until the core is fixed.
-- Finding 2: a similarity equal to its threshold. rapidfuzz's `cpdist` returns float32, so a
-  Jaro-Winkler of exactly 0.88 reaches the core as 0.87999999 and misses the threshold 0.88
-  it reaches. Examples where a pair's similarity is within 1e-6 of a threshold are discarded;
-  `test_a_similarity_equal_to_its_threshold_links` is the reproducer (strict xfail).
+- Finding 2 (fixed): a similarity equal to its threshold. rapidfuzz's `cpdist` returned
+  float32, so a Jaro-Winkler of exactly 0.88 reached the core as 0.87999999 and missed the
+  threshold 0.88; the core now asks for float64. `test_a_similarity_equal_to_its_threshold_
+  links` pins it.
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, Phase, assume, event, given, settings
+from hypothesis import HealthCheck, Phase, event, given, settings
 from hypothesis import strategies as st
 
 from bench.synth import generate
@@ -276,8 +276,6 @@ def check_against_reference(table: Table, config: MatchConfig) -> None:
     inside a tier open)."""
     must, cannot = table.must_link, table.cannot_link
     problem = prepare(table.records, config, OPTIONS, must_link=must, cannot_link=cannot)
-    # Finding 2 (module docstring): a similarity equal to its threshold.
-    assume(not problem.on_threshold)
     documented = documented_partitions(problem)
     star = documented_partitions(
         prepare(table.records, config, OPTIONS, must_link=must, cannot_link=cannot, hub_only=True)
@@ -370,11 +368,6 @@ def test_holders_of_a_shared_identifier_link_even_when_the_hub_is_refused() -> N
     assert core_partition(records, DEFAULT) == expected
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="finding 2: rapidfuzz's cpdist returns float32, and a Jaro-Winkler of exactly "
-    "0.88 becomes 0.87999999, below the threshold 0.88 it reaches",
-)
 def test_a_similarity_equal_to_its_threshold_links() -> None:
     records = _records(
         # Same email local part (name_and_email_local); jaro_winkler("jose", "jose oneil")
