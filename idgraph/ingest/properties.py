@@ -16,7 +16,7 @@ import polars as pl
 
 from idgraph.frames import EVENT_PROPERTIES, empty, property_text
 
-__all__ = ["kind_of", "long_properties"]
+__all__ = ["kind_of", "kind_of_type", "long_properties"]
 
 _SCALARS = {str: "string", bool: "boolean", int: "number", float: "number"}
 _DTYPES: dict[str, type[pl.DataType]] = {
@@ -30,6 +30,11 @@ def kind_of(value: object) -> str:
     """What a property value is, as `long_properties` needs to know: string, boolean, number,
     or other (null, an object, a list)."""
     return _SCALARS.get(type(value), "other")
+
+
+def kind_of_type(value_type: type) -> str:
+    """`kind_of` for a value of this exact type."""
+    return _SCALARS.get(value_type, "other")
 
 
 def long_properties(events: pl.DataFrame, kinds: Mapping[str, Set[str]]) -> pl.DataFrame:
