@@ -38,8 +38,8 @@ from idgraph.ingest.jsonl_columns import plain_calls, sighting_schema
 from idgraph.ingest.lines import (
     DEFAULT_MAX_LINE_BYTES,
     RawLine,
-    decode_line,
     nul_problem,
+    read_line_runs,
     read_lines,
     utf8_problem,
 )
@@ -49,6 +49,7 @@ from idgraph.models import record_key
 from idgraph.normalize.fields import parse_timestamp
 from idgraph.normalize.record import NormalizeOptions
 from idgraph.normalize.sightings import PROBLEM_FIELD, PROBLEM_REASON, normalize_sightings
+from idgraph.stages import no_gc
 
 __all__ = ["CALL_TYPES", "read_event_calls", "read_events", "snake_case"]
 
@@ -163,11 +164,11 @@ class _EventReader:
         self._lines: list[int] = []
         self._raws: list[bytes] = []
 
-    def add(self, call: Any, line: int, raw: bytes) -> None:
-        """Take a parsed call; `raw` is its text, for a reject."""
-        self._calls.append(call)
-        self._lines.append(line)
-        self._raws.append(raw)
+    def add(self, calls: list[Any], lines: Sequence[int], raws: list[bytes]) -> None:
+        """Take parsed calls, their lines and their texts (for a reject)."""
+        self._calls.extend(calls)
+        self._lines.extend(lines)
+        self._raws.extend(raws)
         if len(self._calls) >= CHUNK_CALLS:
             self.flush()
 
@@ -397,60 +398,81 @@ def read_events(
     builder = BatchBuilder(path, source, rejects)
     reader = _EventReader(source, builder)
     blank: list[RawLine] = []
-    spans: dict[int, tuple[int, int]] = {}
-    loads = orjson.loads
-    for line in read_lines(path, max_line_bytes=max_line_bytes):
-        if line.blank:
-            blank.append(line)
-            continue
-        for held in blank:
-            builder.reject(held.number, "blank line", raw=held.data)
-        blank.clear()
-        if line.too_long:
-            builder.reject(
-                line.number,
-                f"line too long: {line.size} bytes, limit {max_line_bytes}",
-                raw=line.data,
-                total_bytes=line.size,
-            )
-            continue
-        try:
-            call = loads(line.data)
-        except orjson.JSONDecodeError:
-            problem = _unparsed(line)
-            if isinstance(problem, str):
-                builder.reject(line.number, problem, raw=line.data)
+    with no_gc():
+        for item in read_line_runs(path, max_line_bytes=max_line_bytes):
+            if isinstance(item, RawLine) and item.blank:
+                blank.append(item)
                 continue
-            call = problem[0]
-        spans[line.number] = (line.offset, line.size)
-        reader.add(call, line.number, line.data)
-    batch = reader.batch(options, _file_text(path, spans))
+            for held in blank:
+                builder.reject(held.number, "blank line", raw=held.data)
+            blank.clear()
+            if not isinstance(item, RawLine):
+                first, datas = item
+                _parse_run(reader, builder, first, datas)
+            elif item.too_long:
+                builder.reject(
+                    item.number,
+                    f"line too long: {item.size} bytes, limit {max_line_bytes}",
+                    raw=item.data,
+                    total_bytes=item.size,
+                )
+            else:
+                _parse_run(reader, builder, item.number, [item.data])
+        batch = reader.batch(options, _file_text(path, max_line_bytes))
     builder.finish()
     return batch
 
 
-def _unparsed(line: RawLine) -> str | tuple[Any]:
-    """Why a line the fast parse refused is rejected, checked in order (NUL byte, UTF-8,
-    JSON), or the call it holds after all (a byte-order mark on line 1)."""
-    binary = nul_problem(line.data)
+def _parse_run(reader: _EventReader, builder: BatchBuilder, first: int, datas: list[bytes]) -> None:
+    """Parse consecutive lines and hand their calls to `reader`; reject those that are not
+    JSON (or not UTF-8, or hold a NUL byte)."""
+    lines = range(first, first + len(datas))
+    try:
+        calls = [orjson.loads(data) for data in datas]
+    except orjson.JSONDecodeError:
+        calls, kept, raws = [], [], []
+        for number, data in zip(lines, datas, strict=True):
+            try:
+                calls.append(orjson.loads(data))
+            except orjson.JSONDecodeError:
+                problem = _unparsed(number, data)
+                if isinstance(problem, str):
+                    builder.reject(number, problem, raw=data)
+                    continue
+                calls.append(problem[0])
+            kept.append(number)
+            raws.append(data)
+        reader.add(calls, kept, raws)
+        return
+    reader.add(calls, lines, datas)
+
+
+def _unparsed(number: int, data: bytes) -> str | tuple[Any]:
+    """Why a line the parser refused is rejected, checked in order (NUL byte, UTF-8, JSON),
+    or the call it holds after all (behind a byte-order mark on line 1)."""
+    binary = nul_problem(data)
     if binary:
         return binary
     try:
-        return (orjson.loads(decode_line(line)),)
+        text = data.decode("utf-8-sig" if number == 1 else "utf-8")
+        return (orjson.loads(text),)
     except UnicodeDecodeError as exc:
         return utf8_problem(exc)
     except orjson.JSONDecodeError as exc:
         return f"invalid JSON: {exc}"
 
 
-def _file_text(path: Path, spans: dict[int, tuple[int, int]]) -> RawText:
-    def fetch(lines: Sequence[int]) -> dict[int, bytes]:
+def _file_text(path: Path, max_line_bytes: int) -> RawText:
+    """The text of kept lines, read again from the file when some are rejected late."""
+
+    def fetch(numbers: Sequence[int]) -> dict[int, bytes]:
+        wanted = set(numbers)
         found: dict[int, bytes] = {}
-        with path.open("rb") as f:
-            for line in sorted(set(lines)):
-                start, size = spans[line]
-                f.seek(start)
-                found[line] = f.read(size)
+        for line in read_lines(path, max_line_bytes=max_line_bytes):
+            if line.number in wanted:
+                found[line.number] = line.data
+                if len(found) == len(wanted):
+                    break
         return found
 
     return fetch
@@ -509,7 +531,8 @@ def read_event_calls(
                 builder.reject(number, f"invalid JSON: {exc}", raw=raw)
                 continue
         raws[number] = raw
-        reader.add(call, number, raw)
-    batch = reader.batch(options, lambda lines: {n: raws[n] for n in lines})
+        reader.add([call], [number], [raw])
+    with no_gc():
+        batch = reader.batch(options, lambda lines: {n: raws[n] for n in lines})
     builder.finish()
     return batch

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from idgraph.errors import InputError
 
@@ -71,7 +71,9 @@ def read_lines(path: Path, *, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> I
         raise InputError(f"cannot read file: {exc.strerror or exc}", path=path) from exc
 
 
-def _split_blocks(f: BinaryIO, limit: int) -> Iterator[RawLine]:
+def _split_blocks(f: BinaryIO, limit: int, *, runs: bool = False) -> Iterator[Any]:
+    """`read_lines`' lines; with `runs`, the complete lines of a block that are all ordinary
+    (no carriage return, none blank, none past the limit) come as one (number, lines)."""
     keep = min(limit + 2, _SNIFF_BYTES)  # head kept of a line past the limit
     number = 0
     offset = 0  # of the line being assembled
@@ -83,7 +85,17 @@ def _split_blocks(f: BinaryIO, limit: int) -> Iterator[RawLine]:
         if not block:
             break
         pieces = block.split(b"\n")
-        for piece in pieces[:-1]:
+        complete = pieces[:-1]
+        run: list[bytes] = []
+        if runs and len(complete) > 2:
+            run = complete[1:] if size else complete
+            if b"\r" in block:
+                run = [piece[:-1] if piece.endswith(b"\r") else piece for piece in run]
+            if max(map(len, run)) <= limit and all(p.strip(_WHITESPACE) for p in run):
+                complete = complete[:1] if size else []
+            else:
+                run = []
+        for piece in complete:
             number += 1
             total = size + len(piece)
             if total <= limit + 1:
@@ -101,6 +113,10 @@ def _split_blocks(f: BinaryIO, limit: int) -> Iterator[RawLine]:
                 yield RawLine(number, head, total - ends_cr, True, offset)
             offset += total + 1
             head, size, cr = b"", 0, False
+        if run:
+            yield number + 1, run
+            number += len(run)
+            offset += len(block) - len(pieces[-1]) - (len(pieces[0]) + 1 if complete else 0)
         rest = pieces[-1]
         if rest:
             if size + len(rest) <= limit + 1:
@@ -118,6 +134,56 @@ def _split_blocks(f: BinaryIO, limit: int) -> Iterator[RawLine]:
             yield RawLine(number, head[:keep], size, True, offset)
         else:
             yield RawLine(number, head, size, False, offset)
+
+
+#: A run of ordinary lines (none blank, none past the limit): the first one's number and
+#: each line's bytes without its ending.
+LineRun = tuple[int, list[bytes]]
+
+
+def read_line_runs(
+    path: Path, *, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES
+) -> Iterator[LineRun | RawLine]:
+    """The lines of `path` as `read_lines` yields them, ordinary lines grouped in runs.
+
+    A block whose complete lines are all ordinary is split once and yielded as one run, so
+    the caller does not pay for a `RawLine` per line; any other block is yielded line by line
+    (blank and too long lines always as `RawLine`).
+
+    Raises:
+        InputError: the file cannot be opened or read.
+    """
+    try:
+        with path.open("rb") as f:
+            yield from _runs(f, max_line_bytes)
+    except OSError as exc:
+        raise InputError(f"cannot read file: {exc.strerror or exc}", path=path) from exc
+
+
+def _runs(f: BinaryIO, limit: int) -> Iterator[LineRun | RawLine]:
+    run: list[bytes] = []
+    first = 0
+    for line in _split_blocks(f, limit, runs=True):
+        if isinstance(line, RawLine):
+            if line.too_long or line.blank:
+                if run:
+                    yield first, run
+                    run = []
+                yield line
+                continue
+            if not run:
+                first = line.number
+            run.append(line.data)
+            continue
+        number, pieces = line
+        if run and first + len(run) != number:
+            yield first, run
+            run = []
+        if not run:
+            first = number
+        run.extend(pieces)
+    if run:
+        yield first, run
 
 
 #: Leading bytes of binary formats people export by mistake, and what they are.
