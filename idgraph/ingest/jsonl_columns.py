@@ -193,7 +193,8 @@ def plain_calls(
                     if page.get(extra) is not None:
                         given.setdefault(extra, page[extra])
         names[position] = name
-        message[position] = _message_id(call)
+        given_id = call.get("messageId")
+        message[position] = given_id if type(given_id) is str and given_id else _message_id(call)
         texts[position] = orjson.dumps(given, option=_SORTED)
         properties[position] = given
     device = _texts(device, other)
@@ -251,14 +252,14 @@ def _count_kinds(
     properties: dict[int, dict[str, Any]], plain: list[bool], kinds: dict[str, set[str]]
 ) -> None:
     """Add the kinds of the plain calls' event properties to `kinds`."""
-    seen = {
-        (name, type(value))
+    shapes = {
+        (tuple(given), tuple(map(type, given.values())))
         for position, given in properties.items()
         if plain[position]
-        for name, value in given.items()
     }
-    for name, value_type in seen:
-        kinds.setdefault(name, set()).add(kind_of_type(value_type))
+    for names, types in shapes:
+        for name, value_type in zip(names, types, strict=True):
+            kinds.setdefault(name, set()).add(kind_of_type(value_type))
 
 
 def _fields(size: int, profiles: dict[int, Profile]) -> list[pl.Series]:
