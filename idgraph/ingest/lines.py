@@ -18,6 +18,8 @@ DEFAULT_MAX_LINE_BYTES = 1 << 20
 
 _SNIFF_BYTES = 8192
 _CHUNK = 1 << 20
+#: Ordinary lines that came one by one, grouped in runs of at most this many.
+_RUN_LINES = 4096
 _WHITESPACE = b" \t\r\n\f\v"
 
 
@@ -161,27 +163,21 @@ def read_line_runs(
 
 
 def _runs(f: BinaryIO, limit: int) -> Iterator[LineRun | RawLine]:
-    run: list[bytes] = []
+    run: list[bytes] = []  # ordinary lines that came one by one
     first = 0
     for line in _split_blocks(f, limit, runs=True):
-        if isinstance(line, RawLine):
-            if line.too_long or line.blank:
-                if run:
-                    yield first, run
-                    run = []
-                yield line
-                continue
+        if isinstance(line, RawLine) and not (line.too_long or line.blank):
             if not run:
                 first = line.number
             run.append(line.data)
-            continue
-        number, pieces = line
-        if run and first + len(run) != number:
+            if len(run) < _RUN_LINES:
+                continue
+            line = None
+        if run:
             yield first, run
             run = []
-        if not run:
-            first = number
-        run.extend(pieces)
+        if line is not None:
+            yield line
     if run:
         yield first, run
 
