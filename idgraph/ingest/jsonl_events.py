@@ -4,10 +4,12 @@ Each identity a stream mentions becomes one record: a logged-in `userId`, or an 
 seen without one. Calls that carry both put the anonymous id on the user's record as an
 identifier, which is how a visitor's anonymous history is stitched to the person once they log in.
 
-A call is checked as it is parsed (JSON, type, ids, timestamp, nested objects); what it says is
-appended to columns of raw values, normalized for the whole file at once when it is read. A
-call whose values turn out unusable is rejected then, unless a check that comes earlier in the
-call already refused it.
+Lines are parsed a run at a time and their calls read a chunk at a time: the plain ones into
+columns at once (`jsonl_columns`), the others through the call-by-call checker here, which
+rejects a call at the first rule it breaks (type, ids, timestamp, nested objects, in that
+order; `jsonl_calls` holds the rules). What the kept calls say is normalized for the whole file
+at once when it is read; a call whose values turn out unusable is rejected then, unless a
+check that comes earlier in the call already refused it.
 """
 
 from __future__ import annotations
