@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 
 import polars as pl
@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict
 
 from idgraph.block.keys import record_blocks
 from idgraph.cluster.diff import ResolutionChanges, resolution_changes
-from idgraph.ingest.batch import SourceBatch, check_inputs, read_checked
+from idgraph.ingest.batch import InputPlan, SourceBatch, check_inputs, read_checked
 from idgraph.ingest.mapping import SourceMapping
 from idgraph.ingest.rejects import RejectsWriter
 from idgraph.match.config import MatchConfig, load_match_config
@@ -27,13 +27,20 @@ from idgraph.resolve import Overrides, merge_records, plan_changes
 from idgraph.segment.refresh import memberships_of, refresh_segments
 from idgraph.segment.saved import SegmentChange
 from idgraph.settings import open_store
-from idgraph.stages import StageTimer, StageTiming, memory_mb, no_gc
+from idgraph.stages import (
+    Progress,
+    StageTimer,
+    StageTiming,
+    deduplicated,
+    memory_mb,
+    no_gc,
+)
 from idgraph.state.mirror import Mirror, new_version
 from idgraph.state.rebuild import blocking_fingerprint, open_mirror
 from idgraph.state.scope import Scope, find_scope, id_keys
 from idgraph.state.snapshot import Snapshot, take_snapshot
 from idgraph.store.base import GraphStore
-from idgraph.store.plan import WritePlan
+from idgraph.store.plan import WritePlan, plan_rows
 from idgraph.store.queries import READS
 from idgraph.traits.config import TraitsConfig, load_traits_config
 
@@ -48,9 +55,6 @@ __all__ = [
     "ingest_batches",
     "run_ingest",
 ]
-
-#: Called with (stage, done, total) as work advances; the CLI draws it as a progress bar.
-Progress = Callable[[str, int, int], None]
 
 
 class FileReport(BaseModel):
@@ -156,7 +160,9 @@ def run_ingest(
         options: normalization options (default phone region, date order, junk lists).
         mappings: explicit CSV mappings by path, overriding `X.mapping.yaml` sidecars.
         rejects_path: where rejected lines go (JSONL); written only when something is rejected.
-        progress: optional callback `(stage, done, total)`.
+        progress: optional callback `(stage, done, total)`, called per stage and per step
+            with counts: bytes read per file, records folded, candidate pairs, customers,
+            rows written (keys and units in `idgraph.stages`).
         traits: the computed traits to store on every customer: a `TraitsConfig`, a path to
             one, or None for the shipped default (docs/traits.md).
         as_of_ms: the instant trait windows and day counts are measured from (epoch ms);
@@ -177,7 +183,7 @@ def run_ingest(
         StoreError: the store failed; the store is as it was before this call.
     """
     started = time.perf_counter()
-    step = progress or (lambda _stage, _done, _total: None)
+    step = deduplicated(progress)
     config = (
         match_config if isinstance(match_config, MatchConfig) else load_match_config(match_config)
     )
@@ -192,11 +198,7 @@ def run_ingest(
             Path(rejects_path).unlink()
         read_started = time.perf_counter()
         with RejectsWriter(Path(rejects_path)) as rejects:
-            batches = []
-            for done, plan in enumerate(checked):
-                step("read", done, len(checked))
-                batches.extend(read_checked([plan], options=options, rejects=rejects))
-            step("read", len(checked), len(checked))
+            batches = _read_files(checked, options, rejects, step)
             wrote_rejects = rejects.total > 0
         rss, peak = memory_mb()
         reading = StageTiming(
@@ -204,6 +206,8 @@ def run_ingest(
             seconds=round(time.perf_counter() - read_started, 3),
             rss_mb=rss,
             peak_mb=peak,
+            count=sum(b.counts.read for b in batches),
+            unit="lines",
         )
         report = ingest_batches(
             graph,
@@ -224,6 +228,70 @@ def run_ingest(
             "seconds": round(time.perf_counter() - started, 3),
         }
     )
+
+
+def _read_files(
+    checked: Sequence[InputPlan],
+    options: NormalizeOptions,
+    rejects: RejectsWriter,
+    step: Progress,
+) -> list[SourceBatch]:
+    """Read the checked inputs in order, reporting bytes read per file and over all of them
+    ("read: <file>", "read") and the rows normalized so far ("read: rows normalized")."""
+    counter = _ReadProgress(step, [_size(plan.path) for plan in checked])
+    batches: list[SourceBatch] = []
+    for plan in checked:
+        counter.start(str(plan.path))
+        batches.extend(read_checked([plan], options=options, rejects=rejects, progress=counter))
+        counter.finish()
+    step("read: rows normalized", counter.rows, counter.rows)
+    return batches
+
+
+class _ReadProgress:
+    """Turns a reader's calls on the file being read into the read stage's keys."""
+
+    def __init__(self, step: Progress, sizes: list[int]) -> None:
+        self._step = step
+        self._sizes = sizes
+        self._total = sum(sizes)
+        self._file = -1
+        self._name = ""
+        self._before = 0  # bytes of the files already read
+        self.rows = 0  # rows normalized so far
+        self._announced = 0  # rows normalized or being normalized
+        step("read", 0, self._total)
+
+    def start(self, name: str) -> None:
+        self._file += 1
+        self._name = name
+        self._step(f"read: {name}", 0, self._sizes[self._file])
+
+    def __call__(self, what: str, done: int, total: int) -> None:
+        if what == "bytes":
+            size = self._sizes[self._file]
+            done = min(done, size)
+            self._step(f"read: {self._name}", done, size)
+            self._step("read", self._before + done, self._total)
+        elif done == 0:
+            self._announced = self.rows + total
+            self._step("read: rows normalized", self.rows, self._announced)
+        else:
+            self.rows += done
+            self._step("read: rows normalized", self.rows, self._announced)
+
+    def finish(self) -> None:
+        size = self._sizes[self._file]
+        self._step(f"read: {self._name}", size, size)
+        self._before += size
+        self._step("read", self._before, self._total)
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
 
 
 def ingest_batches(
@@ -262,23 +330,28 @@ def ingest_batches(
             retry a failed group of calls one call at a time.
     """
     started = time.perf_counter()
-    step = progress or (lambda _stage, _done, _total: None)
+    step = deduplicated(progress)
     timer = StageTimer(step)
     config = match_config or load_match_config(None)
     trait_config = traits or load_traits_config(None)
     as_of = int(time.time() * 1000) if as_of_ms is None else as_of_ms
     now_ms = int(time.time() * 1000)
     overrides = overrides or Overrides()
-    with timer.stage("fold"):
+    with timer.stage("fold") as stage:
+        ingested = sum(b.counts.ingested for b in batches)
+        stage.step("lines ingested", 0, ingested)
         batch = fold(batches)
         if consume:
             for source in batches:
                 source.release()
-    with timer.stage("state"):
+        stage.step("lines ingested", ingested, ingested)
+        stage.count = batch.records.height
+    with timer.stage("state") as stage:
         mirror = open_mirror(graph, config)
         stored_events = _stored_events(mirror, batch)
+        stage.count = _stored_records(mirror)
     full = full or dry_run or config.probabilistic is not None or _needs_full(mirror, batch, config)
-    with timer.stage("scope"):
+    with timer.stage("scope") as stage:
         scope = None
         if full:
             snapshot = take_snapshot(mirror)
@@ -286,7 +359,8 @@ def ingest_batches(
             scope, snapshot = _load_scope(
                 mirror, batch, overrides, config, set(erase), stored_events
             )
-    with timer.stage("resolve"):
+        stage.count = snapshot.records.height
+    with timer.stage("resolve") as stage:
         plan, stats = plan_changes(
             mirror=mirror,
             snapshot=snapshot,
@@ -300,7 +374,10 @@ def ingest_batches(
             scope=scope,
             erase=set(erase),
             explain=dry_run,
+            consume=consume,
+            progress=stage.step,
         )
+        stage.count = plan.customers.height
     plan.erased_hashes = list(remember)
     changes = None
     moved: list[SegmentChange] = []
@@ -319,12 +396,13 @@ def ingest_batches(
         # grow, which is where a big run peaks.
         plan.state = None
         del batch, snapshot, scope
-        with timer.stage("write"):
+        with timer.stage("write") as stage:
             before = memberships_of(graph, plan.retired_customers)
-            graph.apply(plan, version=version)
+            graph.apply(plan, version=version, progress=stage.step)
+            stage.count = plan_rows(plan)
         with timer.stage("mirror"):
             staged.publish()
-        with timer.stage("segments"):
+        with timer.stage("segments") as stage:
             moved = refresh_segments(
                 graph,
                 before=before,
@@ -333,13 +411,14 @@ def ingest_batches(
                 as_of_ms=as_of,
                 now_ms=int(time.time() * 1000),
             )
+            stage.count = len(moved)
     sizes: dict[int, int] = dict(Counter(stats.sizes))
     largest = (
         [
             (cid, int(n))
-            for cid, n in plan.customers.sort(["record_count", "id"], descending=[True, False])
+            for cid, n in plan.customers.select("id", "record_count")
+            .sort(["record_count", "id"], descending=[True, False])
             .head(5)
-            .select("id", "record_count")
             .iter_rows()
         ]
         if plan.customers.height
@@ -460,14 +539,15 @@ def _needs_full(mirror: Mirror, batch: Gathered, config: MatchConfig) -> bool:
     An empty store, or a batch larger than the store, has nothing to gain from a scope; a
     mirror whose blocks were computed under other fuzzy rules must be rebuilt whole.
     """
-    stored = (
-        mirror.files["records"].base_rows + mirror.files["records"].delta_rows
-        if mirror.files
-        else 0
-    )
+    stored = _stored_records(mirror)
     if stored == 0 or batch.records.height > stored:
         return True
     return mirror.config != blocking_fingerprint(config)
+
+
+def _stored_records(mirror: Mirror) -> int:
+    files = mirror.files
+    return files["records"].base_rows + files["records"].delta_rows if files else 0
 
 
 def _count(graph: GraphStore, name: str) -> int:

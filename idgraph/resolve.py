@@ -32,6 +32,7 @@ from idgraph.match.identity import identity_classes
 from idgraph.match.view import VIEW_FIELDS, match_view
 from idgraph.models import BlockedLink, MatchEvidence
 from idgraph.normalize.fold import RECORD_TRAITS, Gathered, traits_json
+from idgraph.stages import Progress
 from idgraph.state.mirror import Mirror, MirrorChanges
 from idgraph.state.scope import Scope, id_keys
 from idgraph.state.snapshot import Snapshot
@@ -105,6 +106,12 @@ def merge_records(
         skipped = int(held.sum())
         incoming = incoming.filter(~held)
     columns = list(RECORDS)
+    if not skip and stored.height == 0 and stored_traits.height == 0 and stored_ids.height == 0:
+        # A first load: every record is new; one sorted copy serves as both records and new.
+        records = incoming.select(columns).sort("key")
+        return Merged(
+            records, batch.record_traits, batch.identifiers.unique(), records, records.clear(), 0
+        )
     base = stored.select(columns)
     new = incoming.join(base.select("key"), on="key", how="anti")
     both = incoming.join(base, on="key", how="inner", suffix="_old")
@@ -293,6 +300,8 @@ def plan_changes(
     scope: Scope | None,
     erase: Collection[str],
     explain: bool = False,
+    progress: Progress | None = None,
+    consume: bool = False,
 ) -> tuple[WritePlan, PlanStats]:
     """Resolve the snapshot's records with the batch folded in; say what to write.
 
@@ -304,7 +313,15 @@ def plan_changes(
         scope: the incremental run's scope, or None when everything is re-resolved.
         erase: keys of records to delete with their events (`idgraph forget`).
         explain: also return the accepted and refused links as objects (dry runs).
+        progress: gets each step's count as it ends ("records", "identifiers", "candidate
+            pairs", "edges clustered", "customers", "traits"), announced as (step, 0, 1)
+            when it starts if the count is not known before.
+        consume: empty the batch's record frames once they are merged, and drop each
+            intermediate frame as soon as the plan no longer needs it: at a million records
+            the resolve stage is where a run peaks.
     """
+    step = progress or _no_progress
+    step("records", 0, 1)
     plan = WritePlan(full=scope is None)
     erase_set = set(erase)
     erased = snapshot.records.filter(pl.col("key").is_in(list(erase_set)))
@@ -321,6 +338,7 @@ def plan_changes(
     plan.changed_records = merged.changed
     records = merged.records
     keys = records["key"]
+    step("records", records.height, records.height)
 
     must, plan.new_apart, apart = _overrides(keys, snapshot.apart, overrides, now_ms)
     stored_links = snapshot.links.filter(
@@ -352,6 +370,9 @@ def plan_changes(
     plan.new_event_properties = batch.event_properties.join(
         plan.new_events.select("id"), on="id", how="semi"
     )
+    events_duplicate = batch.events.height - plan.new_events.height
+    if consume:
+        batch.release()
 
     settled = None
     block_sizes = None
@@ -374,7 +395,9 @@ def plan_changes(
         settled=settled,
         block_sizes=block_sizes,
         view=view,
+        progress=step,
     )
+    step("edges clustered", 0, evidence.edges.height)
     constraints = _constraints(records, merged.identifiers, all_links, apart, config)
     clustering = cluster(records.height, evidence.edges, constraints, config)
     splits = (
@@ -384,7 +407,18 @@ def plan_changes(
         if config.split_oversized
         else []
     )
+    step("edges clustered", evidence.edges.height, evidence.edges.height)
 
+    accepted = np.flatnonzero(clustering.accepted)
+    fuzzy = evidence.edges[accepted.tolist()].filter(pl.col("class") == FUZZY)
+    plan.evidence = fuzzy.select(
+        keys.gather(fuzzy["a"]).alias("a"),
+        keys.gather(fuzzy["b"]).alias("b"),
+        "rule",
+        "fields",
+        "score",
+    ).cast(EVIDENCE)  # type: ignore[arg-type]
+    step("customers", 0, 1)
     _plan_identifiers(plan, evidence.verdicts, snapshot, merged)
     span = _event_spans(snapshot.events, plan.new_events)
     previous = snapshot.assignment.filter(~pl.col("key").is_in(plan.erased_records))
@@ -401,6 +435,7 @@ def plan_changes(
         taken=set(registry),
     )
     plan.memberships = customers.memberships
+    step("customers", customers.rows.height, customers.rows.height)
     plan.retired_customers = sorted(set(snapshot.assignment["customer"].to_list()))
     plan.scope_records = keys.to_list()
     _plan_ids(
@@ -416,19 +451,17 @@ def plan_changes(
         erase_set,
         now_ms,
     )
+    blocked = len(clustering.blocked)
+    if consume and not explain:
+        evidence.edges = evidence.edges.clear()
+        clustering.blocked = []
+    del fuzzy
     plan.customers = _customer_rows(customers, splits, plan)
+    step("traits", 0, plan.customers.height)
     plan.customers = _add_traits(plan, customers, snapshot, traits, as_of_ms)
     if scope is not None and traits.builtins.rfm is not None:
         _rescore_rfm(mirror, plan)
-    accepted = np.flatnonzero(clustering.accepted)
-    fuzzy = evidence.edges[accepted.tolist()].filter(pl.col("class") == FUZZY)
-    plan.evidence = fuzzy.select(
-        keys.gather(fuzzy["a"]).alias("a"),
-        keys.gather(fuzzy["b"]).alias("b"),
-        "rule",
-        "fields",
-        "score",
-    ).cast(EVIDENCE)  # type: ignore[arg-type]
+    step("traits", plan.customers.height, plan.customers.height)
     plan.customer_columns = _customer_columns(merged.traits, plan.customers, traits, snapshot)
     plan.customers = _type_traits(
         plan.customers, customers, traits, snapshot, plan.customer_columns
@@ -462,10 +495,10 @@ def plan_changes(
     not_linking = Counter(evidence.verdicts.filter(~pl.col("linking"))["kind"].to_list())
     stats = PlanStats(
         unchanged=merged.unchanged,
-        events_duplicate=batch.events.height - plan.new_events.height,
+        events_duplicate=events_duplicate,
         records_total=records.height,
         not_linking=dict(sorted(not_linking.items())),
-        blocked=len(clustering.blocked),
+        blocked=blocked,
         pairs=evidence.pairs_compared,
         sizes=customers.sizes,
         splits=splits,
@@ -478,6 +511,10 @@ def plan_changes(
             for e, (_, reason) in zip(objects, clustering.blocked, strict=True)
         ]
     return plan, stats
+
+
+def _no_progress(_step: str, _done: int, _total: int) -> None:
+    """Progress reported nowhere."""
 
 
 def _plan_identifiers(
@@ -499,9 +536,7 @@ def _plan_identifiers(
     touched = pl.concat([merged.new.select("key"), merged.changed.select("key")])
     mine = merged.identifiers.join(touched, left_on="record", right_on="key", how="semi")
     before = snapshot.identifiers.join(touched, left_on="record", right_on="key", how="semi")
-    added = mine.join(before, on=["record", "kind", "value"], how="anti").sort(
-        "record", "kind", "value"
-    )
+    added = mine.join(before, on=["record", "kind", "value"], how="anti")
     plan.new_record_identifiers = added.select("record", id_keys(added).alias("identifier"))
 
 

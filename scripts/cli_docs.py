@@ -31,6 +31,7 @@ COMMANDS = [
     ["history"],
     ["stats"],
     ["export", "clusters"],
+    ["export", "neo4j-import"],
     ["explain"],
     ["review"],
     ["link"],

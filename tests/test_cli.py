@@ -293,6 +293,60 @@ def test_ingest_summary_shows_whole_file_names_at_80_columns(
     ]
 
 
+def test_timings_print_each_stage_with_its_count(tmp_path: Path) -> None:
+    crm = FIXTURES / "crm.csv"
+    result = runner.invoke(
+        app,
+        ["ingest", str(crm), "--store", str(tmp_path / "s.db"), "--timings"],
+        env={"COLUMNS": "120"},
+    )
+    assert result.exit_code == 0, result.output
+    table = result.output.split("stages", 1)[1]
+    rows = {
+        cells[0]: cells
+        for line in table.splitlines()
+        if len(cells := [c.strip() for c in line.replace("┃", "│").strip("│ ").split("│")]) == 5
+    }
+    assert rows["stage"][-1] == "count"
+    assert rows["read"][-1] == "84 lines"
+    assert rows["fold"][-1].endswith(" records")
+    assert rows["resolve"][-1].endswith(" customers")
+    assert rows["write"][-1].endswith(" rows")
+    # Not a terminal: the progress bars draw nothing, not even their last state.
+    assert "rows normalized" not in result.output
+    assert "candidate pairs " not in result.output.replace("candidate pairs compared", "")
+
+
+def test_stage_bars_show_counts_and_the_step(monkeypatch: pytest.MonkeyPatch) -> None:
+    from rich.console import Console
+
+    from idgraph.cli import ingest as ingest_cli
+
+    terminal = Console(file=io.StringIO(), force_terminal=True, width=140)
+    monkeypatch.setattr(ingest_cli, "console", terminal)
+    bars = ingest_cli._StageBars()
+    with bars as step:
+        step("read", 0, 3_000_000)
+        step("read: /data/people.csv", 1_500_000, 2_000_000)
+        step("read", 1_500_000, 3_000_000)
+        step("resolve", 0, 1)
+        step("resolve: candidate pairs", 0, 1)
+        step("resolve: candidate pairs", 2_345_678, 2_345_678)
+        step("write", 0, 1)
+        step("write: rows", 0, 10_000)
+        step("write: Customer", 0, 4_000)
+        step("segments", 0, 1)
+        step("segments", 0, 0)
+        shown = Console(file=io.StringIO(), width=140, record=True)
+        shown.print(bars._bar.make_tasks_table(bars._bar.tasks))
+    lines = {line.split()[0]: line for line in shown.export_text().splitlines() if line.strip()}
+    assert "1.5/3.0 MB" in lines["read"] and "people.csv 1.5/2.0 MB" in lines["read"]
+    assert "/data" not in lines["read"]
+    assert "candidate pairs 2,345,678" in lines["resolve"]
+    assert "0/10,000 rows" in lines["write"] and "Customer 0/4,000" in lines["write"]
+    assert "0 changes" in lines["segments"]
+
+
 def test_missing_mapping_points_at_the_doc_and_the_guess(tmp_path: Path) -> None:
     table = tmp_path / "crm.csv"
     table.write_bytes((FIXTURES / "crm.csv").read_bytes())

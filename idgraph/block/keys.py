@@ -90,13 +90,15 @@ class BlockingStats:
     oversized_records: int
 
 
-def _upper_triangles(blocks: pl.Series, members: npt.NDArray[np.uint32]) -> pl.DataFrame:
-    """Every pair (i, j), i < j, of members in one block; `blocks` sorted, members ascending
-    within each block. Built with array arithmetic: no join of a block with itself."""
+def _upper_triangles(
+    sizes: npt.NDArray[np.integer], members: npt.NDArray[np.uint32]
+) -> pl.DataFrame:
+    """Every pair (i, j), i < j, of members in one block; blocks lie one after another
+    (`sizes` long), members ascending within each. Array arithmetic: no self-join."""
     if not len(members):
         return pl.DataFrame(schema={"i": pl.UInt32, "j": pl.UInt32})
-    starts = np.flatnonzero(np.r_[True, (blocks[1:] != blocks[:-1]).to_numpy()])
-    sizes = np.diff(np.r_[starts, len(members)])
+    sizes = sizes.astype(np.int64)
+    starts = np.cumsum(sizes) - sizes
     position = np.arange(len(members)) - np.repeat(starts, sizes)
     after = np.repeat(sizes, sizes) - position - 1  # members later in the same block
     total = int(after.sum())
@@ -156,9 +158,15 @@ def candidate_pairs(
         logger.warning(
             "rule %s: skipped %d blocks over %d records", rule.name, oversized, max_block_size
         )
-    kept = members.join(
-        shared.filter(pl.col("size") <= max_block_size).select("block"), on="block", how="semi"
-    ).sort("block", "i")
-    pairs = _upper_triangles(kept["block"], kept["i"].to_numpy())
+    # Grouped by hashing, not sorted: which block comes first does not matter, and each
+    # block's members stay in ascending row order.
+    kept = (
+        members.join(
+            shared.filter(pl.col("size") <= max_block_size).select("block"), on="block", how="semi"
+        )
+        .group_by("block", maintain_order=True)
+        .agg("i")
+    )
+    pairs = _upper_triangles(kept["i"].list.len().to_numpy(), kept["i"].explode().to_numpy())
     stats = BlockingStats(rule.name, blocks, pairs.height, oversized, oversized_records)
     return pairs, stats

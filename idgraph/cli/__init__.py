@@ -8,6 +8,7 @@ from idgraph.cli import (  # noqa: F401  (registers commands)
     ingest,
     linking,
     mapping,
+    neo4j_import,
     reads,
     segments,
     serve,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -28,6 +29,7 @@ from idgraph.cli._app import (
     console,
     out,
 )
+from idgraph.stages import STAGE_UNITS, split_key
 
 if TYPE_CHECKING:
     # Imported lazily at run time: the pipeline pulls in the matching stack.
@@ -102,7 +104,8 @@ def ingest(
         bool,
         typer.Option(
             "--timings",
-            help="Print the seconds and memory (resident, and peak so far) of every stage.",
+            help="Print the seconds, memory (resident, and peak so far) and count (lines read, "
+            "records, customers, rows written) of every stage.",
         ),
     ] = False,
 ) -> None:
@@ -118,6 +121,9 @@ def ingest(
     customer ids stay stable (merges keep the oldest id, see `idgraph history`). --full
     re-resolves everything.
     --dry-run shows what a changed match config would merge or split before applying it.
+    On a terminal, a bar per stage counts as it goes (bytes read per file, candidate pairs,
+    customers, rows written); logs and pipes get no bars. --timings adds each stage's time,
+    memory and count to the summary.
     In Python: idgraph.run_ingest(paths, store=..., traits=..., as_of_ms=..., dry_run=...).
     """
     from idgraph.ingest.mapping import load_mapping
@@ -142,21 +148,7 @@ def ingest(
             date_order=date_order,  # type: ignore[arg-type]
             junk=load_junk_config(junk) if junk else DEFAULT_JUNK,
         )
-        with Progress(
-            TextColumn("{task.description:<10}"),
-            BarColumn(),
-            TextColumn("{task.completed}/{task.total}"),
-            TimeElapsedColumn(),
-            console=console,
-            transient=True,
-        ) as bar:
-            tasks: dict[str, Any] = {}
-
-            def step(stage: str, done: int, total: int) -> None:
-                if stage not in tasks:
-                    tasks[stage] = bar.add_task(stage, total=max(total, 1))
-                bar.update(tasks[stage], completed=done, total=max(total, 1))
-
+        with _StageBars() as step:
             report = run_ingest(
                 paths or [],
                 store=store,
@@ -238,12 +230,81 @@ def ingest(
         raise typer.Exit(2)  # bad input, as for any input error; the other files are stored
 
 
+class _StageBars:
+    """One progress bar per stage, with its count and the step it is on.
+
+    A stage's bar follows the stage's own count once it is known (bytes read, records,
+    customers, rows written) and the current step's count until then; the step's name and
+    count stay beside it ("candidate pairs 435,441", "Customer 0/42,244"). Rich draws nothing
+    when stderr is not a terminal, so logs and pipes get no bar lines.
+    """
+
+    def __init__(self) -> None:
+        self._bar = Progress(
+            TextColumn("{task.description:<9}"),
+            BarColumn(bar_width=30),
+            TextColumn("{task.fields[count]:>22}"),
+            TextColumn("{task.fields[step]}"),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+        )
+        self._tasks: dict[str, Any] = {}
+        self._known: set[str] = set()
+
+    def __enter__(self) -> Callable[[str, int, int], None]:
+        self._bar.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._bar.__exit__(None, None, None)
+
+    def __call__(self, key: str, done: int, total: int) -> None:
+        stage, what = split_key(key)
+        if stage not in self._tasks:
+            self._tasks[stage] = self._bar.add_task(stage, total=None, count="", step="")
+        task = self._tasks[stage]
+        started = done == 0 and total == 1  # begun, count not known yet
+        unit = STAGE_UNITS.get(stage, "")
+        if what is None or (what == unit and unit):  # the stage's own count
+            if started:
+                return
+            self._known.add(stage)
+            text = _count(done, total, unit) if unit else ""
+            if total == 0:  # nothing to do: a full bar
+                done = total = 1
+            self._bar.update(task, completed=done, total=total, count=text)
+            return
+        if stage == "read" and what != "rows normalized":  # a file, in bytes
+            text = _count(done, total, "bytes")
+            what = Path(what).name
+        else:
+            text = "…" if started else _count(done, total, "")
+        self._bar.update(task, step=f"{what} {text}")
+        if stage not in self._known:
+            if started:
+                self._bar.update(task, total=None)
+            else:
+                self._bar.update(task, completed=done, total=max(total, 1))
+
+
+def _count(done: int, total: int, unit: str) -> str:
+    """'12.3/84.1 MB', '435,441 pairs' (done), '1,200/42,244 rows' (under way)."""
+    if unit == "bytes":
+        return f"{done / 1e6:,.1f}/{total / 1e6:,.1f} MB"
+    text = f"{total:,}" if done == total else f"{done:,}/{total:,}"
+    return f"{text} {unit}".rstrip()
+
+
 def _print_timings(report: IngestReport) -> None:
     table = Table(title="stages")
-    for column in ("stage", "seconds", "memory MiB", "peak MiB"):
+    for column in ("stage", "seconds", "memory MiB", "peak MiB", "count"):
         table.add_column(column, justify="left" if column == "stage" else "right")
     for row in report.timings:
-        table.add_row(row.stage, f"{row.seconds:.2f}", f"{row.rss_mb:.0f}", f"{row.peak_mb:.0f}")
+        count = "" if row.count is None else f"{row.count:,} {row.unit}".rstrip()
+        table.add_row(
+            row.stage, f"{row.seconds:.2f}", f"{row.rss_mb:.0f}", f"{row.peak_mb:.0f}", count
+        )
     out.print(table)
 
 

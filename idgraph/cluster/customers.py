@@ -162,19 +162,40 @@ def _golden_traits(
     schema = {"customer": pl.Utf8, "name": pl.Utf8, "value": pl.Utf8}
     if record_traits.height == 0:
         return pl.DataFrame(schema=schema)
-    long = record_traits.filter(pl.col("value") != '""').join(
-        owner, left_on="record", right_on="key"
-    )
-    parts = []
-    for name, rows in long.partition_by("name", as_dict=True).items():
-        trait = name[0] if isinstance(name, tuple) else name
-        priority = rules.priority(str(trait))
-        chosen = (
-            rows.with_columns(_rank(rows, priority).alias("_prio"))
-            .sort("label", "_prio", "updated_ts", "pos", descending=[False, False, True, False])
-            .group_by("label", maintain_order=True)
-            .first()
-            .select(pl.col("id").alias("customer"), "name", "value")
+    # One sort over every trait, record keys and customer ids left out of it: at a million
+    # records the long frame is the biggest thing alive while customers are built.
+    long = (
+        record_traits.filter(pl.col("value") != '""')
+        .join(
+            owner.select("key", "label", "source", "updated_ts", "pos"),
+            left_on="record",
+            right_on="key",
         )
-        parts.append(chosen)
-    return pl.concat(parts).sort("customer", "name") if parts else pl.DataFrame(schema=schema)
+        .drop("record")
+    )
+    names = long["name"].unique().to_list()
+    prio = _rank(long, rules.default)
+    for name in names:
+        own = rules.priority(str(name))
+        if own != rules.default:
+            prio = pl.when(pl.col("name") == name).then(_rank(long, own)).otherwise(prio)
+    chosen = (
+        long.with_columns(prio.alias("_prio"))
+        .sort(
+            "label",
+            "name",
+            "_prio",
+            "updated_ts",
+            "pos",
+            descending=[False, False, False, True, False],
+        )
+        .group_by("label", "name", maintain_order=True)
+        .first()
+        .select("label", "name", "value")
+    )
+    customer = owner.select("label", "id").unique(subset=["label"])
+    return (
+        chosen.join(customer, on="label", how="left")
+        .select(pl.col("id").alias("customer"), "name", "value")
+        .sort("customer", "name")
+    )

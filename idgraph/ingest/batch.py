@@ -21,10 +21,12 @@ from idgraph.ingest.lines import DEFAULT_MAX_LINE_BYTES, check_file
 from idgraph.ingest.mapping import SourceMapping, load_mapping, sidecar_path
 from idgraph.ingest.rejects import FileCounts, RejectsWriter
 from idgraph.normalize.record import NormalizeOptions
+from idgraph.stages import Progress
 
 __all__ = [
     "EVENT_SUFFIXES",
     "TABLE_SUFFIXES",
+    "InputPlan",
     "SourceBatch",
     "check_inputs",
     "iter_inputs",
@@ -43,6 +45,10 @@ class _Plan:
     mapping: SourceMapping
     #: Why a file has no line to read ("empty file ...", "binary file ...").
     note: str | None = None
+
+
+#: A checked input, ready to read: what `check_inputs` returns and `read_checked` takes.
+InputPlan = _Plan
 
 
 def _given(path: Path, mappings: Mapping[Path, SourceMapping]) -> SourceMapping | None:
@@ -106,9 +112,14 @@ def read_checked(
     options: NormalizeOptions,
     rejects: RejectsWriter,
     max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+    progress: Progress | None = None,
 ) -> list[SourceBatch]:
-    """Read inputs `check_inputs` accepted, one batch per file."""
-    return list(_read_all(list(plans), options, rejects, max_line_bytes))
+    """Read inputs `check_inputs` accepted, one batch per file.
+
+    `progress` gets each reader's calls: ("bytes", read, file size) after each block, then
+    ("rows normalized", done, rows); read one plan at a time to tell the files apart.
+    """
+    return list(_read_all(list(plans), options, rejects, max_line_bytes, progress))
 
 
 def iter_inputs(
@@ -132,7 +143,11 @@ def iter_inputs(
 
 
 def _read_all(
-    plans: list[_Plan], options: NormalizeOptions, rejects: RejectsWriter, max_line_bytes: int
+    plans: list[_Plan],
+    options: NormalizeOptions,
+    rejects: RejectsWriter,
+    max_line_bytes: int,
+    progress: Progress | None = None,
 ) -> Iterator[SourceBatch]:
     for plan in plans:
         if plan.reader == "none":
@@ -152,6 +167,7 @@ def _read_all(
                 options=options,
                 rejects=rejects,
                 max_line_bytes=max_line_bytes,
+                progress=progress,
             )
         else:
             yield read_events(
@@ -160,6 +176,7 @@ def _read_all(
                 options=plan.mapping.options(options),
                 rejects=rejects,
                 max_line_bytes=max_line_bytes,
+                progress=progress,
             )
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import functools
 import hashlib
+import os
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -40,6 +41,7 @@ from idgraph.ingest.mapping import SourceMapping, TypedColumn
 from idgraph.ingest.rejects import RejectsWriter
 from idgraph.normalize.record import NormalizeOptions
 from idgraph.normalize.sightings import PROBLEM_FIELD, PROBLEM_REASON, normalize_sightings
+from idgraph.stages import Progress, bytes_of
 from idgraph.types import TraitType
 
 __all__ = ["check_table", "ends_in_quotes", "read_table"]
@@ -50,6 +52,8 @@ _PY_WHITESPACE = (
     "\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
 )
 _BLANK = re.compile(rb"^[ \t\r\n\f\v]*$")
+#: Bytes read at a time when the read is reported as it goes.
+_READ_BLOCK = 8 << 20
 #: Marks a row that ran to the end of the file inside a quoted cell.
 _UNTERMINATED = "\x00unterminated"
 
@@ -261,9 +265,16 @@ class _SlowFeed:
             return text + "\n"
 
 
-def _split_slow(path: Path, delimiter: str, builder: BatchBuilder, limit: int, width: int) -> _Good:
+def _split_slow(
+    path: Path,
+    delimiter: str,
+    builder: BatchBuilder,
+    limit: int,
+    width: int,
+    on_bytes: Callable[[int], None] | None = None,
+) -> _Good:
     rows = _Rows()
-    lines = read_lines(path, max_line_bytes=limit)
+    lines = read_lines(path, max_line_bytes=limit, on_bytes=on_bytes)
     next(lines)
     feed = _SlowFeed(lines, builder, limit, delimiter)
     reader = csv.reader(feed, delimiter=delimiter)
@@ -289,15 +300,17 @@ def _split_slow(path: Path, delimiter: str, builder: BatchBuilder, limit: int, w
     return _good_of_rows(rows, width, builder)
 
 
-def _file_lines(path: Path, max_line_bytes: int) -> pl.Series | None:
+def _file_lines(
+    path: Path, max_line_bytes: int, on_bytes: Callable[[int], None] | None = None
+) -> pl.Series | None:
     """Every physical line, decoded, when the whole file is UTF-8 and no line is too long.
 
     Line endings are `\\n` or `\\r\\n`, as `read_lines` reads them; a final newline does not
     start another line.
     """
-    data = path.read_bytes()
+    data = path.read_bytes() if on_bytes is None else _read_reporting(path, on_bytes)
     try:
-        text = data.decode("utf-8-sig")
+        text = str(data, "utf-8-sig")
     except UnicodeDecodeError:
         return None
     del data
@@ -309,6 +322,25 @@ def _file_lines(path: Path, max_line_bytes: int) -> pl.Series | None:
     if lines.str.len_bytes().max() > max_line_bytes:  # type: ignore[operator]
         return None
     return lines
+
+
+def _read_reporting(path: Path, on_bytes: Callable[[int], None]) -> bytes | memoryview:
+    """The whole file, read in blocks with the bytes so far reported after each.
+
+    The blocks land in one uninitialised buffer: as fast as `read_bytes`, no second copy.
+    """
+    with path.open("rb") as f:
+        buffer = np.empty(os.fstat(f.fileno()).st_size, dtype=np.uint8)
+        view = buffer.data
+        done = 0
+        while done < len(buffer):
+            got = f.readinto(view[done : done + _READ_BLOCK])
+            if not got:
+                break
+            done += got
+            on_bytes(done)
+        rest = f.read()  # the file grew since it was measured
+    return bytes(view[:done]) + rest if rest else view[:done]
 
 
 def _quoted_cell(delimiter: str) -> str:
@@ -433,14 +465,19 @@ def _split_fast(
 
 
 def _split(
-    path: Path, mapping: SourceMapping, builder: BatchBuilder, limit: int, width: int
+    path: Path,
+    mapping: SourceMapping,
+    builder: BatchBuilder,
+    limit: int,
+    width: int,
+    on_bytes: Callable[[int], None] | None = None,
 ) -> _Good:
     if csv.field_size_limit() < limit:
         csv.field_size_limit(limit)
-    lines = _file_lines(path, limit)
+    lines = _file_lines(path, limit, on_bytes)
     fast = None if lines is None else _split_fast(lines, mapping.delimiter, width)
     if fast is None:
-        return _split_slow(path, mapping.delimiter, builder, limit, width)
+        return _split_slow(path, mapping.delimiter, builder, limit, width, on_bytes)
     good, rejected = fast
     for line, reason, text in rejected:
         builder.reject(line, reason, raw=text)
@@ -519,6 +556,7 @@ def read_table(
     options: NormalizeOptions,
     rejects: RejectsWriter,
     max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+    progress: Progress | None = None,
 ) -> SourceBatch:
     """Read a CSV export into sightings (and events, when the mapping says rows are events).
 
@@ -528,6 +566,8 @@ def read_table(
         options: the run's normalization options (the mapping may override region and dates).
         rejects: where rows that cannot be ingested go, with their line and column.
         max_line_bytes: longer lines are rejected unparsed.
+        progress: called with ("bytes", read, file size) after each block read, then
+            ("rows normalized", done, rows) around checking and normalizing the rows.
 
     Returns:
         The file's batch; its counts reconcile.
@@ -539,9 +579,16 @@ def read_table(
     width = len(header)
     index = {name: position for position, name in reversed(list(enumerate(header)))}
     builder = BatchBuilder(path, mapping.source_name(path), rejects)
-    good = _split(path, mapping, builder, max_line_bytes, width)
+    size = path.stat().st_size if progress is not None else 0
+    on_bytes = None if progress is None else bytes_of(progress, size)
+    good = _split(path, mapping, builder, max_line_bytes, width, on_bytes)
+    if progress is not None:
+        progress("bytes", size, size)
+        progress("rows normalized", 0, good.height)
     batch = _Table(path, mapping, options, builder, good, index).batch()
     builder.finish()
+    if progress is not None:
+        progress("rows normalized", good.height, good.height)
     return batch
 
 

@@ -51,7 +51,7 @@ from idgraph.models import record_key
 from idgraph.normalize.fields import parse_timestamp
 from idgraph.normalize.record import NormalizeOptions
 from idgraph.normalize.sightings import PROBLEM_FIELD, PROBLEM_REASON, normalize_sightings
-from idgraph.stages import no_gc
+from idgraph.stages import Progress, bytes_of, no_gc
 
 __all__ = ["CALL_TYPES", "read_event_calls", "read_events", "snake_case"]
 
@@ -381,6 +381,7 @@ def read_events(
     options: NormalizeOptions,
     rejects: RejectsWriter,
     max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+    progress: Progress | None = None,
 ) -> SourceBatch:
     """Read a JSON Lines event stream into sightings, events and alias links.
 
@@ -390,6 +391,8 @@ def read_events(
         options: normalization options for the fields found in traits.
         rejects: where lines that cannot be ingested go, with their line and JSON field.
         max_line_bytes: longer lines are rejected unparsed.
+        progress: called with ("bytes", read, file size) after each block read, then
+            ("rows normalized", done, rows) around normalizing the parsed lines.
 
     Returns:
         The file's batch; its counts reconcile.
@@ -398,10 +401,12 @@ def read_events(
         InputError: the file cannot be read.
     """
     builder = BatchBuilder(path, source, rejects)
+    size = path.stat().st_size if progress is not None else 0
+    on_bytes = None if progress is None else bytes_of(progress, size)
     reader = _EventReader(source, builder)
     blank: list[RawLine] = []
     with no_gc():
-        for item in read_line_runs(path, max_line_bytes=max_line_bytes):
+        for item in read_line_runs(path, max_line_bytes=max_line_bytes, on_bytes=on_bytes):
             if isinstance(item, RawLine) and item.blank:
                 blank.append(item)
                 continue
@@ -420,8 +425,15 @@ def read_events(
                 )
             else:
                 _parse_run(reader, builder, item.number, [item.data])
+        reader.flush()
+        kept = builder.counts.ingested
+        if progress is not None:
+            progress("bytes", size, size)
+            progress("rows normalized", 0, kept)
         batch = reader.batch(options, _file_text(path, max_line_bytes))
     builder.finish()
+    if progress is not None:
+        progress("rows normalized", kept, kept)
     return batch
 
 

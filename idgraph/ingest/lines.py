@@ -6,7 +6,7 @@ Files are read in binary mode a line at a time with a size cap, so a 10 MB line 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -52,7 +52,12 @@ def _strip_ending(chunk: bytes) -> bytes:
     return chunk
 
 
-def read_lines(path: Path, *, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> Iterator[RawLine]:
+def read_lines(
+    path: Path,
+    *,
+    max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+    on_bytes: Callable[[int], None] | None = None,
+) -> Iterator[RawLine]:
     """Yield the physical lines of `path`; a final newline does not start another line.
 
     The file is read in blocks and split on line feeds, so memory stays at a block plus the
@@ -62,30 +67,41 @@ def read_lines(path: Path, *, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> I
         path: the file to read.
         max_line_bytes: lines longer than this (line ending excluded) are yielded with
             `too_long=True` and only their head kept.
+        on_bytes: called with the bytes read so far after each block (progress).
 
     Raises:
         InputError: the file cannot be opened or read.
     """
     try:
         with path.open("rb") as f:
-            yield from _split_blocks(f, max_line_bytes)
+            yield from _split_blocks(f, max_line_bytes, on_bytes)
     except OSError as exc:
         raise InputError(f"cannot read file: {exc.strerror or exc}", path=path) from exc
 
 
-def _split_blocks(f: BinaryIO, limit: int, *, runs: bool = False) -> Iterator[Any]:
+def _split_blocks(
+    f: BinaryIO,
+    limit: int,
+    on_bytes: Callable[[int], None] | None = None,
+    *,
+    runs: bool = False,
+) -> Iterator[Any]:
     """`read_lines`' lines; with `runs`, the complete lines of a block that are all ordinary
-    (no carriage return, none blank, none past the limit) come as one (number, lines)."""
+    (none blank, none past the limit) come as one (number, lines)."""
     keep = min(limit + 2, _SNIFF_BYTES)  # head kept of a line past the limit
     number = 0
     offset = 0  # of the line being assembled
     head = b""  # its first bytes (all of it while it may still fit the limit)
     size = 0  # its length so far
     cr = False  # whether its last byte so far is a carriage return
+    seen = 0
     while True:
         block = f.read(_CHUNK)
         if not block:
             break
+        if on_bytes is not None:
+            seen += len(block)
+            on_bytes(seen)
         pieces = block.split(b"\n")
         complete = pieces[:-1]
         run: list[bytes] = []
@@ -144,28 +160,33 @@ LineRun = tuple[int, list[bytes]]
 
 
 def read_line_runs(
-    path: Path, *, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES
+    path: Path,
+    *,
+    max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+    on_bytes: Callable[[int], None] | None = None,
 ) -> Iterator[LineRun | RawLine]:
     """The lines of `path` as `read_lines` yields them, ordinary lines grouped in runs.
 
     A block whose complete lines are all ordinary is split once and yielded as one run, so
     the caller does not pay for a `RawLine` per line; any other block is yielded line by line
-    (blank and too long lines always as `RawLine`).
+    (blank and too long lines always as `RawLine`). `on_bytes` is `read_lines`'.
 
     Raises:
         InputError: the file cannot be opened or read.
     """
     try:
         with path.open("rb") as f:
-            yield from _runs(f, max_line_bytes)
+            yield from _runs(f, max_line_bytes, on_bytes)
     except OSError as exc:
         raise InputError(f"cannot read file: {exc.strerror or exc}", path=path) from exc
 
 
-def _runs(f: BinaryIO, limit: int) -> Iterator[LineRun | RawLine]:
+def _runs(
+    f: BinaryIO, limit: int, on_bytes: Callable[[int], None] | None
+) -> Iterator[LineRun | RawLine]:
     run: list[bytes] = []  # ordinary lines that came one by one
     first = 0
-    for line in _split_blocks(f, limit, runs=True):
+    for line in _split_blocks(f, limit, on_bytes, runs=True):
         if isinstance(line, RawLine) and not (line.too_long or line.blank):
             if not run:
                 first = line.number

@@ -25,6 +25,7 @@ from idgraph.match.comparisons import (
 from idgraph.match.config import MatchConfig
 from idgraph.match.identity import identity_classes
 from idgraph.match.view import VIEW_FIELDS, match_view
+from idgraph.stages import Progress
 
 __all__ = [
     "EDGE_COLUMNS",
@@ -85,8 +86,9 @@ def identifier_verdicts(
             carries, because `records` then holds only some of their holders.
 
     Returns:
-        One row per identifier value: key, kind, value, holders, linking, reason (sorted by
-        key).
+        One row per identifier value: key, kind, value, holders, linking, reason (in no
+        particular order: at a million records sorting two million keys costs a second, and
+        every reader joins on the key).
     """
     keyed = _keys(identifiers)
     verdicts = keyed.group_by("key").agg(
@@ -133,20 +135,16 @@ def identifier_verdicts(
     verdicts = verdicts.join(guard, on="key", how="left").with_columns(
         pl.coalesce("reason", "_guard").alias("reason")
     )
-    return (
-        verdicts.with_columns(
-            pl.when(pl.col("_s_link").is_not_null())
-            .then(pl.col("_s_link"))
-            .otherwise(pl.col("reason").is_null())
-            .alias("linking"),
-            pl.when(pl.col("_s_link").is_not_null())
-            .then(pl.col("_s_why").fill_null(""))
-            .otherwise(pl.col("reason").fill_null(""))
-            .alias("reason"),
-        )
-        .select("key", "kind", "value", pl.col("holders").cast(pl.Int64), "linking", "reason")
-        .sort("key")
-    )
+    return verdicts.with_columns(
+        pl.when(pl.col("_s_link").is_not_null())
+        .then(pl.col("_s_link"))
+        .otherwise(pl.col("reason").is_null())
+        .alias("linking"),
+        pl.when(pl.col("_s_link").is_not_null())
+        .then(pl.col("_s_why").fill_null(""))
+        .otherwise(pl.col("reason").fill_null(""))
+        .alias("reason"),
+    ).select("key", "kind", "value", pl.col("holders").cast(pl.Int64), "linking", "reason")
 
 
 def _guard_reasons(
@@ -372,17 +370,24 @@ def collect_evidence(
     settled: pl.DataFrame | None = None,
     block_sizes: pl.DataFrame | None = None,
     view: pl.DataFrame | None = None,
+    progress: Progress | None = None,
 ) -> Evidence:
     """Every candidate link among `records` (sorted by key), strongest first.
 
     An incremental ingest passes only the records it re-resolves, with the store-wide facts
     that decide the guards: `settled` identifier verdicts and `block_sizes` (see
-    `identifier_verdicts` and `candidate_pairs`).
+    `identifier_verdicts` and `candidate_pairs`). `progress` gets the identifier values
+    judged and the candidate pairs compared, each as (step, 0, 1) then (step, n, n).
     """
     positions = records.select("key").with_row_index("pos")
     known = records["key"].implode()
     links = links.filter(pl.col("a").is_in(known) & pl.col("b").is_in(known))
+    if progress is not None:
+        progress("identifiers", 0, 1)
     verdicts = identifier_verdicts(records, identifiers, links, config, settled=settled)
+    if progress is not None:
+        progress("identifiers", verdicts.height, verdicts.height)
+        progress("candidate pairs", 0, 1)
     keyed = _keys(identifiers)
     stats: list[BlockingStats] = []
     if view is None:
@@ -401,4 +406,6 @@ def collect_evidence(
         parts.append(scored)
         compared += count
     edges = pl.concat([part.cast(EDGE_COLUMNS) for part in parts])  # type: ignore[arg-type]
+    if progress is not None:
+        progress("candidate pairs", compared, compared)
     return Evidence(edges, verdicts, stats, compared)

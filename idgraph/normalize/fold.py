@@ -44,6 +44,13 @@ class Gathered:
     #: Source traits of the records, long: (record, name, value as JSON text).
     record_traits: pl.DataFrame
 
+    def release(self) -> None:
+        """Drop the frames: for a caller that has taken what it needs from them."""
+        blank = Gathered.empty()
+        self.records, self.identifiers, self.events = blank.records, blank.identifiers, blank.events
+        self.event_properties, self.links = blank.event_properties, blank.links
+        self.record_traits = blank.record_traits
+
     @classmethod
     def empty(cls) -> Gathered:
         return cls(
@@ -79,10 +86,12 @@ def identifiers_of(sightings: pl.DataFrame, *, distinct: bool = True) -> pl.Data
 
 def traits_json(traits: pl.DataFrame, on: str = "key") -> pl.DataFrame:
     """One JSON object per `on` from long (name, value) rows, keys sorted: `{"a":1,"b":"x"}`."""
+    # Names are sorted within each object, not over the whole frame: rows come out in no
+    # particular order, and callers join them on `on`.
+    pair = pl.lit('"') + pl.col("name") + pl.lit('":') + pl.col("value")
     return (
-        traits.sort(on, "name")
-        .group_by(on, maintain_order=True)
-        .agg((pl.lit('"') + pl.col("name") + pl.lit('":') + pl.col("value")).alias("pairs"))
+        traits.group_by(on)
+        .agg(pair.sort_by("name").alias("pairs"))
         .select(on, (pl.lit("{") + pl.col("pairs").list.join(",") + pl.lit("}")).alias("traits"))
     )
 
@@ -138,12 +147,15 @@ def fold(batches: Sequence[SourceBatch]) -> Gathered:
         traits = _numbered([b.traits for b in batches])
         if traits.height:
             when = sightings.select("_file", "line", "sub", "key", "ts")
-            latest = (
-                traits.join(when, on=["_file", "line", "sub"], how="inner")
-                .sort([*_ORDER], maintain_order=True)
-                .group_by("key", "name")
-                .agg(pl.col("value").last())
-            )
+            latest = traits.join(when, on=["_file", "line", "sub"], how="inner")
+            if repeated.any():  # a record mentioned again: its latest value of each trait
+                latest = (
+                    latest.sort([*_ORDER], maintain_order=True)
+                    .group_by("key", "name")
+                    .agg(pl.col("value").last())
+                )
+            else:
+                latest = latest.select("key", "name", "value")
             records = records.join(traits_json(latest), on="key", how="left")
             record_traits = latest.select(pl.col("key").alias("record"), "name", "value").sort(
                 "record", "name"

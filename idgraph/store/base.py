@@ -17,6 +17,7 @@ from types import TracebackType
 from typing import Any, final
 
 from idgraph.errors import IdGraphError, StoreError, StoreQueryError
+from idgraph.stages import Progress
 from idgraph.store.dialect import Dialect
 from idgraph.store.plan import WritePlan
 from idgraph.store.queries import STATE_KEY, STATE_READS
@@ -86,11 +87,13 @@ class GraphStore(ABC):
         return {column: [row[column] for row in rows] for column in (rows[0] if rows else ())}
 
     @final
-    def apply(self, plan: WritePlan, *, version: str) -> None:
+    def apply(self, plan: WritePlan, *, version: str, progress: Progress | None = None) -> None:
         """Write one ingest's changes atomically: all of them, or none.
 
         `version` is stamped on the store in the same transaction: the columnar mirror beside
-        it (`idgraph.state`) is trusted only while it carries the same version.
+        it (`idgraph.state`) is trusted only while it carries the same version. `progress`
+        gets `(table or statement, done, rows)` as each is written and `("rows", done,
+        total)` over all of them (see `WriteProgress`).
         """
         logger.debug(
             "apply: %d new records, %d events, %d customers",
@@ -99,7 +102,7 @@ class GraphStore(ABC):
             plan.customers.height,
         )
         with self._engine_errors("apply"):
-            self._apply(plan, version)
+            self._apply(plan, version, progress or _ignore)
 
     @final
     def state_version(self) -> str:
@@ -195,8 +198,9 @@ class GraphStore(ABC):
         return StoreQueryError(name, _first_line(str(exc)))
 
     @abstractmethod
-    def _apply(self, plan: WritePlan, version: str) -> None:
-        """Write `plan` and stamp `version` in one transaction, rolling back on any failure."""
+    def _apply(self, plan: WritePlan, version: str, progress: Progress) -> None:
+        """Write `plan` and stamp `version` in one transaction, rolling back on any failure;
+        report what is written through a `WriteProgress`."""
 
     @abstractmethod
     def state_dir(self) -> Path:
@@ -237,6 +241,52 @@ class GraphStore(ABC):
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+class WriteProgress:
+    """Reports a store's writes: each table (or statement) with its rows as it is written,
+    and `("rows", done, total)` over all of them, `total` counted before the first."""
+
+    def __init__(self, progress: Progress, total: int) -> None:
+        self._progress = progress
+        self._total = total
+        self._done = 0
+        self._seen: set[str] = set()
+        progress("rows", 0, total)
+
+    def key(self, name: str) -> str:
+        """`name`, numbered when a table is written twice ("MATCHED", "MATCHED (2)")."""
+        key, n = name, 1
+        while key in self._seen:
+            n += 1
+            key = f"{name} ({n})"
+        self._seen.add(key)
+        return key
+
+    @contextmanager
+    def table(self, name: str, rows: int) -> Iterator[None]:
+        """Around writing `rows` rows of `name` at once (a `COPY`); nothing for no rows."""
+        if not rows:
+            yield
+            return
+        key = self.key(name)
+        self._progress(key, 0, rows)
+        yield
+        self.wrote(key, rows, rows)
+
+    def wrote(self, key: str, done: int, rows: int, added: int | None = None) -> None:
+        """`done` of `rows` rows of `key` are written, `added` of them since the last call
+        (all of `done` when not given)."""
+        self._progress(key, done, rows)
+        self._done = min(self._done + (done if added is None else added), self._total)
+        self._progress("rows", self._done, self._total)
+
+    def finish(self) -> None:
+        self._progress("rows", self._total, self._total)
+
+
+def _ignore(_key: str, _done: int, _total: int) -> None:
+    """A progress callback that reports nowhere."""
 
 
 def _first_line(message: str) -> str:

@@ -161,6 +161,45 @@ class Dialect:
             f"CREATE (a)-[:{table}{body}]->(b) RETURN count(*) AS n"
         )
 
+    def page_nodes(self, label: str, columns: Sequence[str]) -> str:
+        """One page of `label`'s nodes, `columns` in order, by internal offset (`$lo` to `$hi`).
+
+        For reading a whole table in bounded memory (`store/neo4j_import.py`); offsets are the
+        embedded engine's own row numbers, so a page is a cheap filtered scan.
+        """
+        if self.engine == "neo4j":
+            raise NotImplementedError("paging by internal offset exists on LadybugDB only")
+        if label not in NODE_TABLES:
+            raise ValueError(f"unknown label {label!r}")
+        values = ", ".join(f"n.`{_identifier(name)}` AS c{i}" for i, name in enumerate(columns))
+        return (
+            f"MATCH (n:{label}) WHERE offset(ID(n)) >= $lo AND offset(ID(n)) < $hi RETURN {values}"
+        )
+
+    def page_relationships(self, rel: str) -> str:
+        """One page of `rel`'s relationships: the endpoints' keys (`src`, `dst`), then the
+        properties in the schema's order (`c0`, `c1`, ...), for start nodes whose offset is
+        from `$lo` to `$hi`."""
+        if self.engine == "neo4j":
+            raise NotImplementedError("paging by internal offset exists on LadybugDB only")
+        if rel not in REL_TABLES:
+            raise ValueError(f"unknown relationship type {rel!r}")
+        src, dst, props = REL_TABLES[rel]
+        values = "".join(f", r.`{name}` AS c{i}" for i, name in enumerate(props))
+        return (
+            f"MATCH (a:{src})-[r:{rel}]->(b:{dst}) "
+            "WHERE offset(ID(a)) >= $lo AND offset(ID(a)) < $hi "
+            f"RETURN a.{PRIMARY_KEYS[src]} AS src, b.{PRIMARY_KEYS[dst]} AS dst{values}"
+        )
+
+    def last_offset(self, label: str) -> str:
+        """The highest internal offset of `label`'s nodes (`n`, null when there are none)."""
+        if self.engine == "neo4j":
+            raise NotImplementedError("internal offsets exist on LadybugDB only")
+        if label not in NODE_TABLES:
+            raise ValueError(f"unknown label {label!r}")
+        return f"MATCH (n:{label}) RETURN max(offset(ID(n))) AS n"
+
     # -- reads --------------------------------------------------------------------------------
 
     def property_ref(self, variable: str, key: str) -> str:

@@ -30,9 +30,10 @@ import pyarrow as pa
 
 from idgraph.errors import ConfigError, StoreError, StoreUnavailable
 from idgraph.models import EXPLICIT_LINK_RULES
-from idgraph.store.base import GraphStore, Row
+from idgraph.stages import Progress
+from idgraph.store.base import GraphStore, Row, WriteProgress
 from idgraph.store.dialect import LADYBUG, LADYBUG_WRITES
-from idgraph.store.plan import WritePlan
+from idgraph.store.plan import WritePlan, plan_rows
 from idgraph.store.queries import READS, STATE_KEY
 from idgraph.store.rows import POLARS_TYPES, customer_frame, event_frame, node_frame
 from idgraph.store.schema import (
@@ -134,6 +135,15 @@ class LadybugStore(GraphStore):
             return {}
         return {name: table.column(name).to_pylist() for name in table.column_names}
 
+    def query_arrow(self, name: str, cypher: str, params: dict[str, Any] | None = None) -> pa.Table:
+        """Run one named read and return its result as one Arrow table (for bulk exports)."""
+        logger.debug("cypher %s (arrow)", name)
+        with self._engine_errors(name):
+            result = self.connection().execute(cypher, dict(params or {}))
+            if isinstance(result, list):
+                result = result[-1]
+            return result.get_as_arrow(0)
+
     def _keyed_rows(
         self, cypher: str, param: str, values: list[str], extra: dict[str, Any]
     ) -> list[Row]:
@@ -192,16 +202,16 @@ class LadybugStore(GraphStore):
     def state_dir(self) -> Path:
         return Path(f"{self.location}.state")
 
-    def _apply(self, plan: WritePlan, version: str) -> None:
+    def _apply(self, plan: WritePlan, version: str, progress: Progress) -> None:
         self._records_seen = None
         self._bulk = plan.full or plan_rows(plan) > BULK_ROWS
         if plan.full and self._holds_no_data():
-            self._first_load(plan, version)
+            self._first_load(plan, version, progress)
             return
         conn = self.connection()
         conn.execute(LADYBUG_WRITES["begin"])
         try:
-            self._write(plan)
+            self._write(plan, progress)
             conn.execute(LADYBUG_WRITES["stamp_state"], {"key": STATE_KEY, "value": version})
         except BaseException:
             _rollback(conn)
@@ -214,7 +224,7 @@ class LadybugStore(GraphStore):
             for label in FIRST_LOAD_TABLES
         )
 
-    def _first_load(self, plan: WritePlan, version: str) -> None:
+    def _first_load(self, plan: WritePlan, version: str, progress: Progress) -> None:
         """Fill an empty store, each bulk load committing on its own.
 
         One transaction around a million-record load makes the engine hold every table's
@@ -226,7 +236,7 @@ class LadybugStore(GraphStore):
         conn = self.connection()
         conn.execute(LADYBUG_WRITES["stamp_state"], {"key": STATE_KEY, "value": LOADING + version})
         try:
-            self._write(plan)
+            self._write(plan, progress)
             conn.execute(LADYBUG_WRITES["stamp_state"], {"key": STATE_KEY, "value": version})
         except BaseException:
             _rollback(conn)
@@ -252,32 +262,42 @@ class LadybugStore(GraphStore):
         conn.execute(LADYBUG_WRITES["stamp_state"], {"key": STATE_KEY, "value": ""})
         self.apply_schema()
 
-    def _write(self, plan: WritePlan) -> None:
+    def _write(self, plan: WritePlan, progress: Progress) -> None:
+        # The tables `plan_rows` counts are reported as they are written.
+        wrote = WriteProgress(progress, plan_rows(plan))
         for label, columns in (("Customer", plan.customer_columns), ("Event", plan.event_columns)):
             for name, kind in columns.items():
                 check_property_name(name)
                 ddl = self.dialect.add_column(label, name, kind)
                 if ddl:
                     self.connection().execute(ddl)
-        self._copy("Record", plan.new_records)
+        with wrote.table("Record", plan.new_records.height):
+            self._copy("Record", plan.new_records)
         self._set_frame("update_records", node_frame(plan.changed_records, NODE_TABLES["Record"]))
-        self._copy("Identifier", plan.new_identifiers)
+        with wrote.table("Identifier", plan.new_identifiers.height):
+            self._copy("Identifier", plan.new_identifiers)
         self._set_frame(
             "update_identifiers", plan.changed_identifiers.select("key", "linking", "reason")
         )
-        self._copy_rel("HAS_IDENTIFIER", plan.new_record_identifiers)
+        with wrote.table("HAS_IDENTIFIER", plan.new_record_identifiers.height):
+            self._copy_rel("HAS_IDENTIFIER", plan.new_record_identifiers)
         self._copy_rel("CANNOT_LINK", plan.new_apart)
         event_columns = self.columns("Event")
-        self._copy_table(
-            "Event",
-            event_frame(plan.new_events, plan.new_event_properties, event_columns).to_arrow(),
-            rows=plan.new_events.height,
-        )
-        self._copy_rel("PERFORMED", plan.new_events.select("record_key", "id"))
-        self._copy_rel(
-            "MATCHED",
-            plan.new_links.with_columns(pl.lit("id").alias("fields"), pl.lit(1.0).alias("score")),
-        )
+        with wrote.table("Event", plan.new_events.height):
+            self._copy_table(
+                "Event",
+                event_frame(plan.new_events, plan.new_event_properties, event_columns).to_arrow(),
+                rows=plan.new_events.height,
+            )
+        with wrote.table("PERFORMED", plan.new_events.height):
+            self._copy_rel("PERFORMED", plan.new_events.select("record_key", "id"))
+        with wrote.table("MATCHED", plan.new_links.height):
+            self._copy_rel(
+                "MATCHED",
+                plan.new_links.with_columns(
+                    pl.lit("id").alias("fields"), pl.lit(1.0).alias("score")
+                ),
+            )
         if plan.full:
             kept = self._run(LADYBUG_WRITES["segment_memberships"], {})
             self.connection().execute(LADYBUG_WRITES["delete_customers"])
@@ -296,12 +316,14 @@ class LadybugStore(GraphStore):
                 rules=sorted(EXPLICIT_LINK_RULES),
             )
         self._erase(plan)
-        self._copy_table(
-            "Customer",
-            customer_frame(plan.customers, self.columns("Customer")).to_arrow(),
-            rows=plan.customers.height,
-        )
-        self._copy_rel("HAS_RECORD", plan.memberships.select("customer", "record"))
+        with wrote.table("Customer", plan.customers.height):
+            self._copy_table(
+                "Customer",
+                customer_frame(plan.customers, self.columns("Customer")).to_arrow(),
+                rows=plan.customers.height,
+            )
+        with wrote.table("HAS_RECORD", plan.memberships.height):
+            self._copy_rel("HAS_RECORD", plan.memberships.select("customer", "record"))
         alive = set(plan.customers["id"].to_list()) if plan.customers.height else set()
         kept = [row for row in kept if row["customer"] in alive]
         self._copy_rel(
@@ -315,9 +337,11 @@ class LadybugStore(GraphStore):
                 schema={"from": pl.Utf8, "to": pl.Utf8, "since_ts": pl.Int64},
             ),
         )
-        self._copy_rel("MATCHED", plan.evidence)
+        with wrote.table("MATCHED", plan.evidence.height):
+            self._copy_rel("MATCHED", plan.evidence)
         self._write_ids(plan)
         self._set_frame("update_rfm", plan.trait_updates)
+        wrote.finish()
 
     def _erase(self, plan: WritePlan) -> None:
         """Delete erased records, their events, and identifiers no one else holds."""
@@ -452,20 +476,6 @@ def per_key_statement(cypher: str, param: str) -> str | None:
         return None
     rest = cypher[found.end() :]
     return re.sub(rf"(?<![\w$.]){re.escape(found.group(2))}(?!\w)", "$key", rest)
-
-
-def plan_rows(plan: WritePlan) -> int:
-    """Roughly how many rows a plan writes: what decides between `COPY` and `LOAD FROM`."""
-    return (
-        plan.new_records.height
-        + plan.new_identifiers.height
-        + plan.new_record_identifiers.height
-        + 2 * plan.new_events.height
-        + plan.new_links.height
-        + plan.customers.height
-        + plan.memberships.height
-        + plan.evidence.height
-    )
 
 
 def _checkpoint_bytes() -> int:

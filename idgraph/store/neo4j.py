@@ -40,7 +40,8 @@ from neo4j.graph import Node, Path, Relationship
 from idgraph import __version__
 from idgraph.errors import ConfigError, StoreError, StoreQueryError, StoreUnavailable
 from idgraph.models import EXPLICIT_LINK_RULES
-from idgraph.store.base import GraphStore, Row
+from idgraph.stages import Progress
+from idgraph.store.base import GraphStore, Row, WriteProgress
 from idgraph.store.dialect import NEO4J, NEO4J_CHECKS, NEO4J_WRITES
 from idgraph.store.plan import WritePlan
 from idgraph.store.queries import STATE_KEY
@@ -412,7 +413,7 @@ class Neo4jStore(GraphStore):
         name = hashlib.sha1(f"{self._url}|{self._database or ''}".encode()).hexdigest()[:16]
         return pathlib.Path(base) / f"neo4j-{name}"
 
-    def _apply(self, plan: WritePlan, version: str) -> None:
+    def _apply(self, plan: WritePlan, version: str, progress: Progress) -> None:
         if self._read_only:
             raise StoreQueryError("apply", "the store was opened read-only")
         self.require_schema()
@@ -422,8 +423,10 @@ class Neo4jStore(GraphStore):
             event_columns=self.columns("Event"),
             version=version,
         )
+        wrote = WriteProgress(progress, sum(len(step.rows) for step in steps))
         with self._driver.session(database=self._database) as session:
             for step in steps:
+                key = wrote.key(step.name)
                 cypher = NEO4J_WRITES[step.name]
                 logger.debug("cypher %s: %d rows", step.name, len(step.rows))
                 if step.name.startswith("delete_"):
@@ -436,9 +439,14 @@ class Neo4jStore(GraphStore):
                 extra = {"rules": sorted(EXPLICIT_LINK_RULES)} if "$rules" in cypher else {}
                 if step.name == "stamp_state":
                     session.execute_write(_run_steps, [(cypher, step.rows[0])])
+                    wrote.wrote(key, 1, 1)
                     continue
+                done = 0
                 for batch in batches(step.rows, self._batch_size):
                     session.execute_write(_write_rows, cypher, batch, extra)
+                    done += len(batch)
+                    wrote.wrote(key, done, len(step.rows), len(batch))
+        wrote.finish()
 
 
 def _write_rows(

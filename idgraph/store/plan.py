@@ -17,6 +17,7 @@ __all__ = [
     "VERDICTS",
     "IdChanges",
     "WritePlan",
+    "plan_rows",
 ]
 
 #: Identifier nodes: key (`kind:value`), kind, value, and the guards' verdict.
@@ -104,3 +105,18 @@ class WritePlan:
     event_columns: dict[str, ColumnType] = field(default_factory=dict)
     #: The resolution state after this run, for the columnar mirror (`idgraph.state`).
     state: Any = None
+
+
+def plan_rows(plan: WritePlan) -> int:
+    """The rows of a plan's bulk writes (nodes and relationships created), which the write
+    stage counts; the small updates (changed records, id history, RFM) are not counted."""
+    return (
+        plan.new_records.height
+        + plan.new_identifiers.height
+        + plan.new_record_identifiers.height
+        + 2 * plan.new_events.height
+        + plan.new_links.height
+        + plan.customers.height
+        + plan.memberships.height
+        + plan.evidence.height
+    )
