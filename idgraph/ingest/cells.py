@@ -112,6 +112,27 @@ def _iso_fast(raw: pl.Series) -> pl.Series:
     ).to_series()
 
 
+#: The forms trackers write most, as Polars formats, with the length of a value in each.
+_QUICK_FORMATS = (("%Y-%m-%dT%H:%M:%S%.3fZ", 24), ("%Y-%m-%dT%H:%M:%SZ", 20))
+
+
+def _iso_quick(raw: pl.Series) -> pl.Series:
+    """Epoch ms of timestamps written exactly in a `_QUICK_FORMATS` form, null for the rest.
+
+    Polars' parser is lenient (a missing fraction, second 60), so a value counts only when
+    writing its parse back in the same form gives the value itself.
+    """
+    quick: pl.Series | None = None
+    for form, length in _QUICK_FORMATS:
+        parsed = raw.str.to_datetime(form, strict=False, time_unit="ms")
+        exact = (raw.str.len_bytes() == length) & (parsed.dt.strftime(form) == raw)
+        millis = parsed.cast(pl.Int64)
+        found = millis.set(~(exact.fill_null(False) & (millis >= 0).fill_null(False)), None)
+        quick = found if quick is None else quick.fill_null(found)
+    assert quick is not None
+    return quick
+
+
 def parse_timestamps(raw: pl.Series) -> Parsed:
     """`parse_timestamp` over a column: epoch ms (Int64) and reasons.
 
@@ -120,7 +141,11 @@ def parse_timestamps(raw: pl.Series) -> Parsed:
         >>> ts.to_list(), why.to_list()[1].startswith("not a timestamp")
         ([1714816800000, None, None], True)
     """
-    fast = _iso_fast(raw)
+    raw = raw.cast(pl.Utf8)
+    quick = _iso_quick(raw)
+    if quick.null_count() == raw.null_count():
+        return quick, pl.Series("reason", [None] * raw.len(), dtype=pl.Utf8)
+    fast = quick.fill_null(_iso_fast(raw.set(quick.is_not_null(), None)))
     rest = raw.filter(fast.is_null() & raw.is_not_null())
     if rest.len() == 0:
         return fast, pl.Series("reason", [None] * raw.len(), dtype=pl.Utf8)

@@ -4,16 +4,17 @@ Each identity a stream mentions becomes one record: a logged-in `userId`, or an 
 seen without one. Calls that carry both put the anonymous id on the user's record as an
 identifier, which is how a visitor's anonymous history is stitched to the person once they log in.
 
-A call is checked as it is parsed (JSON, type, ids, timestamp, nested objects); what it says is
-appended to columns of raw values, normalized for the whole file at once when it is read. A
-call whose values turn out unusable is rejected then, unless a check that comes earlier in the
-call already refused it.
+Lines are parsed a run at a time and their calls read a chunk at a time: the plain ones into
+columns at once (`jsonl_columns`), the others through the call-by-call checker here, which
+rejects a call at the first rule it breaks (type, ids, timestamp, nested objects, in that
+order; `jsonl_calls` holds the rules). What the kept calls say is normalized for the whole file
+at once when it is read; a call whose values turn out unusable is rejected then, unless a
+check that comes earlier in the call already refused it.
 """
 
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -22,174 +23,40 @@ import orjson
 import polars as pl
 
 from idgraph.errors import FieldError
-from idgraph.frames import (
-    EVENTS,
-    FIELDS,
-    LINKS,
-    RAW_ID_KINDS,
-    SIGHTINGS,
-    TRAITS,
-)
-from idgraph.ingest.cells import ISO_TIMESTAMP, parse_timestamps
+from idgraph.frames import EVENTS, FIELDS, LINKS, SIGHTINGS, TRAITS
 from idgraph.ingest.collect import BatchBuilder, RawText, SourceBatch
+from idgraph.ingest.jsonl_calls import (
+    CALL_TYPES,
+    PAGE_CONTEXT_KEYS,
+    TIMESTAMP_KEYS,
+    VIEW_EVENTS,
+    BadCall,
+    Profile,
+    checked_id,
+    nested_object,
+    snake_case,
+)
+from idgraph.ingest.jsonl_columns import plain_calls, sighting_schema
 from idgraph.ingest.lines import (
-    CONTROL_CHARACTERS,
-    CONTROL_IN_ID,
     DEFAULT_MAX_LINE_BYTES,
     RawLine,
-    decode_line,
     nul_problem,
+    read_line_runs,
     read_lines,
     utf8_problem,
 )
-from idgraph.ingest.mapping import PROPERTY_NAME_PATTERN
 from idgraph.ingest.properties import kind_of, long_properties
 from idgraph.ingest.rejects import RejectsWriter
 from idgraph.models import record_key
 from idgraph.normalize.fields import parse_timestamp
 from idgraph.normalize.record import NormalizeOptions
 from idgraph.normalize.sightings import PROBLEM_FIELD, PROBLEM_REASON, normalize_sightings
-from idgraph.stages import Progress, bytes_of
+from idgraph.stages import Progress, bytes_of, no_gc
 
 __all__ = ["CALL_TYPES", "read_event_calls", "read_events", "snake_case"]
 
-#: Call types read, and the event name page-like calls become.
-CALL_TYPES = ("identify", "track", "page", "screen", "alias")
-_VIEW_EVENTS = {"page": "Page Viewed", "screen": "Screen Viewed"}
-_TIMESTAMP_KEYS = ("timestamp", "originalTimestamp", "sentAt", "receivedAt")
-
-#: Trait keys that feed golden fields, and which field each feeds.
-_FIELD_TRAITS: dict[str, str] = {
-    "email": "email",
-    "phone": "phone",
-    "firstName": "first_name",
-    "first_name": "first_name",
-    "lastName": "last_name",
-    "last_name": "last_name",
-    "birthday": "birth_date",
-    "birth_date": "birth_date",
-    "dateOfBirth": "birth_date",
-}
-_ADDRESS_PARTS: dict[str, str] = {
-    "street": "street",
-    "city": "city",
-    "postalCode": "postcode",
-    "postal_code": "postcode",
-    "country": "country",
-}
-_PAGE_CONTEXT_KEYS = ("url", "path", "title", "referrer")
-#: Timestamps of this shape are parsed for the whole file at once (`parse_timestamps`).
-_ISO_SHAPE = re.compile(ISO_TIMESTAMP)
-_PROPERTY_NAME = re.compile(PROPERTY_NAME_PATTERN)
-
-
-class _Bad(Exception):
-    """A line that cannot be ingested; `field` is the JSON key path at fault, if one is."""
-
-    def __init__(self, reason: str, field: str | None = None) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.field = field
-
-
-def snake_case(name: str) -> str:
-    """A trait key as a graph property name: `lifetimeValue` -> `lifetime_value`.
-
-    Examples:
-        >>> snake_case("lifetimeValue"), snake_case("HTTPStatus"), snake_case("Plan Name")
-        ('lifetime_value', 'http_status', 'plan_name')
-    """
-    name = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1_\2", name)
-    name = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name)
-    return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
-
-
-_CONTROL = re.compile(CONTROL_CHARACTERS)
-
-
-def _id(value: Any, name: str) -> str | None:
-    """An id (user, anonymous, device, message): `_scalar_id`, refusing control characters,
-    which would reach record keys and every export."""
-    text = _scalar_id(value, name)
-    if text is not None and _CONTROL.search(text):
-        raise _Bad(f"{name} {CONTROL_IN_ID}", name)
-    return text
-
-
-def _scalar_id(value: Any, name: str) -> str | None:
-    """An id given as a string or a number, as text; None when absent or blank."""
-    if type(value) is str:
-        return value.strip() or None
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, str | int | float):
-        raise _Bad(f"{name} must be a string or a number", name)
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    text = str(value).strip()
-    return text or None
-
-
-def _object(parent: dict[str, Any], key: str, name: str) -> dict[str, Any]:
-    """A nested object, or {} when absent; anything else is an error naming `name`."""
-    value = parent.get(key)
-    if type(value) is dict:
-        return value
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise _Bad(f"{name} must be an object", name)
-    return value
-
-
-class _Profile:
-    """Golden fields and traits read from a call's traits, with where each field came from."""
-
-    __slots__ = ("fields", "full_name", "origin", "traits")
-
-    def __init__(self) -> None:
-        self.fields: dict[str, str] = {}
-        self.traits: dict[str, str] = {}
-        self.origin: dict[str, str] = {}
-        self.full_name: tuple[str, str, str] | None = None
-
-    def set_field(self, name: str, value: Any, origin: str) -> None:
-        text = _scalar_id(value, origin)
-        if text is not None:
-            self.fields[name] = text
-            self.origin[name] = origin
-
-    def read(self, traits: dict[str, Any], prefix: str) -> None:
-        for key, value in traits.items():
-            if key in _FIELD_TRAITS:
-                self.set_field(_FIELD_TRAITS[key], value, f"{prefix}.{key}")
-            elif key == "address" and isinstance(value, dict):
-                for part, name in _ADDRESS_PARTS.items():
-                    self.set_field(name, value.get(part), f"{prefix}.{key}.{part}")
-            elif key == "name" and isinstance(value, str) and value.strip():
-                first, _, last = value.strip().partition(" ")
-                self.full_name = (first, last.strip(), f"{prefix}.{key}")
-            elif isinstance(value, bool | int | float | str):
-                name = snake_case(key)
-                if not _PROPERTY_NAME.match(name) or value == "":
-                    continue
-                scalar = value if isinstance(value, bool | str) else float(value)
-                self.traits[name] = orjson.dumps(scalar).decode()
-
-    def finish(self) -> None:
-        """Fill first and last name from `name` where they were not given on their own."""
-        if self.full_name is None:
-            return
-        first, last, origin = self.full_name
-        if "first_name" not in self.fields:
-            self.set_field("first_name", first, origin)
-        if last and "last_name" not in self.fields:
-            self.set_field("last_name", last, origin)
-
-
-#: A sighting row as `_Columns` keeps it: line, sub, key, kind, source_id, ts, deferred ISO
-#: timestamp text, then the raw golden fields, their origins (JSON paths) and the raw ids.
-_ROW_HEAD = ("line", "sub", "key", "kind", "source_id", "ts")
+#: Calls parsed before a chunk is read into columns.
+CHUNK_CALLS = 1 << 15
 
 
 def _columns(rows: list[tuple[Any, ...]], schema: dict[str, Any]) -> pl.DataFrame:
@@ -204,13 +71,25 @@ def _columns(rows: list[tuple[Any, ...]], schema: dict[str, Any]) -> pl.DataFram
     )
 
 
+_EVENT_ROW = {
+    "line": pl.Int64,
+    "id": pl.Utf8,
+    "name": pl.Utf8,
+    "ts": pl.Int64,
+    "record_key": pl.Utf8,
+    "properties": pl.Utf8,
+}
+
+
 class _Columns:
-    """What the kept calls of one input say, a tuple per row, turned into frames at the end."""
+    """What the kept calls of one input say: frames of the plain calls' chunks, and a tuple
+    per row for the calls the call-by-call checker kept."""
 
     def __init__(self, source: str) -> None:
         self.source = source
-        #: Sighting rows without golden fields (most calls), and with them.
-        self.plain: list[tuple[Any, ...]] = []
+        self.sighting_parts: list[pl.DataFrame] = []
+        self.trait_parts: list[pl.DataFrame] = []
+        self.event_parts: list[pl.DataFrame] = []
         self.rows: list[tuple[Any, ...]] = []
         self.traits: list[tuple[int, int, str, str]] = []
         self.events: list[tuple[int, str, str, int, str, str]] = []
@@ -219,9 +98,6 @@ class _Columns:
         self.links: list[tuple[int, str, str, str]] = []
         #: Per kept line, the reason a check after the record's normalization refused it.
         self.late: dict[int, tuple[str, str | None]] = {}
-        #: (line, text, key) of timestamps parsed with the whole file (`times`).
-        self.stamps: list[tuple[int, str, str]] = []
-        self._times: pl.DataFrame | None = None
 
     def record(
         self,
@@ -231,19 +107,16 @@ class _Columns:
         source_id: str,
         ts: int,
         ids: dict[str, str],
-        profile: _Profile | None,
+        profile: Profile | None,
     ) -> str:
         key = record_key(self.source, source_id, kind)  # type: ignore[arg-type]
-        head = (line, sub, key, kind, source_id, ts)
         get = ids.get
         id_values = (get("customer_id"), get("user_id"), get("anonymous_id"), get("device_id"))
-        if profile is None or not profile.fields:
-            self.plain.append(head + id_values)
-        else:
-            fields, origin = profile.fields.get, profile.origin.get
-            values = tuple(fields(name) for name in FIELDS)
-            origins = tuple(origin(name) for name in FIELDS)
-            self.rows.append(head + values + origins + id_values)
+        fields: tuple[str | None, ...] = (None,) * (2 * len(FIELDS))
+        if profile is not None and profile.fields:
+            value, origin = profile.fields.get, profile.origin.get
+            fields = tuple(value(name) for name in FIELDS) + tuple(origin(name) for name in FIELDS)
+        self.rows.append((line, sub, key, kind, source_id, ts, *fields, *id_values))
         if profile is not None and profile.traits:
             self.traits.extend((line, sub, name, value) for name, value in profile.traits.items())
         return key
@@ -255,121 +128,108 @@ class _Columns:
         self.events.append((line, event_id, name, ts, key, text))
         kinds = self.kinds
         for prop, value in properties.items():
-            seen = kinds.get(prop)
-            if seen is None:
-                kinds[prop] = {kind_of(value)}
-            elif len(seen) == 1 and type(value) is str and "string" in seen:
-                continue
-            else:
-                seen.add(kind_of(value))
+            kinds.setdefault(prop, set()).add(kind_of(value))
 
     def link(self, line: int, a: str, b: str, rule: str) -> None:
         first, second = sorted((a, b))
         if first != second:
             self.links.append((line, first, second, rule))
 
-    def times(self) -> pl.DataFrame:
-        """The timestamps left for the whole file, parsed once: line, ts, reason, key."""
-        if self._times is None:
-            frame = pl.DataFrame(
-                self.stamps, schema={"line": pl.Int64, "raw": pl.Utf8, "key": pl.Utf8}, orient="row"
-            )
-            parsed, reasons = parse_timestamps(frame["raw"])
-            self._times = frame.select("line", parsed.alias("_ts"), reasons.alias("reason"), "key")
-        return self._times
-
-    def _timed(self, frame: pl.DataFrame) -> pl.DataFrame:
-        if not self.stamps or frame.height == 0:
-            return frame
-        times = self.times().select("line", "_ts")
-        return (
-            frame.join(times, on="line", how="left", maintain_order="left")
-            .with_columns(pl.coalesce("_ts", "ts").alias("ts"))
-            .drop("_ts")
-        )
-
     def sightings(self) -> tuple[pl.DataFrame, pl.DataFrame]:
-        """The sightings (raw values, ts parsed) and the origin of each field."""
-        names = [*_ROW_HEAD, *FIELDS, *(f"_from_{f}" for f in FIELDS), *RAW_ID_KINDS]
-        schema = {**{name: SIGHTINGS.get(name, pl.Utf8) for name in names}, "sub": pl.Int8}
-        plain = [*_ROW_HEAD, *RAW_ID_KINDS]
+        """The sightings (raw values) and the origin of each field."""
         frame = pl.concat(
-            [
-                _columns(self.plain, {name: schema[name] for name in plain}),
-                _columns(self.rows, schema),
-            ],
-            how="diagonal",
-        ).sort("line", "sub")
-        frame = self._timed(frame).with_columns(pl.lit(self.source).alias("source"))
-        for name in [*FIELDS, *(f"_from_{f}" for f in FIELDS)]:
-            if name not in frame.columns:
-                frame = frame.with_columns(pl.lit(None, dtype=pl.Utf8).alias(name))
+            [*self.sighting_parts, _columns(self.rows, sighting_schema())], how="vertical"
+        )
+        frame = frame.sort("line", "sub").with_columns(pl.lit(self.source).alias("source"))
         origins = frame.select([pl.col(f"_from_{f}").alias(f) for f in FIELDS])
         return frame.select(list(SIGHTINGS)), origins
 
+    def traits_frame(self) -> pl.DataFrame:
+        parts = [*self.trait_parts, _columns(self.traits, dict(TRAITS))]
+        return pl.concat(parts).sort("line", maintain_order=True)
+
     def events_frame(self) -> pl.DataFrame:
-        schema = {
-            "line": pl.Int64,
-            "id": pl.Utf8,
-            "name": pl.Utf8,
-            "ts": pl.Int64,
-            "record_key": pl.Utf8,
-            "properties": pl.Utf8,
-        }
-        frame = self._timed(_columns(self.events, schema))
+        frame = pl.concat([*self.event_parts, _columns(self.events, _EVENT_ROW)]).sort("line")
         return frame.with_columns(pl.lit(self.source).alias("source")).select(list(EVENTS))
 
 
 class _EventReader:
-    """Checks calls and appends what they say to `_Columns`."""
+    """Reads parsed calls a chunk at a time: the plain ones into columns (`plain_calls`), the
+    others through the call-by-call checker, which rejects them naming the field at fault or
+    appends what they say to `_Columns`."""
 
-    def __init__(self, source: str) -> None:
+    def __init__(self, source: str, builder: BatchBuilder) -> None:
         self.source = source
+        self.builder = builder
         self.columns = _Columns(source)
+        self._calls: list[Any] = []
+        self._lines: list[int] = []
+        self._raws: list[bytes] = []
 
-    def parse(self, text: str | bytes, line: int) -> None:
-        try:
-            call = orjson.loads(text)
-        except orjson.JSONDecodeError as exc:
-            raise _Bad(f"invalid JSON: {exc}") from None
-        self.parse_call(call, line)
+    def add(self, calls: list[Any], lines: Sequence[int], raws: list[bytes]) -> None:
+        """Take parsed calls, their lines and their texts (for a reject)."""
+        self._calls.extend(calls)
+        self._lines.extend(lines)
+        self._raws.extend(raws)
+        if len(self._calls) >= CHUNK_CALLS:
+            self.flush()
+
+    def flush(self) -> None:
+        """Read the calls taken since the last flush."""
+        calls, lines, raws = self._calls, self._lines, self._raws
+        if not calls:
+            return
+        self._calls, self._lines, self._raws = [], [], []
+        columns = self.columns
+        plain = plain_calls(calls, lines, self.source, columns.kinds)
+        columns.sighting_parts.append(plain.sightings)
+        columns.trait_parts.append(plain.traits)
+        columns.event_parts.append(plain.events)
+        kept = len(calls) - len(plain.others)
+        for position in plain.others:
+            try:
+                self.parse_call(calls[position], lines[position])
+            except BadCall as exc:
+                self.builder.reject(
+                    lines[position], exc.reason, field=exc.field, raw=raws[position]
+                )
+                continue
+            kept += 1
+        self.builder.read_lines(kept)
 
     def parse_call(self, call: Any, line: int) -> None:
+        """Check one call as the rules say, in their order; raise `BadCall` at the first
+        broken rule, else append what the call says to the columns."""
         if not isinstance(call, dict):
-            raise _Bad("not a JSON object")
+            raise BadCall("not a JSON object")
         call_type = call.get("type")
         if not isinstance(call_type, str) or not call_type.strip():
-            raise _Bad("missing type (a string: one of " + ", ".join(CALL_TYPES) + ")", "type")
+            raise BadCall("missing type (a string: one of " + ", ".join(CALL_TYPES) + ")", "type")
         kind = call_type.strip().lower()
         if kind == "group":
-            raise _Bad("unsupported type group", "type")
+            raise BadCall("unsupported type group", "type")
         if kind not in CALL_TYPES:
-            raise _Bad(
+            raise BadCall(
                 f"unknown type {call_type!r}; expected one of {', '.join(CALL_TYPES)}", "type"
             )
-        user_id = _id(call.get("userId"), "userId")
-        anonymous_id = _id(call.get("anonymousId"), "anonymousId")
-        ts = self.timestamp(call, line)
+        user_id = checked_id(call.get("userId"), "userId")
+        anonymous_id = checked_id(call.get("anonymousId"), "anonymousId")
+        ts = self.timestamp(call)
         if kind == "alias":
             self.alias(call, user_id, ts, line)
             return
         if user_id is None and anonymous_id is None:
-            raise _Bad("missing userId and anonymousId (one of them is required)", "userId")
+            raise BadCall("missing userId and anonymousId (one of them is required)", "userId")
 
-        context = _object(call, "context", "context")
-        shared = _object(context, "traits", "context.traits")
-        own = _object(call, "traits", "traits") if kind == "identify" else None
-        profile = None
-        if shared or own:
-            profile = _Profile()
-            profile.read(shared, "context.traits")
-            if own:
-                profile.read(own, "traits")
-            profile.finish()
+        context = nested_object(call, "context", "context")
+        shared = nested_object(context, "traits", "context.traits")
+        own = nested_object(call, "traits", "traits") if kind == "identify" else None
+        profile = Profile.of(shared, own) if shared or own else None
         ids: dict[str, str] = {}
         if anonymous_id is not None:
             ids["anonymous_id"] = anonymous_id
-        device_id = _id(_object(context, "device", "context.device").get("id"), "context.device.id")
+        device = nested_object(context, "device", "context.device")
+        device_id = checked_id(device.get("id"), "context.device.id")
         if device_id is not None:
             ids["device_id"] = device_id
         columns = self.columns
@@ -383,27 +243,25 @@ class _EventReader:
             return
         try:
             event_id, name, properties = self.event(call, kind, context)
-        except _Bad as exc:
+        except BadCall as exc:
             columns.late[line] = (exc.reason, exc.field)
             return
         columns.event(line, event_id, name, ts, key, properties)
 
-    def timestamp(self, call: dict[str, Any], line: int) -> int:
-        """Epoch ms of the call; 0 stands in for a plain ISO value parsed with the file."""
-        for key in _TIMESTAMP_KEYS:
+    @staticmethod
+    def timestamp(call: dict[str, Any]) -> int:
+        """Epoch ms of the call, from the first timestamp key it holds."""
+        for key in TIMESTAMP_KEYS:
             value = call.get(key)
             if value is None or value == "":
                 continue
             if isinstance(value, bool) or not isinstance(value, str | int | float):
-                raise _Bad("must be an ISO 8601 string or an epoch number", key)
-            if isinstance(value, str) and _ISO_SHAPE.match(value):
-                self.columns.stamps.append((line, value, key))
-                return 0
+                raise BadCall("must be an ISO 8601 string or an epoch number", key)
             try:
                 return parse_timestamp(value)
             except FieldError as exc:
-                raise _Bad(exc.reason, key) from None
-        raise _Bad(
+                raise BadCall(exc.reason, key) from None
+        raise BadCall(
             "missing timestamp (also looked for originalTimestamp, sentAt, receivedAt)",
             "timestamp",
         )
@@ -411,23 +269,23 @@ class _EventReader:
     def event(
         self, call: dict[str, Any], kind: str, context: dict[str, Any]
     ) -> tuple[str, str, dict[str, Any]]:
-        properties = dict(_object(call, "properties", "properties"))
+        properties = dict(nested_object(call, "properties", "properties"))
         if kind == "track":
             name = call.get("event")
             if not isinstance(name, str) or not name.strip():
-                raise _Bad("track call without an event name", "event")
+                raise BadCall("track call without an event name", "event")
             name = name.strip()
         else:
-            name = _VIEW_EVENTS[kind]
+            name = VIEW_EVENTS[kind]
             for extra in ("name", "category"):
                 if isinstance(call.get(extra), str):
                     properties.setdefault(extra, call[extra])
             page = context.get("page")
             if isinstance(page, dict):
-                for extra in _PAGE_CONTEXT_KEYS:
+                for extra in PAGE_CONTEXT_KEYS:
                     if page.get(extra) is not None:
                         properties.setdefault(extra, page[extra])
-        message_id = _id(call.get("messageId"), "messageId")
+        message_id = checked_id(call.get("messageId"), "messageId")
         if message_id is None:
             canonical = orjson.dumps(call, option=orjson.OPT_SORT_KEYS)
             message_id = hashlib.sha1(canonical).hexdigest()[:20]
@@ -442,11 +300,11 @@ class _EventReader:
         anonymous id: it joins the visitor's records through the anonymous id, or the earlier
         login's through the user id, whichever arrives, in any order.
         """
-        previous_id = _id(call.get("previousId"), "previousId")
+        previous_id = checked_id(call.get("previousId"), "previousId")
         if previous_id is None:
-            raise _Bad("alias call without previousId", "previousId")
+            raise BadCall("alias call without previousId", "previousId")
         if user_id is None:
-            raise _Bad("alias call without userId", "userId")
+            raise BadCall("alias call without userId", "userId")
         columns = self.columns
         user = columns.record(line, 0, "user", user_id, ts, {"user_id": user_id}, None)
         previous = columns.record(
@@ -460,24 +318,12 @@ class _EventReader:
         )
         columns.link(line, previous, user, "alias")
 
-    def deferred_timestamps(self) -> dict[int, tuple[str, str | None]]:
-        """Lines whose timestamp, left for the whole file, does not parse: the reason,
-        as `timestamp` would have refused them."""
-        if not self.columns.stamps:
-            return {}
-        bad = self.columns.times().filter(pl.col("reason").is_not_null())
-        return {
-            line: (reason, key)
-            for line, reason, key in bad.select("line", "reason", "key").iter_rows()
-        }
-
-    def batch(
-        self, builder: BatchBuilder, options: NormalizeOptions, raw_text: RawText
-    ) -> SourceBatch:
+    def batch(self, options: NormalizeOptions, raw_text: RawText) -> SourceBatch:
         """Normalize what the kept calls said, reject calls whose values are unusable, and
         return the file's frames."""
+        self.flush()
+        builder = self.builder
         columns = self.columns
-        early = self.deferred_timestamps()
         sightings, origins = columns.sightings()
         normalized = normalize_sightings(sightings, options)
         where = normalized.select(
@@ -493,7 +339,6 @@ class _EventReader:
             line: (f"{field}: {why}", field)
             for line, why, field in first.select("line", "why", "field").iter_rows()
         }
-        problems = {**problems, **early}
         for line, late in columns.late.items():
             problems.setdefault(line, late)
         bad = sorted(problems)
@@ -512,7 +357,7 @@ class _EventReader:
         batch = SourceBatch.empty(builder.counts)
         batch.sightings = normalized.drop(PROBLEM_FIELD, PROBLEM_REASON).filter(keep)
         batch.traits = (
-            _columns(columns.traits, dict(TRAITS))
+            columns.traits_frame()
             .filter(keep)
             .unique(subset=["line", "sub", "name"], keep="last", maintain_order=True)
         )
@@ -557,57 +402,91 @@ def read_events(
     """
     builder = BatchBuilder(path, source, rejects)
     size = path.stat().st_size if progress is not None else 0
-    reader = _EventReader(source)
-    blank: list[RawLine] = []
-    spans: dict[int, tuple[int, int]] = {}
     on_bytes = None if progress is None else bytes_of(progress, size)
-    for line in read_lines(path, max_line_bytes=max_line_bytes, on_bytes=on_bytes):
-        if line.blank:
-            blank.append(line)
-            continue
-        for held in blank:
-            builder.reject(held.number, "blank line", raw=held.data)
-        blank.clear()
-        if line.too_long:
-            builder.reject(
-                line.number,
-                f"line too long: {line.size} bytes, limit {max_line_bytes}",
-                raw=line.data,
-                total_bytes=line.size,
-            )
-            continue
-        binary = nul_problem(line.data)
-        if binary:
-            builder.reject(line.number, binary, raw=line.data)
-            continue
-        try:
-            reader.parse(decode_line(line), line.number)
-        except UnicodeDecodeError as exc:
-            builder.reject(line.number, utf8_problem(exc), raw=line.data)
-            continue
-        except _Bad as exc:
-            builder.reject(line.number, exc.reason, field=exc.field, raw=line.data)
-            continue
-        spans[line.number] = (line.offset, line.size)
-        builder.read_lines()
-    if progress is not None:
-        progress("bytes", size, size)
-        progress("rows normalized", 0, len(spans))
-    batch = reader.batch(builder, options, _file_text(path, spans))
+    reader = _EventReader(source, builder)
+    blank: list[RawLine] = []
+    with no_gc():
+        for item in read_line_runs(path, max_line_bytes=max_line_bytes, on_bytes=on_bytes):
+            if isinstance(item, RawLine) and item.blank:
+                blank.append(item)
+                continue
+            for held in blank:
+                builder.reject(held.number, "blank line", raw=held.data)
+            blank.clear()
+            if not isinstance(item, RawLine):
+                first, datas = item
+                _parse_run(reader, builder, first, datas)
+            elif item.too_long:
+                builder.reject(
+                    item.number,
+                    f"line too long: {item.size} bytes, limit {max_line_bytes}",
+                    raw=item.data,
+                    total_bytes=item.size,
+                )
+            else:
+                _parse_run(reader, builder, item.number, [item.data])
+        reader.flush()
+        kept = builder.counts.ingested
+        if progress is not None:
+            progress("bytes", size, size)
+            progress("rows normalized", 0, kept)
+        batch = reader.batch(options, _file_text(path, max_line_bytes))
     builder.finish()
     if progress is not None:
-        progress("rows normalized", len(spans), len(spans))
+        progress("rows normalized", kept, kept)
     return batch
 
 
-def _file_text(path: Path, spans: dict[int, tuple[int, int]]) -> RawText:
-    def fetch(lines: Sequence[int]) -> dict[int, bytes]:
+def _parse_run(reader: _EventReader, builder: BatchBuilder, first: int, datas: list[bytes]) -> None:
+    """Parse consecutive lines and hand their calls to `reader`; reject those that are not
+    JSON (or not UTF-8, or hold a NUL byte)."""
+    lines = range(first, first + len(datas))
+    try:
+        calls = [orjson.loads(data) for data in datas]
+    except orjson.JSONDecodeError:
+        calls, kept, raws = [], [], []
+        for number, data in zip(lines, datas, strict=True):
+            try:
+                calls.append(orjson.loads(data))
+            except orjson.JSONDecodeError:
+                problem = _unparsed(number, data)
+                if isinstance(problem, str):
+                    builder.reject(number, problem, raw=data)
+                    continue
+                calls.append(problem[0])
+            kept.append(number)
+            raws.append(data)
+        reader.add(calls, kept, raws)
+        return
+    reader.add(calls, lines, datas)
+
+
+def _unparsed(number: int, data: bytes) -> str | tuple[Any]:
+    """Why a line the parser refused is rejected, checked in order (NUL byte, UTF-8, JSON),
+    or the call it holds after all (behind a byte-order mark on line 1)."""
+    binary = nul_problem(data)
+    if binary:
+        return binary
+    try:
+        text = data.decode("utf-8-sig" if number == 1 else "utf-8")
+        return (orjson.loads(text),)
+    except UnicodeDecodeError as exc:
+        return utf8_problem(exc)
+    except orjson.JSONDecodeError as exc:
+        return f"invalid JSON: {exc}"
+
+
+def _file_text(path: Path, max_line_bytes: int) -> RawText:
+    """The text of kept lines, read again from the file when some are rejected late."""
+
+    def fetch(numbers: Sequence[int]) -> dict[int, bytes]:
+        wanted = set(numbers)
         found: dict[int, bytes] = {}
-        with path.open("rb") as f:
-            for line in sorted(set(lines)):
-                start, size = spans[line]
-                f.seek(start)
-                found[line] = f.read(size)
+        for line in read_lines(path, max_line_bytes=max_line_bytes):
+            if line.number in wanted:
+                found[line.number] = line.data
+                if len(found) == len(wanted):
+                    break
         return found
 
     return fetch
@@ -642,7 +521,7 @@ def read_event_calls(
         The calls' batch; its counts reconcile (read = ingested + rejected = len(calls)).
     """
     builder = BatchBuilder(Path(label), source, rejects)
-    reader = _EventReader(source)
+    reader = _EventReader(source, builder)
     raws: dict[int, bytes] = {}
     for number, item in enumerate(calls, start=1):
         raw = item if isinstance(item, bytes) else orjson.dumps(item)
@@ -655,19 +534,19 @@ def read_event_calls(
                 total_bytes=len(raw),
             )
             continue
-        try:
-            if isinstance(item, bytes):
-                reader.parse(item.decode("utf-8-sig"), number)
-            else:
-                reader.parse_call(item, number)
-        except UnicodeDecodeError as exc:
-            builder.reject(number, utf8_problem(exc), raw=raw)
-            continue
-        except _Bad as exc:
-            builder.reject(number, exc.reason, field=exc.field, raw=raw)
-            continue
+        call: Any = item
+        if isinstance(item, bytes):
+            try:
+                call = orjson.loads(item.decode("utf-8-sig"))
+            except UnicodeDecodeError as exc:
+                builder.reject(number, utf8_problem(exc), raw=raw)
+                continue
+            except orjson.JSONDecodeError as exc:
+                builder.reject(number, f"invalid JSON: {exc}", raw=raw)
+                continue
         raws[number] = raw
-        builder.read_lines()
-    batch = reader.batch(builder, options, lambda lines: {n: raws[n] for n in lines})
+        reader.add([call], [number], [raw])
+    with no_gc():
+        batch = reader.batch(options, lambda lines: {n: raws[n] for n in lines})
     builder.finish()
     return batch

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from idgraph.errors import InputError
 
@@ -18,6 +18,8 @@ DEFAULT_MAX_LINE_BYTES = 1 << 20
 
 _SNIFF_BYTES = 8192
 _CHUNK = 1 << 20
+#: Ordinary lines that came one by one, grouped in runs of at most this many.
+_RUN_LINES = 4096
 _WHITESPACE = b" \t\r\n\f\v"
 
 
@@ -78,8 +80,14 @@ def read_lines(
 
 
 def _split_blocks(
-    f: BinaryIO, limit: int, on_bytes: Callable[[int], None] | None = None
-) -> Iterator[RawLine]:
+    f: BinaryIO,
+    limit: int,
+    on_bytes: Callable[[int], None] | None = None,
+    *,
+    runs: bool = False,
+) -> Iterator[Any]:
+    """`read_lines`' lines; with `runs`, the complete lines of a block that are all ordinary
+    (none blank, none past the limit) come as one (number, lines)."""
     keep = min(limit + 2, _SNIFF_BYTES)  # head kept of a line past the limit
     number = 0
     offset = 0  # of the line being assembled
@@ -95,7 +103,17 @@ def _split_blocks(
             seen += len(block)
             on_bytes(seen)
         pieces = block.split(b"\n")
-        for piece in pieces[:-1]:
+        complete = pieces[:-1]
+        run: list[bytes] = []
+        if runs and len(complete) > 2:
+            run = complete[1:] if size else complete
+            if b"\r" in block:
+                run = [piece[:-1] if piece.endswith(b"\r") else piece for piece in run]
+            if max(map(len, run)) <= limit and all(p.strip(_WHITESPACE) for p in run):
+                complete = complete[:1] if size else []
+            else:
+                run = []
+        for piece in complete:
             number += 1
             total = size + len(piece)
             if total <= limit + 1:
@@ -113,6 +131,10 @@ def _split_blocks(
                 yield RawLine(number, head, total - ends_cr, True, offset)
             offset += total + 1
             head, size, cr = b"", 0, False
+        if run:
+            yield number + 1, run
+            number += len(run)
+            offset += len(block) - len(pieces[-1]) - (len(pieces[0]) + 1 if complete else 0)
         rest = pieces[-1]
         if rest:
             if size + len(rest) <= limit + 1:
@@ -130,6 +152,55 @@ def _split_blocks(
             yield RawLine(number, head[:keep], size, True, offset)
         else:
             yield RawLine(number, head, size, False, offset)
+
+
+#: A run of ordinary lines (none blank, none past the limit): the first one's number and
+#: each line's bytes without its ending.
+LineRun = tuple[int, list[bytes]]
+
+
+def read_line_runs(
+    path: Path,
+    *,
+    max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+    on_bytes: Callable[[int], None] | None = None,
+) -> Iterator[LineRun | RawLine]:
+    """The lines of `path` as `read_lines` yields them, ordinary lines grouped in runs.
+
+    A block whose complete lines are all ordinary is split once and yielded as one run, so
+    the caller does not pay for a `RawLine` per line; any other block is yielded line by line
+    (blank and too long lines always as `RawLine`). `on_bytes` is `read_lines`'.
+
+    Raises:
+        InputError: the file cannot be opened or read.
+    """
+    try:
+        with path.open("rb") as f:
+            yield from _runs(f, max_line_bytes, on_bytes)
+    except OSError as exc:
+        raise InputError(f"cannot read file: {exc.strerror or exc}", path=path) from exc
+
+
+def _runs(
+    f: BinaryIO, limit: int, on_bytes: Callable[[int], None] | None
+) -> Iterator[LineRun | RawLine]:
+    run: list[bytes] = []  # ordinary lines that came one by one
+    first = 0
+    for line in _split_blocks(f, limit, on_bytes, runs=True):
+        if isinstance(line, RawLine) and not (line.too_long or line.blank):
+            if not run:
+                first = line.number
+            run.append(line.data)
+            if len(run) < _RUN_LINES:
+                continue
+            line = None
+        if run:
+            yield first, run
+            run = []
+        if line is not None:
+            yield line
+    if run:
+        yield first, run
 
 
 #: Leading bytes of binary formats people export by mistake, and what they are.

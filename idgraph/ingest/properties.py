@@ -16,15 +16,25 @@ import polars as pl
 
 from idgraph.frames import EVENT_PROPERTIES, empty, property_text
 
-__all__ = ["kind_of", "long_properties"]
+__all__ = ["kind_of", "kind_of_type", "long_properties"]
 
 _SCALARS = {str: "string", bool: "boolean", int: "number", float: "number"}
+_DTYPES: dict[str, type[pl.DataType]] = {
+    "string": pl.Utf8,
+    "boolean": pl.Boolean,
+    "number": pl.Float64,
+}
 
 
 def kind_of(value: object) -> str:
     """What a property value is, as `long_properties` needs to know: string, boolean, number,
     or other (null, an object, a list)."""
     return _SCALARS.get(type(value), "other")
+
+
+def kind_of_type(value_type: type) -> str:
+    """`kind_of` for a value of this exact type."""
+    return _SCALARS.get(value_type, "other")
 
 
 def long_properties(events: pl.DataFrame, kinds: Mapping[str, Set[str]]) -> pl.DataFrame:
@@ -49,7 +59,11 @@ def long_properties(events: pl.DataFrame, kinds: Mapping[str, Set[str]]) -> pl.D
     mixed = {name for name, seen in kinds.items() if name not in plain and seen - {"other"}}
     parts: list[pl.DataFrame] = []
     if plain:
-        objects = events["properties"].str.json_decode(infer_schema_length=None)
+        # Only the plain names are decoded, with their known types: inferring a schema for
+        # every name fails when one holds a list here and an object there.
+        objects = events["properties"].str.json_decode(
+            dtype=pl.Struct({name: _DTYPES[next(iter(kinds[name]))] for name in sorted(plain)})
+        )
         decoded = pl.DataFrame({"id": events["id"], "_p": objects}).unnest("_p")
         for name in sorted(plain):
             if name not in decoded.columns:

@@ -298,3 +298,18 @@ def test_sidecar_with_table_keys_is_a_config_error(write: Write, read: Reader) -
     message = str(info.value)
     assert "id: not used for event streams" in message
     assert "columns: not used for event streams" in message
+
+
+def test_a_property_that_is_a_list_here_and_an_object_there_is_read(
+    write: Write, read: Reader
+) -> None:
+    """Neither value is a scalar, so the property is left out; the other properties stay."""
+    path = write(
+        "web.jsonl",
+        jsonl(
+            call("track", userId="u", event="X", messageId="m1", properties={"o": [1], "n": 2}),
+            call("track", userId="u", event="X", messageId="m2", properties={"o": {"a": 1}}),
+        ),
+    )
+    batch = read(path).batches[0]
+    assert batch.event_properties.sort("id", "name").rows() == [("web:m1", "n", "number", "2.0")]
