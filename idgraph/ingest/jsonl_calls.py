@@ -13,17 +13,20 @@ from typing import Any
 
 import orjson
 
+from idgraph.frames import EVENTS
 from idgraph.ingest.lines import CONTROL_CHARACTERS, CONTROL_IN_ID
 from idgraph.ingest.mapping import PROPERTY_NAME_PATTERN
 
 __all__ = [
     "CALL_TYPES",
+    "EVENT_ROW",
     "FIELD_TRAITS",
     "PAGE_CONTEXT_KEYS",
     "TIMESTAMP_KEYS",
     "VIEW_EVENTS",
     "BadCall",
     "Profile",
+    "add_view_properties",
     "checked_id",
     "nested_object",
     "scalar_id",
@@ -55,6 +58,25 @@ _ADDRESS_PARTS: dict[str, str] = {
     "country": "country",
 }
 PAGE_CONTEXT_KEYS = ("url", "path", "title", "referrer")
+#: Events as a stream is read into them; the batch adds the source.
+EVENT_ROW = {name: kind for name, kind in EVENTS.items() if name != "source"}
+
+
+def add_view_properties(
+    call: dict[str, Any], context: dict[str, Any], into: dict[str, Any]
+) -> None:
+    """A page or screen call's name, category and page context as event properties, where
+    the call's own properties do not already say them."""
+    for extra in ("name", "category"):
+        if isinstance(call.get(extra), str):
+            into.setdefault(extra, call[extra])
+    page = context.get("page")
+    if isinstance(page, dict):
+        for extra in PAGE_CONTEXT_KEYS:
+            if page.get(extra) is not None:
+                into.setdefault(extra, page[extra])
+
+
 _PROPERTY_NAME = re.compile(PROPERTY_NAME_PATTERN)
 _CONTROL = re.compile(CONTROL_CHARACTERS)
 

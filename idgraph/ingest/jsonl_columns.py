@@ -21,11 +21,12 @@ import polars as pl
 from idgraph.frames import FIELDS, RAW_ID_KINDS, TRAITS
 from idgraph.ingest.cells import parse_timestamps
 from idgraph.ingest.jsonl_calls import (
-    PAGE_CONTEXT_KEYS,
+    EVENT_ROW,
     TIMESTAMP_KEYS,
     VIEW_EVENTS,
     BadCall,
     Profile,
+    add_view_properties,
 )
 from idgraph.ingest.lines import CONTROL_CHARACTERS
 from idgraph.ingest.properties import kind_of_type
@@ -53,16 +54,6 @@ def sighting_schema() -> dict[str, Any]:
         **{f"_from_{name}": pl.Utf8 for name in FIELDS},
         **{name: pl.Utf8 for name in RAW_ID_KINDS},
     }
-
-
-_EVENT_SCHEMA = {
-    "line": pl.Int64,
-    "id": pl.Utf8,
-    "name": pl.Utf8,
-    "ts": pl.Int64,
-    "record_key": pl.Utf8,
-    "properties": pl.Utf8,
-}
 
 
 @dataclass(slots=True)
@@ -184,14 +175,7 @@ def plain_calls(
         else:
             name = VIEW_EVENTS[call_kind]
             given = dict(given)
-            for extra in ("name", "category"):
-                if isinstance(call.get(extra), str):
-                    given.setdefault(extra, call[extra])
-            page = context.get("page")
-            if isinstance(page, dict):
-                for extra in PAGE_CONTEXT_KEYS:
-                    if page.get(extra) is not None:
-                        given.setdefault(extra, page[extra])
+            add_view_properties(call, context, given)
         names[position] = name
         given_id = call.get("messageId")
         message[position] = given_id if type(given_id) is str and given_id else _message_id(call)
@@ -318,5 +302,5 @@ def _events(frame: pl.DataFrame, source: str) -> pl.DataFrame:
             pl.col("key").alias("record_key"),
             "properties",
         )
-        .cast(_EVENT_SCHEMA)  # type: ignore[arg-type]
+        .cast(EVENT_ROW)  # type: ignore[arg-type]
     )

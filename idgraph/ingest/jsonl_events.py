@@ -27,11 +27,12 @@ from idgraph.frames import EVENTS, FIELDS, LINKS, SIGHTINGS, TRAITS
 from idgraph.ingest.collect import BatchBuilder, RawText, SourceBatch
 from idgraph.ingest.jsonl_calls import (
     CALL_TYPES,
-    PAGE_CONTEXT_KEYS,
+    EVENT_ROW,
     TIMESTAMP_KEYS,
     VIEW_EVENTS,
     BadCall,
     Profile,
+    add_view_properties,
     checked_id,
     nested_object,
     snake_case,
@@ -69,16 +70,6 @@ def _columns(rows: list[tuple[Any, ...]], schema: dict[str, Any]) -> pl.DataFram
             for position, (name, dtype) in enumerate(schema.items())
         ]
     )
-
-
-_EVENT_ROW = {
-    "line": pl.Int64,
-    "id": pl.Utf8,
-    "name": pl.Utf8,
-    "ts": pl.Int64,
-    "record_key": pl.Utf8,
-    "properties": pl.Utf8,
-}
 
 
 class _Columns:
@@ -149,7 +140,7 @@ class _Columns:
         return pl.concat(parts).sort("line", maintain_order=True)
 
     def events_frame(self) -> pl.DataFrame:
-        frame = pl.concat([*self.event_parts, _columns(self.events, _EVENT_ROW)]).sort("line")
+        frame = pl.concat([*self.event_parts, _columns(self.events, EVENT_ROW)]).sort("line")
         return frame.with_columns(pl.lit(self.source).alias("source")).select(list(EVENTS))
 
 
@@ -277,14 +268,7 @@ class _EventReader:
             name = name.strip()
         else:
             name = VIEW_EVENTS[kind]
-            for extra in ("name", "category"):
-                if isinstance(call.get(extra), str):
-                    properties.setdefault(extra, call[extra])
-            page = context.get("page")
-            if isinstance(page, dict):
-                for extra in PAGE_CONTEXT_KEYS:
-                    if page.get(extra) is not None:
-                        properties.setdefault(extra, page[extra])
+            add_view_properties(call, context, properties)
         message_id = checked_id(call.get("messageId"), "messageId")
         if message_id is None:
             canonical = orjson.dumps(call, option=orjson.OPT_SORT_KEYS)
