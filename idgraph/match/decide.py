@@ -218,7 +218,13 @@ def _guard_reasons(
 def _identifier_edges(
     keyed: pl.DataFrame, verdicts: pl.DataFrame, positions: pl.DataFrame, config: MatchConfig
 ) -> pl.DataFrame:
-    """A star per linking identifier: its smallest holder to each other holder."""
+    """Every pair of holders of each linking identifier, by (rule, value, holders).
+
+    Not a star from one holder: when the guards refuse that holder's customer, the other
+    holders still share the value and must still be linked. `max_records` bounds a linking
+    value's holders, so its pairs stay few (at most 45 at the default 10); in components
+    without a conflict the extra pairs only close cycles and are never replayed.
+    """
     order = pl.DataFrame(
         {
             "kind": [r.kind for r in config.identifiers],
@@ -232,16 +238,15 @@ def _identifier_edges(
         .join(positions, left_on="record", right_on="key")
         .select("key", "kind", "pos")
     )
-    hubs = holders.group_by("key").agg(pl.col("pos").min().alias("hub"))
     edges = (
-        holders.join(hubs, on="key")
-        .filter(pl.col("pos") != pl.col("hub"))
+        holders.join(holders.select("key", pl.col("pos").alias("other")), on="key")
+        .filter(pl.col("pos") < pl.col("other"))
         .join(order, on="kind", how="left")
         .with_columns(pl.col("_order").fill_null(99))
-        .sort("_order", "key", "pos")
+        .sort("_order", "key", "pos", "other")
         .select(
-            pl.col("hub").alias("a"),
-            pl.col("pos").alias("b"),
+            pl.col("pos").alias("a"),
+            pl.col("other").alias("b"),
             (pl.lit("same_") + pl.col("kind")).alias("rule"),
             pl.col("kind").alias("fields"),
             pl.lit(1.0).alias("score"),

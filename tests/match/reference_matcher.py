@@ -29,9 +29,6 @@ score); inside a tier it says "deterministic (sorted)" without saying sorted by 
 `resolve` takes the order as an argument: by record keys, identifier links by value first (the
 two readings of "sorted"), or shuffled inside the tiers; `documented_partitions` runs both
 readings and a few shuffles, and where they disagree the docs do not decide the data.
-
-`prepare(..., hub_only=True)` is not a reading of the docs: it links a shared identifier's
-holders only to its smallest-key holder, as the core does (finding 1 in the test module).
 """
 
 from __future__ import annotations
@@ -465,24 +462,13 @@ def prepare(
     *,
     must_link: Sequence[tuple[str, str]] = (),
     cannot_link: Sequence[tuple[str, str]] = (),
-    hub_only: bool = False,
 ) -> Problem:
-    """Normalize the records and find every candidate link.
-
-    `hub_only` links each shared identifier's holders only to its holder with the smallest
-    key, as the core stores it, instead of every pair of holders (see the test module).
-    """
+    """Normalize the records and find every candidate link."""
     records = {r.key: normalize(r, options) for r in raw}
     assert len(records) == len(raw), "record keys must be unique"
     identities = Identities(records, must_link, config)
     links = [Link(a, b, (0,), 1.0, True, "must_link") for a, b in must_link]
-    shared = identifier_links(records, config, identities)
-    if hub_only:
-        hubs: dict[str, str] = {}
-        for link in shared:
-            hubs.setdefault(link.why + link.value, link.a)
-        shared = [link for link in shared if link.a == hubs[link.why + link.value]]
-    links += shared
+    links += identifier_links(records, config, identities)
     on_threshold: list[tuple[str, str, str]] = []
     links += fuzzy_links(records, config, on_threshold)
     return Problem(records, links, identities, cannot_link, config, on_threshold)

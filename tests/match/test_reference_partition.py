@@ -28,13 +28,12 @@ Where docs/matching.md leaves the answer open, or the core is known to differ fr
   values of a strong attribute, or two values of a limited kind while some of them carry none;
   and a cannot-link is dropped between records must-links join (the must-links would then
   race each other).
-- Finding 1: shared identifiers linked through one holder. The core links an identifier's
-  holders as a star from the holder with the smallest key, so when a guard refuses that
-  holder's customer, the other holders are not linked either, though they share the value and
-  nothing stands between them. The docs (and the reference) link records that share the value.
-  Where that changes the answer, the core is compared with the reference's `hub_only` reading
-  (the same guards over the star); `test_holders_of_a_shared_identifier_link_even_when_the_
-  hub_is_refused` is the reproducer, a strict xfail until the core is fixed.
+- Finding 1 (fixed): shared identifiers linked through one holder. The core linked an
+  identifier's holders as a star from the holder with the smallest key, so when a guard
+  refused that holder's customer the other holders were not linked either, though they share
+  the value and nothing stands between them. It now links every pair of holders, as the docs
+  and the reference do; `test_holders_of_a_shared_identifier_link_even_when_the_hub_is_
+  refused` pins it.
 - Finding 2 (fixed): a similarity equal to its threshold. rapidfuzz's `cpdist` returned
   float32, so a Jaro-Winkler of exactly 0.88 reached the core as 0.87999999 and missed the
   threshold 0.88; the core now asks for float64. `test_a_similarity_equal_to_its_threshold_
@@ -50,7 +49,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import pytest
 from hypothesis import HealthCheck, Phase, event, given, settings
 from hypothesis import strategies as st
 
@@ -277,19 +275,12 @@ def check_against_reference(table: Table, config: MatchConfig) -> None:
     must, cannot = table.must_link, table.cannot_link
     problem = prepare(table.records, config, OPTIONS, must_link=must, cannot_link=cannot)
     documented = documented_partitions(problem)
-    star = documented_partitions(
-        prepare(table.records, config, OPTIONS, must_link=must, cannot_link=cannot, hub_only=True)
-    )
     core = core_partition(table.records, config, must_link=must, cannot_link=cannot)
     event(
         "the documented order decides the partition"
         if len(documented) == 1
         else "the order inside a tier decides the partition"
     )
-    if star != documented:
-        # Finding 1 (module docstring): the core links shared identifiers as a star.
-        event("the core's star of identifier links differs from every pair")
-        documented = star
     assert core in documented, _difference(core, documented)
 
 
@@ -348,11 +339,6 @@ def _records(*rows: tuple[str, dict[str, str], dict[str, str]]) -> list[RawRecor
     return [RawRecord(f"t:{key}", fields, ids) for key, fields, ids in rows]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="finding 1: the core links a shared identifier's holders only through its "
-    "smallest-key holder, so a guard refusing that holder's customer separates the others",
-)
 def test_holders_of_a_shared_identifier_link_even_when_the_hub_is_refused() -> None:
     records = _records(
         # a and b share an email: one customer, born 1980-01-02.
