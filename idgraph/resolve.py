@@ -27,7 +27,8 @@ from idgraph.cluster.split import ComponentSplit, split_oversized
 from idgraph.errors import ConfigError, NotFoundError
 from idgraph.frames import FIELDS, RECORDS
 from idgraph.match.config import MatchConfig
-from idgraph.match.decide import FUZZY, Evidence, collect_evidence
+from idgraph.match.decide import Evidence, collect_evidence
+from idgraph.match.edges import FUZZY
 from idgraph.match.identity import identity_classes
 from idgraph.match.view import VIEW_FIELDS, match_view
 from idgraph.models import BlockedLink, MatchEvidence

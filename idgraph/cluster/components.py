@@ -24,7 +24,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components, minimum_spanning_tree
 
 from idgraph.match.config import MatchConfig
-from idgraph.match.decide import IDENTIFIER, LINK
+from idgraph.match.edges import IDENTIFIER, LINK
 
 __all__ = ["KEPT_APART", "Clustering", "Constraints", "cluster", "components_of"]
 

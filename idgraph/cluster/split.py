@@ -17,7 +17,7 @@ import numpy as np
 import polars as pl
 
 from idgraph.cluster.components import Clustering
-from idgraph.match.decide import LINK
+from idgraph.match.edges import LINK
 
 __all__ = ["ComponentSplit", "split_oversized"]
 

@@ -23,30 +23,17 @@ from idgraph.match.comparisons import (
     rounded,
 )
 from idgraph.match.config import MatchConfig
+from idgraph.match.edges import EDGE_COLUMNS, FUZZY, IDENTIFIER, LINK
 from idgraph.match.identity import identity_classes
 from idgraph.match.view import VIEW_FIELDS, match_view
 from idgraph.stages import Progress
 
 __all__ = [
-    "EDGE_COLUMNS",
     "Evidence",
     "collect_evidence",
     "fuzzy_matches",
     "identifier_verdicts",
 ]
-
-#: Kinds of edge, in the order their edges are applied.
-LINK, IDENTIFIER, FUZZY = 0, 1, 2
-
-#: Columns of `Evidence.edges`: record positions, what joined them, and the edge's class.
-EDGE_COLUMNS = {
-    "a": pl.UInt32,
-    "b": pl.UInt32,
-    "rule": pl.Utf8,
-    "fields": pl.Utf8,
-    "score": pl.Float64,
-    "class": pl.Int8,
-}
 
 
 @dataclass(slots=True)

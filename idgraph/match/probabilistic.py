@@ -17,7 +17,7 @@ from idgraph.link import Model, load_link_config, score_pairs, shipped_link_conf
 from idgraph.link.config import LinkConfig
 from idgraph.link.explain import PairExplanation, explain_pair
 from idgraph.match.config import MatchConfig, ProbabilisticMatching
-from idgraph.match.decide import EDGE_COLUMNS, FUZZY
+from idgraph.match.edges import EDGE_COLUMNS, FUZZY
 from idgraph.store.base import GraphStore
 
 __all__ = ["PROBABILISTIC_RULE", "probabilistic_edges", "records_frame", "score_stored_pair"]

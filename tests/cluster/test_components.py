@@ -17,7 +17,7 @@ from idgraph.cluster import components
 from idgraph.cluster.components import KEPT_APART, Constraints, cluster
 from idgraph.cluster.ids import assign_ids
 from idgraph.match.config import load_match_config
-from idgraph.match.decide import EDGE_COLUMNS, FUZZY, IDENTIFIER, LINK
+from idgraph.match.edges import EDGE_COLUMNS, FUZZY, IDENTIFIER, LINK
 
 CONFIG = load_match_config()
 NO_LIMITS = CONFIG.model_copy(update={"limits": {}, "strong_attributes": []})

@@ -9,7 +9,7 @@ import polars as pl
 from idgraph.cluster.components import Constraints, cluster
 from idgraph.cluster.split import split_oversized
 from idgraph.match.config import load_match_config
-from idgraph.match.decide import EDGE_COLUMNS, FUZZY, LINK
+from idgraph.match.edges import EDGE_COLUMNS, FUZZY, LINK
 from idgraph.pipeline import run_ingest
 from idgraph.query import IdentityGraph
 
