@@ -325,8 +325,8 @@ def cluster(
         if sure.any():
             reason = _Watch(config.strong_attributes[0], None, [0, 1]).refuses(0, 1)
             blocked.extend((index, reason) for index in tense_edges[sure].tolist())
-            blocked.sort(key=lambda refusal: refusal[0])
-        roots = np.array([replay.find(i) for i in range(len(members))], dtype=np.int64)
+            blocked.sort()  # edge rows are unique: tuples compare by row alone
+        roots = _roots(np.asarray(replay.parent, dtype=np.int64))
         labels[members] = n + members[roots]
     return Clustering(_canonical(_relabel(labels)), accepted, blocked)
 
@@ -424,6 +424,15 @@ def _replay_edges(
             replay.merge_apart(rx, ry)
         taken[at] = 1
     return taken
+
+
+def _roots(parent: Ints) -> Ints:
+    """Every element's root in a union-find forest, by pointer jumping on the whole array."""
+    while True:
+        grand = parent[parent]
+        if np.array_equal(grand, parent):
+            return parent
+        parent = grand
 
 
 def _relabel(labels: Ints) -> Ints:
