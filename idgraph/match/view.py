@@ -52,12 +52,13 @@ def name_keys(values: pl.Series) -> pl.Series:
         ['oneil smith', 'jr ewing', 'soren', None]
     """
     text = values.cast(pl.Utf8)
-    if text.len() > 1_000 and text.n_unique() * 2 < text.len():
+    if text.len() > 1_000:
         # Names, cities and streets repeat: at a million records each column holds at most
         # a twentieth as many distinct values, and the regexes run on those alone.
         distinct = text.unique()
-        keys = name_keys(distinct)
-        return text.replace_strict(distinct, keys, default=None, return_dtype=pl.Utf8)
+        if distinct.len() * 2 < text.len():
+            keys = name_keys(distinct)
+            return text.replace_strict(distinct, keys, default=None, return_dtype=pl.Utf8)
     ascii_ = text.str.contains(r"^[\x20-\x7e]*$")
     fast = (
         pl.select(
