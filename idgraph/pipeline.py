@@ -21,6 +21,7 @@ from idgraph.ingest.mapping import SourceMapping
 from idgraph.ingest.rejects import RejectsWriter
 from idgraph.match.config import MatchConfig, load_match_config
 from idgraph.match.view import VIEW_FIELDS, match_view
+from idgraph.memory import give_back
 from idgraph.normalize.fold import Gathered, fold
 from idgraph.normalize.record import NormalizeOptions
 from idgraph.resolve import Overrides, merge_records, plan_changes
@@ -344,6 +345,7 @@ def ingest_batches(
         if consume:
             for source in batches:
                 source.release()
+            give_back()
         stage.step("lines ingested", ingested, ingested)
         stage.count = batch.records.height
     with timer.stage("state") as stage:
@@ -396,10 +398,11 @@ def ingest_batches(
         # grow, which is where a big run peaks.
         plan.state = None
         del batch, snapshot, scope
+        give_back()
         with timer.stage("write") as stage:
             before = memberships_of(graph, plan.retired_customers)
-            graph.apply(plan, version=version, progress=stage.step)
             stage.count = plan_rows(plan)
+            graph.apply(plan, version=version, progress=stage.step)
         with timer.stage("mirror"):
             staged.publish()
         with timer.stage("segments") as stage:

@@ -7,7 +7,7 @@ runs on a whole store, an incremental run's scope, or a partition elsewhere.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import jellyfish
@@ -30,6 +30,8 @@ __all__ = [
 
 #: Separates the parts of a block key, and a rule's name from its key.
 SEPARATOR = "\x1f"
+PAIR_SLICE = 2_000_000
+"""Candidate pairs handed out at once (tens of MB of arrays, and the comparisons' scratch)."""
 
 
 def _metaphone(value: str) -> str:
@@ -92,11 +94,11 @@ class BlockingStats:
 
 def _upper_triangles(
     sizes: npt.NDArray[np.integer], members: npt.NDArray[np.uint32]
-) -> pl.DataFrame:
+) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint32]]:
     """Every pair (i, j), i < j, of members in one block; blocks lie one after another
     (`sizes` long), members ascending within each. Array arithmetic: no self-join."""
     if not len(members):
-        return pl.DataFrame(schema={"i": pl.UInt32, "j": pl.UInt32})
+        return np.empty(0, dtype=np.uint32), np.empty(0, dtype=np.uint32)
     sizes = sizes.astype(np.int64)
     starts = np.cumsum(sizes) - sizes
     position = np.arange(len(members)) - np.repeat(starts, sizes)
@@ -105,10 +107,24 @@ def _upper_triangles(
     first = np.repeat(np.arange(len(members)), after)
     offset = np.arange(total) - np.repeat(np.cumsum(after) - after, after)
     second = first + 1 + offset
-    return pl.DataFrame(
-        {"i": members[first], "j": members[second]},
-        schema={"i": pl.UInt32, "j": pl.UInt32},
-    )
+    return members[first], members[second]
+
+
+def _triangle_slices(
+    sizes: npt.NDArray[np.integer], members: npt.NDArray[np.uint32], limit: int
+) -> Iterator[tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint32]]]:
+    """`_upper_triangles` a run of whole blocks at a time, each run about `limit` pairs (a
+    single block may give more): the scratch arrays stay the size of a run."""
+    sizes = sizes.astype(np.int64)
+    ends = np.cumsum(sizes)
+    pairs = np.cumsum(sizes * (sizes - 1) // 2)
+    block = 0
+    while block < len(sizes):
+        done = int(pairs[block - 1]) if block else 0
+        stop = max(int(np.searchsorted(pairs, done + limit, side="right")), block + 1)
+        low = int(ends[block - 1]) if block else 0
+        yield _upper_triangles(sizes[block:stop], members[low : int(ends[stop - 1])])
+        block = stop
 
 
 def candidate_pairs(
@@ -118,6 +134,29 @@ def candidate_pairs(
     max_block_size: int,
     sizes: Mapping[str, int] | pl.DataFrame | None = None,
 ) -> tuple[pl.DataFrame, BlockingStats]:
+    """`candidate_pair_slices` in one frame with UInt32 columns `i` and `j`."""
+    slices, stats = candidate_pair_slices(view, rule, max_block_size=max_block_size, sizes=sizes)
+    parts = list(slices)
+    return (
+        pl.DataFrame(
+            {
+                "i": np.concatenate([i for i, _ in parts]) if parts else [],
+                "j": np.concatenate([j for _, j in parts]) if parts else [],
+            },
+            schema={"i": pl.UInt32, "j": pl.UInt32},
+        ),
+        stats,
+    )
+
+
+def candidate_pair_slices(
+    view: pl.DataFrame,
+    rule: FuzzyRule,
+    *,
+    max_block_size: int,
+    sizes: Mapping[str, int] | pl.DataFrame | None = None,
+    slice_pairs: int = PAIR_SLICE,
+) -> tuple[Iterator[tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint32]]], BlockingStats]:
     """Record index pairs `(i, j)`, i < j, sharing the rule's key; blocks over the cap skipped.
 
     `sizes` gives a block's size in the whole store (by `stored_block_key`, as a mapping or a
@@ -126,8 +165,9 @@ def candidate_pairs(
     pairs when its records arrive a few at a time.
 
     Returns:
-        Pairs as a frame with UInt32 columns `i` and `j` (row positions in `view`), block by
-        block, and the rule's statistics.
+        Pairs as arrays `i` and `j` (row positions in `view`), block by block, a run of whole
+        blocks of about `slice_pairs` pairs at a time (so tens of millions of pairs never sit
+        in memory at once), and the rule's statistics.
     """
     keys = block_key_column(view, rule.block_on)
     members = pl.DataFrame({"block": keys}).with_row_index("i").drop_nulls("block")
@@ -167,6 +207,8 @@ def candidate_pairs(
         .group_by("block", maintain_order=True)
         .agg("i")
     )
-    pairs = _upper_triangles(kept["i"].list.len().to_numpy(), kept["i"].explode().to_numpy())
-    stats = BlockingStats(rule.name, blocks, pairs.height, oversized, oversized_records)
-    return pairs, stats
+    sizes_kept = kept["i"].list.len().to_numpy().astype(np.int64)
+    members_kept = kept["i"].explode().to_numpy()
+    total = int((sizes_kept * (sizes_kept - 1) // 2).sum())
+    stats = BlockingStats(rule.name, blocks, total, oversized, oversized_records)
+    return _triangle_slices(sizes_kept, members_kept, slice_pairs), stats

@@ -39,6 +39,10 @@ class Customers:
         return self.rows["record_count"].to_list()
 
 
+TRAIT_ROWS_AT_ONCE = 4_000_000
+"""Source trait rows whose survivors are chosen in one sort (about 0.5 GB of scratch)."""
+
+
 def _rank(frame: pl.DataFrame, priority: list[str]) -> pl.Expr:
     """A record's standing under a source priority list: listed sources first, in order."""
     if not priority:
@@ -158,10 +162,33 @@ def build_customers(
 def _golden_traits(
     owner: pl.DataFrame, record_traits: pl.DataFrame, rules: Survivorship
 ) -> pl.DataFrame:
-    """Per customer and trait name the surviving value (empty strings never survive)."""
+    """Per customer and trait name the surviving value (empty strings never survive).
+
+    Customers are taken a share at a time (by label, so each customer's records stay
+    together) when the traits are many: the joined and sorted long frame of all of them
+    was the peak of resolving at millions of records.
+    """
     schema = {"customer": pl.Utf8, "name": pl.Utf8, "value": pl.Utf8}
     if record_traits.height == 0:
         return pl.DataFrame(schema=schema)
+    shares = -(-record_traits.height // TRAIT_ROWS_AT_ONCE)
+    if shares == 1:
+        return _surviving_traits(owner, record_traits, rules)
+    parts = []
+    for share in range(shares):
+        mine = owner.filter(pl.col("label") % shares == share)
+        theirs = record_traits.join(
+            mine.select("key"), left_on="record", right_on="key", how="semi"
+        )
+        parts.append(_surviving_traits(mine, theirs, rules))
+    return pl.concat(parts).sort("customer", "name")
+
+
+def _surviving_traits(
+    owner: pl.DataFrame, record_traits: pl.DataFrame, rules: Survivorship
+) -> pl.DataFrame:
+    if record_traits.height == 0:
+        return pl.DataFrame(schema={"customer": pl.Utf8, "name": pl.Utf8, "value": pl.Utf8})
     # One sort over every trait, record keys and customer ids left out of it: at a million
     # records the long frame is the biggest thing alive while customers are built.
     long = (

@@ -14,7 +14,7 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
-from idgraph.block.keys import BlockingStats, candidate_pairs
+from idgraph.block.keys import BlockingStats, candidate_pair_slices
 from idgraph.match.comparisons import (
     STRING_METHODS,
     FieldArrays,
@@ -22,7 +22,7 @@ from idgraph.match.comparisons import (
     pair_similarities,
     rounded,
 )
-from idgraph.match.config import MatchConfig
+from idgraph.match.config import FuzzyRule, MatchConfig
 from idgraph.match.edges import EDGE_COLUMNS, FUZZY, IDENTIFIER, LINK
 from idgraph.match.identity import identity_classes
 from idgraph.match.view import VIEW_FIELDS, match_view
@@ -277,45 +277,16 @@ def fuzzy_matches(
     compared = 0
     fields: dict[str, FieldArrays] = {}
     for order, rule in enumerate(config.fuzzy):
-        pairs, rule_stats = candidate_pairs(
+        slices, rule_stats = candidate_pair_slices(
             view, rule, max_block_size=config.max_block_size, sizes=block_sizes
         )
         if stats is not None:
             stats.append(rule_stats)
-        if pairs.height == 0:
-            continue
-        compared += pairs.height
-        left = pairs["i"].to_numpy()
-        right = pairs["j"].to_numpy()
-        # Cheap comparisons first, and each on the pairs still passing: a pair is kept only
-        # when every comparison reaches its threshold.
-        chosen = np.arange(len(left))
-        scores: dict[int, FloatArray] = {}
-        for position in sorted(
-            range(len(rule.compare)), key=lambda p: rule.compare[p].method in STRING_METHODS
-        ):
-            comparison = rule.compare[position]
-            if comparison.field not in fields:
-                fields[comparison.field] = FieldArrays(view[comparison.field])
-            found_scores = pair_similarities(
-                comparison,
-                fields[comparison.field],
-                left[chosen],
-                right[chosen],
-                cutoff=comparison.threshold,
-            )
-            keep = found_scores >= comparison.threshold
-            chosen = chosen[keep]
-            scores = {p: s[keep] for p, s in scores.items()}
-            scores[position] = found_scores[keep]
-            if not len(chosen):
-                break
-        if not len(chosen):
-            continue
-        total = np.zeros(len(chosen), dtype=np.float64)
-        for position in range(len(rule.compare)):
-            total += scores[position]
-        found.append((left[chosen], right[chosen], rounded(total / len(rule.compare), 4), order))
+        compared += rule_stats.pairs
+        for left, right in slices:
+            kept = _passing(rule, fields, view, left, right)
+            if kept is not None:
+                found.append((left[kept[0]], right[kept[0]], kept[1], order))
     if not found:
         return _empty_edges(), compared
     a = np.concatenate([f[0] for f in found]).astype(np.int64)
@@ -347,6 +318,45 @@ def fuzzy_matches(
         schema_overrides={"a": pl.UInt32, "b": pl.UInt32, "score": pl.Float64},
     )
     return best, compared
+
+
+def _passing(
+    rule: FuzzyRule,
+    fields: dict[str, FieldArrays],
+    view: pl.DataFrame,
+    left: npt.NDArray[np.integer],
+    right: npt.NDArray[np.integer],
+) -> tuple[npt.NDArray[np.intp], FloatArray] | None:
+    """The pairs (positions in `left`/`right`) that reach every threshold of `rule`, and
+    their rounded mean score; None when no pair does.
+
+    Cheap comparisons run first, and each on the pairs still passing.
+    """
+    chosen = np.arange(len(left))
+    scores: dict[int, FloatArray] = {}
+    for position in sorted(
+        range(len(rule.compare)), key=lambda p: rule.compare[p].method in STRING_METHODS
+    ):
+        comparison = rule.compare[position]
+        if comparison.field not in fields:
+            fields[comparison.field] = FieldArrays(view[comparison.field])
+        found_scores = pair_similarities(
+            comparison,
+            fields[comparison.field],
+            left[chosen],
+            right[chosen],
+            cutoff=comparison.threshold,
+        )
+        keep = found_scores >= comparison.threshold
+        chosen = chosen[keep]
+        scores = {p: s[keep] for p, s in scores.items()}
+        scores[position] = found_scores[keep]
+        if not len(chosen):
+            return None
+    total = np.zeros(len(chosen), dtype=np.float64)
+    for position in range(len(rule.compare)):
+        total += scores[position]
+    return chosen, rounded(total / len(rule.compare), 4)
 
 
 def _empty_edges() -> pl.DataFrame:

@@ -94,6 +94,10 @@ class GraphStore(ABC):
         it (`idgraph.state`) is trusted only while it carries the same version. `progress`
         gets `(table or statement, done, rows)` as each is written and `("rows", done,
         total)` over all of them (see `WriteProgress`).
+
+        The store may narrow the plan's frames once it has written them, keeping the keys,
+        ids and heights read afterwards: a big load would otherwise hold every copied column
+        beside the store's own buffers. Count rows (`plan_rows`) before applying.
         """
         logger.debug(
             "apply: %d new records, %d events, %d customers",

@@ -29,6 +29,7 @@ import polars as pl
 import pyarrow as pa
 
 from idgraph.errors import ConfigError, StoreError, StoreUnavailable
+from idgraph.memory import give_back
 from idgraph.models import EXPLICIT_LINK_RULES
 from idgraph.stages import Progress
 from idgraph.store.base import GraphStore, Row, WriteProgress
@@ -273,14 +274,19 @@ class LadybugStore(GraphStore):
                     self.connection().execute(ddl)
         with wrote.table("Record", plan.new_records.height):
             self._copy("Record", plan.new_records)
+        # Each frame keeps only what is read after the write (keys, ids, counts) once copied:
+        # at millions of records the copied columns would sit beside the store's buffers.
+        plan.new_records = plan.new_records.select("key")
         self._set_frame("update_records", node_frame(plan.changed_records, NODE_TABLES["Record"]))
         with wrote.table("Identifier", plan.new_identifiers.height):
             self._copy("Identifier", plan.new_identifiers)
+        plan.new_identifiers = plan.new_identifiers.select("key")
         self._set_frame(
             "update_identifiers", plan.changed_identifiers.select("key", "linking", "reason")
         )
         with wrote.table("HAS_IDENTIFIER", plan.new_record_identifiers.height):
             self._copy_rel("HAS_IDENTIFIER", plan.new_record_identifiers)
+        plan.new_record_identifiers = plan.new_record_identifiers.clear()
         self._copy_rel("CANNOT_LINK", plan.new_apart)
         event_columns = self.columns("Event")
         with wrote.table("Event", plan.new_events.height):
@@ -322,6 +328,7 @@ class LadybugStore(GraphStore):
                 customer_frame(plan.customers, self.columns("Customer")).to_arrow(),
                 rows=plan.customers.height,
             )
+        plan.customers = plan.customers.select("id", "record_count", "flagged")
         with wrote.table("HAS_RECORD", plan.memberships.height):
             self._copy_rel("HAS_RECORD", plan.memberships.select("customer", "record"))
         alive = set(plan.customers["id"].to_list()) if plan.customers.height else set()
@@ -339,6 +346,7 @@ class LadybugStore(GraphStore):
         )
         with wrote.table("MATCHED", plan.evidence.height):
             self._copy_rel("MATCHED", plan.evidence)
+        plan.evidence = plan.evidence.clear()
         self._write_ids(plan)
         self._set_frame("update_rfm", plan.trait_updates)
         wrote.finish()
@@ -412,6 +420,8 @@ class LadybugStore(GraphStore):
             return
         # COPY and LOAD FROM read a Python variable by name from the calling frame.
         if self._bulk:
+            # The tables copied before this one are gone by now: their pages go back first.
+            give_back()
             _arrow_table = table
             self.connection().execute(self.dialect.copy_from(label, "_arrow_table"))
             return

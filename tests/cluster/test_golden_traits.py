@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import polars as pl
+import pytest
 
+import idgraph.cluster.customers as customers_module
 from idgraph.cluster.customers import build_customers
 from idgraph.frames import FIELDS, RECORDS
 from idgraph.match.config import Survivorship, load_match_config
@@ -93,3 +95,15 @@ def test_the_default_list_ranks_unlisted_sources_last_then_by_recency() -> None:
         ("one", "plan"): '"a"',
         ("two", "tier"): '"x"',  # neither listed: equal times, smaller key
     }
+
+
+@pytest.mark.parametrize(
+    "rules", [Survivorship(), Survivorship(default=["web"], fields={"tier": ["crm", "web"]})]
+)
+def test_customers_taken_a_share_at_a_time_keep_the_same_survivors(
+    rules: Survivorship, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    whole = _traits(rules)
+    # Two trait rows at a time: the customers are split over several shares.
+    monkeypatch.setattr(customers_module, "TRAIT_ROWS_AT_ONCE", 2)
+    assert _traits(rules) == whole

@@ -1,0 +1,38 @@
+"""Give freed heap memory back to the operating system between the big steps of a run.
+
+A million-record ingest frees gigabytes at a time (the input once folded, the resolution
+state once mirrored, each Arrow table once the store has copied it), but glibc keeps freed
+pages in its arenas and reuses them only for C allocations, so the store's bulk load would
+grow on top of them. `malloc_trim` hands them back: 0.36 GB at 1M records before the load.
+Polars' own allocator (jemalloc) returns its pages by itself, after a delay.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import gc
+from collections.abc import Callable
+from functools import cache
+
+__all__ = ["give_back"]
+
+
+@cache
+def _trim() -> Callable[[int], int] | None:
+    name = ctypes.util.find_library("c")
+    if name is None:
+        return None
+    try:
+        trim: Callable[[int], int] = ctypes.CDLL(name).malloc_trim
+        return trim
+    except (OSError, AttributeError):  # not glibc (musl, macOS): nothing to trim
+        return None
+
+
+def give_back() -> None:
+    """Collect cycles, then return glibc's free heap pages to the system where it can."""
+    gc.collect()
+    trim = _trim()
+    if trim is not None:
+        trim(0)
