@@ -36,6 +36,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench.metrics import evaluate  # noqa: E402
+from idgraph.memory import ALLOCATOR_SETTINGS  # noqa: E402
 
 DEFAULT_WORK = ROOT / "bench" / ".cache" / "scale"
 SOURCES = ("crm.csv", "support.csv", "pos.csv", "web.jsonl")
@@ -88,18 +89,19 @@ def measured(command: list[str], *, env: dict[str, str] | None = None) -> tuple[
 
 def data(work: Path, size: int, seed: int, shape: str) -> Path:
     folder = work / f"data-{size}-seed{seed}"
-    if not (folder / "manifest.json").exists():
+    # The sources take longer to write than people.csv (10M records: 4 minutes without them).
+    sources = shape != "people"
+    if not (folder / "manifest.json").exists() or (sources and not (folder / "crm.csv").exists()):
         subprocess.run(
             [
                 sys.executable,
                 str(ROOT / "bench/generate.py"),
                 *("--records", str(size), "--seed", str(seed)),
-                *("--out", str(folder), "--sources"),
+                *("--out", str(folder), *(["--sources"] if sources else [])),
             ],
             check=True,
         )
     (folder / "people.mapping.yaml").write_text(PEOPLE_MAPPING, encoding="utf-8")
-    del shape
     return folder
 
 
@@ -129,7 +131,10 @@ def run_idgraph(folder: Path, shape: str, size: int, scratch: Path) -> Run:
     store = scratch / "idgraph.db"
     files = ["people.csv"] if shape == "people" else list(SOURCES)
     child = [sys.executable, __file__, "--child", str(store)] + [str(folder / f) for f in files]
-    seconds, peak, out = measured(child)
+    # The allocator settings the `idgraph` command runs with (idgraph.memory).
+    env = dict(os.environ)
+    env.setdefault(*ALLOCATOR_SETTINGS)
+    seconds, peak, out = measured(child, env=env)
     report = json.loads(out.strip().splitlines()[-1])
     labels_csv = scratch / "clusters.csv"
     subprocess.run(
@@ -262,7 +267,7 @@ def main(argv: list[str] | None = None) -> int:
     results: list[Run] = []
     repeats: dict[tuple[str, str, int], int] = {}
     for size in [int(s) for s in args.sizes.split(",")]:
-        folder = data(args.work, size, args.seed, "people")
+        folder = data(args.work, size, args.seed, args.shape)
         times = 1 if size >= 3_000_000 else args.repeats
         scratch = args.work / "scratch"
         for shape in shapes:

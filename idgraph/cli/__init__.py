@@ -4,6 +4,13 @@ Commands live in modules by what they do; importing them registers them on `app`
 `idgraph --help` lists them.
 """
 
+import os
+
+from idgraph.memory import ALLOCATOR_SETTINGS
+
+# Before Polars loads (docs/core.md, "Memory").
+os.environ.setdefault(*ALLOCATOR_SETTINGS)
+
 from idgraph.cli import (  # noqa: F401  (registers commands)
     ingest,
     linking,
