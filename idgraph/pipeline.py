@@ -341,6 +341,8 @@ def ingest_batches(
     with timer.stage("fold") as stage:
         ingested = sum(b.counts.ingested for b in batches)
         stage.step("lines ingested", 0, ingested)
+        # Group calls' memberships do not take part in resolving: they are written beside it.
+        groups = pl.concat([b.groups for b in batches]) if batches else None
         batch = fold(batches)
         if consume:
             for source in batches:
@@ -381,6 +383,8 @@ def ingest_batches(
         )
         stage.count = plan.customers.height
     plan.erased_hashes = list(remember)
+    if groups is not None:
+        plan.groups = groups.filter(~pl.col("record_key").is_in(list(erase)))
     changes = None
     moved: list[SegmentChange] = []
     if dry_run:

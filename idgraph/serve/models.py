@@ -153,6 +153,17 @@ class AliasCall(BaseModel):
     messageId: str | None = None
 
 
+class GroupCall(_Call):
+    """`group`: the user belongs to the account `groupId` (a company, household, team);
+    `traits` describe the account (e.g. `name`, `plan`, `employees`), not the person."""
+
+    type: Literal["group"] | None = None
+    groupId: str | int = Field(description="The account's id.")
+    traits: dict[str, Any] | None = Field(
+        default=None, description="The account's traits; scalar ones become its properties."
+    )
+
+
 class BatchBody(BaseModel):
     """Segment's batch: up to `max_batch_calls` calls, each with its `type`. A top-level
     `context` is merged into every call's context (the call's own keys win)."""
@@ -160,7 +171,7 @@ class BatchBody(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     batch: list[dict[str, Any]] = Field(
-        description="Calls of type identify, track, page, screen or alias."
+        description="Calls of type identify, track, page, screen, alias or group."
     )
     context: dict[str, Any] | None = None
 
@@ -171,4 +182,5 @@ CALL_MODELS: dict[str, type[BaseModel]] = {
     "page": PageCall,
     "screen": ScreenCall,
     "alias": AliasCall,
+    "group": GroupCall,
 }
