@@ -27,7 +27,8 @@ from idgraph.store.base import GraphStore
 
 _DESCRIPTION = """\
 Real-time identity resolution. Collection endpoints take Segment calls (identify, track, page,
-screen, alias, batch), store them and resolve them into unified customers before answering;
+screen, alias, group, batch; gzip or deflate bodies too), store them and resolve them into
+unified customers before answering;
 read endpoints look customers up by any identifier, return 360° profiles, page through
 segment members and explain merges.
 

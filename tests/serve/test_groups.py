@@ -193,3 +193,44 @@ def test_account_values_travel_as_parameters(b2b: Served) -> None:
     query = explain_segment(b2b.store, defn, as_of_ms=AS_OF_MS)
     assert "enterprise" not in query.cypher and "enterprise' OR 1=1" in query.params.values()
     assert emails(b2b, defn.where.model_dump()) == set()
+
+
+def test_profile_lists_the_customers_accounts(b2b: Served) -> None:
+    (dan,) = b2b.graph.lookup("dan@acme.it")
+    (account,) = b2b.graph.profile(dan).accounts
+    assert account.id == "acme" and account.records == ["http:anon:anon-dan"]
+    assert account.traits == {"plan": "enterprise", "employees": 900.0}
+    answer = b2b.get(f"/v1/customers/{dan}").json()
+    assert answer["accounts"][0]["traits"]["plan"] == "enterprise"
+    (cat,) = b2b.graph.lookup("cat@x.it")
+    assert b2b.graph.profile(cat).accounts == []
+
+
+def test_saved_segments_follow_group_calls(fresh: Served) -> None:
+    """A group call moves its caller into a saved `account:` segment, and an account whose
+    plan changes moves all its members out, though none of them was re-resolved."""
+    from idgraph.segment.saved import run_saved_segment, save_segment
+
+    for user in ("s-1", "s-2"):
+        call = {"userId": user, "traits": {"email": f"{user}@x.it"}, "timestamp": TS}
+        assert fresh.post("/v1/identify", call).status_code == 200
+    fresh.post("/v1/group", group("s-0", "acme", plan="enterprise"))
+    where = {"account": "plan", "op": "=", "value": "enterprise"}
+    save_segment(fresh.store, parse_segment({"name": "ent", "where": where}, source="t"))
+    run_saved_segment(fresh.store, "ent")
+
+    def in_segment() -> set[str]:
+        rows = fresh.store.query(
+            "test:in_segment",
+            "MATCH (c:Customer)-[:IN_SEGMENT]->(:Segment {name: $name}) "
+            "MATCH (c)-[:HAS_RECORD]->(r:Record) RETURN r.source_id AS user",
+            {"name": "ent"},
+        )
+        return {row["user"] for row in rows}
+
+    assert in_segment() == {"s-0"}
+    fresh.post("/v1/group", group("s-1", "acme"))  # same time as its identify: no re-resolve
+    fresh.post("/v1/group", group("s-2", "acme"))
+    assert in_segment() == {"s-0", "s-1", "s-2"}
+    fresh.post("/v1/group", group("s-0", "acme", "2024-06-01T00:00:00Z", plan="starter"))
+    assert in_segment() == set()
