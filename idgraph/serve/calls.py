@@ -176,7 +176,8 @@ def _stamp(call: dict[str, Any], received_at: str, batch_sent_at: Any) -> None:
     When the call (or its batch) says when it was sent (`sentAt`, the sender's clock), its
     time is corrected as Segment's servers do: `timestamp = receivedAt - (sentAt -
     originalTimestamp)`, where the original is the call's own `timestamp` (kept as
-    `originalTimestamp`), so a device whose clock is off stores its events at the right time.
+    `originalTimestamp`), so a device whose clock is off stores its events at the right time;
+    a call without a time of its own was made when it was sent: its time is `receivedAt`.
     Values that do not parse are left alone for the reader to reject by name.
     """
     if call.get("messageId") in (None, ""):
@@ -185,16 +186,16 @@ def _stamp(call: dict[str, Any], received_at: str, batch_sent_at: Any) -> None:
     call["receivedAt"] = received_at
     sent_at = call.get("sentAt") or batch_sent_at
     original = call.get("originalTimestamp") or call.get("timestamp")
-    if not sent_at or not original:
+    if not sent_at:
         return
     try:
         sent_ms = _epoch_ms(sent_at)
-        original_ms = _epoch_ms(original)
+        original_ms = _epoch_ms(original) if original else sent_ms
     except (FieldError, TypeError, AttributeError):
         return
     corrected = original_ms + (_epoch_ms(received_at) - sent_ms)
-    if "originalTimestamp" not in call:
-        call["originalTimestamp"] = call.get("timestamp")
+    if "originalTimestamp" not in call and call.get("timestamp"):
+        call["originalTimestamp"] = call["timestamp"]
     call["timestamp"] = _iso(max(corrected, 0))
 
 

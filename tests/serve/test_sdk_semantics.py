@@ -191,6 +191,14 @@ def test_sent_at_corrects_the_senders_clock(served: Served) -> None:
         assert abs(event.ts - (now_ms - hour)) < 60_000, (user, event.ts - now_ms)
 
 
+def test_a_call_with_sent_at_but_no_timestamp_is_timed_when_received(served: Served) -> None:
+    call = {"userId": "skew-3", "event": "E", "sentAt": "2031-01-01T00:00:00Z"}
+    before = int(datetime.now(tz=UTC).timestamp() * 1000)
+    assert served.post("/v1/track", call).status_code == 200
+    (event,) = events_of(served, "skew-3")
+    assert before - 1000 <= event.ts <= int(datetime.now(tz=UTC).timestamp() * 1000)
+
+
 def test_without_sent_at_the_timestamp_is_kept(served: Served) -> None:
     assert served.post("/v1/track", {"userId": "noskew", "event": "E", "timestamp": TS}).is_success
     (event,) = events_of(served, "noskew")
