@@ -362,25 +362,26 @@ class LadybugStore(GraphStore):
             ddl = self.dialect.add_column("Account", check_property_name(name), kind)
             if ddl:
                 self.connection().execute(ddl)
-        # Only the columns this batch sets: a column null in every row would bind as text.
-        given = {name for row in writes.accounts for name in row["props"]}
-        statement, names = ladybug_account_statement(
-            {name: kind for name, kind in writes.columns.items() if name in given}
-        )
-        rows = [
-            {
-                "id": row["id"],
-                "first_seen_ts": row["first_seen_ts"],
-                "updated_ts": row["updated_ts"],
-                "traits": row["traits"],
-                **{f"c{i}": row["props"].get(name) for i, name in enumerate(names)},
-            }
-            for row in writes.accounts
-        ]
         with wrote.table("Account", plan.groups.height):
-            for start in range(0, len(rows), 2000):
+            for start in range(0, len(writes.accounts), 2000):
+                chunk = writes.accounts[start : start + 2000]
+                # Only the columns this chunk sets: a column null in every row binds as text.
+                given = {name for row in chunk for name in row["props"]}
+                statement, names = ladybug_account_statement(
+                    {name: kind for name, kind in writes.columns.items() if name in given}
+                )
+                rows = [
+                    {
+                        "id": row["id"],
+                        "first_seen_ts": row["first_seen_ts"],
+                        "updated_ts": row["updated_ts"],
+                        "traits": row["traits"],
+                        **{f"c{i}": row["props"].get(name) for i, name in enumerate(names)},
+                    }
+                    for row in chunk
+                ]
                 logger.debug("cypher merge_accounts")
-                self.connection().execute(statement, {"rows": rows[start : start + 2000]})
+                self.connection().execute(statement, {"rows": rows})
         with wrote.table("MEMBER_OF", plan.groups.height):
             self._set_rows("merge_member_of", writes.members)
 

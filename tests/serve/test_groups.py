@@ -234,3 +234,19 @@ def test_saved_segments_follow_group_calls(fresh: Served) -> None:
     assert in_segment() == {"s-0", "s-1", "s-2"}
     fresh.post("/v1/group", group("s-0", "acme", "2024-06-01T00:00:00Z", plan="starter"))
     assert in_segment() == set()
+
+
+def test_many_accounts_in_one_commit(fresh: Served) -> None:
+    """More accounts than one write statement takes (2,000), with a trait that only some of
+    them carry: each statement sets the columns its own rows hold."""
+    calls = [
+        group(f"many-{n}", f"acc-{n:04d}", **({"seats": n} if n < 10 else {"tier": "x"}))
+        for n in range(2010)
+    ]
+    answer = fresh.post("/v1/batch", {"batch": calls})
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["accepted"] == 2010
+    assert account_property(fresh, "acc-0003", "seats") == 3.0
+    assert account_property(fresh, "acc-2009", "tier") == "x"
+    assert account_property(fresh, "acc-2009", "seats") is None
+    assert len(members(fresh)) == 2010
