@@ -21,10 +21,13 @@
 // (:ErasedIdentifier {hash, kind, ts})        a forgotten identifier, as a one-way hash only
 // (:Meta {key, value})           key 'state': the version of the columnar mirror beside the
 //                                store (idgraph/state/mirror.py), stamped by every write
+// (:Account {id, traits, first_seen_ts, updated_ts, ...scalar traits})   an account (company,
+//                                household, team) from `group` calls; id = the groupId
 // (:Customer)-[:HAS_RECORD]->(:Record)
 // (:Record)-[:HAS_IDENTIFIER]->(:Identifier)
 // (:Record)-[:MATCHED {rule, fields, score}]->(:Record)                   fuzzy / alias evidence
 // (:Record)-[:PERFORMED]->(:Event)
+// (:Record)-[:MEMBER_OF {since_ts, updated_ts}]->(:Account)             a group call's membership
 // (:Customer)-[:IN_SEGMENT {since_ts}]->(:Segment)                       materialised membership
 // (:Record)-[:CANNOT_LINK {reason, ts}]->(:Record)                     a reviewer's split
 // (:CustomerId)-[:MERGED_INTO {ts, evidence, records}]->(:CustomerId)    an absorbed id
@@ -43,6 +46,7 @@ CREATE CONSTRAINT segment_change_id IF NOT EXISTS FOR (n:SegmentChange) REQUIRE 
 CREATE CONSTRAINT customer_id_id IF NOT EXISTS FOR (n:CustomerId) REQUIRE n.id IS UNIQUE;
 CREATE CONSTRAINT erased_identifier_hash IF NOT EXISTS FOR (n:ErasedIdentifier) REQUIRE n.hash IS UNIQUE;
 CREATE CONSTRAINT meta_key IF NOT EXISTS FOR (n:Meta) REQUIRE n.key IS UNIQUE;
+CREATE CONSTRAINT account_id IF NOT EXISTS FOR (n:Account) REQUIRE n.id IS UNIQUE;
 CREATE INDEX event_name_ts IF NOT EXISTS FOR (n:Event) ON (n.name, n.ts);
 CREATE INDEX record_source IF NOT EXISTS FOR (n:Record) ON (n.source);
 CREATE INDEX identifier_kind IF NOT EXISTS FOR (n:Identifier) ON (n.kind);

@@ -24,6 +24,7 @@ __all__ = [
     "EVENTS",
     "EVENT_PROPERTIES",
     "FIELDS",
+    "GROUPS",
     "IDENTIFIERS",
     "LINKS",
     "RAW_ID_KINDS",
@@ -81,6 +82,17 @@ EVENT_PROPERTIES: Final[Schema] = {
 
 #: Explicit links a source states (`alias`) or a reviewer made (`must_link`); a < b.
 LINKS: Final[Schema] = {"line": pl.Int64, "a": pl.Utf8, "b": pl.Utf8, "rule": pl.Utf8}
+
+#: Group calls: the record (person) is a member of the account `account` (a company, household,
+#: team: Segment's `groupId`) as of `ts`; `traits` is the JSON object of the account's scalar
+#: traits the call sent.
+GROUPS: Final[Schema] = {
+    "line": pl.Int64,
+    "record_key": pl.Utf8,
+    "account": pl.Utf8,
+    "ts": pl.Int64,
+    "traits": pl.Utf8,
+}
 
 #: One row per record after folding its sightings: the newest value of each field wins.
 RECORDS: Final[Schema] = {

@@ -295,6 +295,26 @@ def _size(path: Path) -> int:
         return 0
 
 
+def _customers_of_groups(graph: GraphStore, groups: pl.DataFrame) -> list[str]:
+    """Customers whose `account:` conditions a change's group calls may flip: those of the
+    calling records and every member of the accounts they describe."""
+    if groups.height == 0:
+        return []
+    found = graph.keyed_read(
+        "customers_of_records",
+        READS["customers_of_records"],
+        "keys",
+        groups["record_key"].unique().to_list(),
+    )
+    found += graph.keyed_read(
+        "customers_of_accounts",
+        READS["customers_of_accounts"],
+        "ids",
+        groups["account"].unique().to_list(),
+    )
+    return sorted({row["id"] for row in found})
+
+
 def ingest_batches(
     graph: GraphStore,
     batches: Sequence[SourceBatch],
@@ -341,6 +361,8 @@ def ingest_batches(
     with timer.stage("fold") as stage:
         ingested = sum(b.counts.ingested for b in batches)
         stage.step("lines ingested", 0, ingested)
+        # Group calls' memberships do not take part in resolving: they are written beside it.
+        groups = pl.concat([b.groups for b in batches]) if batches else None
         batch = fold(batches)
         if consume:
             for source in batches:
@@ -381,6 +403,8 @@ def ingest_batches(
         )
         stage.count = plan.customers.height
     plan.erased_hashes = list(remember)
+    if groups is not None:
+        plan.groups = groups.filter(~pl.col("record_key").is_in(list(erase)))
     changes = None
     moved: list[SegmentChange] = []
     if dry_run:
@@ -400,7 +424,8 @@ def ingest_batches(
         del batch, snapshot, scope
         give_back()
         with timer.stage("write") as stage:
-            before = memberships_of(graph, plan.retired_customers)
+            grouped = _customers_of_groups(graph, plan.groups)
+            before = memberships_of(graph, sorted({*plan.retired_customers, *grouped}))
             stage.count = plan_rows(plan)
             graph.apply(plan, version=version, progress=stage.step)
         with timer.stage("mirror"):
@@ -409,7 +434,9 @@ def ingest_batches(
             moved = refresh_segments(
                 graph,
                 before=before,
-                touched=plan.customers["id"].to_list(),
+                touched=sorted(
+                    {*plan.customers["id"].to_list(), *_customers_of_groups(graph, plan.groups)}
+                ),
                 causes=lambda: _causes(plan, erase),
                 as_of_ms=as_of,
                 now_ms=int(time.time() * 1000),

@@ -18,7 +18,7 @@ from types import TracebackType
 from typing import Any, Literal
 
 import orjson
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from idgraph.cluster.review import ReviewItem, review_customers
 from idgraph.errors import FieldError, NotFoundError
@@ -33,6 +33,7 @@ from idgraph.store.schema import NODE_TABLES
 from idgraph.types import FIELD_NAMES
 
 __all__ = [
+    "AccountView",
     "CustomerHistory",
     "CustomerProfile",
     "EventView",
@@ -125,6 +126,18 @@ class SegmentMembership(BaseModel):
     since_ts: int | None = None
 
 
+class AccountView(BaseModel):
+    """An account the customer belongs to (`group` calls: a company, household, team)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    traits: dict[str, Any] = {}
+    records: list[str] = Field(description="The customer's records that joined the account.")
+    since_ts: int | None = None
+    updated_ts: int | None = None
+
+
 class CustomerProfile(BaseModel):
     """The 360° view of one unified customer."""
 
@@ -140,6 +153,7 @@ class CustomerProfile(BaseModel):
     event_count: int
     evidence: list[MatchView]
     segments: list[SegmentMembership]
+    accounts: list[AccountView] = []
 
 
 class SegmentMember(CustomerSummary):
@@ -566,7 +580,32 @@ class IdentityGraph:
             segments=[
                 SegmentMembership(**row) for row in self._read("customer_segments", id=customer_id)
             ],
+            accounts=self._accounts(customer_id),
         )
+
+    def _accounts(self, customer_id: str) -> list[AccountView]:
+        """The accounts the customer's records joined, one entry per account."""
+        found: dict[str, dict[str, Any]] = {}
+        for row in self._read("customer_accounts", id=customer_id):
+            node = row["account"]
+            entry = found.setdefault(
+                node["id"],
+                {
+                    "id": node["id"],
+                    "traits": {
+                        k: v
+                        for k, v in node.items()
+                        if k not in NODE_TABLES["Account"] and v is not None
+                    },
+                    "records": [],
+                    "since_ts": row["since_ts"],
+                    "updated_ts": row["updated_ts"],
+                },
+            )
+            entry["records"].append(row["record"])
+            entry["since_ts"] = min(entry["since_ts"], row["since_ts"])
+            entry["updated_ts"] = max(entry["updated_ts"], row["updated_ts"])
+        return [AccountView(**entry) for entry in found.values()]
 
     def _identifiers(self, customer_id: str) -> list[IdentifierView]:
         """The identifiers on a customer's records, each with whether it links and why not."""

@@ -182,7 +182,7 @@ def test_rejected_lines_are_reported(tmp_path: Path) -> None:
     assert "2 line(s) rejected" in result.output
     lines = [orjson.loads(line) for line in rejects.read_text().splitlines()]
     assert [(r["line"], r["file"]) for r in lines] == [(2, str(events)), (3, str(events))]
-    assert lines[1]["field"] == "type"
+    assert lines[1]["field"] == "groupId"  # a group call needs its groupId
 
 
 def test_bad_option_values(tmp_path: Path) -> None:

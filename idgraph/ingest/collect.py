@@ -9,13 +9,14 @@ Rejects are written in line order once the file is done.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
 
-from idgraph.frames import EVENT_PROPERTIES, EVENTS, LINKS, SIGHTINGS, TRAITS, empty
+from idgraph.frames import EVENT_PROPERTIES, EVENTS, GROUPS, LINKS, SIGHTINGS, TRAITS, empty
 from idgraph.ingest.rejects import FileCounts, Reject, RejectsWriter, render_raw
 from idgraph.normalize.erased import ERASED_REASON
 
@@ -30,7 +31,8 @@ class SourceBatch:
     """Everything one input file contributed, as frames (schemas in `idgraph.frames`).
 
     `sightings` holds canonical values, one row per record mention; folding them into
-    records happens when all the run's files are read (`idgraph.normalize.fold`).
+    records happens when all the run's files are read (`idgraph.normalize.fold`). `groups`
+    holds account memberships (event streams' `group` calls), written beside the resolution.
     """
 
     counts: FileCounts
@@ -39,6 +41,7 @@ class SourceBatch:
     events: pl.DataFrame
     event_properties: pl.DataFrame
     links: pl.DataFrame
+    groups: pl.DataFrame = dataclasses.field(default_factory=lambda: empty(GROUPS))
 
     @property
     def source(self) -> str:
@@ -50,6 +53,7 @@ class SourceBatch:
         blank = SourceBatch.empty(self.counts)
         self.sightings, self.traits, self.events = blank.sightings, blank.traits, blank.events
         self.event_properties, self.links = blank.event_properties, blank.links
+        self.groups = blank.groups
 
     @classmethod
     def empty(cls, counts: FileCounts) -> SourceBatch:

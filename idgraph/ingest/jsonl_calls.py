@@ -26,6 +26,7 @@ __all__ = [
     "VIEW_EVENTS",
     "BadCall",
     "Profile",
+    "account_traits",
     "add_view_properties",
     "checked_id",
     "nested_object",
@@ -34,7 +35,7 @@ __all__ = [
 ]
 
 #: Call types read, and the event name page-like calls become.
-CALL_TYPES = ("identify", "track", "page", "screen", "alias")
+CALL_TYPES = ("identify", "track", "page", "screen", "alias", "group")
 VIEW_EVENTS = {"page": "Page Viewed", "screen": "Screen Viewed"}
 TIMESTAMP_KEYS = ("timestamp", "originalTimestamp", "sentAt", "receivedAt")
 
@@ -135,6 +136,28 @@ def nested_object(parent: dict[str, Any], key: str, name: str) -> dict[str, Any]
     if not isinstance(value, dict):
         raise BadCall(f"{name} must be an object", name)
     return value
+
+
+def account_traits(traits: dict[str, Any]) -> str:
+    """A group call's traits (the account's) as the JSON object stored: scalar values under
+    their `snake_case` names; nested values and names that cannot be property keys are left
+    out (a group call's `traits` describe the account, never the person).
+
+    Examples:
+        >>> account_traits({"Plan": "enterprise", "employeeCount": 120, "address": {"c": 1}})
+        '{"employee_count":120.0,"plan":"enterprise"}'
+    """
+    kept: dict[str, Any] = {}
+    for key, value in traits.items():
+        if not isinstance(value, bool | int | float | str) or value == "":
+            continue
+        name = snake_case(str(key))
+        if not _PROPERTY_NAME.match(name):
+            continue
+        if isinstance(value, float) and value != value:  # NaN
+            continue
+        kept[name] = value if isinstance(value, bool | str) else float(value)
+    return orjson.dumps(kept, option=orjson.OPT_SORT_KEYS).decode()
 
 
 class Profile:

@@ -23,7 +23,7 @@ import orjson
 import polars as pl
 
 from idgraph.errors import FieldError
-from idgraph.frames import EVENTS, FIELDS, LINKS, SIGHTINGS, TRAITS
+from idgraph.frames import EVENTS, FIELDS, GROUPS, LINKS, SIGHTINGS, TRAITS
 from idgraph.ingest.collect import BatchBuilder, RawText, SourceBatch
 from idgraph.ingest.jsonl_calls import (
     CALL_TYPES,
@@ -32,6 +32,7 @@ from idgraph.ingest.jsonl_calls import (
     VIEW_EVENTS,
     BadCall,
     Profile,
+    account_traits,
     add_view_properties,
     checked_id,
     nested_object,
@@ -87,6 +88,7 @@ class _Columns:
         #: Per event property name, the kinds of value seen (`kind_of`).
         self.kinds: dict[str, set[str]] = {}
         self.links: list[tuple[int, str, str, str]] = []
+        self.groups: list[tuple[int, str, str, int, str]] = []
         #: Per kept line, the reason a check after the record's normalization refused it.
         self.late: dict[int, tuple[str, str | None]] = {}
 
@@ -197,8 +199,6 @@ class _EventReader:
         if not isinstance(call_type, str) or not call_type.strip():
             raise BadCall("missing type (a string: one of " + ", ".join(CALL_TYPES) + ")", "type")
         kind = call_type.strip().lower()
-        if kind == "group":
-            raise BadCall("unsupported type group", "type")
         if kind not in CALL_TYPES:
             raise BadCall(
                 f"unknown type {call_type!r}; expected one of {', '.join(CALL_TYPES)}", "type"
@@ -211,6 +211,12 @@ class _EventReader:
             return
         if user_id is None and anonymous_id is None:
             raise BadCall("missing userId and anonymousId (one of them is required)", "userId")
+        group: tuple[str, str] | None = None
+        if kind == "group":
+            account = checked_id(call.get("groupId"), "groupId")
+            if account is None:
+                raise BadCall("group call without groupId", "groupId")
+            group = account, account_traits(nested_object(call, "traits", "traits"))
 
         context = nested_object(call, "context", "context")
         shared = nested_object(context, "traits", "context.traits")
@@ -231,6 +237,9 @@ class _EventReader:
             assert anonymous_id is not None
             key = columns.record(line, 0, "anonymous", anonymous_id, ts, ids, profile)
         if kind == "identify":
+            return
+        if group is not None:
+            columns.groups.append((line, key, group[0], ts, group[1]))
             return
         try:
             event_id, name, properties = self.event(call, kind, context)
@@ -355,6 +364,7 @@ class _EventReader:
             .filter(keep)
             .unique(subset=["a", "b", "rule"], keep="first", maintain_order=True)
         )
+        batch.groups = _columns(columns.groups, dict(GROUPS)).filter(keep)
         return batch
 
 

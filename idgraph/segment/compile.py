@@ -25,6 +25,10 @@ computed from the as-of time, so the query needs no date functions and reads the
 engines. Dates in values (`2026-01-01`, `30d ago`, see `idgraph.segment.dates`) are resolved
 here too: to ISO text for date traits, to epoch-ms day bounds for timestamp traits (`*_ts`).
 
+An `account:` condition is a `COUNT { }` over the customer's accounts (`group` calls'
+memberships): `COUNT { MATCH (c)-[:HAS_RECORD]->(:Record)-[:MEMBER_OF]->(a:Account) WHERE
+a.plan = $p0 } > 0`; its property is checked against the store's `Account` properties.
+
 A `segment:` condition compiles the referenced definition inline, with the same as-of time;
 `resolve` finds it by name, and a reference back to a segment being compiled is a cycle.
 """
@@ -41,6 +45,7 @@ from idgraph.errors import SegmentDefinitionError
 from idgraph.segment.dates import DATE_GRAMMAR, DAY_MS, day_start_ms, parse_date, parse_duration
 from idgraph.segment.definition import (
     TEXT_OPS,
+    AccountCondition,
     AllCondition,
     AnyCondition,
     Condition,
@@ -136,6 +141,7 @@ def compile_segment(
     customer_properties: Mapping[str, str],
     resolve: Resolver | None = None,
     among_ids: bool = False,
+    account_properties: Mapping[str, str] | None = None,
 ) -> CompiledQuery:
     """Compile a definition into one query that returns its members.
 
@@ -152,6 +158,9 @@ def compile_segment(
             definition that references another segment cannot be compiled.
         among_ids: Test only the customers whose ids are given as `$customer_ids` (how an
             ingest re-evaluates the customers it touched), not every customer.
+        account_properties: `Account` property names mapped to their type, as
+            `GraphStore.account_properties()` reports them, for `account:` conditions; None
+            accepts every name unchecked (`ANY_TRAITS`).
 
     Returns:
         The query, named `segment:<name>`.
@@ -183,6 +192,7 @@ def compile_segment(
         properties=customer_properties,
         resolve=resolve,
         stack=[defn.name],
+        accounts=ANY_TRAITS if account_properties is None else account_properties,
     )
     condition = compiler.condition(defn.where, "where")
     if compiler.problems:
@@ -207,6 +217,8 @@ class _Compiler:
     resolve: Resolver | None
     #: Names of the segments being compiled, outermost first (for cycle detection).
     stack: list[str]
+    #: `Account` properties and their types, for `account:` conditions.
+    accounts: Mapping[str, str] = field(default_factory=dict)
     params: dict[str, Any] = field(default_factory=dict)
     problems: list[tuple[str, str]] = field(default_factory=list)
     #: Aggregate steps placed between `MATCH (c:Customer)` and the condition.
@@ -225,6 +237,8 @@ class _Compiler:
     def condition(self, cond: Condition, loc: str) -> str:
         if isinstance(cond, TraitCondition):
             return self.trait(cond, loc)
+        if isinstance(cond, AccountCondition):
+            return self.account(cond, loc)
         if isinstance(cond, EventCondition):
             return self.event(cond, loc)
         if isinstance(cond, SegmentCondition):
@@ -352,6 +366,42 @@ class _Compiler:
                 return None
             days.append(day)
         return tuple(days)
+
+    # -- accounts -----------------------------------------------------------------------------
+
+    def account(self, cond: AccountCondition, loc: str) -> str:
+        name = cond.account
+        kind = self.accounts.get(name)
+        if kind is None:
+            known = ", ".join(sorted(self.accounts)) or "(none: no group call stored yet)"
+            return self.problem(
+                f"{loc}.account", f"unknown account property {name!r}; known: {known}"
+            )
+        ref = self.dialect.property_ref("a", name)
+        if cond.op in TEXT_OPS:
+            if kind not in ("string", _ANY):
+                return self.problem(
+                    f"{loc}.op",
+                    f"op {cond.op!r} applies to text only; account property {name!r} holds "
+                    f"{_EXPECTED[kind][0] if kind in _EXPECTED else kind}",
+                )
+            test = f"{ref} {_TEXT[cond.op]} {self.param(cond.value)}"
+        else:
+            if kind == "boolean" and cond.op in _ORDERING_OPS:
+                return self.problem(
+                    f"{loc}.op", f"op {cond.op!r} does not apply to true/false property {name!r}"
+                )
+            expected = _EXPECTED.get(kind)
+            if expected is not None:
+                description, accepts = expected
+                bad = [v for v in _values(cond.value) if not accepts(v)]
+                if bad:
+                    return self.problem(
+                        f"{loc}.value",
+                        f"account property {name!r} holds {description}, got {bad[0]!r}",
+                    )
+            test = self.compare(ref, cond.op, _values(cond.value))
+        return f"{self.dialect.count_accounts(test)} > 0"
 
     # -- traits -------------------------------------------------------------------------------
 

@@ -30,12 +30,16 @@ A condition is told apart by its key:
   customer without a matching event that has the property. `where` filters events by
   property: a value means equality, a list means `in`, and `{op, value}` any of `=`, `!=`,
   `<`, `<=`, `>`, `>=`, `in`, `not_in`.
+- `account: PROPERTY, op: OP, value: V` holds for customers who belong to at least one
+  account (a `group` call's `groupId`: a company, household, team) whose property passes the
+  test, with the ops of `trait` (`account: plan, op: "=", value: enterprise`); `id` is the
+  groupId, other properties are the accounts' traits.
 - `segment: NAME` holds for the members of another saved segment, evaluated live.
 - `all: [...]`, `any: [...]`, `not: {...}` combine conditions.
 
-Trait, event-property and segment names end up as names in Cypher, so they are held to an
-allowlist pattern here; values always travel as query parameters. Every problem in a file is
-reported at once, each with its location inside the definition (e.g.
+Trait, account-property, event-property and segment names end up as names in Cypher, so they
+are held to an allowlist pattern here; values always travel as query parameters. Every
+problem in a file is reported at once, each with its location inside the definition (e.g.
 `where.all[1].not.within_days`).
 """
 
@@ -79,6 +83,7 @@ __all__ = [
     "FILTER_OPS",
     "TEXT_OPS",
     "TRAIT_OPS",
+    "AccountCondition",
     "Aggregate",
     "AllCondition",
     "AnyCondition",
@@ -223,44 +228,76 @@ class TraitCondition(_Model):
     def _value_fits_op(
         cls, value: object, info: ValidationInfo
     ) -> str | int | float | bool | tuple[str | int | float | bool, ...] | None:
-        op = info.data.get("op")
-        if op is None:
-            return None  # the op itself is wrong; that error is reported on its own
-        if op in _NO_VALUE_OPS:
-            if value is not None:
-                raise PydanticCustomError(
-                    "value", "op {op} takes no value; remove it", {"op": repr(op)}
-                )
-            return None
-        if value is None:
-            raise PydanticCustomError("value", "op {op} needs a value", {"op": repr(op)})
-        if op in _LIST_OPS:
-            if not isinstance(value, list | tuple) or not value:
-                raise PydanticCustomError(
-                    "value",
-                    "op {op} needs a non-empty list of values, got {kind}",
-                    {"op": repr(op), "kind": _kind(value)},
-                )
-            return tuple(_scalar(item) for item in value)
-        if op == "between":
-            if not isinstance(value, list | tuple) or len(value) != 2:
-                raise PydanticCustomError(
-                    "value",
-                    "op 'between' needs a list of two values [low, high], got {got}",
-                    {"got": _count(value) if isinstance(value, list | tuple) else _kind(value)},
-                )
-            low, high = _scalar(value[0]), _scalar(value[1])
-            _check_bounds(low, high)
-            return (low, high)
-        if isinstance(value, list | tuple):
+        return _trait_value(value, info.data.get("op"))
+
+
+class AccountCondition(_Model):
+    """The customer belongs to at least one account whose property passes the test.
+
+    Accounts come from `group` calls; `id` is the account's groupId, the other properties are
+    its traits. `op` and `value` are as for a trait condition.
+    """
+
+    tag: ClassVar[str] = "account condition"
+
+    account: PropertyName
+    op: TraitOp
+    value: Scalar | tuple[Scalar, ...] | None = Field(default=None, validate_default=True)
+
+    @field_validator("op", mode="before")
+    @classmethod
+    def _op_alias(cls, value: object) -> object:
+        return _op_alias(value)
+
+    @field_validator("value", mode="plain")
+    @classmethod
+    def _value_fits_op(
+        cls, value: object, info: ValidationInfo
+    ) -> str | int | float | bool | tuple[str | int | float | bool, ...] | None:
+        return _trait_value(value, info.data.get("op"))
+
+
+def _trait_value(
+    value: object, op: object
+) -> str | int | float | bool | tuple[str | int | float | bool, ...] | None:
+    """`value` checked against what `op` takes (nothing, a list, a pair, one value)."""
+    if op is None:
+        return None  # the op itself is wrong; that error is reported on its own
+    if op in _NO_VALUE_OPS:
+        if value is not None:
             raise PydanticCustomError(
-                "value", "op {op} needs a single value, got a list", {"op": repr(op)}
+                "value", "op {op} takes no value; remove it", {"op": repr(op)}
             )
-        if op in TEXT_OPS and not isinstance(value, str):
+        return None
+    if value is None:
+        raise PydanticCustomError("value", "op {op} needs a value", {"op": repr(op)})
+    if op in _LIST_OPS:
+        if not isinstance(value, list | tuple) or not value:
             raise PydanticCustomError(
-                "value", "op {op} needs text, got {kind}", {"op": repr(op), "kind": _kind(value)}
+                "value",
+                "op {op} needs a non-empty list of values, got {kind}",
+                {"op": repr(op), "kind": _kind(value)},
             )
-        return _scalar(value)
+        return tuple(_scalar(item) for item in value)
+    if op == "between":
+        if not isinstance(value, list | tuple) or len(value) != 2:
+            raise PydanticCustomError(
+                "value",
+                "op 'between' needs a list of two values [low, high], got {got}",
+                {"got": _count(value) if isinstance(value, list | tuple) else _kind(value)},
+            )
+        low, high = _scalar(value[0]), _scalar(value[1])
+        _check_bounds(low, high)
+        return (low, high)
+    if isinstance(value, list | tuple):
+        raise PydanticCustomError(
+            "value", "op {op} needs a single value, got a list", {"op": repr(op)}
+        )
+    if op in TEXT_OPS and not isinstance(value, str):
+        raise PydanticCustomError(
+            "value", "op {op} needs text, got {kind}", {"op": repr(op), "kind": _kind(value)}
+        )
+    return _scalar(value)
 
 
 def _op_alias(value: object) -> object:
@@ -503,6 +540,7 @@ class NotCondition(_Model):
 
 _CONDITION_TYPES: tuple[type[_Model], ...] = (
     TraitCondition,
+    AccountCondition,
     EventCondition,
     SegmentCondition,
     AllCondition,
@@ -511,6 +549,7 @@ _CONDITION_TYPES: tuple[type[_Model], ...] = (
 )
 _TAG_BY_KEY = {
     "trait": "trait condition",
+    "account": "account condition",
     "event": "event condition",
     "segment": "segment condition",
 } | {key: f"{key} condition" for key in ("all", "any", "not")}
@@ -524,9 +563,11 @@ def _condition_tag(value: object) -> str | None:
     return None
 
 
-#: One node of a condition tree, told apart by its key (trait, event, segment, all, any, not).
+#: One node of a condition tree, told apart by its key (trait, account, event, segment, all,
+#: any, not).
 Condition: TypeAlias = Annotated[
     Annotated[TraitCondition, Tag(TraitCondition.tag)]
+    | Annotated[AccountCondition, Tag(AccountCondition.tag)]
     | Annotated[EventCondition, Tag(EventCondition.tag)]
     | Annotated[SegmentCondition, Tag(SegmentCondition.tag)]
     | Annotated[AllCondition, Tag(AllCondition.tag)]
@@ -536,7 +577,7 @@ Condition: TypeAlias = Annotated[
         _condition_tag,
         custom_error_type="condition",
         custom_error_message="expected a condition: a mapping with one of the keys "
-        "trait, event, segment, all, any or not",
+        "trait, account, event, segment, all, any or not",
     ),
 ]
 

@@ -71,6 +71,7 @@ def run_segment(
             customer_properties=store.customer_properties(),
             resolve=resolve,
             among_ids=True,
+            account_properties=store.account_properties(),
         )
         rows = []
         ordered = sorted(set(customer_ids))
@@ -125,8 +126,10 @@ def explain_segment(
         >>> q.params
         {'p0': 'Order Completed', 'p1': 0, 'p2': 100}
     """
+    accounts: Mapping[str, str] | None = None
     if isinstance(source, GraphStore):
         properties: Mapping[str, str] = source.customer_properties()
+        accounts = source.account_properties()
         dialect = dialect or source.dialect
     else:
         properties = ANY_TRAITS if source is None else source
@@ -136,6 +139,7 @@ def explain_segment(
         as_of_ms=as_of_ms,
         customer_properties=properties,
         resolve=resolve,
+        account_properties=accounts,
     )
 
 

@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException
 
 from idgraph import __version__
 from idgraph.errors import NotFoundError, StoreError
@@ -26,7 +27,8 @@ from idgraph.store.base import GraphStore
 
 _DESCRIPTION = """\
 Real-time identity resolution. Collection endpoints take Segment calls (identify, track, page,
-screen, alias, batch), store them and resolve them into unified customers before answering;
+screen, alias, group, batch; gzip or deflate bodies too), store them and resolve them into
+unified customers before answering;
 read endpoints look customers up by any identifier, return 360° profiles, page through
 segment members and explain merges.
 
@@ -43,6 +45,12 @@ async def _store_failed(_request: Request, exc: Exception) -> Response:
     return problem_response(
         ApiError(503, f"store unavailable: {exc}", headers={"Retry-After": "1"})
     )
+
+
+async def _http_error(_request: Request, exc: Exception) -> Response:
+    """Unknown paths and methods: the same shape as every other error (with `code`)."""
+    assert isinstance(exc, HTTPException)
+    return problem_response(ApiError(exc.status_code, str(exc.detail), headers=exc.headers))
 
 
 async def _bad_value(_request: Request, exc: Exception) -> Response:
@@ -85,6 +93,7 @@ def create_app(store: GraphStore, settings: ServeSettings) -> FastAPI:
     app.add_exception_handler(NotFoundError, _not_found)
     app.add_exception_handler(StoreError, _store_failed)
     app.add_exception_handler(ValueError, _bad_value)
+    app.add_exception_handler(HTTPException, _http_error)
     app.include_router(collect.router)
     app.include_router(reads.router)
 

@@ -8,31 +8,33 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 
+from idgraph.errors import FieldError
 from idgraph.ingest.collect import SourceBatch
 from idgraph.ingest.jsonl_events import read_event_calls
 from idgraph.ingest.rejects import Reject, render_raw
+from idgraph.normalize.fields import parse_timestamp
 from idgraph.serve.models import CallError
 from idgraph.serve.rejects import RequestRejects
 from idgraph.serve.settings import ServeSettings
 
-#: Tells whether an id is a stored anonymous visitor's (for alias calls).
-
 
 @dataclass(slots=True)
 class ParsedRequest:
-    """One request's calls: the batch to store (None if nothing is valid) and the rejects."""
+    """One request's calls: the batch to store (None if nothing is valid) and the rejects;
+    `message_ids` holds each call's messageId (None where the call is not an object)."""
 
     request_id: str
     label: str
     received: int
     batch: SourceBatch | None
     rejects: list[Reject]
+    message_ids: list[str | None] = field(default_factory=list)
 
     @property
     def accepted(self) -> int:
@@ -40,8 +42,14 @@ class ParsedRequest:
 
     @property
     def errors(self) -> list[CallError]:
+        ids = self.message_ids
         return [
-            CallError(index=r.line - 1 if r.line else None, field=r.field, reason=r.reason)
+            CallError(
+                index=r.line - 1 if r.line else None,
+                messageId=ids[r.line - 1] if 0 < r.line <= len(ids) else None,
+                field=r.field,
+                reason=r.reason,
+            )
             for r in self.rejects
         ]
 
@@ -77,8 +85,8 @@ def parse_single(body: bytes, kind: str, *, label: str, settings: ServeSettings)
             )
             request_id = label.rpartition("#")[2]
             reject = Reject(label, 1, reason, "type", render_raw(body))
-            return ParsedRequest(request_id, label, 1, None, [reject])
-        _stamp(value, _now_iso())
+            return ParsedRequest(request_id, label, 1, None, [reject], [_message_id(value)])
+        _stamp(value, _now_iso(), None)
     return _read([value], label, settings, sizes=[len(body)])
 
 
@@ -107,6 +115,7 @@ def parse_batch(body: bytes, *, label: str, settings: ServeSettings) -> ParsedRe
     if context is not None and not isinstance(context, dict):
         return whole_request_reject(label, "context must be an object", body, field="context")
     received_at = _now_iso()
+    sent_at = value.get("sentAt")
     sizes = [len(orjson.dumps(call)) for call in calls]
     for call in calls:
         if isinstance(call, dict):
@@ -116,7 +125,7 @@ def parse_batch(body: bytes, *, label: str, settings: ServeSettings) -> ParsedRe
                     call["context"] = dict(context)
                 elif isinstance(own, dict):
                     call["context"] = {**context, **own}
-            _stamp(call, received_at)
+            _stamp(call, received_at, sent_at)
     return _read(calls, label, settings, sizes=sizes)
 
 
@@ -139,20 +148,66 @@ def _read(
     )
     request_id = label.rpartition("#")[2]
     return ParsedRequest(
-        request_id, label, len(calls), batch if batch.counts.ingested else None, rejects.all
+        request_id,
+        label,
+        len(calls),
+        batch if batch.counts.ingested else None,
+        rejects.all,
+        [_message_id(call) for call in calls],
     )
 
 
-def _stamp(call: dict[str, Any], received_at: str) -> None:
-    """Add what Segment's servers add: a `messageId` (if absent) and `receivedAt`.
+def _message_id(call: Any) -> str | None:
+    if not isinstance(call, dict):
+        return None
+    value = call.get("messageId")
+    if isinstance(value, str | int | float) and not isinstance(value, bool):
+        return str(value)
+    return None
+
+
+def _stamp(call: dict[str, Any], received_at: str, batch_sent_at: Any) -> None:
+    """Add what Segment's servers add: a `messageId` (if absent), `receivedAt`, and the
+    clock-skew corrected `timestamp`.
 
     The derived messageId hashes the call as sent, so a retried call stores its event once,
     and the reject or replay of a call carries the same id and time.
+
+    When the call (or its batch) says when it was sent (`sentAt`, the sender's clock), its
+    time is corrected as Segment's servers do: `timestamp = receivedAt - (sentAt -
+    originalTimestamp)`, where the original is the call's own `timestamp` (kept as
+    `originalTimestamp`), so a device whose clock is off stores its events at the right time;
+    a call without a time of its own was made when it was sent: its time is `receivedAt`.
+    Values that do not parse are left alone for the reader to reject by name.
     """
     if call.get("messageId") in (None, ""):
         canonical = orjson.dumps(call, option=orjson.OPT_SORT_KEYS)
         call["messageId"] = hashlib.sha1(canonical).hexdigest()[:20]
     call["receivedAt"] = received_at
+    sent_at = call.get("sentAt") or batch_sent_at
+    original = call.get("originalTimestamp") or call.get("timestamp")
+    if not sent_at:
+        return
+    try:
+        sent_ms = _epoch_ms(sent_at)
+        original_ms = _epoch_ms(original) if original else sent_ms
+    except (FieldError, TypeError, AttributeError):
+        return
+    corrected = original_ms + (_epoch_ms(received_at) - sent_ms)
+    if "originalTimestamp" not in call and call.get("timestamp"):
+        call["originalTimestamp"] = call["timestamp"]
+    call["timestamp"] = _iso(max(corrected, 0))
+
+
+def _epoch_ms(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise TypeError(value)
+    return parse_timestamp(value)
+
+
+def _iso(millis: int) -> str:
+    moment = datetime.fromtimestamp(millis / 1000, tz=UTC)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _now_iso() -> str:

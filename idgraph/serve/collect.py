@@ -1,9 +1,14 @@
 """Segment-compatible collection endpoints: `/v1/identify|track|page|screen|alias|batch`.
 
 A 200 comes back only once the request's calls are committed and resolved, so a lookup made
-after it finds the customer. Calls that are refused are answered with a 400 naming each one
-(index, JSON field, reason) and appended to the rejects file; the valid calls of the same
-request are stored all the same.
+after it finds the customer. A call refused inside a batch is refused alone: the answer is a
+200 that lists it (index, messageId, JSON field, reason), because Segment's and RudderStack's
+SDKs drop a whole batch answered with a 4xx and report every call in it failed. A 4xx comes
+back only when nothing in the request is usable (unreadable body, no valid call). Every
+refused call is appended to the rejects file.
+
+Bodies may be compressed (`Content-Encoding: gzip` or `deflate`, what RudderStack's SDK
+sends by default); they are decoded with the same size limit as a plain body.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from pydantic import BaseModel
 from idgraph.errors import StoreError
 from idgraph.ingest.jsonl_events import CALL_TYPES
 from idgraph.serve.auth import require_key
-from idgraph.serve.body import BodyTooLarge, read_body
+from idgraph.serve.body import BadEncoding, BodyTooLarge, decode_body, read_body
 from idgraph.serve.calls import (
     ParsedRequest,
     new_label,
@@ -28,7 +33,7 @@ from idgraph.serve.calls import (
     parse_single,
     whole_request_reject,
 )
-from idgraph.serve.errors import ApiError, problem_body
+from idgraph.serve.errors import ApiError, error_code, problem_body
 from idgraph.serve.models import CALL_MODELS, BatchBody, CollectResult, Problem
 from idgraph.serve.service import Service
 from idgraph.serve.writer import WriterBusy, WriterStopped
@@ -38,9 +43,14 @@ logger = logging.getLogger(__name__)
 router = APIRouter(tags=["collect"], dependencies=[Depends(require_key)])
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
-    400: {"model": Problem, "description": "Malformed calls (each named); valid ones stored."},
+    400: {
+        "model": Problem,
+        "description": "Nothing usable: unreadable body, body not as its Content-Encoding "
+        "says, or no valid call (each refused call named).",
+    },
     401: {"model": Problem, "description": "Missing or invalid API key."},
-    413: {"model": Problem, "description": "Body or batch over its limit."},
+    413: {"model": Problem, "description": "Body (or decoded body) or batch over its limit."},
+    415: {"model": Problem, "description": "Content-Encoding other than gzip or deflate."},
     503: {"model": Problem, "description": "Store failed or busy: nothing stored, retry."},
 }
 
@@ -56,12 +66,18 @@ async def _collect(request: Request, kind: str | None) -> Response | CollectResu
     limit = settings.max_call_bytes if kind else settings.max_batch_bytes
     request_id, label = new_label(request.url.path)
     try:
-        body = await read_body(request, limit)
+        raw = await read_body(request, limit)
+        body = decode_body(raw, request.headers.get("content-encoding"), limit)
     except BodyTooLarge as exc:
-        reason = f"request body too large: {exc.size} bytes or more, limit {limit}"
+        what = "decoded request body" if exc.decoded else "request body"
+        reason = f"{what} too large: {exc.size} bytes or more, limit {limit}"
         parsed = whole_request_reject(label, reason, exc.head, total_bytes=exc.size)
         service.count_request(parsed)
         return _problem(413, reason, parsed)
+    except BadEncoding as exc:
+        parsed = whole_request_reject(label, str(exc), raw, field="Content-Encoding")
+        service.count_request(parsed)
+        return _problem(415 if exc.unsupported else 400, str(exc), parsed)
     if kind:
         parsed = await run_in_threadpool(
             parse_single,
@@ -80,25 +96,20 @@ async def _collect(request: Request, kind: str | None) -> Response | CollectResu
             customers = await run_in_threadpool(
                 service.customers_of, sorted(set(parsed.batch.sightings["key"].to_list()))
             )
-    if parsed.rejects:
-        if parsed.accepted:
-            message = (
-                f"{len(parsed.rejects)} of {parsed.received} calls rejected (see errors); "
-                f"stored the other {parsed.accepted}"
-            )
-        else:
-            first = parsed.rejects[0]
-            where = f"call {first.line - 1}" if first.line and not kind else "call"
-            field = f" [{first.field}]" if first.field else ""
-            message = f"{where}{field}: {first.reason}"
-            if len(parsed.rejects) > 1:
-                message = f"all {parsed.received} calls rejected; first: {message}"
+    if parsed.rejects and not parsed.accepted:
+        first = parsed.rejects[0]
+        where = f"call {first.line - 1}" if first.line and not kind else "call"
+        field = f" [{first.field}]" if first.field else ""
+        message = f"{where}{field}: {first.reason}"
+        if len(parsed.rejects) > 1:
+            message = f"all {parsed.received} calls rejected; first: {message}"
         return _problem(400, message, parsed)
     return CollectResult(
         success=True,
         request_id=request_id,
         accepted=parsed.accepted,
-        rejected=0,
+        rejected=len(parsed.rejects),
+        errors=parsed.errors,
         customers=customers,
     )
 
@@ -132,6 +143,7 @@ async def _store(service: Service, parsed: ParsedRequest) -> None:
 
 def _problem(status: int, message: str, parsed: ParsedRequest) -> Response:
     body = Problem(
+        code=error_code(status),
         message=message,
         errors=parsed.errors,
         accepted=parsed.accepted,
@@ -174,6 +186,7 @@ for _kind in CALL_TYPES:
     openapi_extra=_body_doc(BatchBody),
 )
 async def collect_batch(request: Request) -> Response | CollectResult:
-    """Segment's batch: every valid call is stored even when others are refused (400 then
-    lists each refused call by index, field and reason, with the accepted count)."""
+    """Segment's batch: every valid call is stored even when others are refused; the 200
+    then lists each refused call by index, messageId, field and reason (a 400 only when no
+    call is valid)."""
     return await _collect(request, None)

@@ -1,4 +1,9 @@
-"""The service's error answers: one JSON shape for every status, with a message that says why."""
+"""The service's error answers: one JSON shape for every status, with a message that says why.
+
+Every error answer carries `code` and `message`: the fields the official Segment and
+RudderStack SDKs read from an error answer (RudderStack's client fails with a `KeyError`
+without `code`).
+"""
 
 from __future__ import annotations
 
@@ -21,12 +26,37 @@ class ApiError(Exception):
         *,
         headers: Mapping[str, str] | None = None,
         errors: list[CallError] | None = None,
+        code: str | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
+        self.code = code or error_code(status)
         self.message = message
         self.headers = dict(headers or {})
         self.errors = errors or []
+
+
+#: The `code` of an error answer, per status.
+ERROR_CODES: dict[int, str] = {
+    400: "invalid_request",
+    401: "unauthorized",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+    415: "unsupported_encoding",
+    500: "internal_error",
+    503: "unavailable",
+}
+
+
+def error_code(status: int) -> str:
+    """The `code` an error answer with `status` carries.
+
+    Examples:
+        >>> error_code(400), error_code(418)
+        ('invalid_request', 'error_418')
+    """
+    return ERROR_CODES.get(status, f"error_{status}")
 
 
 def json_response(
@@ -39,7 +69,8 @@ def json_response(
 
 
 def problem_response(exc: ApiError) -> Response:
-    return problem_body(Problem(message=exc.message, errors=exc.errors), exc.status, exc.headers)
+    problem = Problem(code=exc.code, message=exc.message, errors=exc.errors)
+    return problem_body(problem, exc.status, exc.headers)
 
 
 def problem_body(

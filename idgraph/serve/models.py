@@ -8,11 +8,17 @@ from pydantic import BaseModel, ConfigDict, Field
 
 
 class CallError(BaseModel):
-    """Why one call was not stored: its position, the JSON field at fault, the reason."""
+    """Why one call was not stored: its position, messageId, the JSON field at fault, the
+    reason."""
 
     index: int | None = Field(
         description="0-based position of the call in `batch` (0 for a single call); null "
         "when the whole request is at fault."
+    )
+    messageId: str | None = Field(
+        default=None,
+        description="The call's messageId (as sent, or derived when it had none); null when "
+        "the call is not a JSON object or the whole request is at fault.",
     )
     field: str | None = Field(
         default=None, description="JSON key path at fault, e.g. `traits.email`."
@@ -23,7 +29,10 @@ class CallError(BaseModel):
 class CollectResult(BaseModel):
     """The answer to a collection call, sent once the accepted calls are stored and resolved."""
 
-    success: bool = Field(description="True when every call was accepted.")
+    success: bool = Field(
+        description="True: the request was taken. Calls refused inside it are counted in "
+        "`rejected` and listed in `errors`."
+    )
     request_id: str = Field(description="Names this request in the rejects file (`http:...#id`).")
     accepted: int = Field(description="Calls stored and resolved.")
     rejected: int = Field(description="Calls refused; each is listed in `errors`.")
@@ -39,6 +48,10 @@ class Problem(BaseModel):
     """Every non-200 answer: what is wrong and, for calls, which call and field."""
 
     success: Literal[False] = False
+    code: str = Field(
+        description="Machine-readable kind of error, e.g. `invalid_request`, `unauthorized`, "
+        "`payload_too_large`, `unavailable` (what Segment's and RudderStack's SDKs read)."
+    )
     message: str
     errors: list[CallError] = []
     accepted: int | None = None
@@ -140,6 +153,17 @@ class AliasCall(BaseModel):
     messageId: str | None = None
 
 
+class GroupCall(_Call):
+    """`group`: the user belongs to the account `groupId` (a company, household, team);
+    `traits` describe the account (e.g. `name`, `plan`, `employees`), not the person."""
+
+    type: Literal["group"] | None = None
+    groupId: str | int = Field(description="The account's id.")
+    traits: dict[str, Any] | None = Field(
+        default=None, description="The account's traits; scalar ones become its properties."
+    )
+
+
 class BatchBody(BaseModel):
     """Segment's batch: up to `max_batch_calls` calls, each with its `type`. A top-level
     `context` is merged into every call's context (the call's own keys win)."""
@@ -147,7 +171,7 @@ class BatchBody(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     batch: list[dict[str, Any]] = Field(
-        description="Calls of type identify, track, page, screen or alias."
+        description="Calls of type identify, track, page, screen, alias or group."
     )
     context: dict[str, Any] | None = None
 
@@ -158,4 +182,5 @@ CALL_MODELS: dict[str, type[BaseModel]] = {
     "page": PageCall,
     "screen": ScreenCall,
     "alias": AliasCall,
+    "group": GroupCall,
 }

@@ -171,6 +171,16 @@ class GraphStore(ABC):
         }
 
     @final
+    def account_properties(self) -> dict[str, str]:
+        """Property names of `Account` nodes (group calls' accounts: `id`, the timestamps and
+        every scalar trait) mapped to a type (string/number/boolean); not the `traits` JSON."""
+        return {
+            name: _TRAIT_TYPE[kind]
+            for name, kind in self.columns("Account").items()
+            if kind in _TRAIT_TYPE and name != "traits"
+        }
+
+    @final
     def keyed_read(
         self,
         name: str,

@@ -216,6 +216,13 @@ class Dialect:
             f"COUNT {{ MATCH (c)-[:HAS_RECORD]->(:Record)-[:PERFORMED]->(e:Event) WHERE {where} }}"
         )
 
+    def count_accounts(self, where: str) -> str:
+        """A `COUNT { }` subquery over the accounts customer `c` belongs to (`group` calls)."""
+        return (
+            "COUNT { MATCH (c)-[:HAS_RECORD]->(:Record)-[:MEMBER_OF]->(a:Account) "
+            f"WHERE {where} }}"
+        )
+
     def aggregate_events(
         self,
         variable: str,
@@ -293,6 +300,15 @@ ROW_WRITES: Final[dict[str, str]] = {
         "UNWIND $rows AS row MATCH (x:CustomerId {id: row.id}) "
         "SET x.status = row.status, x.retired_ts = row.ts"
     ),
+    # A group call's membership (`idgraph.store.accounts`); its account is merged before.
+    "merge_member_of": (
+        "UNWIND $rows AS row MATCH (r:Record {key: row.record}) "
+        "MATCH (a:Account {id: row.account}) MERGE (r)-[m:MEMBER_OF]->(a) "
+        "ON CREATE SET m.since_ts = row.since_ts, m.updated_ts = row.updated_ts "
+        "ON MATCH SET m.since_ts = CASE WHEN row.since_ts < m.since_ts THEN row.since_ts "
+        "ELSE m.since_ts END, m.updated_ts = CASE WHEN row.updated_ts > m.updated_ts "
+        "THEN row.updated_ts ELSE m.updated_ts END"
+    ),
     # The version the columnar mirror beside the store must carry (`idgraph.state.mirror`).
     "stamp_state": "MERGE (m:Meta {key: $key}) SET m.value = $value",
 }
@@ -322,6 +338,17 @@ NEO4J_WRITES: Final[dict[str, str]] = {
         "MERGE (a)-[m:MATCHED {rule: row.rule}]->(b) SET m.fields = row.fields, m.score = row.score"
     ),
     "merge_customers": "UNWIND $rows AS row MERGE (c:Customer {id: row.id}) SET c = row",
+    # Newest group call wins key by key (`idgraph.store.accounts`); LadybugDB, which has no
+    # `+=`, runs `ladybug_account_statement` instead.
+    "merge_accounts": (
+        "UNWIND $rows AS row MERGE (a:Account {id: row.id}) "
+        "ON CREATE SET a.first_seen_ts = row.first_seen_ts, a.updated_ts = row.updated_ts "
+        "WITH a, row, row.updated_ts >= a.updated_ts AS newer "
+        "SET a += CASE WHEN newer THEN row.props ELSE {} END, "
+        "a.first_seen_ts = CASE WHEN row.first_seen_ts < a.first_seen_ts "
+        "THEN row.first_seen_ts ELSE a.first_seen_ts END, "
+        "a.updated_ts = CASE WHEN newer THEN row.updated_ts ELSE a.updated_ts END"
+    ),
     "detach_moved_records": (
         "UNWIND $rows AS row MATCH (c:Customer)-[h:HAS_RECORD]->(:Record {key: row.record}) "
         "WHERE c.id <> row.customer DELETE h"

@@ -32,6 +32,7 @@ from idgraph.errors import ConfigError, StoreError, StoreUnavailable
 from idgraph.memory import give_back
 from idgraph.models import EXPLICIT_LINK_RULES
 from idgraph.stages import Progress
+from idgraph.store.accounts import account_writes, ladybug_account_statement
 from idgraph.store.base import GraphStore, Row, WriteProgress
 from idgraph.store.dialect import LADYBUG, LADYBUG_WRITES
 from idgraph.store.plan import WritePlan, plan_rows
@@ -288,6 +289,7 @@ class LadybugStore(GraphStore):
             self._copy_rel("HAS_IDENTIFIER", plan.new_record_identifiers)
         plan.new_record_identifiers = plan.new_record_identifiers.clear()
         self._copy_rel("CANNOT_LINK", plan.new_apart)
+        self._write_accounts(plan, wrote)
         event_columns = self.columns("Event")
         with wrote.table("Event", plan.new_events.height):
             self._copy_table(
@@ -350,6 +352,38 @@ class LadybugStore(GraphStore):
         self._write_ids(plan)
         self._set_frame("update_rfm", plan.trait_updates)
         wrote.finish()
+
+    def _write_accounts(self, plan: WritePlan, wrote: WriteProgress) -> None:
+        """Accounts and memberships of group calls: merged row by row (they are few)."""
+        if plan.groups.height == 0:
+            return
+        writes = account_writes(plan.groups, self.columns("Account"))
+        for name, kind in writes.new_columns.items():
+            ddl = self.dialect.add_column("Account", check_property_name(name), kind)
+            if ddl:
+                self.connection().execute(ddl)
+        with wrote.table("Account", plan.groups.height):
+            for start in range(0, len(writes.accounts), 2000):
+                chunk = writes.accounts[start : start + 2000]
+                # Only the columns this chunk sets: a column null in every row binds as text.
+                given = {name for row in chunk for name in row["props"]}
+                statement, names = ladybug_account_statement(
+                    {name: kind for name, kind in writes.columns.items() if name in given}
+                )
+                rows = [
+                    {
+                        "id": row["id"],
+                        "first_seen_ts": row["first_seen_ts"],
+                        "updated_ts": row["updated_ts"],
+                        "traits": row["traits"],
+                        **{f"c{i}": row["props"].get(name) for i, name in enumerate(names)},
+                    }
+                    for row in chunk
+                ]
+                logger.debug("cypher merge_accounts")
+                self.connection().execute(statement, {"rows": rows})
+        with wrote.table("MEMBER_OF", plan.groups.height):
+            self._set_rows("merge_member_of", writes.members)
 
     def _erase(self, plan: WritePlan) -> None:
         """Delete erased records, their events, and identifiers no one else holds."""

@@ -41,6 +41,7 @@ from idgraph import __version__
 from idgraph.errors import ConfigError, StoreError, StoreQueryError, StoreUnavailable
 from idgraph.models import EXPLICIT_LINK_RULES
 from idgraph.stages import Progress
+from idgraph.store.accounts import account_writes
 from idgraph.store.base import GraphStore, Row, WriteProgress
 from idgraph.store.dialect import NEO4J, NEO4J_CHECKS, NEO4J_WRITES
 from idgraph.store.plan import WritePlan
@@ -175,6 +176,7 @@ def write_steps(
     *,
     customer_columns: Mapping[str, ColumnType],
     event_columns: Mapping[str, ColumnType],
+    account_columns: Mapping[str, ColumnType] | None = None,
     version: str = "",
 ) -> list[WriteStep]:
     """The rows of each batched write of one ingest, in the order they must run.
@@ -189,6 +191,7 @@ def write_steps(
         plan: What the ingest changes.
         customer_columns: `Customer` properties the store already has, with their types.
         event_columns: `Event` properties the store already has, with their types.
+        account_columns: `Account` properties the store already has, with their types.
         version: the state version to stamp (`idgraph.state.mirror`).
 
     Raises:
@@ -201,8 +204,17 @@ def write_steps(
     customers = _rows(customer_frame(plan.customers, customer_types))
     events = _rows(event_frame(plan.new_events, plan.new_event_properties, event_types))
     records = pl.concat([plan.new_records, plan.changed_records])
+    accounts = account_writes(plan.groups, account_columns or {})
     return [
         WriteStep("merge_records", node_frame(records, NODE_TABLES["Record"]).to_dicts()),
+        WriteStep(
+            "merge_accounts",
+            [
+                {k: row[k] for k in ("id", "first_seen_ts", "updated_ts", "props")}
+                for row in accounts.accounts
+            ],
+        ),
+        WriteStep("merge_member_of", accounts.members),
         WriteStep(
             "merge_identifiers",
             pl.concat([plan.new_identifiers, plan.changed_identifiers]).to_dicts(),
@@ -421,6 +433,7 @@ class Neo4jStore(GraphStore):
             plan,
             customer_columns=self.columns("Customer"),
             event_columns=self.columns("Event"),
+            account_columns=self.columns("Account") if plan.groups.height else {},
             version=version,
         )
         wrote = WriteProgress(progress, sum(len(step.rows) for step in steps))

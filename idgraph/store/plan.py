@@ -7,7 +7,7 @@ from typing import Any
 
 import polars as pl
 
-from idgraph.frames import EVENT_PROPERTIES, RECORDS, STORED_EVENTS
+from idgraph.frames import EVENT_PROPERTIES, GROUPS, RECORDS, STORED_EVENTS
 from idgraph.store.schema import ColumnType
 
 __all__ = [
@@ -91,6 +91,8 @@ class WritePlan:
         default_factory=lambda: pl.DataFrame(schema=EVENT_PROPERTIES)
     )
     new_links: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=LINK_ROWS))
+    #: Group calls: account memberships and account traits (`idgraph.store.accounts`).
+    groups: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=GROUPS))
     #: Customer rows: id, golden fields, summary, flags, then trait columns.
     customers: pl.DataFrame = field(default_factory=pl.DataFrame)
     #: (customer, record) pairs.
@@ -116,6 +118,7 @@ def plan_rows(plan: WritePlan) -> int:
         + plan.new_record_identifiers.height
         + 2 * plan.new_events.height
         + plan.new_links.height
+        + 2 * plan.groups.height
         + plan.customers.height
         + plan.memberships.height
         + plan.evidence.height

@@ -49,6 +49,21 @@ READS: Final[dict[str, str]] = {
         "RETURN a.key AS a, b.key AS b, c.reason AS reason"
     ),
     "records_by_key": "UNWIND $keys AS k MATCH (r:Record {key: k}) RETURN r AS record",
+    # Customers a group call may move in or out of segments: those of the calling records
+    # and every member of the accounts the calls describe.
+    "customers_of_records": (
+        "UNWIND $keys AS k MATCH (c:Customer)-[:HAS_RECORD]->(:Record {key: k}) "
+        "RETURN DISTINCT c.id AS id"
+    ),
+    "customers_of_accounts": (
+        "UNWIND $ids AS aid MATCH (c:Customer)-[:HAS_RECORD]->(:Record)-[:MEMBER_OF]->"
+        "(:Account {id: aid}) RETURN DISTINCT c.id AS id"
+    ),
+    "customer_accounts": (
+        "MATCH (c:Customer {id: $id})-[:HAS_RECORD]->(r:Record)-[m:MEMBER_OF]->(a:Account) "
+        "RETURN a AS account, r.key AS record, m.since_ts AS since_ts, "
+        "m.updated_ts AS updated_ts ORDER BY a.id, r.key"
+    ),
     "id_registry": (
         "MATCH (x:CustomerId {id: $id}) RETURN x.id AS id, x.created_ts AS created_ts, "
         "x.status AS status, x.retired_ts AS retired_ts"

@@ -100,6 +100,14 @@ NODE_TABLES: Final[dict[str, dict[str, ColumnType]]] = {
     },
     "ErasedIdentifier": {"hash": "STRING", "kind": "STRING", "ts": "INT64"},
     "Meta": {"key": "STRING", "value": "STRING"},
+    #: An account a customer belongs to (Segment's `group`: a company, household, team);
+    #: `traits` is the JSON of its newest group call's traits, each scalar trait also a column.
+    "Account": {
+        "id": "STRING",
+        "traits": "STRING",
+        "first_seen_ts": "INT64",
+        "updated_ts": "INT64",
+    },
 }
 
 PRIMARY_KEYS: Final[dict[str, str]] = {
@@ -113,6 +121,7 @@ PRIMARY_KEYS: Final[dict[str, str]] = {
     "CustomerId": "id",
     "ErasedIdentifier": "hash",
     "Meta": "key",
+    "Account": "id",
 }
 
 #: Neo4j indexes beyond the uniqueness constraints on `PRIMARY_KEYS`: name -> (label, properties).
@@ -137,6 +146,7 @@ REL_TABLES: Final[dict[str, tuple[str, str, dict[str, ColumnType]]]] = {
     "HAS_IDENTIFIER": ("Record", "Identifier", {}),
     "MATCHED": ("Record", "Record", {"rule": "STRING", "fields": "STRING", "score": "DOUBLE"}),
     "PERFORMED": ("Record", "Event", {}),
+    "MEMBER_OF": ("Record", "Account", {"since_ts": "INT64", "updated_ts": "INT64"}),
     "IN_SEGMENT": ("Customer", "Segment", {"since_ts": "INT64"}),
     "CANNOT_LINK": ("Record", "Record", {"reason": "STRING", "ts": "INT64"}),
     "MERGED_INTO": (
@@ -157,7 +167,11 @@ REL_TABLES: Final[dict[str, tuple[str, str, dict[str, ColumnType]]]] = {
 }
 
 #: Labels whose nodes may gain columns at run time, and for what.
-EXTENSIBLE: Final[dict[str, str]] = {"Customer": "trait", "Event": "event property"}
+EXTENSIBLE: Final[dict[str, str]] = {
+    "Customer": "trait",
+    "Event": "event property",
+    "Account": "account trait",
+}
 
 _PROPERTY_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 _RESERVED: Final[frozenset[str]] = frozenset({"id", "key", "label", "type", "properties", "traits"})

@@ -157,7 +157,7 @@ def test_an_alias_joins_visitor_and_user_however_the_stream_is_cut(
         (call("identify", userId="u"), None, None),
         ({"userId": "u", "timestamp": TS}, "type", "missing type"),
         (call("purchase", userId="u"), "type", "unknown type 'purchase'"),
-        (call("group", userId="u", groupId="g"), "type", "unsupported type group"),
+        (call("group", userId="u"), "groupId", "group call without groupId"),
         (call("identify"), "userId", "missing userId and anonymousId"),
         (call("track", event="X", userId=None, anonymousId=""), "userId", "missing userId"),
         (call("identify", userId={"id": 1}), "userId", "userId must be a string or a number"),

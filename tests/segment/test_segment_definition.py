@@ -148,7 +148,7 @@ BAD: dict[str, tuple[object, str, str]] = {
     "missing-name": ({"where": TRAIT}, "name", "is required"),
     "missing-where": ({"name": "s"}, "where", "is required"),
     "unknown-top-key": ({"name": "s", "where": TRAIT, "wher": 1}, "", "unknown key 'wher'"),
-    "where-not-condition": (_with({"foo": 1}), "where", "one of the keys trait, event"),
+    "where-not-condition": (_with({"foo": 1}), "where", "one of the keys trait, account, event"),
     "where-a-list": (_with([TRAIT]), "where", "expected a condition"),
     "unknown-op": (_with({"trait": "a", "op": "~=", "value": 1}), "where.op", "'between'"),
     "missing-op": (_with({"trait": "a", "value": 1}), "where.op", "is required"),

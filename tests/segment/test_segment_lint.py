@@ -67,8 +67,19 @@ SAVED = {
     "big": parse_segment({"name": "big", "where": SUM | {"within": "365d"}}, source="big"),
     "vip": parse_segment({"name": "vip", "where": TRAITS["vip="]}, source="vip"),
 }
+ACCOUNT = {"account": "plan", "op": "=", "value": "enterprise"}
 CASES: dict[str, Any] = {
     **TRAITS,
+    "account": ACCOUNT,
+    "account-text": {"account": "plan", "op": "starts_with", "value": "ent"},
+    "account-mixed": {
+        "all": [
+            {"account": "employees", "op": "between", "value": [10, 500]},
+            TRAITS["country="],
+            {"not": {"account": "id", "op": "in", "value": ["acme", "globex"]}},
+            {"any": [{"account": "active", "op": "missing"}, EVENT]},
+        ]
+    },
     "event": {"event": "Page Viewed"},
     "event-window-props": EVENT | {"where": {"campaign": "spring", "order": 1}},
     "not-event": {"not": EVENT},

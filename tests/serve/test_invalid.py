@@ -1,4 +1,8 @@
-"""Malformed calls: a 400 naming the call, the JSON field and the reason; nothing valid lost."""
+"""Malformed calls: named by index, messageId, JSON field and reason; nothing valid lost.
+
+A request with no usable call gets a 400; a batch with some valid calls gets a 200 that lists
+the refused ones (a 4xx makes the official SDKs drop and report the whole batch).
+"""
 
 from __future__ import annotations
 
@@ -35,6 +39,7 @@ def test_bad_single_call_gets_400_naming_field_and_reason(
     assert response.status_code == 400, response.text
     answer = response.json()
     assert answer["success"] is False and answer["accepted"] == 0 and answer["rejected"] == 1
+    assert answer["code"] == "invalid_request"
     (error,) = answer["errors"]
     assert error["index"] == 0
     assert error["field"] == field
@@ -62,8 +67,9 @@ def test_unusable_batch_is_refused_as_a_whole(
 ) -> None:
     response = served.post("/v1/batch", body)
     assert response.status_code == 400
+    assert response.json()["code"] == "invalid_request"
     (error,) = response.json()["errors"]
-    assert error == {"index": None, "field": field, "reason": error["reason"]}
+    assert error == {"index": None, "messageId": None, "field": field, "reason": error["reason"]}
     assert reason in error["reason"]
     assert served.rejects_lines()[-1]["line"] == 0
 
@@ -74,23 +80,26 @@ def test_mixed_batch_stores_every_valid_call_and_names_each_bad_one(served: Serv
         {"type": "track", "userId": "mix-1"},
         {"type": "track", "userId": "mix-1", "event": "Order Completed", "timestamp": TS},
         "identify",
-        {"type": "group", "userId": "mix-2", "groupId": "g"},
+        {"type": "alias", "userId": "mix-2", "messageId": "mix-m4"},
         {"type": "page", "anonymousId": "mix-anon", "timestamp": TS},
         {"type": "telepathy", "userId": "mix-3"},
         {"type": "identify", "userId": "mix-4", "timestamp": "31/02/2024"},
     ]
     response = served.post("/v1/batch", {"batch": batch})
-    assert response.status_code == 400
+    assert response.status_code == 200, response.text
     answer = response.json()
+    assert answer["success"] is True
     assert (answer["accepted"], answer["rejected"]) == (3, 5)
     assert [(e["index"], e["field"]) for e in answer["errors"]] == [
         (1, "event"),
         (3, None),
-        (4, "type"),
+        (4, "previousId"),
         (6, "type"),
         (7, "timestamp"),
     ]
-    assert "stored the other 3" in answer["message"]
+    message_ids = [e["messageId"] for e in answer["errors"]]
+    assert message_ids[2] == "mix-m4" and message_ids[1] is None
+    assert all(isinstance(m, str) and m for i, m in enumerate(message_ids) if i != 1)
     customer = served.graph.lookup("mix1@x.it")
     assert customer == served.graph.lookup("mix-1")
     assert served.graph.profile(customer[0]).event_count == 1

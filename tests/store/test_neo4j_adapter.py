@@ -94,7 +94,7 @@ def full_wire(tmp_path_factory: pytest.TempPathFactory) -> list[Sent]:
 
 def _change_plan() -> WritePlan:
     """An incremental plan with every kind of change an empty stand-in cannot provoke:
-    an erasure, ids merged, split, moved and erased, RFM scores moved."""
+    an erasure, ids merged, split, moved and erased, RFM scores moved, group calls."""
     return WritePlan(
         full=False,
         retired_customers=["C-1", "C-2"],
@@ -109,6 +109,15 @@ def _change_plan() -> WritePlan:
                 "rfm_frequency": [2],
                 "rfm_monetary": [1],
                 "rfm_score": ["321"],
+            }
+        ),
+        groups=pl.DataFrame(
+            {
+                "line": [1, 2],
+                "record_key": ["crm:1", "crm:3"],
+                "account": ["acme", "acme"],
+                "ts": [1, 2],
+                "traits": ['{"plan":"pro","seats":3.0}', '{"plan":"enterprise"}'],
             }
         ),
         ids=IdChanges(
@@ -151,6 +160,8 @@ def test_incremental_change_statements_lint_clean() -> None:
     statements = _plan_statements(_change_plan())
     assert {
         "drop_records",
+        "merge_accounts",
+        "merge_member_of",
         "merge_merged_into",
         "merge_split_from",
         "remember_erased",

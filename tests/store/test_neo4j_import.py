@@ -170,8 +170,9 @@ def records(files: ImportFiles, name: str) -> Iterator[dict[str, Any]]:
 
 @pytest.fixture(scope="module")
 def busy_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Every relationship type: the fixtures, then a reviewer's decisions (records moved to
-    another customer, two customers merged, one split) and a saved segment that ran."""
+    """Every relationship type: the fixtures and two group calls, then a reviewer's decisions
+    (records moved to another customer, two customers merged, one split) and a saved segment
+    that ran."""
     folder = tmp_path_factory.mktemp("busy_store")
     store = folder / "idgraph.db"
     ingest = {
@@ -180,7 +181,13 @@ def busy_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "rejects_path": folder / "rejects.jsonl",
         "as_of_ms": as_of_ms(),
     }
-    run_ingest(FIXTURE_INPUTS, **ingest)  # type: ignore[arg-type]
+    groups = folder / "groups.jsonl"
+    groups.write_text(
+        '{"type": "group", "userId": "g-1", "groupId": "acme", "timestamp": "2026-01-01",'
+        ' "traits": {"plan": "enterprise", "employees": 40}}\n'
+        '{"type": "group", "anonymousId": "g-2", "groupId": "acme", "timestamp": "2026-01-02"}\n'
+    )
+    run_ingest([*FIXTURE_INPUTS, groups], **ingest)  # type: ignore[arg-type]
     with LadybugStore(store, read_only=True) as graph:
         rows = graph.query(
             "members", "MATCH (c:Customer)-[:HAS_RECORD]->(r:Record) RETURN c.id AS c, r.key AS k"
