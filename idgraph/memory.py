@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
-import gc
 from collections.abc import Callable
 from functools import cache
 
-__all__ = ["ALLOCATOR_SETTINGS", "give_back"]
+__all__ = ["ALLOCATOR_SETTINGS", "WORTH_TRIMMING", "give_back"]
+
+WORTH_TRIMMING = 100_000
+"""Rows freed below which `give_back` does nothing."""
 
 ALLOCATOR_SETTINGS = ("_RJEM_MALLOC_CONF", "dirty_decay_ms:1000,muzzy_decay_ms:0")
 """Polars' allocator (jemalloc) keeps freed pages for 10 s by default; a big ingest frees
@@ -36,9 +38,14 @@ def _trim() -> Callable[[int], int] | None:
         return None
 
 
-def give_back() -> None:
-    """Collect cycles, then return glibc's free heap pages to the system where it can."""
-    gc.collect()
+def give_back(rows: int) -> None:
+    """Return glibc's free heap pages to the system after `rows` rows were let go.
+
+    Small steps skip it: trimming walks the heap, which costs more than it returns when little
+    was freed (a service commit, a test's fixture ingest).
+    """
+    if rows < WORTH_TRIMMING:
+        return
     trim = _trim()
     if trim is not None:
         trim(0)

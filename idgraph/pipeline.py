@@ -367,7 +367,7 @@ def ingest_batches(
         if consume:
             for source in batches:
                 source.release()
-            give_back()
+            give_back(ingested)
         stage.step("lines ingested", ingested, ingested)
         stage.count = batch.records.height
     with timer.stage("state") as stage:
@@ -422,7 +422,7 @@ def ingest_batches(
         # grow, which is where a big run peaks.
         plan.state = None
         del batch, snapshot, scope
-        give_back()
+        give_back(plan.new_records.height + plan.customers.height)
         with timer.stage("write") as stage:
             grouped = _customers_of_groups(graph, plan.groups)
             before = memberships_of(graph, sorted({*plan.retired_customers, *grouped}))

@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 
-from idgraph.memory import ALLOCATOR_SETTINGS, give_back
+from idgraph.memory import ALLOCATOR_SETTINGS, WORTH_TRIMMING, give_back
 
 NAME, DEFAULT = ALLOCATOR_SETTINGS
 
@@ -37,5 +37,6 @@ def test_a_setting_the_user_exported_wins() -> None:
 
 def test_give_back_leaves_live_data_alone() -> None:
     data = [bytes(1000) for _ in range(1000)]
-    give_back()
+    give_back(WORTH_TRIMMING)
+    give_back(0)
     assert sum(len(d) for d in data) == 1_000_000

@@ -205,7 +205,25 @@ class _Model(BaseModel):
     tag: ClassVar[str]
 
 
-class TraitCondition(_Model):
+class _Compares(_Model):
+    """A property compared with a value: `op` takes its aliases, `value` must fit `op`."""
+
+    tag: ClassVar[str] = "condition"
+
+    @field_validator("op", mode="before", check_fields=False)
+    @classmethod
+    def _op_alias(cls, value: object) -> object:
+        return _op_alias(value)
+
+    @field_validator("value", mode="plain", check_fields=False)
+    @classmethod
+    def _value_fits_op(
+        cls, value: object, info: ValidationInfo
+    ) -> str | int | float | bool | tuple[str | int | float | bool, ...] | None:
+        return _trait_value(value, info.data.get("op"))
+
+
+class TraitCondition(_Compares):
     """Compare one customer trait with a value.
 
     `value` is absent for `exists`/`missing`, a non-empty list for `in`/`not_in`, a
@@ -218,20 +236,8 @@ class TraitCondition(_Model):
     op: TraitOp
     value: Scalar | tuple[Scalar, ...] | None = Field(default=None, validate_default=True)
 
-    @field_validator("op", mode="before")
-    @classmethod
-    def _op_alias(cls, value: object) -> object:
-        return _op_alias(value)
 
-    @field_validator("value", mode="plain")
-    @classmethod
-    def _value_fits_op(
-        cls, value: object, info: ValidationInfo
-    ) -> str | int | float | bool | tuple[str | int | float | bool, ...] | None:
-        return _trait_value(value, info.data.get("op"))
-
-
-class AccountCondition(_Model):
+class AccountCondition(_Compares):
     """The customer belongs to at least one account whose property passes the test.
 
     Accounts come from `group` calls; `id` is the account's groupId, the other properties are
@@ -243,18 +249,6 @@ class AccountCondition(_Model):
     account: PropertyName
     op: TraitOp
     value: Scalar | tuple[Scalar, ...] | None = Field(default=None, validate_default=True)
-
-    @field_validator("op", mode="before")
-    @classmethod
-    def _op_alias(cls, value: object) -> object:
-        return _op_alias(value)
-
-    @field_validator("value", mode="plain")
-    @classmethod
-    def _value_fits_op(
-        cls, value: object, info: ValidationInfo
-    ) -> str | int | float | bool | tuple[str | int | float | bool, ...] | None:
-        return _trait_value(value, info.data.get("op"))
 
 
 def _trait_value(

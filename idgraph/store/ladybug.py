@@ -455,7 +455,7 @@ class LadybugStore(GraphStore):
         # COPY and LOAD FROM read a Python variable by name from the calling frame.
         if self._bulk:
             # The tables copied before this one are gone by now: their pages go back first.
-            give_back()
+            give_back(table.num_rows)
             _arrow_table = table
             self.connection().execute(self.dialect.copy_from(label, "_arrow_table"))
             return
