@@ -15,10 +15,10 @@ from idgraph.cli import (  # noqa: F401  (registers commands)
     ingest,
     linking,
     mapping,
-    neo4j_import,
     reads,
     segments,
     serve,
+    store_export,
 )
 from idgraph.cli._app import app
 
