@@ -369,6 +369,10 @@ class _Compiler:
 
     # -- accounts -----------------------------------------------------------------------------
 
+    def _not_text(self, op: str, loc: str, what: str, kind: str, of: str = "") -> str:
+        holds = _EXPECTED[kind][0] if kind in _EXPECTED else kind
+        return self.problem(loc, f"op {op!r} applies to text {of}only; {what} holds {holds}")
+
     def account(self, cond: AccountCondition, loc: str) -> str:
         name = cond.account
         kind = self.accounts.get(name)
@@ -380,11 +384,7 @@ class _Compiler:
         ref = self.dialect.property_ref("a", name)
         if cond.op in TEXT_OPS:
             if kind not in ("string", _ANY):
-                return self.problem(
-                    f"{loc}.op",
-                    f"op {cond.op!r} applies to text only; account property {name!r} holds "
-                    f"{_EXPECTED[kind][0] if kind in _EXPECTED else kind}",
-                )
+                return self._not_text(cond.op, f"{loc}.op", f"account property {name!r}", kind)
             test = f"{ref} {_TEXT[cond.op]} {self.param(cond.value)}"
         else:
             if kind == "boolean" and cond.op in _ORDERING_OPS:
@@ -430,11 +430,7 @@ class _Compiler:
         ref = self.dialect.property_ref("c", name)
         if cond.op in TEXT_OPS:
             if kind not in ("string", _ANY):
-                return self.problem(
-                    f"{loc}.op",
-                    f"op {cond.op!r} applies to text traits only; trait {name!r} holds "
-                    f"{_EXPECTED[kind][0] if kind in _EXPECTED else kind}",
-                )
+                return self._not_text(cond.op, f"{loc}.op", f"trait {name!r}", kind, "traits ")
             return f"{ref} {_TEXT[cond.op]} {self.param(cond.value)}"
         if cond.op in ("exists", "missing"):
             return self.compare(ref, cond.op, ())
