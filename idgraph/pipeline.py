@@ -330,6 +330,7 @@ def ingest_batches(
     remember: Sequence[tuple[str, str, int]] = (),
     summary: bool = True,
     consume: bool = False,
+    meta: Mapping[str, str] | None = None,
 ) -> IngestReport:
     """Resolve already-read batches into an open store, in one transaction.
 
@@ -349,6 +350,8 @@ def ingest_batches(
         consume: empty each batch's frames once they are folded (their counts stay), so a
             big one-shot ingest does not hold its input twice; the service keeps them, to
             retry a failed group of calls one call at a time.
+        meta: `Meta` rows (key -> value) written in the same transaction as the batches (the
+            service's applied call-log offset).
     """
     started = time.perf_counter()
     step = deduplicated(progress)
@@ -403,6 +406,7 @@ def ingest_batches(
         )
         stage.count = plan.customers.height
     plan.erased_hashes = list(remember)
+    plan.meta = dict(meta or {})
     if groups is not None:
         plan.groups = groups.filter(~pl.col("record_key").is_in(list(erase)))
     changes = None

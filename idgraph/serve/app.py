@@ -20,7 +20,7 @@ from idgraph.serve.errors import (
     problem_response,
     validation_error_handler,
 )
-from idgraph.serve.models import Counters, Health
+from idgraph.serve.models import Counters, Health, Status
 from idgraph.serve.service import Service
 from idgraph.serve.settings import ServeSettings
 from idgraph.store.base import GraphStore
@@ -28,7 +28,7 @@ from idgraph.store.base import GraphStore
 _DESCRIPTION = """\
 Real-time identity resolution. Collection endpoints take Segment calls (identify, track, page,
 screen, alias, group, batch; gzip or deflate bodies too), store them and resolve them into
-unified customers before answering;
+unified customers in the background (`?wait=true` answers once resolved);
 read endpoints look customers up by any identifier, return 360° profiles, page through
 segment members and explain merges.
 
@@ -75,7 +75,7 @@ def create_app(store: GraphStore, settings: ServeSettings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        service.writer.start()
+        service.resolver.start()
         try:
             yield
         finally:
@@ -101,9 +101,19 @@ def create_app(store: GraphStore, settings: ServeSettings) -> FastAPI:
     def health() -> Health:
         """Liveness, without authentication: is the writer running, how much is queued."""
         return Health(
-            writer="running" if service.writer.running else "stopped",
-            pending=service.writer.pending,
+            writer="running" if service.resolver.running else "stopped",
+            pending=service.resolver.depth()[0],
         )
+
+    @app.get(
+        "/v1/status",
+        response_model=Status,
+        tags=["service"],
+        dependencies=[Depends(require_key)],
+    )
+    def status() -> Status:
+        """Queue depth (calls acknowledged, not resolved) and resolution lag."""
+        return service.status()
 
     @app.get(
         "/v1/stats",

@@ -35,6 +35,9 @@ class ParsedRequest:
     batch: SourceBatch | None
     rejects: list[Reject]
     message_ids: list[str | None] = field(default_factory=list)
+    #: The calls as read (stamped), and the size each was measured at: what the call log keeps.
+    calls: list[Any] = field(default_factory=list)
+    sizes: list[int] | None = None
 
     @property
     def accepted(self) -> int:
@@ -154,7 +157,35 @@ def _read(
         batch if batch.counts.ingested else None,
         rejects.all,
         [_message_id(call) for call in calls],
+        calls,
+        sizes,
     )
+
+
+def log_body(parsed: ParsedRequest) -> bytes:
+    """What the call log keeps of a request: its calls, read again by `parse_logged`.
+
+    The rejected calls go too: reading them again refuses them again, which keeps the valid
+    ones exactly those of the request (a call with one bad field is stored without it).
+    """
+    return orjson.dumps(
+        {"label": parsed.label, "n": parsed.accepted, "calls": parsed.calls, "sizes": parsed.sizes}
+    )
+
+
+def parse_logged(body: bytes, settings: ServeSettings) -> SourceBatch | None:
+    """The batch a call-log record holds (None when none of its calls is valid any more)."""
+    value = orjson.loads(body)
+    batch = read_event_calls(
+        value["calls"],
+        label=value["label"],
+        source=settings.source,
+        options=settings.options,
+        rejects=RequestRejects(),
+        max_call_bytes=settings.max_call_bytes,
+        sizes=value["sizes"],
+    )
+    return batch if batch.counts.ingested else None
 
 
 def _message_id(call: Any) -> str | None:

@@ -1,11 +1,15 @@
 """Segment-compatible collection endpoints: `/v1/identify|track|page|screen|alias|batch`.
 
-A 200 comes back only once the request's calls are committed and resolved, so a lookup made
-after it finds the customer. A call refused inside a batch is refused alone: the answer is a
-200 that lists it (index, messageId, JSON field, reason), because Segment's and RudderStack's
-SDKs drop a whole batch answered with a 4xx and report every call in it failed. A 4xx comes
-back only when nothing in the request is usable (unreadable body, no valid call). Every
-refused call is appended to the rejects file.
+A 200 comes back once the request's valid calls are appended to the durable call log (group
+commit: one fsync for the calls that arrive together); the background resolver applies them
+shortly after. With `?wait=true` the answer waits until they are resolved too (up to the wait
+timeout), so a lookup made after it finds the customer.
+
+A call refused inside a batch is refused alone: the answer is a 200 that lists it (index,
+messageId, JSON field, reason), because Segment's and RudderStack's SDKs drop a whole batch
+answered with a 4xx and report every call in it failed. A 4xx comes back only when nothing in
+the request is usable (unreadable body, no valid call). Every refused call is appended to the
+rejects file.
 
 Bodies may be compressed (`Content-Encoding: gzip` or `deflate`, what RudderStack's SDK
 sends by default); they are decoded with the same size limit as a plain body.
@@ -22,21 +26,22 @@ from fastapi import APIRouter, Depends, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
 
-from idgraph.errors import StoreError
+from idgraph.errors import IdGraphError
 from idgraph.ingest.jsonl_events import CALL_TYPES
 from idgraph.serve.auth import require_key
 from idgraph.serve.body import BadEncoding, BodyTooLarge, decode_body, read_body
 from idgraph.serve.calls import (
     ParsedRequest,
+    log_body,
     new_label,
     parse_batch,
     parse_single,
     whole_request_reject,
 )
 from idgraph.serve.errors import ApiError, error_code, problem_body
+from idgraph.serve.log import LogClosed
 from idgraph.serve.models import CALL_MODELS, BatchBody, CollectResult, Problem
 from idgraph.serve.service import Service
-from idgraph.serve.writer import WriterBusy, WriterStopped
 
 logger = logging.getLogger(__name__)
 
@@ -90,12 +95,17 @@ async def _collect(request: Request, kind: str | None) -> Response | CollectResu
         parsed = await run_in_threadpool(parse_batch, body, label=label, settings=settings)
     service.count_request(parsed)
     customers: list[str] | None = None
+    resolved = False
     if parsed.batch is not None:
-        await _store(service, parsed)
-        if kind:
-            customers = await run_in_threadpool(
-                service.customers_of, sorted(set(parsed.batch.sightings["key"].to_list()))
+        offset = await _store(service, parsed)
+        if _wants_wait(request):
+            resolved = await run_in_threadpool(
+                service.resolver.wait_for, offset, settings.wait_timeout_s
             )
+            if kind and resolved:
+                customers = await run_in_threadpool(
+                    service.customers_of, sorted(set(parsed.batch.sightings["key"].to_list()))
+                )
     if parsed.rejects and not parsed.accepted:
         first = parsed.rejects[0]
         where = f"call {first.line - 1}" if first.line and not kind else "call"
@@ -111,34 +121,40 @@ async def _collect(request: Request, kind: str | None) -> Response | CollectResu
         rejected=len(parsed.rejects),
         errors=parsed.errors,
         customers=customers,
+        resolved=resolved,
     )
 
 
-async def _store(service: Service, parsed: ParsedRequest) -> None:
-    """Hand the batch to the writer and wait for its commit; errors become 503/500."""
+def _wants_wait(request: Request) -> bool:
+    value = request.query_params.get("wait") or request.headers.get("x-idgraph-wait") or ""
+    return value.strip().lower() in {"1", "true", "yes"}
+
+
+async def _store(service: Service, parsed: ParsedRequest) -> int:
+    """Append the request's calls to the call log and wait for its fsync; returns the offset.
+
+    Errors become 503 (nothing of the request was acknowledged; the client retries).
+    """
     assert parsed.batch is not None
+    body = await run_in_threadpool(log_body, parsed)
     try:
-        future = service.writer.submit(parsed.batch)
-    except (WriterBusy, WriterStopped) as exc:
+        future = service.log.append(body)
+        offset = await asyncio.wrap_future(future)
+    except LogClosed as exc:
         service.count_outcome(failed=parsed.accepted)
         raise ApiError(
             503, f"not stored, retry shortly: {exc}", headers={"Retry-After": "1"}
         ) from None
-    try:
-        await asyncio.wrap_future(future)
-    except StoreError as exc:
+    except IdGraphError as exc:
         service.count_outcome(failed=parsed.accepted)
         raise ApiError(
             503,
-            f"the store failed and nothing of this request was stored; retry: {exc}",
+            f"the call log failed and nothing of this request was stored; retry: {exc}",
             headers={"Retry-After": "1"},
         ) from None
-    except Exception:
-        service.count_outcome(failed=parsed.accepted)
-        raise ApiError(
-            500, "internal error while storing; nothing of this request was stored"
-        ) from None
+    service.resolver.appended(offset, parsed.accepted)
     service.count_outcome(accepted=parsed.accepted)
+    return offset
 
 
 def _problem(status: int, message: str, parsed: ParsedRequest) -> Response:

@@ -27,20 +27,26 @@ class CallError(BaseModel):
 
 
 class CollectResult(BaseModel):
-    """The answer to a collection call, sent once the accepted calls are stored and resolved."""
+    """The answer to a collection call, sent once the accepted calls are durably logged
+    (and, with `?wait=true`, resolved)."""
 
     success: bool = Field(
         description="True: the request was taken. Calls refused inside it are counted in "
         "`rejected` and listed in `errors`."
     )
     request_id: str = Field(description="Names this request in the rejects file (`http:...#id`).")
-    accepted: int = Field(description="Calls stored and resolved.")
+    accepted: int = Field(description="Calls durably logged; the resolver applies them.")
     rejected: int = Field(description="Calls refused; each is listed in `errors`.")
     errors: list[CallError] = []
     customers: list[str] | None = Field(
         default=None,
-        description="For a single identify/track/page/screen/alias call: the customer id(s) "
-        "its identity now belongs to.",
+        description="With `?wait=true`, for a single identify/track/page/screen/alias call: "
+        "the customer id(s) its identity now belongs to.",
+    )
+    resolved: bool = Field(
+        default=False,
+        description="True when the calls were resolved before this answer (`?wait=true` "
+        "within the wait timeout).",
     )
 
 
@@ -79,6 +85,17 @@ class Counters(BaseModel):
     commits: int = 0
     pending: int = Field(default=0, description="Calls queued for the writer right now.")
     reconciles: bool = True
+
+
+class Status(BaseModel):
+    """The background resolver: how far behind the acknowledged calls it is."""
+
+    resolver: Literal["running", "paused", "stopped"]
+    depth: int = Field(description="Calls acknowledged (logged) but not resolved yet.")
+    lag_s: float = Field(description="Age in seconds of the oldest unresolved call (0: none).")
+    appended_offset: int = Field(description="Last call-log offset durably written.")
+    applied_offset: int = Field(description="Last call-log offset resolved into the store.")
+    batches: int = Field(description="Micro-batches the resolver applied since start.")
 
 
 class Health(BaseModel):

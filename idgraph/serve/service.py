@@ -1,18 +1,22 @@
-"""What the endpoints share: the store, the reader over it, the writer, rejects and counters."""
+"""What the endpoints share: the store, the reader over it, the call log and its resolver,
+rejects and counters."""
 
 from __future__ import annotations
 
 import logging
 import threading
+from pathlib import Path
+from typing import Literal
 
-from idgraph.errors import IdGraphError
+from idgraph.errors import ConfigError, IdGraphError
 from idgraph.match.config import load_match_config
 from idgraph.query import IdentityGraph
-from idgraph.serve.calls import ParsedRequest
-from idgraph.serve.models import Counters
+from idgraph.serve.calls import ParsedRequest, parse_logged
+from idgraph.serve.log import CallLog
+from idgraph.serve.models import Counters, Status
 from idgraph.serve.rejects import RejectsLog
+from idgraph.serve.resolver import Resolver
 from idgraph.serve.settings import ServeSettings
-from idgraph.serve.writer import GroupWriter
 from idgraph.store.base import GraphStore
 from idgraph.store.queries import READS
 from idgraph.traits.config import load_traits_config
@@ -33,14 +37,17 @@ class Service:
             junk=settings.options.junk,
             match_config=match_config,
         )
-        self.writer = GroupWriter(
+        self.log = CallLog(log_folder(store, settings), group_wait_ms=settings.log_group_wait_ms)
+        self.resolver = Resolver(
             store,
+            self.log,
+            lambda body: parse_logged(body, self.settings),
             match_config=match_config,
             traits=settings.traits or load_traits_config(None),
-            max_calls=settings.commit_max_calls,
-            wait_ms=settings.commit_wait_ms,
-            max_pending=settings.max_pending_calls,
+            max_calls=settings.resolve_max_calls,
+            max_wait_ms=settings.resolve_wait_ms,
             idle_checkpoint_s=settings.checkpoint_idle_s,
+            paused=settings.resolver_paused,
         )
         self.rejects = RejectsLog(settings.rejects_path)
         self._lock = threading.Lock()
@@ -50,7 +57,7 @@ class Service:
         """A snapshot of the running totals."""
         with self._lock:
             snapshot = self._counters.model_copy()
-        snapshot.commits = self.writer.commits
+        snapshot.commits = self.resolver.batches
         done = snapshot.accepted + snapshot.rejected + snapshot.failed + snapshot.pending
         snapshot.reconciles = snapshot.received == done
         return snapshot
@@ -79,11 +86,40 @@ class Service:
             found.update(row["id"] for row in rows)
         return sorted(found)
 
+    def status(self) -> Status:
+        """Queue depth and resolution lag of the background resolver."""
+        depth, lag = self.resolver.depth()
+        state: Literal["running", "paused", "stopped"]
+        if not self.resolver.running:
+            state = "stopped"
+        else:
+            state = "paused" if self.resolver.paused else "running"
+        return Status(
+            resolver=state,
+            depth=depth,
+            lag_s=round(lag, 3),
+            appended_offset=self.log.last_offset,
+            applied_offset=self.resolver.applied,
+            batches=self.resolver.batches,
+        )
+
     def close(self) -> None:
-        """Commit what is queued, then fold the commits into the store's files."""
-        self.writer.stop()
+        """Close the log, resolve what it holds, then fold the commits into the store's files."""
+        self.log.close()
+        self.resolver.stop()
         self.rejects.close()
         try:
             self.store.checkpoint()
         except IdGraphError as exc:  # the commits stay in the log, replayed at the next open
             logger.warning("checkpoint at shutdown failed: %s", exc)
+
+
+def log_folder(store: GraphStore, settings: ServeSettings) -> Path:
+    """Where the call log lives: `settings.log_path`, else `<store>.calls` beside the store."""
+    if settings.log_path is not None:
+        return settings.log_path
+    if "://" in store.location:
+        raise ConfigError(
+            f"the call log needs a folder: set log_path (--log-dir) for {store.location}"
+        )
+    return Path(f"{store.location}.calls")

@@ -44,6 +44,12 @@ class ServeSettings(BaseModel):
             into the store's files (embedded store; 0: only when the log passes
             `IDGRAPH_CHECKPOINT_MB`, and at stop).
         segment_page_limit: largest `limit` of a segment members page.
+        log_path: folder of the call log (None: `<store>.calls` beside the embedded store).
+        log_group_wait_ms: how long the log writer waits for more calls before one fsync.
+        resolve_max_calls: calls the resolver applies in one micro-batch at most.
+        resolve_wait_ms: how long after the oldest unresolved call the resolver waits for more.
+        resolver_paused: start with the resolver paused (a test hook; nothing is resolved).
+        wait_timeout_s: how long `?wait=true` waits for resolution (then `resolved` is false).
     """
 
     model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
@@ -63,6 +69,12 @@ class ServeSettings(BaseModel):
     max_pending_calls: int = Field(default=50_000, gt=0)
     checkpoint_idle_s: float = Field(default=10.0, ge=0)
     segment_page_limit: int = Field(default=1000, gt=0, le=10_000)
+    log_path: Path | None = None
+    log_group_wait_ms: float = Field(default=0.0, ge=0)
+    resolve_max_calls: int = Field(default=5000, gt=0)
+    resolve_wait_ms: float = Field(default=50.0, ge=0)
+    resolver_paused: bool = False
+    wait_timeout_s: float = Field(default=10.0, gt=0)
 
 
 def api_keys_from_env(environ: dict[str, str] | None = None) -> tuple[str, ...]:

@@ -215,6 +215,8 @@ class LadybugStore(GraphStore):
         try:
             self._write(plan, progress)
             conn.execute(LADYBUG_WRITES["stamp_state"], {"key": STATE_KEY, "value": version})
+            for key, value in plan.meta.items():
+                conn.execute(LADYBUG_WRITES["stamp_state"], {"key": key, "value": value})
         except BaseException:
             _rollback(conn)
             raise
@@ -244,6 +246,10 @@ class LadybugStore(GraphStore):
             _rollback(conn)
             self._empty_data_tables()
             raise
+        # After the version: a crash in between replays the calls (idempotent by event id)
+        # rather than recording an offset for data the next open would empty again.
+        for key, value in plan.meta.items():
+            conn.execute(LADYBUG_WRITES["stamp_state"], {"key": key, "value": value})
 
     def _clear_unfinished_load(self) -> None:
         if not self.state_version().startswith(LOADING):

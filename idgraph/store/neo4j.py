@@ -244,6 +244,7 @@ def write_steps(
         *_id_steps(plan),
         WriteStep("update_rfm", plan.trait_updates.to_dicts()),
         WriteStep("stamp_state", [{"key": STATE_KEY, "value": version}]),
+        *(WriteStep("stamp_state", [{"key": k, "value": v}]) for k, v in plan.meta.items()),
     ]
 
 

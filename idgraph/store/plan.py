@@ -107,6 +107,9 @@ class WritePlan:
     event_columns: dict[str, ColumnType] = field(default_factory=dict)
     #: The resolution state after this run, for the columnar mirror (`idgraph.state`).
     state: Any = None
+    #: `Meta` rows (key -> value) stamped with the state version, in the same transaction on
+    #: the embedded store: the service records the call-log offset it has applied here.
+    meta: dict[str, str] = field(default_factory=dict)
 
 
 def plan_rows(plan: WritePlan) -> int:

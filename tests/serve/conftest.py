@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import time
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -43,7 +44,16 @@ class Served:
     def post(self, path: str, body: Any, **kwargs: Any) -> Any:
         content = body if isinstance(body, bytes) else orjson.dumps(body)
         headers = {"Content-Type": "application/json", **AUTH, **kwargs.pop("headers", {})}
+        # Most tests read what they posted at once: they ask to read their writes.
+        kwargs.setdefault("params", {"wait": "true"})
         return self.client.post(path, content=content, headers=headers, **kwargs)
+
+    def settle(self, timeout: float = 20.0) -> None:
+        """Wait until the resolver has applied every acknowledged call."""
+        deadline = time.monotonic() + timeout
+        while self.client.get("/v1/status", headers=AUTH).json()["depth"]:
+            assert time.monotonic() < deadline, "the resolver did not catch up"
+            time.sleep(0.02)
 
     def get(self, path: str, **params: Any) -> Any:
         return self.client.get(path, params=params, headers=AUTH)

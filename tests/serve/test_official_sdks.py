@@ -22,6 +22,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import uvicorn
 
@@ -178,6 +179,15 @@ def send_all(url: str) -> list[tuple[str, Any, Sent]]:
     return made
 
 
+def settle(url: str, timeout: float = 30.0) -> None:
+    """Wait until the background resolver has applied every acknowledged call."""
+    deadline = time.monotonic() + timeout
+    headers = {"Authorization": f"Bearer {KEY}"}
+    while httpx.get(f"{url}/v1/status", headers=headers).json()["depth"]:
+        assert time.monotonic() < deadline, "the resolver did not catch up"
+        time.sleep(0.05)
+
+
 def check_store(store: GraphStore, made: list[tuple[str, Any, Sent]]) -> None:
     graph = IdentityGraph.over(store)
     customers: set[str] = set()
@@ -232,6 +242,7 @@ def test_both_sdks_store_what_they_send_and_report_no_failure(tmp_path: Path) ->
         made = send_all(url)
         for prefix, _, sent in made:
             assert sent.errors == [], prefix
+        settle(url)
         check_store(store, made)
     assert not (tmp_path / "rejects.jsonl").exists()
 
@@ -241,10 +252,12 @@ def test_a_batch_both_sdks_retry_is_stored_once(tmp_path: Path) -> None:
     with running(tmp_path, fail_first=2) as (url, store, wrapper):
         made = send_all(url)
         assert wrapper.failed == {"segment": 2, "rudderstack": 2}
+        settle(url)
         stats = IdentityGraph.over(store).stats()
         assert stats.events == sum(sum(sent.events.values()) for _, _, sent in made)
         for prefix, _, sent in made:
             assert sent.errors == [], prefix
+        settle(url)
         check_store(store, made)
 
 

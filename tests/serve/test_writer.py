@@ -102,28 +102,34 @@ def test_writer_refuses_when_stopped_or_full(tmp_path: Path) -> None:
         writer.stop()
 
 
-def test_failed_commit_answers_503_and_stores_nothing(tmp_path: Path) -> None:
+def test_a_store_that_refuses_writes_keeps_the_call_in_the_log(tmp_path: Path) -> None:
     with open_store(tmp_path / "idgraph.db"):
         pass
     read_only = open_store(tmp_path / "idgraph.db", read_only=True)
+    log_dir = tmp_path / "calls"
     try:
         from idgraph.serve import ServeSettings, create_app
         from tests.serve.conftest import KEY, TestClient
 
-        app = create_app(read_only, ServeSettings(api_keys=(KEY,)))
+        settings = ServeSettings(api_keys=(KEY,), log_path=log_dir, wait_timeout_s=0.5)
+        app = create_app(read_only, settings)
         with TestClient(app) as client:
             headers = {"Authorization": f"Bearer {KEY}"}
             body = {"batch": [{"type": "identify", "userId": "x", "timestamp": TS}, 7]}
-            response = client.post("/v1/batch", json=body, headers=headers)
-            assert response.status_code == 503
-            assert "nothing of this request was stored" in response.json()["message"]
-            assert response.headers["Retry-After"] == "1"
+            response = client.post("/v1/batch?wait=true", json=body, headers=headers)
+            assert response.status_code == 200  # durably logged: acknowledged
+            assert response.json()["resolved"] is False
+            status = client.get("/v1/status", headers=headers).json()
+            assert status["depth"] == 1 and status["applied_offset"] == 0
             stats = client.get("/v1/stats", headers=headers).json()
-            assert (stats["failed"], stats["rejected"], stats["accepted"]) == (1, 1, 0)
+            assert (stats["failed"], stats["rejected"], stats["accepted"]) == (0, 1, 1)
             assert stats["reconciles"]
         assert IdentityGraph.over(read_only).lookup("x") == []
     finally:
         read_only.close()
+    with serving(tmp_path, log_path=log_dir) as served:  # writable again: the call lands
+        served.settle()
+        assert served.graph.lookup("x") != []
 
 
 def test_service_keeps_serving_after_a_failed_group(tmp_path: Path) -> None:
