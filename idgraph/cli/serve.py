@@ -63,15 +63,55 @@ def serve(
             min=0,
         ),
     ] = 10.0,
+    log_dir: Annotated[
+        Path | None,
+        typer.Option(
+            envvar="IDGRAPH_LOG_DIR",
+            help="Folder of the durable call log. Default: <store>.calls beside the store.",
+        ),
+    ] = None,
+    log_group_wait_ms: Annotated[
+        float,
+        typer.Option(
+            envvar="IDGRAPH_LOG_GROUP_WAIT_MS",
+            help="Wait this long for more calls before each fsync of the call log.",
+            min=0,
+        ),
+    ] = 0.0,
+    resolve_max_calls: Annotated[
+        int,
+        typer.Option(
+            envvar="IDGRAPH_RESOLVE_MAX_CALLS",
+            help="Calls the background resolver applies in one transaction at most.",
+            min=1,
+        ),
+    ] = 5000,
+    resolve_wait_ms: Annotated[
+        float,
+        typer.Option(
+            envvar="IDGRAPH_RESOLVE_WAIT_MS",
+            help="After the oldest unresolved call, wait this long for more before resolving.",
+            min=0,
+        ),
+    ] = 50.0,
+    wait_timeout: Annotated[
+        float,
+        typer.Option(
+            envvar="IDGRAPH_WAIT_TIMEOUT_S",
+            help="Longest a ?wait=true request waits for resolution (seconds).",
+            min=0.001,
+        ),
+    ] = 10.0,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
 ) -> None:
     """Run the HTTP API: Segment-compatible collection and customer reads.
 
-    POST /v1/identify, /v1/track, /v1/page, /v1/screen, /v1/alias and /v1/batch store and
-    resolve each call before answering; GET /v1/lookup, /v1/customers/{id},
-    /v1/segments/{name}/members and /v1/explain read the graph. API keys come from
-    IDGRAPH_API_KEYS (comma-separated); clients send HTTP Basic with the key as user name,
-    or `Authorization: Bearer KEY`. OpenAPI docs at /docs. See docs/serve.md.
+    POST /v1/identify, /v1/track, /v1/page, /v1/screen, /v1/alias, /v1/group and /v1/batch
+    append each call to a durable log and answer; a background resolver applies them
+    (?wait=true answers once resolved; GET /v1/status shows the queue); GET /v1/lookup,
+    /v1/customers/{id}, /v1/segments/{name}/members and /v1/explain read the graph. API keys
+    come from IDGRAPH_API_KEYS (comma-separated); clients send HTTP Basic with the key as user
+    name, or `Authorization: Bearer KEY`. OpenAPI docs at /docs. See docs/serve.md.
 
     In Python: idgraph.serve.create_app(open_store(store), ServeSettings(...)).
     """
@@ -99,6 +139,11 @@ def serve(
                 checkpoint_idle_s=checkpoint_idle,
                 max_batch_calls=max_batch_calls,
                 commit_wait_ms=commit_wait_ms,
+                log_path=log_dir,
+                log_group_wait_ms=log_group_wait_ms,
+                resolve_max_calls=resolve_max_calls,
+                resolve_wait_ms=resolve_wait_ms,
+                wait_timeout_s=wait_timeout,
             )
         except ValueError as exc:
             raise typer.BadParameter(str(exc)) from None

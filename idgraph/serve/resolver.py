@@ -102,6 +102,7 @@ class Resolver:
         self.checkpoints = 0
         self.failed_calls = 0
         self.store_failures = 0
+        self.applied_calls = 0
         self._retry = retry_s
         self._failing = False
         for record in log.read(after=self._applied):  # appended before a restart
@@ -239,6 +240,7 @@ class Resolver:
             self.failed_calls += self._calls_in(records[0])
         self._failing = False
         self.batches += 1
+        self.applied_calls += sum(self._calls_in(r) for r in records)
         self._unfolded = True
         with self._cond:
             self._applied = last

@@ -1,0 +1,99 @@
+"""Acknowledge on the durable append, resolve in the background, read your writes on request,
+and resume after a restart exactly at the applied offset (a real embedded store)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from idgraph.serve.resolver import OFFSET_KEY, applied_offset
+from idgraph.store.base import GraphStore
+from tests.serve.conftest import TS, Served, serving
+
+
+def track(user: str, message_id: str) -> dict[str, Any]:
+    return {"userId": user, "event": "Viewed", "timestamp": TS, "messageId": message_id}
+
+
+def event_ids(store: GraphStore) -> list[str]:
+    return [row["id"] for row in store.query("test_events", "MATCH (e:Event) RETURN e.id AS id")]
+
+
+def status(served: Served) -> dict[str, Any]:
+    response = served.get("/v1/status")
+    assert response.status_code == 200
+    return dict(response.json())
+
+
+def test_a_call_is_answered_before_it_is_resolved(tmp_path: Path) -> None:
+    with serving(tmp_path, resolver_paused=True) as served:
+        response = served.post("/v1/track", track("early", "m-early"), params={})
+        assert response.status_code == 200
+        assert response.json()["accepted"] == 1 and response.json()["resolved"] is False
+        state = status(served)
+        assert state["resolver"] == "paused"
+        assert state["depth"] >= 1 and state["lag_s"] >= 0
+        assert state["appended_offset"] == 1 and state["applied_offset"] == 0
+        assert served.graph.lookup("early") == []
+        served.client.app.state.service.resolver.resume()  # type: ignore[attr-defined]
+        served.settle()
+        assert len(served.graph.lookup("early")) == 1
+        state = status(served)
+        assert (state["depth"], state["applied_offset"], state["lag_s"]) == (0, 1, 0)
+
+
+def test_wait_true_answers_once_resolved(tmp_path: Path) -> None:
+    with serving(tmp_path, resolve_wait_ms=200) as served:
+        body = {"userId": "waiter", "traits": {"email": "waiter@x.it"}, "timestamp": TS}
+        response = served.post("/v1/identify", body, params={"wait": "true"})
+        assert response.status_code == 200
+        answer = response.json()
+        assert answer["resolved"] is True
+        (customer,) = served.graph.lookup("waiter@x.it")
+        assert answer["customers"] == [customer]
+
+
+def test_wait_times_out_with_resolved_false(tmp_path: Path) -> None:
+    with serving(tmp_path, resolver_paused=True, wait_timeout_s=0.3) as served:
+        response = served.post("/v1/track", track("slow", "m-slow"), params={"wait": "true"})
+        assert response.status_code == 200
+        assert response.json()["resolved"] is False
+
+
+def test_restart_resumes_after_the_applied_offset(tmp_path: Path) -> None:
+    with serving(tmp_path) as served:
+        for i in range(3):
+            assert served.post("/v1/track", track(f"r{i}", f"m-r{i}")).status_code == 200
+        served.settle()
+        assert applied_offset(served.store) == 3
+    with serving(tmp_path, resolver_paused=True) as served:  # left in the log, not applied
+        for i in range(3, 5):
+            response = served.post("/v1/track", track(f"r{i}", f"m-r{i}"), params={})
+            assert response.status_code == 200
+        assert status(served)["depth"] == 2
+    with serving(tmp_path) as served:
+        service = served.client.app.state.service  # type: ignore[attr-defined]
+        served.settle()
+        assert status(served)["applied_offset"] == 5
+        assert service.resolver.applied_calls == 2  # the two waiting calls only
+        ids = event_ids(served.store)
+        assert sorted(ids) == [f"http:m-r{i}" for i in range(5)]
+        rows = served.store.query(
+            "test_offset", "MATCH (m:Meta {key: $key}) RETURN m.value AS v", {"key": OFFSET_KEY}
+        )
+        assert rows == [{"v": "5"}]
+    with serving(tmp_path) as served:  # nothing left: nothing applied again
+        service = served.client.app.state.service  # type: ignore[attr-defined]
+        assert status(served)["depth"] == 0
+        assert (service.resolver.batches, service.resolver.applied_calls) == (0, 0)
+
+
+def test_log_segments_behind_the_applied_offset_are_deleted(tmp_path: Path) -> None:
+    with serving(tmp_path) as served:
+        service = served.client.app.state.service  # type: ignore[attr-defined]
+        service.log._segment_bytes = 1  # one record per segment
+        for i in range(4):
+            assert served.post("/v1/track", track(f"t{i}", f"m-t{i}")).status_code == 200
+        served.settle()
+        assert service.log.first_offset == 4  # only the segment being written to is left
+        assert len(list(service.log.folder.glob("*.log"))) == 1
