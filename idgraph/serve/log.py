@@ -76,6 +76,11 @@ class CallLog:
         group_wait_ms: after the first queued append, how long the writer waits for more
             before it writes and fsyncs (0: it takes what is queued at once).
         fsync: the function that makes a file descriptor durable (tests count calls).
+        start_after: offset a log with no records continues after (the offset the store has
+            applied, so a log folder removed by hand does not number calls from 1 again).
+
+    Raises:
+        LogError: the files are damaged before the tail, or end before `start_after`.
 
     Examples:
         >>> import tempfile
@@ -93,6 +98,7 @@ class CallLog:
         segment_bytes: int = 64 * 1024 * 1024,
         group_wait_ms: float = 0.0,
         fsync: Callable[[int], None] = os.fsync,
+        start_after: int = 0,
     ) -> None:
         self.folder = folder
         self._segment_bytes = segment_bytes
@@ -100,7 +106,13 @@ class CallLog:
         self._fsync = fsync
         folder.mkdir(parents=True, exist_ok=True)
         self._segments = self._recover()
-        self._next = self._segments[-1].first + self._segments[-1].records if self._segments else 1
+        tail = self._segments[-1] if self._segments else None
+        self._next = tail.first + tail.records if tail else start_after + 1
+        if self._next <= start_after:
+            raise LogError(
+                f"call log {folder} ends at offset {self._next - 1}, but the store has applied "
+                f"up to {start_after}: it is not this store's log"
+            )
         self._durable = self._next - 1
         self._lock = threading.Lock()
         self._queue: queue.SimpleQueue[_Append | None] = queue.SimpleQueue()

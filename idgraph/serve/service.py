@@ -15,7 +15,7 @@ from idgraph.serve.calls import ParsedRequest, parse_logged
 from idgraph.serve.log import CallLog
 from idgraph.serve.models import Counters, Status
 from idgraph.serve.rejects import RejectsLog
-from idgraph.serve.resolver import Resolver
+from idgraph.serve.resolver import Resolver, applied_offset
 from idgraph.serve.settings import ServeSettings
 from idgraph.store.base import GraphStore
 from idgraph.store.queries import READS
@@ -37,7 +37,11 @@ class Service:
             junk=settings.options.junk,
             match_config=match_config,
         )
-        self.log = CallLog(log_folder(store, settings), group_wait_ms=settings.log_group_wait_ms)
+        self.log = CallLog(
+            log_folder(store, settings),
+            group_wait_ms=settings.log_group_wait_ms,
+            start_after=applied_offset(store),
+        )
         self.resolver = Resolver(
             store,
             self.log,

@@ -3,6 +3,7 @@ and resume after a restart exactly at the applied offset (a real embedded store)
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -97,3 +98,14 @@ def test_log_segments_behind_the_applied_offset_are_deleted(tmp_path: Path) -> N
         served.settle()
         assert service.log.first_offset == 4  # only the segment being written to is left
         assert len(list(service.log.folder.glob("*.log"))) == 1
+
+
+def test_a_removed_log_folder_continues_after_the_applied_offset(tmp_path: Path) -> None:
+    with serving(tmp_path) as served:
+        assert served.post("/v1/track", track("a", "m-a")).status_code == 200
+        folder = served.client.app.state.service.log.folder  # type: ignore[attr-defined]
+    shutil.rmtree(folder)
+    with serving(tmp_path) as served:
+        assert served.post("/v1/track", track("b", "m-b")).status_code == 200
+        assert status(served)["applied_offset"] == 2
+        assert sorted(event_ids(served.store)) == ["http:m-a", "http:m-b"]

@@ -152,3 +152,10 @@ def test_append_after_close_fails(tmp_path: Path) -> None:
     log.close()
     with pytest.raises(LogClosed):
         log.append(b"late")
+
+
+def test_an_empty_log_continues_after_start_after(tmp_path: Path) -> None:
+    with CallLog(tmp_path, start_after=41) as log:
+        assert log.append(b"x").result(5) == 42
+    with pytest.raises(LogError, match="not this store's log"):
+        CallLog(tmp_path, start_after=50)
