@@ -51,10 +51,6 @@ def serve(
         int, typer.Option(help="Body limit of a /v1/batch request (bytes).")
     ] = 500 * 1024,
     max_batch_calls: Annotated[int, typer.Option(help="Calls one batch may hold.")] = 2500,
-    commit_wait_ms: Annotated[
-        float,
-        typer.Option(help="Wait this long for more requests before each group commit."),
-    ] = 0.0,
     checkpoint_idle: Annotated[
         float,
         typer.Option(
@@ -138,7 +134,6 @@ def serve(
                 max_batch_bytes=max_batch_body,
                 checkpoint_idle_s=checkpoint_idle,
                 max_batch_calls=max_batch_calls,
-                commit_wait_ms=commit_wait_ms,
                 log_path=log_dir,
                 log_group_wait_ms=log_group_wait_ms,
                 resolve_max_calls=resolve_max_calls,

@@ -99,9 +99,9 @@ def create_app(store: GraphStore, settings: ServeSettings) -> FastAPI:
 
     @app.get("/health", response_model=Health, tags=["service"])
     def health() -> Health:
-        """Liveness, without authentication: is the writer running, how much is queued."""
+        """Liveness, without authentication: is the resolver running, how much is being logged."""
         return Health(
-            writer="running" if service.resolver.running else "stopped",
+            resolver="running" if service.resolver.running else "stopped",
             pending=service.resolver.depth()[0],
         )
 

@@ -83,7 +83,7 @@ class Counters(BaseModel):
         default=0, description="Valid calls not stored because the store failed (answered 503)."
     )
     commits: int = 0
-    pending: int = Field(default=0, description="Calls queued for the writer right now.")
+    pending: int = Field(default=0, description="Calls being appended to the call log right now.")
     reconciles: bool = True
 
 
@@ -100,7 +100,7 @@ class Status(BaseModel):
 
 class Health(BaseModel):
     status: Literal["ok"] = "ok"
-    writer: Literal["running", "stopped"]
+    resolver: Literal["running", "stopped"]
     pending: int
 
 

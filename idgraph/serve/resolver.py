@@ -14,7 +14,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Final
 
@@ -92,6 +93,8 @@ class Resolver:
         self._wait = max_wait_ms / 1000
         self._idle = idle_checkpoint_s
         self._cond = threading.Condition()
+        #: Held while a micro-batch is applied; `exclusive()` takes it for other writers.
+        self._writing = threading.Lock()
         self._entries: dict[int, _Entry] = {}
         self._applied = applied_offset(store)
         self._paused = paused
@@ -162,6 +165,15 @@ class Resolver:
                 self._entries[offset] = _Entry(calls, time.time())
             self._cond.notify_all()
 
+    @contextmanager
+    def exclusive(self) -> Iterator[None]:
+        """Hold off the resolver while another writer (an admin call) changes the store.
+
+        The store takes one writer at a time; a micro-batch in flight finishes first.
+        """
+        with self._writing:
+            yield
+
     def wait_for(self, offset: int, timeout: float) -> bool:
         """Block until `offset` is applied; False when `timeout` seconds pass first."""
         with self._cond:
@@ -184,11 +196,13 @@ class Resolver:
                     if delay > 0 and calls < self._max_calls and not self._stopping:
                         self._cond.wait(delay)
             if not ready:
-                self._checkpoint()
+                with self._writing:
+                    self._checkpoint()
                 continue
             records = self._take()
             if records:
-                self._apply(records)
+                with self._writing:
+                    self._apply(records)
 
     def _has_work(self) -> bool:
         return self._stopping or (not self._paused and self._log_ahead())
@@ -234,13 +248,16 @@ class Resolver:
             if len(records) > 1:
                 for record in records:
                     self._apply([record])
+                    if self._failing:  # the store refused: the rest waits, in order
+                        break
                 return
             # A record whose calls fail alone (not the store) is skipped so the rest can go
             # on; its offset is stamped with the next micro-batch that applies.
             self.failed_calls += self._calls_in(records[0])
+        else:
+            self.batches += 1
+            self.applied_calls += sum(self._calls_in(r) for r in records)
         self._failing = False
-        self.batches += 1
-        self.applied_calls += sum(self._calls_in(r) for r in records)
         self._unfolded = True
         with self._cond:
             self._applied = last

@@ -36,11 +36,7 @@ class ServeSettings(BaseModel):
         max_call_bytes: body limit of a single-call endpoint, and of each call in a batch.
         max_batch_bytes: body limit of `/v1/batch`.
         max_batch_calls: calls one batch request may hold.
-        commit_max_calls: calls the writer folds into one transaction at most.
-        commit_wait_ms: how long the writer waits for more work before committing (0: it
-            commits what is queued at once; more requests queue while a commit runs).
-        max_pending_calls: calls queued for the writer past which requests get 503.
-        checkpoint_idle_s: seconds without calls after which the writer folds its commits
+        checkpoint_idle_s: seconds without calls after which the resolver folds its commits
             into the store's files (embedded store; 0: only when the log passes
             `IDGRAPH_CHECKPOINT_MB`, and at stop).
         segment_page_limit: largest `limit` of a segment members page.
@@ -64,9 +60,6 @@ class ServeSettings(BaseModel):
     max_call_bytes: int = Field(default=DEFAULT_MAX_CALL_BYTES, gt=0)
     max_batch_bytes: int = Field(default=DEFAULT_MAX_BATCH_BYTES, gt=0)
     max_batch_calls: int = Field(default=2500, gt=0)
-    commit_max_calls: int = Field(default=5000, gt=0)
-    commit_wait_ms: float = Field(default=0.0, ge=0)
-    max_pending_calls: int = Field(default=50_000, gt=0)
     checkpoint_idle_s: float = Field(default=10.0, ge=0)
     segment_page_limit: int = Field(default=1000, gt=0, le=10_000)
     log_path: Path | None = None
