@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -544,3 +545,62 @@ def read_event_calls(
         batch = reader.batch(options, lambda lines: {n: raws[n] for n in lines})
     builder.finish()
     return batch
+
+
+@dataclass(frozen=True, slots=True)
+class CallCheck:
+    """What the call-by-call checks say of calls held in memory, before any value is normalized.
+
+    `refused` holds (number, reason, field) of each call `read_event_calls` would refuse for
+    its shape, in order; `record_keys` the keys of the records the other calls make.
+    """
+
+    refused: list[tuple[int, str, str | None]]
+    record_keys: list[str]
+
+
+def check_event_calls(
+    calls: Sequence[object],
+    *,
+    source: str,
+    max_call_bytes: int | None = None,
+    sizes: Sequence[int] | None = None,
+) -> CallCheck:
+    """Run the checks of `read_event_calls` that need no columns: size, JSON, type, ids,
+    timestamp, event name, the nested objects. It builds no frame, so it is cheap enough for
+    every HTTP request (the service answers with it and resolves later).
+
+    What it leaves to `read_event_calls` is what needs the columnar normalizer: a trait value
+    that is not usable (an email that is not one) or that carries an identifier erased at a
+    person's request. The reasons are those `read_event_calls` gives, word for word.
+    """
+    reader = _EventReader(source, BatchBuilder(Path(source), source, RejectsWriter(None)))
+    refused: list[tuple[int, str, str | None]] = []
+    for number, item in enumerate(calls, start=1):
+        raw = item if isinstance(item, bytes) else None
+        size = sizes[number - 1] if sizes is not None else None
+        if size is None and max_call_bytes is not None:
+            size = len(raw if raw is not None else orjson.dumps(item))
+        if max_call_bytes is not None and size is not None and size > max_call_bytes:
+            refused.append((number, f"call too large: {size} bytes, limit {max_call_bytes}", None))
+            continue
+        call: Any = item
+        if raw is not None:
+            try:
+                call = orjson.loads(raw.decode("utf-8-sig"))
+            except UnicodeDecodeError as exc:
+                refused.append((number, utf8_problem(exc), None))
+                continue
+            except orjson.JSONDecodeError as exc:
+                refused.append((number, f"invalid JSON: {exc}", None))
+                continue
+        try:
+            reader.parse_call(call, number)
+        except BadCall as exc:
+            refused.append((number, exc.reason, exc.field))
+    columns = reader.columns
+    refused.extend((line, reason, field) for line, (reason, field) in columns.late.items())
+    refused.sort(key=lambda item: item[0])
+    late = set(columns.late)
+    keys = dict.fromkeys(row[2] for row in columns.rows if row[0] not in late)
+    return CallCheck(refused, list(keys))

@@ -96,6 +96,11 @@ class Status(BaseModel):
     appended_offset: int = Field(description="Last call-log offset durably written.")
     applied_offset: int = Field(description="Last call-log offset resolved into the store.")
     batches: int = Field(description="Micro-batches the resolver applied since start.")
+    refused: int = Field(
+        default=0,
+        description="Acknowledged calls the resolver refused for their values since start "
+        "(an email that is not one, an erased identifier); each is in the rejects file.",
+    )
 
 
 class Health(BaseModel):

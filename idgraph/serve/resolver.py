@@ -22,9 +22,10 @@ from typing import Final
 import orjson
 
 from idgraph.errors import IdGraphError, StoreError
-from idgraph.ingest.collect import SourceBatch
+from idgraph.ingest.rejects import Reject
 from idgraph.match.config import MatchConfig
 from idgraph.pipeline import ingest_batches
+from idgraph.serve.calls import LoggedCalls
 from idgraph.serve.log import CallLog, LogRecord
 from idgraph.store.base import GraphStore
 from idgraph.store.queries import STATE_READS
@@ -35,8 +36,10 @@ logger = logging.getLogger(__name__)
 #: The `Meta` row holding the last call-log offset the store has applied.
 OFFSET_KEY: Final = "serve_log_offset"
 
-#: Turns one log record's body into the batch it holds (None: nothing to apply).
-Parser = Callable[[bytes], SourceBatch | None]
+#: Reads the bodies of log records into one batch, and the calls refused for their values.
+Parser = Callable[[list[bytes]], LoggedCalls]
+#: Told of the calls refused when they were resolved (after their micro-batch is applied).
+Refused = Callable[[list[Reject]], None]
 
 
 def applied_offset(store: GraphStore) -> int:
@@ -58,7 +61,8 @@ class Resolver:
     Args:
         store: the open, writable store.
         log: the call log requests append to.
-        parse: turns a record's body back into a `SourceBatch`.
+        parse: reads the bodies of a micro-batch's records into one batch.
+        refused: told of the calls refused for their values (the rejects file).
         match_config: resolution config for every micro-batch.
         traits: computed traits config for every micro-batch.
         max_calls: calls in one micro-batch at most (a single larger record goes alone).
@@ -76,6 +80,7 @@ class Resolver:
         log: CallLog,
         parse: Parser,
         *,
+        refused: Refused | None = None,
         match_config: MatchConfig,
         traits: TraitsConfig,
         max_calls: int = 5000,
@@ -87,6 +92,7 @@ class Resolver:
         self._store = store
         self._log = log
         self._parse = parse
+        self._refused = refused
         self._match_config = match_config
         self._traits = traits
         self._max_calls = max_calls
@@ -106,6 +112,7 @@ class Resolver:
         self.failed_calls = 0
         self.store_failures = 0
         self.applied_calls = 0
+        self.refused_calls = 0
         self._retry = retry_s
         self._failing = False
         for record in log.read(after=self._applied):  # appended before a restart
@@ -223,12 +230,12 @@ class Resolver:
 
     def _apply(self, records: list[LogRecord]) -> None:
         last = records[-1].offset
-        batches = [b for b in (self._parse(r.body) for r in records) if b is not None]
         try:
-            if batches:
+            logged = self._parse([r.body for r in records])
+            if logged.batch is not None:
                 ingest_batches(
                     self._store,
-                    batches,
+                    [logged.batch],
                     match_config=self._match_config,
                     traits=self._traits,
                     summary=False,
@@ -256,7 +263,10 @@ class Resolver:
             self.failed_calls += self._calls_in(records[0])
         else:
             self.batches += 1
-            self.applied_calls += sum(self._calls_in(r) for r in records)
+            self.applied_calls += sum(self._calls_in(r) for r in records) - len(logged.refused)
+            self.refused_calls += len(logged.refused)
+            if self._refused is not None and logged.refused:
+                self._refused(logged.refused)
         self._failing = False
         self._unfolded = True
         with self._cond:

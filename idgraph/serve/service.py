@@ -42,10 +42,12 @@ class Service:
             group_wait_ms=settings.log_group_wait_ms,
             start_after=applied_offset(store),
         )
+        self.rejects = RejectsLog(settings.rejects_path)
         self.resolver = Resolver(
             store,
             self.log,
-            lambda body: parse_logged(body, self.settings),
+            lambda bodies: parse_logged(bodies, self.settings),
+            refused=self.rejects.append,
             match_config=match_config,
             traits=settings.traits or load_traits_config(None),
             max_calls=settings.resolve_max_calls,
@@ -53,7 +55,6 @@ class Service:
             idle_checkpoint_s=settings.checkpoint_idle_s,
             paused=settings.resolver_paused,
         )
-        self.rejects = RejectsLog(settings.rejects_path)
         self._lock = threading.Lock()
         self._counters = Counters()
 
@@ -105,6 +106,7 @@ class Service:
             appended_offset=self.log.last_offset,
             applied_offset=self.resolver.applied,
             batches=self.resolver.batches,
+            refused=self.resolver.refused_calls,
         )
 
     def close(self) -> None:

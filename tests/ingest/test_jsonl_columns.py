@@ -24,7 +24,7 @@ from idgraph.errors import FieldError
 from idgraph.ingest.cells import parse_timestamps
 from idgraph.ingest.collect import SourceBatch
 from idgraph.ingest.jsonl_columns import PlainCalls, sighting_schema
-from idgraph.ingest.jsonl_events import read_event_calls, read_events
+from idgraph.ingest.jsonl_events import check_event_calls, read_event_calls, read_events
 from idgraph.ingest.lines import RawLine, read_line_runs, read_lines
 from idgraph.ingest.rejects import RejectsWriter
 from idgraph.normalize.fields import parse_timestamp
@@ -273,6 +273,35 @@ def test_edge_lines_read_as_the_checker_reads_them(
     path = tmp_path / "web.jsonl"
     path.write_bytes(ending.join([_good(userId="first"), *EDGE_LINES[case]]) + ending)
     _assert_same(*_both(tmp_path, _read_file(path)))
+
+
+VALUE_CALLS: list[bytes] = [
+    _good(userId="v1", context={"traits": {"email": "not-an-email"}}),
+    _good(userId="v2", type="identify", traits={"birthday": "31/02/2024"}),
+    _good(userId="v3", type="identify", traits={"email": "ok@x.it"}),
+]
+
+
+@pytest.mark.parametrize("case", sorted(EDGE_LINES))
+def test_the_shape_check_refuses_what_the_reader_refuses_for_shape(case: str) -> None:
+    """The service answers with `check_event_calls` and resolves with `read_event_calls`:
+    every call the reader refuses must be refused by the check with the same field and
+    reason, unless the reader refused it for a value (which the check leaves to it)."""
+    items = [c for c in EDGE_LINES[case] if c.strip()] + VALUE_CALLS
+    with RejectsWriter(None) as writer:
+        collected: list[Any] = []
+        writer.write = collected.append  # type: ignore[method-assign]
+        batch = read_event_calls(
+            items, label="http:t", source="web", options=NormalizeOptions(), rejects=writer
+        )
+    read = {r.line: (r.field, r.reason) for r in collected}
+    checked = {n: (f, r) for n, r, f in check_event_calls(items, source="web").refused}
+    for number, problem in checked.items():
+        assert read.get(number) == problem, (number, problem, read.get(number))
+    values = {n: p for n, p in read.items() if n not in checked}
+    assert all(n > len(items) - len(VALUE_CALLS) for n in values), values
+    assert sorted(values) == [len(items) - 2, len(items) - 1]
+    assert batch.counts.ingested == len(items) - len(read)
 
 
 def test_edge_line_reasons(tmp_path: Path) -> None:

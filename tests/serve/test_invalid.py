@@ -21,7 +21,6 @@ SINGLE_BAD: list[tuple[str, Any, str | None, str]] = [
     ("/v1/track", {"userId": {"id": 1}, "event": "E"}, "userId", "must be a string or a number"),
     ("/v1/identify", {"userId": "x", "timestamp": "yesterday"}, "timestamp", ""),
     ("/v1/identify", {"userId": "x", "traits": "gold"}, "traits", "must be an object"),
-    ("/v1/identify", {"userId": "x", "traits": {"email": "not-an-email"}}, "traits.email", ""),
     ("/v1/identify", {"type": "track", "userId": "x"}, "type", "does not match the endpoint"),
     ("/v1/page", {"type": 5, "anonymousId": "x"}, "type", "does not match the endpoint"),
     ("/v1/alias", {"userId": "x"}, "previousId", "alias call without previousId"),
@@ -49,6 +48,28 @@ def test_bad_single_call_gets_400_naming_field_and_reason(
     assert len(lines) == before + 1
     assert lines[-1]["file"] == f"http:{path}#{answer['request_id']}"
     assert (lines[-1]["line"], lines[-1]["field"]) == (1, field)
+
+
+def test_a_value_refused_when_resolved_goes_to_the_rejects_file_and_status(
+    served: Served,
+) -> None:
+    """The answer checks a call's shape; its values (an email that is not one) are checked
+    when the resolver reads it, and a call refused then is named by request and number."""
+    batch = [
+        {"type": "identify", "userId": "late-1", "traits": {"email": "late1@x.it"}},
+        {"type": "identify", "userId": "late-2", "traits": {"email": "not-an-email"}},
+    ]
+    before = served.get("/v1/status").json()["refused"]
+    response = served.post("/v1/batch", {"batch": batch})
+    assert response.status_code == 200, response.text
+    answer = response.json()
+    assert (answer["accepted"], answer["rejected"], answer["resolved"]) == (2, 0, True)
+    assert served.graph.lookup("late1@x.it") == served.graph.lookup("late-1") != []
+    assert served.graph.lookup("late-2") == []
+    assert served.get("/v1/status").json()["refused"] == before + 1
+    (line,) = [line for line in served.rejects_lines() if answer["request_id"] in line["file"]]
+    assert (line["line"], line["field"]) == (2, "traits.email")
+    assert "not-an-email" in line["raw"]
 
 
 BATCH_BAD: list[tuple[Any, str | None, str]] = [
