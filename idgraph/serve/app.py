@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from fastapi import Depends, FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
@@ -21,7 +21,7 @@ from idgraph.serve.errors import (
     validation_error_handler,
 )
 from idgraph.serve.models import Counters, Health, Status
-from idgraph.serve.service import Service
+from idgraph.serve.service import Backend, Service
 from idgraph.serve.settings import ServeSettings
 from idgraph.store.base import GraphStore
 
@@ -60,7 +60,10 @@ async def _bad_value(_request: Request, exc: Exception) -> Response:
 def create_app(store: GraphStore, settings: ServeSettings) -> FastAPI:
     """The HTTP service over `store`, which the caller opened (writable) and closes after.
 
-    The writer thread runs while the app's lifespan does (uvicorn, or `with TestClient(app)`).
+    The HTTP worker, the call log (lane 0) and the resolver all run in this process; the
+    resolver thread runs while the app's lifespan does (uvicorn, or `with TestClient(app)`).
+    `idgraph serve --workers N` runs HTTP workers in processes of their own instead
+    (`idgraph.serve.front`).
 
     Args:
         store: an open, writable store; the service writes and reads through it alone.
@@ -69,9 +72,7 @@ def create_app(store: GraphStore, settings: ServeSettings) -> FastAPI:
     Returns:
         The FastAPI app; OpenAPI docs at `/docs`.
     """
-    # Calls carrying an identifier someone had erased (`idgraph forget`) are refused.
-    options = settings.options.model_copy(update={"erased": erased_hashes(store)})
-    service = Service(store, settings.model_copy(update={"options": options}))
+    service = owner_service(store, settings, lane=0)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -81,6 +82,20 @@ def create_app(store: GraphStore, settings: ServeSettings) -> FastAPI:
         finally:
             service.close()
 
+    return build_app(service, lifespan)
+
+
+def owner_service(store: GraphStore, settings: ServeSettings, *, lane: int | None) -> Service:
+    """The process state over `store`; calls carrying an identifier someone had erased
+    (`idgraph forget`) are refused by its resolver."""
+    options = settings.options.model_copy(update={"erased": erased_hashes(store)})
+    return Service(store, settings.model_copy(update={"options": options}), lane=lane)
+
+
+def build_app(
+    service: Backend, lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]]
+) -> FastAPI:
+    """The routes over `service` (in this process, or asking the resolver's process)."""
     app = FastAPI(
         title="idgraph",
         version=__version__,
@@ -99,11 +114,8 @@ def create_app(store: GraphStore, settings: ServeSettings) -> FastAPI:
 
     @app.get("/health", response_model=Health, tags=["service"])
     def health() -> Health:
-        """Liveness, without authentication: is the resolver running, how much is being logged."""
-        return Health(
-            resolver="running" if service.resolver.running else "stopped",
-            pending=service.resolver.depth()[0],
-        )
+        """Liveness, without authentication: is the resolver running, how much is queued."""
+        return service.health()
 
     @app.get(
         "/v1/status",
@@ -112,7 +124,7 @@ def create_app(store: GraphStore, settings: ServeSettings) -> FastAPI:
         dependencies=[Depends(require_key)],
     )
     def status() -> Status:
-        """Queue depth (calls acknowledged, not resolved) and resolution lag."""
+        """Queue depth (calls acknowledged, not resolved) and resolution lag, per lane too."""
         return service.status()
 
     @app.get(

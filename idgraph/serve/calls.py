@@ -12,6 +12,7 @@ written to the rejects file under its request's label and number.
 from __future__ import annotations
 
 import hashlib
+import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -175,12 +176,14 @@ def _raw(call: Any) -> bytes:
 
 def log_body(parsed: ParsedRequest) -> bytes:
     """What the call log keeps of a request: its kept calls, their numbers in the request and
-    the sizes they were measured at, read again by `parse_logged`."""
+    the sizes they were measured at, read again by `parse_logged`, and when it was logged
+    (`at`, for the resolution lag)."""
     calls, sizes = parsed.calls, parsed.sizes
     return orjson.dumps(
         {
             "label": parsed.label,
             "n": parsed.accepted,
+            "at": time.time(),
             "lines": parsed.kept,
             "calls": [calls[n - 1] for n in parsed.kept],
             "sizes": [sizes[n - 1] for n in parsed.kept] if sizes is not None else None,

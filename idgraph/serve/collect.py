@@ -41,7 +41,7 @@ from idgraph.serve.calls import (
 from idgraph.serve.errors import ApiError, error_code, problem_body
 from idgraph.serve.log import LogClosed
 from idgraph.serve.models import CALL_MODELS, BatchBody, CollectResult, Problem
-from idgraph.serve.service import Service
+from idgraph.serve.service import Backend
 from idgraph.serve.settings import ServeSettings
 
 logger = logging.getLogger(__name__)
@@ -71,7 +71,7 @@ def _body_doc(model: type[BaseModel]) -> dict[str, Any]:
 
 
 async def _collect(request: Request, kind: str | None) -> Response | CollectResult:
-    service: Service = request.app.state.service
+    service: Backend = request.app.state.service
     settings = service.settings
     limit = settings.max_call_bytes if kind else settings.max_batch_bytes
     request_id, label = new_label(request.url.path)
@@ -98,9 +98,7 @@ async def _collect(request: Request, kind: str | None) -> Response | CollectResu
     if parsed.accepted:
         offset = await _store(service, parsed)
         if _wants_wait(request):
-            resolved = await run_in_threadpool(
-                service.resolver.wait_for, offset, settings.wait_timeout_s
-            )
+            resolved = await run_in_threadpool(service.wait_for, offset, settings.wait_timeout_s)
             if kind and resolved:
                 customers = await run_in_threadpool(service.customers_of, parsed.record_keys)
     if parsed.rejects and not parsed.accepted:
@@ -133,15 +131,14 @@ def _wants_wait(request: Request) -> bool:
     return value.strip().lower() in {"1", "true", "yes"}
 
 
-async def _store(service: Service, parsed: ParsedRequest) -> int:
+async def _store(service: Backend, parsed: ParsedRequest) -> int:
     """Append the request's calls to the call log and wait for its fsync; returns the offset.
 
     Errors become 503 (nothing of the request was acknowledged; the client retries).
     """
     body = log_body(parsed)
     try:
-        future = service.log.append(body)
-        offset = await asyncio.wrap_future(future)
+        offset = await asyncio.wrap_future(service.append(body))
     except LogClosed as exc:
         service.count_outcome(failed=parsed.accepted)
         raise ApiError(
@@ -154,7 +151,6 @@ async def _store(service: Service, parsed: ParsedRequest) -> int:
             f"the call log failed and nothing of this request was stored; retry: {exc}",
             headers={"Retry-After": "1"},
         ) from None
-    service.resolver.appended(offset, parsed.accepted)
     service.count_outcome(accepted=parsed.accepted)
     return offset
 

@@ -1,11 +1,15 @@
 """The durable call log: calls are appended here and fsynced before the service answers 200.
 
-Records are numbered from 1 (the *offset*) and written into segment files named after the
-offset of their first record (`00000000000000000001.log`). Each record is a 4-byte length and a
-4-byte CRC32 of the body, both little-endian, then the body (orjson bytes of the call). Appends
-go through one writer thread that group-commits: it writes everything queued, runs one fsync and
-only then resolves every waiting append, so the cost of an fsync is shared by all calls that
-arrived while the previous one ran (or within `group_wait_ms`).
+The log is a folder of *lanes* (`lane-00`, `lane-01`, ...): each HTTP worker process appends
+to a lane of its own, so appends need no lock shared between processes, and the resolver
+follows every lane (`idgraph.serve.tail.LaneTail`). A lane is held by one writer at a time
+(an exclusive `flock` on its `writer.lock`).
+Within a lane, records are numbered from 1 (the *offset*) and written into segment files named
+after the offset of their first record (`00000000000000000001.log`). Each record is a 4-byte
+length and a 4-byte CRC32 of the body, both little-endian, then the body (orjson bytes of the
+call). Appends go through one writer thread that group-commits: it writes everything queued,
+runs one fsync and only then resolves every waiting append, so the cost of an fsync is shared by
+all calls that arrived while the previous one ran (or within `group_wait_ms`).
 
 On open, every segment is scanned; a torn or corrupt record at the tail of the last segment (a
 crash mid-write) is truncated away, and nothing before it is lost. A bad record anywhere else
@@ -14,6 +18,8 @@ means the files were damaged otherwise, and opening fails rather than skip ackno
 
 from __future__ import annotations
 
+import fcntl
+import itertools
 import logging
 import os
 import queue
@@ -31,8 +37,8 @@ from idgraph.errors import IdGraphError
 
 logger = logging.getLogger(__name__)
 
-_HEADER = struct.Struct("<II")
-_SUFFIX = ".log"
+HEADER = struct.Struct("<II")
+SUFFIX = ".log"
 #: Largest body one record may carry (a batch request is 500 KB by default).
 MAX_RECORD_BYTES = 64 * 1024 * 1024
 
@@ -78,17 +84,18 @@ class CallLog:
         fsync: the function that makes a file descriptor durable (tests count calls).
         start_after: offset a log with no records continues after (the offset the store has
             applied, so a log folder removed by hand does not number calls from 1 again).
+        durable: called from the writer thread with the last offset after every fsync (the
+            resolver in the same process wakes at once instead of at its next poll).
 
     Raises:
-        LogError: the files are damaged before the tail, or end before `start_after`.
+        LogError: the files are damaged before the tail, end before `start_after`, or
+            another process writes this lane.
 
     Examples:
         >>> import tempfile
         >>> with CallLog(Path(tempfile.mkdtemp())) as log:
         ...     log.append(b'{"a":1}').result()
-        ...     [r.body for r in log.read(after=0)]
         1
-        [b'{"a":1}']
     """
 
     def __init__(
@@ -99,16 +106,24 @@ class CallLog:
         group_wait_ms: float = 0.0,
         fsync: Callable[[int], None] = os.fsync,
         start_after: int = 0,
+        durable: Callable[[int], None] | None = None,
     ) -> None:
         self.folder = folder
         self._segment_bytes = segment_bytes
         self._wait = group_wait_ms / 1000
         self._fsync = fsync
+        self._notify = durable
         folder.mkdir(parents=True, exist_ok=True)
-        self._segments = self._recover()
+        self._holder = _hold(folder)
+        try:
+            self._segments = self._recover()
+        except BaseException:
+            self._holder.close()
+            raise
         tail = self._segments[-1] if self._segments else None
         self._next = tail.first + tail.records if tail else start_after + 1
         if self._next <= start_after:
+            self._holder.close()
             raise LogError(
                 f"call log {folder} ends at offset {self._next - 1}, but the store has applied "
                 f"up to {start_after}: it is not this store's log"
@@ -133,12 +148,6 @@ class CallLog:
         """Offset of the last durable record (0: the log has never held one)."""
         return self._durable
 
-    @property
-    def first_offset(self) -> int:
-        """Offset of the first record still on disk (`last_offset + 1` when none is)."""
-        with self._lock:
-            return self._segments[0].first if self._segments else self._next
-
     def append(self, body: bytes) -> Future[int]:
         """Queue `body`; the future gives its offset once it is written and fsynced.
 
@@ -154,29 +163,6 @@ class CallLog:
         self._queue.put(item)
         return item.future
 
-    def read(self, *, after: int, limit: int | None = None) -> list[LogRecord]:
-        """Durable records with offset > `after`, in order, at most `limit` of them."""
-        out: list[LogRecord] = []
-        for record in self._iter(after):
-            if record.offset > self._durable or (limit is not None and len(out) >= limit):
-                break
-            out.append(record)
-        return out
-
-    def trim(self, upto: int) -> int:
-        """Delete the segments whose records all have offset <= `upto`; returns how many.
-
-        The segment being written to is never deleted.
-        """
-        removed = 0
-        with self._lock:
-            while len(self._segments) > 1 and self._segments[1].first <= upto + 1:
-                self._segments.pop(0).path.unlink(missing_ok=True)
-                removed += 1
-        if removed:
-            self._sync_dir()
-        return removed
-
     def close(self) -> None:
         """Write and fsync what is queued, then stop the writer and close the file."""
         if self._closed:
@@ -185,6 +171,7 @@ class CallLog:
         self._queue.put(None)
         self._thread.join()
         self._file.close()
+        self._holder.close()
 
     # -- writer thread ------------------------------------------------------------------
 
@@ -224,7 +211,7 @@ class CallLog:
             offsets: list[int] = []
             for item in group:
                 self._roll_if_full()
-                frame = _HEADER.pack(len(item.body), zlib.crc32(item.body)) + item.body
+                frame = HEADER.pack(len(item.body), zlib.crc32(item.body)) + item.body
                 self._file.write(frame)
                 tail = self._segments[-1]
                 tail.records += 1
@@ -242,6 +229,8 @@ class CallLog:
         self._durable = offsets[-1]
         for item, offset in zip(group, offsets, strict=True):
             item.future.set_result(offset)
+        if self._notify is not None:
+            self._notify(offsets[-1])
 
     def _roll_if_full(self) -> None:
         tail = self._segments[-1]
@@ -258,7 +247,7 @@ class CallLog:
     # -- files --------------------------------------------------------------------------
 
     def _path(self, first: int) -> Path:
-        return self.folder / f"{first:020d}{_SUFFIX}"
+        return segment_path(self.folder, first)
 
     def _open_tail(self) -> BinaryIO:
         if not self._segments:
@@ -276,7 +265,7 @@ class CallLog:
             os.close(fd)
 
     def _recover(self) -> list[_Segment]:
-        paths = sorted(p for p in self.folder.glob(f"*{_SUFFIX}") if p.stem.isdigit())
+        paths = [segment_path(self.folder, first) for first in segment_firsts(self.folder)]
         segments: list[_Segment] = []
         for index, path in enumerate(paths):
             first = int(path.stem)
@@ -302,34 +291,69 @@ class CallLog:
             segments.append(_Segment(first, path, records, good))
         return segments
 
-    def _iter(self, after: int) -> Iterator[LogRecord]:
-        with self._lock:
-            segments = list(self._segments)
-        for position, segment in enumerate(segments):
-            following = segments[position + 1].first if position + 1 < len(segments) else None
-            if following is not None and following <= after + 1:
-                continue
-            offset = segment.first
-            try:
-                handle = segment.path.open("rb")
-            except FileNotFoundError:  # trimmed meanwhile: all its records were applied
-                continue
-            with handle:
-                for body in _frames(handle.read()):
-                    if offset > after:
-                        yield LogRecord(offset, body)
-                    offset += 1
+
+def lane_folder(root: Path, lane: int) -> Path:
+    """The folder of lane `lane` in the call log at `root`."""
+    return root / f"lane-{lane:02d}"
+
+
+def lane_folders(root: Path) -> dict[str, Path]:
+    """Every lane in the call log at `root`, by name."""
+    if not root.is_dir():
+        return {}
+    return {p.name: p for p in sorted(root.glob("lane-*")) if p.is_dir()}
+
+
+def _hold(folder: Path) -> BinaryIO:
+    """Take the lane's writer lock (released when the returned file closes, or the process
+    dies)."""
+    handle = (folder / "writer.lock").open("ab")
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.close()
+        raise LogError(f"call log lane {folder} is written by another process") from None
+    return handle
+
+
+def segment_path(folder: Path, first: int) -> Path:
+    """The file of the segment whose first record has offset `first`."""
+    return folder / f"{first:020d}{SUFFIX}"
+
+
+def segment_firsts(folder: Path) -> list[int]:
+    """The first offsets of a lane's segments, in order."""
+    return sorted(int(p.stem) for p in folder.glob(f"*{SUFFIX}") if p.stem.isdigit())
+
+
+def trim_lane(folder: Path, upto: int) -> int:
+    """Delete the segments of a lane whose records all have offset <= `upto`; returns how
+    many. The newest segment (the one being written to) is never deleted."""
+    firsts = segment_firsts(folder)
+    removed = 0
+    for first, following in itertools.pairwise(firsts):
+        if following > upto + 1:
+            break
+        segment_path(folder, first).unlink(missing_ok=True)
+        removed += 1
+    if removed:
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    return removed
 
 
 def _frames(data: bytes) -> Iterator[bytes]:
     """The valid records at the start of `data`; stops at the first torn or corrupt one."""
     pos = 0
-    while pos + _HEADER.size <= len(data):
-        length, crc = _HEADER.unpack_from(data, pos)
-        end = pos + _HEADER.size + length
+    while pos + HEADER.size <= len(data):
+        length, crc = HEADER.unpack_from(data, pos)
+        end = pos + HEADER.size + length
         if length > MAX_RECORD_BYTES or end > len(data):
             return
-        body = data[pos + _HEADER.size : end]
+        body = data[pos + HEADER.size : end]
         if zlib.crc32(body) != crc:
             return
         yield body
@@ -342,5 +366,5 @@ def _scan(path: Path) -> tuple[int, int, int]:
     records, good = 0, 0
     for body in _frames(data):
         records += 1
-        good += _HEADER.size + len(body)
+        good += HEADER.size + len(body)
     return records, good, len(data)

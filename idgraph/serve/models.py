@@ -87,20 +87,33 @@ class Counters(BaseModel):
     reconciles: bool = True
 
 
+class LaneStatus(BaseModel):
+    """One call-log lane (one HTTP worker's): its last durable and last resolved offset."""
+
+    lane: str
+    appended: int
+    applied: int
+
+
 class Status(BaseModel):
     """The background resolver: how far behind the acknowledged calls it is."""
 
     resolver: Literal["running", "paused", "stopped"]
     depth: int = Field(description="Calls acknowledged (logged) but not resolved yet.")
     lag_s: float = Field(description="Age in seconds of the oldest unresolved call (0: none).")
-    appended_offset: int = Field(description="Last call-log offset durably written.")
-    applied_offset: int = Field(description="Last call-log offset resolved into the store.")
+    appended_offset: int = Field(
+        description="Records durably written to the call log (the lanes' offsets summed)."
+    )
+    applied_offset: int = Field(
+        description="Records resolved into the store (the lanes' offsets summed)."
+    )
     batches: int = Field(description="Micro-batches the resolver applied since start.")
     refused: int = Field(
         default=0,
         description="Acknowledged calls the resolver refused for their values since start "
         "(an email that is not one, an erased identifier); each is in the rejects file.",
     )
+    lanes: list[LaneStatus] = Field(default_factory=list, description="Per call-log lane.")
 
 
 class Health(BaseModel):

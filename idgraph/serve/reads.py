@@ -11,7 +11,7 @@ from idgraph.query import CustomerProfile, EvidencePath, SegmentPage
 from idgraph.serve.auth import require_key
 from idgraph.serve.errors import ApiError
 from idgraph.serve.models import LookupResult, Problem
-from idgraph.serve.service import Service
+from idgraph.serve.service import Backend
 
 router = APIRouter(tags=["read"], dependencies=[Depends(require_key)])
 
@@ -22,8 +22,8 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _service(request: Request) -> Service:
-    service: Service = request.app.state.service
+def _service(request: Request) -> Backend:
+    service: Backend = request.app.state.service
     return service
 
 

@@ -8,9 +8,9 @@ keeps what earlier runs refused.
 
 from __future__ import annotations
 
+import os
 import threading
 from pathlib import Path
-from typing import IO
 
 from idgraph.ingest.rejects import Reject, RejectsWriter
 
@@ -28,12 +28,13 @@ class RequestRejects(RejectsWriter):
 
 
 class RejectsLog:
-    """A thread-safe, append-only rejects file, flushed after every request's rejects."""
+    """An append-only rejects file that threads and worker processes share: each request's
+    rejects go in one `write` to a file opened with `O_APPEND`, so they never interleave."""
 
     def __init__(self, path: Path | None) -> None:
         self.path = path
         self._lock = threading.Lock()
-        self._out: IO[bytes] | None = None
+        self._fd: int | None = None
 
     def append(self, rejects: list[Reject]) -> None:
         """Append rejects as JSON lines; a no-op without a path."""
@@ -41,14 +42,15 @@ class RejectsLog:
             return
         data = b"".join(reject.to_json() + b"\n" for reject in rejects)
         with self._lock:
-            if self._out is None:
+            if self._fd is None:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
-                self._out = self.path.open("ab")
-            self._out.write(data)
-            self._out.flush()
+                self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            view = memoryview(data)
+            while view:
+                view = view[os.write(self._fd, view) :]
 
     def close(self) -> None:
         with self._lock:
-            if self._out is not None:
-                self._out.close()
-                self._out = None
+            if self._fd is not None:
+                os.close(self._fd)
+                self._fd = None

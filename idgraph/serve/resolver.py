@@ -1,12 +1,13 @@
-"""The background resolver: applies what the call log holds, in micro-batches.
+"""The background resolver: applies what the call log's lanes hold, in micro-batches.
 
-Requests append their valid calls to the call log (`idgraph.serve.log`) and are answered once
-the append is durable. One resolver thread reads the log after the offset it has applied, up to
-`max_calls` calls or `max_wait_ms` after the oldest unapplied one arrived, and resolves them with
-`ingest_batches` in one store transaction that also stamps the new applied offset (the `Meta`
-row `OFFSET_KEY`). A restart reads that offset and resumes right after it, so a call is applied
-once. Log segments wholly behind the offset are deleted, and the embedded store is checkpointed
-here in a lull, never in a request.
+Requests append their valid calls to their worker's lane of the call log (`idgraph.serve.log`)
+and are answered once the append is durable. One resolver thread, in the process that holds
+the store, follows every lane (`LaneTail`), and resolves up to `max_calls` calls, or what has
+arrived `max_wait_ms` after the oldest unapplied one, with `ingest_batches` in one store
+transaction that also stamps each lane's new applied offset (the `Meta` rows
+`serve_log_offset:<lane>`). A restart reads those offsets and resumes right after them, so a
+call is applied once. Lane segments wholly behind their offset are deleted, and the embedded
+store is checkpointed here in a lull, never in a request.
 """
 
 from __future__ import annotations
@@ -14,9 +15,11 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Final
 
 import orjson
@@ -26,14 +29,15 @@ from idgraph.ingest.rejects import Reject
 from idgraph.match.config import MatchConfig
 from idgraph.pipeline import ingest_batches
 from idgraph.serve.calls import LoggedCalls
-from idgraph.serve.log import CallLog, LogRecord
+from idgraph.serve.log import lane_folders, trim_lane
+from idgraph.serve.tail import LaneTail
 from idgraph.store.base import GraphStore
 from idgraph.store.queries import STATE_READS
 from idgraph.traits.config import TraitsConfig
 
 logger = logging.getLogger(__name__)
 
-#: The `Meta` row holding the last call-log offset the store has applied.
+#: The `Meta` rows holding, per lane, the last call-log offset the store has applied.
 OFFSET_KEY: Final = "serve_log_offset"
 
 #: Reads the bodies of log records into one batch, and the calls refused for their values.
@@ -42,17 +46,36 @@ Parser = Callable[[list[bytes]], LoggedCalls]
 Refused = Callable[[list[Reject]], None]
 
 
-def applied_offset(store: GraphStore) -> int:
-    """The call-log offset the store has applied (0 when it never applied one)."""
-    rows = store.query("state_version", STATE_READS["state_version"], {"key": OFFSET_KEY})
+def offset_key(lane: str) -> str:
+    """The `Meta` key of a lane's applied offset."""
+    return f"{OFFSET_KEY}:{lane}"
+
+
+def applied_offset(store: GraphStore, lane: str) -> int:
+    """The offset of `lane` the store has applied (0 when it never applied one)."""
+    rows = store.query("state_version", STATE_READS["state_version"], {"key": offset_key(lane)})
     value = rows[0]["version"] if rows else None
     return int(value) if value else 0
 
 
-@dataclass(slots=True)
-class _Entry:
+@dataclass(frozen=True, slots=True)
+class Pending:
+    """A durable record not applied yet."""
+
+    lane: str
+    offset: int
     calls: int
-    at: float  # time.time() when acknowledged
+    at: float  # time.time() when it was appended
+    body: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class LaneState:
+    """How far one lane is written and applied."""
+
+    lane: str
+    appended: int
+    applied: int
 
 
 class Resolver:
@@ -60,7 +83,7 @@ class Resolver:
 
     Args:
         store: the open, writable store.
-        log: the call log requests append to.
+        log_root: the call log's folder; every `lane-*` folder in it is followed.
         parse: reads the bodies of a micro-batch's records into one batch.
         refused: told of the calls refused for their values (the rejects file).
         match_config: resolution config for every micro-batch.
@@ -72,12 +95,14 @@ class Resolver:
             (0: never while running).
         paused: start paused (tests look at an unresolved queue); `resume()` starts applying.
         retry_s: after the store refused a micro-batch, wait this long before trying again.
+        poll_ms: how often lanes written by other processes are looked at (an append in this
+            process wakes the resolver at once through `wake`).
     """
 
     def __init__(
         self,
         store: GraphStore,
-        log: CallLog,
+        log_root: Path,
         parse: Parser,
         *,
         refused: Refused | None = None,
@@ -88,9 +113,10 @@ class Resolver:
         idle_checkpoint_s: float = 0.0,
         paused: bool = False,
         retry_s: float = 1.0,
+        poll_ms: float = 5.0,
     ) -> None:
         self._store = store
-        self._log = log
+        self._root = log_root
         self._parse = parse
         self._refused = refused
         self._match_config = match_config
@@ -98,14 +124,20 @@ class Resolver:
         self._max_calls = max_calls
         self._wait = max_wait_ms / 1000
         self._idle = idle_checkpoint_s
+        self._poll = poll_ms / 1000
+        self._retry = retry_s
         self._cond = threading.Condition()
         #: Held while a micro-batch is applied; `exclusive()` takes it for other writers.
         self._writing = threading.Lock()
-        self._entries: dict[int, _Entry] = {}
-        self._applied = applied_offset(store)
+        self._tails: dict[str, LaneTail] = {}
+        self._folders: dict[str, Path] = {}
+        self._applied: dict[str, int] = {}
+        self._pending: dict[str, deque[Pending]] = {}
         self._paused = paused
         self._stopping = False
+        self._failing = False
         self._unfolded = False
+        self._last_work = time.monotonic()
         self._thread: threading.Thread | None = None
         self.batches = 0
         self.checkpoints = 0
@@ -113,15 +145,9 @@ class Resolver:
         self.store_failures = 0
         self.applied_calls = 0
         self.refused_calls = 0
-        self._retry = retry_s
-        self._failing = False
-        for record in log.read(after=self._applied):  # appended before a restart
-            self._entries[record.offset] = _Entry(self._calls_in(record), time.time())
+        self._refresh()  # what was appended before a restart counts in the depth at once
 
-    @property
-    def applied(self) -> int:
-        """The last log offset applied to the store."""
-        return self._applied
+    # -- what other threads ask -----------------------------------------------------------
 
     @property
     def paused(self) -> bool:
@@ -131,14 +157,24 @@ class Resolver:
     def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
+    def lanes(self) -> list[LaneState]:
+        """Per lane, the last whole record seen and the last one applied."""
+        with self._cond:
+            return [
+                LaneState(lane, tail.next - 1, self._applied.get(lane, 0))
+                for lane, tail in sorted(self._tails.items())
+            ]
+
+    def applied(self, lane: str) -> int:
+        with self._cond:
+            return self._applied.get(lane, 0)
+
     def depth(self) -> tuple[int, float]:
         """Calls acknowledged but not applied, and the age in seconds of the oldest of them."""
         with self._cond:
-            if not self._entries:
-                return 0, 0.0
-            calls = sum(e.calls for e in self._entries.values())
-            oldest = min(e.at for e in self._entries.values())
-        return calls, max(time.time() - oldest, 0.0)
+            calls = sum(p.calls for queue in self._pending.values() for p in queue)
+            heads = [queue[0].at for queue in self._pending.values() if queue]
+        return calls, max(time.time() - min(heads), 0.0) if heads else 0.0
 
     def start(self) -> None:
         """Start the resolver thread (once)."""
@@ -165,11 +201,9 @@ class Resolver:
             self._paused = False
             self._cond.notify_all()
 
-    def appended(self, offset: int, calls: int) -> None:
-        """Tell the resolver a record is durable (the request is about to be answered)."""
+    def wake(self, _offset: int = 0) -> None:
+        """A record was made durable in this process: look at the lanes now."""
         with self._cond:
-            if offset > self._applied:
-                self._entries[offset] = _Entry(calls, time.time())
             self._cond.notify_all()
 
     @contextmanager
@@ -181,55 +215,86 @@ class Resolver:
         with self._writing:
             yield
 
-    def wait_for(self, offset: int, timeout: float) -> bool:
-        """Block until `offset` is applied; False when `timeout` seconds pass first."""
+    def wait_for(self, lane: str, offset: int, timeout: float) -> bool:
+        """Block until `offset` of `lane` is applied; False when `timeout` seconds pass first."""
         with self._cond:
-            return self._cond.wait_for(lambda: self._applied >= offset, timeout)
+            return self._cond.wait_for(lambda: self._applied.get(lane, 0) >= offset, timeout)
 
     # -- the thread ---------------------------------------------------------------------
 
     def _run(self) -> None:
         while True:
+            self._refresh()
             with self._cond:
-                ready = self._cond.wait_for(self._has_work, self._idle or None)
-                if self._stopping and (self._paused or self._failing or not self._log_ahead()):
+                calls, oldest = self._head()
+                if self._stopping and (self._paused or self._failing or not calls):
                     return
-                if not ready:
-                    pass
-                elif self._entries:
-                    oldest = min(e.at for e in self._entries.values())
-                    calls = sum(e.calls for e in self._entries.values())
+                if self._paused or not calls:
+                    lull = self._idle and time.monotonic() - self._last_work >= self._idle
+                    if not (lull and self._unfolded):
+                        self._cond.wait(self._poll)
+                        continue
+                else:
                     delay = oldest + self._wait - time.time()
                     if delay > 0 and calls < self._max_calls and not self._stopping:
-                        self._cond.wait(delay)
-            if not ready:
+                        self._cond.wait(min(delay, self._poll))
+                        continue
+            if not calls or self._paused:
                 with self._writing:
                     self._checkpoint()
                 continue
-            records = self._take()
-            if records:
-                with self._writing:
-                    self._apply(records)
+            taken = self._take()
+            with self._writing:
+                self._apply(taken)
 
-    def _has_work(self) -> bool:
-        return self._stopping or (not self._paused and self._log_ahead())
+    def _head(self) -> tuple[int, float]:
+        calls = sum(p.calls for queue in self._pending.values() for p in queue)
+        heads = [queue[0].at for queue in self._pending.values() if queue]
+        return calls, min(heads) if heads else 0.0
 
-    def _log_ahead(self) -> bool:
-        return self._log.last_offset > self._applied
+    def _refresh(self) -> None:
+        """Follow new lanes and read what the lanes gained."""
+        for lane, folder in lane_folders(self._root).items():
+            if lane not in self._tails:
+                applied = applied_offset(self._store, lane)
+                with self._cond:
+                    self._folders[lane] = folder
+                    self._applied[lane] = applied
+                    self._pending[lane] = deque()
+                    self._tails[lane] = LaneTail(folder, applied)
+        for lane, tail in list(self._tails.items()):
+            records = tail.read()
+            if not records:
+                continue
+            fresh = [self._pending_of(lane, r.offset, r.body) for r in records]
+            with self._cond:
+                self._pending[lane].extend(fresh)
 
-    def _take(self) -> list[LogRecord]:
-        taken: list[LogRecord] = []
+    @staticmethod
+    def _pending_of(lane: str, offset: int, body: bytes) -> Pending:
+        head = orjson.loads(body)
+        calls = int(head.get("n", 0)) if isinstance(head, dict) else 0
+        at = float(head.get("at") or time.time()) if isinstance(head, dict) else time.time()
+        return Pending(lane, offset, calls, at, body)
+
+    def _take(self) -> list[Pending]:
+        """Up to `max_calls` calls, each lane's records in order, oldest lanes first."""
+        taken: list[Pending] = []
         calls = 0
-        for record in self._log.read(after=self._applied, limit=self._max_calls):
-            n = self._calls_in(record)
-            if taken and calls + n > self._max_calls:
-                break
-            taken.append(record)
-            calls += n
+        with self._cond:
+            queues = sorted((q for q in self._pending.values() if q), key=lambda queue: queue[0].at)
+            for queue in queues:
+                for record in queue:
+                    if taken and calls + record.calls > self._max_calls:
+                        return taken
+                    taken.append(record)
+                    calls += record.calls
         return taken
 
-    def _apply(self, records: list[LogRecord]) -> None:
-        last = records[-1].offset
+    def _apply(self, records: list[Pending]) -> None:
+        last: dict[str, int] = {}
+        for record in records:
+            last[record.lane] = record.offset
         try:
             logged = self._parse([r.body for r in records])
             if logged.batch is not None:
@@ -239,10 +304,10 @@ class Resolver:
                     match_config=self._match_config,
                     traits=self._traits,
                     summary=False,
-                    meta={OFFSET_KEY: str(last)},
+                    meta={offset_key(lane): str(offset) for lane, offset in last.items()},
                 )
         except StoreError as exc:
-            # The store cannot take writes now: keep the offset and try again later, so no
+            # The store cannot take writes now: keep the offsets and try again later, so no
             # acknowledged call is skipped.
             self._log_failure(exc, len(records))
             self.store_failures += 1
@@ -259,22 +324,26 @@ class Resolver:
                         break
                 return
             # A record whose calls fail alone (not the store) is skipped so the rest can go
-            # on; its offset is stamped with the next micro-batch that applies.
-            self.failed_calls += self._calls_in(records[0])
+            # on; its offset is stamped with the next micro-batch of its lane.
+            self.failed_calls += records[0].calls
         else:
             self.batches += 1
-            self.applied_calls += sum(self._calls_in(r) for r in records) - len(logged.refused)
+            self.applied_calls += sum(r.calls for r in records) - len(logged.refused)
             self.refused_calls += len(logged.refused)
             if self._refused is not None and logged.refused:
                 self._refused(logged.refused)
         self._failing = False
         self._unfolded = True
+        self._last_work = time.monotonic()
         with self._cond:
-            self._applied = last
-            for offset in [o for o in self._entries if o <= last]:
-                del self._entries[offset]
+            for lane, offset in last.items():
+                self._applied[lane] = offset
+                queue = self._pending[lane]
+                while queue and queue[0].offset <= offset:
+                    queue.popleft()
             self._cond.notify_all()
-        self._log.trim(last)
+        for lane, offset in last.items():
+            trim_lane(self._folders[lane], offset)
 
     def _checkpoint(self) -> None:
         if not self._unfolded:
@@ -286,11 +355,6 @@ class Resolver:
             return
         self._unfolded = False
         self.checkpoints += 1
-
-    @staticmethod
-    def _calls_in(record: LogRecord) -> int:
-        head = orjson.loads(record.body)
-        return int(head.get("n", 0)) if isinstance(head, dict) else 0
 
     @staticmethod
     def _log_failure(exc: Exception, records: int) -> None:

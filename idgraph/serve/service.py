@@ -5,15 +5,16 @@ from __future__ import annotations
 
 import logging
 import threading
+from concurrent.futures import Future
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Protocol
 
 from idgraph.errors import ConfigError, IdGraphError
 from idgraph.match.config import load_match_config
-from idgraph.query import IdentityGraph
+from idgraph.query import CustomerProfile, EvidencePath, IdentityGraph, SegmentPage
 from idgraph.serve.calls import ParsedRequest, parse_logged
-from idgraph.serve.log import CallLog
-from idgraph.serve.models import Counters, Status
+from idgraph.serve.log import CallLog, LogClosed, lane_folder
+from idgraph.serve.models import Counters, Health, LaneStatus, Status
 from idgraph.serve.rejects import RejectsLog
 from idgraph.serve.resolver import Resolver, applied_offset
 from idgraph.serve.settings import ServeSettings
@@ -24,10 +25,92 @@ from idgraph.traits.config import load_traits_config
 logger = logging.getLogger(__name__)
 
 
-class Service:
-    """The running service's state; `app.state.service` holds one."""
+class Backend(Protocol):
+    """What the endpoints use of the process state: `Service` in the process that holds the
+    store, `idgraph.serve.front.Front` in an HTTP worker process (which asks the former)."""
 
-    def __init__(self, store: GraphStore, settings: ServeSettings) -> None:
+    settings: ServeSettings
+
+    @property
+    def graph(self) -> GraphReads: ...
+
+    def append(self, body: bytes) -> Future[int]: ...
+
+    def wait_for(self, offset: int, timeout: float) -> bool: ...
+
+    def count_request(self, parsed: ParsedRequest) -> None: ...
+
+    def count_outcome(self, *, accepted: int = 0, failed: int = 0) -> None: ...
+
+    def counters(self) -> Counters: ...
+
+    def customers_of(self, record_keys: list[str]) -> list[str]: ...
+
+    def health(self) -> Health: ...
+
+    def status(self) -> Status: ...
+
+
+class GraphReads(Protocol):
+    """The reads of `IdentityGraph` the endpoints make."""
+
+    def lookup(self, identifier: str) -> list[str]: ...
+
+    def why_not_found(self, identifier: str) -> str: ...
+
+    def profile(self, customer_id: str, *, events: int = 20) -> CustomerProfile: ...
+
+    def segment_members(self, name: str, *, offset: int = 0, limit: int = 100) -> SegmentPage: ...
+
+    def explain(self, record_a: str, record_b: str) -> EvidencePath: ...
+
+
+class Tally:
+    """Running totals of the requests one process answered (thread-safe)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._counters = Counters()
+
+    def count_request(self, parsed: ParsedRequest) -> None:
+        """Count a request's calls as received and its refused ones as rejected."""
+        with self._lock:
+            self._counters.requests += 1
+            self._counters.received += parsed.received
+            self._counters.rejected += len(parsed.rejects)
+            self._counters.pending += parsed.accepted
+
+    def count_outcome(self, *, accepted: int = 0, failed: int = 0) -> None:
+        """Move a request's valid calls from pending to logged (or failed)."""
+        with self._lock:
+            self._counters.pending -= accepted + failed
+            self._counters.accepted += accepted
+            self._counters.failed += failed
+
+    def add(self, delta: dict[str, int]) -> None:
+        """Add the totals another process counted (a worker's, sent to the resolver's)."""
+        with self._lock:
+            for name, value in delta.items():
+                setattr(self._counters, name, getattr(self._counters, name) + value)
+
+    def snapshot(self) -> Counters:
+        with self._lock:
+            return self._counters.model_copy()
+
+
+class Service:
+    """The state of the process that holds the store: the store, the reader over it, the
+    resolver over the call log, the rejects file and the totals; `app.state.service` holds
+    one when the HTTP worker runs in this process.
+
+    Args:
+        store: the open, writable store.
+        settings: the service's settings.
+        lane: the call-log lane this process appends to (None: HTTP workers in other
+            processes do, `idgraph.serve.front`).
+    """
+
+    def __init__(self, store: GraphStore, settings: ServeSettings, *, lane: int | None = 0) -> None:
         self.store = store
         self.settings = settings
         match_config = settings.match_config or load_match_config(None)
@@ -37,15 +120,12 @@ class Service:
             junk=settings.options.junk,
             match_config=match_config,
         )
-        self.log = CallLog(
-            log_folder(store, settings),
-            group_wait_ms=settings.log_group_wait_ms,
-            start_after=applied_offset(store),
-        )
+        self.log_root = log_folder(store, settings)
         self.rejects = RejectsLog(settings.rejects_path)
+        self.tally = Tally()
         self.resolver = Resolver(
             store,
-            self.log,
+            self.log_root,
             lambda bodies: parse_logged(bodies, self.settings),
             refused=self.rejects.append,
             match_config=match_config,
@@ -55,33 +135,45 @@ class Service:
             idle_checkpoint_s=settings.checkpoint_idle_s,
             paused=settings.resolver_paused,
         )
-        self._lock = threading.Lock()
-        self._counters = Counters()
+        self.log: CallLog | None = None
+        self.lane = ""
+        if lane is not None:
+            self.lane = lane_folder(self.log_root, lane).name
+            self.log = CallLog(
+                lane_folder(self.log_root, lane),
+                group_wait_ms=settings.log_group_wait_ms,
+                start_after=applied_offset(store, self.lane),
+                durable=self.resolver.wake,
+            )
+
+    # -- what the endpoints use (the same as `idgraph.serve.front.Front`) -----------------
+
+    def append(self, body: bytes) -> Future[int]:
+        """Append a request's record to this process's lane; the future gives its offset once
+        it is durable."""
+        if self.log is None:
+            raise LogClosed("this process has no call-log lane")
+        return self.log.append(body)
+
+    def wait_for(self, offset: int, timeout: float) -> bool:
+        """Block until this process's record `offset` is resolved (False after `timeout`)."""
+        return self.resolver.wait_for(self.lane, offset, timeout)
+
+    def count_request(self, parsed: ParsedRequest) -> None:
+        """Count a request and append its refused calls to the rejects file."""
+        self.rejects.append(parsed.rejects)
+        self.tally.count_request(parsed)
+
+    def count_outcome(self, *, accepted: int = 0, failed: int = 0) -> None:
+        self.tally.count_outcome(accepted=accepted, failed=failed)
 
     def counters(self) -> Counters:
-        """A snapshot of the running totals."""
-        with self._lock:
-            snapshot = self._counters.model_copy()
+        """A snapshot of the running totals (every worker's)."""
+        snapshot = self.tally.snapshot()
         snapshot.commits = self.resolver.batches
         done = snapshot.accepted + snapshot.rejected + snapshot.failed + snapshot.pending
         snapshot.reconciles = snapshot.received == done
         return snapshot
-
-    def count_request(self, parsed: ParsedRequest) -> None:
-        """Count a request's calls as received and its refused ones as rejected (and log them)."""
-        self.rejects.append(parsed.rejects)
-        with self._lock:
-            self._counters.requests += 1
-            self._counters.received += parsed.received
-            self._counters.rejected += len(parsed.rejects)
-            self._counters.pending += parsed.accepted
-
-    def count_outcome(self, *, accepted: int = 0, failed: int = 0) -> None:
-        """Move a request's valid calls from pending to stored (or failed)."""
-        with self._lock:
-            self._counters.pending -= accepted + failed
-            self._counters.accepted += accepted
-            self._counters.failed += failed
 
     def customers_of(self, record_keys: list[str]) -> list[str]:
         """The customers the given records belong to now."""
@@ -91,6 +183,12 @@ class Service:
             found.update(row["id"] for row in rows)
         return sorted(found)
 
+    def health(self) -> Health:
+        return Health(
+            resolver="running" if self.resolver.running else "stopped",
+            pending=self.resolver.depth()[0],
+        )
+
     def status(self) -> Status:
         """Queue depth and resolution lag of the background resolver."""
         depth, lag = self.resolver.depth()
@@ -99,19 +197,22 @@ class Service:
             state = "stopped"
         else:
             state = "paused" if self.resolver.paused else "running"
+        lanes = self.resolver.lanes()
         return Status(
             resolver=state,
             depth=depth,
             lag_s=round(lag, 3),
-            appended_offset=self.log.last_offset,
-            applied_offset=self.resolver.applied,
+            appended_offset=sum(lane.appended for lane in lanes),
+            applied_offset=sum(lane.applied for lane in lanes),
             batches=self.resolver.batches,
             refused=self.resolver.refused_calls,
+            lanes=[LaneStatus(lane=s.lane, appended=s.appended, applied=s.applied) for s in lanes],
         )
 
     def close(self) -> None:
         """Close the log, resolve what it holds, then fold the commits into the store's files."""
-        self.log.close()
+        if self.log is not None:
+            self.log.close()
         self.resolver.stop()
         self.rejects.close()
         try:

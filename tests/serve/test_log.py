@@ -1,4 +1,5 @@
-"""The durable call log on real files: read back, group commit, torn tails, trimming."""
+"""The durable call log on real files: read back (a lane tail), group commit, torn tails,
+trimming, one writer per lane."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from idgraph.serve.log import CallLog, LogClosed, LogError
+from idgraph.serve.log import CallLog, LogClosed, LogError, trim_lane
+from idgraph.serve.tail import LaneTail
 
 
 class CountingFsync:
@@ -27,16 +29,23 @@ class CountingFsync:
         os.fsync(fd)
 
 
+def read(folder: Path, *, after: int = 0) -> list[tuple[int, bytes]]:
+    return [(r.offset, r.body) for r in LaneTail(folder, after).read()]
+
+
+def offsets(folder: Path, *, after: int = 0) -> list[int]:
+    return [offset for offset, _ in read(folder, after=after)]
+
+
 def test_append_and_read_back(tmp_path: Path) -> None:
     with CallLog(tmp_path) as log:
-        offsets = [log.append(f"call {i}".encode()).result(5) for i in range(5)]
-        assert offsets == [1, 2, 3, 4, 5]
-        assert [r.body for r in log.read(after=0)] == [f"call {i}".encode() for i in range(5)]
-        assert [r.offset for r in log.read(after=3)] == [4, 5]
-        assert [r.offset for r in log.read(after=1, limit=2)] == [2, 3]
+        numbers = [log.append(f"call {i}".encode()).result(5) for i in range(5)]
+        assert numbers == [1, 2, 3, 4, 5]
+        assert [b for _, b in read(tmp_path)] == [f"call {i}".encode() for i in range(5)]
+        assert offsets(tmp_path, after=3) == [4, 5]
         assert log.last_offset == 5
     with CallLog(tmp_path) as log:  # reopened: same records, numbering continues
-        assert [r.offset for r in log.read(after=0)] == [1, 2, 3, 4, 5]
+        assert offsets(tmp_path) == [1, 2, 3, 4, 5]
         assert log.append(b"six").result(5) == 6
 
 
@@ -54,7 +63,7 @@ def test_concurrent_appends_share_fsyncs(tmp_path: Path) -> None:
         assert fsync.calls - before <= 3  # 40 durable appends, at most a few fsyncs
         assert fsync.calls - before == log.fsyncs
     with CallLog(tmp_path) as log:
-        assert len(log.read(after=0)) == 40
+        assert len(read(tmp_path)) == 40
 
 
 def test_group_wait_folds_appends_arriving_within_the_window(tmp_path: Path) -> None:
@@ -82,10 +91,10 @@ def test_torn_tail_is_truncated_and_nothing_before_is_lost(tmp_path: Path) -> No
         handle.write((100).to_bytes(4, "little") + (0).to_bytes(4, "little") + b"half")
     with CallLog(tmp_path) as log:
         assert path.stat().st_size == good
-        assert [r.body for r in log.read(after=0)] == [b"call 0", b"call 1", b"call 2"]
+        assert [b for _, b in read(tmp_path)] == [b"call 0", b"call 1", b"call 2"]
         assert log.append(b"next").result(5) == 4
     with CallLog(tmp_path) as log:
-        assert [r.offset for r in log.read(after=0)] == [1, 2, 3, 4]
+        assert offsets(tmp_path) == [1, 2, 3, 4]
 
 
 def test_corrupt_crc_at_tail_is_dropped(tmp_path: Path) -> None:
@@ -97,7 +106,7 @@ def test_corrupt_crc_at_tail_is_dropped(tmp_path: Path) -> None:
     data[-1] ^= 0xFF  # flip a bit in the last record's body
     path.write_bytes(bytes(data))
     with CallLog(tmp_path) as log:
-        assert [r.body for r in log.read(after=0)] == [b"first"]
+        assert [b for _, b in read(tmp_path)] == [b"first"]
         assert log.last_offset == 1
 
 
@@ -128,13 +137,12 @@ def test_trim_deletes_segments_fully_behind_the_offset(tmp_path: Path) -> None:
             log.append(f"call{i:02d}".encode()).result(5)
         names = sorted(p.name for p in tmp_path.glob("*.log"))
         assert len(names) == 4  # offsets 1-2, 3-4, 5-6, 7
-        assert log.trim(3) == 1  # segment 1-2 is behind 3; 3-4 still holds 4
-        assert log.first_offset == 3
-        assert [r.offset for r in log.read(after=0)] == [3, 4, 5, 6, 7]
-        assert log.trim(7) == 2  # the tail segment (7) is kept even when applied
-        assert [r.offset for r in log.read(after=6)] == [7]
+        assert trim_lane(tmp_path, 3) == 1  # segment 1-2 is behind 3; 3-4 still holds 4
+        assert offsets(tmp_path, after=2) == [3, 4, 5, 6, 7]
+        assert trim_lane(tmp_path, 7) == 2  # the tail segment (7) is kept even when applied
+        assert offsets(tmp_path, after=6) == [7]
     with CallLog(tmp_path) as log:
-        assert log.first_offset == 7
+        assert offsets(tmp_path, after=6) == [7]
         assert log.append(b"eight").result(5) == 8
 
 
@@ -159,3 +167,58 @@ def test_an_empty_log_continues_after_start_after(tmp_path: Path) -> None:
         assert log.append(b"x").result(5) == 42
     with pytest.raises(LogError, match="not this store's log"):
         CallLog(tmp_path, start_after=50)
+
+
+def test_a_lane_has_one_writer(tmp_path: Path) -> None:
+    with CallLog(tmp_path), pytest.raises(LogError, match="another process"):
+        CallLog(tmp_path)
+    with CallLog(tmp_path) as log:  # released at close
+        assert log.append(b"x").result(5) == 1
+
+
+def test_a_tail_follows_a_lane_as_it_grows_and_rolls_over(tmp_path: Path) -> None:
+    tail = LaneTail(tmp_path, 0)
+    assert tail.read() == []  # no segment yet
+    with CallLog(tmp_path, segment_bytes=30) as log:  # two records per segment
+        log.append(b"one").result(5)
+        assert [(r.offset, r.body) for r in tail.read()] == [(1, b"one")]
+        assert tail.read() == []
+        for body in (b"two", b"three", b"four", b"five"):
+            log.append(body).result(5)
+        assert [(r.offset, r.body) for r in tail.read()] == [
+            (2, b"two"), (3, b"three"), (4, b"four"), (5, b"five")
+        ]  # fmt: skip
+        trim_lane(tmp_path, 4)
+        log.append(b"six").result(5)
+        assert [r.offset for r in tail.read()] == [6]
+    assert LaneTail(tmp_path, 5).read()[0].body == b"six"
+
+
+def test_a_tail_waits_at_a_record_being_written(tmp_path: Path) -> None:
+    with CallLog(tmp_path) as log:
+        log.append(b"whole").result(5)
+    path = _segment(tmp_path)
+    body = b"written in two goes"
+    frame = len(body).to_bytes(4, "little") + zlib.crc32(body).to_bytes(4, "little") + body
+    tail = LaneTail(tmp_path, 0)
+    with path.open("ab") as handle:
+        handle.write(frame[:10])
+        handle.flush()
+        assert [r.body for r in tail.read()] == [b"whole"]
+        assert tail.read() == []  # half a record: not handed out, not skipped
+        handle.write(frame[10:])
+        handle.flush()
+        assert [(r.offset, r.body) for r in tail.read()] == [(2, body)]
+
+
+def test_a_torn_tail_rewritten_by_the_next_writer_is_read_as_rewritten(tmp_path: Path) -> None:
+    with CallLog(tmp_path) as log:
+        log.append(b"kept").result(5)
+    path = _segment(tmp_path)
+    with path.open("ab") as handle:  # a writer killed mid-record
+        handle.write((50).to_bytes(4, "little") + (7).to_bytes(4, "little") + b"torn")
+    tail = LaneTail(tmp_path, 0)
+    assert [r.body for r in tail.read()] == [b"kept"]
+    with CallLog(tmp_path) as log:  # the next writer truncates the torn record, appends
+        log.append(b"after").result(5)
+    assert [(r.offset, r.body) for r in tail.read()] == [(2, b"after")]
