@@ -98,6 +98,17 @@ def serve(
             min=0.001,
         ),
     ] = 10.0,
+    workers: Annotated[
+        int,
+        typer.Option(
+            envvar="IDGRAPH_WORKERS",
+            min=1,
+            max=64,
+            help="HTTP worker processes. 1: one process answers HTTP and resolves. More: "
+            "this process resolves and the workers answer, each appending to a call-log lane "
+            "of its own (about one per core).",
+        ),
+    ] = 1,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
 ) -> None:
     """Run the HTTP API: Segment-compatible collection and customer reads.
@@ -117,6 +128,7 @@ def serve(
     from idgraph.normalize.record import NormalizeOptions
     from idgraph.serve import ServeSettings, api_keys_from_env, create_app
     from idgraph.serve.settings import check_auth_setup
+    from idgraph.serve.workers import serve_with_workers
     from idgraph.settings import open_store
     from idgraph.traits.config import load_traits_config
 
@@ -144,10 +156,15 @@ def serve(
             raise typer.BadParameter(str(exc)) from None
         check_auth_setup(settings, host)
         with open_store(store, database=database) as graph:
-            app_ = create_app(graph, settings)
             auth = "off (loopback only)" if no_auth else f"{len(settings.api_keys)} key(s)"
             console.print(
                 f"idgraph serve: store {graph.location}, http://{host}:{port} (docs at /docs), "
-                f"auth {auth}, rejects to {rejects}"
+                f"auth {auth}, rejects to {rejects}, {workers} worker(s)"
             )
+            if workers > 1:
+                serve_with_workers(
+                    graph, settings, host=host, port=port, workers=workers, log_level=log_level
+                )
+                return
+            app_ = create_app(graph, settings)
             uvicorn.run(app_, host=host, port=port, log_level=log_level, access_log=False)

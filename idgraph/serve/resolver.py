@@ -263,12 +263,10 @@ class Resolver:
                     self._pending[lane] = deque()
                     self._tails[lane] = LaneTail(folder, applied)
         for lane, tail in list(self._tails.items()):
-            records = tail.read()
-            if not records:
-                continue
-            fresh = [self._pending_of(lane, r.offset, r.body) for r in records]
-            with self._cond:
-                self._pending[lane].extend(fresh)
+            while records := tail.read():
+                fresh = [self._pending_of(lane, r.offset, r.body) for r in records]
+                with self._cond:
+                    self._pending[lane].extend(fresh)
 
     @staticmethod
     def _pending_of(lane: str, offset: int, body: bytes) -> Pending:
