@@ -1,33 +1,45 @@
-"""Load and latency of `idgraph serve` on loopback, on a store of N customers.
+"""Load, latency, resolution lag and kill -9 safety of `idgraph serve`, on a store of N customers.
 
 Usage:
-    python bench/serve_load.py [--customers 100000] [--seconds 20] [--clients 8]
-                               [--batch-size 50] [--store PATH] [--workdir DIR]
+    python bench/serve_load.py [--customers 100000] [--store PATH] [--workers 2]
+                               [--seconds 20] [--clients 16] [--batch-size 100]
+                               [--rate 1000] [--modes single,batch,rate,kill]
 
-Builds a store once (bench/generate.py --sources, then one `run_ingest`), or reuses `--store`;
-starts `idgraph serve` as a subprocess on a free loopback port; then, for each mode, drives it
-with `--clients` concurrent clients for `--seconds`:
+Needs `wrk` (Debian: `apt-get install -y wrk`), the HTTP load generator: a Python client on
+the same two cores would measure itself. Builds a store once (bench/generate.py --sources,
+then one `run_ingest`; kept in --workdir), or reuses `--store`; every mode starts
+`idgraph serve --workers W` on a fresh copy of it, on a free loopback port, and drives it:
 
-- single: one call per request, a mix of identify on new users (with an email), track on
-  existing users and track on new anonymous visitors;
+- single: one call per request, as fast as `--clients` keep-alive connections go. The mix:
+  40% identify a new user (with an email), 40% track an existing user, 20% page of a new
+  anonymous visitor.
 - batch: `--batch-size` calls per `/v1/batch` request, the same mix.
+- rate: single calls at about `--rate` calls/s (32 or more connections, each pausing between
+  calls; the row gives the rate reached).
+- kill: single calls from 4 client threads; the main process is killed with SIGKILL, started
+  again, and the store must hold every call answered 200 exactly once.
 
-Prints requests/s, calls/s, p50/p95/p99 latency and errors per mode, and checks that a user
-created in the last request is found by `/v1/lookup` (the answer came after the commit).
+During each run `/v1/status` is read every half second: the resolution lag (age of the oldest
+acknowledged, unresolved call) is reported as p50/p95 of those samples, and "drain" is how long
+the resolver took to catch up after the load stopped. RSS is the main process and its workers,
+summed, at the start and the end of the run ("memory flat" over a long `--seconds`).
 Numbers go to docs/serve.md with the machine they ran on.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import itertools
+import json
 import os
-import random
+import shutil
+import signal
 import socket
+import statistics
 import subprocess
 import sys
+import threading
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,30 +47,97 @@ import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 KEY = "bench-key"
+AUTH = {"Authorization": f"Bearer {KEY}"}
 RECORDS_PER_CUSTOMER = 2.5
 TS = "2026-01-15T10:00:00Z"
 
+LUA = r"""
+local users = {}
+for line in io.lines("@USERS@") do users[#users + 1] = line end
+local mode, size, pause, tag, ts = "@MODE@", @SIZE@, @PAUSE@, "@TAG@", "@TS@"
+local n = 0
+local threads = 0
+function setup(thread)
+  threads = threads + 1
+  thread:set("tid", threads)
+end
+function init(args)
+  math.randomseed(tid * 7919)
+end
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer @KEY@"
+local function call()
+  n = n + 1
+  local r = math.random()
+  if r < 0.4 then
+    return "identify", string.format(
+      '{"type":"identify","userId":"load-%s-%d-%d","timestamp":"%s",' ..
+      '"traits":{"email":"load-%s-%d-%d@loadtest.io","firstName":"Load"}}',
+      tag, tid, n, ts, tag, tid, n)
+  elseif r < 0.8 then
+    return "track", string.format(
+      '{"type":"track","userId":"%s","timestamp":"%s","event":"Product Viewed",' ..
+      '"properties":{"sku":"S%d","price":9.5},"messageId":"m-%s-%d-%d"}',
+      users[math.random(#users)], ts, n % 500, tag, tid, n)
+  end
+  return "page", string.format(
+    '{"type":"page","anonymousId":"visitor-%s-%d-%d","timestamp":"%s","name":"Home"}',
+    tag, tid, n, ts)
+end
+function request()
+  if mode == "single" then
+    local kind, body = call()
+    return wrk.format(nil, "/v1/" .. kind, nil, body)
+  end
+  local parts = {}
+  for i = 1, size do
+    local _, body = call()
+    parts[i] = body
+  end
+  return wrk.format(nil, "/v1/batch", nil, '{"batch":[' .. table.concat(parts, ",") .. ']}')
+end
+if pause > 0 then
+  function delay() return pause end
+end
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    'WRKJSON {"requests":%d,"duration_us":%d,"errors":%d,"non2xx":%d,' ..
+    '"p50":%d,"p95":%d,"p99":%d}\n',
+    summary.requests, summary.duration, e.connect + e.read + e.write + e.timeout, e.status,
+    latency:percentile(50), latency:percentile(95), latency:percentile(99)))
+end
+"""
+
 
 @dataclass
-class Result:
+class Run:
     mode: str
-    seconds: float
+    clients: int
     calls_per_request: int
-    latencies: list[float] = field(default_factory=list)
-    errors: dict[str, int] = field(default_factory=dict)
+    requests: int = 0
+    seconds: float = 0.0
+    p50: float = 0.0
+    p95: float = 0.0
+    p99: float = 0.0
+    errors: int = 0
+    lags: list[float] = field(default_factory=list)
+    drain: float = 0.0
+    rss_start: float = 0.0
+    rss_end: float = 0.0
+    note: str = ""
 
-    def line(self) -> str:
-        done = len(self.latencies)
-        ordered = sorted(self.latencies)
-
-        def pct(p: float) -> float:
-            return ordered[min(done - 1, int(p * done))] * 1000 if done else float("nan")
-
-        errors = ", ".join(f"{k}: {v}" for k, v in sorted(self.errors.items())) or "0"
+    def line(self, workers: int) -> str:
+        rate = self.requests / self.seconds if self.seconds else 0.0
+        lags = sorted(self.lags) or [0.0]
+        p95 = lags[min(len(lags) - 1, int(0.95 * len(lags)))]
         return (
-            f"| {self.mode} | {self.calls_per_request} | {done / self.seconds:,.1f} | "
-            f"{done * self.calls_per_request / self.seconds:,.0f} | {pct(0.50):,.0f} | "
-            f"{pct(0.95):,.0f} | {pct(0.99):,.0f} | {errors} |"
+            f"| {self.mode} | {workers} | {self.clients} | {self.calls_per_request} | "
+            f"{rate:,.0f} | {rate * self.calls_per_request:,.0f} | {self.p50:.1f} | "
+            f"{self.p95:.1f} | {self.p99:.1f} | {self.errors} | "
+            f"{statistics.median(lags):.2f} | {p95:.2f} | {self.drain:.1f} | "
+            f"{self.rss_start:,.0f} → {self.rss_end:,.0f} | {self.note} |"
         )
 
 
@@ -71,18 +150,8 @@ def build_store(customers: int, workdir: Path) -> Path:
     sources = workdir / f"src-{customers}"
     records = int(customers * RECORDS_PER_CUSTOMER)
     started = time.perf_counter()
-    subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "bench" / "generate.py"),
-            "--records",
-            str(records),
-            "--out",
-            str(sources),
-            "--sources",
-        ],
-        check=True,
-    )
+    generate = [sys.executable, str(ROOT / "bench" / "generate.py"), "--records", str(records)]
+    subprocess.run([*generate, "--out", str(sources), "--sources"], check=True)
     from idgraph.pipeline import run_ingest
 
     files = [sources / name for name in ("crm.csv", "pos.csv", "support.csv", "web.jsonl")]
@@ -106,7 +175,7 @@ def existing_users(store: Path, limit: int = 5000) -> list[str]:
             "MATCH (r:Record) WHERE r.kind = 'user' RETURN r.source_id AS id LIMIT $limit",
             {"limit": limit},
         )
-    return [row["id"] for row in rows]
+    return [row["id"] for row in rows] or ["nobody"]
 
 
 def free_port() -> int:
@@ -115,110 +184,204 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start_server(store: Path, port: int, workdir: Path) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "IDGRAPH_API_KEYS": KEY}
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "idgraph",
-            "serve",
-            "--store",
-            str(store),
-            "--port",
-            str(port),
-            "--rejects",
-            str(workdir / "serve-rejects.jsonl"),
-            "--log-level",
-            "warning",
-        ],
-        env=env,
-    )
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
+def fresh_copy(store: Path, workdir: Path) -> Path:
+    """A copy of the store (and its mirror) that a run may change."""
+    run = workdir / "run.db"
+    for path in (run, Path(f"{run}.state"), Path(f"{run}.calls")):
+        if path.is_dir():
+            shutil.rmtree(path)
+        elif path.exists():
+            path.unlink()
+    copy = shutil.copytree if store.is_dir() else shutil.copy2
+    copy(store, run)
+    state = Path(f"{store}.state")
+    if state.exists():
+        shutil.copytree(state, f"{run}.state")
+    return run
+
+
+class Server:
+    """`idgraph serve` as a subprocess on a free port."""
+
+    def __init__(self, store: Path, workdir: Path, workers: int) -> None:
+        self.store, self.workdir, self.workers = store, workdir, workers
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        env = {**os.environ, "IDGRAPH_API_KEYS": KEY}
+        command = [sys.executable, "-m", "idgraph", "serve", "--store", str(self.store)]
+        command += ["--port", str(self.port), "--workers", str(self.workers)]
+        rejects = str(self.workdir / "serve-rejects.jsonl")
+        command += ["--rejects", rejects, "--log-level", "warning"]
+        self.process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{self.url}/health", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            if self.process.poll() is not None:
+                raise SystemExit(f"idgraph serve exited with {self.process.returncode}")
+            time.sleep(0.2)
+        raise SystemExit("idgraph serve did not start within 180 s")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            self.process.wait(timeout=300)
+
+    def status(self) -> dict[str, object]:
+        return dict(httpx.get(f"{self.url}/v1/status", headers=AUTH, timeout=30).json())
+
+    def rss_mib(self) -> float:
+        """RSS of the main process and its children, summed."""
+        assert self.process is not None
+        pids = [self.process.pid]
         try:
-            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
-                return process
-        except httpx.HTTPError:
-            pass
-        if process.poll() is not None:
-            raise SystemExit(f"idgraph serve exited with {process.returncode}")
-        time.sleep(0.2)
-    process.terminate()
-    raise SystemExit("idgraph serve did not start within 120 s")
+            children = Path(f"/proc/{pids[0]}/task/{pids[0]}/children").read_text().split()
+        except OSError:
+            children = []
+        pids += [int(c) for c in children]
+        total = 0
+        for pid in pids:
+            try:
+                for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1])
+            except OSError:
+                continue
+        return total / 1024
 
-
-class Calls:
-    """The call mix: 40% identify a new user, 40% track an existing user, 20% new visitor."""
-
-    def __init__(self, users: list[str], seed: int) -> None:
-        self.users = users
-        self.random = random.Random(seed)
-        self.counter = itertools.count()
-        self.last_new = ""
-
-    def one(self) -> dict[str, object]:
-        n = next(self.counter)
-        roll = self.random.random()
-        if roll < 0.4 or not self.users:
-            user = f"load-{os.getpid()}-{n}"
-            self.last_new = user
-            return {
-                "type": "identify",
-                "userId": user,
-                "timestamp": TS,
-                "traits": {"email": f"{user}@loadtest.io", "firstName": "Load"},
-            }
-        if roll < 0.8:
-            return {
-                "type": "track",
-                "userId": self.random.choice(self.users),
-                "timestamp": TS,
-                "event": "Product Viewed",
-                "properties": {"sku": f"S{n % 500}"},
-            }
-        return {
-            "type": "track",
-            "anonymousId": f"visitor-{os.getpid()}-{n}",
-            "timestamp": TS,
-            "event": "Page Viewed",
-        }
-
-
-async def drive(
-    base: str, mode: str, calls: Calls, clients: int, seconds: float, batch_size: int
-) -> Result:
-    size = 1 if mode == "single" else batch_size
-    result = Result(mode, seconds, size)
-    deadline = time.monotonic() + seconds
-    auth = httpx.BasicAuth(KEY, "")
-    limits = httpx.Limits(max_connections=clients)
-    async with httpx.AsyncClient(base_url=base, auth=auth, timeout=120, limits=limits) as http:
-
-        async def worker() -> None:
-            while time.monotonic() < deadline:
-                if mode == "single":
-                    call = calls.one()
-                    path, body = f"/v1/{call.pop('type')}", call
-                else:
-                    path, body = "/v1/batch", {"batch": [calls.one() for _ in range(size)]}
-                started = time.perf_counter()
-                try:
-                    response = await http.post(path, json=body)
-                    status = response.status_code
-                except httpx.HTTPError as exc:
-                    status = type(exc).__name__  # type: ignore[assignment]
-                if status == 200:
-                    result.latencies.append(time.perf_counter() - started)
-                else:
-                    result.errors[str(status)] = result.errors.get(str(status), 0) + 1
-
+    def drain(self, timeout: float = 600) -> float:
         started = time.monotonic()
-        await asyncio.gather(*(worker() for _ in range(clients)))
-        result.seconds = time.monotonic() - started
-        found = await http.get("/v1/lookup", params={"identifier": calls.last_new})
-        if found.status_code != 200:
-            result.errors["lookup-after-200"] = 1
+        while self.status()["depth"] and time.monotonic() - started < timeout:
+            time.sleep(0.2)
+        return time.monotonic() - started
+
+
+class Sampler(threading.Thread):
+    """Reads `/v1/status` every half second while a run lasts."""
+
+    def __init__(self, server: Server) -> None:
+        super().__init__(daemon=True)
+        self.server = server
+        self.lags: list[float] = []
+        self.halt = threading.Event()
+
+    def run(self) -> None:
+        while not self.halt.wait(0.5):
+            try:
+                self.lags.append(float(self.server.status()["lag_s"]))  # type: ignore[arg-type]
+            except httpx.HTTPError:
+                continue
+
+
+def wrk(server: Server, script: Path, clients: int, seconds: float) -> dict[str, float]:
+    command = ["wrk", "-t2", f"-c{clients}", f"-d{seconds:.0f}s", "-s", str(script), server.url]
+    out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+    line = next(line for line in out.splitlines() if line.startswith("WRKJSON "))
+    return dict(json.loads(line.removeprefix("WRKJSON ")))
+
+
+def lua(workdir: Path, users: Path, mode: str, size: int, pause_ms: int) -> Path:
+    text = LUA
+    replacements = {
+        "@USERS@": str(users), "@MODE@": mode, "@SIZE@": str(size), "@PAUSE@": str(pause_ms),
+        "@TAG@": f"{mode}{int(time.time())}", "@TS@": TS, "@KEY@": KEY,
+    }  # fmt: skip
+    for old, new in replacements.items():
+        text = text.replace(old, new)
+    path = workdir / f"load-{mode}.lua"
+    path.write_text(text)
+    return path
+
+
+def load_run(args: argparse.Namespace, store: Path, users: Path, mode: str) -> Run:
+    size = args.batch_size if mode == "batch" else 1
+    clients = args.clients
+    pause = 0
+    if mode == "rate":
+        # Each connection sends a call, waits for the answer, then pauses: the pause is
+        # what is left of its share of a second after a typical answer (~8 ms here).
+        clients = max(args.clients, 32)
+        pause = max(round(clients * 1000 / args.rate - 8), 1)
+    server = Server(fresh_copy(store, args.workdir), args.workdir, args.workers)
+    server.start()
+    result = Run(mode, clients, size)
+    try:
+        time.sleep(1)
+        result.rss_start = server.rss_mib()
+        sampler = Sampler(server)
+        sampler.start()
+        script = lua(args.workdir, users, "single" if mode == "rate" else mode, size, pause)
+        numbers = wrk(server, script, clients, args.seconds)
+        result.rss_end = server.rss_mib()
+        result.drain = server.drain()
+        sampler.halt.set()
+        result.lags = sampler.lags
+        result.requests = int(numbers["requests"])
+        result.seconds = numbers["duration_us"] / 1e6
+        result.p50, result.p95, result.p99 = (numbers[p] / 1000 for p in ("p50", "p95", "p99"))
+        result.errors = int(numbers["errors"] + numbers["non2xx"])
+    finally:
+        server.stop()
+    return result
+
+
+def kill_run(args: argparse.Namespace, store: Path) -> Run:
+    """kill -9 the main process under load; every call answered 200 must be stored once."""
+    server = Server(fresh_copy(store, args.workdir), args.workdir, args.workers)
+    server.start()
+    acknowledged: list[str] = []
+    lock = threading.Lock()
+    halt = threading.Event()
+
+    def client(n: int) -> None:
+        with httpx.Client(base_url=server.url, headers=AUTH, timeout=5) as http:
+            i = 0
+            while not halt.is_set():
+                message_id = f"kill-{n}-{i}"
+                body = {"userId": f"kill-{n}-{i % 11}", "event": "Viewed", "timestamp": TS}
+                i += 1
+                try:
+                    answer = http.post("/v1/track", json={**body, "messageId": message_id})
+                except httpx.TransportError:
+                    continue
+                if answer.status_code == 200:
+                    with lock:
+                        acknowledged.append(message_id)
+
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    time.sleep(min(args.seconds, 10))
+    assert server.process is not None
+    os.kill(server.process.pid, signal.SIGKILL)
+    server.process.wait(30)
+    halt.set()
+    for thread in threads:
+        thread.join(30)
+    server.start()  # the same store: resume from the log
+    try:
+        drain = server.drain()
+    finally:
+        server.stop()
+    from idgraph.settings import open_store
+
+    with open_store(server.store, read_only=True) as graph:
+        rows = graph.query(
+            "bench_kill_events",
+            "MATCH (e:Event) WHERE e.id STARTS WITH $prefix RETURN e.id AS id",
+            {"prefix": "http:kill-"},
+        )
+    stored = Counter(str(row["id"]).removeprefix("http:") for row in rows)
+    lost = sum(1 for m in acknowledged if stored[m] == 0)
+    twice = sum(1 for count in stored.values() if count > 1)
+    result = Run("kill -9", 4, 1, drain=drain)
+    result.note = f"{len(acknowledged):,} acknowledged, {lost} lost, {twice} stored twice"
     return result
 
 
@@ -227,35 +390,33 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=100_000)
     parser.add_argument("--store", type=Path, help="reuse this store instead of building one")
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/idgraph-serve-load"))
+    parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--seconds", type=float, default=20.0)
-    parser.add_argument("--clients", type=int, default=8)
-    parser.add_argument("--batch-size", type=int, default=50)
-    parser.add_argument("--modes", default="single,batch")
-    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--batch-size", type=int, default=100)
+    parser.add_argument("--rate", type=float, default=1000.0)
+    parser.add_argument("--modes", default="single,batch,rate,kill")
     args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        raise SystemExit("bench/serve_load.py needs wrk: apt-get install -y wrk")
 
     args.workdir.mkdir(parents=True, exist_ok=True)
     store = args.store or build_store(args.customers, args.workdir)
-    users = existing_users(store)
-    port = free_port()
-    server = start_server(store, port, args.workdir)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        calls = Calls(users, args.seed)
-        rows = [
-            asyncio.run(drive(base, mode, calls, args.clients, args.seconds, args.batch_size))
-            for mode in args.modes.split(",")
-        ]
-        stats = httpx.get(f"{base}/v1/stats", auth=(KEY, "")).json()
-    finally:
-        server.terminate()
-        server.wait(timeout=60)
-    print(f"\nstore {store}, {args.clients} clients, {args.seconds:.0f} s per mode")
-    print("| mode | calls/request | requests/s | calls/s | p50 ms | p95 ms | p99 ms | errors |")
-    print("|---|---|---|---|---|---|---|---|")
+    users = args.workdir / "users.txt"
+    users.write_text("\n".join(existing_users(store)) + "\n")
+    rows = []
+    for mode in args.modes.split(","):
+        row = kill_run(args, store) if mode == "kill" else load_run(args, store, users, mode)
+        print(row.line(args.workers), flush=True)
+        rows.append(row)
+    print(f"\nstore {store}, {args.seconds:.0f} s per mode, {os.cpu_count()} cores")
+    print(
+        "| mode | workers | clients | calls/request | requests/s | calls/s | p50 ms | p95 ms "
+        "| p99 ms | errors | lag p50 s | lag p95 s | drain s | RSS MiB | note |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for row in rows:
-        print(row.line())
-    print(f"server counters: {stats}")
+        print(row.line(args.workers))
 
 
 if __name__ == "__main__":
