@@ -109,6 +109,16 @@ def serve(
             "of its own (about one per core).",
         ),
     ] = 1,
+    resolver_nice: Annotated[
+        int,
+        typer.Option(
+            envvar="IDGRAPH_RESOLVER_NICE",
+            min=0,
+            max=19,
+            help="With --workers > 1: CPU priority (nice) of the resolver below the workers, "
+            "so calls are acknowledged fast even when resolving falls behind (0: equal).",
+        ),
+    ] = 10,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
 ) -> None:
     """Run the HTTP API: Segment-compatible collection and customer reads.
@@ -163,7 +173,13 @@ def serve(
             )
             if workers > 1:
                 serve_with_workers(
-                    graph, settings, host=host, port=port, workers=workers, log_level=log_level
+                    graph,
+                    settings,
+                    host=host,
+                    port=port,
+                    workers=workers,
+                    log_level=log_level,
+                    resolver_nice=resolver_nice,
                 )
                 return
             app_ = create_app(graph, settings)
