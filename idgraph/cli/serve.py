@@ -128,7 +128,8 @@ def serve(
     (?wait=true answers once resolved; GET /v1/status shows the queue); GET /v1/lookup,
     /v1/customers/{id}, /v1/segments/{name}/members and /v1/explain read the graph. API keys
     come from IDGRAPH_API_KEYS (comma-separated); clients send HTTP Basic with the key as user
-    name, or `Authorization: Bearer KEY`. OpenAPI docs at /docs. See docs/serve.md.
+    name, or `Authorization: Bearer KEY`. OpenAPI docs at /docs. With --workers N, N processes
+    answer HTTP and this one resolves. See docs/serve.md.
 
     In Python: idgraph.serve.create_app(open_store(store), ServeSettings(...)).
     """

@@ -175,6 +175,11 @@ def test_a_killed_worker_is_started_again_and_loses_nothing(tmp_path: Path) -> N
             time.sleep(0.1)
         before = len(load.acknowledged)
         load.until(before + 100)
-        lanes = httpx.get(f"http://127.0.0.1:{port}/v1/status").json()["lanes"]
+        deadline = time.monotonic() + 30
+        while True:  # a worker still starting up (spawn, imports) has not opened its lane
+            lanes = httpx.get(f"http://127.0.0.1:{port}/v1/status").json()["lanes"]
+            if len(lanes) == 2 or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
         assert [lane["lane"] for lane in lanes] == ["lane-00", "lane-01"]
     stored_once(tmp_path, port, load.acknowledged, 2)
