@@ -338,22 +338,6 @@ def _print_changes(changes: Any) -> None:
         sys.stdout.write(_rows_as("table", columns, rows, "changes"))
 
 
-def _reresolve(
-    store: str | None, database: str | None, match_config: Path | None, overrides: Any
-) -> IngestReport:
-    """Store overrides and re-resolve the stored records under them (no input files)."""
-    from idgraph.pipeline import run_ingest
-
-    return run_ingest(
-        [],
-        store=store,
-        database=database,
-        match_config=match_config,
-        overrides=overrides,
-        rejects_path=Path(".idgraph-override-rejects.jsonl"),
-    )
-
-
 @app.command("link")
 def link_records(
     record_a: RecordA,
@@ -369,32 +353,32 @@ def link_records(
     distinct user ids, say): then the links the guard refuses are dropped, and records may move
     from one customer to the other instead; `idgraph history` shows why. A reviewer's split
     between them wins over this. In Python:
-    idgraph.run_ingest([], overrides=Overrides(must_link=[(a, b)])).
+    idgraph.overrides.link_records(open_store(path), a, b).
     """
-    from idgraph.pipeline import Overrides
-    from idgraph.query import IdentityGraph
+    from idgraph.match.config import load_match_config
+    from idgraph.overrides import link_records as link
+    from idgraph.settings import open_store
 
-    with _errors():
-        report = _reresolve(
-            store,
-            database,
-            match_config,
-            Overrides(must_link=[(record_a, record_b)], reason=reason),
+    with _errors(), open_store(store, database=database) as graph:
+        done = link(
+            graph,
+            record_a,
+            record_b,
+            match_config=load_match_config(match_config),
+            reason=reason,
         )
-        with IdentityGraph(store, database=database) as graph:
-            path = graph.explain(record_a, record_b)
-    if path.same_customer:
-        console.print(f"linked: {record_a} and {record_b} are customer {path.customer_a}")
-        for old, survivor in report.merged_ids:
+    if done.linked:
+        console.print(f"linked: {record_a} and {record_b} are customer {done.customer_a}")
+        for old, survivor in done.merged_ids:
             console.print(f"customer {old} merged into {survivor}")
-        for origin, target, count in report.moved_records:
+        for origin, target, count in done.moved_records:
             console.print(
                 f"{count} record(s) moved from {origin} to {target}: "
                 f"`idgraph history {origin}` says why"
             )
     else:
         console.print(
-            f"kept apart: {record_a} ({path.customer_a}) and {record_b} ({path.customer_b}); "
+            f"kept apart: {record_a} ({done.customer_a}) and {record_b} ({done.customer_b}); "
             "a reviewer's split between their records wins"
         )
 
@@ -414,27 +398,22 @@ def split_customer(
 
     Stores cannot-link overrides between the listed records and the rest, then re-resolves.
     The part with most records keeps the customer id. In Python:
-    idgraph.run_ingest([], overrides=Overrides(cannot_link=[...])).
+    idgraph.overrides.split_customer(open_store(path), customer, records).
     """
-    from idgraph.errors import ConfigError
-    from idgraph.pipeline import Overrides
-    from idgraph.query import IdentityGraph
+    from idgraph.match.config import load_match_config
+    from idgraph.overrides import split_customer as split
+    from idgraph.settings import open_store
 
     taken = _names(records, "--records") or []
-    with _errors():
-        with IdentityGraph(store, database=database) as graph:
-            members = [r.key for r in graph.profile(customer, events=1).records]
-        outside = sorted(set(taken) - set(members))
-        if outside:
-            raise ConfigError(f"not records of {customer}: {', '.join(outside)}")
-        rest = [key for key in members if key not in taken]
-        if not rest:
-            raise ConfigError("leave at least one record in the customer")
-        pairs = [(a, b) for a in taken for b in rest]
-        _reresolve(store, database, match_config, Overrides(cannot_link=pairs, reason=reason))
-        with IdentityGraph(store, database=database) as graph:
-            after = sorted({cid for key in members for cid in graph.lookup(key)})
-    console.print(f"split {customer} into {', '.join(after)}", highlight=False)
+    with _errors(), open_store(store, database=database) as graph:
+        done = split(
+            graph,
+            customer,
+            taken,
+            match_config=load_match_config(match_config),
+            reason=reason,
+        )
+    console.print(f"split {customer} into {', '.join(done.into)}", highlight=False)
 
 
 @app.command()
