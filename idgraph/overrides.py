@@ -47,6 +47,11 @@ class LinkReport(BaseModel):
         return self.resolution.merged_ids
 
     @property
+    def split_ids(self) -> list[tuple[str, str]]:
+        """(new id, origin id) for parts a guard split off a customer to let the link in."""
+        return self.resolution.split_ids
+
+    @property
     def moved_records(self) -> list[tuple[str, str, int]]:
         """(origin id, target id, records) for records a guard moved rather than merged."""
         return self.resolution.moved_records

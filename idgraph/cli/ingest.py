@@ -371,6 +371,8 @@ def link_records(
         console.print(f"linked: {record_a} and {record_b} are customer {done.customer_a}")
         for old, survivor in done.merged_ids:
             console.print(f"customer {old} merged into {survivor}")
+        for part, origin in done.split_ids:
+            console.print(f"customer {part} split off {origin}: `idgraph history {part}` says why")
         for origin, target, count in done.moved_records:
             console.print(
                 f"{count} record(s) moved from {origin} to {target}: "

@@ -42,7 +42,11 @@ def serve(
     ] = "US",
     no_auth: Annotated[
         bool,
-        typer.Option("--no-auth", help="Accept requests without an API key (loopback hosts only)."),
+        typer.Option(
+            "--no-auth",
+            help="Accept collection and reads without an API key (loopback hosts only); the "
+            "admin endpoints still need a key from IDGRAPH_ADMIN_KEYS.",
+        ),
     ] = False,
     max_body: Annotated[
         int, typer.Option(help="Body limit of a single call, and of each call in a batch (bytes).")
@@ -128,7 +132,10 @@ def serve(
     (?wait=true answers once resolved; GET /v1/status shows the queue); GET /v1/lookup,
     /v1/customers/{id}, /v1/segments/{name}/members and /v1/explain read the graph. API keys
     come from IDGRAPH_API_KEYS (comma-separated); clients send HTTP Basic with the key as user
-    name, or `Authorization: Bearer KEY`. OpenAPI docs at /docs. With --workers N, N processes
+    name, or `Authorization: Bearer KEY`. The admin endpoints (POST /v1/admin/forget,
+    /v1/admin/link, /v1/admin/split; GET /v1/admin/history/{id}) take only keys from
+    IDGRAPH_ADMIN_KEYS (comma-separated, separate from the write keys); without them they
+    are off (403), --no-auth included. OpenAPI docs at /docs. With --workers N, N processes
     answer HTTP and this one resolves. See docs/serve.md.
 
     In Python: idgraph.serve.create_app(open_store(store), ServeSettings(...)).
@@ -137,7 +144,7 @@ def serve(
 
     from idgraph.match.config import load_match_config
     from idgraph.normalize.record import NormalizeOptions
-    from idgraph.serve import ServeSettings, api_keys_from_env, create_app
+    from idgraph.serve import ServeSettings, admin_keys_from_env, api_keys_from_env, create_app
     from idgraph.serve.settings import check_auth_setup
     from idgraph.serve.workers import serve_with_workers
     from idgraph.settings import open_store
@@ -147,6 +154,7 @@ def serve(
         try:
             settings = ServeSettings(
                 api_keys=api_keys_from_env(),
+                admin_keys=admin_keys_from_env(),
                 auth=not no_auth,
                 source=source,
                 options=NormalizeOptions(default_region=default_region),
@@ -168,9 +176,11 @@ def serve(
         check_auth_setup(settings, host)
         with open_store(store, database=database) as graph:
             auth = "off (loopback only)" if no_auth else f"{len(settings.api_keys)} key(s)"
+            admins = len(settings.admin_keys)
+            admin = f"{admins} admin key(s)" if admins else "admin endpoints off"
             console.print(
                 f"idgraph serve: store {graph.location}, http://{host}:{port} (docs at /docs), "
-                f"auth {auth}, rejects to {rejects}, {workers} worker(s)"
+                f"auth {auth}, {admin}, rejects to {rejects}, {workers} worker(s)"
             )
             if workers > 1:
                 serve_with_workers(

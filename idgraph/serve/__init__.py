@@ -9,6 +9,19 @@ Examples:
 """
 
 from idgraph.serve.app import create_app
-from idgraph.serve.settings import API_KEYS_ENV, ServeSettings, api_keys_from_env
+from idgraph.serve.settings import (
+    ADMIN_KEYS_ENV,
+    API_KEYS_ENV,
+    ServeSettings,
+    admin_keys_from_env,
+    api_keys_from_env,
+)
 
-__all__ = ["API_KEYS_ENV", "ServeSettings", "api_keys_from_env", "create_app"]
+__all__ = [
+    "ADMIN_KEYS_ENV",
+    "API_KEYS_ENV",
+    "ServeSettings",
+    "admin_keys_from_env",
+    "api_keys_from_env",
+    "create_app",
+]

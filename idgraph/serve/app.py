@@ -12,7 +12,7 @@ from starlette.exceptions import HTTPException
 from idgraph import __version__
 from idgraph.errors import NotFoundError, StoreError
 from idgraph.pipeline import erased_hashes
-from idgraph.serve import collect, reads
+from idgraph.serve import admin, collect, reads
 from idgraph.serve.auth import require_key
 from idgraph.serve.errors import (
     ApiError,
@@ -33,7 +33,8 @@ read endpoints look customers up by any identifier, return 360° profiles, page 
 segment members and explain merges.
 
 Authenticate with an API key from `IDGRAPH_API_KEYS`: HTTP Basic with the key as user name
-(what Segment's libraries send) or `Authorization: Bearer KEY`.
+(what Segment's libraries send) or `Authorization: Bearer KEY`. The admin endpoints
+(`/v1/admin/...`: erasure, history, link, split) take keys from `IDGRAPH_ADMIN_KEYS` only.
 """
 
 
@@ -111,6 +112,7 @@ def build_app(
     app.add_exception_handler(HTTPException, _http_error)
     app.include_router(collect.router)
     app.include_router(reads.router)
+    app.include_router(admin.router)
 
     @app.get("/health", response_model=Health, tags=["service"])
     def health() -> Health:

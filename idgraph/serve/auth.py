@@ -1,4 +1,9 @@
-"""API keys: Segment's HTTP Basic (write key as user name) or `Authorization: Bearer KEY`."""
+"""API keys: Segment's HTTP Basic (write key as user name) or `Authorization: Bearer KEY`.
+
+Two lists that do not open each other's routes: the write keys (`IDGRAPH_API_KEYS`) open
+collection and reads, the admin keys (`IDGRAPH_ADMIN_KEYS`) the admin endpoints. A key listed
+in both opens both.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ import hmac
 from fastapi import Request
 
 from idgraph.serve.errors import ApiError
+from idgraph.serve.settings import ADMIN_KEYS_ENV, API_KEYS_ENV
 
 _CHALLENGE = {"WWW-Authenticate": 'Basic realm="idgraph", charset="UTF-8"'}
 
@@ -52,6 +58,36 @@ def require_key(request: Request) -> None:
     settings = request.app.state.service.settings
     if not settings.auth:
         return
+    key = _key_or_401(request)
+    if not key_matches(key, settings.api_keys):
+        raise ApiError(401, "invalid API key", headers=_CHALLENGE)
+
+
+def require_admin_key(request: Request) -> None:
+    """FastAPI dependency of the admin endpoints: pass a request with an admin key.
+
+    `--no-auth` does not open them. With no admin keys configured they answer 403 saying
+    how to turn them on; a write key that is not an admin key gets 403, any other key 401.
+    """
+    settings = request.app.state.service.settings
+    if not settings.admin_keys:
+        raise ApiError(
+            403,
+            f"admin endpoints are off: set {ADMIN_KEYS_ENV}=key1,key2 in the service's "
+            f"environment (keys of their own, not the write keys of {API_KEYS_ENV})",
+            code="admin_disabled",
+        )
+    key = _key_or_401(request)
+    if key_matches(key, settings.admin_keys):
+        return
+    if key_matches(key, settings.api_keys):
+        raise ApiError(
+            403, f"a write key does not open admin endpoints: use a key from {ADMIN_KEYS_ENV}"
+        )
+    raise ApiError(401, "invalid admin key", headers=_CHALLENGE)
+
+
+def _key_or_401(request: Request) -> str:
     header = request.headers.get("authorization")
     key = presented_key(header)
     if key is None:
@@ -62,5 +98,4 @@ def require_key(request: Request) -> None:
             else "unreadable Authorization header: expected `Bearer KEY` or `Basic base64(KEY:)`"
         )
         raise ApiError(401, message, headers=_CHALLENGE)
-    if not key_matches(key, settings.api_keys):
-        raise ApiError(401, "invalid API key", headers=_CHALLENGE)
+    return key

@@ -40,8 +40,10 @@ class ApiError(Exception):
 ERROR_CODES: dict[int, str] = {
     400: "invalid_request",
     401: "unauthorized",
+    403: "forbidden",
     404: "not_found",
     405: "method_not_allowed",
+    409: "conflict",
     413: "payload_too_large",
     415: "unsupported_encoding",
     500: "internal_error",

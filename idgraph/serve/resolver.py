@@ -210,10 +210,15 @@ class Resolver:
     def exclusive(self) -> Iterator[None]:
         """Hold off the resolver while another writer (an admin call) changes the store.
 
-        The store takes one writer at a time; a micro-batch in flight finishes first.
+        The store takes one writer at a time; a micro-batch in flight finishes first. The
+        writer's commits are folded into the store's files at the next lull, as the
+        resolver's own are.
         """
         with self._writing:
-            yield
+            try:
+                yield
+            finally:
+                self._unfolded = True
 
     def wait_for(self, lane: str, offset: int, timeout: float) -> bool:
         """Block until `offset` of `lane` is applied; False when `timeout` seconds pass first."""

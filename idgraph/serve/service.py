@@ -11,6 +11,7 @@ from typing import Literal, Protocol
 
 from idgraph.errors import ConfigError, IdGraphError
 from idgraph.match.config import load_match_config
+from idgraph.pipeline import erased_hashes
 from idgraph.query import CustomerProfile, EvidencePath, IdentityGraph, SegmentPage
 from idgraph.serve.calls import ParsedRequest, parse_logged
 from idgraph.serve.log import CallLog, LogClosed, lane_folder
@@ -114,6 +115,9 @@ class Service:
         self.store = store
         self.settings = settings
         match_config = settings.match_config or load_match_config(None)
+        #: The configs every write resolves with: the resolver's micro-batches and admin calls.
+        self.match_config = match_config
+        self.traits = settings.traits or load_traits_config(None)
         self.graph = IdentityGraph.over(
             store,
             default_region=settings.options.default_region,
@@ -129,7 +133,7 @@ class Service:
             lambda bodies: parse_logged(bodies, self.settings),
             refused=self.rejects.append,
             match_config=match_config,
-            traits=settings.traits or load_traits_config(None),
+            traits=self.traits,
             max_calls=settings.resolve_max_calls,
             max_wait_ms=settings.resolve_wait_ms,
             idle_checkpoint_s=settings.checkpoint_idle_s,
@@ -174,6 +178,15 @@ class Service:
         done = snapshot.accepted + snapshot.rejected + snapshot.failed + snapshot.pending
         snapshot.reconciles = snapshot.received == done
         return snapshot
+
+    def refresh_erased(self) -> None:
+        """Read the erased identifiers' hashes again, after an erasure (admin `forget`).
+
+        The resolver refuses calls carrying them from now on, in the calls it has not applied
+        yet too.
+        """
+        options = self.settings.options.model_copy(update={"erased": erased_hashes(self.store)})
+        self.settings = self.settings.model_copy(update={"options": options})
 
     def customers_of(self, record_keys: list[str]) -> list[str]:
         """The customers the given records belong to now."""

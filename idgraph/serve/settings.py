@@ -15,6 +15,8 @@ from idgraph.traits.config import TraitsConfig
 
 #: The environment variable holding the accepted API keys, comma-separated.
 API_KEYS_ENV = "IDGRAPH_API_KEYS"
+#: The environment variable holding the admin keys (erasure, history, link, split).
+ADMIN_KEYS_ENV = "IDGRAPH_ADMIN_KEYS"
 
 #: Segment's own limits: 32 KB per call, 500 KB per batch request.
 DEFAULT_MAX_CALL_BYTES = 32 * 1024
@@ -27,7 +29,11 @@ class ServeSettings(BaseModel):
     Attributes:
         api_keys: keys a client may present (Basic username or Bearer token); empty with
             `auth=False` only.
-        auth: False turns authentication off (the CLI allows it on loopback hosts only).
+        admin_keys: keys that open the admin endpoints (`/v1/admin/...`), and only them (a
+            key opens collection and reads only if it is in `api_keys` too); empty: the admin
+            endpoints answer 403, whatever `auth` says.
+        auth: False turns authentication off for collection and reads (the CLI allows it on
+            loopback hosts only); the admin endpoints still need an admin key.
         source: source name of every record and event the service stores.
         options: normalization options for fields in traits (phone region, date order).
         match_config: resolution config; None means the shipped default.
@@ -51,6 +57,7 @@ class ServeSettings(BaseModel):
     model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
 
     api_keys: tuple[str, ...] = ()
+    admin_keys: tuple[str, ...] = ()
     auth: bool = True
     source: str = Field(default="http", pattern=r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
     options: NormalizeOptions = NormalizeOptions()
@@ -77,7 +84,21 @@ def api_keys_from_env(environ: dict[str, str] | None = None) -> tuple[str, ...]:
         >>> api_keys_from_env({"IDGRAPH_API_KEYS": " k1, ,k2"})
         ('k1', 'k2')
     """
-    text = (os.environ if environ is None else environ).get(API_KEYS_ENV, "")
+    return _keys(API_KEYS_ENV, environ)
+
+
+def admin_keys_from_env(environ: dict[str, str] | None = None) -> tuple[str, ...]:
+    """The admin keys in `$IDGRAPH_ADMIN_KEYS` (comma-separated, blanks ignored).
+
+    Examples:
+        >>> admin_keys_from_env({"IDGRAPH_ADMIN_KEYS": "a1,, a2 ", "IDGRAPH_API_KEYS": "k1"})
+        ('a1', 'a2')
+    """
+    return _keys(ADMIN_KEYS_ENV, environ)
+
+
+def _keys(name: str, environ: dict[str, str] | None) -> tuple[str, ...]:
+    text = (os.environ if environ is None else environ).get(name, "")
     return tuple(key.strip() for key in text.split(",") if key.strip())
 
 
