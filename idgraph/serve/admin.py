@@ -1,43 +1,32 @@
 """Admin endpoints over what the CLI does: erasure (`forget`), `history`, `link`, `split`.
 
-They need an admin key (`IDGRAPH_ADMIN_KEYS`, see `auth.require_admin_key`) and call the same
-library functions as the CLI: `erasure.forget`, `overrides.link_records`,
-`overrides.split_customer`, `IdentityGraph.history`. A write runs in a worker thread inside
-`resolver.exclusive()`, so it never races a micro-batch; an erasure first waits for the resolver
-to apply every call acknowledged before it, so it covers them. Logs carry customer ids and
-counts, never the identifiers or record keys sent.
+They need an admin key (`IDGRAPH_ADMIN_KEYS`, see `auth.require_admin_key`); what they do is
+`idgraph.serve.admin_ops`, run in the process that holds the store (`Backend.admin`).
 """
 
 from __future__ import annotations
 
-import logging
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel
 
-from idgraph.erasure import ForgetReport
-from idgraph.erasure import forget as forget_person
-from idgraph.errors import ConfigError, NotFoundError
-from idgraph.overrides import link_records, split_customer
 from idgraph.query import CustomerHistory
 from idgraph.serve.admin_models import (
     ForgetRequest,
     ForgetResult,
+    HistoryRequest,
     LinkRequest,
     LinkResult,
-    Merge,
-    Move,
-    Split,
     SplitRequest,
     SplitResult,
 )
 from idgraph.serve.auth import require_admin_key
-from idgraph.serve.errors import ApiError
-from idgraph.serve.models import CallError, Problem
-from idgraph.serve.service import Service
+from idgraph.serve.models import Problem
+from idgraph.serve.service import Backend
 
-logger = logging.getLogger(__name__)
+T = TypeVar("T", bound=BaseModel)
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"], dependencies=[Depends(require_admin_key)])
 
@@ -54,16 +43,16 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _service(request: Request) -> Service:
-    service: Service = request.app.state.service
-    return service
+def _backend(request: Request) -> Backend:
+    backend: Backend = request.app.state.service
+    return backend
 
 
-def _refused(status: int, field: str, reason: str) -> ApiError:
-    """An error answer naming the request field at fault."""
-    return ApiError(
-        status, f"{field}: {reason}", errors=[CallError(index=None, field=field, reason=reason)]
-    )
+async def _admin(request: Request, op: str, body: BaseModel, answer: type[T]) -> T:
+    """Run a write off the event loop, where the store is (this process or the main one)."""
+    result = await run_in_threadpool(_backend(request).admin, op, body)
+    assert isinstance(result, answer)
+    return result
 
 
 @router.post("/forget", response_model=ForgetResult, responses=_ERRORS)
@@ -74,75 +63,16 @@ async def forget(request: Request, body: ForgetRequest) -> ForgetResult:
 
     First waits (at most the wait timeout) for the resolver to apply every call acknowledged
     before this request, so the erasure covers them; `dry_run` changes nothing."""
-    return await run_in_threadpool(_forget, _service(request), body)
-
-
-def _forget(service: Service, body: ForgetRequest) -> ForgetResult:
-    _settle(service)
-    region = (body.default_region or service.settings.options.default_region).upper()
-
-    def run() -> ForgetReport:
-        return forget_person(
-            service.store,
-            body.identifier,
-            default_region=region,
-            match_config=service.match_config,
-            traits=service.traits,
-            dry_run=body.dry_run,
-        )
-
-    try:
-        if body.dry_run:
-            done = run()
-        else:
-            with service.resolver.exclusive():
-                done = run()
-                service.refresh_erased()
-    except NotFoundError:
-        raise _refused(404, "identifier", service.graph.why_not_found(body.identifier)) from None
-    except ConfigError as exc:  # on records of several customers: names no one person
-        raise _refused(409, "identifier", str(exc)) from None
-    resolution = done.resolution
-    if not done.dry_run:
-        logger.info(
-            "admin forget: customer %s erased (%d record(s), %d event(s))",
-            done.customer,
-            len(done.records),
-            done.events,
-        )
-    return ForgetResult(
-        customer=done.customer,
-        dry_run=done.dry_run,
-        records=len(done.records),
-        events=done.events,
-        identifiers=done.identifiers,
-        remembered=done.remembered,
-        records_resolved=None if resolution is None else resolution.records_resolved,
-        customers_touched=None if resolution is None else resolution.customers_touched,
-    )
-
-
-def _settle(service: Service) -> None:
-    """Wait until the resolver has applied every call acknowledged so far."""
-    target = service.log.last_offset
-    if not service.resolver.wait_for(target, service.settings.wait_timeout_s):
-        depth, _lag = service.resolver.depth()
-        raise ApiError(
-            503,
-            f"the resolver has not applied the {depth} call(s) acknowledged before this "
-            "erasure yet, and the erasure must cover them: retry shortly",
-            headers={"Retry-After": "1"},
-        )
+    return await _admin(request, "forget", body, ForgetResult)
 
 
 @router.get("/history/{customer_id}", response_model=CustomerHistory, responses=_ERRORS)
 def history(request: Request, customer_id: str) -> CustomerHistory:
     """What happened to a customer id (as `idgraph history`): created, merged, split, moved,
     erased, and which live customer holds its records now (`current`)."""
-    try:
-        return _service(request).graph.history(customer_id)
-    except NotFoundError as exc:
-        raise _refused(404, "customer_id", str(exc)) from None
+    answer = _backend(request).admin("history", HistoryRequest(customer_id=customer_id))
+    assert isinstance(answer, CustomerHistory)
+    return answer
 
 
 @router.post("/link", response_model=LinkResult, responses=_ERRORS)
@@ -150,70 +80,11 @@ async def link(request: Request, body: LinkRequest) -> LinkResult:
     """Force two records into one customer (as `idgraph link`): a must-link kept for every
     later run. A guard may move records instead of merging (`moved`); a reviewer's split
     between them wins (`linked` false)."""
-    return await run_in_threadpool(_link, _service(request), body)
-
-
-def _link(service: Service, body: LinkRequest) -> LinkResult:
-    if body.record_a == body.record_b:
-        raise _refused(400, "record_b", "the same record as record_a; give two different records")
-    for field, key in (("record_a", body.record_a), ("record_b", body.record_b)):
-        if not service.customers_of([key]):
-            raise _refused(404, field, f"no record with key {key!r}")
-    try:
-        with service.resolver.exclusive():
-            done = link_records(
-                service.store,
-                body.record_a,
-                body.record_b,
-                match_config=service.match_config,
-                traits=service.traits,
-                reason=body.reason,
-            )
-    except NotFoundError as exc:  # erased since the check above
-        raise _refused(404, "record_a", str(exc)) from None
-    except ConfigError as exc:  # the pair was split apart by a reviewer
-        raise _refused(409, "record_b", str(exc)) from None
-    logger.info(
-        "admin link: customers %s and %s (%d merge(s), %d split(s), %d move(s))",
-        done.customer_a,
-        done.customer_b,
-        len(done.merged_ids),
-        len(done.split_ids),
-        len(done.moved_records),
-    )
-    return LinkResult(
-        record_a=done.record_a,
-        record_b=done.record_b,
-        linked=done.linked,
-        customer_a=done.customer_a,
-        customer_b=done.customer_b,
-        merged=[Merge(absorbed=a, survivor=s) for a, s in done.merged_ids],
-        split=[Split(part=p, origin=o) for p, o in done.split_ids],
-        moved=[Move(origin=o, target=t, records=n) for o, t, n in done.moved_records],
-    )
+    return await _admin(request, "link", body, LinkResult)
 
 
 @router.post("/split", response_model=SplitResult, responses=_ERRORS)
 async def split(request: Request, body: SplitRequest) -> SplitResult:
     """Take records out of a customer as one new customer (as `idgraph split`), kept apart
     in every later run; the part with most records keeps the id."""
-    return await run_in_threadpool(_split, _service(request), body)
-
-
-def _split(service: Service, body: SplitRequest) -> SplitResult:
-    try:
-        with service.resolver.exclusive():
-            done = split_customer(
-                service.store,
-                body.customer_id,
-                body.records,
-                match_config=service.match_config,
-                traits=service.traits,
-                reason=body.reason,
-            )
-    except NotFoundError as exc:
-        raise _refused(404, "customer_id", str(exc)) from None
-    except ConfigError as exc:  # not the customer's records, or none would be left
-        raise _refused(400, "records", str(exc)) from None
-    logger.info("admin split: customer %s into %s", done.customer, ", ".join(done.into))
-    return SplitResult(customer_id=done.customer, taken=done.taken, into=done.into)
+    return await _admin(request, "split", body, SplitResult)

@@ -53,6 +53,12 @@ class ForgetResult(BaseModel):
     )
 
 
+class HistoryRequest(_Request):
+    """`GET /v1/admin/history/{customer_id}`, as the operation the main process runs."""
+
+    customer_id: str = Field(min_length=1)
+
+
 class LinkRequest(_Request):
     """Force two records into one customer (`idgraph link`)."""
 

@@ -26,12 +26,14 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
+from pydantic import BaseModel
 
 from idgraph.errors import NotFoundError, StoreError
 from idgraph.query import CustomerProfile, EvidencePath, SegmentPage
 from idgraph.serve.calls import ParsedRequest
+from idgraph.serve.errors import ApiError
 from idgraph.serve.log import CallLog, lane_folder
-from idgraph.serve.models import Counters, Health, Status
+from idgraph.serve.models import CallError, Counters, Health, Status
 from idgraph.serve.rejects import RejectsLog
 from idgraph.serve.service import Tally
 from idgraph.serve.settings import ServeSettings
@@ -57,8 +59,16 @@ class FrontSpec:
     log_level: str = "info"
 
 
-def raise_error(kind: str, message: str) -> None:
+def raise_error(kind: str, message: Any) -> None:
     """Raise what the main process's error was (`idgraph.serve.owner.error_of`)."""
+    if kind == "api":
+        raise ApiError(
+            message["status"],
+            message["message"],
+            headers=message["headers"],
+            errors=[CallError(**e) for e in message["errors"]],
+            code=message["code"],
+        )
     if kind == "not_found":
         raise NotFoundError(message)
     if kind == "store":
@@ -182,6 +192,10 @@ class Front:
 
     def status(self) -> Status:
         answer: Status = self._calls.call("status")
+        return answer
+
+    def admin(self, op: str, body: BaseModel) -> BaseModel:
+        answer: BaseModel = self._calls.call("admin", op, body)
         return answer
 
     def push(self) -> None:

@@ -19,6 +19,7 @@ from multiprocessing.connection import Connection, Listener
 from typing import Any, Final
 
 from idgraph.errors import NotFoundError, StoreError
+from idgraph.serve.errors import ApiError
 from idgraph.serve.resolver import applied_offset
 from idgraph.serve.service import Service
 
@@ -54,6 +55,7 @@ _OPS: Final[dict[str, Callable[..., Any]]] = {
     "counters": lambda service: service.counters(),
     "status": lambda service: service.status(),
     "health": lambda service: service.health(),
+    "admin": lambda service, op, body: service.admin(op, body),
 }
 
 
@@ -115,8 +117,17 @@ class OwnerServer:
                     conn.send(("err", "internal", f"{type(exc).__name__} in the resolver"))
 
 
-def error_of(exc: Exception) -> tuple[str, str]:
-    """The kind and message a worker raises again (`idgraph.serve.front.raise_error`)."""
+def error_of(exc: Exception) -> tuple[str, Any]:
+    """The kind and detail a worker raises again (`idgraph.serve.front.raise_error`)."""
+    if isinstance(exc, ApiError):  # an answer made here (admin calls): passed on whole
+        detail = {
+            "status": exc.status,
+            "message": exc.message,
+            "headers": exc.headers,
+            "errors": [e.model_dump() for e in exc.errors],
+            "code": exc.code,
+        }
+        return "api", detail
     for kind, types in ERROR_KINDS.items():
         if isinstance(exc, types):
             return kind, str(exc)

@@ -138,6 +138,7 @@ class Resolver:
         self._failing = False
         self._unfolded = False
         self._last_work = time.monotonic()
+        self._looked_at = 0.0
         self._thread: threading.Thread | None = None
         self.batches = 0
         self.checkpoints = 0
@@ -220,6 +221,16 @@ class Resolver:
             finally:
                 self._unfolded = True
 
+    def catch_up(self, timeout: float) -> bool:
+        """Block until every call made durable before this call is applied, in every lane
+        (False when `timeout` seconds pass first)."""
+        asked = time.monotonic()
+        with self._cond:
+            self._cond.notify_all()
+            return self._cond.wait_for(
+                lambda: self._looked_at > asked and not any(self._pending.values()), timeout
+            )
+
     def wait_for(self, lane: str, offset: int, timeout: float) -> bool:
         """Block until `offset` of `lane` is applied; False when `timeout` seconds pass first."""
         with self._cond:
@@ -259,6 +270,7 @@ class Resolver:
 
     def _refresh(self) -> None:
         """Follow new lanes and read what the lanes gained."""
+        started = time.monotonic()
         for lane, folder in lane_folders(self._root).items():
             if lane not in self._tails:
                 applied = applied_offset(self._store, lane)
@@ -272,6 +284,9 @@ class Resolver:
                 fresh = [self._pending_of(lane, r.offset, r.body) for r in records]
                 with self._cond:
                     self._pending[lane].extend(fresh)
+        with self._cond:
+            self._looked_at = started
+            self._cond.notify_all()
 
     @staticmethod
     def _pending_of(lane: str, offset: int, body: bytes) -> Pending:

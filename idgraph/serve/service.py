@@ -9,6 +9,8 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import Literal, Protocol
 
+from pydantic import BaseModel
+
 from idgraph.errors import ConfigError, IdGraphError
 from idgraph.match.config import load_match_config
 from idgraph.pipeline import erased_hashes
@@ -50,6 +52,8 @@ class Backend(Protocol):
     def health(self) -> Health: ...
 
     def status(self) -> Status: ...
+
+    def admin(self, op: str, body: BaseModel) -> BaseModel: ...
 
 
 class GraphReads(Protocol):
@@ -178,6 +182,12 @@ class Service:
         done = snapshot.accepted + snapshot.rejected + snapshot.failed + snapshot.pending
         snapshot.reconciles = snapshot.received == done
         return snapshot
+
+    def admin(self, op: str, body: BaseModel) -> BaseModel:
+        """Run an admin operation (`idgraph.serve.admin_ops.OPERATIONS`) on the store."""
+        from idgraph.serve.admin_ops import OPERATIONS
+
+        return OPERATIONS[op](self, body)
 
     def refresh_erased(self) -> None:
         """Read the erased identifiers' hashes again, after an erasure (admin `forget`).

@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.serve.conftest import TS
 from tests.serve.test_kill import free_port, server
@@ -47,3 +48,23 @@ def test_two_workers_answer_as_one_process_does(tmp_path: Path) -> None:
         assert [lane["lane"] for lane in status["lanes"]] == ["lane-00", "lane-01"]
         assert http.get("/health").json()["resolver"] == "running"
         assert len(http.get(f"/v1/customers/{customer}").json()["events"]) == 1
+
+
+def test_admin_calls_through_a_worker_run_in_the_main_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("IDGRAPH_ADMIN_KEYS", "admin-key")
+    admin = {"Authorization": "Bearer admin-key"}
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    with server(tmp_path, port, workers=2), httpx.Client(base_url=url, timeout=30) as http:
+        body = {"userId": "gone", "traits": {"email": "gone@x.it"}, "timestamp": TS}
+        assert http.post("/v1/identify", json=body).status_code == 200
+        forgot = http.post("/v1/admin/forget", json={"identifier": "gone@x.it"}, headers=admin)
+        assert forgot.status_code == 200, forgot.text
+        assert forgot.json()["records"] == 1
+        assert http.get("/v1/lookup", params={"identifier": "gone"}).status_code == 404
+        missing = http.get("/v1/admin/history/C-nobody", headers=admin)
+        assert missing.status_code == 404
+        assert missing.json()["errors"][0]["field"] == "customer_id"
+        assert http.post("/v1/admin/forget", json={"identifier": "x"}).status_code == 401
