@@ -255,11 +255,15 @@ class Server:
                 continue
         return total / 1024
 
-    def drain(self, timeout: float = 600) -> float:
+    def drain(self, timeout: float) -> tuple[float, int]:
+        """Seconds until the resolver caught up (at most `timeout`), and the depth left."""
         started = time.monotonic()
-        while self.status()["depth"] and time.monotonic() - started < timeout:
+        while True:
+            depth = int(str(self.status()["depth"]))
+            if not depth or time.monotonic() - started >= timeout:
+                break
             time.sleep(0.2)
-        return time.monotonic() - started
+        return time.monotonic() - started, depth
 
 
 class Sampler(threading.Thread):
@@ -319,7 +323,9 @@ def load_run(args: argparse.Namespace, store: Path, users: Path, mode: str) -> R
         script = lua(args.workdir, users, "single" if mode == "rate" else mode, size, pause)
         numbers = wrk(server, script, clients, args.seconds)
         result.rss_end = server.rss_mib()
-        result.drain = server.drain()
+        result.drain, left = server.drain(args.drain_timeout)
+        if left:
+            result.note = f"{left:,} calls still unresolved after {args.drain_timeout:.0f} s"
         sampler.halt.set()
         result.lags = sampler.lags
         result.requests = int(numbers["requests"])
@@ -366,7 +372,7 @@ def kill_run(args: argparse.Namespace, store: Path) -> Run:
         thread.join(30)
     server.start()  # the same store: resume from the log
     try:
-        drain = server.drain()
+        drain, _ = server.drain(600)
     finally:
         server.stop()
     from idgraph.settings import open_store
@@ -396,6 +402,9 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=100)
     parser.add_argument("--rate", type=float, default=1000.0)
     parser.add_argument("--modes", default="single,batch,rate,kill")
+    parser.add_argument(
+        "--drain-timeout", type=float, default=120.0, help="longest wait for the resolver"
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("bench/serve_load.py needs wrk: apt-get install -y wrk")
