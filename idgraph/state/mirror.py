@@ -12,6 +12,10 @@ the graph (`(:Meta {key: "state"})`, in the run's transaction) and in the mirror
 (written after the commit, atomically). A mirror whose version differs from the graph's — a
 crash between the two, a store written by another machine, a store made before the mirror
 existed — is rebuilt from the graph before it is used.
+
+A long-lived process (the service) may keep the live tables in memory between runs
+(`idgraph.state.cache`): reads then cost a lookup, each run's new delta is applied to the kept
+frame, and many deltas are folded into one instead of into a rewritten base.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ import orjson
 import polars as pl
 
 from idgraph.frames import EVENT_PROPERTIES, IDENTIFIERS, RECORDS
+from idgraph.state import cache
 from idgraph.state.tables import DeltaTable, TableFiles
 from idgraph.store.plan import APART_ROWS, LINK_ROWS, VERDICTS
 from idgraph.store.schema import ColumnType
@@ -38,6 +43,9 @@ __all__ = ["MIRROR_TABLES", "Mirror", "MirrorChanges", "new_version"]
 #: Bump when a table's layout changes: an older mirror is then rebuilt from the graph.
 LAYOUT = 1
 _MANIFEST = "manifest.json"
+#: Deltas a table may have before they are compacted: into a new base when read from disk
+#: (each file costs a read), into one delta when kept in memory (the base need not change).
+_MAX_DELTAS = 32
 
 MIRROR_TABLES: dict[str, DeltaTable] = {
     table.name: table
@@ -120,7 +128,10 @@ class Mirror:
 
     def scan(self, name: str) -> pl.LazyFrame:
         """The live rows of one table, lazily (filter and select before collecting)."""
-        return MIRROR_TABLES[name].scan(self.root, self.files.get(name, TableFiles()))
+        files = self.files.get(name, TableFiles())
+        if cache.mirror_in_memory():
+            return cache.live_rows(self.root, MIRROR_TABLES[name], files).lazy()
+        return MIRROR_TABLES[name].scan(self.root, files)
 
     def load(self, name: str) -> pl.DataFrame:
         return self.scan(name).collect()
@@ -143,7 +154,7 @@ class Mirror:
                 files[name] = table.write_base(self.root, frame, tag)
                 continue
             deletes = changes.deletes.get(name)
-            files[name] = table.write_delta(
+            grown = table.write_delta(
                 self.root,
                 current,
                 upserts if upserts is not None else table.empty(),
@@ -152,12 +163,31 @@ class Mirror:
                 else pl.DataFrame(schema={k: pl.Utf8 for k in table.group}),
                 tag,
             )
+            files[name] = self._compacted(table, grown, tag)
         columns = dict(self.customer_columns) if not changes.full else {}
         columns.update(changes.customer_columns)
         event_columns = dict(self.event_columns) if not changes.full else {}
         event_columns.update(changes.event_columns)
         config = changes.config or self.config
         return Mirror(self.root, version, generation, files, columns, event_columns, config)
+
+    def _compacted(self, table: DeltaTable, files: TableFiles, tag: str) -> TableFiles:
+        """`files`, compacted when their deltas have grown too big or too many."""
+        if not cache.mirror_in_memory():
+            if table.needs_base(files) or len(files.deltas) > _MAX_DELTAS:
+                return table.write_base(self.root, table.scan(self.root, files).collect(), tag)
+            return files
+        if table.needs_base(files):
+            live = cache.live_rows(self.root, table, files)
+            compacted = table.write_base(self.root, live, tag)
+        elif len(files.deltas) > _MAX_DELTAS:
+            live = cache.live_rows(self.root, table, files)
+            compacted = table.fold_deltas(self.root, files, tag)
+        else:
+            return files
+        # The new files hold the kept rows: the next run need not read them back.
+        cache.remember(self.root, table, compacted, live)
+        return compacted
 
     def publish(self) -> None:
         """Make this mirror's files the current ones (atomic), and remove files no longer named."""
