@@ -21,6 +21,7 @@ from idgraph.serve.models import Counters, Health, LaneStatus, Status
 from idgraph.serve.rejects import RejectsLog
 from idgraph.serve.resolver import Resolver, applied_offset
 from idgraph.serve.settings import ServeSettings
+from idgraph.state import keep_mirror_in_memory
 from idgraph.store.base import GraphStore
 from idgraph.store.queries import READS
 from idgraph.traits.config import load_traits_config
@@ -116,6 +117,7 @@ class Service:
     """
 
     def __init__(self, store: GraphStore, settings: ServeSettings, *, lane: int | None = 0) -> None:
+        keep_mirror_in_memory(True)  # the resolver runs many small ingests in this process
         self.store = store
         self.settings = settings
         match_config = settings.match_config or load_match_config(None)
