@@ -100,12 +100,14 @@ def find_scope(
     seed_keys = set(seeds["key"].to_list())
     scope = Scope(keys=set(seed_keys))
     all_ids = mirror.load("identifiers")
-    keyed_ids = all_ids.with_columns(id_keys(all_ids).alias("id"))
     carried = set(id_keys(seed_identifiers).to_list())
-    erased = set(keyed_ids.filter(pl.col("record").is_in(list(gone)))["id"].to_list())
+    erased_ids = all_ids.filter(pl.col("record").is_in(list(gone)))
+    erased = set(id_keys(erased_ids).to_list())
     wanted = carried | erased
     verdicts = mirror.scan("verdicts").filter(pl.col("key").is_in(list(wanted))).collect()
-    holders = keyed_ids.filter(pl.col("id").is_in(list(wanted)))
+    holders = _holding(
+        all_ids, pl.concat([seed_identifiers.select("kind", "value"), erased_ids.drop("record")])
+    )
     scope.holders = {
         key: set(records)
         for key, records in holders.group_by("id").agg(pl.col("record")).iter_rows()
@@ -170,7 +172,7 @@ def find_scope(
             frontier,
             assignment,
             ties,
-            keyed_ids,
+            all_ids,
             verdict_link,
             follow_identifiers=scope.rounds == 1,
         )
@@ -179,6 +181,19 @@ def find_scope(
     scope.keys -= gone
     scope.block_sizes = _block_sizes(all_blocks, sizes, scope.keys, now)
     return scope
+
+
+def _holding(identifiers: pl.DataFrame, wanted: pl.DataFrame) -> pl.DataFrame:
+    """The (record, kind, value, id) rows of `identifiers` holding a (kind, value) of `wanted`.
+
+    Joined on the pair rather than on `id_keys`: building `kind:value` for every stored
+    identifier would cost more than the rest of the scope.
+    """
+    wanted = wanted.select("kind", "value").unique()
+    held = identifiers.filter(pl.col("value").is_in(wanted["value"].implode())).join(
+        wanted, on=["kind", "value"], how="semi"
+    )
+    return held.with_columns(id_keys(held).alias("id"))
 
 
 def _stored(mirror: Mirror, keys: set[str]) -> set[str]:
@@ -216,11 +231,11 @@ def _neighbours(
         assignment.filter(pl.col("customer").is_in(customers.implode()))["key"].to_list()
     )
     if follow_identifiers:
-        held = identifiers.filter(pl.col("record").is_in(wanted))["id"].unique()
-        linking = verdicts.filter(pl.col("key").is_in(held.implode()) & pl.col("linking"))["key"]
-        reached |= set(
-            identifiers.filter(pl.col("id").is_in(linking.implode()))["record"].to_list()
-        )
+        held = identifiers.filter(pl.col("record").is_in(wanted))
+        held = held.with_columns(id_keys(held).alias("id"))
+        linking = verdicts.filter(pl.col("key").is_in(held["id"].implode()) & pl.col("linking"))
+        linked = held.join(linking.select(pl.col("key").alias("id")), on="id", how="semi")
+        reached |= set(_holding(identifiers, linked)["record"].to_list())
     return reached
 
 
