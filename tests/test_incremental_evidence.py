@@ -1,0 +1,165 @@
+"""An incremental run leaves the computed evidence a full re-resolve would write.
+
+Customers whose records come out the same keep their stored evidence, also when their row is
+rewritten (an event changes traits, not matches); a record whose fields change has its
+evidence computed again. After every run a copy of the store is fully re-resolved and its
+`MATCHED` relationships compared with the incremental store's.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import orjson
+import pytest
+
+from idgraph.normalize.record import NormalizeOptions
+from idgraph.pipeline import IngestReport, run_ingest
+from idgraph.settings import open_store
+from idgraph.state.cache import keep_mirror_in_memory, mirror_in_memory
+from tests.conftest import FIXTURE_INPUTS
+
+AS_OF_MS = 1_793_491_200_000  # 2026-11-01
+MAPPING = """source: {source}
+id: id
+columns:
+  email: email
+  phone: phone
+  first_name: first
+  last_name: last
+  birth_date: dob
+"""
+PHONE = "+390612345678"
+
+Edge = tuple[str, str, str, str, float]
+
+
+def _csv(folder: Path, source: str, rows: list[dict[str, str]]) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{source}.csv"
+    columns = ["id", "email", "phone", "first", "last", "dob"]
+    lines = [",".join(columns)] + [",".join(row.get(c, "") for c in columns) for row in rows]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (folder / f"{source}.mapping.yaml").write_text(MAPPING.format(source=source), encoding="utf-8")
+    return path
+
+
+def _calls(folder: Path, calls: list[dict[str, object]]) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "web.jsonl"
+    path.write_bytes(b"\n".join(orjson.dumps(call) for call in calls) + b"\n")
+    return path
+
+
+def _ingest(store: Path, paths: list[Path], **kwargs: object) -> IngestReport:
+    return run_ingest(
+        paths,
+        store=store,
+        rejects_path=store.parent / "rejects.jsonl",
+        as_of_ms=AS_OF_MS,
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
+def _evidence(store: Path) -> list[Edge]:
+    with open_store(store) as graph:
+        rows = graph.query(
+            "evidence",
+            "MATCH (a:Record)-[m:MATCHED]->(b:Record) "
+            "RETURN a.key AS a, b.key AS b, m.rule AS rule, m.fields AS fields, m.score AS score",
+        )
+    return sorted((r["a"], r["b"], r["rule"], r["fields"], round(r["score"], 9)) for r in rows)
+
+
+def _as_full_run(store: Path, folder: Path) -> list[Edge]:
+    """The evidence of a copy of `store` re-resolved whole."""
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir()
+    copy = folder / store.name
+    for path in store.parent.glob(f"{store.name}*"):
+        target = folder / path.name
+        (shutil.copytree if path.is_dir() else shutil.copy2)(path, target)
+    report = _ingest(copy, [], full=True)
+    assert report.mode == "full"
+    return _evidence(copy)
+
+
+@pytest.fixture(params=[False, True], ids=["from-disk", "in-memory"])
+def mirror_mode(request: pytest.FixtureRequest) -> object:
+    was = mirror_in_memory()
+    keep_mirror_in_memory(request.param)
+    yield request.param
+    keep_mirror_in_memory(was)
+
+
+def test_changed_fields_and_events_leave_the_evidence_of_a_full_run(
+    tmp_path: Path, mirror_mode: object
+) -> None:
+    store = tmp_path / "s" / "idgraph.db"
+    store.parent.mkdir()
+    mario = {"phone": PHONE, "first": "Mario", "last": "Rossi", "dob": "1980-01-01"}
+    _ingest(store, [_csv(tmp_path / "1", "crm", [{"id": "c1", "email": "mario@x.it", **mario}])])
+    _ingest(store, [_csv(tmp_path / "2", "pos", [{"id": "p1", **mario}])])
+    identify = {
+        "type": "identify",
+        "userId": "u1",
+        "traits": {"email": "mario@x.it", "firstName": "Mario", "lastName": "Rossi"},
+        "timestamp": "2026-01-10T10:00:00Z",
+        "messageId": "i1",
+    }
+    _ingest(store, [_calls(tmp_path / "3", [identify])])
+    linked = _evidence(store)
+    assert {(a, b, rule) for a, b, rule, *_ in linked} >= {
+        ("crm:c1", "pos:p1", "name_and_birth_date")
+    }
+    assert linked == _as_full_run(store, tmp_path / "full")
+
+    # Events only: the customer's row changes, its evidence does not.
+    track = [
+        {
+            "type": "track",
+            "userId": "u1",
+            "event": "Order Completed",
+            "properties": {"revenue": 10.0 * n},
+            "timestamp": f"2026-02-0{n}T10:00:00Z",
+            "messageId": f"t{n}",
+        }
+        for n in range(1, 4)
+    ]
+    report = _ingest(store, [_calls(tmp_path / "4", track)])
+    assert report.customers_touched == 1 and report.events_new == 3
+    assert _evidence(store) == linked == _as_full_run(store, tmp_path / "full")
+
+    # A changed last name in the same customer (the phone still joins it): the name match is
+    # gone, in the same run as an event of the same customer.
+    renamed = {**mario, "last": "Verdi"}
+    more = {**track[0], "messageId": "t9", "timestamp": "2026-03-01T10:00:00Z"}
+    report = _ingest(
+        store,
+        [_csv(tmp_path / "5", "pos", [{"id": "p1", **renamed}]), _calls(tmp_path / "6", [more])],
+    )
+    assert report.records_updated == 2  # p1, and u1's record (a newer call)
+    after = _evidence(store)
+    assert ("crm:c1", "pos:p1", "name_and_birth_date") not in {(a, b, r) for a, b, r, *_ in after}
+    assert after == _as_full_run(store, tmp_path / "full")
+
+
+def test_fixture_chunks_leave_the_evidence_of_a_full_run(
+    tmp_path: Path, mirror_mode: object
+) -> None:
+    """The fixtures a file at a time, the event streams in interleaved chunks."""
+    store = tmp_path / "s" / "idgraph.db"
+    store.parent.mkdir()
+    crm, pos, web, email = FIXTURE_INPUTS
+    options = NormalizeOptions(default_region="IT")
+    paths = [crm, pos]
+    for stream, parts in ((web, 4), (email, 2)):
+        lines = stream.read_text(encoding="utf-8").splitlines()
+        for n in range(parts):
+            chunk = tmp_path / f"{stream.stem}-{n}.jsonl"
+            chunk.write_text("\n".join(lines[n::parts]) + "\n", encoding="utf-8")
+            paths.append(chunk)
+    for path in paths:
+        assert _ingest(store, [path], options=options).mode in ("full", "incremental")
+    assert _evidence(store) == _as_full_run(store, tmp_path / "full")
