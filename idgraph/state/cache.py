@@ -21,17 +21,28 @@ from __future__ import annotations
 import os
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import polars as pl
 
-from idgraph.state.tables import DeltaTable, TableFiles
+from idgraph.state.tables import DeltaTable, LiveRows, TableFiles
 
-__all__ = ["forget_mirrors", "keep_mirror_in_memory", "live_rows", "mirror_in_memory", "remember"]
+__all__ = [
+    "forget_mirrors",
+    "keep_mirror_in_memory",
+    "live_rows",
+    "live_view",
+    "mirror_in_memory",
+    "remember",
+]
 
 #: Mirror folders whose tables are kept (the least recently read are dropped first).
 _MAX_ROOTS = 2
+
+T = TypeVar("T")
 
 #: (size, mtime_ns, inode) of a file, or None when it is missing.
 _Stamp = tuple[int, int, int] | None
@@ -42,7 +53,7 @@ class _Entry:
     base: str | None
     deltas: list[str]
     stamps: list[_Stamp]
-    frame: pl.DataFrame
+    live: LiveRows
 
 
 class _Cache:
@@ -50,7 +61,8 @@ class _Cache:
         self.enabled = False
         self.lock = threading.Lock()
         self.roots: OrderedDict[str, dict[str, _Entry]] = OrderedDict()
-        #: One lock per (root, table): reading one table does not wait for another.
+        #: One lock per (root, table): reading one table does not wait for another. Kept when
+        #: a root's tables are dropped, so two threads never hold two locks for one table.
         self.table_locks: dict[tuple[str, str], threading.Lock] = {}
 
     def tables(self, root: str) -> dict[str, _Entry]:
@@ -59,9 +71,7 @@ class _Cache:
             if tables is None:
                 tables = self.roots[root] = {}
                 while len(self.roots) > _MAX_ROOTS:
-                    gone, _ = self.roots.popitem(last=False)
-                    for key in [k for k in self.table_locks if k[0] == gone]:
-                        del self.table_locks[key]
+                    self.roots.popitem(last=False)
             self.roots.move_to_end(root)
             return tables
 
@@ -90,28 +100,17 @@ def forget_mirrors() -> None:
     """Drop every table kept in memory; the next read of each comes from disk."""
     with _CACHE.lock:
         _CACHE.roots.clear()
-        _CACHE.table_locks.clear()
 
 
 def live_rows(root: Path, table: DeltaTable, files: TableFiles) -> pl.DataFrame:
     """The live rows of `table` in the files `files` under `root`: `table.scan(...)` collected,
     from memory when the same files, or a prefix of them, were read before."""
-    key = _key(root)
-    with _CACHE.table_lock(key, table.name):
-        tables = _CACHE.tables(key)
-        entry = tables.get(table.name)
-        if entry is not None and _extends(root, entry, files):
-            for name in files.deltas[len(entry.deltas) :]:
-                stamp = _stamp(root / name)
-                entry.frame = table.apply_delta(entry.frame, pl.read_parquet(root / name))
-                entry.deltas.append(name)
-                entry.stamps.append(stamp)
-            return entry.frame
-        names = _names(files)
-        stamps = [_stamp(root / name) for name in names]
-        frame = table.scan(root, files).collect()
-        tables[table.name] = _Entry(files.base, list(files.deltas), stamps, frame)
-        return frame
+    return _live(root, table, files, LiveRows.frame)
+
+
+def live_view(root: Path, table: DeltaTable, files: TableFiles) -> pl.LazyFrame:
+    """`live_rows`, lazily: a filter reads the kept rows without a copy of the whole table."""
+    return _live(root, table, files, LiveRows.lazy)
 
 
 def remember(root: Path, table: DeltaTable, files: TableFiles, frame: pl.DataFrame) -> None:
@@ -119,7 +118,28 @@ def remember(root: Path, table: DeltaTable, files: TableFiles, frame: pl.DataFra
     key = _key(root)
     with _CACHE.table_lock(key, table.name):
         stamps = [_stamp(root / name) for name in _names(files)]
-        _CACHE.tables(key)[table.name] = _Entry(files.base, list(files.deltas), stamps, frame)
+        entry = _Entry(files.base, list(files.deltas), stamps, LiveRows(table, frame))
+        _CACHE.tables(key)[table.name] = entry
+
+
+def _live(root: Path, table: DeltaTable, files: TableFiles, read: Callable[[LiveRows], T]) -> T:
+    """`read` of the kept rows of `files`, brought up to date first (under the table's lock:
+    what it returns holds the rows of one moment)."""
+    key = _key(root)
+    with _CACHE.table_lock(key, table.name):
+        tables = _CACHE.tables(key)
+        entry = tables.get(table.name)
+        if entry is not None and _extends(root, entry, files):
+            for name in files.deltas[len(entry.deltas) :]:
+                stamp = _stamp(root / name)
+                entry.live.apply(pl.read_parquet(root / name))
+                entry.deltas.append(name)
+                entry.stamps.append(stamp)
+            return read(entry.live)
+        stamps = [_stamp(root / name) for name in _names(files)]
+        live = LiveRows(table, table.scan(root, files).collect())
+        tables[table.name] = _Entry(files.base, list(files.deltas), stamps, live)
+        return read(live)
 
 
 def _extends(root: Path, entry: _Entry, files: TableFiles) -> bool:

@@ -130,11 +130,25 @@ class Mirror:
         """The live rows of one table, lazily (filter and select before collecting)."""
         files = self.files.get(name, TableFiles())
         if cache.mirror_in_memory():
-            return cache.live_rows(self.root, MIRROR_TABLES[name], files).lazy()
+            return cache.live_view(self.root, MIRROR_TABLES[name], files)
         return MIRROR_TABLES[name].scan(self.root, files)
 
     def load(self, name: str) -> pl.DataFrame:
+        """The live rows of one table."""
+        files = self.files.get(name, TableFiles())
+        if cache.mirror_in_memory():
+            return cache.live_rows(self.root, MIRROR_TABLES[name], files)
         return self.scan(name).collect()
+
+    def view(self, name: str, columns: list[str] | None = None) -> pl.LazyFrame:
+        """The live rows of one table (its `columns`), for a run that filters them several
+        times: kept in memory, or read from disk once now."""
+        if cache.mirror_in_memory():
+            frame = self.scan(name)
+            return frame if columns is None else frame.select(columns)
+        if columns is None:
+            return self.load(name).lazy()
+        return self.scan(name).select(columns).collect().lazy()
 
     def write(self, changes: MirrorChanges, version: str) -> Mirror:
         """Write `changes` as new files and return the mirror they make (not yet published).

@@ -99,9 +99,9 @@ def find_scope(
     """
     seed_keys = set(seeds["key"].to_list())
     scope = Scope(keys=set(seed_keys))
-    all_ids = mirror.load("identifiers")
+    all_ids = mirror.view("identifiers")
     carried = set(id_keys(seed_identifiers).to_list())
-    erased_ids = all_ids.filter(pl.col("record").is_in(list(gone)))
+    erased_ids = all_ids.filter(pl.col("record").is_in(list(gone))).collect()
     erased = set(id_keys(erased_ids).to_list())
     wanted = carried | erased
     verdicts = mirror.scan("verdicts").filter(pl.col("key").is_in(list(wanted))).collect()
@@ -131,8 +131,8 @@ def find_scope(
         .agg(pl.col("d").sum())
     )
     touched = pl.concat([delta["block"], now["block"]]).unique()
-    all_blocks = mirror.load("blocks")
-    members = all_blocks.filter(pl.col("block").is_in(touched.implode()))
+    all_blocks = mirror.view("blocks")
+    members = all_blocks.filter(pl.col("block").is_in(touched.implode())).collect()
     cap = config.max_block_size
     sizes = (
         pl.DataFrame({"block": touched})
@@ -163,8 +163,8 @@ def find_scope(
         frontier |= _tied(ties, gone)
     frontier -= gone
     scope.keys |= found
-    assignment = mirror.scan("records").select("key", "customer").collect()
-    verdict_link = mirror.scan("verdicts").select("key", "linking").collect()
+    assignment = mirror.view("records", ["key", "customer"])
+    verdict_link = mirror.view("verdicts", ["key", "linking"])
     for scope.rounds in range(1, _MAX_ROUNDS + 1):
         if not frontier:
             break
@@ -183,15 +183,17 @@ def find_scope(
     return scope
 
 
-def _holding(identifiers: pl.DataFrame, wanted: pl.DataFrame) -> pl.DataFrame:
+def _holding(identifiers: pl.LazyFrame, wanted: pl.DataFrame) -> pl.DataFrame:
     """The (record, kind, value, id) rows of `identifiers` holding a (kind, value) of `wanted`.
 
     Joined on the pair rather than on `id_keys`: building `kind:value` for every stored
     identifier would cost more than the rest of the scope.
     """
     wanted = wanted.select("kind", "value").unique()
-    held = identifiers.filter(pl.col("value").is_in(wanted["value"].implode())).join(
-        wanted, on=["kind", "value"], how="semi"
+    held = (
+        identifiers.filter(pl.col("value").is_in(wanted["value"].implode()))
+        .collect()
+        .join(wanted, on=["kind", "value"], how="semi")
     )
     return held.with_columns(id_keys(held).alias("id"))
 
@@ -211,10 +213,10 @@ def _tied(ties: pl.DataFrame, keys: set[str]) -> set[str]:
 
 def _neighbours(
     keys: set[str],
-    assignment: pl.DataFrame,
+    assignment: pl.LazyFrame,
     ties: pl.DataFrame,
-    identifiers: pl.DataFrame,
-    verdicts: pl.DataFrame,
+    identifiers: pl.LazyFrame,
+    verdicts: pl.LazyFrame,
     *,
     follow_identifiers: bool,
 ) -> set[str]:
@@ -226,14 +228,16 @@ def _neighbours(
     """
     wanted = list(keys)
     reached = _tied(ties, keys)
-    customers = assignment.filter(pl.col("key").is_in(wanted))["customer"].drop_nulls()
+    customers = assignment.filter(pl.col("key").is_in(wanted)).collect()["customer"].drop_nulls()
     reached |= set(
-        assignment.filter(pl.col("customer").is_in(customers.implode()))["key"].to_list()
+        assignment.filter(pl.col("customer").is_in(customers.implode())).collect()["key"].to_list()
     )
     if follow_identifiers:
-        held = identifiers.filter(pl.col("record").is_in(wanted))
+        held = identifiers.filter(pl.col("record").is_in(wanted)).collect()
         held = held.with_columns(id_keys(held).alias("id"))
-        linking = verdicts.filter(pl.col("key").is_in(held["id"].implode()) & pl.col("linking"))
+        linking = verdicts.filter(
+            pl.col("key").is_in(held["id"].implode()) & pl.col("linking")
+        ).collect()
         linked = held.join(linking.select(pl.col("key").alias("id")), on="id", how="semi")
         reached |= set(_holding(identifiers, linked)["record"].to_list())
     return reached
@@ -271,19 +275,20 @@ def _matching(
 
 
 def _block_sizes(
-    all_blocks: pl.DataFrame, touched: pl.DataFrame, keys: set[str], now: pl.DataFrame
+    all_blocks: pl.LazyFrame, touched: pl.DataFrame, keys: set[str], now: pl.DataFrame
 ) -> pl.DataFrame:
     """The size in the whole store, once the batch is in, of every block of the scope."""
     mine = pl.concat(
         [
-            all_blocks.filter(pl.col("record").is_in(list(keys))).select("block"),
+            all_blocks.filter(pl.col("record").is_in(list(keys))).select("block").collect(),
             now.select("block"),
         ]
     ).unique()
     stored = (
-        all_blocks.join(mine, on="block", how="semi")
+        all_blocks.join(mine.lazy(), on="block", how="semi")
         .group_by("block")
         .agg(pl.len().cast(pl.Int64).alias("size"))
+        .collect()
     )
     fixed = touched.select("block", pl.col("size").cast(pl.Int64))
     return pl.concat([stored.join(fixed, on="block", how="anti"), fixed])

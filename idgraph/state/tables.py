@@ -7,7 +7,7 @@ generation that mentions it. Compaction folds the deltas into a new base once th
 a quarter of it, so a read costs about one pass over the live rows.
 
 A process that keeps the live rows in memory (`idgraph.state.cache`) applies each new delta to
-them (`apply_delta`) instead of reading every file again; it folds many deltas into one
+them (`LiveRows`) instead of reading every file again; it folds many deltas into one
 (`fold_deltas`) rather than rewriting the base, since its reads do not pay per file.
 
 Nothing here is transactional on its own: `idgraph.state.mirror` publishes a set of files
@@ -22,7 +22,7 @@ from pathlib import Path
 
 import polars as pl
 
-__all__ = ["DeltaTable", "TableFiles"]
+__all__ = ["DeltaTable", "LiveRows", "TableFiles"]
 
 _GEN = "_gen"
 _DEAD = "_dead"
@@ -93,10 +93,10 @@ class DeltaTable:
             newest = frame.group_by(list(self.group)).agg(pl.col(_GEN).max())
             frame = frame.join(newest, on=[*self.group, _GEN], how="semi")
         live = frame.filter(~pl.col(_DEAD)).drop(_GEN, _DEAD)
-        return live if self._extensible else live.select(list(self.schema))
+        return live if self.extensible else live.select(list(self.schema))
 
     @property
-    def _extensible(self) -> bool:
+    def extensible(self) -> bool:
         """Customers gain trait columns over time: read whatever columns were written."""
         return self.name == "customers"
 
@@ -165,35 +165,92 @@ class DeltaTable:
             base=files.base, deltas=[name], base_rows=files.base_rows, delta_rows=rows.height
         )
 
-    def apply_delta(self, live: pl.DataFrame, delta: pl.DataFrame) -> pl.DataFrame:
-        """The live rows once the delta file `delta` (as read) is applied to `live`: what
-        `scan` reads when that delta is the newest file."""
-        group = list(self.group)
-        if any(live[c].null_count() for c in group):
-            # `scan` joins on the group: a row without a key never survives a delta.
-            live = live.drop_nulls(group)
+
+class LiveRows:
+    """A table's live rows kept in memory, taking each new delta without copying the table.
+
+    The rows are `rows` less those marked dead, then `tail` (the live rows of the deltas
+    applied since `rows` was made, in the order applied): what `DeltaTable.scan` reads of
+    the same files. Once the dead and tail rows pass an eighth of the table, or a delta brings
+    a column or type the rows do not have, they are folded into new `rows` (one copy).
+    """
+
+    def __init__(self, table: DeltaTable, rows: pl.DataFrame) -> None:
+        self.table = table
+        self._rows = rows
+        self._dead: pl.Series | None = None
+        self._tail: pl.DataFrame | None = None
+        self._frame: pl.DataFrame | None = rows
+
+    def frame(self) -> pl.DataFrame:
+        """The live rows as one frame (made once per change)."""
+        if self._frame is None:
+            rows = self._rows if self._dead is None else self._rows.filter(~self._dead)
+            self._frame = rows if self._tail is None else pl.concat([rows, self._tail])
+        return self._frame
+
+    def lazy(self) -> pl.LazyFrame:
+        """The live rows, lazily: a query filters them without copying the table first."""
+        if self._frame is not None:
+            return self._frame.lazy()
+        rows = self._rows.lazy()
+        if self._dead is not None:
+            rows = self._rows.with_columns(self._dead.alias(_DEAD)).lazy()
+            rows = rows.filter(~pl.col(_DEAD)).drop(_DEAD)
+        return rows if self._tail is None else pl.concat([rows, self._tail.lazy()])
+
+    def apply(self, delta: pl.DataFrame) -> None:
+        """Apply a delta file (as read): its groups' rows replace theirs, tombstones remove."""
+        group = list(self.table.group)
         delta = delta.drop_nulls(group)
         touched = delta.select(group).unique()
+        added = delta.filter(~pl.col(_DEAD)).drop(_DEAD)
+        dead = self._hits(touched)
+        if any(self._rows[c].null_count() for c in group):
+            # `scan` joins on the group: a row without a key never survives a delta.
+            dead = dead | self._rows.select(pl.any_horizontal(pl.col(group).is_null())).to_series()
+        if dead.any():
+            self._dead = dead if self._dead is None else self._dead | dead
+        tail = self._tail
+        if tail is not None:
+            tail = tail.join(touched, on=group, how="anti", maintain_order="left")
+        self._frame = None
+        # The delta's rows in the columns and types of the kept rows, when it brings no other.
+        aligned = pl.concat([self._rows.head(0), added], how="diagonal_relaxed")
+        if aligned.schema != self._rows.schema:
+            self._tail = tail
+            self._fold(added)
+            return
+        tail = aligned if tail is None else pl.concat([tail, aligned])
+        self._tail = tail.rechunk() if tail.n_chunks() > _MAX_CHUNKS else tail
+        changed = self._tail.height + (int(self._dead.sum()) if self._dead is not None else 0)
+        if changed > max(self._rows.height // 8, 1_000):
+            self._fold()
+
+    def _hits(self, touched: pl.DataFrame) -> pl.Series:
+        """Which kept rows belong to a group of `touched`."""
+        group = list(self.table.group)
+        none = pl.repeat(False, self._rows.height, dtype=pl.Boolean, eager=True)
+        if touched.height == 0:
+            return none
         if len(group) == 1:
-            hit = live[group[0]].is_in(touched[group[0]].implode())
-            if hit.any():
-                live = live.filter(~hit)
-        else:
-            live = live.join(touched, on=group, how="anti", maintain_order="left")
-        rows = delta.filter(~pl.col(_DEAD)).drop(_DEAD)
-        if all(live.schema.get(c) == t for c, t in rows.schema.items()):
-            # What the relaxed concat gives, without its cost on a wide table.
-            rows = rows.select(
-                pl.col(c) if c in rows.columns else pl.lit(None, dtype=t).alias(c)
-                for c, t in live.schema.items()
-            )
-            merged = pl.concat([live, rows])
-        else:
-            merged = pl.concat([live, rows], how="diagonal_relaxed")
-        if merged.n_chunks() > _MAX_CHUNKS:
-            # Each delta adds a chunk; reads over many small chunks slow down.
-            merged = merged.rechunk()
-        return merged if self._extensible else merged.select(list(self.schema))
+            return self._rows[group[0]].is_in(touched[group[0]].implode()).fill_null(True)
+        found = (
+            self._rows.select(group)
+            .with_row_index("_row")
+            .join(touched, on=group, how="semi")["_row"]
+        )
+        return none.scatter(found, True) if found.len() else none
+
+    def _fold(self, added: pl.DataFrame | None = None) -> None:
+        """Make the live rows (and `added` after them) the kept rows."""
+        self._frame = None
+        parts = [self.frame()] if added is None else [self.frame(), added]
+        rows = pl.concat(parts, how="diagonal_relaxed").rechunk()
+        self._rows = rows if self.table.extensible else rows.select(list(self.table.schema))
+        self._dead = None
+        self._tail = None
+        self._frame = self._rows
 
 
 def _write(frame: pl.DataFrame, path: Path) -> None:
