@@ -40,7 +40,7 @@ from idgraph.state.snapshot import Snapshot
 from idgraph.store.plan import APART_ROWS, EVIDENCE, LINK_ROWS, VERDICTS, WritePlan
 from idgraph.store.schema import NODE_TABLES, ColumnType
 from idgraph.traits.columns import new_columns, typed_column
-from idgraph.traits.compute import TraitEvents, compute_trait_columns, rfm_scores, rfm_text
+from idgraph.traits.compute import TraitEvents, compute_trait_columns, rfm_codes, rfm_scores
 from idgraph.traits.config import TraitsConfig
 
 logger = logging.getLogger(__name__)
@@ -750,7 +750,7 @@ def _rescore_rfm(mirror: Mirror, plan: WritePlan) -> None:
             ]
         ).to_numpy(),
     )
-    text = rfm_text(recency, frequency, monetary)
+    text = rfm_codes(recency, frequency, monetary)
     n = buyers.height
     scored = pl.DataFrame(
         {
@@ -768,7 +768,7 @@ def _rescore_rfm(mirror: Mirror, plan: WritePlan) -> None:
             "rfm_recency": recency[n:],
             "rfm_frequency": frequency[n:],
             "rfm_monetary": monetary[n:],
-            "rfm_score": pl.Series(text[n:], dtype=pl.Utf8),
+            "rfm_score": text[n:],
             "_before": others["rfm_score"],
         }
     ).filter(pl.col("rfm_score") != pl.col("_before").fill_null(""))

@@ -367,10 +367,19 @@ def rfm_scores(last: npt.ArrayLike, orders: npt.ArrayLike, spent: npt.ArrayLike)
 
 def rfm_text(recency: Ints, frequency: Ints, monetary: Ints) -> list[str]:
     """The three scores as one `rfm_score` string per customer, e.g. "545"."""
-    return [
-        f"{r}{f}{m}"
-        for r, f, m in zip(recency.tolist(), frequency.tolist(), monetary.tolist(), strict=True)
-    ]
+    return rfm_codes(recency, frequency, monetary).to_list()
+
+
+def rfm_codes(recency: Ints, frequency: Ints, monetary: Ints) -> pl.Series:
+    """`rfm_text` as a Series, built without a Python string per customer (scores are 0..5).
+
+    Examples:
+        >>> import numpy as np
+        >>> rfm_codes(np.array([5, 1, 0]), np.array([4, 2, 0]), np.array([5, 3, 0])).to_list()
+        ['545', '123', '000']
+    """
+    number = 100 * np.asarray(recency, dtype=np.int64) + 10 * np.asarray(frequency) + monetary
+    return pl.Series("rfm_score", number, dtype=pl.Int64).cast(pl.Utf8).str.zfill(3)
 
 
 def _lifecycle(table: _EventTable, life: LifecycleConfig) -> dict[str, Column]:
