@@ -345,8 +345,9 @@ def trim_lane(folder: Path, upto: int) -> int:
     return removed
 
 
-def _frames(data: bytes) -> Iterator[bytes]:
-    """The valid records at the start of `data`; stops at the first torn or corrupt one."""
+def frames(data: bytes) -> Iterator[bytes]:
+    """The valid records at the start of `data`; stops at the first torn or corrupt one (or
+    one still being written, for a reader following the lane)."""
     pos = 0
     while pos + HEADER.size <= len(data):
         length, crc = HEADER.unpack_from(data, pos)
@@ -364,7 +365,7 @@ def _scan(path: Path) -> tuple[int, int, int]:
     """Records and the byte length of the valid prefix of a segment, and its full size."""
     data = path.read_bytes()
     records, good = 0, 0
-    for body in _frames(data):
+    for body in frames(data):
         records += 1
         good += HEADER.size + len(body)
     return records, good, len(data)

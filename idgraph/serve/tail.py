@@ -11,10 +11,16 @@ only once the next one exists, which the writer creates after syncing this one's
 from __future__ import annotations
 
 import os
-import zlib
 from pathlib import Path
 
-from idgraph.serve.log import HEADER, MAX_RECORD_BYTES, LogRecord, segment_firsts, segment_path
+from idgraph.serve.log import (
+    HEADER,
+    MAX_RECORD_BYTES,
+    LogRecord,
+    frames,
+    segment_firsts,
+    segment_path,
+)
 
 __all__ = ["LaneTail"]
 
@@ -87,18 +93,11 @@ class LaneTail:
         finally:
             os.close(fd)
         pos = 0
-        while pos + HEADER.size <= len(data):
-            length, crc = HEADER.unpack_from(data, pos)
-            end = pos + HEADER.size + length
-            if length > MAX_RECORD_BYTES or end > len(data):
-                break
-            body = data[pos + HEADER.size : end]
-            if zlib.crc32(body) != crc:
-                break
+        for body in frames(data):
             if self._at >= self.next:
                 out.append(LogRecord(self._at, body))
                 self.next = self._at + 1
             self._at += 1
-            pos = end
+            pos += HEADER.size + len(body)
         self._position += pos
         return pos
