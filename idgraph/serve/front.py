@@ -30,12 +30,11 @@ from pydantic import BaseModel
 
 from idgraph.errors import NotFoundError, StoreError
 from idgraph.query import CustomerProfile, EvidencePath, SegmentPage
-from idgraph.serve.calls import ParsedRequest
 from idgraph.serve.errors import ApiError
 from idgraph.serve.log import CallLog, lane_folder
 from idgraph.serve.models import CallError, Counters, Health, Status
 from idgraph.serve.rejects import RejectsLog
-from idgraph.serve.service import Tally
+from idgraph.serve.service import Counting, Tally
 from idgraph.serve.settings import ServeSettings
 
 logger = logging.getLogger(__name__)
@@ -143,7 +142,7 @@ class RemoteGraph:
         return answer
 
 
-class Front:
+class Front(Counting):
     """A worker's state: its lane, its counts, and the main process it asks (a `Backend`)."""
 
     def __init__(self, spec: FrontSpec) -> None:
@@ -170,13 +169,6 @@ class Front:
 
     def wait_for(self, offset: int, timeout: float) -> bool:
         return bool(self._calls.call("wait_for", self.lane, offset, timeout))
-
-    def count_request(self, parsed: ParsedRequest) -> None:
-        self.rejects.append(parsed.rejects)
-        self.tally.count_request(parsed)
-
-    def count_outcome(self, *, accepted: int = 0, failed: int = 0) -> None:
-        self.tally.count_outcome(accepted=accepted, failed=failed)
 
     def counters(self) -> Counters:
         self.push()

@@ -104,7 +104,23 @@ class Tally:
             return self._counters.model_copy()
 
 
-class Service:
+class Counting:
+    """Counting a process's requests, and appending their refused calls to the rejects file:
+    the same in the process that holds the store and in a worker process."""
+
+    rejects: RejectsLog
+    tally: Tally
+
+    def count_request(self, parsed: ParsedRequest) -> None:
+        """Count a request and append its refused calls to the rejects file."""
+        self.rejects.append(parsed.rejects)
+        self.tally.count_request(parsed)
+
+    def count_outcome(self, *, accepted: int = 0, failed: int = 0) -> None:
+        self.tally.count_outcome(accepted=accepted, failed=failed)
+
+
+class Service(Counting):
     """The state of the process that holds the store: the store, the reader over it, the
     resolver over the call log, the rejects file and the totals; `app.state.service` holds
     one when the HTTP worker runs in this process.
@@ -168,14 +184,6 @@ class Service:
     def wait_for(self, offset: int, timeout: float) -> bool:
         """Block until this process's record `offset` is resolved (False after `timeout`)."""
         return self.resolver.wait_for(self.lane, offset, timeout)
-
-    def count_request(self, parsed: ParsedRequest) -> None:
-        """Count a request and append its refused calls to the rejects file."""
-        self.rejects.append(parsed.rejects)
-        self.tally.count_request(parsed)
-
-    def count_outcome(self, *, accepted: int = 0, failed: int = 0) -> None:
-        self.tally.count_outcome(accepted=accepted, failed=failed)
 
     def counters(self) -> Counters:
         """A snapshot of the running totals (every worker's)."""
