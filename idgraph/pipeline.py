@@ -20,6 +20,8 @@ from idgraph.ingest.batch import InputPlan, SourceBatch, check_inputs, read_chec
 from idgraph.ingest.mapping import SourceMapping
 from idgraph.ingest.rejects import RejectsWriter
 from idgraph.match.config import MatchConfig, load_match_config
+from idgraph.match.model import MatchModel
+from idgraph.match.scored import MODEL_KEY, model_fits
 from idgraph.match.view import VIEW_FIELDS, match_view
 from idgraph.memory import give_back
 from idgraph.normalize.fold import Gathered, fold
@@ -42,7 +44,7 @@ from idgraph.state.scope import Scope, find_scope, id_keys
 from idgraph.state.snapshot import Snapshot, take_snapshot
 from idgraph.store.base import GraphStore
 from idgraph.store.plan import WritePlan, plan_rows
-from idgraph.store.queries import READS
+from idgraph.store.queries import READS, STATE_READS
 from idgraph.traits.config import TraitsConfig, load_traits_config
 
 logger = logging.getLogger(__name__)
@@ -295,6 +297,16 @@ def _size(path: Path) -> int:
         return 0
 
 
+def stored_model(graph: GraphStore, config: MatchConfig) -> MatchModel | None:
+    """The match model the store's last full run learned, if it scores today's fields."""
+    rows = graph.query("state_version", STATE_READS["state_version"], {"key": MODEL_KEY})
+    text = rows[0]["version"] if rows else None
+    if not text:
+        return None
+    model = MatchModel.from_json(text)
+    return model if model_fits(model, config) else None
+
+
 def _customers_of_groups(graph: GraphStore, groups: pl.DataFrame) -> list[str]:
     """Customers whose `account:` conditions a change's group calls may flip: those of the
     calling records and every member of the accounts they describe."""
@@ -340,7 +352,7 @@ def ingest_batches(
 
     Args:
         full: re-resolve every stored record, not just those the batch may touch (after a
-            match-config change); dry runs and probabilistic matching always do.
+            match-config change); dry runs always do.
         erase: keys of records to delete with their events (`idgraph forget`); the customers
             they belonged to are re-resolved and may split.
         remember: erased identifiers to refuse from now on, as (hash, kind, epoch ms),
@@ -377,7 +389,7 @@ def ingest_batches(
         mirror = open_mirror(graph, config)
         stored_events = _stored_events(mirror, batch)
         stage.count = _stored_records(mirror)
-    full = full or dry_run or config.probabilistic is not None or _needs_full(mirror, batch, config)
+    full = full or dry_run or _needs_full(mirror, batch, config)
     with timer.stage("scope") as stage:
         scope = None
         if full:
@@ -403,10 +415,11 @@ def ingest_batches(
             explain=dry_run,
             consume=consume,
             progress=stage.step,
+            model=None if full else stored_model(graph, config),
         )
         stage.count = plan.customers.height
     plan.erased_hashes = list(remember)
-    plan.meta = dict(meta or {})
+    plan.meta.update(meta or {})
     if groups is not None:
         plan.groups = groups.filter(~pl.col("record_key").is_in(list(erase)))
     changes = None

@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from idgraph.cluster.review import ReviewItem, review_customers
 from idgraph.errors import FieldError, NotFoundError
 from idgraph.match.config import MatchConfig, load_match_config
+from idgraph.match.tolerance import values_compatible
 from idgraph.models import CustomerSummary, identifier_key
 from idgraph.normalize.fields import normalize_email, normalize_phone
 from idgraph.normalize.junk import ANY_KIND, DEFAULT_JUNK, JunkConfig
@@ -815,6 +816,11 @@ _SETTINGS: tuple[tuple[re.Pattern[str], str, str], ...] = (
         "raise max_records of the {kind} entry under `identifiers:` in a match config, " + _REFRESH,
     ),
     (
+        re.compile(r"held by \d+ different first names \(max_names \d+\)"),
+        "identifiers[kind={kind}].max_names",
+        "raise max_names of the {kind} entry under `identifiers:` in a match config, " + _REFRESH,
+    ),
+    (
         re.compile(r"(?:joins|would give one customer) \d+ distinct (?P<limited>\w+) \(limit"),
         "limits.{limited}",
         "raise `limits.{limited}` in a match config, " + _REFRESH + "; or, when the "
@@ -924,7 +930,7 @@ def _guard_conflicts(
     for name in config.strong_attributes:
         left = {r.fields[name] for r in records_a if r.fields.get(name)}
         right = {r.fields[name] for r in records_b if r.fields.get(name)}
-        if left and right and left != right:
+        if not values_compatible(name, left, right):
             found.append(f"records disagree on {name}")
     return found
 

@@ -30,6 +30,9 @@ from idgraph.match.config import MatchConfig
 from idgraph.match.decide import Evidence, collect_evidence
 from idgraph.match.edges import FUZZY
 from idgraph.match.identity import identity_classes
+from idgraph.match.model import MatchModel
+from idgraph.match.scored import MODEL_KEY, Frequencies, value_frequencies
+from idgraph.match.tolerance import guard_values
 from idgraph.match.view import VIEW_FIELDS, match_view
 from idgraph.models import BlockedLink, MatchEvidence
 from idgraph.normalize.fold import RECORD_TRAITS, Gathered, traits_json
@@ -257,9 +260,10 @@ def _constraints(
             )
     for name in config.strong_attributes:
         constraints.strong[name] = (
-            records.with_row_index("pos")
-            .select(pl.col("pos").cast(pl.Int64), pl.col(name).alias("value"))
-            .filter(pl.col("value").is_not_null() & (pl.col("value") != ""))
+            pl.DataFrame({"value": guard_values(records, name)})
+            .with_row_index("pos")
+            .select(pl.col("pos").cast(pl.Int64), "value")
+            .filter(pl.col("value").is_not_null())
         )
     index = dict(zip(records["key"].to_list(), range(records.height), strict=True)) if apart else {}
     constraints.apart = [(index[a], index[b]) for a, b in apart if a in index and b in index]
@@ -303,6 +307,7 @@ def plan_changes(
     explain: bool = False,
     progress: Progress | None = None,
     consume: bool = False,
+    model: MatchModel | None = None,
 ) -> tuple[WritePlan, PlanStats]:
     """Resolve the snapshot's records with the batch folded in; say what to write.
 
@@ -320,6 +325,9 @@ def plan_changes(
         consume: empty the batch's record frames once they are merged, and drop each
             intermediate frame as soon as the plan no longer needs it: at a million records
             the resolve stage is where a run peaks.
+        model: the match model the store keeps (learned by its last full run), which an
+            incremental run scores with; a full run learns a new one and puts it in the
+            plan's `meta`.
     """
     step = progress or _no_progress
     step("records", 0, 1)
@@ -388,6 +396,12 @@ def plan_changes(
         ).unique(subset=["key"], keep="first")
         block_sizes = scope.block_sizes
     view = match_view(records, VIEW_FIELDS)
+    records_total = records.height
+    frequencies = None
+    if scope is not None:
+        records_total += _records_outside(mirror, snapshot)
+        if model is not None:
+            frequencies = store_frequencies(mirror, snapshot, view, config)
     evidence = collect_evidence(
         records,
         merged.identifiers,
@@ -397,7 +411,12 @@ def plan_changes(
         block_sizes=block_sizes,
         view=view,
         progress=step,
+        model=model if scope is not None else None,
+        frequencies=frequencies,
+        records_total=records_total,
     )
+    if evidence.model_trained and evidence.model is not None:
+        plan.meta[MODEL_KEY] = evidence.model.to_json()
     step("edges clustered", 0, evidence.edges.height)
     constraints = _constraints(records, merged.identifiers, all_links, apart, config)
     clustering = cluster(records.height, evidence.edges, constraints, config)
@@ -512,6 +531,30 @@ def plan_changes(
             for e, (_, reason) in zip(objects, clustering.blocked, strict=True)
         ]
     return plan, stats
+
+
+def _records_outside(mirror: Mirror, snapshot: Snapshot) -> int:
+    """Stored records an incremental run does not re-resolve."""
+    stored = int(mirror.view("records", ["key"]).select(pl.len()).collect().item())
+    return stored - snapshot.records.height
+
+
+def store_frequencies(
+    mirror: Mirror, snapshot: Snapshot, view: pl.DataFrame, config: MatchConfig
+) -> Frequencies:
+    """Value counts of the scored fields over the whole store, as it will be after this run:
+    the stored records outside the scope, and the scope's records (`view`) as resolved."""
+    wanted = ["key", "first_name", "last_name", "email", "street", "postcode", "city"]
+    present = set(mirror.view("records").collect_schema().names())
+    stored = (
+        mirror.view("records", [c for c in wanted if c in present])
+        .join(snapshot.records.lazy().select("key"), on="key", how="anti")
+        .collect()
+    )
+    fields = list(config.scoring.fields)
+    outside = match_view(stored, VIEW_FIELDS)
+    both = pl.concat([outside, view.select(outside.columns)], how="vertical_relaxed")
+    return value_frequencies(both, fields)
 
 
 def _no_progress(_step: str, _done: int, _total: int) -> None:

@@ -277,10 +277,12 @@ def test_segment_changes_carry_their_cause(bridged: tuple[Path, str, str]) -> No
 
 
 def test_a_new_holder_of_an_over_shared_value_links_nobody(tmp_path: Path) -> None:
-    """The shop's till email is on 10 records (max_records 8): a new record carrying it joins
-    the stored identifier without loading its holders, and stays on its own."""
+    """The shop's till email is on 18 records and 10 first names (max_names 3): a new record
+    carrying it joins the stored identifier without loading its holders, and stays alone."""
     store = tmp_path / "idgraph.db"
     ingest_fixtures(store, tmp_path)
+    till = [{"id": f"s{n}", "email": "cassa.milano@ortensia-store.com"} for n in range(8)]
+    _ingest(store, _csv(tmp_path / "shop", "pos3", till))
     report = _ingest(
         store,
         _csv(tmp_path / "till", "pos2", [{"id": "t1", "email": "cassa.milano@ortensia-store.com"}]),
@@ -291,4 +293,4 @@ def test_a_new_holder_of_an_over_shared_value_links_nobody(tmp_path: Path) -> No
         profile = graph.profile(customer)
     assert [r.key for r in profile.records] == ["pos2:t1"]
     (email,) = profile.identifiers
-    assert not email.linking and email.reason.startswith("shared by")
+    assert not email.linking and email.reason.startswith("held by 10 different first names")

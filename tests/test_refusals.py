@@ -164,8 +164,8 @@ def graph(fixture_store: tuple[Path, IngestReport]) -> IdentityGraph:
             "pos:LC456719",
             "pos:LC804291",
             "email:cassa.milano@ortensia-store.com",
-            "shared by 10 records (max_records 8)",
-            "identifiers[kind=email].max_records",
+            "held by 10 different first names (max_names 3)",
+            "identifiers[kind=email].max_names",
         ),
     ],
 )

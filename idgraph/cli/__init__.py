@@ -13,7 +13,6 @@ os.environ.setdefault(*ALLOCATOR_SETTINGS)
 
 from idgraph.cli import (  # noqa: F401  (registers commands)
     ingest,
-    linking,
     mapping,
     reads,
     segments,

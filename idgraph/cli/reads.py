@@ -221,6 +221,45 @@ def schema_show(
         out.print(f"{statement};", highlight=False, soft_wrap=True)
 
 
+def _score_pair(graph: Any, record_a: str, record_b: str, config: Any) -> Any:
+    """The store's match model scoring two stored records (`idgraph.match.waterfall`)."""
+    from idgraph.match.waterfall import score_pair
+    from idgraph.pipeline import stored_model
+    from idgraph.state.rebuild import open_mirror
+
+    records = open_mirror(graph.store, config).view("records").collect()
+    return score_pair(records, record_a, record_b, config, stored_model(graph.store, config))
+
+
+def _emit_score(pair: Any) -> None:
+    rows = [{"field": "(prior)", "weight": f"{pair.prior_weight:+.2f}"}]
+    rows += [
+        {
+            "field": s.field,
+            "level": s.level,
+            "a": s.left or "",
+            "b": s.right or "",
+            "weight": f"{s.weight:+.2f}",
+            "total": f"{s.cumulative:+.2f}",
+        }
+        for s in pair.steps
+    ]
+    title = f"score: weight {pair.weight:+.2f}, probability {pair.probability:.4f}"
+    _emit(_rows_as("table", ["field", "level", "a", "b", "weight", "total"], rows, title), None)
+    verdicts = []
+    if not pair.model_learned:
+        verdicts.append("shipped weights (the store has not learned its own)")
+    if not pair.proposed_by:
+        verdicts.append("no scored rule proposes it (no shared block)")
+    if pair.disagree_on:
+        verdicts.append(f"{', '.join(pair.disagree_on)} plainly disagree (must_agree)")
+    verdicts.append(
+        f"{'at or above' if pair.probability >= pair.threshold else 'below'} "
+        f"the threshold {pair.threshold}"
+    )
+    console.print("score: " + "; ".join(verdicts), highlight=False, markup=False)
+
+
 @app.command()
 def explain(
     record_a: RecordA,
@@ -232,14 +271,10 @@ def explain(
         bool,
         typer.Option(
             "--score",
-            help="Also score the pair probabilistically: each field's level and weight "
-            "(a waterfall), to see why they link or why not.",
+            help="Also score the pair with the store's match model: each field's level and "
+            "weight (a waterfall), to see why they link or why not.",
         ),
     ] = False,
-    model: Annotated[
-        Path | None,
-        typer.Option(help="A saved link model for --score; default: train on the stored records."),
-    ] = None,
     match_config: Annotated[
         Path | None,
         typer.Option(
@@ -269,11 +304,7 @@ def explain(
         with IdentityGraph(store, database=database, match_config=config) as graph:
             path = graph.explain(record_a, record_b)
             if score:
-                from idgraph.match.probabilistic import score_stored_pair
-
-                pair = score_stored_pair(
-                    graph.store, record_a, record_b, match_config=config, model_path=model
-                )
+                pair = _score_pair(graph, record_a, record_b, config)
     if fmt == "json":
         sys.stdout.write(
             orjson.dumps(path.model_dump(), option=orjson.OPT_INDENT_2).decode() + "\n"
@@ -294,30 +325,7 @@ def explain(
         title = f"{record_a} -> {record_b}"
         _emit(_rows_as(fmt, columns, rows, title), None)
     if pair is not None:
-        rows = [{"field": "(prior)", "weight": f"{pair.prior_weight:+.2f}"}]
-        rows += [
-            {
-                "field": s.comparison,
-                "level": s.level,
-                "a": s.left,
-                "b": s.right,
-                "weight": f"{s.weight:+.2f}",
-                "total": f"{s.cumulative:+.2f}",
-            }
-            for s in pair.steps
-        ]
-        title = f"score: weight {pair.weight:+.2f}, probability {pair.probability:.4f}"
-        _emit(_rows_as("table", ["field", "level", "a", "b", "weight", "total"], rows, title), None)
-        verdicts = []
-        if pair.conflict:
-            verdicts.append("a guard refuses the pair (conflicting values)")
-        if pair.blocked_by is None:
-            verdicts.append("no blocking rule proposes it")
-        verdicts.append(
-            f"{'at or above' if pair.probability >= pair.threshold else 'below'} "
-            f"the threshold {pair.threshold}"
-        )
-        console.print("score: " + "; ".join(verdicts), highlight=False, markup=False)
+        _emit_score(pair)
     if path.same_customer and (path.steps or record_a == record_b):
         console.print(f"one customer: {path.customer_a}", highlight=False)
         return

@@ -25,6 +25,7 @@ from scipy.sparse.csgraph import connected_components, minimum_spanning_tree
 
 from idgraph.match.config import MatchConfig
 from idgraph.match.edges import IDENTIFIER, LINK
+from idgraph.match.tolerance import TOLERANT_ATTRIBUTES, tolerant_classes
 
 __all__ = ["KEPT_APART", "Clustering", "Constraints", "cluster", "components_of"]
 
@@ -298,6 +299,7 @@ def cluster(
     kinds = edges["class"].to_numpy()
     ranks = np.arange(len(a), dtype=np.int64)
     plain = _plain_components(n, a, b)
+    constraints = _tolerant(constraints, plain)
     tense = _tense(plain, constraints, config.limits)
     edge_tense = tense[plain[a]] if len(a) else np.zeros(0, dtype=bool)
     accepted = np.zeros(len(a), dtype=bool)
@@ -329,6 +331,21 @@ def cluster(
         roots = _roots(np.asarray(replay.parent, dtype=np.int64))
         labels[members] = n + members[roots]
     return Clustering(_canonical(_relabel(labels)), accepted, blocked)
+
+
+def _tolerant(constraints: Constraints, plain: Ints) -> Constraints:
+    """The constraints with every strong attribute's values replaced by their class within
+    the record's component (`idgraph.match.tolerance`): a typo is not a second value."""
+    strong: dict[str, pl.DataFrame] = {}
+    for name, rows in constraints.strong.items():
+        if rows.height == 0:
+            strong[name] = rows
+            continue
+        grouped = rows.with_columns(pl.Series("group", plain[rows["pos"].to_numpy()]))
+        strong[name] = tolerant_classes(grouped, TOLERANT_ATTRIBUTES.get(name)).select(
+            "pos", pl.col("cls").alias("value")
+        )
+    return Constraints(constraints.limited, strong, constraints.apart)
 
 
 def _surely_refused(

@@ -31,7 +31,7 @@ MatchField = Literal[
     "country",
 ]
 NAME_FIELDS: frozenset[str] = frozenset({"full_name", "first_name", "last_name"})
-StrongAttribute = Literal["birth_date", "postcode", "country"]
+StrongAttribute = Literal["birth_date", "first_name", "postcode", "country"]
 KeyTransform = Literal["exact", "phonetic", "prefix3", "initial", "year"]
 _BLOCK_PART = re.compile(r"^(?P<field>[a-z_]+)(?::(?P<transform>[a-z0-9]+))?$")
 
@@ -46,6 +46,9 @@ class IdentifierRule(_Strict):
     kind: IdentifierKind
     link: bool = True
     max_records: Annotated[int, Field(ge=2)] = 8
+    #: Holders with more first names than this (nicknames and typos count as one name) share
+    #: the value without being one person: a shop's email typed at the till, a family phone.
+    max_names: Annotated[int, Field(ge=1)] | None = None
 
 
 class Comparison(_Strict):
@@ -61,28 +64,68 @@ class BlockPart(_Strict):
     transform: KeyTransform = "exact"
 
 
-class ProbabilisticMatching(_Strict):
-    """Fellegi-Sunter evidence from `idgraph.link` (docs/linking.md), beside the fuzzy rules.
+ScoredField = Literal["first_name", "last_name", "birth_date", "address", "email_local", "phone"]
+_SCORED_FIELDS: tuple[ScoredField, ...] = (
+    "first_name", "last_name", "birth_date", "address", "email_local", "phone"
+)  # fmt: skip
 
-    Pairs whose match probability reaches the threshold become `probabilistic` links, applied
-    after identifiers and fuzzy rules under the same guards and identity limits.
+
+class Scoring(_Strict):
+    """The match model that judges the scored rules' candidate pairs (docs/matching.md).
+
+    Weights are learned from the records being resolved (EM, no labels) on every full run and
+    kept in the store; incremental runs reuse them.
     """
 
-    #: A shipped link config name (`customers`) or the path of one over the record fields.
-    config: str = "customers"
-    #: A model saved by `idgraph model train`; without one, each ingest trains on the records.
-    model: str | None = None
-    threshold: Annotated[float, Field(gt=0, lt=1)] | None = None
-    #: Fewer records than this and no saved model: too little data to train on, so no links.
-    min_records: Annotated[int, Field(ge=2)] = 100
+    fields: list[ScoredField] = Field(default_factory=lambda: list(_SCORED_FIELDS))
+    #: A pair links when its match probability reaches this.
+    threshold: Annotated[float, Field(gt=0.5, lt=1)] = 0.99
+    #: Fields whose plain disagreement (both known, neither equal nor a typo apart) stops a
+    #: scored link whatever the rest says: a household shares a surname and an address, not
+    #: a first name.
+    must_agree: list[ScoredField] = Field(default_factory=lambda: [_SCORED_FIELDS[0]])
+    #: Random pairs sampled to learn how often strangers agree (u).
+    random_pairs: Annotated[int, Field(ge=1000)] = 1_000_000
+    #: Fewer records than this: too few to learn from, the shipped weights are used.
+    min_records: Annotated[int, Field(ge=2)] = 2000
+    max_iterations: Annotated[int, Field(ge=1)] = 30
+
+    @model_validator(mode="after")
+    def _known_fields(self) -> Scoring:
+        unknown = sorted(set(self.must_agree) - set(self.fields))
+        if unknown:
+            raise ValueError(f"must_agree names fields not scored: {', '.join(unknown)}")
+        if len(set(self.fields)) != len(self.fields):
+            raise ValueError("a scored field is listed twice")
+        return self
 
 
 class FuzzyRule(_Strict):
-    """Pairs sharing every `block_on` key part link when all `compare` comparisons pass."""
+    """Pairs sharing every `block_on` key part are candidates: the match model scores them,
+    or, for a fixed rule (`compare` given), they link when every comparison passes."""
 
     name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,62}$")]
     block_on: Annotated[list[BlockPart], Field(min_length=1)]
-    compare: Annotated[list[Comparison], Field(min_length=2)]
+    compare: Annotated[list[Comparison], Field(min_length=2)] | None = None
+
+    @property
+    def scored(self) -> bool:
+        """Whether the match model judges this rule's pairs (no fixed comparisons)."""
+        return self.compare is None
+
+    def blocked_fields(self) -> frozenset[str]:
+        """The scored fields this rule's pairs agree on by construction, which the model must
+        not learn from them."""
+        found: set[str] = set()
+        for part in self.block_on:
+            name = str(part.field)
+            if name == "full_name":
+                found |= {"first_name", "last_name"}
+            elif name in ("street", "postcode", "city"):
+                found.add("address")
+            else:
+                found.add(name)
+        return frozenset(found)
 
     @field_validator("block_on", mode="before")
     @classmethod
@@ -102,7 +145,7 @@ class FuzzyRule(_Strict):
 
     @model_validator(mode="after")
     def _name_alone_never_merges(self) -> FuzzyRule:
-        if all(c.field in NAME_FIELDS for c in self.compare):
+        if self.compare is not None and all(c.field in NAME_FIELDS for c in self.compare):
             raise ValueError(
                 f"rule {self.name!r} compares only names; add a second field "
                 "(birth_date, postcode, email_local, ...): a name alone never merges"
@@ -131,7 +174,7 @@ class MatchConfig(_Strict):
     limits: dict[IdentifierKind, Annotated[int, Field(ge=1)]] = Field(default_factory=dict)
     strong_attributes: list[StrongAttribute] = Field(default_factory=_default_strong)
     fuzzy: list[FuzzyRule] = Field(default_factory=list)
-    probabilistic: ProbabilisticMatching | None = None
+    scoring: Scoring = Field(default_factory=Scoring)
     max_block_size: Annotated[int, Field(ge=2)] = 200
     flag_component_records: Annotated[int, Field(ge=2)] = 50
     #: Split components over `flag_component_records` by dropping their weakest links.

@@ -25,6 +25,9 @@ from idgraph.match.comparisons import (
 from idgraph.match.config import FuzzyRule, MatchConfig
 from idgraph.match.edges import EDGE_COLUMNS, FUZZY, IDENTIFIER, LINK
 from idgraph.match.identity import identity_classes
+from idgraph.match.model import MatchModel
+from idgraph.match.scored import Frequencies, guarded_view, scored_matches
+from idgraph.match.tolerance import TOLERANT_ATTRIBUTES, guard_values, tolerant_classes
 from idgraph.match.view import VIEW_FIELDS, match_view
 from idgraph.stages import Progress
 
@@ -48,6 +51,12 @@ class Evidence:
     verdicts: pl.DataFrame
     blocking: list[BlockingStats] = field(default_factory=list)
     pairs_compared: int = 0
+    #: The match model that scored the pairs (None without scored rules), and whether this
+    #: run learned it (then the store keeps it for incremental runs).
+    model: MatchModel | None = None
+    model_trained: bool = False
+    #: Scored pairs over the threshold that a `must_agree` field stopped.
+    vetoed: int = 0
 
 
 def _keys(frame: pl.DataFrame) -> pl.DataFrame:
@@ -169,15 +178,14 @@ def _guard_reasons(
             checks.append(found)
             position += 1
     for name in config.strong_attributes:
+        values = records.select(pl.col("key").alias("record")).with_columns(
+            guard_values(records, name).alias("value")
+        )
+        held = holders.join(values.filter(pl.col("value").is_not_null()), on="record")
         found = (
-            holders.join(
-                records.select(pl.col("key").alias("record"), pl.col(name).alias("_v")).filter(
-                    pl.col("_v").is_not_null() & (pl.col("_v") != "")
-                ),
-                on="record",
-            )
-            .group_by("key")
-            .agg(pl.col("_v").n_unique().alias("n"))
+            tolerant_classes(held.rename({"key": "group"}), TOLERANT_ATTRIBUTES.get(name))
+            .group_by(pl.col("group").alias("key"))
+            .agg(pl.col("cls").n_unique().alias("n"))
             .filter(pl.col("n") > 1)
             .select(
                 "key",
@@ -191,6 +199,9 @@ def _guard_reasons(
         )
         checks.append(found)
         position += 1
+    named = [(str(r.kind), r.max_names) for r in config.identifiers if r.max_names is not None]
+    if named:
+        checks.append(_name_guard(holders, keyed, records, named, position))
     if not checks:
         return pl.DataFrame(schema={"key": pl.Utf8, "_guard": pl.Utf8})
     return (
@@ -199,6 +210,46 @@ def _guard_reasons(
         .group_by("key", maintain_order=True)
         .first()
         .select("key", "_guard")
+    )
+
+
+def _name_guard(
+    holders: pl.DataFrame,
+    keyed: pl.DataFrame,
+    records: pl.DataFrame,
+    named: list[tuple[str, int]],
+    rank: int,
+) -> pl.DataFrame:
+    """Identifier values whose holders carry more first names than their kind's `max_names`
+    (a typo or a nickname is no second name)."""
+    limits = pl.DataFrame(
+        {"kind": [k for k, _ in named], "max_names": [m for _, m in named]},
+        schema={"kind": pl.Utf8, "max_names": pl.Int64},
+    )
+    names = records.select(pl.col("key").alias("record")).with_columns(
+        guard_values(records, "first_name").alias("value")
+    )
+    held = (
+        holders.join(keyed.select("key", "kind").unique("key"), on="key")
+        .join(limits, on="kind", how="semi")
+        .join(names.filter(pl.col("value").is_not_null()), on="record")
+    )
+    counted = (
+        tolerant_classes(held.rename({"key": "group"}), TOLERANT_ATTRIBUTES["first_name"])
+        .group_by(pl.col("group").alias("key"))
+        .agg(pl.col("kind").first(), pl.col("cls").n_unique().alias("n"))
+        .join(limits, on="kind")
+    )
+    return counted.filter(pl.col("n") > pl.col("max_names")).select(
+        "key",
+        pl.lit(rank).alias("rank"),
+        (
+            pl.lit("held by ")
+            + pl.col("n").cast(pl.Utf8)
+            + pl.lit(" different first names (max_names ")
+            + pl.col("max_names").cast(pl.Utf8)
+            + pl.lit(")")
+        ).alias("_guard"),
     )
 
 
@@ -276,7 +327,8 @@ def fuzzy_matches(
     found: list[tuple[npt.NDArray[np.integer], npt.NDArray[np.integer], FloatArray, int]] = []
     compared = 0
     fields: dict[str, FieldArrays] = {}
-    for order, rule in enumerate(config.fuzzy):
+    fixed = [rule for rule in config.fuzzy if rule.compare is not None]
+    for order, rule in enumerate(fixed):
         slices, rule_stats = candidate_pair_slices(
             view, rule, max_block_size=config.max_block_size, sizes=block_sizes
         )
@@ -297,14 +349,14 @@ def fuzzy_matches(
     # Per pair the best score, the first rule on a tie; then strongest first, by pair. Scores
     # have four decimals, so (weakness, rule) fits one integer and two sorts do.
     weakness = 10_000 - np.rint(score * 10_000).astype(np.int64)
-    by_quality = np.argsort(weakness * len(config.fuzzy) + rules, kind="stable")
+    by_quality = np.argsort(weakness * len(fixed) + rules, kind="stable")
     _, first_at = np.unique(pair[by_quality], return_index=True)
     first = by_quality[first_at]
     ranked = first[np.lexsort((pair[first], weakness[first]))]
     chosen_rules = pl.Series(rules[ranked])
-    names = pl.Series([rule.name for rule in config.fuzzy], dtype=pl.Utf8)
+    names = pl.Series([rule.name for rule in fixed], dtype=pl.Utf8)
     compared_fields = pl.Series(
-        [",".join(c.field for c in rule.compare) for rule in config.fuzzy], dtype=pl.Utf8
+        [",".join(c.field for c in rule.compare or ()) for rule in fixed], dtype=pl.Utf8
     )
     best = pl.DataFrame(
         {
@@ -334,10 +386,9 @@ def _passing(
     """
     chosen = np.arange(len(left))
     scores: dict[int, FloatArray] = {}
-    for position in sorted(
-        range(len(rule.compare)), key=lambda p: rule.compare[p].method in STRING_METHODS
-    ):
-        comparison = rule.compare[position]
+    compare = rule.compare or []
+    for position in sorted(range(len(compare)), key=lambda p: compare[p].method in STRING_METHODS):
+        comparison = compare[position]
         if comparison.field not in fields:
             fields[comparison.field] = FieldArrays(view[comparison.field])
         found_scores = pair_similarities(
@@ -354,9 +405,9 @@ def _passing(
         if not len(chosen):
             return None
     total = np.zeros(len(chosen), dtype=np.float64)
-    for position in range(len(rule.compare)):
+    for position in range(len(compare)):
         total += scores[position]
-    return chosen, rounded(total / len(rule.compare), 4)
+    return chosen, rounded(total / len(compare), 4)
 
 
 def _empty_edges() -> pl.DataFrame:
@@ -373,13 +424,18 @@ def collect_evidence(
     block_sizes: pl.DataFrame | None = None,
     view: pl.DataFrame | None = None,
     progress: Progress | None = None,
+    model: MatchModel | None = None,
+    frequencies: Frequencies | None = None,
+    records_total: int | None = None,
 ) -> Evidence:
     """Every candidate link among `records` (sorted by key), strongest first.
 
     An incremental ingest passes only the records it re-resolves, with the store-wide facts
-    that decide the guards: `settled` identifier verdicts and `block_sizes` (see
-    `identifier_verdicts` and `candidate_pairs`). `progress` gets the identifier values
-    judged and the candidate pairs compared, each as (step, 0, 1) then (step, n, n).
+    that decide the guards and scores: `settled` identifier verdicts and `block_sizes` (see
+    `identifier_verdicts` and `candidate_pairs`), the store's `model`, value `frequencies`
+    and `records_total` (see `scored_matches`); a full run learns its model. `progress`
+    gets the identifier values judged and the candidate pairs compared, each as (step, 0, 1)
+    then (step, n, n).
     """
     positions = records.select("key").with_row_index("pos")
     known = records["key"].implode()
@@ -395,19 +451,41 @@ def collect_evidence(
     if view is None:
         view = match_view(records, VIEW_FIELDS)
     fuzzy, compared = fuzzy_matches(view, config, block_sizes=block_sizes, stats=stats)
+    scored = None
+    if any(rule.scored for rule in config.fuzzy):
+        refused = verdicts.filter(~pl.col("linking"))["key"]
+        scored = scored_matches(
+            guarded_view(view, records, refused),
+            config,
+            model=model,
+            frequencies=frequencies,
+            block_sizes=block_sizes,
+            stats=stats,
+            records_total=records_total,
+        )
+        compared += scored.compared
+        fuzzy = _strongest_first(fuzzy, scored.edges)
     parts = [
         _link_edges(links, positions),
         _identifier_edges(keyed, verdicts, positions, config),
         fuzzy,
     ]
-    if config.probabilistic is not None:
-        # Imported here: the engine pulls in pandas, which plain rule-based runs do not need.
-        from idgraph.match.probabilistic import probabilistic_edges
-
-        scored, count = probabilistic_edges(records, verdicts, config.probabilistic)
-        parts.append(scored)
-        compared += count
     edges = pl.concat([part.cast(EDGE_COLUMNS) for part in parts])  # type: ignore[arg-type]
     if progress is not None:
         progress("candidate pairs", compared, compared)
-    return Evidence(edges, verdicts, stats, compared)
+    if scored is None:
+        return Evidence(edges, verdicts, stats, compared)
+    return Evidence(edges, verdicts, stats, compared, scored.model, scored.trained, scored.vetoed)
+
+
+def _strongest_first(fixed: pl.DataFrame, scored: pl.DataFrame) -> pl.DataFrame:
+    """Fixed rules' and the model's links in one order: by score (a similarity, a match
+    probability), strongest first, then by pair; a pair both found keeps its best link."""
+    if not fixed.height:
+        return scored
+    if not scored.height:
+        return fixed
+    both = pl.concat([fixed.cast(EDGE_COLUMNS), scored.cast(EDGE_COLUMNS)])  # type: ignore[arg-type]
+    return both.sort(
+        ["score", "a", "b"], descending=[True, False, False], maintain_order=True
+    ).unique(["a", "b"], keep="first", maintain_order=True)

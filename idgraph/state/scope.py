@@ -18,6 +18,7 @@ import polars as pl
 from idgraph.frames import FIELDS
 from idgraph.match.config import MatchConfig
 from idgraph.match.decide import fuzzy_matches
+from idgraph.match.scored import guarded_view, possible_links
 from idgraph.match.view import VIEW_FIELDS, match_view
 from idgraph.state.mirror import Mirror
 
@@ -60,7 +61,8 @@ class Scope:
 
 
 def _settled(verdicts: pl.DataFrame) -> pl.DataFrame:
-    """Verdicts more holders can never turn: over `max_records`, or a kind that never links.
+    """Verdicts more holders can never turn: over `max_records` or `max_names` (holders only
+    add records and names), or a kind that never links.
 
     A value refused for an identity limit can link again (an alias may join the two logins),
     so it is re-decided over all its holders.
@@ -69,6 +71,7 @@ def _settled(verdicts: pl.DataFrame) -> pl.DataFrame:
         ~pl.col("linking")
         & (
             pl.col("reason").str.starts_with("shared by ")
+            | pl.col("reason").str.starts_with("held by ")
             | pl.col("reason").str.ends_with(" is not a linking identifier")
         )
     )
@@ -250,7 +253,7 @@ def _matching(
     mates: set[str],
     sizes: pl.DataFrame,
 ) -> set[str]:
-    """The stored block mates a fuzzy rule matches with a seed.
+    """The stored block mates a fixed rule matches with a seed, or the match model could.
 
     Only those can join a seed's customer; the others' pairs with each other are decided
     as before, so their customers need not be re-resolved.
@@ -261,14 +264,16 @@ def _matching(
     records = pl.concat([seeds.select(_FIELDS), stored.select(_FIELDS)]).sort("key")
     view = match_view(records, VIEW_FIELDS)
     edges, _ = fuzzy_matches(view, config, block_sizes=sizes)
-    if edges.height == 0:
+    refused = mirror.view("verdicts").filter(~pl.col("linking")).select("key").collect()["key"]
+    left, right = possible_links(guarded_view(view, records, refused), config)
+    if edges.height == 0 and not len(left):
         return set()
     keys = records["key"]
     seed_keys = set(seeds["key"].to_list())
     matched = set()
-    for a, b in zip(
-        keys.gather(edges["a"]).to_list(), keys.gather(edges["b"]).to_list(), strict=True
-    ):
+    firsts = [*keys.gather(edges["a"]).to_list(), *keys.gather(left).to_list()]
+    seconds = [*keys.gather(edges["b"]).to_list(), *keys.gather(right).to_list()]
+    for a, b in zip(firsts, seconds, strict=True):
         if (a in seed_keys) != (b in seed_keys):
             matched.add(b if a in seed_keys else a)
     return matched

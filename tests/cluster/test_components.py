@@ -169,7 +169,7 @@ def test_family_tablet_logins_stay_apart_but_alias_joins() -> None:
 
 
 def test_conflicting_birth_dates_never_merge() -> None:
-    constraints = _constraints({}, {0: "1980-01-01", 1: "1980-01-02"}, [])
+    constraints = _constraints({}, {0: "1980-01-01", 1: "1980-02-03"}, [])
     result = cluster(2, _edges([(0, 1, IDENTIFIER)]), constraints, CONFIG)
     assert result.labels[0] != result.labels[1]
     assert result.blocked == [(0, "records disagree on birth_date")]
@@ -227,3 +227,11 @@ def test_edges_refused_without_replay_get_the_replays_reasons(n: int, data: st.D
     assert shortcut.labels.tolist() == replayed.labels.tolist()
     assert shortcut.accepted.tolist() == replayed.accepted.tolist()
     assert shortcut.blocked == replayed.blocked
+
+
+def test_a_birth_date_typo_merges_but_a_third_date_in_the_component_does_not() -> None:
+    dates = {0: "1980-01-01", 1: "1980-01-07", 2: "1962-05-30"}
+    constraints = _constraints({}, dates, [])
+    result = cluster(3, _edges([(0, 1, IDENTIFIER), (1, 2, IDENTIFIER)]), constraints, CONFIG)
+    assert result.labels[0] == result.labels[1] != result.labels[2]
+    assert result.blocked == [(1, "records disagree on birth_date")]

@@ -12,15 +12,17 @@ What it implements, in the words of docs/matching.md:
    junk value, is dropped (the record stays). Raw identifier kinds are trimmed; junk dropped.
 2. Identifiers: records sharing a value of a listed kind are linked (every pair of holders),
    unless the value is held by more than `max_records` records, or its holders already break
-   an identity limit (aliased ids counting as one identity), or disagree on a strong attribute.
+   an identity limit (aliased ids counting as one identity), or disagree on a strong attribute
+   (typos aside, as in 5).
 3. Blocking: records sharing a rule's whole key form a block; blocks over `max_block_size`
    are skipped.
 4. Fuzzy rules: a pair in a block of the rule links when every comparison reaches its
    threshold; its score is the mean of the comparisons, to four decimals.
 5. Clustering: links applied strongest first — explicit links, identifiers in config order,
    fuzzy links by score — with a union-find that refuses a link that would give one customer
-   more distinct values of a limited kind than allowed or two different strong attributes.
-   Explicit links always apply; nothing joins across a cannot-link.
+   more distinct values of a limited kind than allowed or two different strong attributes
+   (a birth date a typo away is not different: `same_value`). Explicit links always apply;
+   nothing joins across a cannot-link.
 6. Oversized components: links dropped from the weakest score up until every part fits;
    explicit links never dropped; a component explicit links alone hold over the limit stays.
 
@@ -269,9 +271,47 @@ def identifier_verdict(
             return f"joins {len(classes)} distinct {limited} (limit {limit})"
     for name in config.strong_attributes:
         values = {r.fields.get(name) for r in holders} - {None}
-        if len(values) > 1:
-            return f"joins records with {len(values)} different {name}"
+        count = len(set(value_classes(name, values).values()))
+        if count > 1:
+            return f"joins records with {count} different {name}"
     return ""
+
+
+def same_value(name: str, x: str, y: str) -> bool:
+    """docs/matching.md: a birth date one digit off, with two neighbouring digits swapped, or
+    with day and month swapped is the same date; other attributes must be equal."""
+    if x == y:
+        return True
+    if name != "birth_date" or len(x) != 10 or len(y) != 10:
+        return False
+    dx, dy = x.replace("-", ""), y.replace("-", "")
+    if not (dx.isdigit() and dy.isdigit()):
+        return False
+    differ = [i for i in range(8) if dx[i] != dy[i]]
+    if len(differ) == 1:
+        return True
+    if len(differ) == 2 and differ[1] == differ[0] + 1:
+        i, j = differ
+        if dx[i] == dy[j] and dx[j] == dy[i]:
+            return True
+    return dx[:4] == dy[:4] and dx[4:6] == dy[6:8] and dx[6:8] == dy[4:6]
+
+
+def value_classes(name: str, values: Iterable[str]) -> dict[str, int]:
+    """Each value's class: values joined by a chain of `same_value` pairs share one."""
+    ordered_values = sorted(values)
+    cls = {v: i for i, v in enumerate(ordered_values)}
+    changed = True
+    while changed:
+        changed = False
+        for x, y in itertools.combinations(ordered_values, 2):
+            if cls[x] != cls[y] and same_value(name, x, y):
+                low = min(cls[x], cls[y])
+                for v, c in cls.items():
+                    if c in (cls[x], cls[y]) and c != low:
+                        cls[v] = low
+                changed = True
+    return cls
 
 
 def identifier_links(
@@ -343,12 +383,36 @@ class Customers:
         config: MatchConfig,
         identities: Identities,
         apart: Sequence[tuple[str, str]],
+        links: Sequence[Link],
     ) -> None:
         self.config = config
         self.parent = {key: key for key in records}
         self.members = {key: {key} for key in records}
+        # A strong attribute's value counts as its class among the values of the record's
+        # component of the candidate links (docs/matching.md), so a typo is no second value.
+        component = {key: key for key in records}
+        for group in _connected(set(records), links):
+            for key in group:
+                component[key] = min(group)
+        classes: dict[str, dict[tuple[str, str], tuple[str, int]]] = {}
+        for name in config.strong_attributes:
+            by_component: dict[str, set[str]] = {}
+            for key, r in records.items():
+                value = r.fields.get(name)
+                if value is not None:
+                    by_component.setdefault(component[key], set()).add(value)
+            classes[name] = {
+                (comp, value): (comp, c)
+                for comp, values in by_component.items()
+                for value, c in value_classes(name, values).items()
+            }
         self.strong = {
-            key: {name: {r.fields.get(name)} - {None} for name in config.strong_attributes}
+            key: {
+                name: {classes[name][(component[key], r.fields[name])]}
+                if r.fields.get(name) is not None
+                else set()
+                for name in config.strong_attributes
+            }
             for key, r in records.items()
         }
         self.limited = {
@@ -477,7 +541,9 @@ def prepare(
 def resolve(problem: Problem, order: Order = "keys") -> Resolution:
     """The customers the documented rules make, applying links in one admissible order."""
     config = problem.config
-    customers = Customers(problem.records, config, problem.identities, problem.cannot_link)
+    customers = Customers(
+        problem.records, config, problem.identities, problem.cannot_link, problem.links
+    )
     accepted: list[Link] = []
     refused: list[tuple[Link, str]] = []
     for link in ordered(problem.links, order):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import polars as pl
+import pytest
 
 from idgraph.block.keys import candidate_pairs
 from idgraph.frames import FIELDS, IDENTIFIERS
@@ -33,11 +34,11 @@ def _verdict(verdicts: pl.DataFrame, key: str) -> dict[str, Any]:
 
 
 def test_identifier_shared_by_too_many_records_does_not_link() -> None:
-    records = _records(*[{"key": f"r{i:02d}"} for i in range(12)])
-    ids = _ids(*[(f"r{i:02d}", "email", "shop@store.it") for i in range(12)])
+    records = _records(*[{"key": f"r{i:02d}"} for i in range(20)])
+    ids = _ids(*[(f"r{i:02d}", "email", "shop@store.it") for i in range(20)])
     verdict = _verdict(identifier_verdicts(records, ids, NO_LINKS, CONFIG), "email:shop@store.it")
     assert not verdict["linking"]
-    assert "shared by 12 records" in verdict["reason"]
+    assert "shared by 20 records (max_records 16)" in verdict["reason"]
 
 
 def test_identifier_joining_two_logins_does_not_link_unless_aliased() -> None:
@@ -58,7 +59,7 @@ def test_identifier_joining_two_logins_does_not_link_unless_aliased() -> None:
 
 def test_identifier_joining_different_birth_dates_does_not_link() -> None:
     records = _records(
-        {"key": "a", "birth_date": "1980-01-01"}, {"key": "b", "birth_date": "1981-01-01"}
+        {"key": "a", "birth_date": "1980-01-01"}, {"key": "b", "birth_date": "1975-06-12"}
     )
     ids = _ids(("a", "email", "family@home.it"), ("b", "email", "family@home.it"))
     verdict = _verdict(identifier_verdicts(records, ids, NO_LINKS, CONFIG), "email:family@home.it")
@@ -78,10 +79,21 @@ def test_name_plus_birth_date_links_through_nickname() -> None:
     records = _records(
         {"key": "a", "first_name": "Robert", "last_name": "Smith", "birth_date": "1970-07-07"},
         {"key": "b", "first_name": "Bob", "last_name": "Smith", "birth_date": "1970-07-07"},
-        {"key": "c", "first_name": "Bob", "last_name": "Smith", "birth_date": "1971-07-07"},
+        {"key": "c", "first_name": "Bob", "last_name": "Smith", "birth_date": "1958-03-12"},
     )
     evidence = collect_evidence(records, _ids(), NO_LINKS, CONFIG)
-    assert evidence.edges.select("a", "b", "rule").rows() == [(0, 1, "name_and_birth_date")]
+    assert evidence.edges.select("a", "b", "rule").rows() == [(0, 1, "match_model")]
+    waterfall = evidence.edges["fields"][0].split(",")
+    assert waterfall[1:] == [
+        step
+        for step in waterfall[1:]
+        if step.split("=")[0] in ("first_name", "last_name", "birth_date")
+    ]
+    assert [step.split(":")[0] for step in waterfall[1:]] == [
+        "first_name=exact",
+        "last_name=exact",
+        "birth_date=exact",
+    ]
 
 
 def test_blocking_skips_oversized_blocks_and_counts_them() -> None:
@@ -103,3 +115,27 @@ def test_a_store_wide_block_size_closes_a_block_the_batch_alone_would_open() -> 
     key = f"{rule.name}\x1fFRT\x1f1980-01-01"
     pairs, stats = candidate_pairs(view, rule, max_block_size=4, sizes={key: 9})
     assert pairs.height == 0 and stats.oversized_blocks == 1
+
+
+@pytest.mark.parametrize(
+    ("mine", "yours"),
+    [("1986-04-04", "1989-04-04"), ("1968-03-01", "1968-01-03"), ("1975-06-12", "1975-06-21")],
+    ids=["one digit", "day and month swapped", "neighbours swapped"],
+)
+def test_a_birth_date_typo_does_not_stop_a_shared_identifier(mine: str, yours: str) -> None:
+    records = _records({"key": "a", "birth_date": mine}, {"key": "b", "birth_date": yours})
+    ids = _ids(("a", "phone", "+393201234567"), ("b", "phone", "+393201234567"))
+    verdict = _verdict(identifier_verdicts(records, ids, NO_LINKS, CONFIG), "phone:+393201234567")
+    assert verdict["linking"], verdict["reason"]
+
+
+def test_two_typos_of_one_date_and_a_stranger_still_stop_the_identifier() -> None:
+    records = _records(
+        {"key": "a", "birth_date": "1986-04-04"},
+        {"key": "b", "birth_date": "1989-04-04"},
+        {"key": "c", "birth_date": "1954-11-30"},
+    )
+    ids = _ids(*((k, "phone", "+390612345678") for k in "abc"))
+    verdict = _verdict(identifier_verdicts(records, ids, NO_LINKS, CONFIG), "phone:+390612345678")
+    assert not verdict["linking"]
+    assert verdict["reason"] == "joins records with 2 different birth_date"

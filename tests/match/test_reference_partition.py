@@ -68,7 +68,39 @@ from tests.match.reference_matcher import (
 )
 
 OPTIONS = NormalizeOptions(default_region="IT")
-DEFAULT = load_match_config(None)
+#: The reference implements fixed rules (docs/matching.md, "Fixed rules"): the shipped
+#: identifiers and guards with the fuzzy rules of a config that names its comparisons.
+DEFAULT = MatchConfig.model_validate(
+    {
+        **load_match_config(None).model_dump(),
+        "fuzzy": [
+            {
+                "name": "name_and_birth_date",
+                "block_on": ["last_name:phonetic", "birth_date"],
+                "compare": [
+                    {"field": "full_name", "method": "jaro_winkler", "threshold": 0.88},
+                    {"field": "birth_date", "method": "exact"},
+                ],
+            },
+            {
+                "name": "name_and_postcode",
+                "block_on": ["last_name:phonetic", "postcode"],
+                "compare": [
+                    {"field": "full_name", "method": "jaro_winkler", "threshold": 0.92},
+                    {"field": "postcode", "method": "exact"},
+                ],
+            },
+            {
+                "name": "name_and_email_local",
+                "block_on": ["email_local"],
+                "compare": [
+                    {"field": "full_name", "method": "jaro_winkler", "threshold": 0.88},
+                    {"field": "email_local", "method": "exact"},
+                ],
+            },
+        ],
+    }
+)
 #: Every guard binds on a few records: small max_records, blocks and components, two strong
 #: attributes and two identity limits.
 TIGHT = MatchConfig.model_validate(

@@ -1,0 +1,220 @@
+"""Comparison levels of candidate pairs: how well two records agree on each field, as columns.
+
+A level is the first of a field's graded outcomes that holds — exact, a typo away, the same
+year, anything else — or -1 when either record has no value. Each field's levels are fixed
+here and named in the explain waterfall (`first_name=typo`); the weights of the levels are
+learned (`idgraph.match.model`). Levels are computed over whole arrays of pairs: equality on
+integer codes, string tests once per distinct pair of values, never a Python loop per pair.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+import polars as pl
+from rapidfuzz import process
+from rapidfuzz.distance import OSA, JaroWinkler
+
+from idgraph.match.comparisons import FieldArrays, _unique_inverse
+from idgraph.match.tolerance import dates_compatible, first_names_compatible
+
+__all__ = ["FIELD_LEVELS", "FieldCodes", "LevelArray", "ScoringView"]
+
+LevelArray = npt.NDArray[np.int8]
+Ints = npt.NDArray[np.int64]
+NULL = -1
+
+#: Each scored field's levels, best first; "else" is always last. `address` is street,
+#: postcode and city compared as one fact (scored apart, one move would count three times);
+#: `email_local=echo` is an equal local part spelled from the names ("mario.rossi"), which
+#: says little the names have not said.
+FIELD_LEVELS: dict[str, tuple[str, ...]] = {
+    "first_name": ("exact", "typo", "else"),
+    "last_name": ("exact", "typo", "else"),
+    "birth_date": ("exact", "typo", "year", "else"),
+    "address": ("exact", "street_typo", "postcode", "city", "else"),
+    "email_local": ("exact", "echo", "typo", "else"),
+    "phone": ("exact", "else"),
+}
+
+
+def _one_typo(a: pl.Series, b: pl.Series) -> npt.NDArray[np.bool_]:
+    """One letter changed, added, dropped or two neighbours swapped (two in long values)."""
+    distance = np.asarray(process.cpdist(a.to_list(), b.to_list(), scorer=OSA.distance, workers=-1))
+    shorter = np.minimum(a.str.len_chars().to_numpy(), b.str.len_chars().to_numpy())
+    result: npt.NDArray[np.bool_] = (distance <= np.where(shorter >= 8, 2, 1)) & (shorter >= 3)
+    return result
+
+
+def _same_year(a: pl.Series, b: pl.Series) -> npt.NDArray[np.bool_]:
+    result: npt.NDArray[np.bool_] = (a.str.slice(0, 4) == b.str.slice(0, 4)).to_numpy()
+    return result
+
+
+def _similar(a: pl.Series, b: pl.Series) -> npt.NDArray[np.bool_]:
+    """The same house numbers and Jaro-Winkler 0.9 or more: "21 richmond road" and "21
+    richmond rd", not "via roma 1" and "via roma 9" (neighbours)."""
+    numbers = (a.str.replace_all(r"\D+", " ") == b.str.replace_all(r"\D+", " ")).to_numpy()
+    scores = process.cpdist(
+        a.to_list(), b.to_list(), scorer=JaroWinkler.normalized_similarity, workers=-1,
+        dtype=np.float64,
+    )  # fmt: skip
+    result: npt.NDArray[np.bool_] = (np.asarray(scores) >= 0.9) & numbers
+    return result
+
+
+Test = Callable[[pl.Series, pl.Series], npt.NDArray[np.bool_]]
+
+_TESTS: dict[tuple[str, str], Test] = {
+    ("first_name", "typo"): first_names_compatible,
+    ("last_name", "typo"): _one_typo,
+    ("email_local", "typo"): _one_typo,
+    ("birth_date", "typo"): dates_compatible,
+    ("birth_date", "year"): _same_year,
+    ("street", "similar"): _similar,
+}
+
+
+@dataclass(slots=True)
+class FieldCodes:
+    """A column as integer codes over its distinct values (-1 = null), built once."""
+
+    codes: Ints
+    values: pl.Series
+
+    @classmethod
+    def of(cls, column: pl.Series) -> FieldCodes:
+        arrays = FieldArrays(column)
+        codes, texts = arrays.distinct
+        codes = codes.copy()
+        codes[arrays.empty] = NULL
+        return cls(codes, pl.Series(texts.tolist(), dtype=pl.Utf8))
+
+    def counts(self) -> Ints:
+        """Records per distinct value."""
+        present = self.codes[self.codes >= 0]
+        return np.bincount(present, minlength=len(self.values)).astype(np.int64)
+
+
+def _echoes(view: pl.DataFrame) -> npt.NDArray[np.bool_]:
+    """Whether each record's email local part is spelled from its own names: first and last
+    name in either order, or one of them with the other's initial (dots already gone)."""
+    first = pl.col("first_name").str.replace_all(" ", "", literal=True)
+    last = pl.col("last_name").str.replace_all(" ", "", literal=True)
+    local = pl.col("email_local").str.replace_all(r"[^a-z]", "")
+    spelled = [
+        first + last,
+        last + first,
+        first.str.slice(0, 1) + last,
+        first + last.str.slice(0, 1),
+        last + first.str.slice(0, 1),
+    ]
+    flags = view.select(
+        pl.any_horizontal([(local == form).fill_null(False) for form in spelled]).alias("echo")
+    )
+    result: npt.NDArray[np.bool_] = flags["echo"].to_numpy()
+    return result
+
+
+class ScoringView:
+    """The scored fields of the records being resolved, as codes built once per run."""
+
+    def __init__(self, view: pl.DataFrame) -> None:
+        self._view = view
+        self._codes: dict[str, FieldCodes] = {}
+        self._echo: npt.NDArray[np.bool_] | None = None
+
+    def __len__(self) -> int:
+        return self._view.height
+
+    def codes(self, name: str) -> FieldCodes:
+        """Codes of a view column, or of `address` (street and postcode, both present)."""
+        if name not in self._codes:
+            if name == "address":
+                column = self._view.select(
+                    pl.concat_str(["street", "postcode"], separator="|").alias("address")
+                )["address"]
+            else:
+                column = self._view[name]
+            self._codes[name] = FieldCodes.of(column)
+        return self._codes[name]
+
+    def tf_codes(self, field: str) -> FieldCodes:
+        """The codes whose frequencies adjust `field`'s exact level."""
+        return self.codes(field)
+
+    @property
+    def echo(self) -> npt.NDArray[np.bool_]:
+        if self._echo is None:
+            self._echo = _echoes(self._view)
+        return self._echo
+
+    def levels(self, field: str, left: Ints, right: Ints) -> LevelArray:
+        """The level (index into `FIELD_LEVELS[field]`) of every pair of row positions."""
+        if field == "address":
+            return self._address(left, right)
+        names = tuple(n for n in FIELD_LEVELS[field] if n != "echo")
+        out = _graded(field, names, self.codes(field), left, right)
+        if field == "email_local":
+            echo = (out == 0) & (self.echo[left] | self.echo[right])
+            out[out >= 1] += 1
+            out[echo] = 1
+        return out
+
+    def _address(self, left: Ints, right: Ints) -> LevelArray:
+        names = FIELD_LEVELS["address"]
+        street, postcode, city = (self.codes(c).codes for c in ("street", "postcode", "city"))
+        out = np.full(len(left), NULL, dtype=np.int8)
+
+        def both(codes: Ints) -> npt.NDArray[np.bool_]:
+            result: npt.NDArray[np.bool_] = (codes[left] >= 0) & (codes[right] >= 0)
+            return result
+
+        def same(codes: Ints) -> npt.NDArray[np.bool_]:
+            result: npt.NDArray[np.bool_] = both(codes) & (codes[left] == codes[right])
+            return result
+
+        out[both(postcode) | both(city)] = names.index("else")
+        out[same(city)] = names.index("city")
+        same_postcode = same(postcode)
+        out[same_postcode] = names.index("postcode")
+        streets = np.flatnonzero(same_postcode & both(street))
+        if len(streets):
+            graded = _graded("street", ("exact", "similar", "else"), self.codes("street"),
+                             left[streets], right[streets])  # fmt: skip
+            out[streets[graded == 0]] = names.index("exact")
+            out[streets[graded == 1]] = names.index("street_typo")
+        return out
+
+
+def _graded(
+    field: str, names: tuple[str, ...], codes: FieldCodes, left: Ints, right: Ints
+) -> LevelArray:
+    """Levels exact .. else of one column; each test runs once per distinct pair of values
+    not claimed by an earlier level."""
+    ca, cb = codes.codes[left], codes.codes[right]
+    out = np.full(len(left), len(names) - 1, dtype=np.int8)
+    present = (ca >= 0) & (cb >= 0)
+    out[~present] = NULL
+    same = present & (ca == cb)
+    out[same] = 0
+    todo = np.flatnonzero(present & ~same)
+    if not len(todo) or len(names) <= 2:
+        return out
+    width = np.int64(len(codes.values))
+    keys, back = _unique_inverse(ca[todo] * width + cb[todo])
+    first, second = codes.values.gather(keys // width), codes.values.gather(keys % width)
+    undecided = np.ones(len(keys), dtype=bool)
+    level_of = np.full(len(keys), len(names) - 1, dtype=np.int8)
+    for index, name in enumerate(names[1:-1], start=1):
+        where = np.flatnonzero(undecided)
+        if not len(where):
+            break
+        held = _TESTS[(field, name)](first.gather(where), second.gather(where))
+        level_of[where[held]] = index
+        undecided[where[held]] = False
+    out[todo] = level_of[back]
+    return out

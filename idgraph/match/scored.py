@@ -1,0 +1,331 @@
+"""Scored links: the match model judges every candidate pair of the scored blocking rules.
+
+Candidate pairs come from the rules' blocks (one pair once, whichever rules found it); each
+gets its Fellegi-Sunter match weight (`idgraph.match.model`) with term-frequency adjusted
+exact levels; a pair links when its match probability reaches the threshold and no
+`must_agree` field plainly disagrees. The link's fields are its waterfall — `prior:-15.21`,
+then `first_name=exact:+6.80` for every field that moved the weight — adding up to log2 of
+the odds, so `idgraph explain` can say why the pair linked.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from importlib import resources
+
+import numpy as np
+import numpy.typing as npt
+import polars as pl
+
+from idgraph.block.keys import BlockingStats, candidate_pair_slices
+from idgraph.match.config import MatchConfig
+from idgraph.match.edges import EDGE_COLUMNS, FUZZY
+from idgraph.match.levels import FIELD_LEVELS, ScoringView
+from idgraph.match.model import MatchModel, Training, pair_weights, probability, train_model
+
+__all__ = [
+    "MODEL_KEY",
+    "SCORED_RULE",
+    "Frequencies",
+    "ScoredMatches",
+    "guarded_view",
+    "model_fits",
+    "possible_links",
+    "scored_matches",
+    "shipped_model",
+    "value_frequencies",
+]
+
+logger = logging.getLogger(__name__)
+
+Ints = npt.NDArray[np.int64]
+
+#: The rule name of a link the model made.
+SCORED_RULE = "match_model"
+#: The `Meta` key the learned model is kept under in the store.
+MODEL_KEY = "match_model"
+
+#: Per field, (value, count) rows of the records holding each value, and their total.
+Frequencies = Mapping[str, tuple[pl.DataFrame, int]]
+
+
+@dataclass(slots=True)
+class ScoredMatches:
+    """The model's links (strongest first), how many pairs it scored, and the model used."""
+
+    edges: pl.DataFrame
+    compared: int
+    model: MatchModel
+    trained: bool
+    vetoed: int = 0
+
+
+def shipped_model(config: MatchConfig) -> MatchModel:
+    """Weights learned on generated people data, for stores too small to learn their own.
+
+    The prior (the chance two records are one person) falls as a store grows: a person has
+    a few records while the pairs grow with the square. It is set for a store of
+    `scoring.min_records` records, the largest that uses these weights, and does not follow
+    the store's size: a link's weight must not change as unrelated records arrive, or an
+    incremental run and a full run of the same records would disagree on it.
+    """
+    text = resources.files("idgraph.match").joinpath("shipped_model.json").read_text("utf-8")
+    model = MatchModel.from_json(text)
+    fields = list(config.scoring.fields)
+    trained_on = float(str(model.notes.get("records", config.scoring.min_records)))
+    return MatchModel(
+        {f: model.m[f] for f in fields},
+        {f: model.u[f] for f in fields},
+        min(model.prior * trained_on / config.scoring.min_records, 0.5),
+        {"shipped": True},
+    )
+
+
+def model_fits(model: MatchModel, config: MatchConfig) -> bool:
+    """Whether a stored model scores exactly the configured fields with today's levels."""
+    fields = list(config.scoring.fields)
+    return model.fields == fields and all(len(model.m[f]) == len(FIELD_LEVELS[f]) for f in fields)
+
+
+def value_frequencies(
+    view: pl.DataFrame, fields: Sequence[str]
+) -> dict[str, tuple[pl.DataFrame, int]]:
+    """How many records hold each value of each scored field (by its term-frequency codes)."""
+    scoring = ScoringView(view)
+    out: dict[str, tuple[pl.DataFrame, int]] = {}
+    for name in fields:
+        codes = scoring.tf_codes(name)
+        counts = codes.counts()
+        frame = pl.DataFrame({"value": codes.values, "count": counts}).filter(pl.col("count") > 0)
+        out[name] = (frame, int(counts.sum()))
+    return out
+
+
+def _shares(
+    scoring: ScoringView, name: str, frequencies: Frequencies | None
+) -> npt.NDArray[np.float64]:
+    """Per distinct value of the field's codes, the share of records holding it: of these
+    records alone, or of the whole store where `frequencies` holds the store's counts."""
+    codes = scoring.tf_codes(name)
+    local = codes.counts().astype(np.float64)
+    if frequencies is None or name not in frequencies:
+        result: npt.NDArray[np.float64] = local / max(local.sum(), 1.0)
+        return result
+    table, total = frequencies[name]
+    stored = (
+        pl.DataFrame({"value": codes.values})
+        .join(table, on="value", how="left")["count"]
+        .fill_null(0)
+        .to_numpy()
+        .astype(np.float64)
+    )
+    result = np.maximum(stored, local) / max(float(total), local.sum(), 1.0)
+    return result
+
+
+def _rule_pairs(
+    view: pl.DataFrame,
+    config: MatchConfig,
+    block_sizes: pl.DataFrame | None,
+    stats: list[BlockingStats] | None,
+) -> list[tuple[frozenset[str], Ints, Ints]]:
+    found = []
+    for rule in config.fuzzy:
+        if not rule.scored:
+            continue
+        slices, rule_stats = candidate_pair_slices(
+            view, rule, max_block_size=config.max_block_size, sizes=block_sizes
+        )
+        parts = list(slices)
+        if stats is not None:
+            stats.append(rule_stats)
+        a = (
+            np.concatenate([p[0] for p in parts]).astype(np.int64)
+            if parts
+            else np.zeros(0, np.int64)
+        )
+        b = (
+            np.concatenate([p[1] for p in parts]).astype(np.int64)
+            if parts
+            else np.zeros(0, np.int64)
+        )
+        found.append((rule.blocked_fields(), a, b))
+    return found
+
+
+def guarded_view(view: pl.DataFrame, records: pl.DataFrame, refused: pl.Series) -> pl.DataFrame:
+    """The view with the email local part and phone blanked where the record's email or
+    phone is an identifier a guard stopped (`refused`: its `kind:value` keys): a value shared
+    by a shop's till or a family cannot carry a pair in through the model either.
+    """
+    blanks = []
+    for kind, column in (("email", "email_local"), ("phone", "phone")):
+        if kind not in records.columns or column not in view.columns:
+            continue
+        stopped = (pl.lit(f"{kind}:") + records[kind]).is_in(refused.implode()).fill_null(False)
+        flags = records.select(stopped.alias("stopped"))["stopped"]
+        blanks.append(
+            pl.when(flags).then(pl.lit(None, dtype=pl.Utf8)).otherwise(pl.col(column)).alias(column)
+        )
+    return view.with_columns(blanks) if blanks else view
+
+
+def _candidates(
+    view: pl.DataFrame,
+    config: MatchConfig,
+    block_sizes: pl.DataFrame | None,
+    stats: list[BlockingStats] | None,
+) -> tuple[Ints, Ints, list[tuple[frozenset[str], npt.NDArray[np.bool_]]]]:
+    """Every candidate pair once (positions a < b), and per scored rule the fields it blocks
+    on and which pairs it made (a bit per rule, set by a hash group-by: no sort)."""
+    pairs = _rule_pairs(view, config, block_sizes, stats)
+    n = np.int64(max(view.height, 1))
+    if not pairs:
+        empty = np.zeros(0, np.int64)
+        return empty, empty, []
+    keyed = pl.DataFrame(
+        {
+            "key": np.concatenate([a * n + b for _, a, b in pairs]),
+            "bit": np.concatenate(
+                [np.full(len(a), 1 << i, dtype=np.int64) for i, (_, a, _) in enumerate(pairs)]
+            ),
+        }
+    )
+    union = keyed.group_by("key").agg(pl.col("bit").sum())
+    keys = union["key"].to_numpy()
+    bits = union["bit"].to_numpy()
+    members = [(blocked, (bits & (1 << i)) != 0) for i, (blocked, _, _) in enumerate(pairs)]
+    return keys // n, keys % n, members
+
+
+def possible_links(view: pl.DataFrame, config: MatchConfig) -> tuple[Ints, Ints]:
+    """Candidate pairs of the scored rules that some model could link: those no `must_agree`
+    field stops. An incremental run takes the stored block mates these pair with a new
+    record into its scope (whatever the weights, which depend on the whole store)."""
+    left, right, _ = _candidates(view, config, None, None)
+    scoring = ScoringView(view)
+    keep = np.ones(len(left), dtype=bool)
+    for name in config.scoring.must_agree:
+        keep &= scoring.levels(name, left, right) != len(FIELD_LEVELS[name]) - 1
+    return left[keep], right[keep]
+
+
+def _signed(weight: pl.Expr) -> pl.Expr:
+    """`+6.80` / `-3.25`: a weight as the waterfall prints it, built in Polars."""
+    hundredths = (weight * 100).round(0).cast(pl.Int64)
+    size = hundredths.abs()
+    return pl.concat_str(
+        [
+            pl.when(hundredths < 0).then(pl.lit("-")).otherwise(pl.lit("+")),
+            (size // 100).cast(pl.Utf8),
+            pl.lit("."),
+            (size % 100).cast(pl.Utf8).str.zfill(2),
+        ]
+    )
+
+
+def _waterfall(
+    model: MatchModel,
+    levels: Mapping[str, npt.NDArray[np.int8]],
+    parts: Mapping[str, npt.NDArray[np.float64]],
+    rows: Ints,
+) -> pl.Series:
+    """Each linked pair's waterfall text, column by column (no Python loop per pair)."""
+    columns: dict[str, object] = {}
+    steps = []
+    for name in model.fields:
+        labels = pl.Series([f"{name}={level}:" for level in FIELD_LEVELS[name]], dtype=pl.Utf8)
+        columns[f"l_{name}"] = levels[name][rows].astype(np.int64)
+        columns[f"w_{name}"] = parts[name][rows]
+        level = pl.col(f"l_{name}")
+        steps.append(
+            pl.when(level >= 0).then(
+                pl.concat_str(
+                    [
+                        level.clip(0).replace_strict(
+                            list(range(len(labels))), labels, return_dtype=pl.Utf8
+                        ),
+                        _signed(pl.col(f"w_{name}")),
+                    ]
+                )
+            )
+        )
+    if not rows.size:
+        return pl.Series("fields", [], dtype=pl.Utf8)
+    frame = pl.DataFrame(columns)
+    prior = pl.lit(f"prior:{model.prior_weight:+.2f}")
+    return frame.select(
+        pl.concat_str([prior, *steps], separator=",", ignore_nulls=True).alias("fields")
+    )["fields"]
+
+
+def scored_matches(
+    view: pl.DataFrame,
+    config: MatchConfig,
+    *,
+    model: MatchModel | None = None,
+    frequencies: Frequencies | None = None,
+    block_sizes: pl.DataFrame | None = None,
+    stats: list[BlockingStats] | None = None,
+    records_total: int | None = None,
+) -> ScoredMatches:
+    """Score the candidate pairs of the scored rules among the records of `view`.
+
+    Args:
+        model: the store's model; None learns one from these records (a full run), or uses
+            the shipped weights when they are fewer than `scoring.min_records`.
+        frequencies: the whole store's value counts when `view` holds only part of it (an
+            incremental run), so a common value stays common.
+        block_sizes: store-wide block sizes (as for the fixed rules).
+        records_total: the store's records when `view` holds only part of them (the
+            shipped weights' prior depends on how many records there are).
+    """
+    settings = config.scoring
+    fields = list(settings.fields)
+    left, right, members = _candidates(view, config, block_sizes, stats)
+    scoring = ScoringView(view)
+    levels: dict[str, npt.NDArray[np.int8]] = {
+        name: scoring.levels(name, left, right) for name in fields
+    }
+    trained = False
+    if model is None:
+        if (
+            view.height >= settings.min_records
+            and (records_total is None or records_total == view.height)
+            and len(left)
+        ):
+            training = Training(settings.random_pairs, settings.max_iterations)
+            model = train_model(scoring, fields, levels, members, training)
+            trained = True
+        else:
+            model = shipped_model(config)
+    # On a few hundred records every value looks common (a person's two records hold it
+    # twice): frequencies mean something only where there is enough data to learn from.
+    learned = trained or not model.notes.get("shipped")
+    shares: dict[str, npt.NDArray[np.float64]] | None = (
+        {name: _shares(scoring, name, frequencies) for name in fields} if learned else None
+    )
+    weights, levels, parts = pair_weights(model, scoring, left, right, shares, levels)
+    chance = probability(weights)
+    keep = chance >= settings.threshold
+    vetoed = 0
+    for name in settings.must_agree:
+        plain = levels[name] == len(FIELD_LEVELS[name]) - 1
+        vetoed += int((keep & plain).sum())
+        keep &= ~plain
+    rows = np.flatnonzero(keep)
+    rows = rows[np.lexsort((right[rows], left[rows], -weights[rows]))]
+    edges = pl.DataFrame(
+        {
+            "a": left[rows],
+            "b": right[rows],
+            "rule": [SCORED_RULE] * len(rows),
+            "fields": _waterfall(model, levels, parts, rows),
+            "score": chance[rows],
+            "class": np.full(len(rows), FUZZY, dtype=np.int8),
+        },
+        schema=EDGE_COLUMNS,
+    )
+    return ScoredMatches(edges, len(left), model, trained, vetoed)
