@@ -249,7 +249,7 @@ def test_an_oversized_block_names_max_block_size(tmp_path: Path) -> None:
         path = graph.explain("shop:1", "shop:2")
     (refusal,) = path.refusals
     assert refusal.kind == "block" and refusal.setting == "max_block_size"
-    assert refusal.identifier == "name_and_postcode:BNX|20100"
+    assert refusal.identifier == "name_and_postcode:BNX|20100|m"
     assert refusal.reason.startswith("blocking key shared by 3 records (max_block_size 2)")
 
 

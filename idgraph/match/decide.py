@@ -70,6 +70,7 @@ def identifier_verdicts(
     config: MatchConfig,
     *,
     settled: pl.DataFrame | None = None,
+    view: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """Decide for every identifier value whether it may link the records that carry it.
 
@@ -80,6 +81,8 @@ def identifier_verdicts(
         settled: verdicts decided earlier over all of an identifier's holders (key, linking,
             reason); an incremental ingest passes those of identifiers no incoming record
             carries, because `records` then holds only some of their holders.
+        view: the records' match view, when already made (the name guard reads its
+            first-name keys).
 
     Returns:
         One row per identifier value: key, kind, value, holders, linking, reason (in no
@@ -127,7 +130,7 @@ def identifier_verdicts(
             pl.lit(None, dtype=pl.Utf8).alias("_s_why"),
         )
     open_ = verdicts.filter(pl.col("_s_link").is_null() & pl.col("reason").is_null())
-    guard = _guard_reasons(open_.select("key"), keyed, records, identifiers, links, config)
+    guard = _guard_reasons(open_.select("key"), keyed, records, identifiers, links, config, view)
     verdicts = verdicts.join(guard, on="key", how="left").with_columns(
         pl.coalesce("reason", "_guard").alias("reason")
     )
@@ -150,8 +153,10 @@ def _guard_reasons(
     identifiers: pl.DataFrame,
     links: pl.DataFrame,
     config: MatchConfig,
+    view: pl.DataFrame | None,
 ) -> pl.DataFrame:
-    """Identity limits and strong attributes over each open identifier's holders."""
+    """Identity limits, strong attributes and first names over each open identifier's
+    holders; the typo tests run only where a value has two spellings or more."""
     holders = keyed.join(open_, on="key", how="semi").select("key", "record")
     checks: list[pl.DataFrame] = []
     position = 0
@@ -179,9 +184,9 @@ def _guard_reasons(
             position += 1
     for name in config.strong_attributes:
         values = records.select(pl.col("key").alias("record")).with_columns(
-            guard_values(records, name).alias("value")
+            guard_values(records, name, view).alias("value")
         )
-        held = holders.join(values.filter(pl.col("value").is_not_null()), on="record")
+        held = _crowded(holders.join(values.filter(pl.col("value").is_not_null()), on="record"), 1)
         found = (
             tolerant_classes(held.rename({"key": "group"}), TOLERANT_ATTRIBUTES.get(name))
             .group_by(pl.col("group").alias("key"))
@@ -201,7 +206,7 @@ def _guard_reasons(
         position += 1
     named = [(str(r.kind), r.max_names) for r in config.identifiers if r.max_names is not None]
     if named:
-        checks.append(_name_guard(holders, keyed, records, named, position))
+        checks.append(_name_guard(holders, keyed, records, named, position, view))
     if not checks:
         return pl.DataFrame(schema={"key": pl.Utf8, "_guard": pl.Utf8})
     return (
@@ -219,6 +224,7 @@ def _name_guard(
     records: pl.DataFrame,
     named: list[tuple[str, int]],
     rank: int,
+    view: pl.DataFrame | None,
 ) -> pl.DataFrame:
     """Identifier values whose holders carry more first names than their kind's `max_names`
     (a typo or a nickname is no second name)."""
@@ -227,12 +233,13 @@ def _name_guard(
         schema={"kind": pl.Utf8, "max_names": pl.Int64},
     )
     names = records.select(pl.col("key").alias("record")).with_columns(
-        guard_values(records, "first_name").alias("value")
+        guard_values(records, "first_name", view).alias("value")
     )
-    held = (
+    held = _crowded(
         holders.join(keyed.select("key", "kind").unique("key"), on="key")
         .join(limits, on="kind", how="semi")
-        .join(names.filter(pl.col("value").is_not_null()), on="record")
+        .join(names.filter(pl.col("value").is_not_null()), on="record"),
+        min(m for _, m in named),
     )
     counted = (
         tolerant_classes(held.rename({"key": "group"}), TOLERANT_ATTRIBUTES["first_name"])
@@ -251,6 +258,13 @@ def _name_guard(
             + pl.lit(")")
         ).alias("_guard"),
     )
+
+
+def _crowded(held: pl.DataFrame, allowed: int) -> pl.DataFrame:
+    """The (key, record, value) rows of identifiers whose holders spell more than `allowed`
+    values: only these can break a guard, typos or not."""
+    many = held.group_by("key").agg(pl.col("value").n_unique().alias("_n"))
+    return held.join(many.filter(pl.col("_n") > allowed).select("key"), on="key", how="semi")
 
 
 def _identifier_edges(
@@ -442,14 +456,14 @@ def collect_evidence(
     links = links.filter(pl.col("a").is_in(known) & pl.col("b").is_in(known))
     if progress is not None:
         progress("identifiers", 0, 1)
-    verdicts = identifier_verdicts(records, identifiers, links, config, settled=settled)
+    if view is None:
+        view = match_view(records, VIEW_FIELDS)
+    verdicts = identifier_verdicts(records, identifiers, links, config, settled=settled, view=view)
     if progress is not None:
         progress("identifiers", verdicts.height, verdicts.height)
         progress("candidate pairs", 0, 1)
     keyed = _keys(identifiers)
     stats: list[BlockingStats] = []
-    if view is None:
-        view = match_view(records, VIEW_FIELDS)
     fuzzy, compared = fuzzy_matches(view, config, block_sizes=block_sizes, stats=stats)
     scored = None
     if any(rule.scored for rule in config.fuzzy):

@@ -166,12 +166,12 @@ def tolerant_classes(rows: pl.DataFrame, compatible: Compatible | None) -> pl.Da
     return rows.join(classes, on=["group", "value"], how="left")
 
 
-def guard_values(records: pl.DataFrame, name: str) -> pl.Series:
+def guard_values(records: pl.DataFrame, name: str, view: pl.DataFrame | None = None) -> pl.Series:
     """The values a guard compares for attribute `name`, aligned with `records`: first names
-    as name keys with nicknames resolved (the match view's), the rest as stored; null where
-    empty."""
+    as name keys with nicknames resolved (the match view's, from `view` when given), the
+    rest as stored; null where empty."""
     if name == "first_name":
-        values = match_view(records, ["first_name"])["first_name"]
+        values = (view if view is not None else match_view(records, ["first_name"]))["first_name"]
     elif name in records.columns:
         values = records[name].cast(pl.Utf8)
     else:

@@ -11,7 +11,8 @@ What it implements, in the words of docs/matching.md:
 1. Normalize: each golden field through its normalizer; a value the normalizer refuses, or a
    junk value, is dropped (the record stays). Raw identifier kinds are trimmed; junk dropped.
 2. Identifiers: records sharing a value of a listed kind are linked (every pair of holders),
-   unless the value is held by more than `max_records` records, or its holders already break
+   unless the value is held by more than `max_records` records or `max_names` first names
+   (nicknames and typos counting once), or its holders already break
    an identity limit (aliased ids counting as one identity), or disagree on a strong attribute
    (typos aside, as in 5).
 3. Blocking: records sharing a rule's whole key form a block; blocks over `max_block_size`
@@ -274,14 +275,40 @@ def identifier_verdict(
         count = len(set(value_classes(name, values).values()))
         if count > 1:
             return f"joins records with {count} different {name}"
+    if rule.max_names is not None:
+        names = {match_value(r, "first_name") for r in holders} - {None}
+        count = len(set(value_classes("first_name", names).values()))  # type: ignore[arg-type]
+        if count > rule.max_names:
+            return f"held by {count} different first names (max_names {rule.max_names})"
     return ""
+
+
+def _edits(x: str, y: str) -> int:
+    """Letters changed, added or dropped, and neighbours swapped (optimal string alignment)."""
+    rows = [[i + j if i * j == 0 else 0 for j in range(len(y) + 1)] for i in range(len(x) + 1)]
+    for i in range(1, len(x) + 1):
+        for j in range(1, len(y) + 1):
+            cost = 0 if x[i - 1] == y[j - 1] else 1
+            best = min(rows[i - 1][j] + 1, rows[i][j - 1] + 1, rows[i - 1][j - 1] + cost)
+            if i > 1 and j > 1 and x[i - 1] == y[j - 2] and x[i - 2] == y[j - 1]:
+                best = min(best, rows[i - 2][j - 2] + 1)
+            rows[i][j] = best
+    return rows[len(x)][len(y)]
 
 
 def same_value(name: str, x: str, y: str) -> bool:
     """docs/matching.md: a birth date one digit off, with two neighbouring digits swapped, or
-    with day and month swapped is the same date; other attributes must be equal."""
+    with day and month swapped is the same date; a first name (folded, nicknames resolved) an
+    initial or a typo away is the same name, unless only its closing vowel changed; other
+    attributes must be equal."""
     if x == y:
         return True
+    if name == "first_name":
+        if len(x) == 1 or len(y) == 1:
+            return x[0] == y[0]
+        if x[:-1] == y[:-1] and x[-1] in "aeio" and y[-1] in "aeio":
+            return False
+        return _edits(x, y) <= (2 if min(len(x), len(y)) >= 8 else 1)
     if name != "birth_date" or len(x) != 10 or len(y) != 10:
         return False
     dx, dy = x.replace("-", ""), y.replace("-", "")
