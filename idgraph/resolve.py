@@ -544,7 +544,8 @@ def store_frequencies(
 ) -> Frequencies:
     """Value counts of the scored fields over the whole store, as it will be after this run:
     the stored records outside the scope, and the scope's records (`view`) as resolved."""
-    wanted = ["key", "first_name", "last_name", "email", "street", "postcode", "city"]
+    wanted = ["key", "first_name", "last_name", "birth_date", "email", "phone", "street"]
+    wanted += ["postcode", "city"]
     present = set(mirror.view("records").collect_schema().names())
     stored = (
         mirror.view("records", [c for c in wanted if c in present])

@@ -85,7 +85,7 @@ class Scoring(_Strict):
     #: a first name.
     must_agree: list[ScoredField] = Field(default_factory=lambda: [_SCORED_FIELDS[0]])
     #: Random pairs sampled to learn how often strangers agree (u).
-    random_pairs: Annotated[int, Field(ge=1000)] = 1_000_000
+    random_pairs: Annotated[int, Field(ge=1000)] = 300_000
     #: Fewer records than this: too few to learn from, the shipped weights are used.
     min_records: Annotated[int, Field(ge=2)] = 2000
     max_iterations: Annotated[int, Field(ge=1)] = 30

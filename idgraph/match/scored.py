@@ -3,9 +3,9 @@
 Candidate pairs come from the rules' blocks (one pair once, whichever rules found it); each
 gets its Fellegi-Sunter match weight (`idgraph.match.model`) with term-frequency adjusted
 exact levels; a pair links when its match probability reaches the threshold and no
-`must_agree` field plainly disagrees. The link's fields are its waterfall — `prior:-15.21`,
-then `first_name=exact:+6.80` for every field that moved the weight — adding up to log2 of
-the odds, so `idgraph explain` can say why the pair linked.
+`must_agree` field plainly disagrees. The link's fields are the fields that agreed
+(`first_name,last_name:typo,address`) and its score the match probability; `idgraph explain
+--score` gives each field's weight.
 """
 
 from __future__ import annotations
@@ -212,52 +212,28 @@ def possible_links(view: pl.DataFrame, config: MatchConfig) -> tuple[Ints, Ints]
     return left[keep], right[keep]
 
 
-def _signed(weight: pl.Expr) -> pl.Expr:
-    """`+6.80` / `-3.25`: a weight as the waterfall prints it, built in Polars."""
-    hundredths = (weight * 100).round(0).cast(pl.Int64)
-    size = hundredths.abs()
-    return pl.concat_str(
-        [
-            pl.when(hundredths < 0).then(pl.lit("-")).otherwise(pl.lit("+")),
-            (size // 100).cast(pl.Utf8),
-            pl.lit("."),
-            (size % 100).cast(pl.Utf8).str.zfill(2),
-        ]
-    )
-
-
-def _waterfall(
-    model: MatchModel,
-    levels: Mapping[str, npt.NDArray[np.int8]],
-    parts: Mapping[str, npt.NDArray[np.float64]],
-    rows: Ints,
-) -> pl.Series:
-    """Each linked pair's waterfall text, column by column (no Python loop per pair)."""
+def _agreements(levels: Mapping[str, npt.NDArray[np.int8]], rows: Ints) -> pl.Series:
+    """Each linked pair's agreeing fields, `address:postcode` where the level is not exact
+    (`idgraph explain --score` gives every field's weight): short, since every link keeps
+    it in the store."""
     columns: dict[str, object] = {}
     steps = []
-    for name in model.fields:
-        labels = pl.Series([f"{name}={level}:" for level in FIELD_LEVELS[name]], dtype=pl.Utf8)
-        columns[f"l_{name}"] = levels[name][rows].astype(np.int64)
-        columns[f"w_{name}"] = parts[name][rows]
-        level = pl.col(f"l_{name}")
+    for name, found in levels.items():
+        agreeing = [lv for lv in FIELD_LEVELS[name] if lv != "else"]
+        labels = [name if lv == "exact" else f"{name}:{lv}" for lv in agreeing]
+        columns[name] = found[rows].astype(np.int64)
+        level = pl.col(name)
         steps.append(
-            pl.when(level >= 0).then(
-                pl.concat_str(
-                    [
-                        level.clip(0).replace_strict(
-                            list(range(len(labels))), labels, return_dtype=pl.Utf8
-                        ),
-                        _signed(pl.col(f"w_{name}")),
-                    ]
+            pl.when((level >= 0) & (level < len(agreeing))).then(
+                level.clip(0, len(agreeing) - 1).replace_strict(
+                    list(range(len(agreeing))), labels, return_dtype=pl.Utf8
                 )
             )
         )
     if not rows.size:
         return pl.Series("fields", [], dtype=pl.Utf8)
-    frame = pl.DataFrame(columns)
-    prior = pl.lit(f"prior:{model.prior_weight:+.2f}")
-    return frame.select(
-        pl.concat_str([prior, *steps], separator=",", ignore_nulls=True).alias("fields")
+    return pl.DataFrame(columns).select(
+        pl.concat_str(steps, separator=",", ignore_nulls=True).alias("fields")
     )["fields"]
 
 
@@ -307,7 +283,7 @@ def scored_matches(
     shares: dict[str, npt.NDArray[np.float64]] | None = (
         {name: _shares(scoring, name, frequencies) for name in fields} if learned else None
     )
-    weights, levels, parts = pair_weights(model, scoring, left, right, shares, levels)
+    weights, levels, _ = pair_weights(model, scoring, left, right, shares, levels)
     chance = probability(weights)
     keep = chance >= settings.threshold
     vetoed = 0
@@ -322,7 +298,7 @@ def scored_matches(
             "a": left[rows],
             "b": right[rows],
             "rule": [SCORED_RULE] * len(rows),
-            "fields": _waterfall(model, levels, parts, rows),
+            "fields": _agreements(levels, rows),
             "score": chance[rows],
             "class": np.full(len(rows), FUZZY, dtype=np.int8),
         },

@@ -101,7 +101,9 @@ def score_pair(
         weight = float(parts[name][0])
         running += weight
         shown = scoring.codes(name)
-        values = [shown.values[c] if c >= 0 else None for c in shown.codes[[left[0], right[0]]]]
+        values = [
+            shown.values[int(c)] if c >= 0 else None for c in shown.codes[[left[0], right[0]]]
+        ]
         steps.append(
             WaterfallStep(
                 name, FIELD_LEVELS[name][level] if level >= 0 else "null",
