@@ -389,7 +389,14 @@ def ingest_batches(
         mirror = open_mirror(graph, config)
         stored_events = _stored_events(mirror, batch)
         stage.count = _stored_records(mirror)
+    model = stored_model(graph, config)
     full = full or dry_run or _needs_full(mirror, batch, config)
+    # A store that has grown past `min_records` without a model of its own learns one now.
+    full = full or (
+        model is None
+        and any(rule.scored for rule in config.fuzzy)
+        and _stored_records(mirror) + batch.records.height >= config.scoring.min_records
+    )
     with timer.stage("scope") as stage:
         scope = None
         if full:
@@ -415,7 +422,7 @@ def ingest_batches(
             explain=dry_run,
             consume=consume,
             progress=stage.step,
-            model=None if full else stored_model(graph, config),
+            model=None if full else model,
         )
         stage.count = plan.customers.height
     plan.erased_hashes = list(remember)

@@ -179,3 +179,26 @@ def test_a_full_run_keeps_its_model_and_an_incremental_run_scores_with_it(
         # The store's model and the whole store's value counts: as a full run would score it.
         again = score_pair(stored, row["a"], row["b"], config, model)
         assert again.probability == pytest.approx(row["score"], abs=1e-9)
+
+
+def test_a_store_grown_past_min_records_learns_its_model_once(tmp_path: Path) -> None:
+    records, _ = _people(600, seed=7)
+    columns = ", ".join(f"{c}: {c}" for c in records.columns if c != "key")
+    mapping = f"source: people\nid: id\ncolumns: {{{columns}}}\n"
+    config = _config(min_records=800)
+    store = tmp_path / "s" / "idgraph.db"
+    store.parent.mkdir()
+    modes = []
+    for part, rows in enumerate((records.head(700), records.slice(700, 400), records.tail(100))):
+        folder = tmp_path / f"part{part}"
+        folder.mkdir()
+        rows.rename({"key": "id"}).write_csv(folder / "people.csv")
+        (folder / "people.mapping.yaml").write_text(mapping, encoding="utf-8")
+        report = run_ingest(
+            [folder / "people.csv"], store=store, match_config=config,
+            rejects_path=tmp_path / f"r{part}.jsonl",
+        )  # fmt: skip
+        with open_store(store) as graph:
+            modes.append((report.mode, stored_model(graph, config) is not None))
+    # 700 records: too few, shipped weights; 1,100: a full run learns; then incremental.
+    assert modes == [("full", False), ("full", True), ("incremental", True)]
