@@ -223,12 +223,17 @@ def schema_show(
 
 def _score_pair(graph: Any, record_a: str, record_b: str, config: Any) -> Any:
     """The store's match model scoring two stored records (`idgraph.match.waterfall`)."""
+    import polars as pl
+
     from idgraph.match.waterfall import score_pair
     from idgraph.pipeline import stored_model
     from idgraph.state.rebuild import open_mirror
 
-    records = open_mirror(graph.store, config).view("records").collect()
-    return score_pair(records, record_a, record_b, config, stored_model(graph.store, config))
+    mirror = open_mirror(graph.store, config)
+    records = mirror.view("records").collect()
+    refused = mirror.view("verdicts").filter(~pl.col("linking")).collect()["key"]
+    model = stored_model(graph.store, config)
+    return score_pair(records, record_a, record_b, config, model, refused)
 
 
 def _emit_score(pair: Any) -> None:

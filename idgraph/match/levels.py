@@ -42,15 +42,21 @@ FIELD_LEVELS: dict[str, tuple[str, ...]] = {
 
 
 def _one_typo(a: pl.Series, b: pl.Series) -> npt.NDArray[np.bool_]:
-    """One letter changed, added, dropped or two neighbours swapped (two in long values)."""
+    """One letter changed, added, dropped or two neighbours swapped (two in values of seven
+    letters or more)."""
     distance = np.asarray(process.cpdist(a.to_list(), b.to_list(), scorer=OSA.distance, workers=-1))
     shorter = np.minimum(a.str.len_chars().to_numpy(), b.str.len_chars().to_numpy())
-    result: npt.NDArray[np.bool_] = (distance <= np.where(shorter >= 8, 2, 1)) & (shorter >= 3)
+    result: npt.NDArray[np.bool_] = (distance <= np.where(shorter >= 7, 2, 1)) & (shorter >= 3)
     return result
 
 
 def _same_year(a: pl.Series, b: pl.Series) -> npt.NDArray[np.bool_]:
     result: npt.NDArray[np.bool_] = (a.str.slice(0, 4) == b.str.slice(0, 4)).to_numpy()
+    return result
+
+
+def _one_typo_or_same(a: pl.Series, b: pl.Series) -> npt.NDArray[np.bool_]:
+    result: npt.NDArray[np.bool_] = (a == b).to_numpy() | _one_typo(a, b)
     return result
 
 
@@ -158,11 +164,28 @@ class ScoringView:
             return self._address(left, right)
         names = tuple(n for n in FIELD_LEVELS[field] if n != "echo")
         out = _graded(field, names, self.codes(field), left, right)
+        if field in ("first_name", "last_name"):
+            out[self._swapped(left, right) & (out == len(names) - 1)] = names.index("typo")
         if field == "email_local":
             echo = (out == 0) & (self.echo[left] | self.echo[right])
             out[out >= 1] += 1
             out[echo] = 1
         return out
+
+    def _swapped(self, left: Ints, right: Ints) -> npt.NDArray[np.bool_]:
+        """Pairs whose first and last names are each other's (a form filled in the wrong
+        order), exactly or a typo away: a typo, not a disagreement, on both names."""
+        firsts, lasts = self.codes("first_name"), self.codes("last_name")
+        fa, la = firsts.codes[left], lasts.codes[left]
+        fb, lb = firsts.codes[right], lasts.codes[right]
+        crossed = np.flatnonzero((fa >= 0) & (la >= 0) & (fb >= 0) & (lb >= 0) & (fa != fb))
+        result = np.zeros(len(left), dtype=bool)
+        if not len(crossed):
+            return result
+        a_first, a_last = firsts.values.gather(fa[crossed]), lasts.values.gather(la[crossed])
+        b_first, b_last = firsts.values.gather(fb[crossed]), lasts.values.gather(lb[crossed])
+        result[crossed] = _one_typo_or_same(a_first, b_last) & _one_typo_or_same(a_last, b_first)
+        return result
 
     def _address(self, left: Ints, right: Ints) -> LevelArray:
         names = FIELD_LEVELS["address"]

@@ -92,7 +92,7 @@ def dates_compatible(a: pl.Series, b: pl.Series) -> Bools:
 def first_names_compatible(a: pl.Series, b: pl.Series) -> Bools:
     """Whether each pair of first-name keys (folded, nicknames resolved) is one name: equal,
     an initial and a name it starts, or one typo apart (one letter changed, added, dropped or
-    two neighbours swapped; two in names of eight letters or more), but not when the only
+    two neighbours swapped; two in names of seven letters or more), but not when the only
     change is the closing vowel (Francesca, Francesco). Similarity scores are no help here:
     Jaro-Winkler puts "francesca" and "francesco" (two people) at 0.96 and "jonas" and
     "monas" (a typo) at 0.87.
@@ -115,7 +115,7 @@ def first_names_compatible(a: pl.Series, b: pl.Series) -> Bools:
         distance = np.asarray(
             process.cpdist(x.to_list(), y.to_list(), scorer=OSA.distance, workers=-1)
         )
-        allowed = np.where(np.minimum(la[todo], lb[todo]) >= 8, 2, 1)
+        allowed = np.where(np.minimum(la[todo], lb[todo]) >= 7, 2, 1)
         ending = (
             (x.str.head(-1) == y.str.head(-1))
             & x.str.tail(1).is_in(list(_GENDER_ENDINGS))

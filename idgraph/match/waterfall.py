@@ -18,7 +18,7 @@ from idgraph.errors import NotFoundError
 from idgraph.match.config import MatchConfig
 from idgraph.match.levels import FIELD_LEVELS, ScoringView
 from idgraph.match.model import MatchModel, pair_weights, probability
-from idgraph.match.scored import _rule_pairs, _shares, shipped_model
+from idgraph.match.scored import _rule_pairs, _shares, guarded_view, shipped_model
 from idgraph.match.view import VIEW_FIELDS, match_view
 
 __all__ = ["PairScore", "WaterfallStep", "score_pair"]
@@ -67,12 +67,15 @@ def score_pair(
     record_b: str,
     config: MatchConfig,
     model: MatchModel | None,
+    refused: pl.Series | None = None,
 ) -> PairScore:
     """Score two of `records` (every record of the store: term frequencies count them all).
 
     Args:
         model: the store's model; None uses the shipped weights (no frequencies), as a store
             too small to learn from does.
+        refused: `kind:value` keys of the identifiers a guard stopped (their emails and
+            phones are blanked before scoring, as in a run).
 
     Raises:
         NotFoundError: either record key is not among `records`.
@@ -82,6 +85,8 @@ def score_pair(
     if missing:
         raise NotFoundError(f"record not found: {', '.join(missing)}")
     view = match_view(records, VIEW_FIELDS)
+    if refused is not None:
+        view = guarded_view(view, records, refused)
     fields = list(config.scoring.fields)
     learned = model is not None
     model = model or shipped_model(config)

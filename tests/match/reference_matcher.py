@@ -308,7 +308,7 @@ def same_value(name: str, x: str, y: str) -> bool:
             return x[0] == y[0]
         if x[:-1] == y[:-1] and x[-1] in "aeio" and y[-1] in "aeio":
             return False
-        return _edits(x, y) <= (2 if min(len(x), len(y)) >= 8 else 1)
+        return _edits(x, y) <= (2 if min(len(x), len(y)) >= 7 else 1)
     if name != "birth_date" or len(x) != 10 or len(y) != 10:
         return False
     dx, dy = x.replace("-", ""), y.replace("-", "")
