@@ -267,3 +267,22 @@ def test_a_reviewers_split_is_given_as_the_reason(tmp_path: Path) -> None:
     assert path.refusals[0].reason == "a reviewer split these records apart: twins"
     assert path.refusals[0].setting == "idgraph split"
     assert "split by a reviewer: twins" in path.refusals[1].reason
+
+
+def test_cli_explain_score_shows_the_models_waterfall(
+    fixture_store: tuple[Path, IngestReport],
+) -> None:
+    """Hélène Lefèvre's two CRM rows (accents dropped in one) agree on names and address."""
+    store = ["--store", str(fixture_store[0])]
+    result = runner.invoke(app, ["explain", "crm:C1016", "crm:C1423", *store, "--score"])
+    assert result.exit_code == 0, result.output
+    said = " ".join(result.output.split())
+    assert "score: weight" in said and "shipped weights" in said
+    for step in (
+        "first_name │ exact",
+        "last_name │ exact",
+        "address │ exact",
+        "email_local │ else",
+    ):
+        assert step in said
+    assert "at or above the threshold 0.99" in said and "one customer" in said
