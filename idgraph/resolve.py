@@ -553,7 +553,9 @@ def store_frequencies(
         .collect()
     )
     fields = list(config.scoring.fields)
-    outside = match_view(stored, VIEW_FIELDS)
+    columns = ["first_name", "last_name", "birth_date", "email_local", "phone", "street"]
+    columns.append("postcode")
+    outside = match_view(stored, columns)
     both = pl.concat([outside, view.select(outside.columns)], how="vertical_relaxed")
     return value_frequencies(both, fields)
 

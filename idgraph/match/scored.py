@@ -92,14 +92,21 @@ def model_fits(model: MatchModel, config: MatchConfig) -> bool:
 def value_frequencies(
     view: pl.DataFrame, fields: Sequence[str]
 ) -> dict[str, tuple[pl.DataFrame, int]]:
-    """How many records hold each value of each scored field (by its term-frequency codes)."""
-    scoring = ScoringView(view)
+    """How many records hold each value of each scored field (the values its term-frequency
+    codes are made of: `address` is street and postcode)."""
+    if "address" in fields:
+        view = view.with_columns(
+            pl.concat_str(["street", "postcode"], separator="|").alias("address")
+        )
     out: dict[str, tuple[pl.DataFrame, int]] = {}
     for name in fields:
-        codes = scoring.tf_codes(name)
-        counts = codes.counts()
-        frame = pl.DataFrame({"value": codes.values, "count": counts}).filter(pl.col("count") > 0)
-        out[name] = (frame, int(counts.sum()))
+        counts = (
+            view.select(pl.col(name).drop_nulls().value_counts(sort=False))
+            .unnest(name)
+            .rename({name: "value"})
+            .with_columns(pl.col("count").cast(pl.Int64))
+        )
+        out[name] = (counts, int(counts["count"].sum()))
     return out
 
 
