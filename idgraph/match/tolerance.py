@@ -37,6 +37,8 @@ Compatible = Callable[[pl.Series, pl.Series], Bools]
 #: Vowels whose swap at the end of a first name changes the person, not the spelling:
 #: Francesca and Francesco, Giulia and Giulio are a household's two members.
 _GENDER_ENDINGS = "aeio"
+#: Endings a short form adds to a name's start: Michi, Robi, Andi, Kathi.
+_PET_ENDINGS = "iy"
 
 
 def _digits(dates: pl.Series) -> npt.NDArray[np.int64]:
@@ -91,18 +93,18 @@ def dates_compatible(a: pl.Series, b: pl.Series) -> Bools:
 
 def first_names_compatible(a: pl.Series, b: pl.Series) -> Bools:
     """Whether each pair of first-name keys (folded, nicknames resolved) is one name: equal,
-    an initial and a name it starts, or one typo apart (one letter changed, added, dropped or
+    an initial and a name it starts, one typo apart (one letter changed, added, dropped or
     two neighbours swapped; two in names of seven letters or more), but not when the only
-    change is the closing vowel (Francesca, Francesco). Similarity scores are no help here:
+    change is the closing vowel (Francesca, Francesco), or a short form (`_short_form`). Similarity scores are no help here:
     Jaro-Winkler puts "francesca" and "francesco" (two people) at 0.96 and "jonas" and
     "monas" (a typo) at 0.87.
 
     Examples:
         >>> first_names_compatible(
-        ...     pl.Series(["elisabetta", "j", "maria", "francesca", "monas", "christopher"]),
-        ...     pl.Series(["elisabteta", "john", "martina", "francesco", "jonas", "christofer"]),
+        ...     pl.Series(["elisabetta", "j", "maria", "francesca", "monas", "michi", "luca"]),
+        ...     pl.Series(["elisabteta", "john", "martina", "francesco", "jonas", "michael", "marco"]),
         ... ).tolist()
-        [True, True, False, False, True, True]
+        [True, True, False, False, True, True, False]
     """
     left, right = a.cast(pl.Utf8).fill_null(""), b.cast(pl.Utf8).fill_null("")
     same = (left == right).to_numpy()
@@ -121,7 +123,37 @@ def first_names_compatible(a: pl.Series, b: pl.Series) -> Bools:
             & x.str.tail(1).is_in(list(_GENDER_ENDINGS))
             & y.str.tail(1).is_in(list(_GENDER_ENDINGS))
         ).to_numpy()
-        result[todo] = (distance <= allowed) & ~ending
+        result[todo] = ((distance <= allowed) & ~ending) | _short_form(x, y)
+    return result
+
+
+def _short_form(x: pl.Series, y: pl.Series) -> Bools:
+    """Whether the shorter name (three to five letters, two or more shorter than the other)
+    is a short form of the longer one the nickname table does not list: its start ("vale",
+    "valentina"), its end ("bine", "sabine"), inside it ("toni", "antonio"), or its start
+    less a pet ending ("michi", "michael"; "robi", "roberto")."""
+    lx, ly = x.str.len_chars(), y.str.len_chars()
+    frame = pl.DataFrame({"short": x.zip_with(lx <= ly, y), "long": y.zip_with(lx <= ly, x)})
+    short, long = pl.col("short"), pl.col("long")
+    size = short.str.len_chars()
+    stem = short.str.head(-1)
+    found = frame.select(
+        (
+            size.is_between(3, 5)
+            & (long.str.len_chars() >= size + 2)
+            & (
+                long.str.starts_with(short)
+                | long.str.ends_with(short)
+                | ((size >= 4) & long.str.contains(short, literal=True))
+                | (
+                    short.str.tail(1).is_in(list(_PET_ENDINGS))
+                    & (size >= 4)
+                    & long.str.starts_with(stem)
+                )
+            )
+        ).alias("found")
+    )["found"]
+    result: Bools = found.fill_null(False).to_numpy()
     return result
 
 

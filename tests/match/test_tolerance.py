@@ -44,6 +44,12 @@ def test_dates_compatible(a: str, b: str | None, same: bool) -> None:
         ("maria", "martina", False),
         ("luca", "marco", False),
         ("anna", "j", False),
+        ("michi", "michael", True),  # start less a pet ending
+        ("bine", "sabine", True),  # the end
+        ("toni", "antonio", True),  # inside
+        ("vale", "valentina", True),  # the start
+        ("franco", "francesca", False),  # six letters: no short form
+        ("ugo", "bartolomeo", False),
     ],
 )
 def test_first_names_compatible(a: str, b: str, same: bool) -> None:
