@@ -45,6 +45,7 @@ from bench.breakdown import (  # noqa: E402
     IdentifierUse,
     breakdown,
     breakdown_rows,
+    edge_label,
 )
 from bench.febrl import FEBRL_SETS, prepare  # noqa: E402
 from bench.metrics import ClusterMetrics, evaluate  # noqa: E402
@@ -111,7 +112,7 @@ def read_back(store: Path) -> tuple[dict[str, str], Evidence]:
         matched = graph.query_columns(
             "bench_matched",
             "MATCH (a:Record)-[m:MATCHED]->(b:Record) "
-            "RETURN a.key AS a, b.key AS b, m.rule AS rule",
+            "RETURN a.key AS a, b.key AS b, m.rule AS rule, m.fields AS fields",
         )
         held = graph.query_columns(
             "bench_identifiers",
@@ -125,9 +126,12 @@ def read_back(store: Path) -> tuple[dict[str, str], Evidence]:
         record: tuple(value or "" for value in values)
         for record, *values in zip(records, *columns, strict=True)
     }
-    edges = list(
-        zip(matched.get("a", []), matched.get("b", []), matched.get("rule", []), strict=True)
-    )
+    edges = [
+        (a, b, edge_label(rule, fields))
+        for a, b, rule, fields in zip(
+            *(matched.get(c, []) for c in ("a", "b", "rule", "fields")), strict=True
+        )
+    ]
     uses = [
         IdentifierUse(record, identifier, kind, bool(linking), reason or "")
         for record, identifier, kind, linking, reason in zip(

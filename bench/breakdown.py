@@ -34,6 +34,7 @@ __all__ = [
     "IdentifierUse",
     "breakdown",
     "breakdown_rows",
+    "edge_label",
     "held_identifiers",
     "missed_pair_class",
 ]
@@ -75,6 +76,21 @@ class Breakdown:
     wrong_person_pairs: Counter[str]
     """How many pairs of people each evidence label joined (a pair of people counts once)."""
     missed_pairs: Counter[str]
+
+
+def edge_label(rule: str, fields: str | None) -> str:
+    """A `MATCHED` edge as a class: its rule, and for a scored link the levels that agreed.
+
+    A scored link's `fields` is its waterfall (`prior:-15.29,first_name=exact:+7.43,
+    phone=else:-3.35`); the fields that agreed at some level say which evidence carried it.
+    """
+    levels = []
+    for part in (fields or "").split(","):
+        name, sep, rest = part.partition("=")
+        level = rest.rpartition(":")[0]
+        if sep and level and level != "else":
+            levels.append(f"{name}={level}")
+    return f"{rule}: {' '.join(levels)}" if levels else rule
 
 
 def _holders(identifiers: Iterable[IdentifierUse]) -> dict[str, list[IdentifierUse]]:

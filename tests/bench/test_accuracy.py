@@ -19,6 +19,7 @@ from bench.breakdown import (
     IdentifierUse,
     breakdown,
     breakdown_rows,
+    edge_label,
     held_identifiers,
     missed_pair_class,
 )
@@ -255,3 +256,11 @@ def test_splink_labels_every_record_of_a_people_csv(tmp_path: Path) -> None:
     assert result.tool.startswith("Splink 4.")
     assert result.metrics.records == len(truth) == 120
     assert result.metrics.pairwise_recall > 0.5  # it found the people, not just labelled rows
+
+
+def test_a_scored_link_is_classed_by_the_levels_that_agreed() -> None:
+    waterfall = "prior:-15.29,first_name=typo:+4.50,last_name=exact:+11.37,phone=else:-3.35"
+    assert edge_label("match_model", waterfall) == "match_model: first_name=typo last_name=exact"
+    assert edge_label("match_model", "prior:-15.29,phone=else:-3.35") == "match_model"
+    assert edge_label("must_link", None) == "must_link"
+    assert edge_label("email_and_name", "first_name,last_name") == "email_and_name"
