@@ -160,6 +160,15 @@ def held_identifiers(identifiers: Iterable[IdentifierUse]) -> dict[str, dict[str
     return held
 
 
+def _joined(labels: set[str]) -> str:
+    """One class for the evidence between two people: a single kind keeps its detail;
+    several become their rules (`identifier:phone + match_model`), or the list grows with
+    every combination of levels."""
+    if len(labels) == 1:
+        return next(iter(labels))
+    return " + ".join(sorted({label.split(": ")[0] for label in labels}))
+
+
 def breakdown(labels: Mapping[str, str], truth: Mapping[str, str], evidence: Evidence) -> Breakdown:
     """Charge every wrong pair to its evidence and classify every missed pair.
 
@@ -179,7 +188,7 @@ def breakdown(labels: Mapping[str, str], truth: Mapping[str, str], evidence: Evi
             continue
         for pa, pb in itertools.combinations(sorted(people), 2):
             found = direct.get((customer, pa, pb))
-            label = " + ".join(sorted(found)) if found else VIA_ANOTHER
+            label = _joined(found) if found else VIA_ANOTHER
             wrong_pairs[label] += people[pa] * people[pb]
             wrong_person_pairs[label] += 1
     by_person: dict[str, list[str]] = defaultdict(list)

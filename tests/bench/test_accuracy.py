@@ -127,21 +127,33 @@ def _fields(first: str, last: str, dob: str = "", postcode: str = "") -> tuple[s
 def test_wrong_pairs_are_charged_to_the_evidence_between_the_two_people() -> None:
     # Customer C holds p (2 records), q (1) and r (1): p-q joined by an email, q-r by a rule;
     # p and r have no direct evidence, so their 2 wrong pairs went through q.
-    truth = {"a1": "p", "a2": "p", "b1": "q", "c1": "r", "d1": "s", "d2": "s"}
+    # Customer E: t and u joined by an email and a scored link, classed by their rules only.
+    truth = {"a1": "p", "a2": "p", "b1": "q", "c1": "r", "d1": "s", "d2": "s", "e1": "t"}
+    truth["e2"] = "u"
     labels = {"a1": "C", "a2": "C", "b1": "C", "c1": "C", "d1": "D", "d2": "D"}
+    labels |= {"e1": "E", "e2": "E"}
     evidence = Evidence(
-        matched=[("b1", "c1", "email_local"), ("a1", "a2", "name_and_birth_date")],
+        matched=[
+            ("b1", "c1", "email_local"),
+            ("a1", "a2", "name_and_birth_date"),
+            ("e1", "e2", "match_model: last_name=exact"),
+        ],
         identifiers=[
             IdentifierUse("a2", "email:x@y.it", "email", True),
             IdentifierUse("b1", "email:x@y.it", "email", True),
             IdentifierUse("d1", "phone:+39", "phone", True),
             IdentifierUse("d2", "phone:+39", "phone", True),
+            IdentifierUse("e1", "email:t@u.it", "email", True),
+            IdentifierUse("e2", "email:t@u.it", "email", True),
         ],
     )
     found = breakdown(labels, truth, evidence)
-    assert found.wrong_pairs == Counter({"identifier:email": 2, "email_local": 1, VIA_ANOTHER: 2})
+    both = "identifier:email + match_model"
+    assert found.wrong_pairs == Counter(
+        {"identifier:email": 2, "email_local": 1, VIA_ANOTHER: 2, both: 1}
+    )
     assert found.wrong_person_pairs == Counter(
-        {"identifier:email": 1, "email_local": 1, VIA_ANOTHER: 1}
+        {"identifier:email": 1, "email_local": 1, VIA_ANOTHER: 1, both: 1}
     )
     assert sum(found.wrong_pairs.values()) == score(truth, labels).predicted_pairs - (
         score(truth, labels).correct_pairs
