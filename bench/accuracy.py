@@ -287,7 +287,7 @@ def report(results: list[Result], *, as_markdown: bool) -> str:
             f"{m.true_pairs - m.correct_pairs:,} missed pairs; {r.pairs_compared:,} candidate "
             f"pairs compared, {r.links_blocked:,} links refused by guards"
         )
-        parts += [render(wrong), render(missed)]
+        parts += [render(table) if len(table) > 1 else "(none)" for table in (wrong, missed)]
     return "\n\n".join(parts) + "\n"
 
 
