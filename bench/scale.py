@@ -79,6 +79,7 @@ def measured(command: list[str], *, env: dict[str, str] | None = None) -> tuple[
         started = time.perf_counter()
         process = subprocess.Popen(command, stdout=out, env=env)
         _, status, usage = os.wait4(process.pid, 0)
+        process.returncode = os.waitstatus_to_exitcode(status)  # reaped: Popen must know
         seconds = time.perf_counter() - started
         out.seek(0)
         text = out.read().decode()
@@ -167,7 +168,7 @@ def run_baseline(folder: Path, size: int, scratch: Path) -> Run:
 
 
 def run_splink(folder: Path, size: int, scratch: Path) -> Run:
-    from bench.compare_splink import SPLINK_SCRIPT, ensure_splink_venv
+    from bench.splink_env import SPLINK_SCRIPT, ensure_splink_venv
 
     python = ensure_splink_venv()
     scratch.mkdir(parents=True, exist_ok=True)

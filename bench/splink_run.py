@@ -1,6 +1,6 @@
 """Deduplicate a people.csv with Splink 4 (DuckDB), for comparison with idgraph's linker.
 
-Run only by the Splink virtual environment (bench/.venv-splink, made by compare_splink.py); it
+Run only by the Splink virtual environment (bench/.venv-splink, made by bench/splink_env.py); it
 must not import idgraph, so the two tools share nothing but the input file.
 
 Usage: bench/.venv-splink/bin/python bench/splink_run.py PEOPLE_CSV --labels OUT.csv

@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import itertools
-import json
 import math
-import random
 from collections import Counter
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -15,16 +12,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bench.accuracy import DEFAULT_CONFIG, people_csv_path, read_people
-from bench.accuracy import main as accuracy_main
-from bench.compare_splink import (
-    SPLINK_VENV,
-    ToolRun,
-    comparison_table,
-    markdown_table,
-    run_splink,
-    venv_python,
-)
 from bench.metrics import ClusterMetrics, evaluate, metric_rows
 
 
@@ -188,110 +175,3 @@ def test_metric_rows_format_every_field() -> None:
     assert rows["records"] == "3"
     assert isinstance(metrics, ClusterMetrics)
     assert math.isclose(float(rows["pairwise recall"]), 1 / 3, abs_tol=1e-4)
-
-
-# --- the report scripts: bench/accuracy.py and bench/compare_splink.py -----------------------
-
-PEOPLE_COLUMNS = [
-    *("record_id", "source", "given_name", "surname", "street", "suburb", "postcode", "state"),
-    *("dob", "email", "phone", "national_id", "person_id"),
-]
-
-
-def _tiny_people(path: Path, people: int = 30, seed: int = 3) -> Path:
-    """A small people.csv in the generator's format: 1-3 records a person, some typos."""
-    rng = random.Random(seed)
-    given = ["anna", "bruno", "carla", "dario", "elena", "fabio", "gina", "hugo", "ines", "jon"]
-    family = ["rossi", "bianchi", "ferrari", "russo", "romano", "gallo", "conti", "greco"]
-    rows = []
-    for person in range(people):
-        name, surname = given[person % 10], family[(person * 7) % 8]
-        dob = f"{1950 + person}-{1 + person % 12:02d}-{1 + person % 28:02d}"
-        for copy in range(1 + person % 3):
-            typo = surname if copy == 0 else surname[:-1] + rng.choice("xyz")
-            rows.append(
-                {
-                    "record_id": f"r{len(rows)}",
-                    "source": "crm",
-                    "given_name": name,
-                    "surname": typo,
-                    "street": f"{person + 1} main st",
-                    "suburb": "carlton",
-                    "postcode": str(3000 + person),
-                    "state": "vic",
-                    "dob": dob,
-                    "email": f"{name}.{surname}{person}@example.com" if copy < 2 else "",
-                    "phone": f"04{10000000 + person * 7919}",
-                    "national_id": "",
-                    "person_id": f"p{person}",
-                }
-            )
-    pd.DataFrame(rows, columns=PEOPLE_COLUMNS).to_csv(path / "people.csv", index=False)
-    return path / "people.csv"
-
-
-def test_people_csv_path_accepts_a_folder_or_the_file(tmp_path: Path) -> None:
-    csv_path = _tiny_people(tmp_path)
-    assert people_csv_path(tmp_path) == csv_path
-    assert people_csv_path(csv_path) == csv_path
-    with pytest.raises(FileNotFoundError, match=r"people\.csv"):
-        people_csv_path(tmp_path / "nowhere")
-
-
-def test_read_people_keeps_empty_as_text_and_needs_the_truth_column(tmp_path: Path) -> None:
-    csv_path = _tiny_people(tmp_path)
-    df = read_people(csv_path, truth_column="person_id")
-    assert (df["national_id"] == "").all()
-    with pytest.raises(KeyError, match="no truth column 'cluster'"):
-        read_people(csv_path, truth_column="cluster")
-
-
-def _run(tool: str, labels: list[int], pairs: int | None) -> ToolRun:
-    return ToolRun(tool, pd.Series(labels), 1.5, 0.25, 2.0, pairs, {})
-
-
-def test_comparison_table_puts_tools_side_by_side() -> None:
-    truth = [1, 1, 2, 2]
-    runs = [_run("idgraph", [1, 1, 2, 2], 10), _run("Splink 4.0.17", [1, 1, 1, 1], None)]
-    rows = comparison_table([(run, evaluate(run.labels, truth)) for run in runs])
-    table = {row[0]: row[1:] for row in rows}
-    assert rows[0] == ["metric", "idgraph", "Splink 4.0.17"]
-    assert table["pairwise precision"] == ["1.0000", "0.3333"]
-    assert table["pairs compared"] == ["10", "n/a"]
-    assert table["train s"] == ["1.50", "1.50"]
-    markdown = markdown_table(rows).splitlines()
-    assert markdown[0] == "| metric | idgraph | Splink 4.0.17 |"
-    assert markdown[1] == "| --- | ---: | ---: |"
-    assert len(markdown) == len(rows) + 1
-    assert all(line.count("|") == 4 for line in markdown)
-
-
-def test_accuracy_script_scores_idgraph_on_a_small_file(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    pytest.importorskip("idgraph.link", exc_type=ImportError)
-    if not DEFAULT_CONFIG.is_file():
-        pytest.skip("idgraph/link/configs/people.yaml is not there yet")
-    csv_path = _tiny_people(tmp_path)
-    accuracy_main([str(csv_path), "--json", str(tmp_path / "out.json")])
-    out = capsys.readouterr().out
-    assert "pairwise f1" in out and "pairs compared" in out
-    numbers = json.loads((tmp_path / "out.json").read_text())
-    assert numbers["records"] == len(read_people(csv_path, truth_column="person_id"))
-    assert 0.0 <= numbers["bcubed_f1"] <= 1.0
-
-
-@pytest.mark.skipif(
-    not venv_python(SPLINK_VENV).is_file(),
-    reason="needs bench/.venv-splink (python bench/compare_splink.py creates it)",
-)
-def test_splink_run_labels_every_record(tmp_path: Path) -> None:
-    csv_path = _tiny_people(tmp_path, people=60)
-    df = read_people(csv_path, truth_column="person_id")
-    run = run_splink(
-        venv_python(SPLINK_VENV), csv_path, df["record_id"], threshold=0.9, seed=1, max_pairs=1e4
-    )
-    assert run.tool.startswith("Splink 4.")
-    assert len(run.labels) == len(df) and not run.labels.isna().any()
-    assert run.pairs_compared is not None and run.pairs_compared > 0
-    assert evaluate(run.labels, df["person_id"]).records == len(df)
