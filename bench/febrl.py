@@ -45,10 +45,11 @@ FEBRL_SETS: dict[str, tuple[str, ...]] = {
     "febrl4": ("dataset4a.csv", "dataset4b.csv"),
 }
 
-#: Febrl's columns as idgraph fields. `soc_sec_id` is a national id with typos in the
-#: duplicates (Febrl corrupts it like any field), so it is kept as a trait, not claimed as a
-#: clean identifier; `state` repeats the postcode and `address_2` is a locality/building name
-#: idgraph has no field for, so both are traits too. Febrl has no email or phone.
+#: Febrl's columns as idgraph fields. `soc_sec_id` is a national id, so it is mapped as one
+#: (`customer_id`): a duplicate whose id Febrl corrupted simply does not share it, and the
+#: identifier guards (`max_records`) stand as for any id. `state` repeats the postcode and
+#: `address_2` is a locality/building name idgraph has no field for, so both are traits.
+#: Febrl has no email or phone.
 FEBRL_MAPPING = """\
 # A Febrl set rewritten by bench/febrl.py (street = street_number + address_1).
 source: {source}
@@ -60,10 +61,10 @@ columns:
   city: suburb
   postcode: postcode
   birth_date: date_of_birth
+  customer_id: soc_sec_id
 traits:
   address_2: address_2
   state: state
-  soc_sec_id: soc_sec_id
 default_region: AU
 date_order: DMY
 """
