@@ -52,6 +52,19 @@ def segment_run(
         bool,
         typer.Option("--changes", help="Print only who entered and who exited since the last run."),
     ] = False,
+    deliver: Annotated[
+        bool,
+        typer.Option("--deliver", help="Then deliver the changes (see `idgraph deliver`)."),
+    ] = False,
+    destinations: Annotated[
+        Path | None,
+        typer.Option(
+            "--destinations",
+            envvar="IDGRAPH_DESTINATIONS",
+            help="Destinations YAML for --deliver (default: segments/destinations.yaml).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Run a segment and print its members and count.
 
@@ -70,10 +83,10 @@ def segment_run(
     path = _definition_arg(target)
     with _errors():
         if path is not None:
-            if changes:
+            if changes or deliver:
                 raise typer.BadParameter(
-                    "--changes needs a saved segment (see `idgraph segment save`)",
-                    param_hint="--changes",
+                    "--changes and --deliver need a saved segment (see `idgraph segment save`)",
+                    param_hint="--changes" if changes else "--deliver",
                 )
             defn = load_segment(path)
             with open_store(store, read_only=True, database=database) as graph:
@@ -85,6 +98,10 @@ def segment_run(
             return
         with open_store(store, database=database) as graph:
             report = run_saved_segment(graph, target, as_of_ms=moment)
+            if deliver:
+                from idgraph.cli.deliver import deliver_now
+
+                deliver_now(graph, destinations)
     summary = (
         f"{report.name}: {report.size} member(s), {len(report.entered)} entered, "
         f"{len(report.exited)} exited" + (" (first run)" if report.first_run else "")
