@@ -12,6 +12,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from itertools import groupby
 from pathlib import Path
@@ -67,6 +68,7 @@ class Deliverer:
         store: A writable store.
         config: The destinations (`load_destinations`).
         stop: Set to make a drain give up between attempts (the service's shutdown).
+        writing: A lock (context manager factory) held around each write to the store.
         sleep: Waits between attempts; `stop.wait` when a stop event is given.
     """
 
@@ -78,12 +80,15 @@ class Deliverer:
         stop: threading.Event | None = None,
         sleep: Callable[[float], object] | None = None,
         clock: Callable[[], float] = time.time,
+        writing: Callable[[], AbstractContextManager[None]] | None = None,
     ) -> None:
         self.store = store
         self.config = config
         self.stop = stop or threading.Event()
         self._sleep = sleep or self.stop.wait
         self._clock = clock
+        #: Held around each write: the service's writer lock, so its resolver waits.
+        self._writing = writing or nullcontext
         self.dead_letters = DeadLetters(config.dead_letter or Path("dead-letter"))
         self._check_traits()
         self.senders: dict[str, Sender] = {d.name: sender_for(d) for d in config.destinations}
@@ -115,7 +120,8 @@ class Deliverer:
                 break
             orphans = [r.id for r in page if r.segment not in wanted]
             if orphans:
-                forget_rows(self.store, orphans)
+                with self._writing():
+                    forget_rows(self.store, orphans)
                 report.dropped += len(orphans)
             rows = {r.id: r for r in page if r.segment in wanted}
             for dest in self.config.destinations:
@@ -166,10 +172,11 @@ class Deliverer:
         totals.failed_attempts += failures
         if ok:
             totals.sent += len(rows)
-            return mark_done(
-                self.store, dest.name, rows, wanted, sent=len(rows), dead=0, failed=failures,
-                last_error=error, ts=self._now_ms(),
-            )  # fmt: skip
+            with self._writing():
+                return mark_done(
+                    self.store, dest.name, rows, wanted, sent=len(rows), dead=0,
+                    failed=failures, last_error=error, ts=self._now_ms(),
+                )  # fmt: skip
         if self.stop.is_set():  # shutting down: leave the rows pending
             return list(rows)
         self.dead_letters.add(dest.name, batch, reason=error or "failed", attempts=failures)
@@ -177,10 +184,11 @@ class Deliverer:
         logger.warning(
             "destination %s: %d change(s) dead-lettered: %s", dest.name, len(rows), error
         )
-        return mark_done(
-            self.store, dest.name, rows, wanted, sent=0, dead=len(rows), failed=failures,
-            last_error=error, ts=self._now_ms(),
-        )  # fmt: skip
+        with self._writing():
+            return mark_done(
+                self.store, dest.name, rows, wanted, sent=0, dead=len(rows), failed=failures,
+                last_error=error, ts=self._now_ms(),
+            )  # fmt: skip
 
     def attempt(self, dest: Destination, batch: Batch) -> tuple[int, bool, str | None]:
         """Send one batch within the retry budget: (failed attempts, sent, last error)."""

@@ -10,11 +10,18 @@ from typing import Any, Final
 from idgraph.store.base import GraphStore
 from idgraph.store.schema import check_property_name
 
-__all__ = ["CONTACT_QUERY", "identifiers_of", "traits_cypher", "traits_of"]
+__all__ = ["CONTACT_IDENTIFIERS", "CONTACT_QUERY", "identifiers_of", "traits_cypher", "traits_of"]
 
+#: The emails and phones as the sources wrote them (records' columns)...
 CONTACT_QUERY: Final[str] = (
     "UNWIND $ids AS cid MATCH (:Customer {id: cid})-[:HAS_RECORD]->(r:Record) "
     "RETURN cid AS customer, r.email AS email, r.phone AS phone"
+)
+#: ...and as identifiers (tracking calls' traits are stored only as these).
+CONTACT_IDENTIFIERS: Final[str] = (
+    "UNWIND $ids AS cid MATCH (:Customer {id: cid})-[:HAS_RECORD]->(:Record)"
+    "-[:HAS_IDENTIFIER]->(i:Identifier) WHERE i.kind IN ['email', 'phone'] "
+    "RETURN DISTINCT cid AS customer, i.kind AS kind, i.value AS value"
 )
 
 
@@ -38,7 +45,8 @@ def traits_of(
 
 
 def identifiers_of(store: GraphStore, customers: Sequence[str]) -> dict[str, list[tuple[str, str]]]:
-    """customer id -> its records' distinct (kind, value) emails and phones."""
+    """customer id -> its distinct (kind, value) emails and phones: as written and as
+    identifiers (an address idgraph canonicalises, e.g. Gmail without dots, gives both)."""
     if not customers:
         return {}
     found: dict[str, dict[tuple[str, str], None]] = {}
@@ -47,4 +55,6 @@ def identifiers_of(store: GraphStore, customers: Sequence[str]) -> dict[str, lis
         for kind in ("email", "phone"):
             if row[kind]:
                 seen[(kind, str(row[kind]))] = None
+    for row in store.keyed_read("deliver_identifiers", CONTACT_IDENTIFIERS, "ids", customers):
+        found.setdefault(row["customer"], {})[(row["kind"], str(row["value"]))] = None
     return {customer: list(values) for customer, values in found.items()}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -17,6 +17,9 @@ from idgraph.cli._app import (
     console,
 )
 
+if TYPE_CHECKING:
+    from idgraph.activate.config import DestinationsConfig
+
 
 @app.command()
 def serve(
@@ -28,6 +31,16 @@ def serve(
     database: DatabaseOption = None,
     match_config: MatchConfigOption = None,
     traits: TraitsOption = None,
+    destinations: Annotated[
+        Path | None,
+        typer.Option(
+            "--destinations",
+            envvar="IDGRAPH_DESTINATIONS",
+            help="Deliver segment changes continuously to these destinations (YAML). Default: "
+            "segments/destinations.yaml or ./destinations.yaml when one exists.",
+            show_default=False,
+        ),
+    ] = None,
     rejects: Annotated[
         Path,
         typer.Option(
@@ -160,6 +173,7 @@ def serve(
                 options=NormalizeOptions(default_region=default_region),
                 match_config=load_match_config(match_config),
                 traits=load_traits_config(traits),
+                destinations=_destinations(destinations),
                 rejects_path=rejects,
                 max_call_bytes=max_body,
                 max_batch_bytes=max_batch_body,
@@ -195,3 +209,17 @@ def serve(
                 return
             app_ = create_app(graph, settings)
             uvicorn.run(app_, host=host, port=port, log_level=log_level, access_log=False)
+
+
+def _destinations(path: Path | None) -> DestinationsConfig | None:
+    """The destinations to deliver to: the file given, else one found in the usual places."""
+    from idgraph.activate.config import find_destinations, load_destinations
+    from idgraph.errors import ConfigError
+
+    try:
+        found = find_destinations(path)
+    except ConfigError:
+        if path is not None:
+            raise
+        return None
+    return load_destinations(found)
