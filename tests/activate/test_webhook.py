@@ -104,3 +104,74 @@ def test_slow_then_gone_receiver_dead_letters_then_retry_dead_resends(
     assert len(hook.changes()) == entered and all(
         verifies(r, SECRET.encode()) for r in hook.accepted
     )
+
+
+def test_cli_deliver_and_status_and_the_query_module_agree(
+    ran_store: tuple[Path, int], tmp_path: Path
+) -> None:
+    from typer.testing import CliRunner
+
+    from idgraph.cli import app
+    from idgraph.query import IdentityGraph
+
+    store, entered = ran_store
+    runner = CliRunner()
+    with Receiver(Behaviour(refuse=1)) as hook:
+        yaml = webhook_yaml(hook.url) + "    retry: {attempts: 3, backoff_s: 0.01}\n"
+        path = write_config(tmp_path, yaml)
+        common = ["--store", str(store), "--destinations", str(path)]
+        pending = runner.invoke(app, ["deliver", "status", *common, "-f", "json"])
+        assert pending.exit_code == 0, pending.output
+        assert json_of(pending.output)[0]["pending"] == entered
+        done = runner.invoke(app, ["deliver", *common])
+        assert done.exit_code == 0, done.output
+        assert f"crm_hook: {entered} sent, 1 failed attempt(s), 0 dead-lettered" in done.output
+    shown = runner.invoke(app, ["deliver", "status", *common, "-f", "json"])
+    (row,) = json_of(shown.output)
+    assert (row["pending"], row["sent"], row["failed"], row["dead"]) == (0, entered, 1, 0)
+    with IdentityGraph(store) as graph:
+        (status,) = graph.destinations(path)
+    assert status.model_dump() == row
+    missing = runner.invoke(app, ["deliver", "--store", str(store), "--destinations", "nope.yaml"])
+    assert missing.exit_code == 2 and "no destinations file" in missing.output
+
+
+def json_of(output: str) -> list[dict[str, object]]:
+    import json
+
+    return list(json.loads(output[output.index("[") :]))
+
+
+def test_segment_run_deliver_runs_then_delivers(
+    ran_store: tuple[Path, int], tmp_path: Path
+) -> None:
+    from typer.testing import CliRunner
+
+    from idgraph.cli import app
+    from idgraph.segment.definition import parse_segment
+    from idgraph.segment.saved import save_segment
+
+    store, _ = ran_store
+    with open_store(store) as graph:
+        save_segment(
+            graph,
+            parse_segment(
+                {"name": "italians", "where": {"trait": "country", "op": "=", "value": "IT"}},
+                source="-",
+            ),
+        )
+    with Receiver() as hook:
+        yaml = webhook_yaml(hook.url).replace("segments: [everyone]", "segments: [italians]")
+        path = write_config(tmp_path, yaml)
+        ran = CliRunner().invoke(
+            app,
+            ["segment", "run", "italians", "--store", str(store), "--deliver",
+             "--destinations", str(path), "--changes", "-f", "json"],
+        )  # fmt: skip
+        assert ran.exit_code == 0, ran.output
+    changes = hook.changes()
+    assert changes and {c["traits"]["country"] for c in changes} == {"IT"}
+    assert f"crm_hook: {len(changes)} sent" in ran.output
+    with open_store(store) as graph:
+        # The "everyone" changes no destination takes now are dropped, not kept pending.
+        assert outbox_size(graph) == 0
