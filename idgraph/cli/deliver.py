@@ -10,6 +10,7 @@ import typer
 
 from idgraph.cli._app import (
     DatabaseOption,
+    DestinationsOption,
     FormatOption,
     StoreOption,
     _check_format,
@@ -20,21 +21,8 @@ from idgraph.cli._app import (
     console,
 )
 
-deliver_app = typer.Typer(
-    help="Deliver segment changes to destinations (webhook, file, audience).",
-    invoke_without_command=True,
-)
+deliver_app = typer.Typer(invoke_without_command=True)
 app.add_typer(deliver_app, name="deliver")
-
-DestinationsOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--destinations",
-        envvar="IDGRAPH_DESTINATIONS",
-        help=("Destinations YAML. Default: segments/destinations.yaml, else ./destinations.yaml."),
-        show_default=False,
-    ),
-]
 
 
 def deliver_now(graph: object, destinations: Path | None, *, retry_dead: bool = False) -> int:

@@ -14,6 +14,7 @@ from idgraph.cli._app import (
     _MEMBER_COLUMNS,
     AsOfOption,
     DatabaseOption,
+    DestinationsOption,
     FormatOption,
     OutputOption,
     StoreOption,
@@ -56,21 +57,14 @@ def segment_run(
         bool,
         typer.Option("--deliver", help="Then deliver the changes (see `idgraph deliver`)."),
     ] = False,
-    destinations: Annotated[
-        Path | None,
-        typer.Option(
-            "--destinations",
-            envvar="IDGRAPH_DESTINATIONS",
-            help="Destinations YAML for --deliver (default: segments/destinations.yaml).",
-            show_default=False,
-        ),
-    ] = None,
+    destinations: DestinationsOption = None,
 ) -> None:
     """Run a segment and print its members and count.
 
     A saved segment's membership is materialised as IN_SEGMENT edges, and the customers who
     entered or exited since its last run are reported (--changes prints just those, the
-    deltas a channel syncs). A YAML file is evaluated without saving anything.
+    deltas a channel syncs); --deliver then sends them to the destinations (idgraph deliver).
+    A YAML file is evaluated without saving anything.
     In Python: idgraph.segment.saved.run_saved_segment(store, name, as_of_ms=...) or
     idgraph.segment.run.run_segment(store, load_segment(path), as_of_ms=...).
     """

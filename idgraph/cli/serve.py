@@ -9,6 +9,7 @@ import typer
 
 from idgraph.cli._app import (
     DatabaseOption,
+    DestinationsOption,
     MatchConfigOption,
     StoreOption,
     TraitsOption,
@@ -31,16 +32,7 @@ def serve(
     database: DatabaseOption = None,
     match_config: MatchConfigOption = None,
     traits: TraitsOption = None,
-    destinations: Annotated[
-        Path | None,
-        typer.Option(
-            "--destinations",
-            envvar="IDGRAPH_DESTINATIONS",
-            help="Deliver segment changes continuously to these destinations (YAML). Default: "
-            "segments/destinations.yaml or ./destinations.yaml when one exists.",
-            show_default=False,
-        ),
-    ] = None,
+    destinations: DestinationsOption = None,
     rejects: Annotated[
         Path,
         typer.Option(
@@ -149,7 +141,9 @@ def serve(
     /v1/admin/link, /v1/admin/split; GET /v1/admin/history/{id}) take only keys from
     IDGRAPH_ADMIN_KEYS (comma-separated, separate from the write keys); without them they
     are off (403), --no-auth included. OpenAPI docs at /docs. With --workers N, N processes
-    answer HTTP and this one resolves. See docs/serve.md.
+    answer HTTP and this one resolves. With destinations (--destinations, or a
+    destinations.yaml found), this process also delivers segment changes continuously;
+    GET /v1/destinations shows the delivery status. See docs/serve.md, docs/destinations.md.
 
     In Python: idgraph.serve.create_app(open_store(store), ServeSettings(...)).
     """
