@@ -19,11 +19,8 @@ from tests.activate.receiver import Receiver, verifies
 from tests.serve.conftest import AUTH, TS, serving
 
 
-def test_service_delivers_segment_changes_as_calls_resolve(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("CRM_HOOK_SECRET", SECRET)
-    with open_store(tmp_path / "idgraph.db") as graph:
+def _everyone(store: Path) -> None:
+    with open_store(store) as graph:
         save_segment(
             graph,
             parse_segment(
@@ -32,6 +29,13 @@ def test_service_delivers_segment_changes_as_calls_resolve(
             ),
         )
         run_saved_segment(graph, "everyone")
+
+
+def test_service_delivers_segment_changes_as_calls_resolve(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CRM_HOOK_SECRET", SECRET)
+    _everyone(tmp_path / "idgraph.db")
     with Receiver() as hook:
         yaml = webhook_yaml(hook.url).replace("traits: [email, country]", "traits: [record_count]")
         config = load_destinations(write_config(tmp_path, yaml))
@@ -57,3 +61,35 @@ def test_service_delivers_segment_changes_as_calls_resolve(
     (shown,) = answer.json()
     assert shown["name"] == "crm_hook" and shown["sent"] == 5 and shown["pending"] == 0
     assert [d.model_dump(mode="json") for d in direct] == answer.json()
+
+
+def test_workers_show_the_main_process_delivery(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`idgraph serve --workers 2` as a user runs it, destinations found from the environment."""
+    import httpx
+
+    from tests.serve.test_kill import free_port, server
+
+    _everyone(tmp_path / "idgraph.db")
+    with Receiver() as hook:
+        path = write_config(tmp_path, webhook_yaml(hook.url))
+        monkeypatch.setenv("CRM_HOOK_SECRET", SECRET)
+        monkeypatch.setenv("IDGRAPH_DESTINATIONS", str(path))
+        port = free_port()
+        with (
+            server(tmp_path, port, workers=2),
+            httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as http,
+        ):
+            for n in range(3):
+                body = {"userId": f"w{n}", "traits": {"email": f"w{n}@x.it"}, "timestamp": TS}
+                assert http.post("/v1/identify", json=body).status_code == 200
+            deadline = time.monotonic() + 30
+            while True:
+                (shown,) = http.get("/v1/destinations").json()
+                if shown["sent"] == 3:
+                    break
+                assert time.monotonic() < deadline, shown
+                time.sleep(0.1)
+    assert shown["pending"] == 0 and shown["name"] == "crm_hook"
+    assert len(hook.changes()) == 3 and all(verifies(r, SECRET.encode()) for r in hook.accepted)
