@@ -55,3 +55,4 @@ CREATE INDEX event_name_ts IF NOT EXISTS FOR (n:Event) ON (n.name, n.ts);
 CREATE INDEX record_source IF NOT EXISTS FOR (n:Record) ON (n.source);
 CREATE INDEX identifier_kind IF NOT EXISTS FOR (n:Identifier) ON (n.kind);
 CREATE INDEX segment_change_segment_ts IF NOT EXISTS FOR (n:SegmentChange) ON (n.segment, n.ts);
+CREATE INDEX outbox_change_ts IF NOT EXISTS FOR (n:OutboxChange) ON (n.ts, n.segment, n.customer);

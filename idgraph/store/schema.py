@@ -153,6 +153,7 @@ NEO4J_INDEXES: Final[dict[str, tuple[str, tuple[str, ...]]]] = {
     "record_source": ("Record", ("source",)),
     "identifier_kind": ("Identifier", ("kind",)),
     "segment_change_segment_ts": ("SegmentChange", ("segment", "ts")),
+    "outbox_change_ts": ("OutboxChange", ("ts", "segment", "customer")),
 }
 
 
