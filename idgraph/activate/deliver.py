@@ -231,17 +231,19 @@ class Deliverer:
                 totals.failed_attempts += failures
                 if ok:
                     totals.sent += len(rows)
-                    bump_state(
-                        self.store, dest.name, sent=len(rows), failed=failures, dead=-len(rows),
-                        last_error=error, ts=self._now_ms(),
-                    )  # fmt: skip
+                    with self._writing():
+                        bump_state(
+                            self.store, dest.name, sent=len(rows), failed=failures,
+                            dead=-len(rows), last_error=error, ts=self._now_ms(),
+                        )  # fmt: skip
                 else:
                     still.append({**entry, "reason": error or "", "attempts": failures})
                     totals.dead += len(rows)
-                    bump_state(
-                        self.store, dest.name, failed=failures, last_error=error,
-                        ts=self._now_ms(),
-                    )  # fmt: skip
+                    with self._writing():
+                        bump_state(
+                            self.store, dest.name, failed=failures, last_error=error,
+                            ts=self._now_ms(),
+                        )  # fmt: skip
             self.dead_letters.rewrite(dest.name, still)
         return report
 

@@ -133,19 +133,7 @@ def mark_done(
         steps.append((OUTBOX_QUERIES["outbox_delete"], {"ids": remove}))
     if keep:
         steps.append((OUTBOX_QUERIES["outbox_set_done"], {"rows": keep}))
-    steps.append(
-        (
-            OUTBOX_QUERIES["delivery_bump"],
-            {
-                "name": destination,
-                "sent": sent,
-                "failed": failed,
-                "dead": dead,
-                "last_error": last_error,
-                "ts": ts,
-            },
-        )
-    )
+    steps.append(_bump(destination, sent, failed, dead, last_error, ts))
     store.write_all(f"outbox_done:{destination}", steps)
     return updated
 
@@ -161,18 +149,16 @@ def bump_state(
     ts: int,
 ) -> None:
     """Add to a destination's totals (a failed attempt, a dead letter resent)."""
-    store.write(
-        f"delivery_bump:{destination}",
-        OUTBOX_QUERIES["delivery_bump"],
-        {
-            "name": destination,
-            "sent": sent,
-            "failed": failed,
-            "dead": dead,
-            "last_error": last_error,
-            "ts": ts,
-        },
+    store.write_all(
+        f"delivery_bump:{destination}", [_bump(destination, sent, failed, dead, last_error, ts)]
     )
+
+
+def _bump(
+    name: str, sent: int, failed: int, dead: int, last_error: str | None, ts: int
+) -> tuple[str, dict[str, object]]:
+    params = {"name": name, "sent": sent, "failed": failed, "dead": dead}
+    return OUTBOX_QUERIES["delivery_bump"], {**params, "last_error": last_error, "ts": ts}
 
 
 def forget_rows(store: GraphStore, ids: Sequence[str]) -> None:
