@@ -86,9 +86,6 @@ class DeadLetters:
             os.fsync(handle.fileno())
         os.replace(tmp, path)
 
-    def count(self, destination: str) -> int:
-        return sum(len(e["changes"]) for e in self.read(destination))
-
 
 def _plain(change: DeliveredChange) -> dict[str, Any]:
     return {"id": change.id, "customer": change.customer, "change": change.change,

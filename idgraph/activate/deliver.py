@@ -90,10 +90,10 @@ class Deliverer:
         #: Held around each write: the service's writer lock, so its resolver waits.
         self._writing = writing or nullcontext
         self.dead_letters = DeadLetters(config.dead_letter or Path("dead-letter"))
-        self._check_traits()
         self.senders: dict[str, Sender] = {d.name: sender_for(d) for d in config.destinations}
 
     def _check_traits(self) -> None:
+        """Checked at each drain, not once: a trait may appear after the service starts."""
         known = set(self.store.customer_properties()) | {"id"}
         problems = [
             f"destinations.{d.name}.traits: {t!r} is not a customer property of this store"
@@ -108,7 +108,12 @@ class Deliverer:
         return int(self._clock() * 1000)
 
     def drain(self) -> DeliveryReport:
-        """Deliver everything pending now; returns what was sent, failed and dead-lettered."""
+        """Deliver everything pending now; returns what was sent, failed and dead-lettered.
+
+        Raises:
+            ConfigError: a destination asks for a trait the store's customers lack.
+        """
+        self._check_traits()
         report = DeliveryReport({d.name: DestinationTotals() for d in self.config.destinations})
         wanted = {
             segment: frozenset(d.name for d in self.config.taking(segment))
@@ -212,6 +217,7 @@ class Deliverer:
     def retry_dead(self) -> DeliveryReport:
         """Send every dead-lettered batch again (traits read anew); what still fails after the
         retry budget stays in the file with its new reason."""
+        self._check_traits()
         report = DeliveryReport({d.name: DestinationTotals() for d in self.config.destinations})
         for dest in self.config.destinations:
             still: list[dict[str, object]] = []

@@ -175,3 +175,28 @@ def test_segment_run_deliver_runs_then_delivers(
     with open_store(store) as graph:
         # The "everyone" changes no destination takes now are dropped, not kept pending.
         assert outbox_size(graph) == 0
+
+
+def test_an_unknown_trait_or_a_missing_secret_stops_delivery_with_a_clear_error(
+    ran_store: tuple[Path, int], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from idgraph.cli import app
+
+    store, entered = ran_store
+    runner = CliRunner()
+    path = write_config(
+        tmp_path, webhook_yaml("http://127.0.0.1:9/hook").replace("country]", "lifetime_valu]")
+    )
+    typo = runner.invoke(app, ["deliver", "--store", str(store), "--destinations", str(path)])
+    assert typo.exit_code == 2
+    assert "destinations.crm_hook.traits: 'lifetime_valu' is not a customer property" in (
+        typo.output
+    )
+    monkeypatch.delenv("CRM_HOOK_SECRET")
+    path = write_config(tmp_path, webhook_yaml("http://127.0.0.1:9/hook"))
+    unset = runner.invoke(app, ["deliver", "--store", str(store), "--destinations", str(path)])
+    assert unset.exit_code == 2 and "CRM_HOOK_SECRET (secret_env) is not set" in unset.output
+    with open_store(store, read_only=True) as graph:
+        assert outbox_size(graph) == entered  # nothing was sent, nothing was dropped
