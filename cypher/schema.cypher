@@ -16,6 +16,8 @@
 // (:Segment {name, description, definition, updated_ts, last_run_ts, size})  a saved segment
 // (:SegmentRun {id, segment, ts, as_of_ts, size, entered, exited})        one run, for history
 // (:SegmentChange {id, segment, customer, ts, change, cause})    one entered/exited, with its cause
+// (:OutboxChange {id, segment, customer, ts, change, cause, done}) a change still to deliver
+// (:DeliveryState {name, sent, failed, dead, last_error, last_ts}) one destination's totals
 // (:CustomerId {id, created_ts, status, retired_ts})   every customer id ever issued; status is
 //                                                     active, merged or erased
 // (:ErasedIdentifier {hash, kind, ts})        a forgotten identifier, as a one-way hash only
@@ -43,6 +45,8 @@ CREATE CONSTRAINT event_id IF NOT EXISTS FOR (n:Event) REQUIRE n.id IS UNIQUE;
 CREATE CONSTRAINT segment_name IF NOT EXISTS FOR (n:Segment) REQUIRE n.name IS UNIQUE;
 CREATE CONSTRAINT segment_run_id IF NOT EXISTS FOR (n:SegmentRun) REQUIRE n.id IS UNIQUE;
 CREATE CONSTRAINT segment_change_id IF NOT EXISTS FOR (n:SegmentChange) REQUIRE n.id IS UNIQUE;
+CREATE CONSTRAINT outbox_change_id IF NOT EXISTS FOR (n:OutboxChange) REQUIRE n.id IS UNIQUE;
+CREATE CONSTRAINT delivery_state_name IF NOT EXISTS FOR (n:DeliveryState) REQUIRE n.name IS UNIQUE;
 CREATE CONSTRAINT customer_id_id IF NOT EXISTS FOR (n:CustomerId) REQUIRE n.id IS UNIQUE;
 CREATE CONSTRAINT erased_identifier_hash IF NOT EXISTS FOR (n:ErasedIdentifier) REQUIRE n.hash IS UNIQUE;
 CREATE CONSTRAINT meta_key IF NOT EXISTS FOR (n:Meta) REQUIRE n.key IS UNIQUE;
@@ -51,3 +55,4 @@ CREATE INDEX event_name_ts IF NOT EXISTS FOR (n:Event) ON (n.name, n.ts);
 CREATE INDEX record_source IF NOT EXISTS FOR (n:Record) ON (n.source);
 CREATE INDEX identifier_kind IF NOT EXISTS FOR (n:Identifier) ON (n.kind);
 CREATE INDEX segment_change_segment_ts IF NOT EXISTS FOR (n:SegmentChange) ON (n.segment, n.ts);
+CREATE INDEX outbox_change_ts IF NOT EXISTS FOR (n:OutboxChange) ON (n.ts, n.segment, n.customer);

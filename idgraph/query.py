@@ -20,6 +20,8 @@ from typing import Any, Literal
 import orjson
 from pydantic import BaseModel, ConfigDict, Field
 
+from idgraph.activate.config import DestinationsConfig
+from idgraph.activate.status import DestinationStatus
 from idgraph.cluster.review import ReviewItem, review_customers
 from idgraph.errors import FieldError, NotFoundError
 from idgraph.match.config import MatchConfig, load_match_config
@@ -778,6 +780,20 @@ class IdentityGraph:
         that are not variants of one another, flagged groups, identifiers shared with other
         customers that were judged too common to link."""
         return review_customers(self._store, limit=limit)
+
+    def destinations(self, config: DestinationsConfig | Path | str) -> list[DestinationStatus]:
+        """Segment-change delivery per destination: pending in the outbox, sent, failed
+        attempts, dead-lettered, last error (`idgraph deliver status`).
+
+        Args:
+            config: The destinations, or the YAML file declaring them (`load_destinations`).
+        """
+        from idgraph.activate.config import load_destinations
+        from idgraph.activate.status import delivery_status
+
+        if not isinstance(config, DestinationsConfig):
+            config = load_destinations(config)
+        return delivery_status(self._store, config)
 
     def stats(self) -> StoreStats:
         """How many records, customers, events and identifiers the store holds."""

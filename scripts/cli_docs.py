@@ -42,6 +42,8 @@ COMMANDS = [
     ["schema", "apply"],
     ["schema", "show"],
     ["serve"],
+    ["deliver"],
+    ["deliver", "status"],
 ]
 TARGET = Path(__file__).resolve().parent.parent / "docs" / "cli.md"
 

@@ -29,7 +29,8 @@ def test_command_documented_with_its_options(command: list[str]) -> None:
 def _leaf_commands(command: Any, path: tuple[str, ...] = ()) -> set[tuple[str, ...]]:
     """Typer ships its own click, so groups are recognised by their `commands`."""
     if hasattr(command, "commands"):
-        found: set[tuple[str, ...]] = set()
+        # A group that runs on its own (`idgraph deliver`) is a command too.
+        found: set[tuple[str, ...]] = {path} if command.invoke_without_command else set()
         for name, sub in command.commands.items():
             found |= _leaf_commands(sub, (*path, name))
         return found

@@ -12,6 +12,7 @@ from idgraph.memory import ALLOCATOR_SETTINGS
 os.environ.setdefault(*ALLOCATOR_SETTINGS)
 
 from idgraph.cli import (  # noqa: F401  (registers commands)
+    deliver,
     ingest,
     mapping,
     reads,

@@ -85,6 +85,16 @@ FormatOption = Annotated[
     str,
     typer.Option("--format", "-f", help="Output format: table, csv or json."),
 ]
+DestinationsOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--destinations",
+        envvar="IDGRAPH_DESTINATIONS",
+        help="Destinations YAML (docs/destinations.md). Default: segments/destinations.yaml, "
+        "else ./destinations.yaml.",
+        show_default=False,
+    ),
+]
 OutputOption = Annotated[
     Path | None,
     typer.Option("--output", "-o", help="Write to this file instead of standard output."),

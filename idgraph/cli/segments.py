@@ -14,6 +14,7 @@ from idgraph.cli._app import (
     _MEMBER_COLUMNS,
     AsOfOption,
     DatabaseOption,
+    DestinationsOption,
     FormatOption,
     OutputOption,
     StoreOption,
@@ -52,12 +53,18 @@ def segment_run(
         bool,
         typer.Option("--changes", help="Print only who entered and who exited since the last run."),
     ] = False,
+    deliver: Annotated[
+        bool,
+        typer.Option("--deliver", help="Then deliver the changes (see `idgraph deliver`)."),
+    ] = False,
+    destinations: DestinationsOption = None,
 ) -> None:
     """Run a segment and print its members and count.
 
     A saved segment's membership is materialised as IN_SEGMENT edges, and the customers who
     entered or exited since its last run are reported (--changes prints just those, the
-    deltas a channel syncs). A YAML file is evaluated without saving anything.
+    deltas a channel syncs); --deliver then sends them to the destinations (idgraph deliver).
+    A YAML file is evaluated without saving anything.
     In Python: idgraph.segment.saved.run_saved_segment(store, name, as_of_ms=...) or
     idgraph.segment.run.run_segment(store, load_segment(path), as_of_ms=...).
     """
@@ -70,10 +77,10 @@ def segment_run(
     path = _definition_arg(target)
     with _errors():
         if path is not None:
-            if changes:
+            if changes or deliver:
                 raise typer.BadParameter(
-                    "--changes needs a saved segment (see `idgraph segment save`)",
-                    param_hint="--changes",
+                    "--changes and --deliver need a saved segment (see `idgraph segment save`)",
+                    param_hint="--changes" if changes else "--deliver",
                 )
             defn = load_segment(path)
             with open_store(store, read_only=True, database=database) as graph:
@@ -85,6 +92,10 @@ def segment_run(
             return
         with open_store(store, database=database) as graph:
             report = run_saved_segment(graph, target, as_of_ms=moment)
+            if deliver:
+                from idgraph.cli.deliver import deliver_now
+
+                deliver_now(graph, destinations)
     summary = (
         f"{report.name}: {report.size} member(s), {len(report.entered)} entered, "
         f"{len(report.exited)} exited" + (" (first run)" if report.first_run else "")

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from idgraph.cli._app import (
     DatabaseOption,
+    DestinationsOption,
     MatchConfigOption,
     StoreOption,
     TraitsOption,
@@ -16,6 +17,9 @@ from idgraph.cli._app import (
     app,
     console,
 )
+
+if TYPE_CHECKING:
+    from idgraph.activate.config import DestinationsConfig
 
 
 @app.command()
@@ -28,6 +32,7 @@ def serve(
     database: DatabaseOption = None,
     match_config: MatchConfigOption = None,
     traits: TraitsOption = None,
+    destinations: DestinationsOption = None,
     rejects: Annotated[
         Path,
         typer.Option(
@@ -136,7 +141,9 @@ def serve(
     /v1/admin/link, /v1/admin/split; GET /v1/admin/history/{id}) take only keys from
     IDGRAPH_ADMIN_KEYS (comma-separated, separate from the write keys); without them they
     are off (403), --no-auth included. OpenAPI docs at /docs. With --workers N, N processes
-    answer HTTP and this one resolves. See docs/serve.md.
+    answer HTTP and this one resolves. With destinations (--destinations, or a
+    destinations.yaml found), this process also delivers segment changes continuously;
+    GET /v1/destinations shows the delivery status. See docs/serve.md, docs/destinations.md.
 
     In Python: idgraph.serve.create_app(open_store(store), ServeSettings(...)).
     """
@@ -160,6 +167,7 @@ def serve(
                 options=NormalizeOptions(default_region=default_region),
                 match_config=load_match_config(match_config),
                 traits=load_traits_config(traits),
+                destinations=_destinations(destinations),
                 rejects_path=rejects,
                 max_call_bytes=max_body,
                 max_batch_bytes=max_batch_body,
@@ -195,3 +203,17 @@ def serve(
                 return
             app_ = create_app(graph, settings)
             uvicorn.run(app_, host=host, port=port, log_level=log_level, access_log=False)
+
+
+def _destinations(path: Path | None) -> DestinationsConfig | None:
+    """The destinations to deliver to: the file given, else one found in the usual places."""
+    from idgraph.activate.config import find_destinations, load_destinations
+    from idgraph.errors import ConfigError
+
+    try:
+        found = find_destinations(path)
+    except ConfigError:
+        if path is not None:
+            raise
+        return None
+    return load_destinations(found)

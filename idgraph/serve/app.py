@@ -10,6 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 
 from idgraph import __version__
+from idgraph.activate.status import DestinationStatus
 from idgraph.errors import NotFoundError, StoreError
 from idgraph.pipeline import erased_hashes
 from idgraph.serve import admin, collect, reads
@@ -77,7 +78,7 @@ def create_app(store: GraphStore, settings: ServeSettings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        service.resolver.start()
+        service.start()
         try:
             yield
         finally:
@@ -138,5 +139,15 @@ def build_app(
     def stats() -> Counters:
         """Calls received, accepted, rejected and failed since start; they reconcile."""
         return service.counters()
+
+    @app.get(
+        "/v1/destinations",
+        response_model=list[DestinationStatus],
+        tags=["service"],
+        dependencies=[Depends(require_key)],
+    )
+    def destinations() -> list[DestinationStatus]:
+        """Segment-change delivery per destination: pending, sent, failed, dead, last error."""
+        return service.destinations()
 
     return app

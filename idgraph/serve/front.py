@@ -28,6 +28,7 @@ from typing import Any
 from fastapi import FastAPI
 from pydantic import BaseModel
 
+from idgraph.activate.status import DestinationStatus
 from idgraph.errors import NotFoundError, StoreError
 from idgraph.query import CustomerProfile, EvidencePath, SegmentPage
 from idgraph.serve.errors import ApiError
@@ -169,6 +170,10 @@ class Front(Counting):
 
     def wait_for(self, offset: int, timeout: float) -> bool:
         return bool(self._calls.call("wait_for", self.lane, offset, timeout))
+
+    def destinations(self) -> list[DestinationStatus]:
+        answer: list[DestinationStatus] = self._calls.call("destinations")
+        return answer
 
     def counters(self) -> Counters:
         self.push()

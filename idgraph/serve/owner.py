@@ -55,6 +55,7 @@ _OPS: Final[dict[str, Callable[..., Any]]] = {
     "counters": lambda service: service.counters(),
     "status": lambda service: service.status(),
     "health": lambda service: service.health(),
+    "destinations": lambda service: service.destinations(),
     "admin": lambda service, op, body: service.admin(op, body),
 }
 

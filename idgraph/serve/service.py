@@ -11,6 +11,8 @@ from typing import Literal, Protocol
 
 from pydantic import BaseModel
 
+from idgraph.activate.loop import DeliveryLoop
+from idgraph.activate.status import DestinationStatus, delivery_status
 from idgraph.errors import ConfigError, IdGraphError
 from idgraph.match.config import load_match_config
 from idgraph.pipeline import erased_hashes
@@ -55,6 +57,8 @@ class Backend(Protocol):
     def status(self) -> Status: ...
 
     def admin(self, op: str, body: BaseModel) -> BaseModel: ...
+
+    def destinations(self) -> list[DestinationStatus]: ...
 
 
 class GraphReads(Protocol):
@@ -161,6 +165,15 @@ class Service(Counting):
             idle_checkpoint_s=settings.checkpoint_idle_s,
             paused=settings.resolver_paused,
         )
+        #: Continuous delivery of segment changes, when destinations are configured.
+        self.delivery: DeliveryLoop | None = None
+        if settings.destinations is not None:
+            self.delivery = DeliveryLoop(
+                store,
+                settings.destinations,
+                interval_s=settings.deliver_interval_s,
+                writing=self.resolver.exclusive,
+            )
         self.log: CallLog | None = None
         self.lane = ""
         if lane is not None:
@@ -192,6 +205,18 @@ class Service(Counting):
         done = snapshot.accepted + snapshot.rejected + snapshot.failed + snapshot.pending
         snapshot.reconciles = snapshot.received == done
         return snapshot
+
+    def start(self) -> None:
+        """Start the background threads: the resolver, and delivery when configured."""
+        self.resolver.start()
+        if self.delivery is not None:
+            self.delivery.start()
+
+    def destinations(self) -> list[DestinationStatus]:
+        """Per destination: pending, sent, failed, dead, last error (none configured: [])."""
+        if self.settings.destinations is None:
+            return []
+        return delivery_status(self.store, self.settings.destinations)
 
     def admin(self, op: str, body: BaseModel) -> BaseModel:
         """Run an admin operation (`idgraph.serve.admin_ops.OPERATIONS`) on the store."""
@@ -246,6 +271,8 @@ class Service(Counting):
         """Close the log, resolve what it holds, then fold the commits into the store's files."""
         if self.log is not None:
             self.log.close()
+        if self.delivery is not None:
+            self.delivery.stop()
         self.resolver.stop()
         self.rejects.close()
         try:

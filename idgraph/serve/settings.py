@@ -8,6 +8,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from idgraph.activate.config import DestinationsConfig
 from idgraph.errors import ConfigError
 from idgraph.match.config import MatchConfig
 from idgraph.normalize.record import NormalizeOptions
@@ -63,6 +64,9 @@ class ServeSettings(BaseModel):
     options: NormalizeOptions = NormalizeOptions()
     match_config: MatchConfig | None = None
     traits: TraitsConfig | None = None
+    #: Destinations the service delivers segment changes to (`idgraph.activate`); None: none.
+    destinations: DestinationsConfig | None = None
+    deliver_interval_s: float = Field(default=1.0, gt=0, le=3600)
     rejects_path: Path | None = None
     max_call_bytes: int = Field(default=DEFAULT_MAX_CALL_BYTES, gt=0)
     max_batch_bytes: int = Field(default=DEFAULT_MAX_BATCH_BYTES, gt=0)

@@ -133,7 +133,7 @@ def serve_with_workers(
     failure: str | None = None
     try:
         server.start()
-        service.resolver.start()
+        service.start()
         for index in range(workers):
             start(index)
         while not stop.wait(0.5):

@@ -254,7 +254,10 @@ SEGMENT_WRITES: Final[dict[str, str]] = {
     ),
     "segment_record_changes": (
         "UNWIND $rows AS row CREATE (:SegmentChange {id: row.id, segment: row.segment, "
-        "customer: row.customer, ts: row.ts, change: row.change, cause: row.cause})"
+        "customer: row.customer, ts: row.ts, change: row.change, cause: row.cause}) "
+        # The outbox (idgraph.activate) gets each change in the same transaction.
+        "CREATE (:OutboxChange {id: row.id, segment: row.segment, customer: row.customer, "
+        "ts: row.ts, change: row.change, cause: row.cause, done: ''})"
     ),
     "segment_delete": "MATCH (s:Segment {name: $name}) DETACH DELETE s",
 }

@@ -92,6 +92,26 @@ NODE_TABLES: Final[dict[str, dict[str, ColumnType]]] = {
         "change": "STRING",
         "cause": "STRING",
     },
+    #: A segment change not yet delivered to every destination that takes its segment
+    #: (`idgraph.activate`); `done` lists the destinations that have it, comma-separated.
+    "OutboxChange": {
+        "id": "STRING",
+        "segment": "STRING",
+        "customer": "STRING",
+        "ts": "INT64",
+        "change": "STRING",
+        "cause": "STRING",
+        "done": "STRING",
+    },
+    #: Delivery totals of one destination: changes sent, attempts failed, changes dead-lettered.
+    "DeliveryState": {
+        "name": "STRING",
+        "sent": "INT64",
+        "failed": "INT64",
+        "dead": "INT64",
+        "last_error": "STRING",
+        "last_ts": "INT64",
+    },
     "CustomerId": {
         "id": "STRING",
         "created_ts": "INT64",
@@ -118,6 +138,8 @@ PRIMARY_KEYS: Final[dict[str, str]] = {
     "Segment": "name",
     "SegmentRun": "id",
     "SegmentChange": "id",
+    "OutboxChange": "id",
+    "DeliveryState": "name",
     "CustomerId": "id",
     "ErasedIdentifier": "hash",
     "Meta": "key",
@@ -131,6 +153,7 @@ NEO4J_INDEXES: Final[dict[str, tuple[str, tuple[str, ...]]]] = {
     "record_source": ("Record", ("source",)),
     "identifier_kind": ("Identifier", ("kind",)),
     "segment_change_segment_ts": ("SegmentChange", ("segment", "ts")),
+    "outbox_change_ts": ("OutboxChange", ("ts", "segment", "customer")),
 }
 
 
