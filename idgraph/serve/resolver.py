@@ -170,9 +170,19 @@ class Resolver:
         with self._cond:
             return self._applied.get(lane, 0)
 
-    def depth(self) -> tuple[int, float]:
-        """Calls acknowledged but not applied, and the age in seconds of the oldest of them."""
+    def depth(self, fresh: float = 0.0) -> tuple[int, float]:
+        """Calls acknowledged but not applied, and the age in seconds of the oldest of them.
+
+        With `fresh` (seconds), first let the resolver look at the lanes once more, waiting up
+        to that long: a call acknowledged just before then counts (the thread only polls the
+        lanes now and then, and may be in the middle of a micro-batch).
+        """
         with self._cond:
+            if fresh > 0 and self.running:
+                asked, give_up = time.monotonic(), time.monotonic() + fresh
+                self._cond.notify_all()
+                while self._looked_at < asked and time.monotonic() < give_up:
+                    self._cond.wait(give_up - time.monotonic())
             calls = sum(p.calls for queue in self._pending.values() for p in queue)
             heads = [queue[0].at for queue in self._pending.values() if queue]
         return calls, max(time.time() - min(heads), 0.0) if heads else 0.0
