@@ -3,8 +3,10 @@
 - `crm.csv` / `support.csv` + mappings: one row per record of that source.
 - `pos.csv` + mapping: each pos record is a loyalty card with 1-3 receipts (`Order Completed`).
 - `web.jsonl` (+ a stream mapping): each web record is a login: anonymous page calls, then an
-  `identify` with userId, anonymousId and traits, then pages as the user. App calls carry
-  `context.device.id`, shared by the members of a household.
+  `identify` with userId, anonymousId and traits, then pages as the user. App calls (the web
+  records that carry a phone) have `context.device.id`, shared by the members of a household.
+  Each newsletter record is a signup on the site: the same calls, with a subscriber userId
+  (`n-...`) and only the traits it has (an email, sometimes a first name).
 - `sources_truth.csv`: every idgraph record key (`crm:<id>`, `pos:<card>`, `web:user:<userId>`,
   `web:anon:<anonymousId>`, `support:<id>`) with its person and people.csv record.
 """
@@ -217,14 +219,19 @@ def _write_web(
     truth_rows: list[np.ndarray],
 ) -> list[Path]:
     cols, people = data.records.columns, data.people
-    rows = np.flatnonzero(cols["source"] == "web")
+    source = cols["source"]
+    rows = np.flatnonzero((source == "web") | (source == "newsletter"))
     n = rows.size
-    user = concat("u-", digits(np.arange(1, n + 1), 7))
+    letter = np.where(source[rows] == "web", "u-", "n-").astype(object)
+    user = concat(letter, digits(np.arange(1, n + 1), 7))
     anon = concat("a-", hex_ids(rng, n, 12))
     while (dup := np.flatnonzero(duplicated(anon))).size:
         anon[dup] = concat("a-", hex_ids(rng, dup.size, 12))
     device = people.device[data.records.person[rows]]
-    app = rng.random(n) < 0.4
+    covered = data.records.covered.get("phone")
+    app = source[rows] == "web"
+    if covered is not None:
+        app &= covered[rows]
     before = rng.integers(1, 4, n)
     after = rng.integers(0, 3, n)
     start = rng.integers(0, SPAN_SECONDS - 86_400, n)
@@ -264,7 +271,7 @@ def _write_web(
                         ("email", cols["email"][r]),
                         ("firstName", cols["given_name"][r]),
                         ("lastName", cols["surname"][r]),
-                        ("phone", cols["phone"][r] if app[i] else ""),
+                        ("phone", cols["phone"][r]),
                     )
                     if value
                 }
