@@ -378,6 +378,8 @@ def _email(
     # A newsletter signup is its email address: never missing there.
     keep = rec.columns["source"] == "newsletter"
     _blank(rec, "email_missing", (email,), _draw(rng, n, rates.email_missing) & ~keep)
+    for kind in ("family_email", "second_email"):
+        rec.applied[kind] &= (email != "") & ~rec.applied["email_junk"]
 
 
 def _national_id(rec: Records, people: People, rates: NoiseRates, rng: np.random.Generator) -> None:

@@ -18,7 +18,7 @@ class World:
     """Population and source settings (defaults: the realistic CDP-shaped set)."""
 
     #: Share of households with 2 to 5 members (the rest are people living alone).
-    households: float = 0.16
+    households: float = 0.13
     #: Share of households of four or five whose first two children are twins.
     twins: float = 0.35
     #: Share of household members whose phone is the shared home landline (twins: always).
