@@ -20,6 +20,7 @@ import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -38,7 +39,7 @@ def settings(pairs: list[str]) -> tuple[NoiseRates, World]:
         ValueError: naming the pair, if a name is unknown or a value is not a number in range.
     """
     rates: dict[str, float] = {}
-    world: dict[str, float | int] = {}
+    world: dict[str, Any] = {}
     rate_names = set(NoiseRates().as_dict())
     world_kinds = world_field_kinds()
     for pair in pairs:
@@ -58,7 +59,7 @@ def settings(pairs: list[str]) -> tuple[NoiseRates, World]:
             rates[name] = value
         else:
             world[name] = value
-    return dataclasses.replace(NoiseRates(), **rates), World(**world)
+    return dataclasses.replace(NoiseRates(), **rates), dataclasses.replace(World(), **world)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

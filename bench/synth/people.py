@@ -383,7 +383,12 @@ def _emails(
     for p, build in enumerate(patterns):
         rows = np.flatnonzero(pick == p)
         local[rows] = build(rows)
-    domain = np.empty(n, dtype=object)
+    return _mailboxes(rng, local, country, digits=2)
+
+
+def _mailboxes(rng: np.random.Generator, local: Strings, country: Ints, *, digits: int) -> Strings:
+    """Local parts at the country's usual domains, made unique by appending random digits."""
+    domain = np.empty(local.size, dtype=object)
     for c, code in enumerate(COUNTRIES):
         rows = np.flatnonzero(country == c)
         names = strings(EMAIL_DOMAINS[code])
@@ -393,8 +398,7 @@ def _emails(
         dup = np.flatnonzero(duplicated(email))
         if dup.size == 0:
             break
-        suffix = random_digits(rng, dup.size, 2 + attempt // 3)
-        local[dup] = concat(local[dup], suffix)
+        local[dup] = concat(local[dup], random_digits(rng, dup.size, digits + attempt // 3))
         email[dup] = concat(local[dup], "@", domain[dup])
     return email
 
@@ -444,18 +448,7 @@ def _family_emails(
     c = country[head[rows]]
     word = strings([FAMILY_WORDS[code] for code in COUNTRIES])[c]
     local = concat(word, ".", map_values(surname[head[rows]], email_part))
-    domain = np.empty(rows.size, dtype=object)
-    for i, code in enumerate(COUNTRIES):
-        sub = np.flatnonzero(c == i)
-        pool = strings(EMAIL_DOMAINS[code])
-        domain[sub] = pool[weighted_choice(rng, sub.size, zipf_weights(pool.size, 0.5))]
-    mail = concat(local, "@", domain)
-    for attempt in range(12):
-        dup = np.flatnonzero(duplicated(mail))
-        if dup.size == 0:
-            break
-        local[dup] = concat(local[dup], random_digits(rng, dup.size, 1 + attempt // 3))
-        mail[dup] = concat(local[dup], "@", domain[dup])
+    mail = _mailboxes(rng, local, c, digits=1)
     by_household = np.full(n_h, "", dtype=object)
     by_household[rows] = mail
     out: Strings = by_household[household]

@@ -378,8 +378,8 @@ def _email(
     # A newsletter signup is its email address: never missing there.
     keep = rec.columns["source"] == "newsletter"
     _blank(rec, "email_missing", (email,), _draw(rng, n, rates.email_missing) & ~keep)
-    for kind in ("family_email", "second_email"):
-        rec.applied[kind] &= (email != "") & ~rec.applied["email_junk"]
+    for tag in ("family_email", "second_email"):
+        rec.applied[tag] &= (email != "") & ~rec.applied["email_junk"]
 
 
 def _national_id(rec: Records, people: People, rates: NoiseRates, rng: np.random.Generator) -> None:
@@ -410,8 +410,8 @@ def _cover(rec: Records, rng: np.random.Generator, share: float) -> None:
         col[~covered] = ""
         rec.covered[name] = covered
     # A change to a field the source does not capture did not reach the output.
-    for kind, fields in KIND_FIELDS.items():
+    for kind, shown_in in KIND_FIELDS.items():
         if kind in rec.applied:
-            for name in fields:
+            for name in shown_in:
                 rec.applied[kind] &= rec.covered[name]
     rec.applied["source_cut"] = cut_any
