@@ -95,6 +95,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error("--noise must be >= 0")
     if args.mean_records < 1:
         parser.error("--mean-records must be >= 1")
+    if not args.mean_records < (args.world.max_records + 1) / 2:
+        parser.error(
+            f"--mean-records {args.mean_records:g} needs --set max_records="
+            f"{int(2 * args.mean_records)} or more (max_records is {args.world.max_records})"
+        )
     return args
 
 

@@ -70,7 +70,14 @@ def generate(
         raise ValueError("n_records must be >= 1")
     scaled = (rates or NoiseRates()).scaled(noise)
     world = world or World()
-    counts = records_per_person(stream(seed, "counts"), n_records, mean_records)
+    if not mean_records < (world.max_records + 1) / 2 or world.max_records < 2:
+        raise ValueError(
+            f"mean_records {mean_records} needs max_records > {2 * mean_records - 1:g}"
+            f" (got {world.max_records})"
+        )
+    counts = records_per_person(
+        stream(seed, "counts"), n_records, mean_records, most=world.max_records
+    )
     people = make_people(int(counts.size), seed, world)
     records = build_records(people, counts, scaled, seed, world)
     return Dataset(

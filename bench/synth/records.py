@@ -54,8 +54,8 @@ PHONE_STYLES = ("grouped", "double_zero", "parenthesised", "dashed", "national")
 #: none. CRM captures everything. Applied to a record with probability `World.source_coverage`.
 COVERAGE: dict[str, dict[str, float]] = {
     "crm": dict.fromkeys(STABLE_FIELDS, 1.0),
-    "pos": {"given_name": 1.0, "surname": 1.0, "phone": 1.0, "email": 0.5},
-    "web": {"given_name": 1.0, "surname": 1.0, "email": 1.0, "phone": 0.4},
+    "pos": {"given_name": 1.0, "surname": 1.0, "phone": 1.0, "email": 0.7},
+    "web": {"given_name": 1.0, "surname": 1.0, "email": 1.0, "phone": 0.4, "dob": 0.3},
     "newsletter": {"email": 1.0, "given_name": 0.5},
     "support": {
         "given_name": 1.0,

@@ -272,6 +272,7 @@ def _write_web(
                         ("firstName", cols["given_name"][r]),
                         ("lastName", cols["surname"][r]),
                         ("phone", cols["phone"][r]),
+                        ("birthday", cols["dob"][r]),
                     )
                     if value
                 }

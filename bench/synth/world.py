@@ -18,13 +18,13 @@ class World:
     """Population and source settings (defaults: the realistic CDP-shaped set)."""
 
     #: Share of households with 2 to 5 members (the rest are people living alone).
-    households: float = 0.13
+    households: float = 0.10
     #: Share of households of four or five whose first two children are twins.
     twins: float = 0.35
     #: Share of household members whose phone is the shared home landline (twins: always).
-    landline: float = 0.35
+    landline: float = 0.30
     #: Share of multi-person households with a family mailbox (`famiglia.rossi@...`).
-    family_email: float = 0.25
+    family_email: float = 0.20
     #: Share of a family-mailbox member's records that give the family mailbox.
     family_email_records: float = 0.5
     #: Share of persons with a second mailbox: the same local part at another domain.
@@ -37,6 +37,8 @@ class World:
     surname_tail: int = 3000
     #: Share of records whose fields are cut to what their source captures (0: every record full).
     source_coverage: float = 1.0
+    #: Most records one person has (the realistic set's largest true person has 6).
+    max_records: int = 6
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):

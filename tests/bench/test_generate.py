@@ -503,7 +503,7 @@ def test_each_source_keeps_only_the_fields_it_captures(
     captured = {
         "crm": set(STABLE_FIELDS),
         "pos": {"given_name", "surname", "phone", "email"},
-        "web": {"given_name", "surname", "email", "phone"},
+        "web": {"given_name", "surname", "email", "phone", "dob"},
         "newsletter": {"email", "given_name"},
         "support": {"given_name", "surname", "email", "phone", "postcode", "dob", "national_id"},
     }
@@ -513,14 +513,14 @@ def test_each_source_keeps_only_the_fields_it_captures(
         for name in STABLE_FIELDS:
             filled = (rows[name] != "").mean()
             if name in fields:
-                assert filled > 0.3, (source, name)
+                assert filled > 0.2, (source, name)
             else:
                 assert filled == 0, (source, name)
     newsletter = frame[frame["source"] == "newsletter"]
     assert (newsletter["email"] != "").all()
     assert 0.4 < (newsletter["given_name"] != "").mean() < 0.6
     pos_email = (frame.loc[frame["source"] == "pos", "email"] != "").mean()
-    assert 0.3 < pos_email < 0.5
+    assert 0.5 < pos_email < 0.7
 
 
 def test_source_coverage_zero_keeps_every_field(
@@ -648,8 +648,12 @@ def test_failure_modes_file_tags_every_record(with_sources: Path) -> None:
     cut = tags.map(lambda t: "source_cut" in t)
     assert cut.any()
     assert not (cut & (people["source"] == "crm")).any()
-    typo = tags.map(lambda t: "given_typo" in t)
-    assert (people.loc[typo, "given_name"] != "").all()
+    # A change to a field the source does not capture is not tagged.
+    captured = {"dob_digit": {"crm", "support", "web"}, "address_moved": {"crm", "support"}}
+    for tag, sources in captured.items():
+        has = tags.map(lambda t, tag=tag: tag in t)
+        assert has.any(), tag
+        assert set(people.loc[has, "source"]) <= sources, tag
 
 
 def test_sources_newsletter_signups_are_web_identifies(with_sources: Path) -> None:
