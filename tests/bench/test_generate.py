@@ -418,10 +418,13 @@ def test_web_jsonl_parses(with_sources: Path) -> None:
     calls = [json.loads(line) for line in lines]
     kinds = Counter(call["type"] for call in calls)
     assert set(kinds) == {"page", "identify"}
-    identified = {c["anonymousId"]: c["userId"] for c in calls if c["type"] == "identify"}
+    identified = {
+        c["anonymousId"]: c["userId"] for c in calls if c["type"] == "identify" and "userId" in c
+    }
+    identifies = {c["anonymousId"] for c in calls if c["type"] == "identify"}
     anonymous_pages = {c["anonymousId"] for c in calls if "userId" not in c}
-    assert anonymous_pages <= set(identified)
-    assert all(re.fullmatch(r"[un]-\d{7}", user) for user in identified.values())
+    assert anonymous_pages <= identifies
+    assert all(re.fullmatch(r"u-\d{7}", user) for user in identified.values())
     stamps = [c["timestamp"] for c in calls]
     assert stamps == sorted(stamps)
     devices: defaultdict[str, set[str]] = defaultdict(set)
@@ -452,8 +455,8 @@ def test_sources_truth_keys_unique_and_complete(with_sources: Path) -> None:
     )
     assert set(truth["record_key"]) == expected
     on_web = people["source"].isin(["web", "newsletter"])
-    web_records = (~on_web).sum() + 2 * on_web.sum()
-    assert len(truth) == web_records
+    web_people = people.loc[people["source"] == "web", "person_id"].nunique()
+    assert len(truth) == (~on_web).sum() + on_web.sum() + web_people
     assert (pos.groupby("card_number")["email"].nunique() <= 1).all()
 
 
@@ -659,13 +662,28 @@ def test_failure_modes_file_tags_every_record(with_sources: Path) -> None:
 def test_sources_newsletter_signups_are_web_identifies(with_sources: Path) -> None:
     calls = [json.loads(x) for x in (with_sources / "web.jsonl").read_text().splitlines()]
     identifies = [c for c in calls if c["type"] == "identify"]
-    newsletter = [c for c in identifies if c["userId"].startswith("n-")]
+    newsletter = [c for c in identifies if "userId" not in c]
     people = read_people(with_sources)
     assert len(newsletter) == (people["source"] == "newsletter").sum()
     assert all(set(c["traits"]) <= {"email", "firstName"} for c in newsletter)
     assert all("device" not in c["context"] for c in newsletter)
     app = [c for c in identifies if "device" in c["context"]]
     assert app and all(c["userId"].startswith("u-") for c in app)
+
+
+def test_a_person_logs_in_with_one_user_id(with_sources: Path) -> None:
+    truth = pd.read_csv(with_sources / "sources_truth.csv", dtype=str, keep_default_na=False)
+    person = dict(zip(truth["record_key"], truth["person_id"], strict=True))
+    calls = [json.loads(x) for x in (with_sources / "web.jsonl").read_text().splitlines()]
+    users: defaultdict[str, set[str]] = defaultdict(set)
+    for call in calls:
+        if "userId" in call:
+            users[call["userId"]].add(person[f"web:anon:{call['anonymousId']}"])
+    assert all(len(owners) == 1 for owners in users.values())
+    people = read_people(with_sources)
+    logins = people[people["source"] == "web"]
+    assert len(users) == logins["person_id"].nunique() < len(logins)
+    assert all(person[f"web:user:{user}"] in owners for user, owners in users.items())
 
 
 # --- --set: every failure mode's rate from the command line ---------------------------------
