@@ -162,7 +162,7 @@ RARE_PARTS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
 }
 
 
-def surname_pool(country: str, tail: int = 3000) -> tuple[str, ...]:
+def surname_pool(country: str, tail: int = 8000) -> tuple[str, ...]:
     """The surnames of a country: the common ones first, then up to `tail` rare built ones."""
     common = SURNAMES[country]
     prefixes, suffixes = RARE_PARTS[country]
@@ -224,11 +224,11 @@ RARE_GIVEN_PARTS: dict[tuple[str, str], tuple[tuple[str, ...], tuple[str, ...]]]
 #: Middle syllables that multiply the rare surnames (prefix + middle + suffix); "" keeps the
 #: two-part names first, so they stay the more common ones of the tail.
 RARE_MIDDLES: dict[str, tuple[str, ...]] = {
-    "IT": ("", "an", "er", "ol", "ar", "ic", "ist"),
-    "DE": ("", "en", "er", "bach", "hof", "ling", "dorf"),
-    "FR": ("", "an", "er", "ol", "ar", "ev", "ign"),
-    "GB": ("", "ing", "er", "ham", "ton", "well", "by"),
-    "ES": ("", "an", "er", "ol", "ar", "iz", "av"),
+    "IT": ("", *_words("an er ol ar ic ist ab ad al am at el en es et il in is it on or os ot ul")),
+    "DE": ("", *_words("en er bach hof ling dorf au eg el em ig in ke le ma ne ri sch st te")),
+    "FR": ("", *_words("an er ol ar ev ign ab ac al am at el en es et il in is on or ou ul")),
+    "GB": ("", *_words("ing er ham ton well by al an ar el en es in is on or ow ul ver wood")),
+    "ES": ("", *_words("an er ol ar iz av ab ad al am at el en es et il in is on or os ot ul")),
 }
 
 

@@ -47,8 +47,8 @@ FAMILY_SIZES: dict[int, float] = {2: 0.45, 3: 0.28, 4: 0.17, 5: 0.10}
 #: Share of persons holding a national id.
 NATIONAL_ID_SHARE = 0.4
 #: Zipf offsets `1 / (rank + offset)`: the commonest given name is about 6% of a country's
-#: people of that gender, the commonest surname about 1.6% (Rossi, Smith, Müller, García, Martin).
-GIVEN_OFFSET, SURNAME_OFFSET = 3.0, 10.0
+#: people of that gender, the commonest surname about 0.8% (Rossi, Smith, Müller, García, Martin).
+GIVEN_OFFSET, SURNAME_OFFSET = 3.0, 20.0
 ROLE_HEAD, ROLE_PARTNER, ROLE_CHILD = 0, 1, 2
 _EPOCH = np.datetime64("1970-01-01", "D")
 

@@ -33,8 +33,8 @@ class World:
     second_email_records: float = 0.5
     #: Rare built given names per country and gender, behind the ~22 common ones.
     given_tail: int = 120
-    #: Rare built surnames per country, behind the 30 common ones.
-    surname_tail: int = 3000
+    #: Rare built surnames per country, behind the 30 common ones (at most 8,000-12,000 exist).
+    surname_tail: int = 8000
     #: Share of records whose fields are cut to what their source captures (0: every record full).
     source_coverage: float = 1.0
     #: Most records one person has (the realistic set's largest true person has 6).

@@ -141,7 +141,7 @@ def test_dob_is_iso_or_empty(noisy: dict[float, tuple[Dataset, pd.DataFrame]]) -
 def test_surname_frequencies_vary(noisy: dict[float, tuple[Dataset, pd.DataFrame]]) -> None:
     data, _ = noisy[1.0]
     counts = pd.Series(data.people.surname).value_counts()
-    assert counts.index[0] in {"Rossi", "Russo", "Ferrari", "Smith", "Müller"}
+    assert counts.index[0] in {name for heads in SURNAMES.values() for name in heads[:6]}
     assert counts.iloc[0] >= 20 * counts.median()
     assert (counts <= 2).sum() >= 100
 
@@ -574,7 +574,7 @@ def test_same_local_part_at_other_domains_for_different_people(
     email = pd.Series(data.people.email)
     local, domain = email.str.split("@").str[0], email.str.split("@").str[1]
     shared = pd.DataFrame({"local": local, "domain": domain}).groupby("local")["domain"]
-    assert (shared.nunique() > 1).sum() > 100
+    assert (shared.nunique() > 1).sum() > 30
     assert (shared.nunique() == shared.size()).all()
 
 
@@ -618,7 +618,7 @@ def test_name_frequencies_heavy_head_long_tail(realistic: tuple[Dataset, pd.Data
     for c, code in enumerate(COUNTRIES):
         counts = frame[frame["country"] == c]["surname"].value_counts(normalize=True)
         assert counts.index[0] in SURNAMES[code][:6], (code, counts.index[0])
-        assert 0.008 < counts.iloc[0] < 0.04, (c, counts.iloc[0])
+        assert 0.004 < counts.iloc[0] < 0.03, (c, counts.iloc[0])
         assert len(counts) > 500
     given = pd.Series(people.given).value_counts()
     assert given.iloc[0] > 30 * given.median()
