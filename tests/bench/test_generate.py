@@ -124,7 +124,7 @@ def test_records_per_person_distribution(noisy: dict[float, tuple[Dataset, pd.Da
     _, frame = noisy[1.0]
     per_person = frame["person_id"].value_counts()
     assert 2.3 <= per_person.mean() <= 2.7
-    assert per_person.max() <= 12
+    assert per_person.max() == 6
     share = per_person.value_counts(normalize=True)
     assert share[1] > share[2] > share[3] > share[5]
     assert share[1] > 0.3
@@ -712,3 +712,12 @@ def test_set_rejects_bad_pairs(pair: str, capsys: pytest.CaptureFixture[str]) ->
         parse_args(["--records", "5", "--out", "x", "--set", pair])
     assert info.value.code == 2
     assert pair.split("=")[0] in capsys.readouterr().err
+
+
+def test_records_per_person_capped_by_max_records() -> None:
+    data = generate(5000, seed=2, world=World(max_records=3), mean_records=1.5)
+    assert np.bincount(data.records.person).max() == 3
+    with pytest.raises(ValueError, match="max_records"):
+        generate(100, seed=2, world=World(max_records=4))
+    with pytest.raises(SystemExit):
+        parse_args(["--records", "5", "--out", "x", "--mean-records", "4"])
