@@ -13,6 +13,7 @@ from .noise import NoiseRates
 from .people import People, make_people
 from .records import COLUMNS, SOURCES, STABLE_FIELDS, Records, build_records, records_per_person
 from .vec import stream
+from .world import World
 
 __all__ = [
     "COLUMNS",
@@ -20,6 +21,7 @@ __all__ = [
     "STABLE_FIELDS",
     "Dataset",
     "NoiseRates",
+    "World",
     "generate",
 ]
 
@@ -31,6 +33,7 @@ class Dataset:
     seed: int
     noise: float
     rates: NoiseRates
+    world: World
     people: People
     records: Records
 
@@ -42,6 +45,7 @@ def generate(
     noise: float = 1.0,
     mean_records: float = 2.5,
     rates: NoiseRates | None = None,
+    world: World | None = None,
 ) -> Dataset:
     """Generate `n_records` records of persons with ground truth.
 
@@ -51,6 +55,8 @@ def generate(
         noise: multiplies every corruption rate (0 exact copies, 1 default, 2 heavy).
         mean_records: average records per person.
         rates: base corruption rates at noise 1 (default `NoiseRates()`).
+        world: households, twins, shared mailboxes, name tails and source coverage (default
+            `World()`); not scaled by `noise`.
 
     Returns:
         The dataset, with the clean values and the corruption masks kept for checking.
@@ -63,7 +69,17 @@ def generate(
     if n_records < 1:
         raise ValueError("n_records must be >= 1")
     scaled = (rates or NoiseRates()).scaled(noise)
-    counts = records_per_person(stream(seed, "counts"), n_records, mean_records)
-    people = make_people(int(counts.size), seed)
-    records = build_records(people, counts, scaled, seed)
-    return Dataset(seed=seed, noise=noise, rates=scaled, people=people, records=records)
+    world = world or World()
+    if not mean_records < (world.max_records + 1) / 2 or world.max_records < 2:
+        raise ValueError(
+            f"mean_records {mean_records} needs max_records > {2 * mean_records - 1:g}"
+            f" (got {world.max_records})"
+        )
+    counts = records_per_person(
+        stream(seed, "counts"), n_records, mean_records, most=world.max_records
+    )
+    people = make_people(int(counts.size), seed, world)
+    records = build_records(people, counts, scaled, seed, world)
+    return Dataset(
+        seed=seed, noise=noise, rates=scaled, world=world, people=people, records=records
+    )

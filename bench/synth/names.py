@@ -1,8 +1,10 @@
 """Built-in name lists: given names per country and gender (with nicknames) and surnames.
 
-Small on purpose: a few dozen given names per country and gender, a few dozen common surnames,
-and a few hundred rarer ones built from country-typical syllables, so surname frequencies range
-from very common (Rossi, Smith, Müller) to a handful of holders.
+The common names are real: a few dozen given names per country and gender and 30 surnames per
+country, most common first. Behind them come long tails of rarer names built from
+country-typical syllables (Capotti, Falkeninger, Draywick; Ildaldo, Sieghard). Drawn with
+Zipf-like weights, a few names are very common (Rossi, Smith, Müller; Giuseppe, John) and
+namesakes multiply as the data grows, while most names have a handful of holders.
 """
 
 from __future__ import annotations
@@ -160,16 +162,89 @@ RARE_PARTS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
 }
 
 
-def surname_pool(country: str) -> tuple[str, ...]:
-    """Every surname of a country: the common ones first, then the rare built ones."""
+def surname_pool(country: str, tail: int = 8000) -> tuple[str, ...]:
+    """The surnames of a country: the common ones first, then up to `tail` rare built ones."""
     common = SURNAMES[country]
     prefixes, suffixes = RARE_PARTS[country]
     seen = set(common)
     rare: list[str] = []
+    for middle in RARE_MIDDLES[country]:
+        for suffix in suffixes:
+            for prefix in prefixes:
+                name = prefix + middle + suffix
+                if len(rare) < tail and name not in seen:
+                    seen.add(name)
+                    rare.append(name)
+    return common + tuple(rare)
+
+
+#: Syllables that build the tail of rare given names: prefix + suffix, per (country, gender).
+RARE_GIVEN_PARTS: dict[tuple[str, str], tuple[tuple[str, ...], tuple[str, ...]]] = {
+    ("IT", "M"): (
+        _words("Al Ber Car Dar Er Fil Gual Ild Lu Mar Nar Ot Ric Ser Tul Ub Val Ze Or Ces"),
+        _words("berto ando ino ello iano enzo ardo erio imo aldo"),
+    ),
+    ("IT", "F"): (
+        _words("Al Ber Car Dar Er Fil Gual Ild Lu Mar Nar Ot Ric Ser Tul Ub Val Ze Or Ces"),
+        _words("berta anda ina ella iana enza arda eria ima alda"),
+    ),
+    ("DE", "M"): (
+        _words("Ar Bern Det Ed Ger Hel Lud Rein Sieg Ul Wil Gun Kon Ort Ru Bert Diet Eck"),
+        _words("hard mut bert win fried old mar ulf wig"),
+    ),
+    ("DE", "F"): (
+        _words("Ar Bern Det Ed Ger Hel Lud Rein Sieg Ul Wil Gun Kon Ort Ru Bert Diet Eck"),
+        _words("hild trud burg lind gard run wina mara gund"),
+    ),
+    ("FR", "M"): (
+        _words("Ro Ber Gas Lu Mar Sé Thi Au Cé Fé Gé Ho Re Ar Val Fla Bas"),
+        _words("bert ton cien cel rard ric lien gustin drien"),
+    ),
+    ("FR", "F"): (
+        _words("Ro Ber Gas Lu Mar Sé Thi Au Cé Fé Gé Ho Re Ar Val Fla Bas"),
+        _words("ette ine elle ienne ise ence ance otte ilde"),
+    ),
+    ("GB", "M"): (
+        _words("Al Ber Cliff Don Ed Gor Har Les Nor Ray Stan Wal Os Reg Wil Al Gil Ber"),
+        _words("ford win ton ald bert ric mond wood ley"),
+    ),
+    ("GB", "F"): (
+        _words("Al Ber Cliff Don Ed Gor Har Les Nor Ray Stan Wal Os Reg Wil Al Gil Ber"),
+        _words("ine ella etta ie ina ette ene ice a"),
+    ),
+    ("ES", "M"): (
+        _words("Ad Ben Cel Dam Eus Gen Hor Leo Nem Pru Sat Teo Vic Am Ro Ful Ces"),
+        _words("erto ando ino encio iano esio aldo ario ulio"),
+    ),
+    ("ES", "F"): (
+        _words("Ad Ben Cel Dam Eus Gen Hor Leo Nem Pru Sat Teo Vic Am Ro Ful Ces"),
+        _words("erta anda ina encia iana esia alda aria ulia"),
+    ),
+}
+#: Middle syllables that multiply the rare surnames (prefix + middle + suffix); "" keeps the
+#: two-part names first, so they stay the more common ones of the tail.
+RARE_MIDDLES: dict[str, tuple[str, ...]] = {
+    "IT": ("", *_words("an er ol ar ic ist ab ad al am at el en es et il in is it on or os ot ul")),
+    "DE": ("", *_words("en er bach hof ling dorf au eg el em ig in ke le ma ne ri sch st te")),
+    "FR": ("", *_words("an er ol ar ev ign ab ac al am at el en es et il in is on or ou ul")),
+    "GB": ("", *_words("ing er ham ton well by al an ar el en es in is on or ow ul ver wood")),
+    "ES": ("", *_words("an er ol ar iz av ab ad al am at el en es et il in is on or os ot ul")),
+}
+
+
+def given_pool(country: str, gender: str, tail: int) -> list[tuple[str, tuple[str, ...]]]:
+    """The given names of a country and gender, common first, then up to `tail` rare built ones.
+
+    Rare names have no nicknames, and a built name that equals a real one is skipped.
+    """
+    common = GIVEN[(country, gender)]
+    seen = {name for name, _ in common}
+    prefixes, suffixes = RARE_GIVEN_PARTS[(country, gender)]
+    rare: list[tuple[str, tuple[str, ...]]] = []
     for suffix in suffixes:
         for prefix in prefixes:
             name = prefix + suffix
-            if name not in seen:
+            if len(rare) < tail and name not in seen:
                 seen.add(name)
-                rare.append(name)
-    return common + tuple(rare)
+                rare.append((name, ()))
+    return common + rare

@@ -1,8 +1,8 @@
 """The true persons: households, names, dates of birth, addresses, phones, emails, national ids.
 
 Every attribute is a column (a numpy array) over all persons; no per-person Python objects.
-Households are the hard negatives: members share surname, address, landline and a device but
-never a given name or (except twins) a date of birth.
+Households are the hard negatives: members share surname, address, a device, often a landline
+and sometimes a family mailbox, but never a given name or (except twins) a date of birth.
 """
 
 from __future__ import annotations
@@ -12,9 +12,18 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
+import pandas as pd
 
-from .names import COUNTRIES, COUNTRY_WEIGHTS, GIVEN, surname_pool
-from .places import CITIES, EMAIL_DOMAINS, GB_INWARD_LETTERS, NUMBER_FIRST, PHONES, STREETS
+from .names import COUNTRIES, COUNTRY_WEIGHTS, given_pool, surname_pool
+from .places import (
+    CITIES,
+    EMAIL_DOMAINS,
+    FAMILY_WORDS,
+    GB_INWARD_LETTERS,
+    NUMBER_FIRST,
+    PHONES,
+    STREETS,
+)
 from .vec import (
     Bools,
     Ints,
@@ -31,15 +40,15 @@ from .vec import (
     weighted_choice,
     zipf_weights,
 )
+from .world import World
 
-#: Household size distribution (share of households): about 30% of persons live with family.
-HOUSEHOLD_SIZES: dict[int, float] = {1: 0.86, 2: 0.08, 3: 0.04, 4: 0.02}
-#: Share of four-person households whose two children are twins.
-TWIN_SHARE = 0.3
+#: Sizes of multi-person households, relative to one another (`World.households` of all).
+FAMILY_SIZES: dict[int, float] = {2: 0.45, 3: 0.28, 4: 0.17, 5: 0.10}
 #: Share of persons holding a national id.
 NATIONAL_ID_SHARE = 0.4
-#: Share of household members whose contact phone is the shared home landline.
-LANDLINE_SHARE = 0.35
+#: Zipf offsets `1 / (rank + offset)`: the commonest given name is about 6% of a country's
+#: people of that gender, the commonest surname about 0.8% (Rossi, Smith, Müller, García, Martin).
+GIVEN_OFFSET, SURNAME_OFFSET = 3.0, 20.0
 ROLE_HEAD, ROLE_PARTNER, ROLE_CHILD = 0, 1, 2
 _EPOCH = np.datetime64("1970-01-01", "D")
 
@@ -57,21 +66,22 @@ class GivenTable:
     blocks: dict[tuple[int, str], tuple[int, int]]
 
     @classmethod
-    def build(cls) -> GivenTable:
+    def build(cls, tail: int) -> GivenTable:
         names: list[str] = []
         nicks: list[tuple[str, ...]] = []
         blocks: dict[tuple[int, str], tuple[int, int]] = {}
         for c, country in enumerate(COUNTRIES):
             for gender in ("F", "M"):
                 start = len(names)
-                for name, nick in GIVEN[(country, gender)]:
+                for name, nick in given_pool(country, gender, tail):
                     names.append(name)
                     nicks.append(nick)
                 blocks[(c, gender)] = (start, len(names))
         return cls(strings(names), tuple(nicks), blocks)
 
 
-GIVEN_TABLE = GivenTable.build()
+#: The given names at the default `World.given_tail`.
+GIVEN_TABLE = GivenTable.build(World().given_tail)
 
 
 @dataclass(frozen=True)
@@ -110,8 +120,11 @@ class People:
     landline: Strings
     uses_landline: Bools
     email: Strings
+    second_email: Strings
+    family_email: Strings
     national_id: Strings
     device: Strings
+    given_table: GivenTable
 
     @property
     def size(self) -> int:
@@ -123,24 +136,32 @@ class People:
         return codes[self.country]
 
 
-def make_people(n: int, seed: int) -> People:
+def make_people(n: int, seed: int, world: World | None = None) -> People:
     """Draw `n` persons in households, deterministic for `seed`."""
-    household, role, size = _households(n, stream(seed, "households"))
+    world = world or World()
+    household, role, size = _households(n, stream(seed, "households"), world.households)
     n_households = int(household[-1]) + 1 if n else 0
     rng = stream(seed, "people")
     country_h = weighted_choice(rng, n_households, COUNTRY_WEIGHTS).astype(np.int64)
     country = country_h[household]
-    surname = _surnames(rng, country_h)[household]
+    surname = _surnames(rng, country_h, world.surname_tail)[household]
     home = _addresses(rng, country_h).take(household)
     landline = _phones(rng, country_h, mobile=False)[household]
     device_h = concat("dev-", hex_ids(rng, n_households, 12))
     gender = _genders(rng, role)
-    dob, twin = _dobs(rng, household, role, size)
-    given_index = _given_names(rng, country, gender, household)
-    given = GIVEN_TABLE.name[given_index]
-    uses_landline = (size[household] > 1) & (rng.random(n) < LANDLINE_SHARE)
-    own_device = concat("dev-", hex_ids(rng, n, 12))
+    dob, twin = _dobs(rng, household, role, size, world.twins)
+    table = (
+        GIVEN_TABLE
+        if world.given_tail == World().given_tail
+        else GivenTable.build(world.given_tail)
+    )
+    given_index = _given_names(rng, table, country, gender, household)
+    given = table.name[given_index]
     family = size[household] > 1
+    uses_landline = (family & (rng.random(n) < world.landline)) | twin
+    own_device = concat("dev-", hex_ids(rng, n, 12))
+    email = _emails(rng, given, surname, dob, country)
+    extra = stream(seed, "people-mail")
     return People(
         person_id=_person_ids(n, stream(seed, "person-ids")),
         household=household,
@@ -158,17 +179,21 @@ def make_people(n: int, seed: int) -> People:
         new_mobile=_phones(rng, country, mobile=True),
         landline=landline,
         uses_landline=uses_landline,
-        email=_emails(rng, given, surname, dob, country),
+        email=email,
+        second_email=_second_emails(extra, email, country, world.second_email),
+        family_email=_family_emails(extra, surname, country, size, household, world.family_email),
         national_id=_national_ids(rng, n),
         device=np.where(family, device_h[household], own_device),
+        given_table=table,
     )
 
 
-def _households(n: int, rng: np.random.Generator) -> tuple[Ints, Ints, Ints]:
+def _households(n: int, rng: np.random.Generator, share: float) -> tuple[Ints, Ints, Ints]:
     """Household number and role of each person, and the size of each household."""
-    values = np.fromiter(HOUSEHOLD_SIZES, dtype=np.int64)
-    mean = float(np.dot(values, list(HOUSEHOLD_SIZES.values())))
-    sizes = values[weighted_choice(rng, int(n / mean) + 16, list(HOUSEHOLD_SIZES.values()))]
+    values = np.array([1, *FAMILY_SIZES], dtype=np.int64)
+    weights = [1 - share, *(share * w for w in FAMILY_SIZES.values())]
+    mean = float(np.dot(values, weights))
+    sizes = values[weighted_choice(rng, int(n / mean) + 16, weights)]
     while int(sizes.sum()) < n:
         sizes = np.concatenate([sizes, sizes])
     ends = np.cumsum(sizes)
@@ -196,7 +221,9 @@ def _genders(rng: np.random.Generator, role: Ints) -> Strings:
     return gender
 
 
-def _dobs(rng: np.random.Generator, household: Ints, role: Ints, size: Ints) -> tuple[Ints, Bools]:
+def _dobs(
+    rng: np.random.Generator, household: Ints, role: Ints, size: Ints, twin_share: float
+) -> tuple[Ints, Bools]:
     """Dates of birth (days since 1970): partners within a few years, children 22-38 years on."""
     n = role.size
     alone = size[household] == 1
@@ -211,12 +238,12 @@ def _dobs(rng: np.random.Generator, household: Ints, role: Ints, size: Ints) -> 
     late = np.flatnonzero(dob > _days("2007-12-31"))
     dob[late] = rng.integers(_days("1985-01-01"), _days("2007-12-31"), late.size, endpoint=True)
     twin = np.zeros(n, dtype=bool)
-    second = child[(child >= 1) & (role[np.maximum(child - 1, 0)] == ROLE_CHILD)]
-    second = second[household[second - 1] == household[second]]
-    pairs = second[rng.random(second.size) < TWIN_SHARE]
+    position = np.arange(n) - np.searchsorted(household, household)
+    second = np.flatnonzero(position == 3)
+    pairs = second[rng.random(second.size) < twin_share]
     dob[pairs] = dob[pairs - 1]
     twin[pairs] = twin[pairs - 1] = True
-    for offset in (1, 2, 3):
+    for offset in (1, 2, 3, 4):
         idx = np.arange(offset, n)
         clash = (household[idx] == household[idx - offset]) & (dob[idx] == dob[idx - offset])
         clash &= ~(twin[idx] & twin[idx - offset])
@@ -224,20 +251,23 @@ def _dobs(rng: np.random.Generator, household: Ints, role: Ints, size: Ints) -> 
     return dob.astype(np.int64), twin
 
 
-def _given_names(rng: np.random.Generator, country: Ints, gender: Strings, household: Ints) -> Ints:
+def _given_names(
+    rng: np.random.Generator, table: GivenTable, country: Ints, gender: Strings, household: Ints
+) -> Ints:
     """Given names by (country, gender) popularity, never repeated inside a household."""
     out = np.empty(country.size, dtype=np.int64)
-    for (c, g), (start, stop) in GIVEN_TABLE.blocks.items():
+    for (c, g), (start, stop) in table.blocks.items():
         rows = np.flatnonzero((country == c) & (gender == g))
-        out[rows] = start + weighted_choice(rng, rows.size, zipf_weights(stop - start, 3.0))
+        weights = zipf_weights(stop - start, GIVEN_OFFSET)
+        out[rows] = start + weighted_choice(rng, rows.size, weights)
     block_start = np.empty_like(out)
     block_size = np.empty_like(out)
-    for (c, g), (start, stop) in GIVEN_TABLE.blocks.items():
+    for (c, g), (start, stop) in table.blocks.items():
         rows = (country == c) & (gender == g)
         block_start[rows], block_size[rows] = start, stop - start
     for _ in range(8):
         changed = False
-        for offset in (1, 2, 3):
+        for offset in (1, 2, 3, 4):
             idx = np.arange(offset, out.size)
             clash = (household[idx] == household[idx - offset]) & (out[idx] == out[idx - offset])
             rows = idx[clash]
@@ -251,12 +281,12 @@ def _given_names(rng: np.random.Generator, country: Ints, gender: Strings, house
     return out
 
 
-def _surnames(rng: np.random.Generator, country: Ints) -> Strings:
+def _surnames(rng: np.random.Generator, country: Ints, tail: int) -> Strings:
     out = np.empty(country.size, dtype=object)
     for c, code in enumerate(COUNTRIES):
-        pool = strings(surname_pool(code))
+        pool = strings(surname_pool(code, tail))
         rows = np.flatnonzero(country == c)
-        out[rows] = pool[weighted_choice(rng, rows.size, zipf_weights(pool.size))]
+        out[rows] = pool[weighted_choice(rng, rows.size, zipf_weights(pool.size, SURNAME_OFFSET))]
     return out
 
 
@@ -353,7 +383,12 @@ def _emails(
     for p, build in enumerate(patterns):
         rows = np.flatnonzero(pick == p)
         local[rows] = build(rows)
-    domain = np.empty(n, dtype=object)
+    return _mailboxes(rng, local, country, digits=2)
+
+
+def _mailboxes(rng: np.random.Generator, local: Strings, country: Ints, *, digits: int) -> Strings:
+    """Local parts at the country's usual domains, made unique by appending random digits."""
+    domain = np.empty(local.size, dtype=object)
     for c, code in enumerate(COUNTRIES):
         rows = np.flatnonzero(country == c)
         names = strings(EMAIL_DOMAINS[code])
@@ -363,10 +398,61 @@ def _emails(
         dup = np.flatnonzero(duplicated(email))
         if dup.size == 0:
             break
-        suffix = random_digits(rng, dup.size, 2 + attempt // 3)
-        local[dup] = concat(local[dup], suffix)
+        local[dup] = concat(local[dup], random_digits(rng, dup.size, digits + attempt // 3))
         email[dup] = concat(local[dup], "@", domain[dup])
     return email
+
+
+def _second_emails(
+    rng: np.random.Generator, email: Strings, country: Ints, share: float
+) -> Strings:
+    """For some persons the same local part at another of the country's domains, else empty.
+
+    A second address that is someone else's first one is dropped, so two persons never share a
+    real mailbox by accident.
+    """
+    out = np.full(email.size, "", dtype=object)
+    rows = np.flatnonzero(rng.random(email.size) < share)
+    parts = [e.partition("@") for e in email[rows].tolist()]
+    local, domain = strings([p[0] for p in parts]), strings([p[2] for p in parts])
+    other = np.empty(rows.size, dtype=object)
+    for c, code in enumerate(COUNTRIES):
+        sub = np.flatnonzero(country[rows] == c)
+        pool = EMAIL_DOMAINS[code]
+        place = {name: i for i, name in enumerate(pool)}
+        own = np.array([place.get(d, -1) for d in domain[sub].tolist()], dtype=np.int64)
+        # Another domain than the person's own: draw among the others.
+        pick = rng.integers(0, len(pool) - 1, sub.size)
+        pick += (own >= 0) & (pick >= own)
+        other[sub] = strings(pool)[pick]
+    second = concat(local, "@", other)
+    taken = np.array(pd.Series(second, dtype=object).isin(pd.Series(email, dtype=object)))
+    taken |= (other == domain) | duplicated(second)
+    out[rows[~taken]] = second[~taken]
+    return out
+
+
+def _family_emails(
+    rng: np.random.Generator,
+    surname: Strings,
+    country: Ints,
+    size: Ints,
+    household: Ints,
+    share: float,
+) -> Strings:
+    """A family mailbox (`famiglia.rossi@libero.it`) shared by some households, else empty."""
+    n_h = size.size
+    head = np.searchsorted(household, np.arange(n_h))
+    has = (size > 1) & (rng.random(n_h) < share)
+    rows = np.flatnonzero(has)
+    c = country[head[rows]]
+    word = strings([FAMILY_WORDS[code] for code in COUNTRIES])[c]
+    local = concat(word, ".", map_values(surname[head[rows]], email_part))
+    mail = _mailboxes(rng, local, c, digits=1)
+    by_household = np.full(n_h, "", dtype=object)
+    by_household[rows] = mail
+    out: Strings = by_household[household]
+    return out
 
 
 def luhn_check_digit(payload: Ints) -> Ints:

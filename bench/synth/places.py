@@ -202,6 +202,14 @@ EMAIL_DOMAINS: dict[str, tuple[str, ...]] = {
     "GB": ("gmail.com", "hotmail.co.uk", "btinternet.com", "outlook.com", "yahoo.co.uk"),
     "ES": ("gmail.com", "hotmail.es", "yahoo.es", "outlook.es", "telefonica.net"),
 }
+#: First word of a family mailbox's local part (`famiglia.rossi`, `familie.muller`).
+FAMILY_WORDS: dict[str, str] = {
+    "IT": "famiglia",
+    "DE": "familie",
+    "FR": "famille",
+    "GB": "family",
+    "ES": "familia",
+}
 #: Junk addresses typed at tills and in forms; shared by strangers.
 JUNK_EMAILS: tuple[str, ...] = (
     "test@test.com",

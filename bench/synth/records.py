@@ -3,7 +3,8 @@
 The clean value of every field is taken from the person (after the person-level events: a move
 to a new address, a new mobile number), then the record-level corruptions of `noise.NoiseRates`
 are applied with vectorised masks. Each corruption kind is recorded as a boolean mask over the
-records, so tests and the manifest can count what was done.
+records, so tests and the manifest can count what was done. Last, each record keeps only the
+fields its source captures (`COVERAGE`): a newsletter signup is an email and maybe a first name.
 """
 
 from __future__ import annotations
@@ -24,12 +25,13 @@ from .noise import (
     fold_text,
     typos,
 )
-from .people import GIVEN_TABLE, People
+from .people import People
 from .places import EMAIL_DOMAINS, JUNK_EMAILS, PLUS_TAGS
 from .vec import Bools, Ints, Strings, concat, digits, stream, strings, weighted_choice
+from .world import World
 
-SOURCES: tuple[str, ...] = ("crm", "pos", "web", "support")
-SOURCE_WEIGHTS: tuple[float, ...] = (0.35, 0.30, 0.25, 0.10)
+SOURCES: tuple[str, ...] = ("crm", "pos", "web", "newsletter", "support")
+SOURCE_WEIGHTS: tuple[float, ...] = (0.30, 0.30, 0.20, 0.12, 0.08)
 COLUMNS: tuple[str, ...] = (
     "record_id",
     "source",
@@ -48,6 +50,53 @@ COLUMNS: tuple[str, ...] = (
 #: Fields whose clean value never changes between a person's records at noise 0.
 STABLE_FIELDS: tuple[str, ...] = COLUMNS[2:12]
 PHONE_STYLES = ("grouped", "double_zero", "parenthesised", "dashed", "national")
+#: The share of a source's records that capture each field; a field not listed is captured by
+#: none. CRM captures everything. Applied to a record with probability `World.source_coverage`.
+COVERAGE: dict[str, dict[str, float]] = {
+    "crm": dict.fromkeys(STABLE_FIELDS, 1.0),
+    "pos": {"given_name": 1.0, "surname": 1.0, "phone": 1.0, "email": 0.7},
+    "web": {"given_name": 1.0, "surname": 1.0, "email": 1.0, "phone": 0.4, "dob": 0.3},
+    "newsletter": {"email": 1.0, "given_name": 0.5},
+    "support": {
+        "given_name": 1.0,
+        "surname": 1.0,
+        "email": 1.0,
+        "phone": 1.0,
+        "postcode": 1.0,
+        "dob": 1.0,
+        "national_id": 1.0,
+    },
+}
+
+#: The fields each record-level change shows in (all of them must be captured to show it).
+KIND_FIELDS: dict[str, tuple[str, ...]] = {
+    "given_nickname": ("given_name",),
+    "given_typo": ("given_name",),
+    "given_missing": ("given_name",),
+    "surname_typo": ("surname",),
+    "surname_missing": ("surname",),
+    "name_swap": ("given_name", "surname"),
+    "dob_digit": ("dob",),
+    "dob_day_month_swap": ("dob",),
+    "dob_missing": ("dob",),
+    "address_moved": ("postcode",),
+    "street_abbrev": ("street",),
+    "street_typo": ("street",),
+    "address_missing": ("postcode",),
+    "postcode_typo": ("postcode",),
+    "postcode_missing": ("postcode",),
+    "phone_changed": ("phone",),
+    "phone_format": ("phone",),
+    "phone_missing": ("phone",),
+    "family_email": ("email",),
+    "second_email": ("email",),
+    "email_variant": ("email",),
+    "email_typo": ("email",),
+    "email_junk": ("email",),
+    "email_missing": ("email",),
+    "national_id_digit": ("national_id",),
+    "national_id_missing": ("national_id",),
+}
 
 _EPOCH_MONTH = np.datetime64("1970-01", "M")
 
@@ -61,6 +110,8 @@ class Records:
     clean: dict[str, Strings]
     applied: dict[str, Bools] = field(default_factory=dict)
     kinds: dict[str, int] = field(default_factory=dict)
+    #: Per field: the records whose source captures it (the rest were cut to "").
+    covered: dict[str, Bools] = field(default_factory=dict)
 
     @property
     def size(self) -> int:
@@ -91,8 +142,11 @@ def records_per_person(
     return counts
 
 
-def build_records(people: People, counts: Ints, rates: NoiseRates, seed: int) -> Records:
+def build_records(
+    people: People, counts: Ints, rates: NoiseRates, seed: int, world: World | None = None
+) -> Records:
     """Expand persons into records, corrupt them, and shuffle them into output order."""
+    world = world or World()
     n = int(counts.sum())
     rng = stream(seed, "records")
     order = stream(seed, "record-order").permutation(n)
@@ -106,9 +160,10 @@ def build_records(people: People, counts: Ints, rates: NoiseRates, seed: int) ->
     _dob(rec, people, rates, rng)
     _address(rec, people, rates, rng)
     _phone(rec, people, rates, rng)
-    _email(rec, people, rates, rng)
+    _email(rec, people, rates, rng, world)
     _national_id(rec, people, rates, rng)
     _finish_names(rec, rates, rng)
+    _cover(rec, stream(seed, "coverage"), world.source_coverage)
     rec.columns["person_id"] = people.person_id[person]
     rec.columns = {name: rec.columns[name] for name in COLUMNS}
     for kind, mask in rec.applied.items():
@@ -126,11 +181,12 @@ def _names(rec: Records, people: People, rates: NoiseRates, rng: np.random.Gener
     surname = people.surname[p].copy()
     rec.clean["given_name"], rec.clean["surname"] = people.given[p], people.surname[p]
     name_index = people.given_index[p]
-    n_nicks = np.array([len(x) for x in GIVEN_TABLE.nicknames], dtype=np.int64)[name_index]
+    table = people.given_table
+    n_nicks = np.array([len(x) for x in table.nicknames], dtype=np.int64)[name_index]
     nick = np.flatnonzero(_draw(rng, n, rates.given_nickname) & (n_nicks > 0))
     pick = (rng.random(nick.size) * n_nicks[nick]).astype(np.int64)
     given[nick] = strings(
-        [GIVEN_TABLE.nicknames[i][j] for i, j in zip(name_index[nick], pick, strict=True)]
+        [table.nicknames[i][j] for i, j in zip(name_index[nick], pick, strict=True)]
     )
     rec.applied["given_nickname"] = _mask(n, nick)
     _typo_into(rec, "given_typo", given, _draw(rng, n, rates.given_typo), rng)
@@ -279,10 +335,19 @@ def _format_phone(cc: str, nsn: str, style: int) -> str:
     return f"{a} {b}{c}"
 
 
-def _email(rec: Records, people: People, rates: NoiseRates, rng: np.random.Generator) -> None:
+def _email(
+    rec: Records, people: People, rates: NoiseRates, rng: np.random.Generator, world: World
+) -> None:
     n, p = rec.size, rec.person
-    email = people.email[p].copy()
     rec.clean["email"] = people.email[p]
+    family = (people.family_email[p] != "") & (rng.random(n) < world.family_email_records)
+    second = ~family & (people.second_email[p] != "")
+    second &= rng.random(n) < world.second_email_records
+    email = np.where(family, people.family_email[p], people.email[p])
+    email = np.where(second, people.second_email[p], email)
+    rec.applied["family_email"] = family
+    rec.applied["second_email"] = second
+    before = email.copy()
     rows = np.flatnonzero(_draw(rng, n, rates.email_variant))
     kind = rng.integers(0, len(EMAIL_VARIANTS), rows.size)
     u = rng.random(rows.size)
@@ -299,7 +364,7 @@ def _email(rec: Records, people: People, rates: NoiseRates, rng: np.random.Gener
             for e, k, x, t, o in zip(email[rows], kind, u, tags, other, strict=True)
         ]
     )
-    changed = email[rows] != rec.clean["email"][rows]
+    changed = email[rows] != before[rows]
     rec.applied["email_variant"] = _mask(n, rows[changed])
     for number, name in enumerate(EMAIL_VARIANTS):
         rec.kinds[f"email_{name}"] = int(((kind == number) & changed).sum())
@@ -310,7 +375,11 @@ def _email(rec: Records, people: People, rates: NoiseRates, rng: np.random.Gener
     email[rows] = strings(JUNK_EMAILS)[rng.integers(0, len(JUNK_EMAILS), rows.size)]
     rec.applied["email_junk"] = _mask(n, rows)
     rec.columns["email"] = email
-    _blank(rec, "email_missing", (email,), _draw(rng, n, rates.email_missing))
+    # A newsletter signup is its email address: never missing there.
+    keep = rec.columns["source"] == "newsletter"
+    _blank(rec, "email_missing", (email,), _draw(rng, n, rates.email_missing) & ~keep)
+    for tag in ("family_email", "second_email"):
+        rec.applied[tag] &= (email != "") & ~rec.applied["email_junk"]
 
 
 def _national_id(rec: Records, people: People, rates: NoiseRates, rng: np.random.Generator) -> None:
@@ -322,3 +391,27 @@ def _national_id(rec: Records, people: People, rates: NoiseRates, rng: np.random
     rec.applied["national_id_digit"] = _mask(n, rows)
     rec.columns["national_id"] = nid
     _blank(rec, "national_id_missing", (nid,), _draw(rng, n, rates.national_id_missing))
+
+
+def _cover(rec: Records, rng: np.random.Generator, share: float) -> None:
+    """Cut each record to the fields its source captures (`COVERAGE`), for `share` of records."""
+    n = rec.size
+    source = rec.columns["source"]
+    applies = rng.random(n) < share
+    cut_any = np.zeros(n, dtype=bool)
+    for name in STABLE_FIELDS:
+        u = rng.random(n)
+        covered = np.ones(n, dtype=bool)
+        for src, fields in COVERAGE.items():
+            rows = (source == src) & applies
+            covered[rows] = u[rows] < fields.get(name, 0.0)
+        col = rec.columns[name]
+        cut_any |= ~covered & (col != "")
+        col[~covered] = ""
+        rec.covered[name] = covered
+    # A change to a field the source does not capture did not reach the output.
+    for kind, shown_in in KIND_FIELDS.items():
+        if kind in rec.applied:
+            for name in shown_in:
+                rec.applied[kind] &= rec.covered[name]
+    rec.applied["source_cut"] = cut_any

@@ -3,8 +3,11 @@
 - `crm.csv` / `support.csv` + mappings: one row per record of that source.
 - `pos.csv` + mapping: each pos record is a loyalty card with 1-3 receipts (`Order Completed`).
 - `web.jsonl` (+ a stream mapping): each web record is a login: anonymous page calls, then an
-  `identify` with userId, anonymousId and traits, then pages as the user. App calls carry
-  `context.device.id`, shared by the members of a household.
+  `identify` with the person's one userId, the session's anonymousId and traits, then pages as
+  the user. App calls (the web records that carry a phone) have `context.device.id`, shared by
+  the members of a household. Each newsletter record is a signup on the site: the same calls
+  without a userId, the identify carrying only the traits it has (an email, sometimes a first
+  name).
 - `sources_truth.csv`: every idgraph record key (`crm:<id>`, `pos:<card>`, `web:user:<userId>`,
   `web:anon:<anonymousId>`, `support:<id>`) with its person and people.csv record.
 """
@@ -217,14 +220,22 @@ def _write_web(
     truth_rows: list[np.ndarray],
 ) -> list[Path]:
     cols, people = data.records.columns, data.people
-    rows = np.flatnonzero(cols["source"] == "web")
+    source = cols["source"]
+    rows = np.flatnonzero((source == "web") | (source == "newsletter"))
     n = rows.size
-    user = concat("u-", digits(np.arange(1, n + 1), 7))
+    # One account per person: every login of a person is the same userId. A newsletter signup
+    # has no account: its identify call carries only the anonymousId and the traits.
+    login = source[rows] == "web"
+    person = data.records.person[rows]
+    user = concat("u-", digits(person + 1, max(7, len(str(people.size)))))
     anon = concat("a-", hex_ids(rng, n, 12))
     while (dup := np.flatnonzero(duplicated(anon))).size:
         anon[dup] = concat("a-", hex_ids(rng, dup.size, 12))
     device = people.device[data.records.person[rows]]
-    app = rng.random(n) < 0.4
+    covered = data.records.covered.get("phone")
+    app = source[rows] == "web"
+    if covered is not None:
+        app &= covered[rows]
     before = rng.integers(1, 4, n)
     after = rng.integers(0, 3, n)
     start = rng.integers(0, SPAN_SECONDS - 86_400, n)
@@ -254,7 +265,7 @@ def _write_web(
                 "type": kind,
                 "messageId": f"{mid[:8]}-{mid[8:12]}-{mid[12:16]}-{mid[16:20]}-{mid[20:]}",
             }
-            if k >= before[i]:
+            if k >= before[i] and login[i]:
                 call["userId"] = user[i]
             call["anonymousId"] = anon[i]
             if kind == "identify":
@@ -264,7 +275,8 @@ def _write_web(
                         ("email", cols["email"][r]),
                         ("firstName", cols["given_name"][r]),
                         ("lastName", cols["surname"][r]),
-                        ("phone", cols["phone"][r] if app[i] else ""),
+                        ("phone", cols["phone"][r]),
+                        ("birthday", cols["dob"][r]),
                     )
                     if value
                 }
@@ -281,6 +293,8 @@ def _write_web(
         for _, line in calls:
             handle.write(line + "\n")
     mapping.write_text(WEB_MAPPING, encoding="utf-8")
-    truth_keys += [concat("web:user:", user), concat("web:anon:", anon)]
-    truth_rows += [rows, rows]
+    # A user key stands for the person's first login (people.csv order) in the truth file.
+    first = login & ~duplicated(np.where(login, user, ""))
+    truth_keys += [concat("web:user:", user[first]), concat("web:anon:", anon)]
+    truth_rows += [rows[first], rows]
     return [path, mapping]

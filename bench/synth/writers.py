@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from . import Dataset
+from .modes import household_ids, mode_labels, person_modes
 from .records import COLUMNS, SOURCES
 
 
@@ -22,12 +23,23 @@ def write_csv(path: Path, columns: dict[str, Any]) -> None:
 
 
 def write_people(data: Dataset, out: Path) -> list[Path]:
-    """people.csv (one row per record) and truth.csv (`record_id,person_id`)."""
+    """people.csv (one row per record), truth.csv (`record_id,person_id`) and
+    failure_modes.csv (`record_id,person_id,household_id,modes`)."""
     cols = data.records.columns
     people_csv, truth_csv = out / "people.csv", out / "truth.csv"
+    modes_csv = out / "failure_modes.csv"
     write_csv(people_csv, {name: cols[name] for name in COLUMNS})
     write_csv(truth_csv, {"record_id": cols["record_id"], "person_id": cols["person_id"]})
-    return [people_csv, truth_csv]
+    write_csv(
+        modes_csv,
+        {
+            "record_id": cols["record_id"],
+            "person_id": cols["person_id"],
+            "household_id": household_ids(data),
+            "modes": mode_labels(data),
+        },
+    )
+    return [people_csv, truth_csv, modes_csv]
 
 
 def sha256(path: Path) -> str:
@@ -53,7 +65,11 @@ def summary(data: Dataset) -> dict[str, Any]:
             "people_in_multi_person": int(sizes[sizes > 1].sum()),
             "twin_people": int(people.twin.sum()),
             "sharing_landline": int(people.uses_landline.sum()),
+            "sizes": {str(k): int(v) for k, v in enumerate(np.bincount(sizes)) if k and v},
+            "people_with_family_email": int((people.family_email != "").sum()),
         },
+        "people_with_second_email": int((people.second_email != "").sum()),
+        "person_modes": {k: int(v.sum()) for k, v in person_modes(data).items()},
         "national_id_holders": int((people.national_id != "").sum()),
         "sources": {name: int((source == name).sum()) for name in SOURCES},
         "records_per_person": {
@@ -74,6 +90,7 @@ def write_manifest(
         "seed": data.seed,
         "noise": data.noise,
         "rates": data.rates.as_dict(),
+        "world": data.world.as_dict(),
         "counts": summary(data),
         "files": {path.name: sha256(path) for path in sorted(files)},
         "generated_at": generated_at,
