@@ -25,7 +25,7 @@ import numpy as np
 import numpy.typing as npt
 import orjson
 
-from idgraph.match.levels import FIELD_LEVELS, NULL, LevelArray, ScoringView
+from idgraph.match.levels import FIELD_LEVELS, LevelArray, ScoringView
 
 __all__ = ["MatchModel", "Training", "train_model"]
 
@@ -260,6 +260,3 @@ def pair_weights(
 def probability(weight: FloatArray) -> FloatArray:
     result: FloatArray = 1.0 / (1.0 + np.exp2(-np.clip(weight, -1000, 1000)))
     return result
-
-
-NULL_LEVEL = NULL
