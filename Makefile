@@ -8,7 +8,7 @@ LINTER := tests/cypher_lint/node_modules/.package-lock.json
 FIXTURES := fixtures/crm.csv fixtures/pos.csv fixtures/web.jsonl fixtures/email.jsonl
 AS_OF ?= 2026-11-01
 
-.PHONY: setup demo demo-neo4j test-neo4j fmt lint typecheck test bench docs check clean
+.PHONY: setup browser demo demo-neo4j test-neo4j fmt lint typecheck test bench docs check clean
 
 setup: $(BIN)/idgraph $(LINTER)
 
@@ -19,6 +19,10 @@ $(BIN)/idgraph: pyproject.toml scripts/setup-venv.sh
 $(LINTER): tests/cypher_lint/package.json tests/cypher_lint/package-lock.json
 	@echo "setup: installing Neo4j's Cypher linter for the tests (npm ci in tests/cypher_lint)"
 	npm ci --prefix tests/cypher_lint --no-audit --no-fund --loglevel=error
+
+# The browser tests drive the system's Chromium (Debian package `chromium`), not a downloaded one.
+browser:
+	@sh scripts/setup-chromium.sh
 
 demo: $(BIN)/idgraph
 	$(BIN)/idgraph ingest $(FIXTURES) --default-region IT --as-of $(AS_OF)
@@ -49,7 +53,7 @@ lint: $(BIN)/idgraph
 typecheck: $(BIN)/idgraph
 	$(BIN)/mypy
 
-test: setup
+test: setup browser
 	$(BIN)/pytest -q
 
 bench: $(BIN)/idgraph
