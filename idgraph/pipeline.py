@@ -20,6 +20,7 @@ from idgraph.ingest.batch import InputPlan, SourceBatch, check_inputs, read_chec
 from idgraph.ingest.mapping import SourceMapping
 from idgraph.ingest.rejects import RejectsWriter
 from idgraph.match.config import MatchConfig, load_match_config
+from idgraph.match.households import alias_frame
 from idgraph.match.model import MatchModel
 from idgraph.match.scored import MODEL_KEY, model_fits
 from idgraph.match.view import VIEW_FIELDS, match_view
@@ -91,6 +92,9 @@ class IngestReport(BaseModel):
     identifiers_not_linking: dict[str, int]
     links_blocked: int
     pairs_compared: int
+    #: Pairs kept apart before clustering: "households" (holders of a shared identifier with
+    #: different first names), "must_agree" (scored pairs a must-agree field stopped).
+    pairs_kept_apart: dict[str, int] = {}
     cluster_sizes: dict[int, int]
     largest_clusters: list[tuple[str, int]]
     flagged_customers: int
@@ -402,8 +406,9 @@ def ingest_batches(
         if full:
             snapshot = take_snapshot(mirror)
         else:
+            aliases = alias_frame(model.aliases) if model is not None else None
             scope, snapshot = _load_scope(
-                mirror, batch, overrides, config, set(erase), stored_events
+                mirror, batch, overrides, config, set(erase), stored_events, aliases
             )
         stage.count = snapshot.records.height
     with timer.stage("resolve") as stage:
@@ -518,6 +523,7 @@ def ingest_batches(
         identifiers_not_linking=stats.not_linking,
         links_blocked=stats.blocked,
         pairs_compared=stats.pairs,
+        pairs_kept_apart=stats.kept_apart,
         cluster_sizes=dict(sorted(sizes.items())),
         largest_clusters=largest,
         flagged_customers=int(plan.customers["flagged"].sum()) if plan.customers.height else 0,
@@ -616,6 +622,7 @@ def _load_scope(
     config: MatchConfig,
     erase: set[str],
     stored_events: set[str],
+    aliases: pl.DataFrame | None,
 ) -> tuple[Scope, Snapshot]:
     """Find the stored records this run may touch, and take the snapshot of those only."""
     forced = {k for pair in [*overrides.must_link, *overrides.cannot_link] for k in pair}
@@ -660,6 +667,7 @@ def _load_scope(
         seed_blocks=record_blocks(match_view(seeds, VIEW_FIELDS), config.fuzzy),
         stored_blocks=stored_blocks,
         gone=gone,
+        aliases=aliases,
     )
     scope.untouched = untouched - scope.keys
     erased_ids = id_keys(before.identifiers.filter(pl.col("record").is_in(list(gone))))

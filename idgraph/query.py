@@ -25,13 +25,16 @@ from idgraph.activate.status import DestinationStatus
 from idgraph.cluster.review import ReviewItem, review_customers
 from idgraph.errors import FieldError, NotFoundError
 from idgraph.match.config import MatchConfig, load_match_config
+from idgraph.match.households import household_names
+from idgraph.match.model import MatchModel
+from idgraph.match.scored import MODEL_KEY
 from idgraph.match.tolerance import values_compatible
 from idgraph.models import CustomerSummary, identifier_key
 from idgraph.normalize.fields import normalize_email, normalize_phone
 from idgraph.normalize.junk import ANY_KIND, DEFAULT_JUNK, JunkConfig
 from idgraph.settings import open_store
 from idgraph.store.base import GraphStore
-from idgraph.store.queries import READS
+from idgraph.store.queries import READS, STATE_READS
 from idgraph.store.schema import NODE_TABLES
 from idgraph.types import FIELD_NAMES
 
@@ -706,8 +709,13 @@ class IdentityGraph:
         apart = self._kept_apart({r.key for r in records_a}, {r.key for r in records_b})
         conflicts = _guard_conflicts(config, records_a, records_b, held_a, held_b)
         for name, records in linking:
-            # A shared identifier that links yet leaves two customers: a guard refused the
-            # join when they were resolved. A reviewer's split explains it too.
+            # A shared identifier that links yet leaves two customers: a household's value,
+            # or a guard refused the join when they were resolved. A reviewer's split
+            # explains it too.
+            household = self._household(records, records_a, records_b)
+            if household:
+                refusals.append(_refusal("guard", household, identifier=name, records=records))
+                continue
             for reason in conflicts or ([] if apart else [_UNKNOWN_GUARD]):
                 refusals.append(_refusal("guard", reason, identifier=name, records=records))
         if compared and not linking:
@@ -722,6 +730,36 @@ class IdentityGraph:
                     )
                 )
         return refusals + blocked + apart + self._parted(customer_a, customer_b)
+
+    def _household(
+        self, holders: list[str], records_a: list[RecordView], records_b: list[RecordView]
+    ) -> str:
+        """Why a shared value links no holder of one customer to one of the other as a
+        household's (`idgraph.match.households`), or ""."""
+        if "first_name" not in self._config().scoring.must_agree:
+            return ""
+        held = set(holders)
+
+        def names(records: list[RecordView]) -> list[tuple[str | None, str | None]]:
+            return [
+                (r.fields.get("first_name"), r.fields.get("last_name"))
+                for r in records
+                if r.key in held
+            ]
+
+        side_a, side_b = names(records_a), names(records_b)
+        if not side_a or not side_b:
+            return ""
+        rows = self._store.query("state_version", STATE_READS["state_version"], {"key": MODEL_KEY})
+        text = rows[0]["version"] if rows else None
+        aliases = MatchModel.from_json(text).aliases if text else []
+        found = household_names(side_a, side_b, aliases)
+        if found is None:
+            return ""
+        return (
+            f"a household's value: first names {found[0]!r} and {found[1]!r} are two people "
+            "(scoring.must_agree first_name)"
+        )
 
     def _shared_blocks(
         self, record_a: str, record_b: str, config: MatchConfig

@@ -78,6 +78,9 @@ class PlanStats:
     pairs: int
     sizes: list[int]
     splits: list[ComponentSplit]
+    #: Pairs the match kept apart before clustering: "households" (shared identifiers),
+    #: "must_agree" (scored pairs over the threshold).
+    kept_apart: dict[str, int] = field(default_factory=dict)
     #: Accepted and refused links as objects, for dry runs (`resolution_changes`).
     accepted: list[MatchEvidence] = field(default_factory=list)
     blocked_links: list[BlockedLink] = field(default_factory=list)
@@ -522,6 +525,7 @@ def plan_changes(
         pairs=evidence.pairs_compared,
         sizes=customers.sizes,
         splits=splits,
+        kept_apart={"households": evidence.households, "must_agree": evidence.vetoed},
     )
     if explain:
         stats.accepted = _evidence_objects(keys, evidence.edges, accepted.tolist())

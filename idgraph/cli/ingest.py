@@ -197,6 +197,8 @@ def ingest(
         ("records moved between customers", sum(n for *_, n in report.moved_records)),
         ("candidate pairs compared", report.pairs_compared),
         ("links refused by guards", report.links_blocked),
+        ("pairs kept apart: households", report.pairs_kept_apart.get("households", 0)),
+        ("pairs kept apart: must_agree", report.pairs_kept_apart.get("must_agree", 0)),
         ("customers flagged for review", report.flagged_customers),
         ("oversized components split", len(report.components_split)),
     ):

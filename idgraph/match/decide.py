@@ -24,6 +24,12 @@ from idgraph.match.comparisons import (
 )
 from idgraph.match.config import FuzzyRule, MatchConfig
 from idgraph.match.edges import EDGE_COLUMNS, FUZZY, IDENTIFIER, LINK
+from idgraph.match.households import (
+    alias_frame,
+    clashing_pairs,
+    household_pairs,
+    learn_aliases,
+)
 from idgraph.match.identity import identity_classes
 from idgraph.match.model import MatchModel
 from idgraph.match.scored import Frequencies, guarded_view, scored_matches
@@ -57,6 +63,8 @@ class Evidence:
     model_trained: bool = False
     #: Scored pairs over the threshold that a `must_agree` field stopped.
     vetoed: int = 0
+    #: Pairs of holders of a shared identifier kept apart as two people of one household.
+    households: int = 0
 
 
 def _keys(frame: pl.DataFrame) -> pl.DataFrame:
@@ -303,6 +311,7 @@ def _identifier_edges(
             pl.col("kind").alias("fields"),
             pl.lit(1.0).alias("score"),
             pl.lit(IDENTIFIER, dtype=pl.Int8).alias("class"),
+            "key",
         )
     )
     return edges
@@ -465,6 +474,10 @@ def collect_evidence(
     keyed = _keys(identifiers)
     stats: list[BlockingStats] = []
     fuzzy, compared = fuzzy_matches(view, config, block_sizes=block_sizes, stats=stats)
+    shared = _identifier_edges(keyed, verdicts, positions, config)
+    households = "first_name" in config.scoring.must_agree
+    clashing = clashing_pairs(shared, view) if households else None
+    learned = learn_aliases(clashing, view) if clashing is not None and model is None else None
     scored = None
     if any(rule.scored for rule in config.fuzzy):
         refused = verdicts.filter(~pl.col("linking"))["key"]
@@ -476,20 +489,35 @@ def collect_evidence(
             block_sizes=block_sizes,
             stats=stats,
             records_total=records_total,
+            aliases=learned,
         )
         compared += scored.compared
         fuzzy = _strongest_first(fuzzy, scored.edges)
-    parts = [
-        _link_edges(links, positions),
-        _identifier_edges(keyed, verdicts, positions, config),
-        fuzzy,
-    ]
+    kept_apart = 0
+    if clashing is not None:
+        aliases = scored.model.aliases if scored is not None else []
+        kinds = [str(r.kind) for r in config.identifiers if r.max_names is not None]
+        apart = household_pairs(shared, view, alias_frame(aliases), clashing)
+        apart &= shared["fields"].is_in(kinds).to_numpy()
+        kept_apart = int(apart.sum())
+        shared = shared.filter(pl.Series(~apart))
+    shared = shared.drop("key")
+    parts = [_link_edges(links, positions), shared, fuzzy]
     edges = pl.concat([part.cast(EDGE_COLUMNS) for part in parts])  # type: ignore[arg-type]
     if progress is not None:
         progress("candidate pairs", compared, compared)
     if scored is None:
-        return Evidence(edges, verdicts, stats, compared)
-    return Evidence(edges, verdicts, stats, compared, scored.model, scored.trained, scored.vetoed)
+        return Evidence(edges, verdicts, stats, compared, households=kept_apart)
+    return Evidence(
+        edges,
+        verdicts,
+        stats,
+        compared,
+        scored.model,
+        scored.trained,
+        scored.vetoed,
+        kept_apart,
+    )
 
 
 def _strongest_first(fixed: pl.DataFrame, scored: pl.DataFrame) -> pl.DataFrame:

@@ -128,8 +128,11 @@ def _echoes(view: pl.DataFrame) -> npt.NDArray[np.bool_]:
 class ScoringView:
     """The scored fields of the records being resolved, as codes built once per run."""
 
-    def __init__(self, view: pl.DataFrame) -> None:
+    def __init__(self, view: pl.DataFrame, aliases: pl.DataFrame | None = None) -> None:
+        """`aliases`: pairs of first names (`x` < `y`) this data shows to be one name
+        (`idgraph.match.households.learn_aliases`); they score as a typo."""
         self._view = view
+        self._aliases = aliases if aliases is not None and aliases.height else None
         self._codes: dict[str, FieldCodes] = {}
         self._echo: npt.NDArray[np.bool_] | None = None
 
@@ -166,11 +169,38 @@ class ScoringView:
         out = _graded(field, names, self.codes(field), left, right)
         if field in ("first_name", "last_name"):
             out[self._swapped(left, right) & (out == len(names) - 1)] = names.index("typo")
+        if field == "first_name" and self._aliases is not None:
+            out[self._aliased(left, right, out == len(names) - 1)] = names.index("typo")
         if field == "email_local":
             echo = (out == 0) & (self.echo[left] | self.echo[right])
             out[out >= 1] += 1
             out[echo] = 1
+            # A letter or digit from a local spelled from the names (mariorossi85,
+            # mariorossi58; giuseppedeluca, giuseppedelca): namesakes' mailboxes as often as
+            # one person's, so no evidence beyond the names.
+            near = out == FIELD_LEVELS[field].index("typo")
+            out[near & (self.echo[left] | self.echo[right])] = NULL
         return out
+
+    def _aliased(
+        self, left: Ints, right: Ints, plain: npt.NDArray[np.bool_]
+    ) -> npt.NDArray[np.bool_]:
+        """Which of the `plain` pairs (first names that differ) are a learned alias."""
+        result = np.zeros(len(left), dtype=bool)
+        rows = np.flatnonzero(plain)
+        if not len(rows) or self._aliases is None:
+            return result
+        firsts = self.codes("first_name")
+        a = firsts.values.gather(firsts.codes[left[rows]])
+        b = firsts.values.gather(firsts.codes[right[rows]])
+        pairs = pl.DataFrame({"x": a, "y": b}).select(
+            i=pl.int_range(pl.len(), dtype=pl.Int64),
+            x=pl.min_horizontal("x", "y"),
+            y=pl.max_horizontal("x", "y"),
+        )
+        known = pairs.join(self._aliases, on=["x", "y"], how="semi")["i"].to_numpy()
+        result[rows[known]] = True
+        return result
 
     def _swapped(self, left: Ints, right: Ints) -> npt.NDArray[np.bool_]:
         """Pairs whose first and last names are each other's (a form filled in the wrong

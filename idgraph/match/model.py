@@ -58,6 +58,9 @@ class MatchModel:
     u: dict[str, list[float]]
     prior: float
     notes: dict[str, object] = field(default_factory=dict)
+    #: Pairs of first names (name keys, in order) this data shows to be one person's
+    #: (`idgraph.match.households.learn_aliases`), learned with the weights.
+    aliases: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def fields(self) -> list[str]:
@@ -81,13 +84,20 @@ class MatchModel:
 
     def to_json(self) -> str:
         return orjson.dumps(
-            {"m": self.m, "u": self.u, "prior": self.prior, "notes": self.notes}
+            {
+                "m": self.m,
+                "u": self.u,
+                "prior": self.prior,
+                "notes": self.notes,
+                "aliases": self.aliases,
+            }
         ).decode()
 
     @classmethod
     def from_json(cls, text: str) -> MatchModel:
         data = orjson.loads(text)
-        return cls(data["m"], data["u"], float(data["prior"]), data.get("notes", {}))
+        aliases = [(str(x), str(y)) for x, y in data.get("aliases", [])]
+        return cls(data["m"], data["u"], float(data["prior"]), data.get("notes", {}), aliases)
 
 
 def _shares(levels: LevelArray, n_levels: int, weights: FloatArray | None = None) -> FloatArray:

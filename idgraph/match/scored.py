@@ -22,6 +22,7 @@ import polars as pl
 from idgraph.block.keys import BlockingStats, candidate_pair_slices
 from idgraph.match.config import MatchConfig
 from idgraph.match.edges import EDGE_COLUMNS, FUZZY
+from idgraph.match.households import alias_frame
 from idgraph.match.levels import FIELD_LEVELS, ScoringView
 from idgraph.match.model import MatchModel, Training, pair_weights, probability, train_model
 
@@ -207,12 +208,15 @@ def _candidates(
     return keys // n, keys % n, members
 
 
-def possible_links(view: pl.DataFrame, config: MatchConfig) -> tuple[Ints, Ints]:
+def possible_links(
+    view: pl.DataFrame, config: MatchConfig, aliases: pl.DataFrame | None = None
+) -> tuple[Ints, Ints]:
     """Candidate pairs of the scored rules that some model could link: those no `must_agree`
-    field stops. An incremental run takes the stored block mates these pair with a new
-    record into its scope (whatever the weights, which depend on the whole store)."""
+    field stops (given the store model's first-name `aliases`). An incremental run takes the
+    stored block mates these pair with a new record into its scope (whatever the weights,
+    which depend on the whole store)."""
     left, right, _ = _candidates(view, config, None, None)
-    scoring = ScoringView(view)
+    scoring = ScoringView(view, aliases)
     keep = np.ones(len(left), dtype=bool)
     for name in config.scoring.must_agree:
         keep &= scoring.levels(name, left, right) != len(FIELD_LEVELS[name]) - 1
@@ -253,6 +257,7 @@ def scored_matches(
     block_sizes: pl.DataFrame | None = None,
     stats: list[BlockingStats] | None = None,
     records_total: int | None = None,
+    aliases: pl.DataFrame | None = None,
 ) -> ScoredMatches:
     """Score the candidate pairs of the scored rules among the records of `view`.
 
@@ -264,24 +269,30 @@ def scored_matches(
         block_sizes: store-wide block sizes (as for the fixed rules).
         records_total: the store's records when `view` holds only part of them (the
             shipped weights' prior depends on how many records there are).
+        aliases: first-name aliases learned from these records, for a model trained here
+            (and kept with it); a given model brings its own, the shipped one has none.
     """
     settings = config.scoring
     fields = list(settings.fields)
     left, right, members = _candidates(view, config, block_sizes, stats)
-    scoring = ScoringView(view)
+    trained = model is None and (
+        view.height >= settings.min_records
+        and (records_total is None or records_total == view.height)
+        and len(left) > 0
+    )
+    if model is not None:
+        aliases = alias_frame(model.aliases)
+    elif not trained:
+        aliases = None
+    scoring = ScoringView(view, aliases)
     levels: dict[str, npt.NDArray[np.int8]] = {
         name: scoring.levels(name, left, right) for name in fields
     }
-    trained = False
     if model is None:
-        if (
-            view.height >= settings.min_records
-            and (records_total is None or records_total == view.height)
-            and len(left)
-        ):
+        if trained:
             training = Training(settings.random_pairs, settings.max_iterations)
             model = train_model(scoring, fields, levels, members, training)
-            trained = True
+            model.aliases = aliases.rows() if aliases is not None else []
         else:
             model = shipped_model(config)
     # On a few hundred records every value looks common (a person's two records hold it

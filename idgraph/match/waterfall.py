@@ -16,6 +16,7 @@ import polars as pl
 
 from idgraph.errors import NotFoundError
 from idgraph.match.config import MatchConfig
+from idgraph.match.households import alias_frame
 from idgraph.match.levels import FIELD_LEVELS, ScoringView
 from idgraph.match.model import MatchModel, pair_weights, probability
 from idgraph.match.scored import _rule_pairs, _shares, guarded_view, shipped_model
@@ -90,7 +91,7 @@ def score_pair(
     fields = list(config.scoring.fields)
     learned = model is not None
     model = model or shipped_model(config)
-    scoring = ScoringView(view)
+    scoring = ScoringView(view, alias_frame(model.aliases))
     index = {key: i for i, key in enumerate(keys)}
     left = np.array([index[record_a]], dtype=np.int64)
     right = np.array([index[record_b]], dtype=np.int64)

@@ -86,6 +86,7 @@ def find_scope(
     seed_blocks: pl.DataFrame,
     stored_blocks: pl.DataFrame,
     gone: set[str],
+    aliases: pl.DataFrame | None = None,
 ) -> Scope:
     """The closure of stored records that `seeds` may touch.
 
@@ -99,6 +100,8 @@ def find_scope(
         stored_blocks: the stored (record, block) blocks of the seeds that were stored, and
             of the records being erased.
         gone: keys of records being erased.
+        aliases: the store model's first-name aliases (they decide which pairs a model
+            could link).
     """
     seed_keys = set(seeds["key"].to_list())
     scope = Scope(keys=set(seed_keys))
@@ -156,7 +159,7 @@ def find_scope(
         members.join(open_blocks.select("block"), on="block", how="semi")["record"].to_list()
     )
     mates -= seed_keys | gone
-    found |= _matching(mirror, config, seeds, mates, sizes.select("block", "size"))
+    found |= _matching(mirror, config, seeds, mates, sizes.select("block", "size"), aliases)
     stored_keys = set(stored_blocks["record"].to_list()) | _stored(mirror, seed_keys)
     frontier = (found | (stored_keys - gone) | gone) - gone
     links = mirror.load("links")
@@ -252,6 +255,7 @@ def _matching(
     seeds: pl.DataFrame,
     mates: set[str],
     sizes: pl.DataFrame,
+    aliases: pl.DataFrame | None,
 ) -> set[str]:
     """The stored block mates a fixed rule matches with a seed, or the match model could.
 
@@ -265,7 +269,7 @@ def _matching(
     view = match_view(records, VIEW_FIELDS)
     edges, _ = fuzzy_matches(view, config, block_sizes=sizes)
     refused = mirror.view("verdicts").filter(~pl.col("linking")).select("key").collect()["key"]
-    left, right = possible_links(guarded_view(view, records, refused), config)
+    left, right = possible_links(guarded_view(view, records, refused), config, aliases)
     if edges.height == 0 and not len(left):
         return set()
     keys = records["key"]

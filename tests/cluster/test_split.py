@@ -62,12 +62,13 @@ def test_components_within_the_limit_are_untouched() -> None:
 
 
 def test_ingest_splits_a_chain_of_shared_contacts_and_flags_the_parts(tmp_path: Path) -> None:
-    """Neighbours share an email or a phone in turn: one chain of 30 strangers."""
+    """Neighbours share an email or a phone in turn: one chain of 30 strangers, all called
+    Maria (strangers with different first names would be kept apart as households)."""
     rows = ["id,first_name,last_name,email,phone"]
     for i in range(30):
         email = f"shared{i // 2}@posta.it"
         phone = f"+39 347 {1234567 + ((i + 1) // 2) * 7919}"
-        rows.append(f"{i},Name{i},Surname{i},{email},{phone}")
+        rows.append(f"{i},Maria,Surname{i},{email},{phone}")
     table = tmp_path / "crm.csv"
     table.write_text("\n".join(rows) + "\n", encoding="utf-8")
     (tmp_path / "crm.mapping.yaml").write_text(

@@ -14,7 +14,12 @@ What it implements, in the words of docs/matching.md:
    unless the value is held by more than `max_records` records or `max_names` first names
    (nicknames and typos counting once), or its holders already break
    an identity limit (aliased ids counting as one identity), or disagree on a strong attribute
-   (typos aside, as in 5).
+   (typos aside, as in 5). When `first_name` must agree (`scoring.must_agree`), a pair of
+   holders of a value of a kind with `max_names` whose first names are both known and are not
+   one name (a typo, an initial, a short form, a nickname) nor each other's last name (both
+   last names known) is two people of one household and not linked; on a value such a pair
+   shows to be a household's, holders with no first name link nobody. (Learned aliases come
+   from a trained model; these tables are too small to train one.)
 3. Blocking: records sharing a rule's whole key form a block; blocks over `max_block_size`
    are skipped.
 4. Fuzzy rules: a pair in a block of the rule links when every comparison reaches its
@@ -341,11 +346,41 @@ def value_classes(name: str, values: Iterable[str]) -> dict[str, int]:
     return cls
 
 
+def _short_form(x: str, y: str) -> bool:
+    """The shorter name, of three to five letters and two or more shorter than the other, is
+    the longer one's start, its end, inside it (four letters or more), or its start less a pet
+    ending "i" or "y" (four letters or more)."""
+    short, long = sorted((x, y), key=len)
+    if not 3 <= len(short) <= 5 or len(long) < len(short) + 2:
+        return False
+    if long.startswith(short) or long.endswith(short):
+        return True
+    if len(short) >= 4 and short in long:
+        return True
+    return len(short) >= 4 and short[-1] in "iy" and long.startswith(short[:-1])
+
+
+def one_first_name(x: str, y: str) -> bool:
+    return same_value("first_name", x, y) or _short_form(x, y)
+
+
+def _household(a: Record, b: Record) -> bool:
+    first_a, first_b = match_value(a, "first_name"), match_value(b, "first_name")
+    if first_a is None or first_b is None or one_first_name(first_a, first_b):
+        return False
+    last_a, last_b = match_value(a, "last_name"), match_value(b, "last_name")
+    if last_a is None or last_b is None:
+        return True
+    return not (one_first_name(first_a, last_b) or one_first_name(last_a, first_b))
+
+
 def identifier_links(
     records: Mapping[str, Record], config: MatchConfig, identities: Identities
 ) -> list[Link]:
-    """Every pair of holders of every linking identifier value, tiered by the kind's place."""
+    """Every pair of holders of every linking identifier value, tiered by the kind's place,
+    less a household's pairs."""
     links: list[Link] = []
+    households = "first_name" in config.scoring.must_agree
     for order, rule in enumerate(config.identifiers):
         holders: dict[str, list[Record]] = {}
         for record in records.values():
@@ -355,8 +390,14 @@ def identifier_links(
         for value, group in sorted(holders.items()):
             if len(group) < 2 or identifier_verdict(group, rule.kind, config, identities):
                 continue
-            for x, y in itertools.combinations(sorted(r.key for r in group), 2):
-                links.append(Link(x, y, (1, order), 1.0, False, f"same_{rule.kind}", value))
+            pairs = list(itertools.combinations(sorted(group, key=lambda r: r.key), 2))
+            shared = households and rule.max_names is not None
+            apart = {(a.key, b.key) for a, b in pairs if shared and _household(a, b)}
+            for a, b in pairs:
+                nameless = None in (match_value(a, "first_name"), match_value(b, "first_name"))
+                if (a.key, b.key) in apart or (apart and nameless):
+                    continue
+                links.append(Link(a.key, b.key, (1, order), 1.0, False, f"same_{rule.kind}", value))
     return links
 
 

@@ -266,6 +266,7 @@ def test_sdk_clocks_and_timestamps_reach_the_store_corrected(tmp_path: Path) -> 
     on the same machine is a few milliseconds)."""
     with running(tmp_path) as (url, store, _):
         send_all(url)
+        settle(url)
         graph = IdentityGraph.over(store)
         for prefix in ("seg", "rud"):
             (customer,) = graph.lookup(f"{prefix}-u2")
