@@ -36,6 +36,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench.metrics import evaluate  # noqa: E402
+from bench.synth.writers import GENERATOR_VERSION  # noqa: E402
 from idgraph.memory import ALLOCATOR_SETTINGS  # noqa: E402
 
 DEFAULT_WORK = ROOT / "bench" / ".cache" / "scale"
@@ -88,11 +89,23 @@ def measured(command: list[str], *, env: dict[str, str] | None = None) -> tuple[
     return seconds, usage.ru_maxrss / 1024, text
 
 
+def _stale(folder: Path) -> bool:
+    """No data yet, or data an older generator wrote (its failure modes differ)."""
+    manifest = folder / "manifest.json"
+    if not manifest.exists():
+        return True
+    written = json.loads(manifest.read_text(encoding="utf-8")).get("version")
+    return bool(written != GENERATOR_VERSION)
+
+
 def data(work: Path, size: int, seed: int, shape: str) -> Path:
     folder = work / f"data-{size}-seed{seed}"
     # The sources take longer to write than people.csv (10M records: 4 minutes without them).
     sources = shape != "people"
-    if not (folder / "manifest.json").exists() or (sources and not (folder / "crm.csv").exists()):
+    stale = _stale(folder)
+    if stale and folder.exists():
+        shutil.rmtree(folder)
+    if stale or (sources and not (folder / "crm.csv").exists()):
         subprocess.run(
             [
                 sys.executable,

@@ -81,12 +81,18 @@ def summary(data: Dataset) -> dict[str, Any]:
     }
 
 
+#: Bumped whenever the same settings would write different data; caches of generated data
+#: (bench/scale.py, bench/accuracy.py) regenerate when their manifest names another version.
+GENERATOR_VERSION = 2
+
+
 def write_manifest(
     data: Dataset, out: Path, files: Iterable[Path], *, elapsed: float, generated_at: str
 ) -> Path:
     """manifest.json: settings, counts, file checksums and (the only varying part) timing."""
     manifest = {
         "generator": "bench/generate.py",
+        "version": GENERATOR_VERSION,
         "seed": data.seed,
         "noise": data.noise,
         "rates": data.rates.as_dict(),
