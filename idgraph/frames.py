@@ -108,6 +108,9 @@ RECORDS: Final[Schema] = {
 #: Which identifiers each record carries: (record key, kind, value), each once.
 IDENTIFIERS: Final[Schema] = {"record": pl.Utf8, "kind": pl.Utf8, "value": pl.Utf8}
 
+#: How many records hold each match value of a field; a field's total has the value "".
+VALUE_COUNTS: Final[Schema] = {"field": pl.Utf8, "value": pl.Utf8, "count": pl.Int64}
+
 #: Candidate links between records, strongest first: `rule` is `alias`/`must_link`,
 #: `same_<kind>` or a fuzzy rule's name; `fields` what it used, comma-separated.
 EDGES: Final[Schema] = {

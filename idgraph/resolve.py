@@ -25,13 +25,13 @@ from idgraph.cluster.ids import new_customer_id
 from idgraph.cluster.lineage import lineage
 from idgraph.cluster.split import ComponentSplit, split_oversized
 from idgraph.errors import ConfigError, NotFoundError
-from idgraph.frames import FIELDS, RECORDS
+from idgraph.frames import FIELDS, RECORDS, VALUE_COUNTS
 from idgraph.match.config import MatchConfig
 from idgraph.match.decide import Evidence, collect_evidence
 from idgraph.match.edges import FUZZY
 from idgraph.match.identity import identity_classes
 from idgraph.match.model import MatchModel
-from idgraph.match.scored import MODEL_KEY, Frequencies, value_frequencies
+from idgraph.match.scored import MODEL_KEY, count_rows, counted_frequencies
 from idgraph.match.tolerance import guard_values
 from idgraph.match.view import VIEW_FIELDS, match_view
 from idgraph.models import BlockedLink, MatchEvidence
@@ -401,10 +401,12 @@ def plan_changes(
     view = match_view(records, VIEW_FIELDS)
     records_total = records.height
     frequencies = None
+    counts = None
     if scope is not None:
         records_total += _records_outside(mirror, snapshot)
+        counts = counted_changes(mirror, snapshot, view)
         if model is not None:
-            frequencies = store_frequencies(mirror, snapshot, view, config)
+            frequencies = counted_frequencies(counts.scope, list(config.scoring.fields))
     evidence = collect_evidence(
         records,
         merged.identifiers,
@@ -514,6 +516,7 @@ def plan_changes(
         snapshot,
         scope,
         all_links,
+        counts,
     )
     not_linking = Counter(evidence.verdicts.filter(~pl.col("linking"))["kind"].to_list())
     stats = PlanStats(
@@ -543,25 +546,55 @@ def _records_outside(mirror: Mirror, snapshot: Snapshot) -> int:
     return stored - snapshot.records.height
 
 
-def store_frequencies(
-    mirror: Mirror, snapshot: Snapshot, view: pl.DataFrame, config: MatchConfig
-) -> Frequencies:
-    """Value counts of the scored fields over the whole store, as it will be after this run:
-    the stored records outside the scope, and the scope's records (`view`) as resolved."""
-    wanted = ["key", "first_name", "last_name", "birth_date", "email", "phone", "street"]
-    wanted += ["postcode", "city"]
-    present = set(mirror.view("records").collect_schema().names())
-    stored = (
-        mirror.view("records", [c for c in wanted if c in present])
-        .join(snapshot.records.lazy().select("key"), on="key", how="anti")
-        .collect()
+@dataclass(slots=True)
+class CountChanges:
+    """The store's value counts (`count_rows`) around one incremental run."""
+
+    #: Every value the scope's records hold now (and each field's total), counted over the
+    #: whole store as it will be after the run: what the run's term frequencies read.
+    scope: pl.DataFrame
+    #: Rows whose count changes, and (field, value) rows no record holds any more.
+    upserts: pl.DataFrame
+    deletes: pl.DataFrame
+
+
+def counted_changes(mirror: Mirror, snapshot: Snapshot, view: pl.DataFrame) -> CountChanges:
+    """The kept counts, less the scope's records as they were, plus the scope's records as
+    resolved (`view`). Scope-sized work: the whole store is never counted again."""
+    before = count_rows(match_view(snapshot.records, _COUNTED_VIEW))
+    after = count_rows(view)
+    keys = ["field", "value"]
+    delta = (
+        after.join(before, on=keys, how="full", coalesce=True, suffix="_before")
+        .select(*keys, (pl.col("count").fill_null(0) - pl.col("count_before").fill_null(0)))
+        .filter(pl.col("count") != 0)
     )
-    fields = list(config.scoring.fields)
-    columns = ["first_name", "last_name", "birth_date", "email_local", "phone", "street"]
-    columns.append("postcode")
-    outside = match_view(stored, columns)
-    both = pl.concat([outside, view.select(outside.columns)], how="vertical_relaxed")
-    return value_frequencies(both, fields)
+    stored = (
+        mirror.view("value_counts").join(delta.lazy().select(keys), on=keys, how="semi").collect()
+    )
+    changed = delta.join(stored, on=keys, how="left", suffix="_stored").select(
+        *keys, (pl.col("count_stored").fill_null(0) + pl.col("count")).alias("count")
+    )
+    unchanged = after.join(changed.select(keys), on=keys, how="anti")
+    kept = mirror.view("value_counts").join(unchanged.lazy().select(keys), on=keys, how="semi")
+    upserts = changed.filter(pl.col("count") > 0).cast(VALUE_COUNTS)  # type: ignore[arg-type]
+    return CountChanges(
+        pl.concat([upserts, kept.collect().cast(VALUE_COUNTS)]),  # type: ignore[arg-type]
+        upserts,
+        changed.filter(pl.col("count") <= 0).select(keys),
+    )
+
+
+#: The match keys `count_rows` reads.
+_COUNTED_VIEW = (
+    "first_name",
+    "last_name",
+    "birth_date",
+    "email_local",
+    "phone",
+    "street",
+    "postcode",
+)
 
 
 def _no_progress(_step: str, _done: int, _total: int) -> None:
@@ -1003,6 +1036,7 @@ def _mirror_changes(
     snapshot: Snapshot,
     scope: Scope | None,
     links: pl.DataFrame,
+    counts: CountChanges | None,
 ) -> MirrorChanges:
     """The mirror's rows this run changes (all of them on a full run)."""
     changes = MirrorChanges(full=scope is None)
@@ -1026,6 +1060,7 @@ def _mirror_changes(
             "event_properties": pl.concat([snapshot.event_properties, plan.new_event_properties]),
             "customers": plan.customers,
             "registry": _whole_registry(mirror, _registry_rows(plan, registry)),
+            "value_counts": count_rows(view),
         }
         return changes
     written = set(plan.memberships["record"].to_list())
@@ -1045,6 +1080,8 @@ def _mirror_changes(
         "customers": _with_rfm_updates(mirror, plan),
         "registry": _registry_rows(plan, registry),
     }
+    if counts is not None:
+        changes.upserts["value_counts"] = counts.upserts
     gone = pl.DataFrame({"key": plan.erased_records}, schema={"key": pl.Utf8})
     alive = set(plan.customers["id"].to_list())
     retired = [c for c in plan.retired_customers if c not in alive]
@@ -1067,6 +1104,8 @@ def _mirror_changes(
         ).select("a", "b"),
         "customers": pl.DataFrame({"id": retired}, schema={"id": pl.Utf8}),
     }
+    if counts is not None:
+        changes.deletes["value_counts"] = counts.deletes
     return changes
 
 

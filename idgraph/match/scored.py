@@ -20,6 +20,7 @@ import numpy.typing as npt
 import polars as pl
 
 from idgraph.block.keys import BlockingStats, candidate_pair_slices
+from idgraph.frames import VALUE_COUNTS
 from idgraph.match.config import MatchConfig
 from idgraph.match.edges import EDGE_COLUMNS, FUZZY
 from idgraph.match.households import alias_frame
@@ -27,10 +28,13 @@ from idgraph.match.levels import FIELD_LEVELS, ScoringView
 from idgraph.match.model import MatchModel, Training, pair_weights, probability, train_model
 
 __all__ = [
+    "COUNTED_FIELDS",
     "MODEL_KEY",
     "SCORED_RULE",
     "Frequencies",
     "ScoredMatches",
+    "count_rows",
+    "counted_frequencies",
     "guarded_view",
     "model_fits",
     "possible_links",
@@ -108,6 +112,34 @@ def value_frequencies(
             .with_columns(pl.col("count").cast(pl.Int64))
         )
         out[name] = (counts, int(counts["count"].sum()))
+    return out
+
+
+#: The fields whose value counts the store keeps: every field the model can score.
+COUNTED_FIELDS = tuple(FIELD_LEVELS)
+#: The row of a field's value counts that holds its total (no match key is empty).
+TOTAL = ""
+
+
+def count_rows(view: pl.DataFrame) -> pl.DataFrame:
+    """How many of `view`'s records hold each value of each counted field, as (field, value,
+    count) rows, with each field's total as its `TOTAL` row: the store keeps these and every
+    run adds what it changes, so term frequencies never need a pass over every record."""
+    parts = []
+    for name, (counts, total) in value_frequencies(view, COUNTED_FIELDS).items():
+        parts.append(counts.select(pl.lit(name).alias("field"), "value", "count"))
+        parts.append(pl.DataFrame({"field": [name], "value": [TOTAL], "count": [total]}))
+    return pl.concat([part.cast(VALUE_COUNTS) for part in parts])  # type: ignore[arg-type]
+
+
+def counted_frequencies(rows: pl.DataFrame, fields: Sequence[str]) -> Frequencies:
+    """`Frequencies` of `fields` from (field, value, count) rows holding at least the values
+    to be scored and each field's total."""
+    out: dict[str, tuple[pl.DataFrame, int]] = {}
+    for name in fields:
+        mine = rows.filter(pl.col("field") == name)
+        total = mine.filter(pl.col("value") == TOTAL)["count"].sum()
+        out[name] = (mine.filter(pl.col("value") != TOTAL).select("value", "count"), int(total))
     return out
 
 

@@ -3,9 +3,10 @@
 The graph (embedded or Neo4j) is the truth that queries read; finding an incremental run's
 scope there costs a keyed walk per identifier and block, which the embedded engine plans as
 scans of whole tables. So every run also writes what resolution needs — records, their
-identifiers and traits, identifier verdicts, explicit links, cannot-links, events, customers
-and the id registry — as Parquet tables in a folder beside the store (`idgraph.db.state/`), and
-an incremental run reads its scope from there with joins.
+identifiers and traits, identifier verdicts, explicit links, cannot-links, events, customers,
+the id registry and how many records hold each match value — as Parquet tables in a folder
+beside the store (`idgraph.db.state/`), and an incremental run reads its scope from there with
+joins.
 
 The mirror is a cache of the graph, never a second truth. Every write stamps a new version in
 the graph (`(:Meta {key: "state"})`, in the run's transaction) and in the mirror's manifest
@@ -30,7 +31,7 @@ from typing import Any
 import orjson
 import polars as pl
 
-from idgraph.frames import EVENT_PROPERTIES, IDENTIFIERS, RECORDS
+from idgraph.frames import EVENT_PROPERTIES, IDENTIFIERS, RECORDS, VALUE_COUNTS
 from idgraph.state import cache
 from idgraph.state.tables import DeltaTable, TableFiles
 from idgraph.store.plan import APART_ROWS, LINK_ROWS, VERDICTS
@@ -41,7 +42,7 @@ logger = logging.getLogger(__name__)
 __all__ = ["MIRROR_TABLES", "Mirror", "MirrorChanges", "new_version"]
 
 #: Bump when a table's layout changes: an older mirror is then rebuilt from the graph.
-LAYOUT = 1
+LAYOUT = 2
 _MANIFEST = "manifest.json"
 #: Deltas a table may have before they are compacted: into a new base when read from disk
 #: (each file costs a read), into one delta when kept in memory (the base need not change).
@@ -67,6 +68,8 @@ MIRROR_TABLES: dict[str, DeltaTable] = {
         DeltaTable("event_properties", ("id",), dict(EVENT_PROPERTIES)),
         DeltaTable("customers", ("id",), {"id": pl.Utf8}),
         DeltaTable("registry", ("id",), {"id": pl.Utf8, "created_ts": pl.Int64, "status": pl.Utf8}),
+        # How many records hold each match value (term frequencies); see `count_rows`.
+        DeltaTable("value_counts", ("field", "value"), dict(VALUE_COUNTS)),
     )
 }
 

@@ -13,6 +13,7 @@ import polars as pl
 from idgraph.block.keys import record_blocks
 from idgraph.frames import EVENT_PROPERTIES, FIELDS, IDENTIFIERS, RECORDS, property_text
 from idgraph.match.config import MatchConfig
+from idgraph.match.scored import count_rows
 from idgraph.match.view import VIEW_FIELDS, match_view
 from idgraph.state.mirror import MIRROR_TABLES, Mirror, MirrorChanges
 from idgraph.store.base import GraphStore
@@ -103,6 +104,7 @@ def rebuild_mirror(graph: GraphStore, config: MatchConfig, version: str) -> Mirr
             "event_properties": properties,
             "customers": customers,
             "registry": registry,
+            "value_counts": count_rows(view),
         },
         customer_columns=graph.columns("Customer"),
         event_columns=graph.columns("Event"),
