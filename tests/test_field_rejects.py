@@ -187,6 +187,8 @@ def test_records_with_dropped_values_are_stored_with_their_other_values(
             "birth_date": "1975-03-02",
         }
         assert "ltv" not in next(r for r in lia.records if r.key == "crm:c3").traits
+        anna = _profile(graph, "crm:c1")
+        assert next(r for r in anna.records if r.key == "crm:c1").traits["ltv"] == 120.0
         assert graph.lookup("test@example.com") == []
         giulia = _profile(graph, "giulia@shop.it")
         assert _fields(giulia, "web:user:u1") == {"email": "giulia@shop.it", "first_name": "Giulia"}
