@@ -8,7 +8,7 @@ LINTER := tests/cypher_lint/node_modules/.package-lock.json
 FIXTURES := fixtures/crm.csv fixtures/pos.csv fixtures/web.jsonl fixtures/email.jsonl
 AS_OF ?= 2026-11-01
 
-.PHONY: setup browser demo demo-neo4j test-neo4j fmt lint typecheck test bench docs check clean
+.PHONY: setup browser screenshots demo demo-neo4j test-neo4j fmt lint typecheck test bench docs check clean
 
 setup: $(BIN)/idgraph $(LINTER)
 
@@ -61,6 +61,10 @@ bench: $(BIN)/idgraph
 
 docs: $(BIN)/idgraph
 	$(BIN)/python scripts/cli_docs.py
+
+# The report's and the web page's pictures in docs/images/, made from the fixtures.
+screenshots: setup browser
+	$(BIN)/python scripts/screenshots.py
 
 check: lint typecheck test
 

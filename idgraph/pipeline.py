@@ -62,7 +62,8 @@ __all__ = [
 
 
 class FileReport(BaseModel):
-    """Per input file: read = ingested + rejected, always."""
+    """Per input file: read = ingested + rejected lines, always; `field_rejects` counts the
+    values dropped from ingested lines (each a `field` reject in the rejects file)."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -71,6 +72,7 @@ class FileReport(BaseModel):
     read: int
     ingested: int
     rejected: int
+    field_rejects: int = 0
     #: Why the file had no line to read ("empty file (0 bytes)", "binary file (gzip data)...").
     note: str | None = None
     #: True when the file was refused whole (binary); the other files were still ingested.
@@ -136,6 +138,10 @@ class IngestReport(BaseModel):
     def rejected(self) -> int:
         return sum(f.rejected for f in self.files)
 
+    @property
+    def field_rejects(self) -> int:
+        return sum(f.field_rejects for f in self.files)
+
 
 def run_ingest(
     paths: Sequence[Path | str],
@@ -166,7 +172,8 @@ def run_ingest(
         match_config: a `MatchConfig`, a path to one, or None for the shipped default.
         options: normalization options (default phone region, date order, junk lists).
         mappings: explicit CSV mappings by path, overriding `X.mapping.yaml` sidecars.
-        rejects_path: where rejected lines go (JSONL); written only when something is rejected.
+        rejects_path: where rejected lines and dropped values go (JSONL); written only when
+            something is rejected.
         progress: optional callback `(stage, done, total)`, called per stage and per step
             with counts: bytes read per file, records folded, candidate pairs, customers,
             rows written (keys and units in `idgraph.stages`).
@@ -503,6 +510,7 @@ def ingest_batches(
                 read=b.counts.read,
                 ingested=b.counts.ingested,
                 rejected=b.counts.rejected,
+                field_rejects=b.counts.field_rejects,
                 note=b.counts.note,
                 refused=b.counts.refused,
             )

@@ -62,7 +62,11 @@ def ingest(
         str, typer.Option(help="How to read ambiguous dates like 04/05/1980: DMY or MDY.")
     ] = "DMY",
     rejects: Annotated[
-        Path, typer.Option(help="Where rejected lines go (JSONL: file, line, field, reason, raw).")
+        Path,
+        typer.Option(
+            help="Where rejected lines and dropped values go (JSONL: file, line, kind "
+            "line|field, field, reason, raw)."
+        ),
     ] = Path("idgraph-rejects.jsonl"),
     junk: Annotated[
         Path | None,
@@ -112,9 +116,12 @@ def ingest(
     """Ingest files, resolve identities and store unified customers.
 
     Every input line ends either ingested or in the rejects file; the summary shows
-    read = ingested + rejected per file. A line holding binary data (a NUL byte) is one
-    reject; an empty file reads as no lines; a wholly binary file (gzip, zip, images, ...)
-    is refused alone: the others are ingested, the summary names it and the exit code is 2.
+    read = ingested + rejected per file. A bad value in a usable line (a future birth date,
+    a phone that does not parse, a junk email) is dropped alone: the line is ingested and
+    the value goes to the rejects file as a `field` reject (the summary's "values dropped").
+    A line holding binary data (a NUL byte) is one reject; an empty file reads as no lines; a
+    wholly binary file (gzip, zip, images, ...) is refused alone: the others are ingested,
+    the summary names it and the exit code is 2.
     Ingesting the same files again adds nothing. Ingest is incremental: only the stored
     customers the new records may join (found through shared identifiers and blocking
     keys) are re-resolved, and their computed traits (--traits) recomputed as of --as-of;
@@ -167,17 +174,17 @@ def ingest(
     # Names wrap inside their cell rather than end in "…": a count must say whose it is.
     summary.add_column("file", overflow="fold")
     summary.add_column("source", overflow="fold")
-    for column in ("read", "ingested", "rejected"):
+    for column in ("read", "ingested", "rejected", "values dropped"):
         summary.add_column(column, justify="right", no_wrap=True)
     notes = any(f.note for f in report.files)
     if notes:
         summary.add_column("note", overflow="fold")
     for f in report.files:
         note = [("refused: " if f.refused else "") + (f.note or "")] if notes else []
-        summary.add_row(f.path, f.source, str(f.read), str(f.ingested), str(f.rejected), *note)
-    summary.add_row(
-        "total", "", str(report.read), str(report.ingested), str(report.rejected), style="bold"
-    )
+        shown = (f.read, f.ingested, f.rejected, f.field_rejects)
+        summary.add_row(f.path, f.source, *map(str, shown), *note)
+    totals = (report.read, report.ingested, report.rejected, report.field_rejects)
+    summary.add_row("total", "", *map(str, totals), style="bold")
     out.print(summary)
     result = Table(title="resolution")
     result.add_column("what")
@@ -215,7 +222,8 @@ def ingest(
         out.print(f"segment {segment}: {moved}", highlight=False)
     if report.rejects_path:
         console.print(
-            f"[yellow]{report.rejected} line(s) rejected[/], see {report.rejects_path}",
+            f"[yellow]{report.rejected} line(s) rejected, {report.field_rejects} value(s) "
+            f"dropped[/], see {report.rejects_path}",
             highlight=False,
         )
     if report.changes is not None:

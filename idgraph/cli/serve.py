@@ -36,7 +36,8 @@ def serve(
     rejects: Annotated[
         Path,
         typer.Option(
-            help="Rejected calls are appended here (JSONL: file, line, field, reason, raw)."
+            help="Rejected calls and values dropped from stored calls are appended here "
+            "(JSONL: file, line, kind line|field, field, reason, raw)."
         ),
     ] = Path("idgraph-serve-rejects.jsonl"),
     source: Annotated[

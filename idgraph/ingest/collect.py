@@ -2,9 +2,11 @@
 
 Readers hand every data line to a `BatchBuilder` exactly once: rejected on the spot (a line
 that is not JSON, a CSV row with the wrong number of cells), or kept as columns of raw values.
-`build` then normalizes the kept values column by column and rejects the lines whose values
-are unusable, so `read == ingested + rejected` holds per file whatever stage refused a line.
-Rejects are written in line order once the file is done.
+The reader then normalizes the kept values column by column: it rejects the lines that turn
+out unusable after all (no record id, no event time, an erased identifier), so
+`read == ingested + rejected` holds per file whatever stage refused a line, and hands the
+values it dropped from the lines it kept to `drop_values`, as `field` rejects. Rejects are
+written in line order once the file is done.
 """
 
 from __future__ import annotations
@@ -20,10 +22,12 @@ from idgraph.frames import EVENT_PROPERTIES, EVENTS, GROUPS, LINKS, SIGHTINGS, T
 from idgraph.ingest.rejects import FileCounts, Reject, RejectsWriter, render_raw
 from idgraph.normalize.erased import ERASED_REASON
 
-__all__ = ["BatchBuilder", "RawText", "SourceBatch", "keep_lines"]
+__all__ = ["DROPPED_VALUES", "BatchBuilder", "RawText", "SourceBatch", "keep_lines"]
 
 #: Fetches the raw bytes of some data lines by number (for rejects found after reading).
 RawText = Callable[[Sequence[int]], dict[int, bytes]]
+#: Values dropped from ingested lines, as readers hand them to `BatchBuilder.drop_values`.
+DROPPED_VALUES = {"line": pl.Int64, "field": pl.Utf8, "reason": pl.Utf8, "raw": pl.Utf8}
 
 
 @dataclass(slots=True)
@@ -127,9 +131,20 @@ class BatchBuilder:
             )
             self._pending.append(Reject(self.path, line, reason, field, text))
 
+    def drop_values(self, dropped: pl.DataFrame) -> None:
+        """Record values dropped from lines that were ingested (`DROPPED_VALUES` columns), as
+        `field` rejects; the lines' counts do not change."""
+        if dropped.height == 0:
+            return
+        self.counts.field_rejects += dropped.height
+        self._pending.extend(
+            Reject(self.path, line, reason, field, render_raw(raw or ""), "field")
+            for line, field, reason, raw in dropped.select(list(DROPPED_VALUES)).iter_rows()
+        )
+
     def finish(self) -> None:
-        """Write the file's rejects, in line order."""
-        for reject in sorted(self._pending, key=lambda r: r.line):
+        """Write the file's rejects, in line order (a line's own reject before its values')."""
+        for reject in sorted(self._pending, key=lambda r: (r.line, r.kind == "field")):
             self._rejects.write(reject)
         self._pending.clear()
 

@@ -25,7 +25,7 @@ import polars as pl
 from idgraph.errors import InputError
 from idgraph.frames import EVENT_PROPERTIES, FIELDS, RAW_ID_KINDS, SIGHTINGS, TRAITS, empty
 from idgraph.ingest.cells import parse_typed, parse_whens
-from idgraph.ingest.collect import BatchBuilder, SourceBatch
+from idgraph.ingest.collect import DROPPED_VALUES, BatchBuilder, SourceBatch
 from idgraph.ingest.lines import (
     CONTROL_CHARACTERS,
     CONTROL_IN_ID,
@@ -492,7 +492,8 @@ def _trimmed(cells: pl.Series) -> pl.Series:
 
 
 class _Problems:
-    """Per row, the first problem found, in the order the checks rank (first wins)."""
+    """Per row, the first problem that refuses the whole row, in the order the checks rank
+    (first wins)."""
 
     def __init__(self, height: int) -> None:
         self.field = pl.Series("field", [None] * height, dtype=pl.Utf8)
@@ -593,9 +594,14 @@ def read_table(
 
 
 class _Table:
-    """The kept rows of one CSV file as columns, checked in the order the old row reader did:
-    id, traits, event timestamp, updated_at, golden fields (mapping order), erased identifiers,
-    event id, event properties; a row's first problem rejects it."""
+    """The kept rows of one CSV file as columns.
+
+    What makes a row unusable rejects it whole, the first such problem in this order: id,
+    event timestamp, erased identifiers, event id. A value that is unusable in a cell the
+    row can do without (a trait or event property of the wrong type, an `updated_at` that is
+    no time, a golden field that does not normalize) is dropped and listed, to become a
+    `field` reject when the row is kept.
+    """
 
     def __init__(
         self,
@@ -618,6 +624,8 @@ class _Table:
         self.problems = _Problems(self.height)
         self.required = mapping.required_columns()
         self._cells: dict[str, pl.Series] = {}
+        #: Values dropped from the rows (`DROPPED_VALUES` plus the column's position).
+        self._dropped: list[pl.DataFrame] = []
 
     def cell(self, column: str) -> pl.Series:
         if column not in self._cells:
@@ -626,8 +634,32 @@ class _Table:
 
     def typed(self, spec: TypedColumn) -> pl.Series:
         values, reasons = parse_typed(self.cell(spec.column), spec.type, self.options)
-        self.problems.add(spec.column, _explained(spec.column, self.required[spec.column], reasons))
+        self.drop(spec.column, reasons)
         return values
+
+    def drop(self, column: str, reasons: pl.Series) -> None:
+        """List the values of `column` refused for `reasons` (null: kept) as dropped."""
+        rows = reasons.is_not_null().arg_true()
+        if len(rows):
+            self._dropped.append(
+                pl.DataFrame(
+                    {
+                        "line": self.lines.gather(rows),
+                        "field": pl.repeat(column, len(rows), dtype=pl.Utf8, eager=True),
+                        "reason": _explained(column, self.required[column], reasons.gather(rows)),
+                        "raw": self.cell(column).gather(rows),
+                    }
+                )
+            )
+
+    def dropped(self, keep: pl.Series) -> pl.DataFrame:
+        """The values dropped from the kept rows, by line and then column position."""
+        kept = self.lines.filter(keep)
+        parts = [part.filter(pl.col("line").is_in(kept.implode())) for part in self._dropped]
+        if not parts:
+            return pl.DataFrame(schema=DROPPED_VALUES)
+        position = pl.col("field").replace_strict(self.index, return_dtype=pl.Int64)
+        return pl.concat(parts).sort("line", position, maintain_order=True)
 
     def batch(self) -> SourceBatch:
         if not self.height:
@@ -647,7 +679,7 @@ class _Table:
         updated = mapping.columns.get("updated_at")
         if updated is not None:
             when, reasons = parse_whens(self.cell(updated), self.options)
-            self.problems.add(updated, _explained(updated, self.required[updated], reasons))
+            self.drop(updated, reasons)
             ts = when.fill_null(ts)
         sightings = self.sightings(source_id, ts)
         event_ids, props = self.event_columns()
@@ -659,6 +691,7 @@ class _Table:
             lambda wanted: {line: self.good.text(line).encode("utf-8") for line in wanted},
         )
         keep = ~bad
+        self.builder.drop_values(self.dropped(keep))
         batch = SourceBatch.empty(self.builder.counts)
         batch.sightings = sightings.filter(keep)
         batch.traits = self.traits_frame(traits, keep)
@@ -700,18 +733,33 @@ class _Table:
             }
         ).select(list(SIGHTINGS))
         order = [name for name in mapping.columns if name in FIELDS]
-        frame = normalize_sightings(frame, self.options, order=order)
-        fields = frame[PROBLEM_FIELD]
-        names = fields.to_list()
-        columns = pl.Series(
-            [None if f is None else dict(mapping.columns).get(f, f) for f in names],
-            dtype=pl.Utf8,
+        normalized = normalize_sightings(frame, self.options, order=order)
+        frame = normalized.frame
+        column_of = dict(mapping.columns)
+        for field_name, part in normalized.dropped.group_by("field", maintain_order=True):
+            name = str(field_name[0])
+            column = column_of[name]  # type: ignore[index]
+            self._dropped.append(
+                pl.DataFrame(
+                    {
+                        "line": self.lines.gather(part["row"]),
+                        "field": pl.repeat(column, part.height, dtype=pl.Utf8, eager=True),
+                        "reason": _explained(column, name, part["reason"]),
+                        "raw": part["raw"],
+                    }
+                )
+            )
+        kinds = frame[PROBLEM_FIELD]
+        columns = kinds.replace_strict(
+            {kind: column_of.get(kind, kind) for kind in kinds.drop_nulls().unique().to_list()},
+            default=None,
+            return_dtype=pl.Utf8,
         )
         message = pl.select(
             pl.lit("column '")
             + pl.lit(columns)
             + pl.lit("' (")
-            + pl.lit(fields)
+            + pl.lit(kinds)
             + pl.lit("): ")
             + pl.lit(frame[PROBLEM_REASON])
         ).to_series()

@@ -29,6 +29,7 @@ __all__ = [
     "account_traits",
     "add_view_properties",
     "checked_id",
+    "json_text",
     "nested_object",
     "scalar_id",
     "snake_case",
@@ -126,6 +127,11 @@ def scalar_id(value: Any, name: str) -> str | None:
     return text or None
 
 
+def json_text(value: Any) -> str:
+    """A value as JSON text (as close to what was read as can be), for a `field` reject."""
+    return orjson.dumps(value, default=str).decode()
+
+
 def nested_object(parent: dict[str, Any], key: str, name: str) -> dict[str, Any]:
     """A nested object, or {} when absent; anything else is an error naming `name`."""
     value = parent.get(key)
@@ -161,15 +167,21 @@ def account_traits(traits: dict[str, Any]) -> str:
 
 
 class Profile:
-    """Golden fields and traits read from a call's traits, with where each field came from."""
+    """Golden fields and traits read from a call's traits, with where each field came from.
 
-    __slots__ = ("fields", "full_name", "origin", "traits")
+    A field given as something other than a string or a number (an object, a list, a boolean)
+    is left out and listed in `dropped` as (JSON key path, reason, the value as JSON): the
+    call is still read, and the value becomes a `field` reject.
+    """
+
+    __slots__ = ("dropped", "fields", "full_name", "origin", "traits")
 
     def __init__(self) -> None:
         self.fields: dict[str, str] = {}
         self.traits: dict[str, str] = {}
         self.origin: dict[str, str] = {}
         self.full_name: tuple[str, str, str] | None = None
+        self.dropped: list[tuple[str, str, str]] = []
 
     @classmethod
     def of(cls, shared: dict[str, Any], own: dict[str, Any] | None) -> Profile:
@@ -182,7 +194,11 @@ class Profile:
         return profile
 
     def set_field(self, name: str, value: Any, origin: str) -> None:
-        text = scalar_id(value, origin)
+        try:
+            text = scalar_id(value, origin)
+        except BadCall as exc:
+            self.dropped.append((origin, exc.reason, json_text(value)))
+            return
         if text is not None:
             self.fields[name] = text
             self.origin[name] = origin

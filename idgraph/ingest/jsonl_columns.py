@@ -24,7 +24,6 @@ from idgraph.ingest.jsonl_calls import (
     EVENT_ROW,
     TIMESTAMP_KEYS,
     VIEW_EVENTS,
-    BadCall,
     Profile,
     add_view_properties,
 )
@@ -148,11 +147,11 @@ def plain_calls(
             other[position] = True
             continue
         if shared or own:
-            try:
-                profiles[position] = Profile.of(shared or {}, own)
-            except BadCall:
+            profile = Profile.of(shared or {}, own)
+            if profile.dropped:  # the call-by-call checker lists the values it drops
                 other[position] = True
                 continue
+            profiles[position] = profile
         held = context.get("device")
         if held is not None:
             if type(held) is not dict:

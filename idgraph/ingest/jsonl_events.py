@@ -8,8 +8,10 @@ Lines are parsed a run at a time and their calls read a chunk at a time: the pla
 columns at once (`jsonl_columns`), the others through the call-by-call checker here, which
 rejects a call at the first rule it breaks (type, ids, timestamp, nested objects, in that
 order; `jsonl_calls` holds the rules). What the kept calls say is normalized for the whole file
-at once when it is read; a call whose values turn out unusable is rejected then, unless a
-check that comes earlier in the call already refused it.
+at once when it is read: a value that turns out unusable (a trait email that is not one, a
+future birth date, a device id of the wrong type) is dropped from its call and becomes a
+`field` reject, the rest of the call is kept; a call carrying an erased identifier is
+rejected whole then.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import polars as pl
 
 from idgraph.errors import FieldError
 from idgraph.frames import EVENTS, FIELDS, GROUPS, LINKS, SIGHTINGS, TRAITS
-from idgraph.ingest.collect import BatchBuilder, RawText, SourceBatch
+from idgraph.ingest.collect import DROPPED_VALUES, BatchBuilder, RawText, SourceBatch
 from idgraph.ingest.jsonl_calls import (
     CALL_TYPES,
     EVENT_ROW,
@@ -36,6 +38,7 @@ from idgraph.ingest.jsonl_calls import (
     account_traits,
     add_view_properties,
     checked_id,
+    json_text,
     nested_object,
     snake_case,
 )
@@ -53,7 +56,12 @@ from idgraph.ingest.rejects import RejectsWriter
 from idgraph.models import record_key
 from idgraph.normalize.fields import parse_timestamp
 from idgraph.normalize.record import NormalizeOptions
-from idgraph.normalize.sightings import PROBLEM_FIELD, PROBLEM_REASON, normalize_sightings
+from idgraph.normalize.sightings import (
+    PROBLEM_FIELD,
+    PROBLEM_REASON,
+    NormalizedSightings,
+    normalize_sightings,
+)
 from idgraph.stages import Progress, bytes_of, no_gc
 
 __all__ = ["CALL_TYPES", "read_event_calls", "read_events", "snake_case"]
@@ -92,6 +100,8 @@ class _Columns:
         self.groups: list[tuple[int, str, str, int, str]] = []
         #: Per kept line, the reason a check after the record's normalization refused it.
         self.late: dict[int, tuple[str, str | None]] = {}
+        #: Values left out of the kept calls: (line, JSON key path, reason, value as JSON).
+        self.dropped: list[tuple[int, str, str, str]] = []
 
     def record(
         self,
@@ -102,8 +112,12 @@ class _Columns:
         ts: int,
         ids: dict[str, str],
         profile: Profile | None,
+        dropped: Sequence[tuple[str, str, str]] = (),
     ) -> str:
         key = record_key(self.source, source_id, kind)  # type: ignore[arg-type]
+        self.dropped.extend((line, *value) for value in dropped)
+        if profile is not None:
+            self.dropped.extend((line, *value) for value in profile.dropped)
         get = ids.get
         id_values = (get("customer_id"), get("user_id"), get("anonymous_id"), get("device_id"))
         fields: tuple[str | None, ...] = (None,) * (2 * len(FIELDS))
@@ -227,16 +241,21 @@ class _EventReader:
         if anonymous_id is not None:
             ids["anonymous_id"] = anonymous_id
         device = nested_object(context, "device", "context.device")
-        device_id = checked_id(device.get("id"), "context.device.id")
+        dropped: list[tuple[str, str, str]] = []
+        try:
+            device_id = checked_id(device.get("id"), "context.device.id")
+        except BadCall as exc:  # an optional identifier: the call goes on without it
+            dropped.append(("context.device.id", exc.reason, json_text(device.get("id"))))
+            device_id = None
         if device_id is not None:
             ids["device_id"] = device_id
         columns = self.columns
         if user_id is not None:
             ids["user_id"] = user_id
-            key = columns.record(line, 0, "user", user_id, ts, ids, profile)
+            key = columns.record(line, 0, "user", user_id, ts, ids, profile, dropped)
         else:
             assert anonymous_id is not None
-            key = columns.record(line, 0, "anonymous", anonymous_id, ts, ids, profile)
+            key = columns.record(line, 0, "anonymous", anonymous_id, ts, ids, profile, dropped)
         if kind == "identify":
             return
         if group is not None:
@@ -313,14 +332,16 @@ class _EventReader:
         columns.link(line, previous, user, "alias")
 
     def batch(self, options: NormalizeOptions, raw_text: RawText) -> SourceBatch:
-        """Normalize what the kept calls said, reject calls whose values are unusable, and
-        return the file's frames."""
+        """Normalize what the kept calls said, reject calls that carry an erased identifier
+        (or broke a rule checked after their record), list the values dropped from the
+        others, and return the file's frames."""
         self.flush()
         builder = self.builder
         columns = self.columns
         sightings, origins = columns.sightings()
         normalized = normalize_sightings(sightings, options)
-        where = normalized.select(
+        lines = normalized.frame["line"]
+        erased = normalized.frame.select(
             pl.col("line"),
             pl.col(PROBLEM_REASON).alias("why"),
             pl.coalesce(
@@ -328,7 +349,7 @@ class _EventReader:
                 + [pl.col(PROBLEM_FIELD)]
             ).alias("field"),
         ).filter(pl.col("why").is_not_null())
-        first = where.group_by("line", maintain_order=True).first()
+        first = erased.group_by("line", maintain_order=True).first()
         problems: dict[int, tuple[str, str | None]] = {
             line: (f"{field}: {why}", field)
             for line, why, field in first.select("line", "why", "field").iter_rows()
@@ -348,8 +369,9 @@ class _EventReader:
             raw_text,
         )
         keep = ~pl.col("line").is_in(bad)
+        builder.drop_values(_dropped(normalized, lines, origins, columns.dropped).filter(keep))
         batch = SourceBatch.empty(builder.counts)
-        batch.sightings = normalized.drop(PROBLEM_FIELD, PROBLEM_REASON).filter(keep)
+        batch.sightings = normalized.frame.drop(PROBLEM_FIELD, PROBLEM_REASON).filter(keep)
         batch.traits = (
             columns.traits_frame()
             .filter(keep)
@@ -367,6 +389,32 @@ class _EventReader:
         )
         batch.groups = _columns(columns.groups, dict(GROUPS)).filter(keep)
         return batch
+
+
+def _dropped(
+    normalized: NormalizedSightings,
+    lines: pl.Series,
+    origins: pl.DataFrame,
+    checked: list[tuple[int, str, str, str]],
+) -> pl.DataFrame:
+    """The values dropped from the calls, by line: those normalizing refused, named by the
+    JSON key path they came from, and those the call-by-call checker left out."""
+    parts = [pl.DataFrame(checked, schema=DROPPED_VALUES, orient="row")]
+    dropped = normalized.dropped
+    for field_name, part in dropped.group_by("field", maintain_order=True):
+        name = str(field_name[0])
+        origin = origins[name].gather(part["row"])
+        parts.append(
+            pl.DataFrame(
+                {
+                    "line": lines.gather(part["row"]),
+                    "field": origin,
+                    "reason": pl.select(pl.lit(origin) + ": " + pl.lit(part["reason"])).to_series(),
+                    "raw": part["raw"],
+                }
+            )
+        )
+    return pl.concat(parts).sort("line", maintain_order=True)
 
 
 def read_events(
@@ -570,9 +618,10 @@ def check_event_calls(
     timestamp, event name, the nested objects. It builds no frame, so it is cheap enough for
     every HTTP request (the service answers with it and resolves later).
 
-    What it leaves to `read_event_calls` is what needs the columnar normalizer: a trait value
-    that is not usable (an email that is not one) or that carries an identifier erased at a
-    person's request. The reasons are those `read_event_calls` gives, word for word.
+    What it leaves to `read_event_calls` is what needs the columnar normalizer: a call that
+    carries an identifier erased at a person's request (refused then), and a trait value that
+    is not usable (an email that is not one: dropped then, the call kept). The reasons are
+    those `read_event_calls` gives, word for word.
     """
     reader = _EventReader(source, BatchBuilder(Path(source), source, RejectsWriter(None)))
     refused: list[tuple[int, str, str | None]] = []

@@ -5,8 +5,10 @@ without its columns, so a call refused here would be refused the same way in a J
 with the same reason, and the check costs microseconds rather than the ~10 ms it takes to
 build a batch's frames. The kept calls go to the call log; the resolver reads a whole
 micro-batch of them at once with `read_event_calls` (`parse_logged`), which also applies the
-checks of values (an email that is not one, an erased identifier): a call refused there is
-written to the rejects file under its request's label and number.
+checks of values: a call carrying an erased identifier is refused there, and a value that is
+unusable (an email that is not one, a future birth date) is dropped from a call that is
+stored all the same. Both are written to the rejects file under the call's request label and
+number, as a `line` and a `field` reject.
 """
 
 from __future__ import annotations
@@ -194,10 +196,21 @@ def log_body(parsed: ParsedRequest) -> bytes:
 @dataclass(slots=True)
 class LoggedCalls:
     """The calls of several log records read as one batch (None: none of them is valid any
-    more), and the calls refused for their values, named by their request and number."""
+    more), and their rejects in call order, named by their request and number: the calls
+    refused (an erased identifier) and the values dropped from the calls that are stored."""
 
     batch: SourceBatch | None
-    refused: list[Reject]
+    rejects: list[Reject] = field(default_factory=list)
+
+    @property
+    def refused(self) -> list[Reject]:
+        """The calls refused whole (`line` rejects)."""
+        return [r for r in self.rejects if r.kind == "line"]
+
+    @property
+    def dropped(self) -> list[Reject]:
+        """The values dropped from calls that were stored (`field` rejects)."""
+        return [r for r in self.rejects if r.kind == "field"]
 
 
 def parse_logged(bodies: Sequence[bytes], settings: ServeSettings) -> LoggedCalls:
@@ -221,10 +234,12 @@ def parse_logged(bodies: Sequence[bytes], settings: ServeSettings) -> LoggedCall
         max_call_bytes=settings.max_call_bytes,
         sizes=sizes,
     )
-    refused = [
-        Reject(*where[r.line - 1], r.reason, r.field, r.raw) for r in collected.all if r.line
+    rejects = [
+        Reject(*where[r.line - 1], r.reason, r.field, r.raw, r.kind)
+        for r in collected.all
+        if r.line
     ]
-    return LoggedCalls(batch if batch.counts.ingested else None, refused)
+    return LoggedCalls(batch if batch.counts.ingested else None, rejects)
 
 
 def _message_id(call: Any) -> str | None:

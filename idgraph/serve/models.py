@@ -110,8 +110,14 @@ class Status(BaseModel):
     batches: int = Field(description="Micro-batches the resolver applied since start.")
     refused: int = Field(
         default=0,
-        description="Acknowledged calls the resolver refused for their values since start "
-        "(an email that is not one, an erased identifier); each is in the rejects file.",
+        description="Acknowledged calls the resolver refused since start (an erased "
+        "identifier); each is in the rejects file as a `line` reject.",
+    )
+    values_dropped: int = Field(
+        default=0,
+        description="Values the resolver dropped from calls it stored, since start (an email "
+        "that is not one, a future birth date, a junk phone); each is in the rejects file as "
+        "a `field` reject.",
     )
     lanes: list[LaneStatus] = Field(default_factory=list, description="Per call-log lane.")
 

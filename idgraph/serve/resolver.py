@@ -42,7 +42,8 @@ OFFSET_KEY: Final = "serve_log_offset"
 
 #: Reads the bodies of log records into one batch, and the calls refused for their values.
 Parser = Callable[[list[bytes]], LoggedCalls]
-#: Told of the calls refused when they were resolved (after their micro-batch is applied).
+#: Told of the calls refused and the values dropped when they were resolved (after their
+#: micro-batch is applied).
 Refused = Callable[[list[Reject]], None]
 
 
@@ -85,7 +86,7 @@ class Resolver:
         store: the open, writable store.
         log_root: the call log's folder; every `lane-*` folder in it is followed.
         parse: reads the bodies of a micro-batch's records into one batch.
-        refused: told of the calls refused for their values (the rejects file).
+        refused: told of the calls refused and the values dropped (the rejects file).
         match_config: resolution config for every micro-batch.
         traits: computed traits config for every micro-batch.
         max_calls: calls in one micro-batch at most (a single larger record goes alone).
@@ -146,6 +147,8 @@ class Resolver:
         self.store_failures = 0
         self.applied_calls = 0
         self.refused_calls = 0
+        #: Values dropped from calls that were stored (one `field` reject each).
+        self.values_dropped = 0
         self._refresh()  # what was appended before a restart counts in the depth at once
 
     # -- what other threads ask -----------------------------------------------------------
@@ -358,8 +361,9 @@ class Resolver:
             self.batches += 1
             self.applied_calls += sum(r.calls for r in records) - len(logged.refused)
             self.refused_calls += len(logged.refused)
-            if self._refused is not None and logged.refused:
-                self._refused(logged.refused)
+            self.values_dropped += len(logged.dropped)
+            if self._refused is not None and logged.rejects:
+                self._refused(logged.rejects)
         self._failing = False
         self._unfolded = True
         self._last_work = time.monotonic()

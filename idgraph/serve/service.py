@@ -268,6 +268,7 @@ class Service(Counting):
             applied_offset=sum(lane.applied for lane in lanes),
             batches=self.resolver.batches,
             refused=self.resolver.refused_calls,
+            values_dropped=self.resolver.values_dropped,
             lanes=[LaneStatus(lane=s.lane, appended=s.appended, applied=s.applied) for s in lanes],
         )
 

@@ -143,6 +143,10 @@ class Run:
         assert len(found) == 1, self.rejects
         return found[0]
 
+    def field_rejects(self) -> list[tuple[int, str, str]]:
+        """(line, field, raw) of every `field` reject, in file order."""
+        return [(r["line"], r["field"], r["raw"]) for r in self.rejects if r["kind"] == "field"]
+
 
 Reader = Callable[..., Run]
 
@@ -164,7 +168,9 @@ def read(tmp_path: Path) -> Reader:
         for batch in batches:
             assert batch.counts.reconciles, batch.counts
             assert batch.counts.read == batch.counts.ingested + batch.counts.rejected
-            assert batch.counts.rejected == sum(r["file"] == batch.counts.path for r in rejects)
+            mine = [r["kind"] for r in rejects if r["file"] == batch.counts.path]
+            assert batch.counts.rejected == mine.count("line")
+            assert batch.counts.field_rejects == mine.count("field")
         return Run(batches, rejects, rejects_path)
 
     return _read

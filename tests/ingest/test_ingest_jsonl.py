@@ -184,22 +184,6 @@ def test_an_alias_joins_visitor_and_user_however_the_stream_is_cut(
         ),
         (call("alias", userId="u"), "previousId", "alias call without previousId"),
         (call("alias", previousId="a"), "userId", "alias call without userId"),
-        (
-            call("identify", userId="u", traits={"birthday": "31/02/1980"}),
-            "traits.birthday",
-            "traits.birthday: not",
-        ),
-        (call("identify", userId="u", traits={"email": "nope"}), "traits.email", "traits.email:"),
-        (
-            call("page", anonymousId="a", context={"traits": {"phone": "12"}}),
-            "context.traits.phone",
-            None,
-        ),
-        (
-            call("identify", userId="u", traits={"address": {"country": "Atlantis"}}),
-            "traits.address.country",
-            None,
-        ),
     ],
 )
 def test_bad_line_is_rejected_naming_field(
@@ -221,6 +205,98 @@ def test_bad_line_is_rejected_naming_field(
         assert reason in reject["reason"]
     assert reject["raw"] == (line if isinstance(line, str) else orjson.dumps(line).decode())
     assert "web:user:ok" in run.batch.records
+
+
+@pytest.mark.parametrize(
+    ("line", "field", "raw", "reason"),
+    [
+        (
+            call("identify", userId="u", traits={"birthday": "31/02/1980"}),
+            "traits.birthday",
+            "31/02/1980",
+            "traits.birthday: not a valid calendar date",
+        ),
+        (
+            call("identify", userId="u", traits={"birthday": "2999-01-01"}),
+            "traits.birthday",
+            "2999-01-01",
+            "traits.birthday: implausible date (in the future)",
+        ),
+        (
+            call("identify", userId="u", traits={"email": "nope"}),
+            "traits.email",
+            "nope",
+            "traits.email: not an email address",
+        ),
+        (
+            call("identify", userId="u", traits={"email": "qa@example.com"}),
+            "traits.email",
+            "qa@example.com",
+            "traits.email: on the junk list",
+        ),
+        (
+            call("identify", userId="u", context={"traits": {"phone": "12"}}),
+            "context.traits.phone",
+            "12",
+            "context.traits.phone: not a possible phone number",
+        ),
+        (
+            call("identify", userId="u", traits={"address": {"country": "Atlantis"}}),
+            "traits.address.country",
+            "Atlantis",
+            "traits.address.country: unknown country",
+        ),
+        (
+            call("identify", userId="u", traits={"phone": {"home": "+390612345678"}}),
+            "traits.phone",
+            '{"home":"+390612345678"}',
+            "traits.phone must be a string or a number",
+        ),
+        (
+            call("identify", userId="u", context={"device": {"id": ["d1"]}}),
+            "context.device.id",
+            '["d1"]',
+            "context.device.id must be a string or a number",
+        ),
+    ],
+)
+def test_bad_value_is_dropped_and_the_call_kept(
+    write: Write, read: Reader, line: dict[str, Any], field: str, raw: str, reason: str
+) -> None:
+    line = {**line, "traits": {**line.get("traits", {}), "firstName": "Ann"}}
+    good = call("identify", userId="ok", traits={"email": "ok@shop.it"})
+    path = write("web.jsonl", jsonl(good, line, good))
+    run = read(path)
+    counts = run.batch.counts
+    assert (counts.read, counts.ingested, counts.rejected, counts.field_rejects) == (3, 3, 0, 1)
+    reject = run.reject_at(2)
+    assert (reject["file"], reject["kind"], reject["field"], reject["raw"]) == (
+        str(path),
+        "field",
+        field,
+        raw,
+    )
+    assert reject["reason"].startswith(reason), reject["reason"]
+    record = run.batch.records["web:user:u"]
+    assert record.fields == {"first_name": "Ann"}
+    assert record.identifiers == {("user_id", "u")}
+
+
+def test_a_track_call_keeps_its_event_when_a_trait_is_dropped(write: Write, read: Reader) -> None:
+    bad = call(
+        "track",
+        userId="u",
+        event="Order Completed",
+        messageId="m1",
+        context={"traits": {"email": "u@shop.it", "birthday": "2990-01-01", "phone": "x"}},
+    )
+    run = read(write("web.jsonl", jsonl(bad)))
+    assert run.field_rejects() == [
+        (1, "context.traits.phone", "x"),
+        (1, "context.traits.birthday", "2990-01-01"),
+    ]
+    assert [(e.id, e.record_key) for e in run.batch.events] == [("web:m1", "web:user:u")]
+    assert ("email", "u@shop.it") in run.batch.records["web:user:u"].identifiers
 
 
 def test_same_message_twice_is_one_event(write: Write, read: Reader) -> None:

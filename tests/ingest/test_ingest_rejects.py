@@ -35,17 +35,30 @@ def test_writer_is_lazy_counts_per_file_and_writes_jsonl(tmp_path: Path) -> None
         writer.write(Reject("a.csv", 2, "column 'dob' (birth_date): not a date", "dob", "1,x"))
         writer.write(Reject("a.csv", 5, "blank line", None, ""))
         writer.write(Reject("b.jsonl", 1, "not a JSON object", None, "[1]"))
+        writer.write(
+            Reject("b.jsonl", 2, "traits.email: not an email", "traits.email", "x", "field")
+        )
     assert writer.counts == {"a.csv": 2, "b.jsonl": 1}
-    assert writer.total == 3
+    assert writer.field_counts == {"b.jsonl": 1}
+    assert writer.total == 4
     rows = [orjson.loads(line) for line in out.read_bytes().splitlines()]
     assert rows[0] == {
         "file": "a.csv",
         "line": 2,
+        "kind": "line",
         "field": "dob",
         "reason": "column 'dob' (birth_date): not a date",
         "raw": "1,x",
     }
-    assert [r["line"] for r in rows] == [2, 5, 1]
+    assert rows[3] == {
+        "file": "b.jsonl",
+        "line": 2,
+        "kind": "field",
+        "field": "traits.email",
+        "reason": "traits.email: not an email",
+        "raw": "x",
+    }
+    assert [r["line"] for r in rows] == [2, 5, 1, 2]
 
 
 def test_writer_without_rejects_creates_no_file(tmp_path: Path) -> None:
@@ -69,5 +82,8 @@ def test_writer_keeps_a_bounded_sample() -> None:
     [(0, 0, 0, True), (5, 3, 2, True), (5, 3, 1, False), (5, 5, 1, False)],
 )
 def test_counts_reconcile(read: int, ingested: int, rejected: int, ok: bool) -> None:
-    counts = FileCounts("a.csv", "a", read=read, ingested=ingested, rejected=rejected)
+    # Field rejects are values dropped from ingested lines: they do not enter the line count.
+    counts = FileCounts(
+        "a.csv", "a", read=read, ingested=ingested, rejected=rejected, field_rejects=7
+    )
     assert counts.reconciles is ok

@@ -50,26 +50,50 @@ def test_bad_single_call_gets_400_naming_field_and_reason(
     assert (lines[-1]["line"], lines[-1]["field"]) == (1, field)
 
 
-def test_a_value_refused_when_resolved_goes_to_the_rejects_file_and_status(
+def test_a_value_dropped_when_resolved_goes_to_the_rejects_file_and_status(
     served: Served,
 ) -> None:
-    """The answer checks a call's shape; its values (an email that is not one) are checked
-    when the resolver reads it, and a call refused then is named by request and number."""
+    """The answer checks a call's shape; its values (an email that is not one, a future
+    birth date, a junk phone) are checked when the resolver reads it: each bad value is
+    dropped and named by request, number and field, and the call is stored without it."""
     batch = [
         {"type": "identify", "userId": "late-1", "traits": {"email": "late1@x.it"}},
-        {"type": "identify", "userId": "late-2", "traits": {"email": "not-an-email"}},
+        {
+            "type": "identify",
+            "userId": "late-2",
+            "traits": {"email": "not-an-email", "birthday": "2999-01-01", "lastName": "Neri"},
+        },
+        {
+            "type": "track",
+            "userId": "late-3",
+            "event": "Order Completed",
+            "messageId": "late-m3",
+            "timestamp": TS,
+            "context": {"traits": {"email": "late3@x.it", "phone": "+1 415 555 0123"}},
+        },
     ]
-    before = served.get("/v1/status").json()["refused"]
+    before = served.get("/v1/status").json()
     response = served.post("/v1/batch", {"batch": batch})
     assert response.status_code == 200, response.text
     answer = response.json()
-    assert (answer["accepted"], answer["rejected"], answer["resolved"]) == (2, 0, True)
-    assert served.graph.lookup("late1@x.it") == served.graph.lookup("late-1") != []
-    assert served.graph.lookup("late-2") == []
-    assert served.get("/v1/status").json()["refused"] == before + 1
-    (line,) = [line for line in served.rejects_lines() if answer["request_id"] in line["file"]]
-    assert (line["line"], line["field"]) == (2, "traits.email")
-    assert "not-an-email" in line["raw"]
+    assert (answer["accepted"], answer["rejected"], answer["resolved"]) == (3, 0, True)
+    graph = served.graph
+    assert graph.lookup("late1@x.it") == graph.lookup("late-1") != []
+    (late2,) = graph.lookup("late-2")
+    (record,) = graph.profile(late2).records
+    assert record.fields == {"last_name": "Neri"}
+    (late3,) = graph.lookup("late3@x.it")
+    assert [e.id for e in graph.profile(late3).events] == ["http:late-m3"]
+    status = served.get("/v1/status").json()
+    assert status["refused"] == before["refused"]
+    assert status["values_dropped"] == before["values_dropped"] + 3
+    lines = [line for line in served.rejects_lines() if answer["request_id"] in line["file"]]
+    assert [(x["kind"], x["line"], x["field"], x["raw"]) for x in lines] == [
+        ("field", 2, "traits.email", "not-an-email"),
+        ("field", 2, "traits.birthday", "2999-01-01"),
+        ("field", 3, "context.traits.phone", "+1 415 555 0123"),
+    ]
+    assert lines[1]["reason"] == "traits.birthday: implausible date (in the future)"
 
 
 BATCH_BAD: list[tuple[Any, str | None, str]] = [

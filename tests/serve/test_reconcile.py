@@ -29,7 +29,10 @@ def test_counts_and_rejects_file_reconcile(fresh: Served) -> None:
     }
     lines = fresh.rejects_lines()
     assert len(lines) == stats["rejected"]
-    assert {tuple(sorted(line)) for line in lines} == {("field", "file", "line", "raw", "reason")}
+    assert {tuple(sorted(line)) for line in lines} == {
+        ("field", "file", "kind", "line", "raw", "reason")
+    }
+    assert {line["kind"] for line in lines} == {"line"}
     assert [line["raw"] for line in lines][:2] == ["{broken", "1"]
 
 
