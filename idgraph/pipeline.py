@@ -20,7 +20,6 @@ from idgraph.ingest.batch import InputPlan, SourceBatch, check_inputs, read_chec
 from idgraph.ingest.mapping import SourceMapping
 from idgraph.ingest.rejects import RejectsWriter
 from idgraph.match.config import MatchConfig, load_match_config
-from idgraph.match.households import alias_frame
 from idgraph.match.model import MatchModel
 from idgraph.match.scored import MODEL_KEY, model_fits
 from idgraph.match.view import VIEW_FIELDS, match_view
@@ -413,9 +412,8 @@ def ingest_batches(
         if full:
             snapshot = take_snapshot(mirror)
         else:
-            aliases = alias_frame(model.aliases) if model is not None else None
             scope, snapshot = _load_scope(
-                mirror, batch, overrides, config, set(erase), stored_events, aliases
+                mirror, batch, overrides, config, set(erase), stored_events, model
             )
         stage.count = snapshot.records.height
     with timer.stage("resolve") as stage:
@@ -630,7 +628,7 @@ def _load_scope(
     config: MatchConfig,
     erase: set[str],
     stored_events: set[str],
-    aliases: pl.DataFrame | None,
+    model: MatchModel | None,
 ) -> tuple[Scope, Snapshot]:
     """Find the stored records this run may touch, and take the snapshot of those only."""
     forced = {k for pair in [*overrides.must_link, *overrides.cannot_link] for k in pair}
@@ -675,7 +673,7 @@ def _load_scope(
         seed_blocks=record_blocks(match_view(seeds, VIEW_FIELDS), config.fuzzy),
         stored_blocks=stored_blocks,
         gone=gone,
-        aliases=aliases,
+        model=model,
     )
     scope.untouched = untouched - scope.keys
     erased_ids = id_keys(before.identifiers.filter(pl.col("record").is_in(list(gone))))

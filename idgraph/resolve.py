@@ -31,7 +31,7 @@ from idgraph.match.decide import Evidence, collect_evidence
 from idgraph.match.edges import FUZZY
 from idgraph.match.identity import identity_classes
 from idgraph.match.model import MatchModel
-from idgraph.match.scored import MODEL_KEY, count_rows, counted_frequencies
+from idgraph.match.scored import COUNTED_VIEW, MODEL_KEY, count_rows, counted_frequencies
 from idgraph.match.tolerance import guard_values
 from idgraph.match.view import VIEW_FIELDS, match_view
 from idgraph.models import BlockedLink, MatchEvidence
@@ -561,7 +561,7 @@ class CountChanges:
 def counted_changes(mirror: Mirror, snapshot: Snapshot, view: pl.DataFrame) -> CountChanges:
     """The kept counts, less the scope's records as they were, plus the scope's records as
     resolved (`view`). Scope-sized work: the whole store is never counted again."""
-    before = count_rows(match_view(snapshot.records, _COUNTED_VIEW))
+    before = count_rows(match_view(snapshot.records, COUNTED_VIEW))
     after = count_rows(view)
     keys = ["field", "value"]
     delta = (
@@ -583,18 +583,6 @@ def counted_changes(mirror: Mirror, snapshot: Snapshot, view: pl.DataFrame) -> C
         upserts,
         changed.filter(pl.col("count") <= 0).select(keys),
     )
-
-
-#: The match keys `count_rows` reads.
-_COUNTED_VIEW = (
-    "first_name",
-    "last_name",
-    "birth_date",
-    "email_local",
-    "phone",
-    "street",
-    "postcode",
-)
 
 
 def _no_progress(_step: str, _done: int, _total: int) -> None:

@@ -11,6 +11,7 @@ exact levels; a pair links when its match probability reaches the threshold and 
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
@@ -29,6 +30,7 @@ from idgraph.match.model import MatchModel, Training, pair_weights, probability,
 
 __all__ = [
     "COUNTED_FIELDS",
+    "COUNTED_VIEW",
     "MODEL_KEY",
     "SCORED_RULE",
     "Frequencies",
@@ -117,6 +119,16 @@ def value_frequencies(
 
 #: The fields whose value counts the store keeps: every field the model can score.
 COUNTED_FIELDS = tuple(FIELD_LEVELS)
+#: The match keys `count_rows` reads (the view columns the counted fields come from).
+COUNTED_VIEW = (
+    "first_name",
+    "last_name",
+    "birth_date",
+    "email_local",
+    "phone",
+    "street",
+    "postcode",
+)
 #: The row of a field's value counts that holds its total (no match key is empty).
 TOTAL = ""
 
@@ -240,18 +252,42 @@ def _candidates(
     return keys // n, keys % n, members
 
 
+#: How far under the threshold (bits of match weight) a pair may score when an incremental
+#: run looks for its scope and still be taken in: the run itself adds its own records to the
+#: value counts, which moves a weight a little.
+SCOPE_MARGIN = 2.0
+
+
 def possible_links(
-    view: pl.DataFrame, config: MatchConfig, aliases: pl.DataFrame | None = None
+    view: pl.DataFrame,
+    config: MatchConfig,
+    model: MatchModel | None = None,
+    frequencies: Frequencies | None = None,
 ) -> tuple[Ints, Ints]:
-    """Candidate pairs of the scored rules that some model could link: those no `must_agree`
-    field stops (given the store model's first-name `aliases`). An incremental run takes the
-    stored block mates these pair with a new record into its scope (whatever the weights,
-    which depend on the whole store)."""
+    """Candidate pairs of the scored rules that the store's model could link. An incremental
+    run takes the stored block mates these pair with a new record into its scope.
+
+    Without a stored model (a small store: the shipped weights), every pair no `must_agree`
+    field stops. With one, and the store's value counts (`frequencies`), only pairs that
+    score within `SCOPE_MARGIN` of the threshold: two records that share only a common name
+    (the `full_name` rule) are no possible link, and their customers need no re-resolving.
+    """
     left, right, _ = _candidates(view, config, None, None)
-    scoring = ScoringView(view, aliases)
+    scoring = ScoringView(view, alias_frame(model.aliases) if model is not None else None)
+    fields: list[str] = list(config.scoring.fields)
+    levels: dict[str, npt.NDArray[np.int8]] = {
+        name: scoring.levels(name, left, right) for name in fields
+    }
     keep = np.ones(len(left), dtype=bool)
     for name in config.scoring.must_agree:
-        keep &= scoring.levels(name, left, right) != len(FIELD_LEVELS[name]) - 1
+        keep &= levels[name] != len(FIELD_LEVELS[name]) - 1
+    if model is not None and model_fits(model, config) and keep.any():
+        shares: dict[str, npt.NDArray[np.float64]] = {
+            name: _shares(scoring, name, frequencies) for name in fields
+        }
+        weights, _, _ = pair_weights(model, scoring, left, right, shares, levels)
+        threshold = min(config.scoring.threshold, 1 - 1e-12)
+        keep &= weights >= math.log2(threshold / (1 - threshold)) - SCOPE_MARGIN
     return left[keep], right[keep]
 
 

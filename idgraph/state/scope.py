@@ -18,7 +18,14 @@ import polars as pl
 from idgraph.frames import FIELDS
 from idgraph.match.config import MatchConfig
 from idgraph.match.decide import fuzzy_matches
-from idgraph.match.scored import guarded_view, possible_links
+from idgraph.match.model import MatchModel
+from idgraph.match.scored import (
+    COUNTED_VIEW,
+    count_rows,
+    counted_frequencies,
+    guarded_view,
+    possible_links,
+)
 from idgraph.match.view import VIEW_FIELDS, match_view
 from idgraph.state.mirror import Mirror
 
@@ -86,7 +93,7 @@ def find_scope(
     seed_blocks: pl.DataFrame,
     stored_blocks: pl.DataFrame,
     gone: set[str],
-    aliases: pl.DataFrame | None = None,
+    model: MatchModel | None = None,
 ) -> Scope:
     """The closure of stored records that `seeds` may touch.
 
@@ -100,8 +107,8 @@ def find_scope(
         stored_blocks: the stored (record, block) blocks of the seeds that were stored, and
             of the records being erased.
         gone: keys of records being erased.
-        aliases: the store model's first-name aliases (they decide which pairs a model
-            could link).
+        model: the store's match model (with the kept value counts it decides which pairs
+            could link; None: the shipped weights, whose pairs all could).
     """
     seed_keys = set(seeds["key"].to_list())
     scope = Scope(keys=set(seed_keys))
@@ -159,7 +166,7 @@ def find_scope(
         members.join(open_blocks.select("block"), on="block", how="semi")["record"].to_list()
     )
     mates -= seed_keys | gone
-    found |= _matching(mirror, config, seeds, mates, sizes.select("block", "size"), aliases)
+    found |= _matching(mirror, config, seeds, mates, sizes.select("block", "size"), model)
     stored_keys = set(stored_blocks["record"].to_list()) | _stored(mirror, seed_keys)
     frontier = (found | (stored_keys - gone) | gone) - gone
     links = mirror.load("links")
@@ -255,7 +262,7 @@ def _matching(
     seeds: pl.DataFrame,
     mates: set[str],
     sizes: pl.DataFrame,
-    aliases: pl.DataFrame | None,
+    model: MatchModel | None,
 ) -> set[str]:
     """The stored block mates a fixed rule matches with a seed, or the match model could.
 
@@ -269,7 +276,13 @@ def _matching(
     view = match_view(records, VIEW_FIELDS)
     edges, _ = fuzzy_matches(view, config, block_sizes=sizes)
     refused = mirror.view("verdicts").filter(~pl.col("linking")).select("key").collect()["key"]
-    left, right = possible_links(guarded_view(view, records, refused), config, aliases)
+    frequencies = None
+    if model is not None:
+        wanted = count_rows(match_view(records, COUNTED_VIEW)).select("field", "value")
+        kept = mirror.view("value_counts").join(wanted.lazy(), on=["field", "value"], how="semi")
+        frequencies = counted_frequencies(kept.collect(), list(config.scoring.fields))
+    guarded = guarded_view(view, records, refused)
+    left, right = possible_links(guarded, config, model, frequencies)
     if edges.height == 0 and not len(left):
         return set()
     keys = records["key"]

@@ -17,6 +17,7 @@ from idgraph.match.scored import MODEL_KEY, SCORED_RULE
 from idgraph.match.view import VIEW_FIELDS, match_view
 from idgraph.match.waterfall import score_pair
 from idgraph.pipeline import run_ingest, stored_model
+from idgraph.query import IdentityGraph
 from idgraph.settings import open_store
 from idgraph.state.rebuild import open_mirror
 from idgraph.store.plan import LINK_ROWS
@@ -204,3 +205,52 @@ def test_a_store_grown_past_min_records_learns_its_model_once(tmp_path: Path) ->
             modes.append((report.mode, stored_model(graph, config) is not None))
     # 700 records: too few, shipped weights; 1,100: a full run learns; then incremental.
     assert modes == [("full", False), ("full", True), ("incremental", True)]
+
+
+def test_the_scope_leaves_out_namesakes_the_model_could_not_link(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A new record shares its common full name with many stored strangers (the `full_name`
+    rule makes them candidates): with the store's model and value counts, an incremental run
+    leaves them out of its scope, and resolves exactly as with every candidate taken in."""
+    records, _ = _people(700, seed=11)
+    columns = ", ".join(f"{c}: {c}" for c in records.columns if c != "key")
+    mapping = f"source: people\nid: id\ncolumns: {{{columns}}}\n"
+    config = _config(min_records=500)
+    base = tmp_path / "base"
+    base.mkdir()
+    records.rename({"key": "id"}).write_csv(base / "people.csv")
+    (base / "people.mapping.yaml").write_text(mapping, encoding="utf-8")
+    later = tmp_path / "later"
+    later.mkdir()
+    # Namesakes of stored people with nothing else in common, and one stored person's copy.
+    common = records.filter(pl.col("last_name") == "Rossi").head(6)
+    newcomers = common.with_columns(
+        pl.concat_str([pl.col("key"), pl.lit("n")]).alias("key"),
+        pl.lit(None, dtype=pl.Utf8).alias("email"),
+        pl.lit(None, dtype=pl.Utf8).alias("phone"),
+        pl.lit("via nuova 1").alias("street"),
+        pl.lit("00100").alias("postcode"),
+        pl.lit("1990-01-01").alias("birth_date"),
+    )
+    twin = records.head(1).with_columns(pl.concat_str([pl.col("key"), pl.lit("x")]).alias("key"))
+    pl.concat([newcomers, twin]).rename({"key": "id"}).write_csv(later / "people.csv")
+    (later / "people.mapping.yaml").write_text(mapping, encoding="utf-8")
+
+    def run(margin: float) -> tuple[int, list[tuple[str, str]]]:
+        monkeypatch.setattr("idgraph.match.scored.SCOPE_MARGIN", margin)
+        store = tmp_path / f"s{margin}" / "idgraph.db"
+        store.parent.mkdir()
+        rejects = tmp_path / f"r{margin}.jsonl"
+        run_ingest([base / "people.csv"], store=store, match_config=config, rejects_path=rejects)
+        report = run_ingest(
+            [later / "people.csv"], store=store, match_config=config, rejects_path=rejects
+        )
+        assert report.mode == "incremental"
+        with IdentityGraph(store) as graph:
+            clusters = sorted(graph.clusters())
+        return report.records_resolved, clusters
+
+    pruned, taken = run(2.0), run(1e9)
+    assert pruned[1] == taken[1]
+    assert pruned[0] < taken[0]
