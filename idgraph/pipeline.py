@@ -19,7 +19,6 @@ from idgraph.cluster.diff import ResolutionChanges, resolution_changes
 from idgraph.ingest.batch import InputPlan, SourceBatch, check_inputs, read_checked
 from idgraph.ingest.mapping import SourceMapping
 from idgraph.ingest.rejects import RejectsWriter
-from idgraph.insights.runs import make_run_record
 from idgraph.match.config import MatchConfig, load_match_config
 from idgraph.match.households import alias_frame
 from idgraph.match.model import MatchModel
@@ -29,6 +28,7 @@ from idgraph.memory import give_back
 from idgraph.normalize.fold import Gathered, fold
 from idgraph.normalize.record import NormalizeOptions
 from idgraph.resolve import Overrides, merge_records, plan_changes
+from idgraph.run_record import make_run_record
 from idgraph.segment.refresh import memberships_of, refresh_segments
 from idgraph.segment.saved import SegmentChange
 from idgraph.settings import open_store
@@ -373,7 +373,7 @@ def ingest_batches(
             retry a failed group of calls one call at a time.
         meta: `Meta` rows (key -> value) written in the same transaction as the batches (the
             service's applied call-log offset).
-        record_run: keep the run's aggregates in the store (`idgraph.insights.runs`) for
+        record_run: keep the run's aggregates in the store (`idgraph.run_record`) for
             `idgraph report`; file ingests do, the service's micro-batches do not.
         rejects_path: the rejects file the run wrote, for its record.
     """

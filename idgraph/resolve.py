@@ -86,7 +86,7 @@ class PlanStats:
     #: Accepted and refused links as objects, for dry runs (`resolution_changes`).
     accepted: list[MatchEvidence] = field(default_factory=list)
     blocked_links: list[BlockedLink] = field(default_factory=list)
-    #: What the run's record keeps (`idgraph.insights.runs`): blocking per fuzzy rule,
+    #: What the run's record keeps (`idgraph.run_record`): blocking per fuzzy rule,
     #: candidate links accepted per rule, refused per (rule, guard).
     blocking: list[BlockingStats] = field(default_factory=list)
     links: dict[str, int] = field(default_factory=dict)

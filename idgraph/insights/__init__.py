@@ -30,8 +30,8 @@ from idgraph.insights.data import (
     segments_summary,
 )
 from idgraph.insights.graphs import CustomerGraph, doubtful_graphs
-from idgraph.insights.runs import RunRecord, ingest_runs
 from idgraph.query import IdentityGraph
+from idgraph.run_record import RunRecord, ingest_runs
 
 __all__ = [
     "REVIEW_THRESHOLD",

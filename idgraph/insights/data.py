@@ -1,7 +1,7 @@
 """Reject, cluster, link, model and segment aggregates of a store and of its ingest runs.
 
 Each function answers one section of `idgraph report` (and of the web page) from the store
-or from a run record (`idgraph.insights.runs`); none loops over records in Python.
+or from a run record (`idgraph.run_record`); none loops over records in Python.
 """
 
 from __future__ import annotations
@@ -17,11 +17,11 @@ from pydantic import BaseModel, ConfigDict
 
 from idgraph.cluster.review import ReviewItem, review_customers
 from idgraph.insights.reads import READS
-from idgraph.insights.runs import BlockingRow, RefusedRow, RunRecord
 from idgraph.match.config import MatchConfig, load_match_config
 from idgraph.match.levels import FIELD_LEVELS
 from idgraph.match.model import MatchModel
 from idgraph.match.scored import MODEL_KEY, SCORED_RULE, shipped_model
+from idgraph.run_record import BlockingRow, RefusedRow, RunRecord
 from idgraph.store.base import GraphStore
 from idgraph.store.queries import READS as STORE_READS
 
@@ -272,7 +272,9 @@ class LinkSummary(_Frozen):
     rules: list[RuleLinks]
     #: Refused links per (rule, guard), from the run record.
     refused: list[RefusedRow]
-    vetoed: int
+    #: Pairs over the threshold kept apart before clustering, per reason (`households`,
+    #: `must_agree`), from the run record.
+    kept_apart: dict[str, int]
     #: Match weights (log2 odds) of the stored model links, in bins of one.
     weights: list[ScoreBin]
     #: Scores of the stored fixed-rule links, in bins of 0.05.
@@ -305,7 +307,7 @@ def link_summary(store: GraphStore, run: RunRecord | None) -> LinkSummary:
             for r in rules
         ],
         refused=list(run.refused) if run else [],
-        vetoed=run.vetoed if run else 0,
+        kept_apart=dict(run.kept_apart) if run else {},
         weights=[
             ScoreBin(rule=r, low=low, high=low + 1, links=n)
             for (r, low), n in sorted(weights.items())

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from idgraph.insights.runs import READS as RUN_READS
+from idgraph.run_record import READS as RUN_READS
 
 READS: Final[dict[str, str]] = {
     **RUN_READS,

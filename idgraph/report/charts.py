@@ -25,6 +25,7 @@ from idgraph.insights.data import WEIGHT_CAP
 
 Spec = dict[str, Any]
 _WIDTH = 560
+_RED = "#e45756"
 
 
 def _spec(chart: alt.TopLevelMixin) -> Spec:
@@ -37,48 +38,107 @@ def _data(rows: list[dict[str, Any]]) -> alt.Data:
     return alt.Data(values=rows)  # type: ignore[no-untyped-call]
 
 
+def _bars(
+    rows: list[dict[str, Any]],
+    *,
+    label: str,
+    count: str,
+    title: str,
+    colour: alt.Color | str = "#4c78a8",
+    sort: str | alt.EncodingSortField | None = None,
+    symlog: bool = False,
+    width: int = _WIDTH,
+) -> Spec | None:
+    """Horizontal bars, one per `label` (stacked by `colour` when it names a field)."""
+    if not rows:
+        return None
+    fields = [f"{label}:N", f"{count}:Q"]
+    if isinstance(colour, alt.Color):
+        fields.insert(1, colour.shorthand)
+    x = alt.X(f"{count}:Q", title=title)
+    if symlog:
+        x = alt.X(f"{count}:Q", title=f"{title} (symlog)", scale=alt.Scale(type="symlog"))
+    encoding: dict[str, Any] = {
+        "y": alt.Y(f"{label}:N", title=None, sort=sort),
+        "x": x,
+        "tooltip": fields,
+    }
+    if isinstance(colour, alt.Color):
+        encoding["color"] = colour
+        chart = alt.Chart(_data(rows)).mark_bar().encode(**encoding)
+    else:
+        chart = alt.Chart(_data(rows)).mark_bar(color=colour).encode(**encoding)
+    return _spec(chart.properties(width=width))
+
+
+def _outcome(field: str, good: str, bad: str, colour: str) -> alt.Color:
+    """Colour by an outcome field: `good` in `colour`, `bad` in red."""
+    return alt.Color(f"{field}:N", scale=alt.Scale(domain=[good, bad], range=[colour, _RED]))
+
+
 def sources_chart(rejects: RejectsSummary) -> Spec | None:
     rows = [
         {"source": s.source, "lines": n, "outcome": outcome}
         for s in rejects.sources
         for outcome, n in (("ingested", s.ingested), ("rejected", s.rejected))
     ]
-    if not rows:
-        return None
-    chart = (
-        alt.Chart(_data(rows))
-        .mark_bar()
-        .encode(
-            y=alt.Y("source:N", title=None),
-            x=alt.X("lines:Q", title="lines read", stack="zero"),
-            color=alt.Color(
-                "outcome:N",
-                scale=alt.Scale(domain=["ingested", "rejected"], range=["#4c78a8", "#e45756"]),
-            ),
-            tooltip=["source:N", "outcome:N", "lines:Q"],
-        )
-        .properties(width=_WIDTH)
-    )
-    return _spec(chart)
+    colour = _outcome("outcome", "ingested", "rejected", "#4c78a8")
+    return _bars(rows, label="source", count="lines", title="lines read", colour=colour)
 
 
 def reasons_chart(rejects: RejectsSummary) -> Spec | None:
     rows = [
         {"reason": f"{r.source}: {r.reason}"[:80], "lines": r.rejected} for r in rejects.reasons
     ]
-    if not rows:
-        return None
-    chart = (
-        alt.Chart(_data(rows[:20]))
-        .mark_bar(color="#e45756")
-        .encode(
-            y=alt.Y("reason:N", sort="-x", title=None),
-            x=alt.X("lines:Q", title="lines rejected"),
-            tooltip=["reason:N", "lines:Q"],
-        )
-        .properties(width=_WIDTH - 200)
+    return _bars(
+        rows[:20],
+        label="reason",
+        count="lines",
+        title="lines rejected",
+        colour=_RED,
+        sort="-x",
+        width=_WIDTH - 200,
     )
-    return _spec(chart)
+
+
+def links_chart(links: LinkSummary) -> Spec | None:
+    rows = [
+        {"rule": r.rule, "links": n, "outcome": outcome}
+        for r in links.rules
+        for outcome, n in (("made", r.made), ("refused", r.refused))
+        if n
+    ]
+    colour = _outcome("outcome", "made", "refused", "#54a24b")
+    return _bars(
+        rows, label="rule", count="links", title="candidate links in the run", colour=colour
+    )
+
+
+def identifiers_off_chart(off: IdentifiersOff) -> Spec | None:
+    rows = [{"kind": r.kind, "reason": r.reason, "values": r.values} for r in off.reasons]
+    colour = alt.Color("reason:N", legend=alt.Legend(orient="bottom", columns=1, labelLimit=480))
+    return _bars(
+        rows, label="kind", count="values", title="identifier values not linking", colour=colour
+    )
+
+
+def funnel_chart(funnel: BlockingFunnel) -> Spec | None:
+    rows = [
+        {"step": s.step, "count": max(s.count, 0), "order": i} for i, s in enumerate(funnel.steps)
+    ]
+    return _bars(
+        rows,
+        label="step",
+        count="count",
+        title="count",
+        sort=alt.EncodingSortField("order"),
+        symlog=True,
+    )
+
+
+def segment_sizes_chart(segments: SegmentsSummary) -> Spec | None:
+    rows = [{"segment": s.name, "customers": s.size} for s in segments.segments]
+    return _bars(rows, label="segment", count="customers", title="members", sort="-x")
 
 
 def sizes_chart(clusters: ClusterSummary) -> Spec | None:
@@ -92,50 +152,6 @@ def sizes_chart(clusters: ClusterSummary) -> Spec | None:
             x=alt.X("records:O", title="records per customer"),
             y=alt.Y("customers:Q", scale=alt.Scale(type="symlog"), title="customers (symlog)"),
             tooltip=["records:O", "customers:Q"],
-        )
-        .properties(width=_WIDTH)
-    )
-    return _spec(chart)
-
-
-def links_chart(links: LinkSummary) -> Spec | None:
-    rows = [
-        {"rule": r.rule, "links": n, "outcome": outcome}
-        for r in links.rules
-        for outcome, n in (("made", r.made), ("refused", r.refused))
-        if n
-    ]
-    if not rows:
-        return None
-    chart = (
-        alt.Chart(_data(rows))
-        .mark_bar()
-        .encode(
-            y=alt.Y("rule:N", title=None),
-            x=alt.X("links:Q", title="candidate links in the run"),
-            color=alt.Color(
-                "outcome:N",
-                scale=alt.Scale(domain=["made", "refused"], range=["#54a24b", "#e45756"]),
-            ),
-            tooltip=["rule:N", "outcome:N", "links:Q"],
-        )
-        .properties(width=_WIDTH)
-    )
-    return _spec(chart)
-
-
-def identifiers_off_chart(off: IdentifiersOff) -> Spec | None:
-    rows = [{"kind": r.kind, "reason": r.reason, "values": r.values} for r in off.reasons]
-    if not rows:
-        return None
-    chart = (
-        alt.Chart(_data(rows))
-        .mark_bar()
-        .encode(
-            y=alt.Y("kind:N", title=None),
-            x=alt.X("values:Q", title="identifier values not linking"),
-            color=alt.Color("reason:N", legend=alt.Legend(orient="bottom", columns=1)),
-            tooltip=["kind:N", "reason:N", "values:Q"],
         )
         .properties(width=_WIDTH)
     )
@@ -204,42 +220,8 @@ def model_chart(model: ModelSummary) -> Spec | None:
     return _spec(chart)
 
 
-def funnel_chart(funnel: BlockingFunnel) -> Spec | None:
-    rows = [
-        {"step": s.step, "count": max(s.count, 0), "order": i} for i, s in enumerate(funnel.steps)
-    ]
-    chart = (
-        alt.Chart(_data(rows))
-        .mark_bar(color="#4c78a8")
-        .encode(
-            y=alt.Y("step:N", sort=alt.EncodingSortField("order"), title=None),
-            x=alt.X("count:Q", scale=alt.Scale(type="symlog"), title="count (symlog)"),
-            tooltip=["step:N", "count:Q"],
-        )
-        .properties(width=_WIDTH)
-    )
-    return _spec(chart)
-
-
 def _day(ts: int) -> str:
     return datetime.fromtimestamp(ts / 1000, tz=UTC).isoformat(timespec="seconds")
-
-
-def segment_sizes_chart(segments: SegmentsSummary) -> Spec | None:
-    rows = [{"segment": s.name, "customers": s.size} for s in segments.segments]
-    if not rows:
-        return None
-    chart = (
-        alt.Chart(_data(rows))
-        .mark_bar()
-        .encode(
-            y=alt.Y("segment:N", sort="-x", title=None),
-            x=alt.X("customers:Q"),
-            tooltip=["segment:N", "customers:Q"],
-        )
-        .properties(width=_WIDTH)
-    )
-    return _spec(chart)
 
 
 def segment_history_chart(segments: SegmentsSummary) -> Spec | None:

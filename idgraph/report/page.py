@@ -214,7 +214,13 @@ def _links(page: _Page, insights: RunInsights) -> None:
             [(r.rule, r.made, r.refused, r.stored) for r in links.rules],
             {1, 2, 3},
         ),
-        f"<p>Scored pairs over the threshold vetoed by a must-agree field: {links.vetoed:,}.</p>",
+        "<p>Pairs over the threshold kept apart before clustering: "
+        + (
+            ", ".join(f"{escape(k)} {n:,}" for k, n in sorted(links.kept_apart.items()))
+            or "none"
+        )
+        + " (households: a shared contact whose holders' first names are two people; "
+        "must_agree: a field that must agree does not).</p>",
         "<h3>Refused per guard</h3>",
         _table(
             ["rule", "guard", "links"],

@@ -168,10 +168,12 @@ READS: Final[dict[str, str]] = {
         "WHERE e.name IN $names AND e.ts <= $as_of "
         "RETURN c.id AS customer, e.name AS name, e.ts AS ts, e.properties AS properties"
     ),
-    # Only customers that can hold a doubt: several distinct raw values can still be one
-    # name once normalized (review.py checks), one value never becomes two.
+    # Only customers that can hold a doubt: flagged ones (the parts of a split component
+    # may be single records), and those with several distinct raw values, which may still
+    # be one name once normalized (review.py checks); one value never becomes two.
     "review_customer_records": (
-        "MATCH (c:Customer)-[:HAS_RECORD]->(r:Record) WHERE c.record_count > 1 "
+        "MATCH (c:Customer)-[:HAS_RECORD]->(r:Record) "
+        "WHERE c.record_count > 1 OR c.flagged = true "
         "WITH c, collect(DISTINCT r.birth_date) AS birth_dates, "
         "collect(DISTINCT r.first_name) AS first_names, "
         "collect(DISTINCT r.last_name) AS last_names "

@@ -79,7 +79,7 @@ class RefusedRow(BaseModel):
 
 
 class RunRecord(BaseModel):
-    """The aggregates of one ingest run (a file ingest, `link`, `split` or `forget`)."""
+    """The aggregates of one file ingest (`idgraph ingest`, `run_ingest`)."""
 
     model_config = ConfigDict(frozen=True)
 
