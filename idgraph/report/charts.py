@@ -46,7 +46,6 @@ def _bars(
     title: str,
     colour: alt.Color | str = "#4c78a8",
     sort: str | alt.EncodingSortField | None = None,
-    symlog: bool = False,
     width: int = _WIDTH,
 ) -> Spec | None:
     """Horizontal bars, one per `label` (stacked by `colour` when it names a field)."""
@@ -55,12 +54,9 @@ def _bars(
     fields = [f"{label}:N", f"{count}:Q"]
     if isinstance(colour, alt.Color):
         fields.insert(1, colour.shorthand)
-    x = alt.X(f"{count}:Q", title=title)
-    if symlog:
-        x = alt.X(f"{count}:Q", title=f"{title} (symlog)", scale=alt.Scale(type="symlog"))
     encoding: dict[str, Any] = {
         "y": alt.Y(f"{label}:N", title=None, sort=sort),
-        "x": x,
+        "x": alt.X(f"{count}:Q", title=title),
         "tooltip": fields,
     }
     if isinstance(colour, alt.Color):
@@ -132,7 +128,6 @@ def funnel_chart(funnel: BlockingFunnel) -> Spec | None:
         count="count",
         title="count",
         sort=alt.EncodingSortField("order"),
-        symlog=True,
     )
 
 
