@@ -215,10 +215,7 @@ def _links(page: _Page, insights: RunInsights) -> None:
             {1, 2, 3},
         ),
         "<p>Pairs over the threshold kept apart before clustering: "
-        + (
-            ", ".join(f"{escape(k)} {n:,}" for k, n in sorted(links.kept_apart.items()))
-            or "none"
-        )
+        + (", ".join(f"{escape(k)} {n:,}" for k, n in sorted(links.kept_apart.items())) or "none")
         + " (households: a shared contact whose holders' first names are two people; "
         "must_agree: a field that must agree does not).</p>",
         "<h3>Refused per guard</h3>",
