@@ -22,7 +22,8 @@
 //                                                     active, merged or erased
 // (:ErasedIdentifier {hash, kind, ts})        a forgotten identifier, as a one-way hash only
 // (:Meta {key, value})           key 'state': the version of the columnar mirror beside the
-//                                store (idgraph/state/mirror.py), stamped by every write
+//                                store (idgraph/state/mirror.py), stamped by every write;
+//                                key 'run:<epoch ms>': one ingest's aggregates (idgraph report)
 // (:Account {id, traits, first_seen_ts, updated_ts, ...scalar traits})   an account (company,
 //                                household, team) from `group` calls; id = the groupId
 // (:Customer)-[:HAS_RECORD]->(:Record)

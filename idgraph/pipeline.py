@@ -27,6 +27,7 @@ from idgraph.memory import give_back
 from idgraph.normalize.fold import Gathered, fold
 from idgraph.normalize.record import NormalizeOptions
 from idgraph.resolve import Overrides, merge_records, plan_changes
+from idgraph.run_record import make_run_record
 from idgraph.segment.refresh import memberships_of, refresh_segments
 from idgraph.segment.saved import SegmentChange
 from idgraph.settings import open_store
@@ -233,6 +234,8 @@ def run_ingest(
             progress=step,
             full=full,
             consume=True,
+            record_run=True,
+            rejects_path=str(Path(rejects_path).resolve()) if wrote_rejects else None,
         )
     report = report.model_copy(update={"timings": [reading, *report.timings]})
     return report.model_copy(
@@ -353,6 +356,8 @@ def ingest_batches(
     summary: bool = True,
     consume: bool = False,
     meta: Mapping[str, str] | None = None,
+    record_run: bool = False,
+    rejects_path: str | None = None,
 ) -> IngestReport:
     """Resolve already-read batches into an open store, in one transaction.
 
@@ -374,6 +379,9 @@ def ingest_batches(
             retry a failed group of calls one call at a time.
         meta: `Meta` rows (key -> value) written in the same transaction as the batches (the
             service's applied call-log offset).
+        record_run: keep the run's aggregates in the store (`idgraph.run_record`) for
+            `idgraph report`; file ingests do, the service's micro-batches do not.
+        rejects_path: the rejects file the run wrote, for its record.
     """
     started = time.perf_counter()
     step = deduplicated(progress)
@@ -437,6 +445,17 @@ def ingest_batches(
         stage.count = plan.customers.height
     plan.erased_hashes = list(remember)
     plan.meta.update(meta or {})
+    if record_run:
+        run = make_run_record(
+            ts=now_ms,
+            full=plan.full,
+            files=[b.counts for b in batches],
+            rejects_path=rejects_path,
+            stats=stats,
+            records_new=plan.new_records.height,
+            customers_touched=plan.customers.height,
+        )
+        plan.meta[run.key] = run.model_dump_json()
     if groups is not None:
         plan.groups = groups.filter(~pl.col("record_key").is_in(list(erase)))
     changes = None

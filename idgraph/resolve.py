@@ -9,16 +9,18 @@ mirror's changes beside it. `pipeline.py` decides which records those are and ap
 from __future__ import annotations
 
 import logging
+import re
 from collections import Counter
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import polars as pl
 from pydantic import BaseModel, ConfigDict
 
-from idgraph.block.keys import record_blocks
+from idgraph.block.keys import BlockingStats, record_blocks
 from idgraph.cluster.components import Clustering, Constraints, cluster
 from idgraph.cluster.customers import Customers, build_customers
 from idgraph.cluster.ids import new_customer_id
@@ -84,6 +86,11 @@ class PlanStats:
     #: Accepted and refused links as objects, for dry runs (`resolution_changes`).
     accepted: list[MatchEvidence] = field(default_factory=list)
     blocked_links: list[BlockedLink] = field(default_factory=list)
+    #: What the run's record keeps (`idgraph.run_record`): blocking per fuzzy rule,
+    #: candidate links accepted per rule, refused per (rule, guard).
+    blocking: list[BlockingStats] = field(default_factory=list)
+    links: dict[str, int] = field(default_factory=dict)
+    refused: dict[tuple[str, str], int] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -477,6 +484,7 @@ def plan_changes(
         now_ms,
     )
     blocked = len(clustering.blocked)
+    links, refused = _link_counts(evidence.edges, accepted, clustering.blocked)
     if consume and not explain:
         evidence.edges = evidence.edges.clear()
         clustering.blocked = []
@@ -529,6 +537,9 @@ def plan_changes(
         sizes=customers.sizes,
         splits=splits,
         kept_apart={"households": evidence.households, "must_agree": evidence.vetoed},
+        blocking=evidence.blocking,
+        links=links,
+        refused=refused,
     )
     if explain:
         stats.accepted = _evidence_objects(keys, evidence.edges, accepted.tolist())
@@ -538,6 +549,26 @@ def plan_changes(
             for e, (_, reason) in zip(objects, clustering.blocked, strict=True)
         ]
     return plan, stats
+
+
+#: Counts in a guard's reason, so refusals group by guard: "joins N distinct user_id (limit N)".
+_NUMBER = re.compile(r"\d+")
+
+
+def _link_counts(
+    edges: pl.DataFrame, accepted: npt.NDArray[np.intp], blocked: Sequence[tuple[int, str]]
+) -> tuple[dict[str, int], dict[tuple[str, str], int]]:
+    """Candidate links accepted per rule, and refused per (rule, guard), for the run record."""
+    rules = edges["rule"]
+    made = Counter(rules.gather(accepted.tolist()).to_list()) if len(accepted) else Counter()
+    refused: Counter[tuple[str, str]] = Counter()
+    if blocked:
+        names = rules.gather([i for i, _ in blocked]).to_list()
+        refused.update(
+            (rule, _NUMBER.sub("N", reason))
+            for rule, (_, reason) in zip(names, blocked, strict=True)
+        )
+    return dict(sorted(made.items())), dict(sorted(refused.items()))
 
 
 def _records_outside(mirror: Mirror, snapshot: Snapshot) -> int:

@@ -34,6 +34,7 @@ COMMANDS = [
     ["export", "neo4j-import"],
     ["explain"],
     ["review"],
+    ["report"],
     ["link"],
     ["split"],
     ["forget"],

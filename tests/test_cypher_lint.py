@@ -183,7 +183,9 @@ def test_missing_linter_package_says_how_to_install(
 
 def test_every_named_statement_lints_clean() -> None:
     """The named reads, state reads (what rebuilds the mirror) and segment writes in
-    idgraph/store/queries.py are sent to Neo4j as they are."""
+    idgraph/store/queries.py, and the report's reads in idgraph/insights/reads.py, are sent
+    to Neo4j as they are."""
+    from idgraph.insights.reads import READS as INSIGHT_READS
     from idgraph.store.queries import READS, SEGMENT_WRITES, STATE_READS, parameters_of
 
     named = [
@@ -192,6 +194,7 @@ def test_every_named_statement_lints_clean() -> None:
             ("reads", READS),
             ("state", STATE_READS),
             ("segment", SEGMENT_WRITES),
+            ("insights", INSIGHT_READS),
         )
         for name, text in statements.items()
     ]

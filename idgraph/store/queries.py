@@ -168,10 +168,17 @@ READS: Final[dict[str, str]] = {
         "WHERE e.name IN $names AND e.ts <= $as_of "
         "RETURN c.id AS customer, e.name AS name, e.ts AS ts, e.properties AS properties"
     ),
+    # Only customers that can hold a doubt: flagged ones (the parts of a split component
+    # may be single records), and those with several distinct raw values, which may still
+    # be one name once normalized (review.py checks); one value never becomes two.
     "review_customer_records": (
         "MATCH (c:Customer)-[:HAS_RECORD]->(r:Record) "
-        "WITH c, collect(r.birth_date) AS birth_dates, collect(r.first_name) AS first_names, "
-        "collect(r.last_name) AS last_names "
+        "WHERE c.record_count > 1 OR c.flagged = true "
+        "WITH c, collect(DISTINCT r.birth_date) AS birth_dates, "
+        "collect(DISTINCT r.first_name) AS first_names, "
+        "collect(DISTINCT r.last_name) AS last_names "
+        "WHERE c.flagged OR size(birth_dates) > 1 OR size(first_names) > 1 "
+        "OR size(last_names) > 1 "
         "RETURN c.id AS id, c.record_count AS record_count, c.flagged AS flagged, "
         "c.flag_reason AS flag_reason, birth_dates, first_names, last_names"
     ),

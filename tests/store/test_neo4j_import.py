@@ -490,7 +490,10 @@ def test_files_hold_what_the_neo4j_store_writes(
                 assert isinstance(props.pop(clock), int)
         assert exported == wire, label
     meta = [_plain(row) for row in records(files, "Meta")]
-    assert [set(m) for m in meta] == [{"key", "value"}] and len(wire_nodes["Meta"]) == 1
+    # The mirror's version, and the ingest's run record (idgraph.run_record).
+    assert all(set(m) == {"key", "value"} for m in meta)
+    assert sorted(m["key"].partition(":")[0] for m in meta) == ["run", "state"]
+    assert sorted(k.partition(":")[0] for k in wire_nodes["Meta"]) == ["run", "state"]
     exported_rels: Counter[Any] = Counter()
     for rel in ("PERFORMED", "HAS_IDENTIFIER", "HAS_RECORD"):
         for row in records(files, rel):
