@@ -43,7 +43,8 @@ READS: Final[dict[str, str]] = {
 
 
 class FileRow(BaseModel):
-    """One input file of the run: read = ingested + rejected."""
+    """One input file of the run: read = ingested + rejected lines; `values_dropped` counts
+    the bad values dropped from ingested lines (field rejects)."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -52,6 +53,7 @@ class FileRow(BaseModel):
     read: int
     ingested: int
     rejected: int
+    values_dropped: int = 0
     note: str | None = None
 
 
@@ -143,6 +145,7 @@ def make_run_record(
                 read=f.read,
                 ingested=f.ingested,
                 rejected=f.rejected,
+                values_dropped=f.field_rejects,
                 note=f.note,
             )
             for f in files

@@ -79,13 +79,15 @@ class _Frozen(BaseModel):
 
 
 class SourceCounts(_Frozen):
-    """Lines of one source in one run: read = ingested + rejected."""
+    """Lines of one source in one run: read = ingested + rejected; bad values dropped from
+    ingested lines are `values_dropped`."""
 
     source: str
     files: list[str]
     read: int
     ingested: int
     rejected: int
+    values_dropped: int = 0
 
 
 class RejectExample(_Frozen):
@@ -96,12 +98,14 @@ class RejectExample(_Frozen):
 
 
 class RejectReason(_Frozen):
-    """Rejected lines of one source for one reason (counts in the reason read `N`)."""
+    """Rejects of one source for one reason (counts in the reason read `N`): whole lines
+    (`kind` "line") or single values dropped from an ingested line ("field")."""
 
     source: str
     reason: str
     rejected: int
     examples: list[RejectExample]
+    kind: str = "line"
 
 
 class RejectsSummary(_Frozen):
@@ -133,12 +137,14 @@ def rejects_summary(run: RunRecord, *, examples: int = 3) -> RejectsSummary:
             read=f.read + (seen.read if seen else 0),
             ingested=f.ingested + (seen.ingested if seen else 0),
             rejected=f.rejected + (seen.rejected if seen else 0),
+            values_dropped=f.values_dropped + (seen.values_dropped if seen else 0),
         )
     note = None
-    counts: Counter[tuple[str, str]] = Counter()
-    samples: dict[tuple[str, str], list[RejectExample]] = defaultdict(list)
+    counts: Counter[tuple[str, str, str]] = Counter()
+    samples: dict[tuple[str, str, str], list[RejectExample]] = defaultdict(list)
     path = Path(run.rejects_path) if run.rejects_path else None
-    if run.rejected and path is None:
+    dropped = sum(f.values_dropped for f in run.files)
+    if (run.rejected or dropped) and path is None:
         note = "the run kept no rejects file, so reasons are unknown"
     elif path is not None and not path.is_file():
         note = f"the rejects file {path} is gone, so reasons are unknown"
@@ -146,7 +152,8 @@ def rejects_summary(run: RunRecord, *, examples: int = 3) -> RejectsSummary:
         with path.open("rb") as handle:
             for line in handle:
                 row = orjson.loads(line)
-                where = (source_of.get(row["file"], row["file"]), _reason(row["reason"]))
+                kind = str(row.get("kind", "line"))
+                where = (source_of.get(row["file"], row["file"]), kind, _reason(row["reason"]))
                 counts[where] += 1
                 if len(samples[where]) < examples:
                     samples[where].append(
@@ -154,17 +161,26 @@ def rejects_summary(run: RunRecord, *, examples: int = 3) -> RejectsSummary:
                             file=row["file"], line=row["line"], field=row["field"], raw=row["raw"]
                         )
                     )
-        if sum(counts.values()) != run.rejected:
+        lines = sum(n for (_, kind, _), n in counts.items() if kind == "line")
+        values = sum(counts.values()) - lines
+        if lines != run.rejected or values != dropped:
             note = (
-                f"the rejects file {path} holds {sum(counts.values())} lines, the run "
-                f"rejected {run.rejected}: a later run has rewritten it"
+                f"the rejects file {path} holds {lines} rejected lines and {values} dropped "
+                f"values, the run rejected {run.rejected} and dropped {dropped}: a later run "
+                "has rewritten it"
             )
     return RejectsSummary(
         run_ts=run.ts,
         sources=sorted(sources.values(), key=lambda s: s.source),
         reasons=[
-            RejectReason(source=src, reason=why, rejected=n, examples=samples[(src, why)])
-            for (src, why), n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+            RejectReason(
+                source=src,
+                reason=why,
+                rejected=n,
+                examples=samples[(src, kind, why)],
+                kind=kind,
+            )
+            for (src, kind, why), n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
         ],
         rejects_path=run.rejects_path,
         note=note,

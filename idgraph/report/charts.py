@@ -84,13 +84,17 @@ def sources_chart(rejects: RejectsSummary) -> Spec | None:
 
 def reasons_chart(rejects: RejectsSummary) -> Spec | None:
     rows = [
-        {"reason": f"{r.source}: {r.reason}"[:80], "lines": r.rejected} for r in rejects.reasons
+        {
+            "reason": f"{r.source}: {r.reason}"[:70] + ("" if r.kind == "line" else " (value)"),
+            "rejects": r.rejected,
+        }
+        for r in rejects.reasons
     ]
     return _bars(
         rows[:20],
         label="reason",
-        count="lines",
-        title="lines rejected",
+        count="rejects",
+        title="lines rejected and values dropped",
         colour=_RED,
         sort="-x",
         width=_WIDTH - 200,

@@ -143,12 +143,12 @@ def _inputs(page: _Page, insights: RunInsights) -> None:
     parts = [
         page.chart("sources", charts.sources_chart(rejects), "No input lines in this run."),
         _table(
-            ["source", "files", "read", "ingested", "rejected"],
+            ["source", "files", "read", "ingested", "rejected", "values dropped"],
             [
-                (s.source, ", ".join(s.files), s.read, s.ingested, s.rejected)
+                (s.source, ", ".join(s.files), s.read, s.ingested, s.rejected, s.values_dropped)
                 for s in rejects.sources
             ],
-            {2, 3, 4},
+            {2, 3, 4, 5},
         ),
     ]
     if rejects.note:
@@ -158,10 +158,11 @@ def _inputs(page: _Page, insights: RunInsights) -> None:
         parts.append(page.chart("reasons", charts.reasons_chart(rejects), ""))
         parts.append(
             _table(
-                ["source", "reason", "lines", "examples (file:line field: raw)"],
+                ["source", "kind", "reason", "count", "examples (file:line field: raw)"],
                 [
                     (
                         r.source,
+                        "line" if r.kind == "line" else "value dropped",
                         r.reason,
                         r.rejected,
                         " | ".join(
@@ -170,7 +171,7 @@ def _inputs(page: _Page, insights: RunInsights) -> None:
                     )
                     for r in rejects.reasons
                 ],
-                {2},
+                {3},
             )
         )
     elif not rejects.note:

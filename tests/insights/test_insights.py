@@ -56,8 +56,9 @@ def test_the_run_record_counts_every_input_line(
     [run] = ingest_runs(graph.store)
     assert run.mode == "full"
     assert {f.path: f.read for f in run.files} == {str(p): data_lines(p) for p in inputs}
-    rejected_lines = rejects.read_bytes().splitlines()
-    assert run.rejected == len(rejected_lines) == 2
+    rows = [orjson.loads(line) for line in rejects.read_bytes().splitlines()]
+    assert run.rejected == sum(r["kind"] == "line" for r in rows) == 2
+    assert sum(f.values_dropped for f in run.files) == sum(r["kind"] == "field" for r in rows) > 0
     assert run.read == run.ingested + run.rejected
     assert run.rejects_path == str(rejects.resolve())
 
@@ -71,10 +72,13 @@ def test_rejects_per_source_and_reason_come_with_examples(
     by_source = {s.source: s for s in summary.sources}
     assert by_source["bad"].rejected == 2 and by_source["bad"].ingested == 3
     assert sum(s.read for s in summary.sources) == sum(data_lines(p) for p in inputs)
-    assert sum(r.rejected for r in summary.reasons) == 2
-    assert {r.source for r in summary.reasons} == {"bad"}
-    lines = sorted(e.line for r in summary.reasons for e in r.examples)
+    whole = [r for r in summary.reasons if r.kind == "line"]
+    assert sum(r.rejected for r in whole) == 2
+    assert {r.source for r in whole} == {"bad"}
+    lines = sorted(e.line for r in whole for e in r.examples)
     assert lines == [2, 4]
+    dropped = [r for r in summary.reasons if r.kind == "field"]
+    assert sum(r.rejected for r in dropped) == sum(s.values_dropped for s in summary.sources) > 0
     raws = {e.raw for r in summary.reasons for e in r.examples}
     assert "this is not json" in raws
 
