@@ -35,7 +35,8 @@ from idgraph.segment.saved import run_saved_segment, save_segment  # noqa: E402
 from idgraph.settings import open_store  # noqa: E402
 
 FIXTURES = ROOT / "fixtures"
-INPUTS = [FIXTURES / n for n in ("crm.csv", "pos.csv", "web.jsonl", "email.jsonl")]
+#: Relative to the checkout (the report shows the paths as given).
+INPUTS = [Path("fixtures") / n for n in ("crm.csv", "pos.csv", "web.jsonl", "email.jsonl")]
 AS_OF = "2026-11-01"
 KEY = "screenshots-key"
 #: A customer of the fixtures with records from several sources.
@@ -116,6 +117,11 @@ def report_pictures(page: Page, report: Path, out: Path) -> None:
     page.goto(report.as_uri())
     page.wait_for_selector("svg, canvas")
     shoot(page, out, "report")
+    for section in ("links", "model", "doubtful"):
+        page.locator(f"#{section}").scroll_into_view_if_needed()
+        path = out / f"report-{section}.png"
+        page.locator(f"#{section}").screenshot(path=str(path))
+        print(f"wrote {path}")
 
 
 def ui_pictures(page: Page, url: str, out: Path) -> None:
@@ -142,7 +148,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "images")
     args = parser.parse_args(argv)
+    args.out = args.out.resolve()
     args.out.mkdir(parents=True, exist_ok=True)
+    os.chdir(ROOT)
     with tempfile.TemporaryDirectory(prefix="idgraph-shots-") as tmp:
         folder = Path(tmp)
         store = build_store(folder)
