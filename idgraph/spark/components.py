@@ -1,0 +1,72 @@
+"""Connected components in Spark SQL: the smallest id wins, until no label changes.
+
+Nodes are 64-bit hashes of record keys. A hash collision would only put two shards in one
+bucket, which changes nothing: a shard is a set of records no match can leave, and a
+union of such sets is one too.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["label_components"]
+
+
+def label_components(edges: DataFrame, *, checkpoint_every: int = 3) -> tuple[DataFrame, int]:
+    """Each node of `edges` (columns src, dst: longs) with the smallest node of its
+    component, as (node, label); and the number of rounds it took.
+
+    Each round a node takes the smallest label among itself and its neighbours, then the
+    label of its label (pointer jumping: a chain of n nodes settles in about log n rounds
+    instead of n). Labels are always nodes of the same component and only go down, so when
+    no label changes every component is labelled by its smallest node. The labels are
+    checkpointed every few rounds, which cuts the plan Spark would otherwise grow without
+    end and keeps a lost executor from recomputing every round.
+    """
+    from pyspark.sql import functions as F
+
+    both = (
+        edges.select("src", "dst")
+        .union(edges.select(F.col("dst").alias("src"), F.col("src").alias("dst")))
+        .distinct()
+        .cache()
+    )
+    labels = both.select(F.col("src").alias("node"), F.col("src").alias("label")).distinct()
+    labels = labels.checkpoint()
+    rounds = 0
+    while True:
+        rounds += 1
+        offered = both.join(labels, both.src == labels.node).select(
+            F.col("dst").alias("node"), "label"
+        )
+        lowest = labels.union(offered).groupBy("node").agg(F.min("label").alias("label"))
+        jumped = (
+            lowest.alias("n")
+            .join(lowest.alias("l"), F.col("n.label") == F.col("l.node"), "left")
+            .select(
+                F.col("n.node").alias("node"),
+                F.least(F.col("n.label"), F.coalesce(F.col("l.label"), F.col("n.label"))).alias(
+                    "label"
+                ),
+            )
+        )
+        jumped = jumped.checkpoint() if rounds % checkpoint_every == 0 else jumped.cache()
+        changed = (
+            jumped.alias("a")
+            .join(labels.alias("b"), "node")
+            .filter(F.col("a.label") != F.col("b.label"))
+            .limit(1)
+            .count()
+        )
+        labels = jumped
+        logger.info("components: round %d, labels still changing: %s", rounds, bool(changed))
+        if not changed:
+            break
+    both.unpersist()
+    return labels, rounds
