@@ -16,6 +16,7 @@ from idgraph.cli import (  # noqa: F401  (registers commands)
     ingest,
     mapping,
     reads,
+    resolve,
     segments,
     serve,
     store_export,
