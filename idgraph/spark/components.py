@@ -26,8 +26,8 @@ def label_components(edges: DataFrame, *, checkpoint_every: int = 3) -> tuple[Da
     label of its label (pointer jumping: a chain of n nodes settles in about log n rounds
     instead of n). Labels are always nodes of the same component and only go down, so when
     no label changes every component is labelled by its smallest node. The labels are
-    checkpointed every few rounds, which cuts the plan Spark would otherwise grow without
-    end and keeps a lost executor from recomputing every round.
+    cut from their plan every round (a local checkpoint) and written to the checkpoint
+    folder every few rounds, so a lost executor does not recompute every round.
     """
     from pyspark.sql import functions as F
 
@@ -38,7 +38,7 @@ def label_components(edges: DataFrame, *, checkpoint_every: int = 3) -> tuple[Da
         .cache()
     )
     labels = both.select(F.col("src").alias("node"), F.col("src").alias("label")).distinct()
-    labels = labels.checkpoint()
+    labels = labels.localCheckpoint()
     rounds = 0
     while True:
         rounds += 1
@@ -55,8 +55,10 @@ def label_components(edges: DataFrame, *, checkpoint_every: int = 3) -> tuple[Da
                     "label"
                 ),
             )
+            # Materialised once, its plan cut: each round's plan would otherwise nest the
+            # previous one four times over.
+            .localCheckpoint()
         )
-        jumped = jumped.checkpoint() if rounds % checkpoint_every == 0 else jumped.cache()
         changed = (
             jumped.alias("a")
             .join(labels.alias("b"), "node")
@@ -64,6 +66,10 @@ def label_components(edges: DataFrame, *, checkpoint_every: int = 3) -> tuple[Da
             .limit(1)
             .count()
         )
+        if rounds % checkpoint_every == 0:
+            # A reliable copy, read from the local one: a lost executor then costs the
+            # rounds since, not all of them.
+            jumped = jumped.checkpoint()
         labels = jumped
         logger.info("components: round %d, labels still changing: %s", rounds, bool(changed))
         if not changed:
