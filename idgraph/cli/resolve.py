@@ -96,7 +96,7 @@ def resolve(
                 )
             from idgraph.pipeline import run_ingest
 
-            report = run_ingest(
+            resolved = run_ingest(
                 [],
                 store=store,
                 database=database,
@@ -106,8 +106,8 @@ def resolve(
                 full=True,
             )
             out.print(
-                f"re-resolved {report.records_total} records into {report.customers} customers "
-                f"in {report.seconds:.1f} s"
+                f"re-resolved {resolved.records_total} records into {resolved.customers} "
+                f"customers in {resolved.seconds:.1f} s"
             )
             return
         if not paths:

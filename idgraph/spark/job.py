@@ -114,7 +114,7 @@ def resolve_files(
     started = time.perf_counter()
     out = Path(output)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise InputError(f"{out}: the output folder exists and is not empty")
+        raise InputError("the output folder exists and is not empty", path=out)
     config = (
         match_config if isinstance(match_config, MatchConfig) else load_match_config(match_config)
     )

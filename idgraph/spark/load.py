@@ -40,13 +40,13 @@ class LoadReport(BaseModel):
     rows: int
 
 
-def _table(root: Path, name: str, schema: dict[str, Any] | None = None) -> pl.DataFrame:
+def _table(root: Path, name: str, schema: Any = None) -> pl.DataFrame:
     frame = read_parts(root, name)
     if schema is None:
         return frame
     if frame.width == 0:
         return pl.DataFrame(schema=schema)
-    return frame.select(list(schema)).cast(schema)  # type: ignore[arg-type]
+    return frame.select(list(schema)).cast(schema)
 
 
 def read_manifest(root: Path) -> dict[str, Any]:
@@ -56,13 +56,13 @@ def read_manifest(root: Path) -> dict[str, Any]:
         data: dict[str, Any] = json.loads(path.read_text("utf-8"))
     except OSError:
         raise InputError(
-            f"{root}: no {MANIFEST}; not the output of a finished `idgraph resolve --engine "
-            "spark` run"
+            f"no {MANIFEST}; not the output of a finished `idgraph resolve --engine spark` run",
+            path=root,
         ) from None
     except json.JSONDecodeError as exc:
-        raise InputError(f"{path}: not valid JSON ({exc})") from None
+        raise InputError(f"not valid JSON ({exc})", path=path) from None
     if data.get("format") != 1:
-        raise InputError(f"{path}: unknown format {data.get('format')!r}")
+        raise InputError(f"unknown format {data.get('format')!r}", path=path)
     return data
 
 

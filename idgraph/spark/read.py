@@ -33,7 +33,7 @@ __all__ = ["FOLDED", "fold_buckets", "read_files"]
 _FILE = {"_file": pl.Int32, "_row": pl.Int64}
 #: The read stage's tables as parts carry them: the reader's columns, the file's position
 #: and the row's position in the file (Spark's shuffles do not keep order).
-_READ: dict[str, dict[str, Any]] = {
+_READ: dict[str, Any] = {
     "sightings": {**SIGHTINGS, **_FILE},
     "traits": {**TRAITS, "key": pl.Utf8, **_FILE},
     "events": {**EVENTS, **_FILE},
@@ -97,7 +97,7 @@ def _fold_bucket(table: pa.Table, out: Path) -> pa.Table:
     for index in files:
         batch = SourceBatch.empty(FileCounts("", ""))
 
-        def of(tag: str, schema: dict[str, Any], index: int = index) -> pl.DataFrame:
+        def of(tag: str, schema: Any, index: int = index) -> pl.DataFrame:
             rows = parts[tag].filter(pl.col("_file") == index).sort("_row")
             return rows.select(list(schema))
 

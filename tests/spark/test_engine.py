@@ -43,9 +43,7 @@ def test_fixture_customers_are_the_local_engines(
     folder, report = spark_fixture_run
     store, local = fixture_store
     members = _read(store, _MEMBERS)
-    written = pl.read_parquet(folder / "records" / "*.parquet").select(
-        "customer", "key"
-    )
+    written = pl.read_parquet(folder / "records" / "*.parquet").select("customer", "key")
     assert written.height == members.height == local.records_total
     assert _partition(written) == _partition(members)
     # Not only the same groups: the same customer ids.
@@ -74,7 +72,9 @@ def test_rejects_are_the_local_engines(
         as_of_ms=0,
     )
     local = rejects.read_text("utf-8").splitlines() if rejects.exists() else []
-    spark = (folder / "rejects.jsonl").read_text("utf-8").splitlines() if report.rejects_path else []
+    spark = (
+        (folder / "rejects.jsonl").read_text("utf-8").splitlines() if report.rejects_path else []
+    )
     assert sorted(spark) == sorted(local)
 
 
