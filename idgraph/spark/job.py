@@ -25,6 +25,7 @@ from idgraph.match.scored import MODEL_KEY
 from idgraph.normalize.record import NormalizeOptions
 from idgraph.spark.exchange import tagged
 from idgraph.spark.facts import find_facts, learn_model
+from idgraph.spark.load import MANIFEST
 from idgraph.spark.read import fold_buckets, read_files
 from idgraph.spark.session import spark_errors, spark_session
 from idgraph.spark.shards import BUCKET_SPARK, OUTPUT_TABLES, ShardJob, resolve_bucket
@@ -37,10 +38,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["MANIFEST", "SparkReport", "resolve_files"]
-
-#: The file that says a folder holds a finished run (written last).
-MANIFEST = "manifest.json"
+__all__ = ["SparkReport", "resolve_files"]
 
 
 class SparkReport(BaseModel):
@@ -189,6 +187,7 @@ def _run(
         total = records.count()
         count = _buckets(spark, total, requested)
         facts = find_facts(spark, records, identifiers, links, config, count)
+        seconds["facts: components"] = facts.components_seconds
         facts.verdicts.write.parquet(str(result / "identifiers"))
     lap("facts")
     with spark_errors("learning the match model"):

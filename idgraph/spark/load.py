@@ -27,8 +27,9 @@ from idgraph.state.mirror import MirrorChanges, new_version
 from idgraph.state.rebuild import open_mirror
 from idgraph.store.plan import APART_ROWS, EVIDENCE, LINK_ROWS, VERDICTS, WritePlan, plan_rows
 
-__all__ = ["LoadReport", "load_output"]
+__all__ = ["MANIFEST", "LoadReport", "load_output", "read_manifest"]
 
+#: The file that says a folder holds a finished run (written last).
 MANIFEST = "manifest.json"
 
 
