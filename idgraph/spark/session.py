@@ -125,7 +125,9 @@ def _cores(master: str) -> int:
     if master.startswith("local"):
         inside = master[master.find("[") + 1 : master.find("]")] if "[" in master else "1"
         inside = inside.split(",")[0]
-        return os.cpu_count() or 2 if inside == "*" else max(int(inside), 1)
+        if inside == "*":
+            return os.cpu_count() or 2
+        return max(int(inside), 1)
     return 4
 
 
