@@ -141,3 +141,19 @@ def test_a_failed_job_leaves_no_output(spark: object, tmp_path: Path) -> None:
         with pytest.raises(SparkJobError, match="while reading the inputs"):
             resolve_files([events], output, spark=spark)  # type: ignore[arg-type]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in"]
+
+
+def test_resolve_local_reresolves_the_store(tmp_path: Path) -> None:
+    from tests.conftest import ingest_fixtures
+
+    store = tmp_path / "db"
+    report = ingest_fixtures(store, tmp_path, as_of="2026-11-01")
+    before = set(_read(store, _MEMBERS).iter_rows())
+    result = CliRunner().invoke(app, ["resolve", "--store", str(store), "--as-of", "2026-11-01"])
+    assert result.exit_code == 0, result.output
+    assert f"into {report.customers} customers" in result.output
+    assert set(_read(store, _MEMBERS).iter_rows()) == before
+    # Store re-resolution on Spark is not built: said so, and nothing runs.
+    refused = CliRunner().invoke(app, ["resolve", "--engine", "spark", "--store", str(store)])
+    assert refused.exit_code == 2
+    assert "not supported yet" in refused.output
