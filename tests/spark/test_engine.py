@@ -56,26 +56,37 @@ def test_fixture_customers_are_the_local_engines(
     ]
 
 
-def test_rejects_are_the_local_engines(
-    spark_fixture_run: tuple[Path, SparkReport], tmp_path: Path
-) -> None:
+def test_rejects_are_the_local_engines(tmp_path: Path) -> None:
+    """Each file's task writes its rejects part; the run's file is the parts in input order,
+    line for line what `idgraph ingest` writes (the task runs this very function)."""
+    from idgraph.ingest.batch import check_inputs
     from idgraph.normalize.record import NormalizeOptions
     from idgraph.pipeline import run_ingest
+    from idgraph.spark.job import _gather_rejects
+    from idgraph.spark.read import _read_one
 
-    folder, report = spark_fixture_run
-    rejects = tmp_path / "rejects.jsonl"
-    run_ingest(
-        FIXTURE_INPUTS,
-        store=tmp_path / "db",
-        options=NormalizeOptions(default_region="IT"),
-        rejects_path=rejects,
-        as_of_ms=0,
+    crm = tmp_path / "crm.csv"
+    text = FIXTURE_INPUTS[0].read_text("utf-8")
+    crm.write_text(text + "x\x00y,1,2\n" + text.splitlines()[1] + ",extra,cells\n", "utf-8")
+    (tmp_path / "crm.mapping.yaml").write_text(
+        (FIXTURE_INPUTS[0].parent / "crm.mapping.yaml").read_text("utf-8"), "utf-8"
     )
-    local = rejects.read_text("utf-8").splitlines() if rejects.exists() else []
-    spark = (
-        (folder / "rejects.jsonl").read_text("utf-8").splitlines() if report.rejects_path else []
+    events = tmp_path / "web.jsonl"
+    events.write_text(FIXTURE_INPUTS[2].read_text("utf-8") + "{not json\n", "utf-8")
+    options = NormalizeOptions(default_region="IT")
+    stage = tmp_path / "stage"
+    plans = check_inputs([crm, events])
+    counts = [_read_one((i, plan), options, stage) for i, plan in enumerate(plans)]
+    assert _gather_rejects(stage, tmp_path / "spark-rejects.jsonl")
+    local = run_ingest(
+        [crm, events], store=tmp_path / "db", options=options, rejects_path=tmp_path / "r.jsonl"
     )
-    assert sorted(spark) == sorted(local)
+    written = (tmp_path / "spark-rejects.jsonl").read_text("utf-8").splitlines()
+    assert written == (tmp_path / "r.jsonl").read_text("utf-8").splitlines()
+    assert len(written) == sum(f.rejected for f in local.files) >= 3
+    assert [(c["read"], c["ingested"], c["rejected"]) for c in counts] == [
+        (f.read, f.ingested, f.rejected) for f in local.files
+    ]
 
 
 def test_load_makes_the_local_store(
