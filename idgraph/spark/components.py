@@ -45,7 +45,14 @@ def label_components(edges: DataFrame, *, checkpoint_every: int = 3) -> tuple[Da
         offered = both.join(labels, both.src == labels.node).select(
             F.col("dst").alias("node"), "label"
         )
-        lowest = labels.union(offered).groupBy("node").agg(F.min("label").alias("label"))
+        # Each node's label before the round rides along as `old`: whether anything changed
+        # is then a filter on the round's own rows, not another join.
+        lowest = (
+            labels.select("node", "label", F.col("label").alias("old"))
+            .unionByName(offered.withColumn("old", F.lit(None).cast("long")))
+            .groupBy("node")
+            .agg(F.min("label").alias("label"), F.max("old").alias("old"))
+        )
         jumped = (
             lowest.alias("n")
             .join(lowest.alias("l"), F.col("n.label") == F.col("l.node"), "left")
@@ -54,18 +61,14 @@ def label_components(edges: DataFrame, *, checkpoint_every: int = 3) -> tuple[Da
                 F.least(F.col("n.label"), F.coalesce(F.col("l.label"), F.col("n.label"))).alias(
                     "label"
                 ),
+                F.col("n.old").alias("old"),
             )
             # Materialised once, its plan cut: each round's plan would otherwise nest the
             # previous one four times over.
             .localCheckpoint()
         )
-        changed = (
-            jumped.alias("a")
-            .join(labels.alias("b"), "node")
-            .filter(F.col("a.label") != F.col("b.label"))
-            .limit(1)
-            .count()
-        )
+        changed = jumped.filter(F.col("label") != F.col("old")).limit(1).count()
+        jumped = jumped.select("node", "label")
         if rounds % checkpoint_every == 0:
             # A reliable copy, read from the local one: a lost executor then costs the
             # rounds since, not all of them.
