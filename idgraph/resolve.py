@@ -50,7 +50,7 @@ from idgraph.traits.config import TraitsConfig
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["Merged", "Overrides", "PlanStats", "merge_records", "plan_changes"]
+__all__ = ["Merged", "Overrides", "PlanStats", "SharedFacts", "merge_records", "plan_changes"]
 
 
 class Overrides(BaseModel):
@@ -66,6 +66,23 @@ class Overrides(BaseModel):
     must_link: list[tuple[str, str]] = []
     cannot_link: list[tuple[str, str]] = []
     reason: str = ""
+
+
+@dataclass(slots=True)
+class SharedFacts:
+    """What a full run over a whole data set knows, handed to a run over one shard of it.
+
+    A distributed run (`idgraph.spark`) resolves the records in shards that no match can
+    cross; the guards, block caps and scores must still see the whole data set, so the
+    verdicts of identifiers held across shards, the sizes of oversized blocks, the model,
+    the value counts and the number of records are decided once and passed to every shard.
+    """
+
+    settled: pl.DataFrame | None
+    block_sizes: pl.DataFrame | None
+    model: MatchModel | None
+    frequencies: Frequencies | None
+    records_total: int
 
 
 @dataclass(slots=True)
@@ -318,6 +335,7 @@ def plan_changes(
     progress: Progress | None = None,
     consume: bool = False,
     model: MatchModel | None = None,
+    facts: SharedFacts | None = None,
 ) -> tuple[WritePlan, PlanStats]:
     """Resolve the snapshot's records with the batch folded in; say what to write.
 
@@ -338,6 +356,8 @@ def plan_changes(
         model: the match model the store keeps (learned by its last full run), which an
             incremental run scores with; a full run learns a new one and puts it in the
             plan's `meta`.
+        facts: the whole data set's verdicts, block sizes, model and value counts when these
+            records are one shard of a full run (`SharedFacts`); None otherwise.
     """
     step = progress or _no_progress
     step("records", 0, 1)
@@ -414,6 +434,11 @@ def plan_changes(
         counts = counted_changes(mirror, snapshot, view)
         if model is not None:
             frequencies = counted_frequencies(counts.scope, list(config.scoring.fields))
+    if facts is not None:
+        settled, block_sizes, frequencies = facts.settled, facts.block_sizes, facts.frequencies
+        model, records_total = facts.model, facts.records_total
+    elif scope is None:
+        model = None
     evidence = collect_evidence(
         records,
         merged.identifiers,
@@ -423,7 +448,7 @@ def plan_changes(
         block_sizes=block_sizes,
         view=view,
         progress=step,
-        model=model if scope is not None else None,
+        model=model,
         frequencies=frequencies,
         records_total=records_total,
     )

@@ -15,6 +15,8 @@ from idgraph.cli import app
 
 COMMANDS = [
     ["ingest"],
+    ["resolve"],
+    ["load"],
     ["segment", "save"],
     ["segment", "list"],
     ["segment", "show"],

@@ -17,6 +17,7 @@ from idgraph.cli import (  # noqa: F401  (registers commands)
     mapping,
     reads,
     report,
+    resolve,
     segments,
     serve,
     store_export,

@@ -33,7 +33,69 @@ from idgraph.stages import STAGE_UNITS, split_key
 
 if TYPE_CHECKING:
     # Imported lazily at run time: the pipeline pulls in the matching stack.
+    from idgraph.ingest.mapping import SourceMapping
+    from idgraph.normalize.record import NormalizeOptions
     from idgraph.pipeline import IngestReport
+
+
+MappingOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--mapping",
+        help="Explicit mapping for a CSV, as CSV=YAML (repeatable); overrides the sidecar.",
+    ),
+]
+RegionOption = Annotated[
+    str, typer.Option(help="Phone region for numbers without a country code (ISO alpha-2).")
+]
+DateOrderOption = Annotated[
+    str, typer.Option(help="How to read ambiguous dates like 04/05/1980: DMY or MDY.")
+]
+JunkOption = Annotated[
+    Path | None,
+    typer.Option(
+        help="YAML of extra junk values/patterns per identifier kind "
+        "(kinds: {email: {values: [...], patterns: [...]}}), added to the built-in lists."
+    ),
+]
+TraitsPathOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--traits",
+        help="Computed-traits config YAML (default: the built-in one; see docs/traits.md).",
+    ),
+]
+TraitsAsOfOption = Annotated[
+    str | None,
+    typer.Option(
+        help="Compute trait windows and day counts as of this date (YYYY-MM-DD); default now."
+    ),
+]
+
+
+def reading_options(
+    mapping: list[str] | None, default_region: str, date_order: str, junk: Path | None
+) -> tuple[dict[Path, SourceMapping], NormalizeOptions]:
+    """The --mapping, --default-region, --date-order and --junk options of a command that
+    reads input files (`ingest`, `resolve --engine spark`)."""
+    from idgraph.ingest.mapping import load_mapping
+    from idgraph.normalize.junk import DEFAULT_JUNK, load_junk_config
+    from idgraph.normalize.record import NormalizeOptions
+
+    if date_order not in ("DMY", "MDY"):
+        raise typer.BadParameter("use DMY or MDY", param_hint="--date-order")
+    mappings = {}
+    for item in mapping or []:
+        csv_path, sep, yaml_path = item.partition("=")
+        if not sep:
+            raise typer.BadParameter(f"{item!r} is not CSV=YAML", param_hint="--mapping")
+        mappings[Path(csv_path)] = load_mapping(Path(yaml_path))
+    options = NormalizeOptions(
+        default_region=default_region.upper(),
+        date_order=date_order,  # type: ignore[arg-type]
+        junk=load_junk_config(junk) if junk else DEFAULT_JUNK,
+    )
+    return mappings, options
 
 
 @app.command()
@@ -48,19 +110,9 @@ def ingest(
     store: StoreOption = None,
     database: DatabaseOption = None,
     match_config: MatchConfigOption = None,
-    mapping: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--mapping",
-            help="Explicit mapping for a CSV, as CSV=YAML (repeatable); overrides the sidecar.",
-        ),
-    ] = None,
-    default_region: Annotated[
-        str, typer.Option(help="Phone region for numbers without a country code (ISO alpha-2).")
-    ] = "US",
-    date_order: Annotated[
-        str, typer.Option(help="How to read ambiguous dates like 04/05/1980: DMY or MDY.")
-    ] = "DMY",
+    mapping: MappingOption = None,
+    default_region: RegionOption = "US",
+    date_order: DateOrderOption = "DMY",
     rejects: Annotated[
         Path,
         typer.Option(
@@ -68,26 +120,9 @@ def ingest(
             "line|field, field, reason, raw)."
         ),
     ] = Path("idgraph-rejects.jsonl"),
-    junk: Annotated[
-        Path | None,
-        typer.Option(
-            help="YAML of extra junk values/patterns per identifier kind "
-            "(kinds: {email: {values: [...], patterns: [...]}}), added to the built-in lists."
-        ),
-    ] = None,
-    traits: Annotated[
-        Path | None,
-        typer.Option(
-            "--traits",
-            help="Computed-traits config YAML (default: the built-in one; see docs/traits.md).",
-        ),
-    ] = None,
-    as_of: Annotated[
-        str | None,
-        typer.Option(
-            help="Compute trait windows and day counts as of this date (YYYY-MM-DD); default now."
-        ),
-    ] = None,
+    junk: JunkOption = None,
+    traits: TraitsPathOption = None,
+    as_of: TraitsAsOfOption = None,
     dry_run: Annotated[
         bool,
         typer.Option(
@@ -133,28 +168,13 @@ def ingest(
     memory and count to the summary.
     In Python: idgraph.run_ingest(paths, store=..., traits=..., as_of_ms=..., dry_run=...).
     """
-    from idgraph.ingest.mapping import load_mapping
-    from idgraph.normalize.junk import DEFAULT_JUNK, load_junk_config
-    from idgraph.normalize.record import NormalizeOptions
     from idgraph.pipeline import run_ingest
 
     moment = _as_of_ms(as_of) if as_of is not None else None
     if not paths and not dry_run:
         raise typer.BadParameter("give the files to ingest (none are needed with --dry-run)")
     with _errors():
-        if date_order not in ("DMY", "MDY"):
-            raise typer.BadParameter("use DMY or MDY", param_hint="--date-order")
-        mappings = {}
-        for item in mapping or []:
-            csv_path, sep, yaml_path = item.partition("=")
-            if not sep:
-                raise typer.BadParameter(f"{item!r} is not CSV=YAML", param_hint="--mapping")
-            mappings[Path(csv_path)] = load_mapping(Path(yaml_path))
-        options = NormalizeOptions(
-            default_region=default_region.upper(),
-            date_order=date_order,  # type: ignore[arg-type]
-            junk=load_junk_config(junk) if junk else DEFAULT_JUNK,
-        )
+        mappings, options = reading_options(mapping, default_region, date_order, junk)
         with _StageBars() as step:
             report = run_ingest(
                 paths or [],
