@@ -33,7 +33,13 @@ from idgraph.match.decide import Evidence, collect_evidence
 from idgraph.match.edges import FUZZY
 from idgraph.match.identity import identity_classes
 from idgraph.match.model import MatchModel
-from idgraph.match.scored import COUNTED_VIEW, MODEL_KEY, count_rows, counted_frequencies
+from idgraph.match.scored import (
+    COUNTED_VIEW,
+    MODEL_KEY,
+    Frequencies,
+    count_rows,
+    counted_frequencies,
+)
 from idgraph.match.tolerance import guard_values
 from idgraph.match.view import VIEW_FIELDS, match_view
 from idgraph.models import BlockedLink, MatchEvidence
