@@ -32,9 +32,10 @@ def free_port() -> int:
 
 
 @contextmanager
-def ui_server(folder: Path, *, workers: int = 1) -> Iterator[Running]:
-    """The fixtures' store served on a free port until the block ends (then SIGTERM)."""
-    store = fixture_store(folder)
+def ui_server(folder: Path, *, workers: int = 1, store: Path | None = None) -> Iterator[Running]:
+    """`store` (default: the fixtures' store, built in `folder`) served on a free port until
+    the block ends (then SIGTERM)."""
+    store = store or fixture_store(folder)
     port = free_port()
     env = {
         **os.environ,
