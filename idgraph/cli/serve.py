@@ -143,7 +143,10 @@ def serve(
     are off (403), --no-auth included. OpenAPI docs at /docs. With --workers N, N processes
     answer HTTP and this one resolves. With destinations (--destinations, or a
     destinations.yaml found), this process also delivers segment changes continuously;
-    GET /v1/destinations shows the delivery status. See docs/serve.md, docs/destinations.md.
+    GET /v1/destinations shows the delivery status. A web page for people is at /ui: sign in
+    with a write key to search customers, see their identity graph and build segments; an
+    admin key that is also a write key splits, links and saves (docs/ui.md). See
+    docs/serve.md, docs/destinations.md.
 
     In Python: idgraph.serve.create_app(open_store(store), ServeSettings(...)).
     """

@@ -21,6 +21,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from pydantic import BaseModel
 
 from idgraph.errors import IdGraphError
+from idgraph.segment.definition import TRAIT_OPS
 from idgraph.serve.service import Backend
 from idgraph.serve.ui.forms import BuilderForm, condition_number, first, parse_form
 from idgraph.serve.ui.ops import Ask, Refused
@@ -53,23 +54,6 @@ _HEADERS = {
     "Referrer-Policy": "no-referrer",
     "Cache-Control": "no-store",
 }
-#: Trait ops the builder offers, and the event count ops.
-TRAIT_OPS = (
-    "=",
-    "!=",
-    "<",
-    "<=",
-    ">",
-    ">=",
-    "in",
-    "not_in",
-    "between",
-    "exists",
-    "missing",
-    "contains",
-    "starts_with",
-)
-COUNT_OPS = (">=", ">", "=", "<", "<=", "!=")
 
 
 class _Failed(Exception):
@@ -262,20 +246,23 @@ async def explain(request: Request) -> Response:
     return JSONResponse(path.model_dump(mode="json"), headers=_HEADERS)
 
 
-@router.post("/customers/{customer_id}/split")
-async def split(request: Request, customer_id: str) -> Response:
-    checked = await _changing(request, "Splitting a customer")
+_ACTIONS = {"split": "Splitting a customer", "link": "Linking customers"}
+
+
+async def _preview_then_act(
+    request: Request, customer_id: str, action: str, field_names: tuple[str, ...]
+) -> Response:
+    """A split or link: the preview (what will change) first, the change once confirmed."""
+    checked = await _changing(request, _ACTIONS[action])
     if isinstance(checked, Response):
         return checked
     who, form = checked
-    fields = {
-        "customer_id": customer_id,
-        "records": form.get("record", []),
-        "reason": first(form, "reason"),
-    }
+    fields: dict[str, Any] = {"customer_id": customer_id, "reason": first(form, "reason")}
+    for name in field_names:
+        fields[name] = form.get("record", []) if name == "records" else first(form, name)
     confirmed = first(form, "confirm") == "yes"
     try:
-        answer = await ask(request, "split" if confirmed else "split_preview", **fields)
+        answer = await ask(request, action if confirmed else f"{action}_preview", **fields)
     except _Failed as exc:
         return _failed(request, who, exc)
     if isinstance(answer, Refused):
@@ -284,52 +271,23 @@ async def split(request: Request, customer_id: str) -> Response:
             "error.html",
             who,
             status=400,
-            title="Cannot split",
+            title=f"Cannot {action}",
             message=answer.message,
             back=f"/ui/customers/{customer_id}",
         )
-    if not confirmed:
-        return render(request, "split_confirm.html", who, preview=answer, reason=fields["reason"])
-    return render(request, "done.html", who, done=answer)
+    if confirmed:
+        return render(request, "done.html", who, done=answer)
+    return render(request, f"{action}_confirm.html", who, preview=answer, **fields)
+
+
+@router.post("/customers/{customer_id}/split")
+async def split(request: Request, customer_id: str) -> Response:
+    return await _preview_then_act(request, customer_id, "split", ("records",))
 
 
 @router.post("/customers/{customer_id}/link")
 async def link(request: Request, customer_id: str) -> Response:
-    checked = await _changing(request, "Linking customers")
-    if isinstance(checked, Response):
-        return checked
-    who, form = checked
-    fields = {
-        "customer_id": customer_id,
-        "other": first(form, "other"),
-        "reason": first(form, "reason"),
-    }
-    confirmed = first(form, "confirm") == "yes"
-    try:
-        answer = await ask(request, "link" if confirmed else "link_preview", **fields)
-    except _Failed as exc:
-        return _failed(request, who, exc)
-    if isinstance(answer, Refused):
-        return render(
-            request,
-            "error.html",
-            who,
-            status=400,
-            title="Cannot link",
-            message=answer.message,
-            back=f"/ui/customers/{customer_id}",
-        )
-    if not confirmed:
-        return render(
-            request,
-            "link_confirm.html",
-            who,
-            preview=answer,
-            customer_id=customer_id,
-            other=fields["other"],
-            reason=fields["reason"],
-        )
-    return render(request, "done.html", who, done=answer)
+    return await _preview_then_act(request, customer_id, "link", ("other",))
 
 
 @router.get("/segments")
@@ -372,7 +330,6 @@ async def _builder(request: Request, who: Visitor, form: BuilderForm, preview: b
         rows=form.padded(),
         vocabulary=vocabulary,
         trait_ops=TRAIT_OPS,
-        count_ops=COUNT_OPS,
         preview=None if problem else result,
         problem=problem,
         problem_row=row,
