@@ -22,6 +22,7 @@ __all__ = [
     "folder_resolver",
     "run_segment",
     "segment_size",
+    "size_query",
 ]
 
 logger = logging.getLogger(__name__)
@@ -121,13 +122,22 @@ def segment_size(
     Raises:
         SegmentDefinitionError: As `run_segment`.
     """
-    compiled = explain_segment(store, defn, as_of_ms=as_of_ms, resolve=resolve)
+    compiled = size_query(explain_segment(store, defn, as_of_ms=as_of_ms, resolve=resolve))
+    row = store.query(compiled.name, compiled.cypher, compiled.params)[0]
+    return SegmentSize(count=int(row["n"]), sample=sorted(row["ids"])[:sample])
+
+
+def size_query(compiled: CompiledQuery) -> CompiledQuery:
+    """The member query with its `RETURN` swapped for `count(c) AS n, collect(c.id) AS ids`.
+
+    Raises:
+        ValueError: `compiled` is not a member query from `compile_segment`.
+    """
     head, returns, _ = compiled.cypher.rpartition(" RETURN c.id AS customer_id")
     if not returns:
-        raise AssertionError("a compiled segment query ends with its member RETURN")
+        raise ValueError(f"{compiled.name} does not end with a segment's member RETURN")
     cypher = f"{head} RETURN count(c) AS n, collect(c.id) AS ids"
-    row = store.query(f"{compiled.name}:size", cypher, compiled.params)[0]
-    return SegmentSize(count=int(row["n"]), sample=sorted(row["ids"])[:sample])
+    return CompiledQuery(name=f"{compiled.name}:size", cypher=cypher, params=compiled.params)
 
 
 def explain_segment(

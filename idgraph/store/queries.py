@@ -116,8 +116,9 @@ READS: Final[dict[str, str]] = {
     ),
     # Name search (the web page): customers whose golden name matches, case-insensitive.
     "customers_by_name": (
-        "MATCH (c:Customer) WHERE (lower(c.first_name) = $first AND lower(c.last_name) = $last) "
-        "OR (lower(c.last_name) = $whole) OR (lower(c.first_name) = $whole) "
+        "MATCH (c:Customer) WHERE "
+        "(toLower(c.first_name) = $first AND toLower(c.last_name) = $last) "
+        "OR toLower(c.last_name) = $whole OR toLower(c.first_name) = $whole "
         "RETURN c.id AS id, c.email AS email, c.first_name AS first_name, "
         "c.last_name AS last_name, c.country AS country, c.record_count AS record_count "
         "ORDER BY last_name, first_name, id LIMIT $limit"

@@ -346,3 +346,40 @@ def test_static_files_are_served_and_nothing_else(ui: TestClient) -> None:
     assert ui.get("/ui/static/ui.css").status_code == 200
     assert ui.get("/ui/static/..%2Fops.py").status_code == 404
     assert ui.get("/ui/static/ops.py").status_code == 404
+
+
+def test_a_form_posted_from_another_site_is_refused(ui: TestClient) -> None:
+    ui.cookies.clear()
+    evil = {"Origin": "http://evil.example"}
+    answer = ui.post("/ui/signin", data={"key": READ_KEY}, headers=evil, follow_redirects=False)
+    assert answer.status_code == 403 and "set-cookie" not in answer.headers
+    csrf = signed_in(ui, ADMIN_KEY)
+    cid = customer_of(ui, REBECCA)
+    body = {"csrf": csrf, "record": "pos:LC174606", "confirm": "yes"}
+    assert ui.post(f"/ui/customers/{cid}/split", data=body, headers=evil).status_code == 403
+    assert customer_of(ui, "pos:LC174606") == cid
+    same = {"Origin": "http://testserver"}
+    preview = ui.post(
+        f"/ui/customers/{cid}/split", data={"csrf": csrf, "record": "pos:LC174606"}, headers=same
+    )
+    assert preview.status_code == 200 and 'id="taken"' in preview.text
+
+
+def test_without_auth_everyone_reads_and_changes_still_need_an_admin_key(
+    tmp_path: Path,
+) -> None:
+    store = open_store(fixture_store(tmp_path))
+    settings = ServeSettings(auth=False, admin_keys=(ADMIN_KEY,), rejects_path=tmp_path / "r.jsonl")
+    try:
+        with TestClient(create_app(store, settings)) as client:
+            cid = IdentityGraph.over(store).lookup(REBECCA)[0]
+            page = client.get(f"/ui/customers/{cid}")
+            assert page.status_code == 200 and "crm:C1103" in page.text
+            assert 'id="split-preview"' not in page.text
+            refused = client.post(f"/ui/customers/{cid}/split", data={"record": "crm:C1103"})
+            assert refused.status_code == 401
+            assert client.post("/ui/signin", data={"key": "guess"}).status_code == 401
+            assert client.post("/ui/signin", data={"key": ADMIN_KEY}).status_code == 200
+            assert 'id="split-preview"' in client.get(f"/ui/customers/{cid}").text
+    finally:
+        store.close()

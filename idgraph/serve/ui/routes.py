@@ -29,6 +29,7 @@ from idgraph.serve.ui.session import (
     Visitor,
     clear_key,
     csrf_ok,
+    same_origin,
     set_key,
     sign_in_problem,
     visitor,
@@ -124,6 +125,8 @@ async def _changing(request: Request, what: str) -> tuple[Visitor, dict[str, lis
     """The visitor and form of a POST that changes data: admin key and CSRF token checked."""
     who = visitor(request)
     form = parse_form(await request.body())
+    if not same_origin(request):
+        return _cross_site(request, who)
     if not who.signed_in:
         return _sign_in(request, who, "sign in first", status=401)
     if not csrf_ok(who, first(form, "csrf")):
@@ -164,9 +167,22 @@ async def sign_in_page(request: Request) -> Response:
     return _sign_in(request, visitor(request))
 
 
+def _cross_site(request: Request, who: Visitor) -> Response:
+    return render(
+        request,
+        "error.html",
+        who,
+        status=403,
+        title="Refused",
+        message="this form was sent from another site; open the page here and retry",
+    )
+
+
 @router.post("/signin")
 async def sign_in(request: Request) -> Response:
     form = parse_form(await request.body())
+    if not same_origin(request):
+        return _cross_site(request, visitor(request))
     key = first(form, "key")
     problem = sign_in_problem(_backend(request).settings, key)
     if problem is not None:

@@ -10,8 +10,9 @@ A write key (`IDGRAPH_API_KEYS`) reads; an admin key (`IDGRAPH_ADMIN_KEYS`) spli
 and saves segments, and reads only when it is a write key too (as on the API). With
 `--no-auth` everyone reads without signing in; the changes still need an admin key.
 
-Every form that changes something carries a token derived from the signed-in key (an HMAC),
-which another site cannot know: a forged POST from elsewhere has no token to send.
+A POST whose `Origin` is another site is refused. Every form that changes something carries
+a token derived from the signed-in key (an HMAC), which another site cannot know: a forged
+POST from elsewhere has no token to send.
 """
 
 from __future__ import annotations
@@ -58,6 +59,17 @@ def csrf_token(key: str) -> str:
 
 def csrf_ok(visitor: Visitor, sent: str | None) -> bool:
     return visitor.key is not None and hmac.compare_digest(visitor.csrf, sent or "")
+
+
+def same_origin(request: Request) -> bool:
+    """False for a form another site posted (its `Origin` names another host); browsers send
+    `Origin` with every POST, so a forged sign-in or change from elsewhere is refused even
+    before its token is checked."""
+    origin = request.headers.get("origin")
+    if origin is None or origin == "null":
+        return origin is None
+    host = request.headers.get("host", "")
+    return origin.split("://", 1)[-1] == host
 
 
 def rights(settings: ServeSettings, key: str | None) -> Visitor:
