@@ -355,7 +355,8 @@ def segment_save(service: Service, ask: Ask) -> SegmentSaved | Refused:
 def segments(service: Service, _ask: Ask) -> SegmentsOverview:
     store = service.store
     saved = list_segments(store)
-    key = tuple((s.name, s.updated_ts, s.last_run_ts) for s in saved)
+    # Ingests move memberships too (without a run): the store's version is part of the key.
+    key = (store.state_version(), tuple((s.name, s.updated_ts, s.last_run_ts) for s in saved))
     members = _CACHE.get(
         ("members", key), lambda: {s.name: frozenset(member_ids(store, s.name)) for s in saved}
     )

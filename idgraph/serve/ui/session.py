@@ -62,12 +62,12 @@ def csrf_ok(visitor: Visitor, sent: str | None) -> bool:
 
 
 def same_origin(request: Request) -> bool:
-    """False for a form another site posted (its `Origin` names another host); browsers send
-    `Origin` with every POST, so a forged sign-in or change from elsewhere is refused even
-    before its token is checked."""
+    """False for a form another site posted (its `Origin` names another host), so a forged
+    sign-in or change from elsewhere is refused even before its token is checked. An absent
+    or `null` Origin passes: changes still need the session's token."""
     origin = request.headers.get("origin")
-    if origin is None or origin == "null":
-        return origin is None
+    if origin is None or origin == "null":  # not said (privacy settings, sandboxed frames)
+        return True
     host = request.headers.get("host", "")
     return origin.split("://", 1)[-1] == host
 
