@@ -18,7 +18,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
@@ -32,6 +32,7 @@ from idgraph.segment.definition import parse_segment
 from idgraph.segment.run import segment_size
 from idgraph.segment.saved import (
     SavedSegment,
+    SegmentRunReport,
     SegmentRunSummary,
     list_segments,
     resolver,
@@ -46,6 +47,8 @@ if TYPE_CHECKING:
     from idgraph.serve.service import Service
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 #: Records of one customer drawn and listed at most (the largest are flagged groups).
 MAX_RECORDS_SHOWN = 300
@@ -227,22 +230,33 @@ def split_preview(service: Service, ask: Ask) -> SplitPreview | Refused:
     )
 
 
+def _write(service: Service, field: str, change: Callable[[], T]) -> T | Refused:
+    """Run a change to the store while the resolver waits; its refusal names `field`."""
+    try:
+        with service.resolver.exclusive():
+            return change()
+    except IdGraphError as exc:
+        return Refused(message=str(exc), field=field)
+
+
 def split(service: Service, ask: Ask) -> ActionDone | Refused:
     preview = split_preview(service, ask)
     if isinstance(preview, Refused):
         return preview
-    try:
-        with service.resolver.exclusive():
-            done = split_customer(
-                service.store,
-                preview.customer_id,
-                preview.taken,
-                match_config=service.match_config,
-                traits=service.traits,
-                reason=ask.reason or "split in the web page",
-            )
-    except IdGraphError as exc:
-        return Refused(message=str(exc), field="records")
+    done = _write(
+        service,
+        "records",
+        lambda: split_customer(
+            service.store,
+            preview.customer_id,
+            preview.taken,
+            match_config=service.match_config,
+            traits=service.traits,
+            reason=ask.reason or "split in the web page",
+        ),
+    )
+    if isinstance(done, Refused):
+        return done
     logger.info("ui split: customer %s into %s", done.customer, ", ".join(done.into))
     return ActionDone(
         kind="split",
@@ -291,18 +305,20 @@ def link(service: Service, ask: Ask) -> ActionDone | Refused:
     preview = link_preview(service, ask)
     if isinstance(preview, Refused):
         return preview
-    try:
-        with service.resolver.exclusive():
-            done = link_records(
-                service.store,
-                preview.record_a,
-                preview.record_b,
-                match_config=service.match_config,
-                traits=service.traits,
-                reason=ask.reason or "linked in the web page",
-            )
-    except IdGraphError as exc:
-        return Refused(message=str(exc), field="other")
+    done = _write(
+        service,
+        "other",
+        lambda: link_records(
+            service.store,
+            preview.record_a,
+            preview.record_b,
+            match_config=service.match_config,
+            traits=service.traits,
+            reason=ask.reason or "linked in the web page",
+        ),
+    )
+    if isinstance(done, Refused):
+        return done
     into = service.customers_of([preview.record_a, *preview.records_b])
     logger.info("ui link: customers %s and %s", done.customer_a, done.customer_b)
     return ActionDone(
@@ -341,11 +357,16 @@ def segment_save(service: Service, ask: Ask) -> SegmentSaved | Refused:
     store = service.store
     try:
         defn = parse_segment(ask.definition, source="the segment builder")
-        with service.resolver.exclusive():
-            save_segment(store, defn)
-            report = run_saved_segment(store, defn.name)
     except IdGraphError as exc:
         return Refused(message=str(exc), field=getattr(exc, "location", None))
+
+    def save_and_run() -> SegmentRunReport:
+        save_segment(store, defn)
+        return run_saved_segment(store, defn.name)
+
+    report = _write(service, "where", save_and_run)
+    if isinstance(report, Refused):
+        return report
     logger.info("ui segment saved: %s (%d members)", report.name, report.size)
     return SegmentSaved(
         name=report.name, size=report.size, entered=len(report.entered), exited=len(report.exited)

@@ -121,6 +121,18 @@ def _failed(request: Request, who: Visitor, exc: _Failed) -> Response:
     return render(request, "error.html", who, status=exc.status, title="Error", message=exc.message)
 
 
+def _expired(request: Request, who: Visitor) -> Response:
+    """A changing form without this session's token (stale, or forged elsewhere)."""
+    return render(
+        request,
+        "error.html",
+        who,
+        status=403,
+        title="Form expired",
+        message="this form's token does not match your session: reload the page and retry",
+    )
+
+
 async def _changing(request: Request, what: str) -> tuple[Visitor, dict[str, list[str]]] | Response:
     """The visitor and form of a POST that changes data: admin key and CSRF token checked."""
     who = visitor(request)
@@ -130,14 +142,7 @@ async def _changing(request: Request, what: str) -> tuple[Visitor, dict[str, lis
     if not who.signed_in:
         return _sign_in(request, who, "sign in first", status=401)
     if not csrf_ok(who, first(form, "csrf")):
-        return render(
-            request,
-            "error.html",
-            who,
-            status=403,
-            title="Form expired",
-            message="this form's token does not match your session: reload the page and retry",
-        )
+        return _expired(request, who)
     if not who.can_admin:
         return _forbidden(request, who, what)
     return who, form
@@ -197,14 +202,7 @@ async def sign_out(request: Request) -> Response:
     who = visitor(request)
     form = parse_form(await request.body())
     if who.signed_in and not csrf_ok(who, first(form, "csrf")):
-        return render(
-            request,
-            "error.html",
-            who,
-            status=403,
-            title="Form expired",
-            message="this form's token does not match your session: reload the page",
-        )
+        return _expired(request, who)
     response = RedirectResponse("/ui/signin", status_code=303)
     clear_key(response)
     return response
@@ -306,16 +304,21 @@ async def link(request: Request, customer_id: str) -> Response:
     return await _preview_then_act(request, customer_id, "link", ("other",))
 
 
-@router.get("/segments")
-async def segments(request: Request) -> Response:
+async def _read_page(request: Request, op: str, template: str, name: str) -> Response:
+    """A page that shows one operation's answer to anyone who may read."""
     who = visitor(request)
     if not who.can_read:
         return _sign_in(request, who)
     try:
-        overview = await ask(request, "segments")
+        answer = await ask(request, op)
     except _Failed as exc:
         return _failed(request, who, exc)
-    return render(request, "segments.html", who, overview=overview)
+    return render(request, template, who, **{name: answer})
+
+
+@router.get("/segments")
+async def segments(request: Request) -> Response:
+    return await _read_page(request, "segments", "segments.html", "overview")
 
 
 async def _builder(request: Request, who: Visitor, form: BuilderForm, preview: bool) -> Response:
@@ -403,11 +406,4 @@ async def save(request: Request) -> Response:
 
 @router.get("/review")
 async def review(request: Request) -> Response:
-    who = visitor(request)
-    if not who.can_read:
-        return _sign_in(request, who)
-    try:
-        queue = await ask(request, "review")
-    except _Failed as exc:
-        return _failed(request, who, exc)
-    return render(request, "review.html", who, queue=queue)
+    return await _read_page(request, "review", "review.html", "queue")
