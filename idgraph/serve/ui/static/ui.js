@@ -28,7 +28,7 @@
       x: cx + r * Math.cos((2 * Math.PI * i) / Math.max(n, 1)),
       y: cy + r * Math.sin((2 * Math.PI * i) / Math.max(n, 1)),
     }));
-    if (n > 120) return pos;
+    if (n > 120) return fit(pos, width, height);
     const index = new Map(nodes.map((node, i) => [node.key, i]));
     const ideal = Math.max(60, r / Math.sqrt(Math.max(n, 1)));
     for (let step = 0; step < 300; step++) {
@@ -55,7 +55,18 @@
         pos[i].y = Math.min(height - 20, Math.max(20, pos[i].y + Math.max(-10, Math.min(10, move[i].y))));
       }
     }
-    return pos;
+    return fit(pos, width, height);
+  }
+
+  // Stretch the layout over the drawing area (labels need room on the right).
+  function fit(pos, width, height) {
+    const xs = pos.map((p) => p.x), ys = pos.map((p) => p.y);
+    const minX = Math.min(...xs), maxX = Math.max(...xs), minY = Math.min(...ys), maxY = Math.max(...ys);
+    const spanX = Math.max(maxX - minX, 1), spanY = Math.max(maxY - minY, 1);
+    return pos.map((p) => ({
+      x: pos.length === 1 ? width / 2 : 40 + ((p.x - minX) / spanX) * (width - 200),
+      y: pos.length === 1 ? height / 2 : 30 + ((p.y - minY) / spanY) * (height - 60),
+    }));
   }
 
   function showExplanation(panel, data) {
@@ -140,6 +151,7 @@
     };
     form.addEventListener("input", () => { clearTimeout(timer); timer = setTimeout(refresh, 400); });
     form.addEventListener("change", () => { clearTimeout(timer); timer = setTimeout(refresh, 100); });
+    if ([...form.querySelectorAll("input[name=cname], textarea")].some((box) => box.value.trim())) refresh();
   }
 
   drawGraph();
