@@ -1,8 +1,10 @@
-"""A reviewer's overrides on a stored graph: link two records, split records off a customer.
+"""A reviewer's overrides on a stored graph: link two records, split records off a customer,
+undo a split.
 
-Both store the decision (`Overrides`: a must-link or cannot-link pairs, kept and obeyed by every
-later run) and re-resolve the stored records under it, in one transaction, on a store the caller
-holds open. `idgraph link` / `idgraph split` and the service's admin endpoints call these.
+Each stores the decision (`Overrides`: must-link or cannot-link pairs, kept and obeyed by every
+later run, or the removal of a split's cannot-links) and re-resolves the stored records under
+it, in one transaction, on a store the caller holds open. `idgraph link` / `split` / `unsplit`,
+the service's admin endpoints and the web page call these.
 
 Examples:
     >>> from idgraph.settings import open_store
@@ -22,9 +24,18 @@ from idgraph.pipeline import IngestReport, ingest_batches
 from idgraph.query import IdentityGraph
 from idgraph.resolve import Overrides
 from idgraph.store.base import GraphStore
+from idgraph.store.queries import READS
 from idgraph.traits.config import TraitsConfig
 
-__all__ = ["LinkReport", "SplitReport", "link_records", "split_customer"]
+__all__ = [
+    "LinkReport",
+    "SplitReport",
+    "UnsplitReport",
+    "link_records",
+    "split_customer",
+    "splits_between",
+    "unsplit_customers",
+]
 
 
 class LinkReport(BaseModel):
@@ -167,3 +178,104 @@ def split_customer(
     )
     after = sorted({cid for key in members for cid in reader.lookup(key)})
     return SplitReport(customer=customer, taken=taken, into=after, resolution=report)
+
+
+class UnsplitReport(BaseModel):
+    """What `unsplit_customers` did: the reviewer's cannot-links removed, and where the records
+    of both customers are now."""
+
+    model_config = ConfigDict(frozen=True)
+
+    customer_a: str
+    customer_b: str
+    #: The cannot-link pairs removed: (record a, record b, the split's reason).
+    removed: list[tuple[str, str, str]]
+    #: True when the records of both customers are one customer again; False when nothing
+    #: joins them any more (evidence changed since the split) or a guard refuses the join.
+    joined: bool
+    #: Customers holding the records of both now, sorted.
+    into: list[str]
+    resolution: IngestReport
+
+
+def splits_between(
+    graph: GraphStore,
+    records_a: Sequence[str],
+    records_b: Sequence[str],
+) -> list[tuple[str, str, str]]:
+    """The reviewer's cannot-links between two sets of records: (a, b, reason), a < b."""
+    side_a, side_b = set(records_a), set(records_b)
+    rows = graph.keyed_read(
+        "records_cannot_link", READS["records_cannot_link"], "keys", sorted(side_a | side_b)
+    )
+    found = {
+        (row["a"], row["b"], row["reason"] or "")
+        for row in rows
+        if (row["a"] in side_a and row["b"] in side_b)
+        or (row["a"] in side_b and row["b"] in side_a)
+    }
+    return sorted(found)
+
+
+def unsplit_customers(
+    graph: GraphStore,
+    customer_a: str,
+    customer_b: str,
+    *,
+    match_config: MatchConfig | None = None,
+    traits: TraitsConfig | None = None,
+    reason: str = "",
+    by: str = "",
+) -> UnsplitReport:
+    """Undo a reviewer's split: remove every cannot-link between the two customers' records
+    and re-resolve them, so what evidence still joins them joins them again.
+
+    The merge is recorded in both ids' history (`idgraph history`) with who undid the split,
+    why, and the split's own reason; the split stays in history too.
+
+    Args:
+        graph: a writable store.
+        customer_a: one customer id (an id merged into another names the survivor).
+        customer_b: the other customer id, e.g. the part a split took out.
+        match_config: the config the store is resolved with; None for the shipped default.
+        traits: the computed traits config; None for the shipped default.
+        reason: why, kept in the history.
+        by: who undid it (a name, kept in the history).
+
+    Raises:
+        NotFoundError: a customer id was never issued; nothing was written.
+        ConfigError: both ids name one customer, or no reviewer's split keeps the two apart;
+            nothing was written.
+    """
+    reader = IdentityGraph.over(graph, match_config=match_config)
+    profile_a = reader.profile(customer_a, events=1)
+    profile_b = reader.profile(customer_b, events=1)
+    if profile_a.id == profile_b.id:
+        raise ConfigError(f"{customer_a} and {customer_b} are one customer ({profile_a.id})")
+    records_a = [r.key for r in profile_a.records]
+    records_b = [r.key for r in profile_b.records]
+    removed = splits_between(graph, records_a, records_b)
+    if not removed:
+        raise ConfigError(
+            f"no reviewer's split keeps {profile_a.id} and {profile_b.id} apart "
+            "(`idgraph explain` says what does)"
+        )
+    undid = "; ".join(sorted({why for _, _, why in removed})) or "no reason"
+    note = f"by {by or 'a reviewer'}: {reason or 'no reason given'} (the split was: {undid})"
+    report = ingest_batches(
+        graph,
+        [],
+        match_config=match_config,
+        traits=traits,
+        overrides=Overrides(uncut=[(a, b) for a, b, _ in removed], reason=note),
+        summary=False,
+    )
+    into = sorted({cid for key in [*records_a, *records_b] for cid in reader.lookup(key)})
+    return UnsplitReport(
+        customer_a=profile_a.id,
+        customer_b=profile_b.id,
+        removed=removed,
+        joined=len(into) == 1,
+        into=into,
+        resolution=report,
+    )

@@ -618,7 +618,8 @@ def _load_scope(
     stored_events: set[str],
 ) -> tuple[Scope, Snapshot]:
     """Find the stored records this run may touch, and take the snapshot of those only."""
-    forced = {k for pair in [*overrides.must_link, *overrides.cannot_link] for k in pair}
+    pairs = [*overrides.must_link, *overrides.cannot_link, *overrides.uncut]
+    forced = {k for pair in pairs for k in pair}
     linked = set(batch.links["a"].to_list()) | set(batch.links["b"].to_list())
     incoming = set(batch.records["key"].to_list())
     before = take_snapshot(

@@ -889,7 +889,7 @@ _SETTINGS: tuple[tuple[re.Pattern[str], str, str], ...] = (
     (
         re.compile(r"reviewer split"),
         "idgraph split",
-        "a reviewer's decision (`idgraph split`); removing a split is not supported yet",
+        "a reviewer's decision (`idgraph split`); `idgraph unsplit` removes it",
     ),
     (
         re.compile(r"erased at the person's request"),

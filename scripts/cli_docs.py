@@ -36,6 +36,7 @@ COMMANDS = [
     ["review"],
     ["link"],
     ["split"],
+    ["unsplit"],
     ["forget"],
     ["mapping", "init"],
     ["cypher"],

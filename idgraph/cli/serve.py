@@ -138,7 +138,8 @@ def serve(
     /v1/customers/{id}, /v1/segments/{name}/members and /v1/explain read the graph. API keys
     come from IDGRAPH_API_KEYS (comma-separated); clients send HTTP Basic with the key as user
     name, or `Authorization: Bearer KEY`. The admin endpoints (POST /v1/admin/forget,
-    /v1/admin/link, /v1/admin/split; GET /v1/admin/history/{id}) take only keys from
+    /v1/admin/link, /v1/admin/split, /v1/admin/unsplit; GET /v1/admin/history/{id}) take only
+    keys from
     IDGRAPH_ADMIN_KEYS (comma-separated, separate from the write keys); without them they
     are off (403), --no-auth included. OpenAPI docs at /docs. With --workers N, N processes
     answer HTTP and this one resolves. With destinations (--destinations, or a

@@ -295,6 +295,7 @@ class LadybugStore(GraphStore):
             self._copy_rel("HAS_IDENTIFIER", plan.new_record_identifiers)
         plan.new_record_identifiers = plan.new_record_identifiers.clear()
         self._copy_rel("CANNOT_LINK", plan.new_apart)
+        self._set_frame("drop_cannot_links", plan.removed_apart)
         self._write_accounts(plan, wrote)
         event_columns = self.columns("Event")
         with wrote.table("Event", plan.new_events.height):

@@ -1,5 +1,5 @@
 """The web page in headless Chromium, as a marketer uses it: sign in, search, open a customer,
-read the identity graph, link and undo, split, build and save a segment — with no console
+read the identity graph, link and undo, split and undo, build and save a segment — with no console
 error on any page. The service runs as `idgraph serve` in a subprocess over the fixtures;
 what the page did is checked through the HTTP API, not through the page itself."""
 
@@ -137,7 +137,7 @@ def test_link_preview_confirm_and_undo(
     assert watched_page.problems == []
 
 
-def test_split_asks_first_then_splits(
+def test_split_asks_first_then_splits_then_undo(
     watched_page: WatchedPage, served: tuple[Running, int]
 ) -> None:
     running, _ = served
@@ -169,6 +169,27 @@ def test_split_asks_first_then_splits(
     assert owner != customer
     split = [e for e in history["entries"] if e["kind"] == "split_off" and e["other"] == owner]
     assert split and "a shared till" in split[-1]["detail"]
+    # Split, then undo: the result page offers it, previewed and confirmed like the split.
+    page.click("#undo")
+    expect(page.locator("#preview")).to_contain_text("a shared till")
+    expect(page.locator("#moving")).to_contain_text(record)
+    with api(running, READ_KEY) as http:  # the preview changed nothing
+        assert http.get("/v1/lookup", params={"identifier": record}).json()["customer_ids"] == [
+            owner
+        ]
+    page.click("#confirm")
+    expect(page.locator("#done")).to_have_text("Split undone")
+    expect(page.locator("#into li")).to_have_count(1)
+    with api(running, READ_KEY) as http, api(running, ADMIN_KEY) as admin:
+        back = http.get("/v1/lookup", params={"identifier": record}).json()["customer_ids"]
+        gone = admin.get(f"/v1/admin/history/{owner}").json()
+    assert back == [customer]
+    assert gone["status"] == "merged" and gone["current"] == customer
+    kinds = [e["kind"] for e in gone["entries"]]
+    assert kinds[-2:] == ["split_from", "merged_into"]
+    assert "split undone: by the web page" in gone["entries"][-1]["detail"]
+    page.goto(f"{running.url}/ui/customers/{customer}")
+    expect(page.locator("#history")).to_contain_text("split off")
     assert watched_page.problems == []
 
 

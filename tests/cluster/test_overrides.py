@@ -72,3 +72,64 @@ def test_cli_link_and_split(store: Path) -> None:
     wrong = runner.invoke(app, ["split", customer, "--records", "pos:nope", *s])
     assert wrong.exit_code == 2 and "not records of" in wrong.output
     assert (FIXTURES / "crm.csv").exists()
+
+
+def _store_rows(store: Path, cypher: str) -> list[dict[str, object]]:
+    """Read the store directly (not through the code under test)."""
+    from idgraph.settings import open_store
+
+    with open_store(store, read_only=True) as graph:
+        return graph.query("test", cypher)
+
+
+def test_cli_split_then_unsplit_makes_one_customer_again(store: Path, tmp_path: Path) -> None:
+    runner = CliRunner()
+    s = ["--store", str(store)]
+    before = _customer(store, "crm:C1097")
+    with IdentityGraph(store) as graph:
+        members = sorted(r.key for r in graph.profile(before).records)
+    assert len(members) > 1
+    split = runner.invoke(app, ["split", before, "--records", "crm:C1097", "--reason", "x", *s])
+    assert split.exit_code == 0, split.output
+    part = _customer(store, "crm:C1097")
+    assert part != before
+    apart = "MATCH (:Record)-[k:CANNOT_LINK]->(:Record) RETURN count(k) AS n"
+    assert _store_rows(store, apart)[0]["n"] == len(members) - 1
+
+    undo = runner.invoke(
+        app, ["unsplit", before, part, "--reason", "same person", "--by", "ana", *s]
+    )
+    assert undo.exit_code == 0, undo.output
+    assert f"their records are customer {before}" in undo.output
+    assert _store_rows(store, apart)[0]["n"] == 0
+    owners = _store_rows(
+        store,
+        "MATCH (c:Customer)-[:HAS_RECORD]->(r:Record) WHERE r.key IN "
+        + repr(members).replace("'", '"')
+        + " RETURN DISTINCT c.id AS id",
+    )
+    assert [row["id"] for row in owners] == [before]
+    history = runner.invoke(app, ["history", part, "--format", "json", *s])
+    assert history.exit_code == 0, history.output
+    kinds = [e["kind"] for e in __import__("json").loads(history.output)["entries"]]
+    assert "split_from" in kinds and "merged_into" in kinds
+    with IdentityGraph(store) as graph:
+        entries = graph.history(before).entries
+    undone = [e for e in entries if e.kind == "absorbed" and e.other == part]
+    assert undone and "split undone: by ana: same person (the split was: x)" in undone[0].detail
+    assert any(e.kind == "split_off" and e.other == part for e in entries)
+    # A later ingest keeps them together: no cannot-link is left to obey.
+    ingest_fixtures(store, tmp_path, as_of="2026-11-01")
+    assert {_customer(store, k) for k in members} == {before}
+    again = runner.invoke(app, ["unsplit", before, before, *s])
+    assert again.exit_code == 2 and "one customer" in again.output
+
+
+def test_unsplit_refuses_customers_no_split_keeps_apart(store: Path) -> None:
+    from idgraph.overrides import unsplit_customers
+    from idgraph.settings import open_store
+
+    a, b = _customer(store, "crm:C1026"), _customer(store, "crm:C1028")
+    assert a != b
+    with open_store(store) as graph, pytest.raises(ConfigError, match="no reviewer's split"):
+        unsplit_customers(graph, a, b)

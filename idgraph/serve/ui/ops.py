@@ -7,7 +7,8 @@ not validate) comes back as a `Refused` answer naming the field, never as an exc
 the page shows the same message whichever process ran it.
 
 Reads go through `IdentityGraph` and the segment layer; writes through the same functions as
-the CLI (`idgraph.overrides.split_customer` / `link_records`, `segment.saved.save_segment` /
+the CLI (`idgraph.overrides.split_customer` / `link_records` / `unsplit_customers`,
+`segment.saved.save_segment` /
 `run_saved_segment`), inside `resolver.exclusive()` so they never race a micro-batch, and so
 they are recorded in the customers' history as the CLI's are.
 """
@@ -25,7 +26,7 @@ from pydantic import BaseModel, ConfigDict
 from idgraph.cluster.review import ReviewItem
 from idgraph.errors import IdGraphError, NotFoundError
 from idgraph.models import CustomerSummary
-from idgraph.overrides import link_records, split_customer
+from idgraph.overrides import link_records, split_customer, splits_between, unsplit_customers
 from idgraph.query import CustomerHistory, CustomerProfile, EvidencePath
 from idgraph.segment.analytics import member_ids
 from idgraph.segment.definition import parse_segment
@@ -121,6 +122,18 @@ class ActionDone(_Model):
     merged: list[tuple[str, str]] = []
     #: For a link: the records that came from the other customer, which a split takes back.
     undo_records: list[str] = []
+    #: For a split: the customers holding the records taken out, which an undo joins back.
+    undo_parts: list[str] = []
+
+
+class UnsplitPreview(_Model):
+    customer_id: str
+    other: str
+    records_other: list[str]
+    #: The reviewer's cannot-links that go: (record a, record b, the split's reason).
+    removed: list[tuple[str, str, str]]
+    segments_a: list[str]
+    segments_b: list[str]
 
 
 class SegmentPreview(_Model):
@@ -263,6 +276,64 @@ def split(service: Service, ask: Ask) -> ActionDone | Refused:
         customer_id=done.customer,
         into=done.into,
         segment_changes=done.resolution.segment_changes,
+        undo_parts=[c for c in service.customers_of(preview.taken) if c != done.customer],
+    )
+
+
+def unsplit_preview(service: Service, ask: Ask) -> UnsplitPreview | Refused:
+    page = customer(service, ask)
+    if isinstance(page, Refused):
+        return page
+    try:
+        other = service.graph.profile(ask.other.strip(), events=1)
+    except NotFoundError:
+        return Refused(message=f"no customer with id {ask.other.strip()!r}", field="other")
+    if other.id == page.profile.id:
+        return Refused(message="that is this customer already", field="other")
+    records_other = [r.key for r in other.records]
+    removed = splits_between(service.store, [r.key for r in page.profile.records], records_other)
+    if not removed:
+        return Refused(
+            message=f"no reviewer's split keeps {page.profile.id} and {other.id} apart",
+            field="other",
+        )
+    return UnsplitPreview(
+        customer_id=page.profile.id,
+        other=other.id,
+        records_other=records_other,
+        removed=removed,
+        segments_a=[s.name for s in page.profile.segments],
+        segments_b=[s.name for s in other.segments],
+    )
+
+
+def unsplit(service: Service, ask: Ask) -> ActionDone | Refused:
+    preview = unsplit_preview(service, ask)
+    if isinstance(preview, Refused):
+        return preview
+    done = _write(
+        service,
+        "other",
+        lambda: unsplit_customers(
+            service.store,
+            preview.customer_id,
+            preview.other,
+            match_config=service.match_config,
+            traits=service.traits,
+            reason=ask.reason or "undone in the web page",
+            by="the web page",
+        ),
+    )
+    if isinstance(done, Refused):
+        return done
+    logger.info("ui unsplit: customers %s and %s", done.customer_a, done.customer_b)
+    return ActionDone(
+        kind="unsplit",
+        customer_id=done.into[0] if done.joined else done.customer_a,
+        into=done.into,
+        linked=done.joined,
+        segment_changes=done.resolution.segment_changes,
+        merged=done.resolution.merged_ids,
     )
 
 
@@ -481,6 +552,8 @@ OPERATIONS: Final[dict[str, Callable[[Service, Any], BaseModel]]] = {
     "split": split,
     "link_preview": link_preview,
     "link": link,
+    "unsplit_preview": unsplit_preview,
+    "unsplit": unsplit,
     "segment_preview": segment_preview,
     "segment_save": segment_save,
     "segments": segments,

@@ -260,13 +260,18 @@ async def explain(request: Request) -> Response:
     return JSONResponse(path.model_dump(mode="json"), headers=_HEADERS)
 
 
-_ACTIONS = {"split": "Splitting a customer", "link": "Linking customers"}
+_ACTIONS = {
+    "split": "Splitting a customer",
+    "link": "Linking customers",
+    "unsplit": "Undoing a split",
+}
 
 
 async def _preview_then_act(
     request: Request, customer_id: str, action: str, field_names: tuple[str, ...]
 ) -> Response:
-    """A split or link: the preview (what will change) first, the change once confirmed."""
+    """A split, link or undo of a split: the preview (what will change) first, the change
+    once confirmed."""
     checked = await _changing(request, _ACTIONS[action])
     if isinstance(checked, Response):
         return checked
@@ -302,6 +307,11 @@ async def split(request: Request, customer_id: str) -> Response:
 @router.post("/customers/{customer_id}/link")
 async def link(request: Request, customer_id: str) -> Response:
     return await _preview_then_act(request, customer_id, "link", ("other",))
+
+
+@router.post("/customers/{customer_id}/unsplit")
+async def unsplit(request: Request, customer_id: str) -> Response:
+    return await _preview_then_act(request, customer_id, "unsplit", ("other",))
 
 
 async def _read_page(request: Request, op: str, template: str, name: str) -> Response:
