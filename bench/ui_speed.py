@@ -82,7 +82,7 @@ def timed(
     send: Callable[..., httpx.Response],
     path: str,
     **kwargs: Any,
-) -> None:
+) -> httpx.Response:
     started = time.perf_counter()
     answer = send(path, **kwargs)
     elapsed = (time.perf_counter() - started) * 1000
@@ -91,6 +91,7 @@ def timed(
         said = problem.group(1) if problem else answer.text[:300]
         raise SystemExit(f"{name}: HTTP {answer.status_code}: {said}")
     samples.setdefault(name, []).append(elapsed)
+    return answer
 
 
 BUILDER = {
@@ -153,7 +154,19 @@ def run(url: str, customers: list[dict[str, Any]], repeat: int) -> dict[str, lis
             c, other = customers[j], customers[j + 1]
             page = f"/ui/customers/{c['id']}"
             split = {"csrf": csrf, "record": c["records"][-1], "confirm": "yes"}
-            timed(samples, "split (confirmed)", post, f"{page}/split", data=split)
+            done = timed(samples, "split (confirmed)", post, f"{page}/split", data=split)
+            part = re.search(r'name="other" value="([^"]+)"', done.text)
+            assert part is not None, "the split's result page offers no undo"
+            undo = {"csrf": csrf, "other": part.group(1)}
+            timed(samples, "undo split preview", post, f"{page}/unsplit", data=undo)
+            undone = timed(
+                samples,
+                "undo split (confirmed)",
+                post,
+                f"{page}/unsplit",
+                data={**undo, "confirm": "yes"},
+            )
+            assert "Split undone" in undone.text, "the undo did not join the records again"
             link = {"csrf": csrf, "other": other["id"], "confirm": "yes"}
             timed(samples, "link (confirmed)", post, f"{page}/link", data=link)
         save = {**BUILDER, "name": "bench_saved", "csrf": csrf}

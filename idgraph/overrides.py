@@ -32,6 +32,7 @@ __all__ = [
     "SplitReport",
     "UnsplitReport",
     "link_records",
+    "preview_change",
     "split_customer",
     "splits_between",
     "unsplit_customers",
@@ -157,24 +158,10 @@ def split_customer(
         ConfigError: no records given, a record is not the customer's, or no record would be
             left; nothing was written.
     """
-    taken = list(dict.fromkeys(records))
-    if not taken:
-        raise ConfigError("give the records to take out of the customer")
     reader = IdentityGraph.over(graph, match_config=match_config)
-    members = [r.key for r in reader.profile(customer, events=1).records]
-    outside = sorted(set(taken) - set(members))
-    if outside:
-        raise ConfigError(f"not records of {customer}: {', '.join(outside)}")
-    rest = [key for key in members if key not in taken]
-    if not rest:
-        raise ConfigError("leave at least one record in the customer")
+    taken, members, overrides = _split_overrides(reader, customer, records, reason)
     report = ingest_batches(
-        graph,
-        [],
-        match_config=match_config,
-        traits=traits,
-        overrides=Overrides(cannot_link=[(a, b) for a in taken for b in rest], reason=reason),
-        summary=False,
+        graph, [], match_config=match_config, traits=traits, overrides=overrides, summary=False
     )
     after = sorted({cid for key in members for cid in reader.lookup(key)})
     return SplitReport(customer=customer, taken=taken, into=after, resolution=report)
@@ -248,13 +235,52 @@ def unsplit_customers(
             nothing was written.
     """
     reader = IdentityGraph.over(graph, match_config=match_config)
+    (id_a, records_a), (id_b, records_b), removed, overrides = _unsplit_overrides(
+        reader, customer_a, customer_b, reason, by
+    )
+    report = ingest_batches(
+        graph, [], match_config=match_config, traits=traits, overrides=overrides, summary=False
+    )
+    into = sorted({cid for key in [*records_a, *records_b] for cid in reader.lookup(key)})
+    return UnsplitReport(
+        customer_a=id_a,
+        customer_b=id_b,
+        removed=removed,
+        joined=len(into) == 1,
+        into=into,
+        resolution=report,
+    )
+
+
+def _split_overrides(
+    reader: IdentityGraph, customer: str, records: Sequence[str], reason: str
+) -> tuple[list[str], list[str], Overrides]:
+    """The records taken, the customer's records, and the cannot-links of a split."""
+    taken = list(dict.fromkeys(records))
+    if not taken:
+        raise ConfigError("give the records to take out of the customer")
+    members = [r.key for r in reader.profile(customer, events=1).records]
+    outside = sorted(set(taken) - set(members))
+    if outside:
+        raise ConfigError(f"not records of {customer}: {', '.join(outside)}")
+    rest = [key for key in members if key not in taken]
+    if not rest:
+        raise ConfigError("leave at least one record in the customer")
+    pairs = [(a, b) for a in taken for b in rest]
+    return taken, members, Overrides(cannot_link=pairs, reason=reason)
+
+
+def _unsplit_overrides(
+    reader: IdentityGraph, customer_a: str, customer_b: str, reason: str, by: str
+) -> tuple[tuple[str, list[str]], tuple[str, list[str]], list[tuple[str, str, str]], Overrides]:
+    """Both customers (id, records), the cannot-links between them, and their removal."""
     profile_a = reader.profile(customer_a, events=1)
     profile_b = reader.profile(customer_b, events=1)
     if profile_a.id == profile_b.id:
         raise ConfigError(f"{customer_a} and {customer_b} are one customer ({profile_a.id})")
     records_a = [r.key for r in profile_a.records]
     records_b = [r.key for r in profile_b.records]
-    removed = splits_between(graph, records_a, records_b)
+    removed = splits_between(reader.store, records_a, records_b)
     if not removed:
         raise ConfigError(
             f"no reviewer's split keeps {profile_a.id} and {profile_b.id} apart "
@@ -262,20 +288,51 @@ def unsplit_customers(
         )
     undid = "; ".join(sorted({why for _, _, why in removed})) or "no reason"
     note = f"by {by or 'a reviewer'}: {reason or 'no reason given'} (the split was: {undid})"
-    report = ingest_batches(
+    overrides = Overrides(uncut=[(a, b) for a, b, _ in removed], reason=note)
+    return (profile_a.id, records_a), (profile_b.id, records_b), removed, overrides
+
+
+def preview_change(
+    graph: GraphStore,
+    *,
+    split: tuple[str, Sequence[str]] | None = None,
+    link: tuple[str, str] | None = None,
+    unsplit: tuple[str, str] | None = None,
+    match_config: MatchConfig | None = None,
+    traits: TraitsConfig | None = None,
+) -> IngestReport:
+    """What one split, link or undo of a split would do, without doing it.
+
+    Resolves the customers concerned as the confirmed action would (the same incremental
+    scope), writes the result in a transaction that is rolled back, and reads which
+    customers would enter and leave each materialised segment there (`segment_moves`;
+    None on a store that cannot rehearse), beside the merges and splits (`changes`).
+
+    Args:
+        graph: a writable store (the rehearsal writes, then rolls back).
+        split: (customer id, record keys to take out), as `split_customer` takes them.
+        link: (record a, record b), as `link_records` takes them.
+        unsplit: (customer a, customer b), as `unsplit_customers` takes them.
+
+    Raises:
+        NotFoundError, ConfigError: as the action itself would; nothing was written.
+    """
+    reader = IdentityGraph.over(graph, match_config=match_config)
+    if split is not None:
+        overrides = _split_overrides(reader, split[0], split[1], "")[2]
+    elif link is not None:
+        overrides = Overrides(must_link=[link])
+    elif unsplit is not None:
+        overrides = _unsplit_overrides(reader, unsplit[0], unsplit[1], "", "")[3]
+    else:
+        raise ConfigError("name the change to preview: a split, a link or an undo of a split")
+    return ingest_batches(
         graph,
         [],
         match_config=match_config,
         traits=traits,
-        overrides=Overrides(uncut=[(a, b) for a, b, _ in removed], reason=note),
+        overrides=overrides,
         summary=False,
-    )
-    into = sorted({cid for key in [*records_a, *records_b] for cid in reader.lookup(key)})
-    return UnsplitReport(
-        customer_a=profile_a.id,
-        customer_b=profile_b.id,
-        removed=removed,
-        joined=len(into) == 1,
-        into=into,
-        resolution=report,
+        dry_run=True,
+        rehearse=True,
     )

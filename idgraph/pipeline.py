@@ -26,8 +26,8 @@ from idgraph.match.view import VIEW_FIELDS, match_view
 from idgraph.memory import give_back
 from idgraph.normalize.fold import Gathered, fold
 from idgraph.normalize.record import NormalizeOptions
-from idgraph.resolve import Overrides, merge_records, plan_changes
-from idgraph.segment.refresh import memberships_of, refresh_segments
+from idgraph.resolve import Overrides, keep_counts, merge_records, plan_changes
+from idgraph.segment.refresh import memberships_of, refresh_segments, segment_moves
 from idgraph.segment.saved import SegmentChange
 from idgraph.settings import open_store
 from idgraph.stages import (
@@ -42,7 +42,7 @@ from idgraph.state.mirror import Mirror, new_version
 from idgraph.state.rebuild import blocking_fingerprint, open_mirror
 from idgraph.state.scope import Scope, find_scope, id_keys
 from idgraph.state.snapshot import Snapshot, take_snapshot
-from idgraph.store.base import GraphStore
+from idgraph.store.base import GraphStore, RehearsalUnsupported
 from idgraph.store.plan import WritePlan, plan_rows
 from idgraph.store.queries import READS, STATE_READS
 from idgraph.traits.config import TraitsConfig, load_traits_config
@@ -117,6 +117,10 @@ class IngestReport(BaseModel):
     #: True when nothing was written (`dry_run=True`); `changes` then says what would change.
     dry_run: bool = False
     changes: ResolutionChanges | None = None
+    #: A rehearsed dry run (`rehearse=True`): per materialised segment, the customers that
+    #: would enter and exit, {"vip": {"entered": [...], "exited": [...]}}; None when not
+    #: rehearsed or the store cannot rehearse.
+    segment_moves: dict[str, dict[str, list[str]]] | None = None
     #: Seconds and peak memory per stage, in the order they ran (`idgraph ingest --timings`).
     timings: list[StageTiming] = []
 
@@ -343,6 +347,7 @@ def ingest_batches(
     summary: bool = True,
     consume: bool = False,
     meta: Mapping[str, str] | None = None,
+    rehearse: bool = False,
 ) -> IngestReport:
     """Resolve already-read batches into an open store, in one transaction.
 
@@ -364,6 +369,10 @@ def ingest_batches(
             retry a failed group of calls one call at a time.
         meta: `Meta` rows (key -> value) written in the same transaction as the batches (the
             service's applied call-log offset).
+        rehearse: with `dry_run`, resolve as the real run would (only the records it may
+            touch, when it can), write the plan in a transaction that is rolled back, and
+            report which customers would enter and exit each materialised segment
+            (`segment_moves`): a preview of an override, in a fraction of a full dry run.
     """
     started = time.perf_counter()
     step = deduplicated(progress)
@@ -390,7 +399,7 @@ def ingest_batches(
         stored_events = _stored_events(mirror, batch)
         stage.count = _stored_records(mirror)
     model = stored_model(graph, config)
-    full = full or dry_run or _needs_full(mirror, batch, config)
+    full = full or (dry_run and not rehearse) or _needs_full(mirror, batch, config)
     # A store that has grown past `min_records` without a model of its own learns one now.
     full = full or (
         model is None
@@ -431,6 +440,7 @@ def ingest_batches(
         plan.groups = groups.filter(~pl.col("record_key").is_in(list(erase)))
     changes = None
     moved: list[SegmentChange] = []
+    would_move = None
     if dry_run:
         changes = resolution_changes(
             dict(snapshot.assignment.iter_rows()),
@@ -438,6 +448,9 @@ def ingest_batches(
             stats.accepted,
             stats.blocked_links,
         )
+        if rehearse:
+            with timer.stage("segments"):
+                would_move = _rehearse_segments(graph, plan, as_of)
     else:
         version = new_version()
         with timer.stage("mirror"):
@@ -454,6 +467,8 @@ def ingest_batches(
             graph.apply(plan, version=version, progress=stage.step)
         with timer.stage("mirror"):
             staged.publish()
+        if not (plan.new_records.height or plan.changed_records.height or plan.erased_records):
+            keep_counts(mirror, version)
         with timer.stage("segments") as stage:
             moved = refresh_segments(
                 graph,
@@ -532,8 +547,28 @@ def ingest_batches(
         seconds=round(time.perf_counter() - started, 3),
         dry_run=dry_run,
         changes=changes,
+        segment_moves=would_move,
         timings=timer.rows,
     )
+
+
+def _rehearse_segments(
+    graph: GraphStore, plan: WritePlan, as_of_ms: int
+) -> dict[str, dict[str, list[str]]] | None:
+    """Segment moves of a plan, read from the store with the plan written and rolled back:
+    the same evaluation `refresh_segments` makes after the real write."""
+    grouped = _customers_of_groups(graph, plan.groups)
+    before = memberships_of(graph, sorted({*plan.retired_customers, *grouped}))
+    if not before and not graph.query("count_segments", READS["count_segments"])[0]["n"]:
+        return {}
+    touched = sorted({*plan.customers["id"].to_list(), *grouped})
+    try:
+        found = graph.rehearse(
+            plan, lambda: segment_moves(graph, before=before, touched=touched, as_of_ms=as_of_ms)
+        )
+    except RehearsalUnsupported:
+        return None
+    return {m.segment: {"entered": m.entered, "exited": m.exited} for m in found}
 
 
 def _causes(plan: WritePlan, erase: Collection[str]) -> dict[str, str]:

@@ -133,3 +133,63 @@ def test_unsplit_refuses_customers_no_split_keeps_apart(store: Path) -> None:
     assert a != b
     with open_store(store) as graph, pytest.raises(ConfigError, match="no reviewer's split"):
         unsplit_customers(graph, a, b)
+
+
+def _changes_in_store(store: Path, since: int) -> set[tuple[str, str, str]]:
+    rows = _store_rows(
+        store,
+        "MATCH (s:SegmentChange) WHERE s.ts >= "
+        + str(since)
+        + " RETURN s.segment AS segment, s.customer AS customer, s.change AS change",
+    )
+    return {(str(r["segment"]), str(r["customer"]), str(r["change"])) for r in rows}
+
+
+def _moves(preview: dict[str, dict[str, list[str]]] | None) -> set[tuple[str, str, str]]:
+    assert preview is not None
+    return {
+        (name, cid, "entered" if side == "entered" else "exited")
+        for name, sides in preview.items()
+        for side, ids in sides.items()
+        for cid in ids
+    }
+
+
+def test_previewed_segment_moves_are_what_the_change_records(store: Path) -> None:
+    import time
+
+    from idgraph.overrides import preview_change, split_customer, unsplit_customers
+    from idgraph.segment.definition import parse_segment
+    from idgraph.segment.saved import run_saved_segment, save_segment
+    from idgraph.settings import open_store
+
+    with open_store(store) as graph:
+        for name, where in (
+            ("with_email", {"trait": "email", "op": "exists"}),
+            ("without_email", {"trait": "email", "op": "missing"}),
+        ):
+            save_segment(graph, parse_segment({"name": name, "where": where}, source="test"))
+            run_saved_segment(graph, name)
+    customer = _customer(store, "crm:C1097")
+    with IdentityGraph(store) as reader:
+        profile = reader.profile(customer)
+    assert profile.golden.get("email")
+    emailed = [r.key for r in profile.records if r.fields.get("email")]
+    taken = emailed[:1]
+    with open_store(store) as graph:
+        version = graph.state_version()
+        preview = preview_change(graph, split=(customer, taken))
+        assert graph.state_version() == version  # the rehearsal kept nothing
+        expected = _moves(preview.segment_moves)
+        assert any(change == "entered" for _, _, change in expected)
+        since = int(time.time() * 1000)
+        split_customer(graph, customer, taken)
+    assert _changes_in_store(store, since) == expected
+    part = _customer(store, taken[0])
+    with open_store(store) as graph:
+        undo = preview_change(graph, unsplit=(customer, part))
+        expected = _moves(undo.segment_moves)
+        assert (("with_email", part, "exited")) in expected
+        since = int(time.time() * 1000)
+        unsplit_customers(graph, customer, part)
+    assert _changes_in_store(store, since) == expected

@@ -4,13 +4,14 @@ the segment builder — on the fixtures in a real embedded store (no mocks)."""
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from idgraph.query import IdentityGraph
-from idgraph.segment.definition import load_segment
+from idgraph.segment.definition import load_segment, parse_segment
 from idgraph.segment.saved import run_saved_segment, save_segment
 from idgraph.serve import ServeSettings, create_app
 from idgraph.settings import open_store
@@ -273,6 +274,59 @@ def test_split_preview_names_the_records_and_segments_then_splits(ui: TestClient
     assert new_owner in done.text
     entry = [e for e in graph.history(member).entries if e.kind == "split_off"][-1]
     assert entry.other == new_owner and "kiosk" in entry.detail
+
+
+def _previewed_moves(html: str) -> set[tuple[str, str, str]]:
+    """(segment, customer, entered/exited) as the preview page lists them."""
+    listed = re.search(r'<ul id="segment-moves">(.*?)</ul>', html, re.S)
+    assert listed is not None, "the preview lists segment moves"
+    found = set()
+    for name, body in re.findall(r"<li><strong>([^<]+)</strong>:(.*?)</li>", listed.group(1), re.S):
+        for verb, ids in re.findall(r'(enters|leaves) <span class="mono">([^<]*)</span>', body):
+            change = "entered" if verb == "enters" else "exited"
+            found |= {(name, cid.strip(), change) for cid in ids.split(",")}
+    return found
+
+
+def test_split_and_undo_previews_list_the_segment_moves_they_then_record(ui: TestClient) -> None:
+    store = ui.app_state_store  # type: ignore[attr-defined]
+    graph = IdentityGraph.over(store)
+    defn = {"name": "ui_with_email", "where": {"trait": "email", "op": "exists"}}
+    save_segment(store, parse_segment(defn, source="test"))
+    run_saved_segment(store, "ui_with_email")
+    member = graph.lookup("crm:C1097")[0]
+    profile = graph.profile(member)
+    taken = next(r.key for r in profile.records if r.fields.get("email"))
+    csrf = signed_in(ui, ADMIN_KEY)
+    url = f"/ui/customers/{member}"
+
+    def recorded_since(ts: int) -> set[tuple[str, str, str]]:
+        rows = store.query(
+            "probe_changes",
+            "MATCH (s:SegmentChange) WHERE s.ts >= $ts "
+            "RETURN s.segment AS segment, s.customer AS customer, s.change AS change",
+            {"ts": ts},
+        )
+        return {(r["segment"], r["customer"], r["change"]) for r in rows}
+
+    preview = ui.post(f"{url}/split", data={"csrf": csrf, "record": taken})
+    expected = _previewed_moves(preview.text)
+    assert any(seg == "ui_with_email" and ch == "entered" for seg, _, ch in expected)
+    assert graph.lookup(taken) == [member]  # the preview changed nothing
+    since = int(time.time() * 1000)
+    done = ui.post(f"{url}/split", data={"csrf": csrf, "record": taken, "confirm": "yes"})
+    assert done.status_code == 200
+    assert recorded_since(since) == expected
+    (part,) = graph.lookup(taken)
+    undo = ui.post(f"{url}/unsplit", data={"csrf": csrf, "other": part})
+    assert undo.status_code == 200, undo.text
+    expected = _previewed_moves(undo.text)
+    assert ("ui_with_email", part, "exited") in expected
+    since = int(time.time() * 1000)
+    back = ui.post(f"{url}/unsplit", data={"csrf": csrf, "other": part, "confirm": "yes"})
+    assert back.status_code == 200 and "Split undone" in back.text
+    assert recorded_since(since) == expected
+    assert graph.lookup(taken) == [member]
 
 
 @pytest.mark.parametrize(

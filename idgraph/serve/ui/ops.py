@@ -26,7 +26,13 @@ from pydantic import BaseModel, ConfigDict
 from idgraph.cluster.review import ReviewItem
 from idgraph.errors import IdGraphError, NotFoundError
 from idgraph.models import CustomerSummary
-from idgraph.overrides import link_records, split_customer, splits_between, unsplit_customers
+from idgraph.overrides import (
+    link_records,
+    preview_change,
+    split_customer,
+    splits_between,
+    unsplit_customers,
+)
 from idgraph.query import CustomerHistory, CustomerProfile, EvidencePath
 from idgraph.segment.analytics import member_ids
 from idgraph.segment.definition import parse_segment
@@ -89,6 +95,11 @@ class CustomerPage(_Model):
     history: CustomerHistory | None
 
 
+#: Segment -> {"entered": [customer ids], "exited": [...]}: what a change would move (None
+#: when the store cannot rehearse a change).
+Moves = dict[str, dict[str, list[str]]] | None
+
+
 class SplitPreview(_Model):
     customer_id: str
     taken: list[str]
@@ -97,6 +108,7 @@ class SplitPreview(_Model):
     #: and the rest no longer counts); the largest keeps the id.
     parts: list[list[str]]
     segments: list[str]
+    moves: Moves = None
 
 
 class LinkPreview(_Model):
@@ -109,6 +121,7 @@ class LinkPreview(_Model):
     segments_b: list[str]
     #: What could refuse the join (guards, a reviewer's split), from `IdentityGraph.explain`.
     refusals: list[str]
+    moves: Moves = None
 
 
 class ActionDone(_Model):
@@ -134,6 +147,7 @@ class UnsplitPreview(_Model):
     removed: list[tuple[str, str, str]]
     segments_a: list[str]
     segments_b: list[str]
+    moves: Moves = None
 
 
 class SegmentPreview(_Model):
@@ -217,7 +231,9 @@ def explain(service: Service, ask: Ask) -> EvidencePath | Refused:
         return Refused(message=str(exc), field="records")
 
 
-def split_preview(service: Service, ask: Ask) -> SplitPreview | Refused:
+def split_preview(service: Service, ask: Ask, *, rehearse: bool = True) -> SplitPreview | Refused:
+    """What the change would do; `rehearse=False` (the change itself, once confirmed) checks
+    the request without working out the segment moves."""
     page = customer(service, ask)
     if isinstance(page, Refused):
         return page
@@ -234,13 +250,30 @@ def split_preview(service: Service, ask: Ask) -> SplitPreview | Refused:
     kept = [key for key in members if key not in taken]
     if not kept:
         return Refused(message="leave at least one record in the customer", field="records")
+    moves = _moves(service, "records", split=(profile.id, taken)) if rehearse else None
+    if isinstance(moves, Refused):
+        return moves
     return SplitPreview(
         customer_id=profile.id,
         taken=taken,
         kept=kept,
         parts=parts_after_split(profile, taken),
         segments=[s.name for s in profile.segments],
+        moves=moves,
     )
+
+
+def _moves(service: Service, field: str, **change: Any) -> Moves | Refused:
+    """Who would enter and leave each saved segment: the change resolved for the customers
+    concerned and written in a transaction that is rolled back (`overrides.preview_change`)."""
+    report = _write(
+        service,
+        field,
+        lambda: preview_change(
+            service.store, match_config=service.match_config, traits=service.traits, **change
+        ),
+    )
+    return report if isinstance(report, Refused) else report.segment_moves
 
 
 def _write(service: Service, field: str, change: Callable[[], T]) -> T | Refused:
@@ -253,7 +286,7 @@ def _write(service: Service, field: str, change: Callable[[], T]) -> T | Refused
 
 
 def split(service: Service, ask: Ask) -> ActionDone | Refused:
-    preview = split_preview(service, ask)
+    preview = split_preview(service, ask, rehearse=False)
     if isinstance(preview, Refused):
         return preview
     done = _write(
@@ -280,7 +313,9 @@ def split(service: Service, ask: Ask) -> ActionDone | Refused:
     )
 
 
-def unsplit_preview(service: Service, ask: Ask) -> UnsplitPreview | Refused:
+def unsplit_preview(
+    service: Service, ask: Ask, *, rehearse: bool = True
+) -> UnsplitPreview | Refused:
     page = customer(service, ask)
     if isinstance(page, Refused):
         return page
@@ -297,7 +332,11 @@ def unsplit_preview(service: Service, ask: Ask) -> UnsplitPreview | Refused:
             message=f"no reviewer's split keeps {page.profile.id} and {other.id} apart",
             field="other",
         )
+    moves = _moves(service, "other", unsplit=(page.profile.id, other.id)) if rehearse else None
+    if isinstance(moves, Refused):
+        return moves
     return UnsplitPreview(
+        moves=moves,
         customer_id=page.profile.id,
         other=other.id,
         records_other=records_other,
@@ -308,7 +347,7 @@ def unsplit_preview(service: Service, ask: Ask) -> UnsplitPreview | Refused:
 
 
 def unsplit(service: Service, ask: Ask) -> ActionDone | Refused:
-    preview = unsplit_preview(service, ask)
+    preview = unsplit_preview(service, ask, rehearse=False)
     if isinstance(preview, Refused):
         return preview
     done = _write(
@@ -337,7 +376,7 @@ def unsplit(service: Service, ask: Ask) -> ActionDone | Refused:
     )
 
 
-def link_preview(service: Service, ask: Ask) -> LinkPreview | Refused:
+def link_preview(service: Service, ask: Ask, *, rehearse: bool = True) -> LinkPreview | Refused:
     graph = service.graph
     page = customer(service, ask)
     if isinstance(page, Refused):
@@ -360,7 +399,9 @@ def link_preview(service: Service, ask: Ask) -> LinkPreview | Refused:
     record_a, record_b = page.profile.records[0].key, target.records[0].key
     path = graph.explain(record_a, record_b)
     summaries = {s.id: s for s in graph.summaries([page.profile.id, target.id])}
+    moves = _moves(service, "other", link=(record_a, record_b)) if rehearse else None
     return LinkPreview(
+        moves=None if isinstance(moves, Refused) else moves,
         record_a=record_a,
         record_b=record_b,
         customer_a=summaries[page.profile.id],
@@ -373,7 +414,7 @@ def link_preview(service: Service, ask: Ask) -> LinkPreview | Refused:
 
 
 def link(service: Service, ask: Ask) -> ActionDone | Refused:
-    preview = link_preview(service, ask)
+    preview = link_preview(service, ask, rehearse=False)
     if isinstance(preview, Refused):
         return preview
     done = _write(
