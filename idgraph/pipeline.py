@@ -28,7 +28,7 @@ from idgraph.normalize.fold import Gathered, fold
 from idgraph.normalize.record import NormalizeOptions
 from idgraph.resolve import Overrides, merge_records, plan_changes
 from idgraph.run_record import make_run_record
-from idgraph.segment.refresh import memberships_of, refresh_segments
+from idgraph.segment.refresh import memberships_of, refresh_segments, segment_moves
 from idgraph.segment.saved import SegmentChange
 from idgraph.settings import open_store
 from idgraph.stages import (
@@ -43,7 +43,7 @@ from idgraph.state.mirror import Mirror, new_version
 from idgraph.state.rebuild import blocking_fingerprint, open_mirror
 from idgraph.state.scope import Scope, find_scope, id_keys
 from idgraph.state.snapshot import Snapshot, take_snapshot
-from idgraph.store.base import GraphStore
+from idgraph.store.base import GraphStore, RehearsalUnsupported
 from idgraph.store.plan import WritePlan, plan_rows
 from idgraph.store.queries import READS, STATE_READS
 from idgraph.traits.config import TraitsConfig, load_traits_config
@@ -123,6 +123,10 @@ class IngestReport(BaseModel):
     #: True when nothing was written (`dry_run=True`); `changes` then says what would change.
     dry_run: bool = False
     changes: ResolutionChanges | None = None
+    #: A rehearsed dry run (`rehearse=True`): per materialised segment, the customers that
+    #: would enter and exit, {"vip": {"entered": [...], "exited": [...]}}; None when not
+    #: rehearsed or the store cannot rehearse.
+    segment_moves: dict[str, dict[str, list[str]]] | None = None
     #: Seconds and peak memory per stage, in the order they ran (`idgraph ingest --timings`).
     timings: list[StageTiming] = []
 
@@ -358,6 +362,7 @@ def ingest_batches(
     meta: Mapping[str, str] | None = None,
     record_run: bool = False,
     rejects_path: str | None = None,
+    rehearse: bool = False,
 ) -> IngestReport:
     """Resolve already-read batches into an open store, in one transaction.
 
@@ -382,6 +387,10 @@ def ingest_batches(
         record_run: keep the run's aggregates in the store (`idgraph.run_record`) for
             `idgraph report`; file ingests do, the service's micro-batches do not.
         rejects_path: the rejects file the run wrote, for its record.
+        rehearse: with `dry_run`, resolve as the real run would (only the records it may
+            touch, when it can), write the plan in a transaction that is rolled back, and
+            report which customers would enter and exit each materialised segment
+            (`segment_moves`): a preview of an override, in a fraction of a full dry run.
     """
     started = time.perf_counter()
     step = deduplicated(progress)
@@ -408,7 +417,7 @@ def ingest_batches(
         stored_events = _stored_events(mirror, batch)
         stage.count = _stored_records(mirror)
     model = stored_model(graph, config)
-    full = full or dry_run or _needs_full(mirror, batch, config)
+    full = full or (dry_run and not rehearse) or _needs_full(mirror, batch, config)
     # A store that has grown past `min_records` without a model of its own learns one now.
     full = full or (
         model is None
@@ -460,6 +469,7 @@ def ingest_batches(
         plan.groups = groups.filter(~pl.col("record_key").is_in(list(erase)))
     changes = None
     moved: list[SegmentChange] = []
+    would_move = None
     if dry_run:
         changes = resolution_changes(
             dict(snapshot.assignment.iter_rows()),
@@ -467,6 +477,9 @@ def ingest_batches(
             stats.accepted,
             stats.blocked_links,
         )
+        if rehearse:
+            with timer.stage("segments"):
+                would_move = _rehearse_segments(graph, plan, as_of)
     else:
         version = new_version()
         with timer.stage("mirror"):
@@ -563,8 +576,28 @@ def ingest_batches(
         seconds=round(time.perf_counter() - started, 3),
         dry_run=dry_run,
         changes=changes,
+        segment_moves=would_move,
         timings=timer.rows,
     )
+
+
+def _rehearse_segments(
+    graph: GraphStore, plan: WritePlan, as_of_ms: int
+) -> dict[str, dict[str, list[str]]] | None:
+    """Segment moves of a plan, read from the store with the plan written and rolled back:
+    the same evaluation `refresh_segments` makes after the real write."""
+    grouped = _customers_of_groups(graph, plan.groups)
+    before = memberships_of(graph, sorted({*plan.retired_customers, *grouped}))
+    if not before and not graph.query("count_segments", READS["count_segments"])[0]["n"]:
+        return {}
+    touched = sorted({*plan.customers["id"].to_list(), *grouped})
+    try:
+        found = graph.rehearse(
+            plan, lambda: segment_moves(graph, before=before, touched=touched, as_of_ms=as_of_ms)
+        )
+    except RehearsalUnsupported:
+        return None
+    return {m.segment: {"entered": m.entered, "exited": m.exited} for m in found}
 
 
 def _causes(plan: WritePlan, erase: Collection[str]) -> dict[str, str]:
@@ -650,7 +683,8 @@ def _load_scope(
     model: MatchModel | None,
 ) -> tuple[Scope, Snapshot]:
     """Find the stored records this run may touch, and take the snapshot of those only."""
-    forced = {k for pair in [*overrides.must_link, *overrides.cannot_link] for k in pair}
+    pairs = [*overrides.must_link, *overrides.cannot_link, *overrides.uncut]
+    forced = {k for pair in pairs for k in pair}
     linked = set(batch.links["a"].to_list()) | set(batch.links["b"].to_list())
     incoming = set(batch.records["key"].to_list())
     before = take_snapshot(

@@ -649,6 +649,33 @@ class IdentityGraph:
         ]
         return SegmentPage(name=name, total=total, offset=offset, limit=limit, members=members)
 
+    def find_by_name(self, name: str, *, limit: int = 50) -> list[CustomerSummary]:
+        """Customers whose golden name matches `name`, ignoring case: "first last" both, or
+        one word as a first or a last name. A scan of the customers (no name index), by
+        last name, first name, id.
+
+        Examples:
+            >>> with IdentityGraph(store="idgraph.db") as graph:  # doctest: +SKIP
+            ...     [c.id for c in graph.find_by_name("Maria Rossi")]
+        """
+        words = name.lower().split()
+        if not words:
+            return []
+        first, last = words[0], " ".join(words[1:])
+        rows = self._read(
+            "customers_by_name",
+            first=first,
+            last=last or first,
+            whole=" ".join(words),
+            limit=limit,
+        )
+        return [_summary_of(row) for row in rows]
+
+    def summaries(self, customer_ids: Collection[str]) -> list[CustomerSummary]:
+        """Name, email, country and size of each given customer that exists, by id."""
+        rows = self._read("customer_summaries", ids=sorted(set(customer_ids)))
+        return [_summary_of(row) for row in rows]
+
     def in_segment(self, customer_id: str, name: str) -> bool:
         """Whether the customer was in the saved segment at its last run."""
         return bool(self._read("customer_in_segment", id=customer_id, name=name))
@@ -900,7 +927,7 @@ _SETTINGS: tuple[tuple[re.Pattern[str], str, str], ...] = (
     (
         re.compile(r"reviewer split"),
         "idgraph split",
-        "a reviewer's decision (`idgraph split`); removing a split is not supported yet",
+        "a reviewer's decision (`idgraph split`); `idgraph unsplit` removes it",
     ),
     (
         re.compile(r"erased at the person's request"),
@@ -1019,6 +1046,10 @@ def _evidence_steps(row: dict[str, Any]) -> list[EvidenceStep]:
         )
         i += 1
     return steps
+
+
+def _summary_of(row: dict[str, Any]) -> CustomerSummary:
+    return CustomerSummary(**{**row, "record_count": row["record_count"] or 0})
 
 
 def _record_view(node: dict[str, Any]) -> RecordView:

@@ -48,7 +48,7 @@ from idgraph.stages import Progress
 from idgraph.state.mirror import Mirror, MirrorChanges
 from idgraph.state.scope import Scope, id_keys
 from idgraph.state.snapshot import Snapshot
-from idgraph.store.plan import APART_ROWS, EVIDENCE, LINK_ROWS, VERDICTS, WritePlan
+from idgraph.store.plan import APART_ROWS, EVIDENCE, LINK_ROWS, PAIRS, VERDICTS, WritePlan
 from idgraph.store.schema import NODE_TABLES, ColumnType
 from idgraph.traits.columns import new_columns, typed_column
 from idgraph.traits.compute import TraitEvents, compute_trait_columns, rfm_codes, rfm_scores
@@ -64,13 +64,15 @@ class Overrides(BaseModel):
 
     `must_link` pairs become `MATCHED {rule: must_link}` links, which join like an alias;
     `cannot_link` pairs become `CANNOT_LINK` edges, which nothing may join across, not even an
-    alias or a must-link.
+    alias or a must-link. `uncut` names stored cannot-links to remove (a reviewer undoing a
+    split, `idgraph unsplit`): the records they kept apart are resolved again without them.
     """
 
     model_config = ConfigDict(frozen=True)
 
     must_link: list[tuple[str, str]] = []
     cannot_link: list[tuple[str, str]] = []
+    uncut: list[tuple[str, str]] = []
     reason: str = ""
 
 
@@ -239,22 +241,30 @@ def _overrides(
     stored_apart: pl.DataFrame,
     overrides: Overrides,
     now_ms: int,
-) -> tuple[list[tuple[str, str, str]], pl.DataFrame, list[tuple[str, str]]]:
-    """Validate the overrides; return must-links, new cannot-links and every cannot-link."""
-    known = set(keys.to_list()) if overrides.must_link or overrides.cannot_link else set()
-    for a, b in [*overrides.must_link, *overrides.cannot_link]:
+) -> tuple[list[tuple[str, str, str]], pl.DataFrame, pl.DataFrame, list[tuple[str, str]]]:
+    """Validate the overrides; return must-links, new and removed cannot-links, and every
+    cannot-link that holds after this run."""
+    named = [*overrides.must_link, *overrides.cannot_link, *overrides.uncut]
+    known = set(keys.to_list()) if named else set()
+    for a, b in named:
         for key in (a, b):
             if key not in known:
                 raise NotFoundError(f"no record with key {key!r}")
         if a == b:
             raise ConfigError(f"an override needs two different records, got {a!r} twice")
     apart = {tuple(sorted(pair)) for pair in stored_apart.select("a", "b").iter_rows()}
+    uncut = sorted({tuple(sorted(pair)) for pair in overrides.uncut})
+    for a, b in uncut:
+        if (a, b) not in apart:
+            raise ConfigError(f"no reviewer's split keeps records {a} and {b} apart")
+        apart.discard((a, b))
+    removed = pl.DataFrame({"a": [p[0] for p in uncut], "b": [p[1] for p in uncut]}, schema=PAIRS)
     links: list[tuple[str, str, str]] = []
     for a, b in overrides.must_link:
         if tuple(sorted((a, b))) in apart:
             raise ConfigError(
                 f"records {a} and {b} were split apart by a reviewer; a must-link cannot "
-                "override that (removing a split is not supported yet)"
+                "override that: undo the split first (`idgraph unsplit`)"
             )
         links.append((a, b, "must_link"))
     fresh: list[tuple[str, str, str, int]] = []
@@ -272,7 +282,7 @@ def _overrides(
         },
         schema=APART_ROWS,
     )
-    return links, new_apart, sorted((str(a), str(b)) for a, b in apart)
+    return links, new_apart, removed, sorted((str(a), str(b)) for a, b in apart)
 
 
 def _constraints(
@@ -385,7 +395,9 @@ def plan_changes(
     keys = records["key"]
     step("records", records.height, records.height)
 
-    must, plan.new_apart, apart = _overrides(keys, snapshot.apart, overrides, now_ms)
+    must, plan.new_apart, plan.removed_apart, apart = _overrides(
+        keys, snapshot.apart, overrides, now_ms
+    )
     stored_links = snapshot.links.filter(
         ~pl.col("a").is_in(plan.erased_records) & ~pl.col("b").is_in(plan.erased_records)
     )
@@ -770,8 +782,11 @@ def _plan_ids(
             split_reason=reason,
             previous_ids=before_set,
         )
+        undone = (
+            f"split undone: {overrides.reason or 'no reason given'}; " if overrides.uncut else ""
+        )
         plan.ids.merged = [
-            (a.old, a.survivor, now_ms, a.evidence, a.records) for a in changes.absorbed
+            (a.old, a.survivor, now_ms, undone + a.evidence, a.records) for a in changes.absorbed
         ]
         plan.ids.split = [(s.new, s.origin, now_ms, s.reason, s.records) for s in changes.split_off]
         plan.ids.moved = [
@@ -1000,6 +1015,7 @@ def _keep_unchanged(
     rematched |= set(plan.erased_records)
     rematched |= set(plan.new_links["a"].to_list()) | set(plan.new_links["b"].to_list())
     rematched |= set(plan.new_apart["a"].to_list()) | set(plan.new_apart["b"].to_list())
+    rematched |= set(plan.removed_apart["a"].to_list()) | set(plan.removed_apart["b"].to_list())
     rematched |= scope.unsettled
     for key in plan.changed_identifiers["key"].to_list():
         rematched |= scope.holders.get(key, set())
@@ -1100,7 +1116,12 @@ def _mirror_changes(
             "blocks": blocks,
             "verdicts": verdicts.select(list(VERDICTS)),
             "links": links,
-            "apart": pl.concat([snapshot.apart, plan.new_apart]),
+            "apart": pl.concat(
+                [
+                    snapshot.apart.join(plan.removed_apart, on=["a", "b"], how="anti"),
+                    plan.new_apart,
+                ]
+            ),
             "events": pl.concat(
                 [
                     snapshot.events.filter(~pl.col("record_key").is_in(plan.erased_records)),
@@ -1149,9 +1170,14 @@ def _mirror_changes(
         "links": snapshot.links.filter(
             pl.col("a").is_in(plan.erased_records) | pl.col("b").is_in(plan.erased_records)
         ).select("a", "b", "rule"),
-        "apart": snapshot.apart.filter(
-            pl.col("a").is_in(plan.erased_records) | pl.col("b").is_in(plan.erased_records)
-        ).select("a", "b"),
+        "apart": pl.concat(
+            [
+                snapshot.apart.filter(
+                    pl.col("a").is_in(plan.erased_records) | pl.col("b").is_in(plan.erased_records)
+                ).select("a", "b"),
+                plan.removed_apart,
+            ]
+        ),
         "customers": pl.DataFrame({"id": retired}, schema={"id": pl.Utf8}),
     }
     if counts is not None:

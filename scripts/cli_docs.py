@@ -39,6 +39,7 @@ COMMANDS = [
     ["report"],
     ["link"],
     ["split"],
+    ["unsplit"],
     ["forget"],
     ["mapping", "init"],
     ["cypher"],

@@ -448,6 +448,55 @@ def split_customer(
     console.print(f"split {customer} into {', '.join(done.into)}", highlight=False)
 
 
+@app.command("unsplit")
+def unsplit_customers(
+    customer_a: Annotated[
+        str, typer.Argument(help="One customer id, e.g. the one a split kept.", show_default=False)
+    ],
+    customer_b: Annotated[
+        str, typer.Argument(help="The other, e.g. the part the split took out.", show_default=False)
+    ],
+    store: StoreOption = None,
+    database: DatabaseOption = None,
+    match_config: MatchConfigOption = None,
+    reason: Annotated[str, typer.Option(help="Why, for the record.")] = "",
+    by: Annotated[str, typer.Option(help="Who undoes it, for the record.")] = "",
+) -> None:
+    """Undo a reviewer's split between two customers.
+
+    Removes every cannot-link `idgraph split` stored between their records, then re-resolves
+    them: the evidence that joined them joins them again. Both ids' history keeps the split
+    and records the undo (who, why, and the split's own reason). In Python:
+    idgraph.overrides.unsplit_customers(open_store(path), a, b).
+    """
+    from idgraph.match.config import load_match_config
+    from idgraph.overrides import unsplit_customers as unsplit
+    from idgraph.settings import open_store
+
+    with _errors(), open_store(store, database=database) as graph:
+        done = unsplit(
+            graph,
+            customer_a,
+            customer_b,
+            match_config=load_match_config(match_config),
+            reason=reason,
+            by=by,
+        )
+    console.print(
+        f"removed {len(done.removed)} cannot-link(s) between {done.customer_a} and "
+        f"{done.customer_b}",
+        highlight=False,
+    )
+    if done.joined:
+        console.print(f"their records are customer {done.into[0]}", highlight=False)
+    else:
+        console.print(
+            f"their records stay apart as {', '.join(done.into)}: nothing joins them now "
+            f"(`idgraph explain` says why)",
+            highlight=False,
+        )
+
+
 @app.command()
 def forget(
     identifier: Annotated[

@@ -139,12 +139,16 @@ def serve(
     /v1/customers/{id}, /v1/segments/{name}/members and /v1/explain read the graph. API keys
     come from IDGRAPH_API_KEYS (comma-separated); clients send HTTP Basic with the key as user
     name, or `Authorization: Bearer KEY`. The admin endpoints (POST /v1/admin/forget,
-    /v1/admin/link, /v1/admin/split; GET /v1/admin/history/{id}) take only keys from
+    /v1/admin/link, /v1/admin/split, /v1/admin/unsplit; GET /v1/admin/history/{id}) take only
+    keys from
     IDGRAPH_ADMIN_KEYS (comma-separated, separate from the write keys); without them they
     are off (403), --no-auth included. OpenAPI docs at /docs. With --workers N, N processes
     answer HTTP and this one resolves. With destinations (--destinations, or a
     destinations.yaml found), this process also delivers segment changes continuously;
-    GET /v1/destinations shows the delivery status. See docs/serve.md, docs/destinations.md.
+    GET /v1/destinations shows the delivery status. A web page for people is at /ui: sign in
+    with a write key to search customers, see their identity graph and build segments; an
+    admin key that is also a write key splits, links and saves (docs/ui.md). See
+    docs/serve.md, docs/destinations.md.
 
     In Python: idgraph.serve.create_app(open_store(store), ServeSettings(...)).
     """

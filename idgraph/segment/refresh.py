@@ -10,6 +10,7 @@ the channel delta an activation job reads (`idgraph segment changes`).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from idgraph.segment.run import run_segment
@@ -35,6 +36,50 @@ def _cause_of(causes: Mapping[str, str]) -> Callable[[str], str]:
     return lambda customer: causes.get(customer, "record change")
 
 
+@dataclass(frozen=True, slots=True)
+class SegmentMove:
+    """Who of the touched customers enters and leaves one materialised segment."""
+
+    segment: str
+    entered: list[str]
+    exited: list[str]
+    #: Of those that exit, the ones still alive (their `IN_SEGMENT` edge must go).
+    still: list[str]
+
+
+def segment_moves(
+    graph: GraphStore,
+    *,
+    before: Mapping[str, set[str]],
+    touched: Sequence[str],
+    as_of_ms: int,
+) -> list[SegmentMove]:
+    """Evaluate every materialised segment on the touched customers, as the store holds them
+    now, against their memberships `before`; segments nobody enters or leaves are left out.
+
+    `refresh_segments` moves the edges after a change; a preview calls this inside a
+    transaction it rolls back (`GraphStore.rehearse`), so both answer alike.
+    """
+    found: list[SegmentMove] = []
+    alive = set(touched)
+    for saved in list_segments(graph):
+        if saved.last_run_ts is None:
+            continue  # never run: it has no materialised membership to keep up to date
+        result = run_segment(
+            graph, saved.parsed(), as_of_ms=as_of_ms, resolve=resolver(graph), customer_ids=touched
+        )
+        now_in = {m.id for m in result.members}
+        was_in = set(before.get(saved.name, set()))
+        entered = sorted(now_in - was_in)
+        exited = sorted(was_in - now_in)
+        if entered or exited:
+            # Memberships copied onto a rewritten customer are still there; those of ids gone
+            # are not.
+            still = sorted(cid for cid in exited if cid in alive)
+            found.append(SegmentMove(saved.name, entered, exited, still))
+    return found
+
+
 def refresh_segments(
     graph: GraphStore,
     *,
@@ -56,47 +101,34 @@ def refresh_segments(
         now_ms: stamped on new memberships and on the changes.
     """
     changes: list[SegmentChange] = []
-    alive = set(touched)
     why: Mapping[str, str] | None = None
-    for saved in list_segments(graph):
-        if saved.last_run_ts is None:
-            continue  # never run: it has no materialised membership to keep up to date
-        result = run_segment(
-            graph, saved.parsed(), as_of_ms=as_of_ms, resolve=resolver(graph), customer_ids=touched
-        )
-        now_in = {m.id for m in result.members}
-        was_in = set(before.get(saved.name, set()))
-        # Memberships copied onto a rewritten customer are still there; those of ids gone are not.
-        still = {cid for cid in was_in if cid in alive}
-        entered = sorted(now_in - was_in)
-        exited = sorted(was_in - now_in)
-        if not entered and not exited:
-            continue
+    for move in segment_moves(graph, before=before, touched=touched, as_of_ms=as_of_ms):
+        entered, exited = move.entered, move.exited
         steps: list[tuple[str, dict[str, Any]]] = []
-        if still & set(exited):
+        if move.still:
             steps.append(
                 (
                     SEGMENT_WRITES["segment_remove_members"],
-                    {"name": saved.name, "ids": sorted(still & set(exited))},
+                    {"name": move.segment, "ids": move.still},
                 )
             )
         if entered:
             steps.append(
                 (
                     SEGMENT_WRITES["segment_add_members"],
-                    {"name": saved.name, "ids": entered, "ts": now_ms},
+                    {"name": move.segment, "ids": entered, "ts": now_ms},
                 )
             )
         if why is None:
             why = causes()
-        batch = moves(saved.name, entered, exited, _cause_of(why), now_ms)
+        batch = moves(move.segment, entered, exited, _cause_of(why), now_ms)
         steps.append(
             (
                 SEGMENT_WRITES["segment_adjust_size"],
-                {"name": saved.name, "delta": len(entered) - len(exited)},
+                {"name": move.segment, "delta": len(entered) - len(exited)},
             )
         )
         steps.append((SEGMENT_WRITES["segment_record_changes"], {"rows": change_rows(batch)}))
-        graph.write_all(f"segment_refresh:{saved.name}", steps)
+        graph.write_all(f"segment_refresh:{move.segment}", steps)
         changes.extend(batch)
     return changes

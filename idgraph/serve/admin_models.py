@@ -128,3 +128,25 @@ class SplitResult(BaseModel):
         description="Customers holding the customer's records now (the part with most "
         "records keeps the id)."
     )
+
+
+class UnsplitRequest(_Request):
+    """Undo a reviewer's split between two customers (`idgraph unsplit`)."""
+
+    customer_a: Key = Field(description="One customer id, e.g. the one the split kept.")
+    customer_b: Key = Field(description="The other, e.g. the part the split took out.")
+    reason: Reason = Field(default="", description="Why, kept in both ids' history.")
+    by: Reason = Field(default="", description="Who undoes it, kept in both ids' history.")
+
+
+class UnsplitResult(BaseModel):
+    """The cannot-links removed, and where the records of both customers are now."""
+
+    customer_a: str
+    customer_b: str
+    removed: int = Field(description="Cannot-link pairs the split had stored, now removed.")
+    joined: bool = Field(
+        description="True: one customer again. False: nothing joins their records any more "
+        "(evidence changed since the split), or a guard refuses the join."
+    )
+    into: list[str] = Field(description="Customers holding the records of both now.")

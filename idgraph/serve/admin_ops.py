@@ -1,7 +1,8 @@
 """What the admin endpoints do, in the process that holds the store.
 
 Each operation calls the same library function as its CLI command (`erasure.forget`,
-`overrides.link_records`, `overrides.split_customer`, `IdentityGraph.history`) with the
+`overrides.link_records`, `overrides.split_customer`, `overrides.unsplit_customers`,
+`IdentityGraph.history`) with the
 service's configs. A write runs inside `resolver.exclusive()`, so it never races a
 micro-batch; an erasure first waits for the resolver to apply every call acknowledged before
 it, so it covers them. Errors are `ApiError`s naming the request field at fault. Logs carry
@@ -22,7 +23,7 @@ from pydantic import BaseModel
 from idgraph.erasure import ForgetReport
 from idgraph.erasure import forget as forget_person
 from idgraph.errors import ConfigError, NotFoundError
-from idgraph.overrides import link_records, split_customer
+from idgraph.overrides import link_records, split_customer, unsplit_customers
 from idgraph.query import CustomerHistory
 from idgraph.serve.admin_models import (
     ForgetRequest,
@@ -35,6 +36,8 @@ from idgraph.serve.admin_models import (
     Split,
     SplitRequest,
     SplitResult,
+    UnsplitRequest,
+    UnsplitResult,
 )
 from idgraph.serve.errors import ApiError
 from idgraph.serve.models import CallError
@@ -175,10 +178,43 @@ def split(service: Service, body: SplitRequest) -> SplitResult:
     return SplitResult(customer_id=done.customer, taken=done.taken, into=done.into)
 
 
+def unsplit(service: Service, body: UnsplitRequest) -> UnsplitResult:
+    try:
+        with service.resolver.exclusive():
+            done = unsplit_customers(
+                service.store,
+                body.customer_a,
+                body.customer_b,
+                match_config=service.match_config,
+                traits=service.traits,
+                reason=body.reason,
+                by=body.by,
+            )
+    except NotFoundError as exc:
+        field = "customer_b" if repr(body.customer_b) in str(exc) else "customer_a"
+        raise _refused(404, field, str(exc)) from None
+    except ConfigError as exc:  # one customer, or no reviewer's split between them
+        raise _refused(409, "customer_b", str(exc)) from None
+    logger.info(
+        "admin unsplit: customers %s and %s into %s",
+        done.customer_a,
+        done.customer_b,
+        ", ".join(done.into),
+    )
+    return UnsplitResult(
+        customer_a=done.customer_a,
+        customer_b=done.customer_b,
+        removed=len(done.removed),
+        joined=done.joined,
+        into=done.into,
+    )
+
+
 #: The operations by name, with the request model each takes.
 OPERATIONS: Final[dict[str, Callable[[Service, Any], BaseModel]]] = {
     "forget": forget,
     "history": history,
     "link": link,
     "split": split,
+    "unsplit": unsplit,
 }

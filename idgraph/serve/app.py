@@ -13,7 +13,7 @@ from idgraph import __version__
 from idgraph.activate.status import DestinationStatus
 from idgraph.errors import NotFoundError, StoreError
 from idgraph.pipeline import erased_hashes
-from idgraph.serve import admin, collect, reads
+from idgraph.serve import admin, collect, reads, ui
 from idgraph.serve.auth import require_key
 from idgraph.serve.errors import (
     ApiError,
@@ -36,6 +36,8 @@ segment members and explain merges.
 Authenticate with an API key from `IDGRAPH_API_KEYS`: HTTP Basic with the key as user name
 (what Segment's libraries send) or `Authorization: Bearer KEY`. The admin endpoints
 (`/v1/admin/...`: erasure, history, link, split) take keys from `IDGRAPH_ADMIN_KEYS` only.
+
+A web page for people is at `/ui` (sign in with a key; see docs/ui.md).
 """
 
 
@@ -114,6 +116,7 @@ def build_app(
     app.include_router(collect.router)
     app.include_router(reads.router)
     app.include_router(admin.router)
+    app.include_router(ui.router)
 
     @app.get("/health", response_model=Health, tags=["service"])
     def health() -> Health:

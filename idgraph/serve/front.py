@@ -195,6 +195,10 @@ class Front(Counting):
         answer: BaseModel = self._calls.call("admin", op, body)
         return answer
 
+    def ui(self, op: str, body: BaseModel) -> BaseModel:
+        answer: BaseModel = self._calls.call("ui", op, body)
+        return answer
+
     def push(self) -> None:
         """Send the counts made since the last push to the main process."""
         with self._push_lock:

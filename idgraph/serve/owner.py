@@ -57,6 +57,7 @@ _OPS: Final[dict[str, Callable[..., Any]]] = {
     "health": lambda service: service.health(),
     "destinations": lambda service: service.destinations(),
     "admin": lambda service, op, body: service.admin(op, body),
+    "ui": lambda service, op, body: service.ui(op, body),
 }
 
 

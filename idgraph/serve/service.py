@@ -62,6 +62,8 @@ class Backend(Protocol):
 
     def admin(self, op: str, body: BaseModel) -> BaseModel: ...
 
+    def ui(self, op: str, body: BaseModel) -> BaseModel: ...
+
     def destinations(self) -> list[DestinationStatus]: ...
 
 
@@ -225,6 +227,12 @@ class Service(Counting):
     def admin(self, op: str, body: BaseModel) -> BaseModel:
         """Run an admin operation (`idgraph.serve.admin_ops.OPERATIONS`) on the store."""
         from idgraph.serve.admin_ops import OPERATIONS
+
+        return OPERATIONS[op](self, body)
+
+    def ui(self, op: str, body: BaseModel) -> BaseModel:
+        """Run a web page's operation (`idgraph.serve.ui.ops.OPERATIONS`) on the store."""
+        from idgraph.serve.ui.ops import OPERATIONS
 
         return OPERATIONS[op](self, body)
 

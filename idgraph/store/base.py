@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
-from typing import Any, final
+from typing import Any, TypeVar, final
 
 from idgraph.errors import IdGraphError, StoreError, StoreQueryError
 from idgraph.stages import Progress
@@ -26,6 +26,7 @@ from idgraph.store.schema import NODE_TABLES, ColumnType
 logger = logging.getLogger(__name__)
 
 Row = dict[str, Any]
+T = TypeVar("T")
 
 _TRAIT_TYPE: dict[ColumnType, str] = {
     "STRING": "string",
@@ -107,6 +108,25 @@ class GraphStore(ABC):
         )
         with self._engine_errors("apply"):
             self._apply(plan, version, progress or _ignore)
+
+    @final
+    def rehearse(self, plan: WritePlan, check: Callable[[], T]) -> T:
+        """Write `plan` in a transaction, run `check` (its reads see the plan), roll back.
+
+        What a change would do to what the store computes from it (segment memberships) is
+        read from the store itself, by the same statements as after the real change. Nothing
+        is kept; the mirror is not touched. The caller keeps other writers out meanwhile.
+
+        Raises:
+            StoreError: this store cannot hold a change uncommitted while it reads
+                (`RehearsalUnsupported`), or a statement failed.
+        """
+        logger.debug("rehearse: %d customers", plan.customers.height)
+        with self._engine_errors("rehearse"):
+            return self._rehearse(plan, check)
+
+    def _rehearse(self, plan: WritePlan, check: Callable[[], T]) -> T:
+        raise RehearsalUnsupported(f"{self.location} cannot preview a change (no rehearsal)")
 
     @final
     def state_version(self) -> str:
@@ -255,6 +275,10 @@ class GraphStore(ABC):
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+class RehearsalUnsupported(StoreError):
+    """The store cannot write a change, read it back and roll it back (`rehearse`)."""
 
 
 class WriteProgress:

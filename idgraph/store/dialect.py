@@ -291,6 +291,11 @@ ROW_WRITES: Final[dict[str, str]] = {
         "UNWIND $rows AS row MERGE (e:ErasedIdentifier {hash: row.hash}) "
         "ON CREATE SET e.kind = row.kind, e.ts = row.ts"
     ),
+    # A reviewer's split undone (`idgraph unsplit`); pairs are stored a < b, from a to b.
+    "drop_cannot_links": (
+        "UNWIND $rows AS row "
+        "MATCH (a:Record {key: row.a})-[k:CANNOT_LINK]->(b:Record {key: row.b}) DELETE k"
+    ),
     "update_rfm": (
         "UNWIND $rows AS row MATCH (c:Customer {id: row.id}) "
         "SET c.rfm_recency = row.rfm_recency, c.rfm_frequency = row.rfm_frequency, "

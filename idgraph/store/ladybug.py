@@ -20,9 +20,9 @@ import logging
 import os
 import re
 import threading
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import ladybug
 import polars as pl
@@ -46,6 +46,8 @@ from idgraph.store.schema import (
 )
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 #: A write of more rows than this is bulk-loaded with `COPY` (and checkpointed at commit).
 BULK_ROWS = 50_000
@@ -222,6 +224,20 @@ class LadybugStore(GraphStore):
             raise
         conn.execute(LADYBUG_WRITES["commit"])
 
+    def _rehearse(self, plan: WritePlan, check: Callable[[], T]) -> T:
+        """The plan written and read back on this thread's connection, then rolled back:
+        other connections never see it (the engine's transactions are isolated)."""
+        self._records_seen = None
+        self._bulk = plan.full or plan_rows(plan) > BULK_ROWS
+        conn = self.connection()
+        conn.execute(LADYBUG_WRITES["begin"])
+        try:
+            self._write(plan, _no_progress)
+            return check()
+        finally:
+            _rollback(conn)
+            self._records_seen = None
+
     def _holds_no_data(self) -> bool:
         return not any(
             self._run(f"MATCH (n:{label}) RETURN count(n) AS n", {})[0]["n"]
@@ -295,6 +311,7 @@ class LadybugStore(GraphStore):
             self._copy_rel("HAS_IDENTIFIER", plan.new_record_identifiers)
         plan.new_record_identifiers = plan.new_record_identifiers.clear()
         self._copy_rel("CANNOT_LINK", plan.new_apart)
+        self._set_frame("drop_cannot_links", plan.removed_apart)
         self._write_accounts(plan, wrote)
         event_columns = self.columns("Event")
         with wrote.table("Event", plan.new_events.height):
@@ -538,6 +555,10 @@ def _checkpoint_bytes() -> int:
     if megabytes < 1:
         raise ConfigError(f"{CHECKPOINT_ENV}={raw!r}: give a whole number of MiB, at least 1")
     return megabytes * 1024 * 1024
+
+
+def _no_progress(_key: str, _done: int, _total: int) -> None:
+    """A rehearsal reports no progress."""
 
 
 def _rollback(conn: ladybug.Connection) -> None:

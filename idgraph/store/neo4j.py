@@ -221,6 +221,7 @@ def write_steps(
         ),
         WriteStep("merge_record_identifiers", plan.new_record_identifiers.to_dicts()),
         WriteStep("merge_cannot_links", plan.new_apart.to_dicts()),
+        WriteStep("drop_cannot_links", plan.removed_apart.to_dicts()),
         WriteStep("merge_events", events),
         WriteStep(
             "merge_matched",

@@ -14,6 +14,7 @@ __all__ = [
     "APART_ROWS",
     "EVIDENCE",
     "LINK_ROWS",
+    "PAIRS",
     "VERDICTS",
     "IdChanges",
     "WritePlan",
@@ -103,6 +104,8 @@ class WritePlan:
     evidence: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=EVIDENCE))
     #: New cannot-link overrides: (record a, record b, reason, epoch ms).
     new_apart: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=APART_ROWS))
+    #: Cannot-link overrides a reviewer removed (`idgraph unsplit`): (record a, record b), a < b.
+    removed_apart: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=PAIRS))
     customer_columns: dict[str, ColumnType] = field(default_factory=dict)
     event_columns: dict[str, ColumnType] = field(default_factory=dict)
     #: The resolution state after this run, for the columnar mirror (`idgraph.state`).

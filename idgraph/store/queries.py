@@ -114,6 +114,21 @@ READS: Final[dict[str, str]] = {
     "cluster_sizes": (
         "MATCH (c:Customer) RETURN c.record_count AS size, count(c) AS n ORDER BY size"
     ),
+    # Name search (the web page): customers whose golden name matches, case-insensitive.
+    "customers_by_name": (
+        "MATCH (c:Customer) WHERE "
+        "(toLower(c.first_name) = $first AND toLower(c.last_name) = $last) "
+        "OR toLower(c.last_name) = $whole OR toLower(c.first_name) = $whole "
+        "RETURN c.id AS id, c.email AS email, c.first_name AS first_name, "
+        "c.last_name AS last_name, c.country AS country, c.record_count AS record_count "
+        "ORDER BY last_name, first_name, id LIMIT $limit"
+    ),
+    "customer_summaries": (
+        "UNWIND $ids AS cid MATCH (c:Customer {id: cid}) "
+        "RETURN c.id AS id, c.email AS email, c.first_name AS first_name, "
+        "c.last_name AS last_name, c.country AS country, c.record_count AS record_count "
+        "ORDER BY id"
+    ),
     "largest_customers": (
         "MATCH (c:Customer) RETURN c.id AS id, c.record_count AS size, c.sources AS sources "
         "ORDER BY size DESC, id LIMIT $limit"

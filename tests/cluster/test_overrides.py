@@ -72,3 +72,124 @@ def test_cli_link_and_split(store: Path) -> None:
     wrong = runner.invoke(app, ["split", customer, "--records", "pos:nope", *s])
     assert wrong.exit_code == 2 and "not records of" in wrong.output
     assert (FIXTURES / "crm.csv").exists()
+
+
+def _store_rows(store: Path, cypher: str) -> list[dict[str, object]]:
+    """Read the store directly (not through the code under test)."""
+    from idgraph.settings import open_store
+
+    with open_store(store, read_only=True) as graph:
+        return graph.query("test", cypher)
+
+
+def test_cli_split_then_unsplit_makes_one_customer_again(store: Path, tmp_path: Path) -> None:
+    runner = CliRunner()
+    s = ["--store", str(store)]
+    before = _customer(store, "crm:C1097")
+    with IdentityGraph(store) as graph:
+        members = sorted(r.key for r in graph.profile(before).records)
+    assert len(members) > 1
+    split = runner.invoke(app, ["split", before, "--records", "crm:C1097", "--reason", "x", *s])
+    assert split.exit_code == 0, split.output
+    part = _customer(store, "crm:C1097")
+    assert part != before
+    apart = "MATCH (:Record)-[k:CANNOT_LINK]->(:Record) RETURN count(k) AS n"
+    assert _store_rows(store, apart)[0]["n"] == len(members) - 1
+
+    undo = runner.invoke(
+        app, ["unsplit", before, part, "--reason", "same person", "--by", "ana", *s]
+    )
+    assert undo.exit_code == 0, undo.output
+    assert f"their records are customer {before}" in undo.output
+    assert _store_rows(store, apart)[0]["n"] == 0
+    owners = _store_rows(
+        store,
+        "MATCH (c:Customer)-[:HAS_RECORD]->(r:Record) WHERE r.key IN "
+        + repr(members).replace("'", '"')
+        + " RETURN DISTINCT c.id AS id",
+    )
+    assert [row["id"] for row in owners] == [before]
+    history = runner.invoke(app, ["history", part, "--format", "json", *s])
+    assert history.exit_code == 0, history.output
+    kinds = [e["kind"] for e in __import__("json").loads(history.output)["entries"]]
+    assert "split_from" in kinds and "merged_into" in kinds
+    with IdentityGraph(store) as graph:
+        entries = graph.history(before).entries
+    undone = [e for e in entries if e.kind == "absorbed" and e.other == part]
+    assert undone and "split undone: by ana: same person (the split was: x)" in undone[0].detail
+    assert any(e.kind == "split_off" and e.other == part for e in entries)
+    # A later ingest keeps them together: no cannot-link is left to obey.
+    ingest_fixtures(store, tmp_path, as_of="2026-11-01")
+    assert {_customer(store, k) for k in members} == {before}
+    again = runner.invoke(app, ["unsplit", before, before, *s])
+    assert again.exit_code == 2 and "one customer" in again.output
+
+
+def test_unsplit_refuses_customers_no_split_keeps_apart(store: Path) -> None:
+    from idgraph.overrides import unsplit_customers
+    from idgraph.settings import open_store
+
+    a, b = _customer(store, "crm:C1026"), _customer(store, "crm:C1028")
+    assert a != b
+    with open_store(store) as graph, pytest.raises(ConfigError, match="no reviewer's split"):
+        unsplit_customers(graph, a, b)
+
+
+def _changes_in_store(store: Path, since: int) -> set[tuple[str, str, str]]:
+    rows = _store_rows(
+        store,
+        "MATCH (s:SegmentChange) WHERE s.ts >= "
+        + str(since)
+        + " RETURN s.segment AS segment, s.customer AS customer, s.change AS change",
+    )
+    return {(str(r["segment"]), str(r["customer"]), str(r["change"])) for r in rows}
+
+
+def _moves(preview: dict[str, dict[str, list[str]]] | None) -> set[tuple[str, str, str]]:
+    assert preview is not None
+    return {
+        (name, cid, "entered" if side == "entered" else "exited")
+        for name, sides in preview.items()
+        for side, ids in sides.items()
+        for cid in ids
+    }
+
+
+def test_previewed_segment_moves_are_what_the_change_records(store: Path) -> None:
+    import time
+
+    from idgraph.overrides import preview_change, split_customer, unsplit_customers
+    from idgraph.segment.definition import parse_segment
+    from idgraph.segment.saved import run_saved_segment, save_segment
+    from idgraph.settings import open_store
+
+    with open_store(store) as graph:
+        for name, where in (
+            ("with_email", {"trait": "email", "op": "exists"}),
+            ("without_email", {"trait": "email", "op": "missing"}),
+        ):
+            save_segment(graph, parse_segment({"name": name, "where": where}, source="test"))
+            run_saved_segment(graph, name)
+    customer = _customer(store, "crm:C1097")
+    with IdentityGraph(store) as reader:
+        profile = reader.profile(customer)
+    assert profile.golden.get("email")
+    emailed = [r.key for r in profile.records if r.fields.get("email")]
+    taken = emailed[:1]
+    with open_store(store) as graph:
+        version = graph.state_version()
+        preview = preview_change(graph, split=(customer, taken))
+        assert graph.state_version() == version  # the rehearsal kept nothing
+        expected = _moves(preview.segment_moves)
+        assert any(change == "entered" for _, _, change in expected)
+        since = int(time.time() * 1000)
+        split_customer(graph, customer, taken)
+    assert _changes_in_store(store, since) == expected
+    part = _customer(store, taken[0])
+    with open_store(store) as graph:
+        undo = preview_change(graph, unsplit=(customer, part))
+        expected = _moves(undo.segment_moves)
+        assert (("with_email", part, "exited")) in expected
+        since = int(time.time() * 1000)
+        unsplit_customers(graph, customer, part)
+    assert _changes_in_store(store, since) == expected

@@ -504,6 +504,37 @@ def test_split_takes_records_out_as_the_cli_does(admin: Served) -> None:
     assert "split apart by a reviewer" in refused.json()["message"]
 
 
+def test_unsplit_undoes_the_split_as_the_cli_does(admin: Served) -> None:
+    customer = _person(admin, "ola")
+    _visitors(admin, "ola", 2)
+    body = {"customer_id": customer, "records": ["http:anon:ola-visit-1"], "reason": "kiosk"}
+    assert _call(admin, "POST", "/v1/admin/split", body).status_code == 200
+    (part,) = admin.graph.lookup("ola-visit-1")
+    assert part != customer
+    undo = {"customer_a": customer, "customer_b": part, "reason": "not a kiosk", "by": "lee"}
+    response = _call(admin, "POST", "/v1/admin/unsplit", undo)
+    assert response.status_code == 200, response.text
+    assert response.json() == {
+        "customer_a": customer,
+        "customer_b": part,
+        "removed": 2,  # the visit was kept apart from the login and from the other visit
+        "joined": True,
+        "into": [customer],
+    }
+    assert admin.graph.lookup("ola-visit-1") == admin.graph.lookup("ola-user") == [customer]
+    entries = _call(admin, "GET", f"/v1/admin/history/{part}").json()["entries"]
+    assert [e["kind"] for e in entries][-2:] == ["split_from", "merged_into"]
+    assert entries[-1]["detail"].startswith(
+        "split undone: by lee: not a kiosk (the split was: kiosk)"
+    )
+    again = _call(admin, "POST", "/v1/admin/unsplit", undo)
+    assert again.status_code == 409
+    assert "one customer" in again.json()["message"]
+    ghost = _call(admin, "POST", "/v1/admin/unsplit", {**undo, "customer_b": "C-no-such"})
+    assert ghost.status_code == 404
+    assert ghost.json()["errors"][0]["field"] == "customer_b"
+
+
 @pytest.mark.parametrize(
     ("records", "status", "field", "message"),
     [

@@ -94,9 +94,11 @@ def full_wire(tmp_path_factory: pytest.TempPathFactory) -> list[Sent]:
 
 def _change_plan() -> WritePlan:
     """An incremental plan with every kind of change an empty stand-in cannot provoke:
-    an erasure, ids merged, split, moved and erased, RFM scores moved, group calls."""
+    an erasure, ids merged, split, moved and erased, RFM scores moved, group calls, a split
+    undone."""
     return WritePlan(
         full=False,
+        removed_apart=pl.DataFrame({"a": ["crm:1"], "b": ["crm:3"]}),
         retired_customers=["C-1", "C-2"],
         scope_records=["crm:1"],
         erased_records=["crm:2"],
