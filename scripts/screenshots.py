@@ -40,7 +40,7 @@ INPUTS = [Path("fixtures") / n for n in ("crm.csv", "pos.csv", "web.jsonl", "ema
 AS_OF = "2026-11-01"
 KEY = "screenshots-key"
 #: A customer of the fixtures with records from several sources.
-CUSTOMER_EMAIL = "mario.rossi74@libero.it"
+CUSTOMER_EMAIL = "rebeccaserra57@gmail.com"
 
 
 def as_of_ms() -> int:
@@ -117,6 +117,8 @@ def report_pictures(page: Page, report: Path, out: Path) -> None:
     page.goto(report.as_uri())
     page.wait_for_selector("svg, canvas")
     shoot(page, out, "report")
+    # The section bar sticks to the top of the window; out of the way for pictures of one part.
+    page.add_style_tag(content="nav { position: static !important; }")
     for section in ("links", "model", "doubtful"):
         page.locator(f"#{section}").scroll_into_view_if_needed()
         path = out / f"report-{section}.png"
@@ -135,7 +137,7 @@ def ui_pictures(page: Page, url: str, out: Path) -> None:
     page.locator("#results a").first.click()
     page.wait_for_selector("#customer-id")
     page.wait_for_selector("svg")
-    shoot(page, out, "ui-customer")
+    shoot(page, out, "ui-customer", full=True)
     page.goto(f"{url}/ui/segments")
     shoot(page, out, "ui-segments")
     page.goto(f"{url}/ui/segments/new")
