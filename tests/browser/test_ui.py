@@ -217,9 +217,12 @@ def test_build_preview_and_save_a_segment(
     expect(page.locator("#live-size")).to_contain_text("condition 2")
     page.click("#preview-button")
     expect(page.locator("#problem")).to_contain_text("Condition 2:")
+    page.locator("#conditions tbody tr").nth(1).locator("select[name=op]").select_option(">=")
+    # The live size of the fixed form is shown once the invalid form's requests have ended
+    # (each answered 400 on purpose; the browser logs those as console errors).
+    expect(page.locator("#live-size")).to_have_text(f"{expected} customer(s)")
     assert only_refusals(watched_page.problems, 400)
     watched_page.problems.clear()
-    page.locator("#conditions tbody tr").nth(1).locator("select[name=op]").select_option(">=")
     page.click("#preview-button")
     expect(page.locator("#size")).to_have_text(str(expected))
     expect(page.locator("#sample tbody tr")).to_have_count(min(expected, 20))
