@@ -27,7 +27,7 @@ from idgraph.memory import give_back
 from idgraph.normalize.fold import Gathered, fold
 from idgraph.normalize.record import NormalizeOptions
 from idgraph.resolve import Overrides, merge_records, plan_changes
-from idgraph.run_record import make_run_record
+from idgraph.run_record import LineTotals, make_run_record
 from idgraph.segment.refresh import memberships_of, refresh_segments, segment_moves
 from idgraph.segment.saved import SegmentChange
 from idgraph.settings import open_store
@@ -79,7 +79,7 @@ class FileReport(BaseModel):
     refused: bool = False
 
 
-class IngestReport(BaseModel):
+class IngestReport(LineTotals, BaseModel):
     """What one ingest did, for the summary table and for callers."""
 
     files: list[FileReport]
@@ -129,18 +129,6 @@ class IngestReport(BaseModel):
     segment_moves: dict[str, dict[str, list[str]]] | None = None
     #: Seconds and peak memory per stage, in the order they ran (`idgraph ingest --timings`).
     timings: list[StageTiming] = []
-
-    @property
-    def read(self) -> int:
-        return sum(f.read for f in self.files)
-
-    @property
-    def ingested(self) -> int:
-        return sum(f.ingested for f in self.files)
-
-    @property
-    def rejected(self) -> int:
-        return sum(f.rejected for f in self.files)
 
     @property
     def field_rejects(self) -> int:

@@ -9,7 +9,7 @@ record), as a `Meta` row `run:<epoch ms>` in the run's own transaction.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, Protocol
 
 import orjson
 from pydantic import BaseModel, ConfigDict
@@ -40,6 +40,32 @@ READS: Final[dict[str, str]] = {
         "RETURN m.key AS key, m.value AS value ORDER BY key"
     ),
 }
+
+
+class _Lines(Protocol):
+    read: int
+    ingested: int
+    rejected: int
+
+
+class LineTotals:
+    """A run's lines summed over its files (read = ingested + rejected holds per file): one
+    definition for the ingest report and the run record the store keeps."""
+
+    if TYPE_CHECKING:
+        files: Sequence[_Lines]
+
+    @property
+    def read(self) -> int:
+        return sum(f.read for f in self.files)
+
+    @property
+    def ingested(self) -> int:
+        return sum(f.ingested for f in self.files)
+
+    @property
+    def rejected(self) -> int:
+        return sum(f.rejected for f in self.files)
 
 
 class FileRow(BaseModel):
@@ -80,7 +106,7 @@ class RefusedRow(BaseModel):
     links: int
 
 
-class RunRecord(BaseModel):
+class RunRecord(LineTotals, BaseModel):
     """The aggregates of one file ingest (`idgraph ingest`, `run_ingest`)."""
 
     model_config = ConfigDict(frozen=True)
@@ -105,18 +131,6 @@ class RunRecord(BaseModel):
     #: Identifier values judged not to link, per kind (shared too widely, conflicting).
     not_linking: dict[str, int]
     components_split: int
-
-    @property
-    def read(self) -> int:
-        return sum(f.read for f in self.files)
-
-    @property
-    def ingested(self) -> int:
-        return sum(f.ingested for f in self.files)
-
-    @property
-    def rejected(self) -> int:
-        return sum(f.rejected for f in self.files)
 
     @property
     def key(self) -> str:
