@@ -71,6 +71,14 @@ else
 fi
 # Bytecode now, not at each command's first import: where PYTHONDONTWRITEBYTECODE is set, as
 # on some CI machines, every command would otherwise compile idgraph and its libraries again.
+# Parallel compiling needs working process pools (shared memory); some sandboxes lack them, so a
+# failure falls back to one process, and a failure there only costs speed: say so and go on.
 say "compiling idgraph's modules to bytecode"
-"$BIN/python" -m compileall -q -j 0 idgraph >/dev/null
+if ! "$BIN/python" -m compileall -q -j 0 idgraph >"$VENV/compileall.log" 2>&1; then
+    say "parallel compile failed ($(tail -n 1 "$VENV/compileall.log")); compiling in one process"
+    if ! "$BIN/python" -m compileall -q idgraph >"$VENV/compileall.log" 2>&1; then
+        say "could not compile bytecode; commands will compile on first import:"
+        cat "$VENV/compileall.log"
+    fi
+fi
 say "done in $(($(date +%s) - started)) s: $("$BIN/idgraph" --version)"
