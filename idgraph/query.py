@@ -793,7 +793,6 @@ class IdentityGraph:
     ) -> tuple[list[Refusal], list[str]]:
         """Blocking keys both records have: refusals for those over `max_block_size`, and the
         others (also those whose size is unknown: no mirror beside the store)."""
-        cap = config.max_block_size
         # Imported here: blocking keys pull in the matching stack.
         from idgraph.state.blocks import shared_blocks
 
@@ -805,6 +804,7 @@ class IdentityGraph:
         for block, size in shared_blocks(self.store, config, fields):
             rule, _, key = block.partition("\x1f")
             shown = f"{rule}:" + key.replace("\x1f", "|")
+            cap = config.block_cap(rule)
             if size is None or size <= cap:
                 compared.append(shown)
                 continue

@@ -289,3 +289,36 @@ def test_cli_explain_score_shows_the_models_waterfall(
     ):
         assert step in said
     assert "at or above the threshold 0.99" in said and "one customer" in said
+
+
+def _namesakes(count: int, start: int = 1) -> list[str]:
+    """Maria Bianchi born in a different year each, but for the first two: one person whose
+    birth date has a typo, who share nothing else."""
+    rows = ["1,Maria,Bianchi,,,,1980-01-01,", "2,Maria,Bianchi,,,,1980-01-07,"]
+    rows += [f"{n},Maria,Bianchi,,,,{1930 + n}-05-05," for n in range(3, count + 1)]
+    return rows[start - 1 :]
+
+
+def test_a_rules_own_block_cap_is_kept_by_full_and_incremental_runs(tmp_path: Path) -> None:
+    """`full_name` caps its blocks at 10 records: ten Maria Bianchi are compared (the two with
+    one birth date link), an eleventh closes the block whether it comes in the same run or
+    later, and `explain` names the rule's cap."""
+    ten = _ingest(tmp_path / "ten", _table(_made(tmp_path / "ten"), _namesakes(10)))
+    with IdentityGraph(ten) as graph:
+        assert graph.explain("shop:1", "shop:2").same_customer
+    whole = _ingest(tmp_path / "whole", _table(_made(tmp_path / "whole"), _namesakes(11)))
+    later = _made(tmp_path / "later")
+    store = _ingest(later, _table(later, _namesakes(10)))
+    _ingest(later, _table(_made(later / "more"), _namesakes(11, start=11)))
+    for built in (whole, store):
+        with IdentityGraph(built) as graph:
+            path = graph.explain("shop:1", "shop:2")
+        assert not path.same_customer
+        (refusal,) = [r for r in path.refusals if r.kind == "block"]
+        assert refusal.identifier.startswith("full_name:")
+        assert refusal.reason.startswith("blocking key shared by 11 records (max_block_size 10")
+
+
+def _made(folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder

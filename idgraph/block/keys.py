@@ -15,7 +15,7 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
-from idgraph.match.config import BlockPart, FuzzyRule
+from idgraph.match.config import BlockPart, FuzzyRule, MatchConfig
 from idgraph.match.view import per_distinct
 
 logger = logging.getLogger(__name__)
@@ -63,6 +63,16 @@ def block_key_column(view: pl.DataFrame, parts: Sequence[BlockPart]) -> pl.Serie
 def stored_block_key(rule: FuzzyRule, key: str) -> str:
     """A block as the store knows it: the rule's name, then its key value."""
     return f"{rule.name}{SEPARATOR}{key}"
+
+
+def block_cap(config: MatchConfig, column: str = "block") -> pl.Expr:
+    """Each stored block key's cap (`MatchConfig.block_cap` of the rule it names), as an
+    expression over a column of stored block keys."""
+    caps = {r.name: r.max_block_size for r in config.fuzzy if r.max_block_size is not None}
+    if not caps:
+        return pl.lit(config.max_block_size, dtype=pl.Int64)
+    rule = pl.col(column).str.split_exact(SEPARATOR, 1).struct.field("field_0")
+    return rule.replace_strict(caps, default=config.max_block_size, return_dtype=pl.Int64)
 
 
 def record_blocks(view: pl.DataFrame, rules: Sequence[FuzzyRule]) -> pl.DataFrame:

@@ -107,6 +107,7 @@ class FuzzyRule(_Strict):
     name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,62}$")]
     block_on: Annotated[list[BlockPart], Field(min_length=1)]
     compare: Annotated[list[Comparison], Field(min_length=2)] | None = None
+    max_block_size: Annotated[int, Field(ge=2)] | None = None
 
     @property
     def scored(self) -> bool:
@@ -190,6 +191,14 @@ class MatchConfig(_Strict):
         if len(set(names)) != len(names):
             raise ValueError("two fuzzy rules share a name")
         return self
+
+    def block_cap(self, rule: str) -> int:
+        """The most records a block of fuzzy rule `rule` may hold and still be compared: the
+        rule's own `max_block_size`, else the config's."""
+        found = next((r for r in self.fuzzy if r.name == rule), None)
+        if found is not None and found.max_block_size is not None:
+            return found.max_block_size
+        return self.max_block_size
 
     def identifier_rule(self, kind: str) -> IdentifierRule | None:
         return next((r for r in self.identifiers if r.kind == kind), None)

@@ -353,7 +353,7 @@ def fuzzy_matches(
     fixed = [rule for rule in config.fuzzy if rule.compare is not None]
     for order, rule in enumerate(fixed):
         slices, rule_stats = candidate_pair_slices(
-            view, rule, max_block_size=config.max_block_size, sizes=block_sizes
+            view, rule, max_block_size=config.block_cap(rule.name), sizes=block_sizes
         )
         if stats is not None:
             stats.append(rule_stats)

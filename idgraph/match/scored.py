@@ -188,7 +188,7 @@ def _rule_pairs(
         if not rule.scored:
             continue
         slices, rule_stats = candidate_pair_slices(
-            view, rule, max_block_size=config.max_block_size, sizes=block_sizes
+            view, rule, max_block_size=config.block_cap(rule.name), sizes=block_sizes
         )
         parts = list(slices)
         if stats is not None:

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 import polars as pl
 import pyarrow as pa
 
-from idgraph.block.keys import record_blocks
+from idgraph.block.keys import SEPARATOR, record_blocks
 from idgraph.frames import IDENTIFIERS, RECORDS, empty
 from idgraph.match.config import MatchConfig
 from idgraph.match.decide import identifier_verdicts
@@ -163,7 +163,13 @@ def find_facts(
     index = records.mapInArrow(lambda it: _index_partition(it, config), _INDEX_SPARK).cache()
     blocks = index.filter(F.col("tag") == "block").select("record", "block")
     sizes = blocks.groupBy("block").agg(F.count("*").alias("size"))
-    oversized = sizes.filter(F.col("size") > config.max_block_size).cache()
+    cap = F.lit(config.max_block_size)
+    for rule in config.fuzzy:
+        if rule.max_block_size is not None:
+            named = F.col("block").startswith(f"{rule.name}{SEPARATOR}")
+            cap = F.when(named, F.lit(rule.max_block_size)).otherwise(cap)
+    sizes = sizes.withColumn("cap", cap)
+    oversized = sizes.filter(F.col("size") > F.col("cap")).drop("cap").cache()
     frequencies = _frequencies(index, config)
     rules = spark.createDataFrame(
         [(str(r.kind), bool(r.link), int(r.max_records)) for r in config.identifiers],
@@ -192,7 +198,7 @@ def find_facts(
         holders.filter(F.col("open") & (F.col("holders") >= 2)).select("key"), "key", "semi"
     ).select(F.col("key").alias("group"), node("record").alias("member"))
     capped = blocks.join(
-        sizes.filter((F.col("size") >= 2) & (F.col("size") <= config.max_block_size)),
+        sizes.filter((F.col("size") >= 2) & (F.col("size") <= F.col("cap"))),
         "block",
         "semi",
     ).select(F.col("block").alias("group"), node("record").alias("member"))

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
+from idgraph.block.keys import block_cap
 from idgraph.frames import FIELDS
 from idgraph.match.config import MatchConfig
 from idgraph.match.decide import fuzzy_matches
@@ -146,13 +147,15 @@ def find_scope(
     touched = pl.concat([delta["block"], now["block"]]).unique()
     all_blocks = mirror.view("blocks")
     members = all_blocks.filter(pl.col("block").is_in(touched.implode())).collect()
-    cap = config.max_block_size
+    cap = pl.col("cap")
     sizes = (
         pl.DataFrame({"block": touched})
         .join(members.group_by("block").agg(pl.len().alias("before")), on="block", how="left")
         .join(delta, on="block", how="left")
         .with_columns(pl.col("before").fill_null(0), pl.col("d").fill_null(0))
-        .with_columns((pl.col("before") + pl.col("d")).alias("size"))
+        .with_columns(
+            (pl.col("before") + pl.col("d")).alias("size"), block_cap(config).alias("cap")
+        )
     )
     open_blocks = sizes.filter((pl.col("before") <= cap) | (pl.col("size") <= cap))
     crossing = open_blocks.filter((pl.col("before") <= cap) != (pl.col("size") <= cap))

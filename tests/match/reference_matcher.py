@@ -424,7 +424,7 @@ def fuzzy_links(
             if key is not None:
                 blocks.setdefault(key, []).append(record)
         for members in blocks.values():
-            if len(members) > config.max_block_size:
+            if len(members) > config.block_cap(rule.name):
                 continue
             for x, y in itertools.combinations(sorted(members, key=lambda r: r.key), 2):
                 scores = [similarity(c, x, y) for c in rule.compare]
