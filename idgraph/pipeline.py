@@ -14,7 +14,7 @@ from pathlib import Path
 import polars as pl
 from pydantic import BaseModel, ConfigDict
 
-from idgraph.block.keys import record_blocks
+from idgraph.block.keys import blocking_fingerprint, record_blocks
 from idgraph.cluster.diff import ResolutionChanges, resolution_changes
 from idgraph.ingest.batch import InputPlan, SourceBatch, check_inputs, read_checked
 from idgraph.ingest.mapping import SourceMapping
@@ -40,7 +40,7 @@ from idgraph.stages import (
     no_gc,
 )
 from idgraph.state.mirror import Mirror, new_version
-from idgraph.state.rebuild import blocking_fingerprint, open_mirror
+from idgraph.state.rebuild import open_mirror
 from idgraph.state.scope import Scope, find_scope, id_keys
 from idgraph.state.snapshot import Snapshot, take_snapshot
 from idgraph.store.base import GraphStore, RehearsalUnsupported

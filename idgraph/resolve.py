@@ -20,7 +20,7 @@ import numpy.typing as npt
 import polars as pl
 from pydantic import BaseModel, ConfigDict
 
-from idgraph.block.keys import BlockingStats, record_blocks
+from idgraph.block.keys import BlockingStats, blocking_fingerprint, record_blocks
 from idgraph.cluster.components import Clustering, Constraints, cluster
 from idgraph.cluster.customers import Customers, build_customers
 from idgraph.cluster.ids import new_customer_id
@@ -1105,7 +1105,10 @@ def _mirror_changes(
     counts: CountChanges | None,
 ) -> MirrorChanges:
     """The mirror's rows this run changes (all of them on a full run)."""
-    changes = MirrorChanges(full=scope is None)
+    # A full run's blocks are those of today's rules: record it, or every later run is full.
+    changes = MirrorChanges(
+        full=scope is None, config=blocking_fingerprint(config) if scope is None else ""
+    )
     assigned = records.join(plan.memberships.rename({"record": "key"}), on="key", how="left")
     blocks = record_blocks(view, config.fuzzy)
     if scope is None:

@@ -163,3 +163,26 @@ def test_fixture_chunks_leave_the_evidence_of_a_full_run(
     mine, full = _evidence(store), _as_full_run(store, tmp_path / "full")
     assert set(mine) - set(full) == set() and set(full) - set(mine) == set()
     assert mine == full
+
+
+def test_after_a_change_of_fuzzy_rules_one_run_is_full_and_the_next_incremental(
+    tmp_path: Path,
+) -> None:
+    """Stored blocks depend on the fuzzy rules: the first run under new rules re-resolves
+    everything and records them, so the run after it can find a scope again."""
+    from idgraph.match.config import load_match_config
+
+    store = tmp_path / "s" / "idgraph.db"
+    store.parent.mkdir()
+    people = [
+        {"id": str(n), "first": "Ada", "last": f"Neri{n}", "dob": "1980-01-01"} for n in range(3)
+    ]
+    assert _ingest(store, [_csv(tmp_path / "a", "crm", people)]).mode == "full"
+    assert _ingest(store, [_csv(tmp_path / "b", "pos", people[:1])]).mode == "incremental"
+    shipped = load_match_config(None)
+    rules = [r.model_copy(update={"max_block_size": 5}) for r in shipped.fuzzy]
+    changed = shipped.model_copy(update={"fuzzy": rules})
+    again = [_csv(tmp_path / "c", "shop", people[1:2])]
+    assert _ingest(store, again, match_config=changed).mode == "full"
+    later = [_csv(tmp_path / "d", "till", people[2:])]
+    assert _ingest(store, later, match_config=changed).mode == "incremental"

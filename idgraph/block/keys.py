@@ -6,6 +6,7 @@ runs on a whole store, an incremental run's scope, or a partition elsewhere.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 import jellyfish
 import numpy as np
 import numpy.typing as npt
+import orjson
 import polars as pl
 
 from idgraph.match.config import BlockPart, FuzzyRule, MatchConfig
@@ -63,6 +65,12 @@ def block_key_column(view: pl.DataFrame, parts: Sequence[BlockPart]) -> pl.Serie
 def stored_block_key(rule: FuzzyRule, key: str) -> str:
     """A block as the store knows it: the rule's name, then its key value."""
     return f"{rule.name}{SEPARATOR}{key}"
+
+
+def blocking_fingerprint(config: MatchConfig) -> str:
+    """A hash of what the stored blocks (the state mirror's) depend on (the fuzzy rules)."""
+    rules = [rule.model_dump(mode="json") for rule in config.fuzzy]
+    return hashlib.sha1(orjson.dumps(rules, option=orjson.OPT_SORT_KEYS)).hexdigest()[:16]
 
 
 def block_cap(config: MatchConfig, column: str = "block") -> pl.Expr:
@@ -205,8 +213,14 @@ def candidate_pair_slices(
     over = shared.filter(pl.col("size") > max_block_size)
     oversized, oversized_records = over.height, int(over["n"].sum()) if over.height else 0
     if oversized:
-        logger.warning(
-            "rule %s: skipped %d blocks over %d records", rule.name, oversized, max_block_size
+        # A rule's own cap is a choice (common names never link on a name alone), not news.
+        level = logging.INFO if rule.max_block_size is not None else logging.WARNING
+        logger.log(
+            level,
+            "rule %s: skipped %d blocks over %d records",
+            rule.name,
+            oversized,
+            max_block_size,
         )
     # Grouped by hashing, not sorted: which block comes first does not matter, and each
     # block's members stay in ascending row order.

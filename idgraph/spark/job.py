@@ -17,6 +17,7 @@ import orjson
 import polars as pl
 from pydantic import BaseModel
 
+from idgraph.block.keys import blocking_fingerprint
 from idgraph.errors import InputError
 from idgraph.ingest.batch import check_inputs
 from idgraph.ingest.mapping import SourceMapping
@@ -29,7 +30,6 @@ from idgraph.spark.load import MANIFEST
 from idgraph.spark.read import fold_buckets, read_files
 from idgraph.spark.session import spark_errors, spark_session
 from idgraph.spark.shards import BUCKET_SPARK, OUTPUT_TABLES, ShardJob, resolve_bucket
-from idgraph.state.rebuild import blocking_fingerprint
 from idgraph.traits.compute import rfm_codes, rfm_scores
 from idgraph.traits.config import TraitsConfig, load_traits_config
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Mapping
 from typing import Any
@@ -10,7 +9,7 @@ from typing import Any
 import orjson
 import polars as pl
 
-from idgraph.block.keys import record_blocks
+from idgraph.block.keys import blocking_fingerprint, record_blocks
 from idgraph.frames import EVENT_PROPERTIES, FIELDS, IDENTIFIERS, RECORDS, property_text
 from idgraph.match.config import MatchConfig
 from idgraph.match.scored import count_rows
@@ -23,16 +22,10 @@ from idgraph.store.schema import NODE_TABLES
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["blocking_fingerprint", "open_mirror", "rebuild_mirror"]
+__all__ = ["open_mirror", "rebuild_mirror"]
 
 #: Link rules a source or reviewer asserts; the rest of `MATCHED` is computed evidence.
 _EXPLICIT = ["alias", "must_link"]
-
-
-def blocking_fingerprint(config: MatchConfig) -> str:
-    """A hash of what the mirror's blocks depend on (the fuzzy rules)."""
-    rules = [rule.model_dump(mode="json") for rule in config.fuzzy]
-    return hashlib.sha1(orjson.dumps(rules, option=orjson.OPT_SORT_KEYS)).hexdigest()[:16]
 
 
 def open_mirror(graph: GraphStore, config: MatchConfig) -> Mirror:
