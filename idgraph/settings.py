@@ -21,7 +21,11 @@ def resolve_store_url(store: str | Path | None) -> str:
 
 
 def open_store(
-    store: str | Path | None = None, *, read_only: bool = False, database: str | None = None
+    store: str | Path | None = None,
+    *,
+    read_only: bool = False,
+    database: str | None = None,
+    cache_mb: int | None = None,
 ) -> GraphStore:
     """Open the configured store: a Neo4j URL, or an embedded LadybugDB file path.
 
@@ -29,6 +33,8 @@ def open_store(
         store: Path or URL; default `$IDGRAPH_STORE`, else `./idgraph.db`.
         read_only: Open for reading only (reads route to Neo4j readers).
         database: Neo4j database name; default the server's. Embedded stores ignore it.
+        cache_mb: the embedded engine's page cache in MiB (`IDGRAPH_BUFFER_POOL_MB` overrides
+            it; None: the engine's default). Neo4j ignores it.
 
     Raises:
         StoreUnavailable: the store cannot be opened or reached.
@@ -46,4 +52,4 @@ def open_store(
         )
     from idgraph.store.ladybug import LadybugStore
 
-    return LadybugStore(url, read_only=read_only)
+    return LadybugStore(url, read_only=read_only, cache_mb=cache_mb)

@@ -129,6 +129,17 @@ def serve(
             "so calls are acknowledged fast even when resolving falls behind (0: equal).",
         ),
     ] = 10,
+    store_cache: Annotated[
+        int | None,
+        typer.Option(
+            "--store-cache-mb",
+            envvar="IDGRAPH_BUFFER_POOL_MB",
+            min=64,
+            help="Bound the embedded store's buffer pool (MiB); default the engine's, most of "
+            "the machine's RAM, which a long run fills. The engine also works in it: too small "
+            "and resolving fails (the calls stay in the log) — see docs/serve.md.",
+        ),
+    ] = None,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
 ) -> None:
     """Run the HTTP API: Segment-compatible collection and customer reads.
@@ -187,7 +198,7 @@ def serve(
         except ValueError as exc:
             raise typer.BadParameter(str(exc)) from None
         check_auth_setup(settings, host)
-        with open_store(store, database=database) as graph:
+        with open_store(store, database=database, cache_mb=store_cache) as graph:
             auth = "off (loopback only)" if no_auth else f"{len(settings.api_keys)} key(s)"
             admins = len(settings.admin_keys)
             admin = f"{admins} admin key(s)" if admins else "admin endpoints off"

@@ -58,6 +58,9 @@ LOADING = "loading:"
 #: Write-ahead log size, in MiB, past which LadybugDB checkpoints at a commit.
 CHECKPOINT_ENV = "IDGRAPH_CHECKPOINT_MB"
 DEFAULT_CHECKPOINT_MB = 64
+#: The engine's page cache, in MiB (unset: LadybugDB's own default, most of the machine's RAM,
+#: which a long-lived service fills as it touches pages).
+BUFFER_POOL_ENV = "IDGRAPH_BUFFER_POOL_MB"
 
 
 class LadybugStore(GraphStore):
@@ -65,7 +68,12 @@ class LadybugStore(GraphStore):
 
     dialect = LADYBUG
 
-    def __init__(self, path: Path | str, *, read_only: bool = False) -> None:
+    def __init__(
+        self, path: Path | str, *, read_only: bool = False, cache_mb: int | None = None
+    ) -> None:
+        """Open (or create) the database; `cache_mb` bounds the engine's page cache, and
+        `IDGRAPH_BUFFER_POOL_MB` when set overrides it (None and unset: the engine's default,
+        most of the machine's RAM)."""
         self.location = str(path)
         target = Path(path)
         if read_only and not target.exists():
@@ -77,8 +85,11 @@ class LadybugStore(GraphStore):
                 f"cannot create store {target}: folder {target.parent} is missing"
             )
         threshold = None if read_only else _checkpoint_bytes()
+        pool = _megabytes(BUFFER_POOL_ENV, cache_mb)
         try:
-            self._db = ladybug.Database(str(target), read_only=read_only)
+            self._db = ladybug.Database(
+                str(target), read_only=read_only, buffer_pool_size=pool or 0
+            )
             self._conn = ladybug.Connection(self._db)
         except RuntimeError as exc:
             raise StoreUnavailable(
@@ -547,13 +558,21 @@ def per_key_statement(cypher: str, param: str) -> str | None:
 
 def _checkpoint_bytes() -> int:
     """The write-ahead log size that triggers a checkpoint, from `IDGRAPH_CHECKPOINT_MB`."""
-    raw = os.environ.get(CHECKPOINT_ENV, "").strip() or str(DEFAULT_CHECKPOINT_MB)
+    return _megabytes(CHECKPOINT_ENV, DEFAULT_CHECKPOINT_MB) or 0
+
+
+def _megabytes(name: str, default: int | None) -> int | None:
+    """A size in bytes from an environment variable in whole MiB (at least 1), or `default`
+    MiB when it is unset (None: no size)."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return None if default is None else default * 1024 * 1024
     try:
         megabytes = int(raw)
     except ValueError:
         megabytes = 0
     if megabytes < 1:
-        raise ConfigError(f"{CHECKPOINT_ENV}={raw!r}: give a whole number of MiB, at least 1")
+        raise ConfigError(f"{name}={raw!r}: give a whole number of MiB, at least 1")
     return megabytes * 1024 * 1024
 
 

@@ -176,6 +176,34 @@ def test_checkpoint_threshold_comes_from_the_environment(
         LadybugStore(tmp_path / "other.db")
 
 
+def test_the_buffer_pool_comes_from_the_caller_or_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The engine has no setting to read it back, so the real constructor is watched."""
+    import ladybug
+
+    sizes: list[int] = []
+    real = ladybug.Database
+
+    def watched(*args: Any, **kwargs: Any) -> Any:
+        sizes.append(kwargs.get("buffer_pool_size", 0))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(ladybug, "Database", watched)
+    monkeypatch.delenv("IDGRAPH_BUFFER_POOL_MB", raising=False)
+    with LadybugStore(tmp_path / "a.db"):
+        pass
+    with LadybugStore(tmp_path / "a.db", cache_mb=256):
+        pass
+    monkeypatch.setenv("IDGRAPH_BUFFER_POOL_MB", "300")
+    with LadybugStore(tmp_path / "a.db", cache_mb=256):
+        pass
+    assert sizes == [0, 256 * 1024 * 1024, 300 * 1024 * 1024]
+    monkeypatch.setenv("IDGRAPH_BUFFER_POOL_MB", "0")
+    with pytest.raises(ConfigError, match="IDGRAPH_BUFFER_POOL_MB='0'"):
+        LadybugStore(tmp_path / "b.db")
+
+
 def test_a_failed_first_load_leaves_an_empty_store(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
