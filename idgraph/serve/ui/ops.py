@@ -222,6 +222,15 @@ def customer(service: Service, ask: Ask) -> CustomerPage | Refused:
     )
 
 
+def _profile(service: Service, ask: Ask) -> CustomerProfile | Refused:
+    """The customer a change starts from: records and segments, without the page's events
+    and history, which a preview does not show."""
+    try:
+        return service.graph.profile(ask.customer_id, events=1)
+    except NotFoundError:
+        return Refused(message=f"no customer with id {ask.customer_id!r}", field="customer_id")
+
+
 def explain(service: Service, ask: Ask) -> EvidencePath | Refused:
     if len(ask.records) != 2:
         return Refused(message="give two record keys", field="records")
@@ -234,10 +243,9 @@ def explain(service: Service, ask: Ask) -> EvidencePath | Refused:
 def split_preview(service: Service, ask: Ask, *, rehearse: bool = True) -> SplitPreview | Refused:
     """What the change would do; `rehearse=False` (the change itself, once confirmed) checks
     the request without working out the segment moves."""
-    page = customer(service, ask)
-    if isinstance(page, Refused):
-        return page
-    profile = page.profile
+    profile = _profile(service, ask)
+    if isinstance(profile, Refused):
+        return profile
     members = [r.key for r in profile.records]
     taken = list(dict.fromkeys(ask.records))
     if not taken:
@@ -316,32 +324,32 @@ def split(service: Service, ask: Ask) -> ActionDone | Refused:
 def unsplit_preview(
     service: Service, ask: Ask, *, rehearse: bool = True
 ) -> UnsplitPreview | Refused:
-    page = customer(service, ask)
-    if isinstance(page, Refused):
-        return page
+    mine = _profile(service, ask)
+    if isinstance(mine, Refused):
+        return mine
     try:
         other = service.graph.profile(ask.other.strip(), events=1)
     except NotFoundError:
         return Refused(message=f"no customer with id {ask.other.strip()!r}", field="other")
-    if other.id == page.profile.id:
+    if other.id == mine.id:
         return Refused(message="that is this customer already", field="other")
     records_other = [r.key for r in other.records]
-    removed = splits_between(service.store, [r.key for r in page.profile.records], records_other)
+    removed = splits_between(service.store, [r.key for r in mine.records], records_other)
     if not removed:
         return Refused(
-            message=f"no reviewer's split keeps {page.profile.id} and {other.id} apart",
+            message=f"no reviewer's split keeps {mine.id} and {other.id} apart",
             field="other",
         )
-    moves = _moves(service, "other", unsplit=(page.profile.id, other.id)) if rehearse else None
+    moves = _moves(service, "other", unsplit=(mine.id, other.id)) if rehearse else None
     if isinstance(moves, Refused):
         return moves
     return UnsplitPreview(
         moves=moves,
-        customer_id=page.profile.id,
+        customer_id=mine.id,
         other=other.id,
         records_other=records_other,
         removed=removed,
-        segments_a=[s.name for s in page.profile.segments],
+        segments_a=[s.name for s in mine.segments],
         segments_b=[s.name for s in other.segments],
     )
 
@@ -378,9 +386,9 @@ def unsplit(service: Service, ask: Ask) -> ActionDone | Refused:
 
 def link_preview(service: Service, ask: Ask, *, rehearse: bool = True) -> LinkPreview | Refused:
     graph = service.graph
-    page = customer(service, ask)
-    if isinstance(page, Refused):
-        return page
+    mine = _profile(service, ask)
+    if isinstance(mine, Refused):
+        return mine
     other = ask.other.strip()
     if not other:
         return Refused(
@@ -393,21 +401,21 @@ def link_preview(service: Service, ask: Ask, *, rehearse: bool = True) -> LinkPr
         return Refused(
             message=f"{other!r} names {len(found)} customers: give one customer id", field="other"
         )
-    if found[0] == page.profile.id:
+    if found[0] == mine.id:
         return Refused(message="that is this customer already", field="other")
     target = graph.profile(found[0], events=1)
-    record_a, record_b = page.profile.records[0].key, target.records[0].key
+    record_a, record_b = mine.records[0].key, target.records[0].key
     path = graph.explain(record_a, record_b)
-    summaries = {s.id: s for s in graph.summaries([page.profile.id, target.id])}
+    summaries = {s.id: s for s in graph.summaries([mine.id, target.id])}
     moves = _moves(service, "other", link=(record_a, record_b)) if rehearse else None
     return LinkPreview(
         moves=None if isinstance(moves, Refused) else moves,
         record_a=record_a,
         record_b=record_b,
-        customer_a=summaries[page.profile.id],
+        customer_a=summaries[mine.id],
         customer_b=summaries[target.id],
         records_b=[r.key for r in target.records],
-        segments_a=[s.name for s in page.profile.segments],
+        segments_a=[s.name for s in mine.segments],
         segments_b=[s.name for s in target.segments],
         refusals=[r.reason for r in path.refusals if r.kind in ("guard", "override")],
     )
