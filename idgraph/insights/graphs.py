@@ -1,8 +1,10 @@
-"""The most doubtful customers as small identity graphs: records, evidence, weakest link.
+"""A customer's identity graph — records as nodes, evidence as edges — for every drawing of it.
 
-A reviewer deciding whether a customer is one person wants to see what holds it together
-and where it would fall apart: the link whose removal splits the customer (a bridge) with
-the least evidence is the one to question first.
+The web page draws one customer (`customer_graph`, with the shared identifiers that link
+nobody, dashed); the run report draws the most doubtful ones (`doubtful_graphs`) with the
+weakest link marked. A reviewer deciding whether a customer is one person wants to see what
+holds it together and where it would fall apart: the link whose removal splits the customer
+(a bridge) with the least evidence is the one to question first.
 """
 
 from __future__ import annotations
@@ -13,12 +15,21 @@ import networkx as nx
 from pydantic import BaseModel, ConfigDict
 
 from idgraph.cluster.review import ReviewItem, review_customers
-from idgraph.query import IdentityGraph
+from idgraph.query import CustomerProfile, IdentityGraph, RecordView
 
-__all__ = ["CustomerGraph", "GraphEdge", "GraphNode", "doubtful_graphs"]
+__all__ = [
+    "CustomerGraph",
+    "GraphEdge",
+    "GraphNode",
+    "GraphView",
+    "customer_graph",
+    "doubtful_graphs",
+]
 
 #: More records than this are drawn as the first ones only (by key), said in `truncated`.
 MAX_NODES = 40
+
+EdgeKind = Literal["match", "identifier", "not_linking"]
 
 
 class GraphNode(BaseModel):
@@ -28,25 +39,39 @@ class GraphNode(BaseModel):
 
     key: str
     source: str
-    #: Name and date of birth as the record has them, for the reviewer's eye.
+    #: Name and date of birth as the record has them (else its email, phone or id), for
+    #: the reviewer's eye.
     label: str
 
 
 class GraphEdge(BaseModel):
-    """Evidence between two records: a shared linking identifier or a stored match."""
+    """Evidence between two records: a stored match, a shared identifier that links, or one
+    shared that links nobody (a guard stopped it)."""
 
     model_config = ConfigDict(frozen=True)
 
     a: str
     b: str
-    via: Literal["identifier", "match"]
-    #: The identifier kind, or the match rule.
+    kind: EdgeKind
+    #: The match rule, or the identifier kind.
     label: str
-    #: 1.0 for an identifier; the match's score (similarity, or the model's probability).
+    #: The match's score (similarity, or the model's probability); 1.0 for a linking
+    #: identifier, 0.0 for one that links nobody.
     score: float
     #: True on the weakest link: the least certain edge whose removal splits the customer
-    #: (the least certain edge of all when none would).
+    #: (the least certain edge of all when none would). Marked by `doubtful_graphs` only.
     weakest: bool = False
+
+
+class GraphView(BaseModel):
+    """One customer's records and evidence, at most a drawing's worth of records."""
+
+    model_config = ConfigDict(frozen=True)
+
+    nodes: list[GraphNode]
+    edges: list[GraphEdge]
+    #: Records left out of the drawing (a customer past the limit).
+    hidden: int = 0
 
 
 class CustomerGraph(BaseModel):
@@ -63,13 +88,52 @@ class CustomerGraph(BaseModel):
     truncated: bool = False
 
 
+def _label(record: RecordView) -> str:
+    fields = record.fields
+    told = " ".join(fields[f] for f in ("first_name", "last_name", "birth_date") if fields.get(f))
+    return told or fields.get("email") or fields.get("phone") or record.source_id or record.key
+
+
+def customer_graph(profile: CustomerProfile, *, limit: int, not_linking: bool = True) -> GraphView:
+    """The records and evidence of one customer, at most `limit` records (the first ones).
+
+    Identifier evidence is drawn as a star from the first holder (by key) to each other
+    holder, not every pair, so a value held by ten records adds nine edges. `not_linking`:
+    also the identifiers the records share that link nobody.
+    """
+    shown = profile.records[:limit]
+    keys = {r.key for r in shown}
+    nodes = [GraphNode(key=r.key, source=r.source, label=_label(r)) for r in shown]
+    edges: list[GraphEdge] = []
+    for ident in profile.identifiers:
+        if not ident.linking and not not_linking:
+            continue
+        holders = sorted(k for k in set(ident.records) if k in keys)
+        kind: EdgeKind = "identifier" if ident.linking else "not_linking"
+        score = 1.0 if ident.linking else 0.0
+        edges += [
+            GraphEdge(a=holders[0], b=other, kind=kind, label=ident.kind, score=score)
+            for other in holders[1:]
+        ]
+    edges += [
+        GraphEdge(
+            a=m.record_a,
+            b=m.record_b,
+            kind="match",
+            label=m.rule,
+            score=m.score if m.score is not None else 0.0,
+        )
+        for m in profile.evidence
+        if m.record_a in keys and m.record_b in keys
+    ]
+    return GraphView(nodes=nodes, edges=edges, hidden=len(profile.records) - len(shown))
+
+
 def doubtful_graphs(
     graph: IdentityGraph, *, limit: int = 6, review: list[ReviewItem] | None = None
 ) -> list[CustomerGraph]:
-    """The `limit` most doubtful customers (`IdentityGraph.review` order) with their graphs.
-
-    Identifier evidence is drawn as a star from the first holder (by key) to each other
-    holder, not every pair, so a value held by ten records adds nine edges.
+    """The `limit` most doubtful customers (`IdentityGraph.review` order) with their graphs
+    (`customer_graph` without the identifiers that link nobody), the weakest link marked.
 
     Args:
         review: the review queue when the caller has it already, worst first.
@@ -78,48 +142,15 @@ def doubtful_graphs(
     queue = review if review is not None else review_customers(graph.store, limit=limit)
     for item in queue[:limit]:
         profile = graph.profile(item.customer_id, events=0)
-        records = profile.records[:MAX_NODES]
-        keys = {r.key for r in records}
-        nodes = [
-            GraphNode(
-                key=r.key,
-                source=r.source,
-                label=" ".join(
-                    r.fields[f]
-                    for f in ("first_name", "last_name", "birth_date")
-                    if r.fields.get(f)
-                ),
-            )
-            for r in records
-        ]
-        edges = []
-        for ident in profile.identifiers:
-            holders = sorted(k for k in set(ident.records) if k in keys)
-            if not ident.linking or len(holders) < 2:
-                continue
-            edges += [
-                GraphEdge(a=holders[0], b=other, via="identifier", label=ident.kind, score=1.0)
-                for other in holders[1:]
-            ]
-        edges += [
-            GraphEdge(
-                a=m.record_a,
-                b=m.record_b,
-                via="match",
-                label=m.rule,
-                score=m.score if m.score is not None else 0.0,
-            )
-            for m in profile.evidence
-            if m.record_a in keys and m.record_b in keys
-        ]
+        drawn = customer_graph(profile, limit=MAX_NODES, not_linking=False)
         found.append(
             CustomerGraph(
                 customer_id=profile.id,
                 score=item.score,
                 reasons=item.reasons,
-                nodes=nodes,
-                edges=_mark_weakest(edges),
-                truncated=len(profile.records) > MAX_NODES,
+                nodes=drawn.nodes,
+                edges=_mark_weakest(drawn.edges),
+                truncated=drawn.hidden > 0,
             )
         )
     return found
@@ -138,5 +169,5 @@ def _mark_weakest(edges: list[GraphEdge]) -> list[GraphEdge]:
     bridges = {frozenset(pair) for pair in nx.bridges(nx.Graph(g)) if counts[frozenset(pair)] == 1}
     candidates = [i for i, e in enumerate(edges) if frozenset((e.a, e.b)) in bridges]
     pool = candidates or list(range(len(edges)))
-    weakest = min(pool, key=lambda i: (edges[i].score, edges[i].via != "match", i))
+    weakest = min(pool, key=lambda i: (edges[i].score, edges[i].kind != "match", i))
     return [e.model_copy(update={"weakest": i == weakest}) for i, e in enumerate(edges)]

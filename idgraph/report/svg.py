@@ -44,7 +44,7 @@ def customer_svg(customer: CustomerGraph, *, size: int = 360) -> str:
         style = (
             'stroke="#d62728" stroke-width="3" stroke-dasharray="6 4"'
             if edge.weakest
-            else f'stroke="{"#1f77b4" if edge.via == "match" else "#888"}" stroke-width="1.5"'
+            else f'stroke="{"#1f77b4" if edge.kind == "match" else "#888"}" stroke-width="1.5"'
         )
         text = _edge_text(edge)
         if edge.weakest:
@@ -76,7 +76,7 @@ def customer_svg(customer: CustomerGraph, *, size: int = 360) -> str:
 
 def _edge_text(edge: GraphEdge) -> str:
     """The identifier kind; a match's rule and score, the model's as a match weight."""
-    if edge.via == "identifier":
+    if edge.kind == "identifier":
         return edge.label
     if edge.label == SCORED_RULE:
         return f"{edge.label} w {match_weight(edge.score):.1f}"

@@ -225,6 +225,7 @@ def test_doubtful_customers_are_drawn_from_their_evidence(graph: IdentityGraph) 
         assert {n.key for n in d.nodes} == {r.key for r in profile.records}
         keys = {n.key for n in d.nodes}
         assert all(e.a in keys and e.b in keys for e in d.edges)
+        assert all(e.kind != "not_linking" for e in d.edges)  # only what holds it together
         if d.edges:
             g = nx.Graph([(e.a, e.b) for e in d.edges])
             g.add_nodes_from(keys)
@@ -234,11 +235,11 @@ def test_doubtful_customers_are_drawn_from_their_evidence(graph: IdentityGraph) 
 
 def test_the_weakest_link_is_the_least_certain_bridge() -> None:
     edges = [
-        GraphEdge(a="a", b="b", via="match", label="m", score=0.3),
-        GraphEdge(a="b", b="c", via="match", label="m", score=0.4),
-        GraphEdge(a="a", b="c", via="identifier", label="email", score=1.0),
-        GraphEdge(a="c", b="d", via="match", label="m", score=0.9),
-        GraphEdge(a="d", b="e", via="identifier", label="phone", score=1.0),
+        GraphEdge(a="a", b="b", kind="match", label="m", score=0.3),
+        GraphEdge(a="b", b="c", kind="match", label="m", score=0.4),
+        GraphEdge(a="a", b="c", kind="identifier", label="email", score=1.0),
+        GraphEdge(a="c", b="d", kind="match", label="m", score=0.9),
+        GraphEdge(a="d", b="e", kind="identifier", label="phone", score=1.0),
     ]
     marked = _mark_weakest(edges)
     assert [e.weakest for e in marked] == [False, False, False, True, False]

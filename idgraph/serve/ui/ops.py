@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict
 
 from idgraph.cluster.review import ReviewItem
 from idgraph.errors import IdGraphError, NotFoundError
+from idgraph.insights.graphs import GraphView, customer_graph
 from idgraph.models import CustomerSummary
 from idgraph.overrides import (
     link_records,
@@ -47,7 +48,7 @@ from idgraph.segment.saved import (
     save_segment,
     segment_history,
 )
-from idgraph.serve.ui.graph import GraphView, customer_graph, parts_after_split
+from idgraph.serve.ui.graph import parts_after_split
 from idgraph.store.queries import READS
 
 if TYPE_CHECKING:

@@ -107,7 +107,9 @@
       const group = el("g", { class: "edge " + e.kind, "data-a": e.a, "data-b": e.b, tabindex: 0 }, edgeLayer);
       el("line", { x1: a.x, y1: a.y, x2: b.x, y2: b.y, class: "stroke" }, group);
       el("line", { x1: a.x, y1: a.y, x2: b.x, y2: b.y, class: "hit" }, group);
-      el("title", {}, group).textContent = e.label;
+      const told = { match: "", identifier: "", not_linking: " (not linking)" }[e.kind];
+      el("title", {}, group).textContent =
+        e.label + told + (e.kind === "match" ? " " + e.score.toFixed(2) : "");
       const pick = () => {
         for (const other of svg.querySelectorAll(".edge.selected")) other.classList.remove("selected");
         group.classList.add("selected");
