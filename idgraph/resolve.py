@@ -840,6 +840,9 @@ def _add_traits(
             plan.new_events.select("id", "record_key", "name", "ts"),
         ]
     ).join(plan.memberships.rename({"record": "record_key"}), on="record_key", how="inner")
+    # Sums of floats depend on their order: one order, whatever order the events were read
+    # or stored in, so every run (local, or a Spark bucket) gives the same totals.
+    events = events.sort("customer", "ts", "id")
     properties = pl.concat([snapshot.event_properties, plan.new_event_properties])
     rows = plan.customers
     computed = compute_trait_columns(
@@ -1107,7 +1110,14 @@ def _mirror_changes(
     """The mirror's rows this run changes (all of them on a full run)."""
     # A full run's blocks are those of today's rules: record it, or every later run is full.
     changes = MirrorChanges(
-        full=scope is None, config=blocking_fingerprint(config) if scope is None else ""
+        full=scope is None,
+        config=blocking_fingerprint(config) if scope is None else "",
+        # A full run writes the mirror anew: it keeps the columns the store already has.
+        customer_columns={
+            **(snapshot.customer_columns if scope is None else {}),
+            **plan.customer_columns,
+        },
+        event_columns={**(snapshot.event_columns if scope is None else {}), **plan.event_columns},
     )
     assigned = records.join(plan.memberships.rename({"record": "key"}), on="key", how="left")
     blocks = record_blocks(view, config.fuzzy)
