@@ -107,6 +107,10 @@ def spark_session(
         # partition, so a few per core are enough here.
         builder = builder.config("spark.sql.shuffle.partitions", str(_cores(master) * 2))
     if "PYSPARK_PYTHON" not in os.environ and not (conf or {}).get("spark.pyspark.python"):
+        if master.startswith("local"):
+            # pyspark starts local workers with $PYSPARK_PYTHON (else `python3` on the PATH,
+            # which may not have idgraph); the setting below only reaches cluster executors.
+            os.environ["PYSPARK_PYTHON"] = sys.executable
         builder = builder.config("spark.pyspark.python", sys.executable)
     for key, value in (conf or {}).items():
         builder = builder.config(key, value)
