@@ -2,7 +2,7 @@
 
 Usage:
     python bench/spark_scale.py [--sizes 100000,300000,1000000] [--masters local[1],local[2]]
-        [--data DIR] [--driver-memory 8g] [--seed 7] [--markdown FILE]
+        [--data DIR] [--driver-memory 8g] [--seed 7] [--markdown FILE] [--store-runs]
 
 For each size, bench/generate.py's people.csv (cached under --data; bench/scale.py makes
 the same folders) is resolved by `idgraph ingest` into a fresh embedded store, then by
@@ -10,6 +10,10 @@ the same folders) is resolved by `idgraph ingest` into a fresh embedded store, t
 of the summed resident memory of the process and all its children (the JVM and Spark's
 Python workers), sampled every 0.2 s. Each Spark run's customers are compared with the
 local run's: the same partition of the records, and the same customer ids.
+
+With --store-runs, the local store is then re-resolved whole (on copies): by `idgraph
+resolve` (local) and by `idgraph.spark.resolve_store` on each master, written back into the
+store; the stores' customers and ids are compared.
 """
 
 from __future__ import annotations
@@ -100,6 +104,52 @@ def child_spark(output: str, csv: str, master: str, memory: str) -> None:
     print(json.dumps(report.model_dump(mode="json")))
 
 
+def child_resolve(store: str, master: str, memory: str) -> None:
+    if master == "local":
+        from idgraph.pipeline import run_ingest
+
+        local = run_ingest([], store=store, full=True, as_of_ms=0)
+        print(json.dumps({"records": local.records_total, "customers": local.customers}))
+        return
+    from idgraph.spark.store_run import resolve_store
+
+    report = resolve_store(store, master=master, conf={"spark.driver.memory": memory}, as_of_ms=0)
+    print(json.dumps(report.model_dump(mode="json")))
+
+
+def _copy_store(store: Path, to: Path) -> Path:
+    to.mkdir()
+    shutil.copy(store, to / store.name)
+    shutil.copytree(Path(f"{store}.state"), to / f"{store.name}.state")
+    return to / store.name
+
+
+def store_runs(
+    store: Path, size: int, masters: list[str], memory: str, env: dict[str, str]
+) -> list[str]:
+    """Rows of re-resolving the local store whole: locally, then on each Spark master."""
+    rows: list[str] = []
+    expected: set[tuple[str, str]] | None = None
+    for master in ["local", *masters]:
+        copy = _copy_store(store, store.parent / f"resolve-{len(rows)}")
+        seconds, peak, text = measured(
+            [sys.executable, __file__, "--child", "resolve", str(copy), master, memory], env
+        )
+        report = json.loads(text.strip().splitlines()[-1])
+        members = members_of_store(copy)
+        expected = members if expected is None else expected
+        same = "" if master == "local" else ("yes" if members == expected else "NO")
+        engine = "resolve (local)" if master == "local" else f"resolve --engine spark {master}"
+        row = (
+            f"| {size:,} | {engine} | {seconds:.1f} | {peak / 1000:.2f} | "
+            f"{report['customers']:,} | {same} |"
+        )
+        print(row, f"stages {report.get('stage_seconds', '')}", flush=True)
+        rows.append(row)
+        shutil.rmtree(copy.parent, ignore_errors=True)
+    return rows
+
+
 def members_of_store(store: Path) -> set[tuple[str, str]]:
     from idgraph.settings import open_store
 
@@ -125,11 +175,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--driver-memory", default="8g")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--markdown", type=Path)
+    parser.add_argument("--store-runs", action="store_true", help="also re-resolve the store")
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
         kind, *rest = args.child
-        (child_local if kind == "local" else child_spark)(*rest)  # type: ignore[operator]
+        children = {"local": child_local, "spark": child_spark, "resolve": child_resolve}
+        children[kind](*rest)  # type: ignore[operator]
         return 0
     env = {**os.environ, "PYSPARK_PYTHON": sys.executable}
     lines = [
@@ -175,6 +227,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(row, f"stages {report['stage_seconds']}", flush=True)
                 lines.append(row)
                 shutil.rmtree(output, ignore_errors=True)
+            if args.store_runs:
+                lines += store_runs(store, size, args.masters.split(","), args.driver_memory, env)
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
     if args.markdown:

@@ -55,9 +55,11 @@ __all__ = [
     "IngestReport",
     "Overrides",
     "Progress",
+    "count_segment_changes",
     "erased_hashes",
     "ingest_batches",
     "run_ingest",
+    "write_plan",
 ]
 
 
@@ -469,33 +471,10 @@ def ingest_batches(
             with timer.stage("segments"):
                 would_move = _rehearse_segments(graph, plan, as_of)
     else:
-        version = new_version()
-        with timer.stage("mirror"):
-            staged = mirror.write(plan.state, version)
         # What resolving needed is not needed to write: free it before the store's own buffers
         # grow, which is where a big run peaks.
-        plan.state = None
         del batch, snapshot, scope
-        give_back(plan.new_records.height + plan.customers.height)
-        with timer.stage("write") as stage:
-            grouped = _customers_of_groups(graph, plan.groups)
-            before = memberships_of(graph, sorted({*plan.retired_customers, *grouped}))
-            stage.count = plan_rows(plan)
-            graph.apply(plan, version=version, progress=stage.step)
-        with timer.stage("mirror"):
-            staged.publish()
-        with timer.stage("segments") as stage:
-            moved = refresh_segments(
-                graph,
-                before=before,
-                touched=sorted(
-                    {*plan.customers["id"].to_list(), *_customers_of_groups(graph, plan.groups)}
-                ),
-                causes=lambda: _causes(plan, erase),
-                as_of_ms=as_of,
-                now_ms=int(time.time() * 1000),
-            )
-            stage.count = len(moved)
+        moved = write_plan(graph, mirror, plan, timer=timer, as_of_ms=as_of, erase=erase)
     sizes: dict[int, int] = dict(Counter(stats.sizes))
     largest = (
         [
@@ -560,13 +539,55 @@ def ingest_batches(
         split_ids=[(new, old) for new, old, *_ in plan.ids.split],
         moved_records=[(origin, target, n) for origin, target, *_, n in plan.ids.moved],
         erased_ids=[cid for cid, _ in plan.ids.erased],
-        segment_changes=_count_changes(moved),
+        segment_changes=count_segment_changes(moved),
         seconds=round(time.perf_counter() - started, 3),
         dry_run=dry_run,
         changes=changes,
         segment_moves=would_move,
         timings=timer.rows,
     )
+
+
+def write_plan(
+    graph: GraphStore,
+    mirror: Mirror,
+    plan: WritePlan,
+    *,
+    timer: StageTimer,
+    as_of_ms: int,
+    erase: Collection[str] = (),
+) -> list[SegmentChange]:
+    """The write half of a run: the mirror's new files, the store's transaction, then the
+    mirror published and the segments refreshed; returns who entered and left segments.
+
+    A run resolved anywhere (here, or in buckets on Spark, `idgraph.spark.store_run`) is
+    written by this one path, so history, segments and the mirror stay in step.
+    """
+    version = new_version()
+    with timer.stage("mirror"):
+        staged = mirror.write(plan.state, version)
+    plan.state = None
+    give_back(plan.new_records.height + plan.customers.height)
+    with timer.stage("write") as stage:
+        grouped = _customers_of_groups(graph, plan.groups)
+        before = memberships_of(graph, sorted({*plan.retired_customers, *grouped}))
+        stage.count = plan_rows(plan)
+        graph.apply(plan, version=version, progress=stage.step)
+    with timer.stage("mirror"):
+        staged.publish()
+    with timer.stage("segments") as stage:
+        moved = refresh_segments(
+            graph,
+            before=before,
+            touched=sorted(
+                {*plan.customers["id"].to_list(), *_customers_of_groups(graph, plan.groups)}
+            ),
+            causes=lambda: _causes(plan, erase),
+            as_of_ms=as_of_ms,
+            now_ms=int(time.time() * 1000),
+        )
+        stage.count = len(moved)
+    return moved
 
 
 def _rehearse_segments(
@@ -616,7 +637,8 @@ def _causes(plan: WritePlan, erase: Collection[str]) -> dict[str, str]:
     return causes
 
 
-def _count_changes(changes: Sequence[SegmentChange]) -> dict[str, dict[str, int]]:
+def count_segment_changes(changes: Sequence[SegmentChange]) -> dict[str, dict[str, int]]:
+    """Per segment, how many customers entered and exited, by cause ("entered (merge)": n)."""
     counts: dict[str, dict[str, int]] = {}
     for change in changes:
         per = counts.setdefault(change.segment, {})

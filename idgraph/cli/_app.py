@@ -10,7 +10,7 @@ import csv
 import io
 import logging
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -237,3 +237,13 @@ def _iso(ms: int | None) -> str:
     if ms is None:
         return ""
     return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M")
+
+
+def _counts(title: str, rows: Iterable[tuple[str, object]]) -> Table:
+    """A two-column summary table: what, and how many."""
+    table = Table(title=title)
+    table.add_column("what")
+    table.add_column("count", justify="right")
+    for label, value in rows:
+        table.add_row(label, str(value))
+    return table

@@ -21,6 +21,7 @@ from idgraph.cli._app import (
     StoreOption,
     _as_of_ms,
     _check_format,
+    _counts,
     _emit,
     _errors,
     _names,
@@ -206,30 +207,29 @@ def ingest(
     totals = (report.read, report.ingested, report.rejected, report.field_rejects)
     summary.add_row("total", "", *map(str, totals), style="bold")
     out.print(summary)
-    result = Table(title="resolution")
-    result.add_column("what")
-    result.add_column("count", justify="right")
-    for label, value in (
-        ("records new", report.records_new),
-        ("records updated", report.records_updated),
-        ("records unchanged", report.records_unchanged),
-        ("records in store", report.records_total),
-        (f"records re-resolved ({report.mode})", report.records_resolved),
-        ("events new", report.events_new),
-        ("events already stored", report.events_duplicate),
-        ("customers", report.customers),
-        ("customers written", report.customers_touched),
-        ("customer ids merged away", len(report.merged_ids)),
-        ("customers split off", len(report.split_ids)),
-        ("records moved between customers", sum(n for *_, n in report.moved_records)),
-        ("candidate pairs compared", report.pairs_compared),
-        ("links refused by guards", report.links_blocked),
-        ("pairs kept apart: households", report.pairs_kept_apart.get("households", 0)),
-        ("pairs kept apart: must_agree", report.pairs_kept_apart.get("must_agree", 0)),
-        ("customers flagged for review", report.flagged_customers),
-        ("oversized components split", len(report.components_split)),
-    ):
-        result.add_row(label, str(value))
+    result = _counts(
+        "resolution",
+        [
+            ("records new", report.records_new),
+            ("records updated", report.records_updated),
+            ("records unchanged", report.records_unchanged),
+            ("records in store", report.records_total),
+            (f"records re-resolved ({report.mode})", report.records_resolved),
+            ("events new", report.events_new),
+            ("events already stored", report.events_duplicate),
+            ("customers", report.customers),
+            ("customers written", report.customers_touched),
+            ("customer ids merged away", len(report.merged_ids)),
+            ("customers split off", len(report.split_ids)),
+            ("records moved between customers", sum(n for *_, n in report.moved_records)),
+            ("candidate pairs compared", report.pairs_compared),
+            ("links refused by guards", report.links_blocked),
+            ("pairs kept apart: households", report.pairs_kept_apart.get("households", 0)),
+            ("pairs kept apart: must_agree", report.pairs_kept_apart.get("must_agree", 0)),
+            ("customers flagged for review", report.flagged_customers),
+            ("oversized components split", len(report.components_split)),
+        ],
+    )
     for kind, n in report.identifiers_not_linking.items():
         result.add_row(f"{kind} values not linking (among re-resolved)", str(n))
     out.print(result)

@@ -156,8 +156,14 @@ def find_facts(
     links: DataFrame,
     config: MatchConfig,
     buckets: int,
+    *,
+    together: DataFrame | None = None,
 ) -> Facts:
-    """Verdicts, block caps, value counts, shards and their buckets (see the module docs)."""
+    """Verdicts, block caps, value counts, shards and their buckets (see the module docs).
+
+    `together` (group, record) holds more groups of records to keep in one shard, as a
+    capped block does: a store run's stored customers.
+    """
     from pyspark.sql import functions as F
 
     index = records.mapInArrow(lambda it: _index_partition(it, config), _INDEX_SPARK).cache()
@@ -203,6 +209,13 @@ def find_facts(
         "semi",
     ).select(F.col("block").alias("group"), node("record").alias("member"))
     groups = shared.union(capped)
+    if together is not None:
+        groups = groups.union(
+            together.select(
+                F.concat(F.lit("customer:"), F.col("group")).alias("group"),
+                node("record").alias("member"),
+            )
+        )
     roots = groups.groupBy("group").agg(F.min("member").alias("root"))
     edges = (
         groups.join(roots, "group")

@@ -24,13 +24,11 @@ from idgraph.ingest.mapping import SourceMapping
 from idgraph.match.config import MatchConfig, load_match_config
 from idgraph.match.scored import MODEL_KEY
 from idgraph.normalize.record import NormalizeOptions
-from idgraph.spark.exchange import tagged
-from idgraph.spark.facts import find_facts, learn_model
 from idgraph.spark.load import MANIFEST
 from idgraph.spark.read import fold_buckets, read_files
+from idgraph.spark.resolution import Laps, bucket_count, rescored_rfm, resolve_folded
 from idgraph.spark.session import spark_errors, spark_session
-from idgraph.spark.shards import BUCKET_SPARK, OUTPUT_TABLES, ShardJob, resolve_bucket
-from idgraph.traits.compute import rfm_codes, rfm_scores
+from idgraph.spark.shards import OUTPUT_TABLES
 from idgraph.traits.config import TraitsConfig, load_traits_config
 
 if TYPE_CHECKING:
@@ -61,14 +59,6 @@ class SparkReport(BaseModel):
     model_trained_on: int
     seconds: float
     stage_seconds: dict[str, float]
-
-
-def _buckets(spark: SparkSession, records: int | None, requested: int | None) -> int:
-    if requested:
-        return requested
-    parallel = int(spark.sparkContext.defaultParallelism)
-    by_size = (records or 0) // 50_000
-    return max(4, 2 * parallel, by_size)
 
 
 def resolve_files(
@@ -157,89 +147,29 @@ def _run(
     train_records: int,
     started: float,
 ) -> SparkReport:
-    from pyspark.sql import functions as F
 
     stage = work / "stage"
     result = work / "result"
-    seconds: dict[str, float] = {}
-    clock = time.perf_counter()
-
-    def lap(name: str) -> None:
-        nonlocal clock
-        now = time.perf_counter()
-        seconds[name] = round(now - clock, 3)
-        clock = now
-
+    lap = Laps()
     with spark_errors("reading the inputs"):
         counts = read_files(spark, plans, options, stage)
     lap("read")
-    fold_count = _buckets(spark, sum(c.ingested for c in counts), requested)
+    fold_count = bucket_count(spark, sum(c.ingested for c in counts), requested)
     with spark_errors("folding sightings into records"):
         fold_buckets(spark, stage, fold_count)
     lap("fold")
-    folded = stage / "folded"
-
-    def table(name: str) -> Any:
-        return spark.read.parquet(str(folded / name))
-
-    records, identifiers, links = table("records"), table("identifiers"), table("links")
-    with spark_errors("finding shards, verdicts and block sizes"):
-        total = records.count()
-        count = _buckets(spark, total, requested)
-        facts = find_facts(spark, records, identifiers, links, config, count)
-        seconds["facts: components"] = facts.components_seconds
-        facts.verdicts.write.parquet(str(result / "identifiers"))
-    lap("facts")
-    with spark_errors("learning the match model"):
-        model = learn_model(records, facts.verdicts, config, facts.records_total, train_records)
-    lap("model")
-    job = ShardJob(
+    resolved = resolve_folded(
+        spark,
+        stage / "folded",
+        result,
         config=config,
         traits=traits,
-        model=model,
-        frequencies=facts.frequencies,
-        records_total=facts.records_total,
         as_of_ms=as_of_ms,
-        now_ms=int(time.time() * 1000),
-        out=result,
+        requested=requested,
+        train_records=train_records,
+        lap=lap,
     )
-    placed = facts.buckets
-    by_record = placed.withColumnRenamed("key", "record")
-    events = table("events").join(placed.withColumnRenamed("key", "record_key"), "record_key")
-    stacked = tagged(
-        {
-            "r": (records.join(placed, "key"), F.col("bucket")),
-            "i": (identifiers.join(by_record, "record"), F.col("bucket")),
-            "l": (links.join(placed.withColumnRenamed("key", "a"), "a"), F.col("bucket")),
-            "t": (table("record_traits").join(by_record, "record"), F.col("bucket")),
-            "e": (events, F.col("bucket")),
-            "p": (
-                table("event_properties").join(events.select("id", "bucket"), "id"),
-                F.col("bucket"),
-            ),
-            "v": (
-                identifiers.withColumn("key", F.concat("kind", F.lit(":"), "value"))
-                .join(by_record, "record")
-                .join(facts.verdicts.select("key", "linking", "reason"), "key")
-                .select("bucket", "key", "linking", "reason")
-                .distinct(),
-                F.col("bucket"),
-            ),
-            "b": (
-                facts.oversized_members.join(by_record, "record")
-                .select("bucket", "block", "size")
-                .distinct(),
-                F.col("bucket"),
-            ),
-        }
-    )
-    with spark_errors("resolving the shards"):
-        rows = (
-            stacked.groupBy("_bucket")
-            .applyInArrow(lambda t: resolve_bucket(t, job), BUCKET_SPARK)
-            .collect()
-        )
-    lap("resolve")
+    rows, facts, model, count = resolved.rows, resolved.facts, resolved.model, resolved.buckets
     if traits.builtins.rfm is not None:
         _rescore_rfm(result)
     lap("rfm")
@@ -283,7 +213,7 @@ def _run(
         label_rounds=facts.rounds,
         model_trained_on=min(facts.records_total, train_records),
         seconds=round(time.perf_counter() - started, 3),
-        stage_seconds=seconds,
+        stage_seconds=lap.seconds,
     )
     manifest = {
         "format": 1,
@@ -304,38 +234,18 @@ def _run(
 
 
 def _rescore_rfm(result: Path) -> None:
-    """RFM scores are quintiles over every buyer: each bucket scored its own buyers, so the
-    scores are set again over all of them (the measures are per customer and stay)."""
+    """Each bucket scored RFM over its own buyers: score every part's customers again over
+    all of them."""
     parts = sorted((result / "customers").glob("part-*.parquet"))
-    measures = [
-        pl.read_parquet(p, columns=["id", "rfm_last_order_ts", "rfm_orders", "rfm_spent"])
-        if "rfm_orders" in pl.read_parquet_schema(p)
-        else None
-        for p in parts
-    ]
-    present = [m for m in measures if m is not None]
-    if not present:
+    measured = [p for p in parts if "rfm_orders" in pl.read_parquet_schema(p)]
+    if not measured:
         return
-    buyers = pl.concat(present).filter(pl.col("rfm_orders").fill_null(0) > 0)
-    recency, frequency, monetary = rfm_scores(
-        buyers["rfm_last_order_ts"].cast(pl.Int64).to_numpy(),
-        buyers["rfm_orders"].cast(pl.Int64).to_numpy(),
-        buyers["rfm_spent"].cast(pl.Float64).fill_null(0.0).to_numpy(),
-    )
-    scored = pl.DataFrame(
-        {
-            "id": buyers["id"],
-            "rfm_recency": recency,
-            "rfm_frequency": frequency,
-            "rfm_monetary": monetary,
-            "rfm_score": rfm_codes(recency, frequency, monetary),
-        }
-    )
-    for path, part in zip(parts, measures, strict=True):
-        if part is None:
-            continue
-        frame = pl.read_parquet(path)
-        updated = frame.update(scored.cast({c: frame.schema[c] for c in scored.columns}), on="id")
+    frames = [pl.read_parquet(p) for p in measured]
+    whole = rescored_rfm(pl.concat(frames, how="diagonal_relaxed"))
+    scores = ["id", "rfm_recency", "rfm_frequency", "rfm_monetary", "rfm_score"]
+    for path, frame in zip(measured, frames, strict=True):
+        mine = whole.select(scores).join(frame.select("id"), on="id", how="semi")
+        updated = frame.update(mine.cast({c: frame.schema[c] for c in scores}), on="id")
         scratch = path.with_name(f".{path.name}.rfm")
         updated.write_parquet(scratch)
         os.replace(scratch, path)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import tempfile
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,12 +26,20 @@ from idgraph.match.scored import Frequencies
 from idgraph.normalize.fold import RECORD_TRAITS, Gathered
 from idgraph.resolve import Overrides, SharedFacts, plan_changes
 from idgraph.spark.exchange import untag, write_part
-from idgraph.state.mirror import Mirror
-from idgraph.state.snapshot import take_snapshot
-from idgraph.store.plan import EVIDENCE, LINK_ROWS
+from idgraph.state.mirror import Mirror, MirrorChanges
+from idgraph.state.snapshot import Snapshot, take_snapshot
+from idgraph.store.plan import APART_ROWS, EVIDENCE, LINK_ROWS, VERDICTS
+from idgraph.store.schema import ColumnType
 from idgraph.traits.config import TraitsConfig
 
-__all__ = ["BUCKET_SPARK", "OUTPUT_TABLES", "ShardJob", "resolve_bucket"]
+__all__ = [
+    "BUCKET_SPARK",
+    "OUTPUT_TABLES",
+    "STORED_TABLES",
+    "ShardJob",
+    "StoredState",
+    "resolve_bucket",
+]
 
 #: The tables each bucket writes (docs/spark.md, "Output"); `identifiers` (the verdicts)
 #: come from the facts step, one row per value.
@@ -47,10 +55,12 @@ OUTPUT_TABLES = (
     "blocks",
     "registry",
 )
+#: What a store run's buckets write (the rest of the store's rows stay as they are).
+STORED_TABLES = ("records", "customers", "evidence", "blocks", "registry")
 BUCKET_SPARK = (
     "bucket long, records long, customers long, pairs long, blocked long, "
     "sizes string, not_linking string, customer_columns string, event_columns string, "
-    "splits string"
+    "splits string, links string, refused string, kept_apart string, ids string"
 )
 _BUCKET_TAGS: dict[str, Any] = {
     "r": RECORDS,
@@ -62,6 +72,21 @@ _BUCKET_TAGS: dict[str, Any] = {
     "v": {"key": pl.Utf8, "linking": pl.Boolean, "reason": pl.Utf8},
     "b": {"block": pl.Utf8, "size": pl.Int64},
 }
+_STORED_TAGS: dict[str, Any] = {
+    **_BUCKET_TAGS,
+    "r": {**RECORDS, "customer": pl.Utf8},
+    "a": APART_ROWS,
+    "g": {"id": pl.Utf8, "created_ts": pl.Int64, "status": pl.Utf8},
+}
+_MIRROR_EVENTS = ("id", "record_key", "name", "ts")
+
+
+@dataclass(slots=True)
+class StoredState:
+    """A store run's buckets resolve stored records: what the store knows besides them."""
+
+    customer_columns: dict[str, ColumnType] = field(default_factory=dict)
+    event_columns: dict[str, ColumnType] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -77,26 +102,23 @@ class ShardJob:
     now_ms: int
     #: The folder the bucket's part files go to.
     out: Path
-    #: Customer ids no bucket may issue (the registry of a store being re-resolved).
-    taken: frozenset[str] = frozenset()
+    #: Set when the records are a store's (`idgraph.spark.store_run`), None for input files.
+    stored: StoredState | None = None
 
 
 def resolve_bucket(table: pa.Table, job: ShardJob) -> pa.Table:
     """Resolve the bucket's records, write its part of every output table, return its
     counts for the run's report."""
     bucket = int(table.column("_bucket")[0].as_py())
-    parts = untag(table, _BUCKET_TAGS)
-    batch = Gathered(
-        records=parts["r"].unique("key").sort("key"),
-        identifiers=parts["i"].unique(),
-        events=parts["e"].unique("id"),
-        event_properties=parts["p"],
-        links=parts["l"].unique(),
-        record_traits=parts["t"].sort("record", "name"),
-    )
-    with tempfile.TemporaryDirectory(prefix="idgraph-shard-") as empty:
-        mirror = Mirror(Path(empty))
-        snapshot = take_snapshot(mirror)
+    parts = untag(table, _BUCKET_TAGS if job.stored is None else _STORED_TAGS)
+    with tempfile.TemporaryDirectory(prefix="idgraph-shard-") as scratch:
+        if job.stored is None:
+            mirror = Mirror(Path(scratch))
+            snapshot = take_snapshot(mirror)
+            batch = _gathered(parts)
+        else:
+            mirror, snapshot = _stored(parts, job.stored, Path(scratch))
+            batch = Gathered.empty()
         plan, stats = plan_changes(
             mirror=mirror,
             snapshot=snapshot,
@@ -130,8 +152,13 @@ def resolve_bucket(table: pa.Table, job: ShardJob) -> pa.Table:
         "blocks": state["blocks"],
         "registry": state["registry"],
     }
-    for name, frame in tables.items():
-        write_part(frame, job.out, name, bucket)
+    if job.stored is not None:
+        # Only the entries this bucket changed: another bucket may hold the same stored ones.
+        tables["registry"] = state["registry"].join(
+            parts["g"], on=["id", "created_ts", "status"], how="anti", nulls_equal=True
+        )
+    for name in OUTPUT_TABLES if job.stored is None else STORED_TABLES:
+        write_part(tables[name], job.out, name, bucket)
     sizes = Counter(stats.sizes)
     return pa.table(
         {
@@ -152,5 +179,47 @@ def resolve_bucket(table: pa.Table, job: ShardJob) -> pa.Table:
                     ]
                 ).decode()
             ],
+            "links": [orjson.dumps(stats.links).decode()],
+            "refused": [orjson.dumps([[r, g, n] for (r, g), n in stats.refused.items()]).decode()],
+            "kept_apart": [orjson.dumps(stats.kept_apart).decode()],
+            "ids": [orjson.dumps(asdict(plan.ids)).decode()],
         }
     )
+
+
+def _gathered(parts: dict[str, pl.DataFrame]) -> Gathered:
+    """A file run's bucket: its records are the run's input."""
+    return Gathered(
+        records=parts["r"].unique("key").sort("key"),
+        identifiers=parts["i"].unique(),
+        events=parts["e"].unique("id"),
+        event_properties=parts["p"],
+        links=parts["l"].unique(),
+        record_traits=parts["t"].sort("record", "name"),
+    )
+
+
+def _stored(
+    parts: dict[str, pl.DataFrame], stored: StoredState, scratch: Path
+) -> tuple[Mirror, Snapshot]:
+    """A store run's bucket: its records are stored ones, re-resolved as a full local run
+    re-resolves them, against the registry entries they may meet (so no id is issued twice
+    and merged ids keep their age)."""
+    registry = parts["g"].unique("id")
+    mirror = Mirror(scratch)
+    if registry.height:
+        mirror = mirror.write(MirrorChanges(full=True, upserts={"registry": registry}), "shard")
+    snapshot = Snapshot(
+        records=parts["r"].unique("key").sort("key"),
+        record_traits=parts["t"].sort("record", "name"),
+        identifiers=parts["i"].unique(),
+        blocks=pl.DataFrame(schema={"record": pl.Utf8, "block": pl.Utf8}),
+        verdicts=pl.DataFrame(schema=VERDICTS),
+        links=parts["l"].unique(),
+        apart=parts["a"].unique(["a", "b"]),
+        events=parts["e"].unique("id").select(_MIRROR_EVENTS),
+        event_properties=parts["p"],
+        customer_columns=dict(stored.customer_columns),
+        event_columns=dict(stored.event_columns),
+    )
+    return mirror, snapshot

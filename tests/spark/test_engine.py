@@ -10,7 +10,6 @@ import pytest
 from typer.testing import CliRunner
 
 from idgraph.cli import app
-from idgraph.errors import StoreError
 from idgraph.pipeline import IngestReport
 from idgraph.settings import open_store
 from idgraph.spark.errors import SparkJobError
@@ -101,10 +100,11 @@ def test_load_makes_the_local_store(
     assert result.exit_code == 0, result.output
     assert set(_read(loaded, _MEMBERS).iter_rows()) == set(_read(store, _MEMBERS).iter_rows())
     assert _read(loaded, _CUSTOMERS).equals(_read(store, _CUSTOMERS))
-    # A second load would mix two runs: refused, and the store keeps what it had.
-    with pytest.raises(StoreError, match="already holds records"):
-        load_output(folder, store=loaded)
+    # The same run loaded again changes nothing: every customer keeps its id.
+    again = load_output(folder, store=loaded)
+    assert (again.merged_ids, again.split_ids, again.moved_records) == (0, 0, 0)
     assert set(_read(loaded, _MEMBERS).iter_rows()) == set(_read(store, _MEMBERS).iter_rows())
+    assert _read(loaded, _CUSTOMERS).equals(_read(store, _CUSTOMERS))
 
 
 def test_manifest_names_every_table(spark_fixture_run: tuple[Path, SparkReport]) -> None:
@@ -164,7 +164,3 @@ def test_resolve_local_reresolves_the_store(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert f"into {report.customers} customers" in result.output
     assert set(_read(store, _MEMBERS).iter_rows()) == before
-    # Store re-resolution on Spark is not built: said so, and nothing runs.
-    refused = CliRunner().invoke(app, ["resolve", "--engine", "spark", "--store", str(store)])
-    assert refused.exit_code == 2
-    assert "not supported yet" in refused.output
