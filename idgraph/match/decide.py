@@ -437,6 +437,32 @@ def _empty_edges() -> pl.DataFrame:
     return pl.DataFrame(schema=EDGE_COLUMNS)
 
 
+def learned_aliases(
+    records: pl.DataFrame,
+    identifiers: pl.DataFrame,
+    linking: pl.Series,
+    config: MatchConfig,
+    view: pl.DataFrame,
+) -> pl.DataFrame | None:
+    """The first-name aliases a full run learns from the holders of shared identifiers, for
+    a run that learns its model apart from `collect_evidence` (Spark's driver): the same
+    pairs, given the keys of the identifier values that link.
+
+    None when the config does not keep households apart (nothing to learn them for).
+    """
+    if "first_name" not in config.scoring.must_agree:
+        return None
+    keyed = _keys(identifiers)
+    verdicts = (
+        keyed.group_by("key", "kind")
+        .agg(pl.len().alias("holders"))
+        .with_columns(pl.col("key").is_in(linking.implode()).alias("linking"))
+    )
+    positions = records.select("key").with_row_index("pos")
+    shared = _identifier_edges(keyed, verdicts, positions, config)
+    return learn_aliases(clashing_pairs(shared, view), view)
+
+
 def collect_evidence(
     records: pl.DataFrame,
     identifiers: pl.DataFrame,

@@ -27,7 +27,7 @@ import pyarrow as pa
 from idgraph.block.keys import SEPARATOR, record_blocks
 from idgraph.frames import IDENTIFIERS, RECORDS, empty
 from idgraph.match.config import MatchConfig
-from idgraph.match.decide import identifier_verdicts
+from idgraph.match.decide import identifier_verdicts, learned_aliases
 from idgraph.match.model import MatchModel
 from idgraph.match.scored import Frequencies, guarded_view, scored_matches, value_frequencies
 from idgraph.match.view import VIEW_FIELDS, match_view
@@ -297,21 +297,26 @@ def _frequencies(index: DataFrame, config: MatchConfig) -> Frequencies | None:
 
 def learn_model(
     records: DataFrame,
+    identifiers: DataFrame,
     verdicts: DataFrame,
     config: MatchConfig,
     records_total: int,
     train_records: int,
     seed: int = 7,
-) -> MatchModel | None:
-    """The match model every shard scores with (None without scored rules).
+) -> tuple[MatchModel | None, Frequencies | None]:
+    """The match model every shard scores with (None without scored rules), and the value
+    counts it scores with when they are known better than the facts' (else None).
 
     Learned on the driver by `scored_matches`, as a local full run learns it, from all the
     records when they are at most `train_records`, else from a sample of about that many.
+    The local run counts values on the guarded view (email local parts and phones a guard
+    refused are blanked); on all the records the driver does the same, and those counts
+    replace the facts' (counted before the verdicts were known).
     """
     from pyspark.sql import functions as F
 
     if not any(r.scored for r in config.fuzzy):
-        return None
+        return None, None
     sample = records
     if records_total > train_records:
         sample = records.sample(fraction=train_records / records_total, seed=seed)
@@ -325,5 +330,23 @@ def learn_model(
     refused_keys = pl.from_arrow(refused.toArrow())
     assert isinstance(refused_keys, pl.DataFrame)
     view = match_view(chosen, VIEW_FIELDS)
+    aliases = None
+    if "first_name" in config.scoring.must_agree:
+        held = pl.from_arrow(
+            identifiers.join(sample.select(F.col("key").alias("record")), "record", "semi")
+            .select("record", "kind", "value")
+            .toArrow()
+        )
+        linking = pl.from_arrow(verdicts.filter(F.col("linking")).select("key").toArrow())
+        assert isinstance(held, pl.DataFrame) and isinstance(linking, pl.DataFrame)
+        aliases = learned_aliases(
+            chosen,
+            held.cast(IDENTIFIERS),  # type: ignore[arg-type]
+            linking["key"].cast(pl.Utf8),
+            config,
+            view,
+        )
     guarded = guarded_view(view, chosen, refused_keys["key"].cast(pl.Utf8))
-    return scored_matches(guarded, config).model
+    model = scored_matches(guarded, config, aliases=aliases).model
+    whole = records_total <= train_records
+    return model, value_frequencies(guarded, list(config.scoring.fields)) if whole else None

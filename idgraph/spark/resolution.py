@@ -104,13 +104,15 @@ def resolve_folded(
         facts.verdicts.write.parquet(str(result / "identifiers"))
     lap("facts")
     with spark_errors("learning the match model"):
-        model = learn_model(records, facts.verdicts, config, facts.records_total, train_records)
+        model, counted = learn_model(
+            records, identifiers, facts.verdicts, config, facts.records_total, train_records
+        )
     lap("model")
     job = ShardJob(
         config=config,
         traits=traits,
         model=model,
-        frequencies=facts.frequencies,
+        frequencies=counted if counted is not None else facts.frequencies,
         records_total=facts.records_total,
         as_of_ms=as_of_ms,
         now_ms=int(time.time() * 1000),
