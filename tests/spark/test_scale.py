@@ -6,13 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import polars as pl
 import pytest
 
 from bench.generate import run
 from idgraph.pipeline import run_ingest
-from idgraph.settings import open_store
 from idgraph.spark.job import resolve_files
+from tests.spark.conftest import stored_members, written_members
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -27,13 +26,9 @@ def test_100k_sources_same_customers(spark: SparkSession, tmp_path: Path) -> Non
     local = run_ingest(inputs, store=tmp_path / "db", rejects_path=tmp_path / "r.jsonl", as_of_ms=0)
     output = tmp_path / "out"
     report = resolve_files(inputs, output, spark=spark, as_of_ms=0)
-    with open_store(tmp_path / "db", read_only=True) as graph:
-        found = graph.query_columns(
-            "members", "MATCH (c:Customer)-[:HAS_RECORD]->(r:Record) RETURN c.id AS c, r.key AS k"
-        )
-    stored = set(zip(found["c"], found["k"], strict=True))
-    written = pl.read_parquet(output / "records" / "*.parquet", columns=["customer", "key"])
+    stored = stored_members(tmp_path / "db")
+    written = written_members(output)
     assert len(stored) == local.records_total > 90_000
-    assert set(written.iter_rows()) == stored
+    assert written == stored
     assert report.customers == local.customers
     assert report.pairs_compared == local.pairs_compared
