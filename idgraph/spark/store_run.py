@@ -121,6 +121,8 @@ def resolve_store(
             mirror = open_mirror(graph, config)
             records_total = _export(mirror, work / "folded")
             lap("export")
+            if records_total == 0:
+                return _nothing(graph.location, started, lap)
             with spark_session(master, conf, session=spark) as session:
                 session.sparkContext.setCheckpointDir(str(work / "checkpoints"))
                 resolved = resolve_folded(
@@ -177,6 +179,27 @@ def resolve_store(
         largest_shard=facts.largest_shard,
         buckets=resolved.buckets,
         label_rounds=facts.rounds,
+        seconds=round(time.perf_counter() - started, 3),
+        stage_seconds=lap.seconds,
+    )
+
+
+def _nothing(location: object, started: float, lap: Laps) -> StoreRunReport:
+    """The report of a store without records: nothing to send to Spark."""
+    return StoreRunReport(
+        store=str(location),
+        records=0,
+        customers=0,
+        pairs_compared=0,
+        links_blocked=0,
+        merged_ids=0,
+        split_ids=0,
+        moved_records=0,
+        segment_changes={},
+        shards=0,
+        largest_shard=0,
+        buckets=0,
+        label_rounds=0,
         seconds=round(time.perf_counter() - started, 3),
         stage_seconds=lap.seconds,
     )

@@ -168,3 +168,9 @@ def test_cli_store_run_refuses_output(reviewed_store: Path) -> None:
     assert result.exit_code == 2
     said = " ".join(result.output.replace("│", " ").split())
     assert "without files the store is re-resolved in place" in said
+
+
+def test_an_empty_store_needs_no_spark(tmp_path: Path) -> None:
+    # A master Spark cannot start: the run must not get that far.
+    report = resolve_store(tmp_path / "idgraph.db", master="nowhere://spark")
+    assert (report.records, report.customers, report.buckets) == (0, 0, 0)
