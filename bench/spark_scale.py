@@ -117,7 +117,8 @@ def child_resolve(store: str, master: str, memory: str) -> None:
     print(json.dumps(report.model_dump(mode="json")))
 
 
-def _copy_store(store: Path, to: Path) -> Path:
+def copy_store(store: Path, to: Path) -> Path:
+    """A copy of an embedded store and its resolution mirror in the new folder `to`."""
     to.mkdir()
     shutil.copy(store, to / store.name)
     shutil.copytree(Path(f"{store}.state"), to / f"{store.name}.state")
@@ -131,7 +132,7 @@ def store_runs(
     rows: list[str] = []
     expected: set[tuple[str, str]] | None = None
     for master in ["local", *masters]:
-        copy = _copy_store(store, store.parent / f"resolve-{len(rows)}")
+        copy = copy_store(store, store.parent / f"resolve-{len(rows)}")
         seconds, peak, text = measured(
             [sys.executable, __file__, "--child", "resolve", str(copy), master, memory], env
         )

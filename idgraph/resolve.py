@@ -56,7 +56,17 @@ from idgraph.traits.config import TraitsConfig
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["Merged", "Overrides", "PlanStats", "SharedFacts", "merge_records", "plan_changes"]
+__all__ = [
+    "Merged",
+    "Overrides",
+    "PlanStats",
+    "SharedFacts",
+    "merge_records",
+    "plan_changes",
+    "registry_rows",
+    "verdict_changes",
+    "whole_registry",
+]
 
 
 class Overrides(BaseModel):
@@ -667,23 +677,28 @@ def _plan_identifiers(
     plan: WritePlan, verdicts: pl.DataFrame, snapshot: Snapshot, merged: Merged
 ) -> None:
     """Identifier nodes to create or update, and record-identifier edges to add."""
-    rows = verdicts.select(list(VERDICTS))
-    stored = snapshot.verdicts.select(
-        "key", pl.col("linking").alias("_l"), pl.col("reason").alias("_r")
-    )
-    plan.new_identifiers = rows.join(stored, on="key", how="anti")
-    plan.changed_identifiers = (
-        rows.join(stored, on="key", how="inner")
-        .filter(
-            (pl.col("linking") != pl.col("_l")) | (pl.col("reason") != pl.col("_r").fill_null(""))
-        )
-        .select(list(VERDICTS))
-    )
+    plan.new_identifiers, plan.changed_identifiers = verdict_changes(verdicts, snapshot.verdicts)
     touched = pl.concat([merged.new.select("key"), merged.changed.select("key")])
     mine = merged.identifiers.join(touched, left_on="record", right_on="key", how="semi")
     before = snapshot.identifiers.join(touched, left_on="record", right_on="key", how="semi")
     added = mine.join(before, on=["record", "kind", "value"], how="anti")
     plan.new_record_identifiers = added.select("record", id_keys(added).alias("identifier"))
+
+
+def verdict_changes(
+    verdicts: pl.DataFrame, stored: pl.DataFrame
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Identifier verdicts not stored yet, and stored ones whose linking or reason changed."""
+    rows = verdicts.select(list(VERDICTS))
+    before = stored.select("key", pl.col("linking").alias("_l"), pl.col("reason").alias("_r"))
+    changed = (
+        rows.join(before, on="key", how="inner")
+        .filter(
+            (pl.col("linking") != pl.col("_l")) | (pl.col("reason") != pl.col("_r").fill_null(""))
+        )
+        .select(list(VERDICTS))
+    )
+    return rows.join(before, on="key", how="anti"), changed
 
 
 def _event_spans(stored: pl.DataFrame, new: pl.DataFrame) -> pl.DataFrame:
@@ -1143,7 +1158,7 @@ def _mirror_changes(
             ),
             "event_properties": pl.concat([snapshot.event_properties, plan.new_event_properties]),
             "customers": plan.customers,
-            "registry": _whole_registry(mirror, _registry_rows(plan, registry)),
+            "registry": whole_registry(mirror, registry_rows(plan, registry)),
             "value_counts": count_rows(view),
         }
         return changes
@@ -1162,7 +1177,7 @@ def _mirror_changes(
         "events": plan.new_events.select("id", "record_key", "name", "ts"),
         "event_properties": plan.new_event_properties,
         "customers": _with_rfm_updates(mirror, plan),
-        "registry": _registry_rows(plan, registry),
+        "registry": registry_rows(plan, registry),
     }
     if counts is not None:
         changes.upserts["value_counts"] = counts.upserts
@@ -1198,7 +1213,7 @@ def _mirror_changes(
     return changes
 
 
-def _whole_registry(mirror: Mirror, changed: pl.DataFrame) -> pl.DataFrame:
+def whole_registry(mirror: Mirror, changed: pl.DataFrame) -> pl.DataFrame:
     """Every registry entry, with this run's changes (a full run rewrites the table)."""
     stored = mirror.load("registry").join(changed.select("id"), on="id", how="anti")
     return pl.concat([stored, changed]).sort("id")
@@ -1214,7 +1229,7 @@ def _with_rfm_updates(mirror: Mirror, plan: WritePlan) -> pl.DataFrame:
     return pl.concat([plan.customers, moved], how="diagonal_relaxed")
 
 
-def _registry_rows(plan: WritePlan, registry: Mapping[str, tuple[int, str]]) -> pl.DataFrame:
+def registry_rows(plan: WritePlan, registry: Mapping[str, tuple[int, str]]) -> pl.DataFrame:
     """Registry rows this run writes: ids issued, and ids retired by a merge or erasure."""
     created = dict(plan.ids.created)
 

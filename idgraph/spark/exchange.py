@@ -90,9 +90,11 @@ def write_part(frame: pl.DataFrame, root: Path, table: str, part: int) -> None:
     os.replace(scratch, path)
 
 
-def read_parts(root: Path, table: str) -> pl.DataFrame:
-    """Every part file of one table, stacked (columns a part lacks are null)."""
+def read_parts(root: Path, table: str, schema: Schema | None = None) -> pl.DataFrame:
+    """Every part file of one table, stacked (columns a part lacks are null); with `schema`,
+    its columns with its types (and an empty frame of them when there are no parts)."""
     files = sorted((root / table).glob("part-*.parquet"))
     if not files:
-        return pl.DataFrame()
-    return pl.concat([pl.read_parquet(f) for f in files], how="diagonal_relaxed")
+        return pl.DataFrame() if schema is None else pl.DataFrame(schema=schema)
+    frame = pl.concat([pl.read_parquet(f) for f in files], how="diagonal_relaxed")
+    return frame if schema is None else frame.select(list(schema)).cast(dict(schema))  # type: ignore[arg-type]

@@ -26,7 +26,13 @@ from idgraph.match.scored import MODEL_KEY
 from idgraph.normalize.record import NormalizeOptions
 from idgraph.spark.load import MANIFEST
 from idgraph.spark.read import fold_buckets, read_files
-from idgraph.spark.resolution import Laps, bucket_count, rescored_rfm, resolve_folded
+from idgraph.spark.resolution import (
+    Laps,
+    bucket_count,
+    resolve_folded,
+    rfm_rescores,
+    with_rfm_scores,
+)
 from idgraph.spark.session import spark_errors, spark_session
 from idgraph.spark.shards import OUTPUT_TABLES
 from idgraph.traits.config import TraitsConfig, load_traits_config
@@ -234,18 +240,16 @@ def _run(
 
 
 def _rescore_rfm(result: Path) -> None:
-    """Each bucket scored RFM over its own buyers: score every part's customers again over
-    all of them."""
+    """Score every part's buyers again over all of them (`rfm_rescores`), reading only the
+    measures of every part and rewriting each part once."""
     parts = sorted((result / "customers").glob("part-*.parquet"))
     measured = [p for p in parts if "rfm_orders" in pl.read_parquet_schema(p)]
     if not measured:
         return
-    frames = [pl.read_parquet(p) for p in measured]
-    whole = rescored_rfm(pl.concat(frames, how="diagonal_relaxed"))
-    scores = ["id", "rfm_recency", "rfm_frequency", "rfm_monetary", "rfm_score"]
-    for path, frame in zip(measured, frames, strict=True):
-        mine = whole.select(scores).join(frame.select("id"), on="id", how="semi")
-        updated = frame.update(mine.cast({c: frame.schema[c] for c in scores}), on="id")
+    columns = ["id", "rfm_last_order_ts", "rfm_orders", "rfm_spent"]
+    scores = rfm_rescores(pl.concat([pl.read_parquet(p, columns=columns) for p in measured]))
+    for path in measured:
+        updated = with_rfm_scores(pl.read_parquet(path), scores)
         scratch = path.with_name(f".{path.name}.rfm")
         updated.write_parquet(scratch)
         os.replace(scratch, path)

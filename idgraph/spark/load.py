@@ -28,10 +28,11 @@ from idgraph.match.view import match_view
 from idgraph.normalize.erased import REMEMBERED_KINDS, erasure_hash
 from idgraph.normalize.fold import RECORD_TRAITS
 from idgraph.pipeline import erased_hashes, write_plan
+from idgraph.resolve import registry_rows, verdict_changes, whole_registry
 from idgraph.settings import open_store
 from idgraph.spark.exchange import read_parts
 from idgraph.stages import StageTimer
-from idgraph.state.mirror import Mirror, MirrorChanges
+from idgraph.state.mirror import MIRROR_TABLES, Mirror, MirrorChanges
 from idgraph.state.rebuild import open_mirror
 from idgraph.store.plan import EVIDENCE, LINK_ROWS, VERDICTS, IdChanges, WritePlan, plan_rows
 
@@ -50,15 +51,6 @@ class LoadReport(BaseModel):
     merged_ids: int = 0
     split_ids: int = 0
     moved_records: int = 0
-
-
-def _table(root: Path, name: str, schema: Any = None) -> pl.DataFrame:
-    frame = read_parts(root, name)
-    if schema is None:
-        return frame
-    if frame.width == 0:
-        return pl.DataFrame(schema=schema)
-    return frame.select(list(schema)).cast(schema)
 
 
 def read_manifest(root: Path) -> dict[str, Any]:
@@ -117,19 +109,17 @@ def load_output(
 
 def _run_tables(root: Path) -> dict[str, pl.DataFrame]:
     return {
-        "records": _table(root, "records", {**RECORDS, "customer": pl.Utf8}),
-        "customers": _table(root, "customers"),
-        "verdicts": _table(root, "identifiers", VERDICTS).unique("key", keep="first"),
-        "identifiers": _table(root, "record_identifiers", IDENTIFIERS),
-        "record_traits": _table(root, "record_traits", RECORD_TRAITS),
-        "events": _table(root, "events", STORED_EVENTS),
-        "event_properties": _table(root, "event_properties", EVENT_PROPERTIES),
-        "links": _table(root, "links", LINK_ROWS),
-        "evidence": _table(root, "evidence", EVIDENCE),
-        "blocks": _table(root, "blocks", {"record": pl.Utf8, "block": pl.Utf8}),
-        "registry": _table(
-            root, "registry", {"id": pl.Utf8, "created_ts": pl.Int64, "status": pl.Utf8}
-        ),
+        "records": read_parts(root, "records", {**RECORDS, "customer": pl.Utf8}),
+        "customers": read_parts(root, "customers"),
+        "verdicts": read_parts(root, "identifiers", VERDICTS).unique("key", keep="first"),
+        "identifiers": read_parts(root, "record_identifiers", IDENTIFIERS),
+        "record_traits": read_parts(root, "record_traits", RECORD_TRAITS),
+        "events": read_parts(root, "events", STORED_EVENTS),
+        "event_properties": read_parts(root, "event_properties", EVENT_PROPERTIES),
+        "links": read_parts(root, "links", LINK_ROWS),
+        "evidence": read_parts(root, "evidence", EVIDENCE),
+        "blocks": read_parts(root, "blocks", MIRROR_TABLES["blocks"].schema),
+        "registry": read_parts(root, "registry", MIRROR_TABLES["registry"].schema),
     }
 
 
@@ -146,7 +136,8 @@ def plan_load(
     stored = mirror.load("records")
     records = run["records"]
     _check_covers(mirror, stored, run, erased)
-    ids = _stable_ids(mirror, stored, records, run["registry"])
+    issued = mirror.load("registry")
+    ids = _stable_ids(issued, stored, records)
     records = records.with_columns(pl.col("customer").replace(ids))
     customers = run["customers"].with_columns(pl.col("id").replace(ids))
     plan = WritePlan(full=True)
@@ -160,12 +151,8 @@ def plan_load(
         .join(stored.select("key"), on="key", how="semi")
         .join(stored.select(list(RECORDS)), on=list(RECORDS), how="anti", nulls_equal=True)
     )
-    stored_verdicts = mirror.load("verdicts")
-    plan.new_identifiers = run["verdicts"].join(stored_verdicts, on="key", how="anti")
-    plan.changed_identifiers = (
-        run["verdicts"]
-        .join(stored_verdicts.select("key"), on="key", how="semi")
-        .join(stored_verdicts, on=list(VERDICTS), how="anti", nulls_equal=True)
+    plan.new_identifiers, plan.changed_identifiers = verdict_changes(
+        run["verdicts"], mirror.load("verdicts")
     )
     held = run["identifiers"]
     added = held.join(mirror.load("identifiers"), on=list(IDENTIFIERS), how="anti")
@@ -184,10 +171,11 @@ def plan_load(
     plan.memberships = records.select("customer", pl.col("key").alias("record"))
     plan.customer_columns = dict(manifest.get("customer_columns") or {})
     plan.event_columns = dict(manifest.get("event_columns") or {})
-    plan.ids = _history(stored, records, run["registry"], ids, mirror, now)
+    plan.ids = _history(stored, records, run["registry"], ids, issued, now)
     if manifest.get(MODEL_KEY):
         plan.meta[MODEL_KEY] = str(manifest[MODEL_KEY])
-    registry = _registry(mirror.load("registry"), plan.ids)
+    born = {cid: (int(ts or 0), status) for cid, ts, status in issued.iter_rows()}
+    registry = whole_registry(mirror, registry_rows(plan, born))
     plan.state = MirrorChanges(
         full=True,
         upserts={
@@ -256,12 +244,11 @@ def _check_covers(
 
 
 def _stable_ids(
-    mirror: Mirror, stored: pl.DataFrame, records: pl.DataFrame, registry: pl.DataFrame
+    issued: pl.DataFrame, stored: pl.DataFrame, records: pl.DataFrame
 ) -> dict[str, str]:
     """The run's customer id -> the id it keeps: a stored one where it holds that customer's
     records (the local engine's rule), else its own unless the store issued it before."""
     previous = stored.select("key", "customer").drop_nulls("customer")
-    issued = mirror.load("registry")
     if previous.height == 0 and issued.height == 0:
         return {}
     firsts = (
@@ -284,12 +271,12 @@ def _history(
     records: pl.DataFrame,
     registry: pl.DataFrame,
     ids: dict[str, str],
-    mirror: Mirror,
+    registered: pl.DataFrame,
     now_ms: int,
 ) -> IdChanges:
     """Ids issued, absorbed, split off and records moved, against the stored customers."""
     changes = IdChanges()
-    issued = set(mirror.load("registry")["id"].to_list())
+    issued = set(registered["id"].to_list())
     run_created = {
         ids.get(cid, cid): int(ts or now_ms)
         for cid, ts in registry.select("id", "created_ts").iter_rows()
@@ -308,15 +295,3 @@ def _history(
         (m.origin, m.target, now_ms, m.reason, m.evidence, m.records) for m in found.moved
     ]
     return changes
-
-
-def _registry(stored: pl.DataFrame, ids: IdChanges) -> pl.DataFrame:
-    """The whole registry after the load: issued ids added, absorbed ones marked merged."""
-    born = dict(stored.select("id", "created_ts").iter_rows())
-    rows = [(cid, ts, "active") for cid, ts in ids.created]
-    rows += [(old, born.get(old, 0), "merged") for old, *_ in ids.merged]
-    changed = pl.DataFrame(
-        rows, schema={"id": pl.Utf8, "created_ts": pl.Int64, "status": pl.Utf8}, orient="row"
-    ).unique("id", keep="last")
-    kept = stored.join(changed.select("id"), on="id", how="anti")
-    return pl.concat([kept, changed]).sort("id")

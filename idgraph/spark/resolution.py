@@ -27,7 +27,14 @@ from idgraph.traits.config import TraitsConfig
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, Row, SparkSession
 
-__all__ = ["Laps", "Resolved", "bucket_count", "rescored_rfm", "resolve_folded"]
+__all__ = [
+    "Laps",
+    "Resolved",
+    "bucket_count",
+    "resolve_folded",
+    "rfm_rescores",
+    "with_rfm_scores",
+]
 
 
 class Laps:
@@ -149,7 +156,7 @@ def resolve_folded(
     }
     if stored is not None:
         parts["a"] = (table("apart").join(placed.withColumnRenamed("key", "a"), "a"), "bucket")
-        parts["g"] = (_registry_rows(table("registry"), records_read, placed), "bucket")
+        parts["g"] = (_registry_for_buckets(table("registry"), records_read, placed), "bucket")
     stacked = tagged({tag: (frame, F.col(col)) for tag, (frame, col) in parts.items()})
     with spark_errors("resolving the shards"):
         rows = (
@@ -161,7 +168,7 @@ def resolve_folded(
     return Resolved(rows=rows, facts=facts, model=model, buckets=count)
 
 
-def _registry_rows(registry: DataFrame, records: DataFrame, placed: DataFrame) -> DataFrame:
+def _registry_for_buckets(registry: DataFrame, records: DataFrame, placed: DataFrame) -> DataFrame:
     """The registry entries a bucket may look up: its records' stored customer ids, and the
     ids a new customer of its records could be given (`C-<hash of key>`, with any `-N`)."""
     from pyspark.sql import functions as F
@@ -187,20 +194,19 @@ def _registry_rows(registry: DataFrame, records: DataFrame, placed: DataFrame) -
     )
 
 
-def rescored_rfm(frame: pl.DataFrame) -> pl.DataFrame:
+def rfm_rescores(measures: pl.DataFrame) -> pl.DataFrame | None:
     """RFM scores are quintiles over every buyer: buckets scored their own buyers, so the
-    scores are set again over all of them (the measures are per customer and stay)."""
-    if "rfm_orders" not in frame.columns:
-        return frame
-    buyers = frame.filter(pl.col("rfm_orders").fill_null(0) > 0)
-    if buyers.height == 0:
-        return frame
+    scores are set again over all of them from the measures (id, rfm_last_order_ts,
+    rfm_orders, rfm_spent), which are per customer and stay. None without RFM measures."""
+    if "rfm_orders" not in measures.columns:
+        return None
+    buyers = measures.filter(pl.col("rfm_orders").fill_null(0) > 0)
     recency, frequency, monetary = rfm_scores(
         buyers["rfm_last_order_ts"].cast(pl.Int64).to_numpy(),
         buyers["rfm_orders"].cast(pl.Int64).to_numpy(),
         buyers["rfm_spent"].cast(pl.Float64).fill_null(0.0).to_numpy(),
     )
-    scored = pl.DataFrame(
+    return pl.DataFrame(
         {
             "id": buyers["id"],
             "rfm_recency": recency,
@@ -209,4 +215,11 @@ def rescored_rfm(frame: pl.DataFrame) -> pl.DataFrame:
             "rfm_score": rfm_codes(recency, frequency, monetary),
         }
     )
-    return frame.update(scored.cast({c: frame.schema[c] for c in scored.columns}), on="id")
+
+
+def with_rfm_scores(frame: pl.DataFrame, scores: pl.DataFrame | None) -> pl.DataFrame:
+    """`frame`'s customers with their scores from `rfm_rescores` (others as they are)."""
+    if scores is None or scores.height == 0:
+        return frame
+    mine = scores.join(frame.select("id"), on="id", how="semi")
+    return frame.update(mine.cast({c: frame.schema[c] for c in scores.columns}), on="id")

@@ -29,11 +29,17 @@ from idgraph.match.config import MatchConfig, load_match_config
 from idgraph.match.scored import COUNTED_VIEW, MODEL_KEY, count_rows
 from idgraph.match.view import match_view
 from idgraph.pipeline import count_segment_changes, write_plan
-from idgraph.resolve import PlanStats
+from idgraph.resolve import PlanStats, verdict_changes, whole_registry
 from idgraph.run_record import make_run_record
 from idgraph.settings import open_store
 from idgraph.spark.exchange import read_parts, write_part
-from idgraph.spark.resolution import Laps, Resolved, rescored_rfm, resolve_folded
+from idgraph.spark.resolution import (
+    Laps,
+    Resolved,
+    resolve_folded,
+    rfm_rescores,
+    with_rfm_scores,
+)
 from idgraph.spark.session import spark_session
 from idgraph.spark.shards import StoredState
 from idgraph.stages import StageTimer
@@ -138,7 +144,7 @@ def resolve_store(
                     stored=StoredState(dict(mirror.customer_columns), dict(mirror.event_columns)),
                 )
             plan, stats = _assemble(mirror, work / "result", resolved, config, trait_config)
-            if plan.customers.height and plan.memberships.height != records_total:
+            if plan.memberships.height != records_total:
                 raise StoreError(
                     f"the Spark run resolved {plan.memberships.height} of {records_total} "
                     "records; nothing was written"
@@ -226,37 +232,21 @@ def _assemble(
     traits: TraitsConfig,
 ) -> tuple[WritePlan, PlanStats]:
     """One full plan from the buckets' parts, as a local full run of the store plans it."""
-    schema = MIRROR_TABLES["records"].schema
-    records = read_parts(result, "records")
-    records = (
-        records.select(list(schema)).cast(schema).sort("key")  # type: ignore[arg-type]
-        if records.width
-        else pl.DataFrame(schema=schema)
-    )
+    records = read_parts(result, "records", MIRROR_TABLES["records"].schema).sort("key")
     customers = read_parts(result, "customers")
     if customers.width and traits.builtins.rfm is not None:
-        customers = rescored_rfm(customers)
+        customers = with_rfm_scores(customers, rfm_rescores(customers))
     if customers.width:
         customers = customers.sort("id")
     verdicts = _verdicts(result)
-    stored_verdicts = mirror.load("verdicts")
     plan = WritePlan(full=True)
     plan.retired_customers = sorted(set(mirror.load("records")["customer"].drop_nulls().to_list()))
     plan.scope_records = records["key"].to_list()
     plan.memberships = records.select("customer", pl.col("key").alias("record"))
     plan.customers = customers
-    evidence = read_parts(result, "evidence")
-    plan.evidence = evidence.cast(EVIDENCE) if evidence.width else pl.DataFrame(schema=EVIDENCE)  # type: ignore[arg-type]
-    plan.new_identifiers = verdicts.join(stored_verdicts, on="key", how="anti")
-    before = stored_verdicts.select(
-        "key", pl.col("linking").alias("_l"), pl.col("reason").alias("_r")
-    )
-    plan.changed_identifiers = (
-        verdicts.join(before, on="key", how="inner")
-        .filter(
-            (pl.col("linking") != pl.col("_l")) | (pl.col("reason") != pl.col("_r").fill_null(""))
-        )
-        .select(list(VERDICTS))
+    plan.evidence = read_parts(result, "evidence", EVIDENCE)
+    plan.new_identifiers, plan.changed_identifiers = verdict_changes(
+        verdicts, mirror.load("verdicts")
     )
     ids = IdChanges()
     sizes: Counter[int] = Counter()
@@ -284,15 +274,7 @@ def _assemble(
     model = resolved.model
     if model is not None and not model.notes.get("shipped"):
         plan.meta[MODEL_KEY] = model.to_json()
-    changed_registry = read_parts(result, "registry")
-    registry = mirror.load("registry")
-    if changed_registry.width:
-        registry = pl.concat(
-            [
-                registry.join(changed_registry.select("id"), on="id", how="anti"),
-                changed_registry.select(registry.columns).cast(registry.schema),
-            ]
-        )
+    changed = read_parts(result, "registry", MIRROR_TABLES["registry"].schema)
     blocks = read_parts(result, "blocks")
     plan.state = MirrorChanges(
         full=True,
@@ -308,7 +290,7 @@ def _assemble(
             "events": mirror.load("events"),
             "event_properties": mirror.load("event_properties"),
             "customers": customers,
-            "registry": registry.sort("id"),
+            "registry": whole_registry(mirror, changed),
             "value_counts": count_rows(match_view(records, COUNTED_VIEW)),
         },
         customer_columns={**mirror.customer_columns, **plan.customer_columns},
@@ -332,7 +314,4 @@ def _assemble(
 
 def _verdicts(result: Path) -> pl.DataFrame:
     """Every identifier value's verdict, as the facts step wrote them (one row per value)."""
-    frame = read_parts(result, "identifiers")
-    if not frame.width:
-        return pl.DataFrame(schema=VERDICTS)
-    return frame.select(list(VERDICTS)).cast(VERDICTS).unique("key", keep="first").sort("key")  # type: ignore[arg-type]
+    return read_parts(result, "identifiers", VERDICTS).unique("key", keep="first").sort("key")

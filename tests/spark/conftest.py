@@ -8,11 +8,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import polars as pl
 import pytest
 
 from idgraph.normalize.record import NormalizeOptions
-from idgraph.settings import open_store
 from idgraph.spark.job import SparkReport, resolve_files
 from idgraph.spark.session import spark_session
 from tests.conftest import FIXTURE_INPUTS, as_of_ms
@@ -42,18 +40,3 @@ def spark_fixture_run(
         as_of_ms=as_of_ms(),
     )
     return folder, report
-
-
-def stored_members(store: Path) -> set[tuple[str, str]]:
-    """(customer id, record key) of every record a store holds."""
-    with open_store(store, read_only=True) as graph:
-        found = graph.query_columns(
-            "members", "MATCH (c:Customer)-[:HAS_RECORD]->(r:Record) RETURN c.id AS c, r.key AS k"
-        )
-    return set(zip(found["c"], found["k"], strict=True))
-
-
-def written_members(output: Path) -> set[tuple[str, str]]:
-    """(customer id, record key) of every record a Spark run wrote."""
-    frame = pl.read_parquet(output / "records" / "*.parquet", columns=["customer", "key"])
-    return set(frame.iter_rows())

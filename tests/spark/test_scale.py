@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING
 import pytest
 
 from bench.generate import run
+from bench.spark_scale import members_of_output, members_of_store
 from idgraph.pipeline import run_ingest
 from idgraph.spark.job import resolve_files
-from tests.spark.conftest import stored_members, written_members
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -26,8 +26,8 @@ def test_100k_sources_same_customers(spark: SparkSession, tmp_path: Path) -> Non
     local = run_ingest(inputs, store=tmp_path / "db", rejects_path=tmp_path / "r.jsonl", as_of_ms=0)
     output = tmp_path / "out"
     report = resolve_files(inputs, output, spark=spark, as_of_ms=0)
-    stored = stored_members(tmp_path / "db")
-    written = written_members(output)
+    stored = members_of_store(tmp_path / "db")
+    written = members_of_output(output)
     assert len(stored) == local.records_total > 90_000
     assert written == stored
     assert report.customers == local.customers

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -11,6 +10,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+from bench.spark_scale import copy_store
 from idgraph.cli import app
 from idgraph.match.config import load_match_config
 from idgraph.pipeline import run_ingest
@@ -108,19 +108,12 @@ def reviewed_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return store
 
 
-def _copy(store: Path, to: Path) -> Path:
-    to.mkdir()
-    shutil.copy(store, to / store.name)
-    shutil.copytree(Path(f"{store}.state"), to / f"{store.name}.state")
-    return to / store.name
-
-
 def test_store_run_gives_the_local_resolve(
     spark: SparkSession, reviewed_store: Path, tmp_path: Path
 ) -> None:
     config = _strict_config(tmp_path)
-    local = _copy(reviewed_store, tmp_path / "local")
-    on_spark = _copy(reviewed_store, tmp_path / "spark")
+    local = copy_store(reviewed_store, tmp_path / "local")
+    on_spark = copy_store(reviewed_store, tmp_path / "spark")
     before = _state(reviewed_store)
     run_ingest([], store=local, full=True, match_config=config, as_of_ms=as_of_ms(AS_OF))
     report = resolve_store(
@@ -140,7 +133,7 @@ def test_store_run_gives_the_local_resolve(
 def test_a_failed_store_run_writes_nothing(
     spark: SparkSession, reviewed_store: Path, tmp_path: Path
 ) -> None:
-    store = _copy(reviewed_store, tmp_path / "store")
+    store = copy_store(reviewed_store, tmp_path / "store")
     before = _state(store)
 
     def broken(*_args: object, **_kwargs: object) -> None:

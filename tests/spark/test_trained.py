@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING
 
 from bench.generate import run
 from bench.scale import PEOPLE_MAPPING
+from bench.spark_scale import members_of_output, members_of_store
 from idgraph.match.scored import MODEL_KEY
 from idgraph.pipeline import run_ingest
 from idgraph.spark.job import resolve_files
-from tests.spark.conftest import stored_members, written_members
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -27,8 +27,8 @@ def test_learned_model_gives_the_local_customers(spark: SparkSession, tmp_path: 
     local = run_ingest(inputs, store=tmp_path / "db", rejects_path=tmp_path / "r.jsonl", as_of_ms=0)
     output = tmp_path / "out"
     report = resolve_files(inputs, output, spark=spark, as_of_ms=0, buckets=3)
-    stored = stored_members(tmp_path / "db")
-    written = written_members(output)
+    stored = members_of_store(tmp_path / "db")
+    written = members_of_output(output)
     assert len(stored) == local.records_total > 7_000
     assert report.model_trained_on == local.records_total
     assert written == stored
