@@ -94,6 +94,30 @@ def timed(
     return answer
 
 
+def previewed(
+    samples: dict[str, list[float]],
+    name: str,
+    http: httpx.Client,
+    path: str,
+    data: dict[str, Any],
+) -> httpx.Response:
+    """A change's preview page, then its segment moves as the page's script loads them:
+    `name` times the page, `name + ", moves shown"` the click until the moves are on it."""
+    started = time.perf_counter()
+    page = timed(samples, name, http.post, path, data=data)
+    ticket = re.search(r'data-ticket="([0-9a-f]+)"', page.text)
+    if ticket is None:
+        raise SystemExit(f"{name}: the preview started no rehearsal")
+    while True:
+        answer = http.get(f"/ui/moves/{ticket.group(1)}")
+        if answer.status_code != 202:
+            break
+    if answer.status_code != 200 or 'id="segment-moves"' not in answer.text:
+        raise SystemExit(f"{name}: segment moves: HTTP {answer.status_code}: {answer.text[:300]}")
+    samples.setdefault(f"{name}, moves shown", []).append((time.perf_counter() - started) * 1000)
+    return page
+
+
 BUILDER = {
     "name": "probe",
     "kind": ["trait", "event"],
@@ -137,9 +161,9 @@ def run(url: str, customers: list[dict[str, Any]], repeat: int) -> dict[str, lis
             pair = {"a": c["records"][0], "b": c["records"][1]}
             timed(samples, "explain (edge click)", get, "/ui/explain", params=pair)
             split = {"csrf": csrf, "record": c["records"][-1]}
-            timed(samples, "split preview", post, f"{page}/split", data=split)
+            previewed(samples, "split preview", http, f"{page}/split", split)
             link = {"csrf": csrf, "other": other["id"]}
-            timed(samples, "link preview", post, f"{page}/link", data=link)
+            previewed(samples, "link preview", http, f"{page}/link", link)
             timed(samples, "segments overview", get, "/ui/segments")
             timed(samples, "segment builder", get, "/ui/segments/new")
             timed(samples, "builder live size", get, "/ui/segments/size", params=BUILDER)
@@ -158,7 +182,7 @@ def run(url: str, customers: list[dict[str, Any]], repeat: int) -> dict[str, lis
             part = re.search(r'name="other" value="([^"]+)"', done.text)
             assert part is not None, "the split's result page offers no undo"
             undo = {"csrf": csrf, "other": part.group(1)}
-            timed(samples, "undo split preview", post, f"{page}/unsplit", data=undo)
+            previewed(samples, "undo split preview", http, f"{page}/unsplit", undo)
             undone = timed(
                 samples,
                 "undo split (confirmed)",

@@ -113,6 +113,9 @@ def test_link_preview_confirm_and_undo(
     page.click("#link-preview")
     expect(page.locator("#preview")).to_contain_text(mario)
     expect(page.locator("#moving")).to_have_text(", ".join(mario_records))
+    # The segment moves arrive after the page; the change can be confirmed once they are shown.
+    expect(page.locator("#moves[data-loaded=yes] #segment-moves")).to_be_visible()
+    expect(page.locator("#confirm")).to_be_enabled()
     with api(running, READ_KEY) as http:  # the preview changed nothing
         assert http.get("/v1/lookup", params={"identifier": MARIO}).json()["customer_ids"] == [
             mario
@@ -160,6 +163,7 @@ def test_split_asks_first_then_splits_then_undo(
     page.fill("#split-form input[name=reason]", "a shared till")
     page.click("#split-preview")
     parts = page.locator("#parts li").count()
+    expect(page.locator("#moves #segment-moves li").first).to_be_visible()
     page.click("#confirm")
     expect(page.locator("#done")).to_have_text("Split")
     expect(page.locator("#into li")).to_have_count(parts)

@@ -276,9 +276,13 @@ def test_split_preview_names_the_records_and_segments_then_splits(ui: TestClient
     assert entry.other == new_owner and "kiosk" in entry.detail
 
 
-def _previewed_moves(html: str) -> set[tuple[str, str, str]]:
-    """(segment, customer, entered/exited) as the preview page lists them."""
-    listed = re.search(r'<ul id="segment-moves">(.*?)</ul>', html, re.S)
+def _previewed_moves(ui: TestClient, html: str) -> set[tuple[str, str, str]]:
+    """(segment, customer, entered/exited) as the preview page's script loads them."""
+    ticket = re.search(r'<div id="moves" data-ticket="([0-9a-f]{32})"', html)
+    assert ticket is not None, "the preview starts working out its segment moves"
+    fragment = ui.get(f"/ui/moves/{ticket.group(1)}")
+    assert fragment.status_code == 200, fragment.text
+    listed = re.search(r'<ul id="segment-moves">(.*?)</ul>', fragment.text, re.S)
     assert listed is not None, "the preview lists segment moves"
     found = set()
     for name, body in re.findall(r"<li><strong>([^<]+)</strong>:(.*?)</li>", listed.group(1), re.S):
@@ -310,7 +314,7 @@ def test_split_and_undo_previews_list_the_segment_moves_they_then_record(ui: Tes
         return {(r["segment"], r["customer"], r["change"]) for r in rows}
 
     preview = ui.post(f"{url}/split", data={"csrf": csrf, "record": taken})
-    expected = _previewed_moves(preview.text)
+    expected = _previewed_moves(ui, preview.text)
     assert any(seg == "ui_with_email" and ch == "entered" for seg, _, ch in expected)
     assert graph.lookup(taken) == [member]  # the preview changed nothing
     since = int(time.time() * 1000)
@@ -320,13 +324,27 @@ def test_split_and_undo_previews_list_the_segment_moves_they_then_record(ui: Tes
     (part,) = graph.lookup(taken)
     undo = ui.post(f"{url}/unsplit", data={"csrf": csrf, "other": part})
     assert undo.status_code == 200, undo.text
-    expected = _previewed_moves(undo.text)
+    expected = _previewed_moves(ui, undo.text)
     assert ("ui_with_email", part, "exited") in expected
     since = int(time.time() * 1000)
     back = ui.post(f"{url}/unsplit", data={"csrf": csrf, "other": part, "confirm": "yes"})
     assert back.status_code == 200 and "Split undone" in back.text
     assert recorded_since(since) == expected
     assert graph.lookup(taken) == [member]
+
+
+def test_segment_moves_answer_only_an_admin_and_only_a_live_ticket(ui: TestClient) -> None:
+    member = IdentityGraph.over(ui.app_state_store).lookup("crm:C1097")[0]  # type: ignore[attr-defined]
+    csrf = signed_in(ui, ADMIN_KEY)
+    preview = ui.post(f"/ui/customers/{member}/split", data={"csrf": csrf, "record": "crm:C1097"})
+    ticket = re.search(r'data-ticket="([0-9a-f]{32})"', preview.text)
+    assert ticket is not None
+    unknown = ui.get(f"/ui/moves/{'0' * 32}")
+    assert unknown.status_code == 404 and "expired" in unknown.text
+    assert ui.get(f"/ui/moves/{ticket.group(1)}").status_code == 200
+    signed_in(ui, READ_KEY)
+    refused = ui.get(f"/ui/moves/{ticket.group(1)}")
+    assert refused.status_code == 403 and "segment-moves" not in refused.text
 
 
 @pytest.mark.parametrize(

@@ -49,6 +49,7 @@ from idgraph.segment.saved import (
     segment_history,
 )
 from idgraph.serve.ui.graph import parts_after_split
+from idgraph.serve.ui.rehearsals import MovesMap, Rehearsals
 from idgraph.store.queries import READS
 
 if TYPE_CHECKING:
@@ -98,7 +99,7 @@ class CustomerPage(_Model):
 
 #: Segment -> {"entered": [customer ids], "exited": [...]}: what a change would move (None
 #: when the store cannot rehearse a change).
-Moves = dict[str, dict[str, list[str]]] | None
+Moves = MovesMap
 
 
 class SplitPreview(_Model):
@@ -109,7 +110,8 @@ class SplitPreview(_Model):
     #: and the rest no longer counts); the largest keeps the id.
     parts: list[list[str]]
     segments: list[str]
-    moves: Moves = None
+    #: The rehearsal working out the segment moves (`moves`), "" when none was started.
+    moves_ticket: str = ""
 
 
 class LinkPreview(_Model):
@@ -122,7 +124,7 @@ class LinkPreview(_Model):
     segments_b: list[str]
     #: What could refuse the join (guards, a reviewer's split), from `IdentityGraph.explain`.
     refusals: list[str]
-    moves: Moves = None
+    moves_ticket: str = ""
 
 
 class ActionDone(_Model):
@@ -148,7 +150,16 @@ class UnsplitPreview(_Model):
     removed: list[tuple[str, str, str]]
     segments_a: list[str]
     segments_b: list[str]
+    moves_ticket: str = ""
+
+
+class PreviewMoves(_Model):
+    """A preview's segment moves, once its rehearsal is done (`ready`)."""
+
+    ready: bool
     moves: Moves = None
+    #: Why the moves could not be worked out ("" when they were).
+    problem: str = ""
 
 
 class SegmentPreview(_Model):
@@ -259,30 +270,44 @@ def split_preview(service: Service, ask: Ask, *, rehearse: bool = True) -> Split
     kept = [key for key in members if key not in taken]
     if not kept:
         return Refused(message="leave at least one record in the customer", field="records")
-    moves = _moves(service, "records", split=(profile.id, taken)) if rehearse else None
-    if isinstance(moves, Refused):
-        return moves
+    ticket = _rehearse(service, split=(profile.id, taken)) if rehearse else ""
     return SplitPreview(
         customer_id=profile.id,
         taken=taken,
         kept=kept,
         parts=parts_after_split(profile, taken),
         segments=[s.name for s in profile.segments],
-        moves=moves,
+        moves_ticket=ticket,
     )
 
 
-def _moves(service: Service, field: str, **change: Any) -> Moves | Refused:
-    """Who would enter and leave each saved segment: the change resolved for the customers
-    concerned and written in a transaction that is rolled back (`overrides.preview_change`)."""
-    report = _write(
-        service,
-        field,
-        lambda: preview_change(
-            service.store, match_config=service.match_config, traits=service.traits, **change
-        ),
-    )
-    return report if isinstance(report, Refused) else report.segment_moves
+def _rehearse(service: Service, **change: Any) -> str:
+    """Start working out who would enter and leave each saved segment — the change resolved
+    for the customers concerned and written in a transaction that is rolled back
+    (`overrides.preview_change`) — and return the ticket the page asks `moves` with."""
+
+    def moves() -> tuple[Moves, str]:
+        report = _write(
+            service,
+            "",
+            lambda: preview_change(
+                service.store, match_config=service.match_config, traits=service.traits, **change
+            ),
+        )
+        if isinstance(report, Refused):
+            return None, report.message
+        return report.segment_moves, ""
+
+    return _REHEARSALS.start(moves)
+
+
+def moves(service: Service, ask: Ask) -> PreviewMoves | Refused:
+    """The segment moves of a preview (`ask.text`: its ticket), waiting a few seconds for its
+    rehearsal."""
+    waited = _REHEARSALS.wait(ask.text, timeout_s=_MOVES_WAIT_S)
+    if not waited.known:
+        return Refused(message="this preview has expired: open it again", field="ticket")
+    return PreviewMoves(ready=waited.ready, moves=waited.moves, problem=waited.problem)
 
 
 def _write(service: Service, field: str, change: Callable[[], T]) -> T | Refused:
@@ -341,11 +366,9 @@ def unsplit_preview(
             message=f"no reviewer's split keeps {mine.id} and {other.id} apart",
             field="other",
         )
-    moves = _moves(service, "other", unsplit=(mine.id, other.id)) if rehearse else None
-    if isinstance(moves, Refused):
-        return moves
+    ticket = _rehearse(service, unsplit=(mine.id, other.id)) if rehearse else ""
     return UnsplitPreview(
-        moves=moves,
+        moves_ticket=ticket,
         customer_id=mine.id,
         other=other.id,
         records_other=records_other,
@@ -406,11 +429,11 @@ def link_preview(service: Service, ask: Ask, *, rehearse: bool = True) -> LinkPr
         return Refused(message="that is this customer already", field="other")
     target = graph.profile(found[0], events=1)
     record_a, record_b = mine.records[0].key, target.records[0].key
+    ticket = _rehearse(service, link=(record_a, record_b)) if rehearse else ""
     path = graph.explain(record_a, record_b)
     summaries = {s.id: s for s in graph.summaries([mine.id, target.id])}
-    moves = _moves(service, "other", link=(record_a, record_b)) if rehearse else None
     return LinkPreview(
-        moves=None if isinstance(moves, Refused) else moves,
+        moves_ticket=ticket,
         record_a=record_a,
         record_b=record_b,
         customer_a=summaries[mine.id],
@@ -592,6 +615,9 @@ class _ReviewQueue:
 
 _CACHE = _Cache()
 _REVIEW = _ReviewQueue()
+_REHEARSALS = Rehearsals()
+#: How long one `moves` call waits for a rehearsal (the page's script asks again after).
+_MOVES_WAIT_S = 10.0
 
 #: The operations by name.
 OPERATIONS: Final[dict[str, Callable[[Service, Any], BaseModel]]] = {
@@ -604,6 +630,7 @@ OPERATIONS: Final[dict[str, Callable[[Service, Any], BaseModel]]] = {
     "link": link,
     "unsplit_preview": unsplit_preview,
     "unsplit": unsplit,
+    "moves": moves,
     "segment_preview": segment_preview,
     "segment_save": segment_save,
     "segments": segments,

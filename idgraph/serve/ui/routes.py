@@ -260,6 +260,25 @@ async def explain(request: Request) -> Response:
     return JSONResponse(path.model_dump(mode="json"), headers=_HEADERS)
 
 
+@router.get("/moves/{ticket}")
+async def moves(request: Request, ticket: str) -> Response:
+    """A preview's segment moves, as the fragment its page shows (202 while its rehearsal is
+    still running: the page's script asks again)."""
+    who = visitor(request)
+    if not who.can_admin:
+        return HTMLResponse(
+            '<p class="problem">sign in with an admin key</p>', status_code=403, headers=_HEADERS
+        )
+    try:
+        answer = await ask(request, "moves", text=ticket)
+    except _Failed as exc:
+        return render(request, "_moves_list.html", who, status=exc.status, problem=exc.message)
+    if isinstance(answer, Refused):
+        return render(request, "_moves_list.html", who, status=404, problem=answer.message)
+    status = 200 if answer.ready else 202
+    return render(request, "_moves_list.html", who, status=status, answer=answer)
+
+
 _ACTIONS = {
     "split": "Splitting a customer",
     "link": "Linking customers",

@@ -1,4 +1,5 @@
-// idgraph web page: the identity graph (records and evidence) and the builder's live size.
+// idgraph web page: the identity graph (records and evidence), the builder's live size and a
+// change preview's segment moves.
 // Served by the service itself; no library, no network beyond the page's own origin.
 "use strict";
 
@@ -156,6 +157,33 @@
     if ([...form.querySelectorAll("input[name=cname], textarea")].some((box) => box.value.trim())) refresh();
   }
 
+  // A preview's segment moves are worked out in the background: load them, then let the
+  // change be confirmed (what it will do is on the page by then).
+  function segmentMoves() {
+    const box = document.getElementById("moves");
+    if (!box || !box.dataset.ticket) return;
+    const confirm = document.getElementById("confirm");
+    if (confirm) confirm.disabled = true;
+    const url = "/ui/moves/" + encodeURIComponent(box.dataset.ticket);
+    const ask = () => {
+      fetch(url, { credentials: "same-origin" })
+        .then((answer) => answer.text().then((html) => ({ status: answer.status, html })))
+        .then(({ status, html }) => {
+          box.innerHTML = html;
+          if (status === 202) { setTimeout(ask, 200); return; }
+          box.dataset.loaded = "yes";
+          if (confirm) confirm.disabled = false;
+        })
+        .catch(() => {
+          box.replaceChildren();
+          text(box, "p", "the segment moves could not be loaded; the result page lists them", "problem");
+          if (confirm) confirm.disabled = false;
+        });
+    };
+    ask();
+  }
+
   drawGraph();
   liveSize();
+  segmentMoves();
 })();
