@@ -36,6 +36,16 @@ def test_pages_and_a_link_through_worker_processes(tmp_path: Path) -> None:
             params={"name": "x", "kind": "trait", "cname": "nope", "op": "=", "value": "1"},
         )
         assert bad.status_code == 400 and "nope" in bad.json()["error"]
+        # The preview's segment moves are worked out in the main process; each request may
+        # reach another worker, and the ticket still finds them.
+        preview = http.post(
+            f"/ui/customers/{customer.group(1)}/link", data={"csrf": csrf.group(1), "other": MARIO}
+        )
+        ticket = re.search(r'data-ticket="([0-9a-f]{32})"', preview.text)
+        assert preview.status_code == 200 and ticket is not None
+        for _ in range(4):
+            moves = http.get(f"/ui/moves/{ticket.group(1)}")
+            assert moves.status_code == 200 and 'id="segment-moves"' in moves.text
         linked = http.post(
             f"/ui/customers/{customer.group(1)}/link",
             data={"csrf": csrf.group(1), "other": MARIO, "confirm": "yes"},
