@@ -173,26 +173,48 @@ def run(url: str, customers: list[dict[str, Any]], repeat: int) -> dict[str, lis
             )
         for _ in range(repeat):
             timed(samples, "review queue", get, "/ui/review")
-        # Changes: once per customer pair, each on customers untouched so far.
-        for j in range(0, min(len(customers) - 1, 6), 2):
+        # Changes: once per customer pair, each on customers untouched so far. A reviewer
+        # confirms on the preview page (the plan the preview worked out is written); every
+        # other pair is confirmed without a preview, as when the store changed in between and
+        # the change is resolved again.
+        for j in range(0, min(len(customers) - 1, 12), 2):
             c, other = customers[j], customers[j + 1]
             page = f"/ui/customers/{c['id']}"
-            split = {"csrf": csrf, "record": c["records"][-1], "confirm": "yes"}
-            done = timed(samples, "split (confirmed)", post, f"{page}/split", data=split)
+            after = (j // 2) % 2 == 0
+            how = "after its preview" if after else "resolved again"
+            split = {"csrf": csrf, "record": c["records"][-1]}
+            if after:
+                previewed(samples, "split preview", http, f"{page}/split", split)
+            done = timed(
+                samples,
+                f"split (confirmed, {how})",
+                post,
+                f"{page}/split",
+                data={**split, "confirm": "yes"},
+            )
             part = re.search(r'name="other" value="([^"]+)"', done.text)
             assert part is not None, "the split's result page offers no undo"
             undo = {"csrf": csrf, "other": part.group(1)}
-            previewed(samples, "undo split preview", http, f"{page}/unsplit", undo)
+            if after:
+                previewed(samples, "undo split preview", http, f"{page}/unsplit", undo)
             undone = timed(
                 samples,
-                "undo split (confirmed)",
+                f"undo split (confirmed, {how})",
                 post,
                 f"{page}/unsplit",
                 data={**undo, "confirm": "yes"},
             )
             assert "Split undone" in undone.text, "the undo did not join the records again"
-            link = {"csrf": csrf, "other": other["id"], "confirm": "yes"}
-            timed(samples, "link (confirmed)", post, f"{page}/link", data=link)
+            link = {"csrf": csrf, "other": other["id"]}
+            if after:
+                previewed(samples, "link preview", http, f"{page}/link", link)
+            timed(
+                samples,
+                f"link (confirmed, {how})",
+                post,
+                f"{page}/link",
+                data={**link, "confirm": "yes"},
+            )
         save = {**BUILDER, "name": "bench_saved", "csrf": csrf}
         timed(samples, "save segment (+ first run)", post, "/ui/segments/save", data=save)
     return samples

@@ -300,6 +300,8 @@ def preview_change(
     unsplit: tuple[str, str] | None = None,
     match_config: MatchConfig | None = None,
     traits: TraitsConfig | None = None,
+    reason: str = "",
+    by: str = "",
 ) -> IngestReport:
     """What one split, link or undo of a split would do, without doing it.
 
@@ -313,17 +315,20 @@ def preview_change(
         split: (customer id, record keys to take out), as `split_customer` takes them.
         link: (record a, record b), as `link_records` takes them.
         unsplit: (customer a, customer b), as `unsplit_customers` takes them.
+        reason, by: as the action will be given them. The same change, confirmed within
+            a couple of minutes while the store has not changed, writes the plan worked out
+            here instead of resolving again (`idgraph.rehearsed`).
 
     Raises:
         NotFoundError, ConfigError: as the action itself would; nothing was written.
     """
     reader = IdentityGraph.over(graph, match_config=match_config)
     if split is not None:
-        overrides = _split_overrides(reader, split[0], split[1], "")[2]
+        overrides = _split_overrides(reader, split[0], split[1], reason)[2]
     elif link is not None:
-        overrides = Overrides(must_link=[link])
+        overrides = Overrides(must_link=[link], reason=reason)
     elif unsplit is not None:
-        overrides = _unsplit_overrides(reader, unsplit[0], unsplit[1], "", "")[3]
+        overrides = _unsplit_overrides(reader, unsplit[0], unsplit[1], reason, by)[3]
     else:
         raise ConfigError("name the change to preview: a split, a link or an undo of a split")
     return ingest_batches(

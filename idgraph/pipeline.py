@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import copy
 import logging
 import time
 from collections import Counter
@@ -14,6 +15,7 @@ from pathlib import Path
 import polars as pl
 from pydantic import BaseModel, ConfigDict
 
+from idgraph import rehearsed
 from idgraph.block.keys import blocking_fingerprint, record_blocks
 from idgraph.cluster.diff import ResolutionChanges, resolution_changes
 from idgraph.ingest.batch import InputPlan, SourceBatch, check_inputs, read_checked
@@ -390,6 +392,20 @@ def ingest_batches(
     as_of = int(time.time() * 1000) if as_of_ms is None else as_of_ms
     now_ms = int(time.time() * 1000)
     overrides = overrides or Overrides()
+    # The same change confirmed right after its preview: write the plan the preview made.
+    reusable = not (batches or erase or remember or meta or full or summary or record_run)
+    reusable = (
+        reusable
+        and as_of_ms is None
+        and bool(overrides.must_link or overrides.cannot_link or overrides.uncut)
+    )
+    change = rehearsed.change_key(overrides, config, trait_config) if reusable else ""
+    if reusable and not dry_run:
+        kept = rehearsed.take(graph.location, graph.state_version(), change)
+        if kept is not None:
+            mirror = open_mirror(graph, config)
+            if mirror.version == kept.version:
+                return _write_rehearsed(graph, mirror, kept, timer, started)
     with timer.stage("fold") as stage:
         ingested = sum(b.counts.ingested for b in batches)
         stage.step("lines ingested", 0, ingested)
@@ -468,6 +484,8 @@ def ingest_batches(
             stats.blocked_links,
         )
         if rehearse:
+            # The rehearsal's write trims the plan's frames as it copies them: keep them whole.
+            planned = copy.copy(plan)
             with timer.stage("segments"):
                 would_move = _rehearse_segments(graph, plan, as_of)
     else:
@@ -499,7 +517,7 @@ def ingest_batches(
             (row["id"], int(row["size"]))
             for row in graph.query("largest_customers", READS["largest_customers"], {"limit": 5})
         ]
-    return IngestReport(
+    report = IngestReport(
         files=[
             FileReport(
                 path=str(b.counts.path),
@@ -545,6 +563,34 @@ def ingest_batches(
         changes=changes,
         segment_moves=would_move,
         timings=timer.rows,
+    )
+    if rehearse and dry_run and reusable and scope is not None:
+        rehearsed.keep(
+            rehearsed.Rehearsed(
+                graph.location, mirror.version, change, time.monotonic(), planned, report, as_of
+            )
+        )
+    return report
+
+
+def _write_rehearsed(
+    graph: GraphStore,
+    mirror: Mirror,
+    kept: rehearsed.Rehearsed,
+    timer: StageTimer,
+    started: float,
+) -> IngestReport:
+    """Write a rehearsed plan (`idgraph.rehearsed`): the change its preview resolved."""
+    moved = write_plan(graph, mirror, kept.plan, timer=timer, as_of_ms=kept.as_of_ms)
+    return kept.report.model_copy(
+        update={
+            "dry_run": False,
+            "changes": None,
+            "segment_moves": None,
+            "segment_changes": count_segment_changes(moved),
+            "seconds": round(time.perf_counter() - started, 3),
+            "timings": timer.rows,
+        }
     )
 
 

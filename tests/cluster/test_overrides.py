@@ -193,3 +193,57 @@ def test_previewed_segment_moves_are_what_the_change_records(store: Path) -> Non
         since = int(time.time() * 1000)
         unsplit_customers(graph, customer, part)
     assert _changes_in_store(store, since) == expected
+
+
+def _stages(report: object) -> set[str]:
+    return {t.stage for t in report.resolution.timings}  # type: ignore[attr-defined]
+
+
+def _history_of(store: Path, customer: str) -> list[tuple[str, str | None, str]]:
+    with IdentityGraph(store) as reader:
+        return [(e.kind, e.other, e.detail) for e in reader.history(customer).entries]
+
+
+def test_a_change_confirmed_after_its_preview_writes_the_previewed_plan(
+    store: Path, tmp_path: Path
+) -> None:
+    from bench.spark_scale import copy_store, members_of_store
+    from idgraph.overrides import link_records, preview_change, split_customer
+    from idgraph.settings import open_store
+
+    twin = copy_store(store, tmp_path / "twin")
+    customer = _customer(store, "crm:C1097")
+    with IdentityGraph(store) as reader:
+        taken = [reader.profile(customer).records[-1].key]
+    with open_store(store) as graph:
+        preview = preview_change(graph, split=(customer, taken), reason="a shared till")
+        done = split_customer(graph, customer, taken, reason="a shared till")
+    with open_store(twin) as graph:
+        fresh = split_customer(graph, customer, taken, reason="a shared till")
+    assert "resolve" in _stages(fresh) and "resolve" not in _stages(done)
+    assert done.into == fresh.into == _preview_ids(preview, customer)
+    assert members_of_store(store) == members_of_store(twin)
+    assert done.resolution.segment_changes == fresh.resolution.segment_changes
+    assert [(k, o) for k, o, _ in _history_of(store, customer)] == [
+        (k, o) for k, o, _ in _history_of(twin, customer)
+    ]
+    assert any("a shared till" in d for _, _, d in _history_of(store, customer))
+
+    # Another reason is another change; a write in between makes the plan stale.
+    pair = ("crm:C1026", "crm:C1028")
+    with open_store(store) as graph:
+        preview_change(graph, link=pair, reason="one")
+        other = link_records(graph, *pair, reason="two")
+        assert "resolve" in {t.stage for t in other.resolution.timings}
+    with open_store(twin) as graph:
+        preview_change(graph, link=pair)
+        link_records(graph, "crm:C1097", "crm:C1103", reason="in between")
+        late = link_records(graph, *pair)
+        assert "resolve" in {t.stage for t in late.resolution.timings}
+    assert _customer(twin, pair[0]) == _customer(twin, pair[1])
+
+
+def _preview_ids(preview: object, customer: str) -> list[str]:
+    """The customers a split preview says the records go to (the kept id and the new ones)."""
+    ids = {customer, *(new for new, _ in preview.split_ids)}  # type: ignore[attr-defined]
+    return sorted(ids)

@@ -270,7 +270,9 @@ def split_preview(service: Service, ask: Ask, *, rehearse: bool = True) -> Split
     kept = [key for key in members if key not in taken]
     if not kept:
         return Refused(message="leave at least one record in the customer", field="records")
-    ticket = _rehearse(service, split=(profile.id, taken)) if rehearse else ""
+    ticket = (
+        _rehearse(service, split=(profile.id, taken), reason=_split_reason(ask)) if rehearse else ""
+    )
     return SplitPreview(
         customer_id=profile.id,
         taken=taken,
@@ -279,6 +281,21 @@ def split_preview(service: Service, ask: Ask, *, rehearse: bool = True) -> Split
         segments=[s.name for s in profile.segments],
         moves_ticket=ticket,
     )
+
+
+def _split_reason(ask: Ask) -> str:
+    return ask.reason or "split in the web page"
+
+
+def _link_reason(ask: Ask) -> str:
+    return ask.reason or "linked in the web page"
+
+
+def _unsplit_reason(ask: Ask) -> str:
+    return ask.reason or "undone in the web page"
+
+
+_BY = "the web page"
 
 
 def _rehearse(service: Service, **change: Any) -> str:
@@ -332,7 +349,7 @@ def split(service: Service, ask: Ask) -> ActionDone | Refused:
             preview.taken,
             match_config=service.match_config,
             traits=service.traits,
-            reason=ask.reason or "split in the web page",
+            reason=_split_reason(ask),
         ),
     )
     if isinstance(done, Refused):
@@ -366,7 +383,11 @@ def unsplit_preview(
             message=f"no reviewer's split keeps {mine.id} and {other.id} apart",
             field="other",
         )
-    ticket = _rehearse(service, unsplit=(mine.id, other.id)) if rehearse else ""
+    ticket = (
+        _rehearse(service, unsplit=(mine.id, other.id), reason=_unsplit_reason(ask), by=_BY)
+        if rehearse
+        else ""
+    )
     return UnsplitPreview(
         moves_ticket=ticket,
         customer_id=mine.id,
@@ -391,8 +412,8 @@ def unsplit(service: Service, ask: Ask) -> ActionDone | Refused:
             preview.other,
             match_config=service.match_config,
             traits=service.traits,
-            reason=ask.reason or "undone in the web page",
-            by="the web page",
+            reason=_unsplit_reason(ask),
+            by=_BY,
         ),
     )
     if isinstance(done, Refused):
@@ -429,7 +450,9 @@ def link_preview(service: Service, ask: Ask, *, rehearse: bool = True) -> LinkPr
         return Refused(message="that is this customer already", field="other")
     target = graph.profile(found[0], events=1)
     record_a, record_b = mine.records[0].key, target.records[0].key
-    ticket = _rehearse(service, link=(record_a, record_b)) if rehearse else ""
+    ticket = (
+        _rehearse(service, link=(record_a, record_b), reason=_link_reason(ask)) if rehearse else ""
+    )
     path = graph.explain(record_a, record_b)
     summaries = {s.id: s for s in graph.summaries([mine.id, target.id])}
     return LinkPreview(
@@ -458,7 +481,7 @@ def link(service: Service, ask: Ask) -> ActionDone | Refused:
             preview.record_b,
             match_config=service.match_config,
             traits=service.traits,
-            reason=ask.reason or "linked in the web page",
+            reason=_link_reason(ask),
         ),
     )
     if isinstance(done, Refused):
