@@ -118,6 +118,23 @@ def previewed(
     return page
 
 
+def changed(
+    samples: dict[str, list[float]],
+    http: httpx.Client,
+    after_preview: bool,
+    path: str,
+    label: str,
+    form: dict[str, str],
+) -> httpx.Response:
+    """A confirmed change, right after its preview (the rehearsed plan is written) or alone
+    (as after some other write to the store: the records are resolved again)."""
+    if after_preview:
+        previewed(samples, f"{label} preview", http, path, form)
+    how = "after its preview" if after_preview else "resolved again"
+    data = {**form, "confirm": "yes"}
+    return timed(samples, f"{label} (confirmed, {how})", http.post, path, data=data)
+
+
 BUILDER = {
     "name": "probe",
     "kind": ["trait", "event"],
@@ -181,39 +198,27 @@ def run(url: str, customers: list[dict[str, Any]], repeat: int) -> dict[str, lis
             c, other = customers[j], customers[j + 1]
             page = f"/ui/customers/{c['id']}"
             after = (j // 2) % 2 == 0
-            how = "after its preview" if after else "resolved again"
-            split = {"csrf": csrf, "record": c["records"][-1]}
-            if after:
-                previewed(samples, "split preview", http, f"{page}/split", split)
-            done = timed(
+            done = changed(
                 samples,
-                f"split (confirmed, {how})",
-                post,
+                http,
+                after,
                 f"{page}/split",
-                data={**split, "confirm": "yes"},
+                "split",
+                {"csrf": csrf, "record": c["records"][-1]},
             )
             part = re.search(r'name="other" value="([^"]+)"', done.text)
             assert part is not None, "the split's result page offers no undo"
-            undo = {"csrf": csrf, "other": part.group(1)}
-            if after:
-                previewed(samples, "undo split preview", http, f"{page}/unsplit", undo)
-            undone = timed(
+            undone = changed(
                 samples,
-                f"undo split (confirmed, {how})",
-                post,
+                http,
+                after,
                 f"{page}/unsplit",
-                data={**undo, "confirm": "yes"},
+                "undo split",
+                {"csrf": csrf, "other": part.group(1)},
             )
             assert "Split undone" in undone.text, "the undo did not join the records again"
-            link = {"csrf": csrf, "other": other["id"]}
-            if after:
-                previewed(samples, "link preview", http, f"{page}/link", link)
-            timed(
-                samples,
-                f"link (confirmed, {how})",
-                post,
-                f"{page}/link",
-                data={**link, "confirm": "yes"},
+            changed(
+                samples, http, after, f"{page}/link", "link", {"csrf": csrf, "other": other["id"]}
             )
         save = {**BUILDER, "name": "bench_saved", "csrf": csrf}
         timed(samples, "save segment (+ first run)", post, "/ui/segments/save", data=save)
