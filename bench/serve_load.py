@@ -22,7 +22,8 @@ then one `run_ingest`; kept in --workdir), or reuses `--store`; every mode start
 During each run `/v1/status` is read every half second: the resolution lag (age of the oldest
 acknowledged, unresolved call) is reported as p50/p95 of those samples, and "drain" is how long
 the resolver took to catch up after the load stopped. RSS is the main process and its workers,
-summed, at the start and the end of the run ("memory flat" over a long `--seconds`).
+summed, at the start and the end of the run and its largest sample ("memory flat" over a long
+`--seconds`), beside how often the resolver reopened the store to give memory back.
 Numbers go to docs/serve.md with the machine they ran on.
 """
 
@@ -126,6 +127,8 @@ class Run:
     drain: float = 0.0
     rss_start: float = 0.0
     rss_end: float = 0.0
+    rss_max: float = 0.0
+    reopens: int = 0
     note: str = ""
 
     def line(self, workers: int) -> str:
@@ -137,7 +140,8 @@ class Run:
             f"{rate:,.0f} | {rate * self.calls_per_request:,.0f} | {self.p50:.1f} | "
             f"{self.p95:.1f} | {self.p99:.1f} | {self.errors} | "
             f"{statistics.median(lags):.2f} | {p95:.2f} | {self.drain:.1f} | "
-            f"{self.rss_start:,.0f} → {self.rss_end:,.0f} | {self.note} |"
+            f"{self.rss_start:,.0f} → {self.rss_end:,.0f} (max {self.rss_max:,.0f}) | "
+            f"{self.reopens} | {self.note} |"
         )
 
 
@@ -273,14 +277,19 @@ class Sampler(threading.Thread):
         super().__init__(daemon=True)
         self.server = server
         self.lags: list[float] = []
+        self.rss_max = 0.0
+        self.reopens = 0
         self.halt = threading.Event()
 
     def run(self) -> None:
         while not self.halt.wait(0.5):
+            self.rss_max = max(self.rss_max, self.server.rss_mib())
             try:
-                self.lags.append(float(self.server.status()["lag_s"]))  # type: ignore[arg-type]
+                status = self.server.status()
             except httpx.HTTPError:
                 continue
+            self.lags.append(float(status["lag_s"]))  # type: ignore[arg-type]
+            self.reopens = int(status.get("store_reopens", 0))  # type: ignore[call-overload]
 
 
 def wrk(server: Server, script: Path, clients: int, seconds: float) -> dict[str, float]:
@@ -328,6 +337,8 @@ def load_run(args: argparse.Namespace, store: Path, users: Path, mode: str) -> R
             result.note = f"{left:,} calls still unresolved after {args.drain_timeout:.0f} s"
         sampler.halt.set()
         result.lags = sampler.lags
+        result.rss_max = max(sampler.rss_max, result.rss_end)
+        result.reopens = sampler.reopens
         result.requests = int(numbers["requests"])
         result.seconds = numbers["duration_us"] / 1e6
         result.p50, result.p95, result.p99 = (numbers[p] / 1000 for p in ("p50", "p95", "p99"))
@@ -421,9 +432,9 @@ def main() -> None:
     print(f"\nstore {store}, {args.seconds:.0f} s per mode, {os.cpu_count()} cores")
     print(
         "| mode | workers | clients | calls/request | requests/s | calls/s | p50 ms | p95 ms "
-        "| p99 ms | errors | lag p50 s | lag p95 s | drain s | RSS MiB | note |"
+        "| p99 ms | errors | lag p50 s | lag p95 s | drain s | RSS MiB | store reopens | note |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for row in rows:
         print(row.line(args.workers))
 

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import os
 from collections.abc import Callable
 from functools import cache
 
-__all__ = ["ALLOCATOR_SETTINGS", "WORTH_TRIMMING", "give_back"]
+__all__ = ["ALLOCATOR_SETTINGS", "WORTH_TRIMMING", "give_back", "resident_bytes"]
 
 WORTH_TRIMMING = 100_000
 """Rows freed below which `give_back` does nothing."""
@@ -49,3 +50,13 @@ def give_back(rows: int) -> None:
     trim = _trim()
     if trim is not None:
         trim(0)
+
+
+def resident_bytes() -> int | None:
+    """This process's resident memory now (Linux; None where `/proc` is missing)."""
+    try:
+        with open("/proc/self/statm", encoding="ascii") as statm:
+            pages = int(statm.read().split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+    return pages * os.sysconf("SC_PAGE_SIZE")

@@ -140,6 +140,17 @@ def serve(
             "and resolving fails (the calls stay in the log) — see docs/serve.md.",
         ),
     ] = None,
+    store_reopen: Annotated[
+        int,
+        typer.Option(
+            "--store-reopen-mb",
+            envvar="IDGRAPH_STORE_REOPEN_MB",
+            min=0,
+            help="Reopen the embedded store between micro-batches once the resolver's process "
+            "has grown by this many MiB: the engine keeps memory from every write until it is "
+            "closed (0: never).",
+        ),
+    ] = 512,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
 ) -> None:
     """Run the HTTP API: Segment-compatible collection and customer reads.
@@ -188,6 +199,7 @@ def serve(
                 max_call_bytes=max_body,
                 max_batch_bytes=max_batch_body,
                 checkpoint_idle_s=checkpoint_idle,
+                store_reopen_mb=store_reopen,
                 max_batch_calls=max_batch_calls,
                 log_path=log_dir,
                 log_group_wait_ms=log_group_wait_ms,

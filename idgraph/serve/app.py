@@ -8,6 +8,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from fastapi import Depends, FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
 
 from idgraph import __version__
 from idgraph.activate.status import DestinationStatus
@@ -113,6 +114,7 @@ def build_app(
     app.add_exception_handler(StoreError, _store_failed)
     app.add_exception_handler(ValueError, _bad_value)
     app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(ClientDisconnect, _client_left)
     app.include_router(collect.router)
     app.include_router(reads.router)
     app.include_router(admin.router)
@@ -154,3 +156,10 @@ def build_app(
         return service.destinations()
 
     return app
+
+
+async def _client_left(_request: Request, _exc: Exception) -> Response:
+    """A client that hangs up while sending its body (a load tool stopping, a tracker
+    timing out) left nothing to store or to count, and nobody reads the answer: no stack
+    trace in the log. 499 is the status proxies log for it."""
+    return Response(status_code=499)

@@ -119,6 +119,11 @@ class Status(BaseModel):
         "that is not one, a future birth date, a junk phone); each is in the rejects file as "
         "a `field` reject.",
     )
+    store_reopens: int = Field(
+        default=0,
+        description="Times the resolver reopened the embedded store since start, to give back "
+        "the memory the engine kept of past writes (`--store-reopen-mb`).",
+    )
     lanes: list[LaneStatus] = Field(default_factory=list, description="Per call-log lane.")
 
 

@@ -27,6 +27,7 @@ import orjson
 from idgraph.errors import IdGraphError, StoreError
 from idgraph.ingest.rejects import Reject
 from idgraph.match.config import MatchConfig
+from idgraph.memory import resident_bytes
 from idgraph.pipeline import ingest_batches
 from idgraph.serve.calls import LoggedCalls
 from idgraph.serve.log import lane_folders, trim_lane
@@ -94,6 +95,8 @@ class Resolver:
             more before it applies what it has.
         idle_checkpoint_s: after this long with nothing to apply, checkpoint the embedded store
             (0: never while running).
+        reopen_growth_mb: reopen the store between micro-batches once this process has grown
+            by this many MiB since the first micro-batch or the last reopen (0: never).
         paused: start paused (tests look at an unresolved queue); `resume()` starts applying.
         retry_s: after the store refused a micro-batch, wait this long before trying again.
         poll_ms: how often lanes written by other processes are looked at (an append in this
@@ -112,6 +115,7 @@ class Resolver:
         max_calls: int = 5000,
         max_wait_ms: float = 50.0,
         idle_checkpoint_s: float = 0.0,
+        reopen_growth_mb: int = 0,
         paused: bool = False,
         retry_s: float = 1.0,
         poll_ms: float = 5.0,
@@ -125,6 +129,8 @@ class Resolver:
         self._max_calls = max_calls
         self._wait = max_wait_ms / 1000
         self._idle = idle_checkpoint_s
+        self._reopen_bytes = reopen_growth_mb * 1024 * 1024
+        self._baseline: int | None = None
         self._poll = poll_ms / 1000
         self._retry = retry_s
         self._cond = threading.Condition()
@@ -143,6 +149,7 @@ class Resolver:
         self._thread: threading.Thread | None = None
         self.batches = 0
         self.checkpoints = 0
+        self.reopens = 0
         self.failed_calls = 0
         self.store_failures = 0
         self.applied_calls = 0
@@ -275,6 +282,7 @@ class Resolver:
             taken = self._take()
             with self._writing:
                 self._apply(taken)
+                self._reopen_if_grown()
 
     def _head(self) -> tuple[int, float]:
         calls = sum(p.calls for queue in self._pending.values() for p in queue)
@@ -387,6 +395,29 @@ class Resolver:
             return
         self._unfolded = False
         self.checkpoints += 1
+
+    def _reopen_if_grown(self) -> None:
+        if not self._reopen_bytes or (now := resident_bytes()) is None:
+            return
+        if self._baseline is None or now < self._baseline:
+            self._baseline = now
+            return
+        if now - self._baseline < self._reopen_bytes:
+            return
+        try:
+            self._store.reopen()
+        except IdGraphError as exc:  # the store stays as it was; try again after more growth
+            logger.warning("reopening the store failed: %s", exc)
+            self._baseline = now
+            return
+        self.reopens += 1
+        self._unfolded = False
+        self._baseline = resident_bytes()
+        logger.info(
+            "store reopened to give back memory: %d MiB resident before, %d MiB after",
+            now >> 20,
+            (self._baseline or 0) >> 20,
+        )
 
     @staticmethod
     def _log_failure(exc: Exception, records: int) -> None:

@@ -169,6 +169,7 @@ class Service(Counting):
             max_calls=settings.resolve_max_calls,
             max_wait_ms=settings.resolve_wait_ms,
             idle_checkpoint_s=settings.checkpoint_idle_s,
+            reopen_growth_mb=settings.store_reopen_mb,
             paused=settings.resolver_paused,
         )
         #: Continuous delivery of segment changes, when destinations are configured.
@@ -275,6 +276,7 @@ class Service(Counting):
             appended_offset=sum(lane.appended for lane in lanes),
             applied_offset=sum(lane.applied for lane in lanes),
             batches=self.resolver.batches,
+            store_reopens=self.resolver.reopens,
             refused=self.resolver.refused_calls,
             values_dropped=self.resolver.values_dropped,
             lanes=[LaneStatus(lane=s.lane, appended=s.appended, applied=s.applied) for s in lanes],

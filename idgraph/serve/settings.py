@@ -46,6 +46,9 @@ class ServeSettings(BaseModel):
         checkpoint_idle_s: seconds without calls after which the resolver folds its commits
             into the store's files (embedded store; 0: only when the log passes
             `IDGRAPH_CHECKPOINT_MB`, and at stop).
+        store_reopen_mb: once the resolver's process has grown by this many MiB since the
+            store was opened, the resolver reopens the embedded store between micro-batches,
+            which gives back what the engine kept of past writes (0: never).
         segment_page_limit: largest `limit` of a segment members page.
         log_path: folder of the call log (None: `<store>.calls` beside the embedded store).
         log_group_wait_ms: how long the log writer waits for more calls before one fsync.
@@ -72,6 +75,7 @@ class ServeSettings(BaseModel):
     max_batch_bytes: int = Field(default=DEFAULT_MAX_BATCH_BYTES, gt=0)
     max_batch_calls: int = Field(default=2500, gt=0)
     checkpoint_idle_s: float = Field(default=10.0, ge=0)
+    store_reopen_mb: int = Field(default=512, ge=0)
     segment_page_limit: int = Field(default=1000, gt=0, le=10_000)
     log_path: Path | None = None
     log_group_wait_ms: float = Field(default=0.0, ge=0)

@@ -261,6 +261,15 @@ class GraphStore(ABC):
         """
         return None
 
+    def reopen(self) -> None:
+        """Close the engine and open it again, giving back what it kept of past writes.
+
+        A long-lived writer (the service's resolver) calls this when its memory has grown; the
+        embedded engine holds memory from every write until it is closed. Neo4j, a server,
+        has nothing to give back here.
+        """
+        return None
+
     @abstractmethod
     def close(self) -> None:
         """Release the engine's resources."""

@@ -20,7 +20,8 @@ import logging
 import os
 import re
 import threading
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -29,12 +30,13 @@ import polars as pl
 import pyarrow as pa
 
 from idgraph.errors import ConfigError, StoreError, StoreUnavailable
-from idgraph.memory import give_back
+from idgraph.memory import WORTH_TRIMMING, give_back
 from idgraph.models import EXPLICIT_LINK_RULES
 from idgraph.stages import Progress
 from idgraph.store.accounts import account_writes, ladybug_account_statement
 from idgraph.store.base import GraphStore, Row, WriteProgress
 from idgraph.store.dialect import LADYBUG, LADYBUG_WRITES
+from idgraph.store.gate import UseGate
 from idgraph.store.plan import WritePlan, plan_rows
 from idgraph.store.queries import READS, STATE_KEY
 from idgraph.store.rows import POLARS_TYPES, customer_frame, event_frame, node_frame
@@ -84,26 +86,15 @@ class LadybugStore(GraphStore):
             raise StoreUnavailable(
                 f"cannot create store {target}: folder {target.parent} is missing"
             )
-        threshold = None if read_only else _checkpoint_bytes()
-        pool = _megabytes(BUFFER_POOL_ENV, cache_mb)
-        try:
-            self._db = ladybug.Database(
-                str(target), read_only=read_only, buffer_pool_size=pool or 0
-            )
-            self._conn = ladybug.Connection(self._db)
-        except RuntimeError as exc:
-            raise StoreUnavailable(
-                f"cannot open store {target}: {exc}. Is another idgraph process using it?"
-            ) from exc
-        # One Database serves many threads, each through a Connection of its own.
-        self._local = threading.local()
-        self._local.conn = self._conn
-        self._connections = [self._conn]
+        self._target, self._read_only = target, read_only
+        self._threshold = None if read_only else _checkpoint_bytes()
+        self._pool = _megabytes(BUFFER_POOL_ENV, cache_mb)
         self._lock = threading.Lock()
+        self._gate = UseGate()
+        self._open()
         self._records_seen: int | None = None
         self._bulk = True
-        if threshold is not None:
-            self._conn.execute(f"CALL checkpoint_threshold={threshold}")
+        if self._threshold is not None:
             self.apply_schema()
             self._clear_unfinished_load()
         elif self.state_version().startswith(LOADING):
@@ -111,13 +102,54 @@ class LadybugStore(GraphStore):
                 f"the first load into {target} did not finish: run `idgraph ingest` again"
             )
 
+    def _open(self) -> None:
+        try:
+            self._db = ladybug.Database(
+                str(self._target), read_only=self._read_only, buffer_pool_size=self._pool or 0
+            )
+            self._conn = ladybug.Connection(self._db)
+        except RuntimeError as exc:
+            raise StoreUnavailable(
+                f"cannot open store {self._target}: {exc}. Is another idgraph process using it?"
+            ) from exc
+        # One Database serves many threads, each through a Connection of its own.
+        self._local = threading.local()
+        self._local.conn = self._conn
+        self._connections = [self._conn]
+        if self._threshold is not None:
+            self._conn.execute(f"CALL checkpoint_threshold={self._threshold}")
+
     def checkpoint(self) -> None:
         with self._engine_errors("checkpoint"):
             self.connection().execute("CHECKPOINT")
 
+    def reopen(self) -> None:
+        """Checkpoint, close and open the database again, once no other thread is using it.
+
+        The engine keeps memory from every write transaction until the database is closed:
+        a service writing 800 calls/s grew ~6 MiB/s, and a bounded buffer pool then failed
+        its writes ("buffer pool is full"). Opening takes ~0.1 s at 100k customers.
+        """
+        with self._gate.closed(), super()._engine_errors("reopen"):
+            self.connection().execute("CHECKPOINT")
+            self._close_engine()
+            self._open()
+        give_back(WORTH_TRIMMING)
+
+    @contextmanager
+    def _engine_errors(self, name: str) -> Iterator[None]:
+        with self._gate.use(), super()._engine_errors(name):
+            yield
+
     def close(self) -> None:
-        for conn in self._connections:
-            conn.close()
+        with self._gate.closed():
+            self._close_engine()
+
+    def _close_engine(self) -> None:
+        with self._lock:
+            for conn in self._connections:
+                conn.close()
+            self._connections = []
         self._db.close()
 
     def connection(self) -> ladybug.Connection:

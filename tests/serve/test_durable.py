@@ -111,3 +111,28 @@ def test_a_removed_log_folder_continues_after_the_applied_offset(tmp_path: Path)
         assert served.post("/v1/track", track("b", "m-b")).status_code == 200
         assert status(served)["applied_offset"] == 2
         assert sorted(event_ids(served.store)) == ["http:m-a", "http:m-b"]
+
+
+def test_the_resolver_reopens_the_store_once_its_process_has_grown(
+    tmp_path: Path, monkeypatch: Any
+) -> None:
+    grown = iter(range(0, 1 << 40, 300 << 20))  # 300 MiB more at every look
+    monkeypatch.setattr("idgraph.serve.resolver.resident_bytes", lambda: next(grown))
+    with serving(tmp_path, store_reopen_mb=512) as served:
+        for n in range(6):
+            answer = served.post("/v1/track", track(f"grower-{n}", f"m-grow-{n}"))
+            assert answer.status_code == 200
+        state = status(served)
+        assert state["store_reopens"] >= 2
+        assert len(event_ids(served.store)) == 6
+        assert all(len(served.graph.lookup(f"grower-{n}")) == 1 for n in range(6))
+
+
+def test_the_resolver_never_reopens_with_the_setting_off(tmp_path: Path, monkeypatch: Any) -> None:
+    grown = iter(range(0, 1 << 40, 300 << 20))
+    monkeypatch.setattr("idgraph.serve.resolver.resident_bytes", lambda: next(grown))
+    with serving(tmp_path, store_reopen_mb=0) as served:
+        for n in range(3):
+            answer = served.post("/v1/track", track(f"steady-{n}", f"m-steady-{n}"))
+            assert answer.status_code == 200
+        assert status(served)["store_reopens"] == 0

@@ -6,11 +6,12 @@ the refused ones (a 4xx makes the official SDKs drop and report the whole batch)
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
 
-from tests.serve.conftest import TS, Served
+from tests.serve.conftest import KEY, TS, Served
 
 SINGLE_BAD: list[tuple[str, Any, str | None, str]] = [
     ("/v1/identify", b'{"userId": "x",', None, "invalid JSON"),
@@ -173,3 +174,42 @@ def test_bad_read_parameters_get_400_naming_them(
     assert response.status_code == 400
     assert [e["field"] for e in response.json()["errors"]] == [field]
     assert field in response.json()["message"]
+
+
+def test_a_client_hanging_up_mid_body_stores_and_counts_nothing(served: Served) -> None:
+    before = served.get("/v1/stats").json()
+    sent: list[dict[str, Any]] = []
+    parts = iter(
+        [
+            {"type": "http.request", "body": b'{"userId": "gone", "ev', "more_body": True},
+            {"type": "http.disconnect"},
+        ]
+    )
+
+    async def receive() -> dict[str, Any]:
+        return next(parts)
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/v1/track",
+        "raw_path": b"/v1/track",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [
+            (b"authorization", f"Bearer {KEY}".encode()),
+            (b"content-type", b"application/json"),
+        ],
+        "client": ("127.0.0.1", 5000),
+        "server": ("127.0.0.1", 80),
+        "state": {},
+    }
+    asyncio.run(served.client.app(scope, receive, send))  # raises if the disconnect escapes
+    assert sent[0]["type"] == "http.response.start" and sent[0]["status"] == 499
+    assert served.get("/v1/stats").json() == before

@@ -1,0 +1,100 @@
+"""Reopening the embedded store while other threads read from it (the service's resolver
+does so to give back the memory the engine keeps of past writes)."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from idgraph.store.gate import UseGate
+from idgraph.store.ladybug import LadybugStore
+from tests.conftest import ingest_fixtures
+
+COUNT = "MATCH (r:Record) RETURN count(r) AS n"
+
+
+@pytest.fixture
+def store(fixture_store: tuple[Path, object], tmp_path: Path) -> LadybugStore:
+    source, _ = fixture_store
+    target = tmp_path / "idgraph.db"
+    shutil.copy2(source, target)
+    state = Path(f"{source}.state")
+    if state.exists():
+        shutil.copytree(state, f"{target}.state")
+    return LadybugStore(target)
+
+
+def test_reopen_keeps_the_data_and_takes_writes_after(store: LadybugStore, tmp_path: Path) -> None:
+    before = store.query("count", COUNT)[0]["n"]
+    version = store.state_version()
+    assert before > 0
+    store.reopen()
+    assert store.query("count", COUNT)[0]["n"] == before
+    assert store.state_version() == version
+    store.close()
+    # The store reopened is still one ingest can add to (the fixtures again: nothing new).
+    report = ingest_fixtures(tmp_path / "idgraph.db", tmp_path)
+    assert report.records_new == 0
+
+
+def test_readers_on_other_threads_wait_out_a_reopen(store: LadybugStore) -> None:
+    expected = store.query("count", COUNT)[0]["n"]
+    seen: list[int] = []
+    failures: list[BaseException] = []
+    stop = threading.Event()
+
+    def read() -> None:
+        while not stop.is_set():
+            try:
+                seen.append(store.query("count", COUNT)[0]["n"])
+            except BaseException as exc:  # a read on a closed connection fails here
+                failures.append(exc)
+                return
+
+    readers = [threading.Thread(target=read) for _ in range(3)]
+    for reader in readers:
+        reader.start()
+    try:
+        for _ in range(5):
+            time.sleep(0.02)
+            store.reopen()
+    finally:
+        stop.set()
+        for reader in readers:
+            reader.join(10)
+    store.close()
+    assert failures == []
+    assert seen and set(seen) == {expected}
+
+
+def test_a_thread_inside_the_gate_may_enter_again_while_a_reopen_waits() -> None:
+    gate = UseGate()
+    entered, closed = threading.Event(), threading.Event()
+    order: list[str] = []
+
+    def close() -> None:
+        entered.wait(5)
+        with gate.closed():
+            order.append("closed")
+        closed.set()
+
+    closer = threading.Thread(target=close)
+    closer.start()
+    with gate.use():
+        entered.set()
+        time.sleep(0.05)  # the closer now waits for this thread to leave
+        with gate.use():  # nested: must not wait for the closer
+            order.append("nested")
+    assert closed.wait(5)
+    closer.join(5)
+    assert order == ["nested", "closed"]
+
+
+def test_reopen_from_inside_an_operation_is_refused() -> None:
+    gate = UseGate()
+    with gate.use(), pytest.raises(RuntimeError, match="inside"), gate.closed():
+        pass
