@@ -19,6 +19,8 @@ from contextlib import contextmanager
 
 from pydantic import BaseModel, ConfigDict
 
+from idgraph.memory import resident_bytes
+
 __all__ = [
     "STAGE_UNITS",
     "Progress",
@@ -107,12 +109,8 @@ def memory_mb() -> tuple[float, float]:
     """(current, peak) resident set size of this process in MiB."""
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     peak_mb = peak / 1024 if sys.platform != "darwin" else peak / (1024 * 1024)
-    try:
-        with open("/proc/self/statm", encoding="ascii") as f:
-            pages = int(f.read().split()[1])
-        current = pages * resource.getpagesize() / (1024 * 1024)
-    except OSError:
-        current = peak_mb
+    resident = resident_bytes()
+    current = peak_mb if resident is None else resident / (1024 * 1024)
     return round(current, 1), round(peak_mb, 1)
 
 
