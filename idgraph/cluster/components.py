@@ -41,12 +41,14 @@ class Constraints:
 
     `limited` maps an identity-limited kind to (position, identity class) rows; `strong`
     maps a strong attribute to (position, value) rows; `apart` holds cannot-link position
-    pairs.
+    pairs; `personal` the (a, b) position pairs whose strong attributes count as one
+    (`idgraph.match.tolerance.personal_pairs`).
     """
 
     limited: dict[str, pl.DataFrame] = field(default_factory=dict)
     strong: dict[str, pl.DataFrame] = field(default_factory=dict)
     apart: list[tuple[int, int]] = field(default_factory=list)
+    personal: pl.DataFrame | None = None
 
 
 @dataclass(slots=True)
@@ -342,10 +344,10 @@ def _tolerant(constraints: Constraints, plain: Ints) -> Constraints:
             strong[name] = rows
             continue
         grouped = rows.with_columns(pl.Series("group", plain[rows["pos"].to_numpy()]))
-        strong[name] = tolerant_classes(grouped, TOLERANT_ATTRIBUTES.get(name)).select(
-            "pos", pl.col("cls").alias("value")
-        )
-    return Constraints(constraints.limited, strong, constraints.apart)
+        strong[name] = tolerant_classes(
+            grouped, TOLERANT_ATTRIBUTES.get(name), bridges=constraints.personal, on="pos"
+        ).select("pos", pl.col("cls").alias("value"))
+    return Constraints(constraints.limited, strong, constraints.apart, constraints.personal)
 
 
 def _surely_refused(

@@ -49,6 +49,10 @@ class IdentifierRule(_Strict):
     #: Holders with more first names than this (nicknames and typos count as one name) share
     #: the value without being one person: a shop's email typed at the till, a family phone.
     max_names: Annotated[int, Field(ge=1)] | None = None
+    #: The value is issued to one person (a customer number, a login, a national id), never
+    #: shared by a household: two holders that agree on the full name are one person even
+    #: when their birth dates (any strong attribute) disagree beyond a typo.
+    personal: bool = False
 
 
 class Comparison(_Strict):
@@ -191,6 +195,12 @@ class MatchConfig(_Strict):
         if len(set(names)) != len(names):
             raise ValueError("two fuzzy rules share a name")
         return self
+
+    @property
+    def personal_kinds(self) -> dict[str, int]:
+        """The linking identifier kinds issued to one person (`IdentifierRule.personal`),
+        with their `max_records`."""
+        return {str(r.kind): r.max_records for r in self.identifiers if r.personal and r.link}
 
     def block_cap(self, rule: str) -> int:
         """The most records a block of fuzzy rule `rule` may hold and still be compared: the

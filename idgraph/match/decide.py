@@ -33,7 +33,12 @@ from idgraph.match.households import (
 from idgraph.match.identity import identity_classes
 from idgraph.match.model import MatchModel
 from idgraph.match.scored import Frequencies, guarded_view, scored_matches
-from idgraph.match.tolerance import TOLERANT_ATTRIBUTES, guard_values, tolerant_classes
+from idgraph.match.tolerance import (
+    TOLERANT_ATTRIBUTES,
+    guard_values,
+    personal_pairs,
+    tolerant_classes,
+)
 from idgraph.match.view import VIEW_FIELDS, match_view
 from idgraph.stages import Progress
 
@@ -190,13 +195,20 @@ def _guard_reasons(
             )
             checks.append(found)
             position += 1
+    personal = (
+        personal_pairs(records, identifiers, config.personal_kinds, view=view)
+        if config.strong_attributes
+        else None
+    )
     for name in config.strong_attributes:
         values = records.select(pl.col("key").alias("record")).with_columns(
             guard_values(records, name, view).alias("value")
         )
         held = _crowded(holders.join(values.filter(pl.col("value").is_not_null()), on="record"), 1)
         found = (
-            tolerant_classes(held.rename({"key": "group"}), TOLERANT_ATTRIBUTES.get(name))
+            tolerant_classes(
+                held.rename({"key": "group"}), TOLERANT_ATTRIBUTES.get(name), bridges=personal
+            )
             .group_by(pl.col("group").alias("key"))
             .agg(pl.col("cls").n_unique().alias("n"))
             .filter(pl.col("n") > 1)

@@ -16,10 +16,10 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 from rapidfuzz import process
-from rapidfuzz.distance import OSA, JaroWinkler
+from rapidfuzz.distance import JaroWinkler
 
 from idgraph.match.comparisons import FieldArrays, _unique_inverse
-from idgraph.match.tolerance import dates_compatible, first_names_compatible
+from idgraph.match.tolerance import dates_compatible, first_names_compatible, one_typo
 
 __all__ = ["FIELD_LEVELS", "FieldCodes", "LevelArray", "ScoringView"]
 
@@ -41,22 +41,13 @@ FIELD_LEVELS: dict[str, tuple[str, ...]] = {
 }
 
 
-def _one_typo(a: pl.Series, b: pl.Series) -> npt.NDArray[np.bool_]:
-    """One letter changed, added, dropped or two neighbours swapped (two in values of seven
-    letters or more)."""
-    distance = np.asarray(process.cpdist(a.to_list(), b.to_list(), scorer=OSA.distance, workers=-1))
-    shorter = np.minimum(a.str.len_chars().to_numpy(), b.str.len_chars().to_numpy())
-    result: npt.NDArray[np.bool_] = (distance <= np.where(shorter >= 7, 2, 1)) & (shorter >= 3)
-    return result
-
-
 def _same_year(a: pl.Series, b: pl.Series) -> npt.NDArray[np.bool_]:
     result: npt.NDArray[np.bool_] = (a.str.slice(0, 4) == b.str.slice(0, 4)).to_numpy()
     return result
 
 
 def _one_typo_or_same(a: pl.Series, b: pl.Series) -> npt.NDArray[np.bool_]:
-    result: npt.NDArray[np.bool_] = (a == b).to_numpy() | _one_typo(a, b)
+    result: npt.NDArray[np.bool_] = (a == b).to_numpy() | one_typo(a, b)
     return result
 
 
@@ -76,8 +67,8 @@ Test = Callable[[pl.Series, pl.Series], npt.NDArray[np.bool_]]
 
 _TESTS: dict[tuple[str, str], Test] = {
     ("first_name", "typo"): first_names_compatible,
-    ("last_name", "typo"): _one_typo,
-    ("email_local", "typo"): _one_typo,
+    ("last_name", "typo"): one_typo,
+    ("email_local", "typo"): one_typo,
     ("birth_date", "typo"): dates_compatible,
     ("birth_date", "year"): _same_year,
     ("street", "similar"): _similar,

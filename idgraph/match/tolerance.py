@@ -10,7 +10,7 @@ of the evidence graph) fall into one class; the guards then count classes, not v
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 
 import numpy as np
 import numpy.typing as npt
@@ -27,6 +27,9 @@ __all__ = [
     "dates_compatible",
     "first_names_compatible",
     "guard_values",
+    "last_names_compatible",
+    "one_typo",
+    "personal_pairs",
     "tolerant_classes",
     "values_compatible",
 ]
@@ -127,6 +130,23 @@ def first_names_compatible(a: pl.Series, b: pl.Series) -> Bools:
     return result
 
 
+def one_typo(a: pl.Series, b: pl.Series) -> Bools:
+    """One letter changed, added, dropped or two neighbours swapped (two in values of seven
+    letters or more); never for values shorter than three letters."""
+    distance = np.asarray(process.cpdist(a.to_list(), b.to_list(), scorer=OSA.distance, workers=-1))
+    shorter = np.minimum(a.str.len_chars().to_numpy(), b.str.len_chars().to_numpy())
+    result: Bools = (distance <= np.where(shorter >= 7, 2, 1)) & (shorter >= 3)
+    return result
+
+
+def last_names_compatible(a: pl.Series, b: pl.Series) -> Bools:
+    """Whether each pair of last-name keys is one name: equal or one typo apart (never when
+    one is missing)."""
+    a, b = a.cast(pl.Utf8).fill_null(""), b.cast(pl.Utf8).fill_null("")
+    result: Bools = ((a == b) & (a != "")).to_numpy() | one_typo(a, b)
+    return result
+
+
 def _short_form(x: pl.Series, y: pl.Series) -> Bools:
     """Whether the shorter name (three to five letters, two or more shorter than the other)
     is a short form of the longer one the nickname table does not list: its start ("vale",
@@ -164,22 +184,34 @@ TOLERANT_ATTRIBUTES: dict[str, Compatible] = {
 }
 
 
-def tolerant_classes(rows: pl.DataFrame, compatible: Compatible | None) -> pl.DataFrame:
+def tolerant_classes(
+    rows: pl.DataFrame,
+    compatible: Compatible | None,
+    *,
+    bridges: pl.DataFrame | None = None,
+    on: str = "record",
+) -> pl.DataFrame:
     """A class per (group, value) row: values compatible within their group share one.
 
     Args:
         rows: `group` (any integer or text) and `value` (text, never null) columns; any
             other columns are kept.
         compatible: the pairwise test, or None for exact agreement only.
+        bridges: pairs of rows (columns `a`, `b`, matched against the rows' `on` column)
+            whose values count as one wherever both rows sit in one group, however far
+            apart the values are (`personal_pairs`).
+        on: the rows' column that `bridges` name.
 
     Returns:
         `rows` with an Int64 `cls` column: equal for two rows of one group whose values are
-        equal or linked by a chain of compatible values, different otherwise (also across
-        groups). Chains make the relation transitive: two dates each one typo from a third
-        share its class.
+        equal or linked by a chain of compatible values (or bridges), different otherwise
+        (also across groups). Chains make the relation transitive: two dates each one typo
+        from a third share its class.
     """
     distinct = rows.select("group", "value").unique().sort("group", "value").with_row_index("node")
     node = distinct["node"].cast(pl.Int64).to_numpy()
+    left: list[npt.NDArray[np.int64]] = []
+    right: list[npt.NDArray[np.int64]] = []
     if compatible is not None and distinct.height:
         crowded = distinct.group_by("group").agg(pl.len().alias("n")).filter(pl.col("n") > 1)
         candidates = distinct.join(crowded.select("group"), on="group", how="semi")
@@ -188,14 +220,103 @@ def tolerant_classes(rows: pl.DataFrame, compatible: Compatible | None) -> pl.Da
         )
         if pairs.height:
             ok = compatible(pairs["value"], pairs["value_b"])
-            a = pairs["node"].to_numpy()[ok]
-            b = pairs["node_b"].to_numpy()[ok]
-            n = distinct.height
-            graph = coo_matrix((np.ones(len(a), dtype=np.int8), (a, b)), shape=(n, n))
-            _, labels = connected_components(graph, directed=False)
-            node = np.asarray(labels, dtype=np.int64)
+            left.append(pairs["node"].cast(pl.Int64).to_numpy()[ok])
+            right.append(pairs["node_b"].cast(pl.Int64).to_numpy()[ok])
+    if bridges is not None and bridges.height and distinct.height:
+        placed = rows.select("group", on, "value").join(distinct, on=["group", "value"])
+        ends = placed.select("group", pl.col(on).alias("a"), "node").join(
+            bridges.select("a", "b"), on="a"
+        )
+        found = ends.join(
+            placed.select("group", pl.col(on).alias("b"), pl.col("node").alias("node_b")),
+            on=["group", "b"],
+        ).filter(pl.col("node") != pl.col("node_b"))
+        left.append(found["node"].cast(pl.Int64).to_numpy())
+        right.append(found["node_b"].cast(pl.Int64).to_numpy())
+    if left and sum(len(x) for x in left):
+        a, b = np.concatenate(left), np.concatenate(right)
+        n = distinct.height
+        graph = coo_matrix((np.ones(len(a), dtype=np.int8), (a, b)), shape=(n, n))
+        _, labels = connected_components(graph, directed=False)
+        node = np.asarray(labels, dtype=np.int64)
     classes = distinct.select("group", "value").with_columns(pl.Series("cls", node))
     return rows.join(classes, on=["group", "value"], how="left")
+
+
+def personal_pairs(
+    records: pl.DataFrame,
+    identifiers: pl.DataFrame,
+    kinds: Mapping[str, int],
+    *,
+    view: pl.DataFrame | None = None,
+) -> pl.DataFrame:
+    """Pairs of records that are one person whatever their strong attributes say: they hold
+    one value of a personal identifier (a customer number, a login, a national id: issued to
+    one person, never shared by a household) and agree on the first name, a typo or a
+    nickname aside, or hold each other's first and last names (swapped at entry), or, when
+    one of them has no first name, agree on the last name. Their birth dates, however far
+    apart, are then one person's date typed wrong in one system, and the guards count them
+    as one. The surname may differ (a marriage, a typo); two different first names are two
+    members of a household, whatever the identifier claims.
+
+    Args:
+        records: the records (`key`, `first_name`, `last_name`).
+        identifiers: their (record, kind, value) rows.
+        kinds: the personal identifier kinds, each with its `max_records`: a value held by
+            more records links nobody and vouches for nobody.
+        view: the records' match view, when already made (its name keys).
+
+    Returns:
+        Columns `a`, `b`: record keys, `a < b`, each pair once.
+    """
+    empty = pl.DataFrame(schema={"a": pl.Utf8, "b": pl.Utf8})
+    if not kinds or records.height == 0 or identifiers.height == 0:
+        return empty
+    limits = pl.DataFrame(
+        {"kind": list(kinds), "most": list(kinds.values())},
+        schema={"kind": pl.Utf8, "most": pl.Int64},
+    )
+    held = identifiers.join(limits, on="kind").select(
+        "record", (pl.col("kind") + pl.lit(":") + pl.col("value")).alias("id"), "most"
+    )
+    shared = (
+        held.group_by("id")
+        .agg(pl.len().alias("n"), pl.col("most").first())
+        .filter((pl.col("n") >= 2) & (pl.col("n") <= pl.col("most")))
+    )
+    held = held.join(shared.select("id"), on="id", how="semi")
+    if held.height == 0:
+        return empty
+    names = (
+        (view if view is not None else match_view(records, ["first_name", "last_name"]))
+        .select(
+            pl.col("key").alias("record"),
+            pl.col("first_name").alias("first"),
+            pl.col("last_name").alias("last"),
+        )
+        .filter(pl.col("first").is_not_null() | pl.col("last").is_not_null())
+        .join(held.select("record").unique(), on="record", how="semi")
+    )
+    named = held.select("record", "id").join(names, on="record")
+    pairs = (
+        named.join(named, on="id", suffix="_b")
+        .filter(pl.col("record") < pl.col("record_b"))
+        .unique(["record", "record_b"])
+    )
+    if pairs.height == 0:
+        return empty
+    swapped = last_names_compatible(pairs["first"], pairs["last_b"]) & last_names_compatible(
+        pairs["last"], pairs["first_b"]
+    )
+    unnamed = (pairs["first"].is_null() | pairs["first_b"].is_null()).to_numpy()
+    same = (
+        (first_names_compatible(pairs["first"], pairs["first_b"]) & ~unnamed)
+        | swapped
+        | (unnamed & last_names_compatible(pairs["last"], pairs["last_b"]))
+    )
+    return pairs.filter(pl.Series(same)).select(
+        pl.col("record").alias("a"), pl.col("record_b").alias("b")
+    )
 
 
 def guard_values(records: pl.DataFrame, name: str, view: pl.DataFrame | None = None) -> pl.Series:

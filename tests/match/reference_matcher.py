@@ -14,7 +14,9 @@ What it implements, in the words of docs/matching.md:
    unless the value is held by more than `max_records` records or `max_names` first names
    (nicknames and typos counting once), or its holders already break
    an identity limit (aliased ids counting as one identity), or disagree on a strong attribute
-   (typos aside, as in 5). When `first_name` must agree (`scoring.must_agree`), a pair of
+   (typos aside, as in 5; and two holders of one value of a `personal` kind that vouch for
+   each other count as one, however far apart their values: `personal_pairs`). When
+   `first_name` must agree (`scoring.must_agree`), a pair of
    holders of a value of a kind with `max_names` whose first names are both known and are not
    one name (a typo, an initial, a short form, a nickname) nor each other's last name (both
    last names known) is two people of one household and not linked; on a value such a pair
@@ -27,7 +29,8 @@ What it implements, in the words of docs/matching.md:
 5. Clustering: links applied strongest first — explicit links, identifiers in config order,
    fuzzy links by score — with a union-find that refuses a link that would give one customer
    more distinct values of a limited kind than allowed or two different strong attributes
-   (a birth date a typo away is not different: `same_value`). Explicit links always apply;
+   (a birth date a typo away is not different: `same_value`; nor are the values of two
+   records of one component a personal identifier vouches for). Explicit links always apply;
    nothing joins across a cannot-link.
 6. Oversized components: links dropped from the weakest score up until every part fits;
    explicit links never dropped; a component explicit links alone hold over the limit stays.
@@ -43,7 +46,7 @@ from __future__ import annotations
 
 import itertools
 import random
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -263,7 +266,11 @@ class Identities:
 
 
 def identifier_verdict(
-    holders: Sequence[Record], kind: str, config: MatchConfig, identities: Identities
+    holders: Sequence[Record],
+    kind: str,
+    config: MatchConfig,
+    identities: Identities,
+    vouched: Set[tuple[str, str]] = frozenset(),
 ) -> str:
     """Why an identifier value shared by `holders` links nobody ("" when it links them)."""
     rule = config.identifier_rule(kind)
@@ -276,8 +283,7 @@ def identifier_verdict(
         if len(classes) > limit:
             return f"joins {len(classes)} distinct {limited} (limit {limit})"
     for name in config.strong_attributes:
-        values = {r.fields.get(name) for r in holders} - {None}
-        count = len(set(value_classes(name, values).values()))
+        count = len(set(strong_classes(name, holders, vouched).values()))
         if count > 1:
             return f"joins records with {count} different {name}"
     if rule.max_names is not None:
@@ -346,6 +352,72 @@ def value_classes(name: str, values: Iterable[str]) -> dict[str, int]:
     return cls
 
 
+def strong_classes(
+    name: str, group: Sequence[Record], vouched: Set[tuple[str, str]]
+) -> dict[str, int]:
+    """The class of each record of `group` that has attribute `name`: values joined by a
+    chain of `same_value` pairs, or held by two records of the group that vouch for each
+    other (`personal_pairs`), share one."""
+    held: dict[str, str] = {}
+    for r in group:
+        value = r.fields.get(name)
+        if value is not None:
+            held[r.key] = value
+    cls = value_classes(name, set(held.values()))
+    for a, b in itertools.combinations(sorted(held), 2):
+        if (a, b) in vouched and cls[held[a]] != cls[held[b]]:
+            gone, kept = max(cls[held[a]], cls[held[b]]), min(cls[held[a]], cls[held[b]])
+            cls = {value: kept if c == gone else c for value, c in cls.items()}
+    return {key: cls[value] for key, value in held.items()}
+
+
+def _same_surname(x: str, y: str) -> bool:
+    """Equal, or a typo apart (`_edits`) when both have three letters or more."""
+    if x == y:
+        return True
+    shorter = min(len(x), len(y))
+    return shorter >= 3 and _edits(x, y) <= (2 if shorter >= 7 else 1)
+
+
+def _vouch(a: Record, b: Record) -> bool:
+    """docs/matching.md, personal identifiers: one first name (a typo, a nickname, an initial
+    or a short form aside); or each other's first and last names; or, with no first name on
+    one side, one last name."""
+    first_a, first_b = match_value(a, "first_name"), match_value(b, "first_name")
+    last_a, last_b = match_value(a, "last_name"), match_value(b, "last_name")
+    if first_a is not None and first_b is not None and one_first_name(first_a, first_b):
+        return True
+    if None not in (first_a, first_b, last_a, last_b):
+        return _same_surname(first_a, last_b) and _same_surname(last_a, first_b)  # type: ignore[arg-type]
+    if first_a is None or first_b is None:
+        return last_a is not None and last_b is not None and _same_surname(last_a, last_b)
+    return False
+
+
+def personal_pairs(
+    records: Mapping[str, Record], config: MatchConfig
+) -> frozenset[tuple[str, str]]:
+    """(key, key) pairs, smaller key first, of records holding one value of a linking
+    `personal` identifier that at most its `max_records` records hold, and that vouch for
+    each other (`_vouch`)."""
+    found: set[tuple[str, str]] = set()
+    for rule in config.identifiers:
+        if not (rule.personal and rule.link):
+            continue
+        holders: dict[str, list[Record]] = {}
+        for record in records.values():
+            value = record.identifiers.get(rule.kind)
+            if value is not None:
+                holders.setdefault(value, []).append(record)
+        for group in holders.values():
+            if len(group) > rule.max_records:
+                continue
+            for a, b in itertools.combinations(sorted(group, key=lambda r: r.key), 2):
+                if _vouch(a, b):
+                    found.add((a.key, b.key))
+    return frozenset(found)
+
+
 def _short_form(x: str, y: str) -> bool:
     """The shorter name, of three to five letters and two or more shorter than the other, is
     the longer one's start, its end, inside it (four letters or more), or its start less a pet
@@ -375,7 +447,10 @@ def _household(a: Record, b: Record) -> bool:
 
 
 def identifier_links(
-    records: Mapping[str, Record], config: MatchConfig, identities: Identities
+    records: Mapping[str, Record],
+    config: MatchConfig,
+    identities: Identities,
+    vouched: Set[tuple[str, str]] = frozenset(),
 ) -> list[Link]:
     """Every pair of holders of every linking identifier value, tiered by the kind's place,
     less a household's pairs."""
@@ -388,7 +463,7 @@ def identifier_links(
             if value is not None:
                 holders.setdefault(value, []).append(record)
         for value, group in sorted(holders.items()):
-            if len(group) < 2 or identifier_verdict(group, rule.kind, config, identities):
+            if len(group) < 2 or identifier_verdict(group, rule.kind, config, identities, vouched):
                 continue
             pairs = list(itertools.combinations(sorted(group, key=lambda r: r.key), 2))
             shared = households and rule.max_names is not None
@@ -452,6 +527,7 @@ class Customers:
         identities: Identities,
         apart: Sequence[tuple[str, str]],
         links: Sequence[Link],
+        vouched: Set[tuple[str, str]] = frozenset(),
     ) -> None:
         self.config = config
         self.parent = {key: key for key in records}
@@ -462,26 +538,22 @@ class Customers:
         for group in _connected(set(records), links):
             for key in group:
                 component[key] = min(group)
-        classes: dict[str, dict[tuple[str, str], tuple[str, int]]] = {}
+        members: dict[str, list[Record]] = {}
+        for key, r in records.items():
+            members.setdefault(component[key], []).append(r)
+        classes: dict[str, dict[str, tuple[str, int]]] = {}
         for name in config.strong_attributes:
-            by_component: dict[str, set[str]] = {}
-            for key, r in records.items():
-                value = r.fields.get(name)
-                if value is not None:
-                    by_component.setdefault(component[key], set()).add(value)
             classes[name] = {
-                (comp, value): (comp, c)
-                for comp, values in by_component.items()
-                for value, c in value_classes(name, values).items()
+                key: (comp, c)
+                for comp, group in members.items()
+                for key, c in strong_classes(name, group, vouched).items()
             }
         self.strong = {
             key: {
-                name: {classes[name][(component[key], r.fields[name])]}
-                if r.fields.get(name) is not None
-                else set()
+                name: {classes[name][key]} if key in classes[name] else set()
                 for name in config.strong_attributes
             }
-            for key, r in records.items()
+            for key in records
         }
         self.limited = {
             key: {kind: {identities.of(r, kind)} - {None} for kind in config.limits}
@@ -585,6 +657,8 @@ class Problem:
     config: MatchConfig
     #: Pairs whose similarity on some fuzzy comparison equals its threshold (to 1e-6).
     on_threshold: list[tuple[str, str, str]] = field(default_factory=list)
+    #: Pairs a personal identifier vouches for (`personal_pairs`).
+    vouched: frozenset[tuple[str, str]] = frozenset()
 
 
 def prepare(
@@ -600,17 +674,23 @@ def prepare(
     assert len(records) == len(raw), "record keys must be unique"
     identities = Identities(records, must_link, config)
     links = [Link(a, b, (0,), 1.0, True, "must_link") for a, b in must_link]
-    links += identifier_links(records, config, identities)
+    vouched = personal_pairs(records, config) if config.strong_attributes else frozenset()
+    links += identifier_links(records, config, identities, vouched)
     on_threshold: list[tuple[str, str, str]] = []
     links += fuzzy_links(records, config, on_threshold)
-    return Problem(records, links, identities, cannot_link, config, on_threshold)
+    return Problem(records, links, identities, cannot_link, config, on_threshold, vouched)
 
 
 def resolve(problem: Problem, order: Order = "keys") -> Resolution:
     """The customers the documented rules make, applying links in one admissible order."""
     config = problem.config
     customers = Customers(
-        problem.records, config, problem.identities, problem.cannot_link, problem.links
+        problem.records,
+        config,
+        problem.identities,
+        problem.cannot_link,
+        problem.links,
+        problem.vouched,
     )
     accepted: list[Link] = []
     refused: list[tuple[Link, str]] = []

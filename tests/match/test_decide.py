@@ -8,24 +8,14 @@ import polars as pl
 import pytest
 
 from idgraph.block.keys import candidate_pairs
-from idgraph.frames import FIELDS, IDENTIFIERS
 from idgraph.match.config import load_match_config
 from idgraph.match.decide import collect_evidence, identifier_verdicts
 from idgraph.store.plan import LINK_ROWS
+from tests.match.rows import identifiers as id_rows
+from tests.match.rows import records as record_rows
 
 CONFIG = load_match_config()
 NO_LINKS = pl.DataFrame(schema=LINK_ROWS)
-
-
-def _records(*rows: dict[str, Any]) -> pl.DataFrame:
-    return pl.DataFrame(
-        [{"key": r["key"], **{f: r.get(f) for f in FIELDS}} for r in rows],
-        schema={"key": pl.Utf8, **{f: pl.Utf8 for f in FIELDS}},
-    ).sort("key")
-
-
-def _ids(*rows: tuple[str, str, str]) -> pl.DataFrame:
-    return pl.DataFrame(rows, schema=IDENTIFIERS, orient="row")
 
 
 def _verdict(verdicts: pl.DataFrame, key: str) -> dict[str, Any]:
@@ -34,16 +24,16 @@ def _verdict(verdicts: pl.DataFrame, key: str) -> dict[str, Any]:
 
 
 def test_identifier_shared_by_too_many_records_does_not_link() -> None:
-    records = _records(*[{"key": f"r{i:02d}"} for i in range(20)])
-    ids = _ids(*[(f"r{i:02d}", "email", "shop@store.it") for i in range(20)])
+    records = record_rows(*[{"key": f"r{i:02d}"} for i in range(20)])
+    ids = id_rows(*[(f"r{i:02d}", "email", "shop@store.it") for i in range(20)])
     verdict = _verdict(identifier_verdicts(records, ids, NO_LINKS, CONFIG), "email:shop@store.it")
     assert not verdict["linking"]
     assert "shared by 20 records (max_records 16)" in verdict["reason"]
 
 
 def test_identifier_joining_two_logins_does_not_link_unless_aliased() -> None:
-    records = _records({"key": "a"}, {"key": "b"}, {"key": "tab"})
-    ids = _ids(
+    records = record_rows({"key": "a"}, {"key": "b"}, {"key": "tab"})
+    ids = id_rows(
         ("a", "user_id", "u1"),
         ("a", "anonymous_id", "t"),
         ("b", "user_id", "u2"),
@@ -58,30 +48,30 @@ def test_identifier_joining_two_logins_does_not_link_unless_aliased() -> None:
 
 
 def test_identifier_joining_different_birth_dates_does_not_link() -> None:
-    records = _records(
+    records = record_rows(
         {"key": "a", "birth_date": "1980-01-01"}, {"key": "b", "birth_date": "1975-06-12"}
     )
-    ids = _ids(("a", "email", "family@home.it"), ("b", "email", "family@home.it"))
+    ids = id_rows(("a", "email", "family@home.it"), ("b", "email", "family@home.it"))
     verdict = _verdict(identifier_verdicts(records, ids, NO_LINKS, CONFIG), "email:family@home.it")
     assert not verdict["linking"] and "birth_date" in verdict["reason"]
 
 
 def test_name_alone_never_links() -> None:
-    records = _records(
+    records = record_rows(
         {"key": "a", "first_name": "Maria", "last_name": "Rossi"},
         {"key": "b", "first_name": "Maria", "last_name": "Rossi"},
     )
-    evidence = collect_evidence(records, _ids(), NO_LINKS, CONFIG)
+    evidence = collect_evidence(records, id_rows(), NO_LINKS, CONFIG)
     assert evidence.edges.height == 0
 
 
 def test_name_plus_birth_date_links_through_nickname() -> None:
-    records = _records(
+    records = record_rows(
         {"key": "a", "first_name": "Robert", "last_name": "Smith", "birth_date": "1970-07-07"},
         {"key": "b", "first_name": "Bob", "last_name": "Smith", "birth_date": "1970-07-07"},
         {"key": "c", "first_name": "Bob", "last_name": "Smith", "birth_date": "1958-03-12"},
     )
-    evidence = collect_evidence(records, _ids(), NO_LINKS, CONFIG)
+    evidence = collect_evidence(records, id_rows(), NO_LINKS, CONFIG)
     assert evidence.edges.select("a", "b", "rule").rows() == [(0, 1, "match_model")]
     assert evidence.edges["fields"].to_list() == ["first_name,last_name,birth_date"]
 
@@ -113,19 +103,19 @@ def test_a_store_wide_block_size_closes_a_block_the_batch_alone_would_open() -> 
     ids=["one digit", "day and month swapped", "neighbours swapped"],
 )
 def test_a_birth_date_typo_does_not_stop_a_shared_identifier(mine: str, yours: str) -> None:
-    records = _records({"key": "a", "birth_date": mine}, {"key": "b", "birth_date": yours})
-    ids = _ids(("a", "phone", "+393201234567"), ("b", "phone", "+393201234567"))
+    records = record_rows({"key": "a", "birth_date": mine}, {"key": "b", "birth_date": yours})
+    ids = id_rows(("a", "phone", "+393201234567"), ("b", "phone", "+393201234567"))
     verdict = _verdict(identifier_verdicts(records, ids, NO_LINKS, CONFIG), "phone:+393201234567")
     assert verdict["linking"], verdict["reason"]
 
 
 def test_two_typos_of_one_date_and_a_stranger_still_stop_the_identifier() -> None:
-    records = _records(
+    records = record_rows(
         {"key": "a", "birth_date": "1986-04-04"},
         {"key": "b", "birth_date": "1989-04-04"},
         {"key": "c", "birth_date": "1954-11-30"},
     )
-    ids = _ids(*((k, "phone", "+390612345678") for k in "abc"))
+    ids = id_rows(*((k, "phone", "+390612345678") for k in "abc"))
     verdict = _verdict(identifier_verdicts(records, ids, NO_LINKS, CONFIG), "phone:+390612345678")
     assert not verdict["linking"]
     assert verdict["reason"] == "joins records with 2 different birth_date"
