@@ -40,7 +40,7 @@ from idgraph.match.scored import (
     count_rows,
     counted_frequencies,
 )
-from idgraph.match.tolerance import guard_values, personal_pairs
+from idgraph.match.tolerance import guard_values
 from idgraph.match.view import VIEW_FIELDS, match_view
 from idgraph.models import BlockedLink, MatchEvidence
 from idgraph.normalize.fold import RECORD_TRAITS, Gathered, traits_json
@@ -301,7 +301,7 @@ def _constraints(
     links: pl.DataFrame,
     apart: Sequence[tuple[str, str]],
     config: MatchConfig,
-    view: pl.DataFrame | None = None,
+    personal: pl.DataFrame | None = None,
 ) -> Constraints:
     positions = records.select("key").with_row_index("pos")
     constraints = Constraints()
@@ -319,11 +319,10 @@ def _constraints(
             .select(pl.col("pos").cast(pl.Int64), "value")
             .filter(pl.col("value").is_not_null())
         )
-    if config.strong_attributes and config.personal_kinds:
-        pairs = personal_pairs(records, identifiers, config.personal_kinds, view=view)
+    if personal is not None and personal.height:
         at = positions.select(pl.col("key"), pl.col("pos").cast(pl.Int64))
         constraints.personal = (
-            pairs.join(at.rename({"key": "a", "pos": "pa"}), on="a")
+            personal.join(at.rename({"key": "a", "pos": "pa"}), on="a")
             .join(at.rename({"key": "b", "pos": "pb"}), on="b")
             .select(pl.col("pa").alias("a"), pl.col("pb").alias("b"))
         )
@@ -492,7 +491,9 @@ def plan_changes(
     if evidence.model_trained and evidence.model is not None:
         plan.meta[MODEL_KEY] = evidence.model.to_json()
     step("edges clustered", 0, evidence.edges.height)
-    constraints = _constraints(records, merged.identifiers, all_links, apart, config, view)
+    constraints = _constraints(
+        records, merged.identifiers, all_links, apart, config, evidence.personal
+    )
     clustering = cluster(records.height, evidence.edges, constraints, config)
     splits = (
         split_oversized(

@@ -70,6 +70,9 @@ class Evidence:
     vetoed: int = 0
     #: Pairs of holders of a shared identifier kept apart as two people of one household.
     households: int = 0
+    #: Record-key pairs a personal identifier vouches for (`personal_pairs`); the clustering
+    #: guards read them too.
+    personal: pl.DataFrame | None = None
 
 
 def _keys(frame: pl.DataFrame) -> pl.DataFrame:
@@ -84,6 +87,7 @@ def identifier_verdicts(
     *,
     settled: pl.DataFrame | None = None,
     view: pl.DataFrame | None = None,
+    personal: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """Decide for every identifier value whether it may link the records that carry it.
 
@@ -96,6 +100,7 @@ def identifier_verdicts(
             carries, because `records` then holds only some of their holders.
         view: the records' match view, when already made (the name guard reads its
             first-name keys).
+        personal: the records' `personal_pairs`, when already found.
 
     Returns:
         One row per identifier value: key, kind, value, holders, linking, reason (in no
@@ -143,7 +148,11 @@ def identifier_verdicts(
             pl.lit(None, dtype=pl.Utf8).alias("_s_why"),
         )
     open_ = verdicts.filter(pl.col("_s_link").is_null() & pl.col("reason").is_null())
-    guard = _guard_reasons(open_.select("key"), keyed, records, identifiers, links, config, view)
+    if personal is None and config.strong_attributes:
+        personal = personal_pairs(records, identifiers, config.personal_kinds, view=view)
+    guard = _guard_reasons(
+        open_.select("key"), keyed, records, identifiers, links, config, view, personal
+    )
     verdicts = verdicts.join(guard, on="key", how="left").with_columns(
         pl.coalesce("reason", "_guard").alias("reason")
     )
@@ -167,6 +176,7 @@ def _guard_reasons(
     links: pl.DataFrame,
     config: MatchConfig,
     view: pl.DataFrame | None,
+    personal: pl.DataFrame | None,
 ) -> pl.DataFrame:
     """Identity limits, strong attributes and first names over each open identifier's
     holders; the typo tests run only where a value has two spellings or more."""
@@ -195,11 +205,6 @@ def _guard_reasons(
             )
             checks.append(found)
             position += 1
-    personal = (
-        personal_pairs(records, identifiers, config.personal_kinds, view=view)
-        if config.strong_attributes
-        else None
-    )
     for name in config.strong_attributes:
         values = records.select(pl.col("key").alias("record")).with_columns(
             guard_values(records, name, view).alias("value")
@@ -505,7 +510,14 @@ def collect_evidence(
         progress("identifiers", 0, 1)
     if view is None:
         view = match_view(records, VIEW_FIELDS)
-    verdicts = identifier_verdicts(records, identifiers, links, config, settled=settled, view=view)
+    personal = (
+        personal_pairs(records, identifiers, config.personal_kinds, view=view)
+        if config.strong_attributes
+        else None
+    )
+    verdicts = identifier_verdicts(
+        records, identifiers, links, config, settled=settled, view=view, personal=personal
+    )
     if progress is not None:
         progress("identifiers", verdicts.height, verdicts.height)
         progress("candidate pairs", 0, 1)
@@ -545,7 +557,7 @@ def collect_evidence(
     if progress is not None:
         progress("candidate pairs", compared, compared)
     if scored is None:
-        return Evidence(edges, verdicts, stats, compared, households=kept_apart)
+        return Evidence(edges, verdicts, stats, compared, households=kept_apart, personal=personal)
     return Evidence(
         edges,
         verdicts,
@@ -555,6 +567,7 @@ def collect_evidence(
         scored.trained,
         scored.vetoed,
         kept_apart,
+        personal,
     )
 
 

@@ -75,12 +75,17 @@ _TESTS: dict[tuple[str, str], Test] = {
 }
 
 
+#: Buckets of a letter histogram: a-z, and everything else in one.
+_BUCKETS = 27
+
+
 @dataclass(slots=True)
 class FieldCodes:
     """A column as integer codes over its distinct values (-1 = null), built once."""
 
     codes: Ints
     values: pl.Series
+    _letters: tuple[npt.NDArray[np.int16], Ints, npt.NDArray[np.bool_]] | None = None
 
     @classmethod
     def of(cls, column: pl.Series) -> FieldCodes:
@@ -94,6 +99,42 @@ class FieldCodes:
         """Records per distinct value."""
         present = self.codes[self.codes >= 0]
         return np.bincount(present, minlength=len(self.values)).astype(np.int64)
+
+    def letters(self) -> tuple[npt.NDArray[np.int16], Ints, npt.NDArray[np.bool_]]:
+        """Per distinct value: its letter histogram (a-z, other), its length in characters,
+        and whether it is plain ASCII (the histogram bounds edits only then)."""
+        if self._letters is None:
+            text = self.values.fill_null("")
+            lengths = text.str.len_chars().cast(pl.Int64).to_numpy()
+            sizes = text.str.len_bytes().cast(pl.Int64).to_numpy()
+            data = np.frombuffer(b"".join(v.encode() for v in text.to_list()), dtype=np.uint8)
+            rows = np.repeat(np.arange(len(text), dtype=np.int64), sizes)
+            bucket = data.astype(np.int64) - ord("a")
+            bucket[(bucket < 0) | (bucket >= _BUCKETS - 1)] = _BUCKETS - 1
+            flat = np.bincount(rows * _BUCKETS + bucket, minlength=len(text) * _BUCKETS)
+            self._letters = (
+                flat.reshape(len(text), _BUCKETS).astype(np.int16),
+                lengths,
+                lengths == sizes,
+            )
+        return self._letters
+
+
+def could_be_one_typo(x: FieldCodes, a: Ints, y: FieldCodes, b: Ints) -> npt.NDArray[np.bool_]:
+    """A cheap test that `one_typo_or_same` can only pass where this holds: value `a` of `x`
+    and value `b` of `y` are at most the allowed edits apart in length, and their letter
+    histograms differ by at most two per edit (a letter changed moves two counts, one added
+    or dropped one, two neighbours swapped none). Non-ASCII values always pass."""
+    hx, lx, ascii_x = x.letters()
+    hy, ly, ascii_y = y.letters()
+    shorter = np.minimum(lx[a], ly[b])
+    allowed = np.where(shorter >= 7, 2, 1)
+    result: npt.NDArray[np.bool_] = np.abs(lx[a] - ly[b]) <= allowed
+    rows = np.flatnonzero(result & ascii_x[a] & ascii_y[b])
+    if len(rows):
+        apart = np.abs(hx[a[rows]] - hy[b[rows]]).sum(axis=1)
+        result[rows] = apart <= 2 * allowed[rows]
+    return result
 
 
 def _echoes(view: pl.DataFrame) -> npt.NDArray[np.bool_]:
@@ -201,6 +242,10 @@ class ScoringView:
         fb, lb = firsts.codes[right], lasts.codes[right]
         crossed = np.flatnonzero((fa >= 0) & (la >= 0) & (fb >= 0) & (lb >= 0) & (fa != fb))
         result = np.zeros(len(left), dtype=bool)
+        if len(crossed):
+            crossed = crossed[could_be_one_typo(firsts, fa[crossed], lasts, lb[crossed])]
+        if len(crossed):
+            crossed = crossed[could_be_one_typo(lasts, la[crossed], firsts, fb[crossed])]
         if not len(crossed):
             return result
         a_first, a_last = firsts.values.gather(fa[crossed]), lasts.values.gather(la[crossed])
