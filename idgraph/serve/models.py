@@ -124,6 +124,12 @@ class Status(BaseModel):
         description="Times the resolver reopened the embedded store since start, to give back "
         "the memory the engine kept of past writes (`--store-reopen-mb`).",
     )
+    store_down: str | None = Field(
+        default=None,
+        description="Why the embedded store is closed: a reopen closed it and could not open "
+        "it again. Calls are still acknowledged; the resolver tries to open it before every "
+        "micro-batch and applies them once it can. None while the store is open.",
+    )
     lanes: list[LaneStatus] = Field(default_factory=list, description="Per call-log lane.")
 
 

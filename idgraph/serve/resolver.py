@@ -335,6 +335,10 @@ class Resolver:
         for record in records:
             last[record.lane] = record.offset
         try:
+            if self._store.down is not None:
+                # A reopen closed the store and could not open it again: try once more.
+                self._store.reopen()
+                logger.warning("the store is open again after a failed reopen")
             logged = self._parse([r.body for r in records])
             if logged.batch is not None:
                 ingest_batches(
@@ -406,7 +410,9 @@ class Resolver:
             return
         try:
             self._store.reopen()
-        except IdGraphError as exc:  # the store stays as it was; try again after more growth
+        except IdGraphError as exc:
+            # Closed but not open again (`store.down`): the next micro-batch tries to open it
+            # before anything else. Otherwise it stays as it was until more growth.
             logger.warning("reopening the store failed: %s", exc)
             self._baseline = now
             return

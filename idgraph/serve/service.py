@@ -279,6 +279,7 @@ class Service(Counting):
             store_reopens=self.resolver.reopens,
             refused=self.resolver.refused_calls,
             values_dropped=self.resolver.values_dropped,
+            store_down=self.store.down,
             lanes=[LaneStatus(lane=s.lane, appended=s.appended, applied=s.applied) for s in lanes],
         )
 

@@ -270,6 +270,11 @@ class GraphStore(ABC):
         """
         return None
 
+    @property
+    def down(self) -> str | None:
+        """Why the store is closed after a failed `reopen()` (None: it is open)."""
+        return None
+
     @abstractmethod
     def close(self) -> None:
         """Release the engine's resources."""

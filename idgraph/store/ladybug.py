@@ -91,6 +91,7 @@ class LadybugStore(GraphStore):
         self._pool = _megabytes(BUFFER_POOL_ENV, cache_mb)
         self._lock = threading.Lock()
         self._gate = UseGate()
+        self._down: str | None = None
         self._open()
         self._records_seen: int | None = None
         self._bulk = True
@@ -131,19 +132,32 @@ class LadybugStore(GraphStore):
         its writes ("buffer pool is full"). Opening takes ~0.1 s at 100k customers.
         """
         with self._gate.closed(), super()._engine_errors("reopen"):
-            self.connection().execute("CHECKPOINT")
-            self._close_engine()
+            if self._down is None:
+                self.connection().execute("CHECKPOINT")
+                self._close_engine()
+            # Closed and not open again: every use fails as unavailable until a reopen works.
+            self._down = "reopening the store failed"
             self._open()
+            self._down = None
         give_back(WORTH_TRIMMING)
+
+    @property
+    def down(self) -> str | None:
+        """Why the store is closed after a reopen that could not open it again (None: open).
+        `reopen()` tries again."""
+        return self._down
 
     @contextmanager
     def _engine_errors(self, name: str) -> Iterator[None]:
         with self._gate.use(), super()._engine_errors(name):
+            if self._down is not None:
+                raise StoreUnavailable(f"{self._down}; the store is closed until it reopens")
             yield
 
     def close(self) -> None:
         with self._gate.closed():
-            self._close_engine()
+            if self._down is None:
+                self._close_engine()
 
     def _close_engine(self) -> None:
         with self._lock:

@@ -4,11 +4,14 @@ and resume after a restart exactly at the applied offset (a real embedded store)
 from __future__ import annotations
 
 import shutil
+import time
 from pathlib import Path
 from typing import Any
 
+from idgraph.errors import StoreUnavailable
 from idgraph.serve.resolver import applied_offset, offset_key
 from idgraph.store.base import GraphStore
+from idgraph.store.ladybug import LadybugStore
 from tests.serve.conftest import TS, Served, serving
 
 
@@ -136,3 +139,44 @@ def test_the_resolver_never_reopens_with_the_setting_off(tmp_path: Path, monkeyp
             answer = served.post("/v1/track", track(f"steady-{n}", f"m-steady-{n}"))
             assert answer.status_code == 200
         assert status(served)["store_reopens"] == 0
+
+
+def test_after_a_reopen_that_failed_the_resolver_opens_the_store_and_applies_the_calls(
+    tmp_path: Path, monkeypatch: Any
+) -> None:
+    grown = iter(range(0, 1 << 40, 300 << 20))
+    growing = [True]
+    size = [0]
+
+    def resident() -> int:
+        if growing[0]:  # 300 MiB more at every look, until the store is down
+            size[0] = next(grown)
+        return size[0]
+
+    monkeypatch.setattr("idgraph.serve.resolver.resident_bytes", resident)
+    opening = LadybugStore._open
+    with serving(tmp_path, store_reopen_mb=512) as served:
+        assert served.post("/v1/track", track("before", "m-before")).status_code == 200
+        served.settle()
+
+        def refuse(self: LadybugStore) -> None:
+            raise StoreUnavailable("cannot open store: disk gone")
+
+        monkeypatch.setattr(LadybugStore, "_open", refuse)
+        sent = ["m-before"]
+        deadline = time.monotonic() + 10
+        while status(served)["store_down"] is None:  # every micro-batch grows 300 MiB
+            assert time.monotonic() < deadline, "the failed reopen never showed in the status"
+            sent.append(f"m-during-{len(sent)}")
+            answer = served.post("/v1/track", track("during", sent[-1]), params={})
+            assert answer.status_code == 200
+            time.sleep(0.05)
+        growing[0] = False  # no growth from now on: only the resolver's retry opens it
+        # Still acknowledged while the store is down; applied once it opens again. (A caller
+        # that asks to read its write gets a 503: there is nothing to read it from.)
+        assert served.post("/v1/track", track("down", "m-down"), params={}).status_code == 200
+        sent.append("m-down")
+        monkeypatch.setattr(LadybugStore, "_open", opening)
+        served.settle()
+        assert status(served)["store_down"] is None
+        assert sorted(event_ids(served.store)) == sorted(f"http:{m}" for m in sent)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from idgraph.errors import StoreError, StoreUnavailable
 from idgraph.store.gate import UseGate
 from idgraph.store.ladybug import LadybugStore
 from tests.conftest import ingest_fixtures
@@ -39,6 +40,30 @@ def test_reopen_keeps_the_data_and_takes_writes_after(store: LadybugStore, tmp_p
     # The store reopened is still one ingest can add to (the fixtures again: nothing new).
     report = ingest_fixtures(tmp_path / "idgraph.db", tmp_path)
     assert report.records_new == 0
+
+
+def test_a_reopen_that_cannot_open_again_leaves_the_store_down_until_one_can(
+    store: LadybugStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before = store.query("count", COUNT)[0]["n"]
+    opening = LadybugStore._open
+
+    def refuse(self: LadybugStore) -> None:
+        raise StoreUnavailable("cannot open store: disk gone")
+
+    monkeypatch.setattr(LadybugStore, "_open", refuse)
+    with pytest.raises(StoreError):
+        store.reopen()
+    assert store.down is not None
+    with pytest.raises(StoreUnavailable, match="closed until it reopens"):
+        store.query("count", COUNT)
+    with pytest.raises(StoreError):  # still failing: still down, nothing closed twice
+        store.reopen()
+    monkeypatch.setattr(LadybugStore, "_open", opening)
+    store.reopen()
+    assert store.down is None
+    assert store.query("count", COUNT)[0]["n"] == before
+    store.close()
 
 
 def test_readers_on_other_threads_wait_out_a_reopen(store: LadybugStore) -> None:
