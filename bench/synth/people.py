@@ -33,6 +33,7 @@ from .vec import (
     duplicated,
     email_part,
     hex_ids,
+    mailbox_keys,
     map_values,
     random_digits,
     stream,
@@ -387,7 +388,9 @@ def _emails(
 
 
 def _mailboxes(rng: np.random.Generator, local: Strings, country: Ints, *, digits: int) -> Strings:
-    """Local parts at the country's usual domains, made unique by appending random digits."""
+    """Local parts at the country's usual domains, made unique by appending random digits:
+    unique as mailboxes, so `mario.rossi@gmail.com` and `mariorossi@gmail.com`, one mailbox
+    to Gmail, never go to two persons."""
     domain = np.empty(local.size, dtype=object)
     for c, code in enumerate(COUNTRIES):
         rows = np.flatnonzero(country == c)
@@ -395,7 +398,7 @@ def _mailboxes(rng: np.random.Generator, local: Strings, country: Ints, *, digit
         domain[rows] = names[weighted_choice(rng, rows.size, zipf_weights(names.size, 0.5))]
     email = concat(local, "@", domain)
     for attempt in range(12):
-        dup = np.flatnonzero(duplicated(email))
+        dup = np.flatnonzero(duplicated(mailbox_keys(email)))
         if dup.size == 0:
             break
         local[dup] = concat(local[dup], random_digits(rng, dup.size, digits + attempt // 3))
@@ -426,8 +429,11 @@ def _second_emails(
         pick += (own >= 0) & (pick >= own)
         other[sub] = strings(pool)[pick]
     second = concat(local, "@", other)
-    taken = np.array(pd.Series(second, dtype=object).isin(pd.Series(email, dtype=object)))
-    taken |= (other == domain) | duplicated(second)
+    keys = mailbox_keys(second)
+    taken = np.array(
+        pd.Series(keys, dtype=object).isin(pd.Series(mailbox_keys(email), dtype=object))
+    )
+    taken |= (other == domain) | duplicated(keys)
     out[rows[~taken]] = second[~taken]
     return out
 

@@ -102,6 +102,24 @@ def concat(*parts: Strings | str) -> Strings:
     return out
 
 
+#: Domains whose mailboxes ignore dots in the local part (`mario.rossi` is `mariorossi`).
+DOTLESS_DOMAINS = frozenset({"gmail.com", "googlemail.com"})
+
+
+def mailbox_keys(emails: npt.NDArray[Any]) -> npt.NDArray[Any]:
+    """Each address as the mailbox it reaches: lower-cased, and without the dots of its local
+    part at a domain that ignores them. Two persons must never share one."""
+    keys = []
+    for email in emails.tolist():
+        local, _, domain = str(email).lower().partition("@")
+        keys.append(
+            f"{local.replace('.', '')}@{domain}"
+            if domain in DOTLESS_DOMAINS
+            else f"{local}@{domain}"
+        )
+    return np.array(keys, dtype=object)
+
+
 def duplicated(values: npt.NDArray[Any]) -> Bools:
     """True for every value already seen earlier in the array (hash based, fast on strings)."""
     series = pd.Series(values, dtype=object if values.dtype == object else values.dtype)

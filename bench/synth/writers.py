@@ -83,7 +83,7 @@ def summary(data: Dataset) -> dict[str, Any]:
 
 #: Bumped whenever the same settings would write different data; caches of generated data
 #: (bench/scale.py, bench/accuracy.py) regenerate when their manifest names another version.
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 3
 
 
 def write_manifest(
