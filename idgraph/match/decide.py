@@ -148,8 +148,8 @@ def identifier_verdicts(
             pl.lit(None, dtype=pl.Utf8).alias("_s_why"),
         )
     open_ = verdicts.filter(pl.col("_s_link").is_null() & pl.col("reason").is_null())
-    if personal is None and config.strong_attributes:
-        personal = personal_pairs(records, identifiers, config.personal_kinds, view=view)
+    if personal is None:
+        personal = _personal(records, identifiers, config, view)
     guard = _guard_reasons(
         open_.select("key"), keyed, records, identifiers, links, config, view, personal
     )
@@ -166,6 +166,18 @@ def identifier_verdicts(
         .otherwise(pl.col("reason").fill_null(""))
         .alias("reason"),
     ).select("key", "kind", "value", pl.col("holders").cast(pl.Int64), "linking", "reason")
+
+
+def _personal(
+    records: pl.DataFrame,
+    identifiers: pl.DataFrame,
+    config: MatchConfig,
+    view: pl.DataFrame | None,
+) -> pl.DataFrame | None:
+    """The pairs personal identifiers vouch for; None when no attribute must agree."""
+    if not config.strong_attributes:
+        return None
+    return personal_pairs(records, identifiers, config.personal_kinds, view=view)
 
 
 def _guard_reasons(
@@ -510,11 +522,7 @@ def collect_evidence(
         progress("identifiers", 0, 1)
     if view is None:
         view = match_view(records, VIEW_FIELDS)
-    personal = (
-        personal_pairs(records, identifiers, config.personal_kinds, view=view)
-        if config.strong_attributes
-        else None
-    )
+    personal = _personal(records, identifiers, config, view)
     verdicts = identifier_verdicts(
         records, identifiers, links, config, settled=settled, view=view, personal=personal
     )

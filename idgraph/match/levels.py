@@ -19,7 +19,12 @@ from rapidfuzz import process
 from rapidfuzz.distance import JaroWinkler
 
 from idgraph.match.comparisons import FieldArrays, _unique_inverse
-from idgraph.match.tolerance import dates_compatible, first_names_compatible, one_typo
+from idgraph.match.tolerance import (
+    dates_compatible,
+    first_names_compatible,
+    one_typo,
+    same_or_one_typo,
+)
 
 __all__ = ["FIELD_LEVELS", "FieldCodes", "LevelArray", "ScoringView"]
 
@@ -43,11 +48,6 @@ FIELD_LEVELS: dict[str, tuple[str, ...]] = {
 
 def _same_year(a: pl.Series, b: pl.Series) -> npt.NDArray[np.bool_]:
     result: npt.NDArray[np.bool_] = (a.str.slice(0, 4) == b.str.slice(0, 4)).to_numpy()
-    return result
-
-
-def _one_typo_or_same(a: pl.Series, b: pl.Series) -> npt.NDArray[np.bool_]:
-    result: npt.NDArray[np.bool_] = (a == b).to_numpy() | one_typo(a, b)
     return result
 
 
@@ -121,7 +121,7 @@ class FieldCodes:
 
 
 def could_be_one_typo(x: FieldCodes, a: Ints, y: FieldCodes, b: Ints) -> npt.NDArray[np.bool_]:
-    """A cheap test that `one_typo_or_same` can only pass where this holds: value `a` of `x`
+    """A cheap test that `same_or_one_typo` can only pass where this holds: value `a` of `x`
     and value `b` of `y` are at most the allowed edits apart in length, and their letter
     histograms differ by at most two per edit (a letter changed moves two counts, one added
     or dropped one, two neighbours swapped none). Non-ASCII values always pass."""
@@ -250,7 +250,7 @@ class ScoringView:
             return result
         a_first, a_last = firsts.values.gather(fa[crossed]), lasts.values.gather(la[crossed])
         b_first, b_last = firsts.values.gather(fb[crossed]), lasts.values.gather(lb[crossed])
-        result[crossed] = _one_typo_or_same(a_first, b_last) & _one_typo_or_same(a_last, b_first)
+        result[crossed] = same_or_one_typo(a_first, b_last) & same_or_one_typo(a_last, b_first)
         return result
 
     def _address(self, left: Ints, right: Ints) -> LevelArray:

@@ -27,9 +27,9 @@ __all__ = [
     "dates_compatible",
     "first_names_compatible",
     "guard_values",
-    "last_names_compatible",
     "one_typo",
     "personal_pairs",
+    "same_or_one_typo",
     "tolerant_classes",
     "values_compatible",
 ]
@@ -147,9 +147,10 @@ def one_typo(a: pl.Series, b: pl.Series) -> Bools:
     return result
 
 
-def last_names_compatible(a: pl.Series, b: pl.Series) -> Bools:
-    """Whether each pair of last-name keys is one name: equal or one typo apart (never when
-    one is missing)."""
+def same_or_one_typo(a: pl.Series, b: pl.Series) -> Bools:
+    """Whether each pair of name keys is one spelling: equal or one typo apart (`one_typo`);
+    never when one is missing. Last names, and a first name against a last name when the
+    two were swapped at entry."""
     a, b = a.cast(pl.Utf8).fill_null(""), b.cast(pl.Utf8).fill_null("")
     result: Bools = ((a == b) & (a != "")).to_numpy() | one_typo(a, b)
     return result
@@ -313,14 +314,14 @@ def personal_pairs(
     )
     if pairs.height == 0:
         return empty
-    swapped = last_names_compatible(pairs["first"], pairs["last_b"]) & last_names_compatible(
+    swapped = same_or_one_typo(pairs["first"], pairs["last_b"]) & same_or_one_typo(
         pairs["last"], pairs["first_b"]
     )
     unnamed = (pairs["first"].is_null() | pairs["first_b"].is_null()).to_numpy()
     same = (
         (first_names_compatible(pairs["first"], pairs["first_b"]) & ~unnamed)
         | swapped
-        | (unnamed & last_names_compatible(pairs["last"], pairs["last_b"]))
+        | (unnamed & same_or_one_typo(pairs["last"], pairs["last_b"]))
     )
     return pairs.filter(pl.Series(same)).select(
         pl.col("record").alias("a"), pl.col("record_b").alias("b")
