@@ -703,8 +703,7 @@ def _stored_events(mirror: Mirror, batch: Gathered) -> set[str]:
     if batch.events.height == 0:
         return set()
     ids = batch.events["id"]
-    found = mirror.scan("events").select("id").filter(pl.col("id").is_in(ids.implode()))
-    return set(found.collect()["id"].to_list())
+    return set(mirror.where("events", "id", ids)["id"].to_list())
 
 
 def _needs_full(mirror: Mirror, batch: Gathered, config: MatchConfig) -> bool:

@@ -663,17 +663,15 @@ def counted_changes(mirror: Mirror, snapshot: Snapshot, view: pl.DataFrame) -> C
         .select(*keys, (pl.col("count").fill_null(0) - pl.col("count_before").fill_null(0)))
         .filter(pl.col("count") != 0)
     )
-    stored = (
-        mirror.view("value_counts").join(delta.lazy().select(keys), on=keys, how="semi").collect()
-    )
+    stored = _counts_of(mirror, delta)
     changed = delta.join(stored, on=keys, how="left", suffix="_stored").select(
         *keys, (pl.col("count_stored").fill_null(0) + pl.col("count")).alias("count")
     )
     unchanged = after.join(changed.select(keys), on=keys, how="anti")
-    kept = mirror.view("value_counts").join(unchanged.lazy().select(keys), on=keys, how="semi")
+    kept = _counts_of(mirror, unchanged)
     upserts = changed.filter(pl.col("count") > 0).cast(VALUE_COUNTS)  # type: ignore[arg-type]
     return CountChanges(
-        pl.concat([upserts, kept.collect().cast(VALUE_COUNTS)]),  # type: ignore[arg-type]
+        pl.concat([upserts, kept.cast(VALUE_COUNTS)]),  # type: ignore[arg-type]
         upserts,
         changed.filter(pl.col("count") <= 0).select(keys),
     )
@@ -720,12 +718,18 @@ def _event_spans(stored: pl.DataFrame, new: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+def _counts_of(mirror: Mirror, wanted: pl.DataFrame) -> pl.DataFrame:
+    """The kept value counts of the (field, value) rows of `wanted`."""
+    keys = ["field", "value"]
+    found = mirror.where("value_counts", "value", wanted["value"])
+    return found.join(wanted.select(keys), on=keys, how="semi")
+
+
 def _registry(
     mirror: Mirror, previous_ids: pl.Series, keys: pl.Series, clustering: Clustering
 ) -> dict[str, tuple[int, str]]:
     """Registry entries (created_ts, status) of the previous ids and of the ids new
     components would be given, so an id is never issued twice."""
-    registry = mirror.scan("registry")
     if mirror.files.get("registry") is None or not (
         mirror.files["registry"].base_rows + mirror.files["registry"].delta_rows
     ):
@@ -735,7 +739,7 @@ def _registry(
     wanted = set(previous_ids.to_list()) | bases
     found = {
         row[0]: (int(row[1] or 0), row[2] or "active")
-        for row in registry.filter(pl.col("id").is_in(list(wanted))).collect().iter_rows()
+        for row in mirror.where("registry", "id", wanted).iter_rows()
     }
     taken = [b for b in bases if b in found]
     if taken:
@@ -743,7 +747,7 @@ def _registry(
         found.update(
             {
                 row[0]: (int(row[1] or 0), row[2] or "active")
-                for row in registry.filter(pl.col("id").is_in(suffixed)).collect().iter_rows()
+                for row in mirror.where("registry", "id", suffixed).iter_rows()
             }
         )
     return found
@@ -1062,7 +1066,7 @@ def _keep_unchanged(
     candidates = set(clean["customer"].to_list())
     if not candidates:
         return
-    stored = mirror.scan("customers").filter(pl.col("id").is_in(list(candidates))).collect()
+    stored = mirror.where("customers", "id", candidates)
     if stored.height == 0:
         return
     written = plan.customers.filter(pl.col("id").is_in(list(candidates)))
@@ -1234,7 +1238,7 @@ def _with_rfm_updates(mirror: Mirror, plan: WritePlan) -> pl.DataFrame:
     if plan.trait_updates.height == 0:
         return plan.customers
     ids = plan.trait_updates["id"]
-    stored = mirror.scan("customers").filter(pl.col("id").is_in(ids.implode())).collect()
+    stored = mirror.where("customers", "id", ids)
     moved = stored.update(plan.trait_updates, on="id")
     return pl.concat([plan.customers, moved], how="diagonal_relaxed")
 

@@ -35,6 +35,7 @@ __all__ = [
     "keep_mirror_in_memory",
     "live_rows",
     "live_view",
+    "live_where",
     "mirror_in_memory",
     "remember",
 ]
@@ -111,6 +112,13 @@ def live_rows(root: Path, table: DeltaTable, files: TableFiles) -> pl.DataFrame:
 def live_view(root: Path, table: DeltaTable, files: TableFiles) -> pl.LazyFrame:
     """`live_rows`, lazily: a filter reads the kept rows without a copy of the whole table."""
     return _live(root, table, files, LiveRows.lazy)
+
+
+def live_where(
+    root: Path, table: DeltaTable, files: TableFiles, column: str, keys: pl.Series
+) -> pl.DataFrame:
+    """`live_rows` whose `column` holds one of `keys`, found through the kept rows' index."""
+    return _live(root, table, files, lambda live: live.where(column, keys))
 
 
 def remember(root: Path, table: DeltaTable, files: TableFiles, frame: pl.DataFrame) -> None:

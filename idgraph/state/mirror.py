@@ -24,6 +24,7 @@ from __future__ import annotations
 import logging
 import os
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -142,6 +143,18 @@ class Mirror:
         if cache.mirror_in_memory():
             return cache.live_rows(self.root, MIRROR_TABLES[name], files)
         return self.scan(name).collect()
+
+    def where(self, name: str, column: str, keys: pl.Series | Collection[str]) -> pl.DataFrame:
+        """The live rows of one table whose `column` holds one of `keys`: a run's lookup of
+        the rows of some records, customers or values (through an index when kept in memory,
+        so it costs what the keys find, not the table)."""
+        wanted = keys if isinstance(keys, pl.Series) else pl.Series(column, list(keys), pl.Utf8)
+        files = self.files.get(name, TableFiles())
+        if cache.mirror_in_memory():
+            return cache.live_where(self.root, MIRROR_TABLES[name], files, column, wanted)
+        scan = MIRROR_TABLES[name].scan(self.root, files)
+        dtype = scan.collect_schema()[column]
+        return scan.filter(pl.col(column).is_in(wanted.cast(dtype).implode())).collect()
 
     def view(self, name: str, columns: list[str] | None = None) -> pl.LazyFrame:
         """The live rows of one table (its `columns`), for a run that filters them several

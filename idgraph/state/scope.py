@@ -113,14 +113,13 @@ def find_scope(
     """
     seed_keys = set(seeds["key"].to_list())
     scope = Scope(keys=set(seed_keys))
-    all_ids = mirror.view("identifiers")
     carried = set(id_keys(seed_identifiers).to_list())
-    erased_ids = all_ids.filter(pl.col("record").is_in(list(gone))).collect()
+    erased_ids = mirror.where("identifiers", "record", gone)
     erased = set(id_keys(erased_ids).to_list())
     wanted = carried | erased
-    verdicts = mirror.scan("verdicts").filter(pl.col("key").is_in(list(wanted))).collect()
+    verdicts = mirror.where("verdicts", "key", wanted)
     holders = _holding(
-        all_ids, pl.concat([seed_identifiers.select("kind", "value"), erased_ids.drop("record")])
+        mirror, pl.concat([seed_identifiers.select("kind", "value"), erased_ids.drop("record")])
     )
     scope.holders = {
         key: set(records)
@@ -145,8 +144,7 @@ def find_scope(
         .agg(pl.col("d").sum())
     )
     touched = pl.concat([delta["block"], now["block"]]).unique()
-    all_blocks = mirror.view("blocks")
-    members = all_blocks.filter(pl.col("block").is_in(touched.implode())).collect()
+    members = mirror.where("blocks", "block", touched)
     cap = pl.col("cap")
     sizes = (
         pl.DataFrame({"block": touched})
@@ -179,45 +177,33 @@ def find_scope(
         frontier |= _tied(ties, gone)
     frontier -= gone
     scope.keys |= found
-    assignment = mirror.view("records", ["key", "customer"])
-    verdict_link = mirror.view("verdicts", ["key", "linking"])
     for scope.rounds in range(1, _MAX_ROUNDS + 1):
         if not frontier:
             break
-        reached = _neighbours(
-            frontier,
-            assignment,
-            ties,
-            all_ids,
-            verdict_link,
-            follow_identifiers=scope.rounds == 1,
-        )
+        reached = _neighbours(mirror, frontier, ties, follow_identifiers=scope.rounds == 1)
         frontier = reached - scope.keys - gone
         scope.keys |= frontier
     scope.keys -= gone
-    scope.block_sizes = _block_sizes(all_blocks, sizes, scope.keys, now)
+    scope.block_sizes = _block_sizes(mirror, sizes, scope.keys, now)
     return scope
 
 
-def _holding(identifiers: pl.LazyFrame, wanted: pl.DataFrame) -> pl.DataFrame:
-    """The (record, kind, value, id) rows of `identifiers` holding a (kind, value) of `wanted`.
+def _holding(mirror: Mirror, wanted: pl.DataFrame) -> pl.DataFrame:
+    """The stored (record, kind, value, id) identifiers holding a (kind, value) of `wanted`.
 
-    Joined on the pair rather than on `id_keys`: building `kind:value` for every stored
+    Looked up by value rather than by `id_keys`: building `kind:value` for every stored
     identifier would cost more than the rest of the scope.
     """
     wanted = wanted.select("kind", "value").unique()
-    held = (
-        identifiers.filter(pl.col("value").is_in(wanted["value"].implode()))
-        .collect()
-        .join(wanted, on=["kind", "value"], how="semi")
+    held = mirror.where("identifiers", "value", wanted["value"]).join(
+        wanted, on=["kind", "value"], how="semi"
     )
     return held.with_columns(id_keys(held).alias("id"))
 
 
 def _stored(mirror: Mirror, keys: set[str]) -> set[str]:
     """Which of `keys` the store holds."""
-    stored = mirror.scan("records").select("key").filter(pl.col("key").is_in(list(keys)))
-    return set(stored.collect()["key"].to_list())
+    return set(mirror.where("records", "key", keys)["key"].to_list())
 
 
 def _tied(ties: pl.DataFrame, keys: set[str]) -> set[str]:
@@ -228,13 +214,7 @@ def _tied(ties: pl.DataFrame, keys: set[str]) -> set[str]:
 
 
 def _neighbours(
-    keys: set[str],
-    assignment: pl.LazyFrame,
-    ties: pl.DataFrame,
-    identifiers: pl.LazyFrame,
-    verdicts: pl.LazyFrame,
-    *,
-    follow_identifiers: bool,
+    mirror: Mirror, keys: set[str], ties: pl.DataFrame, *, follow_identifiers: bool
 ) -> set[str]:
     """Records sharing a customer with `keys`, or tied to them by a link or cannot-link.
 
@@ -242,20 +222,15 @@ def _neighbours(
     followed one step from the records the batch meets directly (`follow_identifiers`);
     further out such refusals stand.
     """
-    wanted = list(keys)
     reached = _tied(ties, keys)
-    customers = assignment.filter(pl.col("key").is_in(wanted)).collect()["customer"].drop_nulls()
-    reached |= set(
-        assignment.filter(pl.col("customer").is_in(customers.implode())).collect()["key"].to_list()
-    )
+    customers = mirror.where("records", "key", keys)["customer"].drop_nulls()
+    reached |= set(mirror.where("records", "customer", customers)["key"].to_list())
     if follow_identifiers:
-        held = identifiers.filter(pl.col("record").is_in(wanted)).collect()
+        held = mirror.where("identifiers", "record", keys)
         held = held.with_columns(id_keys(held).alias("id"))
-        linking = verdicts.filter(
-            pl.col("key").is_in(held["id"].implode()) & pl.col("linking")
-        ).collect()
+        linking = mirror.where("verdicts", "key", held["id"]).filter(pl.col("linking"))
         linked = held.join(linking.select(pl.col("key").alias("id")), on="id", how="semi")
-        reached |= set(_holding(identifiers, linked)["record"].to_list())
+        reached |= set(_holding(mirror, linked)["record"].to_list())
     return reached
 
 
@@ -274,7 +249,7 @@ def _matching(
     """
     if not mates or not config.fuzzy:
         return set()
-    stored = mirror.scan("records").filter(pl.col("key").is_in(list(mates))).collect()
+    stored = mirror.where("records", "key", mates)
     records = pl.concat([seeds.select(_FIELDS), stored.select(_FIELDS)]).sort("key")
     view = match_view(records, VIEW_FIELDS)
     edges, _ = fuzzy_matches(view, config, block_sizes=sizes)
@@ -282,8 +257,10 @@ def _matching(
     frequencies = None
     if model is not None:
         wanted = count_rows(match_view(records, COUNTED_VIEW)).select("field", "value")
-        kept = mirror.view("value_counts").join(wanted.lazy(), on=["field", "value"], how="semi")
-        frequencies = counted_frequencies(kept.collect(), list(config.scoring.fields))
+        kept = mirror.where("value_counts", "value", wanted["value"]).join(
+            wanted, on=["field", "value"], how="semi"
+        )
+        frequencies = counted_frequencies(kept, list(config.scoring.fields))
     guarded = guarded_view(view, records, refused)
     left, right = possible_links(guarded, config, model, frequencies)
     if edges.height == 0 and not len(left):
@@ -300,20 +277,16 @@ def _matching(
 
 
 def _block_sizes(
-    all_blocks: pl.LazyFrame, touched: pl.DataFrame, keys: set[str], now: pl.DataFrame
+    mirror: Mirror, touched: pl.DataFrame, keys: set[str], now: pl.DataFrame
 ) -> pl.DataFrame:
     """The size in the whole store, once the batch is in, of every block of the scope."""
     mine = pl.concat(
-        [
-            all_blocks.filter(pl.col("record").is_in(list(keys))).select("block").collect(),
-            now.select("block"),
-        ]
+        [mirror.where("blocks", "record", keys).select("block"), now.select("block")]
     ).unique()
     stored = (
-        all_blocks.join(mine.lazy(), on="block", how="semi")
+        mirror.where("blocks", "block", mine["block"])
         .group_by("block")
         .agg(pl.len().cast(pl.Int64).alias("size"))
-        .collect()
     )
     fixed = touched.select("block", pl.col("size").cast(pl.Int64))
     return pl.concat([stored.join(fixed, on="block", how="anti"), fixed])

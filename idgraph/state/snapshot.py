@@ -39,10 +39,7 @@ class Snapshot:
 
 
 def _by(mirror: Mirror, table: str, column: str, keys: pl.Series | None) -> pl.DataFrame:
-    frame = mirror.scan(table)
-    if keys is not None:
-        frame = frame.filter(pl.col(column).is_in(keys.implode()))
-    return frame.collect()
+    return mirror.load(table) if keys is None else mirror.where(table, column, keys)
 
 
 def take_snapshot(

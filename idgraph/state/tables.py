@@ -22,6 +22,8 @@ from pathlib import Path
 
 import polars as pl
 
+from idgraph.state.index import KeyIndex
+
 __all__ = ["DeltaTable", "LiveRows", "TableFiles"]
 
 _GEN = "_gen"
@@ -173,6 +175,10 @@ class LiveRows:
     applied since `rows` was made, in the order applied): what `DeltaTable.scan` reads of
     the same files. Once the dead and tail rows pass an eighth of the table, or a delta brings
     a column or type the rows do not have, they are folded into new `rows` (one copy).
+
+    Lookups of a few keys (`where`, and the groups a delta replaces) use a `KeyIndex` of
+    `rows` per column asked for, made on first use and dropped with `rows`; the tail is small
+    enough to filter.
     """
 
     def __init__(self, table: DeltaTable, rows: pl.DataFrame) -> None:
@@ -181,6 +187,7 @@ class LiveRows:
         self._dead: pl.Series | None = None
         self._tail: pl.DataFrame | None = None
         self._frame: pl.DataFrame | None = rows
+        self._indexes: dict[str, KeyIndex] = {}
 
     def frame(self) -> pl.DataFrame:
         """The live rows as one frame (made once per change)."""
@@ -198,6 +205,24 @@ class LiveRows:
             rows = self._rows.with_columns(self._dead.alias(_DEAD)).lazy()
             rows = rows.filter(~pl.col(_DEAD)).drop(_DEAD)
         return rows if self._tail is None else pl.concat([rows, self._tail.lazy()])
+
+    def where(self, column: str, keys: pl.Series) -> pl.DataFrame:
+        """The live rows whose `column` holds one of `keys`, in the order of `frame()`."""
+        wanted = keys.cast(self._rows.schema[column]).unique()
+        held = pl.col(column).is_in(wanted.implode())
+        positions = self._index(column).candidates(wanted)
+        if self._dead is not None and len(positions):
+            positions = positions[~self._dead.gather(positions).to_numpy()]
+        found = self._rows[positions].filter(held)
+        if self._tail is None:
+            return found
+        return pl.concat([found, self._tail.filter(held)])
+
+    def _index(self, column: str) -> KeyIndex:
+        index = self._indexes.get(column)
+        if index is None:
+            index = self._indexes[column] = KeyIndex(self._rows[column])
+        return index
 
     def apply(self, delta: pl.DataFrame) -> None:
         """Apply a delta file (as read): its groups' rows replace theirs, tombstones remove."""
@@ -233,11 +258,11 @@ class LiveRows:
         none = pl.repeat(False, self._rows.height, dtype=pl.Boolean, eager=True)
         if touched.height == 0:
             return none
-        if len(group) == 1:
-            return self._rows[group[0]].is_in(touched[group[0]].implode()).fill_null(True)
+        positions = self._index(group[0]).candidates(touched[group[0]])
         found = (
-            self._rows.select(group)
-            .with_row_index("_row")
+            self._rows[positions]
+            .select(group)
+            .with_columns(pl.Series("_row", positions))
             .join(touched, on=group, how="semi")["_row"]
         )
         return none.scatter(found, True) if found.len() else none
@@ -248,6 +273,7 @@ class LiveRows:
         parts = [self.frame()] if added is None else [self.frame(), added]
         rows = pl.concat(parts, how="diagonal_relaxed").rechunk()
         self._rows = rows if self.table.extensible else rows.select(list(self.table.schema))
+        self._indexes = {}
         self._dead = None
         self._tail = None
         self._frame = self._rows
