@@ -37,7 +37,7 @@ __all__ = [
     "live_view",
     "live_where",
     "mirror_in_memory",
-    "remember",
+    "refiled",
 ]
 
 #: Mirror folders whose tables are kept (the least recently read are dropped first).
@@ -121,13 +121,17 @@ def live_where(
     return _live(root, table, files, lambda live: live.where(column, keys))
 
 
-def remember(root: Path, table: DeltaTable, files: TableFiles, frame: pl.DataFrame) -> None:
-    """Keep `frame` as the live rows of `files`, just written from it (a compaction)."""
+def refiled(root: Path, table: DeltaTable, files: TableFiles, compacted: TableFiles) -> None:
+    """`compacted` were just written to hold the live rows of `files` (a compaction): keep
+    the rows read for `files`, and their indexes, as those of `compacted`."""
     key = _key(root)
     with _CACHE.table_lock(key, table.name):
-        stamps = [_stamp(root / name) for name in _names(files)]
-        entry = _Entry(files.base, list(files.deltas), stamps, LiveRows(table, frame))
-        _CACHE.tables(key)[table.name] = entry
+        entry = _CACHE.tables(key).get(table.name)
+        if entry is None or entry.base != files.base or entry.deltas != files.deltas:
+            return  # not read yet, or read from other files: the next read goes to disk
+        entry.base = compacted.base
+        entry.deltas = list(compacted.deltas)
+        entry.stamps = [_stamp(root / name) for name in _names(compacted)]
 
 
 def _live(root: Path, table: DeltaTable, files: TableFiles, read: Callable[[LiveRows], T]) -> T:
