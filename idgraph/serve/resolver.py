@@ -6,8 +6,11 @@ the store, follows every lane (`LaneTail`), and resolves up to `max_calls` calls
 arrived `max_wait_ms` after the oldest unapplied one, with `ingest_batches` in one store
 transaction that also stamps each lane's new applied offset (the `Meta` rows
 `serve_log_offset:<lane>`). A restart reads those offsets and resumes right after them, so a
-call is applied once. Lane segments wholly behind their offset are deleted, and the embedded
-store is checkpointed here in a lull, never in a request.
+call is applied once. Lane segments wholly behind their offset are deleted.
+
+The embedded store is checkpointed here, never in a request: in a lull, and under steady load
+in a thread of its own once its write-ahead log has grown (`GraphStore.checkpoint_due`), so
+the next micro-batch is read and resolved while the log is folded and only its write waits.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -147,6 +151,9 @@ class Resolver:
         self._last_work = time.monotonic()
         self._looked_at = 0.0
         self._thread: threading.Thread | None = None
+        #: One thread (one store connection) for checkpoints behind the micro-batches.
+        self._folder = ThreadPoolExecutor(1, thread_name_prefix="idgraph-checkpoint")
+        self._folding: Future[None] | None = None
         self.batches = 0
         self.checkpoints = 0
         self.reopens = 0
@@ -211,6 +218,7 @@ class Resolver:
         if self._thread is not None:
             self._thread.join(timeout)
             self._thread = None
+        self._folder.shutdown(wait=True)
 
     def pause(self) -> None:
         """Stop applying after the current micro-batch (a test hook)."""
@@ -264,6 +272,7 @@ class Resolver:
             with self._cond:
                 calls, oldest = self._head()
                 if self._stopping and (self._paused or self._failing or not calls):
+                    self._settle()
                     return
                 if self._paused or not calls:
                     lull = self._idle and time.monotonic() - self._last_work >= self._idle
@@ -283,6 +292,7 @@ class Resolver:
             with self._writing:
                 self._apply(taken)
                 self._reopen_if_grown()
+            self._checkpoint_behind()
 
     def _head(self) -> tuple[int, float]:
         calls = sum(p.calls for queue in self._pending.values() for p in queue)
@@ -389,7 +399,29 @@ class Resolver:
         for lane, offset in last.items():
             trim_lane(self._folders[lane], offset)
 
+    def _checkpoint_behind(self) -> None:
+        """Start a checkpoint in the background when the store's log asks for one."""
+        if self._folding is not None and not self._folding.done():
+            return
+        if self._store.down is None and self._store.checkpoint_due():
+            self._folding = self._folder.submit(self._fold_log)
+
+    def _fold_log(self) -> None:
+        try:
+            self._store.checkpoint()
+        except IdGraphError as exc:  # the engine checkpoints at a later commit instead
+            logger.warning("checkpoint behind the resolver failed: %s", exc)
+            return
+        self.checkpoints += 1
+
+    def _settle(self) -> None:
+        """Wait for a checkpoint started in the background."""
+        if self._folding is not None:
+            self._folding.result()
+            self._folding = None
+
     def _checkpoint(self) -> None:
+        self._settle()
         if not self._unfolded:
             return
         try:

@@ -28,7 +28,7 @@ __all__ = ["DeltaTable", "LiveRows", "TableFiles"]
 
 _GEN = "_gen"
 _DEAD = "_dead"
-#: Chunks a frame kept in memory may have before `apply_delta` makes it one again.
+#: Chunks the tail of kept rows may have before `LiveRows.apply` makes it one again.
 _MAX_CHUNKS = 16
 
 

@@ -261,6 +261,12 @@ class GraphStore(ABC):
         """
         return None
 
+    def checkpoint_due(self) -> bool:
+        """Whether the write-ahead log has grown far enough that the engine will soon fold it
+        into the store at a commit, stalling that commit: a writer that can checkpoint in the
+        background meanwhile (the service's resolver) does it now. Neo4j: never."""
+        return False
+
     def reopen(self) -> None:
         """Close the engine and open it again, giving back what it kept of past writes.
 

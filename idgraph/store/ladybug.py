@@ -124,6 +124,21 @@ class LadybugStore(GraphStore):
         with self._engine_errors("checkpoint"):
             self.connection().execute("CHECKPOINT")
 
+    def checkpoint_due(self) -> bool:
+        """Past half the log size at which the engine checkpoints at a commit on its own.
+
+        A checkpoint at 100k customers takes 1.3-2 s and holds back writes, not reads, so a
+        checkpoint in a thread of its own overlaps the resolver's next micro-batch until that
+        one writes, where one inside a commit stalls it whole.
+        """
+        if not self._threshold:
+            return False
+        try:
+            size = os.path.getsize(f"{self._target}.wal")
+        except OSError:
+            return False
+        return 2 * size >= self._threshold
+
     def reopen(self) -> None:
         """Checkpoint, close and open the database again, once no other thread is using it.
 

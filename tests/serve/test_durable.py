@@ -180,3 +180,29 @@ def test_after_a_reopen_that_failed_the_resolver_opens_the_store_and_applies_the
         served.settle()
         assert status(served)["store_down"] is None
         assert sorted(event_ids(served.store)) == sorted(f"http:{m}" for m in sent)
+
+
+def test_a_growing_log_is_checkpointed_behind_the_resolver_without_a_lull(
+    tmp_path: Path, monkeypatch: Any
+) -> None:
+    # The engine would checkpoint inside a commit at 1 MiB of log; the resolver starts one of
+    # its own in the background at half that, and no lull ever comes.
+    monkeypatch.setenv("IDGRAPH_CHECKPOINT_MB", "1")
+    with serving(tmp_path, checkpoint_idle_s=0) as served:
+        resolver = served.client.app.state.service.resolver  # type: ignore[attr-defined]
+        sent: list[str] = []
+        deadline = time.monotonic() + 60
+        while resolver.checkpoints == 0:
+            assert time.monotonic() < deadline, "no checkpoint behind the resolver"
+            calls = [
+                {"type": "identify", "userId": f"grow-{len(sent) + i}", "timestamp": TS}
+                | {"traits": {"email": f"grow-{len(sent) + i}@x.it", "firstName": "Ada"}}
+                for i in range(50)
+            ]
+            assert served.post("/v1/batch", {"batch": calls}).status_code == 200
+            sent += [call["userId"] for call in calls]
+        served.settle()
+        assert all(len(served.graph.lookup(user)) == 1 for user in sent[-5:])
+        count = served.store.query("test_records", "MATCH (r:Record) RETURN count(r) AS n")
+        assert count[0]["n"] == len(sent)
+        assert not served.store.checkpoint_due()
