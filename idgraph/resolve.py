@@ -51,7 +51,13 @@ from idgraph.state.snapshot import Snapshot
 from idgraph.store.plan import APART_ROWS, EVIDENCE, LINK_ROWS, PAIRS, VERDICTS, WritePlan
 from idgraph.store.schema import NODE_TABLES, ColumnType
 from idgraph.traits.columns import new_columns, typed_column
-from idgraph.traits.compute import TraitEvents, compute_trait_columns, rfm_codes, rfm_scores
+from idgraph.traits.compute import (
+    Ints,
+    TraitEvents,
+    compute_trait_columns,
+    rfm_codes,
+    rfm_scores,
+)
 from idgraph.traits.config import TraitsConfig
 
 logger = logging.getLogger(__name__)
@@ -930,29 +936,30 @@ def _rescore_rfm(mirror: Mirror, plan: WritePlan) -> None:
             ]
         ).to_numpy(),
     )
-    text = rfm_codes(recency, frequency, monetary)
     n = buyers.height
-    scored = pl.DataFrame(
+    mine = (recency[:n], frequency[:n], monetary[:n])
+    plan.customers = written.update(_rfm_rows(buyers["id"], *mine), on="id")
+    # Only the stored buyers whose three digits changed are rewritten (compared as numbers:
+    # a string per buyer cost more than the scoring at a million buyers).
+    code = 100 * recency[n:] + 10 * frequency[n:] + monetary[n:]
+    before = others["rfm_score"].cast(pl.Int64, strict=False).fill_null(-1).to_numpy()
+    moved = np.flatnonzero(code != before)
+    plan.trait_updates = _rfm_rows(
+        others["id"].gather(moved), *(s[n:][moved] for s in (recency, frequency, monetary))
+    )
+
+
+def _rfm_rows(ids: pl.Series, recency: Ints, frequency: Ints, monetary: Ints) -> pl.DataFrame:
+    """Customers' RFM score columns, as a customer row holds them."""
+    return pl.DataFrame(
         {
-            "id": buyers["id"],
-            "rfm_recency": recency[:n],
-            "rfm_frequency": frequency[:n],
-            "rfm_monetary": monetary[:n],
-            "rfm_score": text[:n],
+            "id": ids,
+            "rfm_recency": recency,
+            "rfm_frequency": frequency,
+            "rfm_monetary": monetary,
+            "rfm_score": rfm_codes(recency, frequency, monetary),
         }
     )
-    plan.customers = written.update(scored, on="id")
-    moved = pl.DataFrame(
-        {
-            "id": others["id"],
-            "rfm_recency": recency[n:],
-            "rfm_frequency": frequency[n:],
-            "rfm_monetary": monetary[n:],
-            "rfm_score": text[n:],
-            "_before": others["rfm_score"],
-        }
-    ).filter(pl.col("rfm_score") != pl.col("_before").fill_null(""))
-    plan.trait_updates = moved.drop("_before")
 
 
 def _customer_columns(

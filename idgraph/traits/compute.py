@@ -326,10 +326,22 @@ def quintile_scores(values: npt.ArrayLike) -> Ints:
         [1, 1, 1, 4]
     """
     array = np.asarray(values)
-    if array.size == 0:
+    n = array.size
+    if n == 0:
         return np.zeros(0, dtype=np.int64)
-    below = np.searchsorted(np.sort(array), array, side="left")
-    return (1 + (5 * below) // array.size).astype(np.int64)
+    # The score passes k + 1 once `below` reaches ceil(k * n / 5): once the value is larger
+    # than the ceil(k * n / 5)-th smallest. Four order statistics (a partition, linear) and
+    # four comparisons, where ranking every value meant a sort and n binary searches: at a
+    # million buyers that was most of an incremental run's rescoring.
+    ranks = [-(-k * n // 5) - 1 for k in range(1, 5)]
+    cuts = np.partition(array, ranks)[ranks]
+    scores = 1 + (array[:, None] > cuts[None, :]).sum(axis=1)
+    if array.dtype.kind == "f" and (missing := np.isnan(array)).any():
+        # A NaN ranks after every number (as sorting places it): its `below` is their count.
+        counted = int(n - missing.sum())
+        scores[missing] = 1 + sum(counted >= rank + 1 for rank in ranks)
+    result: Ints = scores.astype(np.int64)
+    return result
 
 
 def _rfm(table: _EventTable, rfm: RfmConfig) -> dict[str, Column]:

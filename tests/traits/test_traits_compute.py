@@ -7,9 +7,12 @@ from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from idgraph.traits.compute import DAY_MS, compute_traits, events_frame, quintile_scores
 from idgraph.traits.config import TraitsConfig
+from tests.traits.oracle import quintile
 
 AS_OF = 1000 * DAY_MS
 ORDER = "Order Completed"
@@ -247,6 +250,24 @@ def test_age_of_a_leap_day_birthday(as_of: str, age: int) -> None:
 )
 def test_quintile_scores(values: list[float], scores: list[int]) -> None:
     assert quintile_scores(values).tolist() == scores
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.one_of(
+        st.lists(st.integers(-3, 40), min_size=1, max_size=60),
+        st.lists(st.sampled_from([0.0, 0.1, 0.3, 2.5, 7.0]), min_size=1, max_size=60),
+    )
+)
+def test_quintile_scores_rank_as_the_definition_does(values: list[float]) -> None:
+    # Many ties and every size from 1 up: the four cut points sit at every boundary case.
+    assert quintile_scores(values).tolist() == [quintile(v, values) for v in values]
+
+
+def test_a_missing_amount_ranks_after_every_number() -> None:
+    values = [1.0, float("nan"), 3.0, 2.0, float("nan")]
+    # Two NaNs after three numbers: their `below` is 3 of 5.
+    assert quintile_scores(values).tolist() == [1, 4, 3, 2, 4]
 
 
 def test_rfm_by_hand() -> None:
