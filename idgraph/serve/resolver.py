@@ -36,6 +36,7 @@ from idgraph.pipeline import ingest_batches
 from idgraph.serve.calls import LoggedCalls
 from idgraph.serve.log import lane_folders, trim_lane
 from idgraph.serve.tail import LaneTail
+from idgraph.state.rebuild import warm_mirror
 from idgraph.store.base import GraphStore
 from idgraph.store.queries import STATE_READS
 from idgraph.traits.config import TraitsConfig
@@ -267,6 +268,7 @@ class Resolver:
     # -- the thread ---------------------------------------------------------------------
 
     def _run(self) -> None:
+        self._warm()
         while True:
             self._refresh()
             with self._cond:
@@ -293,6 +295,17 @@ class Resolver:
                 self._apply(taken)
                 self._reopen_if_grown()
             self._checkpoint_behind()
+
+    def _warm(self) -> None:
+        """Read the mirror into memory before the first micro-batch needs it."""
+        started = time.monotonic()
+        try:
+            with self._writing:
+                warm_mirror(self._store, self._match_config)
+        except IdGraphError as exc:  # the first micro-batch reads what it needs instead
+            logger.warning("reading the resolution state into memory failed: %s", exc)
+            return
+        logger.info("resolution state in memory in %.1f s", time.monotonic() - started)
 
     def _head(self) -> tuple[int, float]:
         calls = sum(p.calls for queue in self._pending.values() for p in queue)

@@ -22,6 +22,7 @@ from idgraph.normalize.record import NormalizeOptions
 from idgraph.pipeline import run_ingest
 from idgraph.query import IdentityGraph
 from idgraph.settings import open_store
+from idgraph.state import tables
 from idgraph.state.cache import (
     forget_mirrors,
     keep_mirror_in_memory,
@@ -29,7 +30,10 @@ from idgraph.state.cache import (
     mirror_in_memory,
 )
 from idgraph.state.check import mirror_problems
+from idgraph.state.index import KeyIndex
 from idgraph.state.mirror import MIRROR_TABLES, Mirror, MirrorChanges, max_deltas, new_version
+from idgraph.state.rebuild import warm_mirror
+from idgraph.state.tables import DeltaTable, TableFiles
 from tests.conftest import AS_OF, FIXTURE_INPUTS, ROOT, as_of_ms
 
 #: Tables the random writes below change; the others stay empty.
@@ -360,3 +364,32 @@ def test_ingests_with_the_mirror_in_memory_resolve_as_without(tmp_path: Path) ->
     finally:
         keep_mirror_in_memory(was)
     assert kept == cold
+
+
+def test_a_warmed_mirror_serves_the_next_run_without_reading_or_indexing(
+    tmp_path: Path, in_memory: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = tmp_path / "idgraph.db"
+    crm, pos, web, email = FIXTURE_INPUTS
+    for path in (crm, pos, web):
+        _ingest(store, path)
+    forget_mirrors()  # as a service starting on this store
+    with open_store(store) as graph:
+        warm_mirror(graph, load_match_config(None))
+    built: list[str] = []
+    scanned: list[str] = []
+
+    class CountedIndex(KeyIndex):
+        def __init__(self, column: pl.Series) -> None:
+            built.append(column.name)
+            super().__init__(column)
+
+    def counted_scan(self: DeltaTable, root: Path, files: TableFiles) -> pl.LazyFrame:
+        scanned.append(self.name)
+        return scan(self, root, files)
+
+    scan = DeltaTable.scan
+    monkeypatch.setattr(tables, "KeyIndex", CountedIndex)
+    monkeypatch.setattr(DeltaTable, "scan", counted_scan)
+    _ingest(store, email)  # an incremental run
+    assert (built, scanned) == ([], [])
