@@ -24,6 +24,8 @@ acknowledged, unresolved call) is reported as p50/p95 of those samples, and "dra
 the resolver took to catch up after the load stopped. RSS is the main process and its workers,
 summed, at the start and the end of the run and its largest sample ("memory flat" over a long
 `--seconds`), beside how often the resolver reopened the store to give memory back.
+Each load starts once the resolver has read the stored state into memory (`/v1/status` no
+longer says `warming`); the note column gives how long that took when it was a second or more.
 Numbers go to docs/serve.md with the machine they ran on.
 """
 
@@ -212,6 +214,8 @@ class Server:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.process: subprocess.Popen[bytes] | None = None
+        #: Seconds the resolver took to read the stored state into memory after start.
+        self.warm_s = 0.0
 
     def start(self) -> None:
         env = {**os.environ, "IDGRAPH_API_KEYS": KEY}
@@ -224,6 +228,7 @@ class Server:
         while time.monotonic() < deadline:
             try:
                 if httpx.get(f"{self.url}/health", timeout=1).status_code == 200:
+                    self._wait_warm(deadline)
                     return
             except httpx.HTTPError:
                 pass
@@ -231,6 +236,15 @@ class Server:
                 raise SystemExit(f"idgraph serve exited with {self.process.returncode}")
             time.sleep(0.2)
         raise SystemExit("idgraph serve did not start within 180 s")
+
+    def _wait_warm(self, deadline: float) -> None:
+        """Wait while the resolver reads the stored state into memory (a start, not load)."""
+        started = time.monotonic()
+        while self.status().get("resolver") == "warming":
+            if time.monotonic() > deadline:
+                raise SystemExit("the resolver did not warm up within 180 s")
+            time.sleep(0.5)
+        self.warm_s = time.monotonic() - started
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
@@ -324,6 +338,8 @@ def load_run(args: argparse.Namespace, store: Path, users: Path, mode: str) -> R
     server = Server(fresh_copy(store, args.workdir), args.workdir, args.workers)
     server.start()
     result = Run(mode, clients, size)
+    if server.warm_s >= 1:
+        result.note = f"warm-up {server.warm_s:.0f} s before the load"
     try:
         time.sleep(1)
         result.rss_start = server.rss_mib()

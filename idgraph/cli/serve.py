@@ -147,8 +147,8 @@ def serve(
             envvar="IDGRAPH_STORE_REOPEN_MB",
             min=0,
             help="Reopen the embedded store between micro-batches once the resolver's process "
-            "has grown by this many MiB: the engine keeps memory from every write until it is "
-            "closed (0: never).",
+            "has grown by this many MiB more than the store's file size (the engine's page "
+            "cache): the engine keeps memory from every write until it is closed (0: never).",
         ),
     ] = 512,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",

@@ -98,7 +98,10 @@ class LaneStatus(BaseModel):
 class Status(BaseModel):
     """The background resolver: how far behind the acknowledged calls it is."""
 
-    resolver: Literal["running", "paused", "stopped"]
+    resolver: Literal["warming", "running", "paused", "stopped"] = Field(
+        description="`warming` while the resolver reads the stored state into memory as the "
+        "service starts (calls are acknowledged meanwhile and resolved after)."
+    )
     depth: int = Field(description="Calls acknowledged (logged) but not resolved yet.")
     lag_s: float = Field(description="Age in seconds of the oldest unresolved call (0: none).")
     appended_offset: int = Field(

@@ -151,6 +151,8 @@ class Resolver:
         self._unfolded = False
         self._last_work = time.monotonic()
         self._looked_at = 0.0
+        #: True until the stored state is in memory (`warm_mirror`), as the thread starts.
+        self.warming = True
         self._thread: threading.Thread | None = None
         #: One thread (one store connection) for checkpoints behind the micro-batches.
         self._folder = ThreadPoolExecutor(1, thread_name_prefix="idgraph-checkpoint")
@@ -304,8 +306,10 @@ class Resolver:
                 warm_mirror(self._store, self._match_config)
         except IdGraphError as exc:  # the first micro-batch reads what it needs instead
             logger.warning("reading the resolution state into memory failed: %s", exc)
-            return
-        logger.info("resolution state in memory in %.1f s", time.monotonic() - started)
+        else:
+            logger.info("resolution state in memory in %.1f s", time.monotonic() - started)
+        finally:
+            self.warming = False
 
     def _head(self) -> tuple[int, float]:
         calls = sum(p.calls for queue in self._pending.values() for p in queue)
@@ -451,7 +455,10 @@ class Resolver:
         if self._baseline is None or now < self._baseline:
             self._baseline = now
             return
-        if now - self._baseline < self._reopen_bytes:
+        # The engine caches the store's pages as micro-batches touch them: growth up to the
+        # store's size is that cache, not what its past writes hold (at 1M customers, a 2 GiB
+        # file meant a reopen every ~10 s, each a checkpoint of seconds).
+        if now - self._baseline < self._reopen_bytes + self._store.file_bytes():
             return
         try:
             self._store.reopen()

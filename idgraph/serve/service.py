@@ -263,9 +263,11 @@ class Service(Counting):
     def status(self) -> Status:
         """Queue depth and resolution lag of the background resolver."""
         depth, lag = self.resolver.depth(fresh=STATUS_FRESH_S)
-        state: Literal["running", "paused", "stopped"]
+        state: Literal["warming", "running", "paused", "stopped"]
         if not self.resolver.running:
             state = "stopped"
+        elif self.resolver.warming:
+            state = "warming"
         else:
             state = "paused" if self.resolver.paused else "running"
         lanes = self.resolver.lanes()

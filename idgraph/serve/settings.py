@@ -46,9 +46,10 @@ class ServeSettings(BaseModel):
         checkpoint_idle_s: seconds without calls after which the resolver folds its commits
             into the store's files (embedded store; 0: only when the log passes
             `IDGRAPH_CHECKPOINT_MB`, and at stop).
-        store_reopen_mb: once the resolver's process has grown by this many MiB since the
-            store was opened, the resolver reopens the embedded store between micro-batches,
-            which gives back what the engine kept of past writes (0: never).
+        store_reopen_mb: once the resolver's process has grown by this many MiB, plus the
+            store's file size (what the engine's page cache may hold), since its first
+            micro-batch, the resolver reopens the embedded store between micro-batches, which
+            gives back what the engine kept of past writes (0: never).
         segment_page_limit: largest `limit` of a segment members page.
         log_path: folder of the call log (None: `<store>.calls` beside the embedded store).
         log_group_wait_ms: how long the log writer waits for more calls before one fsync.

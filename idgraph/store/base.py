@@ -261,6 +261,11 @@ class GraphStore(ABC):
         """
         return None
 
+    def file_bytes(self) -> int:
+        """Bytes of the store's files on this machine, as far as the engine may cache them in
+        memory (0: a server's store, Neo4j)."""
+        return 0
+
     def checkpoint_due(self) -> bool:
         """Whether the write-ahead log has grown far enough that the engine will soon fold it
         into the store at a commit, stalling that commit: a writer that can checkpoint in the

@@ -124,6 +124,12 @@ class LadybugStore(GraphStore):
         with self._engine_errors("checkpoint"):
             self.connection().execute("CHECKPOINT")
 
+    def file_bytes(self) -> int:
+        try:
+            return os.path.getsize(self._target)
+        except OSError:
+            return 0
+
     def checkpoint_due(self) -> bool:
         """Past half the log size at which the engine checkpoints at a commit on its own.
 

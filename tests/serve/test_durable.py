@@ -131,6 +131,19 @@ def test_the_resolver_reopens_the_store_once_its_process_has_grown(
         assert all(len(served.graph.lookup(f"grower-{n}")) == 1 for n in range(6))
 
 
+def test_growth_up_to_the_store_file_size_is_the_page_cache_not_a_reason_to_reopen(
+    tmp_path: Path, monkeypatch: Any
+) -> None:
+    grown = iter(range(0, 1 << 40, 300 << 20))
+    monkeypatch.setattr("idgraph.serve.resolver.resident_bytes", lambda: next(grown))
+    monkeypatch.setattr(LadybugStore, "file_bytes", lambda self: 4 << 30)  # a 4 GiB store
+    with serving(tmp_path, store_reopen_mb=512) as served:
+        for n in range(6):  # 1.5 GiB of growth: within 4 GiB + 512 MiB
+            answer = served.post("/v1/track", track(f"cached-{n}", f"m-cached-{n}"))
+            assert answer.status_code == 200
+        assert status(served)["store_reopens"] == 0
+
+
 def test_the_resolver_never_reopens_with_the_setting_off(tmp_path: Path, monkeypatch: Any) -> None:
     grown = iter(range(0, 1 << 40, 300 << 20))
     monkeypatch.setattr("idgraph.serve.resolver.resident_bytes", lambda: next(grown))
