@@ -70,7 +70,7 @@ MIRROR_TABLES: dict[str, DeltaTable] = {
         DeltaTable("customers", ("id",), {"id": pl.Utf8}),
         DeltaTable("registry", ("id",), {"id": pl.Utf8, "created_ts": pl.Int64, "status": pl.Utf8}),
         # How many records hold each match value (term frequencies); see `count_rows`.
-        DeltaTable("value_counts", ("field", "value"), dict(VALUE_COUNTS)),
+        DeltaTable("value_counts", ("field", "value"), dict(VALUE_COUNTS), selective="value"),
     )
 }
 

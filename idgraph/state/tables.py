@@ -69,6 +69,9 @@ class DeltaTable:
     name: str
     group: tuple[str, ...]
     schema: dict[str, pl.DataType | type[pl.DataType]]
+    #: The group column that tells groups apart best: kept rows are indexed by it to find
+    #: the groups a delta replaces (None: the first).
+    selective: str | None = None
 
     def empty(self) -> pl.DataFrame:
         return pl.DataFrame(schema=self.schema)
@@ -258,7 +261,8 @@ class LiveRows:
         none = pl.repeat(False, self._rows.height, dtype=pl.Boolean, eager=True)
         if touched.height == 0:
             return none
-        positions = self._index(group[0]).candidates(touched[group[0]])
+        column = self.table.selective or group[0]
+        positions = self._index(column).candidates(touched[column])
         found = (
             self._rows[positions]
             .select(group)
