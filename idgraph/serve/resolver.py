@@ -276,8 +276,7 @@ class Resolver:
             with self._cond:
                 calls, oldest = self._head()
                 if self._stopping and (self._paused or self._failing or not calls):
-                    self._settle()
-                    return
+                    break
                 if self._paused or not calls:
                     lull = self._idle and time.monotonic() - self._last_work >= self._idle
                     if not (lull and self._unfolded):
@@ -297,6 +296,7 @@ class Resolver:
                 self._apply(taken)
                 self._reopen_if_grown()
             self._checkpoint_behind()
+        self._settle()
 
     def _warm(self) -> None:
         """Read the mirror into memory before the first micro-batch needs it."""

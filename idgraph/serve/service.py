@@ -266,10 +266,10 @@ class Service(Counting):
         state: Literal["warming", "running", "paused", "stopped"]
         if not self.resolver.running:
             state = "stopped"
-        elif self.resolver.warming:
-            state = "warming"
+        elif self.resolver.paused:
+            state = "paused"
         else:
-            state = "paused" if self.resolver.paused else "running"
+            state = "warming" if self.resolver.warming else "running"
         lanes = self.resolver.lanes()
         return Status(
             resolver=state,
