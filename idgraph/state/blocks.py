@@ -44,12 +44,6 @@ def shared_blocks(
     version = graph.state_version()
     if mirror is None or not version or mirror.version != version:
         return [(block, None) for block in common]
-    sizes = dict(
-        mirror.scan("blocks")
-        .filter(pl.col("block").is_in(common))
-        .group_by("block")
-        .agg(pl.len())
-        .collect()
-        .iter_rows()
-    )
+    held = mirror.where("blocks", "block", common)
+    sizes = dict(held.group_by("block").agg(pl.len()).iter_rows())
     return [(block, int(sizes.get(block, 0))) for block in common]
