@@ -21,7 +21,7 @@ from idgraph.query import IdentityGraph
 from idgraph.segment.definition import parse_segment
 from idgraph.segment.saved import run_saved_segment, save_segment, segment_changes
 from idgraph.settings import open_store
-from tests.conftest import AS_OF, FIXTURE_INPUTS, as_of_ms, ingest_fixtures, load_truth
+from tests.conftest import AS_OF, FIXTURE_INPUTS, as_of_ms, load_truth
 
 #: Federica Santoro: a CRM row and a web login (fixtures/README.md).
 EMAIL = "federica.santoro@gmail.com"
@@ -29,10 +29,8 @@ runner = CliRunner()
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Path:
-    path = tmp_path / "idgraph.db"
-    ingest_fixtures(path, tmp_path, as_of=AS_OF)
-    return path
+def store(fixture_store_copy: Path) -> Path:
+    return fixture_store_copy
 
 
 def _count(store: Path, cypher: str, **params: object) -> int:

@@ -10,16 +10,15 @@ import pytest
 from idgraph.segment.definition import parse_segment
 from idgraph.segment.saved import run_saved_segment, save_segment
 from idgraph.settings import open_store
-from tests.conftest import AS_OF, as_of_ms, ingest_fixtures
+from tests.conftest import AS_OF, as_of_ms
 
 SECRET = "s3cret-for-tests"
 
 
 @pytest.fixture
-def ran_store(tmp_path: Path) -> tuple[Path, int]:
+def ran_store(fixture_store_copy: Path) -> tuple[Path, int]:
     """(store path, number of customers entered)."""
-    path = tmp_path / "idgraph.db"
-    ingest_fixtures(path, tmp_path, as_of=AS_OF)
+    path = fixture_store_copy
     defn = parse_segment(
         {"name": "everyone", "where": {"trait": "record_count", "op": ">=", "value": 1}},
         source="-",

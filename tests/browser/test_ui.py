@@ -216,7 +216,10 @@ def test_build_preview_and_save_a_segment(
     rows.nth(1).locator("select[name=op]").select_option(">=")
     rows.nth(1).locator("input[name=value]").fill("40")
     expect(page.locator("#live-size")).to_have_text(f"{expected} customer(s)")
-    assert watched_page.problems == []
+    # On a slow machine the live size may be asked while the form is half filled (an operator
+    # chosen, its value not yet typed): that is refused with a 400 on purpose.
+    assert only_refusals(watched_page.problems, 400)
+    watched_page.problems.clear()
     rows.nth(1).locator("select[name=op]").select_option("between")
     expect(page.locator("#live-size")).to_contain_text("condition 2")
     page.click("#preview-button")

@@ -15,10 +15,8 @@ from tests.conftest import FIXTURES, ingest_fixtures, load_truth
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Path:
-    path = tmp_path / "idgraph.db"
-    ingest_fixtures(path, tmp_path, as_of="2026-11-01")
-    return path
+def store(fixture_store_copy: Path) -> Path:
+    return fixture_store_copy
 
 
 def _customer(store: Path, key: str) -> str:

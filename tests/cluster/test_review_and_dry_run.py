@@ -15,7 +15,7 @@ from idgraph.match.config import load_match_config
 from idgraph.normalize.record import NormalizeOptions
 from idgraph.pipeline import IngestReport, run_ingest
 from idgraph.query import IdentityGraph
-from tests.conftest import FIXTURES, ingest_fixtures, load_truth
+from tests.conftest import FIXTURES, load_truth
 
 
 def customers_of_people(store: Path, people: set[str]) -> set[str]:
@@ -88,10 +88,9 @@ def test_review_ranks_an_alias_forced_birth_date_conflict_first(tmp_path: Path) 
 
 
 def test_dry_run_writes_nothing_and_names_merges_with_their_evidence(
-    tmp_path: Path,
+    tmp_path: Path, fixture_store_copy: Path
 ) -> None:
-    store = tmp_path / "idgraph.db"
-    ingest_fixtures(store, tmp_path, as_of="2026-11-01")
+    store = fixture_store_copy
     with IdentityGraph(store) as graph:
         before = graph.clusters()
     loose = yaml.safe_load((Path("idgraph/match/default.yaml")).read_text(encoding="utf-8"))

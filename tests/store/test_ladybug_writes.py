@@ -87,6 +87,14 @@ def _ingest_in_a_process(store: Path, patch: str) -> int:
     return subprocess.run([sys.executable, "-c", script], timeout=300).returncode
 
 
+@pytest.fixture(scope="module")
+def clean_dump(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """What an undisturbed file-by-file ingest of the fixtures leaves, made once."""
+    clean = tmp_path_factory.mktemp("clean") / "idgraph.db"
+    _ingest_file_by_file(clean)
+    return _dump(clean)
+
+
 def test_small_writes_store_what_bulk_writes_store(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -140,7 +148,9 @@ def test_a_relationship_to_a_missing_node_fails_the_whole_write(tmp_path: Path) 
     assert _dump(store) == before
 
 
-def test_commits_survive_a_kill_before_any_checkpoint(tmp_path: Path) -> None:
+def test_commits_survive_a_kill_before_any_checkpoint(
+    tmp_path: Path, clean_dump: dict[str, Any]
+) -> None:
     """The process dies right after its incremental commits, before closing the store."""
     killed = tmp_path / "killed" / "idgraph.db"
     killed.parent.mkdir()
@@ -156,11 +166,7 @@ def test_commits_survive_a_kill_before_any_checkpoint(tmp_path: Path) -> None:
         """
     assert _ingest_in_a_process(killed, patch) == 0
     assert killed.with_name("idgraph.db.wal").stat().st_size > 0
-
-    clean = tmp_path / "clean" / "idgraph.db"
-    clean.parent.mkdir()
-    _ingest_file_by_file(clean)
-    assert _dump(killed) == _dump(clean)
+    assert _dump(killed) == clean_dump
 
 
 def test_checkpoint_threshold_comes_from_the_environment(
@@ -205,7 +211,7 @@ def test_the_buffer_pool_comes_from_the_caller_or_the_environment(
 
 
 def test_a_failed_first_load_leaves_an_empty_store(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, clean_dump: dict[str, Any]
 ) -> None:
     """A first load commits table by table; when it fails, what it wrote goes again."""
     store = tmp_path / "idgraph.db"
@@ -221,15 +227,13 @@ def test_a_failed_first_load_leaves_an_empty_store(
     assert sum(n for table, n in counts.items() if table != "Meta") == 0
     with LadybugStore(store, read_only=True) as graph:
         assert graph.state_version() == ""
-
-    clean = tmp_path / "clean" / "idgraph.db"
-    clean.parent.mkdir()
-    _ingest_file_by_file(clean)
     _ingest_file_by_file(store)
-    assert _dump(store) == _dump(clean)
+    assert _dump(store) == clean_dump
 
 
-def test_a_first_load_killed_midway_is_cleared_at_the_next_open(tmp_path: Path) -> None:
+def test_a_first_load_killed_midway_is_cleared_at_the_next_open(
+    tmp_path: Path, clean_dump: dict[str, Any]
+) -> None:
     killed = tmp_path / "killed" / "idgraph.db"
     killed.parent.mkdir()
     patch = "LadybugStore._write_ids = lambda self, plan: os._exit(3)"
@@ -238,9 +242,5 @@ def test_a_first_load_killed_midway_is_cleared_at_the_next_open(tmp_path: Path) 
         LadybugStore(killed, read_only=True)
     with LadybugStore(killed, read_only=False) as graph:
         assert graph.query("n", "MATCH (r:Record) RETURN count(r) AS n")[0]["n"] == 0
-
-    clean = tmp_path / "clean" / "idgraph.db"
-    clean.parent.mkdir()
-    _ingest_file_by_file(clean)
     _ingest_file_by_file(killed)
-    assert _dump(killed) == _dump(clean)
+    assert _dump(killed) == clean_dump

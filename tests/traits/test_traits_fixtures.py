@@ -202,14 +202,15 @@ def test_incremental_ingest_gives_the_same_traits(tmp_path: Path) -> None:
     assert_same(stored_traits(store, list(next(iter(expected.values())))), expected)
 
 
-def test_reingest_at_a_later_as_of_moves_the_windows(tmp_path: Path) -> None:
+def test_reingest_at_a_later_as_of_moves_the_windows(
+    tmp_path: Path, fixture_store_copy: Path
+) -> None:
     """Unchanged records are not re-resolved, so windows move for everyone on a full run."""
     from idgraph.normalize.record import NormalizeOptions
     from idgraph.pipeline import run_ingest
     from tests.conftest import FIXTURE_INPUTS
 
-    store = tmp_path / "idgraph.db"
-    ingest_fixtures(store, tmp_path, as_of=AS_OF)
+    store = fixture_store_copy
     run_ingest(
         FIXTURE_INPUTS,
         store=store,
