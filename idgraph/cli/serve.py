@@ -179,6 +179,7 @@ def serve(
     from idgraph.match.config import load_match_config
     from idgraph.normalize.record import NormalizeOptions
     from idgraph.serve import ServeSettings, admin_keys_from_env, api_keys_from_env, create_app
+    from idgraph.serve.heap import settle_heap
     from idgraph.serve.settings import check_auth_setup
     from idgraph.serve.workers import serve_with_workers
     from idgraph.settings import open_store
@@ -230,6 +231,7 @@ def serve(
                 )
                 return
             app_ = create_app(graph, settings)
+            settle_heap()
             uvicorn.run(app_, host=host, port=port, log_level=log_level, access_log=False)
 
 

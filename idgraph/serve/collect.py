@@ -38,7 +38,7 @@ from idgraph.serve.calls import (
     parse_single,
     whole_request_reject,
 )
-from idgraph.serve.errors import ApiError, error_code, problem_body
+from idgraph.serve.errors import ApiError, error_code, json_response, problem_body
 from idgraph.serve.log import LogClosed
 from idgraph.serve.models import CALL_MODELS, BatchBody, CollectResult, Problem
 from idgraph.serve.service import Backend
@@ -70,7 +70,7 @@ def _body_doc(model: type[BaseModel]) -> dict[str, Any]:
     return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
 
 
-async def _collect(request: Request, kind: str | None) -> Response | CollectResult:
+async def _collect(request: Request, kind: str | None) -> Response:
     service: Backend = request.app.state.service
     settings = service.settings
     limit = settings.max_call_bytes if kind else settings.max_batch_bytes
@@ -109,7 +109,7 @@ async def _collect(request: Request, kind: str | None) -> Response | CollectResu
         if len(parsed.rejects) > 1:
             message = f"all {parsed.received} calls rejected; first: {message}"
         return _problem(400, message, parsed)
-    return CollectResult(
+    answer = CollectResult(
         success=True,
         request_id=request_id,
         accepted=parsed.accepted,
@@ -118,6 +118,9 @@ async def _collect(request: Request, kind: str | None) -> Response | CollectResu
         customers=customers,
         resolved=resolved,
     )
+    # Answered as a Response: FastAPI would validate the model again and encode it through
+    # `jsonable_encoder`, which cost more than the rest of a single call's answer.
+    return json_response(answer.model_dump(mode="json"), 200)
 
 
 def _parse(body: bytes, kind: str | None, label: str, settings: ServeSettings) -> ParsedRequest:
@@ -167,8 +170,8 @@ def _problem(status: int, message: str, parsed: ParsedRequest) -> Response:
     return problem_body(body, status)
 
 
-def _single(kind: str) -> Callable[[Request], Awaitable[Response | CollectResult]]:
-    async def endpoint(request: Request) -> Response | CollectResult:
+def _single(kind: str) -> Callable[[Request], Awaitable[Response]]:
+    async def endpoint(request: Request) -> Response:
         return await _collect(request, kind)
 
     return endpoint
@@ -199,7 +202,7 @@ for _kind in CALL_TYPES:
     summary="Collect a batch of calls",
     openapi_extra=_body_doc(BatchBody),
 )
-async def collect_batch(request: Request) -> Response | CollectResult:
+async def collect_batch(request: Request) -> Response:
     """Segment's batch: every valid call is stored even when others are refused; the 200
     then lists each refused call by index, messageId, field and reason (a 400 only when no
     call is valid)."""

@@ -32,6 +32,7 @@ from idgraph.activate.status import DestinationStatus
 from idgraph.errors import NotFoundError, StoreError
 from idgraph.query import CustomerProfile, EvidencePath, SegmentPage
 from idgraph.serve.errors import ApiError
+from idgraph.serve.heap import settle_heap
 from idgraph.serve.log import CallLog, lane_folder
 from idgraph.serve.models import CallError, Counters, Health, Status
 from idgraph.serve.rejects import RejectsLog
@@ -249,6 +250,7 @@ def run_front(spec: FrontSpec, sock: socket.socket) -> None:
     app = build_app(front, lifespan)
     config = uvicorn.Config(app, log_level=spec.log_level, access_log=False)
     server = uvicorn.Server(config)
+    settle_heap()
 
     def watch_parent() -> None:
         while not server.should_exit:

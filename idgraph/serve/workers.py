@@ -37,6 +37,7 @@ from types import FrameType
 from idgraph.errors import ConfigError
 from idgraph.serve.app import owner_service
 from idgraph.serve.front import FrontSpec, run_front
+from idgraph.serve.heap import settle_heap
 from idgraph.serve.owner import OwnerServer
 from idgraph.serve.settings import ServeSettings
 from idgraph.store.base import GraphStore
@@ -132,6 +133,7 @@ def serve_with_workers(
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     failure: str | None = None
     try:
+        settle_heap()
         server.start()
         service.start()
         for index in range(workers):
