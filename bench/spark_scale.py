@@ -118,9 +118,13 @@ def child_resolve(store: str, master: str, memory: str) -> None:
 
 
 def copy_store(store: Path, to: Path) -> Path:
-    """A copy of an embedded store and its resolution mirror in the new folder `to`."""
+    """A copy of an embedded store, its write-ahead log if it has one, and its resolution
+    mirror in the new folder `to`."""
     to.mkdir()
     shutil.copy(store, to / store.name)
+    log = Path(f"{store}.wal")
+    if log.exists():
+        shutil.copy(log, to / log.name)
     shutil.copytree(Path(f"{store}.state"), to / f"{store.name}.state")
     return to / store.name
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import shutil
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -73,11 +72,7 @@ def fixture_store_copy(fixture_store: tuple[Path, IngestReport], tmp_path: Path)
     """A store of one's own holding what `ingest_fixtures(..., as_of=AS_OF)` leaves, for
     tests that write: a copy of `fixture_store` (its file, any log and its mirror), made in
     milliseconds where an ingest takes seconds."""
+    from bench.spark_scale import copy_store
+
     source, _ = fixture_store
-    target = tmp_path / source.name
-    shutil.copy(source, target)
-    log = source.with_name(f"{source.name}.wal")
-    if log.exists():
-        shutil.copy(log, tmp_path / log.name)
-    shutil.copytree(source.with_name(f"{source.name}.state"), tmp_path / f"{source.name}.state")
-    return target
+    return copy_store(source, tmp_path / "fixtures")
