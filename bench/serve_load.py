@@ -20,10 +20,12 @@ then one `run_ingest`; kept in --workdir), or reuses `--store`; every mode start
   again, and the store must hold every call answered 200 exactly once.
 
 During each run `/v1/status` is read every half second: the resolution lag (age of the oldest
-acknowledged, unresolved call) is reported as p50/p95 of those samples, and "drain" is how long
-the resolver took to catch up after the load stopped. RSS is the main process and its workers,
-summed, at the start and the end of the run and its largest sample ("memory flat" over a long
-`--seconds`), beside how often the resolver reopened the store to give memory back.
+acknowledged, unresolved call) is reported as p50/p95/max of those samples, and "drain" is how
+long the resolver took to catch up after the load stopped. RSS is the main process and its
+workers, summed, at the start and the end of the run and its largest sample ("memory flat" over
+a long `--seconds`), beside how often the resolver reopened the store to give memory back, and
+how many checkpoints of the store it ran and their seconds summed: each one behind the
+resolver holds back its next write, which is where the lag's spikes come from.
 Each load starts once the resolver has read the stored state into memory (`/v1/status` no
 longer says `warming`); the note column gives how long that took when it was a second or more.
 Numbers go to docs/serve.md with the machine they ran on.
@@ -131,6 +133,8 @@ class Run:
     rss_end: float = 0.0
     rss_max: float = 0.0
     reopens: int = 0
+    checkpoints: int = 0
+    checkpoint_s: float = 0.0
     note: str = ""
 
     def line(self, workers: int) -> str:
@@ -141,9 +145,9 @@ class Run:
             f"| {self.mode} | {workers} | {self.clients} | {self.calls_per_request} | "
             f"{rate:,.0f} | {rate * self.calls_per_request:,.0f} | {self.p50:.1f} | "
             f"{self.p95:.1f} | {self.p99:.1f} | {self.errors} | "
-            f"{statistics.median(lags):.2f} | {p95:.2f} | {self.drain:.1f} | "
+            f"{statistics.median(lags):.2f} | {p95:.2f} | {lags[-1]:.2f} | {self.drain:.1f} | "
             f"{self.rss_start:,.0f} → {self.rss_end:,.0f} (max {self.rss_max:,.0f}) | "
-            f"{self.reopens} | {self.note} |"
+            f"{self.reopens} | {self.checkpoints} ({self.checkpoint_s:.1f} s) | {self.note} |"
         )
 
 
@@ -293,6 +297,8 @@ class Sampler(threading.Thread):
         self.lags: list[float] = []
         self.rss_max = 0.0
         self.reopens = 0
+        self.checkpoints = 0
+        self.checkpoint_s = 0.0
         self.halt = threading.Event()
 
     def run(self) -> None:
@@ -304,6 +310,8 @@ class Sampler(threading.Thread):
                 continue
             self.lags.append(float(status["lag_s"]))  # type: ignore[arg-type]
             self.reopens = int(status.get("store_reopens", 0))  # type: ignore[call-overload]
+            self.checkpoints = int(status.get("store_checkpoints", 0))  # type: ignore[call-overload]
+            self.checkpoint_s = float(status.get("store_checkpoint_s", 0.0))  # type: ignore[arg-type]
 
 
 def wrk(server: Server, script: Path, clients: int, seconds: float) -> dict[str, float]:
@@ -355,6 +363,7 @@ def load_run(args: argparse.Namespace, store: Path, users: Path, mode: str) -> R
         result.lags = sampler.lags
         result.rss_max = max(sampler.rss_max, result.rss_end)
         result.reopens = sampler.reopens
+        result.checkpoints, result.checkpoint_s = sampler.checkpoints, sampler.checkpoint_s
         result.requests = int(numbers["requests"])
         result.seconds = numbers["duration_us"] / 1e6
         result.p50, result.p95, result.p99 = (numbers[p] / 1000 for p in ("p50", "p95", "p99"))
@@ -448,9 +457,10 @@ def main() -> None:
     print(f"\nstore {store}, {args.seconds:.0f} s per mode, {os.cpu_count()} cores")
     print(
         "| mode | workers | clients | calls/request | requests/s | calls/s | p50 ms | p95 ms "
-        "| p99 ms | errors | lag p50 s | lag p95 s | drain s | RSS MiB | store reopens | note |"
+        "| p99 ms | errors | lag p50 s | lag p95 s | lag max s | drain s | RSS MiB "
+        "| store reopens | checkpoints (s) | note |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for row in rows:
         print(row.line(args.workers))
 

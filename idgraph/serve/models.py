@@ -127,6 +127,22 @@ class Status(BaseModel):
         description="Times the resolver reopened the embedded store since start, to give back "
         "the memory the engine kept of past writes (`--store-reopen-mb`).",
     )
+    store_reopen_s: float = Field(
+        default=0.0,
+        description="Seconds those reopens took, summed (each checkpoints the store first).",
+    )
+    store_checkpoints: int = Field(
+        default=0,
+        description="Checkpoints of the embedded store the resolver ran since start, in lulls "
+        "and behind the micro-batches once the store's write-ahead log grew past half of "
+        "`IDGRAPH_CHECKPOINT_MB` (a reopen's own checkpoint counts as the reopen).",
+    )
+    store_checkpoint_s: float = Field(
+        default=0.0,
+        description="Seconds those checkpoints took, summed. A checkpoint behind the resolver "
+        "holds back its next write, so under load the lag rises by about one checkpoint "
+        "each time.",
+    )
     store_down: str | None = Field(
         default=None,
         description="Why the embedded store is closed: a reopen closed it and could not open "

@@ -159,7 +159,10 @@ class Resolver:
         self._folding: Future[None] | None = None
         self.batches = 0
         self.checkpoints = 0
+        #: Seconds the checkpoints took, summed (those inside reopens count as reopens).
+        self.checkpoint_seconds = 0.0
         self.reopens = 0
+        self.reopen_seconds = 0.0
         self.failed_calls = 0
         self.store_failures = 0
         self.applied_calls = 0
@@ -425,11 +428,20 @@ class Resolver:
 
     def _fold_log(self) -> None:
         try:
-            self._store.checkpoint()
+            self._timed_checkpoint()
         except IdGraphError as exc:  # the engine checkpoints at a later commit instead
             logger.warning("checkpoint behind the resolver failed: %s", exc)
+
+    def _timed_checkpoint(self) -> None:
+        """Checkpoint the store, counted with its time: while one runs the resolver's next
+        write waits, so `GET /v1/status` shows what the lag paid for them."""
+        started = time.monotonic()
+        if not self._store.checkpoint():
             return
+        took = time.monotonic() - started
         self.checkpoints += 1
+        self.checkpoint_seconds += took
+        logger.debug("store checkpointed in %.2f s", took)
 
     def _settle(self) -> None:
         """Wait for a checkpoint started in the background."""
@@ -442,12 +454,11 @@ class Resolver:
         if not self._unfolded:
             return
         try:
-            self._store.checkpoint()
+            self._timed_checkpoint()
         except IdGraphError as exc:  # the commits stay in the engine's log; a later lull retries
             logger.warning("checkpoint in a lull failed: %s", exc)
             return
         self._unfolded = False
-        self.checkpoints += 1
 
     def _reopen_if_grown(self) -> None:
         if not self._reopen_bytes or (now := resident_bytes()) is None:
@@ -460,6 +471,7 @@ class Resolver:
         # file meant a reopen every ~10 s, each a checkpoint of seconds).
         if now - self._baseline < self._reopen_bytes + self._store.file_bytes():
             return
+        started = time.monotonic()
         try:
             self._store.reopen()
         except IdGraphError as exc:
@@ -469,6 +481,7 @@ class Resolver:
             self._baseline = now
             return
         self.reopens += 1
+        self.reopen_seconds += time.monotonic() - started
         self._unfolded = False
         self._baseline = resident_bytes()
         logger.info(

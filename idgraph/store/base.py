@@ -252,14 +252,15 @@ class GraphStore(ABC):
     def _run_write_all(self, steps: list[tuple[str, dict[str, Any]]]) -> None:
         """Execute writing statements in order, in one transaction, rolling back on failure."""
 
-    def checkpoint(self) -> None:
-        """Fold what the engine still holds only in its write-ahead log into the store's files.
+    def checkpoint(self) -> bool:
+        """Fold what the engine still holds only in its write-ahead log into the store's files;
+        False when there is nothing to ask (Neo4j checkpoints on its own).
 
         The embedded store does so when it is closed; a server stopped by a signal may never
         get there (uvicorn re-raises the signal once its app has shut down), so `idgraph serve`
-        calls this as its app stops, and in lulls between calls. Neo4j checkpoints on its own.
+        calls this as its app stops, and in lulls between calls.
         """
-        return None
+        return False
 
     def file_bytes(self) -> int:
         """Bytes of the store's files on this machine, as far as the engine may cache them in

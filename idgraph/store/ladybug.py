@@ -120,9 +120,10 @@ class LadybugStore(GraphStore):
         if self._threshold is not None:
             self._conn.execute(f"CALL checkpoint_threshold={self._threshold}")
 
-    def checkpoint(self) -> None:
+    def checkpoint(self) -> bool:
         with self._engine_errors("checkpoint"):
             self.connection().execute("CHECKPOINT")
+        return True
 
     def file_bytes(self) -> int:
         try:

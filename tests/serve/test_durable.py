@@ -127,6 +127,7 @@ def test_the_resolver_reopens_the_store_once_its_process_has_grown(
             assert answer.status_code == 200
         state = status(served)
         assert state["store_reopens"] >= 2
+        assert state["store_reopen_s"] > 0
         assert len(event_ids(served.store)) == 6
         assert all(len(served.graph.lookup(f"grower-{n}")) == 1 for n in range(6))
 
@@ -195,6 +196,19 @@ def test_after_a_reopen_that_failed_the_resolver_opens_the_store_and_applies_the
         assert sorted(event_ids(served.store)) == sorted(f"http:{m}" for m in sent)
 
 
+def test_a_lull_folds_the_log_and_the_status_counts_the_checkpoint(tmp_path: Path) -> None:
+    with serving(tmp_path, checkpoint_idle_s=0.2) as served:
+        assert status(served)["store_checkpoints"] == 0
+        assert served.post("/v1/track", track("lull-1", "m-lull-1")).status_code == 200
+        deadline = time.monotonic() + 30
+        while (state := status(served))["store_checkpoints"] == 0:
+            assert time.monotonic() < deadline, "no checkpoint in the lull"
+            time.sleep(0.05)
+        assert state["store_checkpoint_s"] > 0
+        assert state["depth"] == 0
+        assert len(served.graph.lookup("lull-1")) == 1
+
+
 def test_a_growing_log_is_checkpointed_behind_the_resolver_without_a_lull(
     tmp_path: Path, monkeypatch: Any
 ) -> None:
@@ -219,3 +233,6 @@ def test_a_growing_log_is_checkpointed_behind_the_resolver_without_a_lull(
         count = served.store.query("test_records", "MATCH (r:Record) RETURN count(r) AS n")
         assert count[0]["n"] == len(sent)
         assert not served.store.checkpoint_due()
+        state = status(served)
+        assert state["store_checkpoints"] >= 1
+        assert state["store_checkpoint_s"] > 0
