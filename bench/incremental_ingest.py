@@ -21,7 +21,6 @@ import csv
 import hashlib
 import json
 import multiprocessing
-import os
 import resource
 import shutil
 import statistics
@@ -38,6 +37,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench.generate import run as generate_files  # noqa: E402
+from bench.store_copy import copy_store  # noqa: E402
 
 BATCH = 1000
 #: Trait windows are measured from a fixed instant, so repeated runs do the same work.
@@ -231,30 +231,6 @@ def ingest_in_fresh_process(paths: list[Path], store: Path, rejects: Path) -> di
     return result
 
 
-def _store_files(store: Path) -> list[Path]:
-    files = (store, store.with_name(store.name + ".wal"), store.with_name(store.name + ".state"))
-    return [p for p in files if p.exists()]
-
-
-def copy_store(store: Path, target: Path) -> None:
-    """Copy a LadybugDB store (a file or a folder, with its WAL when present), on disk.
-
-    The copy is flushed before the add is timed: the add's checkpoint syncs the file, and would
-    otherwise also write out the whole fresh copy (about 3 s of a 1M add), which a store that
-    was not just copied never pays.
-    """
-    for source in _store_files(store):
-        destination = target.with_name(target.name + source.name[len(store.name) :])
-        if source.is_dir():
-            shutil.copytree(source, destination)
-        else:
-            shutil.copy2(source, destination)
-        for path in destination.rglob("*") if destination.is_dir() else [destination]:
-            if path.is_file():
-                with path.open("rb+") as handle:
-                    os.fsync(handle.fileno())
-
-
 def code_version() -> str:
     """A hash of idgraph's code and Cypher: a store built by other code is built again.
 
@@ -324,7 +300,7 @@ def add_once(work: Path, prepared: Prepared) -> None:
     shutil.rmtree(scratch, ignore_errors=True)
     scratch.mkdir()
     copy = scratch / "idgraph.db"
-    copy_store(prepared.store, copy)
+    copy_store(prepared.store, copy, flush=True)
     run = ingest_in_fresh_process(prepared.batch, copy, scratch / "rejects.jsonl")
     prepared.runs.append(run)
     print(

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import random
-import shutil
 import statistics
 import sys
 import time
@@ -29,6 +28,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench.serve_load import existing_users  # noqa: E402
+from bench.store_copy import copy_store  # noqa: E402
 from idgraph.match.config import load_match_config  # noqa: E402
 from idgraph.pipeline import ingest_batches  # noqa: E402
 from idgraph.serve.calls import log_body, parse_logged, parse_single  # noqa: E402
@@ -72,16 +72,6 @@ class Calls:
         return out
 
 
-def copy_store(store: Path, workdir: Path) -> Path:
-    workdir.mkdir(parents=True, exist_ok=True)
-    target = workdir / "micro-batches.db"
-    target.unlink(missing_ok=True)
-    shutil.rmtree(f"{target}.state", ignore_errors=True)
-    shutil.copy(store, target)
-    shutil.copytree(f"{store}.state", f"{target}.state")
-    return target
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--store", type=Path, required=True)
@@ -91,7 +81,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
     users = existing_users(args.store)
-    target = copy_store(args.store, args.workdir)
+    target = copy_store(args.store, args.workdir / "micro-batches.db")
     keep_mirror_in_memory(True)
     match_config, traits = load_match_config(None), load_traits_config(None)
     calls = Calls(users, args.seed)

@@ -51,6 +51,11 @@ from pathlib import Path
 import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from bench.store_copy import copy_store  # noqa: E402
+
 KEY = "bench-key"
 AUTH = {"Authorization": f"Bearer {KEY}"}
 RECORDS_PER_CUSTOMER = 2.5
@@ -194,22 +199,6 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def fresh_copy(store: Path, workdir: Path) -> Path:
-    """A copy of the store (and its mirror) that a run may change."""
-    run = workdir / "run.db"
-    for path in (run, Path(f"{run}.state"), Path(f"{run}.calls")):
-        if path.is_dir():
-            shutil.rmtree(path)
-        elif path.exists():
-            path.unlink()
-    copy = shutil.copytree if store.is_dir() else shutil.copy2
-    copy(store, run)
-    state = Path(f"{store}.state")
-    if state.exists():
-        shutil.copytree(state, f"{run}.state")
-    return run
-
-
 class Server:
     """`idgraph serve` as a subprocess on a free port."""
 
@@ -343,7 +332,7 @@ def load_run(args: argparse.Namespace, store: Path, users: Path, mode: str) -> R
         # what is left of its share of a second after a typical answer (~8 ms here).
         clients = max(args.clients, 32)
         pause = max(round(clients * 1000 / args.rate - 8), 1)
-    server = Server(fresh_copy(store, args.workdir), args.workdir, args.workers)
+    server = Server(copy_store(store, args.workdir / "run.db"), args.workdir, args.workers)
     server.start()
     result = Run(mode, clients, size)
     if server.warm_s >= 1:
@@ -375,7 +364,7 @@ def load_run(args: argparse.Namespace, store: Path, users: Path, mode: str) -> R
 
 def kill_run(args: argparse.Namespace, store: Path) -> Run:
     """kill -9 the main process under load; every call answered 200 must be stored once."""
-    server = Server(fresh_copy(store, args.workdir), args.workdir, args.workers)
+    server = Server(copy_store(store, args.workdir / "run.db"), args.workdir, args.workers)
     server.start()
     acknowledged: list[str] = []
     lock = threading.Lock()

@@ -34,6 +34,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench.scale import DEFAULT_WORK, data  # noqa: E402
+from bench.store_copy import copy_store  # noqa: E402
 
 
 def _tree_rss_mb(root: int) -> float:
@@ -117,18 +118,6 @@ def child_resolve(store: str, master: str, memory: str) -> None:
     print(json.dumps(report.model_dump(mode="json")))
 
 
-def copy_store(store: Path, to: Path) -> Path:
-    """A copy of an embedded store, its write-ahead log if it has one, and its resolution
-    mirror in the new folder `to`."""
-    to.mkdir()
-    shutil.copy(store, to / store.name)
-    log = Path(f"{store}.wal")
-    if log.exists():
-        shutil.copy(log, to / log.name)
-    shutil.copytree(Path(f"{store}.state"), to / f"{store.name}.state")
-    return to / store.name
-
-
 def store_runs(
     store: Path, size: int, masters: list[str], memory: str, env: dict[str, str]
 ) -> list[str]:
@@ -136,7 +125,7 @@ def store_runs(
     rows: list[str] = []
     expected: set[tuple[str, str]] | None = None
     for master in ["local", *masters]:
-        copy = copy_store(store, store.parent / f"resolve-{len(rows)}")
+        copy = copy_store(store, store.parent / f"resolve-{len(rows)}" / store.name)
         seconds, peak, text = measured(
             [sys.executable, __file__, "--child", "resolve", str(copy), master, memory], env
         )

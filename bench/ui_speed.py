@@ -32,7 +32,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.serve_load import KEY, Server, build_store, fresh_copy  # noqa: E402
+from bench.serve_load import KEY, Server, build_store  # noqa: E402
+from bench.store_copy import copy_store  # noqa: E402
 
 SEGMENTS = {
     "italians": "where: {trait: country, op: '=', value: IT}",
@@ -235,7 +236,7 @@ def main() -> None:
     args = parser.parse_args()
     args.workdir.mkdir(parents=True, exist_ok=True)
     source = args.store or build_store(args.customers, args.workdir)
-    store = fresh_copy(source, args.workdir)
+    store = copy_store(source, args.workdir / "run.db")
     save_segments(store)
     customers = pick_customers(store, max(args.repeat, 8))
     # The bench's key opens reads and, as an admin key too, splits, links and saves.

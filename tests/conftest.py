@@ -72,7 +72,7 @@ def fixture_store_copy(fixture_store: tuple[Path, IngestReport], tmp_path: Path)
     """A store of one's own holding what `ingest_fixtures(..., as_of=AS_OF)` leaves, for
     tests that write: a copy of `fixture_store` (its file, any log and its mirror), made in
     milliseconds where an ingest takes seconds."""
-    from bench.spark_scale import copy_store
+    from bench.store_copy import copy_store
 
     source, _ = fixture_store
-    return copy_store(source, tmp_path / "fixtures")
+    return copy_store(source, tmp_path / "fixtures" / source.name)

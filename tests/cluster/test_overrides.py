@@ -205,11 +205,12 @@ def _history_of(store: Path, customer: str) -> list[tuple[str, str | None, str]]
 def test_a_change_confirmed_after_its_preview_writes_the_previewed_plan(
     store: Path, tmp_path: Path
 ) -> None:
-    from bench.spark_scale import copy_store, members_of_store
+    from bench.spark_scale import members_of_store
+    from bench.store_copy import copy_store
     from idgraph.overrides import link_records, preview_change, split_customer
     from idgraph.settings import open_store
 
-    twin = copy_store(store, tmp_path / "twin")
+    twin = copy_store(store, tmp_path / "twin" / store.name)
     customer = _customer(store, "crm:C1097")
     with IdentityGraph(store) as reader:
         taken = [reader.profile(customer).records[-1].key]

@@ -10,7 +10,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from bench.spark_scale import copy_store
+from bench.store_copy import copy_store
 from idgraph.cli import app
 from idgraph.match.config import load_match_config
 from idgraph.pipeline import run_ingest
@@ -112,8 +112,8 @@ def test_store_run_gives_the_local_resolve(
     spark: SparkSession, reviewed_store: Path, tmp_path: Path
 ) -> None:
     config = _strict_config(tmp_path)
-    local = copy_store(reviewed_store, tmp_path / "local")
-    on_spark = copy_store(reviewed_store, tmp_path / "spark")
+    local = copy_store(reviewed_store, tmp_path / "local" / reviewed_store.name)
+    on_spark = copy_store(reviewed_store, tmp_path / "spark" / reviewed_store.name)
     before = _state(reviewed_store)
     run_ingest([], store=local, full=True, match_config=config, as_of_ms=as_of_ms(AS_OF))
     report = resolve_store(
@@ -133,7 +133,7 @@ def test_store_run_gives_the_local_resolve(
 def test_a_failed_store_run_writes_nothing(
     spark: SparkSession, reviewed_store: Path, tmp_path: Path
 ) -> None:
-    store = copy_store(reviewed_store, tmp_path / "store")
+    store = copy_store(reviewed_store, tmp_path / "store" / reviewed_store.name)
     before = _state(store)
 
     def broken(*_args: object, **_kwargs: object) -> None:
