@@ -13,8 +13,10 @@ from pathlib import Path
 
 __all__ = ["copy_store"]
 
-#: What sits beside a store and belongs to it: its log, its mirror, a service's call log.
-_BESIDE = (".wal", ".state", ".calls")
+#: What a store is made of: its file (or folder), its write-ahead log, its mirror.
+_PARTS = ("", ".wal", ".state")
+#: What a service that ran on a copy left beside it, removed with an earlier copy.
+_LEFT = (".calls",)
 
 
 def copy_store(store: Path, target: Path, *, flush: bool = False) -> Path:
@@ -28,12 +30,12 @@ def copy_store(store: Path, target: Path, *, flush: bool = False) -> Path:
             writing out a fresh copy (a checkpoint syncs the file: about 3 s of a 1M add).
     """
     target.parent.mkdir(parents=True, exist_ok=True)
-    for old in [target, *(Path(f"{target}{suffix}") for suffix in _BESIDE)]:
+    for old in (Path(f"{target}{suffix}") for suffix in (*_PARTS, *_LEFT)):
         if old.is_dir():
             shutil.rmtree(old)
         elif old.exists():
             old.unlink()
-    for suffix in ("", ".wal", ".state"):
+    for suffix in _PARTS:
         source = Path(f"{store}{suffix}")
         if not source.exists():
             continue
