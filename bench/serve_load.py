@@ -21,7 +21,10 @@ then one `run_ingest`; kept in --workdir), or reuses `--store`; every mode start
 
 During each run `/v1/status` is read every half second: the resolution lag (age of the oldest
 acknowledged, unresolved call) is reported as p50/p95/max of those samples, and "drain" is how
-long the resolver took to catch up after the load stopped. RSS is the main process and its
+long the resolver took to catch up after the load stopped. "wait" is each call's own lag,
+from its acknowledgement to its micro-batch's commit, over every call of the run (the
+status's `waits`, read once the resolver has caught up): the oldest call's age samples the
+worst call of each moment, so its p95 is above the calls' own. RSS is the main process and its
 workers, summed, at the start and the end of the run and its largest sample ("memory flat" over
 a long `--seconds`), beside how often the resolver reopened the store to give memory back, and
 how many checkpoints of the store it ran and their seconds summed: each one behind the
@@ -140,6 +143,8 @@ class Run:
     reopens: int = 0
     checkpoints: int = 0
     checkpoint_s: float = 0.0
+    #: Each resolved call's own wait (`/v1/status` `waits`): p50, p95, p99 in seconds.
+    waits: tuple[float, float, float] = (0.0, 0.0, 0.0)
     note: str = ""
 
     def line(self, workers: int) -> str:
@@ -150,7 +155,8 @@ class Run:
             f"| {self.mode} | {workers} | {self.clients} | {self.calls_per_request} | "
             f"{rate:,.0f} | {rate * self.calls_per_request:,.0f} | {self.p50:.1f} | "
             f"{self.p95:.1f} | {self.p99:.1f} | {self.errors} | "
-            f"{statistics.median(lags):.2f} | {p95:.2f} | {lags[-1]:.2f} | {self.drain:.1f} | "
+            f"{statistics.median(lags):.2f} | {p95:.2f} | {lags[-1]:.2f} | "
+            f"{' / '.join(f'{wait:.2f}' for wait in self.waits)} | {self.drain:.1f} | "
             f"{self.rss_start:,.0f} → {self.rss_end:,.0f} (max {self.rss_max:,.0f}) | "
             f"{self.reopens} | {self.checkpoints} ({self.checkpoint_s:.1f} s) | {self.note} |"
         )
@@ -353,6 +359,9 @@ def load_run(args: argparse.Namespace, store: Path, users: Path, mode: str) -> R
         result.rss_max = max(sampler.rss_max, result.rss_end)
         result.reopens = sampler.reopens
         result.checkpoints, result.checkpoint_s = sampler.checkpoints, sampler.checkpoint_s
+        waits = dict(server.status().get("waits") or {})  # type: ignore[call-overload]
+        result.waits = (float(waits.get("p50_s", 0)), float(waits.get("p95_s", 0)),
+                        float(waits.get("p99_s", 0)))  # fmt: skip
         result.requests = int(numbers["requests"])
         result.seconds = numbers["duration_us"] / 1e6
         result.p50, result.p95, result.p99 = (numbers[p] / 1000 for p in ("p50", "p95", "p99"))
@@ -446,10 +455,10 @@ def main() -> None:
     print(f"\nstore {store}, {args.seconds:.0f} s per mode, {os.cpu_count()} cores")
     print(
         "| mode | workers | clients | calls/request | requests/s | calls/s | p50 ms | p95 ms "
-        "| p99 ms | errors | lag p50 s | lag p95 s | lag max s | drain s | RSS MiB "
-        "| store reopens | checkpoints (s) | note |"
+        "| p99 ms | errors | lag p50 s | lag p95 s | lag max s | wait p50 / p95 / p99 s "
+        "| drain s | RSS MiB | store reopens | checkpoints (s) | note |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for row in rows:
         print(row.line(args.workers))
 

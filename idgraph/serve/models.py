@@ -6,6 +6,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from idgraph.serve.lag import LagSummary
+
 
 class CallError(BaseModel):
     """Why one call was not stored: its position, messageId, the JSON field at fault, the
@@ -104,6 +106,12 @@ class Status(BaseModel):
     )
     depth: int = Field(description="Calls acknowledged (logged) but not resolved yet.")
     lag_s: float = Field(description="Age in seconds of the oldest unresolved call (0: none).")
+    waits: LagSummary = Field(
+        default_factory=LagSummary,
+        description="Every call resolved since the service started: how long each waited "
+        "between its acknowledgement and the commit of its micro-batch (its own resolution "
+        "lag, where `lag_s` is the oldest waiting call's now).",
+    )
     appended_offset: int = Field(
         description="Records durably written to the call log (the lanes' offsets summed)."
     )

@@ -34,6 +34,7 @@ from idgraph.match.config import MatchConfig
 from idgraph.memory import resident_bytes
 from idgraph.pipeline import ingest_batches
 from idgraph.serve.calls import LoggedCalls
+from idgraph.serve.lag import LagHistogram
 from idgraph.serve.log import lane_folders, trim_lane
 from idgraph.serve.tail import LaneTail
 from idgraph.state.rebuild import warm_mirror
@@ -169,6 +170,8 @@ class Resolver:
         self.refused_calls = 0
         #: Values dropped from calls that were stored (one `field` reject each).
         self.values_dropped = 0
+        #: Each resolved call's wait from its acknowledgement to its micro-batch's commit.
+        self.waits = LagHistogram()
         self._refresh()  # what was appended before a restart counts in the depth at once
 
     # -- what other threads ask -----------------------------------------------------------
@@ -400,6 +403,9 @@ class Resolver:
             # on; its offset is stamped with the next micro-batch of its lane.
             self.failed_calls += records[0].calls
         else:
+            committed = time.time()
+            for record in records:
+                self.waits.add(committed - record.at, record.calls)
             self.batches += 1
             self.applied_calls += sum(r.calls for r in records) - len(logged.refused)
             self.refused_calls += len(logged.refused)

@@ -275,6 +275,7 @@ class Service(Counting):
             resolver=state,
             depth=depth,
             lag_s=round(lag, 3),
+            waits=self.resolver.waits.summary(),
             appended_offset=sum(lane.appended for lane in lanes),
             applied_offset=sum(lane.applied for lane in lanes),
             batches=self.resolver.batches,
