@@ -448,6 +448,15 @@ LADYBUG_WRITES: Final[dict[str, str]] = {
         "UNWIND $keys AS k MATCH (:Record {key: k})-[m:MATCHED]->(:Record) "
         "WHERE NOT m.rule IN $rules DELETE m"
     ),
+    "computed_evidence_of": (
+        "UNWIND $keys AS k MATCH (a:Record {key: k})-[m:MATCHED]->(b:Record) "
+        "WHERE NOT m.rule IN $rules "
+        "RETURN a.key AS a, b.key AS b, m.rule AS rule, m.fields AS fields, m.score AS score"
+    ),
+    "delete_evidence_edge": (
+        "MATCH (:Record {key: $a})-[m:MATCHED]->(:Record {key: $b}) "
+        "WHERE m.rule = $rule AND m.fields = $fields DELETE m"
+    ),
     "delete_records": (
         "UNWIND $keys AS k MATCH (r:Record {key: k}) "
         "OPTIONAL MATCH (r)-[:PERFORMED]->(e:Event) DETACH DELETE e, r"
