@@ -33,6 +33,15 @@ columns:
   birth_date: dob
 """
 PHONE = "+390612345678"
+MARIO = {"phone": PHONE, "first": "Mario", "last": "Rossi", "dob": "1980-01-01"}
+#: A web identify that joins Mario's customer by its email.
+IDENTIFY = {
+    "type": "identify",
+    "userId": "u1",
+    "traits": {"email": "mario@x.it", "firstName": "Mario", "lastName": "Rossi"},
+    "timestamp": "2026-01-10T10:00:00Z",
+    "messageId": "i1",
+}
 
 Edge = tuple[str, str, str, str, float]
 
@@ -62,6 +71,15 @@ def _ingest(store: Path, paths: list[Path], **kwargs: object) -> IngestReport:
         as_of_ms=AS_OF_MS,
         **kwargs,  # type: ignore[arg-type]
     )
+
+
+def _mario_in_two_systems(tmp_path: Path) -> Path:
+    """A store holding Mario from the CRM (with email) and the till (without), one customer."""
+    store = tmp_path / "s" / "idgraph.db"
+    store.parent.mkdir()
+    _ingest(store, [_csv(tmp_path / "1", "crm", [{"id": "c1", "email": "mario@x.it", **MARIO}])])
+    _ingest(store, [_csv(tmp_path / "2", "pos", [{"id": "p1", **MARIO}])])
+    return store
 
 
 def _evidence(store: Path) -> list[Edge]:
@@ -98,19 +116,8 @@ def mirror_mode(request: pytest.FixtureRequest) -> object:
 def test_changed_fields_and_events_leave_the_evidence_of_a_full_run(
     tmp_path: Path, mirror_mode: object
 ) -> None:
-    store = tmp_path / "s" / "idgraph.db"
-    store.parent.mkdir()
-    mario = {"phone": PHONE, "first": "Mario", "last": "Rossi", "dob": "1980-01-01"}
-    _ingest(store, [_csv(tmp_path / "1", "crm", [{"id": "c1", "email": "mario@x.it", **mario}])])
-    _ingest(store, [_csv(tmp_path / "2", "pos", [{"id": "p1", **mario}])])
-    identify = {
-        "type": "identify",
-        "userId": "u1",
-        "traits": {"email": "mario@x.it", "firstName": "Mario", "lastName": "Rossi"},
-        "timestamp": "2026-01-10T10:00:00Z",
-        "messageId": "i1",
-    }
-    _ingest(store, [_calls(tmp_path / "3", [identify])])
+    store = _mario_in_two_systems(tmp_path)
+    _ingest(store, [_calls(tmp_path / "3", [IDENTIFY])])
     linked = _evidence(store)
     assert {(a, b, rule) for a, b, rule, *_ in linked} >= {("crm:c1", "pos:p1", "match_model")}
     assert linked == _as_full_run(store, tmp_path / "full")
@@ -133,7 +140,7 @@ def test_changed_fields_and_events_leave_the_evidence_of_a_full_run(
 
     # A changed last name in the same customer (the phone still joins it): the name match is
     # gone, in the same run as an event of the same customer.
-    renamed = {**mario, "last": "Verdi"}
+    renamed = {**MARIO, "last": "Verdi"}
     more = {**track[0], "messageId": "t9", "timestamp": "2026-03-01T10:00:00Z"}
     report = _ingest(
         store,
@@ -205,21 +212,10 @@ def test_a_customer_that_gains_a_record_keeps_its_unchanged_evidence_as_stored(
 ) -> None:
     """Rewriting evidence that did not change was a third of each checkpoint at a million
     records: an edge whose pair, rule and fields are the same is left where it is."""
-    store = tmp_path / "s" / "idgraph.db"
-    store.parent.mkdir()
-    mario = {"phone": PHONE, "first": "Mario", "last": "Rossi", "dob": "1980-01-01"}
-    _ingest(store, [_csv(tmp_path / "1", "crm", [{"id": "c1", "email": "mario@x.it", **mario}])])
-    _ingest(store, [_csv(tmp_path / "2", "pos", [{"id": "p1", **mario}])])
+    store = _mario_in_two_systems(tmp_path)
     before = _edge_ids(store)
     assert ("crm:c1", "pos:p1") in before
-    identify = {
-        "type": "identify",
-        "userId": "u1",
-        "traits": {"email": "mario@x.it", "firstName": "Mario", "lastName": "Rossi"},
-        "timestamp": "2026-01-10T10:00:00Z",
-        "messageId": "i1",
-    }
-    report = _ingest(store, [_calls(tmp_path / "3", [identify])])
+    report = _ingest(store, [_calls(tmp_path / "3", [IDENTIFY])])
     assert report.mode == "incremental" and report.customers_touched == 1
     after = _edge_ids(store)
     assert after[("crm:c1", "pos:p1")] == before[("crm:c1", "pos:p1")]
