@@ -57,10 +57,10 @@ BULK_ROWS = 50_000
 FIRST_LOAD_TABLES = ("Record", "Identifier", "Event", "Customer", "CustomerId")
 #: The state stamp's prefix while a first load runs.
 LOADING = "loading:"
-#: Write-ahead log size, in MiB, past which LadybugDB checkpoints at a commit.
 #: A stored evidence edge whose score moved less than this is not written again: the value
 #: frequencies behind the scores grow with every micro-batch (`_replace_evidence`).
 EVIDENCE_SCORE_TOLERANCE: Final = 0.001
+#: Write-ahead log size, in MiB, past which LadybugDB checkpoints at a commit.
 CHECKPOINT_ENV = "IDGRAPH_CHECKPOINT_MB"
 DEFAULT_CHECKPOINT_MB = 64
 #: The engine's page cache, in MiB (unset: LadybugDB's own default, most of the machine's RAM,
@@ -462,12 +462,13 @@ class LadybugStore(GraphStore):
         stored, its score moved in the sixth digit as the value frequencies grew. Deleting and
         writing all of it again made `MATCHED` a third of each checkpoint at a million
         records. An edge with the same pair, rule and fields whose score moved less than
-        `EVIDENCE_SCORE_TOLERANCE` stays as stored; when most of the scope's evidence changed,
-        all of it is deleted and written again, as one statement.
+        `EVIDENCE_SCORE_TOLERANCE` stays as stored. When many edges changed (more than one per
+        four records of the scope, a split say), all of the scope's are deleted and written
+        again, in one statement rather than edge by edge.
         """
-        rules = sorted(EXPLICIT_LINK_RULES)
         if not scope:
             return evidence
+        rules = sorted(EXPLICIT_LINK_RULES)
         stored = pl.DataFrame(
             self._keyed("computed_evidence_of", scope, rules=rules), schema=EVIDENCE, orient="row"
         )
