@@ -23,12 +23,13 @@ During each run `/v1/status` is read every half second: the resolution lag (age 
 acknowledged, unresolved call) is reported as p50/p95/max of those samples, and "drain" is how
 long the resolver took to catch up after the load stopped. "wait" is each call's own lag,
 from its acknowledgement to its micro-batch's commit, over every call of the run (the
-status's `waits`, read once the resolver has caught up): the oldest call's age samples the
-worst call of each moment, so its p95 is above the calls' own. RSS is the main process and its
-workers, summed, at the start and the end of the run and its largest sample ("memory flat" over
-a long `--seconds`), beside how often the resolver reopened the store to give memory back, and
-how many checkpoints of the store it ran and their seconds summed: each one behind the
-resolver holds back its next write, which is where the lag's spikes come from.
+status's `waits`, read once the resolver has caught up). The lag samples run low: a status
+call waits for the resolver's next look at the log, which comes just after a commit.
+RSS is the main process and its workers, summed, at the start and the end of the run and
+its largest sample ("memory flat" over a long `--seconds`), beside how often the resolver
+reopened the store to give memory back, and how many checkpoints of the store it ran and
+their seconds summed: each one behind the resolver holds back its next write, which is where
+the lag's spikes come from.
 Each load starts once the resolver has read the stored state into memory (`/v1/status` no
 longer says `warming`); the note column gives how long that took when it was a second or more.
 Numbers go to docs/serve.md with the machine they ran on.
