@@ -538,7 +538,7 @@ def plan_changes(
     plan.memberships = customers.memberships
     step("customers", customers.rows.height, customers.rows.height)
     plan.retired_customers = sorted(set(snapshot.assignment["customer"].to_list()))
-    plan.scope_records = keys.to_list()
+    plan.scope_records = keys.filter(~keys.is_in(plan.new_records["key"].implode())).to_list()
     _plan_ids(
         plan,
         registry,

@@ -11,7 +11,9 @@ whose pair, rule and fields come out the same stays as stored (its score within
 from __future__ import annotations
 
 import shutil
+from collections.abc import Collection
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -20,6 +22,7 @@ from idgraph.normalize.record import NormalizeOptions
 from idgraph.pipeline import IngestReport, run_ingest
 from idgraph.settings import open_store
 from idgraph.state.cache import keep_mirror_in_memory, mirror_in_memory
+from idgraph.store.ladybug import LadybugStore
 from tests.conftest import FIXTURE_INPUTS
 
 AS_OF_MS = 1_793_491_200_000  # 2026-11-01
@@ -220,4 +223,25 @@ def test_a_customer_that_gains_a_record_keeps_its_unchanged_evidence_as_stored(
     after = _edge_ids(store)
     assert after[("crm:c1", "pos:p1")] == before[("crm:c1", "pos:p1")]
     assert len(after) > len(before)  # the new record's own evidence was written
+    assert _evidence(store) == _as_full_run(store, tmp_path / "full")
+
+
+def test_only_stored_records_have_their_evidence_read_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A record new to the store has no evidence stored: looking it up cost the engine one
+    lookup per key, about half of the keys of a service's micro-batch."""
+    store = _mario_in_two_systems(tmp_path)
+    asked: list[str] = []
+    keyed = LadybugStore._keyed
+
+    def spy(self: LadybugStore, name: str, values: Collection[str], **kwargs: Any) -> list[Any]:
+        if name == "computed_evidence_of":
+            asked.extend(values)
+        return keyed(self, name, values, **kwargs)
+
+    monkeypatch.setattr(LadybugStore, "_keyed", spy)
+    report = _ingest(store, [_calls(tmp_path / "3", [IDENTIFY])])
+    assert report.mode == "incremental" and report.customers_touched == 1
+    assert sorted(asked) == ["crm:c1", "pos:p1"]
     assert _evidence(store) == _as_full_run(store, tmp_path / "full")

@@ -67,7 +67,8 @@ class WritePlan:
     full: bool = True
     #: Customer ids to delete before `customers` are written (their records are all in scope).
     retired_customers: list[str] = field(default_factory=list)
-    #: Records whose computed evidence is rewritten.
+    #: Stored records whose computed evidence is rewritten (a record new to the store has
+    #: none stored: reading or deleting it would only cost the engine a lookup per key).
     scope_records: list[str] = field(default_factory=list)
     #: Records (and their events) to delete, for an erasure; then the identifiers they held,
     #: deleted when no other record holds them.
