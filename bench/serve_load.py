@@ -23,8 +23,8 @@ During each run `/v1/status` is read every half second: the resolution lag (age 
 acknowledged, unresolved call) is reported as p50/p95/max of those samples, and "drain" is how
 long the resolver took to catch up after the load stopped. "wait" is each call's own lag,
 from its acknowledgement to its micro-batch's commit, over every call of the run (the
-status's `waits`, read once the resolver has caught up). The lag samples run low: a status
-call waits for the resolver's next look at the log, which comes just after a commit.
+status's `waits`, read once the resolver has caught up). The two come close: a lag sample is
+the oldest waiting call's age at the moment of asking, a wait one call's age at its commit.
 RSS is the main process and its workers, summed, at the start and the end of the run and
 its largest sample ("memory flat" over a long `--seconds`), beside how often the resolver
 reopened the store to give memory back, and how many checkpoints of the store it ran and

@@ -47,6 +47,10 @@ logger = logging.getLogger(__name__)
 #: The `Meta` rows holding, per lane, the last call-log offset the store has applied.
 OFFSET_KEY: Final = "serve_log_offset"
 
+#: How long a status call waits for the thread to follow a lane that appeared since its last
+#: look (a worker's first call): its calls count once the thread reads where to start.
+_NEW_LANE_WAIT_S: Final = 0.5
+
 #: Reads the bodies of log records into one batch, and the calls refused for their values.
 Parser = Callable[[list[bytes]], LoggedCalls]
 #: Told of the calls refused and the values dropped when they were resolved (after their
@@ -142,6 +146,8 @@ class Resolver:
         self._cond = threading.Condition()
         #: Held while a micro-batch is applied; `exclusive()` takes it for other writers.
         self._writing = threading.Lock()
+        #: Held while the lanes' tails are read: by the thread, or by a status call.
+        self._reading = threading.Lock()
         self._tails: dict[str, LaneTail] = {}
         self._folders: dict[str, Path] = {}
         self._applied: dict[str, int] = {}
@@ -196,19 +202,19 @@ class Resolver:
         with self._cond:
             return self._applied.get(lane, 0)
 
-    def depth(self, fresh: float = 0.0) -> tuple[int, float]:
+    def depth(self, fresh: bool = False) -> tuple[int, float]:
         """Calls acknowledged but not applied, and the age in seconds of the oldest of them.
 
-        With `fresh` (seconds), first let the resolver look at the lanes once more, waiting up
-        to that long: a call acknowledged just before then counts (the thread only polls the
-        lanes now and then, and may be in the middle of a micro-batch).
+        With `fresh`, first read what the lanes gained, in the caller's thread: a call
+        acknowledged just before counts. Waiting for the resolver's thread to read them
+        instead answered only after its micro-batch in flight had committed, when the calls
+        left waiting are the youngest: the lag it reported ran low.
         """
+        if fresh:
+            self._read_lanes()
+            if self.running and set(lane_folders(self._root)) - set(self._tails):
+                self._await_look(_NEW_LANE_WAIT_S)
         with self._cond:
-            if fresh > 0 and self.running:
-                asked, give_up = time.monotonic(), time.monotonic() + fresh
-                self._cond.notify_all()
-                while self._looked_at < asked and time.monotonic() < give_up:
-                    self._cond.wait(give_up - time.monotonic())
             calls = sum(p.calls for queue in self._pending.values() for p in queue)
             heads = [queue[0].at for queue in self._pending.values() if queue]
         return calls, max(time.time() - min(heads), 0.0) if heads else 0.0
@@ -324,22 +330,36 @@ class Resolver:
 
     def _refresh(self) -> None:
         """Follow new lanes and read what the lanes gained."""
-        started = time.monotonic()
         for lane, folder in lane_folders(self._root).items():
             if lane not in self._tails:
                 applied = applied_offset(self._store, lane)
-                with self._cond:
+                with self._reading, self._cond:
                     self._folders[lane] = folder
                     self._applied[lane] = applied
                     self._pending[lane] = deque()
                     self._tails[lane] = LaneTail(folder, applied)
-        for lane, tail in list(self._tails.items()):
-            while records := tail.read():
-                fresh = [self._pending_of(lane, r.offset, r.body) for r in records]
-                with self._cond:
-                    self._pending[lane].extend(fresh)
+        self._read_lanes()
+
+    def _await_look(self, timeout: float) -> None:
+        """Let the thread look at the lanes once more (it alone follows a new lane, reading
+        where the store says it was applied up to), waiting at most `timeout` seconds."""
         with self._cond:
-            self._looked_at = started
+            asked, give_up = time.monotonic(), time.monotonic() + timeout
+            self._cond.notify_all()
+            while self._looked_at < asked and time.monotonic() < give_up:
+                self._cond.wait(give_up - time.monotonic())
+
+    def _read_lanes(self) -> None:
+        """Read what the followed lanes gained into the pending calls (from any thread)."""
+        started = time.monotonic()
+        with self._reading:
+            for lane, tail in list(self._tails.items()):
+                while records := tail.read():
+                    fresh = [self._pending_of(lane, r.offset, r.body) for r in records]
+                    with self._cond:
+                        self._pending[lane].extend(fresh)
+        with self._cond:
+            self._looked_at = max(self._looked_at, started)
             self._cond.notify_all()
 
     @staticmethod

@@ -30,10 +30,6 @@ from idgraph.traits.config import load_traits_config
 
 logger = logging.getLogger(__name__)
 
-#: How long `/v1/status` waits for the resolver to look at the lanes, so that a call
-#: acknowledged just before counts in the depth it reports.
-STATUS_FRESH_S = 0.5
-
 
 class Backend(Protocol):
     """What the endpoints use of the process state: `Service` in the process that holds the
@@ -262,7 +258,7 @@ class Service(Counting):
 
     def status(self) -> Status:
         """Queue depth and resolution lag of the background resolver."""
-        depth, lag = self.resolver.depth(fresh=STATUS_FRESH_S)
+        depth, lag = self.resolver.depth(fresh=True)
         state: Literal["warming", "running", "paused", "stopped"]
         if not self.resolver.running:
             state = "stopped"

@@ -67,3 +67,26 @@ def test_the_status_reports_how_long_the_resolved_calls_waited(tmp_path: Path) -
         waits = served.get("/v1/status").json()["waits"]
         assert waits["calls"] == 3
         assert held <= waits["p50_s"] <= waits["p95_s"] <= waits["p99_s"] <= waits["max_s"] < 30
+
+
+def test_the_status_counts_calls_that_arrive_while_a_micro_batch_is_in_flight(
+    tmp_path: Path,
+) -> None:
+    """The lag is the age of the oldest call not yet resolved at the time of asking: a status
+    call that waited for the resolver to look at the lanes answered after the micro-batch in
+    flight, without the calls it held and without those that arrived meanwhile."""
+    with serving(tmp_path) as served:
+        resolver = served.client.app.state.service.resolver  # type: ignore[attr-defined]
+        with resolver.exclusive():  # the micro-batch that takes the first call cannot write
+            first = {"userId": "u1", "event": "Viewed", "timestamp": TS}
+            assert served.post("/v1/track", first, params={}).status_code == 200
+            held = 0.5
+            time.sleep(held)  # the resolver has taken the first call and waits to write it
+            second = {"userId": "u2", "event": "Viewed", "timestamp": TS}
+            assert served.post("/v1/track", second, params={}).status_code == 200
+            state = served.get("/v1/status").json()
+            assert state["depth"] == 2
+            assert held <= state["lag_s"] < 30
+        served.settle()
+        state = served.get("/v1/status").json()
+        assert (state["depth"], state["lag_s"]) == (0, 0)
