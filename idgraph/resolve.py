@@ -56,9 +56,9 @@ from idgraph.traits.compute import (
     TraitEvents,
     compute_trait_columns,
     rfm_codes,
-    rfm_scores,
 )
 from idgraph.traits.config import TraitsConfig
+from idgraph.traits.rfm_book import RFM_BOOK, Rescored, RfmBook
 
 logger = logging.getLogger(__name__)
 
@@ -890,63 +890,23 @@ def _add_traits(
     return pl.concat([rows, computed], how="horizontal") if computed.width else rows
 
 
-#: The RFM measures and scores of every stored buyer (`_rescore_rfm`).
-_RFM_COLUMNS = ("rfm_last_order_ts", "rfm_orders", "rfm_spent", "rfm_score")
-
-
 def _rescore_rfm(mirror: Mirror, plan: WritePlan) -> None:
     """Score the written buyers against every buyer, and rescore stored ones that moved.
 
     RFM scores are quintiles over all buyers, so they cannot be computed for the touched
-    customers alone: the stored measures of the others are read and every score a full run
-    would change is changed.
+    customers alone: every score a full run would change is changed, found through the
+    stored buyers' sorted measures (`RfmBook`) rather than by ranking everyone again.
     """
     written = plan.customers
     skip = set(written["id"].to_list()) | set(plan.retired_customers)
-    stored = mirror.scan("customers")
-    names = stored.collect_schema().names()
-    if "rfm_orders" in names:
-        others = (
-            stored.select("id", *_RFM_COLUMNS)
-            .filter((pl.col("rfm_orders") > 0) & ~pl.col("id").is_in(list(skip)))
-            .collect()
-        )
-    else:
-        others = pl.DataFrame(
-            schema={
-                "id": pl.Utf8,
-                "rfm_last_order_ts": pl.Int64,
-                "rfm_orders": pl.Int64,
-                "rfm_spent": pl.Float64,
-                "rfm_score": pl.Utf8,
-            }
-        )
     buyers = written.filter(pl.col("rfm_orders").fill_null(0) > 0)
-    recency, frequency, monetary = rfm_scores(
-        pl.concat(
-            [buyers["rfm_last_order_ts"].cast(pl.Int64), others["rfm_last_order_ts"].cast(pl.Int64)]
-        ).to_numpy(),
-        pl.concat(
-            [buyers["rfm_orders"].cast(pl.Int64), others["rfm_orders"].cast(pl.Int64)]
-        ).to_numpy(),
-        pl.concat(
-            [
-                buyers["rfm_spent"].cast(pl.Float64),
-                others["rfm_spent"].cast(pl.Float64).fill_null(0.0),
-            ]
-        ).to_numpy(),
-    )
-    n = buyers.height
-    mine = (recency[:n], frequency[:n], monetary[:n])
-    plan.customers = written.update(_rfm_rows(buyers["id"], *mine), on="id")
-    # Only the stored buyers whose three digits changed are rewritten (compared as numbers:
-    # a string per buyer cost more than the scoring at a million buyers).
-    code = 100 * recency[n:] + 10 * frequency[n:] + monetary[n:]
-    before = others["rfm_score"].cast(pl.Int64, strict=False).fill_null(-1).to_numpy()
-    moved = np.flatnonzero(code != before)
-    plan.trait_updates = _rfm_rows(
-        others["id"].gather(moved), *(s[n:][moved] for s in (recency, frequency, monetary))
-    )
+
+    def rescore(book: RfmBook) -> Rescored:
+        return book.rescore(skip, buyers)
+
+    result = mirror.derived("customers", RFM_BOOK, RfmBook.of, rescore)
+    plan.customers = written.update(_rfm_rows(buyers["id"], *result.mine), on="id")
+    plan.trait_updates = _rfm_rows(result.moved_ids, *result.moved)
 
 
 def _rfm_rows(ids: pl.Series, recency: Ints, frequency: Ints, monetary: Ints) -> pl.DataFrame:

@@ -28,11 +28,12 @@ from typing import TypeVar
 
 import polars as pl
 
-from idgraph.state.tables import DeltaTable, LiveRows, TableFiles
+from idgraph.state.tables import D, DeltaTable, LiveRows, TableFiles
 
 __all__ = [
     "forget_mirrors",
     "keep_mirror_in_memory",
+    "live_derived",
     "live_rows",
     "live_view",
     "live_where",
@@ -119,6 +120,19 @@ def live_where(
 ) -> pl.DataFrame:
     """`live_rows` whose `column` holds one of `keys`, found through the kept rows' index."""
     return _live(root, table, files, lambda live: live.where(column, keys))
+
+
+def live_derived(
+    root: Path,
+    table: DeltaTable,
+    files: TableFiles,
+    name: str,
+    make: Callable[[pl.LazyFrame], D],
+    use: Callable[[D], T],
+) -> T:
+    """`use` of a structure made from the kept rows (`LiveRows.derived`), brought up to date
+    with the rows (under the table's lock: no delta arrives while `use` reads it)."""
+    return _live(root, table, files, lambda live: use(live.derived(name, make)))
 
 
 def refiled(root: Path, table: DeltaTable, files: TableFiles, compacted: TableFiles) -> None:

@@ -24,21 +24,23 @@ from __future__ import annotations
 import logging
 import os
 import uuid
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 import polars as pl
 
 from idgraph.frames import EVENT_PROPERTIES, IDENTIFIERS, RECORDS, VALUE_COUNTS
 from idgraph.state import cache
-from idgraph.state.tables import DeltaTable, TableFiles
+from idgraph.state.tables import D, DeltaTable, TableFiles
 from idgraph.store.plan import APART_ROWS, LINK_ROWS, VERDICTS
 from idgraph.store.schema import ColumnType
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 __all__ = ["MIRROR_TABLES", "Mirror", "MirrorChanges", "new_version"]
 
@@ -162,6 +164,21 @@ class Mirror:
         scan = MIRROR_TABLES[name].scan(self.root, files)
         dtype = scan.collect_schema()[column]
         return scan.filter(pl.col(column).is_in(wanted.cast(dtype).implode())).collect()
+
+    def derived(
+        self,
+        name: str,
+        kind: str,
+        make: Callable[[pl.LazyFrame], D],
+        use: Callable[[D], T],
+    ) -> T:
+        """`use` of a structure made from one table's live rows (`make`, named `kind`): kept
+        and brought up to date delta by delta when the mirror is in memory, made afresh for
+        this one use otherwise."""
+        if cache.mirror_in_memory():
+            files = self.files.get(name, TableFiles())
+            return cache.live_derived(self.root, MIRROR_TABLES[name], files, kind, make, use)
+        return use(make(self.scan(name)))
 
     def view(self, name: str, columns: list[str] | None = None) -> pl.LazyFrame:
         """The live rows of one table (its `columns`), for a run that filters them several

@@ -20,6 +20,7 @@ from idgraph.store.base import GraphStore
 from idgraph.store.plan import APART_ROWS, LINK_ROWS, VERDICTS
 from idgraph.store.queries import READS, STATE_READS
 from idgraph.store.schema import NODE_TABLES
+from idgraph.traits.rfm_book import RFM_BOOK, RfmBook
 
 logger = logging.getLogger(__name__)
 
@@ -74,6 +75,7 @@ def warm_mirror(graph: GraphStore, config: MatchConfig) -> None:
         mirror.scan(table)
     for table, column in LOOKUPS:
         mirror.where(table, column, nothing)
+    mirror.derived("customers", RFM_BOOK, RfmBook.of, len)
 
 
 def _frame(columns: Mapping[str, list[Any]], schema: Mapping[str, Any]) -> pl.DataFrame:

@@ -17,19 +17,31 @@ atomically through its manifest.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol, TypeVar
 
 import polars as pl
 
 from idgraph.state.index import KeyIndex
 
-__all__ = ["DeltaTable", "LiveRows", "TableFiles"]
+__all__ = ["DeltaTable", "Derived", "LiveRows", "TableFiles"]
 
 _GEN = "_gen"
 _DEAD = "_dead"
 #: Chunks the tail of kept rows may have before `LiveRows.apply` makes it one again.
 _MAX_CHUNKS = 16
+
+
+class Derived(Protocol):
+    """What a structure kept beside a table's live rows (`LiveRows.derived`) must take."""
+
+    def apply(self, touched: pl.DataFrame, added: pl.DataFrame) -> None:
+        """The groups a delta rewrites or removes (`touched`), and its new rows (`added`)."""
+
+
+D = TypeVar("D", bound=Derived)
 
 
 @dataclass(slots=True)
@@ -191,6 +203,7 @@ class LiveRows:
         self._tail: pl.DataFrame | None = None
         self._frame: pl.DataFrame | None = rows
         self._indexes: dict[str, KeyIndex] = {}
+        self._derived: dict[str, Derived] = {}
 
     def frame(self) -> pl.DataFrame:
         """The live rows as one frame (made once per change)."""
@@ -227,12 +240,22 @@ class LiveRows:
             index = self._indexes[column] = KeyIndex(self._rows[column])
         return index
 
+    def derived(self, name: str, make: Callable[[pl.LazyFrame], D]) -> D:
+        """A structure made from the live rows (`make`) once, then kept up to date by taking
+        every delta these rows take (`Derived.apply`) instead of being made again."""
+        kept = self._derived.get(name)
+        if kept is None:
+            kept = self._derived[name] = make(self.lazy())
+        return kept  # type: ignore[return-value]
+
     def apply(self, delta: pl.DataFrame) -> None:
         """Apply a delta file (as read): its groups' rows replace theirs, tombstones remove."""
         group = list(self.table.group)
         delta = delta.drop_nulls(group)
         touched = delta.select(group).unique()
         added = delta.filter(~pl.col(_DEAD)).drop(_DEAD)
+        for kept in self._derived.values():
+            kept.apply(touched, added)
         dead = self._hits(touched)
         if any(self._rows[c].null_count() for c in group):
             # `scan` joins on the group: a row without a key never survives a delta.

@@ -182,21 +182,35 @@ def test_the_fixtures_exercise_every_trait(every_kind_store: Path) -> None:
     assert stages == {"prospect", "new", "active", "lapsing", "lapsed"}
 
 
-def test_incremental_ingest_gives_the_same_traits(tmp_path: Path) -> None:
-    """Events stored by the first ingest are read back (state_events) for the second."""
+@pytest.mark.parametrize("in_memory", [False, True], ids=["cold", "kept"])
+def test_incremental_ingest_gives_the_same_traits(tmp_path: Path, in_memory: bool) -> None:
+    """Events stored by the first ingest are read back (state_events) for the second; RFM
+    scores of customers no run touched move as a full run moves them, whether each run reads
+    the stored buyers afresh or a service keeps them (and their `RfmBook`) between runs."""
     from idgraph.normalize.record import NormalizeOptions
     from idgraph.pipeline import run_ingest
+    from idgraph.state.cache import keep_mirror_in_memory, mirror_in_memory
     from tests.conftest import FIXTURE_INPUTS
 
     store = tmp_path / "idgraph.db"
-    for part in (FIXTURE_INPUTS[:2], FIXTURE_INPUTS[2:3], FIXTURE_INPUTS[3:]):
-        run_ingest(
-            part,
-            store=store,
-            options=NormalizeOptions(default_region="IT"),
-            rejects_path=tmp_path / "rejects.jsonl",
-            as_of_ms=as_of_ms(AS_OF),
-        )
+    was = mirror_in_memory()
+    keep_mirror_in_memory(in_memory)
+    try:
+        for part in (
+            FIXTURE_INPUTS[:1],
+            FIXTURE_INPUTS[1:2],
+            FIXTURE_INPUTS[2:3],
+            FIXTURE_INPUTS[3:],
+        ):
+            run_ingest(
+                part,
+                store=store,
+                options=NormalizeOptions(default_region="IT"),
+                rejects_path=tmp_path / "rejects.jsonl",
+                as_of_ms=as_of_ms(AS_OF),
+            )
+    finally:
+        keep_mirror_in_memory(was)
     config = yaml.safe_load(DEFAULT_CONFIG.read_text(encoding="utf-8"))
     expected = expected_traits(config, FIXTURES, load_truth(), as_of_ms(AS_OF))
     assert_same(stored_traits(store, list(next(iter(expected.values())))), expected)
