@@ -151,16 +151,20 @@ class RfmBook:
         return np.array(sorted({slot[i] for i in ids if i in slot}), dtype=np.int64)
 
     def _positions(self, m: int, slots: Ints) -> Ints:
-        """Where the values of `slots` sit (or would sit) in measure `m`'s order."""
+        """Where the values of `slots` sit (or would sit) in measure `m`'s order: the block of
+        their value, then their slot within it, by a bisection of all blocks at once (a block
+        of tied values can hold most buyers: one order count is common to many)."""
         ordered, who = self._sorted[m], self._who[m]
         values = self._values[m, slots]
         low = np.searchsorted(ordered, values, side="left")
         high = np.searchsorted(ordered, values, side="right")
-        out = np.empty(slots.size, dtype=np.int64)
-        spans = zip(low.tolist(), high.tolist(), slots.tolist(), strict=True)
-        for i, (a, b, s) in enumerate(spans):
-            out[i] = a + int(np.searchsorted(who[a:b], s))
-        return out
+        while (open_ := low < high).any():
+            middle = (low + high) // 2
+            before = open_ & (who[np.minimum(middle, who.size - 1)] < slots)
+            low = np.where(before, middle + 1, low)
+            high = np.where(open_ & ~before, middle, high)
+        result: Ints = low.astype(np.int64)
+        return result
 
     def _code_of(self, slots: Ints, cuts: list[Floats]) -> Ints:
         r, f, m = (_digits(cuts[k], self._values[k, slots]) for k in range(3))
