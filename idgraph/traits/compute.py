@@ -314,6 +314,19 @@ def _age(birth_dates: Sequence[str | None], as_of_ms: int) -> dict[str, Column]:
     return {"age": (ages.tolist(), present), "age_band": (bands, present)}
 
 
+def quintile_ranks(n: int) -> list[int]:
+    """Where the four cut points sit among `n` values in ascending order: a score passes
+    k + 1 once `below` reaches ceil(k * n / 5), once the value is larger than that value."""
+    return [-(-k * n // 5) - 1 for k in range(1, 5)]
+
+
+def scores_by_cuts(cuts: npt.ArrayLike, values: npt.ArrayLike) -> Ints:
+    """Scores 1..5 of `values` against the ascending `cuts` (`quintile_ranks`): one more per
+    cut strictly below the value, so ties share the lower score."""
+    scores: Ints = (1 + np.searchsorted(cuts, values, side="left")).astype(np.int64)
+    return scores
+
+
 def quintile_scores(values: npt.ArrayLike) -> Ints:
     """Scores 1..5 where larger values are better: `1 + floor(5 * below / n)`.
 
@@ -333,9 +346,9 @@ def quintile_scores(values: npt.ArrayLike) -> Ints:
     # than the ceil(k * n / 5)-th smallest. Four order statistics (a partition, linear) and
     # a search among those four (ascending) cuts, where ranking every value meant a sort: at
     # a million buyers that was most of an incremental run's rescoring.
-    ranks = [-(-k * n // 5) - 1 for k in range(1, 5)]
+    ranks = quintile_ranks(n)
     cuts = np.partition(array, ranks)[ranks]
-    scores = 1 + np.searchsorted(cuts, array, side="left")
+    scores = scores_by_cuts(cuts, array)
     if array.dtype.kind == "f" and (missing := np.isnan(array)).any():
         # A NaN ranks after every number (as sorting places it): its `below` is their count.
         counted = int(n - missing.sum())

@@ -21,6 +21,8 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
+from idgraph.traits.compute import quintile_ranks, scores_by_cuts
+
 __all__ = ["MEASURES", "RFM_BOOK", "Rescored", "RfmBook"]
 
 #: The name the book is kept under beside the `customers` table (`Mirror.derived`).
@@ -42,18 +44,8 @@ class Rescored:
 
 
 def _cuts(ordered: Floats) -> Floats:
-    """The four cut points of sorted values: a score passes k + 1 once the value is larger
-    than the ceil(k * n / 5)-th smallest (as `quintile_scores` ranks)."""
-    n = ordered.size
-    if n == 0:
-        return np.zeros(0)
-    return ordered[[-(-k * n // 5) - 1 for k in range(1, 5)]]
-
-
-def _digits(cuts: Floats, values: Floats) -> Ints:
-    if cuts.size == 0:
-        return np.ones(values.size, dtype=np.int64)
-    return (1 + np.searchsorted(cuts, values, side="left")).astype(np.int64)
+    """The four cut points of sorted values (none when there are none)."""
+    return ordered[quintile_ranks(ordered.size)] if ordered.size else np.zeros(0)
 
 
 def _buyers(rows: pl.DataFrame) -> tuple[list[str], Floats, Ints]:
@@ -128,11 +120,11 @@ class RfmBook:
                     low, high = min(before, after), max(before, after)
                     start, stop = np.searchsorted(ordered, [low, high], side="right")
                     candidates.append(self._who[m][start:stop])
-        mine = tuple(_digits(new_cuts[m], added[m]) for m in range(3))
+        mine = tuple(scores_by_cuts(new_cuts[m], added[m]) for m in range(3))
         slots = np.setdiff1d(np.concatenate(candidates), gone)
         codes = self._code_of(slots, new_cuts)
         slots = slots[codes != self._codes[slots]]
-        moved = tuple(_digits(new_cuts[m], self._values[m, slots]) for m in range(3))
+        moved = tuple(scores_by_cuts(new_cuts[m], self._values[m, slots]) for m in range(3))
         ids = pl.Series("id", [self._ids[s] for s in slots.tolist()], dtype=pl.Utf8)
         return Rescored(mine, ids, moved)  # type: ignore[arg-type]
 
@@ -167,7 +159,7 @@ class RfmBook:
         return result
 
     def _code_of(self, slots: Ints, cuts: list[Floats]) -> Ints:
-        r, f, m = (_digits(cuts[k], self._values[k, slots]) for k in range(3))
+        r, f, m = (scores_by_cuts(cuts[k], self._values[k, slots]) for k in range(3))
         code: Ints = 100 * r + 10 * f + m
         return code
 
