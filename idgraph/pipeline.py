@@ -28,7 +28,7 @@ from idgraph.match.view import VIEW_FIELDS, match_view
 from idgraph.memory import give_back
 from idgraph.normalize.fold import Gathered, fold
 from idgraph.normalize.record import NormalizeOptions
-from idgraph.resolve import Overrides, merge_records, plan_changes
+from idgraph.resolve import Overrides, plan_changes
 from idgraph.run_record import LineTotals, make_run_record
 from idgraph.segment.refresh import memberships_of, refresh_segments, segment_moves
 from idgraph.segment.saved import SegmentChange
@@ -41,6 +41,7 @@ from idgraph.stages import (
     memory_mb,
     no_gc,
 )
+from idgraph.state.merge import merge_records
 from idgraph.state.mirror import Mirror, new_version
 from idgraph.state.rebuild import open_mirror
 from idgraph.state.scope import Scope, find_scope, id_keys

@@ -2,8 +2,12 @@
 
 `plan_changes` resolves the records it is given (the whole store, or an incremental run's
 scope) with the stage functions — match view, blocking, comparisons, verdicts, clustering,
-customers, traits — and returns the `WritePlan` a store applies in one transaction, with the
-mirror's changes beside it. `pipeline.py` decides which records those are and applies the plan.
+customers, ids, traits — and returns the `WritePlan` a store applies in one transaction, with
+the mirror's changes beside it. `pipeline.py` decides which records those are and applies the
+plan. The steps that fill the plan live with their stage: the merged records
+(`idgraph.state.merge`), customer ids (`idgraph.cluster.id_plan`), customer rows and traits
+(`idgraph.traits.customer_rows`), what is kept as stored (`idgraph.state.unchanged`) and the
+mirror's changes (`idgraph.state.changes`).
 """
 
 from __future__ import annotations
@@ -11,67 +15,58 @@ from __future__ import annotations
 import logging
 import re
 from collections import Counter
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import polars as pl
 from pydantic import BaseModel, ConfigDict
 
-from idgraph.block.keys import BlockingStats, blocking_fingerprint, record_blocks
-from idgraph.cluster.components import Clustering, Constraints, cluster
-from idgraph.cluster.customers import Customers, build_customers
-from idgraph.cluster.ids import new_customer_id
-from idgraph.cluster.lineage import lineage
+from idgraph.block.keys import BlockingStats
+from idgraph.cluster.components import Constraints, cluster
+from idgraph.cluster.customers import build_customers
+from idgraph.cluster.id_plan import (
+    IdReasons,
+    id_registry,
+    plan_ids,
+)
 from idgraph.cluster.split import ComponentSplit, split_oversized
 from idgraph.errors import ConfigError, NotFoundError
-from idgraph.frames import FIELDS, RECORDS, VALUE_COUNTS
 from idgraph.match.config import MatchConfig
-from idgraph.match.decide import Evidence, collect_evidence
-from idgraph.match.edges import FUZZY
+from idgraph.match.decide import collect_evidence
+from idgraph.match.edges import FUZZY, evidence_objects
 from idgraph.match.identity import identity_classes
 from idgraph.match.model import MatchModel
 from idgraph.match.scored import (
-    COUNTED_VIEW,
     MODEL_KEY,
     Frequencies,
-    count_rows,
     counted_frequencies,
 )
 from idgraph.match.tolerance import guard_values
 from idgraph.match.view import VIEW_FIELDS, match_view
 from idgraph.models import BlockedLink, MatchEvidence
-from idgraph.normalize.fold import RECORD_TRAITS, Gathered, traits_json
+from idgraph.normalize.fold import Gathered
 from idgraph.stages import Progress
-from idgraph.state.mirror import Mirror, MirrorChanges
+from idgraph.state.changes import counted_changes, mirror_changes
+from idgraph.state.merge import Merged, merge_records
+from idgraph.state.mirror import Mirror
 from idgraph.state.scope import Scope, id_keys
 from idgraph.state.snapshot import Snapshot
+from idgraph.state.unchanged import keep_unchanged
 from idgraph.store.plan import APART_ROWS, EVIDENCE, LINK_ROWS, PAIRS, VERDICTS, WritePlan
-from idgraph.store.schema import NODE_TABLES, ColumnType
-from idgraph.traits.columns import new_columns, typed_column
-from idgraph.traits.compute import (
-    Ints,
-    TraitEvents,
-    compute_trait_columns,
-    rfm_codes,
-)
+from idgraph.traits.columns import new_columns
 from idgraph.traits.config import TraitsConfig
-from idgraph.traits.rfm_book import RFM_BOOK, Rescored, RfmBook
+from idgraph.traits.customer_rows import customer_rows
 
 logger = logging.getLogger(__name__)
 
 __all__ = [
-    "Merged",
     "Overrides",
     "PlanStats",
     "SharedFacts",
-    "merge_records",
     "plan_changes",
-    "registry_rows",
     "verdict_changes",
-    "whole_registry",
 ]
 
 
@@ -132,124 +127,6 @@ class PlanStats:
     blocking: list[BlockingStats] = field(default_factory=list)
     links: dict[str, int] = field(default_factory=dict)
     refused: dict[tuple[str, str], int] = field(default_factory=dict)
-
-
-@dataclass(slots=True)
-class Merged:
-    """The records being resolved after the batch is folded in."""
-
-    records: pl.DataFrame
-    traits: pl.DataFrame
-    identifiers: pl.DataFrame
-    new: pl.DataFrame
-    changed: pl.DataFrame
-    unchanged: int
-
-
-def merge_records(
-    stored: pl.DataFrame,
-    stored_traits: pl.DataFrame,
-    stored_ids: pl.DataFrame,
-    batch: Gathered,
-    skip: Collection[str],
-) -> Merged:
-    """Fold the batch's records into the stored ones: newer non-empty values win."""
-    incoming = batch.records
-    skipped = 0
-    if skip:
-        held = incoming["key"].is_in(list(skip))
-        skipped = int(held.sum())
-        incoming = incoming.filter(~held)
-    columns = list(RECORDS)
-    if not skip and stored.height == 0 and stored_traits.height == 0 and stored_ids.height == 0:
-        # A first load: every record is new; one sorted copy serves as both records and new.
-        records = incoming.select(columns).sort("key")
-        return Merged(
-            records, batch.record_traits, batch.identifiers.unique(), records, records.clear(), 0
-        )
-    base = stored.select(columns)
-    new = incoming.join(base.select("key"), on="key", how="anti")
-    both = incoming.join(base, on="key", how="inner", suffix="_old")
-    newer = pl.col("updated_ts") >= pl.col("updated_ts_old")
-    merged = both.select(
-        "key",
-        pl.col("source_old").alias("source"),
-        pl.col("source_id_old").alias("source_id"),
-        pl.col("kind_old").alias("kind"),
-        pl.max_horizontal("updated_ts", "updated_ts_old").alias("updated_ts"),
-        *[
-            pl.when(newer)
-            .then(pl.coalesce(name, f"{name}_old"))
-            .otherwise(pl.coalesce(f"{name}_old", name))
-            .alias(name)
-            for name in FIELDS
-        ],
-        newer.alias("_newer"),
-    )
-    merged_keys = merged.select("key")
-    new_traits = batch.record_traits.join(merged_keys, left_on="record", right_on="key", how="semi")
-    old_traits = stored_traits.join(merged_keys, left_on="record", right_on="key", how="semi")
-    side = merged.select(pl.col("key").alias("record"), "_newer")
-    traits = (
-        pl.concat(
-            [
-                old_traits.with_columns(pl.lit(0).alias("_side")),
-                new_traits.with_columns(pl.lit(1).alias("_side")),
-            ]
-        )
-        .join(side, on="record")
-        .with_columns(
-            pl.when(pl.col("_newer"))
-            .then(pl.col("_side"))
-            .otherwise(1 - pl.col("_side"))
-            .alias("_rank")
-        )
-        .sort("record", "name", "_rank")
-        .group_by("record", "name", maintain_order=True)
-        .last()
-        .select(list(RECORD_TRAITS))
-    )
-    merged = (
-        merged.drop("_newer")
-        .join(traits_json(traits, on="record"), left_on="key", right_on="record", how="left")
-        .with_columns(pl.col("traits").fill_null("{}"))
-        .select(columns)
-    )
-    old_ids = stored_ids.join(merged_keys, left_on="record", right_on="key", how="semi")
-    new_ids = batch.identifiers.join(merged_keys, left_on="record", right_on="key", how="semi")
-    merged_ids = pl.concat([old_ids, new_ids]).unique()
-    grown = (
-        merged_ids.group_by("record")
-        .len()
-        .join(old_ids.group_by("record").len(), on="record", how="left", suffix="_old")
-        .filter(pl.col("len") != pl.col("len_old").fill_null(0))["record"]
-    )
-    same = merged.join(base, on=columns, how="semi", nulls_equal=True)
-    changed = merged.join(same.select("key"), on="key", how="anti")
-    changed = pl.concat([changed, merged.filter(pl.col("key").is_in(grown.implode()))]).unique(
-        subset=["key"], keep="first"
-    )
-    unchanged = skipped + merged.height - changed.height
-    keep = base.join(merged_keys, on="key", how="anti")
-    records = pl.concat([keep, merged, new.select(columns)]).sort("key")
-    all_traits = pl.concat(
-        [
-            stored_traits.join(merged_keys, left_on="record", right_on="key", how="anti"),
-            traits,
-            batch.record_traits.join(
-                new.select("key"), left_on="record", right_on="key", how="semi"
-            ),
-        ]
-    )
-    identifiers = pl.concat(
-        [
-            stored_ids,
-            batch.identifiers.join(
-                records.select("key"), left_on="record", right_on="key", how="semi"
-            ),
-        ]
-    ).unique()
-    return Merged(records, all_traits, identifiers, new.select(columns), changed, unchanged)
 
 
 def _overrides(
@@ -337,25 +214,14 @@ def _constraints(
     return constraints
 
 
-def _evidence_objects(
-    keys: pl.Series, edges: pl.DataFrame, rows: Sequence[int] | None = None
-) -> list[MatchEvidence]:
-    chosen = edges if rows is None else edges[list(rows)]
-    if chosen.height == 0:
-        return []
-    a = keys.gather(chosen["a"]).to_list()
-    b = keys.gather(chosen["b"]).to_list()
-    return [
-        MatchEvidence(x, y, rule, tuple(fields.split(",")), score)
-        for x, y, rule, fields, score in zip(
-            a,
-            b,
-            chosen["rule"].to_list(),
-            chosen["fields"].to_list(),
-            chosen["score"].to_list(),
-            strict=True,
-        )
-    ]
+def _id_reasons(overrides: Overrides, erase: set[str]) -> IdReasons:
+    split = ""
+    if erase:
+        split = "records erased (idgraph forget)"
+    elif overrides.cannot_link:
+        split = f"split by a reviewer: {overrides.reason or 'no reason given'}"
+    undone = f"split undone: {overrides.reason or 'no reason given'}; " if overrides.uncut else ""
+    return IdReasons(split, undone)
 
 
 def plan_changes(
@@ -523,7 +389,7 @@ def plan_changes(
     _plan_identifiers(plan, evidence.verdicts, snapshot, merged)
     span = _event_spans(snapshot.events, plan.new_events)
     previous = snapshot.assignment.filter(~pl.col("key").is_in(plan.erased_records))
-    registry = _registry(mirror, snapshot.assignment["customer"].unique(), keys, clustering)
+    registry = id_registry(mirror, snapshot.assignment["customer"].unique(), keys, clustering)
     customers = build_customers(
         records,
         clustering.labels,
@@ -539,7 +405,7 @@ def plan_changes(
     step("customers", customers.rows.height, customers.rows.height)
     plan.retired_customers = sorted(set(snapshot.assignment["customer"].to_list()))
     plan.scope_records = keys.filter(~keys.is_in(plan.new_records["key"].implode())).to_list()
-    _plan_ids(
+    plan_ids(
         plan,
         registry,
         previous,
@@ -548,8 +414,7 @@ def plan_changes(
         keys,
         evidence,
         clustering,
-        overrides,
-        erase_set,
+        _id_reasons(overrides, erase_set),
         now_ms,
     )
     blocked = len(clustering.blocked)
@@ -558,15 +423,16 @@ def plan_changes(
         evidence.edges = evidence.edges.clear()
         clustering.blocked = []
     del fuzzy
-    plan.customers = _customer_rows(customers, splits, plan)
-    step("traits", 0, plan.customers.height)
-    plan.customers = _add_traits(plan, customers, snapshot, traits, as_of_ms)
-    if scope is not None and traits.builtins.rfm is not None:
-        _rescore_rfm(mirror, plan)
-    step("traits", plan.customers.height, plan.customers.height)
-    plan.customer_columns = _customer_columns(merged.traits, plan.customers, traits, snapshot)
-    plan.customers = _type_traits(
-        plan.customers, customers, traits, snapshot, plan.customer_columns
+    customer_rows(
+        plan,
+        customers,
+        splits,
+        snapshot,
+        merged.traits,
+        traits,
+        as_of_ms=as_of_ms,
+        mirror=mirror if scope is not None else None,
+        progress=step,
     )
     plan.event_columns = new_columns(
         "Event",
@@ -580,8 +446,8 @@ def plan_changes(
         snapshot.event_columns,
     )
     if scope is not None:
-        _keep_unchanged(mirror, plan, snapshot, scope, merged)
-    plan.state = _mirror_changes(
+        keep_unchanged(mirror, plan, snapshot, scope, merged)
+    plan.state = mirror_changes(
         mirror,
         plan,
         evidence.verdicts,
@@ -611,8 +477,8 @@ def plan_changes(
         refused=refused,
     )
     if explain:
-        stats.accepted = _evidence_objects(keys, evidence.edges, accepted.tolist())
-        objects = _evidence_objects(keys, evidence.edges, [i for i, _ in clustering.blocked])
+        stats.accepted = evidence_objects(keys, evidence.edges, accepted.tolist())
+        objects = evidence_objects(keys, evidence.edges, [i for i, _ in clustering.blocked])
         stats.blocked_links = [
             BlockedLink(e, reason)
             for e, (_, reason) in zip(objects, clustering.blocked, strict=True)
@@ -638,49 +504,6 @@ def _link_counts(
             for rule, (_, reason) in zip(names, blocked, strict=True)
         )
     return dict(sorted(made.items())), dict(sorted(refused.items()))
-
-
-def _records_outside(mirror: Mirror, snapshot: Snapshot) -> int:
-    """Stored records an incremental run does not re-resolve."""
-    stored = int(mirror.view("records", ["key"]).select(pl.len()).collect().item())
-    return stored - snapshot.records.height
-
-
-@dataclass(slots=True)
-class CountChanges:
-    """The store's value counts (`count_rows`) around one incremental run."""
-
-    #: Every value the scope's records hold now (and each field's total), counted over the
-    #: whole store as it will be after the run: what the run's term frequencies read.
-    scope: pl.DataFrame
-    #: Rows whose count changes, and (field, value) rows no record holds any more.
-    upserts: pl.DataFrame
-    deletes: pl.DataFrame
-
-
-def counted_changes(mirror: Mirror, snapshot: Snapshot, view: pl.DataFrame) -> CountChanges:
-    """The kept counts, less the scope's records as they were, plus the scope's records as
-    resolved (`view`). Scope-sized work: the whole store is never counted again."""
-    before = count_rows(match_view(snapshot.records, COUNTED_VIEW))
-    after = count_rows(view)
-    keys = ["field", "value"]
-    delta = (
-        after.join(before, on=keys, how="full", coalesce=True, suffix="_before")
-        .select(*keys, (pl.col("count").fill_null(0) - pl.col("count_before").fill_null(0)))
-        .filter(pl.col("count") != 0)
-    )
-    stored = _counts_of(mirror, delta)
-    changed = delta.join(stored, on=keys, how="left", suffix="_stored").select(
-        *keys, (pl.col("count_stored").fill_null(0) + pl.col("count")).alias("count")
-    )
-    unchanged = after.join(changed.select(keys), on=keys, how="anti")
-    kept = _counts_of(mirror, unchanged)
-    upserts = changed.filter(pl.col("count") > 0).cast(VALUE_COUNTS)  # type: ignore[arg-type]
-    return CountChanges(
-        pl.concat([upserts, kept.cast(VALUE_COUNTS)]),  # type: ignore[arg-type]
-        upserts,
-        changed.filter(pl.col("count") <= 0).select(keys),
-    )
 
 
 def _no_progress(_step: str, _done: int, _total: int) -> None:
@@ -715,6 +538,12 @@ def verdict_changes(
     return rows.join(before, on="key", how="anti"), changed
 
 
+def _records_outside(mirror: Mirror, snapshot: Snapshot) -> int:
+    """Stored records an incremental run does not re-resolve."""
+    stored = int(mirror.view("records", ["key"]).select(pl.len()).collect().item())
+    return stored - snapshot.records.height
+
+
 def _event_spans(stored: pl.DataFrame, new: pl.DataFrame) -> pl.DataFrame:
     both = pl.concat([stored.select("record_key", "ts"), new.select("record_key", "ts")])
     return (
@@ -722,509 +551,3 @@ def _event_spans(stored: pl.DataFrame, new: pl.DataFrame) -> pl.DataFrame:
         .agg(pl.col("ts").min().alias("first"), pl.col("ts").max().alias("last"))
         .rename({"record_key": "record"})
     )
-
-
-def _counts_of(mirror: Mirror, wanted: pl.DataFrame) -> pl.DataFrame:
-    """The kept value counts of the (field, value) rows of `wanted`."""
-    keys = ["field", "value"]
-    found = mirror.where("value_counts", "value", wanted["value"])
-    return found.join(wanted.select(keys), on=keys, how="semi")
-
-
-def _registry(
-    mirror: Mirror, previous_ids: pl.Series, keys: pl.Series, clustering: Clustering
-) -> dict[str, tuple[int, str]]:
-    """Registry entries (created_ts, status) of the previous ids and of the ids new
-    components would be given, so an id is never issued twice."""
-    if mirror.files.get("registry") is None or not (
-        mirror.files["registry"].base_rows + mirror.files["registry"].delta_rows
-    ):
-        return {}
-    firsts = np.unique(clustering.labels)
-    bases = {new_customer_id([k]) for k in keys.gather(firsts).to_list()}
-    wanted = set(previous_ids.to_list()) | bases
-    found = {
-        row[0]: (int(row[1] or 0), row[2] or "active")
-        for row in mirror.where("registry", "id", wanted).iter_rows()
-    }
-    taken = [b for b in bases if b in found]
-    if taken:
-        suffixed = [f"{b}-{n}" for b in taken for n in range(2, 10)]
-        found.update(
-            {
-                row[0]: (int(row[1] or 0), row[2] or "active")
-                for row in mirror.where("registry", "id", suffixed).iter_rows()
-            }
-        )
-    return found
-
-
-def _plan_ids(
-    plan: WritePlan,
-    registry: Mapping[str, tuple[int, str]],
-    previous: pl.DataFrame,
-    before_ids: pl.Series,
-    customers: Customers,
-    keys: pl.Series,
-    evidence: Evidence,
-    clustering: Clustering,
-    overrides: Overrides,
-    erase: set[str],
-    now_ms: int,
-) -> None:
-    """Record what happened to customer ids: issued, absorbed, split off, records moved, erased."""
-    reason = ""
-    if erase:
-        reason = "records erased (idgraph forget)"
-    elif overrides.cannot_link:
-        reason = f"split by a reviewer: {overrides.reason or 'no reason given'}"
-    alive = customers.rows["id"]
-    everyone = pl.concat([alive, before_ids]).unique().sort()
-    missing = everyone.filter(~everyone.is_in(list(registry)))
-    alive_set = set(alive.to_list())
-    plan.ids.created = [(cid, now_ms if cid in alive_set else 0) for cid in missing.to_list()]
-    before_set = set(before_ids.to_list())
-    if previous.height == 0:
-        plan.ids.erased = [(cid, now_ms) for cid in sorted(before_set - alive_set)]
-        return
-    now = customers.memberships.rename({"record": "key", "customer": "new"})
-    paired = previous.join(now, on="key", how="left")
-    stable = (
-        paired.group_by("customer")
-        .agg(pl.col("new").n_unique().alias("n"), pl.col("new").first().alias("only"))
-        .filter((pl.col("n") == 1) & (pl.col("only") == pl.col("customer")))
-    )
-    affected = paired.join(stable.select("customer"), on="customer", how="anti")
-    if affected.height:
-        before = dict(affected.select("key", "customer").iter_rows())
-        targets = set(affected["new"].drop_nulls().to_list())
-        after_rows = customers.memberships.filter(pl.col("customer").is_in(list(targets)))
-        touched = set(before) | set(after_rows["record"].to_list())
-        near_record = pl.Series([k in touched for k in keys.to_list()])
-        edges = evidence.edges
-        near = (near_record.gather(edges["a"]) | near_record.gather(edges["b"])).to_numpy()
-        accepted = _evidence_objects(
-            keys, edges, np.flatnonzero(clustering.accepted & near).tolist()
-        )
-        refused = [(i, r) for i, r in clustering.blocked if near[i]]
-        objects = _evidence_objects(keys, edges, [i for i, _ in refused])
-        blocked = [BlockedLink(e, r) for e, (_, r) in zip(objects, refused, strict=True)]
-        changes = lineage(
-            before,
-            list(after_rows.select("customer", "record").iter_rows()),
-            accepted,
-            blocked,
-            split_reason=reason,
-            previous_ids=before_set,
-        )
-        undone = (
-            f"split undone: {overrides.reason or 'no reason given'}; " if overrides.uncut else ""
-        )
-        plan.ids.merged = [
-            (a.old, a.survivor, now_ms, undone + a.evidence, a.records) for a in changes.absorbed
-        ]
-        plan.ids.split = [(s.new, s.origin, now_ms, s.reason, s.records) for s in changes.split_off]
-        plan.ids.moved = [
-            (m.origin, m.target, now_ms, m.reason, m.evidence, m.records) for m in changes.moved
-        ]
-    absorbed = {old for old, *_ in plan.ids.merged}
-    plan.ids.erased = [(cid, now_ms) for cid in sorted(before_set - alive_set - absorbed)]
-
-
-def _customer_rows(
-    customers: Customers, splits: Sequence[ComponentSplit], plan: WritePlan
-) -> pl.DataFrame:
-    """Customers cut out of an oversized component go to review, with the reason."""
-    rows = customers.rows
-    reason_of = {key: split.reason for split in splits for key in split.record_keys}
-    if not reason_of:
-        return rows
-    flagged = (
-        plan.memberships.filter(pl.col("record").is_in(list(reason_of)))
-        .with_columns(pl.col("record").replace_strict(reason_of, return_dtype=pl.Utf8).alias("why"))
-        .group_by("customer")
-        .agg(pl.col("why").first())
-    )
-    return (
-        rows.join(flagged, left_on="id", right_on="customer", how="left")
-        .with_columns(
-            pl.when(pl.col("why").is_not_null())
-            .then(True)
-            .otherwise(pl.col("flagged"))
-            .alias("flagged"),
-            pl.when(pl.col("why").is_not_null())
-            .then(pl.lit("split: ") + pl.col("why"))
-            .otherwise(pl.col("flag_reason"))
-            .alias("flag_reason"),
-        )
-        .drop("why")
-    )
-
-
-def _add_traits(
-    plan: WritePlan,
-    customers: Customers,
-    snapshot: Snapshot,
-    traits: TraitsConfig,
-    as_of_ms: int,
-) -> pl.DataFrame:
-    """Every computed trait of the written customers (typed later with the source traits)."""
-    events = pl.concat(
-        [
-            snapshot.events.select("id", "record_key", "name", "ts"),
-            plan.new_events.select("id", "record_key", "name", "ts"),
-        ]
-    ).join(plan.memberships.rename({"record": "record_key"}), on="record_key", how="inner")
-    # Sums of floats depend on their order: one order, whatever order the events were read
-    # or stored in, so every run (local, or a Spark bucket) gives the same totals.
-    events = events.sort("customer", "ts", "id")
-    properties = pl.concat([snapshot.event_properties, plan.new_event_properties])
-    rows = plan.customers
-    computed = compute_trait_columns(
-        traits,
-        TraitEvents(events.select("customer", "name", "ts", "id"), properties),
-        customers=rows["id"],
-        as_of_ms=as_of_ms,
-        birth_dates=rows["birth_date"],
-    )
-    return pl.concat([rows, computed], how="horizontal") if computed.width else rows
-
-
-def _rescore_rfm(mirror: Mirror, plan: WritePlan) -> None:
-    """Score the written buyers against every buyer, and rescore stored ones that moved.
-
-    RFM scores are quintiles over all buyers, so they cannot be computed for the touched
-    customers alone: every score a full run would change is changed, found through the
-    stored buyers' sorted measures (`RfmBook`) rather than by ranking everyone again.
-    """
-    written = plan.customers
-    skip = set(written["id"].to_list()) | set(plan.retired_customers)
-    buyers = written.filter(pl.col("rfm_orders").fill_null(0) > 0)
-
-    def rescore(book: RfmBook) -> Rescored:
-        return book.rescore(skip, buyers)
-
-    result = mirror.derived("customers", RFM_BOOK, RfmBook.of, rescore)
-    plan.customers = written.update(_rfm_rows(buyers["id"], *result.mine), on="id")
-    plan.trait_updates = _rfm_rows(result.moved_ids, *result.moved)
-
-
-def _rfm_rows(ids: pl.Series, recency: Ints, frequency: Ints, monetary: Ints) -> pl.DataFrame:
-    """Customers' RFM score columns, as a customer row holds them."""
-    return pl.DataFrame(
-        {
-            "id": ids,
-            "rfm_recency": recency,
-            "rfm_frequency": frequency,
-            "rfm_monetary": monetary,
-            "rfm_score": rfm_codes(recency, frequency, monetary),
-        }
-    )
-
-
-def _customer_columns(
-    record_traits: pl.DataFrame,
-    customers: pl.DataFrame,
-    traits: TraitsConfig,
-    snapshot: Snapshot,
-) -> dict[str, ColumnType]:
-    """Columns for source traits and computed traits; a computed trait's type wins."""
-    existing = snapshot.customer_columns
-    declared = traits.columns()
-    columns = {
-        name: kind
-        for name, kind in new_columns("Customer", record_traits, existing).items()
-        if name not in declared
-    }
-    undeclared = [
-        name for name, kind in declared.items() if kind is None and name in customers.columns
-    ]
-    for name in undeclared:
-        if name in existing:
-            continue
-        values = customers[name].drop_nulls()
-        if values.len() == 0:
-            continue
-        kinds = {_python_kind(v) for v in values.unique().to_list()}
-        kinds.discard(None)
-        if kinds:
-            columns[name] = kinds.pop() if len(kinds) == 1 else "STRING"  # type: ignore[assignment]
-    columns.update({name: kind for name, kind in declared.items() if kind and name not in existing})
-    return dict(sorted(columns.items()))
-
-
-def _python_kind(value: Any) -> ColumnType | None:
-    if isinstance(value, bool):
-        return "BOOLEAN"
-    if isinstance(value, int | float):
-        return "DOUBLE"
-    if isinstance(value, str):
-        return "STRING"
-    return None
-
-
-def _type_traits(
-    rows: pl.DataFrame,
-    customers: Customers,
-    traits: TraitsConfig,
-    snapshot: Snapshot,
-    added: Mapping[str, ColumnType],
-) -> pl.DataFrame:
-    """Source traits as typed customer columns; a computed trait of the same name wins."""
-    types = {**snapshot.customer_columns, **added}
-    long = customers.traits
-    if long.height == 0:
-        return rows
-    computed = set(rows.columns)
-    columns = []
-    for name, part in long.partition_by("name", as_dict=True, maintain_order=True).items():
-        trait = str(name[0] if isinstance(name, tuple) else name)
-        if trait in computed or trait in NODE_TABLES["Customer"] or trait not in types:
-            continue
-        values = typed_column(part["value"], types[trait]).alias(trait)
-        columns.append(pl.DataFrame({"id": part["customer"], trait: values}))
-    for extra in columns:
-        rows = rows.join(extra, on="id", how="left")
-    return rows
-
-
-def _keep_unchanged(
-    mirror: Mirror, plan: WritePlan, snapshot: Snapshot, scope: Scope, merged: Merged
-) -> None:
-    """Leave out of the plan what the scope's customers would write exactly as stored.
-
-    Most of a scope is neighbours: records read because the batch might join them, whose
-    customer ends up with the same records and the same traits. Rewriting those would be
-    correct but is the costliest write the embedded engine has (deleting nodes and
-    relationships scattered through the store), so a customer is kept as stored when its id,
-    its records and every property but `updated_ts` are unchanged, and none of its records
-    gained an event or could have different computed evidence: none is new, changed, erased
-    or named by a link or override, none holds an identifier whose verdict changed, and none
-    sits in a block crossing the size cap.
-
-    A customer with the same id and records, none of which could have different computed
-    evidence, keeps its records' stored evidence even when its row is rewritten: deleting and
-    copying the same relationships again is one keyed write per record on the embedded
-    engine. Its fuzzy evidence is every fuzzy match among its records (a guard refuses a link
-    only between records that never share a customer), which only their fields, identifiers
-    and blocks decide: an event, a newer `updated_ts` or a source trait changes its row, not
-    its evidence.
-    """
-    rematched = set(merged.new["key"].to_list()) | _matched_differently(snapshot, merged)
-    rematched |= set(plan.erased_records)
-    rematched |= set(plan.new_links["a"].to_list()) | set(plan.new_links["b"].to_list())
-    rematched |= set(plan.new_apart["a"].to_list()) | set(plan.new_apart["b"].to_list())
-    rematched |= set(plan.removed_apart["a"].to_list()) | set(plan.removed_apart["b"].to_list())
-    rematched |= scope.unsettled
-    for key in plan.changed_identifiers["key"].to_list():
-        rematched |= scope.holders.get(key, set())
-    dirty = rematched | set(merged.changed["key"].to_list())
-    dirty |= set(plan.new_events["record_key"].to_list())
-    before = snapshot.assignment.group_by("customer").agg(pl.col("key").sort())
-    now = plan.memberships.group_by("customer").agg(pl.col("record").sort().alias("key"))
-    same_members = now.join(before, on=["customer", "key"], how="semi")
-    evidence_kept = same_members.filter(
-        ~pl.col("key").list.eval(pl.element().is_in(list(rematched))).list.any()
-    )
-    _keep_evidence(plan, set(evidence_kept["key"].explode().to_list()))
-    clean = evidence_kept.filter(
-        ~pl.col("key").list.eval(pl.element().is_in(list(dirty))).list.any()
-    )
-    candidates = set(clean["customer"].to_list())
-    if not candidates:
-        return
-    stored = mirror.where("customers", "id", candidates)
-    if stored.height == 0:
-        return
-    written = plan.customers.filter(pl.col("id").is_in(list(candidates)))
-    same = _same_rows(written, stored)
-    if not same:
-        return
-    plan.customers = plan.customers.filter(~pl.col("id").is_in(list(same)))
-    plan.memberships = plan.memberships.filter(~pl.col("customer").is_in(list(same)))
-    plan.retired_customers = [c for c in plan.retired_customers if c not in same]
-
-
-def _matched_differently(snapshot: Snapshot, merged: Merged) -> set[str]:
-    """The changed records whose fields or identifiers changed: what matching reads of them."""
-    changed = merged.changed
-    if changed.height == 0:
-        return set()
-    columns = ["key", *FIELDS]
-    fields = changed.select(columns).join(
-        snapshot.records.select(columns), on=columns, how="anti", nulls_equal=True
-    )
-    keys = changed.select(pl.col("key").alias("record"))
-    before = snapshot.identifiers.join(keys, on="record", how="semi")
-    now = merged.identifiers.join(keys, on="record", how="semi")
-    on = ["record", "kind", "value"]
-    grown = now.join(before, on=on, how="anti", nulls_equal=True)
-    lost = before.join(now, on=on, how="anti", nulls_equal=True)
-    return set(fields["key"].to_list()) | set(grown["record"].to_list()) | set(lost["record"])
-
-
-def _keep_evidence(plan: WritePlan, records: set[str]) -> None:
-    """Leave the stored computed evidence of `records` as it is: not deleted, not written."""
-    if not records:
-        return
-    plan.scope_records = [k for k in plan.scope_records if k not in records]
-    plan.evidence = plan.evidence.filter(~pl.col("a").is_in(list(records)))
-
-
-def _same_rows(written: pl.DataFrame, stored: pl.DataFrame) -> set[str]:
-    """Ids whose written row equals the stored one in every column but `updated_ts`."""
-    names = [c for c in written.columns if c != "updated_ts"]
-    extra = [c for c in stored.columns if c not in written.columns and c != "updated_ts"]
-    left = written.select(names)
-    right = stored.select([c for c in names if c in stored.columns])
-    for column in names:
-        if column not in right.columns:
-            right = right.with_columns(pl.lit(None).alias(column))
-    right = right.select(names).cast(dict(left.schema), strict=False)  # type: ignore[arg-type]
-    same = left.join(right, on=names, how="semi", nulls_equal=True)["id"]
-    result = set(same.to_list())
-    if extra:
-        present = stored.filter(pl.any_horizontal([pl.col(c).is_not_null() for c in extra]))["id"]
-        result -= set(present.to_list())
-    return result
-
-
-def _mirror_changes(
-    mirror: Mirror,
-    plan: WritePlan,
-    verdicts: pl.DataFrame,
-    registry: Mapping[str, tuple[int, str]],
-    merged: Merged,
-    records: pl.DataFrame,
-    view: pl.DataFrame,
-    config: MatchConfig,
-    snapshot: Snapshot,
-    scope: Scope | None,
-    links: pl.DataFrame,
-    counts: CountChanges | None,
-) -> MirrorChanges:
-    """The mirror's rows this run changes (all of them on a full run)."""
-    # A full run's blocks are those of today's rules: record it, or every later run is full.
-    changes = MirrorChanges(
-        full=scope is None,
-        config=blocking_fingerprint(config) if scope is None else "",
-        # A full run writes the mirror anew: it keeps the columns the store already has.
-        customer_columns={
-            **(snapshot.customer_columns if scope is None else {}),
-            **plan.customer_columns,
-        },
-        event_columns={**(snapshot.event_columns if scope is None else {}), **plan.event_columns},
-    )
-    assigned = records.join(plan.memberships.rename({"record": "key"}), on="key", how="left")
-    blocks = record_blocks(view, config.fuzzy)
-    if scope is None:
-        changes.upserts = {
-            "records": assigned.select(*RECORDS, "customer"),
-            "record_traits": merged.traits,
-            "identifiers": merged.identifiers.sort("record", "kind", "value"),
-            "blocks": blocks,
-            "verdicts": verdicts.select(list(VERDICTS)),
-            "links": links,
-            "apart": pl.concat(
-                [
-                    snapshot.apart.join(plan.removed_apart, on=["a", "b"], how="anti"),
-                    plan.new_apart,
-                ]
-            ),
-            "events": pl.concat(
-                [
-                    snapshot.events.filter(~pl.col("record_key").is_in(plan.erased_records)),
-                    plan.new_events.select("id", "record_key", "name", "ts"),
-                ]
-            ),
-            "event_properties": pl.concat([snapshot.event_properties, plan.new_event_properties]),
-            "customers": plan.customers,
-            "registry": whole_registry(mirror, registry_rows(plan, registry)),
-            "value_counts": count_rows(view),
-        }
-        return changes
-    written = set(plan.memberships["record"].to_list())
-    touched = pl.concat([merged.new.select("key"), merged.changed.select("key")])
-    changes.upserts = {
-        "records": assigned.filter(pl.col("key").is_in(list(written))).select(*RECORDS, "customer"),
-        "record_traits": merged.traits.join(touched, left_on="record", right_on="key", how="semi"),
-        "identifiers": merged.identifiers.join(
-            touched, left_on="record", right_on="key", how="semi"
-        ),
-        "blocks": blocks.join(touched, left_on="record", right_on="key", how="semi"),
-        "verdicts": pl.concat([plan.new_identifiers, plan.changed_identifiers]),
-        "links": plan.new_links,
-        "apart": plan.new_apart,
-        "events": plan.new_events.select("id", "record_key", "name", "ts"),
-        "event_properties": plan.new_event_properties,
-        "customers": _with_rfm_updates(mirror, plan),
-        "registry": registry_rows(plan, registry),
-    }
-    if counts is not None:
-        changes.upserts["value_counts"] = counts.upserts
-    gone = pl.DataFrame({"key": plan.erased_records}, schema={"key": pl.Utf8})
-    alive = set(plan.customers["id"].to_list())
-    retired = [c for c in plan.retired_customers if c not in alive]
-    changes.deletes = {
-        "records": gone,
-        "record_traits": gone.rename({"key": "record"}),
-        "identifiers": gone.rename({"key": "record"}),
-        "blocks": gone.rename({"key": "record"}),
-        "events": snapshot.events.filter(pl.col("record_key").is_in(plan.erased_records)).select(
-            "id"
-        ),
-        "event_properties": snapshot.events.filter(
-            pl.col("record_key").is_in(plan.erased_records)
-        ).select("id"),
-        "links": snapshot.links.filter(
-            pl.col("a").is_in(plan.erased_records) | pl.col("b").is_in(plan.erased_records)
-        ).select("a", "b", "rule"),
-        "apart": pl.concat(
-            [
-                snapshot.apart.filter(
-                    pl.col("a").is_in(plan.erased_records) | pl.col("b").is_in(plan.erased_records)
-                ).select("a", "b"),
-                plan.removed_apart,
-            ]
-        ),
-        "customers": pl.DataFrame({"id": retired}, schema={"id": pl.Utf8}),
-    }
-    if counts is not None:
-        changes.deletes["value_counts"] = counts.deletes
-    return changes
-
-
-def whole_registry(mirror: Mirror, changed: pl.DataFrame) -> pl.DataFrame:
-    """Every registry entry, with this run's changes (a full run rewrites the table)."""
-    stored = mirror.load("registry").join(changed.select("id"), on="id", how="anti")
-    return pl.concat([stored, changed]).sort("id")
-
-
-def _with_rfm_updates(mirror: Mirror, plan: WritePlan) -> pl.DataFrame:
-    """The written customers, and stored ones whose RFM scores moved (whole rows)."""
-    if plan.trait_updates.height == 0:
-        return plan.customers
-    ids = plan.trait_updates["id"]
-    stored = mirror.where("customers", "id", ids)
-    moved = stored.update(plan.trait_updates, on="id")
-    return pl.concat([plan.customers, moved], how="diagonal_relaxed")
-
-
-def registry_rows(plan: WritePlan, registry: Mapping[str, tuple[int, str]]) -> pl.DataFrame:
-    """Registry rows this run writes: ids issued, and ids retired by a merge or erasure."""
-    created = dict(plan.ids.created)
-
-    def born(cid: str) -> int:
-        return created.get(cid, registry.get(cid, (0, ""))[0])
-
-    rows = [(cid, ts, "active") for cid, ts in plan.ids.created]
-    rows += [(old, born(old), "merged") for old, *_ in plan.ids.merged]
-    rows += [(cid, born(cid), "erased") for cid, _ in plan.ids.erased]
-    return pl.DataFrame(
-        {
-            "id": [r[0] for r in rows],
-            "created_ts": [r[1] for r in rows],
-            "status": [r[2] for r in rows],
-        },
-        schema={"id": pl.Utf8, "created_ts": pl.Int64, "status": pl.Utf8},
-    ).unique(subset=["id"], keep="last")

@@ -18,6 +18,7 @@ from typing import Any
 import polars as pl
 from pydantic import BaseModel
 
+from idgraph.cluster.id_plan import registry_rows, whole_registry
 from idgraph.cluster.ids import assign_component_ids
 from idgraph.cluster.lineage import lineage
 from idgraph.errors import InputError, StoreError
@@ -28,7 +29,7 @@ from idgraph.match.view import match_view
 from idgraph.normalize.erased import REMEMBERED_KINDS, erasure_hash
 from idgraph.normalize.fold import RECORD_TRAITS
 from idgraph.pipeline import erased_hashes, write_plan
-from idgraph.resolve import registry_rows, verdict_changes, whole_registry
+from idgraph.resolve import verdict_changes
 from idgraph.settings import open_store
 from idgraph.spark.exchange import read_parts
 from idgraph.stages import StageTimer

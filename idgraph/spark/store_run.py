@@ -24,12 +24,13 @@ import polars as pl
 from pydantic import BaseModel
 
 from idgraph.block.keys import blocking_fingerprint
+from idgraph.cluster.id_plan import whole_registry
 from idgraph.errors import StoreError
 from idgraph.match.config import MatchConfig, load_match_config
 from idgraph.match.scored import COUNTED_VIEW, MODEL_KEY, count_rows
 from idgraph.match.view import match_view
 from idgraph.pipeline import count_segment_changes, write_plan
-from idgraph.resolve import PlanStats, verdict_changes, whole_registry
+from idgraph.resolve import PlanStats, verdict_changes
 from idgraph.run_record import make_run_record
 from idgraph.settings import open_store
 from idgraph.spark.exchange import read_parts, write_part

@@ -1,0 +1,119 @@
+"""Leave out of a run's plan what its customers would write exactly as stored.
+
+Rewriting an unchanged customer, or evidence that came out the same, is correct but the
+costliest write the embedded engine has; see `keep_unchanged`.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from idgraph.frames import FIELDS
+from idgraph.state.merge import Merged
+from idgraph.state.mirror import Mirror
+from idgraph.state.scope import Scope
+from idgraph.state.snapshot import Snapshot
+from idgraph.store.plan import WritePlan
+
+__all__ = ["keep_unchanged"]
+
+
+def keep_unchanged(
+    mirror: Mirror, plan: WritePlan, snapshot: Snapshot, scope: Scope, merged: Merged
+) -> None:
+    """Leave out of the plan what the scope's customers would write exactly as stored.
+
+    Most of a scope is neighbours: records read because the batch might join them, whose
+    customer ends up with the same records and the same traits. Rewriting those would be
+    correct but is the costliest write the embedded engine has (deleting nodes and
+    relationships scattered through the store), so a customer is kept as stored when its id,
+    its records and every property but `updated_ts` are unchanged, and none of its records
+    gained an event or could have different computed evidence: none is new, changed, erased
+    or named by a link or override, none holds an identifier whose verdict changed, and none
+    sits in a block crossing the size cap.
+
+    A customer with the same id and records, none of which could have different computed
+    evidence, keeps its records' stored evidence even when its row is rewritten: deleting and
+    copying the same relationships again is one keyed write per record on the embedded
+    engine. Its fuzzy evidence is every fuzzy match among its records (a guard refuses a link
+    only between records that never share a customer), which only their fields, identifiers
+    and blocks decide: an event, a newer `updated_ts` or a source trait changes its row, not
+    its evidence.
+    """
+    rematched = set(merged.new["key"].to_list()) | _matched_differently(snapshot, merged)
+    rematched |= set(plan.erased_records)
+    rematched |= set(plan.new_links["a"].to_list()) | set(plan.new_links["b"].to_list())
+    rematched |= set(plan.new_apart["a"].to_list()) | set(plan.new_apart["b"].to_list())
+    rematched |= set(plan.removed_apart["a"].to_list()) | set(plan.removed_apart["b"].to_list())
+    rematched |= scope.unsettled
+    for key in plan.changed_identifiers["key"].to_list():
+        rematched |= scope.holders.get(key, set())
+    dirty = rematched | set(merged.changed["key"].to_list())
+    dirty |= set(plan.new_events["record_key"].to_list())
+    before = snapshot.assignment.group_by("customer").agg(pl.col("key").sort())
+    now = plan.memberships.group_by("customer").agg(pl.col("record").sort().alias("key"))
+    same_members = now.join(before, on=["customer", "key"], how="semi")
+    evidence_kept = same_members.filter(
+        ~pl.col("key").list.eval(pl.element().is_in(list(rematched))).list.any()
+    )
+    _keep_evidence(plan, set(evidence_kept["key"].explode().to_list()))
+    clean = evidence_kept.filter(
+        ~pl.col("key").list.eval(pl.element().is_in(list(dirty))).list.any()
+    )
+    candidates = set(clean["customer"].to_list())
+    if not candidates:
+        return
+    stored = mirror.where("customers", "id", candidates)
+    if stored.height == 0:
+        return
+    written = plan.customers.filter(pl.col("id").is_in(list(candidates)))
+    same = _same_rows(written, stored)
+    if not same:
+        return
+    plan.customers = plan.customers.filter(~pl.col("id").is_in(list(same)))
+    plan.memberships = plan.memberships.filter(~pl.col("customer").is_in(list(same)))
+    plan.retired_customers = [c for c in plan.retired_customers if c not in same]
+
+
+def _matched_differently(snapshot: Snapshot, merged: Merged) -> set[str]:
+    """The changed records whose fields or identifiers changed: what matching reads of them."""
+    changed = merged.changed
+    if changed.height == 0:
+        return set()
+    columns = ["key", *FIELDS]
+    fields = changed.select(columns).join(
+        snapshot.records.select(columns), on=columns, how="anti", nulls_equal=True
+    )
+    keys = changed.select(pl.col("key").alias("record"))
+    before = snapshot.identifiers.join(keys, on="record", how="semi")
+    now = merged.identifiers.join(keys, on="record", how="semi")
+    on = ["record", "kind", "value"]
+    grown = now.join(before, on=on, how="anti", nulls_equal=True)
+    lost = before.join(now, on=on, how="anti", nulls_equal=True)
+    return set(fields["key"].to_list()) | set(grown["record"].to_list()) | set(lost["record"])
+
+
+def _keep_evidence(plan: WritePlan, records: set[str]) -> None:
+    """Leave the stored computed evidence of `records` as it is: not deleted, not written."""
+    if not records:
+        return
+    plan.scope_records = [k for k in plan.scope_records if k not in records]
+    plan.evidence = plan.evidence.filter(~pl.col("a").is_in(list(records)))
+
+
+def _same_rows(written: pl.DataFrame, stored: pl.DataFrame) -> set[str]:
+    """Ids whose written row equals the stored one in every column but `updated_ts`."""
+    names = [c for c in written.columns if c != "updated_ts"]
+    extra = [c for c in stored.columns if c not in written.columns and c != "updated_ts"]
+    left = written.select(names)
+    right = stored.select([c for c in names if c in stored.columns])
+    for column in names:
+        if column not in right.columns:
+            right = right.with_columns(pl.lit(None).alias(column))
+    right = right.select(names).cast(dict(left.schema), strict=False)  # type: ignore[arg-type]
+    same = left.join(right, on=names, how="semi", nulls_equal=True)["id"]
+    result = set(same.to_list())
+    if extra:
+        present = stored.filter(pl.any_horizontal([pl.col(c).is_not_null() for c in extra]))["id"]
+        result -= set(present.to_list())
+    return result
