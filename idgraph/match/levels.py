@@ -72,6 +72,7 @@ _TESTS: dict[tuple[str, str], Test] = {
     ("birth_date", "typo"): dates_compatible,
     ("birth_date", "year"): _same_year,
     ("street", "similar"): _similar,
+    ("postcode", "typo"): one_typo,
 }
 
 
@@ -276,6 +277,18 @@ class ScoringView:
                              left[streets], right[streets])  # fmt: skip
             out[streets[graded == 0]] = names.index("exact")
             out[streets[graded == 1]] = names.index("street_typo")
+        # One street (or a street a typo apart) with a postcode a typo apart is one address
+        # typed wrong, as a street typo is: not the "else" of two places.
+        typed = np.flatnonzero(both(postcode) & ~same_postcode & both(street))
+        if len(typed):
+            codes = self.codes("postcode")
+            near = _graded("postcode", ("exact", "typo", "else"), codes,
+                           left[typed], right[typed]) == 1  # fmt: skip
+            typed = typed[near]
+        if len(typed):
+            graded = _graded("street", ("exact", "similar", "else"), self.codes("street"),
+                             left[typed], right[typed])  # fmt: skip
+            out[typed[graded <= 1]] = names.index("street_typo")
         return out
 
 

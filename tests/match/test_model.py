@@ -104,6 +104,24 @@ def test_levels_of_each_field() -> None:
     assert scoring.levels("phone", left, right).tolist() == [-1, -1]
 
 
+def test_one_street_with_a_postcode_a_typo_apart_is_an_address_typo() -> None:
+    base = {"street": "34 lumholtz place", "city": "perth"}
+    records = _frame(
+        [
+            {"key": "a", **base, "postcode": "6403"},
+            {"key": "b", **base, "postcode": "6430"},  # two digits swapped
+            {"key": "c", **base, "postcode": "6408"},  # one digit changed
+            {"key": "d", **base, "postcode": "2000"},  # the same street elsewhere
+            {"key": "e", "street": "34 lumholtz plcae", "postcode": "6430", "city": "perth"},
+            {"key": "f", "street": "9 other road", "postcode": "6430", "city": "perth"},
+        ]
+    )
+    scoring = ScoringView(match_view(records, VIEW_FIELDS))
+    left, right = np.array([0, 0, 0, 0, 0]), np.array([1, 2, 3, 4, 5])
+    levels = [FIELD_LEVELS["address"][v] for v in scoring.levels("address", left, right)]
+    assert levels == ["street_typo", "street_typo", "city", "street_typo", "city"]
+
+
 def test_learned_without_labels_the_model_links_people_and_not_their_households() -> None:
     records, truth = _people(1200, seed=3)
     evidence = collect_evidence(records, NO_IDS, NO_LINKS, _config(min_records=500))
