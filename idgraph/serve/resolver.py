@@ -11,6 +11,8 @@ call is applied once. Lane segments wholly behind their offset are deleted.
 The embedded store is checkpointed here, never in a request: in a lull, and under steady load
 in a thread of its own once its write-ahead log has grown (`GraphStore.checkpoint_due`), so
 the next micro-batch is read and resolved while the log is folded and only its write waits.
+A reopen that gives back the engine's memory runs in that thread too, in place of a
+checkpoint (it checkpoints before it closes), so it holds back a write as one does.
 """
 
 from __future__ import annotations
@@ -141,6 +143,9 @@ class Resolver:
         self._idle = idle_checkpoint_s
         self._reopen_bytes = reopen_growth_mb * 1024 * 1024
         self._baseline: int | None = None
+        #: Resident bytes when the process outgrew the setting: the next job behind the
+        #: micro-batches is a reopen (None: a checkpoint, when one is due).
+        self._grown: int | None = None
         self._poll = poll_ms / 1000
         self._retry = retry_s
         self._cond = threading.Condition()
@@ -161,7 +166,8 @@ class Resolver:
         #: True until the stored state is in memory (`warm_mirror`), as the thread starts.
         self.warming = True
         self._thread: threading.Thread | None = None
-        #: One thread (one store connection) for checkpoints behind the micro-batches.
+        #: One thread (one store connection) for checkpoints and reopens behind the
+        #: micro-batches.
         self._folder = ThreadPoolExecutor(1, thread_name_prefix="idgraph-checkpoint")
         self._folding: Future[None] | None = None
         self.batches = 0
@@ -446,10 +452,16 @@ class Resolver:
             trim_lane(self._folders[lane], offset)
 
     def _checkpoint_behind(self) -> None:
-        """Start a checkpoint in the background when the store's log asks for one."""
+        """Start a reopen in the background when the process has grown, or else a checkpoint
+        when the store's log asks for one."""
         if self._folding is not None and not self._folding.done():
             return
-        if self._store.down is None and self._store.checkpoint_due():
+        if self._store.down is not None:
+            return
+        if self._grown is not None:
+            grown, self._grown = self._grown, None
+            self._folding = self._folder.submit(self._reopen, grown)
+        elif self._store.checkpoint_due():
             self._folding = self._folder.submit(self._fold_log)
 
     def _fold_log(self) -> None:
@@ -487,7 +499,10 @@ class Resolver:
         self._unfolded = False
 
     def _reopen_if_grown(self) -> None:
-        if not self._reopen_bytes or (now := resident_bytes()) is None:
+        """Ask for a reopen behind the micro-batches once the process has grown too much."""
+        if not self._reopen_bytes or self._grown is not None:
+            return
+        if (now := resident_bytes()) is None:
             return
         if self._baseline is None or now < self._baseline:
             self._baseline = now
@@ -495,8 +510,12 @@ class Resolver:
         # The engine caches the store's pages as micro-batches touch them: growth up to the
         # store's size is that cache, not what its past writes hold (at 1M customers, a 2 GiB
         # file meant a reopen every ~10 s, each a checkpoint of seconds).
-        if now - self._baseline < self._reopen_bytes + self._store.file_bytes():
-            return
+        if now - self._baseline >= self._reopen_bytes + self._store.file_bytes():
+            self._grown = now
+
+    def _reopen(self, grown: int) -> None:
+        """Reopen the store (in the background thread): the resolver reads and resolves its
+        next micro-batch meanwhile, and its write waits until the store is open again."""
         started = time.monotonic()
         try:
             self._store.reopen()
@@ -504,15 +523,14 @@ class Resolver:
             # Closed but not open again (`store.down`): the next micro-batch tries to open it
             # before anything else. Otherwise it stays as it was until more growth.
             logger.warning("reopening the store failed: %s", exc)
-            self._baseline = now
+            self._baseline = grown
             return
         self.reopens += 1
         self.reopen_seconds += time.monotonic() - started
-        self._unfolded = False
         self._baseline = resident_bytes()
         logger.info(
             "store reopened to give back memory: %d MiB resident before, %d MiB after",
-            now >> 20,
+            grown >> 20,
             (self._baseline or 0) >> 20,
         )
 

@@ -160,9 +160,13 @@ class LadybugStore(GraphStore):
             if self._down is None:
                 self.connection().execute("CHECKPOINT")
                 self._close_engine()
-            # Closed and not open again: every use fails as unavailable until a reopen works.
-            self._down = "reopening the store failed"
-            self._open()
+            try:
+                self._open()
+            except BaseException:
+                # Closed and not open again: every use fails as unavailable until a reopen
+                # works. (While it reopens, `down` stays None: uses wait at the gate.)
+                self._down = "reopening the store failed"
+                raise
             self._down = None
         give_back(WORTH_TRIMMING)
 

@@ -4,6 +4,7 @@ and resume after a restart exactly at the applied offset (a real embedded store)
 from __future__ import annotations
 
 import shutil
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -130,6 +131,32 @@ def test_the_resolver_reopens_the_store_once_its_process_has_grown(
         assert state["store_reopen_s"] > 0
         assert len(event_ids(served.store)) == 6
         assert all(len(served.graph.lookup(f"grower-{n}")) == 1 for n in range(6))
+
+
+def test_a_reopen_runs_behind_the_resolver_which_goes_on_resolving_meanwhile(
+    tmp_path: Path, monkeypatch: Any
+) -> None:
+    """The reopen checkpoints first (seconds on a large store): in the checkpoint thread, the
+    resolver reads and resolves the next micro-batch meanwhile, and only its write waits."""
+    grown = iter(range(0, 1 << 40, 300 << 20))
+    monkeypatch.setattr("idgraph.serve.resolver.resident_bytes", lambda: next(grown))
+    reopening = LadybugStore.reopen
+    threads: list[str] = []
+
+    def slow_reopen(self: LadybugStore) -> None:
+        threads.append(threading.current_thread().name)
+        time.sleep(0.3)
+        reopening(self)
+
+    monkeypatch.setattr(LadybugStore, "reopen", slow_reopen)
+    with serving(tmp_path, store_reopen_mb=512) as served:
+        for n in range(6):
+            answer = served.post("/v1/track", track(f"behind-{n}", f"m-behind-{n}"))
+            assert answer.status_code == 200
+        served.settle()
+        assert status(served)["store_reopens"] >= 1
+        assert len(event_ids(served.store)) == 6
+    assert threads and all(name.startswith("idgraph-checkpoint") for name in threads)
 
 
 def test_growth_up_to_the_store_file_size_is_the_page_cache_not_a_reason_to_reopen(
