@@ -744,7 +744,7 @@ def _load_scope(
     linked = set(batch.links["a"].to_list()) | set(batch.links["b"].to_list())
     incoming = set(batch.records["key"].to_list())
     before = take_snapshot(
-        mirror, pl.Series(sorted(incoming | erase | forced | linked), dtype=pl.Utf8)
+        mirror, pl.Series(sorted(incoming | erase | forced | linked), dtype=pl.Utf8), events=False
     )
     fresh = batch.links.select("a", "b", "rule").join(
         before.links.select("a", "b", "rule"), on=["a", "b", "rule"], how="anti"

@@ -38,12 +38,20 @@ class Snapshot:
         return self.records.select("key", "customer").drop_nulls("customer")
 
 
+#: No key: an empty frame of a table's columns.
+_NONE = pl.Series([], dtype=pl.Utf8)
+
+
 def _by(mirror: Mirror, table: str, column: str, keys: pl.Series | None) -> pl.DataFrame:
     return mirror.load(table) if keys is None else mirror.where(table, column, keys)
 
 
 def take_snapshot(
-    mirror: Mirror, keys: pl.Series | None = None, *, verdict_keys: pl.Series | None = None
+    mirror: Mirror,
+    keys: pl.Series | None = None,
+    *,
+    verdict_keys: pl.Series | None = None,
+    events: bool = True,
 ) -> Snapshot:
     """The stored state of the records `keys` (all records when None).
 
@@ -51,6 +59,9 @@ def take_snapshot(
         mirror: the opened mirror.
         keys: record keys; None reads every table whole.
         verdict_keys: identifier keys whose verdicts to read besides those the records hold.
+        events: read the records' events and their properties too (False: both empty; a
+            known user's history grows with every call about them, and finding a scope
+            needs none of it).
     """
     records = _by(mirror, "records", "key", keys)
     identifiers = _by(mirror, "identifiers", "record", keys)
@@ -76,8 +87,14 @@ def take_snapshot(
             .filter(pl.col("a").is_in(implode) | pl.col("b").is_in(implode))
             .collect()
         )
-    events = _by(mirror, "events", "record_key", keys)
-    props = _by(mirror, "event_properties", "id", None if keys is None else events["id"])
+    if events:
+        held = _by(mirror, "events", "record_key", keys)
+        props = _by(mirror, "event_properties", "id", None if keys is None else held["id"])
+    else:
+        held, props = (
+            mirror.where("events", "id", _NONE),
+            mirror.where("event_properties", "id", _NONE),
+        )
     return Snapshot(
         records=records,
         record_traits=_by(mirror, "record_traits", "record", keys),
@@ -86,7 +103,7 @@ def take_snapshot(
         verdicts=verdicts,
         links=links,
         apart=apart,
-        events=events,
+        events=held,
         event_properties=props,
         customer_columns=dict(mirror.customer_columns),
         event_columns=dict(mirror.event_columns),

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol, TypeVar
 
+import numpy as np
 import polars as pl
 
 from idgraph.state.index import KeyIndex
@@ -193,13 +194,15 @@ class LiveRows:
 
     Lookups of a few keys (`where`, and the groups a delta replaces) use a `KeyIndex` of
     `rows` per column asked for, made on first use and dropped with `rows`; the tail is small
-    enough to filter.
+    enough to filter. The dead marks are one flag per row set in place, so a delta costs
+    what it touches, not the table's length.
     """
 
     def __init__(self, table: DeltaTable, rows: pl.DataFrame) -> None:
         self.table = table
         self._rows = rows
-        self._dead: pl.Series | None = None
+        self._dead: np.ndarray | None = None
+        self._dead_count = 0
         self._tail: pl.DataFrame | None = None
         self._frame: pl.DataFrame | None = rows
         self._indexes: dict[str, KeyIndex] = {}
@@ -208,7 +211,7 @@ class LiveRows:
     def frame(self) -> pl.DataFrame:
         """The live rows as one frame (made once per change)."""
         if self._frame is None:
-            rows = self._rows if self._dead is None else self._rows.filter(~self._dead)
+            rows = self._rows if self._dead is None else self._rows.filter(pl.Series(~self._dead))
             self._frame = rows if self._tail is None else pl.concat([rows, self._tail])
         return self._frame
 
@@ -218,7 +221,7 @@ class LiveRows:
             return self._frame.lazy()
         rows = self._rows.lazy()
         if self._dead is not None:
-            rows = self._rows.with_columns(self._dead.alias(_DEAD)).lazy()
+            rows = self._rows.with_columns(pl.Series(_DEAD, self._dead)).lazy()
             rows = rows.filter(~pl.col(_DEAD)).drop(_DEAD)
         return rows if self._tail is None else pl.concat([rows, self._tail.lazy()])
 
@@ -228,7 +231,7 @@ class LiveRows:
         held = pl.col(column).is_in(wanted.implode())
         positions = self._index(column).candidates(wanted)
         if self._dead is not None and len(positions):
-            positions = positions[~self._dead.gather(positions).to_numpy()]
+            positions = positions[~self._dead[positions]]
         found = self._rows[positions].filter(held)
         if self._tail is None:
             return found
@@ -259,9 +262,13 @@ class LiveRows:
         dead = self._hits(touched)
         if any(self._rows[c].null_count() for c in group):
             # `scan` joins on the group: a row without a key never survives a delta.
-            dead = dead | self._rows.select(pl.any_horizontal(pl.col(group).is_null())).to_series()
-        if dead.any():
-            self._dead = dead if self._dead is None else self._dead | dead
+            keyless = self._rows.select(pl.any_horizontal(pl.col(group).is_null())).to_series()
+            dead = np.union1d(dead, np.flatnonzero(keyless.to_numpy()))
+        if len(dead):
+            if self._dead is None:
+                self._dead = np.zeros(self._rows.height, dtype=np.bool_)
+            self._dead_count += int(len(dead) - np.count_nonzero(self._dead[dead]))
+            self._dead[dead] = True
         tail = self._tail
         if tail is not None:
             tail = tail.join(touched, on=group, how="anti", maintain_order="left")
@@ -274,16 +281,15 @@ class LiveRows:
             return
         tail = aligned if tail is None else pl.concat([tail, aligned])
         self._tail = tail.rechunk() if tail.n_chunks() > _MAX_CHUNKS else tail
-        changed = self._tail.height + (int(self._dead.sum()) if self._dead is not None else 0)
+        changed = self._tail.height + self._dead_count
         if changed > max(self._rows.height // 8, 1_000):
             self._fold()
 
-    def _hits(self, touched: pl.DataFrame) -> pl.Series:
-        """Which kept rows belong to a group of `touched`."""
+    def _hits(self, touched: pl.DataFrame) -> np.ndarray:
+        """The positions of the kept rows that belong to a group of `touched`."""
         group = list(self.table.group)
-        none = pl.repeat(False, self._rows.height, dtype=pl.Boolean, eager=True)
         if touched.height == 0:
-            return none
+            return np.empty(0, dtype=np.uint32)
         column = self.table.selective or group[0]
         positions = self._index(column).candidates(touched[column])
         found = (
@@ -292,7 +298,7 @@ class LiveRows:
             .with_columns(pl.Series("_row", positions))
             .join(touched, on=group, how="semi")["_row"]
         )
-        return none.scatter(found, True) if found.len() else none
+        return found.to_numpy()
 
     def _fold(self, added: pl.DataFrame | None = None) -> None:
         """Make the live rows (and `added` after them) the kept rows."""
@@ -302,6 +308,7 @@ class LiveRows:
         self._rows = rows if self.table.extensible else rows.select(list(self.table.schema))
         self._indexes = {}
         self._dead = None
+        self._dead_count = 0
         self._tail = None
         self._frame = self._rows
 
