@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from make_fixtures import World
+    from fixture_world import World
 
 
 def counts(out: Path, truth: dict[str, str]) -> dict[str, Any]:
