@@ -13,9 +13,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from idgraph.errors import ConfigError, InputError
-from idgraph.ingest import RejectsWriter, SourceMapping, csv_table
+from idgraph.ingest import RejectsWriter, SourceMapping, csv_rows, csv_table
 from idgraph.ingest.collect import BatchBuilder
-from idgraph.ingest.csv_table import ends_in_quotes
+from idgraph.ingest.csv_rows import ends_in_quotes
 from idgraph.ingest.rejects import Reject, render_raw
 from idgraph.normalize.record import NormalizeOptions
 
@@ -367,9 +367,9 @@ def _split_both(tmp: Path, data: bytes, width: int) -> tuple[object, object] | N
     """The fast splitter's rows and rejects beside the line-by-line reader's, same file."""
     path = tmp / "t.csv"
     path.write_bytes(data)
-    lines = csv_table._file_lines(path, 1 << 20)
+    lines = csv_rows.file_lines(path, 1 << 20)
     assert lines is not None
-    fast = csv_table._split_fast(lines, ",", width)
+    fast = csv_rows.split_fast(lines, ",", width)
     if fast is None:
         return None
     good, rejected = fast
@@ -380,10 +380,10 @@ def _split_both(tmp: Path, data: bytes, width: int) -> tuple[object, object] | N
             collected.append(reject)
 
     builder = BatchBuilder(path, "t", Collect(None))
-    slow = csv_table._split_slow(path, ",", builder, 1 << 20, width)
+    slow = csv_rows.split_slow(path, ",", builder, 1 << 20, width)
     builder.finish()
 
-    def shown(good: csv_table._Good) -> list[tuple[Any, ...]]:
+    def shown(good: csv_rows.Cells) -> list[tuple[Any, ...]]:
         columns = [c.to_list() for c in good.columns]
         return [
             (line, good.text(line), *(c[i] for c in columns))

@@ -8,7 +8,7 @@ import orjson
 import pytest
 import yaml
 
-from idgraph.ingest import RejectsWriter, SourceMapping, csv_table, lines
+from idgraph.ingest import RejectsWriter, SourceMapping, csv_rows, csv_table, lines
 from idgraph.ingest.jsonl_events import read_events
 from idgraph.normalize.record import NormalizeOptions
 from tests.ingest.conftest import CRM_HEADER, CRM_MAPPING
@@ -45,7 +45,7 @@ def _read_csv(path: Path, tmp_path: Path, calls: Calls | None) -> tuple[int, int
 def test_csv_reports_blocks_then_rows(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, latin1: bool
 ) -> None:
-    monkeypatch.setattr(csv_table, "_READ_BLOCK", 512)
+    monkeypatch.setattr(csv_rows, "READ_BLOCK", 512)
     monkeypatch.setattr(lines, "_CHUNK", 512)
     body = "".join(ROW.format(n=n) for n in range(1, 41))
     data = (CRM_HEADER + "\n" + body).encode()
