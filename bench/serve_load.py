@@ -4,6 +4,7 @@ Usage:
     python bench/serve_load.py [--customers 100000] [--store PATH] [--workers 2]
                                [--seconds 20] [--clients 16] [--batch-size 100]
                                [--rate 1000] [--modes single,batch,rate,kill]
+                               [--fresh-rss]
 
 Needs `wrk` (Debian: `apt-get install -y wrk`), the HTTP load generator: a Python client on
 the same two cores would measure itself. Builds a store once (bench/generate.py --sources,
@@ -26,10 +27,12 @@ from its acknowledgement to its micro-batch's commit, over every call of the run
 status's `waits`, read once the resolver has caught up). The two come close: a lag sample is
 the oldest waiting call's age at the moment of asking, a wait one call's age at its commit.
 RSS is the main process and its workers, summed, at the start and the end of the run and
-its largest sample ("memory flat" over a long `--seconds`), beside how often the resolver
-reopened the store to give memory back, and how many checkpoints of the store it ran and
-their seconds summed: each one behind the resolver holds back its next write, which is where
-the lag's spikes come from.
+its largest sample ("memory flat" over a long `--seconds`); with `--fresh-rss`, also that of
+a service started again on the store the run left, once warm: what the run's data holds on
+its own, so the rest of the end figure is what the run kept. Beside it, how often the
+resolver reopened the store to give memory back, and how many checkpoints of the store it ran
+and their seconds summed: each one behind the resolver holds back its next write, which is
+where the lag's spikes come from.
 Each load starts once the resolver has read the stored state into memory (`/v1/status` no
 longer says `warming`); the note column gives how long that took when it was a second or more.
 Numbers go to docs/serve.md with the machine they ran on.
@@ -141,6 +144,8 @@ class Run:
     rss_start: float = 0.0
     rss_end: float = 0.0
     rss_max: float = 0.0
+    #: RSS of a service started afresh on the store the run left, once warm (`--fresh-rss`).
+    rss_fresh: float = 0.0
     reopens: int = 0
     checkpoints: int = 0
     checkpoint_s: float = 0.0
@@ -152,13 +157,14 @@ class Run:
         rate = self.requests / self.seconds if self.seconds else 0.0
         lags = sorted(self.lags) or [0.0]
         p95 = lags[min(len(lags) - 1, int(0.95 * len(lags)))]
+        fresh = f"; fresh {self.rss_fresh:,.0f}" if self.rss_fresh else ""
         return (
             f"| {self.mode} | {workers} | {self.clients} | {self.calls_per_request} | "
             f"{rate:,.0f} | {rate * self.calls_per_request:,.0f} | {self.p50:.1f} | "
             f"{self.p95:.1f} | {self.p99:.1f} | {self.errors} | "
             f"{statistics.median(lags):.2f} | {p95:.2f} | {lags[-1]:.2f} | "
             f"{' / '.join(f'{wait:.2f}' for wait in self.waits)} | {self.drain:.1f} | "
-            f"{self.rss_start:,.0f} → {self.rss_end:,.0f} (max {self.rss_max:,.0f}) | "
+            f"{self.rss_start:,.0f} → {self.rss_end:,.0f} (max {self.rss_max:,.0f}{fresh}) | "
             f"{self.reopens} | {self.checkpoints} ({self.checkpoint_s:.1f} s) | {self.note} |"
         )
 
@@ -369,7 +375,21 @@ def load_run(args: argparse.Namespace, store: Path, users: Path, mode: str) -> R
         result.errors = int(numbers["errors"] + numbers["non2xx"])
     finally:
         server.stop()
+    if args.fresh_rss:
+        result.rss_fresh = fresh_rss(server)
     return result
+
+
+def fresh_rss(used: Server) -> float:
+    """RSS of a service started again on the store a run left, once its state is in memory:
+    what the data alone holds, against which the run's end RSS shows what the run kept."""
+    server = Server(used.store, used.workdir, used.workers)
+    server.start()
+    try:
+        time.sleep(1)
+        return server.rss_mib()
+    finally:
+        server.stop()
 
 
 def kill_run(args: argparse.Namespace, store: Path) -> Run:
@@ -437,6 +457,11 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=100)
     parser.add_argument("--rate", type=float, default=1000.0)
     parser.add_argument("--modes", default="single,batch,rate,kill")
+    parser.add_argument(
+        "--fresh-rss",
+        action="store_true",
+        help="after each load, start the service again on the store it left and report its RSS",
+    )
     parser.add_argument(
         "--drain-timeout", type=float, default=120.0, help="longest wait for the resolver"
     )
