@@ -116,6 +116,7 @@ def build_app(
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(ClientDisconnect, _client_left)
     app.include_router(collect.router)
+    app.add_middleware(collect.CollectFirst)
     app.include_router(reads.router)
     app.include_router(admin.router)
     app.include_router(ui.router)

@@ -13,6 +13,10 @@ rejects file.
 
 Bodies may be compressed (`Content-Encoding: gzip` or `deflate`, what RudderStack's SDK
 sends by default); they are decoded with the same size limit as a plain body.
+
+The routes below describe the endpoints (OpenAPI at `/docs`); `CollectFirst`, the app's
+outermost middleware but one, answers them before FastAPI's own middleware, routing and
+dependencies, which took more CPU than the call itself. Both run `_collect`.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from idgraph.errors import IdGraphError
 from idgraph.ingest.jsonl_events import CALL_TYPES
@@ -207,3 +212,48 @@ async def collect_batch(request: Request) -> Response:
     then lists each refused call by index, messageId, field and reason (a 400 only when no
     call is valid)."""
     return await _collect(request, None)
+
+
+#: The collection paths, each with its call type (None: a batch).
+PATHS: dict[str, str | None] = {f"/v1/{kind}": kind for kind in CALL_TYPES} | {"/v1/batch": None}
+
+
+class CollectFirst:
+    """ASGI middleware answering `POST` to a collection path itself: the key check, then
+    `_collect`; errors go to the app's exception handlers, as a routed request's would.
+    Everything else goes on to the app.
+
+    A collection call is the service's hot path (~1,000 a second is the target on two cores,
+    beside the resolver). Through FastAPI's middleware, router and dependency solving it cost
+    ~0.9 ms of CPU, half of it in those layers.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "") if scope["type"] == "http" else ""
+        if scope.get("method") != "POST" or path not in PATHS:
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope, receive)
+        try:
+            await require_key(request)
+            response = await _collect(request, PATHS[path])
+        except Exception as exc:
+            handler = _handler(request, exc)
+            if handler is None:
+                raise
+            response = await handler(request, exc)
+        await response(scope, receive, send)
+
+
+def _handler(
+    request: Request, exc: Exception
+) -> Callable[[Request, Exception], Awaitable[Response]] | None:
+    """The app's exception handler for `exc` (by its class, most specific first)."""
+    handlers = request.app.exception_handlers
+    for kind in type(exc).__mro__:
+        if kind in handlers:
+            return handlers[kind]  # type: ignore[no-any-return]
+    return None
