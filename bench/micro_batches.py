@@ -1,7 +1,7 @@
 """What one micro-batch of the service's resolver costs, without HTTP, workers or a load tool.
 
 Usage: python bench/micro_batches.py --store STORE [--calls 200] [--batches 12]
-       [--workdir DIR] [--seed 1]
+       [--workdir DIR] [--seed 1] [--resolver-cpu auto|off|N]
 
 Copies STORE (and its mirror folder) into --workdir, keeps the mirror in memory as
 `idgraph serve` does, reads it in first (`warm_mirror`), then applies --batches micro-batches
@@ -9,7 +9,9 @@ of --calls calls with `ingest_batches`, the resolver's own call: the mix of
 bench/serve_load.py (40% identify of a new user with an email, 40% track of an existing user,
 20% page of a new visitor), parsed as the service parses its call log. Prints each batch's
 seconds and stages, and the median of all but the first two. Pauses show as outliers:
-a checkpoint inside a commit, mirror compactions. Numbers go to docs/serve.md.
+a checkpoint inside a commit, mirror compactions. Each micro-batch runs pinned to one CPU
+with Polars' pool as the service's resolver does (`--resolver-cpu`, default `auto`; `off` to
+compare). Numbers go to docs/serve.md.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from bench.serve_load import existing_users  # noqa: E402
 from bench.store_copy import copy_store  # noqa: E402
 from idgraph.match.config import load_match_config  # noqa: E402
 from idgraph.pipeline import ingest_batches  # noqa: E402
+from idgraph.serve.affinity import CpuPin, check_cpu, parse_cpu  # noqa: E402
 from idgraph.serve.calls import log_body, parse_logged, parse_single  # noqa: E402
 from idgraph.serve.settings import ServeSettings  # noqa: E402
 from idgraph.settings import open_store  # noqa: E402
@@ -79,7 +82,9 @@ def main() -> None:
     parser.add_argument("--batches", type=int, default=12)
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/idgraph-micro-batches"))
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--resolver-cpu", default="auto", help="auto, off, or a CPU number")
     args = parser.parse_args()
+    pin = CpuPin(check_cpu(parse_cpu(args.resolver_cpu)))
     users = existing_users(args.store)
     target = copy_store(args.store, args.workdir / "micro-batches.db")
     keep_mirror_in_memory(True)
@@ -93,16 +98,17 @@ def main() -> None:
         for number in range(args.batches):
             bodies = calls.bodies(args.calls)
             started = time.perf_counter()
-            logged = parse_logged(bodies, calls.settings)
-            assert logged.batch is not None
-            report = ingest_batches(
-                store,
-                [logged.batch],
-                match_config=match_config,
-                traits=traits,
-                summary=False,
-                meta={"serve_log_offset:bench": str(number + 1)},
-            )
+            with pin.hold():
+                logged = parse_logged(bodies, calls.settings)
+                assert logged.batch is not None
+                report = ingest_batches(
+                    store,
+                    [logged.batch],
+                    match_config=match_config,
+                    traits=traits,
+                    summary=False,
+                    meta={"serve_log_offset:bench": str(number + 1)},
+                )
             seconds.append(time.perf_counter() - started)
             stages = ", ".join(f"{t.stage} {t.seconds:.3f}" for t in report.timings)
             print(f"batch {number + 1}: {seconds[-1]:.3f} s ({stages})", flush=True)

@@ -15,8 +15,9 @@ then one `run_ingest`; kept in --workdir), or reuses `--store`; every mode start
   40% identify a new user (with an email), 40% track an existing user, 20% page of a new
   anonymous visitor.
 - batch: `--batch-size` calls per `/v1/batch` request, the same mix.
-- rate: single calls at about `--rate` calls/s (32 or more connections, each pausing between
-  calls; the row gives the rate reached).
+- rate: single calls at `--rate` calls/s on a fixed schedule (open loop: how fast the
+  answers come does not change when calls are sent; 32 or more connections; the row gives
+  the rate reached).
 - kill: single calls from 4 client threads; the main process is killed with SIGKILL, started
   again, and the store must hold every call answered 200 exactly once.
 
@@ -32,7 +33,8 @@ a service started again on the store the run left, once warm: what the run's dat
 its own, so the rest of the end figure is what the run kept. Beside it, how often the
 resolver reopened the store to give memory back, and how many checkpoints of the store it ran
 and their seconds summed: each one behind the resolver holds back its next write, which is
-where the lag's spikes come from.
+where the lag's spikes come from; and the micro-batches it applied (load and drain) and their
+seconds summed: at a steady rate their mean is what one micro-batch costs under the load.
 Each load starts once the resolver has read the stored state into memory (`/v1/status` no
 longer says `warming`); the note column gives how long that took when it was a second or more.
 Numbers go to docs/serve.md with the machine they ran on.
@@ -71,7 +73,7 @@ TS = "2026-01-15T10:00:00Z"
 LUA = r"""
 local users = {}
 for line in io.lines("@USERS@") do users[#users + 1] = line end
-local mode, size, pause, tag, ts = "@MODE@", @SIZE@, @PAUSE@, "@TAG@", "@TS@"
+local mode, size, rate, tag, ts = "@MODE@", @SIZE@, @RATE@, "@TAG@", "@TS@"
 local n = 0
 local threads = 0
 function setup(thread)
@@ -114,8 +116,28 @@ function request()
   end
   return wrk.format(nil, "/v1/batch", nil, '{"batch":[' .. table.concat(parts, ",") .. ']}')
 end
-if pause > 0 then
-  function delay() return pause end
+if rate > 0 then
+  -- Open loop: each thread sends on a fixed schedule of its share of the rate, whatever
+  -- the answers take, and catches up on slots a slow answer made it miss (up to a second).
+  local ffi = require("ffi")
+  ffi.cdef[[
+    typedef struct { long tv_sec; long tv_nsec; } bench_timespec;
+    int clock_gettime(int clock, bench_timespec *out);
+  ]]
+  local clock = ffi.new("bench_timespec")
+  local function now_ms()
+    ffi.C.clock_gettime(1, clock)
+    return tonumber(clock.tv_sec) * 1000 + tonumber(clock.tv_nsec) / 1e6
+  end
+  local interval = @THREADS@ * 1000 / rate
+  local due = nil
+  function delay()
+    local now = now_ms()
+    if due == nil or due < now - 1000 then due = now end
+    due = due + interval
+    if due <= now then return 0 end
+    return math.floor(due - now)
+  end
 end
 function done(summary, latency, requests)
   local e = summary.errors
@@ -149,6 +171,9 @@ class Run:
     reopens: int = 0
     checkpoints: int = 0
     checkpoint_s: float = 0.0
+    #: Micro-batches the resolver applied (load and drain) and their seconds, summed.
+    batches: int = 0
+    batch_s: float = 0.0
     #: Each resolved call's own wait (`/v1/status` `waits`): p50, p95, p99 in seconds.
     waits: tuple[float, float, float] = (0.0, 0.0, 0.0)
     note: str = ""
@@ -165,7 +190,8 @@ class Run:
             f"{statistics.median(lags):.2f} | {p95:.2f} | {lags[-1]:.2f} | "
             f"{' / '.join(f'{wait:.2f}' for wait in self.waits)} | {self.drain:.1f} | "
             f"{self.rss_start:,.0f} → {self.rss_end:,.0f} (max {self.rss_max:,.0f}{fresh}) | "
-            f"{self.reopens} | {self.checkpoints} ({self.checkpoint_s:.1f} s) | {self.note} |"
+            f"{self.reopens} | {self.checkpoints} ({self.checkpoint_s:.1f} s) | "
+            f"{self.batches:,} ({self.batch_s:.1f} s) | {self.note} |"
         )
 
 
@@ -316,17 +342,22 @@ class Sampler(threading.Thread):
             self.checkpoint_s = float(status.get("store_checkpoint_s", 0.0))  # type: ignore[arg-type]
 
 
+WRK_THREADS = 2
+
+
 def wrk(server: Server, script: Path, clients: int, seconds: float) -> dict[str, float]:
-    command = ["wrk", "-t2", f"-c{clients}", f"-d{seconds:.0f}s", "-s", str(script), server.url]
+    duration = f"-d{seconds:.0f}s"
+    command = ["wrk", f"-t{WRK_THREADS}", f"-c{clients}", duration, "-s", str(script), server.url]
     out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
     line = next(line for line in out.splitlines() if line.startswith("WRKJSON "))
     return dict(json.loads(line.removeprefix("WRKJSON ")))
 
 
-def lua(workdir: Path, users: Path, mode: str, size: int, pause_ms: int) -> Path:
+def lua(workdir: Path, users: Path, mode: str, size: int, rate: float) -> Path:
     text = LUA
     replacements = {
-        "@USERS@": str(users), "@MODE@": mode, "@SIZE@": str(size), "@PAUSE@": str(pause_ms),
+        "@USERS@": str(users), "@MODE@": mode, "@SIZE@": str(size), "@RATE@": repr(rate),
+        "@THREADS@": str(WRK_THREADS),
         "@TAG@": f"{mode}{int(time.time())}", "@TS@": TS, "@KEY@": KEY,
     }  # fmt: skip
     for old, new in replacements.items():
@@ -339,12 +370,11 @@ def lua(workdir: Path, users: Path, mode: str, size: int, pause_ms: int) -> Path
 def load_run(args: argparse.Namespace, store: Path, users: Path, mode: str) -> Run:
     size = args.batch_size if mode == "batch" else 1
     clients = args.clients
-    pause = 0
+    rate = 0.0
     if mode == "rate":
-        # Each connection sends a call, waits for the answer, then pauses: the pause is
-        # what is left of its share of a second after a typical answer (~8 ms here).
+        # Enough connections that the schedule is kept while some wait for slow answers.
         clients = max(args.clients, 32)
-        pause = max(round(clients * 1000 / args.rate - 8), 1)
+        rate = args.rate
     server = Server(copy_store(store, args.workdir / "run.db"), args.workdir, args.workers)
     server.start()
     result = Run(mode, clients, size)
@@ -355,7 +385,7 @@ def load_run(args: argparse.Namespace, store: Path, users: Path, mode: str) -> R
         result.rss_start = server.rss_mib()
         sampler = Sampler(server)
         sampler.start()
-        script = lua(args.workdir, users, "single" if mode == "rate" else mode, size, pause)
+        script = lua(args.workdir, users, "single" if mode == "rate" else mode, size, rate)
         numbers = wrk(server, script, clients, args.seconds)
         result.rss_end = server.rss_mib()
         result.drain, left = server.drain(args.drain_timeout)
@@ -366,7 +396,10 @@ def load_run(args: argparse.Namespace, store: Path, users: Path, mode: str) -> R
         result.rss_max = max(sampler.rss_max, result.rss_end)
         result.reopens = sampler.reopens
         result.checkpoints, result.checkpoint_s = sampler.checkpoints, sampler.checkpoint_s
-        waits = dict(server.status().get("waits") or {})  # type: ignore[call-overload]
+        final = server.status()
+        waits = dict(final.get("waits") or {})  # type: ignore[call-overload]
+        result.batches = int(final.get("batches", 0))  # type: ignore[call-overload]
+        result.batch_s = float(final.get("batch_s", 0.0))  # type: ignore[arg-type]
         result.waits = (float(waits.get("p50_s", 0)), float(waits.get("p95_s", 0)),
                         float(waits.get("p99_s", 0)))  # fmt: skip
         result.requests = int(numbers["requests"])
@@ -482,9 +515,9 @@ def main() -> None:
     print(
         "| mode | workers | clients | calls/request | requests/s | calls/s | p50 ms | p95 ms "
         "| p99 ms | errors | lag p50 s | lag p95 s | lag max s | wait p50 / p95 / p99 s "
-        "| drain s | RSS MiB | store reopens | checkpoints (s) | note |"
+        "| drain s | RSS MiB | store reopens | checkpoints (s) | micro-batches (s) | note |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---" * 20 + "|")
     for row in rows:
         print(row.line(args.workers))
 

@@ -129,6 +129,16 @@ def serve(
             "so calls are acknowledged fast even when resolving falls behind (0: equal).",
         ),
     ] = 10,
+    resolver_cpu: Annotated[
+        str,
+        typer.Option(
+            envvar="IDGRAPH_RESOLVER_CPU",
+            help="Pin the resolver and Polars' thread pool to one CPU while a micro-batch "
+            "runs: auto (the CPU the resolver woke up on; Linux, two or more CPUs), off, or a "
+            "CPU number. Its many small operations then hand work to the pool without waking "
+            "another CPU (docs/serve.md).",
+        ),
+    ] = "auto",
     store_cache: Annotated[
         int | None,
         typer.Option(
@@ -179,6 +189,7 @@ def serve(
     from idgraph.match.config import load_match_config
     from idgraph.normalize.record import NormalizeOptions
     from idgraph.serve import ServeSettings, admin_keys_from_env, api_keys_from_env, create_app
+    from idgraph.serve.affinity import check_cpu, parse_cpu
     from idgraph.serve.heap import settle_heap
     from idgraph.serve.settings import check_auth_setup
     from idgraph.serve.workers import serve_with_workers
@@ -207,6 +218,7 @@ def serve(
                 resolve_max_calls=resolve_max_calls,
                 resolve_wait_ms=resolve_wait_ms,
                 wait_timeout_s=wait_timeout,
+                resolver_cpu=check_cpu(parse_cpu(resolver_cpu)),
             )
         except ValueError as exc:
             raise typer.BadParameter(str(exc)) from None

@@ -119,6 +119,12 @@ class Status(BaseModel):
         description="Records resolved into the store (the lanes' offsets summed)."
     )
     batches: int = Field(description="Micro-batches the resolver applied since start.")
+    batch_s: float = Field(
+        default=0.0,
+        description="Seconds those micro-batches took, summed, from reading their calls to "
+        "their commit: under a steady load, how busy the resolver is (a micro-batch waits "
+        "for a checkpoint behind it, so this includes such waits).",
+    )
     refused: int = Field(
         default=0,
         description="Acknowledged calls the resolver refused since start (an erased "

@@ -36,6 +36,7 @@ from idgraph.ingest.rejects import Reject
 from idgraph.match.config import MatchConfig
 from idgraph.memory import resident_bytes
 from idgraph.pipeline import ingest_batches
+from idgraph.serve.affinity import CpuChoice, CpuPin, unpin
 from idgraph.serve.calls import LoggedCalls
 from idgraph.serve.lag import LagHistogram
 from idgraph.serve.log import lane_folders, trim_lane
@@ -114,6 +115,8 @@ class Resolver:
         retry_s: after the store refused a micro-batch, wait this long before trying again.
         poll_ms: how often lanes written by other processes are looked at (an append in this
             process wakes the resolver at once through `wake`).
+        cpu: pin the resolver thread and Polars' pool to one CPU while a micro-batch runs
+            (`idgraph.serve.affinity.CpuPin`; None: not pinned).
     """
 
     def __init__(
@@ -132,6 +135,7 @@ class Resolver:
         paused: bool = False,
         retry_s: float = 1.0,
         poll_ms: float = 5.0,
+        cpu: CpuChoice = None,
     ) -> None:
         self._store = store
         self._root = log_root
@@ -148,6 +152,7 @@ class Resolver:
         #: micro-batches is a reopen (None: a checkpoint, when one is due).
         self._grown: int | None = None
         self._poll = poll_ms / 1000
+        self._pin = CpuPin(cpu)
         self._retry = retry_s
         self._cond = threading.Condition()
         #: Held while a micro-batch is applied; `exclusive()` takes it for other writers.
@@ -169,9 +174,13 @@ class Resolver:
         self._thread: threading.Thread | None = None
         #: One thread (one store connection) for checkpoints and reopens behind the
         #: micro-batches.
-        self._folder = ThreadPoolExecutor(1, thread_name_prefix="idgraph-checkpoint")
+        self._folder = ThreadPoolExecutor(
+            1, thread_name_prefix="idgraph-checkpoint", initializer=unpin
+        )
         self._folding: Future[None] | None = None
         self.batches = 0
+        #: Seconds the applied micro-batches took, summed, from parsing to commit.
+        self.batch_seconds = 0.0
         self.checkpoints = 0
         #: Seconds the checkpoints took, summed (those inside reopens count as reopens).
         self.checkpoint_seconds = 0.0
@@ -311,7 +320,7 @@ class Resolver:
                     self._checkpoint()
                 continue
             taken = self._take()
-            with self._writing:
+            with self._writing, self._pin.hold():
                 self._apply(taken)
                 self._reopen_if_grown()
             self._checkpoint_behind()
@@ -394,10 +403,12 @@ class Resolver:
         last: dict[str, int] = {}
         for record in records:
             last[record.lane] = record.offset
+        started = time.monotonic()
         try:
             if self._store.down is not None:
-                # A reopen closed the store and could not open it again: try once more.
-                self._store.reopen()
+                # A reopen closed the store and could not open it again: try once more (in
+                # the checkpoint thread, so the engine's threads are not pinned as this one).
+                self._folder.submit(self._store.reopen).result()
                 logger.warning("the store is open again after a failed reopen")
             logged = self._parse([r.body for r in records])
             if logged.batch is not None:
@@ -434,6 +445,7 @@ class Resolver:
             for record in records:
                 self.waits.add(committed - record.at, record.calls)
             self.batches += 1
+            self.batch_seconds += time.monotonic() - started
             self.applied_calls += sum(r.calls for r in records) - len(logged.refused)
             self.refused_calls += len(logged.refused)
             self.values_dropped += len(logged.dropped)

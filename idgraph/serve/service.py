@@ -17,6 +17,7 @@ from idgraph.errors import ConfigError, IdGraphError
 from idgraph.match.config import load_match_config
 from idgraph.pipeline import erased_hashes
 from idgraph.query import CustomerProfile, EvidencePath, IdentityGraph, SegmentPage
+from idgraph.serve.affinity import check_cpu
 from idgraph.serve.calls import ParsedRequest, parse_logged
 from idgraph.serve.log import CallLog, LogClosed, lane_folder
 from idgraph.serve.models import Counters, Health, LaneStatus, Status
@@ -167,6 +168,7 @@ class Service(Counting):
             idle_checkpoint_s=settings.checkpoint_idle_s,
             reopen_growth_mb=settings.store_reopen_mb,
             paused=settings.resolver_paused,
+            cpu=check_cpu(settings.resolver_cpu),
         )
         #: Continuous delivery of segment changes, when destinations are configured.
         self.delivery: DeliveryLoop | None = None
@@ -275,6 +277,7 @@ class Service(Counting):
             appended_offset=sum(lane.appended for lane in lanes),
             applied_offset=sum(lane.applied for lane in lanes),
             batches=self.resolver.batches,
+            batch_s=round(self.resolver.batch_seconds, 3),
             store_reopens=self.resolver.reopens,
             store_reopen_s=round(self.resolver.reopen_seconds, 3),
             store_checkpoints=self.resolver.checkpoints,

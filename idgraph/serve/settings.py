@@ -12,6 +12,7 @@ from idgraph.activate.config import DestinationsConfig
 from idgraph.errors import ConfigError
 from idgraph.match.config import MatchConfig
 from idgraph.normalize.record import NormalizeOptions
+from idgraph.serve.affinity import CpuChoice
 from idgraph.traits.config import TraitsConfig
 
 #: The environment variable holding the accepted API keys, comma-separated.
@@ -56,6 +57,11 @@ class ServeSettings(BaseModel):
         resolve_max_calls: calls the resolver applies in one micro-batch at most.
         resolve_wait_ms: how long after the oldest unresolved call the resolver waits for more.
         resolver_paused: start with the resolver paused (a test hook; nothing is resolved).
+        resolver_cpu: pin the resolver thread and Polars' thread pool to one CPU while a
+            micro-batch runs (`idgraph.serve.affinity`): `"auto"` (the CPU the resolver woke
+            up on, on Linux with two or more), a CPU number, or None (not pinned; the default
+            here, as the pool is the whole process's; `idgraph serve` owns its process and
+            defaults to `"auto"`).
         wait_timeout_s: how long `?wait=true` waits for resolution (then `resolved` is false).
     """
 
@@ -83,6 +89,7 @@ class ServeSettings(BaseModel):
     resolve_max_calls: int = Field(default=5000, gt=0)
     resolve_wait_ms: float = Field(default=50.0, ge=0)
     resolver_paused: bool = False
+    resolver_cpu: CpuChoice = None
     wait_timeout_s: float = Field(default=10.0, gt=0)
 
 

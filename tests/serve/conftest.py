@@ -93,3 +93,13 @@ def fresh(tmp_path: Path) -> Iterator[Served]:
     """A service over an empty store, for tests that count everything."""
     with serving(tmp_path) as s:
         yield s
+
+
+def identifies(prefix: str, start: int, count: int) -> list[dict[str, Any]]:
+    """`count` identify calls of new users `prefix-start`, … with an email each: a batch that
+    grows the store's write-ahead log."""
+    return [
+        {"type": "identify", "userId": f"{prefix}-{n}", "timestamp": TS}
+        | {"traits": {"email": f"{prefix}-{n}@x.it", "firstName": "Ada"}}
+        for n in range(start, start + count)
+    ]

@@ -13,7 +13,7 @@ from idgraph.errors import StoreUnavailable
 from idgraph.serve.resolver import applied_offset, offset_key
 from idgraph.store.base import GraphStore
 from idgraph.store.ladybug import LadybugStore
-from tests.serve.conftest import TS, Served, serving
+from tests.serve.conftest import TS, Served, identifies, serving
 
 
 def track(user: str, message_id: str) -> dict[str, Any]:
@@ -37,6 +37,7 @@ def test_a_call_is_answered_before_it_is_resolved(tmp_path: Path) -> None:
         assert response.json()["accepted"] == 1 and response.json()["resolved"] is False
         state = status(served)
         assert state["resolver"] == "paused"
+        assert (state["batches"], state["batch_s"]) == (0, 0)
         assert state["depth"] >= 1 and state["lag_s"] >= 0
         assert state["appended_offset"] == 1 and state["applied_offset"] == 0
         assert served.graph.lookup("early") == []
@@ -45,6 +46,7 @@ def test_a_call_is_answered_before_it_is_resolved(tmp_path: Path) -> None:
         assert len(served.graph.lookup("early")) == 1
         state = status(served)
         assert (state["depth"], state["applied_offset"], state["lag_s"]) == (0, 1, 0)
+        assert state["batches"] == 1 and state["batch_s"] > 0
 
 
 def test_wait_true_answers_once_resolved(tmp_path: Path) -> None:
@@ -248,11 +250,7 @@ def test_a_growing_log_is_checkpointed_behind_the_resolver_without_a_lull(
         deadline = time.monotonic() + 60
         while resolver.checkpoints == 0:
             assert time.monotonic() < deadline, "no checkpoint behind the resolver"
-            calls = [
-                {"type": "identify", "userId": f"grow-{len(sent) + i}", "timestamp": TS}
-                | {"traits": {"email": f"grow-{len(sent) + i}@x.it", "firstName": "Ada"}}
-                for i in range(50)
-            ]
+            calls = identifies("grow", len(sent), 50)
             assert served.post("/v1/batch", {"batch": calls}).status_code == 200
             sent += [call["userId"] for call in calls]
         served.settle()
