@@ -29,7 +29,16 @@ from idgraph.errors import ConfigError
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["CpuChoice", "CpuPin", "allowed_cpus", "check_cpu", "parse_cpu", "unpin"]
+__all__ = [
+    "CpuChoice",
+    "CpuPin",
+    "allowed_cpus",
+    "check_cpu",
+    "own_threads",
+    "parse_cpu",
+    "polars_threads",
+    "unpin",
+]
 
 #: `"auto"` (each micro-batch on the CPU the resolver woke up on, on Linux with two or more
 #: CPUs), a CPU number, or None (no pinning).
@@ -132,28 +141,32 @@ class CpuPin:
         return int(self._current())
 
     def _pool_threads(self) -> list[int]:
-        """Polars' pool threads, found once (the pool is started first, so they exist)."""
+        """Polars' pool threads, found once (the pool lives as long as the process)."""
         if not self._pool:
-            import polars as pl
-
-            pl.thread_pool_size()
-            self._pool = _threads_named(_POOL_PREFIX)
+            self._pool = polars_threads()
         return self._pool
 
 
-def _threads_named(prefix: str) -> list[int]:
-    """This process's threads whose name is `prefix` and a number (Polars' `polars-0`, …)."""
+def own_threads() -> list[int]:
+    """The native ids of this process's threads (Linux; none where /proc is not there)."""
     try:
-        tids = [int(name) for name in os.listdir("/proc/self/task")]
+        return [int(name) for name in os.listdir("/proc/self/task")]
     except OSError:
         return []
+
+
+def polars_threads() -> list[int]:
+    """The threads of Polars' pool (`polars-0`, `polars-1`, …), started first if need be."""
+    import polars as pl
+
+    pl.thread_pool_size()
     found = []
-    for tid in tids:
+    for tid in own_threads():
         try:
             with open(f"/proc/self/task/{tid}/comm") as comm:
                 name = comm.read().strip()
-        except OSError:
+        except OSError:  # the thread ended meanwhile
             continue
-        if name.startswith(prefix) and name[len(prefix) :].isdigit():
+        if name.startswith(_POOL_PREFIX) and name[len(_POOL_PREFIX) :].isdigit():
             found.append(tid)
     return found

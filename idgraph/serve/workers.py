@@ -35,6 +35,7 @@ from pathlib import Path
 from types import FrameType
 
 from idgraph.errors import ConfigError
+from idgraph.serve.affinity import own_threads
 from idgraph.serve.app import owner_service
 from idgraph.serve.front import FrontSpec, run_front
 from idgraph.serve.heap import settle_heap
@@ -70,11 +71,7 @@ def _lower_priority(nice: int) -> None:
     if nice <= 0 or not sys.platform.startswith("linux"):
         return
     me = threading.get_native_id()
-    try:
-        tids = [int(name) for name in os.listdir("/proc/self/task")]
-    except OSError:
-        return
-    for tid in tids:
+    for tid in own_threads():
         if tid == me:
             continue
         try:

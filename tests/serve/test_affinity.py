@@ -15,7 +15,7 @@ import pytest
 
 import idgraph.serve.resolver as resolver_module
 from idgraph.errors import ConfigError
-from idgraph.serve.affinity import _threads_named, allowed_cpus, check_cpu
+from idgraph.serve.affinity import allowed_cpus, check_cpu, polars_threads
 from tests.serve.conftest import TS, identifies, serving
 
 pytestmark = pytest.mark.skipif(
@@ -28,7 +28,7 @@ pytestmark = pytest.mark.skipif(
 def free_pool() -> Iterator[None]:
     """Polars' pool is the whole test process's: let it run anywhere again afterwards."""
     yield
-    for tid in _threads_named("polars-"):
+    for tid in polars_threads():
         os.sched_setaffinity(tid, allowed_cpus())
 
 
@@ -38,7 +38,7 @@ def spy_on_micro_batches(monkeypatch: pytest.MonkeyPatch) -> list[tuple[set[int]
     real = resolver_module.ingest_batches
 
     def spy(*args: Any, **kwargs: Any) -> Any:
-        pool = [os.sched_getaffinity(tid) for tid in _threads_named("polars-")]
+        pool = [os.sched_getaffinity(tid) for tid in polars_threads()]
         seen.append((os.sched_getaffinity(0), pool))
         return real(*args, **kwargs)
 
