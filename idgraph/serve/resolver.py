@@ -12,8 +12,8 @@ The embedded store is checkpointed here, never in a request: in a lull, and unde
 in a thread of its own once its write-ahead log has grown (`GraphStore.checkpoint_due`), so
 the next micro-batch is read and resolved while the log is folded and only its write waits.
 A reopen that gives back the engine's memory runs in that thread too, in place of a
-checkpoint (it checkpoints before it closes): the next micro-batch is taken and parsed
-meanwhile and waits at its first use of the store.
+checkpoint: it checkpoints with reads let through and writes held, so the next micro-batch is
+read and resolved meanwhile, and its write waits for the checkpoint and the close and open.
 """
 
 from __future__ import annotations
@@ -527,8 +527,8 @@ class Resolver:
             self._grown = now
 
     def _reopen(self, grown: int) -> None:
-        """Reopen the store (in the background thread): the resolver takes its next
-        micro-batch meanwhile, and its first use of the store waits until it is open again."""
+        """Reopen the store (in the background thread): the resolver reads and resolves its
+        next micro-batch meanwhile, and its write waits until the store is open again."""
         started = time.monotonic()
         try:
             self._store.reopen()

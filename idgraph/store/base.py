@@ -74,8 +74,11 @@ class GraphStore(ABC):
             return self._run_columns(cypher, dict(params or {}))
 
     @contextmanager
-    def _engine_errors(self, name: str) -> Iterator[None]:
-        """Engine exceptions become idgraph's own here, once, named after the statement."""
+    def _engine_errors(self, name: str, *, writes: bool = False) -> Iterator[None]:
+        """Engine exceptions become idgraph's own here, once, named after the statement.
+
+        `writes`: the statements write (an apply, a rehearsal); a store may hold writes back
+        while it checkpoints."""
         try:
             yield
         except IdGraphError:
@@ -106,7 +109,7 @@ class GraphStore(ABC):
             plan.new_events.height,
             plan.customers.height,
         )
-        with self._engine_errors("apply"):
+        with self._engine_errors("apply", writes=True):
             self._apply(plan, version, progress or _ignore)
 
     @final
@@ -122,7 +125,7 @@ class GraphStore(ABC):
                 (`RehearsalUnsupported`), or a statement failed.
         """
         logger.debug("rehearse: %d customers", plan.customers.height)
-        with self._engine_errors("rehearse"):
+        with self._engine_errors("rehearse", writes=True):
             return self._rehearse(plan, check)
 
     def _rehearse(self, plan: WritePlan, check: Callable[[], T]) -> T:

@@ -155,7 +155,19 @@ class LadybugStore(GraphStore):
         The engine keeps memory from every write transaction until the database is closed:
         a service writing 800 calls/s grew ~6 MiB/s, and a bounded buffer pool then failed
         its writes ("buffer pool is full"). Opening takes ~0.1 s at 100k customers.
+
+        The checkpoint is the long part (seconds on a large store), so it runs with the gate
+        open to reads, and the resolver reads and resolves its next micro-batch meanwhile;
+        only new writes are held (the engine would make them wait for the checkpoint anyway),
+        so the close that follows finds an empty log. Only the close and the open keep every
+        other thread out.
         """
+        with self._gate.writes_held():
+            if self._down is None:
+                self.checkpoint()
+            self._close_and_open()
+
+    def _close_and_open(self) -> None:
         with self._gate.closed(), super()._engine_errors("reopen"):
             if self._down is None:
                 self.connection().execute("CHECKPOINT")
@@ -177,8 +189,8 @@ class LadybugStore(GraphStore):
         return self._down
 
     @contextmanager
-    def _engine_errors(self, name: str) -> Iterator[None]:
-        with self._gate.use(), super()._engine_errors(name):
+    def _engine_errors(self, name: str, *, writes: bool = False) -> Iterator[None]:
+        with self._gate.use(writes=writes), super()._engine_errors(name):
             if self._down is not None:
                 raise StoreUnavailable(f"{self._down}; the store is closed until it reopens")
             yield

@@ -123,3 +123,53 @@ def test_reopen_from_inside_an_operation_is_refused() -> None:
     gate = UseGate()
     with gate.use(), pytest.raises(RuntimeError, match="inside"), gate.closed():
         pass
+
+
+def test_reads_go_on_while_a_reopen_checkpoints(
+    store: LadybugStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    expected = store.query("count", COUNT)[0]["n"]
+    checkpointing, release = threading.Event(), threading.Event()
+    checkpoint = LadybugStore.checkpoint
+
+    def slow_checkpoint(self: LadybugStore) -> bool:
+        done = checkpoint(self)
+        checkpointing.set()
+        release.wait(10)  # a long checkpoint, as on a large store
+        return done
+
+    monkeypatch.setattr(LadybugStore, "checkpoint", slow_checkpoint)
+    reopening = threading.Thread(target=store.reopen)
+    reopening.start()
+    try:
+        assert checkpointing.wait(10), "the reopen never checkpointed before closing"
+        seen = store.query("count", COUNT)[0]["n"]
+        read_during = reopening.is_alive()
+    finally:
+        release.set()
+        reopening.join(10)
+    assert read_during, "the read waited for the whole reopen"
+    assert seen == expected
+    assert store.query("count", COUNT)[0]["n"] == expected
+    store.close()
+
+
+def test_held_writes_wait_while_reads_and_nested_writes_go_on() -> None:
+    gate = UseGate()
+    order: list[str] = []
+
+    def write() -> None:
+        with gate.use(writes=True):
+            order.append("write")
+
+    writer = threading.Thread(target=write)
+    with gate.writes_held():
+        writer.start()
+        time.sleep(0.05)  # the writer now waits at the gate
+        with gate.use():
+            order.append("read")
+            with gate.use(writes=True):  # a thread inside may write: it holds no one up
+                order.append("nested write")
+        order.append("released")
+    writer.join(5)
+    assert order == ["read", "nested write", "released", "write"]
