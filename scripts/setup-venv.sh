@@ -61,9 +61,9 @@ if [ "$INSTALLER" != uv ]; then
     with_pip
 elif find_uv; then
     say "installing idgraph and its dev tools (.[dev]), and pip, with uv"
-    # No cache: uv kept a fresh build of pyspark's source package for every setup (~450 MiB
-    # each) in ~/.cache/uv, which filled a shared disk after some hundred clones. A build in
-    # a temporary folder costs the same time on a fresh machine and leaves nothing behind.
+    # No cache: uv kept a fresh build of pyspark's source package for every setup (~2 GiB
+    # each) in ~/.cache/uv, which filled a shared disk after a few dozen clones. A build in
+    # a temporary folder costs the same time (uv never reused those builds) and leaves nothing.
     if ! "$UV" pip install --no-cache --python "$BIN/python" --compile-bytecode -e '.[dev]' pip; then
         say "uv could not install them; falling back to pip"
         with_pip
