@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import csv
+import shutil
+import tempfile
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,6 +24,30 @@ FIXTURE_INPUTS = [
 ]
 #: The moment segment time windows are evaluated at in tests (see fixtures/README.md).
 AS_OF = "2026-11-01"
+
+
+#: Room the suite needs in the temporary folder: one run's stores, copies and generated files,
+#: with the setup test's fresh venv and its pyspark build, took up to 3.1 GiB (2026-12-07).
+SUITE_DISK_BYTES = 4 * 1024**3
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Refuse to start on a nearly full disk, in one line.
+
+    Otherwise every test that writes a store errors on its own (hundreds of them) and the
+    cause is lost in the noise: a CI run once failed that way.
+    """
+    check_disk(Path(tempfile.gettempdir()))
+
+
+def check_disk(where: Path) -> None:
+    free = shutil.disk_usage(where).free
+    if free < SUITE_DISK_BYTES:
+        pytest.exit(
+            f"only {free / 1024**3:.1f} GiB free in {where}; the tests need "
+            f"{SUITE_DISK_BYTES / 1024**3:.0f} GiB there: free some space first",
+            returncode=3,
+        )
 
 
 @pytest.fixture(autouse=True, scope="session")
