@@ -20,27 +20,9 @@ from idgraph.segment.definition import parse_segment
 from idgraph.segment.saved import run_saved_segment, save_segment, segment_changes
 from idgraph.settings import open_store
 from tests.conftest import FIXTURE_INPUTS, ingest_fixtures
+from tests.small_sources import write_csv as _csv
 
 AS_OF_MS = 1_793_491_200_000  # 2026-11-01
-MAPPING = """source: {source}
-id: id
-columns:
-  email: email
-  phone: phone
-  first_name: first
-  last_name: last
-  birth_date: dob
-"""
-
-
-def _csv(folder: Path, source: str, rows: list[dict[str, str]]) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{source}.csv"
-    columns = ["id", "email", "phone", "first", "last", "dob"]
-    lines = [",".join(columns)] + [",".join(row.get(c, "") for c in columns) for row in rows]
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    (folder / f"{source}.mapping.yaml").write_text(MAPPING.format(source=source), encoding="utf-8")
-    return path
 
 
 def _ingest(store: Path, *paths: Path, **kwargs: object) -> IngestReport:

@@ -15,26 +15,19 @@ from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
-import orjson
 import pytest
 
+from bench.store_copy import copy_store
 from idgraph.normalize.record import NormalizeOptions
 from idgraph.pipeline import IngestReport, run_ingest
 from idgraph.settings import open_store
 from idgraph.state.cache import keep_mirror_in_memory, mirror_in_memory
 from idgraph.store.ladybug import LadybugStore
 from tests.conftest import FIXTURE_INPUTS
+from tests.small_sources import write_calls as _calls
+from tests.small_sources import write_csv as _csv
 
 AS_OF_MS = 1_793_491_200_000  # 2026-11-01
-MAPPING = """source: {source}
-id: id
-columns:
-  email: email
-  phone: phone
-  first_name: first
-  last_name: last
-  birth_date: dob
-"""
 PHONE = "+390612345678"
 MARIO = {"phone": PHONE, "first": "Mario", "last": "Rossi", "dob": "1980-01-01"}
 #: A web identify that joins Mario's customer by its email.
@@ -47,23 +40,6 @@ IDENTIFY = {
 }
 
 Edge = tuple[str, str, str, str, float]
-
-
-def _csv(folder: Path, source: str, rows: list[dict[str, str]]) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{source}.csv"
-    columns = ["id", "email", "phone", "first", "last", "dob"]
-    lines = [",".join(columns)] + [",".join(row.get(c, "") for c in columns) for row in rows]
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    (folder / f"{source}.mapping.yaml").write_text(MAPPING.format(source=source), encoding="utf-8")
-    return path
-
-
-def _calls(folder: Path, calls: list[dict[str, object]]) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "web.jsonl"
-    path.write_bytes(b"\n".join(orjson.dumps(call) for call in calls) + b"\n")
-    return path
 
 
 def _ingest(store: Path, paths: list[Path], **kwargs: object) -> IngestReport:
@@ -98,11 +74,7 @@ def _evidence(store: Path) -> list[Edge]:
 def _as_full_run(store: Path, folder: Path) -> list[Edge]:
     """The evidence of a copy of `store` re-resolved whole."""
     shutil.rmtree(folder, ignore_errors=True)
-    folder.mkdir()
-    copy = folder / store.name
-    for path in store.parent.glob(f"{store.name}*"):
-        target = folder / path.name
-        (shutil.copytree if path.is_dir() else shutil.copy2)(path, target)
+    copy = copy_store(store, folder / store.name)
     report = _ingest(copy, [], full=True)
     assert report.mode == "full"
     return _evidence(copy)
