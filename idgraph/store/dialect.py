@@ -161,6 +161,19 @@ class Dialect:
             f"CREATE (a)-[:{table}{body}]->(b) RETURN count(*) AS n"
         )
 
+    def update_from(self, table: str, variable: str, columns: Sequence[str]) -> str:
+        """LadybugDB's update in place of existing nodes from a local Arrow variable: its
+        column `c0` holds the primary key, `c1`, ... the new values of `columns` in order."""
+        if self.engine == "neo4j":
+            raise NotImplementedError("Neo4j has no LOAD FROM; its writes are NEO4J_WRITES")
+        if table not in NODE_TABLES:
+            raise ValueError(f"unknown node table {table!r}")
+        sets = ", ".join(f"n.`{_identifier(name)}` = c{i + 1}" for i, name in enumerate(columns))
+        return (
+            f"LOAD FROM {variable} MATCH (n:{table} {{{PRIMARY_KEYS[table]}: c0}}) "
+            f"SET {sets} RETURN count(*) AS n"
+        )
+
     def page_nodes(self, label: str, columns: Sequence[str]) -> str:
         """One page of `label`'s nodes, `columns` in order, by internal offset (`$lo` to `$hi`).
 

@@ -427,6 +427,7 @@ class LadybugStore(GraphStore):
                     pl.lit("id").alias("fields"), pl.lit(1.0).alias("score")
                 ),
             )
+        customers, memberships = plan.customers, plan.memberships.select("customer", "record")
         if plan.full:
             kept = self._run(LADYBUG_WRITES["segment_memberships"], {})
             self.connection().execute(LADYBUG_WRITES["delete_customers"])
@@ -434,22 +435,33 @@ class LadybugStore(GraphStore):
                 LADYBUG_WRITES["delete_computed_evidence"], {"rules": sorted(EXPLICIT_LINK_RULES)}
             )
         else:
-            ids = plan.retired_customers
+            updated = plan.customer_updates["id"]
+            ids = [c for c in plan.retired_customers if c not in set(updated.to_list())]
             kept = []
-            if self._run(READS["count_segments"], {})[0]["n"]:
+            if ids and self._run(READS["count_segments"], {})[0]["n"]:
                 kept = self._keyed("segment_memberships_of", ids, param="ids")
             self._keyed("delete_customers_of", ids, param="ids")
             plan.evidence = self._replace_evidence(plan.scope_records, plan.evidence)
+            self._update_customers(plan.customer_updates)
+            if len(updated):
+                customers = customers.filter(~pl.col("id").is_in(updated.implode()))
+                memberships = pl.concat(
+                    [
+                        memberships.filter(~pl.col("customer").is_in(updated.implode())),
+                        plan.gained_memberships.select("customer", "record"),
+                    ]
+                )
         self._erase(plan)
         with wrote.table("Customer", plan.customers.height):
             self._copy_table(
                 "Customer",
-                customer_frame(plan.customers, self.columns("Customer")).to_arrow(),
-                rows=plan.customers.height,
+                customer_frame(customers, self.columns("Customer")).to_arrow(),
+                rows=customers.height,
             )
         plan.customers = plan.customers.select("id", "record_count", "flagged")
         with wrote.table("HAS_RECORD", plan.memberships.height):
-            self._copy_rel("HAS_RECORD", plan.memberships.select("customer", "record"))
+            self._copy_rel("HAS_RECORD", memberships)
+        del customers, memberships
         alive = set(plan.customers["id"].to_list()) if plan.customers.height else set()
         kept = [row for row in kept if row["customer"] in alive]
         self._copy_rel(
@@ -469,6 +481,25 @@ class LadybugStore(GraphStore):
         self._write_ids(plan)
         self._set_frame("update_rfm", plan.trait_updates)
         wrote.finish()
+
+    def _update_customers(self, updates: pl.DataFrame) -> None:
+        """Set the changed columns of customers that keep their id and records, in place
+        (`WritePlan.customer_updates`); their relationships stay as they are."""
+        names = [name for name in updates.columns if name != "id"]
+        if updates.height == 0 or not names:
+            return
+        for name in names:
+            check_property_name(name)
+        rows = customer_frame(updates, self.columns("Customer")).select("id", *names)
+        _arrow_rows = rows.to_arrow().rename_columns([f"c{i}" for i in range(len(names) + 1)])
+        found = _count_of(
+            self.connection().execute(self.dialect.update_from("Customer", "_arrow_rows", names))
+        )
+        if found != updates.height:
+            raise StoreError(
+                f"Customer: {updates.height - found} of {updates.height} customers to update "
+                "are not in the store; nothing was written"
+            )
 
     def _replace_evidence(self, scope: list[str], evidence: pl.DataFrame) -> pl.DataFrame:
         """Delete the scope's stored computed evidence that `evidence` no longer holds; return
@@ -618,10 +649,7 @@ class LadybugStore(GraphStore):
             self.dialect.create_from(label, "_arrow_rows", properties)
         )
         if label not in NODE_TABLES:
-            if isinstance(result, list):
-                result = result[-1]
-            row = result.get_next()
-            created = int(next(iter(row.values())) if isinstance(row, dict) else row[0])
+            created = _count_of(result)
             if created != table.num_rows:
                 raise StoreError(
                     f"{label}: {table.num_rows - created} of {table.num_rows} relationships "
@@ -657,6 +685,14 @@ class LadybugStore(GraphStore):
 #: Up to this many keys a keyed statement always goes key by key.
 _MIN_PER_KEY = 16
 _UNWIND = re.compile(r"^UNWIND \$(\w+) AS (\w+) ")
+
+
+def _count_of(result: Any) -> int:
+    """The one number a statement returns (`RETURN count(*) AS n`)."""
+    if isinstance(result, list):
+        result = result[-1]
+    row = result.get_next()
+    return int(next(iter(row.values())) if isinstance(row, dict) else row[0])
 
 
 def per_key_statement(cypher: str, param: str) -> str | None:

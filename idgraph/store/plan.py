@@ -59,8 +59,9 @@ class WritePlan:
     """The changes of one ingest, as frames (schemas above and in `idgraph.frames`).
 
     The customers of the re-resolved records (`retired_customers`, all of them when `full`)
-    are deleted and written again as `customers`, with the computed evidence of
-    `scope_records`; everything else in the store is left alone.
+    are deleted and written again as `customers` (the embedded store updates those of
+    `customer_updates` in place instead), with the computed evidence of `scope_records`;
+    everything else in the store is left alone.
     """
 
     #: True when every record was re-resolved: all customers and evidence are rewritten.
@@ -79,6 +80,18 @@ class WritePlan:
     ids: IdChanges = field(default_factory=IdChanges)
     #: RFM scores of customers not otherwise written that moved a quintile: id, rfm_*.
     trait_updates: pl.DataFrame = field(default_factory=pl.DataFrame)
+    #: Of `customers`, those that keep their id and every record they had: their id and the
+    #: columns whose values changed. The embedded store sets these columns in place and adds
+    #: `gained_memberships` rather than deleting such a customer and writing it again
+    #: (`idgraph.state.unchanged`); they stay in `retired_customers`, `customers` and
+    #: `memberships` for everything else that reads the plan.
+    customer_updates: pl.DataFrame = field(
+        default_factory=lambda: pl.DataFrame(schema={"id": pl.Utf8})
+    )
+    #: The (customer, record) pairs of `customer_updates` not stored yet.
+    gained_memberships: pl.DataFrame = field(
+        default_factory=lambda: pl.DataFrame(schema={"customer": pl.Utf8, "record": pl.Utf8})
+    )
 
     new_records: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=RECORDS))
     changed_records: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=RECORDS))
