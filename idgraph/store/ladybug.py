@@ -436,7 +436,8 @@ class LadybugStore(GraphStore):
             )
         else:
             updated = plan.customer_updates["id"]
-            ids = [c for c in plan.retired_customers if c not in set(updated.to_list())]
+            in_place = set(updated.to_list())
+            ids = [c for c in plan.retired_customers if c not in in_place]
             kept = []
             if ids and self._run(READS["count_segments"], {})[0]["n"]:
                 kept = self._keyed("segment_memberships_of", ids, param="ids")
