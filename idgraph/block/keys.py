@@ -19,6 +19,7 @@ import polars as pl
 
 from idgraph.match.config import BlockPart, FuzzyRule, MatchConfig
 from idgraph.match.view import per_distinct
+from idgraph.normalize.nicknames import canonical_first_name
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +41,13 @@ def _metaphone(value: str) -> str:
     return jellyfish.metaphone(value)
 
 
+def _unordered(value: str) -> str:
+    """Each word's nickname-resolved sound, in alphabetical order: "Danny Stephenson" and
+    "Stephenson Daniel" key the same."""
+    words = (jellyfish.metaphone(canonical_first_name(word)) for word in value.split())
+    return " ".join(sorted(words))
+
+
 def _part(view: pl.DataFrame, part: BlockPart) -> pl.Series:
     values = view[part.field]
     match part.transform:
@@ -47,6 +55,8 @@ def _part(view: pl.DataFrame, part: BlockPart) -> pl.Series:
             out = values
         case "phonetic":
             out = per_distinct(values, _metaphone)
+        case "unordered":
+            out = per_distinct(values, _unordered)
         case "prefix3":
             out = values.str.slice(0, 3)
         case "initial":

@@ -32,7 +32,7 @@ MatchField = Literal[
 ]
 NAME_FIELDS: frozenset[str] = frozenset({"full_name", "first_name", "last_name"})
 StrongAttribute = Literal["birth_date", "first_name", "postcode", "country"]
-KeyTransform = Literal["exact", "phonetic", "prefix3", "initial", "year"]
+KeyTransform = Literal["exact", "phonetic", "unordered", "prefix3", "initial", "year"]
 _BLOCK_PART = re.compile(r"^(?P<field>[a-z_]+)(?::(?P<transform>[a-z0-9]+))?$")
 
 
@@ -112,6 +112,10 @@ class FuzzyRule(_Strict):
     block_on: Annotated[list[BlockPart], Field(min_length=1)]
     compare: Annotated[list[Comparison], Field(min_length=2)] | None = None
     max_block_size: Annotated[int, Field(ge=2)] | None = None
+    #: Whether the match model learns from this rule's pairs as well as scoring them. A rule
+    #: whose pairs are mostly another rule's (the swapped-name rule) should not: the model
+    #: would count those pairs twice, and every weight would move with a rule added.
+    train: bool = True
 
     @property
     def scored(self) -> bool:

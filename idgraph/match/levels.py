@@ -25,12 +25,16 @@ from idgraph.match.tolerance import (
     one_typo,
     same_or_one_typo,
 )
+from idgraph.match.view import per_distinct
+from idgraph.normalize.nicknames import canonical_first_name
 
 __all__ = ["FIELD_LEVELS", "FieldCodes", "LevelArray", "ScoringView"]
 
 LevelArray = npt.NDArray[np.int8]
 Ints = npt.NDArray[np.int64]
 NULL = -1
+#: `ScoringView.codes` name of the last names read as first names (nicknames resolved).
+LAST_AS_FIRST = "last_name:as_first"
 
 #: Each scored field's levels, best first; "else" is always last. `address` is street,
 #: postcode and city compared as one fact (scored apart, one move would count three times);
@@ -179,6 +183,8 @@ class ScoringView:
                 column = self._view.select(
                     pl.concat_str(["street", "postcode"], separator="|").alias("address")
                 )["address"]
+            elif name == LAST_AS_FIRST:
+                column = per_distinct(self._view["last_name"], canonical_first_name)
             else:
                 column = self._view[name]
             self._codes[name] = FieldCodes.of(column)
@@ -237,8 +243,10 @@ class ScoringView:
 
     def _swapped(self, left: Ints, right: Ints) -> npt.NDArray[np.bool_]:
         """Pairs whose first and last names are each other's (a form filled in the wrong
-        order), exactly or a typo away: a typo, not a disagreement, on both names."""
-        firsts, lasts = self.codes("first_name"), self.codes("last_name")
+        order), exactly or a typo away: a typo, not a disagreement, on both names. The last
+        names are read as first names are (nicknames resolved), since the first name of one
+        record is the other's last: "Daniel Stephenson" and "Stephenson Danny"."""
+        firsts, lasts = self.codes("first_name"), self.codes(LAST_AS_FIRST)
         fa, la = firsts.codes[left], lasts.codes[left]
         fb, lb = firsts.codes[right], lasts.codes[right]
         crossed = np.flatnonzero((fa >= 0) & (la >= 0) & (fb >= 0) & (lb >= 0) & (fa != fb))

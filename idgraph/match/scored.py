@@ -182,8 +182,10 @@ def _rule_pairs(
     config: MatchConfig,
     block_sizes: pl.DataFrame | None,
     stats: list[BlockingStats] | None,
-) -> list[tuple[frozenset[str], Ints, Ints]]:
-    found = []
+) -> list[tuple[frozenset[str] | None, Ints, Ints]]:
+    """Each scored rule's pairs, with the fields it blocks on (None: the model does not learn
+    from the rule's pairs)."""
+    found: list[tuple[frozenset[str] | None, Ints, Ints]] = []
     for rule in config.fuzzy:
         if not rule.scored:
             continue
@@ -203,7 +205,7 @@ def _rule_pairs(
             if parts
             else np.zeros(0, np.int64)
         )
-        found.append((rule.blocked_fields(), a, b))
+        found.append((rule.blocked_fields() if rule.train else None, a, b))
     return found
 
 
@@ -248,7 +250,11 @@ def _candidates(
     union = keyed.group_by("key").agg(pl.col("bit").sum())
     keys = union["key"].to_numpy()
     bits = union["bit"].to_numpy()
-    members = [(blocked, (bits & (1 << i)) != 0) for i, (blocked, _, _) in enumerate(pairs)]
+    members = [
+        (blocked, (bits & (1 << i)) != 0)
+        for i, (blocked, _, _) in enumerate(pairs)
+        if blocked is not None
+    ]
     return keys // n, keys % n, members
 
 

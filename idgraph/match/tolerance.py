@@ -20,7 +20,8 @@ from rapidfuzz.distance import OSA
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from idgraph.match.view import match_view
+from idgraph.match.view import match_view, per_distinct
+from idgraph.normalize.nicknames import canonical_first_name
 
 __all__ = [
     "TOLERANT_ATTRIBUTES",
@@ -314,9 +315,9 @@ def personal_pairs(
     )
     if pairs.height == 0:
         return empty
-    swapped = same_or_one_typo(pairs["first"], pairs["last_b"]) & same_or_one_typo(
-        pairs["last"], pairs["first_b"]
-    )
+    # First names are nickname-resolved keys; a last name standing in for one is read the same.
+    last, last_b = (per_distinct(pairs[c], canonical_first_name) for c in ("last", "last_b"))
+    swapped = same_or_one_typo(pairs["first"], last_b) & same_or_one_typo(last, pairs["first_b"])
     unnamed = (pairs["first"].is_null() | pairs["first_b"].is_null()).to_numpy()
     same = (
         (first_names_compatible(pairs["first"], pairs["first_b"]) & ~unnamed)

@@ -43,6 +43,7 @@ def _pair(
         (("Tahni", "Murton"), ("Tahni", "Skeen"), True),  # a new surname
         (("Robert", "Rossi"), ("Bob", "Rosi"), True),  # a nickname and a typo
         (("Emily", "Berry"), ("Berry", "Emily"), True),  # first and last swapped
+        (("Danny", "Stephenson"), ("Stephenson", "Danny"), True),  # swapped, a nickname
         (("Jake", "Mcneill"), (None, "Mcniell"), True),  # no first name on one side
         (("Joshua", "Huxley"), ("Kiana", "Huxley"), False),  # two people of one family
         ((None, "Huxley"), (None, "Smith"), False),

@@ -1,0 +1,126 @@
+"""A name filled in the wrong order: blocked together, scored as typos, one customer."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from idgraph.block.keys import block_key_column
+from idgraph.match.config import BlockPart, FuzzyRule, MatchConfig, load_match_config
+from idgraph.match.decide import collect_evidence
+from idgraph.match.levels import FIELD_LEVELS, ScoringView
+from idgraph.match.view import match_view
+from idgraph.pipeline import run_ingest
+from idgraph.query import IdentityGraph
+from idgraph.store.plan import LINK_ROWS
+from tests.match.test_model import NO_IDS, _people
+
+NO_LINKS = pl.DataFrame(schema=LINK_ROWS)
+
+
+def _names(rows: list[tuple[str, str]]) -> pl.DataFrame:
+    return pl.DataFrame(
+        {
+            "key": [f"r{i}" for i in range(len(rows))],
+            "first_name": [first for first, _ in rows],
+            "last_name": [last for _, last in rows],
+        }
+    )
+
+
+def test_the_unordered_key_is_one_for_either_order_and_a_nickname() -> None:
+    view = match_view(
+        _names(
+            [
+                ("Danny", "Stephenson"),
+                ("Stephenson", "Daniel"),
+                ("Daniel", "Stevenson"),  # sounds the same: one phonetic key
+                ("Danny", "Stone"),
+                ("Mary Ann", "Mac Kinder"),
+                ("Mac Kinder", "Mary Ann"),
+            ]
+        )
+    )
+    keys = block_key_column(view, [BlockPart(field="full_name", transform="unordered")])
+    assert keys[0] == keys[1] == keys[2]
+    assert keys[3] != keys[0]
+    assert keys[4] == keys[5] != keys[0]
+
+
+def test_swapped_names_with_a_nickname_score_as_a_typo_on_both() -> None:
+    view = match_view(
+        _names([("Danny", "Stephenson"), ("Stephenson", "Danny"), ("Stephenson", "Carla")])
+    )
+    scoring = ScoringView(view)
+    left, right = np.array([0, 0]), np.array([1, 2])
+    typo = FIELD_LEVELS["first_name"].index("typo")
+    assert scoring.levels("first_name", left, right).tolist() == [
+        typo,
+        len(FIELD_LEVELS["first_name"]) - 1,
+    ]
+    typo = FIELD_LEVELS["last_name"].index("typo")
+    assert scoring.levels("last_name", left, right)[0] == typo
+
+
+def _with_rule(config: MatchConfig, *, train: bool) -> MatchConfig:
+    extra = FuzzyRule(
+        name="swapped_extra",
+        block_on=[BlockPart(field="full_name", transform="unordered"), BlockPart(field="city")],
+        train=train,
+    )
+    rules = [rule for rule in config.fuzzy if rule.name != "swapped_name_and_birth_date"]
+    return config.model_copy(update={"fuzzy": [*rules, extra]})
+
+
+def test_a_rule_that_does_not_train_leaves_the_weights_as_they_were() -> None:
+    records, _ = _people(1200, seed=3)
+    base = load_match_config(None)
+    base = base.model_copy(update={"scoring": base.scoring.model_copy(update={"min_records": 500})})
+    without = _with_rule(base, train=False).model_copy(
+        update={"fuzzy": [r for r in base.fuzzy if r.name != "swapped_name_and_birth_date"]}
+    )
+    models = {
+        name: collect_evidence(records, NO_IDS, NO_LINKS, config).model
+        for name, config in (
+            ("without", without),
+            ("scored only", _with_rule(base, train=False)),
+            ("trained", _with_rule(base, train=True)),
+        )
+    }
+    m = {name: model.m for name, model in models.items() if model is not None}
+
+    def moved(name: str) -> float:
+        return max(
+            float(np.abs(np.subtract(m[name][field], m["without"][field])).max())
+            for field in m["without"]
+        )
+
+    assert moved("scored only") < 1e-12
+    assert moved("trained") > 1e-4
+
+
+MAPPING = """source: crm
+id: id
+columns: {first_name: first, last_name: last, birth_date: dob, street: street,
+          postcode: postcode, city: city}
+"""
+
+
+def test_a_name_in_the_wrong_order_is_one_customer(tmp_path: Path) -> None:
+    rows = [
+        "id,first,last,dob,street,postcode,city",
+        "1,Danny,Stephenson,1983-10-19,16 O'Shanassy Street,3130,Armidale",
+        "2,Stephenson,Danny,1983-10-19,16 O'Shanassy Street,3133,Armidale",
+        # The same surname, birth date and address under another first name: a twin.
+        "3,Carla,Stephenson,1983-10-19,16 O'Shanassy Street,3130,Armidale",
+    ]
+    (tmp_path / "crm.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    (tmp_path / "crm.mapping.yaml").write_text(MAPPING, encoding="utf-8")
+    store = tmp_path / "idgraph.db"
+    run_ingest([tmp_path / "crm.csv"], store=store, rejects_path=tmp_path / "r.jsonl")
+    with IdentityGraph(store) as graph:
+        customers = dict(graph.clusters())
+    assert customers["crm:1"] == customers["crm:2"]
+    assert customers["crm:3"] != customers["crm:1"]
