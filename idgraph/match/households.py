@@ -79,10 +79,11 @@ def clashing_pairs(edges: pl.DataFrame, view: pl.DataFrame) -> pl.DataFrame:
     pairs = pairs.join(distinct, on=["fa", "fb"], how="semi")
     if not pairs.height:
         return empty
+    # One holder's first name is the other's last (a missing last name never matches): a
+    # record filled in the wrong order, even when the other record has no last name at all.
     swapped = first_names_compatible(pairs["fa"], pairs["lb"].fill_null("")) | (
         first_names_compatible(pairs["la"].fill_null(""), pairs["fb"])
     )
-    swapped &= (pairs["la"].is_not_null() & pairs["lb"].is_not_null()).to_numpy()
     return pairs.filter(pl.Series(~swapped)).select(
         "i",
         x=pl.min_horizontal("fa", "fb"),

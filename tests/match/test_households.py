@@ -58,6 +58,8 @@ def test_which_holders_are_kept_apart() -> None:
             ("Neri", "Elisabetta"),  # 6: first and last name swapped
             (None, "Rossi"),  # 7: no first name, on the Rossis' phone
             (None, "Smith"),  # 8: no first name, on the Smiths' phone
+            ("Reingard", None),  # 9: no last name
+            ("Steinlehuber", "Reingard"),  # 10: her, swapped; 9's first name is her last
         ]
     )
     edges = _edges(
@@ -68,6 +70,7 @@ def test_which_holders_are_kept_apart() -> None:
             (4, 6, "email:neri"),
             (0, 7, "phone:rossi"),
             (2, 8, "phone:smith"),
+            (9, 10, "email:reingard"),
         ]
     )
     assert household_pairs(edges, view, NO_ALIASES, clashing_pairs(edges, view)).tolist() == [
@@ -76,6 +79,7 @@ def test_which_holders_are_kept_apart() -> None:
         False,
         False,
         True,
+        False,
         False,
     ]
 
