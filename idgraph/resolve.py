@@ -119,6 +119,8 @@ class PlanStats:
     #: Pairs the match kept apart before clustering: "households" (shared identifiers),
     #: "must_agree" (scored pairs over the threshold).
     kept_apart: dict[str, int] = field(default_factory=dict)
+    #: `must_agree` fields the run's model lifted (`MatchModel.lifted`).
+    lifted: list[str] = field(default_factory=list)
     #: Accepted and refused links as objects, for dry runs (`resolution_changes`).
     accepted: list[MatchEvidence] = field(default_factory=list)
     blocked_links: list[BlockedLink] = field(default_factory=list)
@@ -472,6 +474,7 @@ def plan_changes(
         sizes=customers.sizes,
         splits=splits,
         kept_apart={"households": evidence.households, "must_agree": evidence.vetoed},
+        lifted=list(evidence.model.lifted) if evidence.model is not None else [],
         blocking=evidence.blocking,
         links=links,
         refused=refused,

@@ -22,7 +22,7 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
-from idgraph.match.tolerance import first_names_compatible
+from idgraph.match.tolerance import dates_compatible, first_names_compatible
 from idgraph.match.view import match_view
 
 __all__ = [
@@ -33,6 +33,8 @@ __all__ = [
     "household_names",
     "household_pairs",
     "learn_aliases",
+    "no_households",
+    "unlike_names_at_one_address",
 ]
 
 Bools = npt.NDArray[np.bool_]
@@ -43,6 +45,13 @@ ALIAS_MIN_FAMILIES = 3
 ALIAS_MIN_LIFT = 10.0
 
 _ALIAS_SCHEMA = {"x": pl.Utf8, "y": pl.Utf8}
+
+#: `no_households` judges from at least this many pairs...
+HOUSEHOLD_MIN_PAIRS = 10
+#: ...and finds none when at least this share of them are born on one day.
+NO_HOUSEHOLD_SHARE = 0.5
+#: Records at one address under one surname: more are a block of flats, not a family.
+_FAMILY_MOST = 20
 
 
 def alias_frame(aliases: list[tuple[str, str]]) -> pl.DataFrame:
@@ -172,3 +181,43 @@ def household_names(
         if x is not None and y is not None:
             return str(x), str(y)
     return None
+
+
+def unlike_names_at_one_address(view: pl.DataFrame) -> tuple[int, int]:
+    """Pairs of records at one street and postcode under one last name whose first names are
+    plainly different (not one name by `first_names_compatible`), both with a birth date;
+    and how many of them share it (a typo apart).
+
+    In a household these are parents, children and spouses, born on different days: only
+    twins share a date. Where most of them share it, they are one person's records with a
+    first name replaced, not families.
+    """
+    wanted = ("first_name", "last_name", "street", "postcode", "birth_date")
+    if any(name not in view.columns for name in wanted):
+        return 0, 0
+    family = ["last_name", "street", "postcode"]
+    rows = (
+        view.select(wanted)
+        .drop_nulls()
+        .filter(pl.len().over(family).is_between(2, _FAMILY_MOST))
+        .with_row_index("r")
+    )
+    pairs = rows.join(rows, on=family, suffix="_b").filter(pl.col("r") < pl.col("r_b"))
+    if not pairs.height:
+        return 0, 0
+    pairs = pairs.filter(
+        pl.Series(~first_names_compatible(pairs["first_name"], pairs["first_name_b"]))
+    )
+    if not pairs.height:
+        return 0, 0
+    same = dates_compatible(pairs["birth_date"], pairs["birth_date_b"])
+    return pairs.height, int(same.sum())
+
+
+def no_households(view: pl.DataFrame) -> tuple[bool, dict[str, int]]:
+    """Whether these records hold no households (`unlike_names_at_one_address`: at least
+    `HOUSEHOLD_MIN_PAIRS` such pairs, `NO_HOUSEHOLD_SHARE` or more of them born on one day),
+    with the counts behind it. Few pairs say nothing: the first-name veto then stands."""
+    pairs, same = unlike_names_at_one_address(view)
+    found = pairs >= HOUSEHOLD_MIN_PAIRS and same >= NO_HOUSEHOLD_SHARE * pairs
+    return found, {"pairs": pairs, "same_birth_date": same}

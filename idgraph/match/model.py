@@ -61,6 +61,9 @@ class MatchModel:
     #: Pairs of first names (name keys, in order) this data shows to be one person's
     #: (`idgraph.match.households.learn_aliases`), learned with the weights.
     aliases: list[tuple[str, str]] = field(default_factory=list)
+    #: `must_agree` fields this data showed need no veto (`idgraph.match.households.
+    #: no_households`): scored as any field, their disagreement no longer stops a link.
+    lifted: list[str] = field(default_factory=list)
 
     @property
     def fields(self) -> list[str]:
@@ -90,6 +93,7 @@ class MatchModel:
                 "prior": self.prior,
                 "notes": self.notes,
                 "aliases": self.aliases,
+                "lifted": self.lifted,
             }
         ).decode()
 
@@ -97,7 +101,10 @@ class MatchModel:
     def from_json(cls, text: str) -> MatchModel:
         data = orjson.loads(text)
         aliases = [(str(x), str(y)) for x, y in data.get("aliases", [])]
-        return cls(data["m"], data["u"], float(data["prior"]), data.get("notes", {}), aliases)
+        lifted = [str(name) for name in data.get("lifted", [])]
+        return cls(
+            data["m"], data["u"], float(data["prior"]), data.get("notes", {}), aliases, lifted
+        )
 
 
 def _shares(levels: LevelArray, n_levels: int, weights: FloatArray | None = None) -> FloatArray:

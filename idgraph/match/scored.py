@@ -24,7 +24,7 @@ from idgraph.block.keys import BlockingStats, candidate_pair_slices
 from idgraph.frames import VALUE_COUNTS
 from idgraph.match.config import MatchConfig
 from idgraph.match.edges import EDGE_COLUMNS, FUZZY
-from idgraph.match.households import alias_frame
+from idgraph.match.households import alias_frame, no_households
 from idgraph.match.levels import FIELD_LEVELS, ScoringView
 from idgraph.match.model import MatchModel, Training, pair_weights, probability, train_model
 
@@ -264,6 +264,13 @@ def _candidates(
 SCOPE_MARGIN = 2.0
 
 
+def vetoing(config: MatchConfig, model: MatchModel | None) -> list[str]:
+    """The `must_agree` fields whose plain disagreement stops a link under `model`: the
+    config's, less those the model's data lifted (`MatchModel.lifted`)."""
+    lifted = set(model.lifted) if model is not None else set()
+    return [str(name) for name in config.scoring.must_agree if name not in lifted]
+
+
 def possible_links(
     view: pl.DataFrame,
     config: MatchConfig,
@@ -285,7 +292,7 @@ def possible_links(
         name: scoring.levels(name, left, right) for name in fields
     }
     keep = np.ones(len(left), dtype=bool)
-    for name in config.scoring.must_agree:
+    for name in vetoing(config, model):
         keep &= levels[name] != len(FIELD_LEVELS[name]) - 1
     if model is not None and model_fits(model, config) and keep.any():
         shares: dict[str, npt.NDArray[np.float64]] = {
@@ -367,6 +374,10 @@ def scored_matches(
             training = Training(settings.random_pairs, settings.max_iterations)
             model = train_model(scoring, fields, levels, members, training)
             model.aliases = aliases.rows() if aliases is not None else []
+            if settings.lift_without_households and "first_name" in settings.must_agree:
+                lifted, counts = no_households(view)
+                model.notes["households"] = {**counts, "found": not lifted}
+                model.lifted = ["first_name"] if lifted else []
         else:
             model = shipped_model(config)
     # On a few hundred records every value looks common (a person's two records hold it
@@ -379,7 +390,7 @@ def scored_matches(
     chance = probability(weights)
     keep = chance >= settings.threshold
     vetoed = 0
-    for name in settings.must_agree:
+    for name in vetoing(config, model):
         plain = levels[name] == len(FIELD_LEVELS[name]) - 1
         vetoed += int((keep & plain).sum())
         keep &= ~plain

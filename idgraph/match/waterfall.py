@@ -19,7 +19,7 @@ from idgraph.match.config import MatchConfig
 from idgraph.match.households import alias_frame
 from idgraph.match.levels import FIELD_LEVELS, ScoringView
 from idgraph.match.model import MatchModel, pair_weights, probability
-from idgraph.match.scored import _rule_pairs, _shares, guarded_view, shipped_model
+from idgraph.match.scored import _rule_pairs, _shares, guarded_view, shipped_model, vetoing
 from idgraph.match.view import VIEW_FIELDS, match_view
 
 __all__ = ["PairScore", "WaterfallStep", "score_pair"]
@@ -125,8 +125,8 @@ def score_pair(
         if bool(((a == pair[0]) & (b == pair[1])).any())
     ]
     disagree = [
-        str(name)
-        for name in config.scoring.must_agree
+        name
+        for name in vetoing(config, model if learned else None)
         if int(levels[name][0]) == len(FIELD_LEVELS[name]) - 1
     ]
     weight = float(total[0])
