@@ -779,8 +779,10 @@ class IdentityGraph:
             return ""
         rows = self._store.query("state_version", STATE_READS["state_version"], {"key": MODEL_KEY})
         text = rows[0]["version"] if rows else None
-        aliases = MatchModel.from_json(text).aliases if text else []
-        found = household_names(side_a, side_b, aliases)
+        model = MatchModel.from_json(text) if text else None
+        if model is not None and "first_name" in model.lifted:
+            return ""  # the store's records hold no households
+        found = household_names(side_a, side_b, model.aliases if model is not None else [])
         if found is None:
             return ""
         return (

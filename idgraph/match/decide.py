@@ -32,7 +32,14 @@ from idgraph.match.households import (
 )
 from idgraph.match.identity import identity_classes
 from idgraph.match.model import MatchModel
-from idgraph.match.scored import Frequencies, guarded_view, scored_matches
+from idgraph.match.scored import (
+    Frequencies,
+    guarded_view,
+    household_lift,
+    learns,
+    lifted_config,
+    scored_matches,
+)
 from idgraph.match.tolerance import (
     TOLERANT_ATTRIBUTES,
     guard_values,
@@ -174,10 +181,14 @@ def _personal(
     config: MatchConfig,
     view: pl.DataFrame | None,
 ) -> pl.DataFrame | None:
-    """The pairs personal identifiers vouch for; None when no attribute must agree."""
+    """The pairs personal identifiers vouch for; None when no attribute must agree. Where
+    first names need not agree (no households), whatever the holders' names."""
     if not config.strong_attributes:
         return None
-    return personal_pairs(records, identifiers, config.personal_kinds, view=view)
+    any_names = "first_name" not in config.scoring.must_agree
+    return personal_pairs(
+        records, identifiers, config.personal_kinds, view=view, any_names=any_names
+    )
 
 
 def _guard_reasons(
@@ -522,6 +533,12 @@ def collect_evidence(
         progress("identifiers", 0, 1)
     if view is None:
         view = match_view(records, VIEW_FIELDS)
+    lift = None
+    if model is not None:
+        config = lifted_config(config, model.lifted)
+    elif learns(view, config, records_total):
+        lift = household_lift(view, config)
+        config = lifted_config(config, lift.fields if lift is not None else [])
     personal = _personal(records, identifiers, config, view)
     verdicts = identifier_verdicts(
         records, identifiers, links, config, settled=settled, view=view, personal=personal
@@ -548,6 +565,7 @@ def collect_evidence(
             stats=stats,
             records_total=records_total,
             aliases=learned,
+            lift=lift,
         )
         compared += scored.compared
         fuzzy = _strongest_first(fuzzy, scored.edges)

@@ -34,6 +34,7 @@ __all__ = [
     "household_pairs",
     "learn_aliases",
     "no_households",
+    "none_found",
     "unlike_names_at_one_address",
 ]
 
@@ -219,5 +220,10 @@ def no_households(view: pl.DataFrame) -> tuple[bool, dict[str, int]]:
     `HOUSEHOLD_MIN_PAIRS` such pairs, `NO_HOUSEHOLD_SHARE` or more of them born on one day),
     with the counts behind it. Few pairs say nothing: the first-name veto then stands."""
     pairs, same = unlike_names_at_one_address(view)
-    found = pairs >= HOUSEHOLD_MIN_PAIRS and same >= NO_HOUSEHOLD_SHARE * pairs
-    return found, {"pairs": pairs, "same_birth_date": same}
+    return none_found(pairs, same), {"pairs": pairs, "same_birth_date": same}
+
+
+def none_found(pairs: int, same: int) -> bool:
+    """`no_households` from its counts (summed over parts of the records, each part holding
+    whole addresses)."""
+    return pairs >= HOUSEHOLD_MIN_PAIRS and same >= NO_HOUSEHOLD_SHARE * pairs

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
 
@@ -264,6 +264,47 @@ def _candidates(
 SCOPE_MARGIN = 2.0
 
 
+@dataclass(frozen=True, slots=True)
+class Lift:
+    """A learning run's household check (`idgraph.match.households.no_households`): the
+    `must_agree` fields it lifts (none where the records hold households), with the counts
+    behind it, which the model keeps in its notes."""
+
+    fields: list[str]
+    counts: dict[str, int]
+
+
+def learns(view: pl.DataFrame, config: MatchConfig, records_total: int | None) -> bool:
+    """Whether a run over `view` learns its model (given none): a full run over at least
+    `scoring.min_records` records, with scored rules."""
+    return (
+        any(rule.scored for rule in config.fuzzy)
+        and view.height >= config.scoring.min_records
+        and (records_total is None or records_total == view.height)
+    )
+
+
+def household_lift(view: pl.DataFrame, config: MatchConfig) -> Lift | None:
+    """The household check of a run that learns its model, or None where it does not apply
+    (`scoring.lift_without_households` off, or the first name not a `must_agree` field)."""
+    settings = config.scoring
+    if not settings.lift_without_households or "first_name" not in settings.must_agree:
+        return None
+    found, counts = no_households(view)
+    return Lift(["first_name"] if found else [], counts)
+
+
+def lifted_config(config: MatchConfig, lifted: Collection[str]) -> MatchConfig:
+    """`config` with the `lifted` fields out of `scoring.must_agree`: the config a store
+    whose model lifted them is resolved with (the scored veto, the households of shared
+    identifiers and what personal identifiers vouch for all read `must_agree`)."""
+    if not lifted or not set(lifted) & set(config.scoring.must_agree):
+        return config
+    kept = [name for name in config.scoring.must_agree if name not in set(lifted)]
+    scoring = config.scoring.model_copy(update={"must_agree": kept})
+    return config.model_copy(update={"scoring": scoring})
+
+
 def vetoing(config: MatchConfig, model: MatchModel | None) -> list[str]:
     """The `must_agree` fields whose plain disagreement stops a link under `model`: the
     config's, less those the model's data lifted (`MatchModel.lifted`)."""
@@ -339,6 +380,7 @@ def scored_matches(
     stats: list[BlockingStats] | None = None,
     records_total: int | None = None,
     aliases: pl.DataFrame | None = None,
+    lift: Lift | None = None,
 ) -> ScoredMatches:
     """Score the candidate pairs of the scored rules among the records of `view`.
 
@@ -352,6 +394,8 @@ def scored_matches(
             shipped weights' prior depends on how many records there are).
         aliases: first-name aliases learned from these records, for a model trained here
             (and kept with it); a given model brings its own, the shipped one has none.
+        lift: the run's household check (`household_lift`), for a model trained here to
+            keep; `config` is already `lifted_config` by it.
     """
     settings = config.scoring
     fields = list(settings.fields)
@@ -374,10 +418,9 @@ def scored_matches(
             training = Training(settings.random_pairs, settings.max_iterations)
             model = train_model(scoring, fields, levels, members, training)
             model.aliases = aliases.rows() if aliases is not None else []
-            if settings.lift_without_households and "first_name" in settings.must_agree:
-                lifted, counts = no_households(view)
-                model.notes["households"] = {**counts, "found": not lifted}
-                model.lifted = ["first_name"] if lifted else []
+            if lift is not None:
+                model.notes["households"] = {**lift.counts, "found": not lift.fields}
+                model.lifted = list(lift.fields)
         else:
             model = shipped_model(config)
     # On a few hundred records every value looks common (a person's two records hold it

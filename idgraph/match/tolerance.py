@@ -259,6 +259,7 @@ def personal_pairs(
     kinds: Mapping[str, int],
     *,
     view: pl.DataFrame | None = None,
+    any_names: bool = False,
 ) -> pl.DataFrame:
     """Pairs of records that are one person whatever their strong attributes say: they hold
     one value of a personal identifier (a customer number, a login, a national id: issued to
@@ -275,6 +276,9 @@ def personal_pairs(
         kinds: the personal identifier kinds, each with its `max_records`: a value held by
             more records links nobody and vouches for nobody.
         view: the records' match view, when already made (its name keys).
+        any_names: vouch for every two holders whatever their names: records that hold no
+            households (`idgraph.match.households.no_households`) have no family members to
+            tell apart, only one person's records with a name replaced.
 
     Returns:
         Columns `a`, `b`: record keys, `a < b`, each pair once.
@@ -315,6 +319,8 @@ def personal_pairs(
     )
     if pairs.height == 0:
         return empty
+    if any_names:
+        return pairs.select(pl.col("record").alias("a"), pl.col("record_b").alias("b"))
     # First names are nickname-resolved keys; a last name standing in for one is read the same.
     last, last_b = (per_distinct(pairs[c], canonical_first_name) for c in ("last", "last_b"))
     swapped = same_or_one_typo(pairs["first"], last_b) & same_or_one_typo(last, pairs["first_b"])

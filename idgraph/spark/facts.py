@@ -28,8 +28,15 @@ from idgraph.block.keys import SEPARATOR, record_blocks
 from idgraph.frames import IDENTIFIERS, RECORDS, empty
 from idgraph.match.config import MatchConfig
 from idgraph.match.decide import identifier_verdicts, learned_aliases
+from idgraph.match.households import none_found, unlike_names_at_one_address
 from idgraph.match.model import MatchModel
-from idgraph.match.scored import Frequencies, guarded_view, scored_matches, value_frequencies
+from idgraph.match.scored import (
+    Frequencies,
+    Lift,
+    guarded_view,
+    scored_matches,
+    value_frequencies,
+)
 from idgraph.match.view import VIEW_FIELDS, match_view
 from idgraph.spark.components import label_components
 from idgraph.spark.exchange import tagged, to_arrow, untag
@@ -38,7 +45,7 @@ from idgraph.store.plan import LINK_ROWS
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
-__all__ = ["Facts", "find_facts", "learn_model"]
+__all__ = ["Facts", "find_facts", "household_lift", "learn_model"]
 
 _VERDICT_ARROW = pa.schema(
     [
@@ -54,6 +61,9 @@ _INDEX_ARROW = pa.schema(
     + [("n", pa.int64())]
 )
 _VERDICT_SPARK = "key string, kind string, value string, linking boolean, reason string"
+_HOUSEHOLD_SPARK = "pairs long, same long"
+#: What the household check reads of a record.
+_HOUSEHOLD_FIELDS = ["key", "first_name", "last_name", "street", "postcode", "birth_date"]
 _INDEX_SPARK = "tag string, record string, block string, field string, value string, n long"
 
 
@@ -109,6 +119,47 @@ def _index_partition(
                 )
             )
         yield from to_arrow(pl.concat(parts), _INDEX_ARROW).to_batches()
+
+
+def _household_bucket(table: pa.Table) -> pa.Table:
+    """`unlike_names_at_one_address` over a bucket of whole postcodes."""
+    frame = pl.from_arrow(table.select(_HOUSEHOLD_FIELDS))
+    assert isinstance(frame, pl.DataFrame)
+    view = match_view(frame.cast(dict.fromkeys(_HOUSEHOLD_FIELDS, pl.Utf8)), _HOUSEHOLD_FIELDS[1:])
+    pairs, same = unlike_names_at_one_address(view)
+    return pa.table({"pairs": pa.array([pairs], pa.int64()), "same": pa.array([same], pa.int64())})
+
+
+def household_lift(
+    records: DataFrame, config: MatchConfig, records_total: int, buckets: int
+) -> Lift | None:
+    """The household check a local full run makes before it learns its model
+    (`idgraph.match.scored.household_lift`), over all the records: counted per bucket of
+    whole postcodes (every address lies in one) and summed. None where it does not apply
+    (no model learned: fewer records than `scoring.min_records`; or the setting off)."""
+    from pyspark.sql import functions as F
+
+    settings = config.scoring
+    if (
+        not any(rule.scored for rule in config.fuzzy)
+        or records_total < settings.min_records
+        or not settings.lift_without_households
+        or "first_name" not in settings.must_agree
+    ):
+        return None
+    postcode = F.regexp_replace(F.coalesce(F.col("postcode"), F.lit("")), " ", "")
+    counted = (
+        records.select(*_HOUSEHOLD_FIELDS)
+        .withColumn("_bucket", F.pmod(F.xxhash64(postcode), F.lit(max(buckets, 1))))
+        .groupBy("_bucket")
+        .applyInArrow(_household_bucket, _HOUSEHOLD_SPARK)
+        .agg(F.sum("pairs").alias("pairs"), F.sum("same").alias("same"))
+        .first()
+    )
+    pairs = int(counted["pairs"] or 0) if counted is not None else 0
+    same = int(counted["same"] or 0) if counted is not None else 0
+    found = none_found(pairs, same)
+    return Lift(["first_name"] if found else [], {"pairs": pairs, "same_birth_date": same})
 
 
 def _settle_partition(
@@ -303,6 +354,7 @@ def learn_model(
     records_total: int,
     train_records: int,
     seed: int = 7,
+    lift: Lift | None = None,
 ) -> tuple[MatchModel | None, Frequencies | None]:
     """The match model every shard scores with (None without scored rules), and the value
     counts it scores with when they are known better than the facts' (else None).
@@ -347,6 +399,6 @@ def learn_model(
             view,
         )
     guarded = guarded_view(view, chosen, refused_keys["key"].cast(pl.Utf8))
-    model = scored_matches(guarded, config, aliases=aliases).model
+    model = scored_matches(guarded, config, aliases=aliases, lift=lift).model
     whole = records_total <= train_records
     return model, value_frequencies(guarded, list(config.scoring.fields)) if whole else None

@@ -17,8 +17,9 @@ import polars as pl
 
 from idgraph.match.config import MatchConfig
 from idgraph.match.model import MatchModel
+from idgraph.match.scored import lifted_config
 from idgraph.spark.exchange import tagged
-from idgraph.spark.facts import Facts, find_facts, learn_model
+from idgraph.spark.facts import Facts, find_facts, household_lift, learn_model
 from idgraph.spark.session import spark_errors
 from idgraph.spark.shards import BUCKET_SPARK, ShardJob, StoredState, resolve_bucket
 from idgraph.traits.compute import rfm_codes, rfm_scores
@@ -106,13 +107,21 @@ def resolve_folded(
     with spark_errors("finding shards, verdicts and block sizes"):
         total = records.count()
         count = bucket_count(spark, total, requested)
+        lift = household_lift(records, config, total, count)
+        config = lifted_config(config, lift.fields if lift is not None else [])
         facts = find_facts(spark, records, identifiers, links, config, count, together=together)
         lap.seconds["facts: components"] = facts.components_seconds
         facts.verdicts.write.parquet(str(result / "identifiers"))
     lap("facts")
     with spark_errors("learning the match model"):
         model, counted = learn_model(
-            records, identifiers, facts.verdicts, config, facts.records_total, train_records
+            records,
+            identifiers,
+            facts.verdicts,
+            config,
+            facts.records_total,
+            train_records,
+            lift=lift,
         )
     lap("model")
     job = ShardJob(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from pathlib import Path
 
 import polars as pl
 
@@ -12,6 +13,8 @@ from idgraph.match.households import no_households, unlike_names_at_one_address
 from idgraph.match.model import MatchModel
 from idgraph.match.scored import vetoing
 from idgraph.match.view import VIEW_FIELDS, match_view
+from idgraph.pipeline import run_ingest
+from idgraph.query import IdentityGraph
 from tests.match.test_model import NO_IDS, NO_LINKS, _frame, _people
 
 FIRST = ["Maria", "Giulia", "Anna", "Luca", "Marco", "Paolo", "Sara", "Elena", "Pietro", "Ugo"]
@@ -67,37 +70,45 @@ def test_few_pairs_say_nothing_and_many_born_on_one_day_say_no_households() -> N
     assert no_households(pl.concat(views))[0]
 
 
-def _replaced_first_names(count: int, seed: int) -> tuple[pl.DataFrame, dict[str, str]]:
-    """People with three records each, each person at an address of their own, one record
-    in four with its first name replaced by another (as Febrl corrupts it); no households."""
+def _date(rng: random.Random) -> str:
+    return f"19{rng.randint(30, 99)}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}"
+
+
+def replaced_first_names(
+    count: int, seed: int
+) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, str]]:
+    """People with three records each, each person at an address of their own with a
+    national id, one record in four with its first name replaced by another (as Febrl
+    corrupts it), and of those one in three with another birth date too; no households.
+    Records, their (record, kind, value) identifiers and the truth by record key."""
     rng = random.Random(seed)
     rows: list[dict[str, str | None]] = []
+    ids: list[tuple[str, str, str]] = []
     truth: dict[str, str] = {}
     for person in range(count):
-        first, last = rng.choice(FIRST), rng.choice(LAST)
-        dob = f"19{rng.randint(30, 99)}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}"
-        street, postcode = (
-            f"via {rng.choice(['po', 'roma', 'verdi'])} {person}",
-            str(10000 + person),
-        )
+        first, last, dob = rng.choice(FIRST), rng.choice(LAST), _date(rng)
+        street = f"via {rng.choice(['po', 'roma', 'verdi'])} {person}"
         for copy in range(3):
             key = f"r{len(rows):05d}"
             truth[key] = f"p{person}"
+            ids.append((key, "customer_id", f"N{person:06d}"))
             replaced = copy > 0 and rng.random() < 0.25
+            other = rng.choice([f for f in FIRST if f != first])
             rows.append(
                 {
                     "key": key,
-                    "first_name": rng.choice([f for f in FIRST if f != first])
-                    if replaced
-                    else first,
+                    "first_name": other if replaced else first,
                     "last_name": last,
-                    "birth_date": dob,
+                    "birth_date": _date(rng) if replaced and rng.random() < 0.33 else dob,
                     "street": street,
-                    "postcode": postcode,
+                    "postcode": str(10000 + person),
                     "city": "roma",
                 }
             )
-    return _frame(rows).sort("key"), truth
+    identifiers = pl.DataFrame(
+        {"record": [i[0] for i in ids], "kind": [i[1] for i in ids], "value": [i[2] for i in ids]}
+    )
+    return _frame(rows).sort("key"), identifiers, truth
 
 
 def _config(lift: bool) -> MatchConfig:
@@ -112,7 +123,7 @@ def _linked_truly(edges: pl.DataFrame, keys: pl.Series, truth: dict[str, str]) -
 
 
 def test_records_with_a_replaced_first_name_link_when_the_data_hold_no_households() -> None:
-    records, truth = _replaced_first_names(800, seed=4)
+    records, _, truth = replaced_first_names(800, seed=4)
     lifted = collect_evidence(records, NO_IDS, NO_LINKS, _config(lift=True))
     kept = collect_evidence(records, NO_IDS, NO_LINKS, _config(lift=False))
     assert lifted.model is not None and lifted.model.lifted == ["first_name"]
@@ -142,3 +153,37 @@ def test_the_lift_is_kept_with_the_model() -> None:
     assert vetoing(config, None) == ["first_name"]
     older = MatchModel.from_json(model.to_json().replace('"lifted":["first_name"]', '"x":0'))
     assert vetoing(config, older) == ["first_name"]
+
+
+def test_without_households_a_national_id_joins_a_record_with_another_name_and_date(
+    tmp_path: Path,
+) -> None:
+    records, identifiers, truth = replaced_first_names(800, seed=5)
+    rows = records.join(
+        identifiers.select(pl.col("record").alias("key"), pl.col("value").alias("national_id")),
+        on="key",
+    ).rename({"key": "id"})
+    rows.write_csv(tmp_path / "people.csv")
+    columns = ", ".join(f"{c}: {c}" for c in rows.columns if c not in ("id", "national_id"))
+    mapping = f"source: people\nid: id\ncolumns: {{{columns}, customer_id: national_id}}\n"
+    (tmp_path / "people.mapping.yaml").write_text(mapping, encoding="utf-8")
+    found = {}
+    for lift in (True, False):
+        store = tmp_path / f"lift-{lift}" / "idgraph.db"
+        store.parent.mkdir()
+        report = run_ingest(
+            [tmp_path / "people.csv"],
+            store=store,
+            match_config=_config(lift=lift),
+            rejects_path=store.with_name("r.jsonl"),
+        )
+        assert report.must_agree_lifted == (["first_name"] if lift else [])
+        with IdentityGraph(store) as graph:
+            found[lift] = {key.removeprefix("people:"): c for key, c in graph.clusters()}
+    people = len(set(truth.values()))
+    assert len(set(found[True].values())) == people
+    assert len(set(found[False].values())) > people + 50
+    by_customer: dict[str, set[str]] = {}
+    for key, customer in found[True].items():
+        by_customer.setdefault(customer, set()).add(truth[key])
+    assert all(len(persons) == 1 for persons in by_customer.values())

@@ -57,6 +57,17 @@ def test_a_customer_number_vouches_when_the_names_agree(
     assert found.rows() == ([("a", "b")] if vouched else [])
 
 
+def test_where_no_households_show_a_customer_number_vouches_whatever_the_names() -> None:
+    records = record_rows(
+        {"key": "a", "first_name": "Joshua", "last_name": "Huxley"},
+        {"key": "b", "first_name": "Kiana", "last_name": "Huxley"},
+    )
+    ids = id_rows(("a", "customer_id", "C-1"), ("b", "customer_id", "C-1"))
+    assert personal_pairs(records, ids, CONFIG.personal_kinds).height == 0
+    vouched = personal_pairs(records, ids, CONFIG.personal_kinds, any_names=True)
+    assert vouched.rows() == [("a", "b")]
+
+
 def test_a_shared_email_vouches_for_nothing() -> None:
     assert _pair(("Anna", "Verdi"), ("Anna", "Verdi"), "email").height == 0
 
