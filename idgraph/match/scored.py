@@ -69,23 +69,30 @@ class ScoredMatches:
     vetoed: int = 0
 
 
+#: The store size the shipped weights' prior is set for (the smallest store that learned its
+#: own model until `scoring.min_records` fell to 1,000; kept so small stores link as before).
+SHIPPED_PRIOR_RECORDS = 2000
+
+
 def shipped_model(config: MatchConfig) -> MatchModel:
     """Weights learned on generated people data, for stores too small to learn their own.
 
     The prior (the chance two records are one person) falls as a store grows: a person has
     a few records while the pairs grow with the square. It is set for a store of
-    `scoring.min_records` records, the largest that uses these weights, and does not follow
-    the store's size: a link's weight must not change as unrelated records arrive, or an
-    incremental run and a full run of the same records would disagree on it.
+    `SHIPPED_PRIOR_RECORDS` records, at least as many as any store that uses these weights,
+    and does not follow the store's size: a link's weight must not change as unrelated
+    records arrive, or an incremental run and a full run of the same records would disagree
+    on it.
     """
     text = resources.files("idgraph.match").joinpath("shipped_model.json").read_text("utf-8")
     model = MatchModel.from_json(text)
     fields = list(config.scoring.fields)
-    trained_on = float(str(model.notes.get("records", config.scoring.min_records)))
+    trained_on = float(str(model.notes.get("records", SHIPPED_PRIOR_RECORDS)))
+    size = max(SHIPPED_PRIOR_RECORDS, config.scoring.min_records)
     return MatchModel(
         {f: model.m[f] for f in fields},
         {f: model.u[f] for f in fields},
-        min(model.prior * trained_on / config.scoring.min_records, 0.5),
+        min(model.prior * trained_on / size, 0.5),
         {"shipped": True},
     )
 

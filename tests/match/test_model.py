@@ -144,6 +144,18 @@ def test_learned_without_labels_the_model_links_people_and_not_their_households(
         assert {f.split(":")[0] for f in fields.split(",")} <= set(FIELD_LEVELS)
 
 
+def test_a_thousand_records_learn_their_model_and_fewer_use_the_shipped_one() -> None:
+    config = load_match_config(None)
+    records, _ = _people(500, seed=8)
+    assert records.height == 1000
+    learned = collect_evidence(records, NO_IDS, NO_LINKS, config)
+    assert learned.model_trained and learned.model is not None
+    assert not learned.model.notes.get("shipped")
+    fewer = collect_evidence(records.head(999), NO_IDS, NO_LINKS, config)
+    assert not fewer.model_trained
+    assert fewer.model is not None and fewer.model.notes.get("shipped")
+
+
 def test_a_common_surname_weighs_less_than_a_rare_one() -> None:
     records = _frame(
         [{"key": f"k{i:03d}", "last_name": "Rossi"} for i in range(40)]
