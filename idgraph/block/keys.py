@@ -41,11 +41,10 @@ def _metaphone(value: str) -> str:
     return jellyfish.metaphone(value)
 
 
-def _unordered(value: str) -> str:
-    """Each word's nickname-resolved sound, in alphabetical order: "Danny Stephenson" and
-    "Stephenson Daniel" key the same."""
-    words = (jellyfish.metaphone(canonical_first_name(word)) for word in value.split())
-    return " ".join(sorted(words))
+def _initials(value: str) -> str:
+    """Each word's first letter (nicknames resolved), in alphabetical order: "Danny
+    Stephenson", "Stephenson Daniel" and "Stehpenson Dan" key the same."""
+    return "".join(sorted(canonical_first_name(word)[:1] for word in value.split()))
 
 
 def _part(view: pl.DataFrame, part: BlockPart) -> pl.Series:
@@ -55,8 +54,8 @@ def _part(view: pl.DataFrame, part: BlockPart) -> pl.Series:
             out = values
         case "phonetic":
             out = per_distinct(values, _metaphone)
-        case "unordered":
-            out = per_distinct(values, _unordered)
+        case "initials":
+            out = per_distinct(values, _initials)
         case "prefix3":
             out = values.str.slice(0, 3)
         case "initial":

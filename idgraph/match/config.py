@@ -32,7 +32,7 @@ MatchField = Literal[
 ]
 NAME_FIELDS: frozenset[str] = frozenset({"full_name", "first_name", "last_name"})
 StrongAttribute = Literal["birth_date", "first_name", "postcode", "country"]
-KeyTransform = Literal["exact", "phonetic", "unordered", "prefix3", "initial", "year"]
+KeyTransform = Literal["exact", "phonetic", "initials", "prefix3", "initial", "year"]
 _BLOCK_PART = re.compile(r"^(?P<field>[a-z_]+)(?::(?P<transform>[a-z0-9]+))?$")
 
 
