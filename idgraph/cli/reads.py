@@ -258,6 +258,11 @@ def _emit_score(pair: Any) -> None:
         verdicts.append("no scored rule proposes it (no shared block)")
     if pair.disagree_on:
         verdicts.append(f"{', '.join(pair.disagree_on)} plainly disagree (must_agree)")
+    if pair.lifted:
+        verdicts.append(
+            f"must_agree {', '.join(pair.lifted)} lifted: the store's records hold no "
+            "households (scoring.lift_without_households)"
+        )
     verdicts.append(
         f"{'at or above' if pair.probability >= pair.threshold else 'below'} "
         f"the threshold {pair.threshold}"

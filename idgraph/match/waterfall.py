@@ -8,7 +8,7 @@ is said beside it: a pair no rule proposes is never scored.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
@@ -53,6 +53,8 @@ class PairScore:
     #: `must_agree` fields the two records plainly disagree on.
     disagree_on: list[str]
     model_learned: bool
+    #: `must_agree` fields the store's model lifted (its records hold no households).
+    lifted: list[str] = field(default_factory=list)
 
     @property
     def links(self) -> bool:
@@ -133,4 +135,5 @@ def score_pair(
     return PairScore(
         record_a, record_b, model.prior_weight, steps, weight,
         float(probability(total)[0]), config.scoring.threshold, proposed, disagree, learned,
+        list(model.lifted) if learned else [],
     )  # fmt: skip

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from itertools import pairwise
 from pathlib import Path
 
 import polars as pl
@@ -13,6 +14,7 @@ from idgraph.match.households import no_households, unlike_names_at_one_address
 from idgraph.match.model import MatchModel
 from idgraph.match.scored import vetoing
 from idgraph.match.view import VIEW_FIELDS, match_view
+from idgraph.match.waterfall import score_pair
 from idgraph.pipeline import run_ingest
 from idgraph.query import IdentityGraph
 from tests.match.test_model import NO_IDS, NO_LINKS, _frame, _people
@@ -134,6 +136,23 @@ def test_records_with_a_replaced_first_name_link_when_the_data_hold_no_household
     assert wrong_lifted == 0
     assert right_lifted > right_kept + 100
     assert kept.vetoed > 100 and lifted.vetoed == 0
+
+
+def test_the_waterfall_names_the_lifted_veto() -> None:
+    records, _, truth = replaced_first_names(800, seed=4)
+    config = _config(lift=True)
+    model = collect_evidence(records, NO_IDS, NO_LINKS, config).model
+    assert model is not None
+    keys = records["key"].to_list()
+    firsts = dict(zip(keys, records["first_name"].to_list(), strict=True))
+    a, b = next(
+        (x, y) for x, y in pairwise(keys) if truth[x] == truth[y] and firsts[x] != firsts[y]
+    )
+    lifted = score_pair(records, a, b, config, model)
+    assert lifted.lifted == ["first_name"] and lifted.disagree_on == []
+    model.lifted = []
+    kept = score_pair(records, a, b, config, model)
+    assert kept.lifted == [] and kept.disagree_on == ["first_name"]
 
 
 def test_households_keep_the_veto() -> None:
