@@ -18,10 +18,10 @@ What it implements, in the words of docs/matching.md:
    each other count as one, however far apart their values: `personal_pairs`). When
    `first_name` must agree (`scoring.must_agree`), a pair of
    holders of a value of a kind with `max_names` whose first names are both known and are not
-   one name (a typo, an initial, a short form, a nickname) nor each other's last name (both
-   last names known) is two people of one household and not linked; on a value such a pair
-   shows to be a household's, holders with no first name link nobody. (Learned aliases come
-   from a trained model; these tables are too small to train one.)
+   one name (a typo, an initial, a short form, a nickname) nor the other's last name (a
+   missing last name matches nothing) is two people of one household and not linked; on a
+   value such a pair shows to be a household's, holders with no first name link nobody.
+   (Learned aliases come from a trained model; these tables are too small to train one.)
 3. Blocking: records sharing a rule's whole key form a block; blocks over `max_block_size`
    are skipped.
 4. Fuzzy rules: a pair in a block of the rule links when every comparison reaches its
@@ -199,6 +199,8 @@ def _key_part(record: Record, part: BlockPart) -> str | None:
             out = value[:3]
         case "initial":
             out = value[:1]
+        case "initials":
+            out = "".join(sorted(canonical_first_name(word)[:1] for word in value.split()))
         case "year":
             out = value[:4]
     return out or None
@@ -388,7 +390,9 @@ def _vouch(a: Record, b: Record) -> bool:
     if first_a is not None and first_b is not None and one_first_name(first_a, first_b):
         return True
     if None not in (first_a, first_b, last_a, last_b):
-        return _same_surname(first_a, last_b) and _same_surname(last_a, first_b)  # type: ignore[arg-type]
+        # Swapped: a last name standing for a first name is read as one (nicknames resolved).
+        as_first_a, as_first_b = (canonical_first_name(x) for x in (last_a, last_b))  # type: ignore[arg-type]
+        return _same_surname(first_a, as_first_b) and _same_surname(as_first_a, first_b)  # type: ignore[arg-type]
     if first_a is None or first_b is None:
         return last_a is not None and last_b is not None and _same_surname(last_a, last_b)
     return False
@@ -441,9 +445,10 @@ def _household(a: Record, b: Record) -> bool:
     if first_a is None or first_b is None or one_first_name(first_a, first_b):
         return False
     last_a, last_b = match_value(a, "last_name"), match_value(b, "last_name")
-    if last_a is None or last_b is None:
-        return True
-    return not (one_first_name(first_a, last_b) or one_first_name(last_a, first_b))
+    swapped = (last_b is not None and one_first_name(first_a, last_b)) or (
+        last_a is not None and one_first_name(last_a, first_b)
+    )
+    return not swapped
 
 
 def identifier_links(
