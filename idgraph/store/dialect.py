@@ -58,6 +58,11 @@ class Dialect:
 
     engine: Engine
 
+    def _embedded_only(self, why: str) -> None:
+        """Refuse a statement only the embedded engine has (`why` says what Neo4j lacks)."""
+        if self.engine == "neo4j":
+            raise NotImplementedError(why)
+
     # -- schema -----------------------------------------------------------------------------
 
     def schema_statements(self) -> list[str]:
@@ -130,8 +135,7 @@ class Dialect:
 
     def copy_from(self, table: str, variable: str) -> str:
         """LadybugDB's bulk load of a node or relationship table from a local Arrow variable."""
-        if self.engine == "neo4j":
-            raise NotImplementedError("Neo4j has no COPY FROM; its writes are NEO4J_WRITES")
+        self._embedded_only("Neo4j has no COPY FROM; its writes are NEO4J_WRITES")
         if table not in NODE_TABLES and table not in REL_TABLES:
             raise ValueError(f"unknown table {table!r}")
         return f"COPY {table} FROM {variable}"
@@ -146,8 +150,7 @@ class Dialect:
         simply not be created, so the statement returns how many were, for the caller to
         check.
         """
-        if self.engine == "neo4j":
-            raise NotImplementedError("Neo4j has no LOAD FROM; its writes are NEO4J_WRITES")
+        self._embedded_only("Neo4j has no LOAD FROM; its writes are NEO4J_WRITES")
         props = ", ".join(f"`{_identifier(name)}`: c{i}" for i, name in enumerate(columns))
         if table in NODE_TABLES:
             return f"LOAD FROM {variable} CREATE (:{table} {{{props}}})"
@@ -164,8 +167,7 @@ class Dialect:
     def update_from(self, table: str, variable: str, columns: Sequence[str]) -> str:
         """LadybugDB's update in place of existing nodes from a local Arrow variable: its
         column `c0` holds the primary key, `c1`, ... the new values of `columns` in order."""
-        if self.engine == "neo4j":
-            raise NotImplementedError("Neo4j has no LOAD FROM; its writes are NEO4J_WRITES")
+        self._embedded_only("Neo4j has no LOAD FROM; its writes are NEO4J_WRITES")
         if table not in NODE_TABLES:
             raise ValueError(f"unknown node table {table!r}")
         sets = ", ".join(f"n.`{_identifier(name)}` = c{i + 1}" for i, name in enumerate(columns))
@@ -180,8 +182,7 @@ class Dialect:
         For reading a whole table in bounded memory (`store/neo4j_import.py`); offsets are the
         embedded engine's own row numbers, so a page is a cheap filtered scan.
         """
-        if self.engine == "neo4j":
-            raise NotImplementedError("paging by internal offset exists on LadybugDB only")
+        self._embedded_only("paging by internal offset exists on LadybugDB only")
         if label not in NODE_TABLES:
             raise ValueError(f"unknown label {label!r}")
         values = ", ".join(f"n.`{_identifier(name)}` AS c{i}" for i, name in enumerate(columns))
@@ -193,8 +194,7 @@ class Dialect:
         """One page of `rel`'s relationships: the endpoints' keys (`src`, `dst`), then the
         properties in the schema's order (`c0`, `c1`, ...), for start nodes whose offset is
         from `$lo` to `$hi`."""
-        if self.engine == "neo4j":
-            raise NotImplementedError("paging by internal offset exists on LadybugDB only")
+        self._embedded_only("paging by internal offset exists on LadybugDB only")
         if rel not in REL_TABLES:
             raise ValueError(f"unknown relationship type {rel!r}")
         src, dst, props = REL_TABLES[rel]
@@ -207,8 +207,7 @@ class Dialect:
 
     def last_offset(self, label: str) -> str:
         """The highest internal offset of `label`'s nodes (`n`, null when there are none)."""
-        if self.engine == "neo4j":
-            raise NotImplementedError("internal offsets exist on LadybugDB only")
+        self._embedded_only("internal offsets exist on LadybugDB only")
         if label not in NODE_TABLES:
             raise ValueError(f"unknown label {label!r}")
         return f"MATCH (n:{label}) RETURN max(offset(ID(n))) AS n"
