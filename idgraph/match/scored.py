@@ -407,11 +407,7 @@ def scored_matches(
     settings = config.scoring
     fields = list(settings.fields)
     left, right, members = _candidates(view, config, block_sizes, stats)
-    trained = model is None and (
-        view.height >= settings.min_records
-        and (records_total is None or records_total == view.height)
-        and len(left) > 0
-    )
+    trained = model is None and learns(view, config, records_total) and len(left) > 0
     if model is not None:
         aliases = alias_frame(model.aliases)
     elif not trained:
