@@ -102,9 +102,10 @@ class IngestReport(LineTotals, BaseModel):
     #: Pairs kept apart before clustering: "households" (holders of a shared identifier with
     #: different first names), "must_agree" (scored pairs a must-agree field stopped).
     pairs_kept_apart: dict[str, int] = {}
-    #: `must_agree` fields the store's model lifted: its records show no households
-    #: (`scoring.lift_without_households`), so those fields' disagreement stops no link.
-    must_agree_lifted: list[str] = []
+    #: Guards the store's model lifted: its records show no households
+    #: (`scoring.lift_without_households`), so a `must_agree` field's disagreement stops no
+    #: link and a strong attribute keeps no records apart (`["first_name", "birth_date"]`).
+    guards_lifted: list[str] = []
     cluster_sizes: dict[int, int]
     largest_clusters: list[tuple[str, int]]
     flagged_customers: int
@@ -551,7 +552,7 @@ def ingest_batches(
         links_blocked=stats.blocked,
         pairs_compared=stats.pairs,
         pairs_kept_apart=stats.kept_apart,
-        must_agree_lifted=stats.lifted,
+        guards_lifted=stats.lifted,
         cluster_sizes=dict(sorted(sizes.items())),
         largest_clusters=largest,
         flagged_customers=int(plan.customers["flagged"].sum()) if plan.customers.height else 0,

@@ -27,7 +27,7 @@ from idgraph.errors import FieldError, NotFoundError
 from idgraph.match.config import MatchConfig, load_match_config
 from idgraph.match.households import household_names
 from idgraph.match.model import MatchModel
-from idgraph.match.scored import MODEL_KEY
+from idgraph.match.scored import MODEL_KEY, lifted_config
 from idgraph.match.tolerance import values_compatible
 from idgraph.models import CustomerSummary, identifier_key
 from idgraph.normalize.fields import normalize_email, normalize_phone
@@ -728,7 +728,8 @@ class IdentityGraph:
         self, record_a: str, record_b: str, customer_a: str, customer_b: str
     ) -> list[Refusal]:
         """What the records of two customers share that does not join them, and why."""
-        config = self._config()
+        model = self._model()
+        config = lifted_config(self._config(), model.lifted if model is not None else [])
         held_a, held_b = self._identifiers(customer_a), self._identifiers(customer_b)
         refusals, linking = _shared_identifiers(held_a, held_b)
         blocked, compared = self._shared_blocks(record_a, record_b, config)
@@ -739,7 +740,7 @@ class IdentityGraph:
             # A shared identifier that links yet leaves two customers: a household's value,
             # or a guard refused the join when they were resolved. A reviewer's split
             # explains it too.
-            household = self._household(records, records_a, records_b)
+            household = self._household(records, records_a, records_b, config, model)
             if household:
                 refusals.append(_refusal("guard", household, identifier=name, records=records))
                 continue
@@ -758,12 +759,24 @@ class IdentityGraph:
                 )
         return refusals + blocked + apart + self._parted(customer_a, customer_b)
 
+    def _model(self) -> MatchModel | None:
+        """The store's learned match model, if it has one."""
+        rows = self._store.query("state_version", STATE_READS["state_version"], {"key": MODEL_KEY})
+        text = rows[0]["version"] if rows else None
+        return MatchModel.from_json(text) if text else None
+
     def _household(
-        self, holders: list[str], records_a: list[RecordView], records_b: list[RecordView]
+        self,
+        holders: list[str],
+        records_a: list[RecordView],
+        records_b: list[RecordView],
+        config: MatchConfig,
+        model: MatchModel | None,
     ) -> str:
         """Why a shared value links no holder of one customer to one of the other as a
-        household's (`idgraph.match.households`), or ""."""
-        if "first_name" not in self._config().scoring.must_agree:
+        household's (`idgraph.match.households`), or "". `config` is the store's model's
+        (`lifted_config`): where its records hold no households, no value is one's."""
+        if "first_name" not in config.scoring.must_agree:
             return ""
         held = set(holders)
 
@@ -777,11 +790,6 @@ class IdentityGraph:
         side_a, side_b = names(records_a), names(records_b)
         if not side_a or not side_b:
             return ""
-        rows = self._store.query("state_version", STATE_READS["state_version"], {"key": MODEL_KEY})
-        text = rows[0]["version"] if rows else None
-        model = MatchModel.from_json(text) if text else None
-        if model is not None and "first_name" in model.lifted:
-            return ""  # the store's records hold no households
         found = household_names(side_a, side_b, model.aliases if model is not None else [])
         if found is None:
             return ""

@@ -42,6 +42,7 @@ from idgraph.match.scored import (
     MODEL_KEY,
     Frequencies,
     counted_frequencies,
+    lifted_config,
 )
 from idgraph.match.tolerance import guard_values
 from idgraph.match.view import VIEW_FIELDS, match_view
@@ -119,7 +120,7 @@ class PlanStats:
     #: Pairs the match kept apart before clustering: "households" (shared identifiers),
     #: "must_agree" (scored pairs over the threshold).
     kept_apart: dict[str, int] = field(default_factory=dict)
-    #: `must_agree` fields the run's model lifted (`MatchModel.lifted`).
+    #: Guards the run's model lifted (`MatchModel.lifted`).
     lifted: list[str] = field(default_factory=list)
     #: Accepted and refused links as objects, for dry runs (`resolution_changes`).
     accepted: list[MatchEvidence] = field(default_factory=list)
@@ -364,6 +365,8 @@ def plan_changes(
     )
     if evidence.model_trained and evidence.model is not None:
         plan.meta[MODEL_KEY] = evidence.model.to_json()
+    if evidence.model is not None:
+        config = lifted_config(config, evidence.model.lifted)
     step("edges clustered", 0, evidence.edges.height)
     constraints = _constraints(
         records, merged.identifiers, all_links, apart, config, evidence.personal

@@ -233,10 +233,10 @@ def ingest(
     for kind, n in report.identifiers_not_linking.items():
         result.add_row(f"{kind} values not linking (among re-resolved)", str(n))
     out.print(result)
-    if report.must_agree_lifted:
+    if report.guards_lifted:
         out.print(
-            f"must_agree lifted: {', '.join(report.must_agree_lifted)} (records at one address "
-            "under one surname with different first names mostly share a birth date: no "
+            f"guards lifted: {', '.join(report.guards_lifted)} (records at one address under "
+            "one surname with different first names mostly share a birth date: no "
             "households; scoring.lift_without_households)"
         )
     sizes = ", ".join(f"{size}: {n}" for size, n in report.cluster_sizes.items())

@@ -260,7 +260,7 @@ def _emit_score(pair: Any) -> None:
         verdicts.append(f"{', '.join(pair.disagree_on)} plainly disagree (must_agree)")
     if pair.lifted:
         verdicts.append(
-            f"must_agree {', '.join(pair.lifted)} lifted: the store's records hold no "
+            f"guards {', '.join(pair.lifted)} lifted: the store's records hold no "
             "households (scoring.lift_without_households)"
         )
     verdicts.append(

@@ -88,10 +88,10 @@ class Scoring(_Strict):
     #: scored link whatever the rest says: a household shares a surname and an address, not
     #: a first name.
     must_agree: list[ScoredField] = Field(default_factory=lambda: [_SCORED_FIELDS[0]])
-    #: Lift the first-name veto when the records show no households: most pairs at one
-    #: address under one surname with different first names share a birth date (one
-    #: person's records with the first name replaced, not a family). Decided where the
-    #: model is learned, and kept with it.
+    #: Lift the first-name veto, and `birth_date` as a strong attribute, when the records
+    #: show no households: most pairs at one address under one surname with different
+    #: first names share a birth date (one person's records with the first name replaced,
+    #: not a family). Decided where the model is learned, and kept with it.
     lift_without_households: bool = True
     #: Random pairs sampled to learn how often strangers agree (u).
     random_pairs: Annotated[int, Field(ge=1000)] = 300_000

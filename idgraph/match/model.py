@@ -61,8 +61,9 @@ class MatchModel:
     #: Pairs of first names (name keys, in order) this data shows to be one person's
     #: (`idgraph.match.households.learn_aliases`), learned with the weights.
     aliases: list[tuple[str, str]] = field(default_factory=list)
-    #: `must_agree` fields this data showed need no veto (`idgraph.match.households.
-    #: no_households`): scored as any field, their disagreement no longer stops a link.
+    #: Guards this data showed are not needed (`idgraph.match.households.no_households`):
+    #: `must_agree` fields, scored as any field, whose disagreement no longer stops a link,
+    #: and strong attributes (`birth_date`) that no longer keep records or customers apart.
     lifted: list[str] = field(default_factory=list)
 
     @property

@@ -274,8 +274,8 @@ SCOPE_MARGIN = 2.0
 @dataclass(frozen=True, slots=True)
 class Lift:
     """A learning run's household check (`idgraph.match.households.no_households`): the
-    `must_agree` fields it lifts (none where the records hold households), with the counts
-    behind it, which the model keeps in its notes."""
+    guards it lifts (none where the records hold households), with the counts behind it,
+    which the model keeps in its notes."""
 
     fields: list[str]
     counts: dict[str, int]
@@ -291,25 +291,46 @@ def learns(view: pl.DataFrame, config: MatchConfig, records_total: int | None) -
     )
 
 
+#: The strong attributes that keep a household's members apart (a father and a son of one
+#: name at one address), lifted with the first-name veto where the data hold no households.
+HOUSEHOLD_GUARDS = ("birth_date",)
+
+
 def household_lift(view: pl.DataFrame, config: MatchConfig) -> Lift | None:
     """The household check of a run that learns its model, or None where it does not apply
-    (`scoring.lift_without_households` off, or the first name not a `must_agree` field)."""
+    (`scoring.lift_without_households` off, or the first name not a `must_agree` field).
+
+    Records that hold no households lift the first-name veto and the household guards
+    among the strong attributes: both are there to keep a family's members apart, and
+    where one surname at one address is one person, a first name or a birth date that
+    differs is one of that person's records gone wrong."""
     settings = config.scoring
     if not settings.lift_without_households or "first_name" not in settings.must_agree:
         return None
     found, counts = no_households(view)
-    return Lift(["first_name"] if found else [], counts)
+    return lift_of(found, counts, config)
+
+
+def lift_of(found: bool, counts: dict[str, int], config: MatchConfig) -> Lift:
+    """The guards lifted when the check `found` no households (none otherwise)."""
+    if not found:
+        return Lift([], counts)
+    guards = [str(name) for name in config.strong_attributes if name in HOUSEHOLD_GUARDS]
+    return Lift(["first_name", *guards], counts)
 
 
 def lifted_config(config: MatchConfig, lifted: Collection[str]) -> MatchConfig:
-    """`config` with the `lifted` fields out of `scoring.must_agree`: the config a store
-    whose model lifted them is resolved with (the scored veto, the households of shared
-    identifiers and what personal identifiers vouch for all read `must_agree`)."""
-    if not lifted or not set(lifted) & set(config.scoring.must_agree):
+    """`config` with the `lifted` fields out of `scoring.must_agree` and `strong_attributes`:
+    the config a store whose model lifted them is resolved with (the scored veto, the
+    households of shared identifiers and what personal identifiers vouch for read
+    `must_agree`; the identifier guards and the clusters read `strong_attributes`)."""
+    gone = set(lifted)
+    if not gone & {*config.scoring.must_agree, *config.strong_attributes}:
         return config
-    kept = [name for name in config.scoring.must_agree if name not in set(lifted)]
+    kept = [name for name in config.scoring.must_agree if name not in gone]
     scoring = config.scoring.model_copy(update={"must_agree": kept})
-    return config.model_copy(update={"scoring": scoring})
+    strong = [name for name in config.strong_attributes if name not in gone]
+    return config.model_copy(update={"scoring": scoring, "strong_attributes": strong})
 
 
 def vetoing(config: MatchConfig, model: MatchModel | None) -> list[str]:

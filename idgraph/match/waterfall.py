@@ -53,7 +53,8 @@ class PairScore:
     #: `must_agree` fields the two records plainly disagree on.
     disagree_on: list[str]
     model_learned: bool
-    #: `must_agree` fields the store's model lifted (its records hold no households).
+    #: Guards the store's model lifted (its records hold no households): `must_agree`
+    #: fields and strong attributes.
     lifted: list[str] = field(default_factory=list)
 
     @property

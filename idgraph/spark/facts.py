@@ -34,6 +34,7 @@ from idgraph.match.scored import (
     Frequencies,
     Lift,
     guarded_view,
+    lift_of,
     scored_matches,
     value_frequencies,
 )
@@ -158,8 +159,7 @@ def household_lift(
     )
     pairs = int(counted["pairs"] or 0) if counted is not None else 0
     same = int(counted["same"] or 0) if counted is not None else 0
-    found = none_found(pairs, same)
-    return Lift(["first_name"] if found else [], {"pairs": pairs, "same_birth_date": same})
+    return lift_of(none_found(pairs, same), {"pairs": pairs, "same_birth_date": same}, config)
 
 
 def _settle_partition(

@@ -40,11 +40,11 @@ def test_a_lifted_veto_gives_the_local_customers(spark: SparkSession, tmp_path: 
     local = run_ingest(
         inputs, store=tmp_path / "db", match_config=config, rejects_path=tmp_path / "r.jsonl"
     )
-    assert local.must_agree_lifted == ["first_name"]
+    assert local.guards_lifted == ["first_name", "birth_date"]
     output = tmp_path / "out"
     report = resolve_files(inputs, output, spark=spark, match_config=config, buckets=3)
     assert members_of_output(output) == members_of_store(tmp_path / "db")
     assert report.customers == local.customers == len(set(truth.values()))
     model = json.loads(json.loads((output / "manifest.json").read_text("utf-8"))[MODEL_KEY])
-    assert model["lifted"] == ["first_name"]
+    assert model["lifted"] == ["first_name", "birth_date"]
     assert model["notes"]["households"]["found"] is False
