@@ -312,8 +312,8 @@ def _edits(x: str, y: str) -> int:
 def same_value(name: str, x: str, y: str) -> bool:
     """docs/matching.md: a birth date one digit off, with two neighbouring digits swapped, or
     with day and month swapped is the same date; a first name (folded, nicknames resolved) an
-    initial or a typo away is the same name, unless only its closing vowel changed; other
-    attributes must be equal."""
+    initial, a typo or a short form away is the same name, unless only its closing vowel
+    changed; other attributes must be equal."""
     if x == y:
         return True
     if name == "first_name":
@@ -321,7 +321,7 @@ def same_value(name: str, x: str, y: str) -> bool:
             return x[0] == y[0]
         if x[:-1] == y[:-1] and x[-1] in "aeio" and y[-1] in "aeio":
             return False
-        return _edits(x, y) <= (2 if min(len(x), len(y)) >= 7 else 1)
+        return _edits(x, y) <= (2 if min(len(x), len(y)) >= 7 else 1) or _short_form(x, y)
     if name != "birth_date" or len(x) != 10 or len(y) != 10:
         return False
     dx, dy = x.replace("-", ""), y.replace("-", "")
@@ -437,7 +437,7 @@ def _short_form(x: str, y: str) -> bool:
 
 
 def one_first_name(x: str, y: str) -> bool:
-    return same_value("first_name", x, y) or _short_form(x, y)
+    return same_value("first_name", x, y)
 
 
 def _household(a: Record, b: Record) -> bool:
