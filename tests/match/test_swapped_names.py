@@ -124,3 +124,38 @@ def test_a_name_in_the_wrong_order_is_one_customer(tmp_path: Path) -> None:
         customers = dict(graph.clusters())
     assert customers["crm:1"] == customers["crm:2"]
     assert customers["crm:3"] != customers["crm:1"]
+
+
+def test_a_surname_typo_and_a_date_typo_at_one_postcode_are_one_customer(
+    tmp_path: Path,
+) -> None:
+    """No key of the other rules holds both: the surnames sound apart, the dates differ.
+    The initials and the postcode (`initials_and_postcode`) bring them together."""
+    rows = [
+        "id,first,last,dob,street,postcode,city",
+        "1,Benjamin,Camens,1975-07-06,16 Harrison Street,4505,Lindfield",
+        "2,Benjamin,Cames,1975-06-06,16 Harrison Street,4505,Lindfield",
+        # The same initials at the same postcode, nothing else in common: a neighbour.
+        "3,Bianca,Cole,1990-02-11,3 Kent Road,4505,Lindfield",
+    ]
+    (tmp_path / "crm.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    (tmp_path / "crm.mapping.yaml").write_text(MAPPING, encoding="utf-8")
+    config = load_match_config(None)
+    assert "initials_and_postcode" in {rule.name for rule in config.fuzzy}
+    found = {}
+    for name, rules in (
+        ("with", config.fuzzy),
+        ("without", [r for r in config.fuzzy if r.name != "initials_and_postcode"]),
+    ):
+        store = tmp_path / name / "idgraph.db"
+        store.parent.mkdir()
+        run_ingest(
+            [tmp_path / "crm.csv"],
+            store=store,
+            rejects_path=store.with_name("r.jsonl"),
+            match_config=config.model_copy(update={"fuzzy": rules}),
+        )
+        with IdentityGraph(store) as graph:
+            found[name] = dict(graph.clusters())
+    assert found["with"]["crm:1"] == found["with"]["crm:2"] != found["with"]["crm:3"]
+    assert found["without"]["crm:1"] != found["without"]["crm:2"]
