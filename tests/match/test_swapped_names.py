@@ -108,20 +108,32 @@ columns: {first_name: first, last_name: last, birth_date: dob, street: street,
 """
 
 
-def test_a_name_in_the_wrong_order_is_one_customer(tmp_path: Path) -> None:
-    rows = [
-        "id,first,last,dob,street,postcode,city",
-        "1,Danny,Stephenson,1983-10-19,16 O'Shanassy Street,3130,Armidale",
-        "2,Stephenson,Danny,1983-10-19,16 O'Shanassy Street,3133,Armidale",
-        # The same surname, birth date and address under another first name: a twin.
-        "3,Carla,Stephenson,1983-10-19,16 O'Shanassy Street,3130,Armidale",
-    ]
-    (tmp_path / "crm.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
-    (tmp_path / "crm.mapping.yaml").write_text(MAPPING, encoding="utf-8")
-    store = tmp_path / "idgraph.db"
-    run_ingest([tmp_path / "crm.csv"], store=store, rejects_path=tmp_path / "r.jsonl")
+HEADER = "id,first,last,dob,street,postcode,city"
+
+
+def _customers(folder: Path, rows: list[str], config: MatchConfig | None = None) -> dict[str, str]:
+    """Ingest the crm `rows` (after `HEADER`) into a store in `folder`: record -> customer."""
+    folder.mkdir(exist_ok=True)
+    (folder / "crm.csv").write_text("\n".join([HEADER, *rows]) + "\n", encoding="utf-8")
+    (folder / "crm.mapping.yaml").write_text(MAPPING, encoding="utf-8")
+    store = folder / "idgraph.db"
+    run_ingest(
+        [folder / "crm.csv"], store=store, rejects_path=folder / "r.jsonl", match_config=config
+    )
     with IdentityGraph(store) as graph:
-        customers = dict(graph.clusters())
+        return dict(graph.clusters())
+
+
+def test_a_name_in_the_wrong_order_is_one_customer(tmp_path: Path) -> None:
+    customers = _customers(
+        tmp_path,
+        [
+            "1,Danny,Stephenson,1983-10-19,16 O'Shanassy Street,3130,Armidale",
+            "2,Stephenson,Danny,1983-10-19,16 O'Shanassy Street,3133,Armidale",
+            # The same surname, birth date and address under another first name: a twin.
+            "3,Carla,Stephenson,1983-10-19,16 O'Shanassy Street,3130,Armidale",
+        ],
+    )
     assert customers["crm:1"] == customers["crm:2"]
     assert customers["crm:3"] != customers["crm:1"]
 
@@ -132,30 +144,15 @@ def test_a_surname_typo_and_a_date_typo_at_one_postcode_are_one_customer(
     """No key of the other rules holds both: the surnames sound apart, the dates differ.
     The initials and the postcode (`initials_and_postcode`) bring them together."""
     rows = [
-        "id,first,last,dob,street,postcode,city",
         "1,Benjamin,Camens,1975-07-06,16 Harrison Street,4505,Lindfield",
         "2,Benjamin,Cames,1975-06-06,16 Harrison Street,4505,Lindfield",
         # The same initials at the same postcode, nothing else in common: a neighbour.
         "3,Bianca,Cole,1990-02-11,3 Kent Road,4505,Lindfield",
     ]
-    (tmp_path / "crm.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
-    (tmp_path / "crm.mapping.yaml").write_text(MAPPING, encoding="utf-8")
     config = load_match_config(None)
     assert "initials_and_postcode" in {rule.name for rule in config.fuzzy}
-    found = {}
-    for name, rules in (
-        ("with", config.fuzzy),
-        ("without", [r for r in config.fuzzy if r.name != "initials_and_postcode"]),
-    ):
-        store = tmp_path / name / "idgraph.db"
-        store.parent.mkdir()
-        run_ingest(
-            [tmp_path / "crm.csv"],
-            store=store,
-            rejects_path=store.with_name("r.jsonl"),
-            match_config=config.model_copy(update={"fuzzy": rules}),
-        )
-        with IdentityGraph(store) as graph:
-            found[name] = dict(graph.clusters())
-    assert found["with"]["crm:1"] == found["with"]["crm:2"] != found["with"]["crm:3"]
-    assert found["without"]["crm:1"] != found["without"]["crm:2"]
+    without = [r for r in config.fuzzy if r.name != "initials_and_postcode"]
+    found = _customers(tmp_path / "with", rows, config)
+    apart = _customers(tmp_path / "without", rows, config.model_copy(update={"fuzzy": without}))
+    assert found["crm:1"] == found["crm:2"] != found["crm:3"]
+    assert apart["crm:1"] != apart["crm:2"]
