@@ -4,16 +4,17 @@ Usage:
     python bench/serve_load.py [--customers 100000] [--store PATH] [--workers 2]
                                [--seconds 20] [--clients 16] [--batch-size 100]
                                [--rate 1000] [--modes single,batch,rate,kill]
-                               [--fresh-rss]
+                               [--fresh-rss] [--mix cdp|known]
 
 Needs `wrk` (Debian: `apt-get install -y wrk`), the HTTP load generator: a Python client on
 the same two cores would measure itself. Builds a store once (bench/generate.py --sources,
 then one `run_ingest`; kept in --workdir), or reuses `--store`; every mode starts
 `idgraph serve --workers W` on a fresh copy of it, on a free loopback port, and drives it:
 
-- single: one call per request, as fast as `--clients` keep-alive connections go. The mix:
-  40% identify a new user (with an email), 40% track an existing user, 20% page of a new
-  anonymous visitor.
+- single: one call per request, as fast as `--clients` keep-alive connections go. The mix
+  (`--mix cdp`): 40% identify a new user (with an email), 40% track an existing user, 20%
+  page of a new anonymous visitor; `--mix known`: only track calls of existing users, so
+  the store gains events and no customers (what memory does when the people stay the same).
 - batch: `--batch-size` calls per `/v1/batch` request, the same mix.
 - rate: single calls at `--rate` calls/s on a fixed schedule (open loop: how fast the
   answers come does not change when calls are sent; 32 or more connections; the row gives
@@ -76,6 +77,7 @@ LUA = r"""
 local users = {}
 for line in io.lines("@USERS@") do users[#users + 1] = line end
 local mode, size, rate, tag, ts = "@MODE@", @SIZE@, @RATE@, "@TAG@", "@TS@"
+local new_users, known_users = @NEW_USERS@, @KNOWN_USERS@
 local n = 0
 local threads = 0
 function setup(thread)
@@ -91,12 +93,12 @@ wrk.headers["Authorization"] = "Bearer @KEY@"
 local function call()
   n = n + 1
   local r = math.random()
-  if r < 0.4 then
+  if r < new_users then
     return "identify", string.format(
       '{"type":"identify","userId":"load-%s-%d-%d","timestamp":"%s",' ..
       '"traits":{"email":"load-%s-%d-%d@loadtest.io","firstName":"Load"}}',
       tag, tid, n, ts, tag, tid, n)
-  elseif r < 0.8 then
+  elseif r < new_users + known_users then
     return "track", string.format(
       '{"type":"track","userId":"%s","timestamp":"%s","event":"Product Viewed",' ..
       '"properties":{"sku":"S%d","price":9.5},"messageId":"m-%s-%d-%d"}',
@@ -362,10 +364,17 @@ def wrk(server: Server, script: Path, clients: int, seconds: float) -> dict[str,
     return dict(json.loads(line.removeprefix("WRKJSON ")))
 
 
-def lua(workdir: Path, users: Path, mode: str, size: int, rate: float) -> Path:
+#: Shares of identify calls of new users and track calls of existing ones (the rest: pages
+#: of new visitors) in each `--mix`.
+MIXES = {"cdp": (0.4, 0.4), "known": (0.0, 1.0)}
+
+
+def lua(workdir: Path, users: Path, mode: str, size: int, rate: float, mix: str = "cdp") -> Path:
     text = LUA
+    new_users, known_users = MIXES[mix]
     replacements = {
         "@USERS@": str(users), "@MODE@": mode, "@SIZE@": str(size), "@RATE@": repr(rate),
+        "@NEW_USERS@": repr(new_users), "@KNOWN_USERS@": repr(known_users),
         "@THREADS@": str(WRK_THREADS),
         "@TAG@": f"{mode}{int(time.time())}", "@TS@": TS, "@KEY@": KEY,
     }  # fmt: skip
@@ -394,7 +403,8 @@ def load_run(args: argparse.Namespace, store: Path, users: Path, mode: str) -> R
         result.rss_start = server.rss_mib()
         sampler = Sampler(server)
         sampler.start()
-        script = lua(args.workdir, users, "single" if mode == "rate" else mode, size, rate)
+        kind = "single" if mode == "rate" else mode
+        script = lua(args.workdir, users, kind, size, rate, args.mix)
         numbers = wrk(server, script, clients, args.seconds)
         result.rss_end = server.rss_mib()
         result.drain, left = server.drain(args.drain_timeout)
@@ -506,6 +516,12 @@ def main() -> None:
     )
     parser.add_argument(
         "--drain-timeout", type=float, default=120.0, help="longest wait for the resolver"
+    )
+    parser.add_argument(
+        "--mix",
+        choices=sorted(MIXES),
+        default="cdp",
+        help="cdp: new users, known users and new visitors; known: known users' events only",
     )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
