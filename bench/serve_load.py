@@ -29,7 +29,8 @@ from its acknowledgement to its micro-batch's commit, over every call of the run
 status's `waits`, read once the resolver has caught up). The two come close: a lag sample is
 the oldest waiting call's age at the moment of asking, a wait one call's age at its commit.
 RSS is the main process and its workers, summed, at the start and the end of the run and
-its largest sample ("memory flat" over a long `--seconds`); with `--fresh-rss`, also that of
+its largest sample ("memory flat" over a long `--seconds`), and just after each store reopen
+(where the engine gave its memory back); with `--fresh-rss`, also that of
 a service started again on the store the run left, once warm: what the run's data holds on
 its own, so the rest of the end figure is what the run kept. Beside it, how often the
 resolver reopened the store to give memory back, and how many checkpoints of the store it ran
@@ -172,6 +173,8 @@ class Run:
     rss_max: float = 0.0
     #: RSS of a service started afresh on the store the run left, once warm (`--fresh-rss`).
     rss_fresh: float = 0.0
+    #: RSS sampled just after each store reopen (`Sampler.rss_reopened`).
+    rss_reopened: list[float] = field(default_factory=list)
     reopens: int = 0
     checkpoints: int = 0
     checkpoint_s: float = 0.0
@@ -187,6 +190,9 @@ class Run:
         lags = sorted(self.lags) or [0.0]
         p95 = lags[min(len(lags) - 1, int(0.95 * len(lags)))]
         fresh = f"; fresh {self.rss_fresh:,.0f}" if self.rss_fresh else ""
+        if self.rss_reopened:
+            after = ", ".join(f"{v:,.0f}" for v in self.rss_reopened)
+            fresh += f"; after each reopen {after}"
         return (
             f"| {self.mode} | {workers} | {self.clients} | {self.calls_per_request} | "
             f"{rate:,.0f} | {rate * self.calls_per_request:,.0f} | {self.p50:.1f} | "
@@ -335,6 +341,9 @@ class Sampler(threading.Thread):
         self.server = server
         self.lags: list[float] = []
         self.rss_max = 0.0
+        #: RSS just after each reopen was seen: what the process holds once the engine gave
+        #: its memory back (flat when nothing leaks and the data stays the same size).
+        self.rss_reopened: list[float] = []
         self.reopens = 0
         self.checkpoints = 0
         self.checkpoint_s = 0.0
@@ -348,7 +357,10 @@ class Sampler(threading.Thread):
             except httpx.HTTPError:
                 continue
             self.lags.append(float(status["lag_s"]))  # type: ignore[arg-type]
-            self.reopens = int(status.get("store_reopens", 0))  # type: ignore[call-overload]
+            reopens = int(status.get("store_reopens", 0))  # type: ignore[call-overload]
+            if reopens > self.reopens:
+                self.rss_reopened.append(self.server.rss_mib())
+            self.reopens = reopens
             self.checkpoints = int(status.get("store_checkpoints", 0))  # type: ignore[call-overload]
             self.checkpoint_s = float(status.get("store_checkpoint_s", 0.0))  # type: ignore[arg-type]
 
@@ -414,6 +426,7 @@ def load_run(args: argparse.Namespace, store: Path, users: Path, mode: str) -> R
         result.lags = sampler.lags
         result.rss_max = max(sampler.rss_max, result.rss_end)
         result.reopens = sampler.reopens
+        result.rss_reopened = sampler.rss_reopened
         result.checkpoints, result.checkpoint_s = sampler.checkpoints, sampler.checkpoint_s
         final = server.status()
         waits = dict(final.get("waits") or {})  # type: ignore[call-overload]
