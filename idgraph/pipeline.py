@@ -23,7 +23,6 @@ from idgraph.ingest.mapping import SourceMapping
 from idgraph.ingest.rejects import RejectsWriter
 from idgraph.match.config import MatchConfig, load_match_config
 from idgraph.match.model import MatchModel
-from idgraph.match.scored import MODEL_KEY, model_fits
 from idgraph.match.view import VIEW_FIELDS, match_view
 from idgraph.memory import give_back
 from idgraph.normalize.fold import Gathered, fold
@@ -43,12 +42,13 @@ from idgraph.stages import (
 )
 from idgraph.state.merge import merge_records
 from idgraph.state.mirror import Mirror, new_version
+from idgraph.state.model import stored_model
 from idgraph.state.rebuild import open_mirror
 from idgraph.state.scope import Scope, find_scope, id_keys
 from idgraph.state.snapshot import Snapshot, take_snapshot
 from idgraph.store.base import GraphStore, RehearsalUnsupported
 from idgraph.store.plan import WritePlan, plan_rows
-from idgraph.store.queries import READS, STATE_READS
+from idgraph.store.queries import READS
 from idgraph.traits.config import TraitsConfig, load_traits_config
 
 logger = logging.getLogger(__name__)
@@ -309,16 +309,6 @@ def _size(path: Path) -> int:
         return path.stat().st_size
     except OSError:
         return 0
-
-
-def stored_model(graph: GraphStore, config: MatchConfig) -> MatchModel | None:
-    """The match model the store's last full run learned, if it scores today's fields."""
-    rows = graph.query("state_version", STATE_READS["state_version"], {"key": MODEL_KEY})
-    text = rows[0]["version"] if rows else None
-    if not text:
-        return None
-    model = MatchModel.from_json(text)
-    return model if model_fits(model, config) else None
 
 
 def _customers_of_groups(graph: GraphStore, groups: pl.DataFrame) -> list[str]:

@@ -27,14 +27,15 @@ from idgraph.errors import FieldError, NotFoundError
 from idgraph.match.config import MatchConfig, load_match_config
 from idgraph.match.households import household_names
 from idgraph.match.model import MatchModel
-from idgraph.match.scored import MODEL_KEY, lifted_config
+from idgraph.match.scored import lifted_config
 from idgraph.match.tolerance import values_compatible
 from idgraph.models import CustomerSummary, identifier_key
 from idgraph.normalize.fields import normalize_email, normalize_phone
 from idgraph.normalize.junk import ANY_KIND, DEFAULT_JUNK, JunkConfig
 from idgraph.settings import open_store
+from idgraph.state.model import stored_model
 from idgraph.store.base import GraphStore
-from idgraph.store.queries import READS, STATE_READS
+from idgraph.store.queries import READS
 from idgraph.store.schema import NODE_TABLES
 from idgraph.types import FIELD_NAMES
 
@@ -728,7 +729,7 @@ class IdentityGraph:
         self, record_a: str, record_b: str, customer_a: str, customer_b: str
     ) -> list[Refusal]:
         """What the records of two customers share that does not join them, and why."""
-        model = self._model()
+        model = stored_model(self._store, self._config())
         config = lifted_config(self._config(), model.lifted if model is not None else [])
         held_a, held_b = self._identifiers(customer_a), self._identifiers(customer_b)
         refusals, linking = _shared_identifiers(held_a, held_b)
@@ -758,12 +759,6 @@ class IdentityGraph:
                     )
                 )
         return refusals + blocked + apart + self._parted(customer_a, customer_b)
-
-    def _model(self) -> MatchModel | None:
-        """The store's learned match model, if it has one."""
-        rows = self._store.query("state_version", STATE_READS["state_version"], {"key": MODEL_KEY})
-        text = rows[0]["version"] if rows else None
-        return MatchModel.from_json(text) if text else None
 
     def _household(
         self,

@@ -226,7 +226,7 @@ def _score_pair(graph: Any, record_a: str, record_b: str, config: Any) -> Any:
     import polars as pl
 
     from idgraph.match.waterfall import score_pair
-    from idgraph.pipeline import stored_model
+    from idgraph.state.model import stored_model
     from idgraph.state.rebuild import open_mirror
 
     mirror = open_mirror(graph.store, config)

@@ -16,9 +16,10 @@ from idgraph.match.model import MatchModel, pair_weights
 from idgraph.match.scored import MODEL_KEY, SCORED_RULE
 from idgraph.match.view import VIEW_FIELDS, match_view
 from idgraph.match.waterfall import score_pair
-from idgraph.pipeline import run_ingest, stored_model
+from idgraph.pipeline import run_ingest
 from idgraph.query import IdentityGraph
 from idgraph.settings import open_store
+from idgraph.state.model import stored_model
 from idgraph.state.rebuild import open_mirror
 from idgraph.store.plan import LINK_ROWS
 
