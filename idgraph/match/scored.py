@@ -304,11 +304,17 @@ def household_lift(view: pl.DataFrame, config: MatchConfig) -> Lift | None:
     among the strong attributes: both are there to keep a family's members apart, and
     where one surname at one address is one person, a first name or a birth date that
     differs is one of that person's records gone wrong."""
-    settings = config.scoring
-    if not settings.lift_without_households or "first_name" not in settings.must_agree:
+    if not checks_households(config):
         return None
     found, counts = no_households(view)
     return lift_of(found, counts, config)
+
+
+def checks_households(config: MatchConfig) -> bool:
+    """Whether a learning run makes the household check: the setting on, and a first-name
+    veto there to lift."""
+    settings = config.scoring
+    return settings.lift_without_households and "first_name" in settings.must_agree
 
 
 def lift_of(found: bool, counts: dict[str, int], config: MatchConfig) -> Lift:

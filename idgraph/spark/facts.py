@@ -33,6 +33,7 @@ from idgraph.match.model import MatchModel
 from idgraph.match.scored import (
     Frequencies,
     Lift,
+    checks_households,
     guarded_view,
     lift_of,
     scored_matches,
@@ -140,12 +141,10 @@ def household_lift(
     (no model learned: fewer records than `scoring.min_records`; or the setting off)."""
     from pyspark.sql import functions as F
 
-    settings = config.scoring
     if (
         not any(rule.scored for rule in config.fuzzy)
-        or records_total < settings.min_records
-        or not settings.lift_without_households
-        or "first_name" not in settings.must_agree
+        or records_total < config.scoring.min_records
+        or not checks_households(config)
     ):
         return None
     postcode = F.regexp_replace(F.coalesce(F.col("postcode"), F.lit("")), " ", "")
