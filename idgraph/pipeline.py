@@ -40,6 +40,7 @@ from idgraph.stages import (
     memory_mb,
     no_gc,
 )
+from idgraph.state.events import EventReads, stored_event_ids
 from idgraph.state.merge import merge_records
 from idgraph.state.mirror import Mirror, new_version
 from idgraph.state.model import stored_model
@@ -415,7 +416,7 @@ def ingest_batches(
         stage.count = batch.records.height
     with timer.stage("state") as stage:
         mirror = open_mirror(graph, config)
-        stored_events = _stored_events(mirror, batch)
+        stored_events = stored_event_ids(graph, mirror, batch.events["id"])
         stage.count = _stored_records(mirror)
     model = stored_model(graph, config)
     full = full or (dry_run and not rehearse) or _needs_full(mirror, batch, config)
@@ -430,8 +431,9 @@ def ingest_batches(
         if full:
             snapshot = take_snapshot(mirror)
         else:
+            reads = EventReads(graph, trait_config.property_reads())
             scope, snapshot = _load_scope(
-                mirror, batch, overrides, config, set(erase), stored_events, model
+                reads, mirror, batch, overrides, config, set(erase), stored_events, model
             )
         stage.count = snapshot.records.height
     with timer.stage("resolve") as stage:
@@ -694,14 +696,6 @@ def erased_hashes(graph: GraphStore) -> frozenset[str]:
     return frozenset(row["hash"] for row in graph.query("erased_hashes", READS["erased_hashes"]))
 
 
-def _stored_events(mirror: Mirror, batch: Gathered) -> set[str]:
-    """Which of the batch's event ids the store holds already (re-ingest adds nothing)."""
-    if batch.events.height == 0:
-        return set()
-    ids = batch.events["id"]
-    return set(mirror.where("events", "id", ids)["id"].to_list())
-
-
 def _needs_full(mirror: Mirror, batch: Gathered, config: MatchConfig) -> bool:
     """Whether to re-resolve everything rather than find a scope.
 
@@ -725,6 +719,7 @@ def _count(graph: GraphStore, name: str) -> int:
 
 
 def _load_scope(
+    reads: EventReads,
     mirror: Mirror,
     batch: Gathered,
     overrides: Overrides,
@@ -739,7 +734,7 @@ def _load_scope(
     linked = set(batch.links["a"].to_list()) | set(batch.links["b"].to_list())
     incoming = set(batch.records["key"].to_list())
     before = take_snapshot(
-        mirror, pl.Series(sorted(incoming | erase | forced | linked), dtype=pl.Utf8), events=False
+        mirror, pl.Series(sorted(incoming | erase | forced | linked), dtype=pl.Utf8)
     )
     fresh = batch.links.select("a", "b", "rule").join(
         before.links.select("a", "b", "rule"), on=["a", "b", "rule"], how="anti"
@@ -785,5 +780,6 @@ def _load_scope(
         mirror,
         pl.Series(sorted(scope.keys | gone), dtype=pl.Utf8),
         verdict_keys=pl.concat([id_keys(seed_ids), erased_ids]),
+        events=reads,
     )
     return scope, snapshot

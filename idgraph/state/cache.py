@@ -33,6 +33,7 @@ from idgraph.state.tables import D, DeltaTable, LiveRows, TableFiles
 __all__ = [
     "forget_mirrors",
     "keep_mirror_in_memory",
+    "kept_tables",
     "live_derived",
     "live_rows",
     "live_view",
@@ -102,6 +103,12 @@ def forget_mirrors() -> None:
     """Drop every table kept in memory; the next read of each comes from disk."""
     with _CACHE.lock:
         _CACHE.roots.clear()
+
+
+def kept_tables(root: Path) -> frozenset[str]:
+    """The tables of the mirror at `root` whose rows this process keeps now."""
+    with _CACHE.lock:
+        return frozenset(_CACHE.roots.get(_key(root), {}))
 
 
 def live_rows(root: Path, table: DeltaTable, files: TableFiles) -> pl.DataFrame:

@@ -16,7 +16,9 @@ existed — is rebuilt from the graph before it is used.
 
 A long-lived process (the service) may keep the live tables in memory between runs
 (`idgraph.state.cache`): reads then cost a lookup, each run's new delta is applied to the kept
-frame, and many deltas are folded into one instead of into a rewritten base.
+frame, and many deltas are folded into one instead of into a rewritten base. The event tables
+are the exception: they grow with every call, so runs look events up in the graph
+(`idgraph.state.events`) and the mirror's copy serves whole-table reads from disk.
 """
 
 from __future__ import annotations
@@ -67,8 +69,9 @@ MIRROR_TABLES: dict[str, DeltaTable] = {
             "events",
             ("id",),
             {"id": pl.Utf8, "record_key": pl.Utf8, "name": pl.Utf8, "ts": pl.Int64},
+            kept=False,
         ),
-        DeltaTable("event_properties", ("id",), dict(EVENT_PROPERTIES)),
+        DeltaTable("event_properties", ("id",), dict(EVENT_PROPERTIES), kept=False),
         DeltaTable("customers", ("id",), {"id": pl.Utf8}),
         DeltaTable("registry", ("id",), {"id": pl.Utf8, "created_ts": pl.Int64, "status": pl.Utf8}),
         # How many records hold each match value (term frequencies); see `count_rows`.
@@ -82,6 +85,11 @@ def max_deltas(table: DeltaTable) -> int:
     each table after the first, so that a service's micro-batches do not compact every table
     in the same one (a pause of about a second at 100k customers)."""
     return _MAX_DELTAS + 3 * list(MIRROR_TABLES).index(table.name)
+
+
+def _in_memory(name: str) -> bool:
+    """Whether this process keeps the table `name` in memory (`idgraph.state.cache`)."""
+    return cache.mirror_in_memory() and MIRROR_TABLES[name].kept
 
 
 def new_version() -> str:
@@ -142,14 +150,14 @@ class Mirror:
     def scan(self, name: str) -> pl.LazyFrame:
         """The live rows of one table, lazily (filter and select before collecting)."""
         files = self.files.get(name, TableFiles())
-        if cache.mirror_in_memory():
+        if _in_memory(name):
             return cache.live_view(self.root, MIRROR_TABLES[name], files)
         return MIRROR_TABLES[name].scan(self.root, files)
 
     def load(self, name: str) -> pl.DataFrame:
         """The live rows of one table."""
         files = self.files.get(name, TableFiles())
-        if cache.mirror_in_memory():
+        if _in_memory(name):
             return cache.live_rows(self.root, MIRROR_TABLES[name], files)
         return self.scan(name).collect()
 
@@ -159,7 +167,7 @@ class Mirror:
         so it costs what the keys find, not the table)."""
         wanted = keys if isinstance(keys, pl.Series) else pl.Series(column, list(keys), pl.Utf8)
         files = self.files.get(name, TableFiles())
-        if cache.mirror_in_memory():
+        if _in_memory(name):
             return cache.live_where(self.root, MIRROR_TABLES[name], files, column, wanted)
         scan = MIRROR_TABLES[name].scan(self.root, files)
         dtype = scan.collect_schema()[column]
@@ -175,7 +183,7 @@ class Mirror:
         """`use` of a structure made from one table's live rows (`make`, named `kind`): kept
         and brought up to date delta by delta when the mirror is in memory, made afresh for
         this one use otherwise."""
-        if cache.mirror_in_memory():
+        if _in_memory(name):
             files = self.files.get(name, TableFiles())
             return cache.live_derived(self.root, MIRROR_TABLES[name], files, kind, make, use)
         return use(make(self.scan(name)))
@@ -183,7 +191,7 @@ class Mirror:
     def view(self, name: str, columns: list[str] | None = None) -> pl.LazyFrame:
         """The live rows of one table (its `columns`), for a run that filters them several
         times: kept in memory, or read from disk once now."""
-        if cache.mirror_in_memory():
+        if _in_memory(name):
             frame = self.scan(name)
             return frame if columns is None else frame.select(columns)
         if columns is None:
@@ -230,6 +238,14 @@ class Mirror:
         if not cache.mirror_in_memory():
             if table.needs_base(files) or len(files.deltas) > max_deltas(table):
                 return table.write_base(self.root, table.scan(self.root, files).collect(), tag)
+            return files
+        if not table.kept:
+            # A long-lived process reads such a table whole only in a full run: one file per
+            # run is cheap to keep, and folding them costs what the deltas hold.
+            if table.needs_base(files):
+                return table.write_base(self.root, table.scan(self.root, files).collect(), tag)
+            if len(files.deltas) > max_deltas(table):
+                return table.fold_deltas(self.root, files, tag)
             return files
         if table.needs_base(files):
             compacted = table.write_base(self.root, cache.live_rows(self.root, table, files), tag)

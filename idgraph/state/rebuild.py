@@ -10,11 +10,12 @@ import orjson
 import polars as pl
 
 from idgraph.block.keys import blocking_fingerprint, record_blocks
-from idgraph.frames import EVENT_PROPERTIES, FIELDS, IDENTIFIERS, RECORDS, property_text
+from idgraph.frames import FIELDS, IDENTIFIERS, RECORDS
 from idgraph.match.config import MatchConfig
 from idgraph.match.scored import count_rows
 from idgraph.match.view import VIEW_FIELDS, match_view
 from idgraph.state.cache import mirror_in_memory
+from idgraph.state.events import long_properties
 from idgraph.state.mirror import MIRROR_TABLES, Mirror, MirrorChanges
 from idgraph.store.base import GraphStore
 from idgraph.store.plan import APART_ROWS, LINK_ROWS, VERDICTS
@@ -36,9 +37,6 @@ LOOKUPS: tuple[tuple[str, str], ...] = (
     ("blocks", "record"),
     ("blocks", "block"),
     ("verdicts", "key"),
-    ("events", "id"),
-    ("events", "record_key"),
-    ("event_properties", "id"),
     ("customers", "id"),
     ("registry", "id"),
     ("value_counts", "value"),
@@ -71,10 +69,11 @@ def warm_mirror(graph: GraphStore, config: MatchConfig) -> None:
         return
     mirror = open_mirror(graph, config)
     nothing = pl.Series([], dtype=pl.Utf8)
-    for table in MIRROR_TABLES:
-        mirror.scan(table)
-    for table, column in LOOKUPS:
-        mirror.where(table, column, nothing)
+    for name, table in MIRROR_TABLES.items():
+        if table.kept:
+            mirror.scan(name)
+    for name, column in LOOKUPS:
+        mirror.where(name, column, nothing)
     mirror.derived("customers", RFM_BOOK, RfmBook.of, len)
 
 
@@ -115,7 +114,7 @@ def rebuild_mirror(graph: GraphStore, config: MatchConfig, version: str) -> Mirr
         },
         MIRROR_TABLES["events"].schema,
     )
-    properties = _long_properties(raw_events.get("id", []), raw_events.get("properties", []))
+    properties = long_properties(raw_events.get("id", []), raw_events.get("properties", []))
     customers = _customers(graph)
     registry = _frame(
         read("state_registry", STATE_READS["state_registry"]), MIRROR_TABLES["registry"].schema
@@ -155,22 +154,6 @@ def _long_traits(records: pl.DataFrame) -> pl.DataFrame:
             rows["name"].append(name)
             rows["value"].append(orjson.dumps(value).decode())
     return pl.DataFrame(rows, schema=schema).sort("record", "name")
-
-
-def _long_properties(ids: list[str], texts: list[str | None]) -> pl.DataFrame:
-    rows: dict[str, list[str]] = {name: [] for name in EVENT_PROPERTIES}
-    for event_id, text in zip(ids, texts, strict=True):
-        if not text:
-            continue
-        for name, value in orjson.loads(text).items():
-            scalar = property_text(value)
-            if scalar is None:
-                continue
-            rows["id"].append(event_id)
-            rows["name"].append(name)
-            rows["kind"].append(scalar[0])
-            rows["value"].append(scalar[1])
-    return pl.DataFrame(rows, schema=EVENT_PROPERTIES)
 
 
 def _customers(graph: GraphStore) -> pl.DataFrame:

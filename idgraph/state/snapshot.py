@@ -6,7 +6,8 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
-from idgraph.state.mirror import Mirror
+from idgraph.state.events import EventReads, events_of
+from idgraph.state.mirror import MIRROR_TABLES, Mirror
 from idgraph.store.schema import ColumnType
 
 __all__ = ["Snapshot", "take_snapshot"]
@@ -38,10 +39,6 @@ class Snapshot:
         return self.records.select("key", "customer").drop_nulls("customer")
 
 
-#: No key: an empty frame of a table's columns.
-_NONE = pl.Series([], dtype=pl.Utf8)
-
-
 def _by(mirror: Mirror, table: str, column: str, keys: pl.Series | None) -> pl.DataFrame:
     return mirror.load(table) if keys is None else mirror.where(table, column, keys)
 
@@ -51,7 +48,7 @@ def take_snapshot(
     keys: pl.Series | None = None,
     *,
     verdict_keys: pl.Series | None = None,
-    events: bool = True,
+    events: EventReads | None = None,
 ) -> Snapshot:
     """The stored state of the records `keys` (all records when None).
 
@@ -59,9 +56,10 @@ def take_snapshot(
         mirror: the opened mirror.
         keys: record keys; None reads every table whole.
         verdict_keys: identifier keys whose verdicts to read besides those the records hold.
-        events: read the records' events and their properties too (False: both empty; a
-            known user's history grows with every call about them, and finding a scope
-            needs none of it).
+        events: where to read the records' events and the properties traits need
+            (`idgraph.state.events`); None leaves both empty (a known user's history grows
+            with every call about them, and finding a scope needs none of it). All records'
+            events are read from the mirror.
     """
     records = _by(mirror, "records", "key", keys)
     identifiers = _by(mirror, "identifiers", "record", keys)
@@ -87,14 +85,13 @@ def take_snapshot(
             .filter(pl.col("a").is_in(implode) | pl.col("b").is_in(implode))
             .collect()
         )
-    if events:
-        held = _by(mirror, "events", "record_key", keys)
-        props = _by(mirror, "event_properties", "id", None if keys is None else held["id"])
+    if keys is None:
+        held, props = mirror.load("events"), mirror.load("event_properties")
+    elif events is not None:
+        held, props = events_of(events, mirror, keys)
     else:
-        held, props = (
-            mirror.where("events", "id", _NONE),
-            mirror.where("event_properties", "id", _NONE),
-        )
+        held = MIRROR_TABLES["events"].empty()
+        props = MIRROR_TABLES["event_properties"].empty()
     return Snapshot(
         records=records,
         record_traits=_by(mirror, "record_traits", "record", keys),

@@ -85,6 +85,9 @@ class DeltaTable:
     #: The group column that tells groups apart best: kept rows are indexed by it to find
     #: the groups a delta replaces (None: the first).
     selective: str | None = None
+    #: Whether a process that keeps the mirror in memory keeps this table too; the event
+    #: tables only grow, and runs look their rows up in the graph (`idgraph.state.events`).
+    kept: bool = True
 
     def empty(self) -> pl.DataFrame:
         return pl.DataFrame(schema=self.schema)

@@ -237,6 +237,14 @@ class LadybugStore(GraphStore):
             return {}
         return {name: table.column(name).to_pylist() for name in table.column_names}
 
+    def _run_frame(self, cypher: str, params: dict[str, Any]) -> pl.DataFrame:
+        result = self.connection().execute(cypher, params)
+        if isinstance(result, list):
+            result = result[-1]
+        frame = pl.from_arrow(result.get_as_arrow())
+        assert isinstance(frame, pl.DataFrame)
+        return frame
+
     def query_arrow(self, name: str, cypher: str, params: dict[str, Any] | None = None) -> pa.Table:
         """Run one named read and return its result as one Arrow table (for bulk exports)."""
         logger.debug("cypher %s (arrow)", name)

@@ -239,6 +239,14 @@ STATE_READS: Final[dict[str, str]] = {
         "MATCH (c:Customer)-[:HAS_RECORD]->(r:Record) RETURN r.key AS record, c.id AS customer"
     ),
     "state_events": f"MATCH (r:Record)-[:PERFORMED]->(e:Event) RETURN r.key AS record, {_EVENT}",
+    # OPTIONAL MATCH after the keyed MATCH makes LadybugDB find each record by its key and walk
+    # its events (milliseconds for a micro-batch's records); a walk in the first MATCH is
+    # planned as a join over a scan of every event.
+    "state_events_of_records": (
+        "UNWIND $keys AS k MATCH (r:Record {key: k}) "
+        f"OPTIONAL MATCH (r)-[:PERFORMED]->(e:Event) RETURN r.key AS record, {_EVENT}"
+    ),
+    "state_stored_event_ids": "UNWIND $ids AS i MATCH (e:Event {id: i}) RETURN e.id AS id",
     "state_cannot_links": (
         "MATCH (a:Record)-[k:CANNOT_LINK]->(b:Record) "
         "RETURN a.key AS a, b.key AS b, k.reason AS reason, k.ts AS ts"

@@ -239,6 +239,30 @@ class TraitsConfig(_Strict):
         columns.update(self.builtins.columns())
         return columns
 
+    def property_reads(self) -> dict[str, frozenset[str] | None]:
+        """Per event property the traits read, the event names it is read on (None: any).
+
+        Examples:
+            >>> spent = {"name": "spent", "kind": "sum", "event": "Paid", "property": "total"}
+            >>> seen = {"name": "seen", "kind": "count"}
+            >>> TraitsConfig.model_validate({"traits": [spent, seen]}).property_reads()
+            {'total': frozenset({'Paid'})}
+        """
+        reads: dict[str, set[str] | None] = {}
+
+        def add(prop: str, events: tuple[str, ...] | None) -> None:
+            if events is None or (prop in reads and reads[prop] is None):
+                reads[prop] = None
+            else:
+                reads.setdefault(prop, set()).update(events)  # type: ignore[union-attr]
+
+        for spec in self.traits:
+            if spec.property is not None:
+                add(spec.property, spec.event)
+        if self.builtins.rfm is not None:
+            add(self.builtins.rfm.monetary, self.builtins.rfm.event)
+        return {prop: None if on is None else frozenset(on) for prop, on in reads.items()}
+
     def to_yaml(self) -> str:
         """The config as YAML, so a run's exact settings can be saved beside its results."""
         data = self.model_dump(mode="json", exclude_none=True)

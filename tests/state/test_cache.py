@@ -11,20 +11,16 @@ import random
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import polars as pl
 import pytest
 
 from idgraph.match.config import load_match_config
-from idgraph.normalize.record import NormalizeOptions
-from idgraph.pipeline import run_ingest
 from idgraph.query import IdentityGraph
 from idgraph.settings import open_store
 from idgraph.state import tables
 from idgraph.state.cache import (
-    forget_mirrors,
     keep_mirror_in_memory,
     live_rows,
     mirror_in_memory,
@@ -32,22 +28,12 @@ from idgraph.state.cache import (
 from idgraph.state.check import mirror_problems
 from idgraph.state.index import KeyIndex
 from idgraph.state.mirror import MIRROR_TABLES, Mirror, MirrorChanges, max_deltas, new_version
-from idgraph.state.rebuild import warm_mirror
 from idgraph.state.tables import DeltaTable, TableFiles
-from tests.conftest import AS_OF, FIXTURE_INPUTS, ROOT, as_of_ms
+from tests.conftest import AS_OF, FIXTURE_INPUTS, ROOT
+from tests.state.conftest import ingest_file, warmed_before_email
 
 #: Tables the random writes below change; the others stay empty.
 _TABLES = ("identifiers", "customers", "links")
-
-
-@pytest.fixture
-def in_memory() -> Iterator[None]:
-    was = mirror_in_memory()
-    keep_mirror_in_memory(True)
-    forget_mirrors()
-    yield
-    keep_mirror_in_memory(was)
-    forget_mirrors()
 
 
 def _cold(mirror: Mirror, name: str) -> pl.DataFrame:
@@ -306,16 +292,6 @@ def test_a_file_replaced_under_the_same_name_is_read_again(tmp_path: Path, in_me
     _assert_current(root)
 
 
-def _ingest(store: Path, path: Path) -> None:
-    run_ingest(
-        [path],
-        store=store,
-        options=NormalizeOptions(default_region="IT"),
-        rejects_path=store.parent / "rejects.jsonl",
-        as_of_ms=as_of_ms(AS_OF),
-    )
-
-
 def _cli_ingest(store: Path, path: Path) -> None:
     done = subprocess.run(
         [
@@ -343,10 +319,10 @@ def _cli_ingest(store: Path, path: Path) -> None:
 def _sequence(store: Path) -> dict[str, str]:
     store.parent.mkdir(parents=True)
     crm, pos, web, email = FIXTURE_INPUTS
-    _ingest(store, crm)
-    _ingest(store, pos)
+    ingest_file(store, crm)
+    ingest_file(store, pos)
     _cli_ingest(store, web)  # another process writes the store and its mirror
-    _ingest(store, email)
+    ingest_file(store, email)
     with open_store(store) as graph:
         assert mirror_problems(graph, load_match_config(None)) == []
     _assert_current(Path(f"{store}.state"))
@@ -370,12 +346,7 @@ def test_a_warmed_mirror_serves_the_next_run_without_reading_or_indexing(
     tmp_path: Path, in_memory: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     store = tmp_path / "idgraph.db"
-    crm, pos, web, email = FIXTURE_INPUTS
-    for path in (crm, pos, web):
-        _ingest(store, path)
-    forget_mirrors()  # as a service starting on this store
-    with open_store(store) as graph:
-        warm_mirror(graph, load_match_config(None))
+    email = warmed_before_email(store)  # as a service starting on this store
     built: list[str] = []
     scanned: list[str] = []
 
@@ -391,5 +362,5 @@ def test_a_warmed_mirror_serves_the_next_run_without_reading_or_indexing(
     scan = DeltaTable.scan
     monkeypatch.setattr(tables, "KeyIndex", CountedIndex)
     monkeypatch.setattr(DeltaTable, "scan", counted_scan)
-    _ingest(store, email)  # an incremental run
+    ingest_file(store, email)  # an incremental run
     assert (built, scanned) == ([], [])
