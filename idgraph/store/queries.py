@@ -244,7 +244,7 @@ STATE_READS: Final[dict[str, str]] = {
     # planned as a join over a scan of every event.
     "state_events_of_records": (
         "UNWIND $keys AS k MATCH (r:Record {key: k}) "
-        f"OPTIONAL MATCH (r)-[:PERFORMED]->(e:Event) RETURN r.key AS record, {_EVENT}"
+        f"OPTIONAL MATCH (r)-[:PERFORMED]->(e:Event) RETURN k AS record, {_EVENT}"
     ),
     "state_stored_event_ids": "UNWIND $ids AS i MATCH (e:Event {id: i}) RETURN e.id AS id",
     "state_cannot_links": (

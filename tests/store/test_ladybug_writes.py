@@ -19,6 +19,7 @@ import pytest
 import idgraph.store.ladybug as ladybug_store
 from idgraph.errors import ConfigError, StoreError, StoreUnavailable
 from idgraph.match.config import load_match_config
+from idgraph.models import EXPLICIT_LINK_RULES
 from idgraph.normalize.record import NormalizeOptions
 from idgraph.pipeline import run_ingest
 from idgraph.state.check import mirror_problems
@@ -244,3 +245,33 @@ def test_a_first_load_killed_midway_is_cleared_at_the_next_open(
         assert graph.query("n", "MATCH (r:Record) RETURN count(r) AS n")[0]["n"] == 0
     _ingest_file_by_file(killed)
     assert _dump(killed) == clean_dump
+
+
+def test_the_stored_evidence_of_many_records_is_read_in_one_statement(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A micro-batch reads back the evidence of its stored records: one statement that walks
+    from each record found by its key, not one statement per record."""
+    store = tmp_path / "idgraph.db"
+    _ingest_file_by_file(store)
+    rules = sorted(EXPLICIT_LINK_RULES)
+    with LadybugStore(store) as graph:
+        keys = [row["key"] for row in graph.query("keys", "MATCH (r:Record) RETURN r.key AS key")]
+        everything = graph.query(
+            "evidence",
+            "MATCH (a:Record)-[m:MATCHED]->(b:Record) WHERE NOT m.rule IN $rules "
+            "RETURN a.key AS a, b.key AS b, m.rule AS rule",
+            {"rules": rules},
+        )
+        ran: list[str] = []
+        run = LadybugStore._run
+
+        def counted(self: LadybugStore, cypher: str, params: dict[str, Any]) -> list[Any]:
+            ran.append(cypher)
+            return run(self, cypher, params)
+
+        monkeypatch.setattr(LadybugStore, "_run", counted)
+        rows = graph._keyed("computed_evidence_of", keys, rules=rules)
+    assert len(ran) == 1
+    found = {(r["a"], r["b"], r["rule"]) for r in rows if r["b"] is not None}
+    assert everything and found == {(r["a"], r["b"], r["rule"]) for r in everything}
