@@ -45,11 +45,11 @@ def stored_event_ids(
     graph: GraphStore, mirror: Mirror, ids: pl.Series, *, graph_keys: int = GRAPH_KEYS
 ) -> set[str]:
     """Which of `ids` the store holds already (re-ingest adds nothing)."""
-    wanted = ids.cast(pl.Utf8).unique().sort()
-    if wanted.len() == 0:
+    if ids.len() == 0:
         return set()
-    if wanted.len() > graph_keys:
-        return set(mirror.where("events", "id", wanted)["id"].to_list())
+    if ids.len() > graph_keys:
+        return set(mirror.where("events", "id", ids)["id"].to_list())
+    wanted = ids.cast(pl.Utf8).unique().sort()
     found: set[str] = set()
     for chunk in _chunks(wanted.to_list()):
         rows = graph.query_columns(
@@ -78,10 +78,10 @@ def events_of(
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """The stored events of the records `keys` (mirror schema), and their scalar properties:
     at least those `reads.properties` names (from the mirror's files: all of them)."""
-    wanted = keys.cast(pl.Utf8).unique().sort()
-    if wanted.len() > graph_keys:
-        events = mirror.where("events", "record_key", wanted)
+    if keys.len() > graph_keys:
+        events = mirror.where("events", "record_key", keys)
         return events, mirror.where("event_properties", "id", events["id"])
+    wanted = keys.cast(pl.Utf8).unique().sort()
     parts = [
         reads.graph.query_frame(
             "state_events_of_records",
