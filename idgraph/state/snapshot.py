@@ -18,7 +18,8 @@ class Snapshot:
     """Stored rows of the records being re-resolved (schemas: `MIRROR_TABLES`).
 
     `records` carry their stored `customer`; `links` and `apart` every explicit link and
-    cannot-link with an end among them; `events` theirs, with their scalar properties.
+    cannot-link with an end among them; `events` theirs, with their scalar properties (when
+    read by key from the graph, only the properties traits read: `idgraph.state.events`).
     """
 
     records: pl.DataFrame

@@ -218,9 +218,7 @@ class LadybugStore(GraphStore):
         return conn
 
     def _run(self, cypher: str, params: dict[str, Any]) -> list[Row]:
-        result = self.connection().execute(cypher, params)
-        if isinstance(result, list):
-            result = result[-1]
+        result = _last(self.connection().execute(cypher, params))
         columns = result.get_column_names()
         rows: list[Row] = []
         while result.has_next():
@@ -229,18 +227,14 @@ class LadybugStore(GraphStore):
         return rows
 
     def _run_columns(self, cypher: str, params: dict[str, Any]) -> dict[str, list[Any]]:
-        result = self.connection().execute(cypher, params)
-        if isinstance(result, list):
-            result = result[-1]
+        result = _last(self.connection().execute(cypher, params))
         table = result.get_as_arrow()
         if table.num_rows == 0:
             return {}
         return {name: table.column(name).to_pylist() for name in table.column_names}
 
     def _run_frame(self, cypher: str, params: dict[str, Any]) -> pl.DataFrame:
-        result = self.connection().execute(cypher, params)
-        if isinstance(result, list):
-            result = result[-1]
+        result = _last(self.connection().execute(cypher, params))
         frame = pl.from_arrow(result.get_as_arrow())
         assert isinstance(frame, pl.DataFrame)
         return frame
@@ -249,9 +243,7 @@ class LadybugStore(GraphStore):
         """Run one named read and return its result as one Arrow table (for bulk exports)."""
         logger.debug("cypher %s (arrow)", name)
         with self._engine_errors(name):
-            result = self.connection().execute(cypher, dict(params or {}))
-            if isinstance(result, list):
-                result = result[-1]
+            result = _last(self.connection().execute(cypher, dict(params or {})))
             return result.get_as_arrow(0)
 
     def _keyed_rows(
@@ -280,9 +272,7 @@ class LadybugStore(GraphStore):
         conn = self.connection()
         rows: list[Row] = []
         for value in values:
-            result = conn.execute(single, {**extra, "key": value})
-            if isinstance(result, list):
-                result = result[-1]
+            result = _last(conn.execute(single, {**extra, "key": value}))
             columns = result.get_column_names()
             rows.extend(
                 dict(zip(columns, [_plain(v) for v in row], strict=True))
@@ -701,11 +691,14 @@ _MIN_PER_KEY = 16
 _UNWIND = re.compile(r"^UNWIND \$(\w+) AS (\w+) ")
 
 
+def _last(result: Any) -> Any:
+    """The answer of an `execute`: the last statement's, when the text held several."""
+    return result[-1] if isinstance(result, list) else result
+
+
 def _count_of(result: Any) -> int:
     """The one number a statement returns (`RETURN count(*) AS n`)."""
-    if isinstance(result, list):
-        result = result[-1]
-    row = result.get_next()
+    row = _last(result).get_next()
     return int(next(iter(row.values())) if isinstance(row, dict) else row[0])
 
 
