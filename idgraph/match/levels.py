@@ -77,6 +77,7 @@ _TESTS: dict[tuple[str, str], Test] = {
     ("birth_date", "year"): _same_year,
     ("street", "similar"): _similar,
     ("postcode", "typo"): one_typo,
+    ("city", "typo"): one_typo,
 }
 
 
@@ -278,6 +279,15 @@ class ScoringView:
         out[both(postcode) | both(city)] = names.index("else")
         out[same(city)] = names.index("city")
         same_postcode = same(postcode)
+        # A town typed wrong ("modnury", "brownphill") is the same town.
+        towns = np.flatnonzero(both(city) & ~same(city) & ~same_postcode)
+        if len(towns):
+            codes = self.codes("city")
+            towns = towns[could_be_one_typo(codes, city[left[towns]], codes, city[right[towns]])]
+        if len(towns):
+            graded = _graded("city", ("exact", "typo", "else"), self.codes("city"),
+                             left[towns], right[towns])  # fmt: skip
+            out[towns[graded == 1]] = names.index("city")
         out[same_postcode] = names.index("postcode")
         streets = np.flatnonzero(same_postcode & both(street))
         if len(streets):

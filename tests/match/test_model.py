@@ -123,6 +123,36 @@ def test_one_street_with_a_postcode_a_typo_apart_is_an_address_typo() -> None:
     assert levels == ["street_typo", "street_typo", "city", "street_typo", "city"]
 
 
+def test_a_town_typed_wrong_is_the_same_town() -> None:
+    records = _frame(
+        [
+            {"key": "a", "street": "4 barnett close", "postcode": "5235", "city": "Modbury"},
+            {"key": "b", "street": "4 marawa place", "postcode": "5253", "city": "modnury"},
+            {"key": "c", "street": "7 other way", "postcode": "5253", "city": "Brown Hill"},
+            {"key": "d", "street": "9 other road", "postcode": "5253", "city": "brownphill"},
+            {"key": "e", "street": "9 other road", "postcode": "3000", "city": "Modbury Heights"},
+        ]
+    )
+    scoring = ScoringView(match_view(records, VIEW_FIELDS))
+    left, right = np.array([0, 2, 0, 1]), np.array([1, 3, 4, 2])
+    levels = [FIELD_LEVELS["address"][v] for v in scoring.levels("address", left, right)]
+    # c and d share a postcode: that level stands above the town's.
+    assert levels == ["city", "postcode", "else", "postcode"]
+    far = _frame(
+        [
+            {"key": "a", "postcode": "5235", "city": "Modbury"},
+            {"key": "b", "postcode": "2000", "city": "Brown Hill"},
+            {"key": "c", "postcode": "2001", "city": "Brownphill"},
+        ]
+    )
+    scoring = ScoringView(match_view(far, VIEW_FIELDS))
+    levels = [
+        FIELD_LEVELS["address"][v]
+        for v in scoring.levels("address", np.array([0, 1]), np.array([1, 2]))
+    ]
+    assert levels == ["else", "city"]
+
+
 def test_learned_without_labels_the_model_links_people_and_not_their_households() -> None:
     records, truth = _people(1200, seed=3)
     evidence = collect_evidence(records, NO_IDS, NO_LINKS, _config(min_records=500))
