@@ -281,12 +281,11 @@ class ScoringView:
         same_postcode = same(postcode)
         # A town typed wrong ("modnury", "brownphill") is the same town.
         towns = np.flatnonzero(both(city) & ~same(city) & ~same_postcode)
+        cities = self.codes("city")
         if len(towns):
-            codes = self.codes("city")
-            towns = towns[could_be_one_typo(codes, city[left[towns]], codes, city[right[towns]])]
+            towns = towns[could_be_one_typo(cities, city[left[towns]], cities, city[right[towns]])]
         if len(towns):
-            graded = _graded("city", ("exact", "typo", "else"), self.codes("city"),
-                             left[towns], right[towns])  # fmt: skip
+            graded = _graded("city", ("exact", "typo", "else"), cities, left[towns], right[towns])
             out[towns[graded == 1]] = names.index("city")
         out[same_postcode] = names.index("postcode")
         streets = np.flatnonzero(same_postcode & both(street))
