@@ -488,22 +488,42 @@ class LadybugStore(GraphStore):
 
     def _update_customers(self, updates: pl.DataFrame) -> None:
         """Set the changed columns of customers that keep their id and records, in place
-        (`WritePlan.customer_updates`); their relationships stay as they are."""
-        names = [name for name in updates.columns if name != "id"]
+        (`WritePlan.customer_updates`); their relationships stay as they are. Each row sets
+        only the columns it changes (`changed`), one statement per set of columns: the
+        engine keeps memory per column and storage group a transaction sets until the next
+        checkpoint (docs/serve.md)."""
+        names = [name for name in updates.columns if name not in ("id", "changed")]
         if updates.height == 0 or not names:
             return
         for name in names:
             check_property_name(name)
-        rows = customer_frame(updates, self.columns("Customer")).select("id", *names)
-        _arrow_rows = rows.to_arrow().rename_columns([f"c{i}" for i in range(len(names) + 1)])
-        found = _count_of(
-            self.connection().execute(self.dialect.update_from("Customer", "_arrow_rows", names))
-        )
+        rows = customer_frame(updates.select("id", *names), self.columns("Customer"))
+        if "changed" in updates.columns:
+            groups = updates["changed"].list.sort().list.join(",")
+        else:
+            groups = pl.Series([",".join(sorted(names))] * updates.height)
+        found = 0
+        for group in sorted(set(groups.to_list())):
+            mine = (groups == group).to_numpy()
+            columns = [name for name in names if name in group.split(",")]
+            if not columns:
+                found += int(mine.sum())
+                continue
+            part = rows.filter(pl.Series(mine)).select("id", *columns)
+            found += self._update_rows(part, columns)
         if found != updates.height:
             raise StoreError(
                 f"Customer: {updates.height - found} of {updates.height} customers to update "
                 "are not in the store; nothing was written"
             )
+
+    def _update_rows(self, rows: pl.DataFrame, columns: list[str]) -> int:
+        """Set `columns` of the customers `rows` (id first) holds; how many were found."""
+        # LOAD FROM reads a Python variable by name from the calling frame.
+        _arrow_rows = rows.to_arrow().rename_columns([f"c{i}" for i in range(len(columns) + 1)])
+        return _count_of(
+            self.connection().execute(self.dialect.update_from("Customer", "_arrow_rows", columns))
+        )
 
     def _replace_evidence(self, scope: list[str], evidence: pl.DataFrame) -> pl.DataFrame:
         """Delete the scope's stored computed evidence that `evidence` no longer holds; return

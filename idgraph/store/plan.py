@@ -80,8 +80,9 @@ class WritePlan:
     ids: IdChanges = field(default_factory=IdChanges)
     #: RFM scores of customers not otherwise written that moved a quintile: id, rfm_*.
     trait_updates: pl.DataFrame = field(default_factory=pl.DataFrame)
-    #: Of `customers`, those that keep their id and every record they had: their id and the
-    #: columns whose values changed. The embedded store sets these columns in place and adds
+    #: Of `customers`, those that keep their id and every record they had: their id, the
+    #: columns whose values changed for any of them, and `changed` (a list: the columns each
+    #: one's own row changes). The embedded store sets these columns in place and adds
     #: `gained_memberships` rather than deleting such a customer and writing it again
     #: (`idgraph.state.unchanged`); they stay in `retired_customers`, `customers` and
     #: `memberships` for everything else that reads the plan.

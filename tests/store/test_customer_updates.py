@@ -12,11 +12,13 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
+import pytest
 
 from bench.store_copy import copy_store
 from idgraph.pipeline import IngestReport, run_ingest
 from idgraph.settings import open_store
-from idgraph.state.unchanged import _changed_columns
+from idgraph.state.unchanged import _changed_columns, _row_changes
+from idgraph.store.ladybug import LadybugStore
 from tests.small_sources import write_calls as _calls
 from tests.small_sources import write_csv as _csv
 
@@ -27,6 +29,22 @@ MARIO = {
     "first": "Mario",
     "last": "Rossi",
     "dob": "1980-01-01",
+}
+#: Mario's web login, and an order of his.
+IDENTIFY = {
+    "type": "identify",
+    "userId": "u1",
+    "traits": {"email": "mario@x.it"},
+    "timestamp": "2026-01-10T10:00:00Z",
+    "messageId": "i1",
+}
+ORDER = {
+    "type": "track",
+    "userId": "u1",
+    "event": "Order Completed",
+    "properties": {"total": 30.0},
+    "timestamp": "2026-02-01T10:00:00Z",
+    "messageId": "o1",
 }
 #: Columns a full re-resolve writes differently by design: when the row was written.
 WRITTEN_AT = {"updated_ts"}
@@ -88,21 +106,8 @@ def test_a_customer_gaining_records_and_events_keeps_its_row(tmp_path: Path) -> 
     _same_as_full(_customers(store), _as_full_run(store, tmp_path / "full"))
 
     # A web identify (a new record) with an order, then an order alone (events only).
-    order = {
-        "type": "track",
-        "userId": "u1",
-        "event": "Order Completed",
-        "properties": {"total": 30.0},
-        "timestamp": "2026-02-01T10:00:00Z",
-        "messageId": "o1",
-    }
-    identify = {
-        "type": "identify",
-        "userId": "u1",
-        "traits": {"email": "mario@x.it"},
-        "timestamp": "2026-01-10T10:00:00Z",
-        "messageId": "i1",
-    }
+    order = dict(ORDER)
+    identify = dict(IDENTIFY)
     _ingest(store, [_calls(tmp_path / "3", [identify, order])])
     third = _customers(store)[cid]
     assert third["node"] == first["node"]
@@ -155,3 +160,51 @@ def test_changed_columns_name_what_differs_and_stored_columns_left_out() -> None
     )
     assert _changed_columns(written, stored) == ["n", "name", "vip"]
     assert _changed_columns(written.filter(pl.col("id") == "a"), stored) == []
+
+
+def test_each_updated_row_names_the_columns_it_changes() -> None:
+    written = pl.DataFrame({"id": ["a", "b"], "n": [1, 2], "name": ["w", None]})
+    stored = pl.DataFrame(
+        {"id": ["a", "b"], "n": [1, 3], "name": ["x", "y"], "vip": [None, "gold"]}
+    )
+    updates = written.with_columns(pl.lit(None).alias("vip"))
+    changed = _row_changes(updates, stored, ["vip"])
+    assert changed.to_list() == [["name"], ["n", "name", "vip"]]
+
+
+def test_customers_updated_together_set_only_their_own_columns(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An order of one customer and a new record of another in one run: the engine keeps
+    memory per column it sets across the store until a checkpoint, so each row sets only
+    what it changes (one statement per set of columns), and the store still holds what a
+    full re-resolve writes."""
+    store = tmp_path / "s" / "idgraph.db"
+    store.parent.mkdir()
+    luca = {"email": "luca@x.it", "phone": "+390698765432", "first": "Luca", "last": "Bianchi"}
+    _ingest(store, [_csv(tmp_path / "1", "crm", [{"id": "c1", **MARIO}, {"id": "c2", **luca}])])
+    identify = dict(IDENTIFY)
+    _ingest(store, [_calls(tmp_path / "2", [identify])])
+    ids = {row["email"]: cid for cid, row in _customers(store).items()}
+
+    written: list[tuple[list[str], list[str]]] = []
+    original = LadybugStore._update_rows
+
+    def recorded(self: LadybugStore, rows: pl.DataFrame, columns: list[str]) -> int:
+        written.append((sorted(rows["id"].to_list()), columns))
+        return original(self, rows, columns)
+
+    monkeypatch.setattr(LadybugStore, "_update_rows", recorded)
+    order = dict(ORDER)
+    till = {k: v for k, v in luca.items() if k != "email"}
+    _ingest(
+        store,
+        [_calls(tmp_path / "3", [order]), _csv(tmp_path / "4", "pos", [{"id": "p1", **till}])],
+    )
+    by_customer = {cid: columns for rows, columns in written for cid in rows}
+    assert set(by_customer) == {ids["mario@x.it"], ids["luca@x.it"]}, written
+    assert "order_count" in by_customer[ids["mario@x.it"]]
+    assert "record_count" not in by_customer[ids["mario@x.it"]]
+    assert "record_count" in by_customer[ids["luca@x.it"]]
+    assert "order_count" not in by_customer[ids["luca@x.it"]]
+    _same_as_full(_customers(store), _as_full_run(store, tmp_path / "full"))
