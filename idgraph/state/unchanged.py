@@ -106,12 +106,13 @@ def _update_in_place(plan: WritePlan, kept: pl.DataFrame, stored: pl.DataFrame) 
     if written.height == 0:
         return
     ids = set(written["id"].to_list())
-    changed = _changed_columns(written, stored)
-    updates = written.select(
-        "id", *[name for name in changed if name in written.columns]
-    ).with_columns(pl.lit(None).alias(name) for name in changed if name not in written.columns)
-    cleared = [name for name in changed if name not in written.columns]
-    plan.customer_updates = updates.with_columns(_row_changes(updates, stored, cleared))
+    rows = _row_changes(written, stored)
+    changed = _changed_columns(written, stored, rows)
+    plan.customer_updates = (
+        written.select("id", *[name for name in changed if name in written.columns])
+        .with_columns(pl.lit(None).alias(name) for name in changed if name not in written.columns)
+        .with_columns(rows)
+    )
     plan.gained_memberships = (
         kept.filter(pl.col("customer").is_in(list(ids)))
         .explode("gained")
@@ -120,49 +121,40 @@ def _update_in_place(plan: WritePlan, kept: pl.DataFrame, stored: pl.DataFrame) 
     )
 
 
-def _row_changes(updates: pl.DataFrame, stored: pl.DataFrame, cleared: list[str]) -> pl.Series:
-    """Per updated customer, the columns its own row changes (`changed`, a list; `cleared`
-    are columns the written rows leave out, which become null where stored).
+def _row_changes(written: pl.DataFrame, stored: pl.DataFrame) -> pl.Series:
+    """Per written customer, the columns its row holds differently from its stored row, and
+    the stored columns the written rows leave out that its stored row fills (they become
+    null): `changed`, a list, in the written columns' order, then the stored ones'.
 
     The customers of one micro-batch change different few columns (a track call
     `updated_ts`, a new record `record_count` and `sources`), and LadybugDB keeps memory per
     column it sets and storage group it touches until a checkpoint: setting each row's own
     columns held half the memory of setting them all at 1M customers (docs/serve.md).
     """
-    names = [c for c in updates.columns if c != "id" and c not in cleared]
-    right = _aligned(stored, updates.select("id", *names))
+    names = [c for c in written.columns if c != "id"]
+    cleared = [c for c in stored.columns if c not in written.columns]
     filled = stored.select("id", *[pl.col(c).is_not_null().alias(f"{c}__filled") for c in cleared])
-    both = (
-        updates.select("id", *names)
-        .join(right, on="id", how="left", suffix="__stored", maintain_order="left")
-        .join(filled, on="id", how="left", maintain_order="left")
-    )
+    both = written.join(
+        _aligned(stored, written), on="id", how="left", suffix="__stored", maintain_order="left"
+    ).join(filled, on="id", how="left", maintain_order="left")
     flags = [pl.when(pl.col(n).ne_missing(pl.col(f"{n}__stored"))).then(pl.lit(n)) for n in names]
     flags += [pl.when(pl.col(f"{c}__filled").fill_null(False)).then(pl.lit(c)) for c in cleared]
     if not flags:
-        return pl.Series("changed", [[]] * updates.height, dtype=pl.List(pl.Utf8))
+        return pl.Series("changed", [[]] * written.height, dtype=pl.List(pl.Utf8))
     return both.select(pl.concat_list(flags).list.drop_nulls().alias("changed"))["changed"]
 
 
-def _changed_columns(written: pl.DataFrame, stored: pl.DataFrame) -> list[str]:
-    """The columns any of `written` holds differently from its stored row, in the written
-    order, then stored columns the written rows leave out but some stored row fills (they
-    become null)."""
-    names = [c for c in written.columns if c != "id"]
-    right = _aligned(stored, written)
-    both = written.join(right, on="id", how="inner", suffix="__stored")
-    differs = both.select(
-        pl.col(name).ne_missing(pl.col(f"{name}__stored")).any().alias(name) for name in names
-    ).row(0, named=True)
-    changed = [name for name in names if differs[name]]
-    mine = stored.filter(pl.col("id").is_in(written["id"].implode()))
-    extra = [c for c in stored.columns if c not in written.columns]
-    if extra and mine.height:
-        filled = mine.select(pl.col(c).is_not_null().any().alias(c) for c in extra).row(
-            0, named=True
-        )
-        changed += [c for c in extra if filled[c]]
-    return changed
+def _changed_columns(
+    written: pl.DataFrame, stored: pl.DataFrame, rows: pl.Series | None = None
+) -> list[str]:
+    """The columns any of `written` changes (`_row_changes`, given as `rows` when known), in
+    the written order, then stored columns the written rows leave out but some stored row
+    fills (they become null)."""
+    rows = _row_changes(written, stored) if rows is None else rows
+    seen = set(rows.explode().drop_nulls().to_list())
+    ordered = [c for c in written.columns if c != "id"]
+    ordered += [c for c in stored.columns if c not in written.columns]
+    return [name for name in ordered if name in seen]
 
 
 def _aligned(stored: pl.DataFrame, written: pl.DataFrame) -> pl.DataFrame:

@@ -498,10 +498,7 @@ class LadybugStore(GraphStore):
         for name in names:
             check_property_name(name)
         rows = customer_frame(updates.select("id", *names), self.columns("Customer"))
-        if "changed" in updates.columns:
-            groups = updates["changed"].list.sort().list.join(",")
-        else:
-            groups = pl.Series([",".join(sorted(names))] * updates.height)
+        groups = updates["changed"].list.sort().list.join(",")
         found = 0
         for group in sorted(set(groups.to_list())):
             mine = (groups == group).to_numpy()
