@@ -24,6 +24,7 @@ from idgraph.normalize.nicknames import canonical_first_name
 logger = logging.getLogger(__name__)
 
 __all__ = [
+    "BlockParts",
     "BlockingStats",
     "block_key_column",
     "candidate_pairs",
@@ -47,6 +48,25 @@ def _initials(value: str) -> str:
     return "".join(sorted(canonical_first_name(word)[:1] for word in value.split()))
 
 
+class BlockParts:
+    """A view's key parts, each computed once however many rules use it: four shipped rules
+    key on the full name's initials, two on the last name's sound, and at a million records
+    each costs a pass over every distinct name."""
+
+    __slots__ = ("_done", "view")
+
+    def __init__(self, view: pl.DataFrame) -> None:
+        self.view = view
+        self._done: dict[BlockPart, pl.Series] = {}
+
+    def part(self, part: BlockPart) -> pl.Series:
+        """The part's value for every record of the view, null where it is missing."""
+        done = self._done.get(part)
+        if done is None:
+            done = self._done[part] = _part(self.view, part)
+        return done
+
+
 def _part(view: pl.DataFrame, part: BlockPart) -> pl.Series:
     values = view[part.field]
     match part.transform:
@@ -65,9 +85,13 @@ def _part(view: pl.DataFrame, part: BlockPart) -> pl.Series:
     return out.set(out == "", None)
 
 
-def block_key_column(view: pl.DataFrame, parts: Sequence[BlockPart]) -> pl.Series:
-    """Each record's blocking key for `parts`, null when a part is missing."""
-    series = [_part(view, part) for part in parts]
+def block_key_column(
+    view: pl.DataFrame, parts: Sequence[BlockPart], known: BlockParts | None = None
+) -> pl.Series:
+    """Each record's blocking key for `parts`, null when a part is missing; `known` holds
+    parts already computed for this view (and keeps the ones computed here)."""
+    known = known if known is not None and known.view is view else BlockParts(view)
+    series = [known.part(part) for part in parts]
     return pl.select(pl.concat_str(series, separator=SEPARATOR).alias("block")).to_series()
 
 
@@ -96,8 +120,9 @@ def record_blocks(view: pl.DataFrame, rules: Sequence[FuzzyRule]) -> pl.DataFram
     """Every (record key, stored block key) the records are in, over all rules: one row per
     record and rule at most, as the view holds each record once."""
     parts = []
+    known = BlockParts(view)
     for rule in rules:
-        keys = block_key_column(view, rule.block_on)
+        keys = block_key_column(view, rule.block_on, known)
         parts.append(
             pl.DataFrame({"record": view["key"], "block": keys})
             .drop_nulls("block")
@@ -183,8 +208,11 @@ def candidate_pair_slices(
     max_block_size: int,
     sizes: Mapping[str, int] | pl.DataFrame | None = None,
     slice_pairs: int = PAIR_SLICE,
+    known: BlockParts | None = None,
 ) -> tuple[Iterator[tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint32]]], BlockingStats]:
     """Record index pairs `(i, j)`, i < j, sharing the rule's key; blocks over the cap skipped.
+
+    `known`: the view's key parts other rules computed (`block_key_column`).
 
     `sizes` gives a block's size in the whole store (by `stored_block_key`, as a mapping or a
     frame with columns block, size) when `view` holds only part of it, as in an incremental
@@ -196,7 +224,7 @@ def candidate_pair_slices(
         blocks of about `slice_pairs` pairs at a time (so tens of millions of pairs never sit
         in memory at once), and the rule's statistics.
     """
-    keys = block_key_column(view, rule.block_on)
+    keys = block_key_column(view, rule.block_on, known)
     members = pl.DataFrame({"block": keys}).with_row_index("i").drop_nulls("block")
     counts = members.group_by("block").agg(pl.len().alias("n"))
     blocks = counts.height

@@ -14,7 +14,7 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
-from idgraph.block.keys import BlockingStats, candidate_pair_slices
+from idgraph.block.keys import BlockingStats, BlockParts, candidate_pair_slices
 from idgraph.match.comparisons import (
     STRING_METHODS,
     FieldArrays,
@@ -391,10 +391,12 @@ def fuzzy_matches(
     compared = 0
     fields: dict[str, FieldArrays] = {}
     fixed = [rule for rule in config.fuzzy if rule.compare is not None]
+    known = BlockParts(view)
     for order, rule in enumerate(fixed):
         slices, rule_stats = candidate_pair_slices(
-            view, rule, max_block_size=config.block_cap(rule.name), sizes=block_sizes
-        )
+            view, rule, max_block_size=config.block_cap(rule.name), sizes=block_sizes,
+            known=known,
+        )  # fmt: skip
         if stats is not None:
             stats.append(rule_stats)
         compared += rule_stats.pairs

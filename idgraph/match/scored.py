@@ -20,7 +20,7 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
-from idgraph.block.keys import BlockingStats, candidate_pair_slices
+from idgraph.block.keys import BlockingStats, BlockParts, candidate_pair_slices
 from idgraph.frames import VALUE_COUNTS
 from idgraph.match.config import MatchConfig
 from idgraph.match.edges import EDGE_COLUMNS, FUZZY
@@ -193,12 +193,14 @@ def _rule_pairs(
     """Each scored rule's pairs, with the fields it blocks on (None: the model does not learn
     from the rule's pairs)."""
     found: list[tuple[frozenset[str] | None, Ints, Ints]] = []
+    known = BlockParts(view)
     for rule in config.fuzzy:
         if not rule.scored:
             continue
         slices, rule_stats = candidate_pair_slices(
-            view, rule, max_block_size=config.block_cap(rule.name), sizes=block_sizes
-        )
+            view, rule, max_block_size=config.block_cap(rule.name), sizes=block_sizes,
+            known=known,
+        )  # fmt: skip
         parts = list(slices)
         if stats is not None:
             stats.append(rule_stats)
