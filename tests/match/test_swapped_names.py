@@ -141,11 +141,12 @@ def test_a_name_in_the_wrong_order_is_one_customer(tmp_path: Path) -> None:
 def test_a_surname_typo_and_a_date_typo_at_one_postcode_are_one_customer(
     tmp_path: Path,
 ) -> None:
-    """No key of the other rules holds both: the surnames sound apart, the dates differ.
-    The initials and the postcode (`initials_and_postcode`) bring them together."""
+    """No key of the other rules holds both: the surnames sound apart, the dates differ, the
+    street is written two ways. The initials and the postcode (`initials_and_postcode`) bring
+    them together."""
     rows = [
         "1,Benjamin,Camens,1975-07-06,16 Harrison Street,4505,Lindfield",
-        "2,Benjamin,Cames,1975-06-06,16 Harrison Street,4505,Lindfield",
+        "2,Benjamin,Cames,1975-06-06,16 Harrison St,4505,Lindfield",
         # The same initials at the same postcode, nothing else in common: a neighbour.
         "3,Bianca,Cole,1990-02-11,3 Kent Road,4505,Lindfield",
     ]
@@ -154,5 +155,46 @@ def test_a_surname_typo_and_a_date_typo_at_one_postcode_are_one_customer(
     without = [r for r in config.fuzzy if r.name != "initials_and_postcode"]
     found = _customers(tmp_path / "with", rows, config)
     apart = _customers(tmp_path / "without", rows, config.model_copy(update={"fuzzy": without}))
+    assert found["crm:1"] == found["crm:2"] != found["crm:3"]
+    assert apart["crm:1"] != apart["crm:2"]
+
+
+def _without(config: MatchConfig, rule: str) -> MatchConfig:
+    assert rule in {r.name for r in config.fuzzy}
+    return config.model_copy(update={"fuzzy": [r for r in config.fuzzy if r.name != rule]})
+
+
+def test_a_postcode_typed_wrong_at_one_street_keeps_a_person_together(tmp_path: Path) -> None:
+    """Two digits of the postcode swapped, so no postcode block holds both; one record has no
+    birth date and the surname has a typo, so no name or date block does either. The street
+    and the initials (`initials_and_street`) bring them together."""
+    rows = [
+        "1,Emily,Hingston,1971-12-19,15 Paul Coe Crescent,2565,Mooroolbark",
+        "2,Emily,Hingstxon,,15 Paul Coe Crescent,2556,Mooroolbark",
+        # The same initials at another house of the street: a neighbour.
+        "3,Eric,Hall,1958-03-02,17 Paul Coe Crescent,2565,Mooroolbark",
+    ]
+    config = load_match_config(None)
+    found = _customers(tmp_path / "with", rows, config)
+    apart = _customers(tmp_path / "without", rows, _without(config, "initials_and_street"))
+    assert found["crm:1"] == found["crm:2"] != found["crm:3"]
+    assert apart["crm:1"] != apart["crm:2"]
+
+
+def test_a_swapped_name_and_a_postcode_typo_at_one_street_are_one_customer(
+    tmp_path: Path,
+) -> None:
+    """The name in the wrong order with a space typed into it changes the initials, and the
+    postcode is a digit off: the birth date and the street (`birth_date_and_street`) are all
+    the blocks have left."""
+    rows = [
+        "1,Leon,Mason,1954-10-05,545 Hawkesbury Crescent,3137,Ballina",
+        "2,Mason,Leo N,1954-10-05,545 Hawkesbury Crescent,3138,Ballina",
+        # Born the same day in the same street, nothing else in common.
+        "3,Ruby,Carter,1954-10-05,12 Hawkesbury Crescent,3137,Ballina",
+    ]
+    config = load_match_config(None)
+    found = _customers(tmp_path / "with", rows, config)
+    apart = _customers(tmp_path / "without", rows, _without(config, "birth_date_and_street"))
     assert found["crm:1"] == found["crm:2"] != found["crm:3"]
     assert apart["crm:1"] != apart["crm:2"]
