@@ -9,6 +9,7 @@ pydantic, so other services get validated, serialisable objects.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -63,3 +64,68 @@ class CustomerSummary(BaseModel):
     last_name: str | None = None
     country: str | None = None
     record_count: int = 0
+
+
+class RecordView(BaseModel):
+    """One source record of a customer: its normalized fields and source traits."""
+
+    model_config = ConfigDict(frozen=True)
+
+    key: str
+    source: str
+    source_id: str | None = None
+    kind: str | None = None
+    updated_ts: int | None = None
+    fields: dict[str, str] = {}
+    traits: dict[str, Any] = {}
+
+
+class IdentifierView(BaseModel):
+    """An identifier on a customer's records, and whether it links them (why not, if not)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: str
+    value: str
+    linking: bool
+    reason: str | None = None
+    records: list[str]
+
+
+class HistoryEntry(BaseModel):
+    """One thing that happened to a customer id."""
+
+    model_config = ConfigDict(frozen=True)
+
+    ts: int
+    #: created, absorbed (another id merged into this one), merged_into (this id was
+    #: absorbed), split_off (a part left, as `other`), split_from (this id was cut out of
+    #: `other`), moved_out (some records left for `other`, which lives on), moved_in (some of
+    #: `other`'s records joined this one), erased (its last records were forgotten).
+    kind: Literal[
+        "created",
+        "absorbed",
+        "merged_into",
+        "split_off",
+        "split_from",
+        "moved_out",
+        "moved_in",
+        "erased",
+    ]
+    other: str | None = None
+    records: int | None = None
+    #: The evidence of a merge or of records moving in, the reason of a split or move out.
+    detail: str = ""
+
+
+class CustomerHistory(BaseModel):
+    """A customer id's life: where it came from and, if it is gone, where its records went."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    #: active, merged, erased; "unknown" for an id issued before the registry existed.
+    status: str
+    #: The live customer holding this id's records now (itself when active), or None.
+    current: str | None
+    entries: list[HistoryEntry]

@@ -7,6 +7,8 @@ import subprocess
 import sys
 
 import idgraph
+import idgraph.explain
+import idgraph.models
 import idgraph.query
 
 #: The curated surface of `import idgraph`; changing it is a deliberate API change.
@@ -33,6 +35,20 @@ def test_top_level_all_is_the_curated_surface_and_resolves() -> None:
         assert getattr(idgraph, name) is not None, name
 
 
+#: What `idgraph.query` re-exports from the modules that define them: the answers of
+#: `IdentityGraph.explain` (`idgraph.explain`) and the values other modules share with it
+#: (`idgraph.models`), all importable where the graph is.
+RE_EXPORTED = {
+    "EvidencePath": idgraph.explain,
+    "EvidenceStep": idgraph.explain,
+    "Refusal": idgraph.explain,
+    "CustomerHistory": idgraph.models,
+    "HistoryEntry": idgraph.models,
+    "IdentifierView": idgraph.models,
+    "RecordView": idgraph.models,
+}
+
+
 def test_query_all_lists_exactly_its_public_classes_and_functions() -> None:
     defined = {
         name
@@ -41,7 +57,9 @@ def test_query_all_lists_exactly_its_public_classes_and_functions() -> None:
         and (inspect.isclass(value) or inspect.isfunction(value))
         and value.__module__ == "idgraph.query"
     }
-    assert set(idgraph.query.__all__) == defined
+    assert set(idgraph.query.__all__) == defined | set(RE_EXPORTED)
+    for name, module in RE_EXPORTED.items():
+        assert getattr(idgraph.query, name) is getattr(module, name)
 
 
 def test_query_import_leaves_cli_and_drivers_out() -> None:
