@@ -6,6 +6,7 @@ the HTTP service must give the same answer.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -290,6 +291,24 @@ def test_cli_explain_score_shows_the_models_waterfall(
     ):
         assert step in said
     assert "at or above the threshold 0.99" in said and "one customer" in said
+
+
+def test_cli_explain_score_as_json_is_one_document_with_the_waterfall(
+    fixture_store: tuple[Path, IngestReport],
+) -> None:
+    """`-f json` is for programs: the score goes inside the answer, not after it as a table."""
+    store = ["--store", str(fixture_store[0])]
+    args = ["explain", "crm:C1016", "crm:C1423", *store, "--score", "-f", "json"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    answer = json.loads(result.stdout)
+    assert answer["same_customer"] and answer["steps"]
+    score = answer["score"]
+    assert score["links"] is True and score["probability"] >= score["threshold"] == 0.99
+    levels = {step["field"]: step["level"] for step in score["steps"]}
+    assert levels["first_name"] == levels["last_name"] == levels["address"] == "exact"
+    total = score["prior_weight"] + sum(step["weight"] for step in score["steps"])
+    assert abs(total - score["weight"]) < 1e-9
 
 
 def _namesakes(count: int, start: int = 1) -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -316,9 +317,12 @@ def explain(
             if score:
                 pair = _score_pair(graph, record_a, record_b, config)
     if fmt == "json":
-        sys.stdout.write(
-            orjson.dumps(path.model_dump(), option=orjson.OPT_INDENT_2).decode() + "\n"
-        )
+        # One document: the waterfall goes inside it, or `--score -f json` is not JSON.
+        answer = path.model_dump()
+        if pair is not None:
+            answer["score"] = {**dataclasses.asdict(pair), "links": pair.links}
+            pair = None
+        sys.stdout.write(orjson.dumps(answer, option=orjson.OPT_INDENT_2).decode() + "\n")
     elif path.steps:
         rows = [
             {
