@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
+import pytest
 
 from idgraph.block.keys import block_key_column
 from idgraph.match.config import BlockPart, FuzzyRule, MatchConfig, load_match_config
@@ -164,37 +165,33 @@ def _without(config: MatchConfig, rule: str) -> MatchConfig:
     return config.model_copy(update={"fuzzy": [r for r in config.fuzzy if r.name != rule]})
 
 
-def test_a_postcode_typed_wrong_at_one_street_keeps_a_person_together(tmp_path: Path) -> None:
-    """Two digits of the postcode swapped, so no postcode block holds both; one record has no
-    birth date and the surname has a typo, so no name or date block does either. The street
-    and the initials (`initials_and_street`) bring them together."""
-    rows = [
+#: A person whose postcode has two digits swapped or one off, so no postcode block holds both
+#: records, and whom no name or date block holds either; the rule that brings them together,
+#: and a third record that shares its key with neither.
+ONE_STREET = {
+    # A surname typo and no birth date on one record; a neighbour with the same initials
+    # on another house of the street.
+    "initials_and_street": [
         "1,Emily,Hingston,1971-12-19,15 Paul Coe Crescent,2565,Mooroolbark",
         "2,Emily,Hingstxon,,15 Paul Coe Crescent,2556,Mooroolbark",
-        # The same initials at another house of the street: a neighbour.
         "3,Eric,Hall,1958-03-02,17 Paul Coe Crescent,2565,Mooroolbark",
-    ]
-    config = load_match_config(None)
-    found = _customers(tmp_path / "with", rows, config)
-    apart = _customers(tmp_path / "without", rows, _without(config, "initials_and_street"))
-    assert found["crm:1"] == found["crm:2"] != found["crm:3"]
-    assert apart["crm:1"] != apart["crm:2"]
-
-
-def test_a_swapped_name_and_a_postcode_typo_at_one_street_are_one_customer(
-    tmp_path: Path,
-) -> None:
-    """The name in the wrong order with a space typed into it changes the initials, and the
-    postcode is a digit off: the birth date and the street (`birth_date_and_street`) are all
-    the blocks have left."""
-    rows = [
+    ],
+    # The name in the wrong order with a space typed into it changes the initials; someone
+    # born the same day in the same street shares nothing else.
+    "birth_date_and_street": [
         "1,Leon,Mason,1954-10-05,545 Hawkesbury Crescent,3137,Ballina",
         "2,Mason,Leo N,1954-10-05,545 Hawkesbury Crescent,3138,Ballina",
-        # Born the same day in the same street, nothing else in common.
         "3,Ruby,Carter,1954-10-05,12 Hawkesbury Crescent,3137,Ballina",
-    ]
+    ],
+}
+
+
+@pytest.mark.parametrize("rule", sorted(ONE_STREET))
+def test_a_postcode_typed_wrong_at_one_street_keeps_a_person_together(
+    tmp_path: Path, rule: str
+) -> None:
     config = load_match_config(None)
-    found = _customers(tmp_path / "with", rows, config)
-    apart = _customers(tmp_path / "without", rows, _without(config, "birth_date_and_street"))
+    found = _customers(tmp_path / "with", ONE_STREET[rule], config)
+    apart = _customers(tmp_path / "without", ONE_STREET[rule], _without(config, rule))
     assert found["crm:1"] == found["crm:2"] != found["crm:3"]
     assert apart["crm:1"] != apart["crm:2"]
