@@ -23,7 +23,7 @@ from idgraph.models import CustomerHistory, IdentifierView, RecordView
 from idgraph.state.model import stored_model
 from idgraph.store.base import GraphStore
 
-__all__ = ["EvidencePath", "EvidenceStep", "GraphReads", "Refusal", "explain", "refusals"]
+__all__ = ["EvidencePath", "EvidenceStep", "GraphReads", "Refusal", "explain", "refusals_between"]
 
 
 class GraphReads(Protocol):
@@ -131,11 +131,11 @@ def explain(graph: GraphReads, config: MatchConfig, record_a: str, record_b: str
         customer_b=customers[1],
         same_customer=same,
         steps=steps,
-        refusals=[] if same else refusals(graph, config, record_a, record_b, *customers),
+        refusals=[] if same else refusals_between(graph, config, record_a, record_b, *customers),
     )
 
 
-def refusals(
+def refusals_between(
     graph: GraphReads,
     config: MatchConfig,
     record_a: str,
