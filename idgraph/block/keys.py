@@ -49,9 +49,10 @@ def _initials(value: str) -> str:
 
 
 class BlockParts:
-    """A view's key parts, each computed once however many rules use it: four shipped rules
-    key on the full name's initials, two on the last name's sound, and at a million records
-    each costs a pass over every distinct name."""
+    """A view's key parts, each computed once however many rules use it: three shipped rules
+    key on the full name's initials and two on the last name's sound, the stored blocks and
+    the candidate pairs each want them all, and at a million records each part costs a pass
+    over every distinct name."""
 
     __slots__ = ("_done", "view")
 

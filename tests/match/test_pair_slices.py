@@ -59,7 +59,7 @@ def test_slices_hold_every_pair_of_the_blocks_once(limit: int) -> None:
 def test_each_key_part_is_computed_once_for_all_the_rules(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """Four shipped rules key on the full name's initials: one pass over the names serves
+    """Several shipped rules key on the full name's initials: one pass over the names serves
     them all, and every rule's keys are the ones it would get alone."""
     view = match_view(
         pl.DataFrame(
