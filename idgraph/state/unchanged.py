@@ -144,13 +144,10 @@ def _row_changes(written: pl.DataFrame, stored: pl.DataFrame) -> pl.Series:
     return both.select(pl.concat_list(flags).list.drop_nulls().alias("changed"))["changed"]
 
 
-def _changed_columns(
-    written: pl.DataFrame, stored: pl.DataFrame, rows: pl.Series | None = None
-) -> list[str]:
-    """The columns any of `written` changes (`_row_changes`, given as `rows` when known), in
-    the written order, then stored columns the written rows leave out but some stored row
-    fills (they become null)."""
-    rows = _row_changes(written, stored) if rows is None else rows
+def _changed_columns(written: pl.DataFrame, stored: pl.DataFrame, rows: pl.Series) -> list[str]:
+    """The columns any of `written` changes (`rows`: its `_row_changes`), in the written
+    order, then stored columns the written rows leave out but some stored row fills (they
+    become null)."""
     seen = set(rows.explode().drop_nulls().to_list())
     ordered = [c for c in written.columns if c != "id"]
     ordered += [c for c in stored.columns if c not in written.columns]

@@ -158,8 +158,9 @@ def test_changed_columns_name_what_differs_and_stored_columns_left_out() -> None
             "gone": [None, None, "q"],
         }
     )
-    assert _changed_columns(written, stored) == ["n", "name", "vip"]
-    assert _changed_columns(written.filter(pl.col("id") == "a"), stored) == []
+    assert _changed_columns(written, stored, _row_changes(written, stored)) == ["n", "name", "vip"]
+    only_a = written.filter(pl.col("id") == "a")
+    assert _changed_columns(only_a, stored, _row_changes(only_a, stored)) == []
 
 
 def test_each_updated_row_names_the_columns_it_changes() -> None:
