@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict
 
 from idgraph.activate.config import DestinationsConfig
@@ -28,6 +30,16 @@ class DestinationStatus(BaseModel):
     last_ts: int | None = None
 
 
+#: Reads of outbox and totals before giving up on a quiet moment (a busy delivery thread
+#: marks a batch every few milliseconds at most; each try is three small reads).
+_CONSISTENT_TRIES = 20
+
+
+def _states(store: GraphStore) -> dict[str, dict[str, Any]]:
+    rows = store.query("delivery_states", OUTBOX_QUERIES["delivery_states"])
+    return {r["name"]: dict(r) for r in rows}
+
+
 def outbox_size(store: GraphStore) -> int:
     """Rows in the outbox, whatever their destinations."""
     rows = store.query("outbox_count", OUTBOX_QUERIES["outbox_count"])
@@ -35,11 +47,21 @@ def outbox_size(store: GraphStore) -> int:
 
 
 def delivery_status(store: GraphStore, config: DestinationsConfig) -> list[DestinationStatus]:
-    """The status of every destination of `config`, in the file's order."""
-    counts = store.query("outbox_count", OUTBOX_QUERIES["outbox_count"])
-    states = {
-        r["name"]: r for r in store.query("delivery_states", OUTBOX_QUERIES["delivery_states"])
-    }
+    """The status of every destination of `config`, in the file's order.
+
+    The outbox and the totals are two reads, and a delivery thread may mark a batch done
+    between them (one transaction: rows leave the outbox, `sent` grows). Read on their own
+    they could show a batch both pending and sent, so the totals are read on both sides of
+    the outbox and the three reads repeated until the totals did not move: every marking
+    bumps them, so the outbox read between two equal totals belongs with them.
+    """
+    states = _states(store)
+    for _ in range(_CONSISTENT_TRIES):
+        counts = store.query("outbox_count", OUTBOX_QUERIES["outbox_count"])
+        after = _states(store)
+        if after == states:
+            break
+        states = after
     found = []
     for dest in config.destinations:
         pending = sum(

@@ -200,3 +200,34 @@ def test_an_unknown_trait_or_a_missing_secret_stops_delivery_with_a_clear_error(
     assert unset.exit_code == 2 and "CRM_HOOK_SECRET (secret_env) is not set" in unset.output
     with open_store(store, read_only=True) as graph:
         assert outbox_size(graph) == entered  # nothing was sent, nothing was dropped
+
+
+def test_status_never_shows_a_batch_both_pending_and_sent(
+    ran_store: tuple[Path, int], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A delivery thread marks a batch done between the status's reads of the outbox and of
+    the totals (the race `idgraph serve --workers` showed): the status still adds up."""
+    from idgraph.activate.outbox import mark_done, read_pending
+
+    store, entered = ran_store
+    config = load_destinations(write_config(tmp_path, webhook_yaml("http://127.0.0.1:9/")))
+    with open_store(store) as graph:
+        (page, *_) = read_pending(graph)
+        batch = page[:3]
+        reads = graph.query
+
+        def marked_after_the_outbox(name: str, cypher: str, params: object = None) -> object:
+            rows = reads(name, cypher, params)  # type: ignore[arg-type]
+            if name == "outbox_count" and batch:
+                wanted = {"everyone": frozenset({"crm_hook"})}
+                mark_done(
+                    graph, "crm_hook", batch, wanted, sent=len(batch), dead=0, failed=0,
+                    last_error=None, ts=1,
+                )  # fmt: skip
+                batch.clear()
+            return rows
+
+        monkeypatch.setattr(graph, "query", marked_after_the_outbox)
+        (status,) = delivery_status(graph, config)
+    assert status.sent == 3
+    assert status.pending + status.sent == entered
