@@ -53,7 +53,9 @@ app.add_typer(model_app, name="model")
 app.add_typer(blocking_app, name="blocking")
 app.add_typer(mapping_app, name="mapping")
 
-console = Console(stderr=True)
+#: Messages on stderr are not wrapped by rich: a long path broken over two lines can be neither
+#: copied nor searched for; the terminal wraps them instead.
+console = Console(stderr=True, soft_wrap=True)
 out = Console()
 
 StoreOption = Annotated[
@@ -128,7 +130,7 @@ def _errors() -> Iterator[None]:
     try:
         yield
     except IdGraphError as exc:
-        console.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True, soft_wrap=True)
+        console.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True)
         raise typer.Exit(3 if isinstance(exc, StoreError) else 2) from None
 
 

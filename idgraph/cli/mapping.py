@@ -69,5 +69,4 @@ def mapping_init(
     console.print(
         f"wrote {target}: review it (each comment says why), then: idgraph ingest {table}",
         highlight=False,
-        soft_wrap=True,
     )
