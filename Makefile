@@ -53,8 +53,12 @@ lint: $(BIN)/idgraph
 typecheck: $(BIN)/idgraph
 	$(BIN)/mypy
 
+# The suite runs on TEST_WORKERS processes (pytest-xdist), each test file whole on one of them
+# so that its fixtures are built once; TEST_WORKERS=0 runs it in one process.
+TEST_WORKERS ?= 2
+
 test: setup browser
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 bench: $(BIN)/idgraph
 	$(BIN)/python bench/ingest_speed.py
