@@ -133,17 +133,18 @@ class Dialect:
 
     # -- bulk writes --------------------------------------------------------------------------
 
-    def copy_from(self, table: str, variable: str) -> str:
-        """LadybugDB's bulk load of a node or relationship table from a local Arrow variable."""
+    def copy_from(self, table: str, source: str) -> str:
+        """LadybugDB's bulk load of a node or relationship table from `source`, a quoted file
+        path (`idgraph.store.staged`)."""
         self._embedded_only("Neo4j has no COPY FROM; its writes are NEO4J_WRITES")
         if table not in NODE_TABLES and table not in REL_TABLES:
             raise ValueError(f"unknown table {table!r}")
-        return f"COPY {table} FROM {variable}"
+        return f"COPY {table} FROM {source}"
 
-    def create_from(self, table: str, variable: str, columns: Sequence[str]) -> str:
-        """LadybugDB's row-by-row load of a table from a local Arrow variable.
+    def create_from(self, table: str, source: str, columns: Sequence[str]) -> str:
+        """LadybugDB's row-by-row load of a table from `source`, a quoted file path.
 
-        The variable's columns are `c0`, `c1`, ... holding `columns` in order (property names
+        The file's columns are `c0`, `c1`, ... holding `columns` in order (property names
         can be reserved words; these never are), and for a relationship table `src` and `dst`
         first, the endpoints' primary keys. Unlike `COPY`, it writes through the write-ahead
         log and needs no checkpoint at commit. A relationship whose endpoint is missing would
@@ -153,26 +154,26 @@ class Dialect:
         self._embedded_only("Neo4j has no LOAD FROM; its writes are NEO4J_WRITES")
         props = ", ".join(f"`{_identifier(name)}`: c{i}" for i, name in enumerate(columns))
         if table in NODE_TABLES:
-            return f"LOAD FROM {variable} CREATE (:{table} {{{props}}})"
+            return f"LOAD FROM {source} CREATE (:{table} {{{props}}})"
         if table not in REL_TABLES:
             raise ValueError(f"unknown table {table!r}")
         src, dst, _ = REL_TABLES[table]
         body = f" {{{props}}}" if props else ""
         return (
-            f"LOAD FROM {variable} MATCH (a:{src} {{{PRIMARY_KEYS[src]}: src}}) "
+            f"LOAD FROM {source} MATCH (a:{src} {{{PRIMARY_KEYS[src]}: src}}) "
             f"MATCH (b:{dst} {{{PRIMARY_KEYS[dst]}: dst}}) "
             f"CREATE (a)-[:{table}{body}]->(b) RETURN count(*) AS n"
         )
 
-    def update_from(self, table: str, variable: str, columns: Sequence[str]) -> str:
-        """LadybugDB's update in place of existing nodes from a local Arrow variable: its
-        column `c0` holds the primary key, `c1`, ... the new values of `columns` in order."""
+    def update_from(self, table: str, source: str, columns: Sequence[str]) -> str:
+        """LadybugDB's update in place of existing nodes from `source`, a quoted file path:
+        its column `c0` holds the primary key, `c1`, ... the new values of `columns` in order."""
         self._embedded_only("Neo4j has no LOAD FROM; its writes are NEO4J_WRITES")
         if table not in NODE_TABLES:
             raise ValueError(f"unknown node table {table!r}")
         sets = ", ".join(f"n.`{_identifier(name)}` = c{i + 1}" for i, name in enumerate(columns))
         return (
-            f"LOAD FROM {variable} MATCH (n:{table} {{{PRIMARY_KEYS[table]}: c0}}) "
+            f"LOAD FROM {source} MATCH (n:{table} {{{PRIMARY_KEYS[table]}: c0}}) "
             f"SET {sets} RETURN count(*) AS n"
         )
 

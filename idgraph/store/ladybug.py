@@ -2,12 +2,12 @@
 
 Every ingest is one transaction, so a failure leaves the store as it was; the first load into an
 empty store is the exception (each bulk load commits on its own, which peaks lower) and empties
-what it wrote if it fails (`LadybugStore._first_load`). Large writes (a full
-run, a big batch) are bulk-loaded with `COPY ... FROM` an Arrow table; row-by-row MERGE is two
-orders of magnitude slower there. But LadybugDB checkpoints at the commit of any `COPY`: it
-rewrites every storage group the transaction touched, and a small batch whose records join
+what it wrote if it fails (`LadybugStore._first_load`). Large writes (a full run, a big batch)
+are bulk-loaded with `COPY ... FROM` a Parquet file (`idgraph.store.staged`); row-by-row MERGE
+is two orders of magnitude slower there. But LadybugDB checkpoints at the commit of any `COPY`:
+it rewrites every storage group the transaction touched, and a small batch whose records join
 customers all over the store touches nearly all of them. Small writes therefore create their
-rows from the same Arrow tables with `LOAD FROM ... CREATE`, which only appends to the
+rows from the same files with `LOAD FROM ... CREATE`, which only appends to the
 write-ahead log (`idgraph.db.wal`, durable at commit). The engine folds the log into the file
 when the process closes the store, or sooner once the log passes `IDGRAPH_CHECKPOINT_MB`: a
 one-shot `idgraph ingest` still pays one checkpoint, while `idgraph serve` pays one per that
@@ -46,6 +46,7 @@ from idgraph.store.schema import (
     REL_TABLES,
     check_property_name,
 )
+from idgraph.store.staged import parquet_source
 
 logger = logging.getLogger(__name__)
 
@@ -416,9 +417,7 @@ class LadybugStore(GraphStore):
         event_columns = self.columns("Event")
         with wrote.table("Event", plan.new_events.height):
             self._copy_table(
-                "Event",
-                event_frame(plan.new_events, plan.new_event_properties, event_columns).to_arrow(),
-                rows=plan.new_events.height,
+                "Event", event_frame(plan.new_events, plan.new_event_properties, event_columns)
             )
         with wrote.table("PERFORMED", plan.new_events.height):
             self._copy_rel("PERFORMED", plan.new_events.select("record_key", "id"))
@@ -457,11 +456,7 @@ class LadybugStore(GraphStore):
                 )
         self._erase(plan)
         with wrote.table("Customer", plan.customers.height):
-            self._copy_table(
-                "Customer",
-                customer_frame(customers, self.columns("Customer")).to_arrow(),
-                rows=customers.height,
-            )
+            self._copy_table("Customer", customer_frame(customers, self.columns("Customer")))
         plan.customers = plan.customers.select("id", "record_count", "flagged")
         with wrote.table("HAS_RECORD", plan.memberships.height):
             self._copy_rel("HAS_RECORD", memberships)
@@ -516,11 +511,11 @@ class LadybugStore(GraphStore):
 
     def _update_rows(self, rows: pl.DataFrame, columns: list[str]) -> int:
         """Set `columns` of the customers `rows` (id first) holds; how many were found."""
-        # LOAD FROM reads a Python variable by name from the calling frame.
-        _arrow_rows = rows.to_arrow().rename_columns([f"c{i}" for i in range(len(columns) + 1)])
-        return _count_of(
-            self.connection().execute(self.dialect.update_from("Customer", "_arrow_rows", columns))
-        )
+        numbered = rows.rename({name: f"c{i}" for i, name in enumerate(rows.columns)})
+        with parquet_source(numbered, self._target.parent) as source:
+            return _count_of(
+                self.connection().execute(self.dialect.update_from("Customer", source, columns))
+            )
 
     def _replace_evidence(self, scope: list[str], evidence: pl.DataFrame) -> pl.DataFrame:
         """Delete the scope's stored computed evidence that `evidence` no longer holds; return
@@ -650,30 +645,29 @@ class LadybugStore(GraphStore):
     def _copy(self, label: str, frame: pl.DataFrame) -> None:
         if frame.height == 0:
             return
-        self._copy_table(label, node_frame(frame, NODE_TABLES[label]).to_arrow(), rows=frame.height)
+        self._copy_table(label, node_frame(frame, NODE_TABLES[label]))
 
-    def _copy_table(self, label: str, table: pa.Table, *, rows: int | None = None) -> None:
-        if table.num_rows == 0:
+    def _copy_table(self, label: str, table: pl.DataFrame) -> None:
+        if table.height == 0:
             return
-        # COPY and LOAD FROM read a Python variable by name from the calling frame.
         if self._bulk:
             # The tables copied before this one are gone by now: their pages go back first.
-            give_back(table.num_rows)
-            _arrow_table = table
-            self.connection().execute(self.dialect.copy_from(label, "_arrow_table"))
+            give_back(table.height)
+            with parquet_source(table, self._target.parent) as source:
+                self.connection().execute(self.dialect.copy_from(label, source))
             return
-        names = table.column_names
+        names = table.columns
         properties = names if label in NODE_TABLES else names[2:]
         lead = [] if label in NODE_TABLES else ["src", "dst"]
-        _arrow_rows = table.rename_columns(lead + [f"c{i}" for i in range(len(properties))])
-        result = self.connection().execute(
-            self.dialect.create_from(label, "_arrow_rows", properties)
-        )
+        numbered = lead + [f"c{i}" for i in range(len(properties))]
+        rows = table.rename(dict(zip(names, numbered, strict=True)))
+        with parquet_source(rows, self._target.parent) as source:
+            result = self.connection().execute(self.dialect.create_from(label, source, properties))
         if label not in NODE_TABLES:
             created = _count_of(result)
-            if created != table.num_rows:
+            if created != table.height:
                 raise StoreError(
-                    f"{label}: {table.num_rows - created} of {table.num_rows} relationships "
+                    f"{label}: {table.height - created} of {table.height} relationships "
                     "name a node the store does not hold; nothing was written"
                 )
 
@@ -689,7 +683,7 @@ class LadybugStore(GraphStore):
             pl.col(second).alias("to"),
             *[pl.col(name).cast(POLARS_TYPES[kind]) for name, kind in props.items()],
         )
-        self._copy_table(rel, table.to_arrow())
+        self._copy_table(rel, table)
 
     def _set_frame(self, name: str, frame: pl.DataFrame) -> None:
         if frame.height:

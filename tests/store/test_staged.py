@@ -1,0 +1,56 @@
+"""Rows reach the embedded engine as Parquet files in the store's folder: the files go away,
+a folder with a quote in its name works, and a process that ingests never imports pandas
+(the engine's scan of a Python table does, 0.3 s). That every type is stored as written is
+tests/store/test_ladybug_writes.py's, over both the bulk and the row-by-row path."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from idgraph.store.ladybug import LadybugStore
+from idgraph.store.staged import parquet_source
+from tests.conftest import FIXTURE_INPUTS, ROOT, ingest_fixtures
+
+
+def test_the_file_is_removed_when_the_statement_fails(tmp_path: Path) -> None:
+    frame = pl.DataFrame({"key": ["a"]})
+    with pytest.raises(RuntimeError), parquet_source(frame, tmp_path) as source:
+        assert source.startswith(f"'{tmp_path}") and len(list(tmp_path.iterdir())) == 1
+        raise RuntimeError("the engine refused it")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_store_in_a_folder_named_with_a_quote_and_a_backslash(tmp_path: Path) -> None:
+    folder = tmp_path / "it's a \\ folder"
+    folder.mkdir()
+    report = ingest_fixtures(folder / "idgraph.db", tmp_path)
+    with LadybugStore(folder / "idgraph.db", read_only=True) as graph:
+        (row,) = graph.query("n", "MATCH (r:Record) RETURN count(r) AS n")
+    assert row["n"] == report.records_total > 0
+    assert [p.name for p in folder.iterdir() if p.suffix == ".parquet"] == []
+
+
+def test_an_ingest_process_never_imports_pandas(tmp_path: Path) -> None:
+    script = (
+        "import sys\n"
+        "from idgraph.cli import app\n"
+        "try:\n"
+        "    app(sys.argv[1:])\n"
+        "except SystemExit as exit:\n"
+        "    assert not exit.code, exit.code\n"
+        "print('pandas' in sys.modules)\n"
+    )
+    inputs = [str(p) for p in FIXTURE_INPUTS]
+    store = str(tmp_path / "s.db")
+    done = subprocess.run(
+        [sys.executable, "-c", script, "ingest", *inputs, "--store", store,
+         "--rejects", str(tmp_path / "r.jsonl"), "--default-region", "IT"],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "False", done.stdout[-500:]
