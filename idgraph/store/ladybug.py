@@ -46,7 +46,7 @@ from idgraph.store.schema import (
     REL_TABLES,
     check_property_name,
 )
-from idgraph.store.staged import parquet_source
+from idgraph.store.staged import clear_leftovers, parquet_source
 
 logger = logging.getLogger(__name__)
 
@@ -99,7 +99,11 @@ class LadybugStore(GraphStore):
         self._open()
         self._records_seen: int | None = None
         self._bulk = True
+        #: Where the rows of a write are staged for the engine (`idgraph.store.staged`).
+        self._staging = (target.parent, f".{target.name}.load-")
         if self._threshold is not None:
+            if clear_leftovers(*self._staging):
+                logger.info("removed the staged rows of a write that did not finish")
             self.apply_schema()
             self._clear_unfinished_load()
         elif self.state_version().startswith(LOADING):
@@ -512,7 +516,7 @@ class LadybugStore(GraphStore):
     def _update_rows(self, rows: pl.DataFrame, columns: list[str]) -> int:
         """Set `columns` of the customers `rows` (id first) holds; how many were found."""
         numbered = rows.rename({name: f"c{i}" for i, name in enumerate(rows.columns)})
-        with parquet_source(numbered, self._target.parent) as source:
+        with parquet_source(numbered, *self._staging) as source:
             return _count_of(
                 self.connection().execute(self.dialect.update_from("Customer", source, columns))
             )
@@ -653,7 +657,7 @@ class LadybugStore(GraphStore):
         if self._bulk:
             # The tables copied before this one are gone by now: their pages go back first.
             give_back(table.height)
-            with parquet_source(table, self._target.parent) as source:
+            with parquet_source(table, *self._staging) as source:
                 self.connection().execute(self.dialect.copy_from(label, source))
             return
         names = table.columns
@@ -661,7 +665,7 @@ class LadybugStore(GraphStore):
         lead = [] if label in NODE_TABLES else ["src", "dst"]
         numbered = lead + [f"c{i}" for i in range(len(properties))]
         rows = table.rename(dict(zip(names, numbered, strict=True)))
-        with parquet_source(rows, self._target.parent) as source:
+        with parquet_source(rows, *self._staging) as source:
             result = self.connection().execute(self.dialect.create_from(label, source, properties))
         if label not in NODE_TABLES:
             created = _count_of(result)

@@ -16,18 +16,19 @@ from pathlib import Path
 
 import polars as pl
 
-__all__ = ["parquet_source"]
+__all__ = ["clear_leftovers", "parquet_source", "string_literal"]
 
 
 @contextmanager
-def parquet_source(frame: pl.DataFrame, folder: Path) -> Iterator[str]:
+def parquet_source(frame: pl.DataFrame, folder: Path, prefix: str) -> Iterator[str]:
     """A Cypher string literal naming a Parquet file in `folder` that holds `frame`; the
     file is removed when the block ends, whatever happens in it.
 
     `folder` is the store's own: the file is as large as the rows being written, which that
-    disk holds anyway, while the system's temporary folder may be small.
+    disk holds anyway, while the system's temporary folder may be small. `prefix` names the
+    store, for `clear_leftovers`.
     """
-    handle, name = tempfile.mkstemp(prefix=".idgraph-load-", suffix=".parquet", dir=folder)
+    handle, name = tempfile.mkstemp(prefix=prefix, suffix=".parquet", dir=folder)
     os.close(handle)
     path = Path(name)
     try:
@@ -35,6 +36,18 @@ def parquet_source(frame: pl.DataFrame, folder: Path) -> Iterator[str]:
         yield string_literal(str(path))
     finally:
         path.unlink(missing_ok=True)
+
+
+def clear_leftovers(folder: Path, prefix: str) -> int:
+    """Remove the files a process killed mid-write left behind; how many there were.
+
+    Only for the one process that may write the store (the engine's lock says so): the
+    prefix names the store, so another store's files in the same folder stay.
+    """
+    stale = list(folder.glob(f"{prefix}*.parquet"))
+    for path in stale:
+        path.unlink(missing_ok=True)
+    return len(stale)
 
 
 def string_literal(text: str) -> str:

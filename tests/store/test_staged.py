@@ -13,14 +13,15 @@ import polars as pl
 import pytest
 
 from idgraph.store.ladybug import LadybugStore
-from idgraph.store.staged import parquet_source
+from idgraph.store.staged import parquet_source, string_literal
 from tests.conftest import FIXTURE_INPUTS, ROOT, ingest_fixtures
 
 
 def test_the_file_is_removed_when_the_statement_fails(tmp_path: Path) -> None:
     frame = pl.DataFrame({"key": ["a"]})
-    with pytest.raises(RuntimeError), parquet_source(frame, tmp_path) as source:
-        assert source.startswith(f"'{tmp_path}") and len(list(tmp_path.iterdir())) == 1
+    with pytest.raises(RuntimeError), parquet_source(frame, tmp_path, ".s.db.load-") as source:
+        (staged,) = tmp_path.iterdir()
+        assert source == string_literal(str(staged)) and staged.name.startswith(".s.db.load-")
         raise RuntimeError("the engine refused it")
     assert list(tmp_path.iterdir()) == []
 
@@ -54,3 +55,17 @@ def test_an_ingest_process_never_imports_pandas(tmp_path: Path) -> None:
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().splitlines()[-1] == "False", done.stdout[-500:]
+
+
+def test_a_write_killed_midway_leaves_no_file_past_the_next_open(tmp_path: Path) -> None:
+    """kill -9 skips the removal; the next process to open the store for writing removes
+    what its store left, and only that (another store shares the folder)."""
+    ingest_fixtures(tmp_path / "a.db", tmp_path)
+    ingest_fixtures(tmp_path / "b.db", tmp_path)
+    for name in (".a.db.load-x1.parquet", ".a.db.load-x2.parquet", ".b.db.load-y.parquet"):
+        pl.DataFrame({"key": ["k"]}).write_parquet(tmp_path / name)
+    with LadybugStore(tmp_path / "a.db", read_only=True):
+        assert len(list(tmp_path.glob("*.parquet"))) == 3  # a reader never removes them
+    with LadybugStore(tmp_path / "a.db"):
+        pass
+    assert [p.name for p in tmp_path.glob("*.parquet")] == [".b.db.load-y.parquet"]
