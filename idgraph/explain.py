@@ -148,7 +148,7 @@ def refusals_between(
     config = lifted_config(config, model.lifted if model is not None else [])
     held_a, held_b = graph._identifiers(customer_a), graph._identifiers(customer_b)
     refusals, linking = _shared_identifiers(held_a, held_b)
-    blocked, compared = _shared_blocks(graph, record_a, record_b, config)
+    blocked, compared = _shared_blocks(graph, record_a, record_b, config, [*held_a, *held_b])
     records_a, records_b = graph._records(customer_a), graph._records(customer_b)
     apart = _kept_apart(graph, {r.key for r in records_a}, {r.key for r in records_b})
     conflicts = _guard_conflicts(config, records_a, records_b, held_a, held_b)
@@ -210,10 +210,15 @@ def _household(
 
 
 def _shared_blocks(
-    graph: GraphReads, record_a: str, record_b: str, config: MatchConfig
+    graph: GraphReads,
+    record_a: str,
+    record_b: str,
+    config: MatchConfig,
+    held: list[IdentifierView],
 ) -> tuple[list[Refusal], list[str]]:
     """Blocking keys both records have: refusals for those over `max_block_size`, and the
-    others (also those whose size is unknown: no mirror beside the store)."""
+    others (also those whose size is unknown: no mirror beside the store). `held`: the
+    identifiers of their customers (a rule may block on the customer id)."""
     # Imported here: blocking keys pull in the matching stack.
     from idgraph.state.blocks import shared_blocks
 
@@ -222,7 +227,13 @@ def _shared_blocks(
         row["record"]["key"]: row["record"]
         for row in graph._read("records_by_key", keys=[record_a, record_b])
     }
-    for block, size in shared_blocks(graph.store, config, fields):
+    ids = [
+        (record, found.kind, found.value)
+        for found in held
+        for record in found.records
+        if record in fields
+    ]
+    for block, size in shared_blocks(graph.store, config, fields, ids):
         rule, _, key = block.partition("\x1f")
         shown = f"{rule}:" + key.replace("\x1f", "|")
         cap = config.block_cap(rule)

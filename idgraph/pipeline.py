@@ -23,7 +23,7 @@ from idgraph.ingest.mapping import SourceMapping
 from idgraph.ingest.rejects import RejectsWriter
 from idgraph.match.config import MatchConfig, load_match_config
 from idgraph.match.model import MatchModel
-from idgraph.match.view import VIEW_FIELDS, match_view
+from idgraph.match.view import VIEW_FIELDS, match_view, with_customer_ids
 from idgraph.memory import give_back
 from idgraph.normalize.fold import Gathered, fold
 from idgraph.normalize.record import NormalizeOptions
@@ -769,7 +769,9 @@ def _load_scope(
         config,
         seeds=seeds,
         seed_identifiers=seed_ids,
-        seed_blocks=record_blocks(match_view(seeds, VIEW_FIELDS), config.fuzzy),
+        seed_blocks=record_blocks(
+            match_view(with_customer_ids(seeds, seed_ids), VIEW_FIELDS), config.fuzzy
+        ),
         stored_blocks=stored_blocks,
         gone=gone,
         model=model,

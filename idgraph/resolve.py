@@ -45,7 +45,7 @@ from idgraph.match.scored import (
     lifted_config,
 )
 from idgraph.match.tolerance import guard_values
-from idgraph.match.view import VIEW_FIELDS, match_view
+from idgraph.match.view import VIEW_FIELDS, match_view, with_customer_ids
 from idgraph.models import BlockedLink, MatchEvidence
 from idgraph.normalize.fold import Gathered
 from idgraph.stages import Progress
@@ -336,7 +336,7 @@ def plan_changes(
             ]
         ).unique(subset=["key"], keep="first")
         block_sizes = scope.block_sizes
-    view = match_view(records, VIEW_FIELDS)
+    view = match_view(with_customer_ids(records, merged.identifiers), VIEW_FIELDS)
     records_total = records.height
     frequencies = None
     counts = None

@@ -83,6 +83,17 @@ def _part(view: pl.DataFrame, part: BlockPart) -> pl.Series:
             out = values.str.slice(0, 1)
         case "year":
             out = values.str.slice(0, 4)
+        case "front" | "back":
+            # The characters before the middle one, or after it: one changed, or two
+            # neighbours swapped, leave one side as it was. Under four characters a side is a
+            # character or none, which says nothing.
+            size = values.str.len_chars()
+            side = (
+                values.str.slice(0, size // 2)
+                if part.transform == "front"
+                else values.str.slice(size // 2 + 1)
+            )
+            out = pl.select(pl.when(size >= 4).then(side)).to_series()
     return out.set(out == "", None)
 
 

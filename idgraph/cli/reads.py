@@ -226,12 +226,15 @@ def _score_pair(graph: Any, record_a: str, record_b: str, config: Any) -> Any:
     """The store's match model scoring two stored records (`idgraph.match.waterfall`)."""
     import polars as pl
 
+    from idgraph.match.view import with_customer_ids
     from idgraph.match.waterfall import score_pair
     from idgraph.state.model import stored_model
     from idgraph.state.rebuild import open_mirror
 
     mirror = open_mirror(graph.store, config)
-    records = mirror.view("records").collect()
+    records = with_customer_ids(
+        mirror.view("records").collect(), mirror.view("identifiers").collect()
+    )
     refused = mirror.view("verdicts").filter(~pl.col("linking")).collect()["key"]
     model = stored_model(graph.store, config)
     return score_pair(records, record_a, record_b, config, model, refused)

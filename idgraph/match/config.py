@@ -17,7 +17,8 @@ from idgraph.config_file import problems_message, read_config_mapping, validatio
 from idgraph.errors import ConfigError
 from idgraph.types import IdentifierKind
 
-#: Fields a fuzzy rule can block on or compare. `full_name` and `email_local` are derived.
+#: Fields a fuzzy rule can block on or compare. `full_name` and `email_local` are derived;
+#: `customer_id` is the record's customer id identifier (the smallest, when it holds several).
 MatchField = Literal[
     "full_name",
     "first_name",
@@ -29,10 +30,13 @@ MatchField = Literal[
     "street",
     "phone",
     "country",
+    "customer_id",
 ]
 NAME_FIELDS: frozenset[str] = frozenset({"full_name", "first_name", "last_name"})
 StrongAttribute = Literal["birth_date", "first_name", "postcode", "country"]
-KeyTransform = Literal["exact", "phonetic", "initials", "prefix3", "initial", "year"]
+KeyTransform = Literal[
+    "exact", "phonetic", "initials", "prefix3", "initial", "year", "front", "back"
+]  # fmt: skip
 _BLOCK_PART = re.compile(r"^(?P<field>[a-z_]+)(?::(?P<transform>[a-z0-9]+))?$")
 
 
@@ -68,9 +72,11 @@ class BlockPart(_Strict):
     transform: KeyTransform = "exact"
 
 
-ScoredField = Literal["first_name", "last_name", "birth_date", "address", "email_local", "phone"]
+ScoredField = Literal[
+    "first_name", "last_name", "birth_date", "address", "email_local", "phone", "customer_id"
+]  # fmt: skip
 _SCORED_FIELDS: tuple[ScoredField, ...] = (
-    "first_name", "last_name", "birth_date", "address", "email_local", "phone"
+    "first_name", "last_name", "birth_date", "address", "email_local", "phone", "customer_id"
 )  # fmt: skip
 
 

@@ -46,7 +46,7 @@ from idgraph.match.tolerance import (
     personal_pairs,
     tolerant_classes,
 )
-from idgraph.match.view import VIEW_FIELDS, match_view
+from idgraph.match.view import VIEW_FIELDS, match_view, with_customer_ids
 from idgraph.stages import Progress
 
 __all__ = [
@@ -534,7 +534,7 @@ def collect_evidence(
     if progress is not None:
         progress("identifiers", 0, 1)
     if view is None:
-        view = match_view(records, VIEW_FIELDS)
+        view = match_view(with_customer_ids(records, identifiers), VIEW_FIELDS)
     lift = None
     if model is not None:
         config = lifted_config(config, model.lifted)

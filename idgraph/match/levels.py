@@ -22,13 +22,14 @@ from idgraph.match.comparisons import FieldArrays, _unique_inverse
 from idgraph.match.tolerance import (
     dates_compatible,
     first_names_compatible,
+    one_edit,
     one_typo,
     same_or_one_typo,
 )
 from idgraph.match.view import per_distinct
 from idgraph.normalize.nicknames import canonical_first_name
 
-__all__ = ["FIELD_LEVELS", "FieldCodes", "LevelArray", "ScoringView"]
+__all__ = ["FIELD_LEVELS", "TYPO_ONLY", "FieldCodes", "LevelArray", "ScoringView"]
 
 LevelArray = npt.NDArray[np.int8]
 Ints = npt.NDArray[np.int64]
@@ -47,7 +48,13 @@ FIELD_LEVELS: dict[str, tuple[str, ...]] = {
     "address": ("exact", "street_typo", "postcode", "city", "else"),
     "email_local": ("exact", "echo", "typo", "else"),
     "phone": ("exact", "else"),
+    "customer_id": ("exact", "typo", "else"),
 }
+#: Fields whose typo level alone carries weight, and never against a pair: an equal id is
+#: the identifier's to link (under its guards, which the model must not overrule), and a
+#: different one says nothing, since each source numbers its customers its own way. Their
+#: exact level needs no term frequencies.
+TYPO_ONLY: frozenset[str] = frozenset({"customer_id"})
 
 
 def _same_year(a: pl.Series, b: pl.Series) -> npt.NDArray[np.bool_]:
@@ -78,6 +85,7 @@ _TESTS: dict[tuple[str, str], Test] = {
     ("street", "similar"): _similar,
     ("postcode", "typo"): one_typo,
     ("city", "typo"): one_typo,
+    ("customer_id", "typo"): one_edit,
 }
 
 

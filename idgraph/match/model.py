@@ -25,7 +25,7 @@ import numpy as np
 import numpy.typing as npt
 import orjson
 
-from idgraph.match.levels import FIELD_LEVELS, LevelArray, ScoringView
+from idgraph.match.levels import FIELD_LEVELS, TYPO_ONLY, LevelArray, ScoringView
 
 __all__ = ["MatchModel", "Training", "train_model"]
 
@@ -77,13 +77,19 @@ class MatchModel:
     def level_weights(self, name: str) -> FloatArray:
         """log2(m/u) per level of one field; an echo level (a value spelled from fields the
         model scores already) at most `ECHO_WEIGHT`: random pairs, which u comes from, almost
-        never agree on it, but namesakes often do."""
+        never agree on it, but namesakes often do; a `TYPO_ONLY` field's typo level alone,
+        never below 0."""
         m, u = np.asarray(self.m[name]), np.asarray(self.u[name])
         result: FloatArray = np.log2(m / u)
         levels = FIELD_LEVELS[name]
         if "echo" in levels:
             at = levels.index("echo")
             result[at] = min(result[at], ECHO_WEIGHT)
+        if name in TYPO_ONLY:
+            typo = levels.index("typo")
+            kept = max(float(result[typo]), 0.0)
+            result[:] = 0.0
+            result[typo] = kept
         return result
 
     def to_json(self) -> str:
@@ -263,7 +269,7 @@ def pair_weights(
         found = levels[name] if levels is not None else scoring.levels(name, left, right)
         table = model.level_weights(name)
         weight = np.where(found >= 0, table[np.maximum(found, 0)], 0.0)
-        share = frequencies.get(name) if frequencies is not None else None
+        share = frequencies.get(name) if frequencies is not None and name not in TYPO_ONLY else None
         exact = np.flatnonzero(found == 0) if share is not None else ()
         if share is not None and len(exact):
             tf = scoring.tf_codes(name)

@@ -25,7 +25,7 @@ from idgraph.frames import VALUE_COUNTS
 from idgraph.match.config import MatchConfig
 from idgraph.match.edges import EDGE_COLUMNS, FUZZY
 from idgraph.match.households import alias_frame, no_households
-from idgraph.match.levels import FIELD_LEVELS, ScoringView
+from idgraph.match.levels import FIELD_LEVELS, TYPO_ONLY, ScoringView
 from idgraph.match.model import MatchModel, Training, pair_weights, probability, train_model
 
 __all__ = [
@@ -82,16 +82,18 @@ def shipped_model(config: MatchConfig) -> MatchModel:
     `SHIPPED_PRIOR_RECORDS` records, at least as many as any store that uses these weights,
     and does not follow the store's size: a link's weight must not change as unrelated
     records arrive, or an incremental run and a full run of the same records would disagree
-    on it.
+    on it. A field the generated data cannot teach (`customer_id`: its ids have no typos)
+    has no shipped weights and scores 0 at every level.
     """
     text = resources.files("idgraph.match").joinpath("shipped_model.json").read_text("utf-8")
     model = MatchModel.from_json(text)
     fields = list(config.scoring.fields)
     trained_on = float(str(model.notes.get("records", SHIPPED_PRIOR_RECORDS)))
     size = max(SHIPPED_PRIOR_RECORDS, config.scoring.min_records)
+    even = {f: [1 / len(FIELD_LEVELS[f])] * len(FIELD_LEVELS[f]) for f in fields}
     return MatchModel(
-        {f: model.m[f] for f in fields},
-        {f: model.u[f] for f in fields},
+        {f: model.m.get(f, even[f]) for f in fields},
+        {f: model.u.get(f, even[f]) for f in fields},
         min(model.prior * trained_on / size, 0.5),
         {"shipped": True},
     )
@@ -124,8 +126,9 @@ def value_frequencies(
     return out
 
 
-#: The fields whose value counts the store keeps: every field the model can score.
-COUNTED_FIELDS = tuple(FIELD_LEVELS)
+#: The fields whose value counts the store keeps: every field the model can score whose exact
+#: level weighs anything.
+COUNTED_FIELDS = tuple(name for name in FIELD_LEVELS if name not in TYPO_ONLY)
 #: The match keys `count_rows` reads (the view columns the counted fields come from).
 COUNTED_VIEW = (
     "first_name",
@@ -156,6 +159,8 @@ def counted_frequencies(rows: pl.DataFrame, fields: Sequence[str]) -> Frequencie
     to be scored and each field's total."""
     out: dict[str, tuple[pl.DataFrame, int]] = {}
     for name in fields:
+        if name in TYPO_ONLY:
+            continue
         mine = rows.filter(pl.col("field") == name)
         total = mine.filter(pl.col("value") == TOTAL)["count"].sum()
         out[name] = (mine.filter(pl.col("value") != TOTAL).select("value", "count"), int(total))

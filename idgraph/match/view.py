@@ -2,7 +2,8 @@
 
 Names are folded (`name_key`: accents, case, punctuation) and first names nickname-resolved;
 the full name joins both; email local parts lose their dots (gmail drops them anyway);
-postcodes their spaces. Each costly function runs once per distinct value.
+postcodes their spaces. Each costly function runs once per distinct value. A record's
+customer id is an identifier, not a field: `with_customer_ids` brings it in for scoring.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import polars as pl
 from idgraph.normalize.fields import name_key
 from idgraph.normalize.nicknames import canonical_first_name
 
-__all__ = ["VIEW_FIELDS", "match_view", "per_distinct"]
+__all__ = ["VIEW_FIELDS", "match_view", "per_distinct", "with_customer_ids"]
 
 #: Columns of the view (besides `key`); each is null where the record has no value.
 VIEW_FIELDS = (
@@ -28,6 +29,7 @@ VIEW_FIELDS = (
     "street",
     "phone",
     "country",
+    "customer_id",
 )
 
 
@@ -82,6 +84,28 @@ def _first_keys(values: pl.Series) -> pl.Series:
     return per_distinct(name_keys(values), canonical_first_name)
 
 
+def with_customer_ids(records: pl.DataFrame, identifiers: pl.DataFrame) -> pl.DataFrame:
+    """`records` with a `customer_id` column: the smallest customer id each record holds
+    (null for none), from `identifiers` rows (record, kind, value), for `match_view`.
+
+    Examples:
+        >>> records = pl.DataFrame({"key": ["a", "b"]})
+        >>> ids = pl.DataFrame({"record": ["a", "a", "b"], "kind": ["customer_id", "customer_id",
+        ...     "email"], "value": ["C7", "C2", "b@x.io"]})
+        >>> with_customer_ids(records, ids)["customer_id"].to_list()
+        ['C2', None]
+    """
+    held = (
+        identifiers.lazy()
+        .filter(pl.col("kind") == "customer_id")
+        .group_by("record")
+        .agg(pl.col("value").min().alias("customer_id"))
+        .rename({"record": "key"})
+    )
+    base = records.lazy().drop("customer_id", strict=False)
+    return base.join(held, on="key", how="left", maintain_order="left").collect()
+
+
 def match_view(records: pl.DataFrame, fields: Collection[str] = VIEW_FIELDS) -> pl.DataFrame:
     """`key` and the match keys in `fields` of every record, aligned with `records`.
 
@@ -112,7 +136,7 @@ def match_view(records: pl.DataFrame, fields: Collection[str] = VIEW_FIELDS) -> 
         out["email_local"] = (
             records["email"].str.replace(r"@[^@]*$", "").str.replace_all(".", "", literal=True)
         )
-    for name in ("birth_date", "phone", "country"):
+    for name in ("birth_date", "phone", "country", "customer_id"):
         if name in wanted and name in records.columns:
             out[name] = records[name]
     if "postcode" in wanted and "postcode" in records.columns:

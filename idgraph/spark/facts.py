@@ -39,7 +39,7 @@ from idgraph.match.scored import (
     scored_matches,
     value_frequencies,
 )
-from idgraph.match.view import VIEW_FIELDS, match_view
+from idgraph.match.view import VIEW_FIELDS, match_view, with_customer_ids
 from idgraph.spark.components import label_components
 from idgraph.spark.exchange import tagged, to_arrow, untag
 from idgraph.store.plan import LINK_ROWS
@@ -216,6 +216,14 @@ def find_facts(
     """
     from pyspark.sql import functions as F
 
+    if any(part.field == "customer_id" for rule in config.fuzzy for part in rule.block_on):
+        # The customer id is an identifier; the rules that block on it read it as a field.
+        ids = (
+            identifiers.filter(F.col("kind") == "customer_id")
+            .groupBy(F.col("record").alias("key"))
+            .agg(F.min("value").alias("customer_id"))
+        )
+        records = records.join(ids, "key", "left")
     index = records.mapInArrow(lambda it: _index_partition(it, config), _INDEX_SPARK).cache()
     blocks = index.filter(F.col("tag") == "block").select("record", "block")
     sizes = blocks.groupBy("block").agg(F.count("*").alias("size"))
@@ -380,23 +388,19 @@ def learn_model(
     )
     refused_keys = pl.from_arrow(refused.toArrow())
     assert isinstance(refused_keys, pl.DataFrame)
-    view = match_view(chosen, VIEW_FIELDS)
+    held = pl.from_arrow(
+        identifiers.join(sample.select(F.col("key").alias("record")), "record", "semi")
+        .select("record", "kind", "value")
+        .toArrow()
+    )
+    assert isinstance(held, pl.DataFrame)
+    held = held.cast(IDENTIFIERS)  # type: ignore[arg-type]
+    view = match_view(with_customer_ids(chosen, held), VIEW_FIELDS)
     aliases = None
     if "first_name" in config.scoring.must_agree:
-        held = pl.from_arrow(
-            identifiers.join(sample.select(F.col("key").alias("record")), "record", "semi")
-            .select("record", "kind", "value")
-            .toArrow()
-        )
         linking = pl.from_arrow(verdicts.filter(F.col("linking")).select("key").toArrow())
-        assert isinstance(held, pl.DataFrame) and isinstance(linking, pl.DataFrame)
-        aliases = learned_aliases(
-            chosen,
-            held.cast(IDENTIFIERS),  # type: ignore[arg-type]
-            linking["key"].cast(pl.Utf8),
-            config,
-            view,
-        )
+        assert isinstance(linking, pl.DataFrame)
+        aliases = learned_aliases(chosen, held, linking["key"].cast(pl.Utf8), config, view)
     guarded = guarded_view(view, chosen, refused_keys["key"].cast(pl.Utf8))
     model = scored_matches(guarded, config, aliases=aliases, lift=lift).model
     whole = records_total <= train_records

@@ -7,15 +7,15 @@ is there and current, and is unknown otherwise (a Neo4j store read from another 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import polars as pl
 
 from idgraph.block.keys import record_blocks
-from idgraph.frames import FIELDS
+from idgraph.frames import FIELDS, IDENTIFIERS
 from idgraph.match.config import MatchConfig
-from idgraph.match.view import VIEW_FIELDS, match_view
+from idgraph.match.view import VIEW_FIELDS, match_view, with_customer_ids
 from idgraph.state.mirror import Mirror
 from idgraph.store.base import GraphStore
 
@@ -23,14 +23,19 @@ __all__ = ["shared_blocks"]
 
 
 def shared_blocks(
-    graph: GraphStore, config: MatchConfig, records: Mapping[str, Mapping[str, Any]]
+    graph: GraphStore,
+    config: MatchConfig,
+    records: Mapping[str, Mapping[str, Any]],
+    identifiers: Sequence[tuple[str, str, str]] = (),
 ) -> list[tuple[str, int | None]]:
-    """(block key, size or None) of every block all of `records` (key -> fields) are in."""
+    """(block key, size or None) of every block all of `records` (key -> fields) are in;
+    `identifiers`: their (record, kind, value) identifiers."""
     frame = pl.DataFrame(
         [{"key": key, **{f: fields.get(f) for f in FIELDS}} for key, fields in records.items()],
         schema={"key": pl.Utf8, **{f: pl.Utf8 for f in FIELDS}},
     )
-    blocks = record_blocks(match_view(frame, VIEW_FIELDS), config.fuzzy)
+    held = pl.DataFrame(list(identifiers), schema=IDENTIFIERS, orient="row")
+    blocks = record_blocks(match_view(with_customer_ids(frame, held), VIEW_FIELDS), config.fuzzy)
     common = (
         blocks.group_by("block")
         .agg(pl.col("record").n_unique().alias("n"))

@@ -13,7 +13,7 @@ from idgraph.block.keys import blocking_fingerprint, record_blocks
 from idgraph.frames import FIELDS, IDENTIFIERS, RECORDS
 from idgraph.match.config import MatchConfig
 from idgraph.match.scored import count_rows
-from idgraph.match.view import VIEW_FIELDS, match_view
+from idgraph.match.view import VIEW_FIELDS, match_view, with_customer_ids
 from idgraph.state.cache import mirror_in_memory
 from idgraph.state.events import long_properties
 from idgraph.state.mirror import MIRROR_TABLES, Mirror, MirrorChanges
@@ -119,7 +119,7 @@ def rebuild_mirror(graph: GraphStore, config: MatchConfig, version: str) -> Mirr
     registry = _frame(
         read("state_registry", STATE_READS["state_registry"]), MIRROR_TABLES["registry"].schema
     )
-    view = match_view(records.select("key", *FIELDS), VIEW_FIELDS)
+    view = match_view(with_customer_ids(records.select("key", *FIELDS), identifiers), VIEW_FIELDS)
     changes = MirrorChanges(
         full=True,
         upserts={

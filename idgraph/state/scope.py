@@ -27,7 +27,7 @@ from idgraph.match.scored import (
     guarded_view,
     possible_links,
 )
-from idgraph.match.view import VIEW_FIELDS, match_view
+from idgraph.match.view import VIEW_FIELDS, match_view, with_customer_ids
 from idgraph.state.mirror import Mirror
 
 __all__ = ["Scope", "find_scope", "id_keys"]
@@ -167,7 +167,9 @@ def find_scope(
         members.join(open_blocks.select("block"), on="block", how="semi")["record"].to_list()
     )
     mates -= seed_keys | gone
-    found |= _matching(mirror, config, seeds, mates, sizes.select("block", "size"), model)
+    found |= _matching(
+        mirror, config, seeds, seed_identifiers, mates, sizes.select("block", "size"), model
+    )
     stored_keys = set(stored_blocks["record"].to_list()) | _stored(mirror, seed_keys)
     frontier = (found | (stored_keys - gone) | gone) - gone
     links = mirror.load("links")
@@ -238,6 +240,7 @@ def _matching(
     mirror: Mirror,
     config: MatchConfig,
     seeds: pl.DataFrame,
+    seed_identifiers: pl.DataFrame,
     mates: set[str],
     sizes: pl.DataFrame,
     model: MatchModel | None,
@@ -251,7 +254,13 @@ def _matching(
         return set()
     stored = mirror.where("records", "key", mates)
     records = pl.concat([seeds.select(_FIELDS), stored.select(_FIELDS)]).sort("key")
-    view = match_view(records, VIEW_FIELDS)
+    held = pl.concat(
+        [
+            seed_identifiers.select("record", "kind", "value"),
+            mirror.where("identifiers", "record", mates).select("record", "kind", "value"),
+        ]
+    )
+    view = match_view(with_customer_ids(records, held), VIEW_FIELDS)
     edges, _ = fuzzy_matches(view, config, block_sizes=sizes)
     refused = mirror.view("verdicts").filter(~pl.col("linking")).select("key").collect()["key"]
     frequencies = None
