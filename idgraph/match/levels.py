@@ -40,10 +40,11 @@ LAST_AS_FIRST = "last_name:as_first"
 #: Each scored field's levels, best first; "else" is always last. `address` is street,
 #: postcode and city compared as one fact (scored apart, one move would count three times);
 #: `email_local=echo` is an equal local part spelled from the names ("mario.rossi"), which
-#: says little the names have not said.
+#: says little the names have not said; `last_name=crossed` is one record's surname as the
+#: other's first name, the other name differing ("Weller Ebony", "Flynn Weller").
 FIELD_LEVELS: dict[str, tuple[str, ...]] = {
     "first_name": ("exact", "typo", "else"),
-    "last_name": ("exact", "typo", "else"),
+    "last_name": ("exact", "typo", "crossed", "else"),
     "birth_date": ("exact", "typo", "year", "else"),
     "address": ("exact", "street_typo", "postcode", "city", "else"),
     "email_local": ("exact", "echo", "typo", "else"),
@@ -213,10 +214,14 @@ class ScoringView:
         """The level (index into `FIELD_LEVELS[field]`) of every pair of row positions."""
         if field == "address":
             return self._address(left, right)
-        names = tuple(n for n in FIELD_LEVELS[field] if n != "echo")
+        names = tuple(n for n in FIELD_LEVELS[field] if n not in ("echo", "crossed"))
         out = _graded(field, names, self.codes(field), left, right)
         if field in ("first_name", "last_name"):
             out[self._swapped(left, right) & (out == len(names) - 1)] = names.index("typo")
+        if field == "last_name":
+            plain = out == len(names) - 1
+            out[plain] += 1
+            out[self._crossed(left, right, plain)] = FIELD_LEVELS[field].index("crossed")
         if field == "first_name" and self._aliases is not None:
             out[self._aliased(left, right, out == len(names) - 1)] = names.index("typo")
         if field == "email_local":
@@ -269,6 +274,27 @@ class ScoringView:
         a_first, a_last = firsts.values.gather(fa[crossed]), lasts.values.gather(la[crossed])
         b_first, b_last = firsts.values.gather(fb[crossed]), lasts.values.gather(lb[crossed])
         result[crossed] = same_or_one_typo(a_first, b_last) & same_or_one_typo(a_last, b_first)
+        return result
+
+    def _crossed(
+        self, left: Ints, right: Ints, plain: npt.NDArray[np.bool_]
+    ) -> npt.NDArray[np.bool_]:
+        """Which of the `plain` pairs (last names that differ) hold one record's last name as
+        the other's first name, exactly or a typo away: a form filled in the wrong order
+        with one of the names replaced or missing. Both last names are known; first names
+        are compared as first names (nicknames resolved)."""
+        firsts, lasts = self.codes("first_name"), self.codes(LAST_AS_FIRST)
+        result = np.zeros(len(left), dtype=bool)
+        for x, y in ((left, right), (right, left)):
+            first, last = firsts.codes[x], lasts.codes[y]
+            rows = np.flatnonzero(plain & ~result & (first >= 0) & (last >= 0))
+            if len(rows):
+                rows = rows[could_be_one_typo(firsts, first[rows], lasts, last[rows])]
+            if len(rows):
+                found = same_or_one_typo(
+                    firsts.values.gather(first[rows]), lasts.values.gather(last[rows])
+                )
+                result[rows[found]] = True
         return result
 
     def _address(self, left: Ints, right: Ints) -> LevelArray:

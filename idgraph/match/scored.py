@@ -18,6 +18,7 @@ from importlib import resources
 
 import numpy as np
 import numpy.typing as npt
+import orjson
 import polars as pl
 
 from idgraph.block.keys import BlockingStats, BlockParts, candidate_pair_slices
@@ -26,7 +27,14 @@ from idgraph.match.config import MatchConfig
 from idgraph.match.edges import EDGE_COLUMNS, FUZZY
 from idgraph.match.households import alias_frame, no_households
 from idgraph.match.levels import FIELD_LEVELS, TYPO_ONLY, ScoringView
-from idgraph.match.model import MatchModel, Training, pair_weights, probability, train_model
+from idgraph.match.model import (
+    FLOOR,
+    MatchModel,
+    Training,
+    pair_weights,
+    probability,
+    train_model,
+)
 
 __all__ = [
     "COUNTED_FIELDS",
@@ -82,18 +90,23 @@ def shipped_model(config: MatchConfig) -> MatchModel:
     `SHIPPED_PRIOR_RECORDS` records, at least as many as any store that uses these weights,
     and does not follow the store's size: a link's weight must not change as unrelated
     records arrive, or an incremental run and a full run of the same records would disagree
-    on it. A field the generated data cannot teach (`customer_id`: its ids have no typos)
-    has no shipped weights and scores 0 at every level.
+    on it. The file names the levels it learned; a level or field added since, or one the
+    generated data cannot teach (`customer_id`: its ids have no typos), scores 0.
     """
     text = resources.files("idgraph.match").joinpath("shipped_model.json").read_text("utf-8")
     model = MatchModel.from_json(text)
+    learned: dict[str, list[str]] = orjson.loads(text).get("levels", {})
     fields = list(config.scoring.fields)
     trained_on = float(str(model.notes.get("records", SHIPPED_PRIOR_RECORDS)))
     size = max(SHIPPED_PRIOR_RECORDS, config.scoring.min_records)
-    even = {f: [1 / len(FIELD_LEVELS[f])] * len(FIELD_LEVELS[f]) for f in fields}
+
+    def placed(table: dict[str, list[float]], name: str) -> list[float]:
+        known = dict(zip(learned.get(name, ()), table.get(name, ()), strict=True))
+        return [known.get(level, FLOOR) for level in FIELD_LEVELS[name]]
+
     return MatchModel(
-        {f: model.m.get(f, even[f]) for f in fields},
-        {f: model.u.get(f, even[f]) for f in fields},
+        {f: placed(model.m, f) for f in fields},
+        {f: placed(model.u, f) for f in fields},
         min(model.prior * trained_on / size, 0.5),
         {"shipped": True},
     )

@@ -65,6 +65,32 @@ def test_swapped_names_with_a_nickname_score_as_a_typo_on_both() -> None:
     assert scoring.levels("last_name", left, right)[0] == typo
 
 
+def test_a_surname_typed_as_the_first_name_with_the_other_name_replaced_is_crossed() -> None:
+    view = match_view(
+        _names(
+            [
+                ("Weller", "Ebony"),
+                ("Flynn", "Weller"),  # the surname typed first, the first name replaced
+                ("Flynn", "Welqer"),  # and a typo
+                ("Flynn", "Moody"),
+                ("Wellar", None),  # no last name: nothing to cross
+                ("Ebony", "Weller"),  # swapped whole: a typo on both names
+            ]
+        )
+    )
+    scoring = ScoringView(view)
+    levels = scoring.levels("last_name", np.zeros(5, dtype=np.int64), np.arange(1, 6))
+    assert [FIELD_LEVELS["last_name"][v] if v >= 0 else None for v in levels] == [
+        "crossed",
+        "crossed",
+        "else",
+        None,
+        "typo",
+    ]
+    reverse = scoring.levels("last_name", np.array([1]), np.array([0]))
+    assert FIELD_LEVELS["last_name"][reverse[0]] == "crossed"
+
+
 def _with_rule(config: MatchConfig, *, train: bool) -> MatchConfig:
     extra = FuzzyRule(
         name="swapped_extra",
