@@ -87,8 +87,8 @@ def _swapped(value: str, rng: random.Random) -> str:
 
 def _people(count: int, seed: int) -> tuple[pl.DataFrame, dict[str, str], list[tuple[str, str]]]:
     """People with three records each at an address of their own under a national id; each
-    copy after the first has, independently, the id's neighbouring digits swapped, another
-    surname, and no birth date, each one time in three (Febrl corrupts records so). Rows to
+    copy after the first has, independently, the id's neighbouring digits swapped, no surname
+    and no birth date, each one time in three (Febrl corrupts records so). Rows to
     write, the truth, and each copy with all three slips beside its person's first record:
     one whose name and address alone would not join it."""
     rng = random.Random(seed)
@@ -111,7 +111,7 @@ def _people(count: int, seed: int) -> tuple[pl.DataFrame, dict[str, str], list[t
             if slips[0]:
                 row["national_id"] = _swapped(number, rng)
             if slips[1]:
-                row["last_name"] = rng.choice([n for n in LAST if n != last[:-1]]) + "x"
+                row["last_name"] = ""
             if slips[2]:
                 row["birth_date"] = ""
             if all(slips):
@@ -164,7 +164,7 @@ def test_a_record_whose_id_has_two_digits_swapped_joins_its_person(tmp_path: Pat
     assert result.exit_code == 0, result.output
     steps = {s["field"]: s for s in json.loads(result.stdout)["score"]["steps"]}
     assert steps["customer_id"]["level"] == "typo" and steps["customer_id"]["weight"] > 5
-    assert steps["last_name"]["level"] == "else" and steps["birth_date"]["level"] == "null"
+    assert steps["last_name"]["level"] == steps["birth_date"]["level"] == "null"
 
 
 def test_an_incremental_run_joins_a_slipped_record_as_a_full_run_does(tmp_path: Path) -> None:
