@@ -90,7 +90,11 @@ _TESTS: dict[tuple[str, str], Test] = {
 }
 
 
-#: Buckets of a letter histogram: a-z, and everything else in one.
+#: Tests that hold only within `one_typo`'s edits, which `could_be_one_typo` bounds.
+_EDITS: frozenset[Test] = frozenset({one_typo, one_edit})
+
+#: Buckets of a character histogram: a-z, the digits in the first ten (a value rarely mixes
+#: both, and a bucket shared only weakens the bound), and everything else in one.
 _BUCKETS = 27
 
 
@@ -116,16 +120,20 @@ class FieldCodes:
         return np.bincount(present, minlength=len(self.values)).astype(np.int64)
 
     def letters(self) -> tuple[npt.NDArray[np.int16], Ints, npt.NDArray[np.bool_]]:
-        """Per distinct value: its letter histogram (a-z, other), its length in characters,
-        and whether it is plain ASCII (the histogram bounds edits only then)."""
+        """Per distinct value: its character histogram (`_BUCKETS`), its length in
+        characters, and whether it is plain ASCII (the histogram bounds edits only then)."""
         if self._letters is None:
             text = self.values.fill_null("")
             lengths = text.str.len_chars().cast(pl.Int64).to_numpy()
             sizes = text.str.len_bytes().cast(pl.Int64).to_numpy()
             data = np.frombuffer(b"".join(v.encode() for v in text.to_list()), dtype=np.uint8)
             rows = np.repeat(np.arange(len(text), dtype=np.int64), sizes)
-            bucket = data.astype(np.int64) - ord("a")
-            bucket[(bucket < 0) | (bucket >= _BUCKETS - 1)] = _BUCKETS - 1
+            byte = data.astype(np.int64)
+            bucket = np.full(len(byte), _BUCKETS - 1, dtype=np.int64)
+            letter = (byte >= ord("a")) & (byte <= ord("z"))
+            digit = (byte >= ord("0")) & (byte <= ord("9"))
+            bucket[letter] = byte[letter] - ord("a")
+            bucket[digit] = byte[digit] - ord("0")
             flat = np.bincount(rows * _BUCKETS + bucket, minlength=len(text) * _BUCKETS)
             self._letters = (
                 flat.reshape(len(text), _BUCKETS).astype(np.int16),
@@ -364,9 +372,15 @@ def _graded(
     level_of = np.full(len(keys), len(names) - 1, dtype=np.int8)
     for index, name in enumerate(names[1:-1], start=1):
         where = np.flatnonzero(undecided)
+        test = _TESTS[(field, name)]
+        if test in _EDITS and len(where):
+            # Most pairs (all but a few of the random pairs u is learned from) are further
+            # apart than any typo: their character counts say so without comparing them.
+            near = could_be_one_typo(codes, keys[where] // width, codes, keys[where] % width)
+            where = where[near]
         if not len(where):
-            break
-        held = _TESTS[(field, name)](first.gather(where), second.gather(where))
+            continue
+        held = test(first.gather(where), second.gather(where))
         level_of[where[held]] = index
         undecided[where[held]] = False
     out[todo] = level_of[back]
