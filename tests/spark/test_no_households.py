@@ -17,6 +17,7 @@ from idgraph.match.scored import MODEL_KEY
 from idgraph.pipeline import run_ingest
 from idgraph.spark.facts import find_facts
 from idgraph.spark.job import resolve_files
+from idgraph.spark.session import quiet_pyspark
 from idgraph.store.plan import LINK_ROWS
 from tests.match.test_no_households import replaced_first_names
 
@@ -81,5 +82,6 @@ def test_records_whose_ids_are_one_slip_apart_share_a_shard(
         spark.read.parquet(str(folder / f"{name}.parquet"))
         for name in ("records", "identifiers", "links")
     )
-    facts = find_facts(spark, records, identifiers, links, load_match_config(None), 8)
+    with quiet_pyspark():  # as the job runs it: pandas 3 draws a warning from pyspark
+        facts = find_facts(spark, records, identifiers, links, load_match_config(None), 8)
     assert facts.shards == len(pairs) and facts.largest_shard == 2
