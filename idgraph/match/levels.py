@@ -145,9 +145,9 @@ class FieldCodes:
 
 def could_be_one_typo(x: FieldCodes, a: Ints, y: FieldCodes, b: Ints) -> npt.NDArray[np.bool_]:
     """A cheap test that `same_or_one_typo` can only pass where this holds: value `a` of `x`
-    and value `b` of `y` are at most the allowed edits apart in length, and their letter
-    histograms differ by at most two per edit (a letter changed moves two counts, one added
-    or dropped one, two neighbours swapped none). Non-ASCII values always pass."""
+    and value `b` of `y` are at most the allowed edits apart in length, and their character
+    histograms differ by at most two per edit (a character changed moves two counts, one
+    added or dropped one, two neighbours swapped none). Non-ASCII values always pass."""
     hx, lx, ascii_x = x.letters()
     hy, ly, ascii_y = y.letters()
     shorter = np.minimum(lx[a], ly[b])
@@ -263,25 +263,30 @@ class ScoringView:
         result[rows[known]] = True
         return result
 
+    def _first_as_last(self, x: Ints, y: Ints, rows: Ints) -> Ints:
+        """Those of `rows` where record x's first name is record y's last name, exactly or a
+        typo away. The last names are read as first names are (nicknames resolved), since
+        the first name of one record is the other's last: "Daniel", "Stephenson Danny"."""
+        firsts, lasts = self.codes("first_name"), self.codes(LAST_AS_FIRST)
+        first, last = firsts.codes[x[rows]], lasts.codes[y[rows]]
+        known = (first >= 0) & (last >= 0)
+        rows, first, last = rows[known], first[known], last[known]
+        near = could_be_one_typo(firsts, first, lasts, last)
+        rows, first, last = rows[near], first[near], last[near]
+        if not len(rows):
+            return rows
+        same = same_or_one_typo(firsts.values.gather(first), lasts.values.gather(last))
+        return rows[same]
+
     def _swapped(self, left: Ints, right: Ints) -> npt.NDArray[np.bool_]:
         """Pairs whose first and last names are each other's (a form filled in the wrong
-        order), exactly or a typo away: a typo, not a disagreement, on both names. The last
-        names are read as first names are (nicknames resolved), since the first name of one
-        record is the other's last: "Daniel Stephenson" and "Stephenson Danny"."""
-        firsts, lasts = self.codes("first_name"), self.codes(LAST_AS_FIRST)
-        fa, la = firsts.codes[left], lasts.codes[left]
-        fb, lb = firsts.codes[right], lasts.codes[right]
-        crossed = np.flatnonzero((fa >= 0) & (la >= 0) & (fb >= 0) & (lb >= 0) & (fa != fb))
+        order), exactly or a typo away: a typo, not a disagreement, on both names."""
+        firsts = self.codes("first_name").codes
+        rows = np.flatnonzero(firsts[left] != firsts[right])
+        rows = self._first_as_last(left, right, rows)
+        rows = self._first_as_last(right, left, rows)
         result = np.zeros(len(left), dtype=bool)
-        if len(crossed):
-            crossed = crossed[could_be_one_typo(firsts, fa[crossed], lasts, lb[crossed])]
-        if len(crossed):
-            crossed = crossed[could_be_one_typo(lasts, la[crossed], firsts, fb[crossed])]
-        if not len(crossed):
-            return result
-        a_first, a_last = firsts.values.gather(fa[crossed]), lasts.values.gather(la[crossed])
-        b_first, b_last = firsts.values.gather(fb[crossed]), lasts.values.gather(lb[crossed])
-        result[crossed] = same_or_one_typo(a_first, b_last) & same_or_one_typo(a_last, b_first)
+        result[rows] = True
         return result
 
     def _crossed(
@@ -289,20 +294,10 @@ class ScoringView:
     ) -> npt.NDArray[np.bool_]:
         """Which of the `plain` pairs (last names that differ) hold one record's last name as
         the other's first name, exactly or a typo away: a form filled in the wrong order
-        with one of the names replaced or missing. Both last names are known; first names
-        are compared as first names (nicknames resolved)."""
-        firsts, lasts = self.codes("first_name"), self.codes(LAST_AS_FIRST)
+        with one of the names replaced or missing."""
         result = np.zeros(len(left), dtype=bool)
-        for x, y in ((left, right), (right, left)):
-            first, last = firsts.codes[x], lasts.codes[y]
-            rows = np.flatnonzero(plain & ~result & (first >= 0) & (last >= 0))
-            if len(rows):
-                rows = rows[could_be_one_typo(firsts, first[rows], lasts, last[rows])]
-            if len(rows):
-                found = same_or_one_typo(
-                    firsts.values.gather(first[rows]), lasts.values.gather(last[rows])
-                )
-                result[rows[found]] = True
+        result[self._first_as_last(left, right, np.flatnonzero(plain))] = True
+        result[self._first_as_last(right, left, np.flatnonzero(plain & ~result))] = True
         return result
 
     def _address(self, left: Ints, right: Ints) -> LevelArray:
