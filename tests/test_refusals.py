@@ -311,6 +311,19 @@ def test_cli_explain_score_as_json_is_one_document_with_the_waterfall(
     assert abs(total - score["weight"]) < 1e-9
 
 
+def test_cli_explain_score_refuses_csv_rather_than_write_a_table_after_it(
+    fixture_store: tuple[Path, IngestReport],
+) -> None:
+    """CSV holds one table: a waterfall printed after the path would break a reader of it."""
+    store = ["--store", str(fixture_store[0])]
+    args = ["explain", "crm:C1016", "crm:C1423", *store, "--score", "-f", "csv"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2
+    said = " ".join(result.output.split())
+    assert "--score" in said and "-f json" in said
+    assert "crm:C1016" not in result.stdout
+
+
 def _namesakes(count: int, start: int = 1) -> list[str]:
     """Maria Bianchi born in a different year each, but for the first two: one person whose
     birth date has a typo, who share nothing else."""

@@ -286,7 +286,8 @@ def explain(
         typer.Option(
             "--score",
             help="Also score the pair with the store's match model: each field's level and "
-            "weight (a waterfall), to see why they link or why not.",
+            "weight (a waterfall), to see why they link or why not. With -f json it goes "
+            "inside the answer; not with -f csv.",
         ),
     ] = False,
     match_config: Annotated[
@@ -312,6 +313,12 @@ def explain(
     from idgraph.query import IdentityGraph
 
     fmt = _check_format(fmt)
+    if score and fmt == "csv":
+        raise typer.BadParameter(
+            "--score adds a second table (the waterfall) and CSV holds one: "
+            "use -f json for programs or -f table to read it",
+            param_hint="--format",
+        )
     pair = None
     with _errors():
         config = load_match_config(match_config)
