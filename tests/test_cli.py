@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import itertools
 from pathlib import Path
 
 import orjson
@@ -34,6 +35,32 @@ def test_every_command_explains_itself(command: list[str]) -> None:
     assert "Usage" in result.output
     lines = [line for line in result.output.splitlines() if line.strip()]
     assert len(lines) > 4
+
+
+def _every_command() -> list[list[str]]:
+    import typer
+
+    def walk(command: object, path: list[str]) -> list[list[str]]:
+        found = [path]
+        for name, sub in (getattr(command, "commands", None) or {}).items():
+            found += walk(sub, [*path, name])
+        return found
+
+    return walk(typer.main.get_command(app), [])
+
+
+@pytest.mark.parametrize("command", _every_command(), ids=lambda c: " ".join(c) or "idgraph")
+def test_help_paragraphs_fill_an_80_column_terminal(command: list[str]) -> None:
+    """A docstring wrapped at the source's width must not come out as long and short lines."""
+    result = runner.invoke(app, [*command, "--help"], env={"COLUMNS": "80"})
+    assert result.exit_code == 0, result.output
+    description = result.output.split("╭")[0].split("Usage:")[1].splitlines()[1:]
+    paragraphs = "\n".join(line.strip() for line in description).split("\n\n")
+    for paragraph in paragraphs:
+        lines = paragraph.strip().splitlines()
+        # Broken early: the next line's first word would have fitted on this one.
+        ragged = [a for a, b in itertools.pairwise(lines) if len(a) + 1 + len(b.split()[0]) <= 78]
+        assert not ragged, f"{' '.join(command)}: ragged help lines {ragged}"
 
 
 @pytest.fixture(scope="module")

@@ -22,6 +22,8 @@ from idgraph.cli import (  # noqa: F401  (registers commands)
     serve,
     store_export,
 )
-from idgraph.cli._app import app
+from idgraph.cli._app import app, unwrap_help
+
+unwrap_help(app)
 
 __all__ = ["app"]

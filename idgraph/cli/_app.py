@@ -7,6 +7,7 @@ one-line message and exit code 2 (bad input or config) or 3 (store failure).
 from __future__ import annotations
 
 import csv
+import inspect
 import io
 import logging
 import sys
@@ -122,6 +123,29 @@ def main(
     """Graph-based identity resolution and segmentation for customer data."""
     if verbose:
         enable_logging(logging.DEBUG if verbose > 1 else logging.INFO)
+
+
+def unwrap_help(typer_app: typer.Typer) -> None:
+    """Join the line breaks inside each paragraph of every command's docstring.
+
+    Typer keeps a docstring's single line breaks after the first paragraph, so text wrapped
+    at 96 columns in the source came out ragged in an 80-column terminal. Paragraphs (blank
+    lines between them) stay; the terminal does the wrapping.
+    """
+    infos: list[Any] = [*typer_app.registered_commands]
+    if isinstance(typer_app.info.help, str):
+        typer_app.info.help = _unwrapped(typer_app.info.help)
+    elif typer_app.registered_callback is not None:
+        infos.append(typer_app.registered_callback)
+    for info in infos:
+        info.help = _unwrapped(info.help or inspect.getdoc(info.callback) or "")
+    for group in typer_app.registered_groups:
+        if group.typer_instance is not None:
+            unwrap_help(group.typer_instance)
+
+
+def _unwrapped(text: str) -> str:
+    return "\n\n".join(" ".join(p.split("\n")) for p in text.split("\n\n"))
 
 
 @contextmanager

@@ -63,6 +63,7 @@ def deliver(
     Changes are sent oldest first, with retries and exponential backoff; what still fails
     after a destination's retry budget goes to its dead-letter file (--retry-dead resends it).
     Exit code 1 when anything was dead-lettered.
+
     In Python: idgraph.activate.deliver.drain(store, load_destinations(path)).
     """
     if ctx.invoked_subcommand is not None:

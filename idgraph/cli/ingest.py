@@ -158,15 +158,18 @@ def ingest(
     A line holding binary data (a NUL byte) is one reject; an empty file reads as no lines; a
     wholly binary file (gzip, zip, images, ...) is refused alone: the others are ingested,
     the summary names it and the exit code is 2.
+
     Ingesting the same files again adds nothing. Ingest is incremental: only the stored
     customers the new records may join (found through shared identifiers and blocking
     keys) are re-resolved, and their computed traits (--traits) recomputed as of --as-of;
     customer ids stay stable (merges keep the oldest id, see `idgraph history`). --full
-    re-resolves everything.
-    --dry-run shows what a changed match config would merge or split before applying it.
+    re-resolves everything. --dry-run shows what a changed match config would merge or split
+    before applying it.
+
     On a terminal, a bar per stage counts as it goes (bytes read per file, candidate pairs,
     customers, rows written); logs and pipes get no bars. --timings adds each stage's time,
     memory and count to the summary.
+
     In Python: idgraph.run_ingest(paths, store=..., traits=..., as_of_ms=..., dry_run=...).
     """
     from idgraph.pipeline import run_ingest
@@ -528,6 +531,7 @@ def forget(
     one-way hashes (set IDGRAPH_ERASURE_KEY), and any later input line carrying one is
     refused into the rejects file. An identifier on several customers names no one person:
     forget by customer id. Prints counts, never the erased values.
+
     In Python: idgraph.erasure.forget(store, identifier).
     """
     from idgraph.erasure import forget as forget_person

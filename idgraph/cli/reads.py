@@ -57,6 +57,7 @@ def profile(
 
     A value that finds nobody because idgraph treats it as junk (test@test.com, 0000000000,
     anything at example.com) is reported as such, with the junk rule and how to change it.
+
     In Python: IdentityGraph(store).profile(IdentityGraph(store).lookup(identifier)[0]);
     IdentityGraph(store).why_not_found(identifier) when the lookup is empty.
     """

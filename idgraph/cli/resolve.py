@@ -96,6 +96,7 @@ def resolve(
     (records with their customer id, customers, identifiers, links and evidence) to --output;
     the folder appears only when the whole run succeeded. `idgraph load DIR` puts them into a
     store. On the same files the customers are the ones `idgraph ingest` makes.
+
     In Python: idgraph.spark.resolve_files(paths, output, master=...) and
     idgraph.spark.resolve_store(store, master=...).
     """
@@ -214,6 +215,7 @@ def load(
     keep the stored ids, and merges and splits go into the ids' history. A run that misses
     stored records or events, breaks a reviewer's split or link, or holds identifiers erased
     from the store is refused and the store left as it was.
+
     In Python: idgraph.spark.load.load_output(folder, store=...).
     """
     from idgraph.spark.load import load_output

@@ -65,6 +65,7 @@ def segment_run(
     entered or exited since its last run are reported (--changes prints just those, the
     deltas a channel syncs); --deliver then sends them to the destinations (idgraph deliver).
     A YAML file is evaluated without saving anything.
+
     In Python: idgraph.segment.saved.run_saved_segment(store, name, as_of_ms=...) or
     idgraph.segment.run.run_segment(store, load_segment(path), as_of_ms=...).
     """
@@ -277,6 +278,7 @@ def segment_changes_command(
     Ingests, `idgraph link` / `split` / `forget` and the HTTP service move a run segment's
     members as soon as they re-resolve a customer; each change carries its cause (new event,
     record change, merge, split, erasure); `segment run` records its own as "segment run".
+
     In Python: idgraph.segment.saved.segment_changes(store, name, since_ms=...).
     """
     from idgraph.segment.saved import segment_changes
@@ -338,6 +340,7 @@ def segment_delete(
     """Delete a saved segment with its membership and history.
 
     Refused while another saved segment refers to it.
+
     In Python: idgraph.segment.saved.delete_segment(store, name).
     """
     from idgraph.segment.saved import delete_segment
