@@ -16,16 +16,13 @@ import polars as pl
 from pydantic import BaseModel, ConfigDict
 
 from idgraph import rehearsed
-from idgraph.block.keys import blocking_fingerprint, record_blocks
 from idgraph.cluster.diff import ResolutionChanges, resolution_changes
 from idgraph.ingest.batch import InputPlan, SourceBatch, check_inputs, read_checked
 from idgraph.ingest.mapping import SourceMapping
 from idgraph.ingest.rejects import RejectsWriter
 from idgraph.match.config import MatchConfig, load_match_config
-from idgraph.match.model import MatchModel
-from idgraph.match.view import VIEW_FIELDS, match_view, with_customer_ids
 from idgraph.memory import give_back
-from idgraph.normalize.fold import Gathered, fold
+from idgraph.normalize.fold import fold
 from idgraph.normalize.record import NormalizeOptions
 from idgraph.resolve import Overrides, plan_changes
 from idgraph.run_record import LineTotals, make_run_record
@@ -40,13 +37,12 @@ from idgraph.stages import (
     memory_mb,
     no_gc,
 )
+from idgraph.state.batch_scope import load_scope, needs_full, stored_records
 from idgraph.state.events import EventReads, stored_event_ids
-from idgraph.state.merge import merge_records
 from idgraph.state.mirror import Mirror, new_version
 from idgraph.state.model import stored_model
 from idgraph.state.rebuild import open_mirror
-from idgraph.state.scope import Scope, find_scope, id_keys
-from idgraph.state.snapshot import Snapshot, take_snapshot
+from idgraph.state.snapshot import take_snapshot
 from idgraph.store.base import GraphStore, RehearsalUnsupported
 from idgraph.store.plan import WritePlan, plan_rows
 from idgraph.store.queries import READS
@@ -417,14 +413,14 @@ def ingest_batches(
     with timer.stage("state") as stage:
         mirror = open_mirror(graph, config)
         stored_events = stored_event_ids(graph, mirror, batch.events["id"])
-        stage.count = _stored_records(mirror)
+        stage.count = stored_records(mirror)
     model = stored_model(graph, config)
-    full = full or (dry_run and not rehearse) or _needs_full(mirror, batch, config)
+    full = full or (dry_run and not rehearse) or needs_full(mirror, batch, config)
     # A store that has grown past `min_records` without a model of its own learns one now.
     full = full or (
         model is None
         and any(rule.scored for rule in config.fuzzy)
-        and _stored_records(mirror) + batch.records.height >= config.scoring.min_records
+        and stored_records(mirror) + batch.records.height >= config.scoring.min_records
     )
     with timer.stage("scope") as stage:
         scope = None
@@ -432,7 +428,7 @@ def ingest_batches(
             snapshot = take_snapshot(mirror)
         else:
             reads = EventReads(graph, trait_config.property_reads())
-            scope, snapshot = _load_scope(
+            scope, snapshot = load_scope(
                 reads, mirror, batch, overrides, config, set(erase), stored_events, model
             )
         stage.count = snapshot.records.height
@@ -696,92 +692,6 @@ def erased_hashes(graph: GraphStore) -> frozenset[str]:
     return frozenset(row["hash"] for row in graph.query("erased_hashes", READS["erased_hashes"]))
 
 
-def _needs_full(mirror: Mirror, batch: Gathered, config: MatchConfig) -> bool:
-    """Whether to re-resolve everything rather than find a scope.
-
-    An empty store, or a batch larger than the store, has nothing to gain from a scope; a
-    mirror whose blocks were computed under other fuzzy rules must be rebuilt whole.
-    """
-    stored = _stored_records(mirror)
-    if stored == 0 or batch.records.height > stored:
-        return True
-    return mirror.config != blocking_fingerprint(config)
-
-
-def _stored_records(mirror: Mirror) -> int:
-    files = mirror.files
-    return files["records"].base_rows + files["records"].delta_rows if files else 0
-
-
 def _count(graph: GraphStore, name: str) -> int:
     rows = graph.query(name, READS[name])
     return int(rows[0]["n"]) if rows else 0
-
-
-def _load_scope(
-    reads: EventReads,
-    mirror: Mirror,
-    batch: Gathered,
-    overrides: Overrides,
-    config: MatchConfig,
-    erase: set[str],
-    stored_events: set[str],
-    model: MatchModel | None,
-) -> tuple[Scope, Snapshot]:
-    """Find the stored records this run may touch, and take the snapshot of those only."""
-    pairs = [*overrides.must_link, *overrides.cannot_link, *overrides.uncut]
-    forced = {k for pair in pairs for k in pair}
-    linked = set(batch.links["a"].to_list()) | set(batch.links["b"].to_list())
-    incoming = set(batch.records["key"].to_list())
-    before = take_snapshot(
-        mirror, pl.Series(sorted(incoming | erase | forced | linked), dtype=pl.Utf8)
-    )
-    fresh = batch.links.select("a", "b", "rule").join(
-        before.links.select("a", "b", "rule"), on=["a", "b", "rule"], how="anti"
-    )
-    forced |= set(fresh["a"].to_list()) | set(fresh["b"].to_list())
-    named = incoming | erase | forced
-    active = set(
-        batch.events.filter(~pl.col("id").is_in(list(stored_events)))["record_key"].to_list()
-    )
-    stored_keys = set(before.records["key"].to_list())
-    alive = before.records.filter(~pl.col("key").is_in(list(erase)))
-    merged = merge_records(alive, before.record_traits, before.identifiers, batch, ())
-    changed = set(merged.changed["key"].to_list())
-    seed_keys = {
-        key
-        for key in named - erase
-        if (key not in stored_keys and key in incoming)
-        or (
-            key in stored_keys
-            and (key not in incoming or key in changed or key in active or key in forced)
-        )
-    }
-    seeds = merged.records.filter(pl.col("key").is_in(list(seed_keys)))
-    untouched = (incoming & stored_keys) - seed_keys
-    gone = erase & stored_keys
-    stored_blocks = before.blocks.filter(
-        pl.col("record").is_in(list((seed_keys & stored_keys) | gone))
-    )
-    seed_ids = merged.identifiers.filter(pl.col("record").is_in(list(seed_keys)))
-    scope = find_scope(
-        mirror,
-        config,
-        seeds=seeds,
-        seed_identifiers=seed_ids,
-        seed_blocks=record_blocks(
-            match_view(with_customer_ids(seeds, seed_ids), VIEW_FIELDS), config.fuzzy
-        ),
-        stored_blocks=stored_blocks,
-        gone=gone,
-        model=model,
-    )
-    scope.untouched = untouched - scope.keys
-    erased_ids = id_keys(before.identifiers.filter(pl.col("record").is_in(list(gone))))
-    snapshot = take_snapshot(
-        mirror,
-        pl.Series(sorted(scope.keys | gone), dtype=pl.Utf8),
-        verdict_keys=pl.concat([id_keys(seed_ids), erased_ids]),
-        events=reads,
-    )
-    return scope, snapshot
