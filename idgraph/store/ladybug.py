@@ -29,7 +29,7 @@ import ladybug
 import polars as pl
 import pyarrow as pa
 
-from idgraph.errors import ConfigError, StoreError, StoreUnavailable
+from idgraph.errors import StoreError, StoreUnavailable
 from idgraph.memory import WORTH_TRIMMING, give_back
 from idgraph.models import EXPLICIT_LINK_RULES
 from idgraph.stages import Progress
@@ -37,15 +37,12 @@ from idgraph.store.accounts import account_writes, ladybug_account_statement
 from idgraph.store.base import GraphStore, Row, WriteProgress
 from idgraph.store.dialect import LADYBUG, LADYBUG_WRITES
 from idgraph.store.gate import UseGate
+from idgraph.store.ladybug_settings import BUFFER_POOL_ENV, checkpoint_bytes, megabytes
+from idgraph.store.ladybug_values import plain
 from idgraph.store.plan import EVIDENCE, WritePlan, plan_rows
 from idgraph.store.queries import READS, STATE_KEY
 from idgraph.store.rows import POLARS_TYPES, customer_frame, event_frame, node_frame
-from idgraph.store.schema import (
-    NODE_TABLES,
-    PRIMARY_KEYS,
-    REL_TABLES,
-    check_property_name,
-)
+from idgraph.store.schema import NODE_TABLES, REL_TABLES, check_property_name
 from idgraph.store.staged import clear_leftovers, parquet_source
 
 logger = logging.getLogger(__name__)
@@ -61,12 +58,6 @@ LOADING = "loading:"
 #: A stored evidence edge whose score moved less than this is not written again: the value
 #: frequencies behind the scores grow with every micro-batch (`_replace_evidence`).
 EVIDENCE_SCORE_TOLERANCE: Final = 0.001
-#: Write-ahead log size, in MiB, past which LadybugDB checkpoints at a commit.
-CHECKPOINT_ENV = "IDGRAPH_CHECKPOINT_MB"
-DEFAULT_CHECKPOINT_MB = 64
-#: The engine's page cache, in MiB (unset: LadybugDB's own default, most of the machine's RAM,
-#: which a long-lived service fills as it touches pages).
-BUFFER_POOL_ENV = "IDGRAPH_BUFFER_POOL_MB"
 
 
 class LadybugStore(GraphStore):
@@ -91,8 +82,8 @@ class LadybugStore(GraphStore):
                 f"cannot create store {target}: folder {target.parent} is missing"
             )
         self._target, self._read_only = target, read_only
-        self._threshold = None if read_only else _checkpoint_bytes()
-        self._pool = _megabytes(BUFFER_POOL_ENV, cache_mb)
+        self._threshold = None if read_only else checkpoint_bytes()
+        self._pool = megabytes(BUFFER_POOL_ENV, cache_mb)
         self._lock = threading.Lock()
         self._gate = UseGate()
         self._down: str | None = None
@@ -227,7 +218,7 @@ class LadybugStore(GraphStore):
         columns = result.get_column_names()
         rows: list[Row] = []
         while result.has_next():
-            values = [_plain(v) for v in result.get_next()]
+            values = [plain(v) for v in result.get_next()]
             rows.append(dict(zip(columns, values, strict=True)))
         return rows
 
@@ -280,8 +271,7 @@ class LadybugStore(GraphStore):
             result = _last(conn.execute(single, {**extra, "key": value}))
             columns = result.get_column_names()
             rows.extend(
-                dict(zip(columns, [_plain(v) for v in row], strict=True))
-                for row in result.get_all()
+                dict(zip(columns, [plain(v) for v in row], strict=True)) for row in result.get_all()
             )
         return rows
 
@@ -731,26 +721,6 @@ def per_key_statement(cypher: str, param: str) -> str | None:
     return re.sub(rf"(?<![\w$.]){re.escape(found.group(2))}(?!\w)", "$key", rest)
 
 
-def _checkpoint_bytes() -> int:
-    """The write-ahead log size that triggers a checkpoint, from `IDGRAPH_CHECKPOINT_MB`."""
-    return _megabytes(CHECKPOINT_ENV, DEFAULT_CHECKPOINT_MB) or 0
-
-
-def _megabytes(name: str, default: int | None) -> int | None:
-    """A size in bytes from an environment variable in whole MiB (at least 1), or `default`
-    MiB when it is unset (None: no size)."""
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return None if default is None else default * 1024 * 1024
-    try:
-        megabytes = int(raw)
-    except ValueError:
-        megabytes = 0
-    if megabytes < 1:
-        raise ConfigError(f"{name}={raw!r}: give a whole number of MiB, at least 1")
-    return megabytes * 1024 * 1024
-
-
 def _no_progress(_key: str, _done: int, _total: int) -> None:
     """A rehearsal reports no progress."""
 
@@ -765,52 +735,3 @@ def _rollback(conn: ladybug.Connection) -> None:
         conn.execute(LADYBUG_WRITES["rollback"])
     except RuntimeError as exc:
         logger.debug("rollback after a failed write: %s", exc)
-
-
-def _plain(value: Any) -> Any:
-    """LadybugDB's raw values in the shape both stores return (see `GraphStore.query`).
-
-    Raw nodes and relationships are dicts with internal `_ID`/`_LABEL`/`_SRC`/`_DST` keys,
-    and nodes inside a path carry every node table's columns, mostly null.
-    """
-    if isinstance(value, dict):
-        if "_NODES" in value and "_RELS" in value:
-            return _path(value)
-        if "_SRC" in value and "_DST" in value:
-            return {"type": value.get("_LABEL"), **_properties(value, keep_null=False)}
-        if "_LABEL" in value and "_ID" in value:
-            return _properties(value, keep_null=True)
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    return value
-
-
-def _properties(raw: dict[str, Any], *, keep_null: bool) -> dict[str, Any]:
-    return {
-        k: _plain(v)
-        for k, v in raw.items()
-        if not k.startswith("_") and (keep_null or v is not None)
-    }
-
-
-def _path(raw: dict[str, Any]) -> dict[str, Any]:
-    nodes = [{"label": n["_LABEL"], **_properties(n, keep_null=False)} for n in raw["_NODES"]]
-    keys = {
-        _internal_id(n["_ID"]): node.get(PRIMARY_KEYS.get(node["label"], ""))
-        for n, node in zip(raw["_NODES"], nodes, strict=True)
-    }
-    relationships = [
-        {
-            "type": r.get("_LABEL"),
-            "start": keys.get(_internal_id(r["_SRC"])),
-            "end": keys.get(_internal_id(r["_DST"])),
-            **_properties(r, keep_null=False),
-        }
-        for r in raw["_RELS"]
-    ]
-    return {"nodes": nodes, "relationships": relationships}
-
-
-def _internal_id(value: Any) -> Any:
-    return (value.get("table"), value.get("offset")) if isinstance(value, dict) else value
