@@ -49,6 +49,19 @@ def _every_command() -> list[list[str]]:
     return walk(typer.main.get_command(app), [])
 
 
+def test_every_command_group_holds_a_command() -> None:
+    """A group left without commands (once `idgraph model`) is listed by --help and does
+    nothing."""
+    import typer
+
+    groups = {
+        name: sorted(getattr(sub, "commands", {}))
+        for name, sub in typer.main.get_command(app).commands.items()  # type: ignore[attr-defined]
+        if hasattr(sub, "commands")
+    }
+    assert groups and not [name for name, commands in groups.items() if not commands]
+
+
 @pytest.mark.parametrize("command", _every_command(), ids=lambda c: " ".join(c) or "idgraph")
 def test_help_paragraphs_fill_an_80_column_terminal(command: list[str]) -> None:
     """A docstring wrapped at the source's width must not come out as long and short lines."""

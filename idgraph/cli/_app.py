@@ -43,15 +43,11 @@ segment_app = typer.Typer(help="Run marketing segments (YAML definitions) over u
 export_app = typer.Typer(help="Export resolution results as files.")
 schema_app = typer.Typer(help="Create or print the graph schema (constraints, indexes, tables).")
 persona_app = typer.Typer(help="Personas: who a segment is and how to speak to them.")
-model_app = typer.Typer(help="Probabilistic (Fellegi-Sunter) linkage models for any CSV schema.")
-blocking_app = typer.Typer(help="How candidate pairs are found, and what blocking misses.")
 mapping_app = typer.Typer(help="Source mappings: which CSV column is the id, the email, a trait.")
 app.add_typer(segment_app, name="segment")
 app.add_typer(export_app, name="export")
 app.add_typer(schema_app, name="schema")
 app.add_typer(persona_app, name="persona")
-app.add_typer(model_app, name="model")
-app.add_typer(blocking_app, name="blocking")
 app.add_typer(mapping_app, name="mapping")
 
 #: Messages on stderr are not wrapped by rich: a long path broken over two lines can be neither
