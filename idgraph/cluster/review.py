@@ -70,6 +70,7 @@ def review_customers(store: GraphStore, *, limit: int = 50) -> list[ReviewItem]:
     holders: dict[tuple[str, str, str], set[str]] = defaultdict(set)
     for row in store.query("review_shared_identifiers", READS["review_shared_identifiers"]):
         holders[(row["kind"], row["value"], row["reason"] or "")].add(row["id"])
+        sizes[row["id"]] = row["record_count"] or 0
     for (kind, value, why), customers in sorted(holders.items()):
         if len(customers) < 2:
             continue

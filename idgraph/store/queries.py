@@ -200,7 +200,8 @@ READS: Final[dict[str, str]] = {
     "review_shared_identifiers": (
         "MATCH (c:Customer)-[:HAS_RECORD]->(:Record)-[:HAS_IDENTIFIER]->(i:Identifier) "
         "WHERE i.linking = false "
-        "RETURN DISTINCT c.id AS id, i.kind AS kind, i.value AS value, i.reason AS reason"
+        "RETURN DISTINCT c.id AS id, c.record_count AS record_count, i.kind AS kind, "
+        "i.value AS value, i.reason AS reason"
     ),
     "export_clusters": (
         "MATCH (c:Customer)-[:HAS_RECORD]->(r:Record) "

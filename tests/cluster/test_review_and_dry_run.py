@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+from collections import Counter
 from pathlib import Path
 
 import orjson
@@ -50,6 +51,20 @@ def test_review_lists_every_customer_sharing_the_shops_email_or_the_family_table
         assert any("tab-7f3a" in r for r in items[customer].reasons)
     # the guards hold on the fixtures: nobody has two dates of birth
     assert not any("dates of birth" in r for i in items.values() for r in i.reasons)
+
+
+def test_review_counts_each_customers_records(
+    fixture_store: tuple[Path, IngestReport],
+) -> None:
+    """Customers listed only for an identifier they share showed 0 records."""
+    store, _ = fixture_store
+    with IdentityGraph(store) as graph:
+        items = graph.review(limit=1000)
+        held = Counter(customer for _, customer in graph.clusters())
+    assert any(i.reasons[0].startswith("shares ") for i in items)
+    assert {i.customer_id: i.record_count for i in items} == {
+        i.customer_id: held[i.customer_id] for i in items
+    }
 
 
 def test_review_ranks_an_alias_forced_birth_date_conflict_first(tmp_path: Path) -> None:
