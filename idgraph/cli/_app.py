@@ -251,8 +251,26 @@ def _pairs(values: list[str], option: str) -> dict[str, str]:
 def _summary_cell(summary: Any) -> str:
     if summary.numbers is not None:
         n = summary.numbers
+        if _is_timestamp(summary.trait):
+            # A mean of instants says little; the middle one and the span say when.
+            return (
+                f"median {_iso(int(n.median))}, "
+                f"range {_iso(int(n.minimum))}..{_iso(int(n.maximum))}"
+            )
         return f"mean {n.mean:.2f}, median {n.median:.2f}, range {n.minimum:g}..{n.maximum:g}"
     return ", ".join(f"{v.value} {v.share:.0%}" for v in summary.values)
+
+
+def _is_timestamp(name: str) -> bool:
+    """Timestamp traits and columns end in `_ts` and hold epoch milliseconds (docs/traits.md)."""
+    return name.endswith("_ts")
+
+
+def _shown(name: str, value: object) -> str:
+    """A golden field or trait as a person reads it: epoch milliseconds as a UTC time."""
+    if _is_timestamp(name) and isinstance(value, int) and not isinstance(value, bool):
+        return _iso(value)
+    return str(value)
 
 
 def _iso(ms: int | None) -> str:

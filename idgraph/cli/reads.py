@@ -23,6 +23,7 @@ from idgraph.cli._app import (
     _errors,
     _iso,
     _rows_as,
+    _shown,
     app,
     console,
     export_app,
@@ -144,7 +145,7 @@ def _print_profile(p: Any) -> None:
     head.add_column("field")
     head.add_column("value")
     for key, value in {**p.golden, **p.traits}.items():
-        head.add_row(key, str(value))
+        head.add_row(key, _shown(key, value))
     for key in ("record_count", "sources", "flagged", "flag_reason"):
         if p.summary.get(key) not in (None, False):
             head.add_row(key, str(p.summary[key]))

@@ -288,3 +288,30 @@ def test_cli_stats_discover_and_persona(store_path: Path) -> None:
     assert "lapsed_high_spenders" in shown.stdout and "short subject lines" in shown.stdout
     missing = runner.invoke(app, ["persona", "show", "nobody", *store, "--personas", str(PERSONAS)])
     assert missing.exit_code == 2 and "there are: drifting_davide, loyal_lucia" in missing.output
+
+
+def _when(ms: float) -> str:
+    return dt.datetime.fromtimestamp(ms / 1000, tz=dt.UTC).strftime("%Y-%m-%d %H:%M")
+
+
+def test_timestamps_read_as_times_in_profile_and_stats_tables(store_path: Path) -> None:
+    """`*_ts` traits hold epoch milliseconds; a table shows when, not 1780601199000."""
+    runner = CliRunner()
+    store = ["--store", str(store_path)]
+    args = ["segment", "stats", "engaged_loyalty_members", *store, "--as-of", AS_OF]
+    raw = orjson.loads(runner.invoke(app, [*args, "-f", "json"]).stdout)
+    table = runner.invoke(app, args, env={"COLUMNS": "250"})
+    assert table.exit_code == 0, table.output
+    spans = {t["trait"]: t["numbers"] for t in raw["traits"] if t["trait"].endswith("_ts")}
+    assert "last_order_ts" in spans
+    for numbers in spans.values():
+        assert f"{_when(numbers['minimum'])}..{_when(numbers['maximum'])}" in table.stdout
+    with IdentityGraph(store_path) as graph:
+        customer = graph.segment_members("engaged_loyalty_members").members[0].id
+        traits = graph.profile(customer).traits
+    shown = runner.invoke(app, ["profile", customer, *store], env={"COLUMNS": "250"})
+    assert shown.exit_code == 0, shown.output
+    stamps = {k: v for k, v in traits.items() if k.endswith("_ts") and v is not None}
+    assert "last_activity_ts" in stamps
+    for value in stamps.values():
+        assert _when(value) in shown.stdout and str(value) not in shown.stdout
