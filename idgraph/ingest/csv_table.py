@@ -19,6 +19,7 @@ from idgraph.frames import EVENT_PROPERTIES, FIELDS, RAW_ID_KINDS, SIGHTINGS, TR
 from idgraph.ingest.cells import parse_typed, parse_whens
 from idgraph.ingest.collect import DROPPED_VALUES, BatchBuilder, SourceBatch
 from idgraph.ingest.csv_rows import Cells, split_rows
+from idgraph.ingest.full_name import split_full_names
 from idgraph.ingest.lines import (
     CONTROL_CHARACTERS,
     CONTROL_IN_ID,
@@ -334,6 +335,11 @@ class _Table:
         for name in (*FIELDS, *RAW_ID_KINDS):
             column = mapping.columns.get(name)  # type: ignore[call-overload]
             values[name] = self.cell(column) if column is not None else empty_column
+        whole = mapping.columns.get("full_name")
+        if whole is not None:
+            first, last = split_full_names(self.cell(whole))
+            values["first_name"] = values["first_name"].fill_null(first)
+            values["last_name"] = values["last_name"].fill_null(last)
         frame = pl.DataFrame(
             {
                 "line": self.lines,
@@ -346,13 +352,22 @@ class _Table:
                 **values,
             }
         ).select(list(SIGHTINGS))
-        order = [name for name in mapping.columns if name in FIELDS]
-        normalized = normalize_sightings(frame, self.options, order=order)
+        column_of: dict[str, str] = {str(k): v for k, v in mapping.columns.items()}
+        if whole is not None:
+            # A name split from the whole-name column is reported under that column.
+            column_of.setdefault("first_name", whole)
+            column_of.setdefault("last_name", whole)
+        order = [
+            part
+            for name in mapping.columns
+            for part in (("first_name", "last_name") if name == "full_name" else (name,))
+            if part in FIELDS
+        ]
+        normalized = normalize_sightings(frame, self.options, order=list(dict.fromkeys(order)))
         frame = normalized.frame
-        column_of = dict(mapping.columns)
         for field_name, part in normalized.dropped.group_by("field", maintain_order=True):
             name = str(field_name[0])
-            column = column_of[name]  # type: ignore[index]
+            column = column_of[name]
             self._dropped.append(
                 pl.DataFrame(
                     {

@@ -79,6 +79,11 @@ _NAMES: dict[str, frozenset[str]] = {
         "lastname last surname familyname lname cognome nachname familienname nom apellido "
         "apellidos achternaam sobrenome"
     ),
+    "full_name": _words(
+        "name fullname customername contactname clientname membername completename "
+        "nomecompleto nomeecognome nominativo vollername nomcomplet nombrecompleto "
+        "volledigenaam nomecliente kundenname nomclient nombrecliente"
+    ),
     "birth_date": _words(
         "birthdate dateofbirth dob birthday bday geburtsdatum geburtstag datadinascita "
         "datanascita nascita fechadenacimiento fechanacimiento datedenaissance naissance "
@@ -125,6 +130,8 @@ _PHONE_TEXT = re.compile(r"[+(]?[\d\s().\-/]{6,}")
 _TRUE = frozenset({"true", "yes", "y", "t", "1", "si", "sì", "ja", "oui", "vrai"})
 _FALSE = frozenset({"false", "no", "n", "f", "0", "nein", "non", "faux"})
 _BOOLEAN_VALUES = frozenset({"true", "false", "yes", "no", "y", "n", "t", "f", "1", "0"})
+#: A person's whole name: two or more words of letters (apostrophes, dots, dashes inside).
+_WHOLE_NAME = re.compile(r"[^\W\d_][\w'.\-]*(?:,? +[^\W\d_][\w'.\-]*)+")
 _DAY_MONTH = re.compile(r"(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{4})")
 #: Regions tried for phone numbers written without a country code.
 _COMMON_REGIONS = ("US", "GB", "DE", "FR", "IT", "ES", "NL", "PT", "BR", "CA", "AU", "IN")
@@ -441,6 +448,19 @@ class _Guesser:
             for column in named:
                 if column.timestamps + column.dates >= _CONTENT_SHARE or not column.values:
                     self._take(target, column, "header names a change time; values are times")
+                    return
+            return
+        if target == "full_name":
+            if "first_name" in self.fields and "last_name" in self.fields:
+                return
+            for column in named:
+                if column.values and column.share(_WHOLE_NAME.fullmatch) >= 0.5:
+                    self._take(
+                        target,
+                        column,
+                        f"header {column.name!r}; values are names of two or more words, "
+                        "split into first and last name",
+                    )
                     return
             return
         if target == "birth_date":

@@ -14,6 +14,7 @@ from typing import Any
 import orjson
 
 from idgraph.frames import EVENTS
+from idgraph.ingest.full_name import split_full_name
 from idgraph.ingest.lines import CONTROL_CHARACTERS, CONTROL_IN_ID
 from idgraph.ingest.mapping import PROPERTY_NAME_PATTERN
 
@@ -180,7 +181,7 @@ class Profile:
         self.fields: dict[str, str] = {}
         self.traits: dict[str, str] = {}
         self.origin: dict[str, str] = {}
-        self.full_name: tuple[str, str, str] | None = None
+        self.full_name: tuple[str | None, str | None, str] | None = None
         self.dropped: list[tuple[str, str, str]] = []
 
     @classmethod
@@ -211,8 +212,8 @@ class Profile:
                 for part, name in _ADDRESS_PARTS.items():
                     self.set_field(name, value.get(part), f"{prefix}.{key}.{part}")
             elif key == "name" and isinstance(value, str) and value.strip():
-                first, _, last = value.strip().partition(" ")
-                self.full_name = (first, last.strip(), f"{prefix}.{key}")
+                first, last = split_full_name(value)
+                self.full_name = (first, last, f"{prefix}.{key}")
             elif isinstance(value, bool | int | float | str):
                 name = snake_case(key)
                 if not _PROPERTY_NAME.match(name) or value == "":
@@ -225,7 +226,7 @@ class Profile:
         if self.full_name is None:
             return
         first, last, origin = self.full_name
-        if "first_name" not in self.fields:
+        if first and "first_name" not in self.fields:
             self.set_field("first_name", first, origin)
         if last and "last_name" not in self.fields:
             self.set_field("last_name", last, origin)

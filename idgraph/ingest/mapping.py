@@ -39,6 +39,7 @@ MappedField: TypeAlias = Literal[
     "phone",
     "first_name",
     "last_name",
+    "full_name",
     "birth_date",
     "street",
     "city",
