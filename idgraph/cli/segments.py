@@ -70,7 +70,7 @@ def segment_run(
     idgraph.segment.run.run_segment(store, load_segment(path), as_of_ms=...).
     """
     from idgraph.segment.definition import load_segment
-    from idgraph.segment.saved import evaluate, run_saved_segment
+    from idgraph.segment.saved import evaluate, get_segment, run_saved_segment
     from idgraph.settings import open_store
 
     fmt = _check_format(fmt)
@@ -86,6 +86,7 @@ def segment_run(
             defn = load_segment(path)
             with open_store(store, read_only=True, database=database) as graph:
                 result = evaluate(graph, defn, as_of_ms=moment, folder=path.parent)
+                _warn_unseen_events(graph, defn)
             rows = [m.model_dump() for m in result.members]
             title = f"segment {result.name}: {result.count} member(s)"
             _emit(_rows_as(fmt, _MEMBER_COLUMNS, rows, title), output)
@@ -93,6 +94,7 @@ def segment_run(
             return
         with open_store(store, database=database) as graph:
             report = run_saved_segment(graph, target, as_of_ms=moment)
+            _warn_unseen_events(graph, get_segment(graph, target).parsed())
             if deliver:
                 from idgraph.cli.deliver import deliver_now
 
@@ -116,6 +118,14 @@ def segment_run(
         rows = [m.model_dump() for m in report.members]
         _emit(_rows_as(fmt, _MEMBER_COLUMNS, rows, summary), output)
     console.print(summary, highlight=False)
+
+
+def _warn_unseen_events(graph: Any, defn: Any) -> None:
+    """A misspelt event name runs and matches nobody: say so on stderr, with the nearest."""
+    from idgraph.segment.event_names import unseen_events
+
+    for line in unseen_events(graph, defn):
+        console.print(f"warning: {defn.name}: {line}", highlight=False, markup=False)
 
 
 @segment_app.command("explain")
@@ -194,6 +204,7 @@ def segment_save(
         defn = load_segment(definition)
         with open_store(store, database=database) as graph:
             saved = save_segment(graph, defn, text=definition.read_text(encoding="utf-8"))
+            _warn_unseen_events(graph, defn)
     console.print(f"saved segment {saved.name}", highlight=False)
 
 
@@ -324,6 +335,7 @@ def segment_preview(
         folder = path.parent if path is not None else None
         result = evaluate(graph, defn, as_of_ms=moment, folder=folder)
         total = graph.query("count_customers", READS["count_customers"])[0]["n"]
+        _warn_unseen_events(graph, defn)
     share = f"{result.count / total:.1%}" if total else "n/a"
     rows = [m.model_dump() for m in result.members[:limit]]
     title = f"{result.name}: {result.count} of {total} customers ({share}); first {len(rows)}"

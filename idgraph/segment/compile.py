@@ -36,6 +36,7 @@ A `segment:` condition compiles the referenced definition inline, with the same 
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -423,9 +424,12 @@ class _Compiler:
                 {n for n in self.properties if n not in VIRTUAL_TRAITS}
                 | {n for n, base in VIRTUAL_TRAITS.items() if base in self.properties}
             )
+            hint = difflib.get_close_matches(name, known, n=1)
             return self.problem(
                 f"{loc}.trait",
-                f"unknown trait {name!r}; known traits: {', '.join(known) or '(none)'}",
+                f"unknown trait {name!r}"
+                + (f" (did you mean {hint[0]!r}?)" if hint else "")
+                + f"; known traits: {', '.join(known) or '(none)'}",
             )
         ref = self.dialect.property_ref("c", name)
         if cond.op in TEXT_OPS:

@@ -165,7 +165,10 @@ def test_unknown_trait_names_location_and_known_traits() -> None:
     with pytest.raises(SegmentDefinitionError) as caught:
         compiled({"all": [trait("vip", "=", True), {"not": trait("lifetime_valu", ">", 1)}]})
     message = str(caught.value)
-    assert message.startswith("s.yaml: where.all[1].not.trait: unknown trait 'lifetime_valu'")
+    assert message.startswith(
+        "s.yaml: where.all[1].not.trait: unknown trait 'lifetime_valu' "
+        "(did you mean 'lifetime_value'?)"
+    )
     assert "known traits: age, birth_date, country, email, id, lifetime_value" in message
     assert caught.value.location == "where.all[1].not.trait"
 
