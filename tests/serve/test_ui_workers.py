@@ -14,7 +14,12 @@ from tests.serve.ui_server import ui_server
 
 
 def test_pages_and_a_link_through_worker_processes(tmp_path: Path) -> None:
-    with ui_server(tmp_path, workers=2) as running, httpx.Client(base_url=running.url) as http:
+    # What this checks is the answers, not their speed: a link re-resolves and writes through
+    # the main process, which took over httpx's 5 s default while the suite loaded both CPUs.
+    with (
+        ui_server(tmp_path, workers=2) as running,
+        httpx.Client(base_url=running.url, timeout=30) as http,
+    ):
         assert http.post("/ui/signin", data={"key": ADMIN_KEY}).status_code == 303
         csrf = re.search(r'name="csrf" value="([0-9a-f]{64})"', http.get("/ui").text)
         assert csrf is not None
