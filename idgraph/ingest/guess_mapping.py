@@ -590,15 +590,22 @@ class _Guesser:
         national = [v for v in values if not v.lstrip("( ").startswith(("+", "00"))]
         if not national:
             return None
-        best, score = None, 0
-        for region in _COMMON_REGIONS:
-            valid = sum(_valid_in(v, region) for v in national)
-            if valid > score:
-                best, score = region, valid
+        # The countries the column's international numbers belong to break ties first: a
+        # British file's "07911 123456" is a valid German number too.
+        abroad = Counter(c for v in values if v not in national and (c := _country_code(v)))
+        mains = [phonenumbers.region_code_for_country_code(code) for code in abroad]
+        candidates = [*_COMMON_REGIONS, *(r for r in mains if r not in _COMMON_REGIONS)]
+        best, score = None, (0, 0)
+        for region in candidates:
+            calling = phonenumbers.country_code_for_region(region)
+            rank = (sum(_valid_in(v, region) for v in national), abroad[calling])
+            if rank[0] and rank > score:
+                best, score = region, rank
         if best is not None:
             self.notes["default_region"] = (
-                f"{score} of {len(national)} phone numbers without a country code are valid "
+                f"{score[0]} of {len(national)} phone numbers without a country code are valid "
                 f"numbers of {best}"
+                + (f", the country of {score[1]} written with a country code" if score[1] else "")
             )
         return best
 
@@ -626,6 +633,16 @@ class _Guesser:
             self.notes["date_order"] = f"{example} can only be month first"
             return "MDY"
         return None
+
+
+def _country_code(value: str) -> int | None:
+    """The country calling code of a valid number written with it (+44, 0044)."""
+    text = "+" + value[2:] if value.startswith("00") else value
+    try:
+        number = phonenumbers.parse(text)
+    except phonenumbers.NumberParseException:
+        return None
+    return number.country_code if phonenumbers.is_valid_number(number) else None
 
 
 def _valid_in(value: str, region: str) -> bool:

@@ -287,3 +287,23 @@ def test_every_column_target_is_documented() -> None:
 def test_docstring_examples() -> None:
     result = doctest.testmod(guess_module, optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0 and result.failed == 0
+
+
+@pytest.mark.parametrize(
+    ("phones", "region"),
+    [
+        # "07911 123456" is valid in Britain and in Germany: the +44 numbers decide.
+        (["+44 7911 123456", "07911 123457", "0044 7911 123458"], "GB"),
+        (["+49 7911 123456", "07911 123457"], "DE"),
+        # Without numbers written with a country code, the list's order decides as before.
+        (["07911 123457"], "GB"),
+        (["+39 333 1234567", "0151 23456780"], "DE"),
+    ],
+)
+def test_national_numbers_are_read_where_the_international_ones_are(
+    tmp_path: Path, phones: list[str], region: str
+) -> None:
+    table = tmp_path / "contacts.csv"
+    rows = [f"{n},p{n}@mail.test,{phone}" for n, phone in enumerate(phones, 1)]
+    table.write_text("id,email,mobile\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    assert guess_mapping(table).mapping.default_region == region
