@@ -27,13 +27,17 @@ __all__ = ["unseen_events"]
 def unseen_events(store: GraphStore, defn: SegmentDefinition) -> list[str]:
     """One line per event name of `defn` no stored event carries, with a suggestion."""
     asked = sorted(set(_event_names(defn.where)))
-    if not asked:
+    unseen = [
+        name
+        for name in asked
+        if not store.query("event_named", READS["event_named"], {"name": name})
+    ]
+    if not unseen:
         return []
+    # Only now every stored name, for the suggestions: a scan of the events.
     stored = [row["name"] for row in store.query("events_per_name", READS["events_per_name"])]
     lines = []
-    for name in asked:
-        if name in stored:
-            continue
+    for name in unseen:
         hint = difflib.get_close_matches(name, stored, n=1)
         lines.append(
             f"no stored event is named {name!r}"

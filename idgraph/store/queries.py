@@ -111,6 +111,8 @@ READS: Final[dict[str, str]] = {
         "MATCH (r:Record) RETURN r.source AS source, count(r) AS n ORDER BY source"
     ),
     "events_per_name": "MATCH (e:Event) RETURN e.name AS name, count(e) AS n ORDER BY name",
+    # Whether any event has the name: stops at the first (Neo4j: the name-and-time index).
+    "event_named": "MATCH (e:Event) WHERE e.name = $name RETURN e.name AS name LIMIT 1",
     "cluster_sizes": (
         "MATCH (c:Customer) RETURN c.record_count AS size, count(c) AS n ORDER BY size"
     ),
