@@ -131,6 +131,7 @@ _TRUE = frozenset({"true", "yes", "y", "t", "1", "si", "sì", "ja", "oui", "vrai
 _FALSE = frozenset({"false", "no", "n", "f", "0", "nein", "non", "faux"})
 _BOOLEAN_VALUES = frozenset({"true", "false", "yes", "no", "y", "n", "t", "f", "1", "0"})
 #: A person's whole name: two or more words of letters (apostrophes, dots, dashes inside).
+_ONE_NAME = re.compile(r"[^\W\d_][\w'.\-]*")
 _WHOLE_NAME = re.compile(r"[^\W\d_][\w'.\-]*(?:,? +[^\W\d_][\w'.\-]*)+")
 _DAY_MONTH = re.compile(r"(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{4})")
 #: Regions tried for phone numbers written without a country code.
@@ -460,6 +461,14 @@ class _Guesser:
                         column,
                         f"header {column.name!r}; values are names of two or more words, "
                         "split into first and last name",
+                    )
+                    return
+                if "last_name" in self.fields and column.share(_ONE_NAME.fullmatch) >= 0.5:
+                    self._take(
+                        "first_name",
+                        column,
+                        f"header {column.name!r} beside a last name column; values are "
+                        "single names",
                     )
                     return
             return

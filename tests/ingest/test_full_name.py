@@ -141,3 +141,11 @@ def test_a_name_trait_in_a_call_drops_the_title(write: Write, read: Any) -> None
     assert records["web:user:u1"].fields.get("last_name") == "Lee"
     assert "first_name" not in records["web:user:u2"].fields
     assert records["web:user:u2"].fields.get("last_name") == "Müller"
+
+
+def test_a_name_column_of_first_names_beside_a_surname_is_the_first_name(tmp_path: Path) -> None:
+    table = tmp_path / "members.csv"
+    table.write_text("id,Name,Surname,Email\n1,Ann,Smith,a@x.it\n2,Bob,Jones,b@x.it\n", "utf-8")
+    columns = guess_mapping(table).mapping.columns
+    assert (columns.get("first_name"), columns.get("last_name")) == ("Name", "Surname")
+    assert "full_name" not in columns
