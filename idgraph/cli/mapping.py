@@ -35,7 +35,9 @@ def mapping_init(
 
     Emails, phones, dates and ids are recognised by their values as well as by common header
     names in several languages (e-mail, telefono, cognome, nachname, dob, geburtsdatum, ...);
-    the other columns become traits typed number, boolean, date or string. Comments in the YAML
+    a column holding whole names (name, full name, nominativo, ...) becomes `full_name`, split
+    into first and last name; the other columns become traits typed number, boolean, date or
+    string. Comments in the YAML
     say what was guessed and why: review it, then `idgraph ingest FILE.csv`. The keys are
     explained in docs/mapping.md. In Python:
     idgraph.ingest.guess_mapping.guess_mapping(path).to_yaml().
